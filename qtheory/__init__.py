@@ -1,0 +1,72 @@
+"""qtheory: analytic queueing theory of scheduling with predicted job sizes.
+
+The public API in one screen::
+
+    import qtheory as qt
+    q = qt.MG1(arrival_rate=0.8, size=qt.Exponential(mean=1.0),
+               prediction=qt.ExponentialPrediction())
+    q.mean_response_time("SPRPT")
+    q.mean_response_time("SPJF", method="mpmath", dps=30)
+    q.conditional_response_time("SPRPT", x=1.0, y=0.5)
+"""
+
+from . import policies
+from ._warnings import QuadratureWarning
+from .distributions import (
+    BoundedPareto,
+    Deterministic,
+    Discrete,
+    Empirical,
+    Erlang,
+    Exponential,
+    Gamma,
+    HyperExponential,
+    Lognormal,
+    Pareto,
+    ScipyDistribution,
+    SizeDistribution,
+    Uniform,
+    Weibull,
+    as_distribution,
+)
+from .policies import get_policy
+from .predictions import (
+    ExactPrediction,
+    ExponentialPrediction,
+    LognormalPrediction,
+    MultiplicativePrediction,
+    PredictionModel,
+    UniformPrediction,
+)
+from .queue import MG1
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "MG1",
+    "policies",
+    "get_policy",
+    "QuadratureWarning",
+    "SizeDistribution",
+    "as_distribution",
+    "Exponential",
+    "Deterministic",
+    "Uniform",
+    "Gamma",
+    "Erlang",
+    "HyperExponential",
+    "Weibull",
+    "Lognormal",
+    "Pareto",
+    "BoundedPareto",
+    "Discrete",
+    "Empirical",
+    "ScipyDistribution",
+    "PredictionModel",
+    "ExactPrediction",
+    "ExponentialPrediction",
+    "UniformPrediction",
+    "LognormalPrediction",
+    "MultiplicativePrediction",
+    "__version__",
+]

@@ -1,0 +1,237 @@
+"""Functions of the prediction y that every prediction-based formula needs.
+
+For a size law X and a multiplicative prediction Y = X Z (Z independent of X)
+this module computes, at arrays of y, the lambda-independent quantities
+
+========  ===========================================================
+``fy``    density of Y
+``Fy``    P(Y <= y)
+``L``     E[X; Y <= y]              (rho'_y = lambda * L(y))
+``Lbar``  E[X; Y > y]               (1 - rho'_y = 1 - rho + lambda Lbar)
+``S2``    E[X**2; Y <= y]
+``V2``    E[(X - Y + y)**2; Y > y, X - Y + y > 0]   (SPRPT's old work)
+``K``     P(Y > y, Y - X < y)       (SPRPT's residence kernel)
+========  ===========================================================
+
+For continuous sizes each quantity is an expectation over Z of closed-form
+partial moments of X, e.g. ``L(y) = E_Z[E[X; X <= y/Z]]``; the expectation is
+taken in probability space ``u = G(z)`` with tanh-sinh quadrature, split at
+the noise law's kinks, at ``z = 1`` and at ``z = y/x_k`` and ``1 + y/x_k`` for
+every kink ``x_k`` of the size law, so no piece straddles a kink. For sizes
+with atoms the expectations are exact finite sums.
+
+These are the building blocks of Mitzenmacher's formulas (ITCS 2020,
+arXiv:1902.00732) and of the SOAP analysis of SPRPT (Scully, Harchol-Balter,
+Scheller-Wolf, POMACS 2018); see :mod:`qtheory.analysis.predicted`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..distributions.base import SizeDistribution
+from ..predictions import PredictionModel
+from .quadrature import nested_sum, tanh_sinh_rule
+
+__all__ = ["JointIntegrals", "QUANTITIES"]
+
+QUANTITIES = ("fy", "Fy", "L", "Lbar", "S2", "V2", "K")
+
+
+class JointIntegrals:
+    """Evaluate the functions of y listed in the module docstring.
+
+    Parameters
+    ----------
+    size : SizeDistribution
+    prediction : PredictionModel
+    level : int
+        tanh-sinh level of the inner integrals over Z (step ``2**-level``).
+
+    Examples
+    --------
+    >>> from qtheory import Exponential, ExponentialPrediction
+    >>> J = JointIntegrals(Exponential(mean=1.0), ExponentialPrediction())
+    >>> out = J.evaluate(np.array([1.0]), ("Fy", "L"))
+    >>> from scipy.special import kv
+    >>> bool(np.isclose(out["L"][0], 1 - 2 * kv(2, 2.0), rtol=1e-12))  # Bessel-K form
+    True
+    """
+
+    def __init__(self, size: SizeDistribution, prediction: PredictionModel, level: int = 3):
+        self.size = size
+        self.prediction = prediction
+        self.level = level
+        self._bulk = np.array([v for v in (size.scale,) if 0 < v < np.inf] or [1.0])
+        #: inner-quadrature error estimates (absolute, per point) of the last call
+        self.last_error: dict[str, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ public
+    def evaluate(self, y: np.ndarray, quantities=QUANTITIES) -> dict[str, np.ndarray]:
+        """Return ``{name: values}`` at the points ``y`` (any shape)."""
+        bad = set(quantities) - set(QUANTITIES)
+        if bad:
+            raise ValueError(f"quantities: unknown {sorted(bad)}; choose from {QUANTITIES}")
+        y = np.asarray(y, dtype=float)
+        shape = y.shape
+        flat = y.ravel()
+        if self.prediction.is_exact:
+            if self.size.is_discrete:
+                raise ValueError("exact predictions of a size law with atoms: use the classical policies")
+            out = self._exact(flat, quantities)
+        elif self.size.is_discrete:
+            out = self._atoms(flat, quantities)
+        else:
+            out = self._continuous(flat, quantities)
+        return {k: v.reshape(shape) for k, v in out.items()}
+
+    # ------------------------------------------------------------------ exact Y = X
+    def _exact(self, y, quantities):
+        s = self.size
+        table = {
+            "fy": lambda: s.pdf(y),
+            "Fy": lambda: s.cdf(y),
+            "L": lambda: s.partial_moment(1, y),
+            "Lbar": lambda: s.tail_moment(1, y),
+            "S2": lambda: s.partial_moment(2, y),
+            "V2": lambda: y * y * s.sf(y),
+            "K": lambda: s.sf(y),
+        }
+        self.last_error = {q: np.zeros(y.shape) for q in quantities}
+        return {q: np.asarray(table[q](), float) for q in quantities}
+
+    # ------------------------------------------------------------------ atoms
+    def _atoms(self, y, quantities):
+        vals, probs = self.size.atoms
+        p = self.prediction
+        pos = vals > 0
+        xv, pv = vals[pos][None, :], probs[pos][None, :]
+        yy = y[:, None]
+        a = yy / xv
+        out = {}
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            for q in quantities:
+                if q == "fy":
+                    v = pv * p.noise_pdf(a) / xv
+                elif q == "Fy":
+                    v = pv * p.noise_cdf(a)
+                elif q == "L":
+                    v = pv * xv * p.noise_cdf(a)
+                elif q == "Lbar":
+                    v = pv * xv * p.noise_sf(a)
+                elif q == "S2":
+                    v = pv * xv**2 * p.noise_cdf(a)
+                elif q == "K":
+                    v = pv * (p.noise_cdf(1.0 + a) - p.noise_cdf(a))
+                else:  # V2
+                    v = pv * xv**2 * p.noise_window_square(a)
+                out[q] = v.sum(axis=1)
+        # jobs of size 0 are predicted 0: they count in Fy, never in loads
+        if np.any(~pos) and "Fy" in out:
+            out["Fy"] = out["Fy"] + probs[~pos].sum() * (y >= 0)
+        self.last_error = {q: np.zeros(y.shape) for q in quantities}
+        return out
+
+    # ------------------------------------------------------------------ continuous
+    def _u_points(self, y):
+        """Breakpoints of the Z-integral in probability space, per row (sorted)."""
+        p, s = self.prediction, self.size
+        zlo, zhi = p.noise_support
+        fixed = set(p.noise_breakpoints) | {1.0}
+        fixed = np.array(sorted(z for z in fixed if zlo < z < zhi), dtype=float)
+        kinks = np.array([x for x in s.breakpoints if 0 < x < np.inf], dtype=float)
+        cols = [np.broadcast_to(fixed, (y.size, fixed.size))]
+        if kinks.size:
+            r = y[:, None] / kinks[None, :]
+            cols += [r, 1.0 + r]
+        # soft splits where y/z crosses the bulk of X: keeps sharp transitions
+        # (e.g. f_Y's log-singularity at small y) inside one piece's end-cluster
+        soft = y[:, None] / self._bulk[None, :]
+        cols += [soft, 1.0 + soft]
+        z = np.concatenate(cols, axis=1) if cols else np.zeros((y.size, 0))
+        z = np.clip(z, zlo, zhi)
+        u = np.asarray(p.noise_cdf(z), float)
+        uc = np.asarray(p.noise_sf(z), float)
+        u = np.concatenate([np.zeros((y.size, 1)), u, np.ones((y.size, 1))], axis=1)
+        uc = np.concatenate([np.ones((y.size, 1)), uc, np.zeros((y.size, 1))], axis=1)
+        order = np.argsort(u, axis=1, kind="stable")
+        return np.take_along_axis(u, order, 1), np.take_along_axis(uc, order, 1)
+
+    def _continuous(self, y, quantities):
+        p, s = self.prediction, self.size
+        rule = tanh_sinh_rule(self.level)
+        u, uc = self._u_points(y)
+        ua, ub = u[:, :-1], u[:, 1:]
+        uca, ucb = uc[:, :-1], uc[:, 1:]
+        width = np.where(ua >= 0.5, uca - ucb, ub - ua)
+        width = np.maximum(width, 0.0)
+        near_left = rule.left < 0.5
+        # node positions in u and 1-u, each accurate where it is small
+        un = np.where(near_left, ua[..., None] + width[..., None] * rule.left,
+                      ub[..., None] - width[..., None] * rule.right)
+        ucn = np.where(near_left, uca[..., None] - width[..., None] * rule.left,
+                       ucb[..., None] + width[..., None] * rule.right)
+        w = width[..., None] * rule.weight
+        n = y.size
+        un, ucn, w = un.reshape(n, -1), ucn.reshape(n, -1), w.reshape(n, -1)
+        coarse = np.tile(rule.coarse, ua.shape[1])
+        coarse4 = np.tile(rule.coarse4, ua.shape[1])
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
+            z = np.where(un < 0.5, p.noise_ppf(np.minimum(un, 0.5)),
+                         p.noise_isf(np.minimum(ucn, 0.5)))
+            # nodes whose u underflowed onto 0 or 1: keep z finite and positive
+            z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
+            yy = y[:, None]
+            memo = _SizeMemo(s, yy / z, np.where(z > 1.0, yy / (z - 1.0), np.inf))
+            out, err = {}, {}
+            for q in quantities:
+                vals = self._integrand(q, yy, z, memo)
+                vals = np.where(w > 0, vals, 0.0)
+                out[q], err[q] = nested_sum(vals * w, coarse, coarse4)
+        self.last_error = err
+        return out
+
+    @staticmethod
+    def _integrand(q, y, z, m: _SizeMemo):
+        if q == "fy":
+            return m.get("pdf", "t") / z
+        if q == "Fy":
+            return m.get("cdf", "t")
+        if q == "L":
+            return m.get("PM1", "t")
+        if q == "Lbar":
+            return m.get("TM1", "t")
+        if q == "S2":
+            return m.get("PM2", "t")
+        above = z > 1.0
+        if q == "K":
+            # P(t < X < hi) for z > 1, P(X > t) for z <= 1: whichever of the
+            # cdf/sf differences is free of cancellation
+            d_sf = m.get("sf", "t") - np.where(above, m.get("sf", "hi"), 0.0)
+            d_cdf = np.where(above, m.get("cdf", "hi"), 1.0) - m.get("cdf", "t")
+            return np.maximum(np.where(m.get("cdf", "t") > 0.5, d_sf, d_cdf), 0.0)
+        # V2: E[(a X + y)^2; t < X < hi] with a = 1 - z
+        a = 1.0 - z
+        d = [m.get(f"TM{k}", "t") - np.where(above, m.get(f"TM{k}", "hi"), 0.0) for k in range(3)]
+        val = a * a * d[2] + 2.0 * a * y * d[1] + y * y * d[0]
+        return np.where(d[0] > 0, np.maximum(val, 0.0), 0.0)
+
+
+class _SizeMemo:
+    """Size-law functions at the thresholds ``t`` and ``hi``, each computed once."""
+
+    def __init__(self, size: SizeDistribution, t: np.ndarray, hi: np.ndarray):
+        self.size, self.args, self.cache = size, {"t": t, "hi": hi}, {}
+
+    def get(self, fn: str, arg: str) -> np.ndarray:
+        key = (fn, arg)
+        if key not in self.cache:
+            s, x = self.size, self.args[arg]
+            if fn.startswith("TM"):
+                v = s.tail_moment(int(fn[2:]), x)
+            elif fn.startswith("PM"):
+                v = s.partial_moment(int(fn[2:]), x)
+            else:
+                v = getattr(s, fn)(x)
+            self.cache[key] = np.asarray(v, dtype=float)
+        return self.cache[key]

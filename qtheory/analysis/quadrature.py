@@ -1,0 +1,135 @@
+"""Vectorised double-exponential (tanh-sinh / exp-sinh) quadrature.
+
+Every analytic quantity in qtheory is an integral, often an integral of an
+integral. Nested calls to :func:`scipy.integrate.quad` are accurate but slow
+(one Python call per node). This module evaluates whole batches of integrals at
+once: each row of the input is one integral, split at its own breakpoints into
+the same number of pieces, and every piece gets the same tanh-sinh rule. The
+rule is nested (the nodes at step ``h`` contain those at ``2h``), so a single
+evaluation yields both an estimate and an error estimate ``|I_h - I_2h|``.
+
+The double-exponential rule is robust to integrable endpoint singularities
+(``x**-0.5``, ``log x``) and to algebraic decay on half-lines, which is what
+heavy-tailed size laws and prediction noise produce. Kinks and jumps must be
+placed on breakpoints; the callers in :mod:`qtheory.analysis` do that.
+
+References
+----------
+H. Takahasi and M. Mori, "Double exponential formulas for numerical
+integration", Publ. RIMS 9 (1974) 721-741.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+__all__ = ["TanhSinhRule", "tanh_sinh_rule", "finite_nodes", "halfline_nodes", "nested_sum"]
+
+_T_MAX_FINITE = 4.0  # distance to the endpoint reaches ~1e-37 of the interval
+_T_MAX_HALFLINE = 3.4  # x up to ~1e21 * scale on a half-line
+
+
+@dataclass(frozen=True)
+class TanhSinhRule:
+    """Abscissae of the tanh-sinh rule at step ``h = 2**-level`` on (0, 1).
+
+    Attributes
+    ----------
+    left, right : ndarray
+        Distances of each node from the left and right end of (0, 1); both are
+        accurate to full relative precision, even when they are below 1e-300.
+    weight : ndarray
+        Weights on (0, 1) (they sum to 1 up to the truncation error).
+    coarse : ndarray of bool
+        Nodes that also belong to the rule at step ``2h``.
+    coarse4 : ndarray of bool
+        Nodes that also belong to the rule at step ``4h``.
+    h : float
+        The step.
+    """
+
+    left: np.ndarray
+    right: np.ndarray
+    weight: np.ndarray
+    coarse: np.ndarray
+    coarse4: np.ndarray
+    h: float
+
+
+@lru_cache(maxsize=16)
+def tanh_sinh_rule(level: int, t_max: float = _T_MAX_FINITE) -> TanhSinhRule:
+    """Return the tanh-sinh rule on (0, 1) with step ``2**-level``.
+
+    Examples
+    --------
+    >>> r = tanh_sinh_rule(3)
+    >>> float(np.sum(r.weight * r.left ** -0.5))  # integral of x**-1/2 on (0, 1)
+    2.0
+    """
+    if level < 1:
+        raise ValueError(f"level must be >= 1, got {level}")
+    h = 2.0**-level
+    n = int(np.ceil(t_max / h))
+    j = np.arange(-n, n + 1)
+    t = j * h
+    u = 0.5 * np.pi * np.sinh(t)
+    # distance to the left end: (1 + tanh u)/2 = 1/(1 + exp(-2u))
+    left = 1.0 / (1.0 + np.exp(-2.0 * u))
+    right = 1.0 / (1.0 + np.exp(2.0 * u))
+    weight = h * 0.5 * np.pi * np.cosh(t) / (2.0 * np.cosh(u) ** 2)
+    return TanhSinhRule(left, right, weight, (j % 2) == 0, (j % 4) == 0, h)
+
+
+def finite_nodes(a: np.ndarray, b: np.ndarray, rule: TanhSinhRule):
+    """Nodes and weights of ``rule`` mapped onto ``[a, b]`` (broadcast).
+
+    Returns ``(x, w)`` with a trailing axis for the nodes. Nodes near ``a``
+    are ``a + (b-a)*left`` and near ``b`` are ``b - (b-a)*right``, so they
+    never collapse onto the endpoints.
+    """
+    a = np.asarray(a, dtype=float)[..., None]
+    b = np.asarray(b, dtype=float)[..., None]
+    width = b - a
+    x = np.where(rule.left < 0.5, a + width * rule.left, b - width * rule.right)
+    return x, width * rule.weight
+
+
+def halfline_nodes(a: np.ndarray, scale: np.ndarray, level: int):
+    """Exp-sinh nodes and weights on ``[a, inf)``: ``x = a + scale*exp(pi*sinh t)``."""
+    rule = tanh_sinh_rule(level, _T_MAX_HALFLINE)
+    a = np.asarray(a, dtype=float)[..., None]
+    scale = np.asarray(scale, dtype=float)[..., None]
+    ratio = rule.left / rule.right  # = exp(pi sinh t)
+    x = a + scale * ratio
+    # dx/dt = scale * ratio * pi cosh t;  rule.weight = h (pi/2) cosh t / (2 cosh^2 u)
+    # so dx = rule.weight * scale * ratio * 4 cosh^2(u) = rule.weight * scale / (left*right)
+    w = scale * rule.weight / (rule.left * rule.right) * ratio
+    return x, w
+
+
+def nested_sum(prod: np.ndarray, coarse: np.ndarray, coarse4: np.ndarray):
+    """Sum weighted values over the last axis with an error estimate.
+
+    ``prod`` holds ``value * weight`` at the nodes of a nested rule (step h);
+    ``coarse`` and ``coarse4`` select the nodes of steps 2h and 4h. With
+    ``d1 = |I_h - I_2h|`` and ``d2 = |I_2h - I_4h|`` the error of ``I_h`` is
+    estimated as ``d1 * min(1, d1/d2)``: the observed rate of convergence
+    applied once more. Double-exponential rules converge faster than
+    geometrically on smooth integrands, so this stays conservative there, and
+    it falls back to ``d1`` when convergence has not started.
+
+    Returns ``(I_h, error)``, arrays over the leading axes.
+    """
+    fine = prod.sum(axis=-1)
+    half = 2.0 * prod[..., coarse].sum(axis=-1)
+    quarter = 4.0 * prod[..., coarse4].sum(axis=-1)
+    d1 = np.abs(fine - half)
+    d2 = np.abs(half - quarter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d2 > 0, np.minimum(d1 / d2, 1.0), np.where(d1 > 0, 1.0, 0.0))
+    # rounding floor: the sum of |terms| times a few ulps
+    floor = 8.0 * np.finfo(float).eps * np.abs(prod).sum(axis=-1)
+    return fine, np.maximum(d1 * ratio, floor)

@@ -1,0 +1,37 @@
+"""Job-size laws on [0, inf) with a common vectorised interface.
+
+See :mod:`qtheory.distributions.base` for the interface every law implements.
+"""
+
+from .base import SizeDistribution
+from .continuous import (
+    BoundedPareto,
+    Erlang,
+    Exponential,
+    Gamma,
+    HyperExponential,
+    Lognormal,
+    Pareto,
+    Uniform,
+    Weibull,
+)
+from .discrete import Deterministic, Discrete, Empirical
+from .scipy_wrap import ScipyDistribution, as_distribution
+
+__all__ = [
+    "SizeDistribution",
+    "Exponential",
+    "Uniform",
+    "Gamma",
+    "Erlang",
+    "HyperExponential",
+    "Weibull",
+    "Lognormal",
+    "Pareto",
+    "BoundedPareto",
+    "Deterministic",
+    "Discrete",
+    "Empirical",
+    "ScipyDistribution",
+    "as_distribution",
+]

@@ -1,0 +1,221 @@
+"""Base class of job-size laws.
+
+A size law is a probability law on [0, inf). Every law exposes the same
+vectorised interface, which the analytic engine relies on:
+
+* ``pdf``, ``cdf``, ``sf`` (``sf`` is computed directly, never as ``1 - cdf``,
+  so that tails keep full relative precision);
+* ``moment(k)`` = E[X**k] (``inf`` where it diverges);
+* ``partial_moment(k, x)`` = E[X**k; X <= x] and ``tail_moment(k, x)`` =
+  E[X**k; X > x], each computed directly so that neither is a difference of
+  nearly equal numbers;
+* ``breakpoints``: the finite points of [0, inf) where the density is not
+  smooth (support ends, kinks, atoms), which quadrature must not straddle;
+* ``sample(n, rng)`` from a :class:`numpy.random.Generator` or a seed;
+* ``mp_pdf``, ``mp_cdf``, ``mp_sf`` on :mod:`mpmath` numbers, used by the
+  independent high-precision method.
+
+Laws with atoms (``Deterministic``, ``Discrete``, ``Empirical``) set
+``is_discrete = True`` and expose ``atoms = (values, probs)``.
+"""
+
+from __future__ import annotations
+
+import numbers
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+__all__ = [
+    "SizeDistribution",
+    "as_generator",
+    "check_positive",
+    "check_finite",
+    "check_order",
+    "check_count",
+    "check_probs",
+    "to_array",
+    "finish",
+]
+
+
+def as_generator(rng) -> np.random.Generator:
+    """Return a :class:`numpy.random.Generator` from a seed, a Generator or None.
+
+    ``None`` is refused: every random result in qtheory must be reproducible.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None:
+        raise ValueError("rng: pass a seed (int) or a numpy.random.Generator; None is not allowed")
+    if isinstance(rng, numbers.Integral) or isinstance(rng, np.random.SeedSequence):
+        return np.random.default_rng(rng)
+    raise TypeError(
+        f"rng: expected an int seed or numpy.random.Generator, got {type(rng).__name__}"
+    )
+
+
+def check_positive(name: str, value, allow_zero: bool = False) -> float:
+    """Validate a positive finite scalar parameter and return it as float."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    if v < 0 or (v == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound}, got {value!r}")
+    return v
+
+
+def check_finite(name: str, value) -> float:
+    """Validate a finite scalar parameter and return it as float."""
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number, got {value!r}") from None
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
+def check_order(k) -> float:
+    """Validate a moment order ``k`` (finite real, ``k >= 0``) and return it as float."""
+    return check_positive("k", k, allow_zero=True)
+
+
+def check_count(n) -> int:
+    """Validate a sample size ``n`` (integer, ``n >= 0``) and return it as int."""
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+        raise ValueError(f"n must be an integer >= 0, got {n!r}")
+    return int(n)
+
+
+def check_probs(probs, size: int, name: str = "probs") -> np.ndarray:
+    """Validate a probability vector of length ``size`` and return it normalised.
+
+    Entries must be finite and ``>= 0`` and sum to 1 within ``1e-9``; the result
+    is divided by its sum.
+    """
+    try:
+        p = np.asarray(probs, dtype=float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be an array of numbers") from None
+    if p.ndim != 1 or p.size != size:
+        raise ValueError(f"{name} must be a 1-D array of length {size}, got shape {p.shape}")
+    if not np.all(np.isfinite(p)) or np.any(p < 0):
+        raise ValueError(f"{name} must be finite and >= 0")
+    total = float(p.sum())
+    if abs(total - 1.0) > 1e-9:
+        raise ValueError(f"{name} must sum to 1 (within 1e-9), got sum {total!r}")
+    return p / total
+
+
+def to_array(x) -> np.ndarray:
+    """``x`` as a float ndarray (any shape)."""
+    return np.asarray(x, dtype=float)
+
+
+def finish(out, x: np.ndarray):
+    """Propagate NaN from ``x`` into ``out``; return a Python float for 0-d input."""
+    out = np.where(np.isnan(x), np.nan, np.asarray(out, dtype=float))
+    return float(out) if out.ndim == 0 else out
+
+
+class SizeDistribution(ABC):
+    """Abstract job-size law on [0, inf). See the module docstring."""
+
+    is_discrete: bool = False
+
+    # --- required -----------------------------------------------------------------
+    @abstractmethod
+    def pdf(self, x):
+        """Density at ``x`` (0 outside the support). Discrete laws raise TypeError."""
+
+    @abstractmethod
+    def cdf(self, x):
+        """P(X <= x)."""
+
+    @abstractmethod
+    def sf(self, x):
+        """P(X > x), computed without cancellation."""
+
+    @abstractmethod
+    def moment(self, k: float) -> float:
+        """E[X**k] for real k >= 0 (``inf`` when it diverges)."""
+
+    @abstractmethod
+    def partial_moment(self, k: float, x):
+        """E[X**k; X <= x], vectorised over ``x``."""
+
+    @abstractmethod
+    def tail_moment(self, k: float, x):
+        """E[X**k; X > x], vectorised over ``x`` (``inf`` when it diverges)."""
+
+    @abstractmethod
+    def sample(self, n: int, rng) -> np.ndarray:
+        """``n`` independent draws using ``rng`` (seed or Generator)."""
+
+    @property
+    @abstractmethod
+    def support(self) -> tuple[float, float]:
+        """(lower, upper) end of the support; upper may be ``inf``."""
+
+    @property
+    @abstractmethod
+    def breakpoints(self) -> tuple[float, ...]:
+        """Finite points in [0, inf) where the density is not smooth."""
+
+    @abstractmethod
+    def mp_pdf(self, x):
+        """Density at an mpmath number, at the current ``mpmath.mp.dps``."""
+
+    @abstractmethod
+    def mp_cdf(self, x):
+        """cdf at an mpmath number."""
+
+    @abstractmethod
+    def mp_sf(self, x):
+        """sf at an mpmath number."""
+
+    # --- derived ------------------------------------------------------------------
+    @property
+    def mean(self) -> float:
+        """E[X]."""
+        return self.moment(1)
+
+    @property
+    def scale(self) -> float:
+        """A representative size (the median), used to place quadrature nodes."""
+        lo, hi = self.support
+        if self.is_discrete:
+            vals, probs = self.atoms
+            c = np.cumsum(probs)
+            return float(vals[np.searchsorted(c, 0.5)])
+        a, b = (lo, hi if np.isfinite(hi) else max(2 * lo, 1.0))
+        while np.isfinite(b) and self.cdf(b) < 0.5:
+            b *= 2.0
+        for _ in range(200):
+            m = 0.5 * (a + b)
+            if self.cdf(m) < 0.5:
+                a = m
+            else:
+                b = m
+        return float(0.5 * (a + b)) if b > 0 else 1.0
+
+    def mp_moment(self, k):
+        """E[X**k] with mpmath quadrature of ``mp_pdf`` (override for closed forms)."""
+        import mpmath as mp
+
+        lo, hi = self.support
+        pts = [mp.mpf(lo)] + [mp.mpf(p) for p in self.breakpoints if lo < p < hi]
+        pts.append(mp.inf if not np.isfinite(hi) else mp.mpf(hi))
+        return mp.quad(lambda t: t**k * self.mp_pdf(t), pts)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def _params(self) -> dict:
+        return {}

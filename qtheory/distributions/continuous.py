@@ -1,0 +1,705 @@
+"""Continuous job-size laws with closed-form moments.
+
+Light-tailed laws live here (:class:`Exponential`, :class:`Uniform`,
+:class:`Gamma`, :class:`Erlang`, :class:`HyperExponential`, :class:`Weibull`);
+the heavy-tailed ones (:class:`Lognormal`, :class:`Pareto`,
+:class:`BoundedPareto`) live in :mod:`qtheory.distributions.heavy_tailed` and
+are re-exported from this module.
+
+Every partial moment ``E[X**k; X <= x]`` and tail moment ``E[X**k; X > x]`` is
+a closed form evaluated directly (regularised incomplete gamma functions,
+``expm1``/``log1p`` power differences), never as ``moment - other``.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+from mpmath import mp
+from scipy import special
+
+from .base import (
+    SizeDistribution,
+    as_generator,
+    check_count,
+    check_order,
+    check_positive,
+    check_probs,
+    finish,
+    to_array,
+)
+from .heavy_tailed import BoundedPareto, Lognormal, Pareto
+
+__all__ = [
+    "Exponential",
+    "Uniform",
+    "Gamma",
+    "Erlang",
+    "HyperExponential",
+    "Weibull",
+    "Lognormal",
+    "Pareto",
+    "BoundedPareto",
+]
+
+
+def _incgamma_moment(const: float, a: float, y: np.ndarray, upper: bool) -> np.ndarray:
+    """``const * P(a, y)`` (``upper=False``) or ``const * Q(a, y)``, for ``y >= 0``.
+
+    Exact zeros at ``y == 0`` (lower) and ``y == inf`` (upper), so that an
+    overflowing ``const`` never produces ``inf * 0``.
+    """
+    f = special.gammaincc if upper else special.gammainc
+    with np.errstate(invalid="ignore", over="ignore"):
+        out = const * f(a, y)
+    zero = np.isposinf(y) if upper else (y == 0)
+    return np.where(zero, 0.0, out)
+
+
+def _pow_diff(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
+    """``b**p - a**p`` for ``0 <= a <= b``, ``b > 0``, ``p > 0``, without cancellation."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        log_ratio = np.log1p((a - b) / b)  # log(a/b); -inf at a == 0
+        return -(b**p) * np.expm1(p * log_ratio)
+
+
+# ---------------------------------------------------------------------------------
+class Exponential(SizeDistribution):
+    """Exponential law with mean ``mean`` (or rate ``rate = 1/mean``).
+
+    Parameters
+    ----------
+    mean : float, optional
+        Mean, ``> 0``.
+    rate : float, optional
+        Rate, ``> 0``. Give exactly one of ``mean`` and ``rate``.
+
+    Notes
+    -----
+    ``E[X**k; X <= x] = m**k Gamma(k+1) P(k+1, x/m)`` and the tail uses the
+    complementary ``Q``, so both keep full relative precision.
+
+    Examples
+    --------
+    >>> d = Exponential(mean=2.0)
+    >>> d.tail_moment(1, 0.0)
+    2.0
+    >>> float(d.sf(2.0 * 69.0))  # exp(-69), no cancellation
+    1.0e-30
+    >>> Exponential(rate=4.0).moment(2)
+    0.125
+    """
+
+    def __init__(self, mean: float | None = None, rate: float | None = None):
+        if (mean is None) == (rate is None):
+            raise ValueError("Exponential: give exactly one of mean, rate")
+        if mean is not None:
+            self._m = check_positive("mean", mean)
+        else:
+            self._m = 1.0 / check_positive("rate", rate)
+            if not np.isfinite(self._m):
+                raise ValueError(f"rate is too small, got {rate!r}")
+
+    def _params(self) -> dict:
+        return {"mean": self._m}
+
+    @property
+    def rate(self) -> float:
+        """1 / mean."""
+        return 1.0 / self._m
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (0.0, np.inf)
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        return ()
+
+    @property
+    def scale(self) -> float:
+        return self._m * np.log(2.0)
+
+    def pdf(self, x):
+        x = to_array(x)
+        out = np.where(x >= 0, np.exp(-np.maximum(x, 0.0) / self._m) / self._m, 0.0)
+        return finish(out, x)
+
+    def cdf(self, x):
+        x = to_array(x)
+        return finish(-np.expm1(-np.maximum(x, 0.0) / self._m), x)
+
+    def sf(self, x):
+        x = to_array(x)
+        return finish(np.exp(-np.maximum(x, 0.0) / self._m), x)
+
+    def _const(self, k: float) -> float:
+        with np.errstate(over="ignore"):
+            return float(self._m**k * special.gamma(k + 1.0))
+
+    def moment(self, k: float) -> float:
+        return self._const(check_order(k))
+
+    def partial_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.cdf(x)
+        x = to_array(x)
+        y = np.maximum(x, 0.0) / self._m
+        return finish(_incgamma_moment(self._const(k), k + 1.0, y, upper=False), x)
+
+    def tail_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.sf(x)
+        x = to_array(x)
+        y = np.maximum(x, 0.0) / self._m
+        return finish(_incgamma_moment(self._const(k), k + 1.0, y, upper=True), x)
+
+    def sample(self, n: int, rng) -> np.ndarray:
+        return as_generator(rng).exponential(self._m, size=check_count(n))
+
+    def mp_pdf(self, x):
+        x = mp.mpf(x)
+        m = mp.mpf(self._m)
+        return mp.exp(-x / m) / m if x >= 0 else mp.zero
+
+    def mp_cdf(self, x):
+        x = mp.mpf(x)
+        return -mp.expm1(-x / mp.mpf(self._m)) if x > 0 else mp.zero
+
+    def mp_sf(self, x):
+        x = mp.mpf(x)
+        return mp.exp(-x / mp.mpf(self._m)) if x > 0 else mp.one
+
+    def mp_moment(self, k):
+        k = mp.mpf(k)
+        return mp.mpf(self._m) ** k * mp.gamma(k + 1)
+
+
+# ---------------------------------------------------------------------------------
+class Uniform(SizeDistribution):
+    """Uniform law on ``[low, high]``.
+
+    Parameters
+    ----------
+    low, high : float
+        Ends of the support, ``0 <= low < high``.
+
+    Notes
+    -----
+    Partial and tail moments are ``(b**(k+1) - a**(k+1)) / ((k+1)(high-low))``
+    on the relevant sub-interval, with the power difference computed as
+    ``-b**(k+1) expm1((k+1) log1p((a-b)/b))``.
+
+    Examples
+    --------
+    >>> d = Uniform(1.0, 3.0)
+    >>> d.moment(1), d.moment(2)
+    (2.0, 4.333333333333333)
+    >>> float(d.partial_moment(0, 2.0)), float(d.tail_moment(1, 2.0))
+    (0.5, 1.25)
+    """
+
+    def __init__(self, low: float, high: float):
+        self._lo = check_positive("low", low, allow_zero=True)
+        self._hi = check_positive("high", high)
+        if not self._lo < self._hi:
+            raise ValueError(f"low must be < high, got low={low!r}, high={high!r}")
+
+    def _params(self) -> dict:
+        return {"low": self._lo, "high": self._hi}
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (self._lo, self._hi)
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        return tuple(p for p in (self._lo, self._hi) if p > 0)
+
+    @property
+    def scale(self) -> float:
+        return 0.5 * (self._lo + self._hi)
+
+    def pdf(self, x):
+        x = to_array(x)
+        out = np.where((x >= self._lo) & (x <= self._hi), 1.0 / (self._hi - self._lo), 0.0)
+        return finish(out, x)
+
+    def cdf(self, x):
+        x = to_array(x)
+        out = np.clip((x - self._lo) / (self._hi - self._lo), 0.0, 1.0)
+        return finish(out, x)
+
+    def sf(self, x):
+        x = to_array(x)
+        out = np.clip((self._hi - x) / (self._hi - self._lo), 0.0, 1.0)
+        return finish(out, x)
+
+    def _den(self, k: float) -> float:
+        return (k + 1.0) * (self._hi - self._lo)
+
+    def moment(self, k: float) -> float:
+        k = check_order(k)
+        if k == 0:
+            return 1.0
+        return float(_pow_diff(np.float64(self._lo), np.float64(self._hi), k + 1.0) / self._den(k))
+
+    def partial_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.cdf(x)
+        x = to_array(x)
+        b = np.clip(x, self._lo, self._hi)
+        b = np.where(np.isnan(b), self._hi, b)
+        out = np.where(b > self._lo, _pow_diff(self._lo, b, k + 1.0) / self._den(k), 0.0)
+        return finish(out, x)
+
+    def tail_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.sf(x)
+        x = to_array(x)
+        a = np.clip(x, self._lo, self._hi)
+        a = np.where(np.isnan(a), self._lo, a)
+        out = np.where(a < self._hi, _pow_diff(a, self._hi, k + 1.0) / self._den(k), 0.0)
+        return finish(out, x)
+
+    def sample(self, n: int, rng) -> np.ndarray:
+        return as_generator(rng).uniform(self._lo, self._hi, size=check_count(n))
+
+    def mp_pdf(self, x):
+        x = mp.mpf(x)
+        if self._lo <= x <= self._hi:
+            return 1 / (mp.mpf(self._hi) - mp.mpf(self._lo))
+        return mp.zero
+
+    def mp_cdf(self, x):
+        x = mp.mpf(x)
+        lo, hi = mp.mpf(self._lo), mp.mpf(self._hi)
+        return min(max((x - lo) / (hi - lo), mp.zero), mp.one)
+
+    def mp_sf(self, x):
+        x = mp.mpf(x)
+        lo, hi = mp.mpf(self._lo), mp.mpf(self._hi)
+        return min(max((hi - x) / (hi - lo), mp.zero), mp.one)
+
+    def mp_moment(self, k):
+        k = mp.mpf(k)
+        lo, hi = mp.mpf(self._lo), mp.mpf(self._hi)
+        return (hi ** (k + 1) - lo ** (k + 1)) / ((k + 1) * (hi - lo))
+
+
+# ---------------------------------------------------------------------------------
+class Gamma(SizeDistribution):
+    """Gamma law with shape ``shape`` and scale ``scale`` (or mean ``mean``).
+
+    Density ``x**(shape-1) exp(-x/scale) / (Gamma(shape) scale**shape)``.
+
+    Parameters
+    ----------
+    shape : float
+        Shape, ``> 0``.
+    scale : float, optional
+        Scale, ``> 0``.
+    mean : float, optional
+        Mean ``shape * scale``, ``> 0``. Give at most one of ``scale`` and
+        ``mean``; with neither, ``scale = 1``.
+
+    Notes
+    -----
+    ``E[X**k; X <= x] = scale**k poch(shape, k) P(shape + k, x/scale)``, the
+    tail uses ``Q``.
+
+    Examples
+    --------
+    >>> d = Gamma(shape=2.0, mean=4.0)
+    >>> d.moment(1), d.moment(2)
+    (4.0, 24.0)
+    >>> float(d.partial_moment(0, 1.0)) == float(d.cdf(1.0))
+    True
+    """
+
+    def __init__(self, shape: float, scale: float | None = None, mean: float | None = None):
+        self._a = check_positive("shape", shape)
+        if scale is not None and mean is not None:
+            raise ValueError("Gamma: give at most one of scale, mean")
+        if mean is not None:
+            self._theta = check_positive("mean", mean) / self._a
+        else:
+            self._theta = check_positive("scale", 1.0 if scale is None else scale)
+        if not (np.isfinite(self._theta) and self._theta > 0):
+            raise ValueError(f"mean / shape must be a positive finite scale, got {self._theta!r}")
+
+    def _params(self) -> dict:
+        return {"shape": self._a, "scale": self._theta}
+
+    @property
+    def shape(self) -> float:
+        """Shape parameter."""
+        return self._a
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (0.0, np.inf)
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        return ()
+
+    @property
+    def scale(self) -> float:
+        return float(self._theta * special.gammaincinv(self._a, 0.5))
+
+    def pdf(self, x):
+        x = to_array(x)
+        y = np.maximum(x, 0.0) / self._theta
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            logp = special.xlogy(self._a - 1.0, y) - y - special.gammaln(self._a)
+            out = np.where(x >= 0, np.exp(logp) / self._theta, 0.0)
+        return finish(out, x)
+
+    def cdf(self, x):
+        x = to_array(x)
+        return finish(special.gammainc(self._a, np.maximum(x, 0.0) / self._theta), x)
+
+    def sf(self, x):
+        x = to_array(x)
+        return finish(special.gammaincc(self._a, np.maximum(x, 0.0) / self._theta), x)
+
+    def _const(self, k: float) -> float:
+        with np.errstate(over="ignore"):
+            return float(self._theta**k * special.poch(self._a, k))
+
+    def moment(self, k: float) -> float:
+        return self._const(check_order(k))
+
+    def partial_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.cdf(x)
+        x = to_array(x)
+        y = np.maximum(x, 0.0) / self._theta
+        return finish(_incgamma_moment(self._const(k), self._a + k, y, upper=False), x)
+
+    def tail_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.sf(x)
+        x = to_array(x)
+        y = np.maximum(x, 0.0) / self._theta
+        return finish(_incgamma_moment(self._const(k), self._a + k, y, upper=True), x)
+
+    def sample(self, n: int, rng) -> np.ndarray:
+        return as_generator(rng).gamma(self._a, self._theta, size=check_count(n))
+
+    def mp_pdf(self, x):
+        x = mp.mpf(x)
+        a, th = mp.mpf(self._a), mp.mpf(self._theta)
+        if x < 0:
+            return mp.zero
+        if x == 0:
+            return mp.inf if a < 1 else (1 / th if a == 1 else mp.zero)
+        y = x / th
+        return mp.exp((a - 1) * mp.log(y) - y - mp.loggamma(a)) / th
+
+    def mp_cdf(self, x):
+        x = mp.mpf(x)
+        if x <= 0:
+            return mp.zero
+        return mp.gammainc(mp.mpf(self._a), 0, x / mp.mpf(self._theta), regularized=True)
+
+    def mp_sf(self, x):
+        x = mp.mpf(x)
+        if x <= 0:
+            return mp.one
+        return mp.gammainc(mp.mpf(self._a), x / mp.mpf(self._theta), mp.inf, regularized=True)
+
+    def mp_moment(self, k):
+        k = mp.mpf(k)
+        a = mp.mpf(self._a)
+        return mp.mpf(self._theta) ** k * mp.rf(a, k)
+
+
+class Erlang(Gamma):
+    """Erlang law: sum of ``k`` exponentials, with total mean ``mean``.
+
+    A :class:`Gamma` with integer shape ``k`` and scale ``mean / k``.
+
+    Parameters
+    ----------
+    k : int
+        Number of phases, ``>= 1``.
+    mean : float, default 1.0
+        Mean, ``> 0``.
+
+    Examples
+    --------
+    >>> d = Erlang(4, mean=2.0)
+    >>> d.moment(1), d.moment(2)  # variance mean**2 / k = 1
+    (2.0, 5.0)
+    """
+
+    def __init__(self, k: int, mean: float = 1.0):
+        ok = isinstance(k, numbers.Integral) and not isinstance(k, bool)
+        if not ok and isinstance(k, numbers.Real) and float(k).is_integer():
+            ok = True
+        if not ok or k < 1:
+            raise ValueError(f"k must be a positive integer, got {k!r}")
+        self._k = int(k)
+        super().__init__(shape=float(self._k), mean=mean)
+        self._mean_param = check_positive("mean", mean)
+
+    def _params(self) -> dict:
+        return {"k": self._k, "mean": self._mean_param}
+
+
+# ---------------------------------------------------------------------------------
+class HyperExponential(SizeDistribution):
+    """Mixture of exponentials: with probability ``probs[i]``, exponential of mean ``means[i]``.
+
+    Parameters
+    ----------
+    means : array_like of float
+        Branch means, ``> 0``.
+    probs : array_like of float
+        Branch probabilities, ``>= 0``, summing to 1 (within ``1e-9``; then
+        normalised).
+
+    Examples
+    --------
+    >>> d = HyperExponential(means=[1.0, 10.0], probs=[0.9, 0.1])
+    >>> d.moment(1), d.moment(2)
+    (1.9, 21.8)
+    >>> float(d.tail_moment(0, 0.0))
+    1.0
+    """
+
+    def __init__(self, means, probs):
+        try:
+            m = np.asarray(means, dtype=float)
+        except (TypeError, ValueError):
+            raise ValueError("means must be an array of numbers") from None
+        if m.ndim != 1 or m.size == 0:
+            raise ValueError(f"means must be a non-empty 1-D array, got shape {m.shape}")
+        if not np.all(np.isfinite(m)) or np.any(m <= 0):
+            raise ValueError("means must be finite and > 0")
+        self._means = m.copy()
+        self._probs = check_probs(probs, m.size, "probs")
+
+    def _params(self) -> dict:
+        return {"means": self._means.tolist(), "probs": self._probs.tolist()}
+
+    @property
+    def means(self) -> np.ndarray:
+        """Branch means (a copy)."""
+        return self._means.copy()
+
+    @property
+    def probs(self) -> np.ndarray:
+        """Branch probabilities (a copy)."""
+        return self._probs.copy()
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (0.0, np.inf)
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        return ()
+
+    def _y(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0.0)[..., None] / self._means
+
+    def pdf(self, x):
+        x = to_array(x)
+        out = (self._probs / self._means * np.exp(-self._y(x))).sum(axis=-1)
+        return finish(np.where(x >= 0, out, 0.0), x)
+
+    def cdf(self, x):
+        x = to_array(x)
+        return finish((self._probs * -np.expm1(-self._y(x))).sum(axis=-1), x)
+
+    def sf(self, x):
+        x = to_array(x)
+        return finish((self._probs * np.exp(-self._y(x))).sum(axis=-1), x)
+
+    def _consts(self, k: float) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return self._probs * self._means**k * special.gamma(k + 1.0)
+
+    def moment(self, k: float) -> float:
+        return float(self._consts(check_order(k)).sum())
+
+    def partial_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.cdf(x)
+        x = to_array(x)
+        out = _incgamma_moment(self._consts(k), k + 1.0, self._y(x), upper=False)
+        return finish(out.sum(axis=-1), x)
+
+    def tail_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.sf(x)
+        x = to_array(x)
+        out = _incgamma_moment(self._consts(k), k + 1.0, self._y(x), upper=True)
+        return finish(out.sum(axis=-1), x)
+
+    def sample(self, n: int, rng) -> np.ndarray:
+        n = check_count(n)
+        gen = as_generator(rng)
+        u = gen.random((n, 2))  # one row per draw: a prefix of a sample is a smaller sample
+        cum = np.cumsum(self._probs)
+        branch = np.minimum(np.searchsorted(cum, u[:, 0], side="right"), cum.size - 1)
+        return -np.log1p(-u[:, 1]) * self._means[branch]
+
+    def _mp_branches(self):
+        return [(mp.mpf(p), mp.mpf(m)) for p, m in zip(self._probs, self._means, strict=True)]
+
+    def mp_pdf(self, x):
+        x = mp.mpf(x)
+        if x < 0:
+            return mp.zero
+        return mp.fsum(p / m * mp.exp(-x / m) for p, m in self._mp_branches())
+
+    def mp_cdf(self, x):
+        x = mp.mpf(x)
+        if x <= 0:
+            return mp.zero
+        return mp.fsum(-p * mp.expm1(-x / m) for p, m in self._mp_branches())
+
+    def mp_sf(self, x):
+        x = mp.mpf(x)
+        if x <= 0:
+            return mp.fsum(p for p, _ in self._mp_branches())
+        return mp.fsum(p * mp.exp(-x / m) for p, m in self._mp_branches())
+
+    def mp_moment(self, k):
+        k = mp.mpf(k)
+        return mp.gamma(k + 1) * mp.fsum(p * m**k for p, m in self._mp_branches())
+
+
+# ---------------------------------------------------------------------------------
+class Weibull(SizeDistribution):
+    """Weibull law: ``cdf(x) = 1 - exp(-(x/scale)**shape)``.
+
+    Parameters
+    ----------
+    shape : float
+        Shape ``c > 0`` (``c < 1``: heavier than exponential).
+    scale : float, default 1.0
+        Scale ``s > 0``.
+
+    Notes
+    -----
+    ``E[X**k] = s**k Gamma(1 + k/c)`` and
+    ``E[X**k; X <= x] = s**k Gamma(1 + k/c) P(1 + k/c, (x/s)**c)``.
+
+    Examples
+    --------
+    >>> d = Weibull(shape=0.5, scale=0.5)  # F(x) = 1 - exp(-sqrt(2x))
+    >>> d.moment(1), d.moment(2)
+    (1.0, 6.0)
+    >>> float(d.sf(2.0))
+    0.1353352832366127
+    """
+
+    def __init__(self, shape: float, scale: float = 1.0):
+        self._c = check_positive("shape", shape)
+        self._s = check_positive("scale", scale)
+
+    def _params(self) -> dict:
+        return {"shape": self._c, "scale": self._s}
+
+    @property
+    def shape(self) -> float:
+        """Shape parameter."""
+        return self._c
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (0.0, np.inf)
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        return ()
+
+    @property
+    def scale(self) -> float:
+        return float(self._s * np.log(2.0) ** (1.0 / self._c))
+
+    def _y(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return (np.maximum(x, 0.0) / self._s) ** self._c
+
+    def pdf(self, x):
+        x = to_array(x)
+        u = np.maximum(x, 0.0) / self._s
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            logp = special.xlogy(self._c - 1.0, u) - self._y(x)
+            out = np.where(x >= 0, self._c / self._s * np.exp(logp), 0.0)
+        return finish(out, x)
+
+    def cdf(self, x):
+        x = to_array(x)
+        return finish(-np.expm1(-self._y(x)), x)
+
+    def sf(self, x):
+        x = to_array(x)
+        return finish(np.exp(-self._y(x)), x)
+
+    def _const(self, k: float) -> float:
+        with np.errstate(over="ignore"):
+            return float(self._s**k * special.gamma(1.0 + k / self._c))
+
+    def moment(self, k: float) -> float:
+        return self._const(check_order(k))
+
+    def partial_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.cdf(x)
+        x = to_array(x)
+        out = _incgamma_moment(self._const(k), 1.0 + k / self._c, self._y(x), upper=False)
+        return finish(out, x)
+
+    def tail_moment(self, k: float, x):
+        k = check_order(k)
+        if k == 0:
+            return self.sf(x)
+        x = to_array(x)
+        out = _incgamma_moment(self._const(k), 1.0 + k / self._c, self._y(x), upper=True)
+        return finish(out, x)
+
+    def sample(self, n: int, rng) -> np.ndarray:
+        return self._s * as_generator(rng).weibull(self._c, size=check_count(n))
+
+    def mp_pdf(self, x):
+        x = mp.mpf(x)
+        c, s = mp.mpf(self._c), mp.mpf(self._s)
+        if x < 0:
+            return mp.zero
+        if x == 0:
+            return mp.inf if c < 1 else (1 / s if c == 1 else mp.zero)
+        u = x / s
+        return c / s * u ** (c - 1) * mp.exp(-(u**c))
+
+    def mp_cdf(self, x):
+        x = mp.mpf(x)
+        if x <= 0:
+            return mp.zero
+        return -mp.expm1(-((x / mp.mpf(self._s)) ** mp.mpf(self._c)))
+
+    def mp_sf(self, x):
+        x = mp.mpf(x)
+        if x <= 0:
+            return mp.one
+        return mp.exp(-((x / mp.mpf(self._s)) ** mp.mpf(self._c)))
+
+    def mp_moment(self, k):
+        k = mp.mpf(k)
+        return mp.mpf(self._s) ** k * mp.gamma(1 + k / mp.mpf(self._c))

@@ -1,0 +1,470 @@
+"""Prediction models: the joint law of a job's true size X and its prediction Y.
+
+All built-in models are *multiplicative*: ``Y = X * Z`` with a noise factor Z
+independent of X. This covers the models of Mitzenmacher (ITCS 2020,
+arXiv:1902.00732): exponential predictions (``Y | X=x ~ Exp(mean x)``, i.e.
+``Z ~ Exp(1)``) and uniform predictions (``Y | X=x ~ U[(1-a)x, (1+a)x]``, i.e.
+``Z ~ U[1-a, 1+a]``), as well as log-normal noise with median x and any
+user-supplied noise law (:class:`MultiplicativePrediction`). Independence of Z
+turns every double integral over (X, Y) into an integral over Z of closed-form
+partial moments of X, which is what makes the quadrature engine fast.
+
+A model gives the conditional law (``conditional_cdf``, ``conditional_pdf``),
+the joint density (``joint_pdf``), the marginal of Y and the load of jobs
+predicted below y (``rho_prime``), and joint sampling (``sample``).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import special, stats
+
+from .distributions.base import SizeDistribution, as_generator, check_positive
+
+__all__ = [
+    "PredictionModel",
+    "ExactPrediction",
+    "ExponentialPrediction",
+    "UniformPrediction",
+    "LognormalPrediction",
+    "MultiplicativePrediction",
+]
+
+
+class PredictionModel:
+    """Base class: ``Y = X * Z`` with noise Z independent of the size X.
+
+    Subclasses implement the law of Z: ``noise_cdf``, ``noise_sf``,
+    ``noise_pdf``, ``noise_ppf``, ``noise_isf``, ``noise_support``,
+    ``noise_breakpoints``, ``noise_partial_moment`` (E[Z**j; Z <= z]) and the
+    mpmath ``noise_mp_cdf``/``noise_mp_pdf``.
+    """
+
+    #: True when Z is the constant 1 (perfect predictions).
+    is_exact: bool = False
+
+    # ---- law of the noise factor Z -------------------------------------------------
+    noise_support: tuple[float, float] = (0.0, np.inf)
+    noise_breakpoints: tuple[float, ...] = ()
+
+    def noise_cdf(self, z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def noise_sf(self, z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def noise_pdf(self, z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def noise_ppf(self, u):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def noise_isf(self, u):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def noise_partial_moment(self, j: int, z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def noise_sample(self, n: int, rng: np.random.Generator):  # pragma: no cover
+        raise NotImplementedError
+
+    def noise_mp_cdf(self, z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def noise_mp_pdf(self, z):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @property
+    def noise_median(self) -> float:
+        """Median of Z."""
+        return float(self.noise_ppf(0.5))
+
+    def noise_shortfall(self) -> float:
+        """E[(1 - Z)+], so that E[(X - Y)+] = E[X] * E[(1 - Z)+]."""
+        lo = self.noise_support[0]
+        if lo >= 1.0:
+            return 0.0
+        # E[(1-Z); Z<=1] = P(Z<=1) - E[Z; Z<=1]
+        return float(self.noise_cdf(1.0) - self.noise_partial_moment(1, 1.0))
+
+    def noise_window_square(self, a):
+        """E[(1 + a - Z)**2; a < Z < 1 + a] for ``a >= 0`` (vectorised)."""
+        a = np.asarray(a, dtype=float)
+        b = 1.0 + a
+        m = [self.noise_partial_moment(j, b) - self.noise_partial_moment(j, a) for j in range(3)]
+        return np.maximum(b * b * m[0] - 2.0 * b * m[1] + m[2], 0.0)
+
+    # ---- joint law -------------------------------------------------------------------
+    def conditional_cdf(self, y, x):
+        """P(Y <= y | X = x)."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.noise_cdf(y / x)
+
+    def conditional_pdf(self, y, x):
+        """Density of Y at y given X = x."""
+        x = np.asarray(x, dtype=float)
+        y = np.asarray(y, dtype=float)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return self.noise_pdf(y / x) / x
+
+    def joint_pdf(self, x, y, size: SizeDistribution):
+        """Joint density g(x, y) = f(x) * conditional_pdf(y | x)."""
+        return size.pdf(x) * self.conditional_pdf(y, x)
+
+    def marginal_pdf(self, y, size: SizeDistribution):
+        """Density of the prediction Y (computed by quadrature over Z)."""
+        from .analysis.joint import JointIntegrals
+
+        return JointIntegrals(size, self).evaluate(np.asarray(y, float), ("fy",))["fy"]
+
+    def marginal_cdf(self, y, size: SizeDistribution):
+        """P(Y <= y)."""
+        from .analysis.joint import JointIntegrals
+
+        return JointIntegrals(size, self).evaluate(np.asarray(y, float), ("Fy",))["Fy"]
+
+    def rho_prime(self, y, size: SizeDistribution, arrival_rate: float):
+        """rho'_y = lambda E[X; Y <= y], the load of jobs predicted at most y."""
+        from .analysis.joint import JointIntegrals
+
+        lam = check_positive("arrival_rate", arrival_rate)
+        return lam * JointIntegrals(size, self).evaluate(np.asarray(y, float), ("L",))["L"]
+
+    def sample(self, size: SizeDistribution, n: int, rng):
+        """Draw ``n`` pairs (x, y) from the joint law.
+
+        Examples
+        --------
+        >>> from qtheory import Exponential
+        >>> x, y = UniformPrediction(alpha=0.5).sample(Exponential(mean=1.0), 3, rng=1)
+        >>> bool(np.all((y >= 0.5 * x) & (y <= 1.5 * x)))
+        True
+        """
+        gen = as_generator(rng)
+        x = size.sample(n, gen)
+        return x, x * self.noise_sample(n, gen)
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def _params(self) -> dict:
+        return {}
+
+    def __eq__(self, other) -> bool:
+        return type(self) is type(other) and self._params() == other._params()
+
+    def __hash__(self) -> int:
+        return hash((type(self).__name__, tuple(sorted(self._params().items()))))
+
+
+class ExactPrediction(PredictionModel):
+    """Perfect predictions: Y = X.
+
+    Examples
+    --------
+    >>> ExactPrediction().conditional_cdf(1.0, 2.0)
+    0.0
+    """
+
+    is_exact = True
+    noise_support = (1.0, 1.0)
+    noise_breakpoints = (1.0,)
+
+    def noise_cdf(self, z):
+        return np.where(np.asarray(z, float) >= 1.0, 1.0, 0.0)[()]
+
+    def noise_sf(self, z):
+        return np.where(np.asarray(z, float) >= 1.0, 0.0, 1.0)[()]
+
+    def noise_pdf(self, z):
+        raise TypeError("ExactPrediction has no density: Y = X exactly")
+
+    def noise_ppf(self, u):
+        return np.ones_like(np.asarray(u, float))[()]
+
+    noise_isf = noise_ppf
+
+    def noise_partial_moment(self, j, z):
+        return self.noise_cdf(z)
+
+    def noise_sample(self, n, rng):
+        return np.ones(n)
+
+    def noise_mp_cdf(self, z):
+        return 1 if z >= 1 else 0
+
+    def noise_mp_pdf(self, z):
+        raise TypeError("ExactPrediction has no density")
+
+    def noise_shortfall(self) -> float:
+        return 0.0
+
+
+class ExponentialPrediction(PredictionModel):
+    """Exponential predictions: Y | X=x ~ Exponential with mean x.
+
+    The model of Mitzenmacher, "Scheduling with Predictions and the Price of
+    Misprediction", ITCS 2020, Section 4.
+
+    Examples
+    --------
+    >>> round(float(ExponentialPrediction().conditional_cdf(1.0, 1.0)), 6)
+    0.632121
+    """
+
+    noise_support = (0.0, np.inf)
+
+    def noise_cdf(self, z):
+        z = np.maximum(np.asarray(z, float), 0.0)
+        return -np.expm1(-z)
+
+    def noise_sf(self, z):
+        z = np.maximum(np.asarray(z, float), 0.0)
+        return np.exp(-z)
+
+    def noise_pdf(self, z):
+        z = np.asarray(z, float)
+        return np.where(z >= 0, np.exp(-np.abs(z)), 0.0)
+
+    def noise_ppf(self, u):
+        return -np.log1p(-np.asarray(u, float))
+
+    def noise_isf(self, u):
+        return -np.log(np.asarray(u, float))
+
+    def noise_partial_moment(self, j, z):
+        z = np.maximum(np.asarray(z, float), 0.0)
+        return special.gamma(j + 1) * special.gammainc(j + 1, z)
+
+    def noise_window_square(self, a):
+        # integral_0^1 (1-w)^2 e^{-(a+w)} dw = e^{-a} (1 - 2/e), exact and stable
+        return np.exp(-np.asarray(a, float)) * (1.0 - 2.0 / np.e)
+
+    def noise_shortfall(self) -> float:
+        return float(np.exp(-1.0))
+
+    def noise_sample(self, n, rng):
+        return rng.exponential(1.0, n)
+
+    def noise_mp_cdf(self, z):
+        import mpmath as mp
+
+        return -mp.expm1(-z) if z > 0 else mp.mpf(0)
+
+    def noise_mp_pdf(self, z):
+        import mpmath as mp
+
+        return mp.exp(-z) if z >= 0 else mp.mpf(0)
+
+
+class UniformPrediction(PredictionModel):
+    """Uniform multiplicative error: Y | X=x ~ U[(1 - alpha) x, (1 + alpha) x].
+
+    Mitzenmacher, ITCS 2020, Section 4. ``alpha`` in (0, 1].
+
+    Examples
+    --------
+    >>> float(UniformPrediction(alpha=0.5).conditional_cdf(1.0, 1.0))
+    0.5
+    """
+
+    def __init__(self, alpha: float):
+        a = check_positive("alpha", alpha)
+        if a > 1.0:
+            raise ValueError(f"alpha must be in (0, 1] so that predictions are >= 0, got {alpha!r}")
+        self.alpha = a
+        self.noise_support = (1.0 - a, 1.0 + a)
+        self.noise_breakpoints = tuple(p for p in (1.0 - a, 1.0 + a) if p > 0)
+
+    def _params(self):
+        return {"alpha": self.alpha}
+
+    def noise_cdf(self, z):
+        z = np.asarray(z, float)
+        return np.clip((z - (1.0 - self.alpha)) / (2.0 * self.alpha), 0.0, 1.0)
+
+    def noise_sf(self, z):
+        z = np.asarray(z, float)
+        return np.clip(((1.0 + self.alpha) - z) / (2.0 * self.alpha), 0.0, 1.0)
+
+    def noise_pdf(self, z):
+        z = np.asarray(z, float)
+        inside = (z >= 1.0 - self.alpha) & (z <= 1.0 + self.alpha)
+        return np.where(inside, 1.0 / (2.0 * self.alpha), 0.0)
+
+    def noise_ppf(self, u):
+        return (1.0 - self.alpha) + 2.0 * self.alpha * np.asarray(u, float)
+
+    def noise_isf(self, u):
+        return (1.0 + self.alpha) - 2.0 * self.alpha * np.asarray(u, float)
+
+    def noise_partial_moment(self, j, z):
+        lo, hi = self.noise_support
+        z = np.clip(np.asarray(z, float), lo, hi)
+        return (z ** (j + 1) - lo ** (j + 1)) / ((j + 1) * (hi - lo))
+
+    def noise_window_square(self, a):
+        # integral over [max(a, lo), min(1+a, hi)] of (1+a-z)^2 / (2 alpha)
+        a = np.asarray(a, float)
+        lo, hi = self.noise_support
+        z0 = np.clip(a, lo, hi)
+        z1 = np.clip(1.0 + a, lo, hi)
+        return ((1.0 + a - z0) ** 3 - (1.0 + a - z1) ** 3) / (3.0 * (hi - lo))
+
+    def noise_shortfall(self) -> float:
+        return self.alpha / 4.0
+
+    def noise_sample(self, n, rng):
+        return rng.uniform(1.0 - self.alpha, 1.0 + self.alpha, n)
+
+    def noise_mp_cdf(self, z):
+        import mpmath as mp
+
+        a = mp.mpf(self.alpha)
+        return min(max((z - (1 - a)) / (2 * a), mp.mpf(0)), mp.mpf(1))
+
+    def noise_mp_pdf(self, z):
+        import mpmath as mp
+
+        a = mp.mpf(self.alpha)
+        return 1 / (2 * a) if (1 - a) <= z <= (1 + a) else mp.mpf(0)
+
+
+class LognormalPrediction(PredictionModel):
+    """Log-normal multiplicative error with median x: Y = x * exp(sigma * N(0, 1)).
+
+    Examples
+    --------
+    >>> float(LognormalPrediction(sigma=0.5).conditional_cdf(2.0, 2.0))
+    0.5
+    """
+
+    def __init__(self, sigma: float):
+        self.sigma = check_positive("sigma", sigma)
+
+    def _params(self):
+        return {"sigma": self.sigma}
+
+    def _logz(self, z):
+        z = np.asarray(z, float)
+        with np.errstate(divide="ignore"):
+            return np.log(np.maximum(z, 0.0)) / self.sigma
+
+    def noise_cdf(self, z):
+        return special.ndtr(self._logz(z))
+
+    def noise_sf(self, z):
+        return special.ndtr(-self._logz(z))
+
+    def noise_pdf(self, z):
+        z = np.asarray(z, float)
+        s = self._logz(z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            out = np.exp(-0.5 * s * s) / (np.sqrt(2 * np.pi) * self.sigma * z)
+        return np.where(z > 0, out, 0.0)
+
+    def noise_ppf(self, u):
+        return np.exp(self.sigma * special.ndtri(np.asarray(u, float)))
+
+    def noise_isf(self, u):
+        return np.exp(-self.sigma * special.ndtri(np.asarray(u, float)))
+
+    def noise_partial_moment(self, j, z):
+        s = self.sigma
+        return np.exp(0.5 * (j * s) ** 2) * special.ndtr(self._logz(z) - j * s)
+
+    def noise_sample(self, n, rng):
+        return np.exp(self.sigma * rng.standard_normal(n))
+
+    def noise_mp_cdf(self, z):
+        import mpmath as mp
+
+        return mp.ncdf(mp.log(z) / self.sigma) if z > 0 else mp.mpf(0)
+
+    def noise_mp_pdf(self, z):
+        import mpmath as mp
+
+        if z <= 0:
+            return mp.mpf(0)
+        s = mp.mpf(self.sigma)
+        return mp.npdf(mp.log(z) / s) / (s * z)
+
+
+class MultiplicativePrediction(PredictionModel):
+    """User-supplied noise: Y = X * Z with Z any frozen continuous ``scipy.stats`` law on [0, inf).
+
+    Parameters
+    ----------
+    noise : frozen scipy.stats continuous distribution
+        Law of Z. Its support must lie in [0, inf).
+    breakpoints : sequence of float, optional
+        Points where the density of Z is not smooth (its support ends are added).
+
+    Examples
+    --------
+    >>> from scipy import stats
+    >>> m = MultiplicativePrediction(stats.gamma(2.0, scale=0.5))
+    >>> round(float(m.noise_partial_moment(1, np.inf)), 12)
+    1.0
+    """
+
+    def __init__(self, noise, breakpoints=()):
+        if not hasattr(noise, "dist") or not isinstance(noise.dist, stats.rv_continuous):
+            raise ValueError("noise must be a frozen continuous scipy.stats distribution")
+        lo, hi = (float(v) for v in noise.support())
+        if lo < 0:
+            raise ValueError(f"noise must have support in [0, inf), its lower end is {lo}")
+        self.noise = noise
+        self.noise_support = (lo, hi)
+        pts = {float(p) for p in breakpoints} | {p for p in (lo, hi) if 0 < p < np.inf}
+        self.noise_breakpoints = tuple(sorted(pts))
+
+    def _params(self):
+        return {"noise": f"{self.noise.dist.name}{self.noise.args}{self.noise.kwds}"}
+
+    def noise_cdf(self, z):
+        return self.noise.cdf(z)
+
+    def noise_sf(self, z):
+        return self.noise.sf(z)
+
+    def noise_pdf(self, z):
+        return self.noise.pdf(z)
+
+    def noise_ppf(self, u):
+        return self.noise.ppf(u)
+
+    def noise_isf(self, u):
+        return self.noise.isf(u)
+
+    def noise_partial_moment(self, j, z):
+        from scipy import integrate
+
+        def one(zz):
+            hi = min(zz, self.noise_support[1])
+            lo = self.noise_support[0]
+            if hi <= lo:
+                return 0.0
+            pts = [p for p in self.noise_breakpoints if lo < p < hi] or None
+            if np.isinf(hi):
+                return integrate.quad(lambda t: t**j * self.noise.pdf(t), lo, np.inf)[0]
+            return integrate.quad(lambda t: t**j * self.noise.pdf(t), lo, hi, points=pts,
+                                  epsabs=0, epsrel=1e-12, limit=200)[0]
+
+        return np.vectorize(one, otypes=[float])(np.asarray(z, float))
+
+    def noise_sample(self, n, rng):
+        return self.noise.rvs(size=n, random_state=rng)
+
+    def noise_mp_cdf(self, z):
+        import mpmath as mp
+
+        return mp.mpf(float(self.noise.cdf(float(z))))
+
+    def noise_mp_pdf(self, z):
+        import mpmath as mp
+
+        return mp.mpf(float(self.noise.pdf(float(z))))

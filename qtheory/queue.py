@@ -1,0 +1,263 @@
+"""The M/G/1 queue with predicted job sizes: the main user-facing object."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from .analysis.classical import CLASSICAL_POLICIES, ClassicalAnalysis
+from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
+from .analysis.priority import priority_class_means
+from .distributions import SizeDistribution, as_distribution
+from .distributions.base import check_positive
+from .policies import Policy, Priority, get_policy
+from .predictions import ExactPrediction, PredictionModel
+
+__all__ = ["MG1", "METHODS"]
+
+METHODS = ("quad", "mpmath", "symbolic")
+_TRUE_SIZE_TWIN = {"SPJF": "SJF", "PSPJF": "PSJF", "SPRPT": "SRPT"}
+
+
+class _Engines:
+    """Lambda-independent analysis objects shared by queues that differ only in load."""
+
+    def __init__(self, size: SizeDistribution, prediction: PredictionModel, rtol: float):
+        self.size, self.prediction, self.rtol = size, prediction, rtol
+        self._classical = None
+        self._predicted = None
+
+    @property
+    def classical(self) -> ClassicalAnalysis:
+        if self._classical is None:
+            self._classical = ClassicalAnalysis(self.size, self.rtol)
+        return self._classical
+
+    @property
+    def predicted(self) -> PredictionAnalysis:
+        if self._predicted is None:
+            self._predicted = PredictionAnalysis(self.size, self.prediction, self.rtol)
+        return self._predicted
+
+
+class MG1:
+    """M/G/1 queue: Poisson arrivals, i.i.d. sizes, and a prediction of each size.
+
+    Parameters
+    ----------
+    arrival_rate : float, optional
+        Poisson arrival rate lambda > 0. Give this or ``load``.
+    size : SizeDistribution or frozen scipy.stats continuous distribution
+        Law of the true job size X.
+    prediction : PredictionModel, optional
+        Joint law of (X, Y); defaults to :class:`~qtheory.ExactPrediction`.
+    load : float, optional
+        rho = lambda E[X] > 0 instead of ``arrival_rate``.
+    rtol : float
+        Relative tolerance of the quadrature (default 1e-10). If it cannot be
+        met a :class:`~qtheory.QuadratureWarning` gives the achieved error.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> q = qt.MG1(arrival_rate=0.8, size=qt.Exponential(mean=1.0),
+    ...            prediction=qt.ExponentialPrediction())
+    >>> q.load
+    0.8
+    >>> round(q.mean_response_time("FCFS"), 10)
+    5.0
+    >>> q.mean_response_time("SRPT") < q.mean_response_time("SPRPT") < q.mean_response_time("FCFS")
+    True
+    """
+
+    def __init__(
+        self,
+        arrival_rate: float | None = None,
+        size=None,
+        prediction: PredictionModel | None = None,
+        *,
+        load: float | None = None,
+        rtol: float = 1e-10,
+        _engines: _Engines | None = None,
+    ):
+        if size is None:
+            raise ValueError("size: a size distribution is required")
+        size = as_distribution(size)
+        if prediction is None:
+            prediction = ExactPrediction()
+        if not isinstance(prediction, PredictionModel):
+            raise TypeError(f"prediction: expected a PredictionModel, got {type(prediction).__name__}")
+        rtol = check_positive("rtol", rtol)
+        mean = size.mean
+        if not (np.isfinite(mean) and mean > 0):
+            raise ValueError(f"size: the mean size must be finite and > 0, got {mean!r}")
+        if (arrival_rate is None) == (load is None):
+            raise ValueError("give exactly one of arrival_rate and load")
+        if load is not None:
+            arrival_rate = check_positive("load", load) / mean
+        self.arrival_rate = check_positive("arrival_rate", arrival_rate)
+        self.size = size
+        self.prediction = prediction
+        self.rtol = rtol
+        self._engines = _engines or _Engines(size, prediction, rtol)
+
+    # ------------------------------------------------------------------ properties
+    @property
+    def load(self) -> float:
+        """rho = lambda E[X]."""
+        return self.arrival_rate * self.size.mean
+
+    @property
+    def is_stable(self) -> bool:
+        """True when the load is below 1."""
+        return self.load < 1.0
+
+    def __repr__(self) -> str:
+        return (
+            f"MG1(arrival_rate={self.arrival_rate!r}, size={self.size!r}, "
+            f"prediction={self.prediction!r})"
+        )
+
+    def with_load(self, load: float) -> MG1:
+        """The same queue at another load, sharing all cached quadrature.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> q = qt.MG1(load=0.5, size=qt.Exponential(mean=2.0))
+        >>> q.with_load(0.9).arrival_rate
+        0.45
+        """
+        return MG1(size=self.size, prediction=self.prediction, load=load, rtol=self.rtol,
+                   _engines=self._engines)
+
+    # ------------------------------------------------------------------ means
+    def mean_response_time(self, policy, method: str = "quad", dps: int = 30) -> float:
+        """Mean response time E[T] of ``policy`` (name or object).
+
+        Parameters
+        ----------
+        policy : str or Policy
+        method : {"quad", "mpmath", "symbolic"}
+            ``"quad"``: double-precision tanh-sinh quadrature (fast, ~1e-10);
+            ``"mpmath"``: an independent high-precision computation at ``dps``
+            digits (slow: seconds); ``"symbolic"``: a sympy closed form where one
+            exists (M/M/1 and exponential predictions of exponential sizes),
+            else ``NotImplementedError``.
+        dps : int
+            Decimal digits for ``method="mpmath"``.
+
+        Returns
+        -------
+        float
+            ``inf`` when the load is >= 1 (or the needed moment is infinite).
+        """
+        value, _ = self.mean_response_time_with_error(policy, method=method, dps=dps)
+        return value
+
+    def mean_response_time_with_error(self, policy, method: str = "quad", dps: int = 30):
+        """Return ``(E[T], estimated absolute error)`` (error 0 for closed forms)."""
+        pol = get_policy(policy)
+        if method not in METHODS:
+            raise ValueError(f"method must be one of {METHODS}, got {method!r}")
+        lam = self.arrival_rate
+        if method == "mpmath":
+            from .analysis import highprec
+
+            return highprec.mean_response_time(pol.name, self.size, self.prediction, lam, dps), 0.0
+        if method == "symbolic":
+            from .analysis import symbolic
+
+            return symbolic.mean_response_time(pol.name, self.size, self.prediction, lam), 0.0
+        if isinstance(pol, Priority):
+            return float(np.dot(pol.probs, self._priority_means(pol))), 0.0
+        return self._quad_mean(pol, lam)
+
+    def _quad_mean(self, pol: Policy, lam: float):
+        name = pol.name
+        if name in CLASSICAL_POLICIES:
+            return self._engines.classical.mean(name, lam)
+        if name in PREDICTION_POLICIES:
+            if self.prediction.is_exact and self.size.is_discrete:
+                return self._engines.classical.mean(_TRUE_SIZE_TWIN[name], lam)
+            return self._engines.predicted.mean(name, lam)
+        raise ValueError(f"policy: no analysis for {name!r}")
+
+    def _priority_means(self, pol: Priority) -> np.ndarray:
+        p = np.asarray(pol.probs)
+        m1, m2 = self.size.moment(1), self.size.moment(2)
+        return priority_class_means(self.arrival_rate * p, np.full(p.size, m1), np.full(p.size, m2),
+                                    pol.preemptive)
+
+    def sweep(self, policy, loads: Sequence[float], method: str = "quad") -> np.ndarray:
+        """E[T] of ``policy`` at each load, reusing one set of quadrature nodes.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> q = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0))
+        >>> q.sweep("PS", [0.5, 0.75, 1.0])
+        array([ 2.,  4., inf])
+        """
+        return np.array([self.with_load(r).mean_response_time(policy, method=method) for r in loads])
+
+    def price_of_misprediction(self, policy) -> float:
+        """E[T] of a prediction policy over E[T] of its twin on true sizes.
+
+        SPJF is compared with SJF, PSPJF with PSJF and SPRPT with SRPT
+        (Mitzenmacher, ITCS 2020).
+        """
+        pol = get_policy(policy)
+        if pol.name not in _TRUE_SIZE_TWIN:
+            raise ValueError(f"policy: expected one of {tuple(_TRUE_SIZE_TWIN)}, got {pol.name!r}")
+        return self.mean_response_time(pol) / self.mean_response_time(_TRUE_SIZE_TWIN[pol.name])
+
+    # ------------------------------------------------------------------ conditional
+    def conditional_response_time(self, policy, x, y=None):
+        """E[T(x)] (size-based policies) or E[T(x, y)] (prediction policies).
+
+        Parameters
+        ----------
+        policy : str or Policy
+        x : float or array_like
+            True size(s).
+        y : float or array_like, optional
+            Prediction(s); required for SPJF, PSPJF and SPRPT.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> q = qt.MG1(arrival_rate=0.5, size=qt.Exponential(mean=1.0))
+        >>> float(q.conditional_response_time("PS", 1.0))
+        2.0
+        """
+        pol = get_policy(policy)
+        lam = self.arrival_rate
+        x = np.asarray(x, dtype=float)
+        if np.any(~np.isfinite(x)) or np.any(x < 0):
+            raise ValueError("x must be finite and >= 0")
+        if pol.uses_prediction:
+            if y is None:
+                raise ValueError(f"y: policy {pol.name} needs the prediction y")
+            y = np.asarray(y, dtype=float)
+            if np.any(~np.isfinite(y)) or np.any(y < 0):
+                raise ValueError("y must be finite and >= 0")
+            if self.prediction.is_exact and self.size.is_discrete:
+                out = self._engines.classical.conditional(_TRUE_SIZE_TWIN[pol.name], lam, x)
+            else:
+                out = self._engines.predicted.conditional(pol.name, lam, x, y)
+        elif isinstance(pol, Priority):
+            p = np.asarray(pol.probs)
+            means = self._priority_means(pol)
+            m1 = self.size.mean
+            sigma_prev = np.concatenate([[0.0], np.cumsum(self.arrival_rate * p * m1)[:-1]])
+            if pol.preemptive:  # E[T_k(x)] = x/(1 - sigma_{k-1}) + wait_k
+                per = x[..., None] / (1 - sigma_prev) + (means - m1 / (1 - sigma_prev))
+            else:
+                per = x[..., None] + (means - m1)
+            out = per @ p
+        else:
+            out = self._engines.classical.conditional(pol.name, lam, x)
+        out = np.asarray(out, dtype=float)
+        return out[()] if out.ndim == 0 else out
