@@ -55,7 +55,7 @@ class MG1:
     load : float, optional
         rho = lambda E[X] > 0 instead of ``arrival_rate``.
     rtol : float
-        Relative tolerance of the quadrature (default 1e-10). If it cannot be
+        Relative tolerance of the quadrature (default 1e-9). If it cannot be
         met a :class:`~qtheory.QuadratureWarning` gives the achieved error.
 
     Examples
@@ -78,7 +78,7 @@ class MG1:
         prediction: PredictionModel | None = None,
         *,
         load: float | None = None,
-        rtol: float = 1e-10,
+        rtol: float = 1e-9,
         _engines: _Engines | None = None,
     ):
         if size is None:

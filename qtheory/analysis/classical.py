@@ -43,7 +43,7 @@ class ClassicalAnalysis:
     2.0
     """
 
-    def __init__(self, size: SizeDistribution, rtol: float = 1e-10):
+    def __init__(self, size: SizeDistribution, rtol: float = 1e-9):
         self.size = size
         self.rtol = rtol
         self.m1 = size.moment(1)

@@ -74,7 +74,7 @@ def adaptive(
     evaluate: Callable[[int], tuple[float, float]],
     rtol: float,
     what: str,
-    first: int = 3,
+    first: int = 4,
     last: int = 6,
     atol: float = 0.0,
 ) -> tuple[float, float]:

@@ -37,7 +37,7 @@ from .quadrature import finite_nodes, tanh_sinh_rule
 __all__ = ["PredictionAnalysis", "PREDICTION_POLICIES"]
 
 PREDICTION_POLICIES = ("SPJF", "PSPJF", "SPRPT")
-_INNER_RTOL = 1e-11
+_INNER_RTOL = 1e-10
 
 
 class PredictionAnalysis:
@@ -51,7 +51,7 @@ class PredictionAnalysis:
     1.710765
     """
 
-    def __init__(self, size: SizeDistribution, prediction: PredictionModel, rtol: float = 1e-10):
+    def __init__(self, size: SizeDistribution, prediction: PredictionModel, rtol: float = 1e-9):
         if prediction.is_exact and size.is_discrete:
             raise ValueError("exact predictions of a law with atoms: use SJF/PSJF/SRPT")
         self.size = size
@@ -61,7 +61,7 @@ class PredictionAnalysis:
         self.m2 = size.moment(2)
         self.joint = JointIntegrals(size, prediction)
         self._grids: dict[int, tuple[OuterGrid, dict]] = {}
-        self._inner_level = 3
+        self._inner_level = 4
 
     # ------------------------------------------------------------------ grid
     def _y_breakpoints(self):
@@ -83,13 +83,25 @@ class PredictionAnalysis:
         grid, cache = self._grids[level]
         missing = tuple(n for n in names if n not in cache)
         if missing:
-            cache.update(self._inner(grid, missing))
+            prev = self._grids.get(level - 1)
+            if prev is not None and all(n in prev[1] for n in missing):
+                # nested rule: the previous level's nodes are this level's coarse nodes
+                new = ~grid.coarse
+                part = OuterGrid(grid.x[new], grid.w[new], grid.coarse[new], grid.coarse4[new])
+                fresh = self._inner(part, missing)
+                for n in missing:
+                    v = np.empty(grid.x.size)
+                    v[grid.coarse] = prev[1][n]
+                    v[new] = fresh[n]
+                    cache[n] = v
+            else:
+                cache.update(self._inner(grid, missing))
         return grid, cache
 
     def _inner(self, grid: OuterGrid, names):
         """Inner integrals at the grid's nodes, raising the inner level until their
         error, integrated over the outer grid, is small (see ``_inner_relative_error``)."""
-        names = tuple(dict.fromkeys(("fy", *names)))
+        names = tuple(dict.fromkeys(("fy", *names)))  # f_Y weighs the error check
         for level in range(self._inner_level, 7):
             self.joint.level = level
             with np.errstate(all="ignore"):
