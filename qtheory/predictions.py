@@ -165,7 +165,7 @@ class ExactPrediction(PredictionModel):
 
     Examples
     --------
-    >>> ExactPrediction().conditional_cdf(1.0, 2.0)
+    >>> float(ExactPrediction().conditional_cdf(1.0, 2.0))
     0.0
     """
 

@@ -108,18 +108,22 @@ class Exponential(SizeDistribution):
     def scale(self) -> float:
         return self._m * np.log(2.0)
 
+    def _y(self, x: np.ndarray) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return np.maximum(x, 0.0) / self._m
+
     def pdf(self, x):
         x = to_array(x)
-        out = np.where(x >= 0, np.exp(-np.maximum(x, 0.0) / self._m) / self._m, 0.0)
+        out = np.where(x >= 0, np.exp(-self._y(x)) / self._m, 0.0)
         return finish(out, x)
 
     def cdf(self, x):
         x = to_array(x)
-        return finish(-np.expm1(-np.maximum(x, 0.0) / self._m), x)
+        return finish(-np.expm1(-self._y(x)), x)
 
     def sf(self, x):
         x = to_array(x)
-        return finish(np.exp(-np.maximum(x, 0.0) / self._m), x)
+        return finish(np.exp(-self._y(x)), x)
 
     def _const(self, k: float) -> float:
         with np.errstate(over="ignore"):
@@ -133,16 +137,14 @@ class Exponential(SizeDistribution):
         if k == 0:
             return self.cdf(x)
         x = to_array(x)
-        y = np.maximum(x, 0.0) / self._m
-        return finish(_incgamma_moment(self._const(k), k + 1.0, y, upper=False), x)
+        return finish(_incgamma_moment(self._const(k), k + 1.0, self._y(x), upper=False), x)
 
     def tail_moment(self, k: float, x):
         k = check_order(k)
         if k == 0:
             return self.sf(x)
         x = to_array(x)
-        y = np.maximum(x, 0.0) / self._m
-        return finish(_incgamma_moment(self._const(k), k + 1.0, y, upper=True), x)
+        return finish(_incgamma_moment(self._const(k), k + 1.0, self._y(x), upper=True), x)
 
     def sample(self, n: int, rng) -> np.ndarray:
         return as_generator(rng).exponential(self._m, size=check_count(n))
@@ -217,12 +219,14 @@ class Uniform(SizeDistribution):
 
     def cdf(self, x):
         x = to_array(x)
-        out = np.clip((x - self._lo) / (self._hi - self._lo), 0.0, 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.clip((x - self._lo) / (self._hi - self._lo), 0.0, 1.0)
         return finish(out, x)
 
     def sf(self, x):
         x = to_array(x)
-        out = np.clip((self._hi - x) / (self._hi - self._lo), 0.0, 1.0)
+        with np.errstate(over="ignore", invalid="ignore"):
+            out = np.clip((self._hi - x) / (self._hi - self._lo), 0.0, 1.0)
         return finish(out, x)
 
     def _den(self, k: float) -> float:

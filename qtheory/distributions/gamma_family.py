@@ -106,7 +106,7 @@ class Gamma(SizeDistribution):
         y = np.maximum(x, 0.0) / self._theta
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             logp = special.xlogy(self._a - 1.0, y) - y - special.gammaln(self._a)
-            out = np.where(x >= 0, np.exp(logp) / self._theta, 0.0)
+            out = np.where((x >= 0) & (x < np.inf), np.exp(logp) / self._theta, 0.0)
         return finish(out, x)
 
     def cdf(self, x):
@@ -262,7 +262,7 @@ class Weibull(SizeDistribution):
         u = np.maximum(x, 0.0) / self._s
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             logp = special.xlogy(self._c - 1.0, u) - self._y(x)
-            out = np.where(x >= 0, self._c / self._s * np.exp(logp), 0.0)
+            out = np.where((x >= 0) & (x < np.inf), self._c / self._s * np.exp(logp), 0.0)
         return finish(out, x)
 
     def cdf(self, x):
