@@ -61,7 +61,9 @@ class PredictionAnalysis:
         self.m2 = size.moment(2)
         self.joint = JointIntegrals(size, prediction)
         self._grids: dict[int, tuple[OuterGrid, dict]] = {}
-        self._inner_level = 4
+        # many kinks -> many short pieces, each smooth: start one level lower
+        n_pieces = len(prediction.noise_breakpoints) + 2 * len(size.breakpoints)
+        self._inner_level = 3 if n_pieces > 3 else 4
 
     # ------------------------------------------------------------------ grid
     def _y_breakpoints(self):
@@ -164,7 +166,8 @@ class PredictionAnalysis:
                 base = self.m1 * self.prediction.noise_shortfall()
                 return base + v2 + 0.5 * lam * v1, e2 + 0.5 * lam * e1
 
-        return adaptive(evaluate, self.rtol, f"{policy} mean response time")
+        first = 3 if len(self._y_breakpoints()[2]) > 2 else 4
+        return adaptive(evaluate, self.rtol, f"{policy} mean response time", first=first)
 
     # ------------------------------------------------------------------ conditional
     def conditional(self, policy: str, lam: float, x, y) -> np.ndarray:

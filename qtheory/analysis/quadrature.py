@@ -117,11 +117,15 @@ def nested_sum(prod: np.ndarray, coarse: np.ndarray, coarse4: np.ndarray):
 
     ``prod`` holds ``value * weight`` at the nodes of a nested rule (step h);
     ``coarse`` and ``coarse4`` select the nodes of steps 2h and 4h. With
-    ``d1 = |I_h - I_2h|`` and ``d2 = |I_2h - I_4h|`` the error of ``I_h`` is
-    estimated as ``d1 * min(1, d1/d2)``: the observed rate of convergence
-    applied once more. Double-exponential rules converge faster than
-    geometrically on smooth integrands, so this stays conservative there, and
-    it falls back to ``d1`` when convergence has not started.
+    ``d1 = |I_h - I_2h|`` and ``d2 = |I_2h - I_4h|`` (the errors of the two
+    coarser sums, to first order) the error of ``I_h`` is estimated as
+    ``d1 * min(1, d1/d2)**2``. Double-exponential rules converge like
+    ``exp(-c/h)``, for which this is exact: with ``e_2h = exp(-c/2h)`` and
+    ``e_4h = exp(-c/4h)``, ``e_h = e_2h**3 / e_4h**2 = d1 * (d1/d2)**2``.
+    Where convergence is only algebraic (a kink inside a piece) it
+    underestimates by the convergence ratio (1/4 for a second-order rate), and
+    it falls back to ``d1`` when convergence has not started. A floor of a few
+    ulps of the sum of ``|prod|`` accounts for rounding.
 
     Returns ``(I_h, error)``, arrays over the leading axes.
     """
@@ -134,4 +138,4 @@ def nested_sum(prod: np.ndarray, coarse: np.ndarray, coarse4: np.ndarray):
         ratio = np.where(d2 > 0, np.minimum(d1 / d2, 1.0), np.where(d1 > 0, 1.0, 0.0))
     # rounding floor: the sum of |terms| times a few ulps
     floor = 8.0 * np.finfo(float).eps * np.abs(prod).sum(axis=-1)
-    return fine, np.maximum(d1 * ratio, floor)
+    return fine, np.maximum(d1 * ratio * ratio, floor)

@@ -188,6 +188,14 @@ class SizeDistribution(ABC):
     @property
     def scale(self) -> float:
         """A representative size (the median), used to place quadrature nodes."""
+        cached = self.__dict__.get("_median_cache")
+        if cached is not None:
+            return cached
+        value = self._median_by_bisection()
+        self.__dict__["_median_cache"] = value
+        return value
+
+    def _median_by_bisection(self) -> float:
         lo, hi = self.support
         if self.is_discrete:
             vals, probs = self.atoms
