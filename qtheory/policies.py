@@ -151,7 +151,9 @@ class Priority(Policy):
     def __post_init__(self):
         p = np.asarray(self.probs, dtype=float)
         if p.ndim != 1 or p.size == 0 or np.any(~np.isfinite(p)) or np.any(p < 0):
-            raise ValueError(f"probs must be a non-empty list of non-negative numbers, got {self.probs!r}")
+            raise ValueError(
+                f"probs must be a non-empty list of non-negative numbers, got {self.probs!r}"
+            )
         if abs(p.sum() - 1.0) > 1e-9:
             raise ValueError(f"probs must sum to 1, they sum to {p.sum()!r}")
         object.__setattr__(self, "probs", tuple(float(v) for v in p / p.sum()))

@@ -394,12 +394,20 @@ class LognormalPrediction(PredictionModel):
 
 
 class MultiplicativePrediction(PredictionModel):
-    """User-supplied noise: Y = X * Z with Z any frozen continuous ``scipy.stats`` law on [0, inf).
+    """User-supplied conditional law of the scale form Y | X=x ~ x * Z.
+
+    Give the law of the noise factor Z either as a frozen continuous
+    ``scipy.stats`` distribution (``noise``) or as a density (``pdf`` with its
+    ``support``). A density is checked to be non-negative and to integrate to 1.
 
     Parameters
     ----------
-    noise : frozen scipy.stats continuous distribution
-        Law of Z. Its support must lie in [0, inf).
+    noise : frozen scipy.stats continuous distribution, optional
+        Law of Z, with support in [0, inf).
+    pdf : callable, optional
+        Vectorised density of Z (instead of ``noise``).
+    support : (float, float)
+        Support of ``pdf`` (default ``(0, inf)``).
     breakpoints : sequence of float, optional
         Points where the density of Z is not smooth (its support ends are added).
 
@@ -409,62 +417,143 @@ class MultiplicativePrediction(PredictionModel):
     >>> m = MultiplicativePrediction(stats.gamma(2.0, scale=0.5))
     >>> round(float(m.noise_partial_moment(1, np.inf)), 12)
     1.0
+    >>> tri = MultiplicativePrediction(pdf=lambda z: 1 - np.abs(z - 1), support=(0, 2),
+    ...                                breakpoints=[1.0])
+    >>> round(float(tri.noise_cdf(1.0)), 12)
+    0.5
+    >>> MultiplicativePrediction(pdf=lambda z: 2 * np.ones_like(z), support=(0, 1))
+    Traceback (most recent call last):
+    ...
+    ValueError: pdf: the noise density integrates to 2, not 1
     """
 
-    def __init__(self, noise, breakpoints=()):
-        if not hasattr(noise, "dist") or not isinstance(noise.dist, stats.rv_continuous):
-            raise ValueError("noise must be a frozen continuous scipy.stats distribution")
-        lo, hi = (float(v) for v in noise.support())
-        if lo < 0:
-            raise ValueError(f"noise must have support in [0, inf), its lower end is {lo}")
+    def __init__(self, noise=None, *, pdf=None, support=(0.0, np.inf), breakpoints=()):
+        if (noise is None) == (pdf is None):
+            raise ValueError("give exactly one of noise (a frozen scipy law) and pdf (a density)")
+        if noise is not None:
+            if not hasattr(noise, "dist") or not isinstance(noise.dist, stats.rv_continuous):
+                raise ValueError("noise must be a frozen continuous scipy.stats distribution")
+            lo, hi = (float(v) for v in noise.support())
+            if lo < 0:
+                raise ValueError(f"noise must have support in [0, inf), its lower end is {lo}")
+            self._pdf = noise.pdf
+        else:
+            if not callable(pdf):
+                raise ValueError("pdf must be a callable density of the noise factor Z")
+            lo, hi = (float(v) for v in support)
+            if not (0.0 <= lo < hi) or np.isnan(hi):
+                raise ValueError(f"support must satisfy 0 <= low < high, got {support!r}")
+            self._pdf = lambda z: np.asarray(pdf(np.asarray(z, float)), dtype=float)
+            self.integrate_in_z = True
         self.noise = noise
         self.noise_support = (lo, hi)
         pts = {float(p) for p in breakpoints} | {p for p in (lo, hi) if 0 < p < np.inf}
-        self.noise_breakpoints = tuple(sorted(pts))
+        self.noise_breakpoints = tuple(sorted(p for p in pts if lo <= p <= hi))
+        if pdf is not None:
+            self._check_density()
 
-    def _params(self):
-        return {"noise": f"{self.noise.dist.name}{self.noise.args}{self.noise.kwds}"}
+    def _check_density(self):
+        lo, hi = self.noise_support
+        probe = np.linspace(lo, hi if np.isfinite(hi) else lo + 50.0, 1001)[1:-1]
+        vals = self._pdf(probe)
+        if vals.shape != probe.shape:
+            raise ValueError("pdf must be vectorised: pdf(array) must return an array "
+                             "of the same shape")
+        if np.any(~np.isfinite(vals)) or np.any(vals < 0):
+            raise ValueError("pdf: the noise density must be finite and >= 0")
+        total = self._integral(lambda t: self._pdf(t), np.inf)
+        if not abs(total - 1.0) <= 1e-6:
+            raise ValueError(f"pdf: the noise density integrates to {total:.6g}, not 1")
+        self._total = total
 
-    def noise_cdf(self, z):
-        return self.noise.cdf(z)
-
-    def noise_sf(self, z):
-        return self.noise.sf(z)
-
-    def noise_pdf(self, z):
-        return self.noise.pdf(z)
-
-    def noise_ppf(self, u):
-        return self.noise.ppf(u)
-
-    def noise_isf(self, u):
-        return self.noise.isf(u)
-
-    def noise_partial_moment(self, j, z):
+    def _integral(self, fn, upper: float) -> float:
         from scipy import integrate
 
-        def one(zz):
-            hi = min(zz, self.noise_support[1])
-            lo = self.noise_support[0]
-            if hi <= lo:
-                return 0.0
-            pts = [p for p in self.noise_breakpoints if lo < p < hi] or None
-            if np.isinf(hi):
-                return integrate.quad(lambda t: t**j * self.noise.pdf(t), lo, np.inf)[0]
-            return integrate.quad(lambda t: t**j * self.noise.pdf(t), lo, hi, points=pts,
-                                  epsabs=0, epsrel=1e-12, limit=200)[0]
+        lo, hi = self.noise_support
+        hi_ = min(upper, hi)
+        if hi_ <= lo:
+            return 0.0
+        edges = [lo, *[p for p in self.noise_breakpoints if lo < p < hi_], hi_]
+        total = 0.0
+        for a, b in zip(edges[:-1], edges[1:]):
+            total += integrate.quad(lambda t: float(fn(np.array(t))), a, b,
+                                    epsabs=0.0, epsrel=1e-12, limit=200)[0]
+        return total
 
-        return np.vectorize(one, otypes=[float])(np.asarray(z, float))
+    def _params(self):
+        if self.noise is None:
+            return {"pdf": getattr(self._pdf, "__qualname__", "pdf"), "support": self.noise_support}
+        return {"noise": f"{self.noise.dist.name}{self.noise.args}{self.noise.kwds}"}
+
+    def noise_pdf(self, z):
+        z = np.asarray(z, float)
+        lo, hi = self.noise_support
+        inside = (z >= lo) & (z <= hi)
+        return np.where(inside, self._pdf(np.clip(z, lo, hi if np.isfinite(hi) else None)), 0.0)
+
+    def noise_cdf(self, z):
+        if self.noise is not None:
+            return self.noise.cdf(z)
+        return self.noise_partial_moment(0, z)
+
+    def noise_sf(self, z):
+        if self.noise is not None:
+            return self.noise.sf(z)
+        return 1.0 - self.noise_cdf(z)
+
+    def noise_ppf(self, u):
+        if self.noise is not None:
+            return self.noise.ppf(u)
+        return self._sampler().ppf(u)
+
+    def noise_isf(self, u):
+        if self.noise is not None:
+            return self.noise.isf(u)
+        return self._sampler().ppf(1.0 - np.asarray(u, float))
+
+    @property
+    def noise_median(self) -> float:
+        if self.noise is not None:
+            return float(self.noise.median())
+        from scipy.optimize import brentq
+
+        lo, hi = self.noise_support
+        b = hi if np.isfinite(hi) else max(2.0 * lo, 1.0)
+        while not np.isfinite(hi) and self.noise_cdf(b) < 0.5:
+            b *= 2.0
+        return float(brentq(lambda t: self.noise_cdf(t) - 0.5, lo, b, xtol=1e-14))
+
+    def noise_partial_moment(self, j, z):
+        def one(zz):
+            return self._integral(lambda t: t**j * self.noise_pdf(t), zz)
+
+        return np.vectorize(one, otypes=[float])(np.asarray(z, float))[()]
+
+    def _sampler(self):
+        if getattr(self, "_nip", None) is None:
+            from scipy.stats.sampling import NumericalInversePolynomial
+
+            pdf = self.noise_pdf
+
+            class _Dist:
+                def pdf(self, z):
+                    return pdf(z)
+
+            self._nip = NumericalInversePolynomial(_Dist(), domain=self.noise_support,
+                                                   u_resolution=1e-12)
+        return self._nip
 
     def noise_sample(self, n, rng):
-        return self.noise.rvs(size=n, random_state=rng)
+        if self.noise is not None:
+            return self.noise.rvs(size=n, random_state=rng)
+        return self._sampler().rvs(size=n, random_state=rng)
 
     def noise_mp_cdf(self, z):
         import mpmath as mp
 
-        return mp.mpf(float(self.noise.cdf(float(z))))
+        return mp.mpf(float(self.noise_cdf(float(z))))
 
     def noise_mp_pdf(self, z):
         import mpmath as mp
 
-        return mp.mpf(float(self.noise.pdf(float(z))))
+        return mp.mpf(float(self.noise_pdf(float(z))))

@@ -87,7 +87,9 @@ class MG1:
         if prediction is None:
             prediction = ExactPrediction()
         if not isinstance(prediction, PredictionModel):
-            raise TypeError(f"prediction: expected a PredictionModel, got {type(prediction).__name__}")
+            raise TypeError(
+                f"prediction: expected a PredictionModel, got {type(prediction).__name__}"
+            )
         rtol = check_positive("rtol", rtol)
         mean = size.mean
         if not (np.isfinite(mean) and mean > 0):
@@ -154,7 +156,7 @@ class MG1:
             ``inf`` when the load is >= 1 (or the needed moment is infinite).
         """
         value, _ = self.mean_response_time_with_error(policy, method=method, dps=dps)
-        return value
+        return float(value)
 
     def mean_response_time_with_error(self, policy, method: str = "quad", dps: int = 30):
         """Return ``(E[T], estimated absolute error)`` (error 0 for closed forms)."""
@@ -172,7 +174,8 @@ class MG1:
             return symbolic.mean_response_time(pol.name, self.size, self.prediction, lam), 0.0
         if isinstance(pol, Priority):
             return float(np.dot(pol.probs, self._priority_means(pol))), 0.0
-        return self._quad_mean(pol, lam)
+        value, err = self._quad_mean(pol, lam)
+        return float(value), float(err)
 
     def _quad_mean(self, pol: Policy, lam: float):
         name = pol.name
@@ -200,7 +203,9 @@ class MG1:
         >>> q.sweep("PS", [0.5, 0.75, 1.0])
         array([ 2.,  4., inf])
         """
-        return np.array([self.with_load(r).mean_response_time(policy, method=method) for r in loads])
+        return np.array(
+            [self.with_load(r).mean_response_time(policy, method=method) for r in loads]
+        )
 
     def price_of_misprediction(self, policy) -> float:
         """E[T] of a prediction policy over E[T] of its twin on true sizes.

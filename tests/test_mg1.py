@@ -290,8 +290,11 @@ def _reference_records():
     return data["records"] if isinstance(data, dict) else data
 
 
-@pytest.mark.parametrize("rec", _reference_records(),
-                         ids=lambda r: f"{r.get('size')}-{r.get('prediction')}-{r.get('policy')}-{r.get('load')}")
+def _rec_id(r):
+    return f"{r.get('size')}-{r.get('prediction')}-{r.get('policy')}-{r.get('load')}"
+
+
+@pytest.mark.parametrize("rec", _reference_records(), ids=_rec_id)
 def test_quadrature_matches_mpmath_reference(rec):
     """Stored values from the independent mpmath method (validation/make_reference_values.py)."""
     size = eval("qt." + rec["size"])  # repr of a qtheory size law

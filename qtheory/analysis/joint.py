@@ -31,7 +31,7 @@ import numpy as np
 
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
-from .quadrature import nested_sum, tanh_sinh_rule
+from .quadrature import finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
 
 __all__ = ["JointIntegrals", "QUANTITIES"]
 
@@ -77,7 +77,9 @@ class JointIntegrals:
         flat = y.ravel()
         if self.prediction.is_exact:
             if self.size.is_discrete:
-                raise ValueError("exact predictions of a size law with atoms: use the classical policies")
+                raise ValueError(
+                    "exact predictions of a size law with atoms: use the classical policies"
+                )
             out = self._exact(flat, quantities)
         elif self.size.is_discrete:
             out = self._atoms(flat, quantities)
@@ -133,8 +135,8 @@ class JointIntegrals:
         return out
 
     # ------------------------------------------------------------------ continuous
-    def _u_points(self, y):
-        """Breakpoints of the Z-integral in probability space, per row (sorted)."""
+    def _z_points(self, y):
+        """Breakpoints of the Z-integral inside the noise support, per row (unsorted)."""
         p, s = self.prediction, self.size
         zlo, zhi = p.noise_support
         fixed = set(p.noise_breakpoints) | {1.0}
@@ -148,37 +150,66 @@ class JointIntegrals:
         # (e.g. f_Y's log-singularity at small y) inside one piece's end-cluster
         soft = y[:, None] / self._bulk[None, :]
         cols += [soft, 1.0 + soft]
-        z = np.concatenate(cols, axis=1) if cols else np.zeros((y.size, 0))
-        z = np.clip(z, zlo, zhi)
-        u = np.asarray(p.noise_cdf(z), float)
-        uc = np.asarray(p.noise_sf(z), float)
-        u = np.concatenate([np.zeros((y.size, 1)), u, np.ones((y.size, 1))], axis=1)
-        uc = np.concatenate([np.ones((y.size, 1)), uc, np.zeros((y.size, 1))], axis=1)
-        order = np.argsort(u, axis=1, kind="stable")
-        return np.take_along_axis(u, order, 1), np.take_along_axis(uc, order, 1)
+        return np.clip(np.concatenate(cols, axis=1), zlo, zhi)
 
-    def _continuous(self, y, quantities):
-        p, s = self.prediction, self.size
-        rule = tanh_sinh_rule(self.level)
-        u, uc = self._u_points(y)
+    def _nodes_u(self, y, rule):
+        """Nodes in probability space u = G(z): weights are du, no density needed."""
+        p = self.prediction
+        z = self._z_points(y)
+        n = y.size
+        u = np.concatenate([np.zeros((n, 1)), p.noise_cdf(z), np.ones((n, 1))], axis=1)
+        uc = np.concatenate([np.ones((n, 1)), p.noise_sf(z), np.zeros((n, 1))], axis=1)
+        order = np.argsort(u, axis=1, kind="stable")
+        u, uc = np.take_along_axis(u, order, 1), np.take_along_axis(uc, order, 1)
         ua, ub = u[:, :-1], u[:, 1:]
         uca, ucb = uc[:, :-1], uc[:, 1:]
-        width = np.where(ua >= 0.5, uca - ucb, ub - ua)
-        width = np.maximum(width, 0.0)
+        width = np.maximum(np.where(ua >= 0.5, uca - ucb, ub - ua), 0.0)[..., None]
         near_left = rule.left < 0.5
         # node positions in u and 1-u, each accurate where it is small
-        un = np.where(near_left, ua[..., None] + width[..., None] * rule.left,
-                      ub[..., None] - width[..., None] * rule.right)
-        ucn = np.where(near_left, uca[..., None] - width[..., None] * rule.left,
-                       ucb[..., None] + width[..., None] * rule.right)
-        w = width[..., None] * rule.weight
+        un = np.where(near_left, ua[..., None] + width * rule.left,
+                      ub[..., None] - width * rule.right)
+        ucn = np.where(near_left, uca[..., None] - width * rule.left,
+                       ucb[..., None] + width * rule.right)
+        w = (width * rule.weight).reshape(n, -1)
+        un, ucn = un.reshape(n, -1), ucn.reshape(n, -1)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            zn = np.where(un < 0.5, p.noise_ppf(np.minimum(un, 0.5)),
+                          p.noise_isf(np.minimum(ucn, 0.5)))
+        return zn, w, ua.shape[1]
+
+    def _nodes_z(self, y, rule):
+        """Nodes in z with weights dz * density (for noise laws given by a density)."""
+        p = self.prediction
+        zlo, zhi = p.noise_support
         n = y.size
-        un, ucn, w = un.reshape(n, -1), ucn.reshape(n, -1), w.reshape(n, -1)
-        coarse = np.tile(rule.coarse, ua.shape[1])
-        coarse4 = np.tile(rule.coarse4, ua.shape[1])
+        pts = np.sort(self._z_points(y), axis=1)
+        edges = np.concatenate([np.full((n, 1), zlo), pts], axis=1)
+        if np.isfinite(zhi):
+            edges = np.concatenate([edges, np.full((n, 1), zhi)], axis=1)
+            zn, w = finite_nodes(edges[:, :-1], edges[:, 1:], rule)
+        else:
+            zf, wf = finite_nodes(edges[:, :-1], edges[:, 1:], rule)
+            last = edges[:, -1]
+            scale = np.maximum(last, max(p.noise_median, 1e-300))
+            zh, wh = halfline_nodes(last, scale, self.level)
+            zn = np.concatenate([zf, zh[:, None, :]], axis=1)
+            w = np.concatenate([wf, wh[:, None, :]], axis=1)
+        pieces = zn.shape[1]
+        zn, w = zn.reshape(n, -1), w.reshape(n, -1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            w = w * np.asarray(p.noise_pdf(zn), float)
+        return zn, w, pieces
+
+    def _continuous(self, y, quantities):
+        s = self.size
+        rule = tanh_sinh_rule(self.level)
+        if getattr(self.prediction, "integrate_in_z", False):
+            z, w, pieces = self._nodes_z(y, rule)
+        else:
+            z, w, pieces = self._nodes_u(y, rule)
+        coarse = np.tile(rule.coarse, pieces)
+        coarse4 = np.tile(rule.coarse4, pieces)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore", under="ignore"):
-            z = np.where(un < 0.5, p.noise_ppf(np.minimum(un, 0.5)),
-                         p.noise_isf(np.minimum(ucn, 0.5)))
             # nodes whose u underflowed onto 0 or 1: keep z finite and positive
             z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
             yy = y[:, None]

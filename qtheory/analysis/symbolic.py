@@ -44,7 +44,7 @@ Anything else raises :class:`NotImplementedError`.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import mpmath as mp
@@ -348,17 +348,17 @@ def exp_prediction_expressions() -> dict[str, Any]:
 
 
 # ---------------------------------------------------------------------------- evaluation
-@lru_cache(maxsize=None)
+@cache
 def _mm1_integrand_fn(policy: str):
     return sp.lambdify((_x, _mu, _lam), _mm1()["integrand"][policy], modules="mpmath")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _expo_integrand_fn(policy: str):
     return sp.lambdify((_s, _m, _lam), _expo()["integrand_s"][policy], modules="mpmath")
 
 
-@lru_cache(maxsize=None)
+@cache
 def _exact_fn(name: str):
     return sp.lambdify((_mu, _lam), _mm1()[name], modules="mpmath")
 

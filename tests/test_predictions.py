@@ -1,0 +1,120 @@
+"""Prediction models: the noise laws, the joint law of (X, Y), and user-supplied noise."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import integrate, stats
+
+import qtheory as qt
+
+MODELS = {
+    "exponential": qt.ExponentialPrediction(),
+    "uniform": qt.UniformPrediction(alpha=0.3),
+    "uniform1": qt.UniformPrediction(alpha=1.0),
+    "lognormal": qt.LognormalPrediction(sigma=0.7),
+    "scipy-gamma": qt.MultiplicativePrediction(stats.gamma(3.0, scale=1 / 3)),
+    "density": qt.MultiplicativePrediction(pdf=lambda z: 1 - np.abs(z - 1), support=(0, 2),
+                                           breakpoints=[1.0]),
+}
+
+
+def _quad(fn, model, upper=np.inf):
+    lo, hi = model.noise_support
+    hi = min(hi, upper)
+    pts = [p for p in model.noise_breakpoints if lo < p < hi]
+    edges = [lo, *pts, hi]
+    return sum(integrate.quad(fn, a, b, epsabs=0, epsrel=1e-12, limit=200)[0]
+               for a, b in zip(edges[:-1], edges[1:]))
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_noise_law_consistency(name):
+    m = MODELS[name]
+    assert _quad(lambda z: float(m.noise_pdf(z)), m) == pytest.approx(1.0, abs=1e-9)
+    for z in (0.3, 0.9, 1.0, 1.2, 2.5):
+        cdf = float(m.noise_cdf(z))
+        assert cdf == pytest.approx(_quad(lambda t: float(m.noise_pdf(t)), m, z), abs=1e-9)
+        assert cdf + float(m.noise_sf(z)) == pytest.approx(1.0, abs=1e-12)
+        for j in (1, 2):
+            ref = _quad(lambda t: t**j * float(m.noise_pdf(t)), m, z)
+            assert float(m.noise_partial_moment(j, z)) == pytest.approx(ref, rel=1e-8, abs=1e-12)
+    for a in (0.0, 0.4, 2.0):
+        ref = _quad(lambda t: (1 + a - t) ** 2 * float(m.noise_pdf(t)) * (a < t < 1 + a), m)
+        assert float(m.noise_window_square(a)) == pytest.approx(ref, rel=1e-7, abs=1e-12)
+    ref = _quad(lambda t: max(1 - t, 0.0) * float(m.noise_pdf(t)), m)
+    assert m.noise_shortfall() == pytest.approx(ref, rel=1e-8)
+    if not isinstance(m, qt.MultiplicativePrediction) or m.noise is not None:
+        u = np.array([1e-6, 0.2, 0.5, 0.9])
+        np.testing.assert_allclose(m.noise_cdf(m.noise_ppf(u)), u, rtol=1e-9)
+        np.testing.assert_allclose(m.noise_sf(m.noise_isf(u)), u, rtol=1e-9)
+
+
+@pytest.mark.parametrize("name", ["exponential", "uniform", "lognormal", "density"])
+def test_joint_law_and_marginals(name):
+    m = MODELS[name]
+    size = qt.Weibull(shape=1.5, scale=1.0)
+    # joint density integrates to 1 (inner over y split at the kinks of the noise)
+    def inner(x):
+        mult = (m.noise_support[0], *m.noise_breakpoints, 1.0, 5.0, m.noise_support[1])
+        pts = [x * p for p in mult if p <= m.noise_support[1]]
+        edges = sorted({p for p in pts if np.isfinite(p)} | {0.0})
+        if not np.isfinite(m.noise_support[1]):
+            edges.append(np.inf)
+        return sum(integrate.quad(lambda y: float(m.joint_pdf(x, y, size)), a, b)[0]
+                   for a, b in zip(edges[:-1], edges[1:]) if b > a)
+    total = integrate.quad(inner, 0, np.inf, limit=200)[0]
+    assert total == pytest.approx(1.0, abs=1e-6)
+    y = np.array([0.2, 0.8, 1.5])
+    cdf = m.marginal_cdf(y, size)
+    pdf = m.marginal_pdf(y, size)
+    h = 1e-5
+    deriv = (m.marginal_cdf(y + h, size) - m.marginal_cdf(y - h, size)) / (2 * h)
+    np.testing.assert_allclose(pdf, deriv, rtol=1e-6)
+    assert np.all((cdf > 0) & (cdf < 1))
+    # rho'_y grows to rho
+    lam = 0.7
+    rp = m.rho_prime(np.array([1e-3, 1.0, 1e6]), size, lam)
+    assert np.all(np.diff(rp) > 0) and rp[-1] == pytest.approx(lam * size.mean, rel=1e-9)
+
+
+def test_sampling_is_reproducible_and_right():
+    size = qt.Exponential(mean=2.0)
+    for m in MODELS.values():
+        x1, y1 = m.sample(size, 20000, 7)
+        x2, y2 = m.sample(size, 20000, np.random.default_rng(7))
+        np.testing.assert_array_equal(y1, y2)
+        z = y1 / x1
+        lo, hi = m.noise_support
+        assert np.all((z >= lo - 1e-12) & (z <= hi + 1e-12))
+        # mean of Z within 5 standard errors
+        mean_z = float(m.noise_partial_moment(1, np.inf))
+        assert abs(z.mean() - mean_z) < 5 * z.std() / np.sqrt(z.size)
+    with pytest.raises(ValueError, match="rng"):
+        MODELS["uniform"].sample(size, 10, None)
+
+
+def test_user_noise_three_ways_agree():
+    size = qt.Exponential(mean=1.0)
+    ways = [qt.ExponentialPrediction(), qt.MultiplicativePrediction(stats.expon()),
+            qt.MultiplicativePrediction(pdf=lambda z: np.exp(-z))]
+    for policy in ("SPJF", "PSPJF", "SPRPT"):
+        vals = [qt.MG1(load=0.8, size=size, prediction=w).mean_response_time(policy) for w in ways]
+        np.testing.assert_allclose(vals[1:], vals[0], rtol=1e-9)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"pdf": lambda z: 2 * np.ones_like(z), "support": (0, 1)}, "integrates to 2"),
+        ({"pdf": lambda z: z - 0.5, "support": (0, 2)}, ">= 0"),
+        ({"pdf": lambda z: np.ones_like(z), "support": (1, 0)}, "support"),
+        ({"pdf": 3.0}, "callable"),
+        ({}, "exactly one"),
+    ],
+)
+def test_bad_user_noise(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        qt.MultiplicativePrediction(**kwargs)
+    with pytest.raises(ValueError, match="noise"):
+        qt.MultiplicativePrediction(stats.norm())
