@@ -119,9 +119,12 @@ def _solve(args) -> int:
         rows.append({"policy": name.upper(), "mean_response_time": value, "error_estimate": err,
                      "seconds": time.perf_counter() - t0})
     if args.json:
+        for r in rows:  # strict JSON has no Infinity: an unstable queue's mean is null
+            if not np.isfinite(r["mean_response_time"]):
+                r["mean_response_time"] = None
         out = {"size": repr(size), "prediction": repr(prediction), "arrival_rate": q.arrival_rate,
-               "load": q.load, "method": args.method, "results": rows}
-        print(json.dumps(out, indent=2, default=lambda v: None if not np.isfinite(v) else v))
+               "load": q.load, "stable": q.is_stable, "method": args.method, "results": rows}
+        print(json.dumps(out, indent=2, allow_nan=False))
     else:
         print(f"M/G/1  size={size!r}  prediction={prediction!r}  "
               f"lambda={q.arrival_rate:g}  rho={q.load:g}  method={args.method}")
