@@ -301,3 +301,14 @@ def test_quadrature_matches_mpmath_reference(rec):
     pred = eval("qt." + rec["prediction"]) if rec.get("prediction") else qt.ExactPrediction()
     q = qt.MG1(load=float(rec["load"]), size=size, prediction=pred)
     assert q.mean_response_time(rec["policy"]) == pytest.approx(float(rec["value"]), rel=1e-8)
+
+
+def test_scipy_frozen_law_matches_named_law():
+    """Any frozen scipy.stats law works; it agrees with the closed-form twin."""
+    from scipy import stats
+
+    wrapped = qt.MG1(load=0.7, size=stats.gamma(2.0, scale=0.5))
+    named = qt.MG1(load=0.7, size=qt.Gamma(shape=2.0, scale=0.5))
+    for p in ("FCFS", "SJF", "PSJF", "SRPT", "FB"):
+        assert wrapped.mean_response_time(p) == pytest.approx(named.mean_response_time(p),
+                                                              rel=1e-9)
