@@ -1,0 +1,611 @@
+"""SOAP: mean response time of any rank-function policy in the M/G/1.
+
+Implements the SOAP analysis of Z. Scully, M. Harchol-Balter and A.
+Scheller-Wolf, "SOAP: One Clean Analysis of All Age-Based Scheduling
+Policies", Proc. ACM Meas. Anal. Comput. Syst. 2(1) 2018, Theorem 5.5, for the
+piecewise rank functions of :mod:`qtheory.rank`. For a tagged job with
+descriptor d and size x, with worst future rank r = r^worst_{d,x}(0),
+
+    E[T_{d,x}] = lambda sum_i E[X_i^old[r]^2] / (2 (1 - rho_0^old[r]) (1 - rho^new[r]))
+               + integral_0^x da / (1 - rho^new[r^worst_{d,x}(a)]).
+
+New jobs are served while their rank is below r (they lose ties), old jobs
+while it is at most r (they win ties); interval 0 of an old job is the one that
+starts at age 0 with a rank at most r.
+
+How it is computed
+------------------
+A job's key is ``k = m x`` (``m = 1`` for the size key, ``m = z`` for a
+prediction ``Y = X z``, ``m = 0`` for age-only ranks). For fixed ``r`` and
+``m`` every quantity SOAP needs is a piecewise polynomial of degree <= 2 in the
+job's size x, with breakpoints at roots of affine functions of x. Hence
+
+* the other-job functions ``N(r) = E[X^new[r]]``, ``O0(r) = E[X_0^old[r]]``
+  and ``S(r) = sum_i E[X_i^old[r]^2]`` are exact sums of partial moments of X
+  for each z, then integrated over z by tanh-sinh quadrature;
+* the tagged job enters through two measures on rank levels: ``nu``, the law of
+  ``r^worst(0)``, and ``mu(B) = E[time with r^worst(a) in B]`` (Fubini on the
+  residence integral). Their densities are closed forms in x for each z, and
+  their atoms sit at the policy's constant rank levels.
+
+So ``E[T] = int W dnu + int dmu / (1 - lambda N)`` with
+``W(r) = lambda S(r) / (2 (1 - lambda O0(r)) (1 - lambda N(r)))``: a
+one-dimensional integral over r (tanh-sinh, split at the constant levels and 0)
+plus finitely many atoms. Everything except the last weighted sums is
+independent of lambda, so load sweeps are cheap.
+
+Supported: continuous size laws; the multiplicative prediction models of
+:mod:`qtheory.predictions`; the ranks of :mod:`qtheory.rank`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..distributions.base import SizeDistribution
+from ..predictions import PredictionModel
+from ..rank import RankFunction
+from .joint import JointIntegrals
+from .outer import adaptive
+from .quadrature import finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
+
+__all__ = ["SOAPAnalysis"]
+
+
+# ---------------------------------------------------------------------------- affine helpers
+# An affine function of the job size x is a pair (cx, c0) of arrays: cx * x + c0.
+# c0 may be -inf (a rank that can no longer be preempted) or +inf (an age never reached).
+def _at(f, x):
+    cx, c0 = f
+    with np.errstate(invalid="ignore"):
+        return np.where(cx == 0, c0, cx * x + c0)
+
+
+def _sub(f, g):
+    with np.errstate(invalid="ignore"):
+        return (f[0] - g[0], f[1] - g[1])
+
+
+def _add(f, g):
+    with np.errstate(invalid="ignore"):
+        return (f[0] + g[0], f[1] + g[1])
+
+
+def _pick(mask, f, g):
+    return (np.where(mask, f[0], g[0]), np.where(mask, f[1], g[1]))
+
+
+def _root(f):
+    """x with cx*x + c0 = 0, nan where there is none."""
+    cx, c0 = f
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r = -c0 / cx
+    return np.where((cx != 0) & np.isfinite(c0), r, np.nan)
+
+
+def _const(n, v):
+    return (np.zeros(n), np.full(n, float(v)))
+
+
+class _Seg:
+    """A segment's start, end and value as affine functions of x for a batch of m."""
+
+    def __init__(self, seg, m):
+        n = m.size
+        self.S = (seg.start[0] * m, np.full(n, seg.start[1]))
+        self.E = (seg.end[0] * m, np.full(n, seg.end[1]))
+        self.V = (seg.value[0] * m, np.full(n, seg.value[1]))
+        self.slope = seg.slope
+
+
+class _Moments:
+    """Partial moments of the size law at cell edges, each computed once."""
+
+    def __init__(self, size: SizeDistribution, edges: np.ndarray):
+        self.size, self.edges = size, edges
+        self.use_tail = edges > size.scale
+        self._pm, self._tm = {}, {}
+
+    def delta(self, k: int, c: int) -> np.ndarray:
+        """E[X^k; edges[:, c] < X < edges[:, c+1]] without cancellation."""
+        if k not in self._pm:
+            with np.errstate(all="ignore"):
+                self._pm[k] = self.size.partial_moment(k, self.edges)
+                self._tm[k] = self.size.tail_moment(k, self.edges)
+        pm, tm = self._pm[k], self._tm[k]
+        return np.where(self.use_tail[:, c], tm[:, c] - tm[:, c + 1], pm[:, c + 1] - pm[:, c])
+
+    def poly(self, c: int, A, B, power: int) -> np.ndarray:
+        """E[(A + B X)**power; cell c]."""
+        d0 = self.delta(0, c)
+        if power == 0:
+            return d0
+        d1 = self.delta(1, c)
+        with np.errstate(invalid="ignore", over="ignore"):
+            if power == 1:
+                out = A * d0 + B * d1
+            else:
+                out = A * A * d0 + 2.0 * A * B * d1 + B * B * self.delta(2, c)
+        return np.where(self.edges[:, c + 1] > self.edges[:, c], out, 0.0)
+
+
+class SOAPAnalysis:
+    """SOAP mean response time of one rank function for one (size, prediction) pair.
+
+    Parameters
+    ----------
+    size : SizeDistribution
+        A continuous size law.
+    prediction : PredictionModel
+        Used when the rank's key is ``"prediction"``.
+    rank : RankFunction
+    rtol : float
+        Target relative error of the outer integral over rank levels.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> from qtheory.rank import RankFunction, Segment
+    >>> srpt = RankFunction.single("size", [Segment(value=(1.0, 0.0), slope=-1)])
+    >>> a = SOAPAnalysis(qt.Exponential(mean=1.0), qt.ExactPrediction(), srpt)
+    >>> round(a.mean(0.8)[0], 8)  # Schrage-Miller SRPT formula, M/M/1 at rho = 0.8
+    2.35277327
+    """
+
+    def __init__(self, size: SizeDistribution, prediction: PredictionModel, rank: RankFunction,
+                 rtol: float = 1e-9):
+        if size.is_discrete:
+            raise ValueError("size: the SOAP engine needs a continuous size law")
+        if not isinstance(rank, RankFunction):
+            raise TypeError(f"rank: expected a RankFunction, got {type(rank).__name__}")
+        self.size = size
+        self.prediction = prediction
+        self.rank = rank
+        self.rtol = rtol
+        self.m1 = size.moment(1)
+        self._joint = JointIntegrals(size, prediction)
+        self._noisy = rank.key == "prediction" and not prediction.is_exact
+        self._grids: dict[int, tuple] = {}
+        self._atoms: dict | None = None
+        self._z_level = 4
+
+    # ====================================================================== multipliers
+    def _m_nodes(self, r: np.ndarray, level: int):
+        """Rows (r, m, weight) with the z-quadrature for each r; plus nesting masks."""
+        if self.rank.key == "none":
+            m = np.zeros((r.size, 1))
+        elif not self._noisy:
+            m = np.ones((r.size, 1))
+        else:
+            self._joint.level = level
+            rule = tanh_sinh_rule(level)
+            if getattr(self.prediction, "integrate_in_z", False):
+                z, w, pieces = self._joint._nodes_z(np.maximum(np.abs(r), 1e-300), rule)
+            else:
+                z, w, pieces = self._joint._nodes_u(np.maximum(np.abs(r), 1e-300), rule)
+            z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
+            coarse = np.tile(rule.coarse, pieces)
+            coarse4 = np.tile(rule.coarse4, pieces)
+            return z, w, coarse, coarse4
+        w = np.ones_like(m)
+        one = np.ones(1, dtype=bool)
+        return m, w, one, one
+
+    # ====================================================================== cells
+    def _edges(self, roots, n):
+        lo, hi = self.size.support
+        cand = np.stack(roots, axis=1) if roots else np.zeros((n, 0))
+        cand = np.where(np.isnan(cand), lo, np.clip(cand, lo, hi))
+        edges = np.concatenate([np.full((n, 1), lo), cand, np.full((n, 1), hi)], axis=1)
+        return np.sort(edges, axis=1)
+
+    @staticmethod
+    def _midpoint(a, b):
+        return np.where(np.isfinite(b), 0.5 * (a + b), 2.0 * np.abs(a) + 1.0)
+
+    def _branch_index(self, k):
+        idx = np.full(k.shape, -1)
+        for i, br in enumerate(self.rank.branches):
+            idx = np.where((k > br.low) & (k <= br.high), i, idx)
+        return idx
+
+    def _branch_roots(self, m, n):
+        roots = []
+        for br in self.rank.branches:
+            for bound in (br.low, br.high):
+                if np.isfinite(bound):
+                    roots.append(_root((m, np.full(n, -bound))))
+        return roots
+
+    # ====================================================================== other jobs
+    def _other(self, r: np.ndarray, m: np.ndarray):
+        """N(r), O0(r), S(r) for rows of (r, m): closed forms in the other job's size."""
+        n = r.size
+        rr = _const(n, 0.0)
+        rr = (rr[0], r)
+        X = (np.ones(n), np.zeros(n))
+        segs = [[_Seg(s, m) for s in br.segments] for br in self.rank.branches]
+        roots = self._branch_roots(m, n)
+        for bi, br in enumerate(self.rank.branches):
+            if br.initial is not None:
+                init = (br.initial[0] * m, np.full(n, br.initial[1]))
+                roots.append(_root(_sub(init, rr)))
+            for sg in segs[bi]:
+                roots += [_root(_sub(sg.V, rr)), _root(_sub(X, sg.S)), _root(_sub(X, sg.E))]
+                cross = self._cross(sg, rr)
+                if cross is not None:
+                    roots += [_root(_sub(cross, sg.E)), _root(_sub(X, cross))]
+        edges = self._edges(roots, n)
+        mom = _Moments(self.size, edges)
+        N, O0, S = np.zeros(n), np.zeros(n), np.zeros(n)
+        for c in range(edges.shape[1] - 1):
+            a, b = edges[:, c], edges[:, c + 1]
+            live = b > a
+            if not np.any(live):
+                continue
+            xm = self._midpoint(a, b)
+            bidx = self._branch_index(m * xm)
+            for bi, br in enumerate(self.rank.branches):
+                rows = live & (bidx == bi)
+                if not np.any(rows):
+                    continue
+                c_aff, found, runs = self._structure(br, segs[bi], m, rr, xm)
+                use_c = found & (_at(c_aff, xm) < xm)
+                A, B = _pick(use_c, c_aff, X)
+                N += np.where(rows, mom.poly(c, B, A, 1), 0.0)
+                for lo_f, hi_f, ends, first in runs:
+                    sel = rows & ends
+                    if not np.any(sel):
+                        continue
+                    lo_v, hi_v = _at(lo_f, xm), _at(hi_f, xm)
+                    inside = (xm > lo_v) & (xm < hi_v)
+                    past = xm >= hi_v
+                    part = _pick(inside, _sub(X, lo_f), _pick(past, _sub(hi_f, lo_f), _const(n, 0)))
+                    A2, B2 = part
+                    S += np.where(sel, mom.poly(c, B2, A2, 2), 0.0)
+                    O0 += np.where(sel & first, mom.poly(c, B2, A2, 1), 0.0)
+        return N, O0, S
+
+    @staticmethod
+    def _cross(sg, rr):
+        """Age at which a sloped segment's rank crosses r (affine), or None."""
+        if sg.slope == 1:
+            return _sub(_add(sg.S, rr), sg.V)
+        if sg.slope == -1:
+            return _sub(_add(sg.S, sg.V), rr)
+        return None
+
+    def _structure(self, br, segs, m, rr, xm):
+        """At the cell midpoint: the new job's stopping age c and the old intervals.
+
+        Returns ``(c_affine, found, runs)``; ``runs`` lists ``(lo, hi, ends_here,
+        is_interval_0)`` for each segment where a maximal run of ``rank <= r`` ends.
+        """
+        n = xm.size
+        r = rr[1]
+        info = []
+        for sg in segs:
+            E_v, V_v = _at(sg.E, xm), _at(sg.V, xm)
+            cross = self._cross(sg, rr)
+            if sg.slope == 0:
+                ge_valid, ge_start = V_v >= r, sg.S
+                le_valid, lo_f, hi_f = V_v <= r, sg.S, sg.E
+                from_start, to_end = np.ones(n, bool), np.ones(n, bool)
+            elif sg.slope == 1:
+                ge_valid = _at(cross, xm) < E_v
+                ge_start = _pick(V_v >= r, sg.S, cross)
+                to_end = E_v <= _at(cross, xm)
+                le_valid, lo_f, hi_f = V_v < r, sg.S, _pick(to_end, sg.E, cross)
+                from_start = np.ones(n, bool)
+            else:
+                ge_valid, ge_start = V_v >= r, sg.S
+                from_start = V_v <= r
+                lo_f = _pick(from_start, sg.S, cross)
+                le_valid, hi_f = _at(lo_f, xm) < E_v, sg.E
+                to_end = np.ones(n, bool)
+            info.append((ge_valid, ge_start, le_valid, lo_f, hi_f, from_start, to_end))
+        # new jobs: first age with rank >= r
+        found = np.zeros(n, bool)
+        c_aff = _const(n, np.inf)
+        if br.initial is not None:
+            init_v = br.initial[0] * m * xm + br.initial[1]
+            at0 = init_v >= r
+            c_aff = _pick(at0, _const(n, 0.0), c_aff)
+            found |= at0
+            rank0_le = init_v <= r
+        else:
+            rank0_le = _at(segs[0].V, xm) <= r
+        for ge_valid, ge_start, *_ in info:
+            take = ge_valid & ~found
+            c_aff = _pick(take, ge_start, c_aff)
+            found |= ge_valid
+        # old jobs: maximal runs of rank <= r across contiguous segments
+        runs = []
+        run_lo = _const(n, 0.0)
+        run_first = np.zeros(n, bool)
+        J = len(info)
+        for j in range(J):
+            _, _, le_valid, lo_f, hi_f, from_start, to_end = info[j]
+            if j > 0:
+                p = info[j - 1]
+                cont_prev = p[2] & p[6] & le_valid & from_start
+            else:
+                cont_prev = np.zeros(n, bool)
+            starts = le_valid & ~cont_prev
+            run_lo = _pick(starts, lo_f, run_lo)
+            run_first = np.where(starts, (j == 0) & from_start & rank0_le, run_first)
+            if j + 1 < J:
+                nxt = info[j + 1]
+                cont = le_valid & to_end & nxt[2] & nxt[5]
+            else:
+                cont = np.zeros(n, bool)
+            runs.append((run_lo, hi_f, le_valid & ~cont, run_first))
+        return c_aff, found, runs
+
+    # ====================================================================== tagged job
+    def _tagged_cells(self, m):
+        """Cells in x on which the tagged job's worst-future-rank structure is fixed."""
+        n = m.size
+        X = (np.ones(n), np.zeros(n))
+        roots = self._branch_roots(m, n)
+        for br in self.rank.branches:
+            segs = [_Seg(s, m) for s in br.segments]
+            levels = [sg.V for sg in segs]
+            levels += [_add(sg.V, _sub(sg.E, sg.S)) for sg in segs if sg.slope == 1]
+            levels += [_add(sg.V, _sub(X, sg.S)) for sg in segs if sg.slope == 1]
+            if br.initial is not None:
+                levels.append((br.initial[0] * m, np.full(n, br.initial[1])))
+            for sg in segs:
+                roots += [_root(_sub(X, sg.S)), _root(_sub(X, sg.E))]
+            for i, la in enumerate(levels):
+                for lb in levels[i + 1:]:
+                    roots.append(_root(_sub(la, lb)))
+            for sg in segs:
+                if sg.slope != -1:
+                    continue
+                for lv in levels:
+                    a_c = _sub(_add(sg.S, sg.V), lv)
+                    roots += [_root(_sub(a_c, sg.E)), _root(_sub(a_c, X))]
+        return self._edges(roots, n)
+
+    def _tagged_pieces(self, br, m, xm):
+        """Worst-future-rank structure at the cell midpoint.
+
+        Returns ``(R, pieces)``: ``R`` = r^worst(0) (affine in x) and pieces
+        ``(kind, a_lo, a_hi, level_or_alpha, mask)``: kind 0 is a constant level,
+        kind 1 a ramp r = alpha - a.
+        """
+        n = xm.size
+        X = (np.ones(n), np.zeros(n))
+        segs = [_Seg(s, m) for s in br.segments]
+        M = _const(n, -np.inf)
+        pieces = []
+        for sg in reversed(segs):
+            active = _at(sg.S, xm) < xm
+            end_first = _at(sg.E, xm) < xm
+            end = _pick(end_first, sg.E, X)
+            M_v = _at(M, xm)
+            if sg.slope in (0, 1):
+                top = sg.V if sg.slope == 0 else _add(sg.V, _sub(end, sg.S))
+                up = _at(top, xm) > M_v
+                level = _pick(up, top, M)
+                pieces.append((0, sg.S, end, level, active))
+                newM = level
+            else:
+                V_v = _at(sg.V, xm)
+                below = V_v <= M_v
+                alpha = _add(sg.S, sg.V)
+                a_c = _sub(alpha, M)
+                cut = ~below & np.isfinite(M_v) & (_at(a_c, xm) < _at(end, xm))
+                pieces.append((0, sg.S, end, M, active & below))
+                pieces.append((1, sg.S, end, alpha, active & ~below & ~cut))
+                pieces.append((1, sg.S, a_c, alpha, active & cut))
+                pieces.append((0, a_c, end, M, active & cut))
+                newM = _pick(below, M, sg.V)
+            M = _pick(active, newM, M)
+        R = M
+        if br.initial is not None:
+            init = (br.initial[0] * m, np.full(n, br.initial[1]))
+            R = _pick(_at(init, xm) > _at(M, xm), init, M)
+        return R, pieces
+
+    def _tagged_densities(self, r, m):
+        """Densities of nu and mu at rows (r, m)."""
+        n = r.size
+        s = self.size
+        edges = self._tagged_cells(m)
+        nu, mu = np.zeros(n), np.zeros(n)
+        for c in range(edges.shape[1] - 1):
+            a, b = edges[:, c], edges[:, c + 1]
+            live = b > a
+            if not np.any(live):
+                continue
+            xm = self._midpoint(a, b)
+            bidx = self._branch_index(m * xm)
+            for bi, br in enumerate(self.rank.branches):
+                rows = live & (bidx == bi)
+                if not np.any(rows):
+                    continue
+                R, pieces = self._tagged_pieces(br, m, xm)
+                nu += np.where(rows, self._root_density(R, r, a, b, None), 0.0)
+                for kind, a_lo, a_hi, lev, mask in pieces:
+                    sel = rows & mask
+                    if not np.any(sel):
+                        continue
+                    if kind == 0:
+                        length = _sub(a_hi, a_lo)
+                        mu += np.where(sel, self._root_density(lev, r, a, b, length), 0.0)
+                    else:
+                        # r in (alpha - a_hi, alpha - a_lo]: an x-interval inside the cell
+                        p, q = a.copy(), b.copy()
+                        for g, strict in ((_sub(lev, a_hi), True), (_sub(lev, a_lo), False)):
+                            g = (g[0], g[1] - r)
+                            # strict: g < 0 ; else g >= 0
+                            x0 = _root(g)
+                            pos = g[0] > 0
+                            neg_side = pos if strict else ~pos  # x below the root satisfies
+                            const_ok = (g[1] < 0) if strict else (g[1] >= 0)
+                            flat = g[0] == 0
+                            p = np.where(~flat & ~neg_side, np.maximum(p, x0), p)
+                            q = np.where(~flat & neg_side, np.minimum(q, x0), q)
+                            q = np.where(flat & ~const_ok, p, q)
+                        with np.errstate(invalid="ignore"):
+                            prob = np.where(q > p, s.cdf(q) - s.cdf(p), 0.0)
+                        mu += np.where(sel, prob, 0.0)
+        return nu, mu
+
+    def _root_density(self, L, r, a, b, length):
+        """sum over x* in (a, b) with L(x*) = r of f(x*) * length(x*) / |L'|."""
+        cx, c0 = L
+        ok = (cx != 0) & np.isfinite(c0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            xs = (r - c0) / cx
+        ok &= (xs > a) & (xs < b)
+        xs = np.where(ok, xs, self.size.scale)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            val = self.size.pdf(xs) / np.abs(np.where(ok, cx, 1.0))
+            if length is not None:
+                val = val * _at(length, xs)
+        return np.where(ok, val, 0.0)
+
+    # ====================================================================== atoms
+    def _atom_masses(self):
+        """Atoms of nu and mu at constant rank levels: {level: (nu mass, mu mass)}."""
+        if self._atoms is not None:
+            return self._atoms
+        r0 = np.array([1.0])
+        m, w, _, _ = self._m_nodes(r0, self._z_level)
+        m, w = m.ravel(), w.ravel()
+        keep = w > 0
+        m, w = m[keep], w[keep]
+        n = m.size
+        edges = self._tagged_cells(m)
+        mom = _Moments(self.size, edges)
+        acc: dict[float, list[float]] = {}
+
+        def add(levels, masses, slot):
+            for v in np.unique(levels[masses != 0]):
+                tot = float(np.sum(masses[levels == v]))
+                acc.setdefault(float(v), [0.0, 0.0])[slot] += tot
+
+        for c in range(edges.shape[1] - 1):
+            a, b = edges[:, c], edges[:, c + 1]
+            live = b > a
+            if not np.any(live):
+                continue
+            xm = self._midpoint(a, b)
+            bidx = self._branch_index(m * xm)
+            for bi, br in enumerate(self.rank.branches):
+                rows = live & (bidx == bi)
+                if not np.any(rows):
+                    continue
+                R, pieces = self._tagged_pieces(br, m, xm)
+                flat = rows & (R[0] == 0)
+                add(R[1], np.where(flat, w * mom.poly(c, 0.0, 0.0, 0), 0.0), 0)
+                for kind, a_lo, a_hi, lev, mask in pieces:
+                    if kind != 0:
+                        continue
+                    sel = rows & mask & (lev[0] == 0)
+                    length = _sub(a_hi, a_lo)
+                    mass = np.where(sel, w * mom.poly(c, length[1], length[0], 1), 0.0)
+                    add(lev[1], mass, 1)
+        self._atoms = {v: tuple(ms) for v, ms in acc.items() if ms[0] != 0 or ms[1] != 0}
+        del n
+        return self._atoms
+
+    # ====================================================================== r grid
+    def _r_breakpoints(self):
+        pts = {0.0}
+        for br in self.rank.branches:
+            for s in br.segments:
+                for v in (s.value[1], s.start[1], s.end[1]):
+                    if np.isfinite(v):
+                        pts.add(float(v))
+            if br.initial is not None and np.isfinite(br.initial[1]):
+                pts.add(float(br.initial[1]))
+            for bound in (br.low, br.high):
+                if np.isfinite(bound):
+                    pts.add(float(bound))
+        pts |= {v for v in self._atom_masses() if np.isfinite(v)}
+        if self.rank.key == "size":
+            pts |= {float(x) for x in self.size.breakpoints if np.isfinite(x)}
+        return sorted(pts)
+
+    def _r_grid(self, level):
+        """Nodes and weights on the real line of rank levels, split at breakpoints."""
+        pts = self._r_breakpoints()
+        rule = tanh_sinh_rule(level)
+        scale = self.size.scale * (self.prediction.noise_median if self._noisy else 1.0)
+        xs, ws, cs, c4s = [], [], [], []
+        hrule = tanh_sinh_rule(level, 3.4)
+        # left half-line (-inf, pts[0]]: mirror of an exp-sinh rule
+        xh, wh = halfline_nodes(np.array(0.0), np.array(max(abs(pts[0]), scale)), level)
+        xs.append(pts[0] - xh), ws.append(wh), cs.append(hrule.coarse), c4s.append(hrule.coarse4)
+        for a, b in zip(pts[:-1], pts[1:]):
+            x, w = finite_nodes(np.array(a), np.array(b), rule)
+            xs.append(x), ws.append(w), cs.append(rule.coarse), c4s.append(rule.coarse4)
+        xh, wh = halfline_nodes(np.array(pts[-1]), np.array(max(abs(pts[-1]), scale)), level)
+        xs.append(xh), ws.append(wh), cs.append(hrule.coarse), c4s.append(hrule.coarse4)
+        return [np.concatenate(v) for v in (xs, ws, cs, c4s)]
+
+    def _grid(self, level):
+        """lambda-independent functions of r on the r grid (cached per level)."""
+        if level in self._grids:
+            return self._grids[level]
+        r, w, coarse, coarse4 = self._r_grid(level)
+        keep = w > 0
+        r, w = r[keep], w[keep]
+        coarse, coarse4 = coarse[keep], coarse4[keep]
+        vals = self._functions_of_r(r)
+        self._grids[level] = (r, w, coarse, coarse4, vals)
+        return self._grids[level]
+
+    def _functions_of_r(self, r, tagged: bool = True):
+        """N, O0, S (and nu, mu densities) at the r values, integrated over the noise."""
+        m, w, zc, zc4 = self._m_nodes(r, self._z_level)
+        nr, nz = m.shape
+        rows_r = np.repeat(r, nz)
+        flat_m = m.ravel()
+        N, O0, S = (v.reshape(nr, nz) for v in self._other(rows_r, flat_m))
+        out = {"N": N, "O0": O0, "S": S}
+        if tagged:
+            nu, mu = (v.reshape(nr, nz) for v in self._tagged_densities(rows_r, flat_m))
+            out |= {"nu": nu, "mu": mu}
+        res, err = {}, {}
+        for k, v in out.items():
+            prod = np.where(w > 0, v * w, 0.0)
+            if nz > 1:
+                res[k], err[k] = nested_sum(prod, zc, zc4)
+            else:
+                res[k], err[k] = prod[:, 0], np.zeros(nr)
+        return res
+
+    # ====================================================================== means
+    def mean(self, lam: float) -> tuple[float, float]:
+        """``(E[T], error estimate)`` at arrival rate ``lam``."""
+        rho = lam * self.m1
+        if rho >= 1.0:
+            return np.inf, 0.0
+        atoms = self._atom_masses()
+        atom_total = 0.0
+        if atoms:
+            levels = np.array(sorted(atoms))
+            f = self._functions_of_r(levels, tagged=False)
+            for i, v in enumerate(levels):
+                nu_m, mu_m = atoms[float(v)]
+                N, O0, S = f["N"][i], f["O0"][i], f["S"][i]
+                h = 1.0 / (1.0 - lam * N)
+                W = 0.5 * lam * S * h / (1.0 - lam * O0) if nu_m else 0.0
+                atom_total += nu_m * W + mu_m * h
+
+        def evaluate(level):
+            r, w, c2, c4, q = self._grid(level)
+            with np.errstate(all="ignore"):
+                h = 1.0 / (1.0 - lam * q["N"])
+                W = 0.5 * lam * q["S"] * h / (1.0 - lam * q["O0"])
+                vals = np.where(q["nu"] > 0, q["nu"] * W, 0.0) + q["mu"] * h
+            prod = np.where(w > 0, vals * w, 0.0)
+            v, e = nested_sum(prod, c2, c4)
+            return atom_total + float(v), float(e)
+
+        return adaptive(evaluate, self.rtol, "SOAP mean response time", first=4, last=6)

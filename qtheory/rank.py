@@ -1,0 +1,167 @@
+"""Rank functions: the one definition of a policy that both engines read.
+
+A SOAP policy (Scully, Harchol-Balter, Scheller-Wolf, "SOAP: One Clean
+Analysis of All Age-Based Scheduling Policies", POMACS 2018) serves the job of
+lowest rank r(d, a), where d is the job's descriptor and a its age; ties go to
+the job that arrived first.
+
+qtheory represents r in a *piecewise form* that the SOAP integrals can be
+computed from exactly and a simulation kernel can evaluate cheaply:
+
+* the descriptor enters through one scalar **key** ``k``: the true size
+  (``key="size"``), the prediction (``key="prediction"``), or nothing
+  (``key="none"``, rank depends on age only);
+* the key axis is split into **branches** ``low < k <= high`` (e.g. the buckets
+  of k-bucket advice); each branch has its own rank in age;
+* within a branch, the rank is a sequence of **segments** covering
+  ``[0, inf)`` in age: on ``[start, end)`` it is ``value + slope*(a - start)``
+  with ``slope`` in {-1, 0, +1}; ``start``, ``end`` and ``value`` are affine in
+  the key, written ``(coefficient of k, constant)``; ``value`` may be ``-inf``
+  (the job can no longer be preempted);
+* an optional ``initial`` rank applies at age exactly 0 (non-preemptive
+  policies: rank = k at age 0, then ``-inf``).
+
+Examples
+--------
+SPRPT is rank ``y - a``: one segment, slope -1, value ``1*y + 0``:
+
+>>> r = RankFunction.single("prediction", [Segment(value=(1.0, 0.0), slope=-1)])
+>>> float(r.evaluate(k=2.0, age=0.5))
+1.5
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["Segment", "Branch", "RankFunction", "KEYS"]
+
+KEYS = ("none", "size", "prediction")
+
+
+def _affine(name: str, value, allow_inf: bool = False) -> tuple[float, float]:
+    try:
+        a, b = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (coefficient of the key, constant), "
+                         f"got {value!r}") from None
+    if not np.isfinite(a) or np.isnan(b) or (not allow_inf and not np.isfinite(b)):
+        raise ValueError(f"{name} has a non-finite coefficient: {value!r}")
+    return (a, b)
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Rank ``value + slope*(age - start)`` for ``start <= age < end``.
+
+    ``start``, ``end`` and ``value`` are pairs ``(coefficient of the key,
+    constant)``; ``end`` may have constant ``inf`` and ``value`` constant
+    ``-inf``. ``start`` is filled in from the previous segment's ``end``.
+    """
+
+    value: tuple = (0.0, 0.0)
+    slope: int = 0
+    end: tuple = (0.0, np.inf)
+    start: tuple = (0.0, 0.0)
+
+    def __post_init__(self):
+        object.__setattr__(self, "value", _affine("value", self.value, allow_inf=True))
+        object.__setattr__(self, "end", _affine("end", self.end, allow_inf=True))
+        object.__setattr__(self, "start", _affine("start", self.start))
+        if self.slope not in (-1, 0, 1):
+            raise ValueError(f"slope must be -1, 0 or +1, got {self.slope!r}")
+        if self.value[1] == np.inf:
+            raise ValueError("value: a rank of +inf is not supported (use a large constant)")
+        if np.isinf(self.value[1]) and (self.value[0] != 0 or self.slope != 0):
+            raise ValueError("value: a -inf rank must be constant (coefficient 0, slope 0)")
+        if self.end[1] == -np.inf:
+            raise ValueError("end must not be -inf")
+
+
+@dataclass(frozen=True)
+class Branch:
+    """The rank of jobs whose key lies in ``(low, high]``."""
+
+    segments: tuple
+    low: float = -np.inf
+    high: float = np.inf
+    initial: tuple | None = None
+
+    def __post_init__(self):
+        segs = tuple(self.segments)
+        if not segs:
+            raise ValueError("segments: a branch needs at least one segment")
+        if not (self.low < self.high):
+            raise ValueError(f"branch bounds out of order: low={self.low!r}, high={self.high!r}")
+        fixed = []
+        start = (0.0, 0.0)
+        for i, s in enumerate(segs):
+            if not isinstance(s, Segment):
+                raise ValueError(f"segments[{i}] must be a Segment, got {type(s).__name__}")
+            s = Segment(value=s.value, slope=s.slope, end=s.end, start=start)
+            fixed.append(s)
+            start = s.end
+            if np.isinf(s.end[1]) and i != len(segs) - 1:
+                raise ValueError(f"segments[{i}] ends at infinity but is not the last segment")
+        if not np.isinf(fixed[-1].end[1]):
+            raise ValueError("segments: the last segment must end at age infinity")
+        object.__setattr__(self, "segments", tuple(fixed))
+        if self.initial is not None:
+            object.__setattr__(self, "initial", _affine("initial", self.initial, allow_inf=True))
+
+
+@dataclass(frozen=True)
+class RankFunction:
+    """A piecewise rank function; see the module docstring.
+
+    Parameters
+    ----------
+    key : {"none", "size", "prediction"}
+    branches : sequence of Branch
+        Ordered, contiguous in the key, covering the key's whole range.
+    """
+
+    key: str
+    branches: tuple = field(default_factory=tuple)
+
+    def __post_init__(self):
+        if self.key not in KEYS:
+            raise ValueError(f"key must be one of {KEYS}, got {self.key!r}")
+        br = tuple(self.branches)
+        if not br:
+            raise ValueError("branches: at least one branch is required")
+        if br[0].low != -np.inf or br[-1].high != np.inf:
+            raise ValueError("branches must cover the whole key axis: first low = -inf, "
+                             "last high = inf")
+        for a, b in zip(br[:-1], br[1:]):
+            if a.high != b.low:
+                raise ValueError(f"branches out of order or not contiguous: ({a.low}, {a.high}] "
+                                 f"then ({b.low}, {b.high}]")
+        if self.key == "none" and len(br) > 1:
+            raise ValueError("key='none' allows one branch only")
+        object.__setattr__(self, "branches", br)
+
+    @classmethod
+    def single(cls, key: str, segments, initial=None) -> RankFunction:
+        """A rank with one branch."""
+        return cls(key, (Branch(tuple(segments), initial=initial),))
+
+    def evaluate(self, k, age):
+        """Rank at key ``k`` and age ``age`` (vectorised; broadcasts)."""
+        k, age = np.broadcast_arrays(np.asarray(k, float), np.asarray(age, float))
+        out = np.full(k.shape, np.nan)
+        for br in self.branches:
+            inb = (k > br.low) & (k <= br.high)
+            for s in br.segments:
+                st = s.start[0] * k + s.start[1]
+                en = s.end[0] * k + s.end[1]
+                on = inb & (age >= st) & (age < en)
+                with np.errstate(invalid="ignore"):
+                    val = s.value[0] * k + s.value[1] + s.slope * (age - st)
+                out = np.where(on, val, out)
+            if br.initial is not None:
+                init = br.initial[0] * k + br.initial[1]
+                out = np.where(inb & (age == 0), init, out)
+        return out[()] if out.ndim == 0 else out
