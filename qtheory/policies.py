@@ -18,7 +18,15 @@ SPJF       shortest predicted size                              no
 PSPJF      shortest predicted size                              yes
 SPRPT      shortest predicted remaining size (y - age)          yes
 Priority   fixed classes drawn independently of size (Cobham)   either
+TRAIL      SPRPT while age < c * prediction, then not preempted  limited
+OneBit     short (prediction <= T) before long                  either
+Buckets    k-bucket advice: bucket index of the prediction      either
+RankPolicy any user rank function (:mod:`qtheory.rank`)         --
 =========  ===================================================  ===========
+
+Every policy except PS, ``Priority`` and the newest-short-first variant of
+``OneBit`` has a SOAP rank function (``policy.rank()``), so the SOAP engine of
+:mod:`qtheory.analysis.soap` can analyse it and the simulator can run it.
 """
 
 from __future__ import annotations
@@ -26,6 +34,48 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+
+from .rank import Branch, RankFunction, Segment
+
+_INF = float("inf")
+
+
+def _non_preemptive(key: str) -> RankFunction:
+    """Rank = key at age 0, then -inf: shortest (predicted) job first."""
+    return RankFunction.single(key, [Segment(value=(0.0, -_INF))], initial=(1.0, 0.0))
+
+
+def _by_key(key: str) -> RankFunction:
+    return RankFunction.single(key, [Segment(value=(1.0, 0.0))])
+
+
+def _remaining(key: str) -> RankFunction:
+    return RankFunction.single(key, [Segment(value=(1.0, 0.0), slope=-1)])
+
+
+def _check_thresholds(name: str, thresholds) -> tuple[float, ...]:
+    try:
+        t = np.asarray(thresholds, dtype=float).ravel()
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers, got {thresholds!r}") from None
+    if t.size == 0 or np.any(~np.isfinite(t)) or np.any(t < 0):
+        raise ValueError(f"{name} must be finite and >= 0, got {thresholds!r}")
+    if np.any(np.diff(t) <= 0):
+        raise ValueError(f"{name} must be strictly increasing, got {thresholds!r}")
+    return tuple(float(v) for v in t)
+
+
+def _bucket_rank(thresholds, preemptive: bool) -> RankFunction:
+    """Rank = index of the bucket (-inf, t1], (t1, t2], ... of the prediction."""
+    edges = (-_INF, *thresholds, _INF)
+    branches = []
+    for i in range(len(edges) - 1):
+        if preemptive:
+            seg, init = [Segment(value=(0.0, float(i)))], None
+        else:
+            seg, init = [Segment(value=(0.0, -_INF))], (0.0, float(i))
+        branches.append(Branch(tuple(seg), low=edges[i], high=edges[i + 1], initial=init))
+    return RankFunction("prediction", tuple(branches))
 
 __all__ = [
     "Policy",
@@ -39,6 +89,10 @@ __all__ = [
     "PSPJF",
     "SPRPT",
     "Priority",
+    "TRAIL",
+    "OneBit",
+    "Buckets",
+    "RankPolicy",
     "get_policy",
     "POLICY_NAMES",
 ]
@@ -55,12 +109,19 @@ class Policy:
     def __str__(self) -> str:
         return self.name
 
+    def rank(self) -> RankFunction | None:
+        """The SOAP rank function, or None for policies outside SOAP's scope."""
+        return None
+
 
 @dataclass(frozen=True)
 class FCFS(Policy):
     """First come, first served."""
 
     name = "FCFS"
+
+    def rank(self) -> RankFunction:
+        return RankFunction.single("none", [Segment(value=(0.0, 0.0))])
 
 
 @dataclass(frozen=True)
@@ -78,12 +139,18 @@ class FB(Policy):
     name = "FB"
     preemptive = True
 
+    def rank(self) -> RankFunction:
+        return RankFunction.single("none", [Segment(value=(0.0, 0.0), slope=1)])
+
 
 @dataclass(frozen=True)
 class SJF(Policy):
     """Shortest job first (non-preemptive, true sizes)."""
 
     name = "SJF"
+
+    def rank(self) -> RankFunction:
+        return _non_preemptive("size")
 
 
 @dataclass(frozen=True)
@@ -93,6 +160,9 @@ class PSJF(Policy):
     name = "PSJF"
     preemptive = True
 
+    def rank(self) -> RankFunction:
+        return _by_key("size")
+
 
 @dataclass(frozen=True)
 class SRPT(Policy):
@@ -100,6 +170,9 @@ class SRPT(Policy):
 
     name = "SRPT"
     preemptive = True
+
+    def rank(self) -> RankFunction:
+        return _remaining("size")
 
 
 @dataclass(frozen=True)
@@ -109,6 +182,9 @@ class SPJF(Policy):
     name = "SPJF"
     uses_prediction = True
 
+    def rank(self) -> RankFunction:
+        return _non_preemptive("prediction")
+
 
 @dataclass(frozen=True)
 class PSPJF(Policy):
@@ -117,6 +193,9 @@ class PSPJF(Policy):
     name = "PSPJF"
     preemptive = True
     uses_prediction = True
+
+    def rank(self) -> RankFunction:
+        return _by_key("prediction")
 
 
 @dataclass(frozen=True)
@@ -129,6 +208,9 @@ class SPRPT(Policy):
     name = "SPRPT"
     preemptive = True
     uses_prediction = True
+
+    def rank(self) -> RankFunction:
+        return _remaining("prediction")
 
 
 @dataclass(frozen=True)
@@ -161,6 +243,164 @@ class Priority(Policy):
     @property
     def name(self) -> str:  # type: ignore[override]
         return "Priority-P" if self.preemptive else "Priority-NP"
+
+
+@dataclass(frozen=True)
+class TRAIL(Policy):
+    """SPRPT with limited preemption: preemptible only while age < c * prediction.
+
+    Shahout et al., "Don't Stop Me Now: Embedding Based Scheduling for LLMs"
+    (TRAIL), ICLR 2025 (arXiv:2410.01035); the paper's default is c = 0.8.
+    ``c = 0`` is SPJF and ``c = 1`` is SPRPT. ``on="size"`` uses true sizes.
+
+    Examples
+    --------
+    >>> TRAIL(c=0.8).name
+    'TRAIL(c=0.8)'
+    """
+
+    c: float = 0.8
+    on: str = "prediction"
+
+    def __post_init__(self):
+        c = float(self.c)
+        if not np.isfinite(c) or c < 0:
+            raise ValueError(f"c must be finite and >= 0, got {self.c!r}")
+        if self.on not in ("prediction", "size"):
+            raise ValueError(f"on must be 'prediction' or 'size', got {self.on!r}")
+        object.__setattr__(self, "c", c)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        suffix = "" if self.on == "prediction" else ", on=size"
+        return f"TRAIL(c={self.c:g}{suffix})"
+
+    @property
+    def preemptive(self) -> bool:  # type: ignore[override]
+        return self.c > 0
+
+    @property
+    def uses_prediction(self) -> bool:  # type: ignore[override]
+        return self.on == "prediction"
+
+    def rank(self) -> RankFunction:
+        if self.c == 0:
+            return _non_preemptive(self.on)
+        return RankFunction.single(self.on, [
+            Segment(value=(1.0, 0.0), slope=-1, end=(self.c, 0.0)),
+            Segment(value=(0.0, -_INF)),
+        ])
+
+
+@dataclass(frozen=True)
+class OneBit(Policy):
+    """One bit of advice: a job is short iff its prediction is <= ``threshold``.
+
+    M. Mitzenmacher, "Queues with Small Advice", ACDA 2021 (arXiv:2006.15463).
+    With :class:`~qtheory.ExactPrediction` the bit is perfect (THRESHOLD).
+
+    * ``preemptive=False``: shorts before longs, FIFO within each class.
+    * ``preemptive=True`` (the paper's): a short arrival preempts; the newest
+      short is served first (preemptive LCFS among shorts); longs FIFO.
+    * ``preemptive=True, within="fifo"``: preemptive priority, FIFO within class.
+
+    Examples
+    --------
+    >>> OneBit(threshold=1.0, preemptive=True).name
+    'OneBit-P(T=1)'
+    """
+
+    threshold: float = 1.0
+    preemptive: bool = False
+    within: str = "lcfs"
+
+    def __post_init__(self):
+        _check_thresholds("threshold", [self.threshold])
+        if self.within not in ("lcfs", "fifo"):
+            raise ValueError(f"within must be 'lcfs' or 'fifo', got {self.within!r}")
+        object.__setattr__(self, "threshold", float(self.threshold))
+
+    uses_prediction = True
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        if not self.preemptive:
+            return f"OneBit-NP(T={self.threshold:g})"
+        tag = "P" if self.within == "lcfs" else "P-FIFO"
+        return f"OneBit-{tag}(T={self.threshold:g})"
+
+    def rank(self) -> RankFunction | None:
+        if self.preemptive and self.within == "lcfs":
+            return None  # newest-short-first is not a SOAP policy; closed form instead
+        return _bucket_rank((self.threshold,), self.preemptive)
+
+
+@dataclass(frozen=True)
+class Buckets(Policy):
+    """k-bucket advice: rank = index of the bucket of the prediction.
+
+    Buckets are ``(-inf, t1], (t1, t2], ..., (t_{k-1}, inf)`` for strictly
+    increasing ``thresholds``; lower buckets first, FIFO within a bucket,
+    preemptive-resume or not. One bucket (``thresholds=()``) is FCFS.
+
+    Examples
+    --------
+    >>> Buckets(thresholds=(0.5, 2.0), preemptive=True).name
+    'Buckets-P(0.5,2)'
+    """
+
+    thresholds: tuple = ()
+    preemptive: bool = False
+    uses_prediction = True
+
+    def __post_init__(self):
+        t = () if len(tuple(self.thresholds)) == 0 else _check_thresholds(
+            "thresholds", self.thresholds)
+        object.__setattr__(self, "thresholds", t)
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        tag = "P" if self.preemptive else "NP"
+        return f"Buckets-{tag}(" + ",".join(f"{t:g}" for t in self.thresholds) + ")"
+
+    def rank(self) -> RankFunction:
+        if not self.thresholds:
+            return RankFunction.single("none", [Segment(value=(0.0, 0.0))])
+        return _bucket_rank(self.thresholds, self.preemptive)
+
+
+@dataclass(frozen=True)
+class RankPolicy(Policy):
+    """A user-defined policy given by its rank function (:class:`qtheory.rank.RankFunction`).
+
+    Examples
+    --------
+    A preemptive policy that serves the job with the smallest ``2*y - age``:
+
+    >>> from qtheory.rank import RankFunction, Segment
+    >>> pol = RankPolicy(RankFunction.single("prediction", [Segment(value=(2.0, 0.0), slope=-1)]),
+    ...                  label="2y-a")
+    >>> pol.name
+    '2y-a'
+    """
+
+    rank_function: RankFunction = None
+    label: str = "rank policy"
+
+    def __post_init__(self):
+        if not isinstance(self.rank_function, RankFunction):
+            raise ValueError("rank_function must be a qtheory.rank.RankFunction")
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return self.label
+
+    @property
+    def uses_prediction(self) -> bool:  # type: ignore[override]
+        return self.rank_function.key == "prediction"
+
+    def rank(self) -> RankFunction:
+        return self.rank_function
 
 
 _BY_NAME = {

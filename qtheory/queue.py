@@ -8,15 +8,17 @@ import numpy as np
 
 from .analysis.classical import CLASSICAL_POLICIES, ClassicalAnalysis
 from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
+from .analysis.advice import one_bit_mean
 from .analysis.priority import priority_class_means
+from .analysis.soap import SOAPAnalysis
 from .distributions import SizeDistribution, as_distribution
 from .distributions.base import check_positive
-from .policies import Policy, Priority, get_policy
+from .policies import OneBit, Policy, Priority, get_policy
 from .predictions import ExactPrediction, PredictionModel
 
 __all__ = ["MG1", "METHODS"]
 
-METHODS = ("quad", "mpmath", "symbolic")
+METHODS = ("quad", "soap", "mpmath", "symbolic")
 _TRUE_SIZE_TWIN = {"SPJF": "SJF", "PSPJF": "PSJF", "SPRPT": "SRPT"}
 
 
@@ -27,6 +29,12 @@ class _Engines:
         self.size, self.prediction, self.rtol = size, prediction, rtol
         self._classical = None
         self._predicted = None
+        self._soap: dict = {}
+
+    def soap(self, rank) -> SOAPAnalysis:
+        if rank not in self._soap:
+            self._soap[rank] = SOAPAnalysis(self.size, self.prediction, rank, self.rtol)
+        return self._soap[rank]
 
     @property
     def classical(self) -> ClassicalAnalysis:
@@ -142,7 +150,9 @@ class MG1:
         ----------
         policy : str or Policy
         method : {"quad", "mpmath", "symbolic"}
-            ``"quad"``: double-precision tanh-sinh quadrature (fast, ~1e-10);
+            ``"quad"``: double-precision tanh-sinh quadrature (fast, ~1e-10)
+            of the policy's closed form, or the SOAP engine for policies that
+            have none; ``"soap"``: the SOAP engine even where a closed form exists;
             ``"mpmath"``: an independent high-precision computation at ``dps``
             digits (slow: seconds); ``"symbolic"``: a sympy closed form where one
             exists (M/M/1 and exponential predictions of exponential sizes),
@@ -172,8 +182,17 @@ class MG1:
             from .analysis import symbolic
 
             return symbolic.mean_response_time(pol.name, self.size, self.prediction, lam), 0.0
+        if method == "soap":
+            rank = pol.rank()
+            if rank is None:
+                raise ValueError(f"policy: {pol.name} has no SOAP rank function")
+            value, err = self._engines.soap(rank).mean(lam)
+            return float(value), float(err)
         if isinstance(pol, Priority):
             return float(np.dot(pol.probs, self._priority_means(pol))), 0.0
+        if isinstance(pol, OneBit):
+            return one_bit_mean(self.size, self.prediction, lam, pol.threshold, pol.preemptive,
+                                pol.within), 0.0
         value, err = self._quad_mean(pol, lam)
         return float(value), float(err)
 
@@ -185,7 +204,10 @@ class MG1:
             if self.prediction.is_exact and self.size.is_discrete:
                 return self._engines.classical.mean(_TRUE_SIZE_TWIN[name], lam)
             return self._engines.predicted.mean(name, lam)
-        raise ValueError(f"policy: no analysis for {name!r}")
+        rank = pol.rank()
+        if rank is None:
+            raise ValueError(f"policy: no analysis for {name!r}")
+        return self._engines.soap(rank).mean(lam)
 
     def _priority_means(self, pol: Priority) -> np.ndarray:
         p = np.asarray(pol.probs)

@@ -116,16 +116,21 @@ class _Moments:
         return np.where(self.use_tail[:, c], tm[:, c] - tm[:, c + 1], pm[:, c + 1] - pm[:, c])
 
     def poly(self, c: int, A, B, power: int) -> np.ndarray:
-        """E[(A + B X)**power; cell c]."""
-        d0 = self.delta(0, c)
+        """E[(A + B X)**power; cell c]; a term whose moment is 0 contributes 0 even
+        where its coefficient overflowed (cells beyond 1e300 when z is tiny)."""
+
+        def term(coef, k):
+            d = self.delta(k, c)
+            with np.errstate(invalid="ignore", over="ignore"):
+                return np.where(d == 0, 0.0, coef * d)
+
         if power == 0:
-            return d0
-        d1 = self.delta(1, c)
-        with np.errstate(invalid="ignore", over="ignore"):
-            if power == 1:
-                out = A * d0 + B * d1
-            else:
-                out = A * A * d0 + 2.0 * A * B * d1 + B * B * self.delta(2, c)
+            out = self.delta(0, c)
+        elif power == 1:
+            out = term(A, 0) + term(B, 1)
+        else:
+            with np.errstate(invalid="ignore", over="ignore"):
+                out = term(A * A, 0) + term(2.0 * A * B, 1) + term(B * B, 2)
         return np.where(self.edges[:, c + 1] > self.edges[:, c], out, 0.0)
 
 
@@ -179,10 +184,12 @@ class SOAPAnalysis:
         else:
             self._joint.level = level
             rule = tanh_sinh_rule(level)
+            # node placement follows |r|; infinite levels (-inf ranks) use a typical size
+            at = np.where(np.isfinite(r) & (r != 0), np.abs(r), self.size.scale)
             if getattr(self.prediction, "integrate_in_z", False):
-                z, w, pieces = self._joint._nodes_z(np.maximum(np.abs(r), 1e-300), rule)
+                z, w, pieces = self._joint._nodes_z(at, rule)
             else:
-                z, w, pieces = self._joint._nodes_u(np.maximum(np.abs(r), 1e-300), rule)
+                z, w, pieces = self._joint._nodes_u(at, rule)
             z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
             coarse = np.tile(rule.coarse, pieces)
             coarse4 = np.tile(rule.coarse4, pieces)

@@ -353,9 +353,90 @@ def _mm1_integrand_fn(policy: str):
     return sp.lambdify((_x, _mu, _lam), _mm1()["integrand"][policy], modules="mpmath")
 
 
+def _k01_uncached(z: mp.mpf) -> tuple[mp.mpf, mp.mpf]:
+    """(K_0(z), K_1(z)) for real z > 0 at the current mpmath precision.
+
+    mpmath's ``besselk`` takes ~5-150 ms for integer orders (it perturbs the
+    order); this takes ~1 ms. Small and moderate z: the ascending series
+    (DLMF 10.31.2 and 10.31.1) with ``0.87 z`` extra digits against the
+    cancellation between the I and the logarithmic parts; z >= 1.16 (dps + 10):
+    the Hankel asymptotic expansion (DLMF 10.40.2), whose smallest term is
+    below ``exp(-2 z)``. Agreement with ``mpmath.besselk`` is checked in the tests.
+    """
+    dps = mp.mp.dps
+    if z >= 1.16 * (dps + 10):
+        out = []
+        with mp.extradps(10):
+            pref = mp.sqrt(mp.pi / (2 * z)) * mp.exp(-z)
+            for nu in (0, 1):
+                mu4 = 4 * nu * nu
+                term = tot = mp.mpf(1)
+                k = 0
+                while abs(term) > mp.eps:
+                    k += 1
+                    term = term * (mu4 - (2 * k - 1) ** 2) / (8 * k * z)
+                    tot += term
+                out.append(pref * tot)
+        return +out[0], +out[1]
+    with mp.extradps(int(0.87 * float(z)) + 15):
+        z = mp.mpf(z)
+        q = z * z / 4
+        g = mp.euler
+        t0 = t1 = mp.mpf(1)  # q^k / (k!)^2 and q^k / (k! (k+1)!)
+        i0 = i1 = mp.mpf(1)  # I_0(z) and 2 I_1(z) / z partial sums
+        s0 = mp.mpf(0)  # sum H_k q^k / (k!)^2
+        s1 = 1 - 2 * g  # sum (psi(k+1) + psi(k+2)) q^k / (k! (k+1)!)
+        h = mp.mpf(0)  # harmonic number H_k
+        k = 0
+        while True:
+            k += 1
+            t0 = t0 * q / (k * k)
+            t1 = t1 * q / (k * (k + 1))
+            h += mp.mpf(1) / k
+            i0 += t0
+            i1 += t1
+            s0 += h * t0
+            s1 += (2 * h + mp.mpf(1) / (k + 1) - 2 * g) * t1
+            if k > 2 and t0 < mp.eps * i0 and t1 < mp.eps * i1:
+                break
+        lg = mp.log(z / 2)
+        k0 = -(lg + g) * i0 + s0
+        k1 = 1 / z + lg * (z / 2) * i1 - z / 4 * s1
+    return +k0, +k1
+
+
+@lru_cache(maxsize=65536)
+def _k01(z: mp.mpf, prec: int) -> tuple[mp.mpf, mp.mpf]:
+    with mp.workprec(prec):
+        return _k01_uncached(z)
+
+
+def _besselk(n, z):
+    """K_n(z) for the integrands: integer n >= 0 by forward recurrence from K_0, K_1.
+
+    Values at a node are cached, so the several orders of one integrand (and
+    the same nodes at other loads, means and policies) cost one evaluation.
+    """
+    z = mp.mpf(z)
+    try:
+        nn = int(n)
+    except TypeError:  # pragma: no cover - symbolic orders never reach here
+        return mp.besselk(n, z)
+    if nn != n or nn < 0 or z <= 0:
+        return mp.besselk(n, z)
+    a, b = _k01(z, mp.mp.prec)
+    if nn == 0:
+        return a
+    for j in range(1, nn):  # K_{j+1} = K_{j-1} + (2j/z) K_j, stable upwards
+        a, b = b, a + 2 * j / z * b
+    return b
+
+
 @cache
 def _expo_integrand_fn(policy: str):
-    return sp.lambdify((_s, _m, _lam), _expo()["integrand_s"][policy], modules="mpmath")
+    return sp.lambdify(
+        (_s, _m, _lam), _expo()["integrand_s"][policy], modules=[{"besselk": _besselk}, "mpmath"]
+    )
 
 
 @cache

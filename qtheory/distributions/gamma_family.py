@@ -44,8 +44,8 @@ def _regularized_gamma(a: float, y: np.ndarray, upper: bool) -> np.ndarray:
         for j in range(1, n):
             term = term * y / j
             poly = poly + term
-        q = np.exp(-y) * poly
-        q = np.where(np.isposinf(y), 0.0, q)
+        e = np.exp(-y)
+        q = np.where(e == 0.0, 0.0, e * poly)  # exp underflow beats a polynomial overflow
     if upper:
         return q
     p = 1.0 - q
