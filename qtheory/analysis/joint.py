@@ -62,6 +62,8 @@ class JointIntegrals:
         self.size = size
         self.prediction = prediction
         self.level = level
+        #: further fixed split points of the integrals over Z (set by the SOAP engine)
+        self.extra_z: tuple[float, ...] = ()
         self._bulk = np.array([v for v in (size.scale,) if 0 < v < np.inf] or [1.0])
         #: inner-quadrature error estimates (absolute, per point) of the last call
         self.last_error: dict[str, np.ndarray] = {}
@@ -139,7 +141,7 @@ class JointIntegrals:
         """Breakpoints of the Z-integral inside the noise support, per row (unsorted)."""
         p, s = self.prediction, self.size
         zlo, zhi = p.noise_support
-        fixed = set(p.noise_breakpoints) | {1.0}
+        fixed = set(p.noise_breakpoints) | {1.0} | {float(v) for v in self.extra_z}
         fixed = np.array(sorted(z for z in fixed if zlo < z < zhi), dtype=float)
         kinks = np.array([x for x in s.breakpoints if 0 < x < np.inf], dtype=float)
         cols = [np.broadcast_to(fixed, (y.size, fixed.size))]

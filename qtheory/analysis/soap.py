@@ -170,6 +170,7 @@ class SOAPAnalysis:
         self.m1 = size.moment(1)
         self._joint = JointIntegrals(size, prediction)
         self._noisy = rank.key == "prediction" and not prediction.is_exact
+        self._joint.extra_z = tuple(self._structural_z())
         self._grids: dict[int, tuple] = {}
         self._atoms: dict | None = None
         self._z_level = 4
@@ -216,32 +217,22 @@ class SOAPAnalysis:
             idx = np.where((k > br.low) & (k <= br.high), i, idx)
         return idx
 
-    def _branch_roots(self, m, n):
-        roots = []
+    def _branch_exprs(self, m, n):
+        out = []
         for br in self.rank.branches:
             for bound in (br.low, br.high):
                 if np.isfinite(bound):
-                    roots.append(_root((m, np.full(n, -bound))))
-        return roots
+                    out.append((m, np.full(n, -bound)))
+        return out
 
     # ====================================================================== other jobs
     def _other(self, r: np.ndarray, m: np.ndarray):
         """N(r), O0(r), S(r) for rows of (r, m): closed forms in the other job's size."""
         n = r.size
-        rr = _const(n, 0.0)
-        rr = (rr[0], r)
+        rr = (np.zeros(n), r)
         X = (np.ones(n), np.zeros(n))
         segs = [[_Seg(s, m) for s in br.segments] for br in self.rank.branches]
-        roots = self._branch_roots(m, n)
-        for bi, br in enumerate(self.rank.branches):
-            if br.initial is not None:
-                init = (br.initial[0] * m, np.full(n, br.initial[1]))
-                roots.append(_root(_sub(init, rr)))
-            for sg in segs[bi]:
-                roots += [_root(_sub(sg.V, rr)), _root(_sub(X, sg.S)), _root(_sub(X, sg.E))]
-                cross = self._cross(sg, rr)
-                if cross is not None:
-                    roots += [_root(_sub(cross, sg.E)), _root(_sub(X, cross))]
+        roots = [_root(e) for e in self._other_exprs(r, m, segs)]
         edges = self._edges(roots, n)
         mom = _Moments(self.size, edges)
         N, O0, S = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -272,6 +263,23 @@ class SOAPAnalysis:
                     S += np.where(sel, mom.poly(c, B2, A2, 2), 0.0)
                     O0 += np.where(sel & first, mom.poly(c, B2, A2, 1), 0.0)
         return N, O0, S
+
+    def _other_exprs(self, r, m, segs):
+        """Affine functions of x whose roots bound the other-job cells."""
+        n = r.size
+        rr = (np.zeros(n), r)
+        X = (np.ones(n), np.zeros(n))
+        exprs = self._branch_exprs(m, n)
+        for bi, br in enumerate(self.rank.branches):
+            if br.initial is not None:
+                init = (br.initial[0] * m, np.full(n, br.initial[1]))
+                exprs.append(_sub(init, rr))
+            for sg in segs[bi]:
+                exprs += [_sub(sg.V, rr), _sub(X, sg.S), _sub(X, sg.E)]
+                cross = self._cross(sg, rr)
+                if cross is not None:
+                    exprs += [_sub(cross, sg.E), _sub(X, cross)]
+        return exprs
 
     @staticmethod
     def _cross(sg, rr):
@@ -350,11 +358,11 @@ class SOAPAnalysis:
         return c_aff, found, runs
 
     # ====================================================================== tagged job
-    def _tagged_cells(self, m):
-        """Cells in x on which the tagged job's worst-future-rank structure is fixed."""
+    def _tagged_exprs(self, m):
+        """Affine functions of x whose roots bound the tagged job's cells."""
         n = m.size
         X = (np.ones(n), np.zeros(n))
-        roots = self._branch_roots(m, n)
+        exprs = self._branch_exprs(m, n)
         for br in self.rank.branches:
             segs = [_Seg(s, m) for s in br.segments]
             levels = [sg.V for sg in segs]
@@ -363,17 +371,56 @@ class SOAPAnalysis:
             if br.initial is not None:
                 levels.append((br.initial[0] * m, np.full(n, br.initial[1])))
             for sg in segs:
-                roots += [_root(_sub(X, sg.S)), _root(_sub(X, sg.E))]
+                exprs += [_sub(X, sg.S), _sub(X, sg.E)]
             for i, la in enumerate(levels):
                 for lb in levels[i + 1:]:
-                    roots.append(_root(_sub(la, lb)))
+                    exprs.append(_sub(la, lb))
             for sg in segs:
                 if sg.slope != -1:
                     continue
                 for lv in levels:
                     a_c = _sub(_add(sg.S, sg.V), lv)
-                    roots += [_root(_sub(a_c, sg.E)), _root(_sub(a_c, X))]
-        return self._edges(roots, n)
+                    exprs += [_sub(a_c, sg.E), _sub(a_c, X)]
+        return exprs
+
+    def _tagged_cells(self, m):
+        """Cells in x on which the tagged job's worst-future-rank structure is fixed."""
+        return self._edges([_root(e) for e in self._tagged_exprs(m)], m.size)
+
+    def _structural_z(self) -> np.ndarray:
+        """Noise values z where a cell boundary's slope in x vanishes (a root escapes to
+        infinity) or two lambda- and r-independent boundaries cross: the integrands over
+        z have kinks there, so the z-quadrature is split at these points."""
+        if not self._noisy:
+            return np.zeros(0)
+        one, zero = np.ones(1), np.zeros(1)
+        segs0 = [[_Seg(sg, zero) for sg in br.segments] for br in self.rank.branches]
+        segs1 = [[_Seg(sg, one) for sg in br.segments] for br in self.rank.branches]
+        dummy = np.ones(1)
+        pairs = [(self._other_exprs(dummy, zero, segs0), self._other_exprs(dummy, one, segs1)),
+                 (self._tagged_exprs(zero), self._tagged_exprs(one))]
+        pts = []
+        for e0, e1 in pairs:
+            a = np.array([float(e[0][0]) for e in e0])
+            b = np.array([float(e[0][0]) for e in e1]) - a
+            c0 = np.array([float(e[1][0]) for e in e0])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pts.append(np.where(b != 0, -a / b, np.nan))
+        # crossings of r-independent tagged boundaries: c0_i (a_j + b_j z) = c0_j (a_i + b_i z)
+        e0, e1 = pairs[1]
+        a = np.array([float(e[0][0]) for e in e0])
+        b = np.array([float(e[0][0]) for e in e1]) - a
+        c0 = np.array([float(e[1][0]) for e in e0])
+        ok = np.isfinite(c0)
+        a, b, c0 = a[ok], b[ok], c0[ok]
+        num = c0[None, :] * a[:, None] - c0[:, None] * a[None, :]
+        den = c0[:, None] * b[None, :] - c0[None, :] * b[:, None]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pts.append(np.where(den != 0, num / den, np.nan).ravel())
+        z = np.concatenate(pts)
+        lo, hi = self.prediction.noise_support
+        z = z[np.isfinite(z) & (z > lo) & (z < hi)]
+        return np.unique(np.round(z, 14))
 
     def _tagged_pieces(self, br, m, xm):
         """Worst-future-rank structure at the cell midpoint.
