@@ -99,21 +99,45 @@ class _Seg:
 
 
 class _Moments:
-    """Partial moments of the size law at cell edges, each computed once."""
+    """Partial moments of the size law at cell edges, each computed once.
+
+    Each interior edge gets one evaluation: E[X^k; X <= e] at or below the
+    median, E[X^k; X > e] above it (so neither is a difference of nearly equal
+    numbers); edges at the support ends need none.
+    """
 
     def __init__(self, size: SizeDistribution, edges: np.ndarray):
         self.size, self.edges = size, edges
-        self.use_tail = edges > size.scale
-        self._pm, self._tm = {}, {}
+        lo, hi = size.support
+        med = size.scale
+        interior = (edges > lo) & (edges < hi)
+        self.low_side = edges <= med
+        self._lower = interior & self.low_side
+        self._upper = interior & ~self.low_side
+        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+
+    def _both(self, k: int):
+        """(E[X^k; X <= e], E[X^k; X > e]) at every edge."""
+        if k not in self._cache:
+            s, e = self.size, self.edges
+            total = s.moment(k)
+            pm = np.where(e >= s.support[1], total, 0.0)
+            tm = np.where(e <= s.support[0], total, 0.0)
+            with np.errstate(all="ignore"):
+                if np.any(self._lower):
+                    pm[self._lower] = s.partial_moment(k, e[self._lower])
+                    tm[self._lower] = total - pm[self._lower]
+                if np.any(self._upper):
+                    tm[self._upper] = s.tail_moment(k, e[self._upper])
+                    pm[self._upper] = total - tm[self._upper]
+            self._cache[k] = (pm, tm)
+        return self._cache[k]
 
     def delta(self, k: int, c: int) -> np.ndarray:
         """E[X^k; edges[:, c] < X < edges[:, c+1]] without cancellation."""
-        if k not in self._pm:
-            with np.errstate(all="ignore"):
-                self._pm[k] = self.size.partial_moment(k, self.edges)
-                self._tm[k] = self.size.tail_moment(k, self.edges)
-        pm, tm = self._pm[k], self._tm[k]
-        return np.where(self.use_tail[:, c], tm[:, c] - tm[:, c + 1], pm[:, c + 1] - pm[:, c])
+        pm, tm = self._both(k)
+        upper = ~self.low_side[:, c]
+        return np.where(upper, tm[:, c] - tm[:, c + 1], pm[:, c + 1] - pm[:, c])
 
     def poly(self, c: int, A, B, power: int) -> np.ndarray:
         """E[(A + B X)**power; cell c]; a term whose moment is 0 contributes 0 even
