@@ -55,7 +55,9 @@ class ClassicalAnalysis:
         if level not in self._grids:
             s = self.size
             lo, hi = s.support
-            g = make_grid(lo, hi, s.breakpoints, s.scale, level)
+            # from 0, not from the support's lower end: SRPT's residence integral of
+            # sf(t)/(1 - rho_t) runs over [0, lo) too, where sf = 1
+            g = make_grid(0.0, hi, [*s.breakpoints, lo], s.scale, level)
             x = g.x
             with np.errstate(all="ignore"):
                 q = {

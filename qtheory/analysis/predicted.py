@@ -81,7 +81,9 @@ class PredictionAnalysis:
         if level not in self._grids:
             ylo, yhi, pts = self._y_breakpoints()
             scale = self.size.scale * self.prediction.noise_median
-            self._grids[level] = (make_grid(ylo, yhi, pts, scale, level), {})
+            # from 0, not from the least prediction: SPRPT's kernel K(u) = P(Y > u,
+            # Y - X < u) is positive below it
+            self._grids[level] = (make_grid(0.0, yhi, [*pts, ylo], scale, level), {})
         grid, cache = self._grids[level]
         missing = tuple(n for n in names if n not in cache)
         if missing:
