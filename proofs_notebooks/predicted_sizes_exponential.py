@@ -52,6 +52,7 @@ except ImportError:  # run from proofs_notebooks/: use the checkout
 
 import mpmath as mp
 import sympy as sp
+from IPython.display import display
 
 import qtheory as qt
 from qtheory.analysis import symbolic as S
@@ -134,7 +135,10 @@ for mean in (1.0, 2.0):
             fast = q.mean_response_time(pol, method="quad")
             assert rel(fast, sym) < RTOL, (pol, mean, load, fast, sym)
         assert rel(q.mean_response_time("FB", method="symbolic"), mean / (1 - load)) < 1e-14
-print(q.load, {p: round(q.mean_response_time(p, method="symbolic"), 12) for p in ("SJF", "PSJF", "SRPT")})
+print(
+    f"mean {q.size.mean}, load {q.load}:",
+    {p: round(q.mean_response_time(p, method="symbolic"), 12) for p in ("SJF", "PSJF", "SRPT")},
+)
 
 # %% [markdown]
 # ## 2. Exponential predictions of exponential sizes
@@ -160,7 +164,8 @@ for k in (-1, 0, 1, 2):
     G = sp.integrate(x**k * sp.exp(-x) * sp.exp(-y / x), (x, 0, sp.oo))
     M[k] = S.bessel_from_meijerg(G)
     display(sp.Eq(sp.Symbol(f"M_{{{k}}}(y)"), G), sp.Eq(sp.Symbol(f"M_{{{k}}}(y)"), M[k]))
-    assert sp.simplify(M[k] - 2 * y ** sp.Rational(k + 1, 2) * sp.besselk(k + 1, 2 * sp.sqrt(y))) == 0
+    bessel = 2 * y ** sp.Rational(k + 1, 2) * sp.besselk(k + 1, 2 * sp.sqrt(y))
+    assert sp.simplify(M[k] - bessel) == 0
     for yy in (sp.Rational(1, 20), sp.Rational(13, 10), sp.Integer(7)):
         gv, bv = sp.N(G.subs(y, yy), 50), sp.N(M[k].subs(y, yy), 50)
         assert abs(gv / bv - 1) < 1e-40
@@ -256,8 +261,10 @@ with mp.workdps(16):
     short = mp.quad(lambda xx: mp.quad(lambda yy: (xx - yy) * g2(xx, yy), [0, xx]), [0, m2, mp.inf])
     u0, y0 = mp.mpf("0.7"), mp.mpf("1.5")
     K0 = mp.quad(lambda xx: mp.quad(lambda yy: g2(xx, yy), [u0, xx + u0]), [0, m2, mp.inf])
-    V20 = mp.quad(lambda xx: mp.quad(lambda tt: (xx - tt + y0) ** 2 * g2(xx, tt), [y0, xx + y0]),
-                  [0, m2, mp.inf])
+    V20 = mp.quad(
+        lambda xx: mp.quad(lambda tt: (xx - tt + y0) ** 2 * g2(xx, tt), [y0, xx + y0]),
+        [0, m2, mp.inf],
+    )
     assert abs(short / (m2 / mp.e) - 1) < 1e-12
     assert abs(K0 / ((1 - 1 / mp.e) * M0m(u0, m2)) - 1) < 1e-12
     assert abs(V20 / ((1 - 2 / mp.e) * M2m(y0, m2)) - 1) < 1e-12
@@ -280,15 +287,18 @@ for mean in (1.0, 2.0):
             rows.append((mean, load, pol, sym, rel(fast, sym)))
             assert rel(fast, sym) < RTOL, (pol, mean, load, fast, sym)
 for r in rows:
-    print("mean %.0f  rho %.2f  %-6s E[T] = %.15f   rel. diff %.1e" % r)
+    print("mean {:.0f}  rho {:.2f}  {:<6s} E[T] = {:.15f}   rel. diff {:.1e}".format(*r))
 
 # %% [markdown]
-# Price of misprediction at $\rho = 0.8$ (Mitzenmacher's ratio $E[T_{\rm SPJF}]/E[T_{\rm SJF}]$ etc.):
+# Price of misprediction at $\rho = 0.8$ (Mitzenmacher's ratio
+# $E[T_{\rm SPJF}]/E[T_{\rm SJF}]$, etc.):
 
 # %%
 q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
 for pol, twin in (("SPJF", "SJF"), ("PSPJF", "PSJF"), ("SPRPT", "SRPT")):
-    ratio = q.mean_response_time(pol, method="symbolic") / q.mean_response_time(twin, method="symbolic")
+    ratio = q.mean_response_time(pol, method="symbolic") / q.mean_response_time(
+        twin, method="symbolic"
+    )
     assert rel(q.price_of_misprediction(pol), ratio) < RTOL
     print(f"{pol}/{twin}: {ratio:.12f}")
 print(f"notebook ran in {time.time() - T0:.1f} s")

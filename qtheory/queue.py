@@ -11,9 +11,10 @@ from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
 from .analysis.advice import one_bit_mean
 from .analysis.priority import priority_class_means
 from .analysis.soap import SOAPAnalysis
+from .analysis.trail import trail_known_sizes_mean
 from .distributions import SizeDistribution, as_distribution
 from .distributions.base import check_positive
-from .policies import OneBit, Policy, Priority, get_policy
+from .policies import TRAIL, OneBit, Policy, Priority, get_policy
 from .predictions import ExactPrediction, PredictionModel
 
 __all__ = ["MG1", "METHODS"]
@@ -204,6 +205,8 @@ class MG1:
             if self.prediction.is_exact and self.size.is_discrete:
                 return self._engines.classical.mean(_TRUE_SIZE_TWIN[name], lam)
             return self._engines.predicted.mean(name, lam)
+        if isinstance(pol, TRAIL) and pol.on == "size":
+            return trail_known_sizes_mean(self.size, lam, pol.c, self.rtol)
         rank = pol.rank()
         if rank is None:
             raise ValueError(f"policy: no analysis for {name!r}")

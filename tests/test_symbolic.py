@@ -116,7 +116,7 @@ def test_sprpt_identities_sympy():
 
 
 def test_sprpt_identities_double_integrals(expo):
-    """E[(X-Y)+] = E[X]/e, K(u) = (1-1/e) M_0(u), V2(y) = (1-2/e) M_2(y) by 2-D mpmath quadrature."""
+    """E[(X-Y)+] = E[X]/e, K(u) = (1-1/e) M_0(u), V2(y) = (1-2/e) M_2(y) by 2-D quadrature."""
     m = S.SYMBOLS["m"]
     mean = mp.mpf(2)
     M0 = _mp_fn(expo["M"][0], Y, m)
@@ -127,7 +127,9 @@ def test_sprpt_identities_double_integrals(expo):
 
     with mp.workdps(16):
         # E[(X - Y)^+] = int_x int_{y < x} (x - y) g
-        short = mp.quad(lambda x: mp.quad(lambda yy: (x - yy) * g(x, yy), [0, x]), [0, mean, mp.inf])
+        short = mp.quad(
+            lambda x: mp.quad(lambda yy: (x - yy) * g(x, yy), [0, x]), [0, mean, mp.inf]
+        )
         assert abs(short / (mean / mp.e) - 1) < mp.mpf(10) ** -12
         u = mp.mpf("0.7")
         # K(u) = P(Y > u, Y - X < u) = int_x int_{u < y < x + u} g
@@ -135,8 +137,10 @@ def test_sprpt_identities_double_integrals(expo):
         assert abs(K / ((1 - 1 / mp.e) * M0(u, mean)) - 1) < mp.mpf(10) ** -12
         # V2(y) = E[(X - Y + y)^2; Y > y, X - Y + y > 0] = int_x int_{y < t < x + y} (x - t + y)^2 g
         y0 = mp.mpf("1.5")
-        V2 = mp.quad(lambda x: mp.quad(lambda t: (x - t + y0) ** 2 * g(x, t), [y0, x + y0]),
-                     [0, mean, mp.inf])
+        V2 = mp.quad(
+            lambda x: mp.quad(lambda t: (x - t + y0) ** 2 * g(x, t), [y0, x + y0]),
+            [0, mean, mp.inf],
+        )
         assert abs(V2 / ((1 - 2 / mp.e) * M2(y0, mean)) - 1) < mp.mpf(10) ** -12
 
 
@@ -152,18 +156,25 @@ def test_not_implemented():
     with pytest.raises(NotImplementedError, match="method='quad'"):
         S.mean_response_time("SJF", qt.Uniform(0.0, 2.0), None, 0.5)
     with pytest.raises(NotImplementedError, match="no closed form"):
-        S.mean_response_time("SPRPT", qt.Exponential(mean=1.0), qt.UniformPrediction(alpha=0.5), 0.5)
+        S.mean_response_time(
+            "SPRPT", qt.Exponential(mean=1.0), qt.UniformPrediction(alpha=0.5), 0.5
+        )
     with pytest.raises(NotImplementedError):
         S.mean_response_time("Priority", qt.Exponential(mean=1.0), None, 0.5)
-    q = qt.MG1(arrival_rate=0.5, size=qt.Exponential(mean=1.0),
-               prediction=qt.LognormalPrediction(sigma=1.0))
+    q = qt.MG1(
+        arrival_rate=0.5,
+        size=qt.Exponential(mean=1.0),
+        prediction=qt.LognormalPrediction(sigma=1.0),
+    )
     with pytest.raises(NotImplementedError):
         q.mean_response_time("PSPJF", method="symbolic")
 
 
 def test_unstable_is_inf():
     for policy in ("FCFS", "SRPT", "SPRPT"):
-        got = S.mean_response_time(policy, qt.Exponential(mean=2.0), qt.ExponentialPrediction(), 0.5)
+        got = S.mean_response_time(
+            policy, qt.Exponential(mean=2.0), qt.ExponentialPrediction(), 0.5
+        )
         assert got == math.inf
 
 

@@ -137,8 +137,10 @@ class JointIntegrals:
         return out
 
     # ------------------------------------------------------------------ continuous
-    def _z_points(self, y):
-        """Breakpoints of the Z-integral inside the noise support, per row (unsorted)."""
+    def _z_points(self, y, extra=None):
+        """Breakpoints of the Z-integral inside the noise support, per row (unsorted).
+
+        ``extra`` (rows x k, nan allowed) adds per-row split points."""
         p, s = self.prediction, self.size
         zlo, zhi = p.noise_support
         fixed = set(p.noise_breakpoints) | {1.0} | {float(v) for v in self.extra_z}
@@ -152,12 +154,17 @@ class JointIntegrals:
         # (e.g. f_Y's log-singularity at small y) inside one piece's end-cluster
         soft = y[:, None] / self._bulk[None, :]
         cols += [soft, 1.0 + soft]
-        return np.clip(np.concatenate(cols, axis=1), zlo, zhi)
+        if extra is not None:
+            cols.append(np.where(np.isfinite(extra), extra, zlo))
+        z = np.clip(np.concatenate(cols, axis=1), zlo, zhi)
+        # drop columns that split no row (outside the support everywhere)
+        useful = np.any((z > zlo) & (z < zhi), axis=0)
+        return z[:, useful]
 
-    def _nodes_u(self, y, rule):
+    def _nodes_u(self, y, rule, extra=None):
         """Nodes in probability space u = G(z): weights are du, no density needed."""
         p = self.prediction
-        z = self._z_points(y)
+        z = self._z_points(y, extra)
         n = y.size
         u = np.concatenate([np.zeros((n, 1)), p.noise_cdf(z), np.ones((n, 1))], axis=1)
         uc = np.concatenate([np.ones((n, 1)), p.noise_sf(z), np.zeros((n, 1))], axis=1)
@@ -179,12 +186,12 @@ class JointIntegrals:
                           p.noise_isf(np.minimum(ucn, 0.5)))
         return zn, w, ua.shape[1]
 
-    def _nodes_z(self, y, rule):
+    def _nodes_z(self, y, rule, extra=None):
         """Nodes in z with weights dz * density (for noise laws given by a density)."""
         p = self.prediction
         zlo, zhi = p.noise_support
         n = y.size
-        pts = np.sort(self._z_points(y), axis=1)
+        pts = np.sort(self._z_points(y, extra), axis=1)
         edges = np.concatenate([np.full((n, 1), zlo), pts], axis=1)
         if np.isfinite(zhi):
             edges = np.concatenate([edges, np.full((n, 1), zhi)], axis=1)

@@ -40,16 +40,22 @@ Supported: continuous size laws; the multiplicative prediction models of
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
+from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from ..rank import RankFunction
 from .joint import JointIntegrals
-from .outer import adaptive
 from .quadrature import finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
 
 __all__ = ["SOAPAnalysis"]
+
+_PIECE_LEVEL = 4  # tanh-sinh step 1/16 on every piece of the rank-level axis
+_MAX_SPLITS = 200
+_MAX_PIECES = 300
 
 
 # ---------------------------------------------------------------------------- affine helpers
@@ -195,7 +201,8 @@ class SOAPAnalysis:
         self._joint = JointIntegrals(size, prediction)
         self._noisy = rank.key == "prediction" and not prediction.is_exact
         self._joint.extra_z = tuple(self._structural_z())
-        self._grids: dict[int, tuple] = {}
+        self._grids: dict[tuple, tuple] = {}
+        self._pieces: list | None = None
         self._atoms: dict | None = None
         self._z_level = 4
 
@@ -211,10 +218,11 @@ class SOAPAnalysis:
             rule = tanh_sinh_rule(level)
             # node placement follows |r|; infinite levels (-inf ranks) use a typical size
             at = np.where(np.isfinite(r) & (r != 0), np.abs(r), self.size.scale)
+            extra = self._row_z_points(r)
             if getattr(self.prediction, "integrate_in_z", False):
-                z, w, pieces = self._joint._nodes_z(at, rule)
+                z, w, pieces = self._joint._nodes_z(at, rule, extra)
             else:
-                z, w, pieces = self._joint._nodes_u(at, rule)
+                z, w, pieces = self._joint._nodes_u(at, rule, extra)
             z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
             coarse = np.tile(rule.coarse, pieces)
             coarse4 = np.tile(rule.coarse4, pieces)
@@ -411,6 +419,54 @@ class SOAPAnalysis:
         """Cells in x on which the tagged job's worst-future-rank structure is fixed."""
         return self._edges([_root(e) for e in self._tagged_exprs(m)], m.size)
 
+    def _row_z_points(self, r: np.ndarray):
+        """Per-r noise values z where a cell boundary in x meets a kink of the size law.
+
+        A boundary -c0(r)/(a + b z) equals the kink x_k at z = (-c0(r)/x_k - a)/b.
+        """
+        kinks = np.array([x for x in self.size.breakpoints if 0 < x < np.inf])
+        if kinks.size == 0 or not self._noisy:
+            return None
+        zero, one = np.zeros(1), np.ones(1)
+        coef = []
+        for rv in (0.0, 1.0):
+            rr = np.array([rv])
+            for mv in (zero, one):
+                segs = [[_Seg(sg, mv) for sg in br.segments] for br in self.rank.branches]
+                ex = self._other_exprs(rr, mv, segs) + self._level_exprs(rr, mv)
+                coef.append(np.array([[float(e[0][0]), float(e[1][0])] for e in ex]))
+        a = coef[0][:, 0]
+        b = coef[1][:, 0] - a
+        c0_const = coef[0][:, 1]
+        c0_r = coef[2][:, 1] - c0_const
+        ok = (b != 0) & np.isfinite(c0_const) & np.isfinite(c0_r)
+        a, b, c0_const, c0_r = a[ok], b[ok], c0_const[ok], c0_r[ok]
+        rr = np.where(np.isfinite(r), r, 0.0)[:, None, None]
+        c0 = c0_const[None, :, None] + c0_r[None, :, None] * rr
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z = (-c0 / kinks[None, None, :] - a[None, :, None]) / b[None, :, None]
+        return z.reshape(r.size, -1)
+
+    def _level_exprs(self, r, m):
+        """Affine functions (level - r) of the tagged job's rank levels and ramp ends."""
+        n = m.size
+        rr = (np.zeros(n), r * np.ones(n))
+        X = (np.ones(n), np.zeros(n))
+        out = []
+        for br in self.rank.branches:
+            segs = [_Seg(s, m) for s in br.segments]
+            for sg in segs:
+                out.append(_sub(sg.V, rr))
+                if sg.slope == 1:
+                    out += [_sub(_add(sg.V, _sub(sg.E, sg.S)), rr),
+                            _sub(_add(sg.V, _sub(X, sg.S)), rr)]
+                if sg.slope == -1:
+                    alpha = _add(sg.S, sg.V)
+                    out += [_sub(_sub(alpha, X), rr), _sub(_sub(alpha, sg.E), rr)]
+            if br.initial is not None:
+                out.append(_sub((br.initial[0] * m, np.full(n, br.initial[1])), rr))
+        return out
+
     def _structural_z(self) -> np.ndarray:
         """Noise values z where a cell boundary's slope in x vanishes (a root escapes to
         infinity) or two lambda- and r-independent boundaries cross: the integrands over
@@ -592,11 +648,23 @@ class SOAPAnalysis:
         return self._atoms
 
     # ====================================================================== r grid
+    def _m_set(self):
+        if self.rank.key == "none":
+            return [0.0]
+        if not self._noisy:
+            return [1.0]
+        lo, hi = self.prediction.noise_support
+        zs = {v for v in (lo, hi, *self.prediction.noise_breakpoints, 1.0) if np.isfinite(v)}
+        return sorted(zs)
+
     def _r_breakpoints(self):
+        """Rank levels where the integrands over r may have kinks or jumps: the policy's
+        constants, 0, the constant atoms, and every tagged level evaluated at a kink of the
+        size law (for each kink of the noise law)."""
         pts = {0.0}
         for br in self.rank.branches:
-            for s in br.segments:
-                for v in (s.value[1], s.start[1], s.end[1]):
+            for sg in br.segments:
+                for v in (sg.value[1], sg.start[1], sg.end[1]):
                     if np.isfinite(v):
                         pts.add(float(v))
             if br.initial is not None and np.isfinite(br.initial[1]):
@@ -605,38 +673,56 @@ class SOAPAnalysis:
                 if np.isfinite(bound):
                     pts.add(float(bound))
         pts |= {v for v in self._atom_masses() if np.isfinite(v)}
-        if self.rank.key == "size":
-            pts |= {float(x) for x in self.size.breakpoints if np.isfinite(x)}
-        return sorted(pts)
+        lo, hi = self.size.support
+        kinks = [x for x in (*self.size.breakpoints, lo, hi) if 0 < x < np.inf]
+        for mv in self._m_set():
+            m = np.array([mv])
+            for e in self._level_exprs(np.zeros(1), m):
+                cx, c0 = float(e[0][0]), float(e[1][0])
+                if np.isfinite(c0):
+                    pts |= {c0 + cx * x for x in kinks}
+        return sorted(v for v in pts if np.isfinite(v))
 
-    def _r_grid(self, level):
-        """Nodes and weights on the real line of rank levels, split at breakpoints."""
+    def _initial_pieces(self):
         pts = self._r_breakpoints()
-        rule = tanh_sinh_rule(level)
-        scale = self.size.scale * (self.prediction.noise_median if self._noisy else 1.0)
-        xs, ws, cs, c4s = [], [], [], []
-        hrule = tanh_sinh_rule(level, 3.4)
-        # left half-line (-inf, pts[0]]: mirror of an exp-sinh rule
-        xh, wh = halfline_nodes(np.array(0.0), np.array(max(abs(pts[0]), scale)), level)
-        xs.append(pts[0] - xh), ws.append(wh), cs.append(hrule.coarse), c4s.append(hrule.coarse4)
-        for a, b in zip(pts[:-1], pts[1:]):
-            x, w = finite_nodes(np.array(a), np.array(b), rule)
-            xs.append(x), ws.append(w), cs.append(rule.coarse), c4s.append(rule.coarse4)
-        xh, wh = halfline_nodes(np.array(pts[-1]), np.array(max(abs(pts[-1]), scale)), level)
-        xs.append(xh), ws.append(wh), cs.append(hrule.coarse), c4s.append(hrule.coarse4)
-        return [np.concatenate(v) for v in (xs, ws, cs, c4s)]
+        pieces = [("L", pts[0], pts[0])]
+        pieces += [("F", a, b) for a, b in zip(pts[:-1], pts[1:])]
+        pieces.append(("R", pts[-1], pts[-1]))
+        return pieces
 
-    def _grid(self, level):
-        """lambda-independent functions of r on the r grid (cached per level)."""
-        if level in self._grids:
-            return self._grids[level]
-        r, w, coarse, coarse4 = self._r_grid(level)
+    def _scale_r(self):
+        return self.size.scale * (self.prediction.noise_median if self._noisy else 1.0)
+
+    def _piece(self, piece):
+        """Nodes, weights, nesting masks and lambda-free functions on one piece (cached)."""
+        if piece in self._grids:
+            return self._grids[piece]
+        kind, a, b = piece
+        level = _PIECE_LEVEL
+        if kind == "F":
+            rule = tanh_sinh_rule(level)
+            r, w = finite_nodes(np.array(a), np.array(b), rule)
+        else:
+            rule = tanh_sinh_rule(level, 3.4)
+            s = max(abs(a), self._scale_r())
+            x, w = halfline_nodes(np.array(0.0), np.array(s), level)
+            r = a - x if kind == "L" else a + x
         keep = w > 0
         r, w = r[keep], w[keep]
-        coarse, coarse4 = coarse[keep], coarse4[keep]
+        c2, c4 = rule.coarse[keep], rule.coarse4[keep]
         vals = self._functions_of_r(r)
-        self._grids[level] = (r, w, coarse, coarse4, vals)
-        return self._grids[level]
+        self._grids[piece] = (r, w, c2, c4, vals)
+        return self._grids[piece]
+
+    def _split(self, piece):
+        kind, a, b = piece
+        if kind == "F":
+            mid = 0.5 * (a + b)
+            return [("F", a, mid), ("F", mid, b)]
+        s = max(abs(a), self._scale_r())
+        if kind == "L":
+            return [("L", a - s, a - s), ("F", a - s, a)]
+        return [("F", a, a + s), ("R", a + s, a + s)]
 
     def _functions_of_r(self, r, tagged: bool = True):
         """N, O0, S (and nu, mu densities) at the r values, integrated over the noise."""
@@ -659,31 +745,55 @@ class SOAPAnalysis:
         return res
 
     # ====================================================================== means
-    def mean(self, lam: float) -> tuple[float, float]:
-        """``(E[T], error estimate)`` at arrival rate ``lam``."""
-        rho = lam * self.m1
-        if rho >= 1.0:
-            return np.inf, 0.0
+    def _atom_part(self, lam):
         atoms = self._atom_masses()
-        atom_total = 0.0
+        total = 0.0
         if atoms:
             levels = np.array(sorted(atoms))
             f = self._functions_of_r(levels, tagged=False)
             for i, v in enumerate(levels):
                 nu_m, mu_m = atoms[float(v)]
-                N, O0, S = f["N"][i], f["O0"][i], f["S"][i]
-                h = 1.0 / (1.0 - lam * N)
-                W = 0.5 * lam * S * h / (1.0 - lam * O0) if nu_m else 0.0
-                atom_total += nu_m * W + mu_m * h
+                h = 1.0 / (1.0 - lam * f["N"][i])
+                W = 0.5 * lam * f["S"][i] * h / (1.0 - lam * f["O0"][i]) if nu_m else 0.0
+                total += nu_m * W + mu_m * h
+        return total
 
-        def evaluate(level):
-            r, w, c2, c4, q = self._grid(level)
-            with np.errstate(all="ignore"):
-                h = 1.0 / (1.0 - lam * q["N"])
-                W = 0.5 * lam * q["S"] * h / (1.0 - lam * q["O0"])
-                vals = np.where(q["nu"] > 0, q["nu"] * W, 0.0) + q["mu"] * h
-            prod = np.where(w > 0, vals * w, 0.0)
-            v, e = nested_sum(prod, c2, c4)
-            return atom_total + float(v), float(e)
+    def _piece_integral(self, piece, lam):
+        r, w, c2, c4, q = self._piece(piece)
+        with np.errstate(all="ignore"):
+            h = 1.0 / (1.0 - lam * q["N"])
+            W = 0.5 * lam * q["S"] * h / (1.0 - lam * q["O0"])
+            vals = np.where(q["nu"] > 0, q["nu"] * W, 0.0) + q["mu"] * h
+        v, e = nested_sum(np.where(w > 0, vals * w, 0.0), c2, c4)
+        return float(v), float(e)
 
-        return adaptive(evaluate, self.rtol, "SOAP mean response time", first=4, last=6)
+    def mean(self, lam: float) -> tuple[float, float]:
+        """``(E[T], error estimate)`` at arrival rate ``lam``.
+
+        The integral over rank levels is adaptive: pieces between breakpoints get a
+        fixed tanh-sinh rule, and the piece with the largest error estimate is
+        bisected until the total estimate meets ``rtol`` (refinements persist, so a
+        load sweep refines once).
+        """
+        rho = lam * self.m1
+        if rho >= 1.0:
+            return np.inf, 0.0
+        atom = self._atom_part(lam)
+        if self._pieces is None:
+            self._pieces = self._initial_pieces()
+        for _ in range(_MAX_SPLITS):
+            parts = [self._piece_integral(p, lam) for p in self._pieces]
+            value = atom + sum(v for v, _ in parts)
+            errs = np.array([e for _, e in parts])
+            err = float(errs.sum())
+            if err <= self.rtol * abs(value) or len(self._pieces) >= _MAX_PIECES:
+                break
+            worst = int(np.argmax(errs))
+            piece = self._pieces[worst]
+            self._pieces[worst:worst + 1] = self._split(piece)
+        if err > self.rtol * abs(value):
+            warnings.warn(
+                f"SOAP mean response time: quadrature reached an estimated relative error of "
+                f"{err / abs(value):.2e}, above the requested rtol={self.rtol:.1e}",
+                QuadratureWarning, stacklevel=3)
+        return value, err

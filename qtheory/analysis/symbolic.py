@@ -530,8 +530,7 @@ def mean_response_time(policy: str, size, prediction, lam: float) -> float:
     lam = check_positive("lam", lam)
     if name not in SUPPORTED_POLICIES or not isinstance(size, Exponential):
         raise NotImplementedError(
-            f"no closed form for {_describe(name, size, prediction)}; "
-            "use method='quad' or 'mpmath'"
+            f"no closed form for {_describe(name, size, prediction)}; use method='quad' or 'mpmath'"
         )
     if name in _PREDICTED:
         if prediction is None or isinstance(prediction, ExactPrediction):
