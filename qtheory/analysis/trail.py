@@ -56,8 +56,14 @@ def trail_known_sizes_conditional(size: SizeDistribution, lam: float, c: float, 
         return np.full(x.shape, np.inf)[()]
     d = (1.0 - rho) + lam * size.tail_moment(1, x)
     wait = 0.5 * lam * _old_work(size, x, c) / d**2
-    t, w = finite_nodes((1.0 - c) * x, x, tanh_sinh_rule(5))
-    res = np.sum(w / ((1.0 - rho) + lam * size.tail_moment(1, t)), axis=-1)
+    # residence: integral over [(1-c)x, x], split at the kinks of the size law
+    lo_u = (1.0 - c) * x
+    kinks = np.array([k for k in (*size.breakpoints, size.support[0]) if 0 < k < np.inf])
+    inner = np.clip(kinks, lo_u[..., None], x[..., None]) if kinks.size else \
+        np.zeros(x.shape + (0,))
+    edges = np.sort(np.concatenate([lo_u[..., None], inner, x[..., None]], axis=-1), axis=-1)
+    t, w = finite_nodes(edges[..., :-1], edges[..., 1:], tanh_sinh_rule(5))
+    res = np.sum(w / ((1.0 - rho) + lam * size.tail_moment(1, t)), axis=(-1, -2))
     return (wait + res + (1.0 - c) * x)[()]
 
 
@@ -68,10 +74,12 @@ def trail_known_sizes_mean(size: SizeDistribution, lam: float, c: float,
     if rho >= 1.0:
         return np.inf, 0.0
     lo, hi = size.support
-    pts = [*size.breakpoints]
+    kinks = [k for k in (*size.breakpoints, lo) if 0 < k < np.inf]
+    # E[T(x)] has kinks at the size law's kinks and where (1-c)x or x/(1-c) meets one
+    pts = [*kinks, *(k / (1.0 - c) for k in kinks if c < 1), *((1.0 - c) * k for k in kinks)]
 
     def evaluate(level):
-        g = make_grid(lo, hi, pts, size.scale, level)
+        g = make_grid(0.0, hi, pts, size.scale, level)
         with np.errstate(all="ignore"):
             vals = size.pdf(g.x) * trail_known_sizes_conditional(size, lam, c, g.x)
         return g.integrate(np.where(g.w > 0, vals, 0.0))
