@@ -10,8 +10,9 @@ The public API in one screen::
     q.conditional_response_time("SPRPT", x=1.0, y=0.5)
 """
 
-from . import policies
+from . import policies, rank
 from ._warnings import QuadratureWarning
+from .analysis.optimize import OptimumResult, optimal_buckets, optimal_one_bit, optimal_trail
 from .distributions import (
     BoundedPareto,
     Deterministic,
@@ -45,6 +46,11 @@ __version__ = "0.1.0"
 __all__ = [
     "MG1",
     "policies",
+    "rank",
+    "optimal_one_bit",
+    "optimal_buckets",
+    "optimal_trail",
+    "OptimumResult",
     "get_policy",
     "QuadratureWarning",
     "SizeDistribution",
