@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .analysis.advice import one_bit_mean
 from .analysis.classical import CLASSICAL_POLICIES, ClassicalAnalysis
 from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
-from .analysis.advice import one_bit_mean
 from .analysis.priority import priority_class_means
 from .analysis.soap import SOAPAnalysis
 from .analysis.trail import trail_known_sizes_mean
