@@ -438,7 +438,8 @@ class SOAPAnalysis:
         a = coef[0][:, 0]
         b = coef[1][:, 0] - a
         c0_const = coef[0][:, 1]
-        c0_r = coef[2][:, 1] - c0_const
+        with np.errstate(invalid="ignore"):  # -inf ranks give inf - inf: dropped below
+            c0_r = coef[2][:, 1] - c0_const
         ok = (b != 0) & np.isfinite(c0_const) & np.isfinite(c0_r)
         a, b, c0_const, c0_r = a[ok], b[ok], c0_const[ok], c0_r[ok]
         rr = np.where(np.isfinite(r), r, 0.0)[:, None, None]
@@ -607,6 +608,11 @@ class SOAPAnalysis:
         """Atoms of nu and mu at constant rank levels: {level: (nu mass, mu mass)}."""
         if self._atoms is not None:
             return self._atoms
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            self._atoms = self._compute_atoms()
+        return self._atoms
+
+    def _compute_atoms(self):
         r0 = np.array([1.0])
         m, w, _, _ = self._m_nodes(r0, self._z_level)
         m, w = m.ravel(), w.ravel()
@@ -643,9 +649,8 @@ class SOAPAnalysis:
                     length = _sub(a_hi, a_lo)
                     mass = np.where(sel, w * mom.poly(c, length[1], length[0], 1), 0.0)
                     add(lev[1], mass, 1)
-        self._atoms = {v: tuple(ms) for v, ms in acc.items() if ms[0] != 0 or ms[1] != 0}
         del n
-        return self._atoms
+        return {v: tuple(ms) for v, ms in acc.items() if ms[0] != 0 or ms[1] != 0}
 
     # ====================================================================== r grid
     def _m_set(self):
@@ -730,11 +735,18 @@ class SOAPAnalysis:
         nr, nz = m.shape
         rows_r = np.repeat(r, nz)
         flat_m = m.ravel()
-        N, O0, S = (v.reshape(nr, nz) for v in self._other(rows_r, flat_m))
-        out = {"N": N, "O0": O0, "S": S}
-        if tagged:
-            nu, mu = (v.reshape(nr, nz) for v in self._tagged_densities(rows_r, flat_m))
-            out |= {"nu": nu, "mu": mu}
+        # nodes with z near 0 or infinity push cell edges to +-inf: products there overflow
+        # harmlessly (their moments are 0), so these warnings are silenced here only
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            N, O0, S = (v.reshape(nr, nz) for v in self._other(rows_r, flat_m))
+            out = {"N": N, "O0": O0, "S": S}
+            if tagged:
+                nu, mu = (v.reshape(nr, nz) for v in self._tagged_densities(rows_r, flat_m))
+                out |= {"nu": nu, "mu": mu}
+        for k, v in out.items():
+            if np.any(np.isnan(v) & (w > 0)):
+                raise FloatingPointError(f"SOAP engine: {k} is NaN at some rank level; "
+                                         "please report this policy and size law")
         res, err = {}, {}
         for k, v in out.items():
             prod = np.where(w > 0, v * w, 0.0)
