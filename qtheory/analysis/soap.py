@@ -770,6 +770,17 @@ class SOAPAnalysis:
                 total += nu_m * W + mu_m * h
         return total
 
+    def _purely_atomic(self) -> bool:
+        """True when every rank level is a constant (class-based policies such as buckets):
+        then nu and mu have no density and E[T] is a finite sum over the levels."""
+        for br in self.rank.branches:
+            if br.initial is not None and br.initial[0] != 0:
+                return False
+            for sg in br.segments:
+                if sg.slope != 0 or sg.value[0] != 0:
+                    return False
+        return True
+
     def _piece_integral(self, piece, lam):
         r, w, c2, c4, q = self._piece(piece)
         with np.errstate(all="ignore"):
@@ -791,6 +802,8 @@ class SOAPAnalysis:
         if rho >= 1.0:
             return np.inf, 0.0
         atom = self._atom_part(lam)
+        if self._purely_atomic():
+            return atom, 0.0
         if self._pieces is None:
             self._pieces = self._initial_pieces()
         for _ in range(_MAX_SPLITS):
