@@ -35,7 +35,6 @@
 # quantities numerically from `policy.rank()`.
 
 # %%
-import numpy as np
 import sympy as sp
 
 import qtheory as qt
@@ -135,7 +134,7 @@ assert sp.simplify(old.subs(c, 0) - 2) == 0
 # compare with qtheory's closed-form module and its SOAP engine.
 
 # %%
-import mpmath as mpm  # noqa: E402
+import mpmath as mpm
 
 lam_v = 0.8
 wait_f = sp.lambdify((x, c, lam), wait, "mpmath")
