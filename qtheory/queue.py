@@ -212,6 +212,12 @@ class MG1:
             raise ValueError(f"policy: no analysis for {name!r}")
         return self._engines.soap(rank).mean(lam)
 
+    def _soap_conditional(self, pol: Policy, lam: float, x, y):
+        rank = pol.rank()
+        if rank is None:
+            raise ValueError(f"policy: no conditional response time for {pol.name}")
+        return self._engines.soap(rank).conditional(lam, x, y)
+
     def _priority_means(self, pol: Priority) -> np.ndarray:
         p = np.asarray(pol.probs)
         m1, m2 = self.size.moment(1), self.size.moment(2)
@@ -273,7 +279,9 @@ class MG1:
             y = np.asarray(y, dtype=float)
             if np.any(~np.isfinite(y)) or np.any(y < 0):
                 raise ValueError("y must be finite and >= 0")
-            if self.prediction.is_exact and self.size.is_discrete:
+            if pol.name not in _TRUE_SIZE_TWIN:
+                out = self._soap_conditional(pol, lam, x, y)
+            elif self.prediction.is_exact and self.size.is_discrete:
                 out = self._engines.classical.conditional(_TRUE_SIZE_TWIN[pol.name], lam, x)
             else:
                 out = self._engines.predicted.conditional(pol.name, lam, x, y)
@@ -287,7 +295,9 @@ class MG1:
             else:
                 per = x[..., None] + (means - m1)
             out = per @ p
-        else:
+        elif pol.name in CLASSICAL_POLICIES:
             out = self._engines.classical.conditional(pol.name, lam, x)
+        else:
+            out = self._soap_conditional(pol, lam, x, y)
         out = np.asarray(out, dtype=float)
         return out[()] if out.ndim == 0 else out

@@ -165,3 +165,16 @@ def test_soap_needs_a_rank():
 def test_soap_unstable_is_inf():
     q = qt.MG1(load=1.0, size=SIZES["exp"], prediction=NOISE["exponential"])
     assert q.mean_response_time(P.TRAIL(c=0.5)) == np.inf
+
+
+@pytest.mark.parametrize("noise", ["exact", "exponential"])
+def test_soap_conditional_equals_closed_forms(noise):
+    q = qt.MG1(load=0.8, size=SIZES["weibull"], prediction=NOISE[noise])
+    x = np.array([0.1, 1.0, 3.0])
+    y = x if noise == "exact" else np.array([0.5, 0.7, 6.0])
+    for name in ("SPRPT", "PSPJF", "SPJF", "SRPT", "FB", "SJF"):
+        a = SOAPAnalysis(q.size, q.prediction, qt.get_policy(name).rank())
+        np.testing.assert_allclose(a.conditional(q.arrival_rate, x, y),
+                                   q.conditional_response_time(name, x, y), rtol=1e-8)
+    trail = q.conditional_response_time(P.TRAIL(c=0.5), x, y)
+    assert np.all(np.isfinite(trail)) and np.all(trail > x)

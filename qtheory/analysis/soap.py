@@ -822,3 +822,74 @@ class SOAPAnalysis:
                 f"{err / abs(value):.2e}, above the requested rtol={self.rtol:.1e}",
                 QuadratureWarning, stacklevel=3)
         return value, err
+
+    # ====================================================================== conditional
+    def conditional(self, lam: float, x, k=None) -> np.ndarray:
+        """E[T_{d,x}] for jobs of size ``x`` and key ``k`` (the prediction, for
+        prediction-keyed ranks; ignored otherwise), vectorised and broadcast.
+
+        The waiting term uses the other-job functions at r = r^worst(0); the
+        residence adds ``len / (1 - lambda N(level))`` over constant pieces and a
+        tanh-sinh integral of ``1 / (1 - lambda N(alpha - a))`` over each ramp.
+        """
+        x = np.asarray(x, dtype=float)
+        if self.rank.key == "prediction":
+            if k is None:
+                raise ValueError("k: a prediction-keyed rank needs the prediction")
+            x, k = np.broadcast_arrays(x, np.asarray(k, dtype=float))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                m = np.where(x > 0, k / x, 1.0)
+        else:
+            m = np.full(x.shape, 0.0 if self.rank.key == "none" else 1.0)
+        shape = x.shape
+        xf, mf = x.ravel(), m.ravel().astype(float)
+        rho = lam * self.m1
+        if rho >= 1.0:
+            return np.full(shape, np.inf)
+        out = np.zeros(xf.size)
+        rule = tanh_sinh_rule(4)
+        bidx = self._branch_index(mf * xf)
+        bps = np.array(self._r_breakpoints())
+
+        def h_of(levels):
+            levels = np.asarray(levels, float)
+            res = np.ones(levels.shape)
+            fin = np.isfinite(levels)
+            if np.any(fin):
+                res[fin] = 1.0 / (1.0 - lam * self._functions_of_r(levels[fin], False)["N"])
+            return res
+
+        with np.errstate(over="ignore", invalid="ignore"):
+            for bi, br in enumerate(self.rank.branches):
+                rows = bidx == bi
+                if not np.any(rows):
+                    continue
+                xs, ms = xf[rows], mf[rows]
+                R, pieces = self._tagged_pieces(br, ms, xs)
+                r0 = _at(R, xs)
+                f = self._functions_of_r(np.where(np.isfinite(r0), r0, -np.inf), False)
+                wait = 0.5 * lam * f["S"] / ((1.0 - lam * f["O0"]) * (1.0 - lam * f["N"]))
+                total = np.where(np.isfinite(r0), wait, 0.0)
+                for kind, a_lo, a_hi, lev, mask in pieces:
+                    lo_v, hi_v = _at(a_lo, xs), _at(a_hi, xs)
+                    live = mask & (hi_v > lo_v)
+                    if not np.any(live):
+                        continue
+                    if kind == 0:
+                        total += np.where(live, (hi_v - lo_v) * h_of(np.where(live, _at(lev, xs),
+                                                                               -np.inf)), 0.0)
+                    else:
+                        # split the ramp where alpha - a crosses a breakpoint of h (e.g. r = 0)
+                        lo_l = np.where(live, lo_v, 0.0)
+                        hi_l = np.where(live, hi_v, 0.0)
+                        alpha = _at(lev, xs)
+                        cuts = np.clip(alpha[:, None] - bps[None, :], lo_l[:, None],
+                                       hi_l[:, None])
+                        edges = np.sort(np.concatenate([lo_l[:, None], cuts, hi_l[:, None]],
+                                                       axis=1), axis=1)
+                        a_n, w_n = finite_nodes(edges[:, :-1], edges[:, 1:], rule)
+                        hv = h_of((alpha[:, None, None] - a_n).ravel()).reshape(a_n.shape)
+                        total += np.where(live, np.sum(w_n * hv, axis=(-1, -2)), 0.0)
+                out[rows] = total
+        return out.reshape(shape)
+
