@@ -1,0 +1,118 @@
+"""Benchmark of the SOAP rank-function engine (not a test: run it by hand).
+
+For each rank policy and (size law, prediction model) it times one mean response
+time on a fresh queue (cold: all quadrature built from scratch; median of
+``--repeats`` runs) and a sweep of 50 loads on one queue, and reports the ratio to
+the closed-form engine's SPRPT measured in the same run, plus the relative
+difference to the closed form where one exists. Target of the SOAP issue: any SOAP
+policy <= 200 ms per value at 1e-8 relative for continuous size laws.
+
+Usage: ``python validation/bench/bench_soap.py [--repeats 5] [--out FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+import qtheory as qt
+from qtheory.rank import RankFunction, Segment
+
+P = qt.policies
+SIZES = {
+    "exponential": qt.Exponential(mean=1.0),
+    "weibull(0.5)": qt.Weibull(shape=0.5, scale=0.5),
+    "hyperexp": qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
+    "bounded pareto": qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
+}
+PREDICTIONS = {
+    "exponential": qt.ExponentialPrediction(),
+    "uniform(0.5)": qt.UniformPrediction(alpha=0.5),
+}
+POLICIES = {
+    "SPRPT (via SOAP)": (P.SPRPT(), "SPRPT"),
+    "PSPJF (via SOAP)": (P.PSPJF(), "PSPJF"),
+    "SPJF (via SOAP)": (P.SPJF(), "SPJF"),
+    "TRAIL(c=0.5)": (P.TRAIL(c=0.5), None),
+    "OneBit-NP(T=1)": (P.OneBit(threshold=1.0), "closed"),
+    "Buckets-P(0.5,2)": (P.Buckets(thresholds=(0.5, 2.0), preemptive=True), None),
+    "rank 2y-a": (P.RankPolicy(RankFunction.single(
+        "prediction", [Segment(value=(2.0, 0.0), slope=-1)]), label="2y-a"), None),
+}
+TARGET_MS = 200.0
+
+
+def _time(fn, repeats):
+    times = []
+    value = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), value
+
+
+def main(argv=None) -> Path:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_soap.md"))
+    args = ap.parse_args(argv)
+    loads = np.linspace(0.05, 0.99, 50)
+    rows = []
+    warnings.simplefilter("always", qt.QuadratureWarning)
+    with warnings.catch_warnings(record=True) as rec:
+        for sname, size in SIZES.items():
+            for pname, pred in PREDICTIONS.items():
+                peer_t, _ = _time(lambda: qt.MG1(load=0.8, size=size, prediction=pred)
+                                  .mean_response_time("SPRPT"), args.repeats)
+                for name, (pol, ref) in POLICIES.items():
+                    def cold(pol=pol):
+                        return qt.MG1(load=0.8, size=size, prediction=pred).mean_response_time(
+                            pol, method="soap")
+                    t, v = _time(cold, args.repeats)
+                    q = qt.MG1(load=0.8, size=size, prediction=pred)
+                    t0 = time.perf_counter()
+                    q.sweep(pol, loads)
+                    sweep_t = time.perf_counter() - t0
+                    diff = ""
+                    if ref is not None:
+                        closed = q.mean_response_time(pol if ref == "closed" else ref)
+                        diff = f"{abs(v / closed - 1):.1e}"
+                    rows.append((sname, pname, name, t * 1e3, t / peer_t, sweep_t, diff,
+                                 "PASS" if t * 1e3 <= TARGET_MS else "FAIL"))
+    import numpy  # noqa: F401  (version below)
+    lines = [
+        "# SOAP engine benchmark",
+        "",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; qtheory {qt.__version__}; Python "
+        f"{platform.python_version()}; numpy {np.__version__}; {os.cpu_count()} CPUs "
+        f"({platform.machine()}); one process. Command: `python validation/bench/bench_soap.py "
+        f"--repeats {args.repeats}`.",
+        "",
+        "Cold = one mean response time at load 0.8 on a fresh queue (median of repeats). Peer = "
+        "the closed-form engine's SPRPT on the same (size, prediction), same run. Sweep = 50 "
+        "loads in [0.05, 0.99] on one queue. |diff| = relative difference to the closed form.",
+        "",
+        "| size | prediction | policy | cold ms | / peer | sweep s | abs diff | <= 200 ms |",
+        "|---|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
+                     f"{r[6]} | {r[7]} |")
+    lines += ["", f"Quadrature warnings: {len(rec)}", ""]
+    lines += [f"- {w.message}" for w in rec[:20]]
+    args.out.write_text("\n".join(lines) + "\n")
+    print(args.out)
+    return args.out
+
+
+if __name__ == "__main__":
+    main()
