@@ -71,10 +71,12 @@ def main(argv=None) -> Path:
     with warnings.catch_warnings(record=True) as rec:
         for sname, size in SIZES.items():
             for pname, pred in PREDICTIONS.items():
-                peer_t, _ = _time(lambda: qt.MG1(load=0.8, size=size, prediction=pred)
-                                  .mean_response_time("SPRPT"), args.repeats)
+                def peer(size=size, pred=pred):
+                    return qt.MG1(load=0.8, size=size, prediction=pred).mean_response_time("SPRPT")
+
+                peer_t, _ = _time(peer, args.repeats)
                 for name, (pol, ref) in POLICIES.items():
-                    def cold(pol=pol):
+                    def cold(pol=pol, size=size, pred=pred):
                         return qt.MG1(load=0.8, size=size, prediction=pred).mean_response_time(
                             pol, method="soap")
                     t, v = _time(cold, args.repeats)
@@ -88,7 +90,6 @@ def main(argv=None) -> Path:
                         diff = f"{abs(v / closed - 1):.1e}"
                     rows.append((sname, pname, name, t * 1e3, t / peer_t, sweep_t, diff,
                                  "PASS" if t * 1e3 <= TARGET_MS else "FAIL"))
-    import numpy  # noqa: F401  (version below)
     lines = [
         "# SOAP engine benchmark",
         "",
