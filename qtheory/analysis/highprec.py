@@ -421,7 +421,8 @@ class _Calc:
         return self.expect(h, what="PSJF outer", outer=True)
 
     def _c_SRPT(self):
-        # E[T(x)] = lam [int_0^x t^2 f + x^2 Fbar(x)] / (2 (1 - rho_x)^2) + int_0^x dt / (1 - rho_t).
+        # E[T(x)] = lam [int_0^x t^2 f + x^2 Fbar(x)] / (2 (1 - rho_x)^2)
+        #          + int_0^x dt / (1 - rho_t).
         # Residence term averaged over f, by Fubini:
         #   int f(x) int_0^x dt/(1 - rho_t) dx = int_0^inf Fbar(t) / (1 - rho_t) dt.
         lam, c1, c2 = self.lam, _Cumulative(self, 1), _Cumulative(self, 2)
