@@ -103,37 +103,58 @@ class PredictionAnalysis:
         return grid, cache
 
     def _inner(self, grid: OuterGrid, names):
-        """Inner integrals at the grid's nodes, raising the inner level until their
-        error, integrated over the outer grid, is small (see ``_inner_relative_error``)."""
+        """Inner integrals at the grid's nodes, with row-wise refinement.
+
+        Every node gets the current inner level; then the nodes whose errors
+        contribute most to the error of the outer integrals (see
+        ``_row_contributions``) are recomputed one level higher, until the total
+        relative contribution is below ``_INNER_RTOL`` (or level 7 is reached).
+        """
         names = tuple(dict.fromkeys(("fy", *names)))  # f_Y weighs the error check
-        for level in range(self._inner_level, 7):
+        level = self._inner_level
+        self.joint.level = level
+        with np.errstate(all="ignore"):
+            out = self.joint.evaluate(grid.x, names)
+        err = dict(self.joint.last_error)
+        while True:
+            contrib = self._row_contributions(grid.w, out, err)
+            total = float(contrib.sum())
+            if total <= _INNER_RTOL:
+                return out
+            if level >= 7:
+                break
+            # the fewest rows that carry all but a tenth of the excess
+            order = np.argsort(contrib)[::-1]
+            cum = np.cumsum(contrib[order])
+            need = total - 0.1 * _INNER_RTOL
+            take = order[: int(np.searchsorted(cum, need)) + 1]
+            level += 1
             self.joint.level = level
             with np.errstate(all="ignore"):
-                out = self.joint.evaluate(grid.x, names)
-            rel = self._inner_relative_error(grid.w, out, self.joint.last_error)
-            if rel <= _INNER_RTOL:
-                self._inner_level = level
-                return out
+                sub = self.joint.evaluate(grid.x[take], names)
+            for n in names:
+                out[n][take] = sub[n]
+                err[n][take] = self.joint.last_error[n]
         warnings.warn(
-            f"inner integrals over the prediction noise reached relative error {rel:.1e}",
+            f"inner integrals over the prediction noise reached relative error {total:.1e}",
             QuadratureWarning,
             stacklevel=4,
         )
         return out
 
     @staticmethod
-    def _inner_relative_error(w, out, err) -> float:
-        """Inner errors as they enter the outer integrals: f_Y and K enter linearly,
-        the other quantities are averaged against f_Y."""
-        worst = 0.0
+    def _row_contributions(w, out, err) -> np.ndarray:
+        """Per node, its inner errors as they enter the outer integrals, relative to
+        those integrals (f_Y and K enter linearly, the rest averaged against f_Y); the
+        worst quantity counts."""
         fy = np.abs(out["fy"])
+        worst = np.zeros(w.shape)
         for n, v in out.items():
             weight = w if n in ("fy", "K") else w * fy
             with np.errstate(invalid="ignore"):
-                num = np.nansum(weight * err[n])
                 den = np.nansum(weight * np.abs(v))
-            if den > 0:
-                worst = max(worst, float(num / den))
+                if den > 0:
+                    worst = np.maximum(worst, np.nan_to_num(weight * err[n]) / den)
         return worst
 
     # ------------------------------------------------------------------ means
