@@ -48,30 +48,39 @@ class PredictionModel:
     noise_breakpoints: tuple[float, ...] = ()
 
     def noise_cdf(self, z):  # pragma: no cover - abstract
+        """P(Z <= z), vectorised."""
         raise NotImplementedError
 
     def noise_sf(self, z):  # pragma: no cover - abstract
+        """P(Z > z), computed without cancellation."""
         raise NotImplementedError
 
     def noise_pdf(self, z):  # pragma: no cover - abstract
+        """Density of Z."""
         raise NotImplementedError
 
     def noise_ppf(self, u):  # pragma: no cover - abstract
+        """Quantile function of Z."""
         raise NotImplementedError
 
     def noise_isf(self, u):  # pragma: no cover - abstract
+        """Inverse survival function of Z (accurate for small u)."""
         raise NotImplementedError
 
     def noise_partial_moment(self, j: int, z):  # pragma: no cover - abstract
+        """E[Z**j; Z <= z]."""
         raise NotImplementedError
 
     def noise_sample(self, n: int, rng: np.random.Generator):  # pragma: no cover
+        """``n`` draws of Z from the Generator ``rng``."""
         raise NotImplementedError
 
     def noise_mp_cdf(self, z):  # pragma: no cover - abstract
+        """P(Z <= z) on mpmath numbers."""
         raise NotImplementedError
 
     def noise_mp_pdf(self, z):  # pragma: no cover - abstract
+        """Density of Z on mpmath numbers."""
         raise NotImplementedError
 
     @property

@@ -218,6 +218,21 @@ class MG1:
             raise ValueError(f"policy: no conditional response time for {pol.name}")
         return self._engines.soap(rank).conditional(lam, x, y)
 
+    def priority_class_response_times(self, policy: Priority) -> np.ndarray:
+        """Mean response time of each class of a :class:`~qtheory.policies.Priority` policy.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> q = qt.MG1(arrival_rate=0.6, size=qt.Exponential(mean=1.0))
+        >>> q.priority_class_response_times(qt.policies.Priority(probs=(0.5, 0.5),
+        ...                                                      preemptive=True))
+        array([1.42857143, 3.57142857])
+        """
+        if not isinstance(policy, Priority):
+            raise ValueError("policy must be a qtheory.policies.Priority")
+        return self._priority_means(policy)
+
     def _priority_means(self, pol: Priority) -> np.ndarray:
         p = np.asarray(pol.probs)
         m1, m2 = self.size.moment(1), self.size.moment(2)
