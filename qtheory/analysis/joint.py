@@ -157,9 +157,15 @@ class JointIntegrals:
         if extra is not None:
             cols.append(np.where(np.isfinite(extra), extra, zlo))
         z = np.clip(np.concatenate(cols, axis=1), zlo, zhi)
-        # drop columns that split no row (outside the support everywhere)
-        useful = np.any((z > zlo) & (z < zhi), axis=0)
-        return z[:, useful]
+        # per row: drop points on the support ends and repeated points, then keep only as
+        # many columns as the busiest row needs (the rest pad with the upper end)
+        z = np.where((z > zlo) & (z < zhi), z, np.nan)
+        z = np.sort(z, axis=1)
+        dup = np.zeros(z.shape, dtype=bool)
+        dup[:, 1:] = z[:, 1:] == z[:, :-1]
+        z = np.sort(np.where(dup, np.nan, z), axis=1)
+        width = int(np.max(np.sum(np.isfinite(z), axis=1), initial=0))
+        return np.where(np.isfinite(z[:, :width]), z[:, :width], zhi)
 
     def _nodes_u(self, y, rule, extra=None):
         """Nodes in probability space u = G(z): weights are du, no density needed."""

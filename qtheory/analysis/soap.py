@@ -54,6 +54,7 @@ from .quadrature import finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
 __all__ = ["SOAPAnalysis"]
 
 _PIECE_LEVEL = 4  # tanh-sinh step 1/16 on every piece of the rank-level axis
+_Z_RTOL = 1e-11  # inner (noise) quadrature error allowed, relative to the outer integral
 _MAX_SPLITS = 200
 _MAX_PIECES = 300
 
@@ -715,7 +716,7 @@ class SOAPAnalysis:
         keep = w > 0
         r, w = r[keep], w[keep]
         c2, c4 = rule.coarse[keep], rule.coarse4[keep]
-        vals = self._functions_of_r(r)
+        vals = self._functions_of_r(r, weights=w)
         self._grids[piece] = (r, w, c2, c4, vals)
         return self._grids[piece]
 
@@ -729,9 +730,10 @@ class SOAPAnalysis:
             return [("L", a - s, a - s), ("F", a - s, a)]
         return [("F", a, a + s), ("R", a + s, a + s)]
 
-    def _functions_of_r(self, r, tagged: bool = True):
-        """N, O0, S (and nu, mu densities) at the r values, integrated over the noise."""
-        m, w, zc, zc4 = self._m_nodes(r, self._z_level)
+    def _functions_at_level(self, r, tagged: bool, level: int):
+        """N, O0, S (and nu, mu densities) at r, integrated over the noise at one
+        tanh-sinh level; returns (values, per-row error estimates)."""
+        m, w, zc, zc4 = self._m_nodes(r, level)
         nr, nz = m.shape
         rows_r = np.repeat(r, nz)
         flat_m = m.ravel()
@@ -754,6 +756,41 @@ class SOAPAnalysis:
                 res[k], err[k] = nested_sum(prod, zc, zc4)
             else:
                 res[k], err[k] = prod[:, 0], np.zeros(nr)
+        return res, err
+
+    def _functions_of_r(self, r, tagged: bool = True, weights=None):
+        """N, O0, S (and nu, mu) at r, integrated over the noise with row-wise refinement.
+
+        All rows start at noise level 3; rows whose error estimates matter most are
+        recomputed one level higher until the relative errors, weighted as they enter
+        the outer integral (``weights`` are the outer quadrature weights; without them
+        every row counts alike), are below ``_Z_RTOL`` or level 6 is reached.
+        """
+        r = np.asarray(r, dtype=float)
+        level = 3 if self._noisy else self._z_level
+        res, err = self._functions_at_level(r, tagged, level)
+        if not self._noisy:
+            return res
+        w = np.ones(r.size) if weights is None else np.abs(weights)
+        while level < 6:
+            scale = w * (np.abs(res["nu"]) + np.abs(res["mu"])) if tagged else w
+            contrib = np.zeros(r.size)
+            for k in res:
+                weight = w if k in ("nu", "mu") else scale
+                den = float(np.sum(weight * np.abs(res[k])))
+                if den > 0:
+                    contrib = np.maximum(contrib, weight * err[k] / den)
+            total = float(contrib.sum())
+            if total <= _Z_RTOL:
+                break
+            order = np.argsort(contrib)[::-1]
+            take = order[: int(np.searchsorted(np.cumsum(contrib[order]),
+                                               total - 0.1 * _Z_RTOL)) + 1]
+            level += 1
+            sub, sub_err = self._functions_at_level(r[take], tagged, level)
+            for k in res:
+                res[k][take] = sub[k]
+                err[k][take] = sub_err[k]
         return res
 
     # ====================================================================== means
