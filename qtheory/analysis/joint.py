@@ -165,7 +165,10 @@ class JointIntegrals:
         dup[:, 1:] = z[:, 1:] == z[:, :-1]
         z = np.sort(np.where(dup, np.nan, z), axis=1)
         width = int(np.max(np.sum(np.isfinite(z), axis=1), initial=0))
-        return np.where(np.isfinite(z[:, :width]), z[:, :width], zhi)
+        z = z[:, :width]
+        # pad with the row's largest point (a zero-width piece), or the lower end
+        pad = np.max(np.where(np.isfinite(z), z, zlo), axis=1, initial=zlo)
+        return np.where(np.isfinite(z), z, pad[:, None])
 
     def _nodes_u(self, y, rule, extra=None):
         """Nodes in probability space u = G(z): weights are du, no density needed."""
