@@ -264,6 +264,23 @@ class MG1:
             raise ValueError(f"policy: expected one of {tuple(_TRUE_SIZE_TWIN)}, got {pol.name!r}")
         return self.mean_response_time(pol) / self.mean_response_time(_TRUE_SIZE_TWIN[pol.name])
 
+    def approximation_ratio(self, policy) -> float:
+        """E[T] of ``policy`` over E[T] of SRPT on true sizes, the measure of Scully,
+        Grosof and Mitzenmacher, "Uniform Bounds for Scheduling with Job Size
+        Estimates", ITCS 2022 (SRPT is mean-optimal when sizes are known).
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> from scipy import stats
+        >>> # estimates in [0.5 s, 2 s]: Z ~ U[0.5, 2]
+        >>> q = qt.MG1(load=0.9, size=qt.Exponential(mean=1.0),
+        ...            prediction=qt.MultiplicativePrediction(stats.uniform(0.5, 1.5)))
+        >>> 1.0 < q.approximation_ratio("PSPJF") < 2.0
+        True
+        """
+        return self.mean_response_time(policy) / self.mean_response_time("SRPT")
+
     # ------------------------------------------------------------------ conditional
     def conditional_response_time(self, policy, x, y=None):
         """E[T(x)] (size-based policies) or E[T(x, y)] (prediction policies).
