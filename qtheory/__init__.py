@@ -32,6 +32,7 @@ from .distributions import (
 )
 from .policies import get_policy
 from .predictions import (
+    ConditionalPrediction,
     ExactPrediction,
     ExponentialPrediction,
     LognormalPrediction,
@@ -74,5 +75,6 @@ __all__ = [
     "UniformPrediction",
     "LognormalPrediction",
     "MultiplicativePrediction",
+    "ConditionalPrediction",
     "__version__",
 ]

@@ -178,6 +178,10 @@ class MG1:
         if method == "mpmath":
             from .analysis import highprec
 
+            if self.prediction.is_general and pol.uses_prediction:
+                raise ValueError("method: 'mpmath' needs a multiplicative prediction model; "
+                                 "use method='quad' for a ConditionalPrediction")
+
             return highprec.mean_response_time(pol.name, self.size, self.prediction, lam, dps), 0.0
         if method == "symbolic":
             from .analysis import symbolic

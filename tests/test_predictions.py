@@ -118,3 +118,75 @@ def test_bad_user_noise(kwargs, match):
         qt.MultiplicativePrediction(**kwargs)
     with pytest.raises(ValueError, match="noise"):
         qt.MultiplicativePrediction(stats.norm())
+
+
+# ----------------------------------------------------------------------------- general laws
+def _general_exponential():
+    return qt.ConditionalPrediction(cdf=lambda y, x: -np.expm1(-y / x),
+                                    pdf=lambda y, x: np.exp(-y / x) / x)
+
+
+def _additive_uniform():
+    """Y | X = x ~ U[x, x + 1]: not a scale family."""
+    return qt.ConditionalPrediction(
+        cdf=lambda y, x: np.clip(y - x, 0.0, 1.0),
+        pdf=lambda y, x: ((y >= x) & (y <= x + 1.0)).astype(float),
+        breakpoints=lambda x: (x, x + 1.0))
+
+
+def test_general_law_reproduces_multiplicative_model():
+    size = qt.Weibull(shape=1.5, scale=1.0)
+    for policy in ("SPJF", "PSPJF", "SPRPT"):
+        a = qt.MG1(load=0.8, size=size, prediction=_general_exponential()).mean_response_time(
+            policy)
+        b = qt.MG1(load=0.8, size=size, prediction=qt.ExponentialPrediction()
+                   ).mean_response_time(policy)
+        assert a == pytest.approx(b, rel=1e-8)
+
+
+def test_general_law_additive_noise_against_direct_integration():
+    """SPJF under additive U[x, x+1] noise, exponential sizes, by nested scipy quad of
+    Mitzenmacher's formula with f_Y and rho'_y written out by hand."""
+    lam = 0.8
+
+    def rho_p(y):
+        pts = [y - 1.0] if y > 1 else None
+        return lam * integrate.quad(lambda x: x * np.exp(-x) * min(y - x, 1.0), 0, y,
+                                    points=pts, epsrel=1e-13, epsabs=0)[0]
+
+    def fy(y):
+        return np.exp(-max(y - 1.0, 0.0)) - np.exp(-y)
+
+    integral = (integrate.quad(lambda y: fy(y) / (1 - rho_p(y)) ** 2, 0, 1, epsrel=1e-13)[0]
+                + integrate.quad(lambda y: fy(y) / (1 - rho_p(y)) ** 2, 1, np.inf,
+                                 epsrel=1e-13, limit=200)[0])
+    ref = 1.0 + lam * 2.0 / 2.0 * integral
+    q = qt.MG1(arrival_rate=lam, size=qt.Exponential(mean=1.0), prediction=_additive_uniform())
+    assert q.mean_response_time("SPJF") == pytest.approx(ref, rel=1e-9)
+    # sampling follows the law
+    x, y = _additive_uniform().sample(qt.Exponential(mean=1.0), 20000, 3)
+    assert np.all((y >= x - 1e-9) & (y <= x + 1 + 1e-9))
+    assert abs(np.mean(y - x) - 0.5) < 5 * np.sqrt(1 / 12 / 20000)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"cdf": lambda y, x: np.clip(y / x, 0, 1), "pdf": lambda y, x: 2 * (y <= x) / x},
+         "integrates to 2"),
+        ({"cdf": lambda y, x: np.clip(y / x, 0, 1), "pdf": lambda y, x: (y <= x) / x - 0.1},
+         ">= 0"),
+        ({"cdf": lambda y, x: np.clip(y / (2 * x), 0, 1), "pdf": lambda y, x: (y <= x) / x,
+          "breakpoints": lambda x: (x,)}, "cdf"),
+        ({"cdf": 1.0, "pdf": lambda y, x: y}, "cdf must"),
+    ],
+)
+def test_bad_general_law(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        qt.ConditionalPrediction(**kwargs)
+
+
+def test_general_law_refused_where_unsupported():
+    q = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0), prediction=_general_exponential())
+    with pytest.raises(ValueError, match="multiplicative"):
+        q.mean_response_time(qt.policies.TRAIL(c=0.5))

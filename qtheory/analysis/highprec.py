@@ -154,32 +154,35 @@ def _refine(pts):
     return out
 
 
-def _tanh_sinh(f, pts, maxdegree=None):
-    """Tanh-sinh quadrature over ``pts``; returns (value, error estimate).
+_POWER = 4  # x = a u**4 on a first interval [0, a] where the integrand is singular at 0
 
-    A first interval [0, a] is mapped by x = a exp(-t), t in [0, T]: the
-    integrand then decays exponentially even where it has an algebraic or
-    logarithmic singularity at 0 (the density of a Weibull or gamma law of
-    shape < 1, or of Y at 0), which tanh-sinh nodes in x cannot resolve below
-    the working epsilon (mpmath's plain quad loses about sqrt(eps) there).
-    T = 6 (dps + 5) ln 10 leaves out [0, a 10**(-6 (dps + 5))], whose share is
-    below 10**-(dps + 5) for any integrand O(x**-(5/6)) at 0.
+
+def _singular_at_zero(f, a):
+    """True when x f(x) decays slower than x**0.9 as x -> 0 (an algebraic singularity)."""
+    x1, x2 = a * mp.mpf(2) ** -40, a * mp.mpf(2) ** -80
+    v1 = abs(f(x1)) * x1
+    if not v1 > 0:
+        return False
+    return abs(f(x2)) * x2 > v1 * mp.mpf(2) ** -36
+
+
+def _piece(f, a, b, maxdegree=None, method="tanh-sinh"):
+    """One interval [a, b] with mpmath.quad; returns (value, error estimate).
+
+    On a first interval [0, a] where x f(x) does not vanish like x (an algebraic
+    singularity such as the density of a Weibull or gamma law of shape < 1),
+    tanh-sinh nodes cannot come closer to 0 than about eps * a, which loses a
+    share of about eps**(1 - beta) for f ~ x**-beta (1e-10 at 20 digits for a
+    square-root singularity). There x = a u**4 is substituted, which makes the
+    integrand O(u**(3 - 4 beta)) and keeps the loss below eps for beta <= 3/4.
     """
-    val, err = mp.zero, mp.zero
-    if pts[0] == 0:
-        a = pts[1]
+    if a == 0 and b != mp.inf and _singular_at_zero(f, b):
+        def g(u):
+            u3 = u**3
+            return f(b * u3 * u) * (_POWER * b * u3)
 
-        def g(t):
-            x = a * mp.exp(-t)
-            return f(x) * x
-
-        big = 6 * (mp.dps + 5) * mp.ln10
-        val, err = mp.quad(g, [0, big], error=True, maxdegree=maxdegree)
-        pts = pts[1:]
-    if len(pts) >= 2:
-        v, e = mp.quad(f, pts, error=True, maxdegree=maxdegree)
-        val, err = val + v, err + e
-    return val, err
+        return mp.quad(g, [0, 1], error=True, maxdegree=maxdegree)
+    return mp.quad(f, [a, b], error=True, maxdegree=maxdegree, method=method)
 
 
 class _Cumulative:
@@ -221,12 +224,11 @@ class _Cumulative:
         right = self.keys[i] if i < len(self.keys) else None
         if right is not None and right - x < x - left:
             pts = c.cut_points(x, right)
-            v = self.vals[i] - c.quad(self.integrand, pts, "partial moment",
-                                          atol=self.total, short=True)
+            v = self.vals[i] - c.quad(self.integrand, pts, "partial moment", atol=self.total)
         else:
             pts = c.cut_points(left, x)
             v = self.vals[i - 1] + c.quad(self.integrand, pts, "partial moment",
-                                          atol=self.total, short=left > c.lo)
+                                          atol=self.total)
         self.keys.insert(i, x)
         self.vals.insert(i, v)
         return v
@@ -278,14 +280,17 @@ class _Calc:
                 zmed = 1.0
             self.zmed = mp.mpf(zmed) if math.isfinite(zmed) and zmed > 0 else mp.one
             self.zcap = self._noise_cap()
+            self.yscale = mp.mpf(float(size.scale)) * self.zmed
             self._ymemo = {}
             self._kmemo = {}
+            self._lattice = [mp.mpf(_STEP) ** k for k in _LATTICE]
+            self._Nmemo = {}
+            self._nmemo = {}
 
     # ------------------------------------------------------------------ numerics
-    def quad(self, f, pts, what, atol=0, short=False, outer=False):
+    def quad(self, f, pts, what, atol=0, outer=False):
         """mpmath.quad over the split points ``pts``, with error control.
 
-        ``short``: a short smooth piece, tried first with Gauss-Legendre.
         ``outer``: the outermost integral, whose integrand carries the errors of
         inner integrals; inner ones must reach a 1000 times smaller error.
         On a large error estimate the intervals are bisected and the degree
@@ -296,15 +301,29 @@ class _Calc:
         if len(pts) < 2:
             return mp.zero
         tol = self.tol if outer else self.tol / 1000
-        if short and pts[0] > 0:
-            v, e = mp.quad(f, pts, method="gauss-legendre", error=True)
-            if e <= tol * max(abs(v), atol, self.tiny):
-                return v
-        v, e = _tanh_sinh(f, pts)
+        # Interior finite intervals hold smooth integrands (kinks are split points):
+        # Gauss-Legendre first, tanh-sinh where its error estimate is not good enough.
+        pieces = []
+        for a, b in zip(pts[:-1], pts[1:]):
+            if a > 0 and b != mp.inf:
+                pieces.append([a, b, *mp.quad(f, [a, b], method="gauss-legendre", error=True),
+                               True])
+            else:
+                pieces.append([a, b, *_piece(f, a, b), False])
+        v = mp.fsum(p[2] for p in pieces)
+        limit = tol * max(abs(v), atol, self.tiny)
+        for p in pieces:
+            if p[4] and p[3] > limit / len(pieces):
+                p[2], p[3] = _piece(f, p[0], p[1])
+        v = mp.fsum(p[2] for p in pieces)
+        e = mp.fsum(p[3] for p in pieces)
         if e <= tol * max(abs(v), atol, self.tiny):
             return v
         deg = int(4 + max(0, math.log(mp.prec / 30.0, 2))) + 1  # mpmath's own guess, plus one
-        v2, e2 = _tanh_sinh(f, _refine(pts), deg)
+        fine = _refine(pts)
+        parts = [_piece(f, a, b, deg) for a, b in zip(fine[:-1], fine[1:])]
+        v2 = mp.fsum(p[0] for p in parts)
+        e2 = mp.fsum(p[1] for p in parts)
         scale = max(abs(v2), atol, self.tiny)
         if e2 > tol * scale:
             rel = e2 / scale
@@ -509,12 +528,18 @@ class _Calc:
     def N(self, z):
         if z >= self.zcap:
             return mp.one
-        return mp.mpf(self.pred.noise_mp_cdf(z))
+        v = self._Nmemo.get(z)
+        if v is None:
+            v = self._Nmemo[z] = mp.mpf(self.pred.noise_mp_cdf(z))
+        return v
 
     def n(self, z):
         if z >= self.zcap:
             return mp.zero
-        return mp.mpf(self.pred.noise_mp_pdf(z))
+        v = self._nmemo.get(z)
+        if v is None:
+            v = self._nmemo[z] = mp.mpf(self.pred.noise_mp_pdf(z))
+        return v
 
     def _noise_cap(self):
         """A point beyond which Z has no mass at the working precision.
@@ -595,8 +620,10 @@ class _Calc:
             return mp.fsum(p * v**k * self.n(y / v) for v, p in self.atoms)
         a = y / self.zhi if self.zhi != mp.inf else mp.zero
         b = y / self.zlo if self.zlo > 0 else mp.inf
+        # absolute scale: the density of Y is of order 1 / (typical y)
+        atol = self.moment(k + 1) / self.yscale
         return self.expect(lambda x: x**k * self.n(y / x), a, b, self._x_kinks(y),
-                           f"int x^{k} f n(y/x)")
+                           f"int x^{k} f n(y/x)", atol=atol)
 
     def D(self, v):
         """P(v <= Y <= v + X) = int f(x) [N(1 + v/x) - N(v/x)] dx."""
@@ -614,13 +641,15 @@ class _Calc:
 
     def K(self, c):
         """int_c^{c+1} (c + 1 - z)^2 n(z) dz = E[(1 + c - Z)^2; c < Z < 1 + c], memoised."""
+        if c >= self.zcap:
+            return mp.zero
         v = self._kmemo.get(c)
         if v is None:
             a, b = max(c, self.zlo), min(c + 1, self.zhi)
             if a < b:
                 pts = [a, *(z for z in self.zbreaks if a < z < b), b]
                 v = self.quad(lambda z: (c + 1 - z) ** 2 * self.n(z), pts, "SPRPT window",
-                              atol=1, short=True)
+                              atol=1)
             else:
                 v = mp.zero
             self._kmemo[c] = v
@@ -641,18 +670,17 @@ class _Calc:
                 return mp.zero
             if self.discrete:
                 return mp.fsum(p * v * v * self.K(y / v) for v, p in self.atoms)
-            # K(1/sigma) > 0 needs 1/sigma < zhi and 1 + 1/sigma > zlo
-            a = max(self.lo / y, 1 / self.zhi if self.zhi != mp.inf else mp.zero)
+            # K(1/sigma) > 0 needs 1/sigma < zhi (or zcap) and 1 + 1/sigma > zlo
+            a = max(self.lo / y, 1 / self.zcap if self.zcap != mp.inf else mp.zero)
             b = self.hi / y
             if self.zlo > 1:
                 b = min(b, 1 / (self.zlo - 1))
             if not a < b:
                 return mp.zero
-            ladder = [p / y for p in self.ladder]
-            lo_w = (ladder[0] if ladder else 1 / y) / _STEP**2
-            hi_w = (ladder[-1] if ladder else 1 / y) * _STEP
-            lat = [mp.mpf(_STEP) ** k for k in _LATTICE]
-            lat = [s for s in lat if lo_w <= s <= hi_w]
+            # all lattice points from a up to just past the size ladder (in sigma);
+            # beyond it f(y sigma) is negligible and one last interval to b suffices
+            hi_w = (self.ladder[-1] if self.ladder else 1) / y * _STEP
+            lat = [s for s in self._lattice if s <= hi_w]
             kinks = [1 / z for z in self.zbreaks] + [1 / (z - 1) for z in self.zbreaks if z > 1]
             brk = [p / y for p in self.breaks]
             inner = [s for s in (*lat, *kinks, *brk) if a < s < b]
@@ -672,7 +700,7 @@ class _Calc:
         kinks = {x * z for x in xs for z in self.zbreaks}
         if shifted:
             kinks |= {x * (z - 1) for x in xs for z in self.zbreaks if z > 1}
-        m = mp.mpf(float(self.size.scale)) * self.zmed
+        m = self.yscale
         eps = mp.mpf(10) ** (-(self.dps + 5))
         ladder, p = [], m
         for _ in range(_MAX_STEPS + 4):

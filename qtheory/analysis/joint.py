@@ -83,6 +83,8 @@ class JointIntegrals:
                     "exact predictions of a size law with atoms: use the classical policies"
                 )
             out = self._exact(flat, quantities)
+        elif getattr(self.prediction, "is_general", False):
+            out = self._general(flat, quantities)
         elif self.size.is_discrete:
             out = self._atoms(flat, quantities)
         else:
@@ -103,6 +105,117 @@ class JointIntegrals:
         }
         self.last_error = {q: np.zeros(y.shape) for q in quantities}
         return {q: np.asarray(table[q](), float) for q in quantities}
+
+    # ------------------------------------------------------------------ general law
+    def _general(self, y, quantities):
+        """Integrals over the size x for a general conditional law Q(y | x).
+
+        Each row y is integrated over x in pieces split at the size law's kinks
+        and at x = y (where the conditional law of Y typically turns over); V2
+        needs an inner integral over t in [y, x + y], split at the law's own
+        breakpoints.
+        """
+        s, p = self.size, self.prediction
+        lo, hi = s.support
+        n = y.size
+        rule = tanh_sinh_rule(self.level)
+        kinks = [k for k in s.breakpoints if lo < k < hi]
+        pts = np.concatenate([np.broadcast_to(np.array(kinks, float), (n, len(kinks))),
+                              np.clip(y, lo, hi)[:, None], self._x_cuts(y)], axis=1)
+        pts = np.where(np.isfinite(pts), np.clip(pts, lo, hi), lo)  # nan: no crossing
+        edges = np.sort(np.concatenate([np.full((n, 1), lo), pts], axis=1), axis=1)
+        if np.isfinite(hi):
+            edges = np.concatenate([edges, np.full((n, 1), hi)], axis=1)
+            xn, w = finite_nodes(edges[:, :-1], edges[:, 1:], rule)
+        else:
+            xf, wf = finite_nodes(edges[:, :-1], edges[:, 1:], rule)
+            last = edges[:, -1]
+            xh, wh = halfline_nodes(last, np.maximum(last, s.scale), self.level)
+            xn = np.concatenate([xf, xh[:, None, :]], axis=1)
+            w = np.concatenate([wf, wh[:, None, :]], axis=1)
+        pieces = xn.shape[1]
+        xn, w = xn.reshape(n, -1), w.reshape(n, -1)
+        coarse, coarse4 = np.tile(rule.coarse, pieces), np.tile(rule.coarse4, pieces)
+        yy = np.broadcast_to(y[:, None], xn.shape)
+        out, err = {}, {}
+        with np.errstate(all="ignore"):
+            f = np.asarray(s.pdf(xn), float)
+            Q = np.asarray(p._cdf(yy, xn), float) if {"Fy", "L", "Lbar", "S2"} & set(quantities) \
+                else None
+            for q in quantities:
+                if q == "fy":
+                    vals = f * np.asarray(p._pdf(yy, xn), float)
+                elif q == "Fy":
+                    vals = f * Q
+                elif q == "L":
+                    vals = xn * f * Q
+                elif q == "Lbar":
+                    vals = xn * f * (1.0 - Q)
+                elif q == "S2":
+                    vals = xn * xn * f * Q
+                elif q == "K":
+                    vals = f * np.maximum(np.asarray(p._cdf(xn + yy, xn), float)
+                                          - np.asarray(p._cdf(yy, xn), float), 0.0)
+                else:
+                    vals = f * self._general_window(yy, xn)
+                vals = np.where(w > 0, np.nan_to_num(vals), 0.0)
+                out[q], err[q] = nested_sum(vals * w, coarse, coarse4)
+        self.last_error = err
+        return out
+
+    def _x_cuts(self, y):
+        """Sizes x where a breakpoint of the conditional law, b_k(x), equals y.
+
+        The user gives breakpoints in y for each x; the integrals over x at fixed y
+        need them in x: sign changes of b_k(x) - y on a log grid of x are refined by
+        bisection (60 steps), up to two crossings per breakpoint; rows without a
+        crossing get nan (ignored)."""
+        p, s = self.prediction, self.size
+        if p._bp is None:
+            return np.zeros((y.size, 0))
+        lo, hi = s.support
+        top = hi if np.isfinite(hi) else 1e6 * s.scale
+        grid = np.geomspace(max(lo, 1e-9 * s.scale), top, 241)
+        rows = np.arange(y.size)
+
+        def bp(k, x):
+            return np.broadcast_to(np.asarray(p._bp(x)[k], float), np.shape(x))
+
+        cols = []
+        with np.errstate(all="ignore"):
+            n_curves = len(p._bp(grid))
+            for k in range(n_curves):
+                diff = bp(k, grid)[None, :] - y[:, None]
+                change = np.signbit(diff[:, :-1]) != np.signbit(diff[:, 1:])
+                for _ in range(2):
+                    has = change.any(axis=1)
+                    j = np.argmax(change, axis=1)
+                    a, b = grid[j], grid[np.minimum(j + 1, grid.size - 1)]
+                    sa = np.signbit(diff[rows, j])
+                    for _ in range(60):
+                        m = 0.5 * (a + b)
+                        same = np.signbit(bp(k, m) - y) == sa
+                        a, b = np.where(same, m, a), np.where(same, b, m)
+                    cols.append(np.where(has, 0.5 * (a + b), np.nan))
+                    change[rows, j] = False
+        return np.stack(cols, axis=1) if cols else np.zeros((y.size, 0))
+
+    def _general_window(self, y, x):
+        """E[(x + y - Y)^2; y < Y < x + y | X = x] by tanh-sinh over t, split at the
+        conditional law's breakpoints."""
+        p = self.prediction
+        rule = tanh_sinh_rule(3)
+        a, b = y, x + y
+        cuts = []
+        if p._bp is not None:
+            for v in p._bp(x):
+                cuts.append(np.clip(np.broadcast_to(np.asarray(v, float), x.shape), a, b))
+        edges = np.sort(np.stack([a, *cuts, b], axis=-1), axis=-1)
+        t, w = finite_nodes(edges[..., :-1], edges[..., 1:], rule)
+        xb = x[..., None, None]
+        yb = y[..., None, None]
+        dens = np.asarray(p._pdf(t, np.broadcast_to(xb, t.shape)), float)
+        return np.sum(w * (xb + yb - t) ** 2 * dens, axis=(-1, -2))
 
     # ------------------------------------------------------------------ atoms
     def _atoms(self, y, quantities):

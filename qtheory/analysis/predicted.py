@@ -62,7 +62,8 @@ class PredictionAnalysis:
         self.joint = JointIntegrals(size, prediction)
         self._grids: dict[int, tuple[OuterGrid, dict]] = {}
         # many kinks -> many short pieces, each smooth: start one level lower
-        n_pieces = len(prediction.noise_breakpoints) + 2 * len(size.breakpoints)
+        n_pieces = (len(prediction.noise_breakpoints) if not prediction.is_general else 1) \
+            + 2 * len(size.breakpoints)
         self._inner_level = 3 if n_pieces > 3 else 4
 
     # ------------------------------------------------------------------ grid
@@ -70,6 +71,13 @@ class PredictionAnalysis:
         s, p = self.size, self.prediction
         lo, hi = s.support
         xs = {v for v in (*s.breakpoints, lo, hi) if 0 < v < np.inf}
+        if p.is_general:  # no product structure: the law's breakpoints at the size kinks
+            pts = set(xs)
+            if p._bp is not None:
+                for x in {lo, *xs}:
+                    pts |= {float(v) for v in np.ravel(p._bp(np.asarray(x, float)))
+                            if np.isfinite(v) and v > 0}
+            return 0.0, np.inf, sorted(pts)
         zs = set(p.noise_breakpoints) | ({1.0} if p.is_exact else set())
         pts = {x * z for x in xs for z in zs} | {x * (z - 1.0) for x in xs for z in zs if z > 1}
         zlo, zhi = p.noise_support
@@ -80,7 +88,8 @@ class PredictionAnalysis:
     def _grid(self, level: int, names: tuple[str, ...]):
         if level not in self._grids:
             ylo, yhi, pts = self._y_breakpoints()
-            scale = self.size.scale * self.prediction.noise_median
+            scale = self.size.scale * (1.0 if self.prediction.is_general
+                                       else self.prediction.noise_median)
             # from 0, not from the least prediction: SPRPT's kernel K(u) = P(Y > u,
             # Y - X < u) is positive below it
             self._grids[level] = (make_grid(0.0, yhi, [*pts, ylo], scale, level), {})
@@ -186,11 +195,19 @@ class PredictionAnalysis:
                     return -np.log1p(-rho) / lam + 0.5 * lam * v, 0.5 * lam * e
                 v1, e1 = g.integrate(q["fy"] * (q["S2"] + q["V2"]) / d**2)
                 v2, e2 = g.integrate(q["K"] / d)
-                base = self.m1 * self.prediction.noise_shortfall()
+                base = self._shortfall()
                 return base + v2 + 0.5 * lam * v1, e2 + 0.5 * lam * e1
 
         first = 3 if len(self._y_breakpoints()[2]) > 2 else 4
         return adaptive(evaluate, self.rtol, f"{policy} mean response time", first=first)
+
+    def _shortfall(self) -> float:
+        """E[(X - Y)+]: E[X] E[(1 - Z)+] for multiplicative models."""
+        if self.prediction.is_general:
+            if not hasattr(self, "_shortfall_value"):
+                self._shortfall_value = self.prediction.shortfall(self.size)
+            return self._shortfall_value
+        return self.m1 * self.prediction.noise_shortfall()
 
     # ------------------------------------------------------------------ conditional
     def conditional(self, policy: str, lam: float, x, y) -> np.ndarray:

@@ -194,6 +194,10 @@ class SOAPAnalysis:
             raise ValueError("size: the SOAP engine needs a continuous size law")
         if not isinstance(rank, RankFunction):
             raise TypeError(f"rank: expected a RankFunction, got {type(rank).__name__}")
+        if rank.key == "prediction" and prediction.is_general:
+            raise ValueError("prediction: the SOAP engine needs a multiplicative prediction "
+                             "model (Y = X * Z); a general ConditionalPrediction works with "
+                             "the closed forms of SPJF, PSPJF and SPRPT only")
         self.size = size
         self.prediction = prediction
         self.rank = rank
