@@ -254,6 +254,22 @@ class SOAPAnalysis:
             idx = np.where((k > br.low) & (k <= br.high), i, idx)
         return idx
 
+    def _cells_by_branch(self, edges, m):
+        """Yield ``(c, a, b, xm, branch_index, branch, rows)`` for every cell c with a
+        positive width in some row and every branch that owns rows there (decided at
+        the cell midpoint xm, where the key is m * xm)."""
+        for c in range(edges.shape[1] - 1):
+            a, b = edges[:, c], edges[:, c + 1]
+            live = b > a
+            if not np.any(live):
+                continue
+            xm = self._midpoint(a, b)
+            bidx = self._branch_index(m * xm)
+            for bi, br in enumerate(self.rank.branches):
+                rows = live & (bidx == bi)
+                if np.any(rows):
+                    yield c, a, b, xm, bi, br, rows
+
     def _branch_exprs(self, m, n):
         out = []
         for br in self.rank.branches:
@@ -273,32 +289,22 @@ class SOAPAnalysis:
         edges = self._edges(roots, n)
         mom = _Moments(self.size, edges)
         N, O0, S = np.zeros(n), np.zeros(n), np.zeros(n)
-        for c in range(edges.shape[1] - 1):
-            a, b = edges[:, c], edges[:, c + 1]
-            live = b > a
-            if not np.any(live):
-                continue
-            xm = self._midpoint(a, b)
-            bidx = self._branch_index(m * xm)
-            for bi, br in enumerate(self.rank.branches):
-                rows = live & (bidx == bi)
-                if not np.any(rows):
+        for c, _a, _b, xm, bi, br, rows in self._cells_by_branch(edges, m):
+            c_aff, found, runs = self._structure(br, segs[bi], m, rr, xm)
+            use_c = found & (_at(c_aff, xm) < xm)
+            A, B = _pick(use_c, c_aff, X)
+            N += np.where(rows, mom.poly(c, B, A, 1), 0.0)
+            for lo_f, hi_f, ends, first in runs:
+                sel = rows & ends
+                if not np.any(sel):
                     continue
-                c_aff, found, runs = self._structure(br, segs[bi], m, rr, xm)
-                use_c = found & (_at(c_aff, xm) < xm)
-                A, B = _pick(use_c, c_aff, X)
-                N += np.where(rows, mom.poly(c, B, A, 1), 0.0)
-                for lo_f, hi_f, ends, first in runs:
-                    sel = rows & ends
-                    if not np.any(sel):
-                        continue
-                    lo_v, hi_v = _at(lo_f, xm), _at(hi_f, xm)
-                    inside = (xm > lo_v) & (xm < hi_v)
-                    past = xm >= hi_v
-                    part = _pick(inside, _sub(X, lo_f), _pick(past, _sub(hi_f, lo_f), _const(n, 0)))
-                    A2, B2 = part
-                    S += np.where(sel, mom.poly(c, B2, A2, 2), 0.0)
-                    O0 += np.where(sel & first, mom.poly(c, B2, A2, 1), 0.0)
+                lo_v, hi_v = _at(lo_f, xm), _at(hi_f, xm)
+                inside = (xm > lo_v) & (xm < hi_v)
+                past = xm >= hi_v
+                part = _pick(inside, _sub(X, lo_f), _pick(past, _sub(hi_f, lo_f), _const(n, 0)))
+                A2, B2 = part
+                S += np.where(sel, mom.poly(c, B2, A2, 2), 0.0)
+                O0 += np.where(sel & first, mom.poly(c, B2, A2, 1), 0.0)
         return N, O0, S
 
     def _other_exprs(self, r, m, segs):
@@ -555,43 +561,33 @@ class SOAPAnalysis:
         s = self.size
         edges = self._tagged_cells(m)
         nu, mu = np.zeros(n), np.zeros(n)
-        for c in range(edges.shape[1] - 1):
-            a, b = edges[:, c], edges[:, c + 1]
-            live = b > a
-            if not np.any(live):
-                continue
-            xm = self._midpoint(a, b)
-            bidx = self._branch_index(m * xm)
-            for bi, br in enumerate(self.rank.branches):
-                rows = live & (bidx == bi)
-                if not np.any(rows):
+        for _c, a, b, xm, _bi, br, rows in self._cells_by_branch(edges, m):
+            R, pieces = self._tagged_pieces(br, m, xm)
+            nu += np.where(rows, self._root_density(R, r, a, b, None), 0.0)
+            for kind, a_lo, a_hi, lev, mask in pieces:
+                sel = rows & mask
+                if not np.any(sel):
                     continue
-                R, pieces = self._tagged_pieces(br, m, xm)
-                nu += np.where(rows, self._root_density(R, r, a, b, None), 0.0)
-                for kind, a_lo, a_hi, lev, mask in pieces:
-                    sel = rows & mask
-                    if not np.any(sel):
-                        continue
-                    if kind == 0:
-                        length = _sub(a_hi, a_lo)
-                        mu += np.where(sel, self._root_density(lev, r, a, b, length), 0.0)
-                    else:
-                        # r in (alpha - a_hi, alpha - a_lo]: an x-interval inside the cell
-                        p, q = a.copy(), b.copy()
-                        for g, strict in ((_sub(lev, a_hi), True), (_sub(lev, a_lo), False)):
-                            g = (g[0], g[1] - r)
-                            # strict: g < 0 ; else g >= 0
-                            x0 = _root(g)
-                            pos = g[0] > 0
-                            neg_side = pos if strict else ~pos  # x below the root satisfies
-                            const_ok = (g[1] < 0) if strict else (g[1] >= 0)
-                            flat = g[0] == 0
-                            p = np.where(~flat & ~neg_side, np.maximum(p, x0), p)
-                            q = np.where(~flat & neg_side, np.minimum(q, x0), q)
-                            q = np.where(flat & ~const_ok, p, q)
-                        with np.errstate(invalid="ignore"):
-                            prob = np.where(q > p, s.cdf(q) - s.cdf(p), 0.0)
-                        mu += np.where(sel, prob, 0.0)
+                if kind == 0:
+                    length = _sub(a_hi, a_lo)
+                    mu += np.where(sel, self._root_density(lev, r, a, b, length), 0.0)
+                else:
+                    # r in (alpha - a_hi, alpha - a_lo]: an x-interval inside the cell
+                    p, q = a.copy(), b.copy()
+                    for g, strict in ((_sub(lev, a_hi), True), (_sub(lev, a_lo), False)):
+                        g = (g[0], g[1] - r)
+                        # strict: g < 0 ; else g >= 0
+                        x0 = _root(g)
+                        pos = g[0] > 0
+                        neg_side = pos if strict else ~pos  # x below the root satisfies
+                        const_ok = (g[1] < 0) if strict else (g[1] >= 0)
+                        flat = g[0] == 0
+                        p = np.where(~flat & ~neg_side, np.maximum(p, x0), p)
+                        q = np.where(~flat & neg_side, np.minimum(q, x0), q)
+                        q = np.where(flat & ~const_ok, p, q)
+                    with np.errstate(invalid="ignore"):
+                        prob = np.where(q > p, s.cdf(q) - s.cdf(p), 0.0)
+                    mu += np.where(sel, prob, 0.0)
         return nu, mu
 
     def _root_density(self, L, r, a, b, length):
@@ -633,27 +629,17 @@ class SOAPAnalysis:
                 tot = float(np.sum(masses[levels == v]))
                 acc.setdefault(float(v), [0.0, 0.0])[slot] += tot
 
-        for c in range(edges.shape[1] - 1):
-            a, b = edges[:, c], edges[:, c + 1]
-            live = b > a
-            if not np.any(live):
-                continue
-            xm = self._midpoint(a, b)
-            bidx = self._branch_index(m * xm)
-            for bi, br in enumerate(self.rank.branches):
-                rows = live & (bidx == bi)
-                if not np.any(rows):
+        for c, _a, _b, xm, _bi, br, rows in self._cells_by_branch(edges, m):
+            R, pieces = self._tagged_pieces(br, m, xm)
+            flat = rows & (R[0] == 0)
+            add(R[1], np.where(flat, w * mom.poly(c, 0.0, 0.0, 0), 0.0), 0)
+            for kind, a_lo, a_hi, lev, mask in pieces:
+                if kind != 0:
                     continue
-                R, pieces = self._tagged_pieces(br, m, xm)
-                flat = rows & (R[0] == 0)
-                add(R[1], np.where(flat, w * mom.poly(c, 0.0, 0.0, 0), 0.0), 0)
-                for kind, a_lo, a_hi, lev, mask in pieces:
-                    if kind != 0:
-                        continue
-                    sel = rows & mask & (lev[0] == 0)
-                    length = _sub(a_hi, a_lo)
-                    mass = np.where(sel, w * mom.poly(c, length[1], length[0], 1), 0.0)
-                    add(lev[1], mass, 1)
+                sel = rows & mask & (lev[0] == 0)
+                length = _sub(a_hi, a_lo)
+                mass = np.where(sel, w * mom.poly(c, length[1], length[0], 1), 0.0)
+                add(lev[1], mass, 1)
         del n
         return {v: tuple(ms) for v, ms in acc.items() if ms[0] != 0 or ms[1] != 0}
 
