@@ -28,7 +28,7 @@ from mpmath import mp
 
 from .._warnings import QuadratureWarning
 
-__all__ = ["mean_response_time", "POLICIES"]
+__all__ = ["mean_response_time", "mean_response_time_mpf", "POLICIES"]
 
 POLICIES = ("FCFS", "PS", "FB", "SJF", "PSJF", "SRPT", "SPJF", "PSPJF", "SPRPT")
 _ALIASES = {"LAS": "FB"}
@@ -100,6 +100,22 @@ def mean_response_time(policy: str, size, prediction, lam: float, dps: int = 30)
     >>> round(mean_response_time("FCFS", Exponential(mean=1.0), ExactPrediction(), 0.5, 20), 12)
     2.0
     """
+    return float(mean_response_time_mpf(policy, size, prediction, lam, dps))
+
+
+def mean_response_time_mpf(policy: str, size, prediction, lam: float, dps: int = 30):
+    """:func:`mean_response_time` as an :class:`mpmath.mpf` carrying ``dps`` digits.
+
+    Used for reference values (``validation/make_reference_values.py``); same
+    parameters, ``mpmath.inf`` where the float version returns ``inf``.
+
+    Examples
+    --------
+    >>> from qtheory import Exponential, ExactPrediction
+    >>> v = mean_response_time_mpf("PS", Exponential(mean=1.0), ExactPrediction(), 0.75, 25)
+    >>> str(v)
+    '4.0'
+    """
     name = _policy_name(policy)
     try:
         lam_f = float(lam)
@@ -114,7 +130,7 @@ def mean_response_time(policy: str, size, prediction, lam: float, dps: int = 30)
         calc = _Calc(size, prediction, mp.mpf(lam_f), dps)
         value = calc.mean(name)
         calc.report(name)
-        return float(value)
+        return +value
 
 
 def _policy_name(policy) -> str:
@@ -214,7 +230,7 @@ class _Cumulative:
             v = self.tail.get(x)
             if v is None:
                 v = self.total - c.quad(self.integrand, [x, mp.inf], "tail partial moment",
-                                        atol=self.total)
+                                        scale=self.total)
                 self.tail[x] = v
             return v
         i = bisect.bisect_left(self.keys, x)
@@ -224,11 +240,11 @@ class _Cumulative:
         right = self.keys[i] if i < len(self.keys) else None
         if right is not None and right - x < x - left:
             pts = c.cut_points(x, right)
-            v = self.vals[i] - c.quad(self.integrand, pts, "partial moment", atol=self.total)
+            v = self.vals[i] - c.quad(self.integrand, pts, "partial moment", scale=self.total)
         else:
             pts = c.cut_points(left, x)
             v = self.vals[i - 1] + c.quad(self.integrand, pts, "partial moment",
-                                          atol=self.total)
+                                          scale=self.total)
         self.keys.insert(i, x)
         self.vals.insert(i, v)
         return v
@@ -247,6 +263,7 @@ class _Calc:
         self.tiny = mp.mpf(10) ** (-(dps + 10))
         self.worst = mp.zero
         self.worst_what = ""
+        self.worst_tol = self.tol
         self.discrete = bool(getattr(size, "is_discrete", False))
         self._moments = {}
         if self.discrete:
@@ -288,56 +305,62 @@ class _Calc:
             self._nmemo = {}
 
     # ------------------------------------------------------------------ numerics
-    def quad(self, f, pts, what, atol=0, outer=False):
-        """mpmath.quad over the split points ``pts``, with error control.
+    def quad(self, f, pts, what, scale=1, outer=False):
+        """mpmath.quad of f over the split points ``pts``, with error control.
 
+        ``scale``: the expected size of the result. mpmath's convergence test and
+        error estimate are absolute (eps/8, and capped at 1), so the integrand
+        is divided by ``scale`` to make both relative to it.
         ``outer``: the outermost integral, whose integrand carries the errors of
-        inner integrals; inner ones must reach a 1000 times smaller error.
-        On a large error estimate the intervals are bisected and the degree
-        raised; if that still fails, the achieved relative error is recorded
-        and reported once in a QuadratureWarning.
+        inner integrals; inner ones must reach a 100 times smaller error.
+        Interior finite intervals hold smooth integrands (kinks are split
+        points): Gauss-Legendre is tried first, tanh-sinh where its error
+        estimate is not good enough. If the total error is still too large,
+        every interval is bisected and the degree raised; if that fails too,
+        the achieved relative error is reported once in a QuadratureWarning.
         """
         pts = _unique_sorted(pts)
         if len(pts) < 2:
             return mp.zero
-        tol = self.tol if outer else self.tol / 1000
-        # Interior finite intervals hold smooth integrands (kinks are split points):
-        # Gauss-Legendre first, tanh-sinh where its error estimate is not good enough.
+        scale = mp.mpf(scale)
+        if not (0 < scale < mp.inf):
+            scale = mp.one
+
+        def fs(x):
+            return f(x) / scale
+
+        tol = self.tol if outer else self.tol / 100
         pieces = []
         for a, b in zip(pts[:-1], pts[1:]):
             if a > 0 and b != mp.inf:
-                pieces.append([a, b, *mp.quad(f, [a, b], method="gauss-legendre", error=True),
-                               True])
+                v, e = mp.quad(fs, [a, b], method="gauss-legendre", error=True)
+                pieces.append([a, b, v, e, True])
             else:
-                pieces.append([a, b, *_piece(f, a, b), False])
-        v = mp.fsum(p[2] for p in pieces)
-        limit = tol * max(abs(v), atol, self.tiny)
+                pieces.append([a, b, *_piece(fs, a, b), False])
         for p in pieces:
-            if p[4] and p[3] > limit / len(pieces):
-                p[2], p[3] = _piece(f, p[0], p[1])
+            if p[4] and p[3] > tol / len(pieces):
+                p[2], p[3] = _piece(fs, p[0], p[1])
         v = mp.fsum(p[2] for p in pieces)
         e = mp.fsum(p[3] for p in pieces)
-        if e <= tol * max(abs(v), atol, self.tiny):
-            return v
+        if e <= tol * max(abs(v), 1):
+            return v * scale
         deg = int(4 + max(0, math.log(mp.prec / 30.0, 2))) + 1  # mpmath's own guess, plus one
         fine = _refine(pts)
-        parts = [_piece(f, a, b, deg) for a, b in zip(fine[:-1], fine[1:])]
+        parts = [_piece(fs, a, b, deg) for a, b in zip(fine[:-1], fine[1:])]
         v2 = mp.fsum(p[0] for p in parts)
         e2 = mp.fsum(p[1] for p in parts)
-        scale = max(abs(v2), atol, self.tiny)
-        if e2 > tol * scale:
-            rel = e2 / scale
-            if rel > self.worst:
-                self.worst, self.worst_what = rel, what
-        return v2
+        rel = e2 / max(abs(v2), 1)
+        if rel > tol and rel > self.worst:
+            self.worst, self.worst_what, self.worst_tol = rel, what, tol
+        return v2 * scale
 
     def report(self, name):
         if self.worst > 0:
             warnings.warn(
                 f"mpmath {name}: a quadrature ({self.worst_what}) reached only a relative "
-                f"error of {mp.nstr(self.worst, 3)} (asked for {mp.nstr(self.tol, 3)})",
+                f"error of {mp.nstr(self.worst, 3)} (asked for {mp.nstr(self.worst_tol, 3)})",
                 QuadratureWarning,
-                stacklevel=3,
+                stacklevel=4,
             )
 
     # ------------------------------------------------------------------ size law
@@ -382,7 +405,7 @@ class _Calc:
         inner = [p for p in (*self.breaks, *self.ladder, *extra) if a < p < b]
         return [a, *_unique_sorted(inner), b]
 
-    def expect(self, h, a=None, b=None, extra=(), what="", atol=0, outer=False):
+    def expect(self, h, a=None, b=None, extra=(), what="", scale=1, outer=False):
         """E[h(X); a < X < b]: a sum over atoms, or a quadrature of f h over (a, b)."""
         if self.discrete:
             return mp.fsum(p * h(v) for v, p in self.atoms)
@@ -390,7 +413,7 @@ class _Calc:
         b = self.hi if b is None else min(b, self.hi)
         if not a < b:
             return mp.zero
-        return self.quad(lambda x: self.pdf(x) * h(x), self.cut_points(a, b, extra), what, atol,
+        return self.quad(lambda x: self.pdf(x) * h(x), self.cut_points(a, b, extra), what, scale,
                          outer=outer)
 
     # ------------------------------------------------------------------ dispatch
@@ -398,6 +421,9 @@ class _Calc:
         m1 = self.moment(1)
         if m1 == mp.inf or self.lam * m1 >= 1:
             return mp.inf
+        # rough sizes of the results, to scale the outer integrals (see quad)
+        self.rscale = 1 / (1 - self.lam * m1)
+        self.tscale = m1 * self.rscale
         if name in _TWIN and self.exact:
             name = _TWIN[name]  # Y = X: the policy on true sizes
         if name in _TWIN:
@@ -430,7 +456,8 @@ class _Calc:
         if m2 == mp.inf:
             return mp.inf
         lam, c1 = self.lam, _Cumulative(self, 1)
-        w = self.expect(lambda x: 1 / (1 - lam * c1(x)) ** 2, what="SJF outer", outer=True)
+        w = self.expect(lambda x: 1 / (1 - lam * c1(x)) ** 2, what="SJF outer",
+                        scale=self.rscale, outer=True)
         return self.moment(1) + lam * m2 / 2 * w
 
     def _c_PSJF(self):
@@ -441,7 +468,7 @@ class _Calc:
             r = 1 - lam * c1(x)
             return x / r + lam * c2(x) / (2 * r * r)
 
-        return self.expect(h, what="PSJF outer", outer=True)
+        return self.expect(h, what="PSJF outer", scale=self.tscale, outer=True)
 
     def _c_SRPT(self):
         # E[T(x)] = lam [int_0^x t^2 f + x^2 Fbar(x)] / (2 (1 - rho_x)^2)
@@ -454,11 +481,11 @@ class _Calc:
             r = 1 - lam * c1(x)
             return lam * (c2(x) + x * x * self.sf(x)) / (2 * r * r)
 
-        wait = self.expect(h, what="SRPT waiting", outer=True)
+        wait = self.expect(h, what="SRPT waiting", scale=self.tscale, outer=True)
         hi = self.hi
         pts = [mp.zero, *self.cut_points(self.lo, hi)] if self.lo > 0 else self.cut_points(0, hi)
         res = self.quad(lambda t: self.sf(t) / (1 - lam * c1(t)), pts, "SRPT residence",
-                        outer=True)
+                        scale=self.tscale, outer=True)
         return wait + res
 
     def _c_FB(self):
@@ -471,7 +498,7 @@ class _Calc:
             r = 1 - lam * (c1(x) + x * s)
             return (x * r + lam * (c2(x) + x * x * s) / 2) / (r * r)
 
-        return self.expect(h, what="FB outer", outer=True)
+        return self.expect(h, what="FB outer", scale=self.tscale, outer=True)
 
     # laws with atoms: exact sums, ties FIFO (Cobham / SOAP)
     def _partials(self):
@@ -596,7 +623,7 @@ class _Calc:
         b = y / self.zlo if self.zlo > 0 else mp.inf
         head = self._cum(k)(a) if a > self.lo else mp.zero
         body = self.expect(lambda x: x**k * self.N(y / x), a, b, self._x_kinks(y),
-                           f"int x^{k} f N(y/x)", atol=self.moment(k))
+                           f"int x^{k} f N(y/x)", scale=self.moment(k))
         return head + body
 
     def _cum(self, k):
@@ -621,9 +648,9 @@ class _Calc:
         a = y / self.zhi if self.zhi != mp.inf else mp.zero
         b = y / self.zlo if self.zlo > 0 else mp.inf
         # absolute scale: the density of Y is of order 1 / (typical y)
-        atol = self.moment(k + 1) / self.yscale
+        scale = self.moment(k + 1) / self.yscale
         return self.expect(lambda x: x**k * self.n(y / x), a, b, self._x_kinks(y),
-                           f"int x^{k} f n(y/x)", atol=atol)
+                           f"int x^{k} f n(y/x)", scale=scale)
 
     def D(self, v):
         """P(v <= Y <= v + X) = int f(x) [N(1 + v/x) - N(v/x)] dx."""
@@ -635,7 +662,7 @@ class _Calc:
             a = v / self.zhi if self.zhi != mp.inf else mp.zero
             b = v / (self.zlo - 1) if self.zlo > 1 else mp.inf
             return self.expect(lambda x: self.N(1 + v / x) - self.N(v / x), a, b,
-                               self._x_kinks(v, shifted=True), "SPRPT D(v)", atol=1)
+                               self._x_kinks(v, shifted=True), "SPRPT D(v)")
 
         return self._ymemo_get("D", v, one)
 
@@ -648,8 +675,7 @@ class _Calc:
             a, b = max(c, self.zlo), min(c + 1, self.zhi)
             if a < b:
                 pts = [a, *(z for z in self.zbreaks if a < z < b), b]
-                v = self.quad(lambda z: (c + 1 - z) ** 2 * self.n(z), pts, "SPRPT window",
-                              atol=1)
+                v = self.quad(lambda z: (c + 1 - z) ** 2 * self.n(z), pts, "SPRPT window")
             else:
                 v = mp.zero
             self._kmemo[c] = v
@@ -686,7 +712,7 @@ class _Calc:
             inner = [s for s in (*lat, *kinks, *brk) if a < s < b]
             pts = [a, *_unique_sorted(inner), b]
             val = self.quad(lambda s: s * s * self.pdf(y * s) * self.K(1 / s), pts,
-                            "SPRPT R(y)", atol=self.moment(2) / y**3)
+                            "SPRPT R(y)", scale=self.moment(2) / y**3)
             return y**3 * val
 
         return self._ymemo_get("R", y, one)
@@ -719,8 +745,7 @@ class _Calc:
             return mp.fsum(p * (1 - self.N(y / v)) for v, p in self.atoms)
         saved = self.worst, self.worst_what  # a rough value is enough here
         a = y / self.zhi if self.zhi != mp.inf else mp.zero
-        out = self.expect(lambda x: 1 - self.N(y / x), a, None, self._x_kinks(y), "P(Y > y)",
-                          atol=1)
+        out = self.expect(lambda x: 1 - self.N(y / x), a, None, self._x_kinks(y), "P(Y > y)")
         self.worst, self.worst_what = saved
         return out
 
@@ -731,7 +756,7 @@ class _Calc:
         if m2 == mp.inf:
             return mp.inf
         w = self.quad(lambda y: self.fY(y) / (1 - self.rho_p(y)) ** 2, self._y_points(),
-                      "SPJF outer", outer=True)
+                      "SPJF outer", scale=self.rscale, outer=True)
         return self.moment(1) + self.lam * m2 / 2 * w
 
     def _PSPJF(self):
@@ -743,7 +768,8 @@ class _Calc:
             r = 1 - self.rho_p(y)
             return self.h1(y) / r + lam * self.fY(y) * self.S2(y) / (2 * r * r)
 
-        return self.quad(h, self._y_points(), "PSPJF outer", outer=True)
+        return self.quad(h, self._y_points(), "PSPJF outer", scale=self.tscale,
+                         outer=True)
 
     def _SPRPT(self):
         # E[T(x, y)] = lam [E[X^2; Y <= y] + R(y)] / (2 (1 - rho'_y)^2)
@@ -763,7 +789,8 @@ class _Calc:
             wait = lam * self.fY(y) * (self.S2(y) + self.R(y)) / (2 * r * r)
             return wait + self.D(y) / r
 
-        main = self.quad(h, self._y_points(shifted=True), "SPRPT outer", outer=True)
+        main = self.quad(h, self._y_points(shifted=True), "SPRPT outer",
+                         scale=self.tscale, outer=True)
         pts = [mp.zero, *(z for z in self.zbreaks if z < 1), mp.one]
         short = self.moment(1) * self.quad(self.N, pts, "E[(1 - Z)^+]")
         return main + short

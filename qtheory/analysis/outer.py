@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._warnings import QuadratureWarning
-from .quadrature import finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
+from .quadrature import SAFETY, finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
 
 __all__ = ["OuterGrid", "make_grid", "adaptive"]
 
@@ -35,10 +35,11 @@ class OuterGrid:
     coarse4: np.ndarray
 
     def integrate(self, values: np.ndarray) -> tuple[float, float]:
-        """Return ``(integral, error estimate)`` of ``values`` given at ``x``."""
+        """Return ``(integral, error estimate)`` of ``values`` given at ``x``; the
+        estimate includes the safety factor :data:`~qtheory.analysis.quadrature.SAFETY`."""
         prod = np.where(self.w > 0, values * self.w, 0.0)
         fine, err = nested_sum(prod, self.coarse, self.coarse4)
-        return float(fine), float(err)
+        return float(fine), SAFETY * float(err)
 
 
 def make_grid(lo: float, hi: float, breakpoints, scale: float, level: int) -> OuterGrid:

@@ -49,7 +49,7 @@ from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from ..rank import RankFunction
 from .joint import JointIntegrals
-from .quadrature import finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
+from .quadrature import SAFETY, finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
 
 __all__ = ["SOAPAnalysis"]
 
@@ -815,7 +815,7 @@ class SOAPAnalysis:
             W = 0.5 * lam * q["S"] * h / (1.0 - lam * q["O0"])
             vals = np.where(q["nu"] > 0, q["nu"] * W, 0.0) + q["mu"] * h
         v, e = nested_sum(np.where(w > 0, vals * w, 0.0), c2, c4)
-        return float(v), float(e)
+        return float(v), SAFETY * float(e)
 
     def mean(self, lam: float) -> tuple[float, float]:
         """``(E[T], error estimate)`` at arrival rate ``lam``.
