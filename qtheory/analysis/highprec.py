@@ -589,11 +589,23 @@ class _Calc:
         return mp.inf
 
     def _x_kinks(self, y, shifted=False):
-        """Points x where the integrands in x of N(y/x), n(y/x) (and N(1 + y/x)) kink."""
+        """Split points in x for integrands in N(y/x), n(y/x) (and N(1 + y/x)).
+
+        Their kinks y/b (and y/(b - 1)) for the noise breakpoints b, the point
+        y/median(Z) where the noise factor changes, and a geometric ladder from
+        there up to the size ladder (for small y the integrand lives on many
+        scales between y and the typical size).
+        """
         pts = [y / b for b in self.zbreaks]
         if shifted:
             pts += [y / (b - 1) for b in self.zbreaks if b > 1]
-        pts.append(y / self.zmed)
+        p = y / self.zmed
+        pts.append(p)
+        if not self.discrete and self.ladder:
+            p *= _STEP
+            while p < self.ladder[0]:
+                pts.append(p)
+                p *= _STEP
         return pts
 
     def _ymemo_get(self, key, y, fn):
