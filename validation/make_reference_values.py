@@ -1,162 +1,89 @@
-"""Reference values of E[T] computed with qtheory's independent mpmath method.
+"""Reference mean response times from the independent mpmath method.
 
-How ``tests/data/mpmath_reference.json`` was made: this script, run from the
-repository root as ::
+Writes ``tests/data/mpmath_reference.json``, read by
+``tests/test_mg1.py::test_quadrature_matches_mpmath_reference`` (quadrature within
+1e-8 relative of each value). The values are computed by
+``qtheory.analysis.highprec.mean_response_time`` at ``dps = 20`` decimal digits: the
+published formulas integrated over the size x and the prediction y with
+``mpmath.quad``, sharing no code with the double-precision engine.
 
-    python validation/make_reference_values.py            # 2 worker processes
-    python validation/make_reference_values.py --jobs 1   # or serially
+Matrix: sizes Exponential(mean=1), Weibull(shape=0.5, scale=0.5) (F(x) = 1 -
+exp(-sqrt(2x))), HyperExponential(means=(0.5, 3), probs=(0.8, 0.2)),
+BoundedPareto(alpha=1.5, low=0.2, high=50); FCFS, PS, FB, SJF, PSJF, SRPT at loads 0.5
+and 0.9; SPJF, PSPJF, SPRPT with exponential and uniform(alpha=0.5) predictions at load
+0.9.
 
-Each value is ::
-
-    from qtheory.analysis.highprec import mean_response_time_mpf
-    lam = load / size.mean                    # float, exactly as MG1(load=...) does
-    value = mean_response_time_mpf(policy, size, prediction, lam, dps=25)
-    mpmath.nstr(value, 20)                    # stored as a string
-
-with the matrix
-
-* sizes: Exponential(mean=1.0), Weibull(shape=0.5, scale=0.5),
-  HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
-  BoundedPareto(alpha=1.5, low=0.2, high=50.0);
-* FCFS, PS, FB, SJF, PSJF, SRPT with ExactPrediction();
-* SPJF, PSPJF, SPRPT with ExponentialPrediction() and UniformPrediction(alpha=0.5);
-* loads 0.5 and 0.9.
-
-``qtheory.analysis.highprec`` shares no code with the double-precision engine,
-so these numbers are an independent check of it. The JSON file is a list of
-records; each carries the one-line ``snippet`` that reproduces it, the exact
-``arrival_rate`` used (the float ``load / size.mean``), ``dps`` and the
-``seconds`` it took. Values are given to 20 significant digits (computed at 25);
-the method aims at a relative error below about 1e-20 at dps=25 and warns
-(QuadratureWarning) where a quadrature falls short, which is recorded in
-``warnings``.
+Run: ``python validation/make_reference_values.py`` (about 10 minutes on one core).
+Records are flushed as they are computed, so an interrupted run keeps what it has.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import sys
+import platform
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from datetime import datetime, timezone
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+import mpmath
 
-import mpmath  # noqa: E402
+import qtheory as qt
+from qtheory.analysis.highprec import mean_response_time
 
-import qtheory as qt  # noqa: E402
-from qtheory.analysis.highprec import mean_response_time_mpf  # noqa: E402
-
-DPS = 25
-DIGITS = 20
-LOADS = (0.5, 0.9)
-OUT = ROOT / "tests" / "data" / "mpmath_reference.json"
-
+DPS = 20
 SIZES = {
-    "Exponential": {"mean": 1.0},
-    "Weibull": {"shape": 0.5, "scale": 0.5},
-    "HyperExponential": {"means": [0.5, 3.0], "probs": [0.8, 0.2]},
-    "BoundedPareto": {"alpha": 1.5, "low": 0.2, "high": 50.0},
+    "Exponential(mean=1.0)": qt.Exponential(mean=1.0),
+    "Weibull(shape=0.5, scale=0.5)": qt.Weibull(shape=0.5, scale=0.5),
+    "HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2))":
+        qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
+    "BoundedPareto(alpha=1.5, low=0.2, high=50.0)":
+        qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
 }
-CLASSICAL = ("FCFS", "PS", "FB", "SJF", "PSJF", "SRPT")
-PREDICTED = ("SPJF", "PSPJF", "SPRPT")
 PREDICTIONS = {
-    "ExactPrediction": {},
-    "ExponentialPrediction": {},
-    "UniformPrediction": {"alpha": 0.5},
+    "ExponentialPrediction()": qt.ExponentialPrediction(),
+    "UniformPrediction(alpha=0.5)": qt.UniformPrediction(alpha=0.5),
 }
 
 
-def _call(name: str, kwargs: dict) -> str:
-    return f"{name}({', '.join(f'{k}={v!r}' for k, v in kwargs.items())})"
+def jobs():
+    for sname in SIZES:
+        for pol in ("FCFS", "PS", "FB", "SJF", "PSJF", "SRPT"):
+            for load in (0.5, 0.9):
+                yield sname, None, pol, load
+    for pname in PREDICTIONS:
+        for sname in SIZES:
+            for pol in ("SPJF", "PSPJF", "SPRPT"):
+                yield sname, pname, pol, 0.9
 
 
-def cases():
-    """The (size, size kwargs, prediction, prediction kwargs, policy, load) matrix."""
-    out = []
-    for size, skw in SIZES.items():
-        for load in LOADS:
-            for pol in CLASSICAL:
-                out.append((size, skw, "ExactPrediction", {}, pol, load))
-            for pred in ("ExponentialPrediction", "UniformPrediction"):
-                for pol in PREDICTED:
-                    out.append((size, skw, pred, PREDICTIONS[pred], pol, load))
+def main(out: Path | None = None) -> Path:
+    out = out or Path(__file__).resolve().parents[1] / "tests" / "data" / "mpmath_reference.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    records = []
+    header = {
+        "made_by": "python validation/make_reference_values.py",
+        "method": f"qtheory.analysis.highprec.mean_response_time(policy, size, prediction, "
+                  f"lam, dps={DPS}) with lam = load / E[X]",
+        "date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC",
+        "versions": {"qtheory": qt.__version__, "mpmath": mpmath.__version__,
+                     "python": platform.python_version()},
+    }
+    for sname, pname, pol, load in jobs():
+        size = SIZES[sname]
+        pred = PREDICTIONS[pname] if pname else qt.ExactPrediction()
+        t0 = time.perf_counter()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            value = mean_response_time(pol, size, pred, load / size.mean, DPS)
+        records.append({"size": sname, "prediction": pname, "policy": pol, "load": load,
+                        "value": repr(value), "dps": DPS,
+                        "seconds": round(time.perf_counter() - t0, 2),
+                        "warnings": [str(w.message)[:160] for w in caught]})
+        print(records[-1], flush=True)
+        out.write_text(json.dumps({"header": header, "records": records}, indent=1) + "\n")
     return out
 
 
-def compute(case) -> dict:
-    size_name, skw, pred_name, pkw, policy, load = case
-    size = getattr(qt, size_name)(**skw)
-    pred = getattr(qt, pred_name)(**pkw)
-    lam = load / size.mean
-    snippet = (
-        f"mean_response_time_mpf({policy!r}, {_call(size_name, skw)}, {_call(pred_name, pkw)}, "
-        f"lam={lam!r}, dps={DPS})"
-    )
-    t0 = time.perf_counter()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        value = mean_response_time_mpf(policy, size, pred, lam, dps=DPS)
-    seconds = time.perf_counter() - t0
-    rec = {
-        "size": _call(size_name, skw),
-        "size_class": size_name,
-        "size_kwargs": skw,
-        "prediction": _call(pred_name, pkw),
-        "prediction_class": pred_name,
-        "prediction_kwargs": pkw,
-        "policy": policy,
-        "load": load,
-        "arrival_rate": lam,
-        "value": mpmath.nstr(value, DIGITS, strip_zeros=False),
-        "dps": DPS,
-        "seconds": round(seconds, 1),
-        "snippet": snippet,
-    }
-    if caught:
-        rec["warnings"] = [str(w.message) for w in caught]
-    print(f"{seconds:7.1f}s  {policy:6s} {rec['size']:55s} {pred_name:22s} {load}  "
-          f"{rec['value']}", flush=True)
-    return rec
-
-
-def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", type=int, default=2, help="worker processes (default 2)")
-    parser.add_argument("--out", type=Path, default=OUT)
-    args = parser.parse_args(argv)
-    todo = cases()
-    t0 = time.perf_counter()
-    if args.jobs > 1:
-        # longest first, so that the pool stays busy
-        heavy = {"SPRPT": 0, "PSPJF": 1, "SPJF": 2}
-        todo.sort(key=lambda c: heavy.get(c[4], 3))
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            records = list(pool.map(compute, todo))
-    else:
-        records = [compute(c) for c in todo]
-    records.sort(key=_key)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    with open(args.out, "w") as fh:
-        fh.write("[\n")
-        fh.write(",\n".join("  " + json.dumps(r) for r in records))
-        fh.write("\n]\n")
-    print(f"wrote {len(records)} records to {os.path.relpath(args.out)} "
-          f"in {time.perf_counter() - t0:.0f}s")
-    return 0
-
-
-def _key(rec):
-    sizes = list(SIZES)
-    preds = list(PREDICTIONS)
-    pols = list(CLASSICAL + PREDICTED)
-    return (sizes.index(rec["size_class"]), preds.index(rec["prediction_class"]),
-            pols.index(rec["policy"]), rec["load"])
-
-
 if __name__ == "__main__":
-    raise SystemExit(main())
+    print(main())
