@@ -13,6 +13,7 @@ The public API in one screen::
 from . import policies, rank
 from ._warnings import QuadratureWarning
 from .analysis.optimize import OptimumResult, optimal_buckets, optimal_one_bit, optimal_trail
+from .analysis.priority import priority_class_means
 from .distributions import (
     BoundedPareto,
     Deterministic,
@@ -52,6 +53,7 @@ __all__ = [
     "optimal_buckets",
     "optimal_trail",
     "OptimumResult",
+    "priority_class_means",
     "get_policy",
     "QuadratureWarning",
     "SizeDistribution",

@@ -170,6 +170,7 @@ def _refine(pts):
     return out
 
 
+_WIDE = 2**16  # intervals [a, b] with b / a above this are integrated in log x
 _POWER = 4  # x = a u**4 on a first interval [0, a] where the integrand is singular at 0
 
 
@@ -198,6 +199,13 @@ def _piece(f, a, b, maxdegree=None, method="tanh-sinh"):
             return f(b * u3 * u) * (_POWER * b * u3)
 
         return mp.quad(g, [0, 1], error=True, maxdegree=maxdegree)
+    if a > 0 and b != mp.inf and b > a * _WIDE:
+        # many decades (e.g. from y to the typical size when y is tiny): x = exp(v)
+        def h(v):
+            x = mp.exp(v)
+            return f(x) * x
+
+        return mp.quad(h, [mp.log(a), mp.log(b)], error=True, maxdegree=maxdegree)
     return mp.quad(f, [a, b], error=True, maxdegree=maxdegree, method=method)
 
 
@@ -332,7 +340,7 @@ class _Calc:
         tol = self.tol if outer else self.tol / 100
         pieces = []
         for a, b in zip(pts[:-1], pts[1:]):
-            if a > 0 and b != mp.inf:
+            if a > 0 and b != mp.inf and b <= a * _WIDE:
                 v, e = mp.quad(fs, [a, b], method="gauss-legendre", error=True)
                 pieces.append([a, b, v, e, True])
             else:
@@ -591,21 +599,16 @@ class _Calc:
     def _x_kinks(self, y, shifted=False):
         """Split points in x for integrands in N(y/x), n(y/x) (and N(1 + y/x)).
 
-        Their kinks y/b (and y/(b - 1)) for the noise breakpoints b, the point
-        y/median(Z) where the noise factor changes, and a geometric ladder from
-        there up to the size ladder (for small y the integrand lives on many
-        scales between y and the typical size).
+        Their kinks y/b (and y/(b - 1)) for the noise breakpoints b, and the point
+        y/median(Z) where the noise factor changes, with two more at 8 and 64
+        times it (a wide gap up to the size ladder is then integrated in log x,
+        see _piece).
         """
         pts = [y / b for b in self.zbreaks]
         if shifted:
             pts += [y / (b - 1) for b in self.zbreaks if b > 1]
         p = y / self.zmed
-        pts.append(p)
-        if not self.discrete and self.ladder:
-            p *= _STEP
-            while p < self.ladder[0]:
-                pts.append(p)
-                p *= _STEP
+        pts += [p, p * _STEP, p * _STEP**2]
         return pts
 
     def _ymemo_get(self, key, y, fn):
@@ -616,67 +619,101 @@ class _Calc:
             self._ymemo[k] = v
         return v
 
-    def rho_p(self, y):
-        """rho'_y = lam int f(x) x N(y/x) dx (the load of jobs predicted <= y)."""
-        return self._ymemo_get("rho", y, lambda y: self.lam * self._partial_y(1, y))
-
-    def S2(self, y):
-        """E[X^2; Y <= y] = int f(x) x^2 N(y/x) dx."""
-        return self._ymemo_get("S2", y, lambda y: self._partial_y(2, y))
-
-    def _partial_y(self, k, y):
-        # int f(x) x^k N(y/x) dx. N(y/x) = 1 for x <= y/zhi and 0 for x >= y/zlo, so
-        # this is int_0^{y/zhi} x^k f + int_{y/zhi}^{y/zlo} x^k f N(y/x) dx.
-        if y <= 0:
-            return mp.zero
+    # The functions of y below are integrals over x; two of them share one
+    # quadrature as the real and imaginary parts of a complex integrand (mpmath.quad
+    # integrates complex functions), each scaled to order 1.
+    def _pair(self, y, key, h1, h2, a, b, kinks, s1, s2):
+        """(E[h1(X); a < X < b], E[h2(X); a < X < b]) for the y-function pair ``key``."""
+        k = (key, y)
+        out = self._ymemo.get(k)
+        if out is not None:
+            return out
         if self.discrete:
-            return mp.fsum(p * v**k * self.N(y / v) for v, p in self.atoms)
+            out = (mp.fsum(p * h1(v) for v, p in self.atoms),
+                   mp.fsum(p * h2(v) for v, p in self.atoms))
+        else:
+            a, b = max(a, self.lo), min(b, self.hi)
+            if a < b:
+                i1, i2 = 1 / s1, 1 / s2
+
+                def f(x):
+                    p = self.pdf(x)
+                    return mp.mpc(p * h1(x) * i1, p * h2(x) * i2)
+
+                v = self.quad(f, self.cut_points(a, b, kinks), key)
+                out = (v.real * s1, v.imag * s2)
+            else:
+                out = (mp.zero, mp.zero)
+        self._ymemo[k] = out
+        return out
+
+    def _ends(self, y):
+        """N(y/x) = 1 for x <= y/zhi, and N(y/x) = n(y/x) = 0 for x >= y/zlo."""
         a = y / self.zhi if self.zhi != mp.inf else mp.zero
         b = y / self.zlo if self.zlo > 0 else mp.inf
-        head = self._cum(k)(a) if a > self.lo else mp.zero
-        body = self.expect(lambda x: x**k * self.N(y / x), a, b, self._x_kinks(y),
-                           f"int x^{k} f N(y/x)", scale=self.moment(k))
-        return head + body
+        return a, b
+
+    def loads(self, y):
+        """(rho'_y, E[X^2; Y <= y]) = (lam int f x N(y/x) dx, int f x^2 N(y/x) dx).
+
+        As N(y/x) = 1 for x <= y/zhi, each is int_0^{y/zhi} x^k f (a partial moment)
+        plus an integral over [y/zhi, y/zlo].
+        """
+        if y <= 0:
+            return mp.zero, mp.zero
+        a, b = self._ends(y)
+        r, s2 = self._pair(y, "loads", lambda x: x * self.N(y / x),
+                           lambda x: x * x * self.N(y / x), a, b, self._x_kinks(y),
+                           self.moment(1), self.moment(2))
+        if not self.discrete and a > self.lo:
+            r, s2 = r + self._cum(1)(a), s2 + self._cum(2)(a)
+        return self.lam * r, s2
+
+    def dens(self, y):
+        """(f_Y(y), h1(y)) = (int g(x, y) dx, int x g(x, y) dx) with g = f(x) n(y/x)/x."""
+        if y <= 0:
+            return mp.zero, mp.zero
+        a, b = self._ends(y)
+        # the density of Y is of order 1 / (typical y)
+        return self._pair(y, "dens", lambda x: self.n(y / x) / x, lambda x: self.n(y / x),
+                          a, b, self._x_kinks(y), 1 / self.yscale,
+                          self.moment(1) / self.yscale)
+
+    def dens_load(self, y):
+        """(f_Y(y), rho'_y) in one pass (SPJF)."""
+        if y <= 0:
+            return mp.zero, mp.zero
+        a, b = self._ends(y)
+        fy, r = self._pair(y, "dens_load", lambda x: self.n(y / x) / x,
+                           lambda x: x * self.N(y / x), a, b, self._x_kinks(y),
+                           1 / self.yscale, self.moment(1))
+        if not self.discrete and a > self.lo:
+            r = r + self._cum(1)(a)
+        return fy, self.lam * r
+
+    def dens_D(self, v):
+        """(f_Y(v), D(v)) with D(v) = P(v <= Y <= v + X) = int f(x) [N(1 + v/x) - N(v/x)] dx.
+
+        D's integrand vanishes unless v/x < zhi and 1 + v/x > zlo; that domain holds
+        the support [v/zhi, v/zlo] of the density's integrand (whose end v/zlo is
+        among D's kinks).
+        """
+        if v <= 0:
+            return mp.zero, self._D0()
+        a = v / self.zhi if self.zhi != mp.inf else mp.zero
+        b = v / (self.zlo - 1) if self.zlo > 1 else mp.inf
+        return self._pair(v, "dens_D", lambda x: self.n(v / x) / x,
+                          lambda x: self.N(1 + v / x) - self.N(v / x), a, b,
+                          self._x_kinks(v, shifted=True), 1 / self.yscale, mp.one)
+
+    def _D0(self):
+        return self.N(mp.one) - self.N(mp.zero)  # D(0) = P(Z <= 1)
 
     def _cum(self, k):
         name = f"_cum{k}"
         if not hasattr(self, name):
             setattr(self, name, _Cumulative(self, k))
         return getattr(self, name)
-
-    def fY(self, y):
-        """Density of Y: int g(x, y) dx = int f(x) n(y/x) / x dx."""
-        return self._ymemo_get("fY", y, lambda y: self._density_y(-1, y))
-
-    def h1(self, y):
-        """int x g(x, y) dx = int f(x) n(y/x) dx."""
-        return self._ymemo_get("h1", y, lambda y: self._density_y(0, y))
-
-    def _density_y(self, k, y):
-        if y <= 0:
-            return mp.zero
-        if self.discrete:
-            return mp.fsum(p * v**k * self.n(y / v) for v, p in self.atoms)
-        a = y / self.zhi if self.zhi != mp.inf else mp.zero
-        b = y / self.zlo if self.zlo > 0 else mp.inf
-        # absolute scale: the density of Y is of order 1 / (typical y)
-        scale = self.moment(k + 1) / self.yscale
-        return self.expect(lambda x: x**k * self.n(y / x), a, b, self._x_kinks(y),
-                           f"int x^{k} f n(y/x)", scale=scale)
-
-    def D(self, v):
-        """P(v <= Y <= v + X) = int f(x) [N(1 + v/x) - N(v/x)] dx."""
-
-        def one(v):
-            if self.discrete:
-                return mp.fsum(p * (self.N(1 + v / w) - self.N(v / w)) for w, p in self.atoms)
-            # nonzero only where v/x < zhi and 1 + v/x > zlo
-            a = v / self.zhi if self.zhi != mp.inf else mp.zero
-            b = v / (self.zlo - 1) if self.zlo > 1 else mp.inf
-            return self.expect(lambda x: self.N(1 + v / x) - self.N(v / x), a, b,
-                               self._x_kinks(v, shifted=True), "SPRPT D(v)")
-
-        return self._ymemo_get("D", v, one)
 
     def K(self, c):
         """int_c^{c+1} (c + 1 - z)^2 n(z) dz = E[(1 + c - Z)^2; c < Z < 1 + c], memoised."""
@@ -737,7 +774,11 @@ class _Calc:
         yhi = self.hi * self.zhi if self.hi != mp.inf and self.zhi != mp.inf else mp.inf
         kinks = {x * z for x in xs for z in self.zbreaks}
         if shifted:
+            # SPRPT's residence term D(v) = P(v <= Y <= v + X) is positive below the
+            # support of Y too: integrate from 0, with its kinks x (z - 1)
             kinks |= {x * (z - 1) for x in xs for z in self.zbreaks if z > 1}
+            kinks.add(ylo)
+            ylo = mp.zero
         m = self.yscale
         eps = mp.mpf(10) ** (-(self.dps + 5))
         ladder, p = [], m
@@ -767,8 +808,12 @@ class _Calc:
         m2 = self.moment(2)
         if m2 == mp.inf:
             return mp.inf
-        w = self.quad(lambda y: self.fY(y) / (1 - self.rho_p(y)) ** 2, self._y_points(),
-                      "SPJF outer", scale=self.rscale, outer=True)
+
+        def h(y):
+            fy, r = self.dens_load(y)
+            return fy / (1 - r) ** 2
+
+        w = self.quad(h, self._y_points(), "SPJF outer", scale=self.rscale, outer=True)
         return self.moment(1) + self.lam * m2 / 2 * w
 
     def _PSPJF(self):
@@ -777,18 +822,18 @@ class _Calc:
         lam = self.lam
 
         def h(y):
-            r = 1 - self.rho_p(y)
-            return self.h1(y) / r + lam * self.fY(y) * self.S2(y) / (2 * r * r)
+            r, s2 = self.loads(y)
+            fy, h1 = self.dens(y)
+            return h1 / (1 - r) + lam * fy * s2 / (2 * (1 - r) ** 2)
 
-        return self.quad(h, self._y_points(), "PSPJF outer", scale=self.tscale,
-                         outer=True)
+        return self.quad(h, self._y_points(), "PSPJF outer", scale=self.tscale, outer=True)
 
     def _SPRPT(self):
         # E[T(x, y)] = lam [E[X^2; Y <= y] + R(y)] / (2 (1 - rho'_y)^2)
         #              + int_0^{min(x,y)} da / (1 - rho'_{y-a}) + (x - y)^+.
         # Residence term averaged over g: put v = y - a, then exchange the order
         # (Fubini): int_0^inf dv / (1 - rho'_v) P((Y - X)^+ <= v <= Y), and
-        # P(v <= Y <= v + X) = D(v).
+        # P(v <= Y <= v + X) = D(v) (positive for v below the support of Y too).
         # (x - y)^+ averaged: int f(x) int_0^x (x - y) q(y|x) dy dx; by parts the inner
         # integral is int_0^x N(y/x) dy = x int_0^1 N(z) dz, so the term is E[X] int_0^1 N.
         m2 = self.moment(2)
@@ -797,12 +842,13 @@ class _Calc:
         lam = self.lam
 
         def h(y):
-            r = 1 - self.rho_p(y)
-            wait = lam * self.fY(y) * (self.S2(y) + self.R(y)) / (2 * r * r)
-            return wait + self.D(y) / r
+            r, s2 = self.loads(y)
+            fy, d = self.dens_D(y)
+            wait = lam * fy * (s2 + self.R(y)) / (2 * (1 - r) ** 2) if fy else mp.zero
+            return wait + d / (1 - r)
 
-        main = self.quad(h, self._y_points(shifted=True), "SPRPT outer",
-                         scale=self.tscale, outer=True)
+        main = self.quad(h, self._y_points(shifted=True), "SPRPT outer", scale=self.tscale,
+                         outer=True)
         pts = [mp.zero, *(z for z in self.zbreaks if z < 1), mp.one]
         short = self.moment(1) * self.quad(self.N, pts, "E[(1 - Z)^+]")
         return main + short
