@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 import numpy as np
 
 __all__ = [
+    "HalfLineLaw",
     "SizeDistribution",
     "as_generator",
     "check_positive",
@@ -227,3 +228,16 @@ class SizeDistribution(ABC):
 
     def _params(self) -> dict:
         return {}
+
+
+class HalfLineLaw(SizeDistribution):
+    """A law with a smooth density on the whole half-line (0, inf): no breakpoints."""
+
+    @property
+    def support(self) -> tuple[float, float]:
+        return (0.0, np.inf)
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        return ()
+

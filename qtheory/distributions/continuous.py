@@ -19,6 +19,7 @@ from mpmath import mp
 from scipy import special
 
 from .base import (
+    HalfLineLaw,
     SizeDistribution,
     as_generator,
     check_count,
@@ -52,7 +53,7 @@ def _pow_diff(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------
-class Exponential(SizeDistribution):
+class Exponential(HalfLineLaw):
     """Exponential law with mean ``mean`` (or rate ``rate = 1/mean``).
 
     Parameters
@@ -95,14 +96,6 @@ class Exponential(SizeDistribution):
     def rate(self) -> float:
         """1 / mean."""
         return 1.0 / self._m
-
-    @property
-    def support(self) -> tuple[float, float]:
-        return (0.0, np.inf)
-
-    @property
-    def breakpoints(self) -> tuple[float, ...]:
-        return ()
 
     @property
     def scale(self) -> float:
@@ -284,7 +277,7 @@ class Uniform(SizeDistribution):
 
 
 # ---------------------------------------------------------------------------------
-class HyperExponential(SizeDistribution):
+class HyperExponential(HalfLineLaw):
     """Mixture of exponentials: with probability ``probs[i]``, exponential of mean ``means[i]``.
 
     Parameters
@@ -328,14 +321,6 @@ class HyperExponential(SizeDistribution):
     def probs(self) -> np.ndarray:
         """Branch probabilities (a copy)."""
         return self._probs.copy()
-
-    @property
-    def support(self) -> tuple[float, float]:
-        return (0.0, np.inf)
-
-    @property
-    def breakpoints(self) -> tuple[float, ...]:
-        return ()
 
     def _y(self, x: np.ndarray) -> np.ndarray:
         return np.maximum(x, 0.0)[..., None] / self._means

@@ -15,7 +15,7 @@ from mpmath import mp
 from scipy import special
 
 from .base import (
-    SizeDistribution,
+    HalfLineLaw,
     as_generator,
     check_count,
     check_order,
@@ -70,7 +70,7 @@ def _incgamma_moment(const: float, a: float, y: np.ndarray, upper: bool) -> np.n
 
 
 # ---------------------------------------------------------------------------------
-class Gamma(SizeDistribution):
+class Gamma(HalfLineLaw):
     """Gamma law with shape ``shape`` and scale ``scale`` (or mean ``mean``).
 
     Density ``x**(shape-1) exp(-x/scale) / (Gamma(shape) scale**shape)``.
@@ -117,14 +117,6 @@ class Gamma(SizeDistribution):
     def shape(self) -> float:
         """Shape parameter."""
         return self._a
-
-    @property
-    def support(self) -> tuple[float, float]:
-        return (0.0, np.inf)
-
-    @property
-    def breakpoints(self) -> tuple[float, ...]:
-        return ()
 
     @property
     def scale(self) -> float:
@@ -234,7 +226,7 @@ class Erlang(Gamma):
 
 
 # ---------------------------------------------------------------------------------
-class Weibull(SizeDistribution):
+class Weibull(HalfLineLaw):
     """Weibull law: ``cdf(x) = 1 - exp(-(x/scale)**shape)``.
 
     Parameters
@@ -269,14 +261,6 @@ class Weibull(SizeDistribution):
     def shape(self) -> float:
         """Shape parameter."""
         return self._c
-
-    @property
-    def support(self) -> tuple[float, float]:
-        return (0.0, np.inf)
-
-    @property
-    def breakpoints(self) -> tuple[float, ...]:
-        return ()
 
     @property
     def scale(self) -> float:

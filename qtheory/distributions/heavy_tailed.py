@@ -13,6 +13,7 @@ from mpmath import mp
 from scipy import special
 
 from .base import (
+    HalfLineLaw,
     SizeDistribution,
     as_generator,
     check_count,
@@ -45,7 +46,7 @@ def _mp_expm1_ratio(p, L):
 
 
 # ---------------------------------------------------------------------------------
-class Lognormal(SizeDistribution):
+class Lognormal(HalfLineLaw):
     """Lognormal law: ``log X`` is normal with mean ``mu`` and standard deviation ``sigma``.
 
     Parameters
@@ -97,14 +98,6 @@ class Lognormal(SizeDistribution):
     def mu(self) -> float:
         """Mean of ``log X``."""
         return self._mu
-
-    @property
-    def support(self) -> tuple[float, float]:
-        return (0.0, np.inf)
-
-    @property
-    def breakpoints(self) -> tuple[float, ...]:
-        return ()
 
     @property
     def scale(self) -> float:
