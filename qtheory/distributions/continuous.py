@@ -29,7 +29,7 @@ from .base import (
     finish,
     to_array,
 )
-from .gamma_family import Erlang, Gamma, Weibull, _incgamma_moment
+from .gamma_family import Erlang, ExpOfPowerTail, Gamma, Weibull, _incgamma_moment
 from .heavy_tailed import BoundedPareto, Lognormal, Pareto
 
 __all__ = [
@@ -53,7 +53,7 @@ def _pow_diff(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------
-class Exponential(HalfLineLaw):
+class Exponential(ExpOfPowerTail, HalfLineLaw):
     """Exponential law with mean ``mean`` (or rate ``rate = 1/mean``).
 
     Parameters
@@ -109,14 +109,6 @@ class Exponential(HalfLineLaw):
         x = to_array(x)
         out = np.where(x >= 0, np.exp(-self._y(x)) / self._m, 0.0)
         return finish(out, x)
-
-    def cdf(self, x):
-        x = to_array(x)
-        return finish(-np.expm1(-self._y(x)), x)
-
-    def sf(self, x):
-        x = to_array(x)
-        return finish(np.exp(-self._y(x)), x)
 
     def _const(self, k: float) -> float:
         with np.errstate(over="ignore"):

@@ -69,6 +69,18 @@ def _incgamma_moment(const: float, a: float, y: np.ndarray, upper: bool) -> np.n
     return np.where(zero, 0.0, out)
 
 
+class ExpOfPowerTail:
+    """cdf and sf of laws with P(X > x) = exp(-y(x)) (exponential, Weibull), given ``_y``."""
+
+    def cdf(self, x):
+        x = to_array(x)
+        return finish(-np.expm1(-self._y(x)), x)
+
+    def sf(self, x):
+        x = to_array(x)
+        return finish(np.exp(-self._y(x)), x)
+
+
 # ---------------------------------------------------------------------------------
 class Gamma(HalfLineLaw):
     """Gamma law with shape ``shape`` and scale ``scale`` (or mean ``mean``).
@@ -226,7 +238,7 @@ class Erlang(Gamma):
 
 
 # ---------------------------------------------------------------------------------
-class Weibull(HalfLineLaw):
+class Weibull(ExpOfPowerTail, HalfLineLaw):
     """Weibull law: ``cdf(x) = 1 - exp(-(x/scale)**shape)``.
 
     Parameters
@@ -277,14 +289,6 @@ class Weibull(HalfLineLaw):
             logp = special.xlogy(self._c - 1.0, u) - self._y(x)
             out = np.where((x >= 0) & (x < np.inf), self._c / self._s * np.exp(logp), 0.0)
         return finish(out, x)
-
-    def cdf(self, x):
-        x = to_array(x)
-        return finish(-np.expm1(-self._y(x)), x)
-
-    def sf(self, x):
-        x = to_array(x)
-        return finish(np.exp(-self._y(x)), x)
 
     def _const(self, k: float) -> float:
         with np.errstate(over="ignore"):
