@@ -29,7 +29,14 @@ from .base import (
     finish,
     to_array,
 )
-from .gamma_family import Erlang, ExpOfPowerTail, Gamma, Weibull, _incgamma_moment
+from .gamma_family import (
+    Erlang,
+    ExpOfPowerTail,
+    Gamma,
+    IncompleteGammaMoments,
+    Weibull,
+    _incgamma_moment,
+)
 from .heavy_tailed import BoundedPareto, Lognormal, Pareto
 
 __all__ = [
@@ -53,7 +60,7 @@ def _pow_diff(a: np.ndarray, b: np.ndarray, p: float) -> np.ndarray:
 
 
 # ---------------------------------------------------------------------------------
-class Exponential(ExpOfPowerTail, HalfLineLaw):
+class Exponential(ExpOfPowerTail, IncompleteGammaMoments, HalfLineLaw):
     """Exponential law with mean ``mean`` (or rate ``rate = 1/mean``).
 
     Parameters
@@ -114,22 +121,8 @@ class Exponential(ExpOfPowerTail, HalfLineLaw):
         with np.errstate(over="ignore"):
             return float(self._m**k * special.gamma(k + 1.0))
 
-    def moment(self, k: float) -> float:
-        return self._const(check_order(k))
-
-    def partial_moment(self, k: float, x):
-        k = check_order(k)
-        if k == 0:
-            return self.cdf(x)
-        x = to_array(x)
-        return finish(_incgamma_moment(self._const(k), k + 1.0, self._y(x), upper=False), x)
-
-    def tail_moment(self, k: float, x):
-        k = check_order(k)
-        if k == 0:
-            return self.sf(x)
-        x = to_array(x)
-        return finish(_incgamma_moment(self._const(k), k + 1.0, self._y(x), upper=True), x)
+    def _gamma_order(self, k: float) -> float:
+        return k + 1.0
 
     def sample(self, n: int, rng) -> np.ndarray:
         return as_generator(rng).exponential(self._m, size=check_count(n))

@@ -69,6 +69,29 @@ def _incgamma_moment(const: float, a: float, y: np.ndarray, upper: bool) -> np.n
     return np.where(zero, 0.0, out)
 
 
+class IncompleteGammaMoments:
+    """Moments of laws whose partial moments are incomplete gamma functions (exponential,
+    gamma, Weibull): E[X^k; X <= x] = const(k) P(order(k), y(x)) and the tail with Q.
+    Subclasses give ``_const(k)`` (= E[X^k]), ``_gamma_order(k)`` and ``_y(x)``."""
+
+    def moment(self, k: float) -> float:
+        return self._const(check_order(k))
+
+    def partial_moment(self, k: float, x):
+        return self._incomplete(k, x, upper=False)
+
+    def tail_moment(self, k: float, x):
+        return self._incomplete(k, x, upper=True)
+
+    def _incomplete(self, k, x, upper: bool):
+        k = check_order(k)
+        if k == 0:
+            return self.sf(x) if upper else self.cdf(x)
+        x = to_array(x)
+        out = _incgamma_moment(self._const(k), self._gamma_order(k), self._y(x), upper=upper)
+        return finish(out, x)
+
+
 class ExpOfPowerTail:
     """cdf and sf of laws with P(X > x) = exp(-y(x)) (exponential, Weibull), given ``_y``."""
 
@@ -82,7 +105,7 @@ class ExpOfPowerTail:
 
 
 # ---------------------------------------------------------------------------------
-class Gamma(HalfLineLaw):
+class Gamma(IncompleteGammaMoments, HalfLineLaw):
     """Gamma law with shape ``shape`` and scale ``scale`` (or mean ``mean``).
 
     Density ``x**(shape-1) exp(-x/scale) / (Gamma(shape) scale**shape)``.
@@ -154,24 +177,11 @@ class Gamma(HalfLineLaw):
         with np.errstate(over="ignore"):
             return float(self._theta**k * special.poch(self._a, k))
 
-    def moment(self, k: float) -> float:
-        return self._const(check_order(k))
+    def _gamma_order(self, k: float) -> float:
+        return self._a + k
 
-    def partial_moment(self, k: float, x):
-        k = check_order(k)
-        if k == 0:
-            return self.cdf(x)
-        x = to_array(x)
-        y = np.maximum(x, 0.0) / self._theta
-        return finish(_incgamma_moment(self._const(k), self._a + k, y, upper=False), x)
-
-    def tail_moment(self, k: float, x):
-        k = check_order(k)
-        if k == 0:
-            return self.sf(x)
-        x = to_array(x)
-        y = np.maximum(x, 0.0) / self._theta
-        return finish(_incgamma_moment(self._const(k), self._a + k, y, upper=True), x)
+    def _y(self, x: np.ndarray) -> np.ndarray:
+        return np.maximum(x, 0.0) / self._theta
 
     def sample(self, n: int, rng) -> np.ndarray:
         return as_generator(rng).gamma(self._a, self._theta, size=check_count(n))
@@ -238,7 +248,7 @@ class Erlang(Gamma):
 
 
 # ---------------------------------------------------------------------------------
-class Weibull(ExpOfPowerTail, HalfLineLaw):
+class Weibull(ExpOfPowerTail, IncompleteGammaMoments, HalfLineLaw):
     """Weibull law: ``cdf(x) = 1 - exp(-(x/scale)**shape)``.
 
     Parameters
@@ -294,24 +304,8 @@ class Weibull(ExpOfPowerTail, HalfLineLaw):
         with np.errstate(over="ignore"):
             return float(self._s**k * special.gamma(1.0 + k / self._c))
 
-    def moment(self, k: float) -> float:
-        return self._const(check_order(k))
-
-    def partial_moment(self, k: float, x):
-        k = check_order(k)
-        if k == 0:
-            return self.cdf(x)
-        x = to_array(x)
-        out = _incgamma_moment(self._const(k), 1.0 + k / self._c, self._y(x), upper=False)
-        return finish(out, x)
-
-    def tail_moment(self, k: float, x):
-        k = check_order(k)
-        if k == 0:
-            return self.sf(x)
-        x = to_array(x)
-        out = _incgamma_moment(self._const(k), 1.0 + k / self._c, self._y(x), upper=True)
-        return finish(out, x)
+    def _gamma_order(self, k: float) -> float:
+        return 1.0 + k / self._c
 
     def sample(self, n: int, rng) -> np.ndarray:
         return self._s * as_generator(rng).weibull(self._c, size=check_count(n))
