@@ -113,6 +113,15 @@ class Policy:
         """The SOAP rank function, or None for policies outside SOAP's scope."""
         return None
 
+    def rank_function(self, size=None, prediction=None) -> RankFunction | None:
+        """The rank function for a given queue (size law and prediction model).
+
+        Most policies' ranks do not depend on the queue and this is :meth:`rank`;
+        policies built from the size law (Gittins, SERPT) override it. The
+        simulator calls this method.
+        """
+        return self.rank()
+
 
 @dataclass(frozen=True)
 class FCFS(Policy):

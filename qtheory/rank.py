@@ -15,7 +15,8 @@ computed from exactly and a simulation kernel can evaluate cheaply:
   of k-bucket advice); each branch has its own rank in age;
 * within a branch, the rank is a sequence of **segments** covering
   ``[0, inf)`` in age: on ``[start, end)`` it is ``value + slope*(a - start)``
-  with ``slope`` in {-1, 0, +1}; ``start``, ``end`` and ``value`` are affine in
+  with ``slope`` in {-1, 0, +1} (any finite slope is accepted for age-only ranks,
+  ``key="none"``, e.g. a tabulated Gittins rank); ``start``, ``end`` and ``value`` are affine in
   the key, written ``(coefficient of k, constant)``; ``value`` may be ``-inf``
   (the job can no longer be preempted);
 * an optional ``initial`` rank applies at age exactly 0 (non-preemptive
@@ -70,8 +71,13 @@ class Segment:
         object.__setattr__(self, "value", _affine("value", self.value, allow_inf=True))
         object.__setattr__(self, "end", _affine("end", self.end, allow_inf=True))
         object.__setattr__(self, "start", _affine("start", self.start))
-        if self.slope not in (-1, 0, 1):
-            raise ValueError(f"slope must be -1, 0 or +1, got {self.slope!r}")
+        try:
+            slope = float(self.slope)
+        except (TypeError, ValueError):
+            raise ValueError(f"slope must be a finite number, got {self.slope!r}") from None
+        if not np.isfinite(slope):
+            raise ValueError(f"slope must be a finite number, got {self.slope!r}")
+        object.__setattr__(self, "slope", int(slope) if slope in (-1.0, 0.0, 1.0) else slope)
         if self.value[1] == np.inf:
             raise ValueError("value: a rank of +inf is not supported (use a large constant)")
         if np.isinf(self.value[1]) and (self.value[0] != 0 or self.slope != 0):
@@ -141,12 +147,24 @@ class RankFunction:
                                  f"then ({b.low}, {b.high}]")
         if self.key == "none" and len(br) > 1:
             raise ValueError("key='none' allows one branch only")
+        if self.key != "none":
+            for b in br:
+                for s in b.segments:
+                    if s.slope not in (-1, 0, 1):
+                        raise ValueError(f"slope must be -1, 0 or +1 when the rank depends on "
+                                         f"the {self.key} (got {s.slope!r}); other slopes "
+                                         "are allowed for age-only ranks (key='none')")
         object.__setattr__(self, "branches", br)
 
     @classmethod
     def single(cls, key: str, segments, initial=None) -> RankFunction:
         """A rank with one branch."""
         return cls(key, (Branch(tuple(segments), initial=initial),))
+
+    @property
+    def unit_slopes(self) -> bool:
+        """True when every segment has slope -1, 0 or +1 (the piecewise SOAP engine's form)."""
+        return all(s.slope in (-1, 0, 1) for b in self.branches for s in b.segments)
 
     def evaluate(self, k, age):
         """Rank at key ``k`` and age ``age`` (vectorised; broadcasts)."""

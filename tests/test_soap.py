@@ -136,7 +136,8 @@ def test_rank_evaluate_matches_definition():
 @pytest.mark.parametrize(
     "build, match",
     [
-        (lambda: Segment(value=(1.0, 0.0), slope=2), "slope"),
+        (lambda: Segment(value=(1.0, 0.0), slope=float("nan")), "slope"),
+        (lambda: RankFunction.single("size", [Segment(value=(1.0, 0.0), slope=2)]), "slope"),
         (lambda: Segment(value=(1.0, -np.inf)), "-inf"),
         (lambda: Branch((Segment(),), low=2.0, high=1.0), "out of order"),
         (lambda: RankFunction("prediction", (Branch((Segment(),), low=-np.inf, high=1.0),

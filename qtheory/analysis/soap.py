@@ -194,6 +194,10 @@ class SOAPAnalysis:
             raise ValueError("size: the SOAP engine needs a continuous size law")
         if not isinstance(rank, RankFunction):
             raise TypeError(f"rank: expected a RankFunction, got {type(rank).__name__}")
+        if not rank.unit_slopes:
+            raise ValueError("rank: the piecewise SOAP engine needs slopes -1, 0 or +1; "
+                             "age-only ranks with other slopes go to the age-rank engine "
+                             "(qtheory.analysis.agerank)")
         if rank.key == "prediction" and prediction.is_general:
             raise ValueError("prediction: the SOAP engine needs a multiplicative prediction "
                              "model (Y = X * Z); a general ConditionalPrediction works with "
