@@ -8,9 +8,10 @@ The public API in one screen::
     q.mean_response_time("SPRPT")
     q.mean_response_time("SPJF", method="mpmath", dps=30)
     q.conditional_response_time("SPRPT", x=1.0, y=0.5)
+    q.simulate("SPRPT", jobs=10**6, replications=8, seed=1)   # Monte Carlo, with a CI
 """
 
-from . import policies, rank
+from . import policies, rank, sim
 from ._warnings import QuadratureWarning
 from .analysis.optimize import OptimumResult, optimal_buckets, optimal_one_bit, optimal_trail
 from .analysis.priority import priority_class_means
@@ -36,12 +37,14 @@ from .predictions import (
     ConditionalPrediction,
     ExactPrediction,
     ExponentialPrediction,
+    IntervalPrediction,
     LognormalPrediction,
     MultiplicativePrediction,
     PredictionModel,
     UniformPrediction,
 )
 from .queue import MG1
+from .sim import SimulationResult, simulate
 
 __version__ = "0.1.0"
 
@@ -49,6 +52,9 @@ __all__ = [
     "MG1",
     "policies",
     "rank",
+    "sim",
+    "simulate",
+    "SimulationResult",
     "optimal_one_bit",
     "optimal_buckets",
     "optimal_trail",
@@ -75,6 +81,7 @@ __all__ = [
     "ExactPrediction",
     "ExponentialPrediction",
     "UniformPrediction",
+    "IntervalPrediction",
     "LognormalPrediction",
     "MultiplicativePrediction",
     "ConditionalPrediction",

@@ -21,6 +21,9 @@ Priority   fixed classes drawn independently of size (Cobham)   either
 TRAIL      SPRPT while age < c * prediction, then not preempted  limited
 OneBit     short (prediction <= T) before long                  either
 Buckets    k-bucket advice: bucket index of the prediction      either
+SkipPredict  cheap bit, then SPRPT on the long jobs (costs)      yes
+DelayPredict FCFS up to age L, then SPRPT (costs)               yes
+SRPTBounce rank |y - age| (SPRPT that bounces after y)           yes
 RankPolicy any user rank function (:mod:`qtheory.rank`)         --
 =========  ===================================================  ===========
 
@@ -90,6 +93,9 @@ __all__ = [
     "SPRPT",
     "Priority",
     "TRAIL",
+    "SkipPredict",
+    "DelayPredict",
+    "SRPTBounce",
     "OneBit",
     "Buckets",
     "RankPolicy",
@@ -378,9 +384,191 @@ class Buckets(Policy):
         return _bucket_rank(self.thresholds, self.preemptive)
 
 
+_COST_MODELS = ("external", "server")
+
+
+def _check_cost(name: str, value) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number >= 0, got {value!r}") from None
+    if not (np.isfinite(v) and v >= 0):
+        raise ValueError(f"{name} must be finite and >= 0, got {value!r}")
+    return v
+
+
+@dataclass(frozen=True)
+class SkipPredict(Policy):
+    """SkipPredict: a cheap bit for every job, an expensive prediction for long ones.
+
+    R. Shahout and M. Mitzenmacher, "SkipPredict: When to Invest in Predictions
+    for Scheduling", NeurIPS 2024 (arXiv:2402.03564). A job is *short* iff its
+    prediction is ``<= threshold`` (the cheap bit is the queue's prediction model
+    coarsened to one bit); shorts are served FCFS, never preempted, ahead of
+    every long job; long jobs get the expensive prediction and are served by
+    SPRPT (rank ``y - own work done``).
+
+    Costs: ``cheap_cost`` (every job) and ``expensive_cost`` (long jobs).
+
+    * ``cost_model="external"``: predictions are computed off the server. The
+      response time does not depend on the costs; :meth:`qtheory.MG1.mean_cost`
+      adds the expected cost per job, ``cheap_cost + expensive_cost * P(long)``.
+    * ``cost_model="server"``: predictions take server time: on arrival a job
+      needs ``cheap_cost`` of service at rank -inf (FIFO, not preempted); a long
+      job then needs ``expensive_cost`` more at rank 0 (ahead of the long jobs
+      already predicted, behind short ones), then its own size at rank ``y - w``.
+      Response times include these phases. (Our reading of the paper's server
+      time model; the rank of each phase is stated here so results are
+      reproducible.)
+
+    ``threshold=0`` is SPRPT (plus costs) and ``threshold=inf`` FCFS.
+
+    Examples
+    --------
+    >>> SkipPredict(threshold=1.0, cheap_cost=0.1, expensive_cost=0.5, cost_model="server").name
+    'SkipPredict-server(T=1, c1=0.1, c2=0.5)'
+    """
+
+    threshold: float = 1.0
+    cheap_cost: float = 0.0
+    expensive_cost: float = 0.0
+    cost_model: str = "external"
+
+    uses_prediction = True
+    preemptive = True
+
+    def __post_init__(self):
+        t = _check_cost("threshold", self.threshold) if self.threshold != _INF else _INF
+        object.__setattr__(self, "threshold", t)
+        object.__setattr__(self, "cheap_cost", _check_cost("cheap_cost", self.cheap_cost))
+        object.__setattr__(self, "expensive_cost",
+                           _check_cost("expensive_cost", self.expensive_cost))
+        if self.cost_model not in _COST_MODELS:
+            raise ValueError(f"cost_model must be one of {_COST_MODELS}, got {self.cost_model!r}")
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return (f"SkipPredict-{self.cost_model}(T={self.threshold:g}, "
+                f"c1={self.cheap_cost:g}, c2={self.expensive_cost:g})")
+
+    def external_cost(self, p_long: float) -> float:
+        """Expected prediction cost per job outside the server (0 in the server model)."""
+        if self.cost_model == "server":
+            return 0.0
+        return self.cheap_cost + self.expensive_cost * p_long
+
+    def rank(self) -> RankFunction:
+        server = self.cost_model == "server"
+        c1, c2, T = self.cheap_cost, self.expensive_cost, self.threshold
+        short, long = [], []
+        if server and c1 > 0:
+            short.append(Segment(value=(0.0, -_INF), end=(0.0, c1), overhead=True))
+            long.append(Segment(value=(0.0, -_INF), end=(0.0, c1), overhead=True))
+        short.append(Segment(value=(0.0, -_INF)))
+        if server and c2 > 0:
+            long.append(Segment(value=(0.0, 0.0), end=(0.0, c1 + c2), overhead=True))
+        long.append(Segment(value=(1.0, 0.0), slope=-1))
+        if T == _INF:
+            return RankFunction.single("prediction", short)
+        if T == 0:
+            return RankFunction.single("prediction", long)
+        return RankFunction("prediction", (Branch(tuple(short), high=T),
+                                           Branch(tuple(long), low=T)))
+
+
+@dataclass(frozen=True)
+class DelayPredict(Policy):
+    """DelayPredict: every job runs ``limit`` FCFS first; survivors get a prediction.
+
+    The baseline of Shahout and Mitzenmacher (NeurIPS 2024, arXiv:2402.03564)
+    that delays predictions instead of using a cheap bit: a job runs its first
+    ``limit`` of service at rank -inf (FCFS, not preempted); a job still present
+    then gets the expensive prediction y and is served by SPRPT on its own work
+    (rank ``y - w``). Costs as in :class:`SkipPredict`: with
+    ``cost_model="server"`` the prediction takes ``expensive_cost`` of server
+    time at rank 0 when the job reaches age ``limit``; with ``"external"``
+    :meth:`qtheory.MG1.mean_cost` adds ``expensive_cost * P(X > limit)``.
+
+    ``limit=0`` is SPRPT and ``limit=inf`` FCFS.
+
+    Examples
+    --------
+    >>> DelayPredict(limit=2.0).name
+    'DelayPredict-external(L=2, c2=0)'
+    """
+
+    limit: float = 1.0
+    expensive_cost: float = 0.0
+    cost_model: str = "external"
+
+    uses_prediction = True
+    preemptive = True
+
+    def __post_init__(self):
+        lim = _check_cost("limit", self.limit) if self.limit != _INF else _INF
+        object.__setattr__(self, "limit", lim)
+        object.__setattr__(self, "expensive_cost",
+                           _check_cost("expensive_cost", self.expensive_cost))
+        if self.cost_model not in _COST_MODELS:
+            raise ValueError(f"cost_model must be one of {_COST_MODELS}, got {self.cost_model!r}")
+
+    @property
+    def name(self) -> str:  # type: ignore[override]
+        return f"DelayPredict-{self.cost_model}(L={self.limit:g}, c2={self.expensive_cost:g})"
+
+    def external_cost(self, p_long: float) -> float:
+        """Expected prediction cost per job outside the server; ``p_long = P(X > limit)``."""
+        return 0.0 if self.cost_model == "server" else self.expensive_cost * p_long
+
+    def rank(self) -> RankFunction:
+        L, c2 = self.limit, self.expensive_cost
+        if L == _INF:
+            return RankFunction.single("prediction", [Segment(value=(0.0, -_INF))])
+        segs = []
+        if L > 0:
+            segs.append(Segment(value=(0.0, -_INF), end=(0.0, L)))
+        if self.cost_model == "server" and c2 > 0:
+            segs.append(Segment(value=(0.0, 0.0), end=(0.0, L + c2), overhead=True))
+        segs.append(Segment(value=(1.0, -L), slope=-1))
+        return RankFunction.single("prediction", segs)
+
+
+@dataclass(frozen=True)
+class SRPTBounce(Policy):
+    """SRPT-Bounce: rank ``|y - age|`` on the estimate y.
+
+    Z. Scully, I. Grosof, M. Mitzenmacher, "Uniform Bounds for Scheduling with
+    Job Size Estimates", ITCS 2022 (arXiv:2110.00633). Like SPRPT (rank
+    ``y - a``) until the job's age reaches its estimate; an underestimated job
+    then *bounces*: its rank grows again as ``a - y`` instead of staying below
+    every other job, which bounds the damage one underestimate can do. With
+    exact estimates it is SRPT.
+
+    Examples
+    --------
+    >>> float(SRPTBounce().rank().evaluate(k=2.0, age=3.0))
+    1.0
+    """
+
+    name = "SRPT-Bounce"
+    preemptive = True
+    uses_prediction = True
+
+    def rank(self) -> RankFunction:
+        return RankFunction.single("prediction", [
+            Segment(value=(1.0, 0.0), slope=-1, end=(1.0, 0.0)),
+            Segment(value=(0.0, 0.0), slope=1),
+        ])
+
+
 @dataclass(frozen=True)
 class RankPolicy(Policy):
-    """A user-defined policy given by its rank function (:class:`qtheory.rank.RankFunction`).
+    """A user-defined policy given by its rank function.
+
+    ``function`` is either a :class:`qtheory.rank.RankFunction` (the documented
+    piecewise form, any key) or a plain Python callable ``r(age)`` of the age
+    only (vectorised or not), analysed by the age-rank SOAP engine
+    (:mod:`qtheory.analysis.agerank`) which finds its monotone pieces.
 
     Examples
     --------
@@ -393,23 +581,41 @@ class RankPolicy(Policy):
     '2y-a'
     """
 
-    rank_function: RankFunction = None
+    function: object = None
     label: str = "rank policy"
 
     def __post_init__(self):
-        if not isinstance(self.rank_function, RankFunction):
-            raise ValueError("rank_function must be a qtheory.rank.RankFunction")
+        if not (isinstance(self.function, RankFunction) or callable(self.function)):
+            raise ValueError("function must be a qtheory.rank.RankFunction or a callable "
+                             f"r(age), got {type(self.function).__name__}")
 
     @property
     def name(self) -> str:  # type: ignore[override]
         return self.label
 
     @property
-    def uses_prediction(self) -> bool:  # type: ignore[override]
-        return self.rank_function.key == "prediction"
+    def is_callable(self) -> bool:
+        return not isinstance(self.function, RankFunction)
 
-    def rank(self) -> RankFunction:
-        return self.rank_function
+    @property
+    def uses_prediction(self) -> bool:  # type: ignore[override]
+        return not self.is_callable and self.function.key == "prediction"
+
+    def rank(self) -> RankFunction | None:
+        return None if self.is_callable else self.function
+
+    def age_rank(self, size=None):
+        """The :class:`~qtheory.analysis.agerank.AgeRank` of a callable rank."""
+        from .analysis.agerank import AgeRank
+
+        if not self.is_callable:
+            return AgeRank.from_rank_function(self.function)
+        return AgeRank.from_callable(self.function, size=size, name=self.label)
+
+    def rank_function(self, size=None, prediction=None) -> RankFunction | None:
+        if not self.is_callable:
+            return self.function
+        return self.age_rank(size).to_rank_function()
 
 
 _BY_NAME = {

@@ -22,6 +22,7 @@ from scipy import special, stats
 from .distributions.base import SizeDistribution, as_generator, check_positive
 
 __all__ = [
+    "IntervalPrediction",
     "PredictionModel",
     "ExactPrediction",
     "ExponentialPrediction",
@@ -272,7 +273,91 @@ class ExponentialPrediction(PredictionModel):
         return mp.exp(-z) if z >= 0 else mp.mpf(0)
 
 
-class UniformPrediction(PredictionModel):
+class IntervalPrediction(PredictionModel):
+    """Multiplicative error in a band: Y | X=x ~ U[beta x, alpha x], 0 <= beta < alpha.
+
+    The estimate model of Z. Scully, I. Grosof and M. Mitzenmacher, "Uniform
+    Bounds for Scheduling with Job Size Estimates", ITCS 2022 (arXiv:2110.00633):
+    a job of size s has an estimate in [beta s, alpha s]; here the estimate is
+    uniform on that band (their bounds hold for any law on it).
+
+    Examples
+    --------
+    >>> float(IntervalPrediction(beta=0.5, alpha=2.0).conditional_cdf(1.0, 1.0))
+    0.3333333333333333
+    """
+
+    def __init__(self, beta: float, alpha: float):
+        b = check_positive("beta", beta, allow_zero=True)
+        a = check_positive("alpha", alpha)
+        if not a > b:
+            raise ValueError(f"beta must be < alpha, got beta={beta!r}, alpha={alpha!r}")
+        self.beta, self.alpha_hi = b, a
+        self.noise_support = (b, a)
+        self.noise_breakpoints = tuple(p for p in (b, a) if p > 0)
+
+    def _params(self):
+        return {"beta": self.beta, "alpha": self.alpha_hi}
+
+    def noise_cdf(self, z):
+        lo, hi = self.noise_support
+        return np.clip((np.asarray(z, float) - lo) / (hi - lo), 0.0, 1.0)
+
+    def noise_sf(self, z):
+        lo, hi = self.noise_support
+        return np.clip((hi - np.asarray(z, float)) / (hi - lo), 0.0, 1.0)
+
+    def noise_pdf(self, z):
+        lo, hi = self.noise_support
+        z = np.asarray(z, float)
+        return np.where((z >= lo) & (z <= hi), 1.0 / (hi - lo), 0.0)
+
+    def noise_ppf(self, u):
+        lo, hi = self.noise_support
+        return lo + (hi - lo) * np.asarray(u, float)
+
+    def noise_isf(self, u):
+        lo, hi = self.noise_support
+        return hi - (hi - lo) * np.asarray(u, float)
+
+    def noise_partial_moment(self, j, z):
+        lo, hi = self.noise_support
+        z = np.clip(np.asarray(z, float), lo, hi)
+        return (z ** (j + 1) - lo ** (j + 1)) / ((j + 1) * (hi - lo))
+
+    def noise_window_square(self, a):
+        # integral over [max(a, lo), min(1+a, hi)] of (1+a-z)^2 / (hi - lo)
+        a = np.asarray(a, float)
+        lo, hi = self.noise_support
+        z0 = np.clip(a, lo, hi)
+        z1 = np.clip(1.0 + a, lo, hi)
+        return ((1.0 + a - z0) ** 3 - (1.0 + a - z1) ** 3) / (3.0 * (hi - lo))
+
+    def noise_shortfall(self) -> float:
+        lo, hi = self.noise_support
+        top = min(1.0, hi)
+        if lo >= 1.0:
+            return 0.0
+        return ((1.0 - lo) ** 2 - (1.0 - top) ** 2) / (2.0 * (hi - lo))
+
+    def noise_sample(self, n, rng):
+        lo, hi = self.noise_support
+        return rng.uniform(lo, hi, n)
+
+    def noise_mp_cdf(self, z):
+        import mpmath as mp
+
+        lo, hi = (mp.mpf(v) for v in self.noise_support)
+        return min(max((z - lo) / (hi - lo), mp.mpf(0)), mp.mpf(1))
+
+    def noise_mp_pdf(self, z):
+        import mpmath as mp
+
+        lo, hi = (mp.mpf(v) for v in self.noise_support)
+        return 1 / (hi - lo) if lo <= z <= hi else mp.mpf(0)
+
+
+class UniformPrediction(IntervalPrediction):
     """Uniform multiplicative error: Y | X=x ~ U[(1 - alpha) x, (1 + alpha) x].
 
     Mitzenmacher, ITCS 2020, Section 4. ``alpha`` in (0, 1].
@@ -287,62 +372,14 @@ class UniformPrediction(PredictionModel):
         a = check_positive("alpha", alpha)
         if a > 1.0:
             raise ValueError(f"alpha must be in (0, 1] so that predictions are >= 0, got {alpha!r}")
+        super().__init__(1.0 - a, 1.0 + a)
         self.alpha = a
-        self.noise_support = (1.0 - a, 1.0 + a)
-        self.noise_breakpoints = tuple(p for p in (1.0 - a, 1.0 + a) if p > 0)
 
     def _params(self):
         return {"alpha": self.alpha}
 
-    def noise_cdf(self, z):
-        z = np.asarray(z, float)
-        return np.clip((z - (1.0 - self.alpha)) / (2.0 * self.alpha), 0.0, 1.0)
-
-    def noise_sf(self, z):
-        z = np.asarray(z, float)
-        return np.clip(((1.0 + self.alpha) - z) / (2.0 * self.alpha), 0.0, 1.0)
-
-    def noise_pdf(self, z):
-        z = np.asarray(z, float)
-        inside = (z >= 1.0 - self.alpha) & (z <= 1.0 + self.alpha)
-        return np.where(inside, 1.0 / (2.0 * self.alpha), 0.0)
-
-    def noise_ppf(self, u):
-        return (1.0 - self.alpha) + 2.0 * self.alpha * np.asarray(u, float)
-
-    def noise_isf(self, u):
-        return (1.0 + self.alpha) - 2.0 * self.alpha * np.asarray(u, float)
-
-    def noise_partial_moment(self, j, z):
-        lo, hi = self.noise_support
-        z = np.clip(np.asarray(z, float), lo, hi)
-        return (z ** (j + 1) - lo ** (j + 1)) / ((j + 1) * (hi - lo))
-
-    def noise_window_square(self, a):
-        # integral over [max(a, lo), min(1+a, hi)] of (1+a-z)^2 / (2 alpha)
-        a = np.asarray(a, float)
-        lo, hi = self.noise_support
-        z0 = np.clip(a, lo, hi)
-        z1 = np.clip(1.0 + a, lo, hi)
-        return ((1.0 + a - z0) ** 3 - (1.0 + a - z1) ** 3) / (3.0 * (hi - lo))
-
     def noise_shortfall(self) -> float:
         return self.alpha / 4.0
-
-    def noise_sample(self, n, rng):
-        return rng.uniform(1.0 - self.alpha, 1.0 + self.alpha, n)
-
-    def noise_mp_cdf(self, z):
-        import mpmath as mp
-
-        a = mp.mpf(self.alpha)
-        return min(max((z - (1 - a)) / (2 * a), mp.mpf(0)), mp.mpf(1))
-
-    def noise_mp_pdf(self, z):
-        import mpmath as mp
-
-        a = mp.mpf(self.alpha)
-        return 1 / (2 * a) if (1 - a) <= z <= (1 + a) else mp.mpf(0)
 
 
 class LognormalPrediction(PredictionModel):

@@ -14,7 +14,7 @@ from .analysis.soap import SOAPAnalysis
 from .analysis.trail import trail_known_sizes_mean
 from .distributions import SizeDistribution, as_distribution
 from .distributions.base import check_positive
-from .policies import TRAIL, OneBit, Policy, Priority, get_policy
+from .policies import TRAIL, DelayPredict, OneBit, Policy, Priority, SkipPredict, get_policy
 from .predictions import ExactPrediction, PredictionModel
 
 __all__ = ["MG1", "METHODS"]
@@ -211,10 +211,44 @@ class MG1:
             return self._engines.predicted.mean(name, lam)
         if isinstance(pol, TRAIL) and pol.on == "size":
             return trail_known_sizes_mean(self.size, lam, pol.c, self.rtol)
+        if isinstance(pol, SkipPredict):
+            server = pol.cost_model == "server"
+            return self._engines.predicted.skip_predict_mean(
+                lam, pol.threshold, pol.cheap_cost if server else 0.0,
+                pol.expensive_cost if server else 0.0)
         rank = pol.rank()
         if rank is None:
             raise ValueError(f"policy: no analysis for {name!r}")
         return self._engines.soap(rank).mean(lam)
+
+    def mean_cost(self, policy) -> float:
+        """Mean response time plus the expected prediction cost paid outside the server.
+
+        The cost metric of Shahout and Mitzenmacher (NeurIPS 2024): for
+        :class:`~qtheory.policies.SkipPredict` and
+        :class:`~qtheory.policies.DelayPredict` with ``cost_model="external"`` it adds
+        ``cheap_cost + expensive_cost * P(long)`` (``expensive_cost * P(X > limit)``);
+        in the server-time model the costs are already part of the response time;
+        other policies pay nothing.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> q = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0), prediction=qt.ExactPrediction())
+        >>> pol = qt.policies.SkipPredict(threshold=1.0, cheap_cost=0.1, expensive_cost=1.0)
+        >>> extra = q.mean_cost(pol) - q.mean_response_time(pol)
+        >>> round(extra, 12) == round(0.1 + float(np.exp(-1.0)), 12)  # c1 + c2 P(X > 1)
+        True
+        """
+        pol = get_policy(policy)
+        value = self.mean_response_time(pol)
+        if isinstance(pol, SkipPredict):
+            t = pol.threshold
+            p_long = 0.0 if t == np.inf else 1.0 - float(self.prediction.marginal_cdf(t, self.size))
+            return value + pol.external_cost(p_long)
+        if isinstance(pol, DelayPredict):
+            return value + pol.external_cost(float(self.size.sf(pol.limit)))
+        return value
 
     def _soap_conditional(self, pol: Policy, lam: float, x, y):
         rank = pol.rank()
@@ -337,3 +371,19 @@ class MG1:
             out = self._soap_conditional(pol, lam, x, y)
         out = np.asarray(out, dtype=float)
         return out[()] if out.ndim == 0 else out
+
+    # ------------------------------------------------------------------ simulation
+    def simulate(self, policy, **kw):
+        """Simulate this queue under ``policy``; see :func:`qtheory.sim.simulate`.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> q = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0))
+        >>> r = q.simulate("SRPT", jobs=10_000, replications=2, seed=1)
+        >>> r.policy, r.converged
+        ('SRPT', True)
+        """
+        from .sim import simulate
+
+        return simulate(self, policy, **kw)

@@ -20,7 +20,12 @@ computed from exactly and a simulation kernel can evaluate cheaply:
   the key, written ``(coefficient of k, constant)``; ``value`` may be ``-inf``
   (the job can no longer be preempted);
 * an optional ``initial`` rank applies at age exactly 0 (non-preemptive
-  policies: rank = k at age 0, then ``-inf``).
+  policies: rank = k at age 0, then ``-inf``);
+* a segment marked ``overhead=True`` is server time that does not serve the
+  job's own size (a prediction computed on the server, as in SkipPredict's
+  server-time cost model): ages count all service received, and a job ends
+  when its non-overhead service reaches its size. An overhead segment is
+  entered only by a job still in the system at its start.
 
 Examples
 --------
@@ -63,9 +68,10 @@ class Segment:
     """
 
     value: tuple = (0.0, 0.0)
-    slope: int = 0
+    slope: float = 0
     end: tuple = (0.0, np.inf)
     start: tuple = (0.0, 0.0)
+    overhead: bool = False
 
     def __post_init__(self):
         object.__setattr__(self, "value", _affine("value", self.value, allow_inf=True))
@@ -106,7 +112,11 @@ class Branch:
         for i, s in enumerate(segs):
             if not isinstance(s, Segment):
                 raise ValueError(f"segments[{i}] must be a Segment, got {type(s).__name__}")
-            s = Segment(value=s.value, slope=s.slope, end=s.end, start=start)
+            s = Segment(value=s.value, slope=s.slope, end=s.end, start=start,
+                        overhead=s.overhead)
+            if s.overhead and (np.isinf(s.end[1]) or s.end[0] != s.start[0]):
+                raise ValueError(f"segments[{i}]: an overhead segment needs a finite length "
+                                 "that does not depend on the key")
             fixed.append(s)
             start = s.end
             if np.isinf(s.end[1]) and i != len(segs) - 1:
@@ -160,6 +170,11 @@ class RankFunction:
     def single(cls, key: str, segments, initial=None) -> RankFunction:
         """A rank with one branch."""
         return cls(key, (Branch(tuple(segments), initial=initial),))
+
+    @property
+    def has_overhead(self) -> bool:
+        """True when some segment is server-time overhead (see the module docstring)."""
+        return any(s.overhead for b in self.branches for s in b.segments)
 
     @property
     def unit_slopes(self) -> bool:

@@ -60,7 +60,8 @@ class PredictionAnalysis:
         self.m1 = size.moment(1)
         self.m2 = size.moment(2)
         self.joint = JointIntegrals(size, prediction)
-        self._grids: dict[int, tuple[OuterGrid, dict]] = {}
+        self._grids: dict[tuple[int, float], tuple[OuterGrid, dict]] = {}
+        self._skip_constants: dict[float, tuple[float, float]] = {}
         # many kinks -> many short pieces, each smooth: start one level lower
         n_pieces = (len(prediction.noise_breakpoints) if not prediction.is_general else 1) \
             + 2 * len(size.breakpoints)
@@ -85,18 +86,19 @@ class PredictionAnalysis:
         yhi = hi * zhi if np.isfinite(hi) and np.isfinite(zhi) else np.inf
         return ylo, yhi, sorted(pts)
 
-    def _grid(self, level: int, names: tuple[str, ...]):
-        if level not in self._grids:
+    def _grid(self, level: int, names: tuple[str, ...], lo: float = 0.0):
+        key = (level, float(lo))
+        if key not in self._grids:
             ylo, yhi, pts = self._y_breakpoints()
             scale = self.size.scale * (1.0 if self.prediction.is_general
                                        else self.prediction.noise_median)
             # from 0, not from the least prediction: SPRPT's kernel K(u) = P(Y > u,
             # Y - X < u) is positive below it
-            self._grids[level] = (make_grid(0.0, yhi, [*pts, ylo], scale, level), {})
-        grid, cache = self._grids[level]
+            self._grids[key] = (make_grid(float(lo), yhi, [*pts, ylo], scale, level), {})
+        grid, cache = self._grids[key]
         missing = tuple(n for n in names if n not in cache)
         if missing:
-            prev = self._grids.get(level - 1)
+            prev = self._grids.get((level - 1, float(lo)))
             if prev is not None and all(n in prev[1] for n in missing):
                 # nested rule: the previous level's nodes are this level's coarse nodes
                 new = ~grid.coarse
@@ -200,6 +202,129 @@ class PredictionAnalysis:
 
         first = 3 if len(self._y_breakpoints()[2]) > 2 else 4
         return adaptive(evaluate, self.rtol, f"{policy} mean response time", first=first)
+
+    # ------------------------------------------------------------------ SkipPredict
+    def skip_predict_mean(self, lam: float, threshold: float, cheap_cost: float = 0.0,
+                          expensive_cost: float = 0.0) -> tuple[float, float]:
+        """``(E[T], error)`` of SkipPredict with prediction costs paid in server time.
+
+        R. Shahout and M. Mitzenmacher, "SkipPredict: When to Invest in Predictions
+        for Scheduling", NeurIPS 2024 (arXiv:2402.03564), Section 4, re-derived here
+        with SOAP (Scully, Harchol-Balter, Scheller-Wolf, POMACS 2018, Theorem 5.5).
+        A job is *short* iff its prediction is ``<= threshold``. Every job first
+        needs ``cheap_cost`` of server time (rank -inf: FIFO, never preempted); a
+        short job then runs at rank -inf (FCFS, non-preemptive, ahead of all long
+        work); a long job needs ``expensive_cost`` more (rank 0), then runs as SPRPT
+        with rank ``y - w`` (``w`` = its own work done). Writing D(r) = 1 -
+        rho_new[r] = 1 - rho - lam (c1 + c2 P(long)) + lam Lbar(r) for r > T:
+
+        * short: E[T] = c1 + x + lam E[(X_0)^2] / (2 (1 - lam (c1 + E[X; short]))),
+          X_0 = c1 + X for shorts and c1 for longs;
+        * long (x, y): lam Sigma(y) / (2 D(y)^2) + (c1 + c2) / D(y) +
+          integral_{y-x}^{y} du / D(u), where Sigma(y) = E[(c1 + X)^2; short] +
+          E[(c1 + c2 + X)^2; T < Y <= y] + (c1 + c2)^2 P(Y > y) + V2(y) and D is
+          constant below T (1 - lam (c1 + E[X; short] + c2 P(long))) and below 0
+          (1 - lam (c1 + E[X; short])).
+
+        With zero costs this is the mean response time of the external-cost model;
+        ``threshold = 0`` gives SPRPT.
+        """
+        T, c1, c2 = float(threshold), float(cheap_cost), float(expensive_cost)
+        if self.prediction.is_general:
+            raise ValueError("prediction: SkipPredict needs a multiplicative prediction model")
+        if T == np.inf:
+            FT, LT, S2T = 1.0, self.m1, self.m2
+        elif T > 0:
+            qT = self.joint.evaluate(np.array([T]), ("Fy", "Lbar", "S2"))
+            FT, LT, S2T = float(qT["Fy"][0]), self.m1 - float(qT["Lbar"][0]), float(qT["S2"][0])
+        else:
+            FT = LT = S2T = 0.0
+        pl = 1.0 - FT
+        rho = lam * self.m1
+        if rho + lam * (c1 + c2 * pl) >= 1.0:
+            return np.inf, 0.0
+        if not np.isfinite(self.m2):
+            return np.inf, 0.0
+        short_sq = c1 * c1 * FT + 2 * c1 * LT + S2T  # E[(c1 + X)^2; short]
+        w_short = lam * (short_sq + c1 * c1 * pl) / (2.0 * (1.0 - lam * (c1 + LT)))
+        short = FT * (w_short + c1) + LT
+        if pl <= 0.0:
+            return short, 0.0
+        c12 = c1 + c2
+        C1, C2 = self._skip_constants_at(T)
+        rho_mid = lam * (c1 + LT + c2 * pl)
+        rho_minus = lam * (c1 + LT)
+        tail = C2 / (1.0 - rho_mid) + C1 / (1.0 - rho_minus)
+        needs = ("fy", "Fy", "Lbar", "S2", "V2", "K")
+
+        def evaluate(level):
+            g, q = self._grid(level, needs, lo=T)
+            d = (1.0 - rho - lam * (c1 + c2 * pl)) + lam * q["Lbar"]
+            L = self.m1 - q["Lbar"]
+            sigma = (short_sq + c12 * c12 * pl + 2 * c12 * (L - LT) + q["S2"] - S2T + q["V2"])
+            with np.errstate(all="ignore"):
+                v1, e1 = g.integrate(q["fy"] * (0.5 * lam * sigma / d**2 + c12 / d))
+                v2, e2 = g.integrate(q["K"] / d)
+            return short + tail + v1 + v2, e1 + e2
+
+        first = 3 if len(self._y_breakpoints()[2]) > 2 else 4
+        return adaptive(evaluate, self.rtol, "SkipPredict mean response time", first=first)
+
+    def _skip_constants_at(self, T: float) -> tuple[float, float]:
+        """``(E[(X - Y)+; Y > T], E[(T - (Y - X)+)+; Y > T])`` by quadrature over Z."""
+        if T in self._skip_constants:
+            return self._skip_constants[T]
+        from scipy.integrate import quad
+
+        s, p = self.size, self.prediction
+        if p.is_exact:
+            out = (0.0, T * float(s.sf(T)) if T > 0 else 0.0)
+            self._skip_constants[T] = out
+            return out
+        zlo, zhi = p.noise_support
+        xs = [v for v in (*s.breakpoints, *s.support) if 0 < v < np.inf]
+        if s.is_discrete:
+            xs += [float(v) for v in s.atoms[0]]
+        kinks = set(p.noise_breakpoints) | {1.0}
+        if T > 0:
+            kinks |= {T / x for x in xs} | {1.0 + T / x for x in xs}
+
+        def pm(k, x):
+            return float(s.partial_moment(k, x)) if x > 0 else 0.0
+
+        def c1_integrand(z):  # (1 - z) E[X; X > T/z], z < 1
+            cut = T / z if z > 0 else np.inf
+            tail = self.m1 - pm(1, cut) if np.isfinite(cut) else 0.0
+            return float(p.noise_pdf(z)) * (1.0 - z) * tail
+
+        def c2_integrand(z):
+            if T <= 0:
+                return 0.0
+            g = float(p.noise_pdf(z))
+            if z <= 1.0:
+                return g * T * float(s.sf(T / z)) if z > 0 else 0.0
+            a, b = T / z, T / (z - 1.0)
+            mass = pm(0, b) - pm(0, a)
+            first = pm(1, b) - pm(1, a)
+            return g * (T * mass - (z - 1.0) * first)
+
+        def integrate(fun, lo, hi):
+            if not hi > lo:
+                return 0.0
+            pts = sorted(v for v in kinks if lo < v < hi)
+            edges = [lo, *pts, hi]
+            total = 0.0
+            for a, b in zip(edges[:-1], edges[1:]):
+                total += quad(fun, a, b, epsabs=0.0, epsrel=1e-12, limit=200)[0]
+            return total
+
+        c1v = integrate(c1_integrand, zlo, min(1.0, zhi))
+        c2v = integrate(c2_integrand, zlo, zhi) if np.isfinite(zhi) else (
+            integrate(c2_integrand, zlo, max(kinks | {2.0}) * 4)
+            + quad(c2_integrand, max(kinks | {2.0}) * 4, np.inf, epsabs=0.0, epsrel=1e-12,
+                   limit=200)[0])
+        self._skip_constants[T] = (c1v, c2v)
+        return c1v, c2v
 
     def _shortfall(self) -> float:
         """E[(X - Y)+]: E[X] E[(1 - Z)+] for multiplicative models."""

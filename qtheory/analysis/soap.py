@@ -194,6 +194,9 @@ class SOAPAnalysis:
             raise ValueError("size: the SOAP engine needs a continuous size law")
         if not isinstance(rank, RankFunction):
             raise TypeError(f"rank: expected a RankFunction, got {type(rank).__name__}")
+        if rank.has_overhead:
+            raise ValueError("rank: overhead segments (server-time prediction costs) are not "
+                             "supported by the piecewise SOAP engine")
         if not rank.unit_slopes:
             raise ValueError("rank: the piecewise SOAP engine needs slopes -1, 0 or +1; "
                              "age-only ranks with other slopes go to the age-rank engine "

@@ -1,0 +1,408 @@
+"""The simulation driver: replications, warm-up, confidence intervals, percentiles.
+
+:func:`simulate` runs ``replications`` independent replications of an M/G/1 (or
+M/G/k) queue under a policy, each with ``warmup`` discarded jobs followed by
+``jobs`` measured jobs, on all CPU cores (one thread per replication; the Numba
+kernels release the GIL). Each replication draws its jobs from the counter-based
+streams of ``(seed, replication)``, so the numbers depend only on the seed and the
+backend, never on the number of threads.
+
+Confidence intervals: with ``replications >= 2``, a Student-t interval over the
+replication means; with one replication, batch means (``batches`` consecutive
+batches of measured jobs, by arrival order).
+
+Measured jobs are arrivals number ``warmup .. warmup + jobs - 1``; arrivals go on
+after them until every measured job has left (so that later arrivals still
+preempt them), at most ``max(jobs, 100000)`` more (on an unstable queue, none:
+the queue then drains). Memory per replication is a pool of rows for the jobs in
+system (96 bytes each, grown by doubling) plus fixed histograms; per-job arrays
+are allocated only with ``records=True``.
+
+Examples
+--------
+>>> import qtheory as qt
+>>> q = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0))
+>>> r = simulate(q, "FCFS", jobs=20_000, replications=4, seed=1)
+>>> abs(r.z_score(q.mean_response_time("FCFS"))) < 4
+True
+>>> r.jobs, r.replications, r.converged
+(20000, 4, True)
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+import threading
+import time
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+
+from ..policies import get_policy
+from .kernels import layout as L
+from .ranks import CompiledPolicy, compile_policy
+from .result import PERCENTILES, SimulationResult, SimulationWarning, histogram_percentiles
+from .sampling import encode_prediction, encode_size
+
+__all__ = ["simulate", "BACKENDS", "prepare", "Prepared"]
+
+BACKENDS = ("cpu", "gpu")
+_BINS_PER_DECADE = 200
+_DECADES_BELOW = 8
+_DECADES_ABOVE = 8
+_CHUNK = 1 << 16
+_SLICE_EVENTS = 1 << 22
+_POOL_MAX = 1 << 21  # rows (about 200 MB) per replication before a run is cut short
+
+
+def _check_int(name: str, value, low: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)
+        else:
+            raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    if value < low:
+        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
+    return int(value)
+
+
+def _seed_of(seed) -> int:
+    if isinstance(seed, np.random.Generator):
+        return int(seed.integers(0, 2**63 - 1))
+    if seed is None:
+        raise ValueError("seed: pass an int or a numpy.random.Generator; None is not allowed "
+                         "(every simulation must be reproducible)")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise ValueError(f"seed must be an int >= 0 or a numpy.random.Generator, got {seed!r}")
+    return int(seed) % (2**64)
+
+
+class Prepared:
+    """Everything a kernel needs for one queue, policy and run length (shared by backends)."""
+
+    def __init__(self, queue, policy, *, jobs, warmup, seed, records, servers, batches):
+        self.queue = queue
+        self.policy = get_policy(policy)
+        self.compiled: CompiledPolicy = compile_policy(self.policy, queue.size, queue.prediction)
+        self.jobs, self.warmup, self.seed = jobs, warmup, seed
+        self.records, self.servers, self.batches = records, servers, batches
+        if servers > 1:
+            if self.compiled.kind != "rank":
+                raise NotImplementedError(
+                    f"servers: {self.policy.name} is simulated on one server only; M/G/k "
+                    "supports rank policies whose ranks do not rise with age")
+            if self.compiled.rising:
+                raise NotImplementedError(
+                    f"servers: {self.policy.name} has ranks that rise with age (shared "
+                    "service among tied jobs), which the M/G/k kernel does not support")
+        size_enc = encode_size(queue.size)
+        pred_enc = encode_prediction(queue.prediction)
+        self.in_kernel = size_enc is not None and pred_enc is not None
+        self.scode, self.sprm = size_enc if size_enc is not None else (-1, np.zeros(1))
+        self.ncode, self.nprm = pred_enc if pred_enc is not None else (-1, np.zeros(1))
+        self.sprm = np.ascontiguousarray(self.sprm, float)
+        self.nprm = np.ascontiguousarray(self.nprm, float)
+        lam = float(queue.arrival_rate)
+        self.lam, self.load = lam, float(queue.load)
+        self.stable = self.load < 1.0
+        extra = max(jobs, 100_000) if self.stable else 0
+        self.max_arrivals = warmup + jobs + extra
+        scale = float(queue.size.mean)
+        self.hist_lo = float(np.log(scale) - _DECADES_BELOW * np.log(10.0))
+        self.hist_scale = _BINS_PER_DECADE / np.log(10.0)
+        self.nbins = _BINS_PER_DECADE * (_DECADES_BELOW + _DECADES_ABOVE)
+        self.cfg_f = np.zeros(L.NCF)
+        self.cfg_f[L.C_LAM] = lam
+        self.cfg_f[L.C_HLO] = self.hist_lo
+        self.cfg_f[L.C_HSCALE] = self.hist_scale
+        self.kernel_name = ("mg1_ps" if self.compiled.kind == "ps"
+                            else "mgk_rank" if servers > 1 else "mg1_rank")
+
+    def cfg_i(self, rep: int) -> np.ndarray:
+        c = np.zeros(L.NCI, np.int64)
+        c[L.C_SEED] = np.int64(np.uint64(self.seed).view(np.int64))
+        c[L.C_REP] = rep
+        c[L.C_SCODE] = self.scode
+        c[L.C_NCODE] = self.ncode
+        c[L.C_KEY] = self.compiled.key
+        c[L.C_MODE] = 0 if self.in_kernel else 1
+        c[L.C_WARM] = self.warmup
+        c[L.C_JOBS] = self.jobs
+        c[L.C_MAXARR] = self.max_arrivals
+        c[L.C_RECORD] = 1 if self.records else 0
+        c[L.C_NBATCH] = self.batches
+        c[L.C_NBINS] = self.nbins
+        c[L.C_SERVERS] = self.servers
+        return c
+
+
+def prepare(queue, policy, *, jobs: int, warmup: int, seed: int, records: bool = False,
+            servers: int = 1, batches: int = 32) -> Prepared:
+    """Compile ``policy`` for ``queue`` and fix the run parameters (see :func:`simulate`)."""
+    return Prepared(queue, policy, jobs=jobs, warmup=warmup, seed=seed, records=records,
+                    servers=servers, batches=batches)
+
+
+class _Replication:
+    """The state arrays of one replication, grown on demand."""
+
+    def __init__(self, prep: Prepared, rep: int, cap: int = 256):
+        self.prep, self.rep = prep, rep
+        cap = max(cap, prep.servers)
+        self.pf = np.zeros((cap, L.NPF))
+        self.pi = np.zeros((cap, L.NPI), np.int64)
+        self.heap = np.zeros(cap, np.int64)
+        self.free = np.arange(cap - 1, -1, -1, dtype=np.int64)
+        self.grp = np.zeros(cap, np.int64)
+        self.sf = np.zeros(L.NSF)
+        self.si = np.zeros(L.NSI, np.int64)
+        self.si[L.FREEN] = cap
+        self.hist = np.zeros(prep.nbins + 2, np.int64)
+        self.bsum = np.zeros(prep.batches)
+        self.bcnt = np.zeros(prep.batches, np.int64)
+        self.rec = np.zeros((prep.jobs if prep.records else 0, 4))
+        self.bufx = np.zeros(1)
+        self.bufy = np.zeros(1)
+        self.cfg_i = prep.cfg_i(rep)
+        self.gen = None
+        self.overflow = False
+        if not prep.in_kernel:
+            self.gen = np.random.default_rng([prep.seed, rep])
+
+    def grow(self) -> bool:
+        cap = self.pf.shape[0]
+        if cap >= _POOL_MAX:
+            return False
+        new = 2 * cap
+        for name in ("pf", "pi"):
+            a = getattr(self, name)
+            b = np.zeros((new, a.shape[1]), a.dtype)
+            b[:cap] = a
+            setattr(self, name, b)
+        for name in ("heap", "grp"):
+            a = getattr(self, name)
+            b = np.zeros(new, np.int64)
+            b[:cap] = a
+            setattr(self, name, b)
+        free = np.zeros(new, np.int64)
+        n = int(self.si[L.FREEN])
+        free[:n] = self.free[:n]
+        free[n:n + (new - cap)] = np.arange(new - 1, cap - 1, -1)
+        self.free = free
+        self.si[L.FREEN] = n + (new - cap)
+        return True
+
+    def refill(self):
+        prep = self.prep
+        x, y = prep.queue.prediction.sample(prep.queue.size, _CHUNK, self.gen)
+        self.bufx = np.ascontiguousarray(x, float)
+        self.bufy = np.ascontiguousarray(y, float)
+        self.si[L.BUF0] = self.si[L.BUF0] + self.si[L.BUFN]
+        self.si[L.BUFN] = _CHUNK
+
+    def run(self, kernel, on_progress=None):
+        prep = self.prep
+        done_before = 0
+        while True:
+            st = kernel(prep.cfg_f, self.cfg_i, prep.compiled.branches, prep.compiled.segments,
+                        prep.compiled.class_cum, prep.sprm, prep.nprm, self.pf, self.pi,
+                        self.heap, self.free, self.grp, self.sf, self.si, self.hist, self.bsum,
+                        self.bcnt, self.rec, self.bufx, self.bufy, _SLICE_EVENTS)
+            if on_progress is not None:
+                done = int(self.si[L.NDONE])
+                on_progress(done - done_before)
+                done_before = done
+            if st == L.DONE:
+                return
+            if st == L.GROW:
+                if not self.grow():
+                    self.overflow = True
+                    return
+            elif st == L.NEED_DATA:
+                self.refill()
+
+
+def _kernel(name: str):
+    from .kernels import cpu
+
+    return getattr(cpu, name)
+
+
+def _progress_bar(total: int, enabled: bool):
+    if not enabled:
+        return None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover - tqdm is optional
+        return None
+    return tqdm(total=total, unit="job", unit_scale=True, leave=False)
+
+
+def simulate(queue, policy, jobs: int = 100_000, replications: int = 8, seed=0,
+             warmup: int | None = None, backend: str = "cpu", level: float = 0.95,
+             records: bool = False, servers: int = 1, workers: int | None = None,
+             batches: int = 32, progress: bool = False) -> SimulationResult:
+    """Simulate ``queue`` under ``policy`` and estimate the mean response time.
+
+    Parameters
+    ----------
+    queue : qtheory.MG1
+        Arrival rate, size law and prediction model.
+    policy : str or Policy
+        Any policy of :mod:`qtheory.policies`, including :class:`~qtheory.policies.RankPolicy`.
+    jobs : int
+        Measured jobs per replication (after warm-up), ``>= 1``.
+    replications : int
+        Independent replications, ``>= 1`` (one: batch-means CI).
+    seed : int or numpy.random.Generator
+        Same seed and backend give the same numbers (a Generator is asked for one int).
+    warmup : int, optional
+        Jobs discarded per replication; default ``jobs // 10``.
+    backend : {"cpu", "gpu"}
+        ``"gpu"`` runs one replication per CUDA thread (needs numba.cuda and a GPU).
+    level : float
+        Confidence level of ``ci`` (default 0.95).
+    records : bool
+        Keep arrival, size, prediction and completion of every measured job (memory
+        ``32 * jobs * replications`` bytes); percentiles are then exact.
+    servers : int
+        ``k`` of an M/G/k queue: one central queue, ``k`` servers each of speed
+        ``1/k`` (total capacity 1, so the load is ``arrival_rate * E[X]`` for any k),
+        serving the ``k`` jobs of lowest rank. Rank policies whose ranks do not rise
+        with age (FCFS, SJF/PSJF/SRPT, SPJF/PSPJF/SPRPT, TRAIL, buckets, priority).
+    workers : int, optional
+        Threads (default: all CPU cores). Does not change the numbers.
+    batches : int
+        Batches per replication for the batch-means CI (and the per-replication check).
+    progress : bool
+        Show a tqdm progress bar (if tqdm is installed).
+
+    Returns
+    -------
+    SimulationResult
+
+    Raises
+    ------
+    ValueError
+        ``jobs`` or ``replications`` < 1, ``warmup`` < 0, an unknown backend, a bad
+        ``level`` or seed.
+    NotImplementedError
+        ``servers > 1`` with PS or a policy whose ranks rise with age (FB).
+
+    Warns
+    -----
+    SimulationWarning
+        When the load is >= 1: the run completes but ``converged`` is False.
+    """
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}, got {backend!r}")
+    jobs = _check_int("jobs", jobs, 1)
+    replications = _check_int("replications", replications, 1)
+    warmup = jobs // 10 if warmup is None else _check_int("warmup", warmup, 0)
+    servers = _check_int("servers", servers, 1)
+    batches = _check_int("batches", batches, 2)
+    if not (isinstance(level, numbers.Real) and 0.0 < float(level) < 1.0):
+        raise ValueError(f"level must be in (0, 1), got {level!r}")
+    if not hasattr(queue, "arrival_rate") or not hasattr(queue, "size"):
+        raise TypeError(f"queue: expected a qtheory.MG1, got {type(queue).__name__}")
+    seed_int = _seed_of(seed)
+    prep = prepare(queue, policy, jobs=jobs, warmup=warmup, seed=seed_int, records=records,
+                   servers=servers, batches=batches)
+    if not prep.stable:
+        warnings.warn(f"load {prep.load:.4g} >= 1: the queue is unstable; the simulated mean "
+                      "grows with the run length and is reported as not converged",
+                      SimulationWarning, stacklevel=2)
+    t0 = time.perf_counter()
+    if backend == "gpu":
+        from .kernels import gpu
+
+        reps = gpu.run_replications(prep, replications)
+    else:
+        reps = _run_cpu(prep, replications, workers, progress)
+    elapsed = time.perf_counter() - t0
+    return _collect(prep, reps, replications, level, backend, elapsed)
+
+
+def _run_cpu(prep: Prepared, replications: int, workers, progress: bool):
+    kernel = _kernel(prep.kernel_name)
+    reps = [_Replication(prep, r) for r in range(replications)]
+    bar = _progress_bar(prep.jobs * replications, progress)
+    lock = threading.Lock()
+
+    def tick(n):
+        if bar is not None and n:
+            with lock:
+                bar.update(n)
+
+    nw = workers if workers is not None else (os.cpu_count() or 1)
+    nw = max(1, min(int(nw), replications))
+    try:
+        if nw == 1:
+            for r in reps:
+                r.run(kernel, tick)
+        else:
+            # compile (or load from cache) once before the threads start
+            with ThreadPoolExecutor(max_workers=nw) as ex:
+                list(ex.map(lambda r: r.run(kernel, tick), reps))
+    finally:
+        if bar is not None:
+            bar.close()
+    return reps
+
+
+def _collect(prep: Prepared, reps, replications, level, backend, elapsed) -> SimulationResult:
+    jobs = prep.jobs
+    done = np.array([int(r.si[L.NDONE]) for r in reps])
+    sums = np.array([r.sf[L.SUMT] for r in reps])
+    sums2 = np.array([r.sf[L.SUMT2] for r in reps])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rep_means = sums / done
+    truncated = bool(np.any(done < jobs)) or any(r.overflow for r in reps)
+    notes = []
+    if any(r.overflow for r in reps):
+        notes.append(f"a replication had more than {_POOL_MAX} jobs in system and was cut short")
+    if bool(np.any(done < jobs)):
+        notes.append("some measured jobs did not complete")
+    if replications >= 2:
+        method = "replications"
+        means = rep_means
+    else:
+        method = "batch means"
+        r = reps[0]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = r.bsum / r.bcnt
+        means = means[r.bcnt > 0]
+    res_kw = {}
+    if prep.records:
+        rec = np.stack([r.rec for r in reps])
+        records = {"arrival": rec[:, :, 0], "size": rec[:, :, 1], "prediction": rec[:, :, 2],
+                   "completion": rec[:, :, 3]}
+        rt = (rec[:, :, 3] - rec[:, :, 0])[np.isfinite(rec[:, :, 3])]
+        pct = {q: float(np.percentile(rt, q)) for q in PERCENTILES} if rt.size else {
+            q: float("nan") for q in PERCENTILES}
+        res_kw.update(records=records, percentile_method="exact")
+    else:
+        hist = np.sum([r.hist for r in reps], axis=0)
+        pct = histogram_percentiles(hist, prep.hist_lo, prep.hist_scale)
+    n = done.sum()
+    mean_all = sums.sum() / n if n else float("nan")
+    var = sums2.sum() / n - mean_all**2 if n else float("nan")
+    windows = np.array([r.sf[L.TWE] - r.sf[L.TWS] for r in reps])
+    areas = np.array([r.sf[L.AREA] for r in reps])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean_number = float(np.mean(areas / windows)) if np.all(windows > 0) else float("nan")
+    converged = prep.stable and not truncated and int(n) > 0
+    res = SimulationResult.from_replication_means(
+        prep.policy.name, means, level=float(level), percentiles=pct, jobs=jobs,
+        warmup=prep.warmup, replications=replications, ci_method=method,
+        mean_number=mean_number, arrival_rate=prep.lam, load=prep.load,
+        servers=prep.servers, stable=prep.stable, converged=converged,
+        std=float(np.sqrt(max(var, 0.0))), backend=backend, seed=prep.seed,
+        notes=tuple(notes), replication_means=rep_means, elapsed=elapsed, **res_kw)
+    if not converged and prep.stable:
+        warnings.warn("simulation: " + "; ".join(notes or ["no measured job"])
+                      + " - the mean is reported as not converged", SimulationWarning,
+                      stacklevel=3)
+    return res

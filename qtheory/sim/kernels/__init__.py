@@ -1,0 +1,3 @@
+"""Simulation kernels: :mod:`.cpu` (Numba ``njit``) and :mod:`.gpu` (``numba.cuda``)."""
+
+__all__: list[str] = []

@@ -1,0 +1,150 @@
+"""Compile a policy into the flat arrays that the kernels evaluate.
+
+A :class:`qtheory.rank.RankFunction` becomes
+
+* ``branches``, shape (nb, 6): ``high, first segment, number of segments,
+  has initial rank, initial coefficient, initial constant``; branch ``b`` holds
+  the keys ``high[b-1] < k <= high[b]``;
+* ``segments``, shape (ns, 8): ``start_c, start_k, end_c, end_k, value_c,
+  value_k, value_t, slope``; on ``[start, end)`` in age the rank is
+  ``value_c*k + value_k + value_t*arrival_time + slope*(age - start)``.
+
+``value_t`` (the coefficient of the arrival time) is not part of
+:class:`~qtheory.rank.RankFunction`; the compiler uses it for the policies the
+rank form cannot express: newest-short-first :class:`~qtheory.policies.OneBit`
+(rank ``-arrival time`` among shorts). :class:`~qtheory.policies.Priority` becomes
+bucket ranks of a fourth key, the job's class, drawn in the kernel. Processor
+sharing has its own kernel.
+
+The key of a job is chosen by ``KEY_*``: nothing (0), the true size (1), the
+prediction (2) or the class (3).
+
+Examples
+--------
+>>> from qtheory.policies import SPRPT
+>>> c = compile_policy(SPRPT())
+>>> c.key, c.branches.shape, c.segments.shape, c.kind
+(2, (1, 6), (1, 8), 'rank')
+>>> float(c.segments[0, 7])  # slope
+-1.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..policies import PS, OneBit, Policy, Priority, get_policy
+from ..rank import KEYS, Branch, RankFunction, Segment
+
+__all__ = ["CompiledPolicy", "compile_policy", "compile_rank", "KEY_NONE", "KEY_SIZE",
+           "KEY_PREDICTION", "KEY_CLASS"]
+
+KEY_NONE, KEY_SIZE, KEY_PREDICTION, KEY_CLASS = 0, 1, 2, 3
+_INF = float("inf")
+
+
+@dataclass(frozen=True)
+class CompiledPolicy:
+    """A policy ready for a kernel.
+
+    Attributes
+    ----------
+    name : str
+    kind : {"rank", "ps"}
+    key : int
+        ``KEY_NONE``, ``KEY_SIZE``, ``KEY_PREDICTION`` or ``KEY_CLASS``.
+    branches, segments : ndarray
+        See the module docstring (empty for ``"ps"``).
+    class_cum : ndarray
+        Cumulative class probabilities (``KEY_CLASS`` only, else ``[1.0]``).
+    rising : bool
+        True when some segment's rank rises with age (FB-like; shared service on ties).
+    """
+
+    name: str
+    kind: str
+    key: int
+    branches: np.ndarray
+    segments: np.ndarray
+    class_cum: np.ndarray
+    rising: bool
+
+
+def compile_rank(rank: RankFunction, value_t=None) -> tuple[int, np.ndarray, np.ndarray]:
+    """``(key, branches, segments)`` arrays of a rank function.
+
+    ``value_t`` optionally gives, per branch, the coefficient of the arrival time
+    added to every segment's value of that branch.
+    """
+    if not isinstance(rank, RankFunction):
+        raise TypeError(f"rank: expected a qtheory.rank.RankFunction, got {type(rank).__name__}")
+    if getattr(rank, "has_overhead", False):
+        raise NotImplementedError("rank: overhead segments (server time that does not serve "
+                                  "the job's size) are not simulated yet")
+    key = KEYS.index(rank.key)  # "none", "size", "prediction" -> 0, 1, 2
+    br_rows, seg_rows = [], []
+    for bi, br in enumerate(rank.branches):
+        first = len(seg_rows)
+        for s in br.segments:
+            ninf = np.isneginf(s.value[1])
+            seg_rows.append([s.start[0], s.start[1], s.end[0], s.end[1],
+                             0.0 if ninf else s.value[0], s.value[1],
+                             0.0 if (value_t is None or ninf) else float(value_t[bi]),
+                             0.0 if ninf else float(s.slope)])
+        init = br.initial
+        br_rows.append([br.high, first, len(br.segments), 0.0 if init is None else 1.0,
+                        0.0 if init is None else init[0], 0.0 if init is None else init[1]])
+    return key, np.array(br_rows, float), np.array(seg_rows, float)
+
+
+def _class_rank(n: int, preemptive: bool) -> RankFunction:
+    """Bucket ranks of the class index 0, 1, ..., n-1 (class 0 first)."""
+    edges = [-_INF] + [i + 0.5 for i in range(n - 1)] + [_INF]
+    branches = []
+    for i in range(n):
+        if preemptive:
+            seg, init = [Segment(value=(0.0, float(i)))], None
+        else:
+            seg, init = [Segment(value=(0.0, -_INF))], (0.0, float(i))
+        branches.append(Branch(tuple(seg), low=edges[i], high=edges[i + 1], initial=init))
+    return RankFunction("size", tuple(branches))  # key column replaced by KEY_CLASS below
+
+
+def _rank_of(pol: Policy, size, prediction) -> RankFunction | None:
+    return pol.rank_function(size, prediction)
+
+
+def compile_policy(policy, size=None, prediction=None) -> CompiledPolicy:
+    """Compile ``policy`` (object or name) for the kernels.
+
+    The rank comes from ``policy.rank_function(size, prediction)``; policies without
+    one are handled here: PS, :class:`~qtheory.policies.Priority` and newest-short-first
+    :class:`~qtheory.policies.OneBit`.
+    """
+    pol = get_policy(policy)
+    one = np.ones(1)
+    if isinstance(pol, PS):
+        return CompiledPolicy(pol.name, "ps", KEY_NONE, np.zeros((0, 6)), np.zeros((0, 8)),
+                              one, False)
+    if isinstance(pol, Priority):
+        n = len(pol.probs)
+        _, br, seg = compile_rank(_class_rank(n, pol.preemptive))
+        cum = np.cumsum(pol.probs)
+        cum[-1] = 1.0
+        return CompiledPolicy(pol.name, "rank", KEY_CLASS, br, seg, cum, False)
+    if isinstance(pol, OneBit) and pol.preemptive and pol.within == "lcfs":
+        # shorts (y <= T): rank -arrival_time (newest first, preemptive); longs: 1, FIFO
+        rank = RankFunction("prediction", (
+            Branch((Segment(value=(0.0, 0.0)),), high=pol.threshold),
+            Branch((Segment(value=(0.0, 1.0)),), low=pol.threshold),
+        ))
+        key, br, seg = compile_rank(rank, value_t=(-1.0, 0.0))
+        return CompiledPolicy(pol.name, "rank", key, br, seg, one, False)
+    rank = _rank_of(pol, size, prediction)
+    if rank is None:
+        raise ValueError(f"policy: {pol.name} has no rank function and no dedicated "
+                         "simulation kernel")
+    key, br, seg = compile_rank(rank)
+    return CompiledPolicy(pol.name, "rank", key, br, seg, one, bool(np.any(seg[:, 7] > 0)))

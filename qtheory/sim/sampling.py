@@ -1,0 +1,199 @@
+"""Job sizes and predictions drawn inside the kernels by inverse-cdf sampling.
+
+A size law or prediction model is *encoded* as an integer code and a flat float
+array of parameters; :func:`draw_size` and :func:`draw_noise` turn counter-based
+uniforms (:mod:`qtheory.sim.rng`) into draws. Because the uniforms depend only
+on (seed, replication, stream, job index), the CPU and GPU kernels draw the same
+jobs.
+
+In-kernel laws: :class:`~qtheory.Exponential`, :class:`~qtheory.Deterministic`,
+:class:`~qtheory.Uniform`, :class:`~qtheory.Weibull`, :class:`~qtheory.Pareto`,
+:class:`~qtheory.BoundedPareto`, :class:`~qtheory.HyperExponential`,
+:class:`~qtheory.Discrete` / :class:`~qtheory.Empirical` and
+:class:`~qtheory.Lognormal` (through an accurate normal quantile); predictions
+:class:`~qtheory.ExactPrediction`, :class:`~qtheory.ExponentialPrediction`,
+:class:`~qtheory.UniformPrediction` and :class:`~qtheory.LognormalPrediction`.
+
+Any other law (Gamma, Erlang, a scipy law, a user's
+:class:`~qtheory.MultiplicativePrediction` or :class:`~qtheory.ConditionalPrediction`)
+is sampled by NumPy in chunks from a Generator seeded by ``(seed, replication)``
+(:func:`encode_size` returns ``None``); such runs are CPU-only and reproducible on
+the CPU, but not comparable job for job with the GPU backend.
+
+Examples
+--------
+>>> from qtheory import Exponential, ExponentialPrediction
+>>> code, prm = encode_size(Exponential(mean=2.0))
+>>> round(draw_size(code, prm, np.exp(-1.0), 0.5), 12)
+2.0
+>>> encode_prediction(ExponentialPrediction())[0] == NOISE_EXP
+True
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..distributions import (
+    BoundedPareto,
+    Discrete,
+    Exponential,
+    HyperExponential,
+    Lognormal,
+    Pareto,
+    Uniform,
+    Weibull,
+)
+from ..predictions import (
+    ExactPrediction,
+    ExponentialPrediction,
+    LognormalPrediction,
+    UniformPrediction,
+)
+from ._jit import jit
+from .rng import ndtri
+
+__all__ = [
+    "encode_size",
+    "encode_prediction",
+    "encode_classes",
+    "draw_size",
+    "draw_noise",
+    "draw_class",
+    "SIZE_EXP",
+    "SIZE_DET",
+    "SIZE_UNIFORM",
+    "SIZE_WEIBULL",
+    "SIZE_PARETO",
+    "SIZE_BPARETO",
+    "SIZE_HYPEREXP",
+    "SIZE_DISCRETE",
+    "SIZE_LOGNORMAL",
+    "NOISE_EXACT",
+    "NOISE_EXP",
+    "NOISE_UNIFORM",
+    "NOISE_LOGNORMAL",
+]
+
+SIZE_EXP, SIZE_DET, SIZE_UNIFORM, SIZE_WEIBULL, SIZE_PARETO = 0, 1, 2, 3, 4
+SIZE_BPARETO, SIZE_HYPEREXP, SIZE_DISCRETE, SIZE_LOGNORMAL = 5, 6, 7, 8
+NOISE_EXACT, NOISE_EXP, NOISE_UNIFORM, NOISE_LOGNORMAL = 0, 1, 2, 3
+
+
+def encode_size(size) -> tuple[int, np.ndarray] | None:
+    """``(code, params)`` for in-kernel sampling of ``size``, or ``None`` (NumPy fallback)."""
+    t = type(size)
+    p = size._params() if hasattr(size, "_params") else {}
+    if t is Exponential:
+        return SIZE_EXP, np.array([p["mean"]])
+    if t is Uniform:
+        return SIZE_UNIFORM, np.array([p["low"], p["high"]])
+    if t is Weibull:
+        return SIZE_WEIBULL, np.array([p["shape"], p["scale"]])
+    if t is Pareto:
+        return SIZE_PARETO, np.array([p["alpha"], p["xm"]])
+    if t is BoundedPareto:
+        a, lo, hi = p["alpha"], p["low"], p["high"]
+        den = -math.expm1(-a * math.log(hi / lo))
+        return SIZE_BPARETO, np.array([a, lo, hi, den])
+    if t is Lognormal:
+        return SIZE_LOGNORMAL, np.array([p["mu"], p["sigma"]])
+    if t is HyperExponential:
+        means, probs = np.asarray(p["means"], float), np.asarray(p["probs"], float)
+        cum = np.cumsum(probs)
+        cum[-1] = 1.0
+        return SIZE_HYPEREXP, np.concatenate([[means.size], cum, means])
+    if isinstance(size, Discrete):
+        vals, probs = size.atoms
+        vals, probs = np.asarray(vals, float), np.asarray(probs, float)
+        if vals.size == 1:
+            return SIZE_DET, np.array([vals[0]])
+        cum = np.cumsum(probs)
+        cum[-1] = 1.0
+        return SIZE_DISCRETE, np.concatenate([[vals.size], cum, vals])
+    return None
+
+
+def encode_prediction(prediction) -> tuple[int, np.ndarray] | None:
+    """``(code, params)`` for in-kernel sampling of the noise factor Z, or ``None``."""
+    t = type(prediction)
+    if t is ExactPrediction:
+        return NOISE_EXACT, np.zeros(1)
+    if t is ExponentialPrediction:
+        return NOISE_EXP, np.zeros(1)
+    if t is UniformPrediction:
+        return NOISE_UNIFORM, np.array([prediction.alpha])
+    if t is LognormalPrediction:
+        return NOISE_LOGNORMAL, np.array([prediction.sigma])
+    return None
+
+
+def encode_classes(probs) -> np.ndarray:
+    """Cumulative class probabilities for :func:`draw_class` (last entry exactly 1)."""
+    cum = np.cumsum(np.asarray(probs, float))
+    cum[-1] = 1.0
+    return cum
+
+
+@jit
+def _search(cum, lo, n, u):
+    # first i in [0, n) with u <= cum[lo + i]
+    a, b = 0, n - 1
+    while a < b:
+        m = (a + b) // 2
+        if u <= cum[lo + m]:
+            b = m
+        else:
+            a = m + 1
+    return a
+
+
+@jit
+def draw_size(code, prm, u1, u2):
+    """A job size from uniforms ``u1`` (the value) and ``u2`` (a mixture branch)."""
+    if code == SIZE_EXP:
+        return -prm[0] * math.log(u1)
+    if code == SIZE_DET:
+        return prm[0]
+    if code == SIZE_UNIFORM:
+        return prm[0] + (prm[1] - prm[0]) * u1
+    if code == SIZE_WEIBULL:
+        return prm[1] * (-math.log(u1)) ** (1.0 / prm[0])
+    if code == SIZE_PARETO:
+        return prm[1] * math.exp(-math.log(u1) / prm[0])
+    if code == SIZE_BPARETO:
+        x = prm[1] * math.exp(-math.log1p(-u1 * prm[3]) / prm[0])
+        return min(max(x, prm[1]), prm[2])
+    if code == SIZE_HYPEREXP:
+        n = int(prm[0])
+        i = _search(prm, 1, n, u2)
+        return -prm[1 + n + i] * math.log(u1)
+    if code == SIZE_DISCRETE:
+        n = int(prm[0])
+        i = _search(prm, 1, n, u1)
+        return prm[1 + n + i]
+    if code == SIZE_LOGNORMAL:
+        return math.exp(prm[0] + prm[1] * ndtri(u1))
+    return math.nan
+
+
+@jit
+def draw_noise(code, prm, u):
+    """The multiplicative noise factor Z of a prediction ``Y = X * Z``."""
+    if code == NOISE_EXACT:
+        return 1.0
+    if code == NOISE_EXP:
+        return -math.log(u)
+    if code == NOISE_UNIFORM:
+        return 1.0 - prm[0] + 2.0 * prm[0] * u
+    if code == NOISE_LOGNORMAL:
+        return math.exp(prm[0] * ndtri(u))
+    return math.nan
+
+
+@jit
+def draw_class(cum, u):
+    """The priority class (0 = highest) of a job from cumulative class probabilities."""
+    return _search(cum, 0, cum.size, u)

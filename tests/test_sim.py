@@ -1,0 +1,506 @@
+"""Monte Carlo engine: API, reproducibility, bad input, and job-for-job checks of the kernels
+against independent pure-Python reference simulators (fast; default suite)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+
+import numpy as np
+import pytest
+from scipy import special, stats
+
+import qtheory as qt
+from qtheory.policies import (
+    FB,
+    PS,
+    SJF,
+    SPJF,
+    SPRPT,
+    SRPT,
+    TRAIL,
+    Buckets,
+    OneBit,
+    Priority,
+    RankPolicy,
+)
+from qtheory.rank import RankFunction, Segment
+from qtheory.sim import SimulationResult, SimulationWarning, simulate
+from qtheory.sim.driver import _kernel, _Replication, prepare
+from qtheory.sim.rng import ndtri, uniforms
+from qtheory.sim.sampling import draw_size, encode_size
+
+P = qt.policies
+EXP_Q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+
+
+# ----------------------------------------------------------------------------- API
+def test_result_fields_and_helpers():
+    r = simulate(EXP_Q, "SPRPT", jobs=20_000, replications=4, seed=11)
+    assert isinstance(r, SimulationResult)
+    assert r.policy == "SPRPT" and r.jobs == 20_000 and r.warmup == 2_000
+    assert r.replications == 4 and r.replication_means.shape == (4,)
+    assert r.ci[0] < r.mean < r.ci[1] and r.level == 0.95 and r.std_error > 0
+    assert r.ci_method == "replications" and r.converged and r.stable
+    assert r.backend == "cpu" and r.seed == 11 and r.servers == 1
+    assert r.p50 < r.p90 < r.p99 < r.p999
+    assert r.z_score(r.mean) == 0.0 and r.covers(r.mean)
+    assert abs(r.z_score(r.mean + 2 * r.std_error) + 2.0) < 1e-12
+    assert "SPRPT" in r.summary() and "NOT CONVERGED" not in r.summary()
+    with pytest.raises(ValueError, match="records"):
+        _ = r.response_times
+
+
+def test_mg1_method_delegates():
+    r = EXP_Q.simulate("FCFS", jobs=5_000, replications=2, seed=1)
+    s = simulate(EXP_Q, "FCFS", jobs=5_000, replications=2, seed=1)
+    assert r == s and r.mean == s.mean
+
+
+def test_single_replication_uses_batch_means():
+    r = simulate(EXP_Q, "FCFS", jobs=50_000, replications=1, seed=2, batches=20)
+    assert r.ci_method == "batch means"
+    assert math.isfinite(r.ci[0]) and r.ci[0] < r.mean < r.ci[1]
+    assert abs(r.z_score(5.0)) < 4
+
+
+def test_level_changes_interval_width():
+    a = simulate(EXP_Q, "FCFS", jobs=5_000, replications=4, seed=3, level=0.5)
+    b = simulate(EXP_Q, "FCFS", jobs=5_000, replications=4, seed=3, level=0.99)
+    assert a.mean == b.mean
+    assert (a.ci[1] - a.ci[0]) < (b.ci[1] - b.ci[0])
+
+
+# ----------------------------------------------------------------------------- reproducibility
+def test_same_seed_same_numbers_any_thread_count():
+    a = simulate(EXP_Q, "SRPT", jobs=10_000, replications=3, seed=5, workers=1)
+    b = simulate(EXP_Q, "SRPT", jobs=10_000, replications=3, seed=5, workers=3)
+    c = simulate(EXP_Q, "SRPT", jobs=10_000, replications=3, seed=6)
+    np.testing.assert_array_equal(a.replication_means, b.replication_means)
+    assert a.percentiles == b.percentiles and a.mean_number == b.mean_number
+    assert c.mean != a.mean
+
+
+def test_generator_seed_is_reproducible():
+    a = simulate(EXP_Q, "FCFS", jobs=2_000, replications=2, seed=np.random.default_rng(9))
+    b = simulate(EXP_Q, "FCFS", jobs=2_000, replications=2, seed=np.random.default_rng(9))
+    assert a.mean == b.mean and a.seed == b.seed
+
+
+def test_replications_are_prefix_stable():
+    # replication r depends on (seed, r) only: 2 replications are the first 2 of 4
+    a = simulate(EXP_Q, "PSPJF", jobs=5_000, replications=2, seed=8)
+    b = simulate(EXP_Q, "PSPJF", jobs=5_000, replications=4, seed=8)
+    np.testing.assert_array_equal(a.replication_means, b.replication_means[:2])
+
+
+def test_pool_growth_does_not_change_results():
+    q = qt.MG1(load=0.97, size=qt.Exponential(mean=1.0))
+    prep = prepare(q, "FB", jobs=3_000, warmup=0, seed=4)
+    small, big = _Replication(prep, 0, cap=2), _Replication(prep, 0, cap=4096)
+    for r in (small, big):
+        r.run(_kernel(prep.kernel_name))
+    assert small.pf.shape[0] > 2 and small.si[10] == big.si[10]  # same number of events
+    assert small.sf[7] == big.sf[7]  # same sum of response times
+
+
+def test_fallback_sampling_is_reproducible_and_correct():
+    q = qt.MG1(load=0.7, size=qt.Gamma(2.0, mean=1.0), prediction=qt.UniformPrediction(0.5))
+    a = simulate(q, "SPRPT", jobs=40_000, replications=4, seed=1)
+    b = simulate(q, "SPRPT", jobs=40_000, replications=4, seed=1)
+    assert a.mean == b.mean
+    assert abs(a.z_score(q.mean_response_time("SPRPT"))) < 4
+
+
+# ----------------------------------------------------------------------------- bad input
+@pytest.mark.parametrize("kw, match", [
+    ({"jobs": 0}, "jobs"),
+    ({"jobs": -5}, "jobs"),
+    ({"jobs": 2.5}, "jobs"),
+    ({"replications": 0}, "replications"),
+    ({"warmup": -1}, "warmup"),
+    ({"backend": "tpu"}, "backend"),
+    ({"level": 1.0}, "level"),
+    ({"seed": None}, "seed"),
+    ({"seed": -3}, "seed"),
+    ({"servers": 0}, "servers"),
+])
+def test_bad_input_raises_clear_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        simulate(EXP_Q, "FCFS", **{"jobs": 100, **kw})
+
+
+def test_gpu_backend_fails_clearly_without_importing_cupy():
+    import sys
+
+    with pytest.raises(NotImplementedError, match="gpu"):
+        simulate(EXP_Q, "FCFS", jobs=10, backend="gpu")
+    assert "cupy" not in sys.modules
+
+
+def test_unknown_policy_and_queue():
+    with pytest.raises(ValueError, match="policy"):
+        simulate(EXP_Q, "NOPE", jobs=10)
+    with pytest.raises(TypeError, match="queue"):
+        simulate(object(), "FCFS", jobs=10)
+
+
+@pytest.mark.parametrize("pol", [FB(), PS()])
+def test_multiserver_refuses_rising_ranks_and_ps(pol):
+    with pytest.raises(NotImplementedError, match="servers"):
+        simulate(EXP_Q, pol, jobs=10, servers=2)
+
+
+def test_unstable_load_runs_but_is_not_converged():
+    q = qt.MG1(load=1.2, size=qt.Exponential(mean=1.0))
+    with pytest.warns(SimulationWarning, match="unstable"):
+        r = simulate(q, "SRPT", jobs=5_000, replications=2, seed=1)
+    assert not r.stable and not r.converged
+    assert "NOT CONVERGED" in r.summary()
+
+
+# ----------------------------------------------------------------------------- random numbers
+def test_counter_based_uniforms():
+    a = uniforms(1, 0, 0, 0, 200_000)
+    assert a.min() > 0 and a.max() < 1
+    assert stats.kstest(a, "uniform").pvalue > 1e-4
+    assert abs(np.corrcoef(a[1:], a[:-1])[0, 1]) < 0.01
+    b = uniforms(1, 0, 1, 0, 200_000)  # another stream
+    assert abs(np.corrcoef(a, b)[0, 1]) < 0.01
+    np.testing.assert_array_equal(a[1000:1010], uniforms(1, 0, 0, 1000, 10))
+
+
+def test_ndtri_matches_scipy():
+    p = np.concatenate([np.logspace(-300, -1, 60), np.linspace(0.02, 0.98, 97),
+                        1 - np.logspace(-15, -1, 30)])
+    got = np.array([ndtri(v) for v in p])
+    ref = special.ndtri(p)
+    assert np.max(np.abs(got - ref) / np.maximum(np.abs(ref), 1e-3)) < 1e-12
+
+
+@pytest.mark.parametrize("dist", [
+    qt.Exponential(mean=2.0), qt.Uniform(1.0, 3.0), qt.Weibull(0.5, 1.0), qt.Pareto(2.5, 1.0),
+    qt.BoundedPareto(1.5, 0.1, 100.0), qt.Lognormal(1.0, mean=1.0),
+    qt.HyperExponential([1.0, 10.0], [0.9, 0.1]),
+])
+def test_in_kernel_sampling_follows_the_law(dist):
+    code, prm = encode_size(dist)
+    u1 = uniforms(3, 0, 1, 0, 20_000)
+    u2 = uniforms(3, 0, 2, 0, 20_000)
+    x = np.array([draw_size(code, prm, a, b) for a, b in zip(u1, u2)])
+    assert stats.kstest(x, dist.cdf).pvalue > 1e-4
+
+
+def test_discrete_sampling_frequencies():
+    d = qt.Discrete([1.0, 3.0, 7.0], [0.2, 0.5, 0.3])
+    code, prm = encode_size(d)
+    u = uniforms(4, 0, 1, 0, 20_000)
+    x = np.array([draw_size(code, prm, a, 0.5) for a in u])
+    freq = np.array([(x == v).mean() for v in (1.0, 3.0, 7.0)])
+    assert np.all(np.abs(freq - [0.2, 0.5, 0.3]) < 0.015)
+
+
+# ----------------------------------------------------------------------------- reference sims
+def _reference_rank(rank: RankFunction, key, arr, size, value_t=0.0):
+    """Completion times under a rank policy whose ranks never rise (pure Python, slow).
+
+    Independent of the kernel: ranks come from ``RankFunction.evaluate`` (the analysis'
+    evaluator), the job to serve is re-chosen by a full scan at every event.
+    """
+    n = len(arr)
+    age = np.zeros(n)
+    done = np.full(n, np.nan)
+    present: list[int] = []
+    t, nxt, cur = 0.0, 0, -1
+
+    def rank_of(j):
+        r = float(rank.evaluate(key[j], age[j]))
+        return r + value_t * arr[j] if np.isfinite(r) else r
+
+    def seg_end(j):
+        ends = []
+        for br in rank.branches:
+            if br.low < key[j] <= br.high:
+                for s in br.segments:
+                    e = s.end[0] * key[j] + s.end[1]
+                    if e > age[j] + 1e-12:
+                        ends.append(e)
+        return min(ends) if ends else math.inf
+
+    while nxt < n or present:
+        if cur >= 0:
+            dt_done = size[cur] - age[cur]
+            dt_seg = seg_end(cur) - age[cur]
+        else:
+            dt_done = dt_seg = math.inf
+        dt_arr = arr[nxt] - t if nxt < n else math.inf
+        dt = min(dt_done, dt_seg, dt_arr)
+        if cur >= 0:
+            age[cur] += dt
+        t += dt
+        if dt == dt_arr and nxt < n:
+            present.append(nxt)
+            j = nxt
+            nxt += 1
+            if cur < 0 or rank_of(j) < rank_of(cur):
+                cur = j
+            continue
+        if dt == dt_done:
+            done[cur] = t
+            present.remove(cur)
+        cur = min(present, key=lambda j: (rank_of(j), j)) if present else -1
+    return done
+
+
+def _reference_fb(arr, size):
+    """FB by brute force: the jobs of least age share the server equally."""
+    n = len(arr)
+    age = np.zeros(n)
+    done = np.full(n, np.nan)
+    present: list[int] = []
+    t, nxt = 0.0, 0
+    while nxt < n or present:
+        if present:
+            amin = min(age[j] for j in present)
+            grp = [j for j in present if age[j] <= amin + 1e-9]
+            for j in grp:
+                age[j] = amin
+            others = [age[j] for j in present if age[j] > amin + 1e-9]
+            g = len(grp)
+            dt_done = min(size[j] - age[j] for j in grp) * g
+            dt_catch = (min(others) - amin) * g if others else math.inf
+        else:
+            grp, g, dt_done, dt_catch = [], 1, math.inf, math.inf
+        dt_arr = arr[nxt] - t if nxt < n else math.inf
+        dt = min(dt_done, dt_catch, dt_arr)
+        for j in grp:
+            age[j] += dt / g
+        t += dt
+        for j in list(present):
+            if size[j] - age[j] <= 1e-9:
+                done[j] = t
+                present.remove(j)
+        if dt == dt_arr and nxt < n:
+            present.append(nxt)
+            nxt += 1
+    return done
+
+
+def _reference_ps(arr, size):
+    n = len(arr)
+    rem = np.array(size, float)
+    done = np.full(n, np.nan)
+    present: list[int] = []
+    t, nxt = 0.0, 0
+    while nxt < n or present:
+        g = len(present)
+        dt_done = min(rem[j] for j in present) * g if present else math.inf
+        dt_arr = arr[nxt] - t if nxt < n else math.inf
+        dt = min(dt_done, dt_arr)
+        for j in present:
+            rem[j] -= dt / g
+        t += dt
+        for j in list(present):
+            if rem[j] <= 1e-9:
+                done[j] = t
+                present.remove(j)
+        if dt == dt_arr and nxt < n:
+            present.append(nxt)
+            nxt += 1
+    return done
+
+
+def _records(q, pol, n, seed=7, servers=1):
+    r = simulate(q, pol, jobs=n, replications=1, seed=seed, warmup=0, records=True,
+                 servers=servers)
+    rec = r.records
+    return rec["arrival"][0], rec["size"][0], rec["prediction"][0], rec["completion"][0]
+
+
+def _compare(arr, comp, ref):
+    # completions before the last arrival cannot depend on later arrivals
+    ok = ref < arr[-1]
+    assert ok.sum() > 0.7 * len(arr)
+    np.testing.assert_allclose(comp[ok], ref[ok], rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("pol", [
+    P.FCFS(), SJF(), P.PSJF(), SRPT(), SPJF(), P.PSPJF(), SPRPT(), TRAIL(c=0.5),
+    Buckets(thresholds=(0.5, 2.0), preemptive=True), OneBit(1.0, preemptive=False),
+    OneBit(1.0, preemptive=True, within="fifo"),
+])
+def test_kernel_matches_reference_job_for_job(pol):
+    arr, x, y, comp = _records(EXP_Q, pol, 400)
+    rank = pol.rank()
+    key = {"none": np.zeros_like(x), "size": x, "prediction": y}[rank.key]
+    _compare(arr, comp, _reference_rank(rank, key, arr, x))
+
+
+def test_newest_short_first_matches_reference():
+    pol = OneBit(1.0, preemptive=True)  # shorts: preemptive LCFS; longs FIFO
+    arr, x, y, comp = _records(EXP_Q, pol, 400)
+    _compare(arr, comp, _reference_lcfs_shorts(arr, x, y <= 1.0))
+
+
+def _reference_lcfs_shorts(arr, size, short):
+    n = len(arr)
+    rem = np.array(size, float)
+    done = np.full(n, np.nan)
+    present: list[int] = []
+    t, nxt = 0.0, 0
+
+    def pick():
+        s = [j for j in present if short[j]]
+        if s:
+            return max(s)
+        return min(present) if present else -1
+
+    while nxt < n or present:
+        cur = pick()
+        dt_done = rem[cur] if cur >= 0 else math.inf
+        dt_arr = arr[nxt] - t if nxt < n else math.inf
+        dt = min(dt_done, dt_arr)
+        if cur >= 0:
+            rem[cur] -= dt
+        t += dt
+        if dt == dt_done and cur >= 0:
+            done[cur] = t
+            present.remove(cur)
+        elif nxt < n:
+            present.append(nxt)
+            nxt += 1
+    return done
+
+
+def test_fb_shares_the_server_among_tied_jobs():
+    arr, x, _, comp = _records(qt.MG1(load=0.8, size=qt.Exponential(mean=1.0)), FB(), 300)
+    _compare(arr, comp, _reference_fb(arr, x))
+
+
+def test_ps_matches_reference():
+    arr, x, _, comp = _records(qt.MG1(load=0.8, size=qt.Exponential(mean=1.0)), PS(), 300)
+    _compare(arr, comp, _reference_ps(arr, x))
+
+
+def test_priority_classes_follow_probabilities():
+    q = qt.MG1(load=0.6, size=qt.Exponential(mean=1.0))
+    pol = Priority(probs=(0.25, 0.75), preemptive=True)
+    r = simulate(q, pol, jobs=40_000, replications=4, seed=3)
+    assert abs(r.z_score(q.mean_response_time(pol))) < 4
+
+
+def test_rank_policy_equals_builtin_job_for_job():
+    mine = RankPolicy(RankFunction.single("prediction", [Segment(value=(1.0, 0.0), slope=-1)]),
+                      label="my-sprpt")
+    a = simulate(EXP_Q, mine, jobs=3_000, replications=2, seed=4, records=True)
+    b = simulate(EXP_Q, SPRPT(), jobs=3_000, replications=2, seed=4, records=True)
+    np.testing.assert_array_equal(a.records["completion"], b.records["completion"])
+    assert a.policy == "my-sprpt"
+
+
+def test_age_only_rank_with_arbitrary_slopes():
+    # a tabulated age-only rank (Gittins-like): falls at slope -2, then rises at 0.5, then flat
+    rank = RankFunction.single("none", [
+        Segment(value=(0.0, 1.0), slope=-2.0, end=(0.0, 0.3)),
+        Segment(value=(0.0, 0.4), slope=0.5, end=(0.0, 1.5)),
+        Segment(value=(0.0, 1.0), slope=0.0),
+    ])
+    pol = RankPolicy(rank, label="table")
+    q = qt.MG1(load=0.7, size=qt.Exponential(mean=1.0))
+    r = simulate(q, pol, jobs=40_000, replications=4, seed=2)
+    assert r.converged and abs(r.mean_number - q.arrival_rate * r.mean) < 0.03 * r.mean_number
+    try:
+        exact = q.mean_response_time(pol)
+    except ValueError:  # no analysis of non-unit slopes in this version of the package
+        return
+    assert abs(r.z_score(exact)) < 4
+
+
+@pytest.mark.parametrize("slopes, twin", [((2.0, 0.5), FB()), ((-3.0, -0.25), P.FCFS())])
+def test_monotone_age_ranks_with_odd_slopes_equal_their_twin(slopes, twin):
+    # a strictly increasing age-only rank orders jobs as FB does (tied jobs share the server
+    # at rates that keep their ranks equal); a strictly decreasing one as FCFS
+    a, b = slopes
+    rank = RankFunction.single("none", [Segment(value=(0.0, 0.0), slope=a, end=(0.0, 1.0)),
+                                        Segment(value=(0.0, a), slope=b)])
+    q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0))
+    r = simulate(q, RankPolicy(rank, label="odd"), jobs=20_000, replications=2, seed=6)
+    s = simulate(q, twin, jobs=20_000, replications=2, seed=6)
+    np.testing.assert_allclose(r.replication_means, s.replication_means, rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- laws of T
+def test_fcfs_mm1_response_time_is_exponential():
+    lam, mu = 0.7, 1.0
+    q = qt.MG1(arrival_rate=lam, size=qt.Exponential(mean=1 / mu))
+    r = simulate(q, "FCFS", jobs=100_000, replications=2, seed=12, records=True)
+    t = r.response_times.ravel()[::100]  # thinned: nearly independent samples
+    assert stats.kstest(t, stats.expon(scale=1 / (mu - lam)).cdf).pvalue > 1e-3
+    # the test has power: the size law itself is rejected
+    assert stats.kstest(t, stats.expon(scale=1 / mu).cdf).pvalue < 1e-6
+
+
+def test_histogram_percentiles_match_exact_ones():
+    q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0))
+    a = simulate(q, "SRPT", jobs=20_000, replications=2, seed=3, records=True)
+    b = simulate(q, "SRPT", jobs=20_000, replications=2, seed=3)
+    assert a.percentile_method == "exact" and b.percentile_method == "histogram"
+    for k in (50.0, 90.0, 99.0):
+        assert abs(b.percentiles[k] / a.percentiles[k] - 1) < 0.015
+
+
+@pytest.mark.parametrize("pol", ["FCFS", "SRPT", "FB", "PS", "SPJF"])
+def test_littles_law(pol):
+    q = qt.MG1(load=0.8, size=qt.Weibull(0.5, 0.5), prediction=qt.ExponentialPrediction())
+    r = simulate(q, pol, jobs=50_000, replications=4, seed=5)
+    assert abs(r.mean_number / (q.arrival_rate * r.mean) - 1) < 0.02
+
+
+def test_records_are_consistent():
+    q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.UniformPrediction(0.5))
+    r = simulate(q, "SPRPT", jobs=2_000, replications=2, seed=1, records=True)
+    rec = r.records
+    assert np.all(np.diff(rec["arrival"], axis=1) > 0)
+    assert np.all(rec["completion"] - rec["arrival"] >= rec["size"] - 1e-9)
+    ratio = rec["prediction"] / rec["size"]
+    assert ratio.min() >= 0.5 - 1e-12 and ratio.max() <= 1.5 + 1e-12
+    np.testing.assert_allclose(r.response_times.mean(axis=1), r.replication_means)
+
+
+# ----------------------------------------------------------------------------- M/G/k
+def _erlang_c_mean(k, lam, mean_size):
+    mu = 1.0 / (k * mean_size)  # each of k servers works at speed 1/k
+    a = lam / mu
+    s = sum(a**i / math.factorial(i) for i in range(k))
+    top = a**k / math.factorial(k) * k / (k - a)
+    return top / (s + top) / (k * mu - lam) + 1 / mu
+
+
+@pytest.mark.parametrize("k", [2, 4])
+def test_mmk_fcfs_matches_erlang_c(k):
+    r = simulate(EXP_Q, "FCFS", jobs=50_000, replications=4, seed=3, servers=k)
+    assert abs(r.z_score(_erlang_c_mean(k, EXP_Q.arrival_rate, 1.0))) < 4
+    assert abs(r.mean_number / (EXP_Q.arrival_rate * r.mean) - 1) < 0.02
+
+
+def test_mgk_prediction_policies_order():
+    means = {p: simulate(EXP_Q, p, jobs=30_000, replications=4, seed=9, servers=2).mean
+             for p in ("FCFS", "SRPT", "SPRPT", "SPJF", "PSPJF")}
+    assert means["SRPT"] < means["SPRPT"] < means["FCFS"]
+    assert means["PSPJF"] < means["SPJF"] < means["FCFS"]
+
+
+def test_mgk_one_server_kernel_agrees_with_mg1_kernel():
+    prep = prepare(EXP_Q, "SRPT", jobs=5_000, warmup=0, seed=2)
+    a = _Replication(prep, 0)
+    a.run(_kernel("mg1_rank"))
+    b = _Replication(prep, 0)
+    b.run(_kernel("mgk_rank"))
+    assert abs(a.sf[7] / b.sf[7] - 1) < 1e-12
+
+
+def test_progress_bar_runs():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = simulate(EXP_Q, "FCFS", jobs=2_000, replications=2, seed=1, progress=True)
+    assert r.converged
