@@ -9,7 +9,11 @@ Writes ``validation/results/advice_report.md``:
 2. the fraction of SPRPT's gain over FCFS that the best bit captures,
    (FCFS - OneBit*) / (FCFS - SPRPT), with exponential predictions;
 3. TRAIL (Shahout et al., ICLR 2025) over c in {0, 0.2, 0.5, 0.8, 1} with exponential
-   predictions (c = 0 is SPJF, c = 1 is SPRPT; both columns are checked against the closed forms).
+   predictions (c = 0 is SPJF, c = 1 is SPRPT; both columns are checked against the closed forms);
+4. SkipPredict (Shahout and Mitzenmacher, NeurIPS 2024) over prediction costs, in the external
+   and the server-time cost models, against FCFS, one bit and SPRPT paying the same costs;
+5. the approximation ratio E[T]/E[T_SRPT] of PSPJF, SPRPT and SRPT-Bounce (Scully, Grosof,
+   Mitzenmacher, ITCS 2022) under estimates uniform on [beta s, alpha s].
 
 Run: ``python validation/report_advice.py`` (about a minute on one core).
 """
@@ -51,13 +55,86 @@ def _header(first):
             "|---|" + "---:|" * len(LOADS)]
 
 
+SKIP_LOADS = (0.5, 0.7, 0.8, 0.9)
+SKIP_COSTS = ((0.01, 0.1), (0.05, 0.5), (0.1, 1.0))  # (cheap c1, expensive c2)
+SKIP_T = 1.0
+
+
+def _skip_predict_tables() -> list[str]:
+    """Cost = E[T] + external prediction cost per job (external model) or E[T] with the
+    predictions served on the server (server-time model); exponential sizes and predictions."""
+    P = qt.policies
+    base = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    out = []
+    for model in ("external", "server"):
+        out += [f"## SkipPredict, {model} cost model, Exponential(mean=1) sizes, exponential "
+                f"predictions, threshold T = {SKIP_T:g}", ""]
+        if model == "external":
+            out += ["Entries are E[T] + the expected prediction cost per job "
+                    "(`MG1.mean_cost`): FCFS pays nothing, one bit (non-preemptive, "
+                    "`OneBit(T)`) pays c1, SPRPT pays c2 for every job, SkipPredict pays "
+                    "c1 + c2 P(Y > T).", ""]
+        else:
+            out += ["Entries are E[T]; predictions take server time: FCFS none, one bit c1 per "
+                    "job (SkipPredict with T = inf), SPRPT c2 per job (SkipPredict with T = 0, "
+                    "c1 = 0), SkipPredict c1 per job and c2 per long job. inf: unstable.", ""]
+        out += ["| (c1, c2) | policy | " + " | ".join(f"rho={r:g}" for r in SKIP_LOADS) + " |",
+                "|---|---|" + "---:|" * len(SKIP_LOADS)]
+        for c1, c2 in SKIP_COSTS:
+            if model == "external":
+                rows = {
+                    "FCFS": [base.with_load(r).mean_cost("FCFS") for r in SKIP_LOADS],
+                    "one bit": [base.with_load(r).mean_response_time(P.OneBit(threshold=SKIP_T))
+                                + c1 for r in SKIP_LOADS],
+                    "SPRPT": [base.with_load(r).mean_response_time("SPRPT") + c2
+                              for r in SKIP_LOADS],
+                    "SkipPredict": [base.with_load(r).mean_cost(P.SkipPredict(
+                        threshold=SKIP_T, cheap_cost=c1, expensive_cost=c2))
+                        for r in SKIP_LOADS],
+                }
+            else:
+                def srv(t, a, b):
+                    pol = P.SkipPredict(threshold=t, cheap_cost=a, expensive_cost=b,
+                                        cost_model="server")
+                    return [base.with_load(r).mean_response_time(pol) for r in SKIP_LOADS]
+                rows = {"FCFS": [base.with_load(r).mean_response_time("FCFS")
+                                 for r in SKIP_LOADS],
+                        "one bit": srv(float("inf"), c1, 0.0),
+                        "SPRPT": srv(0.0, 0.0, c2),
+                        "SkipPredict": srv(SKIP_T, c1, c2)}
+            for name, vals in rows.items():
+                out.append(f"| ({c1:g}, {c2:g}) | {name} | "
+                           + " | ".join(f"{v:.4f}" for v in vals) + " |")
+        out.append("")
+    return out
+
+
+BOUNCE_BANDS = ((0.8, 1.25), (0.5, 2.0), (0.25, 4.0))
+
+
+def _bounce_tables() -> list[str]:
+    P = qt.policies
+    out = ["## Approximation ratio E[T]/E[T_SRPT] under estimates uniform on "
+           "[beta s, alpha s], load 0.9", "",
+           "| size law | (beta, alpha) | PSPJF | SPRPT | SRPT-Bounce |", "|---|---|---:|---:|---:|"]
+    laws = {**SIZES, "BoundedPareto(1.5, [0.2, 50])":
+            qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0)}
+    for sname, size in laws.items():
+        for b, a in BOUNCE_BANDS:
+            q = qt.MG1(load=0.9, size=size, prediction=qt.IntervalPrediction(b, a))
+            vals = [q.approximation_ratio(p) for p in ("PSPJF", "SPRPT", P.SRPTBounce())]
+            out.append(f"| {sname} | ({b:g}, {a:g}) | "
+                       + " | ".join(f"{v:.4f}" for v in vals) + " |")
+    return out + [""]
+
+
 def main(out: Path | None = None) -> Path:
     out = out or Path(__file__).parent / "results" / "advice_report.md"
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     caught: list[str] = []
     lines = [
-        "# Advice policies: one bit and TRAIL",
+        "# Advice policies: one bit, TRAIL, SkipPredict, SRPT-Bounce",
         "",
         f"Generated by `python validation/report_advice.py` with qtheory {qt.__version__} on "
         f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC.",
@@ -101,6 +178,8 @@ def main(out: Path | None = None) -> Path:
             lines += [f"Largest relative difference TRAIL(0) vs SPJF: "
                       f"{np.max(np.abs(c0 / spjf - 1)):.1e}; TRAIL(1) vs SPRPT: "
                       f"{np.max(np.abs(c1 / sprpt - 1)):.1e}.", ""]
+        lines += _skip_predict_tables()
+        lines += _bounce_tables()
         caught = [str(w.message) for w in rec]
     lines += ["## Numerical warnings", ""]
     lines += [f"- {m}" for m in caught] or ["None: every value met its quadrature tolerance."]
