@@ -14,13 +14,37 @@ from .analysis.soap import SOAPAnalysis
 from .analysis.trail import trail_known_sizes_mean
 from .distributions import SizeDistribution, as_distribution
 from .distributions.base import check_positive
-from .policies import TRAIL, DelayPredict, OneBit, Policy, Priority, SkipPredict, get_policy
+from .policies import (
+    SERPT,
+    TRAIL,
+    DelayPredict,
+    Gittins,
+    OneBit,
+    Policy,
+    Priority,
+    RankPolicy,
+    SkipPredict,
+    get_policy,
+)
 from .predictions import ExactPrediction, PredictionModel
 
 __all__ = ["MG1", "METHODS"]
 
 METHODS = ("quad", "soap", "mpmath", "symbolic")
 _TRUE_SIZE_TWIN = {"SPJF": "SJF", "PSPJF": "PSJF", "SPRPT": "SRPT"}
+
+
+class _AgeAdapter:
+    """Gives an AgeRankAnalysis the ``conditional(lam, x, k)`` signature of SOAPAnalysis."""
+
+    def __init__(self, engine):
+        self.engine = engine
+
+    def mean(self, lam):
+        return self.engine.mean(lam)
+
+    def conditional(self, lam, x, k=None):
+        return self.engine.conditional(lam, x)
 
 
 class _Engines:
@@ -31,8 +55,25 @@ class _Engines:
         self._classical = None
         self._predicted = None
         self._soap: dict = {}
+        self._age: dict = {}
 
-    def soap(self, rank) -> SOAPAnalysis:
+    def age_rank(self, key, build):
+        """The age-rank SOAP analysis of ``build()``, cached under ``key``."""
+        if key not in self._age:
+            from .analysis.agerank import AgeRankAnalysis
+
+            self._age[key] = AgeRankAnalysis(self.size, build(), self.rtol)
+        return self._age[key]
+
+    def soap(self, rank):
+        """The SOAP analysis of a RankFunction: age-only ranks (key "none") go to the
+        exact age-rank engine, which handles jumps and any slopes; the others to the
+        piecewise engine."""
+        if rank.key == "none" and not rank.has_overhead:
+            from .analysis.agerank import AgeRank
+
+            eng = self.age_rank(("rank", rank), lambda: AgeRank.from_rank_function(rank))
+            return _AgeAdapter(eng)
         if rank not in self._soap:
             self._soap[rank] = SOAPAnalysis(self.size, self.prediction, rank, self.rtol)
         return self._soap[rank]
@@ -187,6 +228,9 @@ class MG1:
             from .analysis import symbolic
 
             return symbolic.mean_response_time(pol.name, self.size, self.prediction, lam), 0.0
+        if method in ("soap", "quad") and self._age_rank_analysis(pol) is not None:
+            value, err = self._age_rank_analysis(pol).mean(lam)
+            return float(value), float(err)
         if method == "soap":
             rank = pol.rank()
             if rank is None:
@@ -200,6 +244,15 @@ class MG1:
                                 pol.within), 0.0
         value, err = self._quad_mean(pol, lam)
         return float(value), float(err)
+
+    def _age_rank_analysis(self, pol: Policy):
+        """The age-rank engine for Gittins, SERPT and callable ranks, else None."""
+        if isinstance(pol, (Gittins, SERPT)):
+            return self._engines.age_rank(pol.name, lambda: pol.age_rank(self.size))
+        if isinstance(pol, RankPolicy) and pol.is_callable:
+            return self._engines.age_rank(("callable", id(pol.function), pol.label),
+                                          lambda: pol.age_rank(self.size))
+        return None
 
     def _quad_mean(self, pol: Policy, lam: float):
         name = pol.name
@@ -367,6 +420,9 @@ class MG1:
             out = per @ p
         elif pol.name in CLASSICAL_POLICIES:
             out = self._engines.classical.conditional(pol.name, lam, x)
+        elif self._age_rank_analysis(pol) is not None:
+            out = (self._age_rank_analysis(pol).conditional(lam, x) if lam * self.size.moment(1)
+                   < 1 else np.full(np.shape(x), np.inf))
         else:
             out = self._soap_conditional(pol, lam, x, y)
         out = np.asarray(out, dtype=float)
