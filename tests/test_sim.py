@@ -28,7 +28,7 @@ from qtheory.rank import RankFunction, Segment
 from qtheory.sim import SimulationResult, SimulationWarning, simulate
 from qtheory.sim.driver import _kernel, _Replication, prepare
 from qtheory.sim.rng import ndtri, uniforms
-from qtheory.sim.sampling import draw_size, encode_size
+from qtheory.sim.sampling import draw_noise, draw_size, encode_prediction, encode_size
 
 P = qt.policies
 EXP_Q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
@@ -94,14 +94,30 @@ def test_replications_are_prefix_stable():
     np.testing.assert_array_equal(a.replication_means, b.replication_means[:2])
 
 
-def test_pool_growth_does_not_change_results():
-    q = qt.MG1(load=0.97, size=qt.Exponential(mean=1.0))
-    prep = prepare(q, "FB", jobs=3_000, warmup=0, seed=4)
+@pytest.mark.parametrize("pol, servers", [
+    ("FB", 1), ("SPRPT", 1), ("PS", 1), ("SRPT", 3), (P.SRPTBounce(), 1),
+    (P.SkipPredict(threshold=1.0, cheap_cost=0.02, expensive_cost=0.05, cost_model="server"), 1),
+    (P.SkipPredict(threshold=1.0, cheap_cost=0.02, expensive_cost=0.05, cost_model="server"), 2),
+], ids=str)
+def test_pool_growth_and_resuming_do_not_change_results(pol, servers):
+    q = qt.MG1(load=0.93, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    prep = prepare(q, pol, jobs=3_000, warmup=0, seed=4, servers=servers)
     small, big = _Replication(prep, 0, cap=2), _Replication(prep, 0, cap=4096)
-    for r in (small, big):
-        r.run(_kernel(prep.kernel_name))
+    small.run(_kernel(prep.kernel_name))
+    big.run(_kernel(prep.kernel_name))
     assert small.pf.shape[0] > 2 and small.si[10] == big.si[10]  # same number of events
     assert small.sf[7] == big.sf[7]  # same sum of response times
+    # resuming after every few events (SLICE) gives the same run too
+    import qtheory.sim.driver as drv
+
+    sliced = _Replication(prep, 0)
+    old = drv._SLICE_EVENTS
+    drv._SLICE_EVENTS = 7
+    try:
+        sliced.run(_kernel(prep.kernel_name))
+    finally:
+        drv._SLICE_EVENTS = old
+    assert sliced.si[10] == big.si[10] and sliced.sf[7] == big.sf[7]
 
 
 def test_fallback_sampling_is_reproducible_and_correct():
@@ -191,6 +207,18 @@ def test_in_kernel_sampling_follows_the_law(dist):
     assert stats.kstest(x, dist.cdf).pvalue > 1e-4
 
 
+@pytest.mark.parametrize("pred", [qt.UniformPrediction(0.5), qt.IntervalPrediction(0.25, 3.0),
+                                  qt.ExponentialPrediction(), qt.LognormalPrediction(0.7)],
+                         ids=lambda m: type(m).__name__)
+def test_in_kernel_noise_follows_the_model(pred):
+    code, prm = encode_prediction(pred)
+    u = uniforms(5, 0, 3, 0, 20_000)
+    z = np.array([draw_noise(code, prm, v) for v in u])
+    assert stats.kstest(z, pred.noise_cdf).pvalue > 1e-4
+    lo, hi = pred.noise_support
+    assert z.min() >= lo and z.max() <= hi
+
+
 def test_discrete_sampling_frequencies():
     d = qt.Discrete([1.0, 3.0, 7.0], [0.2, 0.5, 0.3])
     code, prm = encode_size(d)
@@ -205,10 +233,14 @@ def _reference_rank(rank: RankFunction, key, arr, size, value_t=0.0):
     """Completion times under a rank policy whose ranks never rise (pure Python, slow).
 
     Independent of the kernel: ranks come from ``RankFunction.evaluate`` (the analysis'
-    evaluator), the job to serve is re-chosen by a full scan at every event.
+    evaluator), the job to serve is re-chosen by a full scan at every event. Overhead
+    segments: a job's age counts all its service, its own work only the service outside
+    overhead segments; it leaves when its own work reaches its size, never inside an
+    overhead segment, and a job whose own work ends at a segment's start leaves there.
     """
     n = len(arr)
     age = np.zeros(n)
+    own = np.zeros(n)
     done = np.full(n, np.nan)
     present: list[int] = []
     t, nxt, cur = 0.0, 0, -1
@@ -217,26 +249,29 @@ def _reference_rank(rank: RankFunction, key, arr, size, value_t=0.0):
         r = float(rank.evaluate(key[j], age[j]))
         return r + value_t * arr[j] if np.isfinite(r) else r
 
-    def seg_end(j):
-        ends = []
+    def segment(j):
+        """(end, overhead) of the segment that holds job j's age."""
         for br in rank.branches:
             if br.low < key[j] <= br.high:
                 for s in br.segments:
                     e = s.end[0] * key[j] + s.end[1]
                     if e > age[j] + 1e-12:
-                        ends.append(e)
-        return min(ends) if ends else math.inf
+                        return e, s.overhead
+        return math.inf, False
 
     while nxt < n or present:
         if cur >= 0:
-            dt_done = size[cur] - age[cur]
-            dt_seg = seg_end(cur) - age[cur]
+            end, ovh = segment(cur)
+            dt_done = math.inf if ovh else size[cur] - own[cur]
+            dt_seg = end - age[cur]
         else:
             dt_done = dt_seg = math.inf
         dt_arr = arr[nxt] - t if nxt < n else math.inf
         dt = min(dt_done, dt_seg, dt_arr)
         if cur >= 0:
             age[cur] += dt
+            if not ovh:
+                own[cur] += dt
         t += dt
         if dt == dt_arr and nxt < n:
             present.append(nxt)
@@ -248,6 +283,8 @@ def _reference_rank(rank: RankFunction, key, arr, size, value_t=0.0):
         if dt == dt_done:
             done[cur] = t
             present.remove(cur)
+        elif dt == dt_seg:
+            age[cur] = end
         cur = min(present, key=lambda j: (rank_of(j), j)) if present else -1
     return done
 
@@ -334,6 +371,135 @@ def test_kernel_matches_reference_job_for_job(pol):
     rank = pol.rank()
     key = {"none": np.zeros_like(x), "size": x, "prediction": y}[rank.key]
     _compare(arr, comp, _reference_rank(rank, key, arr, x))
+
+
+OVH_Q = qt.MG1(load=0.6, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+INF = math.inf
+
+
+@pytest.mark.parametrize("pol", [
+    P.SkipPredict(threshold=1.0, cheap_cost=0.1, expensive_cost=0.3, cost_model="server"),
+    P.SkipPredict(threshold=1.0, cheap_cost=0.0, expensive_cost=0.3, cost_model="server"),
+    P.SkipPredict(threshold=1.0, cheap_cost=0.2, expensive_cost=0.0, cost_model="server"),
+    P.SkipPredict(threshold=INF, cheap_cost=0.2, cost_model="server"),
+    P.SkipPredict(threshold=0.0, cheap_cost=0.1, expensive_cost=0.3, cost_model="server"),
+    P.DelayPredict(limit=0.5, expensive_cost=0.3, cost_model="server"),
+    P.DelayPredict(limit=0.0, expensive_cost=0.3, cost_model="server"),
+    RankPolicy(RankFunction.single("prediction", [  # overhead in the middle, key-dependent ends
+        Segment(value=(1.0, 0.0), slope=-1, end=(0.5, 0.0)),
+        Segment(value=(0.0, 0.0), end=(0.5, 0.2), overhead=True),
+        Segment(value=(0.5, 0.0), slope=-1, end=(2.0, 0.2)),
+        Segment(value=(0.0, -INF), end=(2.0, 0.3), overhead=True),
+        Segment(value=(0.0, -INF)),
+    ]), label="mid-overhead"),
+], ids=lambda p: p.name)
+def test_overhead_kernel_matches_reference_job_for_job(pol):
+    arr, x, y, comp = _records(OVH_Q, pol, 400)
+    rank = pol.rank()
+    assert rank.has_overhead
+    key = {"none": np.zeros_like(x), "size": x, "prediction": y}[rank.key]
+    _compare(arr, comp, _reference_rank(rank, key, arr, x))
+
+
+def _reference_fcfs(arr, service, k=1):
+    """FCFS with k servers and a central queue, job by job."""
+    free_at = np.zeros(k)
+    done = np.empty(len(arr))
+    for j, (a, s) in enumerate(zip(arr, service)):
+        i = int(np.argmin(free_at))
+        free_at[i] = max(a, free_at[i]) + s
+        done[j] = free_at[i]
+    return done
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_skippredict_server_without_threshold_is_fcfs_on_cost_plus_size(k):
+    # threshold = inf: every job is short; it needs c1 of server time, then its size
+    c1 = 0.25
+    pol = P.SkipPredict(threshold=INF, cheap_cost=c1, cost_model="server")
+    arr, x, _, comp = _records(OVH_Q, pol, 600, servers=k)
+    _compare(arr, comp, _reference_fcfs(arr, k * (c1 + x), k))
+
+
+@pytest.mark.parametrize("k", [1, 2])
+def test_own_work_ending_at_a_boundary_skips_the_overhead(k):
+    # sizes exactly 1 = the limit: every job leaves at age 1 and never pays the prediction
+    q = qt.MG1(load=0.7, size=qt.Deterministic(1.0), prediction=qt.ExponentialPrediction())
+    pol = P.DelayPredict(limit=1.0, expensive_cost=5.0, cost_model="server")
+    a = simulate(q, pol, jobs=5_000, replications=2, seed=3, servers=k)
+    b = simulate(q, "FCFS", jobs=5_000, replications=2, seed=3, servers=k)
+    np.testing.assert_array_equal(a.replication_means, b.replication_means)
+
+
+def test_delaypredict_without_delay_equals_skippredict_without_bit():
+    # limit 0: every job pays c2 at rank 0, then SPRPT on its own work; that is
+    # SkipPredict with threshold 0 and no cheap bit, job for job
+    a = simulate(OVH_Q, P.DelayPredict(limit=0.0, expensive_cost=0.2, cost_model="server"),
+                 jobs=5_000, replications=2, seed=4, records=True)
+    b = simulate(OVH_Q, P.SkipPredict(threshold=0.0, expensive_cost=0.2, cost_model="server"),
+                 jobs=5_000, replications=2, seed=4, records=True)
+    np.testing.assert_array_equal(a.records["completion"], b.records["completion"])
+
+
+def test_overhead_costs_server_time():
+    # c2 = 0 is SPRPT-like DelayPredict; paying c2 on the server makes every job slower
+    base = simulate(OVH_Q, P.DelayPredict(limit=0.5), jobs=20_000, replications=2, seed=5,
+                    records=True)
+    paid = simulate(OVH_Q, P.DelayPredict(limit=0.5, expensive_cost=0.3, cost_model="server"),
+                    jobs=20_000, replications=2, seed=5, records=True)
+    assert paid.mean > base.mean
+    rt = paid.response_times
+    long = paid.records["size"] > 0.5
+    assert np.all(rt[long] >= paid.records["size"][long] + 0.3 - 1e-9)
+    assert np.all(rt[~long] >= paid.records["size"][~long] - 1e-9)
+
+
+def test_skippredict_server_without_threshold_matches_pollaczek_khinchine():
+    c1 = 0.3
+    q = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    pol = P.SkipPredict(threshold=INF, cheap_cost=c1, cost_model="server")
+    lam, es, es2 = q.arrival_rate, c1 + 1.0, c1**2 + 2 * c1 + 2.0  # S = c1 + X, X ~ Exp(1)
+    pk = es + lam * es2 / (2 * (1 - lam * es))
+    r = simulate(q, pol, jobs=50_000, replications=8, seed=6)
+    assert abs(r.z_score(pk)) < 4, (r.mean, pk)
+    assert abs(q.mean_response_time(pol) / pk - 1) < 1e-9
+
+
+@pytest.mark.parametrize("pol", [
+    P.SkipPredict(threshold=1.0, cheap_cost=0.1, expensive_cost=0.3, cost_model="server"),
+    P.DelayPredict(limit=0.5, expensive_cost=0.3, cost_model="server"),
+], ids=lambda p: p.name)
+def test_mgk_overhead_one_server_agrees_with_mg1_kernel(pol):
+    prep = prepare(OVH_Q, pol, jobs=5_000, warmup=0, seed=2)
+    assert prep.kernel_name == "mg1_rank_ovh"
+    a = _Replication(prep, 0)
+    a.run(_kernel("mg1_rank_ovh"))
+    b = _Replication(prep, 0)
+    b.run(_kernel("mgk_rank_ovh"))
+    assert a.si[4] == b.si[4] == 5_000 and abs(a.sf[7] / b.sf[7] - 1) < 1e-12
+
+
+def test_rising_rank_with_overhead_runs_consistently():
+    # FB after a non-preemptible setup of 0.1 that counts toward the age
+    rank = RankFunction.single("none", [
+        Segment(value=(0.0, -INF), end=(0.0, 0.1), overhead=True),
+        Segment(value=(0.0, 0.1), slope=1),
+    ])
+    pol = RankPolicy(rank, label="setup+FB")
+    q = qt.MG1(load=0.6, size=qt.Exponential(mean=1.0))
+    prep = prepare(q, pol, jobs=10, warmup=0, seed=1)
+    assert prep.kernel_name == "mg1_rank_rise_ovh"
+    r = simulate(q, pol, jobs=20_000, replications=2, seed=3, records=True)
+    fb = simulate(q, FB(), jobs=20_000, replications=2, seed=3)
+    assert r.converged and r.mean > fb.mean
+    assert abs(r.mean_number / (q.arrival_rate * r.mean) - 1) < 0.03
+    assert np.all(r.response_times >= r.records["size"] + 0.1 - 1e-9)
+
+
+def test_mgk_overhead_littles_law():
+    pol = P.SkipPredict(threshold=1.0, cheap_cost=0.1, expensive_cost=0.3, cost_model="server")
+    r = simulate(OVH_Q, pol, jobs=30_000, replications=2, seed=8, servers=3)
+    assert r.converged and abs(r.mean_number / (OVH_Q.arrival_rate * r.mean) - 1) < 0.03
 
 
 def test_newest_short_first_matches_reference():

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from numba import njit
 
-__all__ = ["jit", "JIT_OPTIONS"]
+__all__ = ["jit", "jit_inline", "JIT_OPTIONS"]
 
 #: Options shared by every CPU kernel.
 JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "numpy",
@@ -24,3 +24,9 @@ JIT_OPTIONS = {"cache": True, "nogil": True, "fastmath": False, "error_model": "
 def jit(fn):
     """Compile ``fn`` for the CPU with :data:`JIT_OPTIONS`."""
     return njit(**JIT_OPTIONS)(fn)
+
+
+def jit_inline(fn):
+    """Like :func:`jit`, and always inlined into its callers by Numba (a hot helper that
+    LLVM would leave as a call: a call passes every array as seven scalars)."""
+    return njit(inline="always", **JIT_OPTIONS)(fn)

@@ -15,8 +15,8 @@ Measured jobs are arrivals number ``warmup .. warmup + jobs - 1``; arrivals go o
 after them until every measured job has left (so that later arrivals still
 preempt them), at most ``max(jobs, 100000)`` more (on an unstable queue, none:
 the queue then drains). Memory per replication is a pool of rows for the jobs in
-system (96 bytes each, grown by doubling) plus fixed histograms; per-job arrays
-are allocated only with ``records=True``.
+system (about 180 bytes each with the heap, grown by doubling) plus fixed
+histograms; per-job arrays are allocated only with ``records=True``.
 
 Examples
 --------
@@ -31,6 +31,7 @@ True
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 import threading
@@ -54,7 +55,7 @@ _DECADES_BELOW = 8
 _DECADES_ABOVE = 8
 _CHUNK = 1 << 16
 _SLICE_EVENTS = 1 << 22
-_POOL_MAX = 1 << 21  # rows (about 200 MB) per replication before a run is cut short
+_POOL_MAX = 1 << 21  # rows (about 380 MB) per replication before a run is cut short
 
 
 def _check_int(name: str, value, low: int) -> int:
@@ -117,8 +118,9 @@ class Prepared:
         self.cfg_f[L.C_LAM] = lam
         self.cfg_f[L.C_HLO] = self.hist_lo
         self.cfg_f[L.C_HSCALE] = self.hist_scale
-        self.kernel_name = ("mg1_ps" if self.compiled.kind == "ps"
-                            else "mgk_rank" if servers > 1 else "mg1_rank")
+        self.htab, self.hedge, self.hu0 = _hist_tables(self.hist_lo, self.hist_scale,
+                                                       self.nbins)
+        self.kernel_name = _kernel_name(self.compiled, servers)
 
     def cfg_i(self, rep: int) -> np.ndarray:
         c = np.zeros(L.NCI, np.int64)
@@ -135,7 +137,23 @@ class Prepared:
         c[L.C_NBATCH] = self.batches
         c[L.C_NBINS] = self.nbins
         c[L.C_SERVERS] = self.servers
+        c[L.C_HU0] = self.hu0
         return c
+
+
+def _kernel_name(compiled: CompiledPolicy, servers: int) -> str:
+    """The CPU kernel of a compiled policy: a specialisation per family (see kernels.cpu)."""
+    if compiled.kind == "ps":
+        return "mg1_ps"
+    base = "mgk_rank" if servers > 1 else ("mg1_rank_rise" if compiled.rising else "mg1_rank")
+    return base + ("_ovh" if compiled.overhead else "")
+
+
+@functools.lru_cache(maxsize=16)
+def _hist_tables(lo: float, scale: float, nbins: int):
+    from .kernels.hist import tables
+
+    return tables(lo, scale, nbins)  # shared by the runs of one size scale; never written
 
 
 def prepare(queue, policy, *, jobs: int, warmup: int, seed: int, records: bool = False,
@@ -153,7 +171,10 @@ class _Replication:
         cap = max(cap, prep.servers)
         self.pf = np.zeros((cap, L.NPF))
         self.pi = np.zeros((cap, L.NPI), np.int64)
-        self.heap = np.zeros(cap, np.int64)
+        self.hk = np.zeros(cap)
+        self.hi = np.zeros((2, cap), np.int64)
+        self.blk = np.zeros((L.NBLK, L.BLK))
+        self.park = np.zeros((L.NPARK, cap), np.int64)
         self.free = np.arange(cap - 1, -1, -1, dtype=np.int64)
         self.grp = np.zeros(cap, np.int64)
         self.sf = np.zeros(L.NSF)
@@ -181,9 +202,14 @@ class _Replication:
             b = np.zeros((new, a.shape[1]), a.dtype)
             b[:cap] = a
             setattr(self, name, b)
-        for name in ("heap", "grp"):
+        for name in ("hi", "park"):
             a = getattr(self, name)
-            b = np.zeros(new, np.int64)
+            b = np.zeros((a.shape[0], new), a.dtype)
+            b[:, :cap] = a
+            setattr(self, name, b)
+        for name in ("hk", "grp"):
+            a = getattr(self, name)
+            b = np.zeros(new, a.dtype)
             b[:cap] = a
             setattr(self, name, b)
         free = np.zeros(new, np.int64)
@@ -208,8 +234,9 @@ class _Replication:
         while True:
             st = kernel(prep.cfg_f, self.cfg_i, prep.compiled.branches, prep.compiled.segments,
                         prep.compiled.class_cum, prep.sprm, prep.nprm, self.pf, self.pi,
-                        self.heap, self.free, self.grp, self.sf, self.si, self.hist, self.bsum,
-                        self.bcnt, self.rec, self.bufx, self.bufy, _SLICE_EVENTS)
+                        self.hk, self.hi, self.free, self.grp, self.sf, self.si, self.hist,
+                        prep.htab, prep.hedge, self.bsum, self.bcnt, self.rec, self.bufx,
+                        self.bufy, self.blk, self.park, _SLICE_EVENTS)
             if on_progress is not None:
                 done = int(self.si[L.NDONE])
                 on_progress(done - done_before)
@@ -271,7 +298,8 @@ def simulate(queue, policy, jobs: int = 100_000, replications: int = 8, seed=0,
         ``k`` of an M/G/k queue: one central queue, ``k`` servers each of speed
         ``1/k`` (total capacity 1, so the load is ``arrival_rate * E[X]`` for any k),
         serving the ``k`` jobs of lowest rank. Rank policies whose ranks do not rise
-        with age (FCFS, SJF/PSJF/SRPT, SPJF/PSPJF/SPRPT, TRAIL, buckets, priority).
+        with age (FCFS, SJF/PSJF/SRPT, SPJF/PSPJF/SPRPT, TRAIL, buckets, priority,
+        SkipPredict, DelayPredict).
     workers : int, optional
         Threads (default: all CPU cores). Does not change the numbers.
     batches : int

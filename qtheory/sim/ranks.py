@@ -5,9 +5,11 @@ A :class:`qtheory.rank.RankFunction` becomes
 * ``branches``, shape (nb, 6): ``high, first segment, number of segments,
   has initial rank, initial coefficient, initial constant``; branch ``b`` holds
   the keys ``high[b-1] < k <= high[b]``;
-* ``segments``, shape (ns, 8): ``start_c, start_k, end_c, end_k, value_c,
-  value_k, value_t, slope``; on ``[start, end)`` in age the rank is
-  ``value_c*k + value_k + value_t*arrival_time + slope*(age - start)``.
+* ``segments``, shape (ns, 9): ``start_c, start_k, end_c, end_k, value_c,
+  value_k, value_t, slope, overhead``; on ``[start, end)`` in age the rank is
+  ``value_c*k + value_k + value_t*arrival_time + slope*(age - start)``;
+  ``overhead`` is 1 for a segment of server time that does not serve the job's
+  size (ages count it, the job's own work does not; see :mod:`qtheory.rank`).
 
 ``value_t`` (the coefficient of the arrival time) is not part of
 :class:`~qtheory.rank.RankFunction`; the compiler uses it for the policies the
@@ -24,7 +26,7 @@ Examples
 >>> from qtheory.policies import SPRPT
 >>> c = compile_policy(SPRPT())
 >>> c.key, c.branches.shape, c.segments.shape, c.kind
-(2, (1, 6), (1, 8), 'rank')
+(2, (1, 6), (1, 9), 'rank')
 >>> float(c.segments[0, 7])  # slope
 -1.0
 """
@@ -61,6 +63,8 @@ class CompiledPolicy:
         Cumulative class probabilities (``KEY_CLASS`` only, else ``[1.0]``).
     rising : bool
         True when some segment's rank rises with age (FB-like; shared service on ties).
+    overhead : bool
+        True when some segment is overhead (server time that does not serve the size).
     """
 
     name: str
@@ -70,6 +74,7 @@ class CompiledPolicy:
     segments: np.ndarray
     class_cum: np.ndarray
     rising: bool
+    overhead: bool = False
 
 
 def compile_rank(rank: RankFunction, value_t=None) -> tuple[int, np.ndarray, np.ndarray]:
@@ -80,9 +85,6 @@ def compile_rank(rank: RankFunction, value_t=None) -> tuple[int, np.ndarray, np.
     """
     if not isinstance(rank, RankFunction):
         raise TypeError(f"rank: expected a qtheory.rank.RankFunction, got {type(rank).__name__}")
-    if getattr(rank, "has_overhead", False):
-        raise NotImplementedError("rank: overhead segments (server time that does not serve "
-                                  "the job's size) are not simulated yet")
     key = KEYS.index(rank.key)  # "none", "size", "prediction" -> 0, 1, 2
     br_rows, seg_rows = [], []
     for bi, br in enumerate(rank.branches):
@@ -92,7 +94,8 @@ def compile_rank(rank: RankFunction, value_t=None) -> tuple[int, np.ndarray, np.
             seg_rows.append([s.start[0], s.start[1], s.end[0], s.end[1],
                              0.0 if ninf else s.value[0], s.value[1],
                              0.0 if (value_t is None or ninf) else float(value_t[bi]),
-                             0.0 if ninf else float(s.slope)])
+                             0.0 if ninf else float(s.slope),
+                             1.0 if getattr(s, "overhead", False) else 0.0])
         init = br.initial
         br_rows.append([br.high, first, len(br.segments), 0.0 if init is None else 1.0,
                         0.0 if init is None else init[0], 0.0 if init is None else init[1]])
@@ -126,7 +129,7 @@ def compile_policy(policy, size=None, prediction=None) -> CompiledPolicy:
     pol = get_policy(policy)
     one = np.ones(1)
     if isinstance(pol, PS):
-        return CompiledPolicy(pol.name, "ps", KEY_NONE, np.zeros((0, 6)), np.zeros((0, 8)),
+        return CompiledPolicy(pol.name, "ps", KEY_NONE, np.zeros((0, 6)), np.zeros((0, 9)),
                               one, False)
     if isinstance(pol, Priority):
         n = len(pol.probs)
@@ -147,4 +150,5 @@ def compile_policy(policy, size=None, prediction=None) -> CompiledPolicy:
         raise ValueError(f"policy: {pol.name} has no rank function and no dedicated "
                          "simulation kernel")
     key, br, seg = compile_rank(rank)
-    return CompiledPolicy(pol.name, "rank", key, br, seg, one, bool(np.any(seg[:, 7] > 0)))
+    return CompiledPolicy(pol.name, "rank", key, br, seg, one, bool(np.any(seg[:, 7] > 0)),
+                          bool(np.any(seg[:, 8] != 0)))

@@ -12,7 +12,8 @@ In-kernel laws: :class:`~qtheory.Exponential`, :class:`~qtheory.Deterministic`,
 :class:`~qtheory.Discrete` / :class:`~qtheory.Empirical` and
 :class:`~qtheory.Lognormal` (through an accurate normal quantile); predictions
 :class:`~qtheory.ExactPrediction`, :class:`~qtheory.ExponentialPrediction`,
-:class:`~qtheory.UniformPrediction` and :class:`~qtheory.LognormalPrediction`.
+:class:`~qtheory.UniformPrediction`, :class:`~qtheory.IntervalPrediction` and
+:class:`~qtheory.LognormalPrediction`.
 
 Any other law (Gamma, Erlang, a scipy law, a user's
 :class:`~qtheory.MultiplicativePrediction` or :class:`~qtheory.ConditionalPrediction`)
@@ -49,6 +50,7 @@ from ..distributions import (
 from ..predictions import (
     ExactPrediction,
     ExponentialPrediction,
+    IntervalPrediction,
     LognormalPrediction,
     UniformPrediction,
 )
@@ -75,11 +77,12 @@ __all__ = [
     "NOISE_EXP",
     "NOISE_UNIFORM",
     "NOISE_LOGNORMAL",
+    "NOISE_INTERVAL",
 ]
 
 SIZE_EXP, SIZE_DET, SIZE_UNIFORM, SIZE_WEIBULL, SIZE_PARETO = 0, 1, 2, 3, 4
 SIZE_BPARETO, SIZE_HYPEREXP, SIZE_DISCRETE, SIZE_LOGNORMAL = 5, 6, 7, 8
-NOISE_EXACT, NOISE_EXP, NOISE_UNIFORM, NOISE_LOGNORMAL = 0, 1, 2, 3
+NOISE_EXACT, NOISE_EXP, NOISE_UNIFORM, NOISE_LOGNORMAL, NOISE_INTERVAL = 0, 1, 2, 3, 4
 
 
 def encode_size(size) -> tuple[int, np.ndarray] | None:
@@ -127,6 +130,9 @@ def encode_prediction(prediction) -> tuple[int, np.ndarray] | None:
         return NOISE_UNIFORM, np.array([prediction.alpha])
     if t is LognormalPrediction:
         return NOISE_LOGNORMAL, np.array([prediction.sigma])
+    if t is IntervalPrediction:
+        lo, hi = prediction.noise_support
+        return NOISE_INTERVAL, np.array([lo, hi - lo])
     return None
 
 
@@ -190,6 +196,8 @@ def draw_noise(code, prm, u):
         return 1.0 - prm[0] + 2.0 * prm[0] * u
     if code == NOISE_LOGNORMAL:
         return math.exp(prm[0] * ndtri(u))
+    if code == NOISE_INTERVAL:
+        return prm[0] + prm[1] * u
     return math.nan
 
 

@@ -10,10 +10,26 @@ server so that their ranks stay equal (FB / LAS); a job whose rank falls or stay
 flat keeps the server (ties FIFO). An arrival preempts only with a strictly lower
 rank.
 
+The kernel comes in specialisations chosen when a policy is compiled, each a
+separate machine-code function (``make_*`` below; the flags are compile-time
+constants, so a specialisation carries no code or test for what it does not use):
+
+* ``mg1_rank``: ranks never rise with age: one job in service, held in registers
+  (no group of tied jobs, no crossing events); the common fast path;
+* ``mg1_rank_rise``: some rank rises with age (FB, SRPT-Bounce, tabulated Gittins):
+  groups of tied jobs share the server;
+* ``*_ovh``: the rank has *overhead* segments (server time that does not serve the
+  job's size, :mod:`qtheory.rank`): a job's age counts all its service, its own work
+  only the service outside overhead segments; it completes when its own work reaches
+  its size (only outside overhead segments), and a job whose own work ends exactly at
+  a segment boundary leaves there instead of entering the next (overhead) segment.
+
 Every kernel keeps its state in arrays (see :mod:`.layout`) and may return before
 the run ends (``GROW``: the pool of job rows is full; ``NEED_DATA``: the next chunk
 of NumPy-sampled sizes is needed; ``SLICE``: the event budget of this call is
-spent) and be called again to resume.
+spent) and be called again to resume. Arrivals are drawn ``BLK`` at a time (a tight
+loop of independent draws) into a small block; the draws depend only on the job
+index, so the numbers do not depend on the blocking.
 """
 
 from __future__ import annotations
@@ -22,18 +38,27 @@ import math
 
 import numpy as np
 
-from .._jit import jit
+from .._jit import jit, jit_inline
 from ..rng import stream_key, uniform
-from ..sampling import draw_class, draw_noise, draw_size
+from ..sampling import (
+    NOISE_EXACT,
+    NOISE_EXP,
+    SIZE_EXP,
+    SIZE_HYPEREXP,
+    draw_class,
+    draw_noise,
+    draw_size,
+)
+from .hist import bin_table
 from .layout import (
     AGE,
     AREA,
     ARR,
+    BLK,
     BR,
     BUF0,
     BUFN,
-    C_HLO,
-    C_HSCALE,
+    C_HU0,
     C_JOBS,
     C_KEY,
     C_LAM,
@@ -55,6 +80,8 @@ from .layout import (
     GRHO,
     GROW,
     HN,
+    HSEQ,
+    HSLOT,
     INWIN,
     MAXSYS,
     MAXT,
@@ -65,6 +92,10 @@ from .layout import (
     NEXT,
     NG,
     NSYS,
+    OVF,
+    OWN,
+    PG,
+    PN,
     PRED,
     RANK,
     REM,
@@ -84,61 +115,86 @@ from .layout import (
     W,
 )
 
-__all__ = ["mg1_rank", "mg1_ps", "mgk_rank"]
+__all__ = ["mg1_rank", "mg1_rank_ovh", "mg1_rank_rise", "mg1_rank_rise_ovh", "mg1_ps",
+           "mgk_rank", "mgk_rank_ovh", "make_mg1_flat", "make_mg1_rise", "make_mgk"]
 
 _INF = np.inf
 
 
 # ----------------------------------------------------------------------------- heap
 @jit
-def _less(pf, pi, a, b):
-    ra = pf[a, RANK]
-    rb = pf[b, RANK]
-    return ra < rb or (ra == rb and pi[a, SEQ] < pi[b, SEQ])
-
-
-@jit
-def _push(heap, n, pf, pi, s):
+def _hpush(hk, hi, n, r, q, s):
+    """Insert slot ``s`` with rank ``r`` and arrival number ``q``; return the new size."""
     i = n
     while i > 0:
         p = (i - 1) >> 1
-        q = heap[p]
-        if _less(pf, pi, s, q):
-            heap[i] = q
+        rp = hk[p]
+        if r < rp or (r == rp and q < hi[HSEQ, p]):
+            hk[i] = rp
+            hi[HSLOT, i] = hi[HSLOT, p]
+            hi[HSEQ, i] = hi[HSEQ, p]
             i = p
         else:
             break
-    heap[i] = s
+    hk[i] = r
+    hi[HSLOT, i] = s
+    hi[HSEQ, i] = q
     return n + 1
 
 
 @jit
-def _pop(heap, n, pf, pi):
-    """Remove the top; the caller decrements its count."""
-    top = heap[0]
+def _hpop(hk, hi, n):
+    """Remove the top (read it first); return the new size."""
     n -= 1
     if n > 0:
-        s = heap[n]
+        r = hk[n]
+        s = hi[HSLOT, n]
+        q = hi[HSEQ, n]
         i = 0
         while True:
             c = 2 * i + 1
             if c >= n:
                 break
-            if c + 1 < n and _less(pf, pi, heap[c + 1], heap[c]):
-                c += 1
-            if _less(pf, pi, heap[c], s):
-                heap[i] = heap[c]
+            rc = hk[c]
+            qc = hi[HSEQ, c]
+            if c + 1 < n:
+                # the better child without a branch (the comparison is a coin flip)
+                r2 = hk[c + 1]
+                q2 = hi[HSEQ, c + 1]
+                right = (r2 < rc) | ((r2 == rc) & (q2 < qc))
+                c += np.int64(right)
+                rc = r2 if right else rc
+                qc = q2 if right else qc
+            if rc < r or (rc == r and qc < q):
+                hk[i] = rc
+                hi[HSLOT, i] = hi[HSLOT, c]
+                hi[HSEQ, i] = qc
                 i = c
             else:
                 break
-        heap[i] = s
-    return top
+        hk[i] = r
+        hi[HSLOT, i] = s
+        hi[HSEQ, i] = q
+    return n
+
+
+@jit_inline
+def _push_job(hk, hi, n, pf, pi, s):
+    return _hpush(hk, hi, n, pf[s, RANK], pi[s, SEQ], s)
 
 
 # ----------------------------------------------------------------------------- ranks
 @jit
 def _branch(rb, k):
-    a, b = 0, rb.shape[0] - 1
+    """The branch ``b`` with ``high[b-1] < k <= high[b]``: a branch-free count for a few
+    branches (bucket ranks, priority classes), a binary search for many."""
+    nb = rb.shape[0]
+    if nb <= 16:
+        b = 0
+        for i in range(nb - 1):
+            b += k > rb[i, 0]
+        return b
+    a, b = 0, nb - 1
     while a < b:
         m = (a + b) // 2
         if k <= rb[m, 0]:
@@ -158,9 +214,9 @@ def _seg_rank(pf, rs, s, j):
                                                                                + rs[j, 1]))
 
 
-@jit
+@jit_inline
 def _seg_enter(pf, pi, rb, rs, s):
-    """Move job ``s`` to the segment holding its age; set END and SLOPE; return its rank."""
+    """Move job ``s`` to the segment holding its age; set END, SLOPE, OVF; return its rank."""
     b = pi[s, BR]
     last = int(rb[b, 1] + rb[b, 2]) - 1
     j = pi[s, SEG]
@@ -171,6 +227,7 @@ def _seg_enter(pf, pi, rb, rs, s):
     pi[s, SEG] = j
     pf[s, END] = rs[j, 2] * k + rs[j, 3]
     pf[s, SLOPE] = rs[j, 7]
+    pi[s, OVF] = 1 if rs[j, 8] != 0.0 else 0
     return _seg_rank(pf, rs, s, j)
 
 
@@ -204,28 +261,81 @@ def _rising(pf, pi, rb, s):
 
 # ----------------------------------------------------------------------------- jobs
 @jit
-def _draw_job(cfg_i, sprm, nprm, ccum, k1, k2, k3, k4, bufx, bufy, buf0, idx):
-    """(size, prediction, key) of arrival number ``idx``."""
-    if cfg_i[C_MODE] == 1:
-        x = bufx[idx - buf0]
-        y = bufy[idx - buf0]
-    else:
-        ui = np.uint64(idx)
-        x = draw_size(cfg_i[C_SCODE], sprm, uniform(k1, ui), uniform(k2, ui))
-        y = x * draw_noise(cfg_i[C_NCODE], nprm, uniform(k3, ui))
-    kk = cfg_i[C_KEY]
-    if kk == 1:
-        key = x
-    elif kk == 2:
-        key = y
-    elif kk == 3:
-        key = float(draw_class(ccum, uniform(k4, np.uint64(idx))))
-    else:
-        key = 0.0
-    return x, y, key
+def _key(cfg_i, j):
+    return stream_key(np.uint64(cfg_i[C_SEED]), np.uint64(cfg_i[C_REP]), np.uint64(j))
 
 
 @jit
+def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, i0):
+    """Draw arrivals ``i0 .. i0 + BLK - 1``: ``log(u)/lambda`` and (in-kernel sampling)
+    size, prediction and key. Each draw depends on the job index only; the common laws
+    have inline loops (the same arithmetic as :func:`draw_size` and :func:`draw_noise`)."""
+    lam = cfg_f[C_LAM]
+    for j in range(BLK):
+        blk[0, j] = math.log(uniform(k0, np.uint64(i0 + j))) / lam
+    if cfg_i[C_MODE] == 1:
+        return
+    sc = cfg_i[C_SCODE]
+    nc = cfg_i[C_NCODE]
+    kk = cfg_i[C_KEY]
+    if sc == SIZE_EXP:
+        mean = sprm[0]
+        for j in range(BLK):
+            blk[1, j] = -mean * math.log(uniform(k1, np.uint64(i0 + j)))
+    else:
+        for j in range(BLK):
+            ui = np.uint64(i0 + j)
+            u2 = uniform(k2, ui) if sc == SIZE_HYPEREXP else 0.5
+            blk[1, j] = draw_size(sc, sprm, uniform(k1, ui), u2)
+    if nc == NOISE_EXACT:
+        for j in range(BLK):
+            blk[2, j] = blk[1, j]
+    elif nc == NOISE_EXP:
+        for j in range(BLK):
+            blk[2, j] = blk[1, j] * -math.log(uniform(k3, np.uint64(i0 + j)))
+    else:
+        for j in range(BLK):
+            blk[2, j] = blk[1, j] * draw_noise(nc, nprm, uniform(k3, np.uint64(i0 + j)))
+    if kk == 1:
+        for j in range(BLK):
+            blk[3, j] = blk[1, j]
+    elif kk == 2:
+        for j in range(BLK):
+            blk[3, j] = blk[2, j]
+    elif kk == 3:
+        nc1 = ccum.size - 1
+        for j in range(BLK):
+            u = uniform(k4, np.uint64(i0 + j))
+            c = 0  # draw_class without branches: the first class with u <= ccum[class]
+            for i in range(nc1):
+                c += u > ccum[i]
+            blk[3, j] = float(c)
+    else:
+        for j in range(BLK):
+            blk[3, j] = 0.0
+
+
+@jit_inline
+def _job(cfg_i, ccum, k4, bufx, bufy, buf0, blk, b0, idx):
+    """(size, prediction, key) of arrival number ``idx`` (in the current block)."""
+    if cfg_i[C_MODE] == 1:
+        x = bufx[idx - buf0]
+        y = bufy[idx - buf0]
+        kk = cfg_i[C_KEY]
+        if kk == 1:
+            key = x
+        elif kk == 2:
+            key = y
+        elif kk == 3:
+            key = float(draw_class(ccum, uniform(k4, np.uint64(idx))))
+        else:
+            key = 0.0
+        return x, y, key
+    j = idx - b0
+    return blk[1, j], blk[2, j], blk[3, j]
+
+
+@jit_inline
 def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key):
     pf[s, K] = key
     pf[s, REM] = x
@@ -234,46 +344,44 @@ def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key):
     pf[s, SIZE] = x
     pf[s, PRED] = y
     pf[s, W] = 1.0
+    pf[s, OWN] = 0.0
     pi[s, SEQ] = idx
-    b = _branch(rb, key)
+    if rb.shape[0] == 1:
+        b = 0
+    else:
+        b = _branch(rb, key)
     pi[s, BR] = b
-    pi[s, SEG] = int(rb[b, 1])
-    r = _seg_enter(pf, pi, rb, rs, s)
+    j = int(rb[b, 1])
+    pi[s, SEG] = j
+    if rb[b, 2] == 1.0:
+        # one segment (the last, to age infinity): _seg_enter without the search
+        pf[s, END] = rs[j, 2] * key + rs[j, 3]
+        pf[s, SLOPE] = rs[j, 7]
+        pi[s, OVF] = 1 if rs[j, 8] != 0.0 else 0
+        vk = rs[j, 5]
+        if vk == -_INF:
+            r = -_INF
+        else:
+            r = rs[j, 4] * key + vk + rs[j, 6] * t + rs[j, 7] * (0.0 - (rs[j, 0] * key
+                                                                     + rs[j, 1]))
+    else:
+        r = _seg_enter(pf, pi, rb, rs, s)
     if rb[b, 3] != 0.0:
         r = rb[b, 4] * key + rb[b, 5]
     pf[s, RANK] = r
     return r
 
 
-@jit
-def _key(cfg_i, j):
-    return stream_key(np.uint64(cfg_i[C_SEED]), np.uint64(cfg_i[C_REP]), np.uint64(j))
-
-
-@jit
-def _complete(cfg_f, cfg_i, pf, pi, sf, si, hist, bsum, bcnt, rec, s, t):
-    """Record the response time of job ``s`` finishing at ``t`` (if measured)."""
+@jit_inline
+def _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, s, t):
+    """Record job ``s`` finishing at ``t`` in the histogram, batches and records;
+    return (measured, response time). The caller adds it to its running sums."""
     seq = pi[s, SEQ]
     warm = cfg_i[C_WARM]
     jobs = cfg_i[C_JOBS]
+    rt = t - pf[s, ARR]
     if seq >= warm and seq < warm + jobs:
-        rt = t - pf[s, ARR]
-        sf[SUMT] += rt
-        sf[SUMT2] += rt * rt
-        if rt > sf[MAXT]:
-            sf[MAXT] = rt
-        nb = cfg_i[C_NBINS]
-        if rt > 0.0:
-            v = (math.log(rt) - cfg_f[C_HLO]) * cfg_f[C_HSCALE]
-            if v < 0.0:
-                bi = 0
-            elif v >= nb:
-                bi = nb + 1
-            else:
-                bi = int(v) + 1
-        else:
-            bi = 0
-        hist[bi] += 1
+        hist[bin_table(rt, htab, hedge, cfg_i[C_HU0], cfg_i[C_NBINS])] += 1
         m = seq - warm
         bb = (m * cfg_i[C_NBATCH]) // jobs
         bsum[bb] += rt
@@ -283,237 +391,626 @@ def _complete(cfg_f, cfg_i, pf, pi, sf, si, hist, bsum, bcnt, rec, s, t):
             rec[m, 1] = pf[s, SIZE]
             rec[m, 2] = pf[s, PRED]
             rec[m, 3] = t
-        si[NDONE] += 1
+        return True, rt
+    return False, rt
 
 
 @jit
-def _next_arrival(cfg_f, cfg_i, k0, idx, t):
-    if idx >= cfg_i[C_MAXARR]:
-        return _INF
-    return t - math.log(uniform(k0, np.uint64(idx))) / cfg_f[C_LAM]
-
-
-@jit
-def _window(cfg_i, sf, si, idx, t):
-    """Open the Little's-law window at the first measured arrival, close it after the last."""
-    if idx == cfg_i[C_WARM]:
-        si[INWIN] = 1
-        sf[TWS] = t
-    if idx == cfg_i[C_WARM] + cfg_i[C_JOBS]:
-        si[INWIN] = 0
-        sf[TWE] = t
+def _done_own(pf, s):
+    """True when job ``s`` has received all of its own work (kernels with overhead)."""
+    return pf[s, OWN] >= pf[s, SIZE]
 
 
 # ----------------------------------------------------------------------------- M/G/1 rank
-@jit
-def _take(pf, pi, rb, rs, heap, hn, grp):
-    """Give the server to the best waiting job(s); return (hn, g, R, rho).
+def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
+    """The M/G/1 kernel for ranks that never rise with age (one job in service).
 
-    The earliest of the jobs tied at the lowest rank whose rank does not rise is
-    served alone; if all tied jobs' ranks rise, they share the server at rates that
-    keep their ranks equal.
+    The served job's remaining work (``OVH``: own work done), age, segment end, slope
+    and rank live in local variables; its row is written back only when it leaves the
+    server. A waiting job's rank does not change, so the heap holds it inline.
     """
-    if hn == 0:
-        return hn, 0, 0.0, 0.0
-    s = _pop(heap, hn, pf, pi)
-    hn -= 1
-    if not _rising(pf, pi, rb, s):
-        grp[0] = s
-        pf[s, W] = 1.0
-        r = _serve_rank(pf, pi, rb, rs, s)
-        rho = pf[s, SLOPE] if r > -_INF else 0.0
-        return hn, 1, r, rho
-    r = pf[s, RANK]
-    grp[0] = s
-    g = 1
-    while hn > 0 and pf[heap[0], RANK] == r:
-        grp[g] = _pop(heap, hn, pf, pi)
-        hn -= 1
+
+    @jit
+    def kernel(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
+               hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+        k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
+                              _key(cfg_i, 4))
+        t = sf[T]
+        next_t = sf[NEXT]
+        R = sf[GR]
+        rho = sf[GRHO]
+        n_arr = si[NARR]
+        n_sys = si[NSYS]
+        hn = si[HN]
+        freen = si[FREEN]
+        jobs = cfg_i[C_JOBS]
+        endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
+        warm = cfg_i[C_WARM]
+        ndone = si[NDONE]
+        inwin = si[INWIN]
+        maxsys = si[MAXSYS]
+        area = sf[AREA]
+        sumt = sf[SUMT]
+        sumt2 = sf[SUMT2]
+        maxt = sf[MAXT]
+        maxarr = cfg_i[C_MAXARR]
+        mode1 = cfg_i[C_MODE] == 1
+        b0 = -2 * BLK  # the block holds arrivals b0 .. b0 + BLK - 1 (none yet)
+        if si[STARTED] == 0:
+            _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, 0)
+            b0 = 0
+            next_t = 0.0 - blk[0, 0] if maxarr > 0 else _INF
+            si[STARTED] = 1
+        cur = grp[0] if si[NG] > 0 else -1
+        c_rem = 0.0
+        c_age = 0.0
+        c_end = _INF
+        c_slope = 0.0
+        c_ovh = False
+        c_own = 0.0
+        c_x = 0.0
+        if cur >= 0:
+            c_rem = pf[cur, REM]
+            c_age = pf[cur, AGE]
+            c_end = pf[cur, END]
+            c_slope = pf[cur, SLOPE]
+            c_ovh = pi[cur, OVF] != 0
+            c_own = pf[cur, OWN]
+            c_x = pf[cur, SIZE]
+        events = 0
+        status = DONE
+        while True:
+            events += 1
+            if events > max_events:
+                status = SLICE
+                events -= 1  # not processed
+                break
+            ev = 0
+            if cur >= 0:
+                if OVH:
+                    dt_ev = _INF if c_ovh else c_x - c_own
+                else:
+                    dt_ev = c_rem
+                ev = 1
+                d = c_end - c_age
+                if d < dt_ev:
+                    dt_ev = d
+                    ev = 2
+            else:
+                dt_ev = _INF
+            dt_arr = next_t - t
+            if next_t < _INF and dt_arr <= dt_ev:
+                # ------------------------------------------------------------ arrival
+                idx = n_arr
+                if mode1 and idx >= si[BUF0] + si[BUFN]:
+                    status = NEED_DATA
+                    events -= 1  # not processed
+                    break
+                if freen == 0:
+                    status = GROW
+                    events -= 1  # not processed
+                    break
+                if cur >= 0:
+                    c_age += dt_arr
+                    if OVH:
+                        if not c_ovh:
+                            c_own += dt_arr
+                    else:
+                        c_rem -= dt_arr
+                if R > -_INF:
+                    R += rho * dt_arr
+                if inwin != 0:
+                    area += n_sys * dt_arr
+                t = next_t
+                if idx == warm:  # the Little's-law window opens at the first measured arrival
+                    inwin = 1
+                    sf[TWS] = t
+                if idx == endarr:  # and closes at the arrival after the last one
+                    inwin = 0
+                    sf[TWE] = t
+                if idx < b0 or idx >= b0 + BLK:
+                    _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, idx)
+                    b0 = idx
+                x, y, key = _job(cfg_i, ccum, k4, bufx, bufy, si[BUF0], blk, b0, idx)
+                freen -= 1
+                s = free[freen]
+                r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
+                n_sys += 1
+                if n_sys > maxsys:
+                    maxsys = n_sys
+                n_arr += 1
+                if n_arr >= maxarr:
+                    next_t = _INF
+                else:
+                    if n_arr >= b0 + BLK:
+                        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk,
+                                    n_arr)
+                        b0 = n_arr
+                    next_t = t - blk[0, n_arr - b0]
+                start = -1
+                if cur < 0:
+                    start = s  # the server was idle (so the heap is empty)
+                elif r0 < R:
+                    # preempted: the served job waits with its service rank
+                    pf[cur, AGE] = c_age
+                    if OVH:
+                        pf[cur, OWN] = c_own
+                    else:
+                        pf[cur, REM] = c_rem
+                    wr = _wait_rank(pf, pi, rb, cur, R)
+                    pf[cur, RANK] = wr
+                    hn = _hpush(hk, hi, hn, wr, pi[cur, SEQ], cur)
+                    if hk[0] < r0 or (hk[0] == r0 and hi[HSEQ, 0] < idx):
+                        hn = _hpush(hk, hi, hn, r0, idx, s)
+                        start = hi[HSLOT, 0]
+                        hn = _hpop(hk, hi, hn)
+                    else:
+                        start = s
+                else:
+                    hn = _hpush(hk, hi, hn, r0, idx, s)
+                if start >= 0:
+                    cur = start
+                    c_rem = pf[cur, REM]
+                    c_age = pf[cur, AGE]
+                    c_end = pf[cur, END]
+                    c_slope = pf[cur, SLOPE]
+                    c_ovh = pi[cur, OVF] != 0
+                    c_own = pf[cur, OWN]
+                    c_x = pf[cur, SIZE]
+                    R = _serve_rank(pf, pi, rb, rs, cur)
+                    rho = c_slope if R > -_INF else 0.0
+                if ndone >= jobs and n_arr > endarr:
+                    status = DONE
+                    break
+                continue
+            if cur < 0:
+                status = DONE
+                break
+            # ---------------------------------------------------------------- service event
+            c_age += dt_ev
+            if OVH:
+                if not c_ovh:
+                    c_own += dt_ev
+            else:
+                c_rem -= dt_ev
+            if R > -_INF:
+                R += rho * dt_ev
+            if inwin != 0:
+                area += n_sys * dt_ev
+            t += dt_ev
+            start = -1
+            if ev == 2:
+                pf[cur, AGE] = c_end
+                if OVH:
+                    pf[cur, OWN] = c_own
+                else:
+                    pf[cur, REM] = c_rem
+                rn = _seg_enter(pf, pi, rb, rs, cur)
+                if OVH and pi[cur, OVF] != 0 and c_own >= c_x:
+                    ev = 1  # its own work ended at the boundary: it leaves
+                else:
+                    pf[cur, RANK] = rn
+                    q = pi[cur, SEQ]
+                    if hn > 0 and (hk[0] < rn or (hk[0] == rn and hi[HSEQ, 0] < q)):
+                        hn = _hpush(hk, hi, hn, rn, q, cur)
+                        start = hi[HSLOT, 0]
+                        hn = _hpop(hk, hi, hn)
+                    else:
+                        start = cur
+            if ev == 1:
+                meas, rt = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, cur, t)
+                if meas:
+                    sumt += rt
+                    sumt2 += rt * rt
+                    if rt > maxt:
+                        maxt = rt
+                    ndone += 1
+                n_sys -= 1
+                free[freen] = cur
+                freen += 1
+                if hn > 0:
+                    start = hi[HSLOT, 0]
+                    hn = _hpop(hk, hi, hn)
+                else:
+                    cur = -1
+                    R = 0.0
+                    rho = 0.0
+                    c_end = _INF
+            if start >= 0:
+                cur = start
+                c_rem = pf[cur, REM]
+                c_age = pf[cur, AGE]
+                c_end = pf[cur, END]
+                c_slope = pf[cur, SLOPE]
+                c_ovh = pi[cur, OVF] != 0
+                c_own = pf[cur, OWN]
+                c_x = pf[cur, SIZE]
+                R = _serve_rank(pf, pi, rb, rs, cur)
+                rho = c_slope if R > -_INF else 0.0
+            if ev == 1 and ndone >= jobs and n_arr > endarr:
+                status = DONE
+                break
+        if cur >= 0:
+            pf[cur, AGE] = c_age
+            pf[cur, REM] = c_rem
+            pf[cur, OWN] = c_own
+            grp[0] = cur
+        sf[T] = t
+        sf[NEXT] = next_t
+        sf[GR] = R
+        sf[GRHO] = rho
+        si[NARR] = n_arr
+        si[NSYS] = n_sys
+        si[NG] = 1 if cur >= 0 else 0
+        si[HN] = hn
+        si[FREEN] = freen
+        si[NDONE] = ndone
+        si[INWIN] = inwin
+        si[MAXSYS] = maxsys
+        sf[AREA] = area
+        sf[SUMT] = sumt
+        sf[SUMT2] = sumt2
+        sf[MAXT] = maxt
+        si[NEVENTS] += events
+        return status
+
+    return kernel
+
+
+@jit_inline
+def _park_top(pf, park, ng):
+    """Rank of the top parked group (``inf`` when none)."""
+    if ng == 0:
+        return _INF
+    return pf[park[0, park[1, ng - 1]], RANK]
+
+
+@jit_inline
+def _park(pf, park, npk, ng, grp, g, r):
+    """Park the ``g`` jobs of a rising group in service, all at rank ``r``, as one group
+    on the stack of parked groups (joining the top group when it has the same rank);
+    return the new (members, groups) counts.
+
+    Only a group in service whose rank is at most every waiting rank is parked, so the
+    parked ranks increase strictly from the top of the stack down: the top is the least.
+    """
+    for i in range(g):
+        s = grp[i]
+        pf[s, RANK] = r
+        park[0, npk + i] = s
+    if ng > 0 and pf[park[0, park[1, ng - 1]], RANK] == r:
+        park[2, ng - 1] += g
+    else:
+        park[1, ng] = npk
+        park[2, ng] = g
+        ng += 1
+    return npk + g, ng
+
+
+@jit_inline
+def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng):
+    """Give the server to the best waiting job(s); return (hn, npk, ng, g, R, rho).
+
+    The waiting jobs are in the heap and in the parked groups. Of the jobs tied at the
+    lowest rank, the earliest whose rank does not rise is served alone; if all tied
+    jobs' ranks rise, they share the server at rates that keep their ranks equal.
+    """
+    pr = _park_top(pf, park, ng)
+    if hn == 0 and ng == 0:
+        return hn, npk, ng, 0, 0.0, 0.0
+    g = 0
+    if hn > 0 and hk[0] < pr:
+        r = hk[0]
+        s = hi[HSLOT, 0]
+        if not _rising(pf, pi, rb, s):
+            hn = _hpop(hk, hi, hn)
+            grp[0] = s
+            pf[s, W] = 1.0
+            rs_ = _serve_rank(pf, pi, rb, rs, s)
+            rho = pf[s, SLOPE] if rs_ > -_INF else 0.0
+            return hn, npk, ng, 1, rs_, rho
+    else:
+        r = pr
+        st = park[1, ng - 1]
+        cnt = park[2, ng - 1]
+        for i in range(cnt):
+            grp[i] = park[0, st + i]
+        g = cnt
+        npk = st
+        ng -= 1
+    while hn > 0 and hk[0] == r:
+        grp[g] = hi[HSLOT, 0]
+        hn = _hpop(hk, hi, hn)
         g += 1
-    for i in range(1, g):
+    best = -1
+    for i in range(g):
         q = grp[i]
-        if not _rising(pf, pi, rb, q):
-            for j in range(g):
-                if j != i:
-                    hn = _push(heap, hn, pf, pi, grp[j])
-            grp[0] = q
-            pf[q, W] = 1.0
-            rq = _serve_rank(pf, pi, rb, rs, q)
-            return hn, 1, rq, (pf[q, SLOPE] if rq > -_INF else 0.0)
+        if not _rising(pf, pi, rb, q) and (best < 0 or pi[q, SEQ] < pi[grp[best], SEQ]):
+            best = i
+    if best >= 0:
+        q = grp[best]
+        for j in range(g):
+            if j != best:
+                hn = _push_job(hk, hi, hn, pf, pi, grp[j])
+        grp[0] = q
+        pf[q, W] = 1.0
+        rq = _serve_rank(pf, pi, rb, rs, q)
+        return hn, npk, ng, 1, rq, (pf[q, SLOPE] if rq > -_INF else 0.0)
+    if g == 1:
+        s = grp[0]
+        pf[s, W] = 1.0
+        return hn, npk, ng, 1, r, pf[s, SLOPE]
     inv = 0.0
     for i in range(g):
         inv += 1.0 / pf[grp[i], SLOPE]
     rho = 1.0 / inv
     for i in range(g):
         pf[grp[i], W] = rho / pf[grp[i], SLOPE]
-    return hn, g, r, rho
+    return hn, npk, ng, g, r, rho
 
 
-@jit
-def _requeue(pf, pi, rb, heap, hn, grp, g, r):
+@jit_inline
+def _requeue(pf, pi, rb, hk, hi, hn, grp, g, r):
     """Put the jobs in service back into the heap with service rank ``r``."""
     for i in range(g):
         s = grp[i]
         pf[s, RANK] = _wait_rank(pf, pi, rb, s, r)
-        hn = _push(heap, hn, pf, pi, s)
+        hn = _push_job(hk, hi, hn, pf, pi, s)
     return hn
 
 
-@jit
-def mg1_rank(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, heap, free, grp, sf, si,
-             hist, bsum, bcnt, rec, bufx, bufy, max_events):
-    """Run (or resume) one replication of an M/G/1 rank policy; return a status code."""
-    k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
-                          _key(cfg_i, 4))
-    t = sf[T]
-    next_t = sf[NEXT]
-    R = sf[GR]
-    rho = sf[GRHO]
-    n_arr = si[NARR]
-    n_sys = si[NSYS]
-    g = si[NG]
-    hn = si[HN]
-    freen = si[FREEN]
-    jobs = cfg_i[C_JOBS]
-    endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
-    if si[STARTED] == 0:
-        next_t = _next_arrival(cfg_f, cfg_i, k0, 0, 0.0)
-        si[STARTED] = 1
-    events = 0
-    status = DONE
-    while True:
-        events += 1
-        if events > max_events:
-            status = SLICE
-            events -= 1  # not processed
-            break
-        dt_ev = _INF
-        ev = 0
-        evm = -1
-        for gi in range(g):
-            m = grp[gi]
-            w = pf[m, W]
-            d = pf[m, REM] / w
-            if d < dt_ev:
-                dt_ev = d
-                ev = 1
-                evm = gi
-            d = (pf[m, END] - pf[m, AGE]) / w
-            if d < dt_ev:
-                dt_ev = d
-                ev = 2
-                evm = gi
-        if rho > 0.0 and hn > 0:
-            d = (pf[heap[0], RANK] - R) / rho
-            if d < 0.0:
-                d = 0.0
-            if d < dt_ev:
-                dt_ev = d
-                ev = 3
-        dt_arr = next_t - t
-        if next_t < _INF and dt_arr <= dt_ev:
-            # ---------------------------------------------------------------- arrival
-            idx = n_arr
-            if cfg_i[C_MODE] == 1 and idx >= si[BUF0] + si[BUFN]:
-                status = NEED_DATA
+def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
+    """The M/G/1 kernel for ranks that may rise with age (groups of tied jobs share).
+
+    A rising group preempted by an arrival (or requeued after an event) is parked whole
+    on a stack of groups instead of entering the heap job by job; the waiting jobs are
+    the heap and the parked groups, and a take considers the tops of both.
+    """
+
+    @jit
+    def kernel(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
+               hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+        k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
+                              _key(cfg_i, 4))
+        t = sf[T]
+        next_t = sf[NEXT]
+        R = sf[GR]
+        rho = sf[GRHO]
+        n_arr = si[NARR]
+        n_sys = si[NSYS]
+        g = si[NG]
+        hn = si[HN]
+        npk = si[PN]  # parked jobs
+        ng = si[PG]  # parked groups
+        freen = si[FREEN]
+        jobs = cfg_i[C_JOBS]
+        endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
+        warm = cfg_i[C_WARM]
+        ndone = si[NDONE]
+        inwin = si[INWIN]
+        maxsys = si[MAXSYS]
+        area = sf[AREA]
+        sumt = sf[SUMT]
+        sumt2 = sf[SUMT2]
+        maxt = sf[MAXT]
+        maxarr = cfg_i[C_MAXARR]
+        mode1 = cfg_i[C_MODE] == 1
+        b0 = -2 * BLK
+        if si[STARTED] == 0:
+            _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, 0)
+            b0 = 0
+            next_t = 0.0 - blk[0, 0] if maxarr > 0 else _INF
+            si[STARTED] = 1
+        events = 0
+        status = DONE
+        while True:
+            events += 1
+            if events > max_events:
+                status = SLICE
                 events -= 1  # not processed
                 break
-            if freen == 0:
-                status = GROW
-                events -= 1  # not processed
-                break
+            dt_ev = _INF
+            ev = 0
+            evm = -1
+            take = False
+            if g == 1:
+                m = grp[0]
+                if OVH:
+                    d = _INF if pi[m, OVF] != 0 else pf[m, SIZE] - pf[m, OWN]
+                else:
+                    d = pf[m, REM]
+                if d < dt_ev:
+                    dt_ev = d
+                    ev = 1
+                    evm = 0
+                d = pf[m, END] - pf[m, AGE]
+                if d < dt_ev:
+                    dt_ev = d
+                    ev = 2
+                    evm = 0
+            else:
+                for gi in range(g):
+                    m = grp[gi]
+                    w = pf[m, W]
+                    if OVH:
+                        d = _INF if pi[m, OVF] != 0 else (pf[m, SIZE] - pf[m, OWN]) / w
+                    else:
+                        d = pf[m, REM] / w
+                    if d < dt_ev:
+                        dt_ev = d
+                        ev = 1
+                        evm = gi
+                    d = (pf[m, END] - pf[m, AGE]) / w
+                    if d < dt_ev:
+                        dt_ev = d
+                        ev = 2
+                        evm = gi
+            if rho > 0.0 and (hn > 0 or ng > 0):
+                top = _park_top(pf, park, ng)
+                if hn > 0 and hk[0] < top:
+                    top = hk[0]
+                d = (top - R) / rho
+                if d < 0.0:
+                    d = 0.0
+                if d < dt_ev:
+                    dt_ev = d
+                    ev = 3
+            dt_arr = next_t - t
+            is_arr = next_t < _INF and dt_arr <= dt_ev
+            if is_arr:
+                if mode1 and n_arr >= si[BUF0] + si[BUFN]:
+                    status = NEED_DATA
+                    events -= 1  # not processed
+                    break
+                if freen == 0:
+                    status = GROW
+                    events -= 1  # not processed
+                    break
+                dt = dt_arr
+            else:
+                if g == 0:
+                    status = DONE
+                    break
+                dt = dt_ev
             for gi in range(g):
                 m = grp[gi]
-                d = pf[m, W] * dt_arr
+                d = pf[m, W] * dt
                 pf[m, AGE] += d
-                pf[m, REM] -= d
+                if OVH:
+                    if pi[m, OVF] == 0:
+                        pf[m, OWN] += d
+                else:
+                    pf[m, REM] -= d
             if R > -_INF:
-                R += rho * dt_arr
-            if si[INWIN] != 0:
-                sf[AREA] += n_sys * dt_arr
-            t = next_t
-            _window(cfg_i, sf, si, idx, t)
-            x, y, key = _draw_job(cfg_i, sprm, nprm, ccum, k1, k2, k3, k4, bufx, bufy,
-                                     si[BUF0], idx)
-            freen -= 1
-            s = free[freen]
-            r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
-            n_sys += 1
-            if n_sys > si[MAXSYS]:
-                si[MAXSYS] = n_sys
-            n_arr += 1
-            next_t = _next_arrival(cfg_f, cfg_i, k0, n_arr, t)
-            if g == 0:
-                hn = _push(heap, hn, pf, pi, s)
-                hn, g, R, rho = _take(pf, pi, rb, rs, heap, hn, grp)
-            elif r0 < R:
-                hn = _requeue(pf, pi, rb, heap, hn, grp, g, R)
-                hn = _push(heap, hn, pf, pi, s)
-                hn, g, R, rho = _take(pf, pi, rb, rs, heap, hn, grp)
+                R += rho * dt
+            if inwin != 0:
+                area += n_sys * dt
+            if is_arr:
+                # ------------------------------------------------------------ arrival
+                idx = n_arr
+                t = next_t
+                if idx == warm:  # the Little's-law window opens at the first measured arrival
+                    inwin = 1
+                    sf[TWS] = t
+                if idx == endarr:  # and closes at the arrival after the last one
+                    inwin = 0
+                    sf[TWE] = t
+                if idx < b0 or idx >= b0 + BLK:
+                    _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, idx)
+                    b0 = idx
+                x, y, key = _job(cfg_i, ccum, k4, bufx, bufy, si[BUF0], blk, b0, idx)
+                freen -= 1
+                s = free[freen]
+                r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
+                n_sys += 1
+                if n_sys > maxsys:
+                    maxsys = n_sys
+                n_arr += 1
+                if n_arr >= maxarr:
+                    next_t = _INF
+                else:
+                    if n_arr >= b0 + BLK:
+                        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk,
+                                    n_arr)
+                        b0 = n_arr
+                    next_t = t - blk[0, n_arr - b0]
+                if g == 0:
+                    hn = _push_job(hk, hi, hn, pf, pi, s)
+                    take = True
+                elif r0 < R:
+                    if rho > 0.0:  # a rising group: parked as a whole
+                        npk, ng = _park(pf, park, npk, ng, grp, g, R)
+                    else:
+                        hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g, R)
+                    hn = _push_job(hk, hi, hn, pf, pi, s)
+                    take = True
+                else:
+                    hn = _push_job(hk, hi, hn, pf, pi, s)
             else:
-                hn = _push(heap, hn, pf, pi, s)
-            if si[NDONE] >= jobs and n_arr > endarr:
+                # ------------------------------------------------------------ service event
+                t += dt_ev
+                if ev == 2:
+                    m = grp[evm]
+                    pf[m, AGE] = pf[m, END]
+                    rn = _seg_enter(pf, pi, rb, rs, m)
+                    if OVH and pi[m, OVF] != 0 and _done_own(pf, m):
+                        ev = 1  # its own work ended at the boundary: it leaves
+                    elif g == 1 and rn < _park_top(pf, park, ng) and (
+                            hn == 0 or rn < hk[0] or (rn == hk[0] and pf[m, SLOPE] <= 0.0
+                                                       and pi[m, SEQ] < hi[HSEQ, 0])):
+                        # alone in service and still ahead of every waiting job: it goes on
+                        # (what requeue-and-take would decide, without the heap round trip)
+                        pf[m, RANK] = rn
+                        pf[m, W] = 1.0
+                        R = rn
+                        rho = pf[m, SLOPE] if rn > -_INF else 0.0
+                    else:
+                        grp[evm] = grp[g - 1]
+                        if rho > 0.0 and g > 1:
+                            npk, ng = _park(pf, park, npk, ng, grp, g - 1, R)
+                        else:
+                            hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g - 1, R)
+                        pf[m, RANK] = rn
+                        hn = _push_job(hk, hi, hn, pf, pi, m)
+                        take = True
+                if ev == 1:
+                    m = grp[evm]
+                    meas, rt = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, m, t)
+                    if meas:
+                        sumt += rt
+                        sumt2 += rt * rt
+                        if rt > maxt:
+                            maxt = rt
+                        ndone += 1
+                    n_sys -= 1
+                    free[freen] = m
+                    freen += 1
+                    g -= 1
+                    grp[evm] = grp[g]
+                    if g > 0:
+                        if rho > 0.0:
+                            npk, ng = _park(pf, park, npk, ng, grp, g, R)
+                        else:
+                            hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g, R)
+                    take = True
+                elif ev == 3:
+                    top = _park_top(pf, park, ng)
+                    R = hk[0] if (hn > 0 and hk[0] < top) else top
+                    npk, ng = _park(pf, park, npk, ng, grp, g, R)
+                    take = True
+            if take:
+                hn, npk, ng, g, R, rho = _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng)
+            if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
-            continue
-        if g == 0:
-            status = DONE
-            break
-        # ---------------------------------------------------------------- service event
-        for gi in range(g):
-            m = grp[gi]
-            d = pf[m, W] * dt_ev
-            pf[m, AGE] += d
-            pf[m, REM] -= d
-        if R > -_INF:
-            R += rho * dt_ev
-        if si[INWIN] != 0:
-            sf[AREA] += n_sys * dt_ev
-        t += dt_ev
-        if ev == 1:
-            m = grp[evm]
-            _complete(cfg_f, cfg_i, pf, pi, sf, si, hist, bsum, bcnt, rec, m, t)
-            n_sys -= 1
-            free[freen] = m
-            freen += 1
-            g -= 1
-            grp[evm] = grp[g]
-            if g > 0:
-                hn = _requeue(pf, pi, rb, heap, hn, grp, g, R)
-            hn, g, R, rho = _take(pf, pi, rb, rs, heap, hn, grp)
-            if si[NDONE] >= jobs and n_arr > endarr:
-                status = DONE
-                break
-        elif ev == 2:
-            m = grp[evm]
-            pf[m, AGE] = pf[m, END]
-            rn = _seg_enter(pf, pi, rb, rs, m)
-            grp[evm] = grp[g - 1]
-            hn = _requeue(pf, pi, rb, heap, hn, grp, g - 1, R)
-            pf[m, RANK] = rn
-            hn = _push(heap, hn, pf, pi, m)
-            hn, g, R, rho = _take(pf, pi, rb, rs, heap, hn, grp)
-        else:
-            R = pf[heap[0], RANK]
-            hn = _requeue(pf, pi, rb, heap, hn, grp, g, R)
-            hn, g, R, rho = _take(pf, pi, rb, rs, heap, hn, grp)
-    sf[T] = t
-    sf[NEXT] = next_t
-    sf[GR] = R
-    sf[GRHO] = rho
-    si[NARR] = n_arr
-    si[NSYS] = n_sys
-    si[NG] = g
-    si[HN] = hn
-    si[FREEN] = freen
-    si[NEVENTS] += events
-    return status
+        sf[T] = t
+        sf[NEXT] = next_t
+        sf[GR] = R
+        sf[GRHO] = rho
+        si[NARR] = n_arr
+        si[NSYS] = n_sys
+        si[NG] = g
+        si[HN] = hn
+        si[PN] = npk
+        si[PG] = ng
+        si[FREEN] = freen
+        si[NDONE] = ndone
+        si[INWIN] = inwin
+        si[MAXSYS] = maxsys
+        sf[AREA] = area
+        sf[SUMT] = sumt
+        sf[SUMT2] = sumt2
+        sf[MAXT] = maxt
+        si[NEVENTS] += events
+        return status
+
+    return kernel
 
 
 # ----------------------------------------------------------------------------- M/G/1 PS
 @jit
-def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, heap, free, grp, sf, si,
-           hist, bsum, bcnt, rec, bufx, bufy, max_events):
+def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
+           hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
     """Run (or resume) one replication of M/G/1 processor sharing.
 
     Virtual time ``V`` is the service each job in system has received since time 0
@@ -531,8 +1028,21 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, heap, free, grp, sf, 
     freen = si[FREEN]
     jobs = cfg_i[C_JOBS]
     endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
+    warm = cfg_i[C_WARM]
+    ndone = si[NDONE]
+    inwin = si[INWIN]
+    maxsys = si[MAXSYS]
+    area = sf[AREA]
+    sumt = sf[SUMT]
+    sumt2 = sf[SUMT2]
+    maxt = sf[MAXT]
+    maxarr = cfg_i[C_MAXARR]
+    mode1 = cfg_i[C_MODE] == 1
+    b0 = -2 * BLK
     if si[STARTED] == 0:
-        next_t = _next_arrival(cfg_f, cfg_i, k0, 0, 0.0)
+        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, 0)
+        b0 = 0
+        next_t = 0.0 - blk[0, 0] if maxarr > 0 else _INF
         si[STARTED] = 1
     events = 0
     status = DONE
@@ -542,13 +1052,13 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, heap, free, grp, sf, 
             status = SLICE
             events -= 1  # not processed
             break
-        dt_ev = (pf[heap[0], RANK] - V) * n_sys if hn > 0 else _INF
+        dt_ev = (hk[0] - V) * n_sys if hn > 0 else _INF
         if dt_ev < 0.0:
             dt_ev = 0.0
         dt_arr = next_t - t
         if next_t < _INF and dt_arr <= dt_ev:
             idx = n_arr
-            if cfg_i[C_MODE] == 1 and idx >= si[BUF0] + si[BUFN]:
+            if mode1 and idx >= si[BUF0] + si[BUFN]:
                 status = NEED_DATA
                 events -= 1  # not processed
                 break
@@ -558,45 +1068,63 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, heap, free, grp, sf, 
                 break
             if n_sys > 0:
                 V += dt_arr / n_sys
-            if si[INWIN] != 0:
-                sf[AREA] += n_sys * dt_arr
+            if inwin != 0:
+                area += n_sys * dt_arr
             t = next_t
-            _window(cfg_i, sf, si, idx, t)
-            x, y, key = _draw_job(cfg_i, sprm, nprm, ccum, k1, k2, k3, k4, bufx, bufy,
-                                     si[BUF0], idx)
+            if idx == warm:  # the Little's-law window opens at the first measured arrival
+                inwin = 1
+                sf[TWS] = t
+            if idx == endarr:  # and closes at the arrival after the last one
+                inwin = 0
+                sf[TWE] = t
+            if idx < b0 or idx >= b0 + BLK:
+                _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, idx)
+                b0 = idx
+            x, y, key = _job(cfg_i, ccum, k4, bufx, bufy, si[BUF0], blk, b0, idx)
             freen -= 1
             s = free[freen]
             pf[s, ARR] = t
             pf[s, SIZE] = x
             pf[s, PRED] = y
-            pf[s, RANK] = V + x
             pi[s, SEQ] = idx
-            hn = _push(heap, hn, pf, pi, s)
+            hn = _hpush(hk, hi, hn, V + x, idx, s)
             n_sys += 1
-            if n_sys > si[MAXSYS]:
-                si[MAXSYS] = n_sys
+            if n_sys > maxsys:
+                maxsys = n_sys
             n_arr += 1
-            next_t = _next_arrival(cfg_f, cfg_i, k0, n_arr, t)
-            if si[NDONE] >= jobs and n_arr > endarr:
+            if n_arr >= maxarr:
+                next_t = _INF
+            else:
+                if n_arr >= b0 + BLK:
+                    _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, n_arr)
+                    b0 = n_arr
+                next_t = t - blk[0, n_arr - b0]
+            if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
             continue
         if hn == 0:
             status = DONE
             break
-        s = _pop(heap, hn, pf, pi)
-        hn -= 1
-        V = pf[s, RANK]
-        if si[INWIN] != 0:
-            sf[AREA] += n_sys * dt_ev
+        s = hi[HSLOT, 0]
+        V = hk[0]
+        hn = _hpop(hk, hi, hn)
+        if inwin != 0:
+            area += n_sys * dt_ev
         t += dt_ev
-        _complete(cfg_f, cfg_i, pf, pi, sf, si, hist, bsum, bcnt, rec, s, t)
+        meas, rt = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, s, t)
+        if meas:
+            sumt += rt
+            sumt2 += rt * rt
+            if rt > maxt:
+                maxt = rt
+            ndone += 1
         n_sys -= 1
         free[freen] = s
         freen += 1
         if n_sys == 0:
             V = 0.0  # restart virtual time in each busy period (keeps tags small)
-        if si[NDONE] >= jobs and n_arr > endarr:
+        if ndone >= jobs and n_arr > endarr:
             status = DONE
             break
     sf[T] = t
@@ -606,6 +1134,13 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, heap, free, grp, sf, 
     si[NSYS] = n_sys
     si[HN] = hn
     si[FREEN] = freen
+    si[NDONE] = ndone
+    si[INWIN] = inwin
+    si[MAXSYS] = maxsys
+    sf[AREA] = area
+    sf[SUMT] = sumt
+    sf[SUMT2] = sumt2
+    sf[MAXT] = maxt
     si[NEVENTS] += events
     return status
 
@@ -616,7 +1151,11 @@ def _worst(pf, pi, grp, g):
     """Index in ``grp`` of the served job with the highest (rank, arrival number)."""
     wi = 0
     for i in range(1, g):
-        if _less(pf, pi, grp[wi], grp[i]):
+        a = grp[wi]
+        b = grp[i]
+        ra = pf[a, RANK]
+        rb_ = pf[b, RANK]
+        if ra < rb_ or (ra == rb_ and pi[a, SEQ] < pi[b, SEQ]):
             wi = i
     return wi
 
@@ -626,150 +1165,215 @@ def _start_service(pf, pi, rb, rs, s):
     pf[s, RANK] = _serve_rank(pf, pi, rb, rs, s)
 
 
-@jit
-def mgk_rank(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, heap, free, grp, sf, si,
-             hist, bsum, bcnt, rec, bufx, bufy, max_events):
-    """Run (or resume) one replication of an M/G/k rank policy (central queue).
+def make_mgk(OVH):  # noqa: N803 - a compile-time constant
+    """The M/G/k kernel (central queue, ranks that do not rise with age)."""
 
-    ``k = cfg_i[C_SERVERS]`` servers of speed ``1/k`` serve the ``k`` jobs of lowest
-    rank; ranks must not rise with age (no FB-like policies). While served, a job's
-    row holds its current rank, updated at every event.
-    """
-    k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
-                          _key(cfg_i, 4))
-    kserv = cfg_i[C_SERVERS]
-    speed = 1.0 / kserv
-    t = sf[T]
-    next_t = sf[NEXT]
-    n_arr = si[NARR]
-    n_sys = si[NSYS]
-    g = si[NG]
-    hn = si[HN]
-    freen = si[FREEN]
-    jobs = cfg_i[C_JOBS]
-    endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
-    if si[STARTED] == 0:
-        next_t = _next_arrival(cfg_f, cfg_i, k0, 0, 0.0)
-        si[STARTED] = 1
-    events = 0
-    status = DONE
-    while True:
-        events += 1
-        if events > max_events:
-            status = SLICE
-            events -= 1  # not processed
-            break
-        dt_ev = _INF
-        ev = 0
-        evm = -1
-        for gi in range(g):
-            m = grp[gi]
-            d = pf[m, REM] * kserv
-            if d < dt_ev:
-                dt_ev = d
-                ev = 1
-                evm = gi
-            d = (pf[m, END] - pf[m, AGE]) * kserv
-            if d < dt_ev:
-                dt_ev = d
-                ev = 2
-                evm = gi
-        dt_arr = next_t - t
-        dt = dt_arr if (next_t < _INF and dt_arr <= dt_ev) else dt_ev
-        is_arr = next_t < _INF and dt_arr <= dt_ev
-        if is_arr:
-            if cfg_i[C_MODE] == 1 and n_arr >= si[BUF0] + si[BUFN]:
-                status = NEED_DATA
+    @jit
+    def kernel(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
+               hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+        """Run (or resume) one replication of an M/G/k rank policy (central queue).
+
+        ``k = cfg_i[C_SERVERS]`` servers of speed ``1/k`` serve the ``k`` jobs of lowest
+        rank; ranks must not rise with age (no FB-like policies). While served, a job's
+        row holds its current rank, updated at every event.
+        """
+        k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
+                              _key(cfg_i, 4))
+        kserv = cfg_i[C_SERVERS]
+        speed = 1.0 / kserv
+        t = sf[T]
+        next_t = sf[NEXT]
+        n_arr = si[NARR]
+        n_sys = si[NSYS]
+        g = si[NG]
+        hn = si[HN]
+        freen = si[FREEN]
+        jobs = cfg_i[C_JOBS]
+        endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
+        warm = cfg_i[C_WARM]
+        ndone = si[NDONE]
+        inwin = si[INWIN]
+        maxsys = si[MAXSYS]
+        area = sf[AREA]
+        sumt = sf[SUMT]
+        sumt2 = sf[SUMT2]
+        maxt = sf[MAXT]
+        maxarr = cfg_i[C_MAXARR]
+        mode1 = cfg_i[C_MODE] == 1
+        b0 = -2 * BLK
+        if si[STARTED] == 0:
+            _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, 0)
+            b0 = 0
+            next_t = 0.0 - blk[0, 0] if maxarr > 0 else _INF
+            si[STARTED] = 1
+        events = 0
+        status = DONE
+        while True:
+            events += 1
+            if events > max_events:
+                status = SLICE
                 events -= 1  # not processed
                 break
-            if freen == 0:
-                status = GROW
-                events -= 1  # not processed
-                break
-        elif g == 0:
-            status = DONE
-            break
-        d = dt * speed
-        for gi in range(g):
-            m = grp[gi]
-            pf[m, AGE] += d
-            pf[m, REM] -= d
-            if pf[m, RANK] > -_INF:
-                pf[m, RANK] += pf[m, SLOPE] * d
-        if si[INWIN] != 0:
-            sf[AREA] += n_sys * dt
-        t += dt
-        if is_arr:
-            t = next_t
-            idx = n_arr
-            _window(cfg_i, sf, si, idx, t)
-            x, y, key = _draw_job(cfg_i, sprm, nprm, ccum, k1, k2, k3, k4, bufx, bufy,
-                                     si[BUF0], idx)
-            freen -= 1
-            s = free[freen]
-            r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
-            n_sys += 1
-            if n_sys > si[MAXSYS]:
-                si[MAXSYS] = n_sys
-            n_arr += 1
-            next_t = _next_arrival(cfg_f, cfg_i, k0, n_arr, t)
-            if g < kserv:
-                grp[g] = s
-                g += 1
-                _start_service(pf, pi, rb, rs, s)
-            else:
-                wi = _worst(pf, pi, grp, g)
-                q = grp[wi]
-                if r0 < pf[q, RANK]:
-                    pf[q, RANK] = _wait_rank(pf, pi, rb, q, pf[q, RANK])
-                    hn = _push(heap, hn, pf, pi, q)
-                    grp[wi] = s
-                    _start_service(pf, pi, rb, rs, s)
+            dt_ev = _INF
+            ev = 0
+            evm = -1
+            for gi in range(g):
+                m = grp[gi]
+                if OVH:
+                    d = _INF if pi[m, OVF] != 0 else (pf[m, SIZE] - pf[m, OWN]) * kserv
                 else:
-                    hn = _push(heap, hn, pf, pi, s)
-            if si[NDONE] >= jobs and n_arr > endarr:
-                status = DONE
-                break
-            continue
-        m = grp[evm]
-        if ev == 1:
-            _complete(cfg_f, cfg_i, pf, pi, sf, si, hist, bsum, bcnt, rec, m, t)
-            n_sys -= 1
-            free[freen] = m
-            freen += 1
-            g -= 1
-            grp[evm] = grp[g]
-            if hn > 0:
-                s = _pop(heap, hn, pf, pi)
-                hn -= 1
-                grp[g] = s
-                g += 1
-                _start_service(pf, pi, rb, rs, s)
-            if si[NDONE] >= jobs and n_arr > endarr:
-                status = DONE
-                break
-        else:
-            pf[m, AGE] = pf[m, END]
-            pf[m, RANK] = _seg_enter(pf, pi, rb, rs, m)
-            # a rank that jumped up may now lose to a waiting job
-            while hn > 0:
-                wi = _worst(pf, pi, grp, g)
-                q = grp[wi]
-                h = heap[0]
-                if pf[h, RANK] < pf[q, RANK]:
-                    s = _pop(heap, hn, pf, pi)
-                    hn -= 1
-                    hn = _push(heap, hn, pf, pi, q)
-                    grp[wi] = s
-                    _start_service(pf, pi, rb, rs, s)
-                else:
+                    d = pf[m, REM] * kserv
+                if d < dt_ev:
+                    dt_ev = d
+                    ev = 1
+                    evm = gi
+                d = (pf[m, END] - pf[m, AGE]) * kserv
+                if d < dt_ev:
+                    dt_ev = d
+                    ev = 2
+                    evm = gi
+            dt_arr = next_t - t
+            dt = dt_arr if (next_t < _INF and dt_arr <= dt_ev) else dt_ev
+            is_arr = next_t < _INF and dt_arr <= dt_ev
+            if is_arr:
+                if mode1 and n_arr >= si[BUF0] + si[BUFN]:
+                    status = NEED_DATA
+                    events -= 1  # not processed
                     break
-    sf[T] = t
-    sf[NEXT] = next_t
-    si[NARR] = n_arr
-    si[NSYS] = n_sys
-    si[NG] = g
-    si[HN] = hn
-    si[FREEN] = freen
-    si[NEVENTS] += events
-    return status
+                if freen == 0:
+                    status = GROW
+                    events -= 1  # not processed
+                    break
+            elif g == 0:
+                status = DONE
+                break
+            d = dt * speed
+            for gi in range(g):
+                m = grp[gi]
+                pf[m, AGE] += d
+                if OVH:
+                    if pi[m, OVF] == 0:
+                        pf[m, OWN] += d
+                else:
+                    pf[m, REM] -= d
+                if pf[m, RANK] > -_INF:
+                    pf[m, RANK] += pf[m, SLOPE] * d
+            if inwin != 0:
+                area += n_sys * dt
+            t += dt
+            if is_arr:
+                t = next_t
+                idx = n_arr
+                if idx == warm:  # the Little's-law window opens at the first measured arrival
+                    inwin = 1
+                    sf[TWS] = t
+                if idx == endarr:  # and closes at the arrival after the last one
+                    inwin = 0
+                    sf[TWE] = t
+                if idx < b0 or idx >= b0 + BLK:
+                    _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, idx)
+                    b0 = idx
+                x, y, key = _job(cfg_i, ccum, k4, bufx, bufy, si[BUF0], blk, b0, idx)
+                freen -= 1
+                s = free[freen]
+                r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
+                n_sys += 1
+                if n_sys > maxsys:
+                    maxsys = n_sys
+                n_arr += 1
+                if n_arr >= maxarr:
+                    next_t = _INF
+                else:
+                    if n_arr >= b0 + BLK:
+                        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk,
+                                    n_arr)
+                        b0 = n_arr
+                    next_t = t - blk[0, n_arr - b0]
+                if g < kserv:
+                    grp[g] = s
+                    g += 1
+                    _start_service(pf, pi, rb, rs, s)
+                else:
+                    wi = _worst(pf, pi, grp, g)
+                    q = grp[wi]
+                    if r0 < pf[q, RANK]:
+                        pf[q, RANK] = _wait_rank(pf, pi, rb, q, pf[q, RANK])
+                        hn = _push_job(hk, hi, hn, pf, pi, q)
+                        grp[wi] = s
+                        _start_service(pf, pi, rb, rs, s)
+                    else:
+                        hn = _push_job(hk, hi, hn, pf, pi, s)
+                if ndone >= jobs and n_arr > endarr:
+                    status = DONE
+                    break
+                continue
+            m = grp[evm]
+            if ev == 2:
+                pf[m, AGE] = pf[m, END]
+                pf[m, RANK] = _seg_enter(pf, pi, rb, rs, m)
+                if OVH and pi[m, OVF] != 0 and _done_own(pf, m):
+                    ev = 1  # its own work ended at the boundary: it leaves
+                else:
+                    # a rank that jumped up may now lose to a waiting job (ties: the
+                    # earlier arrival first, as in the M/G/1 kernels)
+                    while hn > 0:
+                        wi = _worst(pf, pi, grp, g)
+                        q = grp[wi]
+                        rq = pf[q, RANK]
+                        if hk[0] < rq or (hk[0] == rq and hi[HSEQ, 0] < pi[q, SEQ]):
+                            s = hi[HSLOT, 0]
+                            hn = _hpop(hk, hi, hn)
+                            hn = _push_job(hk, hi, hn, pf, pi, q)
+                            grp[wi] = s
+                            _start_service(pf, pi, rb, rs, s)
+                        else:
+                            break
+            if ev == 1:
+                meas, rt = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, m, t)
+                if meas:
+                    sumt += rt
+                    sumt2 += rt * rt
+                    if rt > maxt:
+                        maxt = rt
+                    ndone += 1
+                n_sys -= 1
+                free[freen] = m
+                freen += 1
+                g -= 1
+                grp[evm] = grp[g]
+                if hn > 0:
+                    s = hi[HSLOT, 0]
+                    hn = _hpop(hk, hi, hn)
+                    grp[g] = s
+                    g += 1
+                    _start_service(pf, pi, rb, rs, s)
+                if ndone >= jobs and n_arr > endarr:
+                    status = DONE
+                    break
+        sf[T] = t
+        sf[NEXT] = next_t
+        si[NARR] = n_arr
+        si[NSYS] = n_sys
+        si[NG] = g
+        si[HN] = hn
+        si[FREEN] = freen
+        si[NDONE] = ndone
+        si[INWIN] = inwin
+        si[MAXSYS] = maxsys
+        sf[AREA] = area
+        sf[SUMT] = sumt
+        sf[SUMT2] = sumt2
+        sf[MAXT] = maxt
+        si[NEVENTS] += events
+        return status
+
+    return kernel
+
+
+mg1_rank = make_mg1_flat(False)
+mg1_rank_ovh = make_mg1_flat(True)
+mg1_rank_rise = make_mg1_rise(False)
+mg1_rank_rise_ovh = make_mg1_rise(True)
+mgk_rank = make_mgk(False)
+mgk_rank_ovh = make_mgk(True)
+
