@@ -8,8 +8,8 @@ from qtheory.cli import main
 
 
 def test_validate_small_grid(tmp_path, capsys, monkeypatch):
-    import qtheory.sim.validate as v
     import qtheory as qt
+    import qtheory.sim.validate as v
 
     # a one-law, two-policy grid keeps the run short; the command's own code path is unchanged
     monkeypatch.setattr(v, "DEFAULT_LAWS", lambda: {"exp(1)": qt.Exponential(mean=1.0)})
