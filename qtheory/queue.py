@@ -269,6 +269,11 @@ class MG1:
             return self._engines.predicted.skip_predict_mean(
                 lam, pol.threshold, pol.cheap_cost if server else 0.0,
                 pol.expensive_cost if server else 0.0)
+        if isinstance(pol, DelayPredict):
+            from .analysis.delay import delay_predict_mean
+
+            c2 = pol.expensive_cost if pol.cost_model == "server" else 0.0
+            return delay_predict_mean(self.size, self.prediction, lam, pol.limit, c2, self.rtol)
         rank = pol.rank()
         if rank is None:
             raise ValueError(f"policy: no analysis for {name!r}")

@@ -152,3 +152,21 @@ def test_skippredict_external_matches_simulation():
     pol = P.SkipPredict(threshold=0.5)
     r = q.simulate(pol, jobs=100_000, replications=4, seed=11)
     assert abs(r.z_score(q.mean_response_time(pol))) < 4
+
+
+# ---------------------------------------------------------------- DelayPredict
+@pytest.mark.parametrize("pred", [qt.ExponentialPrediction(), qt.UniformPrediction(0.5)])
+def test_delaypredict_limits(pred):
+    q = qt.MG1(load=0.7, size=SIZES["weibull"], prediction=pred)
+    assert q.mean_response_time(P.DelayPredict(limit=0.0)) == pytest.approx(
+        q.mean_response_time("SPRPT"), rel=1e-8)
+    assert q.mean_response_time(P.DelayPredict(limit=INF)) == pytest.approx(
+        q.mean_response_time("FCFS"), rel=1e-10)
+
+
+@pytest.mark.parametrize("model, c2", [("external", 0.0), ("server", 0.1)])
+def test_delaypredict_matches_simulation(model, c2):
+    q = qt.MG1(load=0.7, size=SIZES["exp"], prediction=qt.ExponentialPrediction())
+    pol = P.DelayPredict(limit=1.0, expensive_cost=c2, cost_model=model)
+    r = q.simulate(pol, jobs=100_000, replications=4, seed=21)
+    assert abs(r.z_score(q.mean_response_time(pol))) < 4

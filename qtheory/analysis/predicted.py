@@ -235,7 +235,12 @@ class PredictionAnalysis:
         if T == np.inf:
             FT, LT, S2T = 1.0, self.m1, self.m2
         elif T > 0:
-            qT = self.joint.evaluate(np.array([T]), ("Fy", "Lbar", "S2"))
+            keep = self.joint.level
+            self.joint.level = 7  # one point: use the finest inner rule, whatever the cache state
+            try:
+                qT = self.joint.evaluate(np.array([T]), ("Fy", "Lbar", "S2"))
+            finally:
+                self.joint.level = keep
             FT, LT, S2T = float(qT["Fy"][0]), self.m1 - float(qT["Lbar"][0]), float(qT["S2"][0])
         else:
             FT = LT = S2T = 0.0
