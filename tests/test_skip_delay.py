@@ -465,17 +465,22 @@ MC_CASES = [
     (EXP, qt.ExponentialPrediction(), 0.7, P.SkipPredict(threshold=0.3, cheap_cost=0.1)),
     (SIZE_LAWS[2], qt.UniformPrediction(0.5), 0.8 / SIZE_LAWS[2].mean, P.DelayPredict(limit=1.0)),
     (SIZE_LAWS[1], qt.LognormalPrediction(1.0), 0.8, P.DelayPredict(limit=1.0)),
+    (EXP, qt.ExponentialPrediction(), 0.7,
+     P.DelayPredict(limit=0.5, expensive_cost=0.1, cost_model="server")),
+    (EXP, qt.ExponentialPrediction(), 0.7,
+     P.SkipPredict(threshold=0.3, cheap_cost=0.05, expensive_cost=0.1, cost_model="server")),
 ]
 
 
 @pytest.mark.parametrize("size, pred, lam, pol", MC_CASES,
                          ids=lambda v: getattr(v, "name", None) or repr(v))
-def test_monte_carlo_external_cost_models(size, pred, lam, pol):
-    """The simulator runs no overhead segments: external cost models only (about 1 s
-    each once the kernels are compiled)."""
+def test_monte_carlo(size, pred, lam, pol):
+    """Both cost models (the simulator runs overhead segments); about 1 s each once the
+    kernels are compiled."""
     q = qt.MG1(arrival_rate=lam, size=size, prediction=pred)
     if isinstance(pol, P.DelayPredict):
-        value = delay_predict_mean(size, pred, lam, pol.limit, 0.0)[0]
+        c2 = pol.expensive_cost if pol.cost_model == "server" else 0.0
+        value = delay_predict_mean(size, pred, lam, pol.limit, c2)[0]
     else:
         value = q.mean_response_time(pol)
     r = q.simulate(pol, jobs=1_000_000, replications=16, seed=2024)
