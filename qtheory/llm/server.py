@@ -214,6 +214,13 @@ class Server:
         KV tokens moved per unit time each way when ``preemption="swap"`` (required then).
     kv_compression : KVCompression, optional
         KV quantization.
+    prefill_emits_token : bool
+        Token accounting. ``True`` (vLLM's): the prefill iteration also produces the
+        first output token, so a request with ``o`` output tokens runs ``o``
+        iterations and holds ``prompt + j`` tokens during its ``j``-th (Dong & Cao's
+        accounting, ``w = l o + o (o + 1) / 2`` token-slots). ``False`` (Ao et al.'s):
+        a prefill iteration holding ``prompt`` tokens, then ``o`` decode iterations
+        holding ``prompt + j`` (``(o + 1)(l + o / 2)`` token-slots).
     """
 
     max_batch: int = 256
@@ -227,6 +234,7 @@ class Server:
     preemption: str = "recompute"
     swap_bandwidth: float | None = None
     kv_compression: KVCompression | None = None
+    prefill_emits_token: bool = True
 
     def __post_init__(self):
         set_ = object.__setattr__
@@ -269,6 +277,9 @@ class Server:
                             f"or a callable, got {it!r}")
         if not isinstance(self.chunked_prefill, (bool, np.bool_)):
             raise TypeError(f"chunked_prefill must be a bool, got {self.chunked_prefill!r}")
+        if not isinstance(self.prefill_emits_token, (bool, np.bool_)):
+            raise TypeError(f"prefill_emits_token must be a bool, "
+                            f"got {self.prefill_emits_token!r}")
         if self.preemption not in PREEMPTION_MODES:
             raise ValueError(f"preemption must be one of {PREEMPTION_MODES}, "
                              f"got {self.preemption!r}")
