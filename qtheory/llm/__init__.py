@@ -18,6 +18,17 @@ Examples
 True
 """
 
+from .analytic import (
+    FluidEquilibrium,
+    MemoryBound,
+    MultibinCapacity,
+    StabilityLimit,
+    fluid_equilibrium,
+    memory_area,
+    memory_stable,
+    multibin_capacity,
+    stability_limit,
+)
 from .presets import PRESETS, lognormal_tokens, preset
 from .server import (
     MODELS,
@@ -39,4 +50,6 @@ __all__ = [
     "preset", "PRESETS", "lognormal_tokens", "load_trace", "read_trace",
     "Server", "LinearTime", "StaircaseTime", "UnitTime", "KVCompression", "ModelSpec",
     "MODELS", "PREEMPTION_MODES",
+    "stability_limit", "StabilityLimit", "fluid_equilibrium", "FluidEquilibrium",
+    "memory_area", "memory_stable", "MemoryBound", "multibin_capacity", "MultibinCapacity",
 ]

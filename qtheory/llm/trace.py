@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import csv
 import io
+import numbers
 import os
 
 import numpy as np
@@ -156,7 +157,8 @@ def load_trace(source, arrival_rate: float | None = None, prediction=None, **col
     arrivals = TraceArrivals(t)
     rate = own
     if arrival_rate is not None:
-        if not (np.isfinite(arrival_rate) and arrival_rate > 0):
+        if isinstance(arrival_rate, bool) or not isinstance(arrival_rate, numbers.Real) \
+                or not (np.isfinite(arrival_rate) and arrival_rate > 0):
             raise ValueError(f"arrival_rate must be a finite number > 0, got {arrival_rate!r}")
         arrivals = TraceArrivals(t * (own / arrival_rate))
         rate = float(arrival_rate)

@@ -163,8 +163,10 @@ class Workload:
         object.__setattr__(self, "arrivals", arr)
         if self.pairs is not None:
             p, o = (np.asarray(a, dtype=np.int64) for a in self.pairs)
-            if p.shape != o.shape or p.ndim != 1:
-                raise ValueError("pairs must be two 1-d arrays of equal length")
+            if p.shape != o.shape or p.ndim != 1 or p.size == 0:
+                raise ValueError("pairs must be two non-empty 1-d arrays of equal length")
+            if p.min() < 1 or o.min() < 1:
+                raise ValueError("pairs must hold token counts >= 1 (prompt and output)")
             if isinstance(arr, TraceArrivals) and arr.times.size != p.size:
                 raise ValueError("pairs and trace arrival times must have equal length")
             p.setflags(write=False)
@@ -192,13 +194,25 @@ class Workload:
         product law of independent lengths)."""
         if self.pairs is not None:
             p, o = self.pairs
-            return float(np.mean(fn(p.astype(float), o.astype(float))))
+            vals = np.broadcast_to(fn(p.astype(float), o.astype(float)), p.shape)
+            return float(np.mean(vals))
         pv, pp = self.prompt_tokens.values.astype(float), self.prompt_tokens.probs
         ov, op = self.output_tokens.values.astype(float), self.output_tokens.probs
-        return float(pp @ fn(pv[:, None], ov[None, :]) @ op)
+        # the product law's table can be large (8192 x 4096 for the Azure presets):
+        # evaluate fn on blocks of prompt values to bound the memory used
+        rows = max(1, (1 << 20) // ov.size)
+        total = 0.0
+        for start in range(0, pv.size, rows):
+            blk = pv[start:start + rows, None]
+            vals = np.broadcast_to(fn(blk, ov[None, :]), (blk.shape[0], ov.size))
+            total += float(pp[start:start + rows] @ vals @ op)
+        return total
 
     def with_rate(self, arrival_rate: float) -> Workload:
         """The same workload at another arrival rate (a trace is rescaled in time)."""
+        if isinstance(arrival_rate, bool) or not isinstance(arrival_rate, numbers.Real) \
+                or not np.isfinite(arrival_rate) or arrival_rate <= 0:
+            raise ValueError(f"arrival_rate must be a finite number > 0, got {arrival_rate!r}")
         arr = self.arrivals
         if isinstance(arr, TraceArrivals):
             arr = TraceArrivals(arr.times * (self.arrival_rate / float(arrival_rate)))
