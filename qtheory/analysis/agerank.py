@@ -1069,6 +1069,7 @@ class AgeRankAnalysis:
         if wl.size:
             O0[wl], S[wl] = self._old_work(U[wl])
         st = _Structure(node_w, node_pid, node_c2, node_c4, tn, inv, tc, tw, N, O0, S)
+        st.levels, st.waiting = U, wl  # kept for mixtures of classes (multiclass.py)
         self._structs[level] = st
         return st
 

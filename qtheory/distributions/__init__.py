@@ -17,8 +17,10 @@ from .continuous import (
 )
 from .discrete import Deterministic, Discrete, Empirical
 from .scipy_wrap import ScipyDistribution, as_distribution
+from .truncated import Truncated
 
 __all__ = [
+    "Truncated",
     "SizeDistribution",
     "Exponential",
     "Uniform",
