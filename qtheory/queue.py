@@ -65,6 +65,16 @@ class _Engines:
             self._age[key] = AgeRankAnalysis(self.size, build(), self.rtol)
         return self._age[key]
 
+    def delay(self, pol):
+        """The DelayPredict analysis of ``pol`` (lambda-free parts cached per policy)."""
+        key = ("delay", pol.limit, pol.expensive_cost if pol.cost_model == "server" else 0.0)
+        if key not in self._age:
+            from .analysis.delay import DelayPredictAnalysis
+
+            self._age[key] = DelayPredictAnalysis(self.size, self.prediction, key[1], key[2],
+                                                  self.rtol)
+        return self._age[key]
+
     def soap(self, rank):
         """The SOAP analysis of a RankFunction: age-only ranks (key "none") go to the
         exact age-rank engine, which handles jumps and any slopes; the others to the
@@ -270,10 +280,7 @@ class MG1:
                 lam, pol.threshold, pol.cheap_cost if server else 0.0,
                 pol.expensive_cost if server else 0.0)
         if isinstance(pol, DelayPredict):
-            from .analysis.delay import delay_predict_mean
-
-            c2 = pol.expensive_cost if pol.cost_model == "server" else 0.0
-            return delay_predict_mean(self.size, self.prediction, lam, pol.limit, c2, self.rtol)
+            return self._engines.delay(pol).mean(lam)
         rank = pol.rank()
         if rank is None:
             raise ValueError(f"policy: no analysis for {name!r}")
