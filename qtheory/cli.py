@@ -1,4 +1,4 @@
-"""Command-line interface: ``qtheory solve`` and ``qtheory table``.
+"""Command-line interface: ``qtheory solve | table | validate | llm``.
 
 Examples (shell)::
 
@@ -190,6 +190,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     v.add_argument("--no-plot", action="store_true", help="no PNG with the report")
     v.add_argument("--no-progress", action="store_true", help="no progress bar")
     v.set_defaults(func=_validate)
+
+    from .cli_llm import add_llm_parser
+
+    add_llm_parser(sub)
 
     args = parser.parse_args(argv)
     try:
