@@ -5,7 +5,9 @@ M/G/k) queue under a policy, each with ``warmup`` discarded jobs followed by
 ``jobs`` measured jobs, on all CPU cores (one thread per replication; the Numba
 kernels release the GIL). Each replication draws its jobs from the counter-based
 streams of ``(seed, replication)``, so the numbers depend only on the seed and the
-backend, never on the number of threads.
+backend, never on the number of threads. With ``backend="gpu"`` the same kernels run
+one replication per CUDA thread (:mod:`.kernels.gpu`) and return the same kind of
+:class:`Outcome`, from which the same statistics are computed.
 
 Confidence intervals: with ``replications >= 2``, a Student-t interval over the
 replication means; with one replication, batch means (``batches`` consecutive
@@ -38,6 +40,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -47,7 +50,7 @@ from .ranks import CompiledPolicy, compile_policy
 from .result import PERCENTILES, SimulationResult, SimulationWarning, histogram_percentiles
 from .sampling import encode_prediction, encode_size
 
-__all__ = ["simulate", "BACKENDS", "prepare", "Prepared"]
+__all__ = ["simulate", "BACKENDS", "prepare", "Prepared", "Outcome"]
 
 BACKENDS = ("cpu", "gpu")
 _BINS_PER_DECADE = 200
@@ -251,6 +254,42 @@ class _Replication:
                 self.refill()
 
 
+@dataclass
+class Outcome:
+    """The final state of ``R`` replications, as a backend hands it to the statistics.
+
+    Attributes
+    ----------
+    si, sf : ndarray, shape (R, NSI), (R, NSF)
+        Int and float scalars of each replication (:mod:`.kernels.layout`).
+    bsum, bcnt : ndarray, shape (R, batches)
+        Sums and counts of the batches of measured jobs.
+    hist : ndarray, shape (nbins + 2,)
+        The response-time histogram of all replications together.
+    rec : ndarray, shape (R, jobs, 4), or None
+        Arrival, size, prediction and completion of every measured job (``records``).
+    overflow : ndarray of bool, shape (R,)
+        Replications cut short because their pool of job rows could not grow.
+    """
+
+    si: np.ndarray
+    sf: np.ndarray
+    bsum: np.ndarray
+    bcnt: np.ndarray
+    hist: np.ndarray
+    rec: np.ndarray | None
+    overflow: np.ndarray
+
+    @classmethod
+    def of_replications(cls, reps) -> Outcome:
+        """Gather the CPU backend's :class:`_Replication` objects."""
+        return cls(si=np.stack([r.si for r in reps]), sf=np.stack([r.sf for r in reps]),
+                   bsum=np.stack([r.bsum for r in reps]), bcnt=np.stack([r.bcnt for r in reps]),
+                   hist=np.sum([r.hist for r in reps], axis=0),
+                   rec=np.stack([r.rec for r in reps]) if reps[0].prep.records else None,
+                   overflow=np.array([r.overflow for r in reps], bool))
+
+
 def _kernel(name: str):
     from .kernels import cpu
 
@@ -288,7 +327,10 @@ def simulate(queue, policy, jobs: int = 100_000, replications: int = 8, seed=0,
     warmup : int, optional
         Jobs discarded per replication; default ``jobs // 10``.
     backend : {"cpu", "gpu"}
-        ``"gpu"`` runs one replication per CUDA thread (needs numba.cuda and a GPU).
+        ``"gpu"`` runs one replication per CUDA thread (needs ``numba.cuda`` and a CUDA
+        GPU, or Numba's CUDA simulator; sizes and predictions from the in-kernel laws of
+        :mod:`qtheory.sim.sampling`): the same kernels and the same jobs as ``"cpu"``.
+        Ask for many replications (thousands) to fill a GPU.
     level : float
         Confidence level of ``ci`` (default 0.95).
     records : bool
@@ -301,7 +343,8 @@ def simulate(queue, policy, jobs: int = 100_000, replications: int = 8, seed=0,
         with age (FCFS, SJF/PSJF/SRPT, SPJF/PSPJF/SPRPT, TRAIL, buckets, priority,
         SkipPredict, DelayPredict).
     workers : int, optional
-        Threads (default: all CPU cores). Does not change the numbers.
+        Threads (default: all CPU cores; ignored by the GPU backend). Does not change the
+        numbers.
     batches : int
         Batches per replication for the batch-means CI (and the per-replication check).
     progress : bool
@@ -317,7 +360,10 @@ def simulate(queue, policy, jobs: int = 100_000, replications: int = 8, seed=0,
         ``jobs`` or ``replications`` < 1, ``warmup`` < 0, an unknown backend, a bad
         ``level`` or seed.
     NotImplementedError
-        ``servers > 1`` with PS or a policy whose ranks rise with age (FB).
+        ``servers > 1`` with PS or a policy whose ranks rise with age (FB);
+        ``backend="gpu"`` with a size law or prediction model sampled by NumPy.
+    qtheory.sim.kernels.gpu.GPUUnavailableError
+        ``backend="gpu"`` without a CUDA GPU (a ``NotImplementedError``).
 
     Warns
     -----
@@ -346,11 +392,17 @@ def simulate(queue, policy, jobs: int = 100_000, replications: int = 8, seed=0,
     if backend == "gpu":
         from .kernels import gpu
 
-        reps = gpu.run_replications(prep, replications)
+        bar = _progress_bar(prep.jobs * replications, progress)
+        try:
+            out = gpu.run_replications(prep, replications,
+                                       None if bar is None else bar.update)
+        finally:
+            if bar is not None:
+                bar.close()
     else:
-        reps = _run_cpu(prep, replications, workers, progress)
+        out = Outcome.of_replications(_run_cpu(prep, replications, workers, progress))
     elapsed = time.perf_counter() - t0
-    return _collect(prep, reps, replications, level, backend, elapsed)
+    return _collect(prep, out, replications, level, backend, elapsed)
 
 
 def _run_cpu(prep: Prepared, replications: int, workers, progress: bool):
@@ -380,16 +432,18 @@ def _run_cpu(prep: Prepared, replications: int, workers, progress: bool):
     return reps
 
 
-def _collect(prep: Prepared, reps, replications, level, backend, elapsed) -> SimulationResult:
+def _collect(prep: Prepared, out: Outcome, replications, level, backend,
+             elapsed) -> SimulationResult:
     jobs = prep.jobs
-    done = np.array([int(r.si[L.NDONE]) for r in reps])
-    sums = np.array([r.sf[L.SUMT] for r in reps])
-    sums2 = np.array([r.sf[L.SUMT2] for r in reps])
+    done = np.ascontiguousarray(out.si[:, L.NDONE])
+    sums = np.ascontiguousarray(out.sf[:, L.SUMT])
+    sums2 = np.ascontiguousarray(out.sf[:, L.SUMT2])
     with np.errstate(invalid="ignore", divide="ignore"):
         rep_means = sums / done
-    truncated = bool(np.any(done < jobs)) or any(r.overflow for r in reps)
+    overflow = bool(np.any(out.overflow))
+    truncated = bool(np.any(done < jobs)) or overflow
     notes = []
-    if any(r.overflow for r in reps):
+    if overflow:
         notes.append(f"a replication had more than {_POOL_MAX} jobs in system and was cut short")
     if bool(np.any(done < jobs)):
         notes.append("some measured jobs did not complete")
@@ -398,13 +452,12 @@ def _collect(prep: Prepared, reps, replications, level, backend, elapsed) -> Sim
         means = rep_means
     else:
         method = "batch means"
-        r = reps[0]
         with np.errstate(invalid="ignore", divide="ignore"):
-            means = r.bsum / r.bcnt
-        means = means[r.bcnt > 0]
+            means = out.bsum[0] / out.bcnt[0]
+        means = means[out.bcnt[0] > 0]
     res_kw = {}
     if prep.records:
-        rec = np.stack([r.rec for r in reps])
+        rec = out.rec
         records = {"arrival": rec[:, :, 0], "size": rec[:, :, 1], "prediction": rec[:, :, 2],
                    "completion": rec[:, :, 3]}
         rt = (rec[:, :, 3] - rec[:, :, 0])[np.isfinite(rec[:, :, 3])]
@@ -412,13 +465,12 @@ def _collect(prep: Prepared, reps, replications, level, backend, elapsed) -> Sim
             q: float("nan") for q in PERCENTILES}
         res_kw.update(records=records, percentile_method="exact")
     else:
-        hist = np.sum([r.hist for r in reps], axis=0)
-        pct = histogram_percentiles(hist, prep.hist_lo, prep.hist_scale)
+        pct = histogram_percentiles(out.hist, prep.hist_lo, prep.hist_scale)
     n = done.sum()
     mean_all = sums.sum() / n if n else float("nan")
     var = sums2.sum() / n - mean_all**2 if n else float("nan")
-    windows = np.array([r.sf[L.TWE] - r.sf[L.TWS] for r in reps])
-    areas = np.array([r.sf[L.AREA] for r in reps])
+    windows = out.sf[:, L.TWE] - out.sf[:, L.TWS]
+    areas = np.ascontiguousarray(out.sf[:, L.AREA])
     with np.errstate(invalid="ignore", divide="ignore"):
         mean_number = float(np.mean(areas / windows)) if np.all(windows > 0) else float("nan")
     converged = prep.stable and not truncated and int(n) > 0

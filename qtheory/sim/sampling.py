@@ -18,8 +18,8 @@ In-kernel laws: :class:`~qtheory.Exponential`, :class:`~qtheory.Deterministic`,
 Any other law (Gamma, Erlang, a scipy law, a user's
 :class:`~qtheory.MultiplicativePrediction` or :class:`~qtheory.ConditionalPrediction`)
 is sampled by NumPy in chunks from a Generator seeded by ``(seed, replication)``
-(:func:`encode_size` returns ``None``); such runs are CPU-only and reproducible on
-the CPU, but not comparable job for job with the GPU backend.
+(:func:`encode_size` returns ``None``); such runs are reproducible, on the CPU
+backend only (``backend="gpu"`` refuses them).
 
 Examples
 --------
@@ -64,6 +64,7 @@ __all__ = [
     "draw_size",
     "draw_noise",
     "draw_class",
+    "first_geq",
     "SIZE_EXP",
     "SIZE_DET",
     "SIZE_UNIFORM",
@@ -144,8 +145,10 @@ def encode_classes(probs) -> np.ndarray:
 
 
 @jit
-def _search(cum, lo, n, u):
-    # first i in [0, n) with u <= cum[lo + i]
+def first_geq(cum, lo, n, u):
+    """The first ``i`` in ``[0, n)`` with ``u <= cum[lo + i]`` (``n - 1`` if none): a
+    bisection on a non-decreasing array (mixture branches, discrete atoms, classes;
+    :func:`qtheory.sim.kernels.cpu._branch` repeats the loop on a column of a 2-d array)."""
     a, b = 0, n - 1
     while a < b:
         m = (a + b) // 2
@@ -171,14 +174,19 @@ def draw_size(code, prm, u1, u2):
         return prm[1] * math.exp(-math.log(u1) / prm[0])
     if code == SIZE_BPARETO:
         x = prm[1] * math.exp(-math.log1p(-u1 * prm[3]) / prm[0])
-        return min(max(x, prm[1]), prm[2])
+        # clipped to [low, high] without min/max (not compiled by every numba.cuda)
+        if x < prm[1]:
+            return prm[1]
+        if x > prm[2]:
+            return prm[2]
+        return x
     if code == SIZE_HYPEREXP:
         n = int(prm[0])
-        i = _search(prm, 1, n, u2)
+        i = first_geq(prm, 1, n, u2)
         return -prm[1 + n + i] * math.log(u1)
     if code == SIZE_DISCRETE:
         n = int(prm[0])
-        i = _search(prm, 1, n, u1)
+        i = first_geq(prm, 1, n, u1)
         return prm[1 + n + i]
     if code == SIZE_LOGNORMAL:
         return math.exp(prm[0] + prm[1] * ndtri(u1))
@@ -204,4 +212,4 @@ def draw_noise(code, prm, u):
 @jit
 def draw_class(cum, u):
     """The priority class (0 = highest) of a job from cumulative class probabilities."""
-    return _search(cum, 0, cum.size, u)
+    return first_geq(cum, 0, cum.size, u)

@@ -30,6 +30,13 @@ of NumPy-sampled sizes is needed; ``SLICE``: the event budget of this call is
 spent) and be called again to resume. Arrivals are drawn ``BLK`` at a time (a tight
 loop of independent draws) into a small block; the draws depend only on the job
 index, so the numbers do not depend on the blocking.
+
+The GPU backend (:mod:`.gpu`) runs these very functions: every kernel and helper here
+is written in the subset of Python that both Numba targets compile (no allocation, no
+Python objects, no builtin ``min``/``max``) and is compiled a second time for CUDA by
+:class:`qtheory.sim._jit.Retarget`, which rebinds the helpers a function calls to
+their CUDA versions. The one helper that differs is :func:`_count` (an atomic add on
+the GPU, where replications share a histogram).
 """
 
 from __future__ import annotations
@@ -194,6 +201,8 @@ def _branch(rb, k):
         for i in range(nb - 1):
             b += k > rb[i, 0]
         return b
+    # the bisection of sampling.first_geq on column 0, written out: calling first_geq on
+    # the view rb[:, 0] grew the kernels that LLVM inlines this into (FB ran 4% slower)
     a, b = 0, nb - 1
     while a < b:
         m = (a + b) // 2
@@ -266,10 +275,12 @@ def _key(cfg_i, j):
 
 
 @jit
-def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, i0):
+def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
     """Draw arrivals ``i0 .. i0 + BLK - 1``: ``log(u)/lambda`` and (in-kernel sampling)
-    size, prediction and key. Each draw depends on the job index only; the common laws
-    have inline loops (the same arithmetic as :func:`draw_size` and :func:`draw_noise`)."""
+    size, prediction and key, from the stream keys ``ks`` (:func:`_keys`). Each draw
+    depends on the job index only; the common laws have inline loops (the same
+    arithmetic as :func:`draw_size` and :func:`draw_noise`)."""
+    k0, k1, k2, k3, k4 = ks
     lam = cfg_f[C_LAM]
     for j in range(BLK):
         blk[0, j] = math.log(uniform(k0, np.uint64(i0 + j))) / lam
@@ -373,15 +384,23 @@ def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key):
 
 
 @jit_inline
-def _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, s, t):
-    """Record job ``s`` finishing at ``t`` in the histogram, batches and records;
-    return (measured, response time). The caller adds it to its running sums."""
+def _count(hist, b):
+    """Add one to bin ``b`` of the response-time histogram (on the GPU an atomic add:
+    the replications there share a few histograms, see :mod:`.gpu`)."""
+    hist[b] += 1
+
+
+@jit_inline
+def _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, s, t, sumt, sumt2, maxt,
+            ndone):
+    """Record job ``s`` finishing at ``t`` (if measured) in the histogram, batches and
+    records, and in the running sums; return the sums ``(sumt, sumt2, maxt, ndone)``."""
     seq = pi[s, SEQ]
     warm = cfg_i[C_WARM]
     jobs = cfg_i[C_JOBS]
     rt = t - pf[s, ARR]
     if seq >= warm and seq < warm + jobs:
-        hist[bin_table(rt, htab, hedge, cfg_i[C_HU0], cfg_i[C_NBINS])] += 1
+        _count(hist, bin_table(rt, htab, hedge, cfg_i[C_HU0], cfg_i[C_NBINS]))
         m = seq - warm
         bb = (m * cfg_i[C_NBATCH]) // jobs
         bsum[bb] += rt
@@ -391,8 +410,101 @@ def _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, s, t):
             rec[m, 1] = pf[s, SIZE]
             rec[m, 2] = pf[s, PRED]
             rec[m, 3] = t
-        return True, rt
-    return False, rt
+        sumt += rt
+        sumt2 += rt * rt
+        if rt > maxt:
+            maxt = rt
+        ndone += 1
+    return sumt, sumt2, maxt, ndone
+
+
+# ----------------------------------------------------------------------------- run state
+# The scalars every kernel keeps in local variables while it runs, loaded from and stored
+# back to the state arrays (sf, si) at each call, and the arrival bookkeeping that every
+# kernel does the same way.
+@jit_inline
+def _keys(cfg_i):
+    """The keys of the replication's streams (interarrival, size, branch, noise, class)."""
+    return (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3), _key(cfg_i, 4))
+
+
+@jit_inline
+def _limits(cfg_i):
+    """``(jobs, warm, endarr, maxarr, mode1)``: measured jobs, warm-up, the arrival that
+    closes the Little's-law window, the number of arrivals, NumPy-sampled sizes."""
+    jobs = cfg_i[C_JOBS]
+    warm = cfg_i[C_WARM]
+    return jobs, warm, warm + jobs, cfg_i[C_MAXARR], cfg_i[C_MODE] == 1
+
+
+@jit_inline
+def _load(sf, si):
+    """``(t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
+    maxt)`` from the state arrays."""
+    return (sf[T], sf[NEXT], si[NARR], si[NSYS], si[HN], si[FREEN], si[NDONE], si[INWIN],
+            si[MAXSYS], sf[AREA], sf[SUMT], sf[SUMT2], sf[MAXT])
+
+
+@jit_inline
+def _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area,
+           sumt, sumt2, maxt):
+    """Write back what :func:`_load` read, and count the call's events."""
+    sf[T] = t
+    sf[NEXT] = next_t
+    si[NARR] = n_arr
+    si[NSYS] = n_sys
+    si[HN] = hn
+    si[FREEN] = freen
+    si[NDONE] = ndone
+    si[INWIN] = inwin
+    si[MAXSYS] = maxsys
+    sf[AREA] = area
+    sf[SUMT] = sumt
+    sf[SUMT2] = sumt2
+    sf[MAXT] = maxt
+    si[NEVENTS] += events
+
+
+@jit_inline
+def _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t):
+    """``(b0, next_t)`` at the start of a call: the block holds arrivals ``b0 .. b0 +
+    BLK - 1`` (none yet when resuming); the first call draws the first block and
+    schedules arrival 0."""
+    if si[STARTED] == 0:
+        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, 0)
+        si[STARTED] = 1
+        return 0, (0.0 - blk[0, 0] if cfg_i[C_MAXARR] > 0 else _INF)
+    return -2 * BLK, next_t
+
+
+@jit_inline
+def _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf, si, blk, b0, idx, t, warm,
+            endarr, inwin):
+    """Arrival number ``idx`` at time ``t``: open (at ``warm``) or close (at ``endarr``)
+    the Little's-law window, and draw the job; return ``(b0, inwin, x, y, key)``."""
+    if idx == warm:  # the Little's-law window opens at the first measured arrival
+        inwin = 1
+        sf[TWS] = t
+    if idx == endarr:  # and closes at the arrival after the last one
+        inwin = 0
+        sf[TWE] = t
+    if idx < b0 or idx >= b0 + BLK:
+        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, idx)
+        b0 = idx
+    x, y, key = _job(cfg_i, ccum, ks[4], bufx, bufy, si[BUF0], blk, b0, idx)
+    return b0, inwin, x, y, key
+
+
+@jit_inline
+def _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr, maxarr, t):
+    """``(b0, next_t)``: the time of arrival number ``n_arr`` (``inf`` past the last),
+    the previous one being at ``t``."""
+    if n_arr >= maxarr:
+        return b0, _INF
+    if n_arr >= b0 + BLK:
+        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, n_arr)
+        b0 = n_arr
+    return b0, t - blk[0, n_arr - b0]
 
 
 @jit
@@ -413,34 +525,13 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
     @jit
     def kernel(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
                hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
-        k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
-                              _key(cfg_i, 4))
-        t = sf[T]
-        next_t = sf[NEXT]
+        ks = _keys(cfg_i)
+        (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
+         maxt) = _load(sf, si)
         R = sf[GR]
         rho = sf[GRHO]
-        n_arr = si[NARR]
-        n_sys = si[NSYS]
-        hn = si[HN]
-        freen = si[FREEN]
-        jobs = cfg_i[C_JOBS]
-        endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
-        warm = cfg_i[C_WARM]
-        ndone = si[NDONE]
-        inwin = si[INWIN]
-        maxsys = si[MAXSYS]
-        area = sf[AREA]
-        sumt = sf[SUMT]
-        sumt2 = sf[SUMT2]
-        maxt = sf[MAXT]
-        maxarr = cfg_i[C_MAXARR]
-        mode1 = cfg_i[C_MODE] == 1
-        b0 = -2 * BLK  # the block holds arrivals b0 .. b0 + BLK - 1 (none yet)
-        if si[STARTED] == 0:
-            _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, 0)
-            b0 = 0
-            next_t = 0.0 - blk[0, 0] if maxarr > 0 else _INF
-            si[STARTED] = 1
+        jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
+        b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
         cur = grp[0] if si[NG] > 0 else -1
         c_rem = 0.0
         c_age = 0.0
@@ -502,16 +593,8 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 if inwin != 0:
                     area += n_sys * dt_arr
                 t = next_t
-                if idx == warm:  # the Little's-law window opens at the first measured arrival
-                    inwin = 1
-                    sf[TWS] = t
-                if idx == endarr:  # and closes at the arrival after the last one
-                    inwin = 0
-                    sf[TWE] = t
-                if idx < b0 or idx >= b0 + BLK:
-                    _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, idx)
-                    b0 = idx
-                x, y, key = _job(cfg_i, ccum, k4, bufx, bufy, si[BUF0], blk, b0, idx)
+                b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                                               si, blk, b0, idx, t, warm, endarr, inwin)
                 freen -= 1
                 s = free[freen]
                 r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
@@ -519,14 +602,8 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 if n_sys > maxsys:
                     maxsys = n_sys
                 n_arr += 1
-                if n_arr >= maxarr:
-                    next_t = _INF
-                else:
-                    if n_arr >= b0 + BLK:
-                        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk,
-                                    n_arr)
-                        b0 = n_arr
-                    next_t = t - blk[0, n_arr - b0]
+                b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
+                                       maxarr, t)
                 start = -1
                 if cur < 0:
                     start = s  # the server was idle (so the heap is empty)
@@ -598,13 +675,8 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                     else:
                         start = cur
             if ev == 1:
-                meas, rt = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, cur, t)
-                if meas:
-                    sumt += rt
-                    sumt2 += rt * rt
-                    if rt > maxt:
-                        maxt = rt
-                    ndone += 1
+                sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                                                   rec, cur, t, sumt, sumt2, maxt, ndone)
                 n_sys -= 1
                 free[freen] = cur
                 freen += 1
@@ -635,23 +707,11 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
             pf[cur, REM] = c_rem
             pf[cur, OWN] = c_own
             grp[0] = cur
-        sf[T] = t
-        sf[NEXT] = next_t
         sf[GR] = R
         sf[GRHO] = rho
-        si[NARR] = n_arr
-        si[NSYS] = n_sys
         si[NG] = 1 if cur >= 0 else 0
-        si[HN] = hn
-        si[FREEN] = freen
-        si[NDONE] = ndone
-        si[INWIN] = inwin
-        si[MAXSYS] = maxsys
-        sf[AREA] = area
-        sf[SUMT] = sumt
-        sf[SUMT2] = sumt2
-        sf[MAXT] = maxt
-        si[NEVENTS] += events
+        _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
+               area, sumt, sumt2, maxt)
         return status
 
     return kernel
@@ -770,37 +830,16 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
     @jit
     def kernel(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
                hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
-        k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
-                              _key(cfg_i, 4))
-        t = sf[T]
-        next_t = sf[NEXT]
+        ks = _keys(cfg_i)
+        (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
+         maxt) = _load(sf, si)
         R = sf[GR]
         rho = sf[GRHO]
-        n_arr = si[NARR]
-        n_sys = si[NSYS]
         g = si[NG]
-        hn = si[HN]
         npk = si[PN]  # parked jobs
         ng = si[PG]  # parked groups
-        freen = si[FREEN]
-        jobs = cfg_i[C_JOBS]
-        endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
-        warm = cfg_i[C_WARM]
-        ndone = si[NDONE]
-        inwin = si[INWIN]
-        maxsys = si[MAXSYS]
-        area = sf[AREA]
-        sumt = sf[SUMT]
-        sumt2 = sf[SUMT2]
-        maxt = sf[MAXT]
-        maxarr = cfg_i[C_MAXARR]
-        mode1 = cfg_i[C_MODE] == 1
-        b0 = -2 * BLK
-        if si[STARTED] == 0:
-            _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, 0)
-            b0 = 0
-            next_t = 0.0 - blk[0, 0] if maxarr > 0 else _INF
-            si[STARTED] = 1
+        jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
+        b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
         events = 0
         status = DONE
         while True:
@@ -889,16 +928,8 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                 # ------------------------------------------------------------ arrival
                 idx = n_arr
                 t = next_t
-                if idx == warm:  # the Little's-law window opens at the first measured arrival
-                    inwin = 1
-                    sf[TWS] = t
-                if idx == endarr:  # and closes at the arrival after the last one
-                    inwin = 0
-                    sf[TWE] = t
-                if idx < b0 or idx >= b0 + BLK:
-                    _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, idx)
-                    b0 = idx
-                x, y, key = _job(cfg_i, ccum, k4, bufx, bufy, si[BUF0], blk, b0, idx)
+                b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                                               si, blk, b0, idx, t, warm, endarr, inwin)
                 freen -= 1
                 s = free[freen]
                 r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
@@ -906,14 +937,8 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                 if n_sys > maxsys:
                     maxsys = n_sys
                 n_arr += 1
-                if n_arr >= maxarr:
-                    next_t = _INF
-                else:
-                    if n_arr >= b0 + BLK:
-                        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk,
-                                    n_arr)
-                        b0 = n_arr
-                    next_t = t - blk[0, n_arr - b0]
+                b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
+                                       maxarr, t)
                 if g == 0:
                     hn = _push_job(hk, hi, hn, pf, pi, s)
                     take = True
@@ -955,13 +980,8 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                         take = True
                 if ev == 1:
                     m = grp[evm]
-                    meas, rt = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, m, t)
-                    if meas:
-                        sumt += rt
-                        sumt2 += rt * rt
-                        if rt > maxt:
-                            maxt = rt
-                        ndone += 1
+                    sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                                                       rec, m, t, sumt, sumt2, maxt, ndone)
                     n_sys -= 1
                     free[freen] = m
                     freen += 1
@@ -983,25 +1003,13 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
             if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
-        sf[T] = t
-        sf[NEXT] = next_t
         sf[GR] = R
         sf[GRHO] = rho
-        si[NARR] = n_arr
-        si[NSYS] = n_sys
         si[NG] = g
-        si[HN] = hn
         si[PN] = npk
         si[PG] = ng
-        si[FREEN] = freen
-        si[NDONE] = ndone
-        si[INWIN] = inwin
-        si[MAXSYS] = maxsys
-        sf[AREA] = area
-        sf[SUMT] = sumt
-        sf[SUMT2] = sumt2
-        sf[MAXT] = maxt
-        si[NEVENTS] += events
+        _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
+               area, sumt, sumt2, maxt)
         return status
 
     return kernel
@@ -1017,33 +1025,12 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
     (it grows at rate ``1/n``); a job of size ``x`` arriving at virtual time ``v``
     leaves when ``V`` reaches ``v + x``: the heap holds these finish tags.
     """
-    k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
-                          _key(cfg_i, 4))
-    t = sf[T]
-    next_t = sf[NEXT]
+    ks = _keys(cfg_i)
+    (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
+     maxt) = _load(sf, si)
     V = sf[VT]
-    n_arr = si[NARR]
-    n_sys = si[NSYS]
-    hn = si[HN]
-    freen = si[FREEN]
-    jobs = cfg_i[C_JOBS]
-    endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
-    warm = cfg_i[C_WARM]
-    ndone = si[NDONE]
-    inwin = si[INWIN]
-    maxsys = si[MAXSYS]
-    area = sf[AREA]
-    sumt = sf[SUMT]
-    sumt2 = sf[SUMT2]
-    maxt = sf[MAXT]
-    maxarr = cfg_i[C_MAXARR]
-    mode1 = cfg_i[C_MODE] == 1
-    b0 = -2 * BLK
-    if si[STARTED] == 0:
-        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, 0)
-        b0 = 0
-        next_t = 0.0 - blk[0, 0] if maxarr > 0 else _INF
-        si[STARTED] = 1
+    jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
+    b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
     events = 0
     status = DONE
     while True:
@@ -1071,16 +1058,8 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             if inwin != 0:
                 area += n_sys * dt_arr
             t = next_t
-            if idx == warm:  # the Little's-law window opens at the first measured arrival
-                inwin = 1
-                sf[TWS] = t
-            if idx == endarr:  # and closes at the arrival after the last one
-                inwin = 0
-                sf[TWE] = t
-            if idx < b0 or idx >= b0 + BLK:
-                _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, idx)
-                b0 = idx
-            x, y, key = _job(cfg_i, ccum, k4, bufx, bufy, si[BUF0], blk, b0, idx)
+            b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                                           si, blk, b0, idx, t, warm, endarr, inwin)
             freen -= 1
             s = free[freen]
             pf[s, ARR] = t
@@ -1092,13 +1071,8 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             if n_sys > maxsys:
                 maxsys = n_sys
             n_arr += 1
-            if n_arr >= maxarr:
-                next_t = _INF
-            else:
-                if n_arr >= b0 + BLK:
-                    _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, n_arr)
-                    b0 = n_arr
-                next_t = t - blk[0, n_arr - b0]
+            b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
+                                   maxarr, t)
             if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
@@ -1112,13 +1086,8 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
         if inwin != 0:
             area += n_sys * dt_ev
         t += dt_ev
-        meas, rt = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, s, t)
-        if meas:
-            sumt += rt
-            sumt2 += rt * rt
-            if rt > maxt:
-                maxt = rt
-            ndone += 1
+        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                                           rec, s, t, sumt, sumt2, maxt, ndone)
         n_sys -= 1
         free[freen] = s
         freen += 1
@@ -1127,21 +1096,9 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
         if ndone >= jobs and n_arr > endarr:
             status = DONE
             break
-    sf[T] = t
-    sf[NEXT] = next_t
     sf[VT] = V
-    si[NARR] = n_arr
-    si[NSYS] = n_sys
-    si[HN] = hn
-    si[FREEN] = freen
-    si[NDONE] = ndone
-    si[INWIN] = inwin
-    si[MAXSYS] = maxsys
-    sf[AREA] = area
-    sf[SUMT] = sumt
-    sf[SUMT2] = sumt2
-    sf[MAXT] = maxt
-    si[NEVENTS] += events
+    _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
+           area, sumt, sumt2, maxt)
     return status
 
 
@@ -1177,35 +1134,14 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
         rank; ranks must not rise with age (no FB-like policies). While served, a job's
         row holds its current rank, updated at every event.
         """
-        k0, k1, k2, k3, k4 = (_key(cfg_i, 0), _key(cfg_i, 1), _key(cfg_i, 2), _key(cfg_i, 3),
-                              _key(cfg_i, 4))
+        ks = _keys(cfg_i)
+        (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
+         maxt) = _load(sf, si)
         kserv = cfg_i[C_SERVERS]
         speed = 1.0 / kserv
-        t = sf[T]
-        next_t = sf[NEXT]
-        n_arr = si[NARR]
-        n_sys = si[NSYS]
         g = si[NG]
-        hn = si[HN]
-        freen = si[FREEN]
-        jobs = cfg_i[C_JOBS]
-        endarr = cfg_i[C_WARM] + jobs  # the arrival that closes the Little's-law window
-        warm = cfg_i[C_WARM]
-        ndone = si[NDONE]
-        inwin = si[INWIN]
-        maxsys = si[MAXSYS]
-        area = sf[AREA]
-        sumt = sf[SUMT]
-        sumt2 = sf[SUMT2]
-        maxt = sf[MAXT]
-        maxarr = cfg_i[C_MAXARR]
-        mode1 = cfg_i[C_MODE] == 1
-        b0 = -2 * BLK
-        if si[STARTED] == 0:
-            _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, 0)
-            b0 = 0
-            next_t = 0.0 - blk[0, 0] if maxarr > 0 else _INF
-            si[STARTED] = 1
+        jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
+        b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
         events = 0
         status = DONE
         while True:
@@ -1264,16 +1200,8 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
             if is_arr:
                 t = next_t
                 idx = n_arr
-                if idx == warm:  # the Little's-law window opens at the first measured arrival
-                    inwin = 1
-                    sf[TWS] = t
-                if idx == endarr:  # and closes at the arrival after the last one
-                    inwin = 0
-                    sf[TWE] = t
-                if idx < b0 or idx >= b0 + BLK:
-                    _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk, idx)
-                    b0 = idx
-                x, y, key = _job(cfg_i, ccum, k4, bufx, bufy, si[BUF0], blk, b0, idx)
+                b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                                               si, blk, b0, idx, t, warm, endarr, inwin)
                 freen -= 1
                 s = free[freen]
                 r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
@@ -1281,14 +1209,8 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
                 if n_sys > maxsys:
                     maxsys = n_sys
                 n_arr += 1
-                if n_arr >= maxarr:
-                    next_t = _INF
-                else:
-                    if n_arr >= b0 + BLK:
-                        _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, k0, k1, k2, k3, k4, blk,
-                                    n_arr)
-                        b0 = n_arr
-                    next_t = t - blk[0, n_arr - b0]
+                b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
+                                       maxarr, t)
                 if g < kserv:
                     grp[g] = s
                     g += 1
@@ -1329,13 +1251,8 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
                         else:
                             break
             if ev == 1:
-                meas, rt = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, m, t)
-                if meas:
-                    sumt += rt
-                    sumt2 += rt * rt
-                    if rt > maxt:
-                        maxt = rt
-                    ndone += 1
+                sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                                                   rec, m, t, sumt, sumt2, maxt, ndone)
                 n_sys -= 1
                 free[freen] = m
                 freen += 1
@@ -1350,21 +1267,9 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
                 if ndone >= jobs and n_arr > endarr:
                     status = DONE
                     break
-        sf[T] = t
-        sf[NEXT] = next_t
-        si[NARR] = n_arr
-        si[NSYS] = n_sys
         si[NG] = g
-        si[HN] = hn
-        si[FREEN] = freen
-        si[NDONE] = ndone
-        si[INWIN] = inwin
-        si[MAXSYS] = maxsys
-        sf[AREA] = area
-        sf[SUMT] = sumt
-        sf[SUMT2] = sumt2
-        sf[MAXT] = maxt
-        si[NEVENTS] += events
+        _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
+               area, sumt, sumt2, maxt)
         return status
 
     return kernel
