@@ -179,3 +179,75 @@ def test_soap_conditional_equals_closed_forms(noise):
                                    q.conditional_response_time(name, x, y), rtol=1e-8)
     trail = q.conditional_response_time(P.TRAIL(c=0.5), x, y)
     assert np.all(np.isfinite(trail)) and np.all(trail > x)
+
+
+# ----------------------------------------------------------------------------- -inf branches
+# Key-dependent ranks with a rank -inf branch through the piecewise engine. Reference values:
+# the brute-force SOAP computation of tests/test_skip_delay.py (REFERENCE: value, error
+# estimate), Exponential(mean=1) sizes. The engine once gave 2.3499553 (claimed error 1e-10)
+# for the first and took minutes for the second: the noise quadrature did not split where
+# the branch boundary crosses the moving cell boundaries (z = T/(T - r), z = (r + L)/L).
+SKIP_DELAY_REFERENCE = {  # name: (policy, lam, noise, value, error) from REFERENCE there
+    "skip_ext_exp": (P.SkipPredict(threshold=0.3), 0.7, qt.ExponentialPrediction(),
+                     2.349945140109723, 1.9e-13),
+    "delay_ext_exp": (P.DelayPredict(limit=0.5), 0.7, qt.ExponentialPrediction(),
+                      2.734425036209943, 1.6e-14),
+    "delay_ext_uniform": (P.DelayPredict(limit=0.8), 0.5, qt.UniformPrediction(0.5),
+                          1.7544118122806673, 2.2e-15),
+}
+
+
+@pytest.mark.parametrize("name", list(SKIP_DELAY_REFERENCE))
+def test_minus_inf_branch_ranks_match_brute_force(name):
+    pol, lam, noise, ref, ref_err = SKIP_DELAY_REFERENCE[name]
+    value, err = SOAPAnalysis(SIZES["exp"], noise, pol.rank()).mean(lam)
+    assert value == pytest.approx(ref, rel=1e-10)
+    # the error estimate is honest and meets the default rtol
+    assert abs(value - ref) <= err + 3 * ref_err
+    assert err <= 1e-9 * value
+
+
+def test_skip_predict_soap_method_routes_to_the_engine():
+    """MG1's method="soap" uses the piecewise engine; it agrees with the closed form."""
+    q = qt.MG1(arrival_rate=0.7, size=SIZES["exp"], prediction=qt.UniformPrediction(0.5))
+    pol = P.SkipPredict(threshold=0.3)
+    assert q.mean_response_time(pol, method="soap") == pytest.approx(
+        q.mean_response_time(pol), rel=1e-10)
+
+
+@pytest.mark.parametrize("size", ["weibull", "hyperexp"])
+@pytest.mark.parametrize("noise", ["exponential", "uniform"])
+def test_non_preemptive_one_bit_soap_equals_closed_form(size, noise):
+    """Rank y at age 0, then -inf: a two-class non-preemptive priority."""
+    q = qt.MG1(load=0.7, size=SIZES[size], prediction=NOISE[noise])
+    pol = P.OneBit(threshold=0.6, preemptive=False, within="fifo")
+    value, err = SOAPAnalysis(q.size, q.prediction, pol.rank()).mean(q.arrival_rate)
+    closed = q.mean_response_time(pol)
+    assert value == pytest.approx(closed, rel=1e-10)
+    assert abs(value - closed) <= err + 1e-13 * closed
+
+
+def test_split_levels_of_moving_crossings():
+    """Rank levels where a moving crossing of the noise quadrature meets a fixed kink are
+    breakpoints of the integral over r: SkipPredict(T)'s crossing z = T/(T - r) meets
+    UniformPrediction(0.5)'s support ends at r = T/3 and r = -T, and reaches
+    BoundedPareto(low=0.2, high=50)'s support ends at r = T - 0.2 and r = T - 50."""
+    T = 0.3
+    rank = P.SkipPredict(threshold=T).rank()
+    uni = SOAPAnalysis(SIZES["exp"], qt.UniformPrediction(0.5), rank)._r_breakpoints()
+    for level in (T / 3, -T):
+        assert min(abs(np.array(uni) - level)) < 1e-12
+    bp = SOAPAnalysis(SIZES["bpareto"], qt.ExponentialPrediction(), rank)._r_breakpoints()
+    for level in (T - 0.2, T - 50.0):
+        assert min(abs(np.array(bp) - level)) < 1e-12
+    assert np.all(np.diff(bp) > 0)
+
+
+@pytest.mark.parametrize("pol", [P.SkipPredict(threshold=0.3), P.DelayPredict(limit=0.5)],
+                         ids=["skip", "delay"])
+def test_minus_inf_branch_ranks_weibull_uniform_noise(pol):
+    """Against the closed forms (PredictionAnalysis.skip_predict_mean, analysis.delay)."""
+    q = qt.MG1(load=0.7, size=SIZES["weibull"], prediction=NOISE["uniform"])
+    value, err = SOAPAnalysis(q.size, q.prediction, pol.rank()).mean(q.arrival_rate)
+    assert value == pytest.approx(q.mean_response_time(pol), rel=1e-9)
+    assert err <= 1e-9 * value
