@@ -251,3 +251,16 @@ def test_minus_inf_branch_ranks_weibull_uniform_noise(pol):
     value, err = SOAPAnalysis(q.size, q.prediction, pol.rank()).mean(q.arrival_rate)
     assert value == pytest.approx(q.mean_response_time(pol), rel=1e-9)
     assert err <= 1e-9 * value
+
+
+def test_minus_inf_branch_two_scale_sizes_error_is_honest():
+    """HyperExponential sizes: the rank-level integrand on the half-line above L has a bulk
+    near L and a tail of scale 3; the engine once claimed 5e-14 there and was 1e-11 off."""
+    size = SIZES["hyperexp"]
+    q = qt.MG1(load=0.7, size=size, prediction=NOISE["uniform"], rtol=1e-12)
+    pol = P.DelayPredict(limit=0.5)
+    value, err = SOAPAnalysis(size, q.prediction, pol.rank()).mean(q.arrival_rate)
+    closed = q.mean_response_time(pol)  # analysis.delay at rtol 1e-12: 2.1153901165521...
+    assert value == pytest.approx(closed, rel=1e-12)
+    assert abs(value - closed) <= err + 1e-13 * closed
+    assert err <= 1e-9 * value

@@ -50,6 +50,9 @@ The functions of r are in turn not smooth where three such curves meet (a
 moving crossing reaching a kink of the noise law, z = 1 or x = x_k): these
 levels are breakpoints of the integral over r.
 
+Only boundaries of the branch that owns the key ``k = z x`` at a crossing
+count, which keeps many-branch ranks cheap.
+
 The reported error adds the outer (rank-level) quadrature's estimate and the
 noise quadrature's estimates propagated through the integrand (including the
 atoms), so the inner tolerance ``min(1e-11, rtol/100)`` shows in it.
@@ -61,6 +64,7 @@ Supported: continuous size laws; the multiplicative prediction models of
 from __future__ import annotations
 
 import warnings
+from itertools import combinations
 
 import numpy as np
 
@@ -74,18 +78,14 @@ from .quadrature import SAFETY, finite_nodes, halfline_nodes, nested_sum, tanh_s
 __all__ = ["SOAPAnalysis"]
 
 _PIECE_LEVEL = 4  # tanh-sinh step 1/16 on every piece of the rank-level axis
+# half-line pieces get one level more: their integrands often have two scales (a bulk near
+# the piece's start, a tail), where the rule converges late and the nested estimate at step
+# 1/16 was seen 1e3 low (HyperExponential sizes, DelayPredict); at step 1/32 it is reliable
 _HALFLINE_EXTRA = 1
 _Z_RTOL = 1e-11  # inner (noise) quadrature error allowed, relative to the outer integral
 _Z_START = 3  # first tanh-sinh level of the noise quadrature (step 1/8)
 _MAX_SPLITS = 200
 _MAX_PIECES = 300
-
-
-def _triples(n: int):
-    """All index triples i < j < k below n."""
-    from itertools import combinations
-
-    return combinations(range(n), 3)
 
 
 # ---------------------------------------------------------------------------- affine helpers
@@ -151,6 +151,7 @@ class _Moments:
         self._lower = interior & self.low_side
         self._upper = interior & ~self.low_side
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._deltas: dict[tuple[int, int], np.ndarray] = {}
 
     def _both(self, k: int):
         """(E[X^k; X <= e], E[X^k; X > e]) at every edge."""
@@ -170,10 +171,13 @@ class _Moments:
         return self._cache[k]
 
     def delta(self, k: int, c: int) -> np.ndarray:
-        """E[X^k; edges[:, c] < X < edges[:, c+1]] without cancellation."""
-        pm, tm = self._both(k)
-        upper = ~self.low_side[:, c]
-        return np.where(upper, tm[:, c] - tm[:, c + 1], pm[:, c + 1] - pm[:, c])
+        """E[X^k; edges[:, c] < X < edges[:, c+1]] without cancellation (cached)."""
+        if (k, c) not in self._deltas:
+            pm, tm = self._both(k)
+            upper = ~self.low_side[:, c]
+            self._deltas[k, c] = np.where(upper, tm[:, c] - tm[:, c + 1],
+                                          pm[:, c + 1] - pm[:, c])
+        return self._deltas[k, c]
 
     def poly(self, c: int, A, B, power: int) -> np.ndarray:
         """E[(A + B X)**power; cell c]; a term whose moment is 0 contributes 0 even
@@ -347,13 +351,16 @@ class SOAPAnalysis:
                 O0 += np.where(sel & first, mom.poly(c, B2, A2, 1), 0.0)
         return N, O0, S
 
-    def _other_exprs(self, r, m, segs):
-        """Affine functions of x whose roots bound the other-job cells."""
+    def _other_exprs(self, r, m, segs, only=None):
+        """Affine functions of x whose roots bound the other-job cells (with ``only``:
+        those of branch ``only``, without the branch bounds)."""
         n = r.size
         rr = (np.zeros(n), r)
         X = (np.ones(n), np.zeros(n))
-        exprs = self._branch_exprs(m, n)
+        exprs = self._branch_exprs(m, n) if only is None else []
         for bi, br in enumerate(self.rank.branches):
+            if only is not None and bi != only:
+                continue
             if br.initial is not None:
                 init = (br.initial[0] * m, np.full(n, br.initial[1]))
                 exprs.append(_sub(init, rr))
@@ -441,12 +448,15 @@ class SOAPAnalysis:
         return c_aff, found, runs
 
     # ====================================================================== tagged job
-    def _tagged_exprs(self, m):
-        """Affine functions of x whose roots bound the tagged job's cells."""
+    def _tagged_exprs(self, m, only=None):
+        """Affine functions of x whose roots bound the tagged job's cells (with ``only``:
+        those of branch ``only``, without the branch bounds)."""
         n = m.size
         X = (np.ones(n), np.zeros(n))
-        exprs = self._branch_exprs(m, n)
-        for br in self.rank.branches:
+        exprs = self._branch_exprs(m, n) if only is None else []
+        for bi, br in enumerate(self.rank.branches):
+            if only is not None and bi != only:
+                continue
             segs = [_Seg(s, m) for s in br.segments]
             levels = [sg.V for sg in segs]
             levels += [_add(sg.V, _sub(sg.E, sg.S)) for sg in segs if sg.slope == 1]
@@ -477,31 +487,53 @@ class SOAPAnalysis:
         :meth:`_tagged_exprs` (``kind="tagged"``), together with the tagged levels
         of :meth:`_level_exprs`, is ``(a + b z) x + c0 + c1 r``: the multiplier m
         enters only the coefficient of x and the rank level r only the constant.
-        Returns ``(a, b, c0, c1)`` for the boundaries with finite constants and a
-        coefficient of x that is not identically 0.
+        Returns arrays ``(a, b, c0, c1, klo, khi)`` for the boundaries with finite
+        constants and a coefficient of x that is not identically 0; ``[klo, khi]`` is
+        the range of the key where the boundary matters (its branch; the whole axis
+        for the branch bounds).
         """
         if kind in self._tables:
             return self._tables[kind]
-        coef = []
-        for rv, mv in ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0)):
-            rr, m = np.array([rv]), np.array([mv])
-            if kind == "other":
-                segs = [[_Seg(sg, m) for sg in br.segments] for br in self.rank.branches]
-                ex = self._other_exprs(rr, m, segs)
-            else:
-                ex = self._tagged_exprs(m)
-            ex = ex + self._level_exprs(rr, m)
-            coef.append(np.array([[float(e[0][0]), float(e[1][0])] for e in ex]).reshape(-1, 2))
-        a = coef[0][:, 0]
-        b = coef[1][:, 0] - a
-        c0 = coef[0][:, 1]
-        with np.errstate(invalid="ignore"):  # -inf ranks give inf - inf: dropped below
-            c1 = coef[2][:, 1] - c0
-        ok = ((a != 0) | (b != 0)) & np.isfinite(c0) & np.isfinite(c1)
-        # drop repeated boundaries
-        tab = np.unique(np.stack([a[ok], b[ok], c0[ok], c1[ok]], axis=1), axis=0)
+        n_br = len(self.rank.branches)
+        rows: dict[tuple, list[float]] = {}
+        for owner in (None, *range(n_br)):
+            coef = []
+            for rv, mv in ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0)):
+                rr, m = np.array([rv]), np.array([mv])
+                if owner is None:
+                    ex = self._branch_exprs(m, 1)
+                elif kind == "other":
+                    segs = [[_Seg(sg, m) for sg in br.segments] for br in self.rank.branches]
+                    ex = self._other_exprs(rr, m, segs, only=owner)
+                    ex = ex + self._level_exprs(rr, m, only=owner)
+                else:
+                    ex = self._tagged_exprs(m, only=owner) + self._level_exprs(rr, m, only=owner)
+                coef.append(np.array([[float(e[0][0]), float(e[1][0])] for e in ex])
+                            .reshape(-1, 2))
+            a = coef[0][:, 0]
+            b = coef[1][:, 0] - a
+            c0 = coef[0][:, 1]
+            with np.errstate(invalid="ignore"):  # -inf ranks give inf - inf: dropped below
+                c1 = coef[2][:, 1] - c0
+            ok = ((a != 0) | (b != 0)) & np.isfinite(c0) & np.isfinite(c1)
+            br = None if owner is None else self.rank.branches[owner]
+            klo, khi = (-np.inf, np.inf) if br is None else (br.low, br.high)
+            for row in zip(a[ok], b[ok], c0[ok], c1[ok]):
+                key = tuple(float(v) for v in row)
+                if key in rows:  # the same boundary in several branches: widen its range
+                    rows[key] = [min(rows[key][0], klo), max(rows[key][1], khi)]
+                else:
+                    rows[key] = [klo, khi]
+        tab = np.array([[*k, *v] for k, v in rows.items()]).reshape(-1, 6)
         self._tables[kind] = tuple(tab.T)
         return self._tables[kind]
+
+    @staticmethod
+    def _key_ok(key, klo, khi):
+        """Key inside a boundary's range, up to rounding."""
+        tol = 1e-9 * np.maximum(1.0, np.abs(key))
+        with np.errstate(invalid="ignore"):
+            return (key >= klo - tol) & (key <= khi + tol)
 
     def _row_z_points(self, r: np.ndarray):
         """Per-r noise values z where the x-cells of the integrands change structure.
@@ -535,7 +567,7 @@ class SOAPAnalysis:
         cols = [np.broadcast_to(np.asarray(self._joint.extra_z, float),
                                 (r.size, len(self._joint.extra_z)))]
         for kind in ("other", "tagged"):
-            a, b, c0, c1 = self._expr_table(kind)
+            a, b, c0, c1, klo, khi = self._expr_table(kind)
             # a boundary that moves with r does not exist at r = -inf
             live = fin[:, None] | (c1 == 0)[None, :]  # rows x boundaries
             c = c0[None, :] + c1[None, :] * rr
@@ -543,7 +575,10 @@ class SOAPAnalysis:
                 if kinks.size:
                     zk = (-c[:, :, None] / kinks[None, None, :] - a[None, :, None]) \
                         / b[None, :, None]
-                    zk = np.where((b[None, :, None] != 0) & live[:, :, None], zk, np.nan)
+                    key = zk * kinks[None, None, :]
+                    zk = np.where((b[None, :, None] != 0) & live[:, :, None]
+                                  & self._key_ok(key, klo[None, :, None], khi[None, :, None]),
+                                  zk, np.nan)
                     cols.append(zk.reshape(r.size, -1))
                 i, j = np.triu_indices(a.size, 1)
                 if i.size == 0:
@@ -553,8 +588,11 @@ class SOAPAnalysis:
                 den = ci * b[j] - cj * b[i]
                 z = num / den
                 x = -ci / (a[i] + b[i] * z)
+                # only where the key z x lies in the ranges of both boundaries
+                key = z * x
                 good = ((den != 0) & (z > zlo) & (z < zhi) & (x > lo) & (x < hi)
-                        & live[:, i] & live[:, j])
+                        & live[:, i] & live[:, j] & self._key_ok(key, klo[i], khi[i])
+                        & self._key_ok(key, klo[j], khi[j]))
                 cols.append(np.where(good, z, np.nan))
         z = np.concatenate(cols, axis=1)
         z = np.where((z > zlo) & (z < zhi), z, np.nan)
@@ -567,13 +605,16 @@ class SOAPAnalysis:
         width = int(np.max(np.sum(np.isfinite(z), axis=1), initial=0))
         return z[:, :width] if width else None
 
-    def _level_exprs(self, r, m):
-        """Affine functions (level - r) of the tagged job's rank levels and ramp ends."""
+    def _level_exprs(self, r, m, only=None):
+        """Affine functions (level - r) of the tagged job's rank levels and ramp ends (with
+        ``only``: those of branch ``only``)."""
         n = m.size
         rr = (np.zeros(n), r * np.ones(n))
         X = (np.ones(n), np.zeros(n))
         out = []
-        for br in self.rank.branches:
+        for bi, br in enumerate(self.rank.branches):
+            if only is not None and bi != only:
+                continue
             segs = [_Seg(s, m) for s in br.segments]
             for sg in segs:
                 out.append(_sub(sg.V, rr))
@@ -724,8 +765,7 @@ class SOAPAnalysis:
     def _compute_atoms(self):
         """Atom masses by the z-quadrature, refined from level ``_z_level`` up to 7 until
         the nested error estimate is below ``min(_Z_RTOL, rtol/100)`` of the masses; the
-        estimates are
-        kept in ``self._atom_err`` (same keys)."""
+        estimates are kept in ``self._atom_err`` (same keys)."""
         level = self._z_level
         while True:
             atoms, errs = self._atoms_at_level(level)
@@ -815,7 +855,7 @@ class SOAPAnalysis:
         xk = sorted({x for x in (*self.size.breakpoints, lo, hi) if 0 < x < np.inf})
         out = set()
         for kind in ("other", "tagged"):
-            a, b, c0, c1 = self._expr_table(kind)
+            a, b, c0, c1, klo, khi = self._expr_table(kind)
             with np.errstate(divide="ignore", invalid="ignore"):
                 esc = np.where(b != 0, -a / b, np.nan)
             zk = sorted({*self._m_set(), *(float(z) for z in esc if zlo < z < zhi)})
@@ -824,12 +864,15 @@ class SOAPAnalysis:
             rows.append(np.array([[0.0, -z, 1.0, 0.0] for z in zk]).reshape(-1, 4))
             rows.append(np.array([[0.0, 1.0, 0.0, x] for x in xk]).reshape(-1, 4))
             R = np.concatenate(rows)
+            n_fixed = R.shape[0] - a.size
+            lows = np.concatenate([klo, np.full(n_fixed, -np.inf)])
+            highs = np.concatenate([khi, np.full(n_fixed, np.inf)])
             moving = np.zeros(R.shape[0], dtype=bool)
             moving[:a.size] = c1 != 0
             if not np.any(moving):
                 continue
             n = R.shape[0]
-            idx = np.array([t for t in _triples(n) if moving[list(t)].any()])
+            idx = np.array([t for t in combinations(range(n), 3) if moving[list(t)].any()])
             if idx.size == 0:
                 continue
             M = R[idx][:, :, :3]
@@ -839,6 +882,7 @@ class SOAPAnalysis:
             ok = np.abs(det) > 1e-12 * scale
             if not np.any(ok):
                 continue
+            idx = idx[ok]
             sol = np.linalg.solve(M[ok], rhs[ok][:, :, None])[:, :, 0]
             r, u, v = sol.T
             with np.errstate(divide="ignore", invalid="ignore"):
@@ -846,6 +890,9 @@ class SOAPAnalysis:
             tol = 1e-12
             good = (np.isfinite(r) & (u > 0) & (u >= lo * (1 - tol)) & (u <= hi * (1 + tol))
                     & (z >= zlo - tol * abs(zlo)) & (z <= zhi + tol * abs(zhi)))
+            # the key is v = x z: each boundary counts only inside its branch
+            for col in range(3):
+                good &= self._key_ok(v, lows[idx[:, col]], highs[idx[:, col]])
             out |= {float(v) for v in np.unique(np.round(r[good], 12))}
         return out
 
