@@ -26,6 +26,7 @@ if str(ROOT) not in sys.path:  # run from a checkout without installing
 
 import qtheory  # noqa: E402
 import qtheory.distributions  # noqa: E402
+import qtheory.llm  # noqa: E402
 import qtheory.policies  # noqa: E402
 import qtheory.predictions  # noqa: E402
 
@@ -35,6 +36,7 @@ MODULES = (
     ("qtheory.policies", qtheory.policies),
     ("qtheory.predictions", qtheory.predictions),
     ("qtheory.distributions", qtheory.distributions),
+    ("qtheory.llm", qtheory.llm),
 )
 #: classes whose public methods and properties are part of the documented interface
 MEMBERS_OF = ("MG1", "SizeDistribution", "PredictionModel")

@@ -30,6 +30,20 @@ from .analytic import (
     stability_limit,
 )
 from .presets import PRESETS, lognormal_tokens, preset
+from .schedulers import (
+    ALISE,
+    FCFS,
+    MCSF,
+    MLFQ,
+    SCHEDULERS,
+    SJF,
+    SPJF,
+    SPRPT,
+    TRAIL,
+    WAIT,
+    Scheduler,
+    get_scheduler,
+)
 from .server import (
     MODELS,
     PREEMPTION_MODES,
@@ -40,6 +54,7 @@ from .server import (
     StaircaseTime,
     UnitTime,
 )
+from .sim import Estimate, LLMResult, simulate
 from .tokens import TokenLaw, as_token_law
 from .trace import load_trace, read_trace
 from .workload import GammaArrivals, Poisson, TraceArrivals, Workload, gamma, poisson
@@ -52,4 +67,7 @@ __all__ = [
     "MODELS", "PREEMPTION_MODES",
     "stability_limit", "StabilityLimit", "fluid_equilibrium", "FluidEquilibrium",
     "memory_area", "memory_stable", "MemoryBound", "multibin_capacity", "MultibinCapacity",
+    "simulate", "LLMResult", "Estimate",
+    "Scheduler", "FCFS", "SJF", "SPJF", "SPRPT", "TRAIL", "MCSF", "WAIT", "ALISE", "MLFQ",
+    "SCHEDULERS", "get_scheduler",
 ]

@@ -1,0 +1,983 @@
+"""The token-level LLM serving kernel (Numba, no allocation, no Python in the loop).
+
+One call simulates one replication of ``N`` requests whose arrival times, prompt and
+output lengths and initial predictions are given as arrays (drawn by
+:mod:`qtheory.llm.sim.draws`). The model is described in ``docs/llm_simulation.md``
+and in :mod:`qtheory.llm.sim`; this module implements it with event jumping: between
+two *events* (an arrival becoming visible, a completion, a KV-memory overflow, a rank
+change of a running request under a preemptive scheduler) every iteration is a pure
+decode step of the same running set, so ``k`` iterations are executed at once in
+closed form: the iteration times form an arithmetic series (``LinearTime``) or are
+constant (``UnitTime``, ``StaircaseTime``), the KV tokens grow by ``n`` per iteration
+and the KV blocks by a periodic pattern read from a histogram of block phases.
+
+Data structures (all preallocated by the driver):
+
+* waiting requests: a binary min-heap of ``(rank, arrival index)``;
+* running requests: ``max_batch`` slots; indexed binary heaps over slots for the next
+  completion (by the iteration index of the last token), for the priority-preemption
+  victim (max rank, preemptive schedulers only) and for the next rank change
+  (refinement, TRAIL's preemption limit, MLFQ demotion).
+
+Only scalar and array code is used, so that the same functions could be compiled by
+``numba.cuda``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ...sim._jit import jit, jit_inline
+from ...sim.rng import uniform
+from ...sim.sampling import draw_noise
+
+__all__ = ["run", "rank_of", "refined_total", "next_change", "mlfq_level",
+           "FCFS", "SJF", "SPJF", "SPRPT", "TRAIL", "MCSF", "WAIT", "ALISE", "MLFQ",
+           "M_RECOMPUTE", "M_SWAP", "M_RESTART", "M_KEEP"]
+
+# scheduler codes (qtheory.llm.schedulers)
+FCFS, SJF, SPJF, SPRPT, TRAIL, MCSF, WAIT, ALISE, MLFQ = 0, 1, 2, 3, 4, 5, 6, 7, 8
+# preemption modes (Server.preemption)
+M_RECOMPUTE, M_SWAP, M_RESTART, M_KEEP = 0, 1, 2, 3
+# request states
+S_FUTURE, S_WAIT, S_PREFILL, S_DECODE, S_DONE, S_SWAPPED, S_PAUSED = 0, 1, 2, 3, 4, 5, 6
+
+# cfg_i layout
+CI_N, CI_B, CI_CAP, CI_MAXB, CI_BUDGET, CI_CHUNK, CI_EMIT, CI_MODE = 0, 1, 2, 3, 4, 5, 6, 7
+CI_POL, CI_STEP, CI_NCODE, CI_NTRACE, CI_SWAPOK = 8, 9, 10, 11, 12
+NCI = 16
+# cfg_f layout
+CF_P0, CF_P1, CF_P2, CF_TCODE, CF_COMP, CF_BW, CF_TRDT = 0, 1, 2, 3, 4, 5, 6
+NCF = 8
+# stats layout (outputs)
+ST_T, ST_ITERS, ST_AREA_KV, ST_MAXBLK, ST_PREEMPT, ST_RECOMP, ST_SWAPTOK, ST_EVICT = range(8)
+ST_EVENTS, ST_BUSY, ST_STATUS, ST_MAXTOK, ST_PRIO = 8, 9, 10, 11, 12
+NST = 16
+# per-request int state rows (ri)
+R_ST, R_G, R_D0, R_SLOT, R_PF, R_NPRE = 0, 1, 2, 3, 4, 5
+NRI = 6
+# slot int rows (si)
+Q_ID, Q_FREE, Q_RL, Q_RLPOS, Q_FH, Q_FPOS, Q_FTIE, Q_VH, Q_VPOS, Q_VTIE = range(10)
+Q_CH, Q_CPOS, Q_CTIE, Q_PQ, Q_PEND = 10, 11, 12, 13, 14
+NSI = 15
+# slot float rows (sk)
+K_F, K_V, K_C = 0, 1, 2
+NSK = 3
+# counters (cnt_i): sizes of the structures
+N_WAIT, N_RUN, N_FREE, N_FH, N_VH, N_CH, N_PQ, N_PEND, N_DEC, N_PAUSED = range(10)
+NCNT = 12
+
+NEG_RANK = -1.0e300
+NO_CHANGE = -1
+
+
+# ---------------------------------------------------------------------------- heaps
+@jit_inline
+def _lt(key, tie, a, b):
+    ka = key[a]
+    kb = key[b]
+    return ka < kb or (ka == kb and tie[a] < tie[b])
+
+
+@jit
+def _sift_up(h, pos, key, tie, p):
+    s = h[p]
+    while p > 0:
+        q = (p - 1) >> 1
+        t = h[q]
+        if _lt(key, tie, s, t):
+            h[p] = t
+            pos[t] = p
+            p = q
+        else:
+            break
+    h[p] = s
+    pos[s] = p
+
+
+@jit
+def _sift_down(h, pos, key, tie, p, n):
+    s = h[p]
+    while True:
+        c = 2 * p + 1
+        if c >= n:
+            break
+        if c + 1 < n and _lt(key, tie, h[c + 1], h[c]):
+            c += 1
+        t = h[c]
+        if _lt(key, tie, t, s):
+            h[p] = t
+            pos[t] = p
+            p = c
+        else:
+            break
+    h[p] = s
+    pos[s] = p
+
+
+@jit
+def hpush(h, pos, key, tie, n, s):
+    """Push slot ``s`` on the indexed min-heap of size ``n``; returns the new size."""
+    h[n] = s
+    pos[s] = n
+    _sift_up(h, pos, key, tie, n)
+    return n + 1
+
+
+@jit
+def hremove(h, pos, key, tie, n, s):
+    """Remove slot ``s`` (if present) from the indexed heap; returns the new size."""
+    p = pos[s]
+    if p < 0:
+        return n
+    n -= 1
+    pos[s] = -1
+    if p != n:
+        last = h[n]
+        h[p] = last
+        pos[last] = p
+        _sift_down(h, pos, key, tie, p, n)
+        _sift_up(h, pos, key, tie, pos[last])
+    return n
+
+
+@jit
+def hupdate(h, pos, key, tie, n, s):
+    """Restore the heap after ``key[s]`` changed."""
+    p = pos[s]
+    _sift_down(h, pos, key, tie, p, n)
+    _sift_up(h, pos, key, tie, pos[s])
+
+
+@jit
+def wpush(wk, wi, n, rank, i):
+    """Push request ``i`` with ``rank`` on the waiting min-heap (ties by index)."""
+    p = n
+    while p > 0:
+        q = (p - 1) >> 1
+        if rank < wk[q] or (rank == wk[q] and i < wi[q]):
+            wk[p] = wk[q]
+            wi[p] = wi[q]
+            p = q
+        else:
+            break
+    wk[p] = rank
+    wi[p] = i
+    return n + 1
+
+
+@jit
+def wpop(wk, wi, n):
+    """Remove the top of the waiting heap; returns the new size."""
+    n -= 1
+    if n == 0:
+        return 0
+    rank = wk[n]
+    i = wi[n]
+    p = 0
+    while True:
+        c = 2 * p + 1
+        if c >= n:
+            break
+        if c + 1 < n and (wk[c + 1] < wk[c] or (wk[c + 1] == wk[c] and wi[c + 1] < wi[c])):
+            c += 1
+        if wk[c] < rank or (wk[c] == rank and wi[c] < i):
+            wk[p] = wk[c]
+            wi[p] = wi[c]
+            p = c
+        else:
+            break
+    wk[p] = rank
+    wi[p] = i
+    return n
+
+
+# ---------------------------------------------------------------------------- ranks
+@jit_inline
+def _blocks(h, b):
+    return (h + b - 1) // b
+
+
+@jit
+def refined_total(sprm, nkey, ncode, nprm, i, g, o, y):
+    """Predicted total output of request ``i`` after ``g`` generated tokens.
+
+    ``Y`` until the first refinement; then, at ``g_k = k R`` (``R = refine_every``),
+    ``g_k + (o - g_k) Z_k`` with ``Z_k`` the noise factor of draw ``i * 2**24 + k`` of
+    the refinement stream.
+    """
+    r = int(sprm[1])
+    if r <= 0 or g < r:
+        return y
+    k = g // r
+    gk = k * r
+    z = draw_noise(ncode, nprm, uniform(nkey, np.uint64(i) * np.uint64(16777216)
+                                        + np.uint64(k)))
+    return gk + (o - gk) * z
+
+
+@jit
+def mlfq_level(sprm, entry, g):
+    """MLFQ level after ``g`` generated tokens for a request entering at level ``entry``
+    and the next ``g`` at which it is demoted (``-1``: none)."""
+    q0 = sprm[4]
+    nl = int(sprm[5])
+    lev = int(entry)
+    acc = q0 * 2.0 ** lev
+    while lev < nl - 1 and g >= acc:
+        lev += 1
+        acc += q0 * 2.0 ** lev
+    if lev >= nl - 1:
+        return lev, NO_CHANGE
+    return lev, int(math.ceil(acc))
+
+
+@jit
+def rank_of(pol, sprm, nkey, ncode, nprm, i, g, o, y, aux):
+    """Rank (lower served first) of request ``i`` with ``g`` tokens generated."""
+    if pol == FCFS or pol == WAIT:
+        return float(i)
+    if pol == SJF:
+        return float(o)
+    if pol == SPJF or pol == MCSF:
+        return y
+    if pol == MLFQ:
+        lev, _nx = mlfq_level(sprm, aux, g)
+        return float(lev)
+    if pol == TRAIL and g >= sprm[2] * y:
+        return NEG_RANK
+    return refined_total(sprm, nkey, ncode, nprm, i, g, o, y) - g
+
+
+@jit
+def next_change(pol, sprm, g, y, aux):
+    """The next generated count ``> g`` at which the rank changes other than by the
+    steady ``-1`` per token (``-1``: never)."""
+    nxt = NO_CHANGE
+    if pol == SPRPT or pol == TRAIL or pol == ALISE:
+        r = int(sprm[1])
+        if r > 0:
+            nxt = (g // r + 1) * r
+        if pol == TRAIL and g < sprm[2] * y:
+            lim = int(math.ceil(sprm[2] * y))
+            if lim <= g:
+                lim = g + 1
+            if nxt == NO_CHANGE or lim < nxt:
+                nxt = lim
+    elif pol == MLFQ:
+        _lev, nx = mlfq_level(sprm, aux, g)
+        nxt = nx
+    return nxt
+
+
+@jit_inline
+def _slope(pol):
+    # ranks that fall by one per generated token
+    return 1.0 if (pol == SPRPT or pol == TRAIL or pol == ALISE) else 0.0
+
+
+# ---------------------------------------------------------------------------- time
+@jit_inline
+def _tau(cf, bt, kv, bs):
+    code = int(cf[CF_TCODE])
+    if code == 0:
+        t = cf[CF_P0]
+    elif code == 1:
+        t = cf[CF_P0] + cf[CF_P1] * kv
+    else:
+        t = cf[CF_P0] + cf[CF_P1] * math.ceil(bt / cf[CF_P2])
+    return t + cf[CF_COMP] * bt
+
+
+@jit_inline
+def _series(a, b, k):
+    # sum_{j<k} (a + b j)
+    return k * a + b * (k * (k - 1) * 0.5)
+
+
+@jit
+def _growth(cnt, bsz, g0, n, k):
+    # sum_{m=1..k} cnt[(g0 + m) mod bsz]
+    q = k // bsz
+    r = k - q * bsz
+    s = q * n
+    for m in range(1, r + 1):
+        s += cnt[(g0 + m) % bsz]
+    return s
+
+
+# ---------------------------------------------------------------------------- kernel
+@jit
+def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, rk,
+        wk, wi, si, sk, cnt, hs, paused, trace, stats):
+    """Simulate one replication; returns a status (0 done, 1 deadlock)."""
+    n_req = cfg_i[CI_N]
+    bsz = cfg_i[CI_B]
+    cap = cfg_i[CI_CAP]
+    maxb = cfg_i[CI_MAXB]
+    budget = cfg_i[CI_BUDGET]
+    chunked = cfg_i[CI_CHUNK] != 0
+    emit = cfg_i[CI_EMIT]
+    mode = cfg_i[CI_MODE]
+    pol = cfg_i[CI_POL]
+    step_only = cfg_i[CI_STEP] != 0
+    ncode = cfg_i[CI_NCODE]
+    ntrace = cfg_i[CI_NTRACE]
+    tr_dt = cfg_f[CF_TRDT]
+    bw = cfg_f[CF_BW]
+    victim_rule = int(sprm[0])
+    slope = _slope(pol)
+    preemptive = pol == SPRPT or pol == TRAIL or pol == ALISE or pol == MLFQ
+    has_change = preemptive and next_change(pol, sprm, 0, 1.0e300, 0.0) != NO_CHANGE \
+        or pol == TRAIL or pol == MLFQ
+    keep_thr = sprm[3]
+    # WAIT parameters
+    w_types = int(sprm[1])
+
+    sid = si[Q_ID]
+    fh = si[Q_FH]
+    fpos = si[Q_FPOS]
+    ftie = si[Q_FTIE]
+    vh = si[Q_VH]
+    vpos = si[Q_VPOS]
+    vtie = si[Q_VTIE]
+    ch = si[Q_CH]
+    cpos = si[Q_CPOS]
+    ctie = si[Q_CTIE]
+    fkey = sk[K_F]
+    vkey = sk[K_V]
+    ckey = sk[K_C]
+    freel = si[Q_FREE]
+    rl = si[Q_RL]
+    rlpos = si[Q_RLPOS]
+    pq = si[Q_PQ]
+    pend = si[Q_PEND]
+
+    nw = 0      # waiting heap size
+    nrun = 0
+    nfree = maxb
+    for s in range(maxb):
+        freel[s] = maxb - 1 - s
+        fpos[s] = -1
+        vpos[s] = -1
+        cpos[s] = -1
+    hs[0] = 0
+    hs[1] = 0
+    hs[2] = 0
+    npq = 0
+    npend = 0
+    ndec = 0
+    npaused = 0
+    for b in range(bsz):
+        cnt[b] = 0
+    k_dec = 0.0      # KV tokens of decoding requests during the next iteration
+    k_paused = 0.0   # KV tokens held by paused requests
+    blk = 0          # KV blocks needed by the next iteration (decoders, prefills, paused)
+    t = 0.0
+    big_g = 0        # iterations executed
+    na = 0           # next arrival
+    ndone = 0
+    tr_next = 0
+    w_count0 = 0     # WAIT: new requests waiting per type
+    w_count1 = 0
+    w_count2 = 0
+    w_open = False
+    for j in range(NST):
+        stats[j] = 0.0
+    status = 0
+
+    while ndone < n_req:
+        # ---- arrivals visible at this boundary
+        while na < n_req and arr[na] <= t:
+            i = na
+            ri[R_ST, i] = S_WAIT
+            ri[R_G, i] = 0
+            ri[R_PF, i] = 0
+            ri[R_NPRE, i] = 0
+            first[i] = math.nan
+            done[i] = math.nan
+            r = rank_of(pol, sprm, nkey, ncode, nprm, i, 0, lo[i], yp[i], aux[i])
+            rk[i] = r
+            nw = wpush(wk, wi, nw, r, i)
+            if pol == WAIT:
+                ty = int(aux[i])
+                if ty == 0:
+                    w_count0 += 1
+                elif ty == 1:
+                    w_count1 += 1
+                else:
+                    w_count2 += 1
+            na += 1
+        # ---- KV trace samples
+        while tr_next < ntrace and tr_next * tr_dt <= t:
+            trace[0, tr_next] = t
+            trace[1, tr_next] = k_dec + k_paused
+            trace[2, tr_next] = blk
+            trace[3, tr_next] = nrun + nw
+            tr_next += 1
+        if nrun == 0 and nw == 0:
+            if na >= n_req:
+                break
+            t = arr[na]
+            continue
+        stats[ST_EVENTS] += 1.0
+        # ---- rank changes of running decoders due at this boundary
+        while hs[2] > 0 and ckey[ch[0]] <= big_g:
+            s = ch[0]
+            i = sid[s]
+            g = ri[R_G, i] + (big_g - ri[R_D0, i])
+            r = rank_of(pol, sprm, nkey, ncode, nprm, i, g, lo[i], yp[i], aux[i])
+            rk[i] = r + slope * big_g
+            if vpos[s] >= 0:
+                if r <= NEG_RANK:
+                    hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
+                else:
+                    vkey[s] = -rk[i]
+                    hupdate(vh, vpos, vkey, vtie, hs[1], s)
+            nx = next_change(pol, sprm, g, yp[i], aux[i])
+            if nx != NO_CHANGE:
+                at = ri[R_D0, i] + (nx - ri[R_G, i])
+                if at <= fkey[s]:
+                    ckey[s] = at
+                    hupdate(ch, cpos, ckey, ctie, hs[2], s)
+                    continue
+            hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
+        sw_time = 0.0
+        # ---- memory: evict until the next iteration fits
+        evicted = False
+        mc_ok = True
+        while blk > cap:
+            evicted = True
+            if npaused > 0:
+                # paused requests go first: the newest / lowest priority of them
+                best = -1
+                bv = 0.0
+                for q in range(npaused):
+                    j = paused[q]
+                    v = float(j) if victim_rule == 0 else rk[j]
+                    if best < 0 or v > bv or (v == bv and j > paused[best]):
+                        best = q
+                        bv = v
+                i = paused[best]
+                npaused -= 1
+                paused[best] = paused[npaused]
+                ri[R_SLOT, paused[best]] = best
+                g = ri[R_G, i]
+                blk -= _blocks(lp[i] + g, bsz)
+                k_paused -= lp[i] + g
+                if pol == ALISE and cfg_i[CI_SWAPOK] != 0:
+                    ri[R_ST, i] = S_SWAPPED
+                    sw_time += (lp[i] + g) / bw
+                    stats[ST_SWAPTOK] += lp[i] + g
+                else:
+                    ri[R_ST, i] = S_WAIT
+                    stats[ST_RECOMP] += lp[i] + g
+                stats[ST_EVICT] += 1.0
+                continue
+            # a running victim by the rule (linear scan)
+            best = -1
+            bv = 0.0
+            for q in range(nrun):
+                s = rl[q]
+                j = sid[s]
+                if victim_rule == 0:
+                    v = float(j)
+                elif ri[R_ST, j] == S_DECODE:
+                    v = rk[j] - slope * big_g
+                else:
+                    v = rk[j]
+                if best < 0 or v > bv or (v == bv and j > sid[best]):
+                    best = s
+                    bv = v
+            s = best
+            i = sid[s]
+            stats[ST_EVICT] += 1.0
+            stats[ST_PREEMPT] += 1.0
+            ri[R_NPRE, i] += 1
+            # --- remove from running (common), then apply the mode
+            if ri[R_ST, i] == S_DECODE:
+                g = ri[R_G, i] + (big_g - ri[R_D0, i])
+                h = lp[i] + g + 1
+                k_dec -= h
+                blk -= _blocks(h, bsz)
+                cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
+                ndec -= 1
+                ri[R_G, i] = g
+                hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
+                hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
+                hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
+                for q in range(npend):
+                    if pend[q] == i:
+                        npend -= 1
+                        pend[q] = pend[npend]
+                        break
+                if mode == M_SWAP:
+                    ri[R_ST, i] = S_SWAPPED
+                    sw_time += (lp[i] + g) / bw
+                    stats[ST_SWAPTOK] += lp[i] + g
+                elif mode == M_RESTART:
+                    stats[ST_RECOMP] += lp[i] + g
+                    ri[R_G, i] = 0
+                    ri[R_ST, i] = S_WAIT
+                else:
+                    stats[ST_RECOMP] += lp[i] + g
+                    ri[R_ST, i] = S_WAIT
+            else:
+                # in prefill: its partial prefill is lost
+                g = ri[R_G, i]
+                blk -= _blocks(lp[i] + g + emit, bsz)
+                stats[ST_RECOMP] += ri[R_PF, i]
+                ri[R_PF, i] = 0
+                for q in range(npq):
+                    if pq[q] == i:
+                        for q2 in range(q, npq - 1):
+                            pq[q2] = pq[q2 + 1]
+                        npq -= 1
+                        break
+                if mode == M_RESTART:
+                    stats[ST_RECOMP] += g
+                    ri[R_G, i] = 0
+                ri[R_ST, i] = S_WAIT
+            q = rlpos[s]
+            nrun -= 1
+            rl[q] = rl[nrun]
+            rlpos[rl[q]] = q
+            freel[nfree] = s
+            nfree += 1
+            r = rank_of(pol, sprm, nkey, ncode, nprm, i, ri[R_G, i], lo[i], yp[i], aux[i])
+            rk[i] = r
+            nw = wpush(wk, wi, nw, r, i)
+        # ---- budget left for new work this iteration
+        left = budget - ndec
+        for q in range(npq):
+            j = pq[q]
+            rem = lp[j] + ri[R_G, j] - ri[R_PF, j]
+            left -= rem if rem < left else left
+        # ---- admission (and priority preemption)
+        if not evicted:
+            # WAIT: is a new batch open?
+            if pol == WAIT:
+                if not w_open:
+                    ok = w_count0 >= sprm[2]
+                    if w_types > 1 and w_count1 < sprm[3]:
+                        ok = False
+                    if w_types > 2 and w_count2 < sprm[4]:
+                        ok = False
+                    if na >= n_req:
+                        ok = True
+                    w_open = ok
+            while nw > 0:
+                i = wi[0]
+                sti = ri[R_ST, i]
+                g = ri[R_G, i]
+                if pol == WAIT and sti == S_WAIT and g == 0 and ri[R_NPRE, i] == 0 \
+                        and not w_open:
+                    break
+                # what the request needs
+                if sti == S_WAIT:
+                    p_tok = lp[i] + g
+                    need_b = _blocks(p_tok + emit, bsz)
+                    need_t = p_tok if (not chunked and p_tok <= budget) else 1
+                elif sti == S_SWAPPED:
+                    need_b = _blocks(lp[i] + g + 1, bsz)
+                    need_t = 1
+                else:  # paused
+                    need_b = _blocks(lp[i] + g + 1, bsz) - _blocks(lp[i] + g, bsz)
+                    need_t = 1
+                fit_slot = nrun < maxb
+                fit_tok = left >= need_t
+                fit_mem = blk + need_b <= cap
+                if pol == MCSF and fit_slot and fit_tok and fit_mem:
+                    fit_mem = _mcsf_ok(i, big_g, bsz, cap, emit, lp, yp, ri, sid, rl, nrun)
+                    mc_ok = fit_mem
+                if fit_slot and fit_tok and fit_mem:
+                    nw = wpop(wk, wi, nw)
+                    if sti == S_PAUSED:
+                        q = ri[R_SLOT, i]
+                        npaused -= 1
+                        paused[q] = paused[npaused]
+                        ri[R_SLOT, paused[q]] = q
+                        k_paused -= lp[i] + g
+                    s = freel[nfree - 1]
+                    nfree -= 1
+                    sid[s] = i
+                    ri[R_SLOT, i] = s
+                    rl[nrun] = s
+                    rlpos[s] = nrun
+                    nrun += 1
+                    fpos[s] = -1
+                    vpos[s] = -1
+                    cpos[s] = -1
+                    if pol == WAIT and g == 0 and ri[R_NPRE, i] == 0:
+                        ty = int(aux[i])
+                        if ty == 0:
+                            w_count0 -= 1
+                        elif ty == 1:
+                            w_count1 -= 1
+                        else:
+                            w_count2 -= 1
+                    if sti == S_WAIT:
+                        ri[R_ST, i] = S_PREFILL
+                        ri[R_PF, i] = 0
+                        blk += need_b
+                        pq[npq] = i
+                        npq += 1
+                        take = p_tok if p_tok < left else left
+                        left -= take
+                    else:
+                        if sti == S_SWAPPED:
+                            sw_time += (lp[i] + g) / bw
+                            stats[ST_SWAPTOK] += lp[i] + g
+                        blk += need_b
+                        left -= 1
+                        _start_decode(i, s, big_g, g, bsz, pol, sprm, nkey, ncode, nprm, slope,
+                                      preemptive, has_change, lp, lo, yp, aux, ri, rk, cnt,
+                                      sid, fh, fpos, fkey, ftie, vh, vpos, vkey, vtie,
+                                      ch, cpos, ckey, ctie, hs)
+                        k_dec += lp[i] + g + 1
+                        ndec += 1
+                    continue
+                if not preemptive or hs[1] == 0:
+                    break
+                # priority preemption: the worst preemptible running decoder
+                s = vh[0]
+                j = sid[s]
+                rj = rk[j] - slope * big_g
+                if not (wk[0] < rj):
+                    break
+                if not fit_mem and fit_slot and fit_tok and (
+                        mode == M_KEEP or pol == ALISE):
+                    # pausing frees no memory
+                    if pol != ALISE:
+                        break
+                # preempt j
+                g = ri[R_G, j] + (big_g - ri[R_D0, j])
+                h = lp[j] + g + 1
+                k_dec -= h
+                blk -= _blocks(h, bsz)
+                cnt[(ri[R_D0, j] - lp[j] - ri[R_G, j]) % bsz] -= 1
+                ndec -= 1
+                left += 1
+                ri[R_G, j] = g
+                hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
+                hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
+                hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
+                for q in range(npend):
+                    if pend[q] == j:
+                        npend -= 1
+                        pend[q] = pend[npend]
+                        break
+                q = rlpos[s]
+                nrun -= 1
+                rl[q] = rl[nrun]
+                rlpos[rl[q]] = q
+                freel[nfree] = s
+                nfree += 1
+                stats[ST_PREEMPT] += 1.0
+                stats[ST_PRIO] += 1.0
+                ri[R_NPRE, j] += 1
+                pm = mode
+                if pol == ALISE:
+                    est = wk[0]
+                    if est <= keep_thr and fit_mem:
+                        pm = M_KEEP
+                    elif cfg_i[CI_SWAPOK] != 0:
+                        pm = M_SWAP
+                    else:
+                        pm = M_RECOMPUTE
+                if pm == M_KEEP:
+                    ri[R_ST, j] = S_PAUSED
+                    blk += _blocks(lp[j] + g, bsz)
+                    k_paused += lp[j] + g
+                    paused[npaused] = j
+                    ri[R_SLOT, j] = npaused
+                    npaused += 1
+                elif pm == M_SWAP:
+                    ri[R_ST, j] = S_SWAPPED
+                    sw_time += (lp[j] + g) / bw
+                    stats[ST_SWAPTOK] += lp[j] + g
+                elif pm == M_RESTART:
+                    stats[ST_RECOMP] += lp[j] + g
+                    ri[R_G, j] = 0
+                    ri[R_ST, j] = S_WAIT
+                else:
+                    stats[ST_RECOMP] += lp[j] + g
+                    ri[R_ST, j] = S_WAIT
+                r = rank_of(pol, sprm, nkey, ncode, nprm, j, ri[R_G, j], lo[j], yp[j], aux[j])
+                rk[j] = r
+                nw = wpush(wk, wi, nw, r, j)
+            if pol == WAIT and w_open and (nw == 0 or not mc_ok):
+                w_open = False
+            if pol == WAIT and w_open:
+                # the batch is formed: close it (the rest waits for the next threshold)
+                w_open = False
+        if nrun == 0:
+            if npaused > 0:
+                # only paused requests hold memory: resume is handled by admission;
+                # if even that failed, drop the oldest paused KV
+                i = paused[0]
+                npaused -= 1
+                paused[0] = paused[npaused]
+                ri[R_SLOT, paused[0]] = 0
+                g = ri[R_G, i]
+                blk -= _blocks(lp[i] + g, bsz)
+                k_paused -= lp[i] + g
+                ri[R_ST, i] = S_WAIT
+                stats[ST_RECOMP] += lp[i] + g
+                continue
+            if na < n_req:
+                if arr[na] > t:
+                    t = arr[na]
+                continue
+            if pol == WAIT and not w_open:
+                w_open = True
+                continue
+            status = 1
+            break
+        # ---- execute: one prefill/swap iteration, or a jump of k decode iterations
+        n = ndec
+        g_start = big_g
+        if npq > 0 or sw_time > 0.0 or evicted or not mc_ok:
+            # admission was skipped (eviction) or refused by MC-SF's time-dependent
+            # test: the next boundary may decide differently
+            k = 1
+        else:
+            k = 1 << 62
+            if hs[0] > 0:
+                kk = int(fkey[fh[0]]) - big_g + 1
+                if kk < k:
+                    k = kk
+            if hs[2] > 0:
+                kk = int(ckey[ch[0]]) - big_g
+                if kk < k:
+                    k = kk
+            free = cap - blk
+            if n > 0 and free // n < (1 << 40):
+                q = free // n
+                remn = free - q * n
+                part = 0
+                rr = 1
+                while rr <= bsz:
+                    part += cnt[(big_g + rr) % bsz]
+                    if part > remn:
+                        break
+                    rr += 1
+                kk = q * bsz + rr
+                if kk < k:
+                    k = kk
+            if step_only:
+                k = 1
+        # iteration-time series for the decoders (prefill work added below)
+        code = int(cfg_f[CF_TCODE])
+        kv_pref = 0.0
+        bt_pref = 0
+        if npq > 0:
+            lft = budget - n
+            for q in range(npq):
+                j = pq[q]
+                rem = lp[j] + ri[R_G, j] - ri[R_PF, j]
+                c = rem if rem < lft else lft
+                lft -= c
+                bt_pref += c
+                pfn = ri[R_PF, j] + c
+                kv_pref += pfn
+                if pfn == lp[j] + ri[R_G, j]:
+                    kv_pref += emit
+        bt = n + bt_pref
+        a = _tau(cfg_f, bt, k_dec + kv_pref, nrun) + sw_time
+        bb = cfg_f[CF_P1] * n if code == 1 else 0.0
+        if k > 1 and na < n_req:
+            # stop at the boundary where the next arrival becomes visible
+            d = arr[na] - t
+            if bb > 0.0:
+                x = (-(a - 0.5 * bb) + math.sqrt((a - 0.5 * bb) ** 2 + 2.0 * bb * d)) / bb
+            else:
+                x = d / a
+            if x < 1.0:
+                x = 1.0
+            if x < k:
+                kk = int(math.ceil(x))
+                while kk > 1 and t + _series(a, bb, kk - 1) >= arr[na]:
+                    kk -= 1
+                while kk < k and t + _series(a, bb, kk) < arr[na]:
+                    kk += 1
+                k = kk
+        dt = _series(a, bb, k)
+        # first tokens of decoders starting now (no prefill-emitted token)
+        for q in range(npend):
+            j = pend[q]
+            if math.isnan(first[j]):
+                first[j] = t + a
+        npend = 0
+        # statistics over the k iterations
+        kt = k_dec + kv_pref + k_paused
+        kf = float(k)
+        stats[ST_AREA_KV] += a * kt * kf + (a * n + bb * kt) * (kf * (kf - 1.0) * 0.5) \
+            + bb * n * ((kf - 1.0) * kf * (2.0 * kf - 1.0) / 6.0)
+        blk_last = blk + _growth(cnt, bsz, g_start, n, k - 1)
+        if blk_last > stats[ST_MAXBLK]:
+            stats[ST_MAXBLK] = blk_last
+        tok_last = kt + n * (kf - 1.0)
+        if tok_last > stats[ST_MAXTOK]:
+            stats[ST_MAXTOK] = tok_last
+        stats[ST_BUSY] += dt
+        stats[ST_ITERS] += kf
+        t = t + dt
+        big_g = g_start + k
+        k_dec += n * kf
+        blk += _growth(cnt, bsz, g_start, n, k)
+        last = g_start + k - 1
+        # completions of decoders at the last executed iteration
+        while hs[0] > 0 and int(fkey[fh[0]]) == last:
+            s = fh[0]
+            i = sid[s]
+            done[i] = t
+            ri[R_ST, i] = S_DONE
+            ndone += 1
+            h = lp[i] + lo[i] + 1
+            k_dec -= h
+            blk -= _blocks(h, bsz)
+            cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
+            ndec -= 1
+            ri[R_G, i] = lo[i]
+            hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
+            hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
+            hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
+            q = rlpos[s]
+            nrun -= 1
+            rl[q] = rl[nrun]
+            rlpos[rl[q]] = q
+            freel[nfree] = s
+            nfree += 1
+        # prefill progress
+        if npq > 0:
+            lft = budget - n
+            q = 0
+            while q < npq:
+                j = pq[q]
+                ptot = lp[j] + ri[R_G, j]
+                rem = ptot - ri[R_PF, j]
+                c = rem if rem < lft else lft
+                lft -= c
+                ri[R_PF, j] += c
+                if ri[R_PF, j] < ptot:
+                    q += 1
+                    continue
+                # prefill complete
+                for q2 in range(q, npq - 1):
+                    pq[q2] = pq[q2 + 1]
+                npq -= 1
+                s = ri[R_SLOT, j]
+                g = ri[R_G, j]
+                blk -= _blocks(ptot + emit, bsz)
+                if emit != 0:
+                    g += 1
+                    ri[R_G, j] = g
+                    if math.isnan(first[j]):
+                        first[j] = t
+                    if g >= lo[j]:
+                        done[j] = t
+                        ri[R_ST, j] = S_DONE
+                        ndone += 1
+                        qq = rlpos[s]
+                        nrun -= 1
+                        rl[qq] = rl[nrun]
+                        rlpos[rl[qq]] = qq
+                        freel[nfree] = s
+                        nfree += 1
+                        continue
+                elif math.isnan(first[j]):
+                    pend[npend] = j
+                    npend += 1
+                blk += _blocks(lp[j] + g + 1, bsz)
+                k_dec += lp[j] + g + 1
+                ndec += 1
+                _start_decode(j, s, big_g, g, bsz, pol, sprm, nkey, ncode, nprm, slope,
+                              preemptive, has_change, lp, lo, yp, aux, ri, rk, cnt,
+                              sid, fh, fpos, fkey, ftie, vh, vpos, vkey, vtie,
+                              ch, cpos, ckey, ctie, hs)
+    stats[ST_T] = t
+    stats[ST_STATUS] = status
+    while tr_next < ntrace:
+        trace[0, tr_next] = tr_next * tr_dt
+        trace[1, tr_next] = k_dec + k_paused
+        trace[2, tr_next] = blk
+        trace[3, tr_next] = nrun + nw
+        tr_next += 1
+    return status
+
+
+@jit
+def _start_decode(i, s, big_g, g, bsz, pol, sprm, nkey, ncode, nprm, slope, preemptive,
+                  has_change, lp, lo, yp, aux, ri, rk, cnt, sid, fh, fpos, fkey, ftie,
+                  vh, vpos, vkey, vtie, ch, cpos, ckey, ctie, hs):
+    """Request ``i`` in slot ``s`` decodes from iteration ``big_g`` with ``g`` tokens.
+
+    Pushes it on the completion heap (and the victim and change heaps; their sizes are
+    ``hs[0..2]``).
+    """
+    ri[R_ST, i] = S_DECODE
+    ri[R_D0, i] = big_g
+    ri[R_G, i] = g
+    cnt[(big_g - lp[i] - g) % bsz] += 1
+    fkey[s] = big_g + (lo[i] - g) - 1
+    ftie[s] = i
+    hs[0] = hpush(fh, fpos, fkey, ftie, hs[0], s)
+    r = rank_of(pol, sprm, nkey, ncode, nprm, i, g, lo[i], yp[i], aux[i])
+    rk[i] = r + slope * big_g
+    if preemptive and r > NEG_RANK:
+        vkey[s] = -rk[i]
+        vtie[s] = -i
+        hs[1] = hpush(vh, vpos, vkey, vtie, hs[1], s)
+    if has_change:
+        nx = next_change(pol, sprm, g, yp[i], aux[i])
+        if nx != NO_CHANGE:
+            at = big_g + (nx - g)
+            if at <= fkey[s]:
+                ckey[s] = at
+                ctie[s] = i
+                hs[2] = hpush(ch, cpos, ckey, ctie, hs[2], s)
+
+
+@jit_inline
+def _mcsf_line(j, big_g, emit, lp, yp, ri):
+    # (c, E): request j is predicted to hold c + G' tokens at iteration G' <= E
+    g = ri[R_G, j]
+    py = int(math.ceil(yp[j]))
+    if ri[R_ST, j] == S_DECODE:
+        d0 = ri[R_D0, j]
+        c = lp[j] + g - d0 + 1
+        e = d0 + py - g - 1
+        if e < big_g:
+            e = big_g
+        return c, e
+    rem = py - g
+    if rem < 1:
+        rem = 1
+    e = big_g + rem - 1 + (1 - emit)
+    return lp[j] + g + emit - big_g, e
+
+
+@jit
+def _mcsf_ok(i, big_g, bsz, cap, emit, lp, yp, ri, sid, rl, nrun):
+    """MC-SF's test (Jaillet et al., arXiv:2502.07115): with request ``i`` added to the
+    running set, the KV blocks held at every predicted completion time up to ``i``'s
+    own stay within ``cap``; O(batch**2)."""
+    ci, ei = _mcsf_line(i, big_g, emit, lp, yp, ri)
+    for q in range(nrun + 1):
+        if q < nrun:
+            cq, eq = _mcsf_line(sid[rl[q]], big_g, emit, lp, yp, ri)
+            if eq > ei:
+                continue
+        else:
+            eq = ei
+        tot = _blocks(ci + eq, bsz)
+        for q2 in range(nrun):
+            c2, e2 = _mcsf_line(sid[rl[q2]], big_g, emit, lp, yp, ri)
+            if e2 >= eq:
+                tot += _blocks(c2 + eq, bsz)
+        if tot > cap:
+            return False
+    return True

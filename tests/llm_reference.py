@@ -1,0 +1,199 @@
+"""A straightforward pure-Python reference of the LLM serving model (one iteration at a
+time, lists instead of heaps) for job-for-job checks of qtheory.llm.simulate.
+
+Covers FCFS, SJF, SPJF, SPRPT (with refinement) and TRAIL; recompute, swap and restart;
+chunked prefill; both token accountings. Rules: docs/llm_simulation.md.
+"""
+
+from __future__ import annotations
+
+import math
+
+from qtheory.llm.sim import kernel as K
+
+
+def reference(prep, server):
+    cfg_i = prep["cfg_i"]
+    arr, lp, lo, yp = prep["arr"], prep["lp"], prep["lo"], prep["yp"]
+    sprm, nprm, nkey, aux = prep["sprm"], prep["nprm"], prep["nkey"], prep["aux"]
+    pol = int(cfg_i[K.CI_POL])
+    ncode = int(cfg_i[K.CI_NCODE])
+    n = arr.size
+    B = server.block_size
+    cap = server.kv_blocks if server.kv_blocks is not None else 1 << 60
+    budget = server.token_budget if server.token_budget is not None else 1 << 60
+    maxb = min(server.max_batch, budget)
+    emit = 1 if server.prefill_emits_token else 0
+    chunked = server.chunked_prefill
+    mode = server.preemption
+    bw = server.swap_bandwidth
+    victim_newest = sprm[0] == 0
+    preemptive = pol in (K.SPRPT, K.TRAIL)
+
+    def blocks(h):
+        return -(-h // B)
+
+    def rank(i, g):
+        return K.rank_of(pol, sprm, nkey, ncode, nprm, i, g, lo[i], yp[i], aux[i])
+
+    def tau(bt, kv, bs):
+        return server.time_of(bt, kv, bs)
+
+    g = [0] * n
+    state = ["future"] * n      # wait, prefill, decode, swapped, done
+    pf = [0] * n
+    first = [math.nan] * n
+    done = [math.nan] * n
+    waiting = []                # ids
+    running = []                # ids in admission order
+    t = 0.0
+    na = 0
+    ndone = 0
+    maxblk = 0
+    npre = [0] * n
+    log = []
+    times = []
+    reference.times = times
+
+    def need_of(i):
+        if state[i] == "decode":
+            return blocks(lp[i] + g[i] + 1)
+        return blocks(lp[i] + g[i] + emit)
+
+    def held_tokens(i):
+        return lp[i] + g[i] + 1
+
+    while ndone < n:
+        while na < n and arr[na] <= t:
+            state[na] = "wait"
+            waiting.append(na)
+            na += 1
+        if not running and not waiting:
+            t = arr[na]
+            continue
+        sw = 0.0
+        evicted = False
+        while sum(need_of(i) for i in running) > cap:
+            evicted = True
+            if victim_newest:
+                v = max(running)
+            else:
+                v = max(running, key=lambda i: (rank(i, g[i]), i))
+            running.remove(v)
+            npre[v] += 1
+            log.append((t, v, g[v], state[v]))
+            if state[v] == "decode":
+                if mode == "swap":
+                    state[v] = "swapped"
+                    sw += (lp[v] + g[v]) / bw
+                elif mode == "restart":
+                    g[v] = 0
+                    state[v] = "wait"
+                else:
+                    state[v] = "wait"
+            else:
+                pf[v] = 0
+                if mode == "restart":
+                    g[v] = 0
+                state[v] = "wait"
+            waiting.append(v)
+        ndec = sum(1 for i in running if state[i] == "decode")
+        left = budget - ndec
+        for i in running:
+            if state[i] == "prefill":
+                rem = lp[i] + g[i] - pf[i]
+                left -= min(rem, left)
+        if not evicted:
+            while waiting:
+                w = min(waiting, key=lambda i: (rank(i, g[i]), i))
+                if state[w] == "wait":
+                    p = lp[w] + g[w]
+                    nb = blocks(p + emit)
+                    nt = p if (not chunked and p <= budget) else 1
+                else:
+                    nb = blocks(lp[w] + g[w] + 1)
+                    nt = 1
+                used = sum(need_of(i) for i in running)
+                fit = len(running) < maxb and left >= nt and used + nb <= cap
+                if fit:
+                    waiting.remove(w)
+                    running.append(w)
+                    if state[w] == "wait":
+                        state[w] = "prefill"
+                        pf[w] = 0
+                        left -= min(p, left)
+                    else:
+                        sw += (lp[w] + g[w]) / bw
+                        state[w] = "decode"
+                        left -= 1
+                    continue
+                if not preemptive:
+                    break
+                cands = [i for i in running if state[i] == "decode"
+                         and rank(i, g[i]) > K.NEG_RANK]
+                if not cands:
+                    break
+                v = max(cands, key=lambda i: (rank(i, g[i]), i))
+                if not rank(w, g[w]) < rank(v, g[v]):
+                    break
+                running.remove(v)
+                npre[v] += 1
+                left += 1
+                if mode == "swap":
+                    state[v] = "swapped"
+                    sw += (lp[v] + g[v]) / bw
+                elif mode == "restart":
+                    g[v] = 0
+                    state[v] = "wait"
+                else:
+                    state[v] = "wait"
+                waiting.append(v)
+        if not running:
+            t = max(t, arr[na])
+            continue
+        # execute one iteration
+        ndec = sum(1 for i in running if state[i] == "decode")
+        lft = budget - ndec
+        bt = ndec
+        kv = 0
+        chunks = {}
+        for i in running:
+            if state[i] == "decode":
+                kv += held_tokens(i)
+        for i in running:
+            if state[i] == "prefill":
+                rem = lp[i] + g[i] - pf[i]
+                c = min(rem, lft)
+                lft -= c
+                bt += c
+                chunks[i] = c
+                kv += pf[i] + c + (emit if pf[i] + c == lp[i] + g[i] else 0)
+        maxblk = max(maxblk, sum(need_of(i) for i in running))
+        t += tau(bt, kv, len(running)) + sw
+        times.append((t, bt, kv, tuple(running), tuple(state[i][0] for i in running)))
+        for i in list(running):
+            if state[i] == "decode":
+                g[i] += 1
+                if math.isnan(first[i]):
+                    first[i] = t
+                if g[i] >= lo[i]:
+                    done[i] = t
+                    state[i] = "done"
+                    running.remove(i)
+                    ndone += 1
+            else:
+                pf[i] += chunks[i]
+                if pf[i] == lp[i] + g[i]:
+                    state[i] = "decode"
+                    if emit:
+                        g[i] += 1
+                        if math.isnan(first[i]):
+                            first[i] = t
+                        if g[i] >= lo[i]:
+                            done[i] = t
+                            state[i] = "done"
+                            running.remove(i)
+                            ndone += 1
+    reference.npre = npre
+    reference.log = log
+    return first, done, maxblk
