@@ -21,7 +21,8 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 from scipy import stats
 
-__all__ = ["SimulationResult", "SimulationWarning", "PERCENTILES", "histogram_percentiles"]
+__all__ = ["SimulationResult", "SimulationWarning", "PERCENTILES", "histogram_percentiles",
+           "MeanInterval", "t_interval"]
 
 #: Response-time percentiles every result reports.
 PERCENTILES = (50.0, 90.0, 99.0, 99.9)
@@ -69,8 +70,38 @@ def histogram_percentiles(hist: np.ndarray, log_lo: float, bins_per_log: float,
     return out
 
 
+class MeanInterval:
+    """Methods shared by results that carry ``mean``, ``ci``, ``std_error`` and
+    ``percentiles`` (:class:`SimulationResult`, :class:`qtheory.llm.Estimate`)."""
+
+    def z_score(self, value: float) -> float:
+        """``(mean - value) / std_error``: how many standard errors ``value`` is away."""
+        if not self.std_error > 0:
+            return 0.0 if self.mean == value else float("inf")
+        return float((self.mean - value) / self.std_error)
+
+    def covers(self, value: float) -> bool:
+        """True when ``value`` lies in the confidence interval."""
+        return bool(self.ci[0] <= value <= self.ci[1])
+
+    @property
+    def p50(self) -> float:
+        """Median."""
+        return self.percentiles[50.0]
+
+    @property
+    def p90(self) -> float:
+        """90th percentile."""
+        return self.percentiles[90.0]
+
+    @property
+    def p99(self) -> float:
+        """99th percentile."""
+        return self.percentiles[99.0]
+
+
 @dataclass(frozen=True)
-class SimulationResult:
+class SimulationResult(MeanInterval):
     """Mean response time and more from a simulation; see :func:`qtheory.sim.simulate`.
 
     Attributes
@@ -150,38 +181,13 @@ class SimulationResult:
         ``replication_means`` defaults to ``means``.
         """
         means = np.asarray(means, dtype=float)
-        mean, ci, se = _t_interval(means, level)
+        mean, ci, se = t_interval(means, level)
         kw.setdefault("percentiles", {q: float("nan") for q in PERCENTILES})
         kw.setdefault("replications", means.size)
         kw.setdefault("replication_means", means)
         return cls(policy=policy, mean=mean, ci=ci, level=level, std_error=se, **kw)
 
     # ------------------------------------------------------------------ helpers
-    def z_score(self, value: float) -> float:
-        """``(mean - value) / std_error``: how many standard errors ``value`` is away."""
-        if not self.std_error > 0:
-            return 0.0 if self.mean == value else float("inf")
-        return float((self.mean - value) / self.std_error)
-
-    def covers(self, value: float) -> bool:
-        """True when ``value`` lies in the confidence interval."""
-        return bool(self.ci[0] <= value <= self.ci[1])
-
-    @property
-    def p50(self) -> float:
-        """Median response time."""
-        return self.percentiles[50.0]
-
-    @property
-    def p90(self) -> float:
-        """90th percentile of the response time."""
-        return self.percentiles[90.0]
-
-    @property
-    def p99(self) -> float:
-        """99th percentile of the response time."""
-        return self.percentiles[99.0]
-
     @property
     def p999(self) -> float:
         """99.9th percentile of the response time."""
@@ -211,7 +217,15 @@ class SimulationResult:
         return self.summary()
 
 
-def _t_interval(means: np.ndarray, level: float):
+def t_interval(means: np.ndarray, level: float, drop_nonfinite: bool = False):
+    """``(mean, (low, high), std_error)``: Student-t interval over replication means.
+
+    Non-finite means make every output NaN, unless ``drop_nonfinite`` (then they are
+    left out). One mean gives an infinite interval.
+    """
+    means = np.asarray(means, dtype=float)
+    if drop_nonfinite:
+        means = means[np.isfinite(means)]
     n = means.size
     if n == 0 or not np.all(np.isfinite(means)):
         nan = float("nan")

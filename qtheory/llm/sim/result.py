@@ -10,11 +10,11 @@ Examples
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
-from scipy import stats
+
+from ...sim.result import MeanInterval, t_interval
 
 __all__ = ["LLMResult", "Estimate", "PERCENTILES"]
 
@@ -22,25 +22,8 @@ __all__ = ["LLMResult", "Estimate", "PERCENTILES"]
 PERCENTILES = (50.0, 90.0, 99.0)
 
 
-def _t_interval(means: np.ndarray, level: float):
-    means = np.asarray(means, float)
-    means = means[np.isfinite(means)]
-    n = means.size
-    if n == 0:
-        nan = float("nan")
-        return nan, (nan, nan), nan
-    mean = float(means.mean())
-    if n < 2:
-        return mean, (float("-inf"), float("inf")), float("inf")
-    se = float(means.std(ddof=1) / np.sqrt(n))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        half = float(stats.t.ppf(0.5 + level / 2.0, n - 1)) * se
-    return mean, (mean - half, mean + half), se
-
-
 @dataclass(frozen=True)
-class Estimate:
+class Estimate(MeanInterval):
     """A mean with a Student-t confidence interval, and percentiles.
 
     Attributes
@@ -64,38 +47,13 @@ class Estimate:
     @classmethod
     def from_means(cls, means, values=None, level: float = 0.95) -> Estimate:
         """From replication (or batch) means and optionally the pooled values."""
-        mean, ci, se = _t_interval(np.asarray(means, float), level)
+        mean, ci, se = t_interval(means, level, drop_nonfinite=True)
         if values is not None and np.size(values):
             v = np.asarray(values, float)
             pct = {q: float(x) for q, x in zip(PERCENTILES, np.percentile(v, PERCENTILES))}
         else:
             pct = {q: float("nan") for q in PERCENTILES}
         return cls(mean, ci, se, pct, np.asarray(means, float))
-
-    @property
-    def p50(self) -> float:
-        """Median."""
-        return self.percentiles[50.0]
-
-    @property
-    def p90(self) -> float:
-        """90th percentile."""
-        return self.percentiles[90.0]
-
-    @property
-    def p99(self) -> float:
-        """99th percentile."""
-        return self.percentiles[99.0]
-
-    def z_score(self, value: float) -> float:
-        """``(mean - value) / std_error``."""
-        if not self.std_error > 0:
-            return 0.0 if self.mean == value else float("inf")
-        return float((self.mean - value) / self.std_error)
-
-    def covers(self, value: float) -> bool:
-        """True when ``value`` lies in the confidence interval."""
-        return bool(self.ci[0] <= value <= self.ci[1])
 
 
 @dataclass(frozen=True)
