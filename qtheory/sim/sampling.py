@@ -147,7 +147,8 @@ def encode_classes(probs) -> np.ndarray:
 @jit
 def first_geq(cum, lo, n, u):
     """The first ``i`` in ``[0, n)`` with ``u <= cum[lo + i]`` (``n - 1`` if none): a
-    bisection on a non-decreasing array (mixture branches, discrete atoms, classes;
+    bisection on a non-decreasing array (mixture branches, discrete atoms, classes, LLM token
+    tables;
     :func:`qtheory.sim.kernels.cpu._branch` repeats the loop on a column of a 2-d array)."""
     a, b = 0, n - 1
     while a < b:

@@ -25,7 +25,7 @@ import numpy as np
 
 from ...sim._jit import jit
 from ...sim.rng import ndtri, stream_key, uniform
-from ...sim.sampling import draw_noise, encode_prediction
+from ...sim.sampling import draw_noise, encode_prediction, first_geq
 from ..workload import GammaArrivals, TraceArrivals
 
 __all__ = ["draw_requests", "gamma_variate", "STREAM_REFINE"]
@@ -33,18 +33,6 @@ __all__ = ["draw_requests", "gamma_variate", "STREAM_REFINE"]
 #: Stream of the refined predictions (drawn inside the kernel).
 STREAM_REFINE = 5
 _TRIES = 32
-
-
-@jit
-def _search(cum, u):
-    a, b = 0, cum.size - 1
-    while a < b:
-        m = (a + b) // 2
-        if u <= cum[m]:
-            b = m
-        else:
-            a = m + 1
-    return a
 
 
 @jit
@@ -88,8 +76,8 @@ def _fill(n, seed, rep, kind, rate, shape, pv, pc, ov, oc, ncode, nprm, arr, lp,
             t += gamma_variate(shape, k0, k4, i) / (rate * shape)
             arr[i] = t
         if pv.size > 0:
-            lp[i] = pv[_search(pc, uniform(k1, np.uint64(i)))]
-            lo[i] = ov[_search(oc, uniform(k2, np.uint64(i)))]
+            lp[i] = pv[first_geq(pc, 0, pc.size, uniform(k1, np.uint64(i)))]
+            lo[i] = ov[first_geq(oc, 0, oc.size, uniform(k2, np.uint64(i)))]
         if ncode >= 0:
             yp[i] = lo[i] * draw_noise(ncode, nprm, uniform(k3, np.uint64(i)))
 
