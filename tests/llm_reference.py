@@ -1,7 +1,8 @@
 """A straightforward pure-Python reference of the LLM serving model (one iteration at a
 time, lists instead of heaps) for job-for-job checks of qtheory.llm.simulate.
 
-Covers FCFS, SJF, SPJF, SPRPT (with refinement) and TRAIL; recompute, swap and restart;
+Covers FCFS, SJF, SPJF, SPRPT (with refinement), TRAIL and MC-SF (its admission test
+written out by its definition, O(batch**2) per test); recompute, swap and restart;
 chunked prefill; both token accountings. Rules: docs/llm_simulation.md.
 """
 
@@ -63,6 +64,23 @@ def reference(prep, server):
     def held_tokens(i):
         return lp[i] + g[i] + 1
 
+    def mcsf_line(i):
+        # tokens held at the next iteration, and the last iteration (counted from the
+        # next one) at which i is predicted to run
+        rem = max(math.ceil(yp[i]) - g[i], 1)
+        if state[i] == "decode":
+            return lp[i] + g[i] + 1, rem - 1
+        return lp[i] + g[i] + emit, rem - 1 + (1 - emit)
+
+    def mcsf_ok(w):
+        # Jaillet et al.: memory at every predicted completion up to w's own, with w
+        lines = [mcsf_line(i) for i in running] + [mcsf_line(w)]
+        end_w = lines[-1][1]
+        for x in {e for _c, e in lines if e <= end_w}:
+            if sum(blocks(c + x) for c, e in lines if e >= x) > cap:
+                return False
+        return True
+
     while ndone < n:
         while na < n and arr[na] <= t:
             state[na] = "wait"
@@ -115,6 +133,8 @@ def reference(prep, server):
                     nt = 1
                 used = sum(need_of(i) for i in running)
                 fit = len(running) < maxb and left >= nt and used + nb <= cap
+                if fit and pol == K.MCSF and running:
+                    fit = mcsf_ok(w)
                 if fit:
                     waiting.remove(w)
                     running.append(w)

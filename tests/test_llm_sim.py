@@ -50,6 +50,11 @@ CASES = [
                                  "token_budget": 64, "prefill_emits_token": False}),
     (llm.SJF(), {"iteration_time": llm.UnitTime(), "kv_compression":
                  llm.KVCompression(2.0, 0.001)}),
+    (llm.MCSF(), {}),
+    (llm.MCSF(victim="lowest-priority"), {"block_size": 1, "prefill_emits_token": False}),
+    (llm.MCSF(), {"block_size": 4, "chunked_prefill": True, "token_budget": 64,
+                  "preemption": "swap", "swap_bandwidth": 100.0}),
+    (llm.MCSF(), {"block_size": 3, "preemption": "restart"}),
 ]
 
 

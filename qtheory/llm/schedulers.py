@@ -214,9 +214,13 @@ class MCSF(Scheduler):
     that, with every running and admitted request predicted to finish after
     ``max(ceil(Y) - g, 1)`` more tokens, the KV memory (in blocks) at each of those
     predicted completion times stays within capacity; batch slots and token budget
-    must also fit. With exact predictions no admitted request is ever evicted. A
+    must also fit. A request that outlives its prediction is predicted to end at the
+    next iteration. With exact predictions no admitted request is ever evicted. A
     request that outlives its prediction keeps running; if memory then overflows the
-    kernel evicts a victim (counted in ``preemptions``) by the ``victim`` rule.
+    kernel evicts a victim (counted in ``preemptions``) by the ``victim`` rule. When
+    nothing runs, the first waiting request is admitted if it fits now, whatever its
+    prediction (otherwise a request predicted to outgrow the whole cache would wait
+    forever).
     """
 
     victim: str = "newest"

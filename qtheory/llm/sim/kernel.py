@@ -61,7 +61,11 @@ NRI = 6
 # slot int rows (si)
 Q_ID, Q_FREE, Q_RL, Q_RLPOS, Q_FH, Q_FPOS, Q_FTIE, Q_VH, Q_VPOS, Q_VTIE = range(10)
 Q_CH, Q_CPOS, Q_CTIE, Q_PQ, Q_PEND = 10, 11, 12, 13, 14
-NSI = 15
+# MC-SF: decoders' predicted lines sorted by predicted end (Q_ME), their offsets (Q_MC),
+# the blocks held at their end by every decoder predicted to run until then (Q_MM),
+# their slots (Q_MS); the count is hs[3]
+Q_ME, Q_MC, Q_MM, Q_MS = 15, 16, 17, 18
+NSI = 19
 # slot float rows (sk)
 K_F, K_V, K_C = 0, 1, 2
 NSK = 3
@@ -196,7 +200,10 @@ def wpop(wk, wi, n):
 
 # ---------------------------------------------------------------------------- ranks
 @jit_inline
-def _blocks(h, b):
+def _blocks(h, b, sh):
+    # ceil(h / b); sh = log2(b) when b is a power of two (a shift instead of a division)
+    if sh >= 0:
+        return (h + b - 1) >> sh
     return (h + b - 1) // b
 
 
@@ -315,6 +322,11 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
     """Simulate one replication; returns a status (0 done, 1 deadlock)."""
     n_req = cfg_i[CI_N]
     bsz = cfg_i[CI_B]
+    bsh = -1
+    if bsz & (bsz - 1) == 0:
+        bsh = 0
+        while (1 << bsh) < bsz:
+            bsh += 1
     cap = cfg_i[CI_CAP]
     maxb = cfg_i[CI_MAXB]
     budget = cfg_i[CI_BUDGET]
@@ -366,6 +378,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
     hs[0] = 0
     hs[1] = 0
     hs[2] = 0
+    hs[3] = 0
     npq = 0
     npend = 0
     ndec = 0
@@ -465,7 +478,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 paused[best] = paused[npaused]
                 ri[R_SLOT, paused[best]] = best
                 g = ri[R_G, i]
-                blk -= _blocks(lp[i] + g, bsz)
+                blk -= _blocks(lp[i] + g, bsz, bsh)
                 k_paused -= lp[i] + g
                 if pol == ALISE and cfg_i[CI_SWAPOK] != 0:
                     ri[R_ST, i] = S_SWAPPED
@@ -501,11 +514,13 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 g = ri[R_G, i] + (big_g - ri[R_D0, i])
                 h = lp[i] + g + 1
                 k_dec -= h
-                blk -= _blocks(h, bsz)
+                blk -= _blocks(h, bsz, bsh)
                 cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
                 ndec -= 1
                 ri[R_G, i] = g
                 hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
+                if pol == MCSF:
+                    _mc_remove(si, hs, s, bsz, bsh)
                 hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
                 hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
                 for q in range(npend):
@@ -527,7 +542,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
             else:
                 # in prefill: its partial prefill is lost
                 g = ri[R_G, i]
-                blk -= _blocks(lp[i] + g + emit, bsz)
+                blk -= _blocks(lp[i] + g + emit, bsz, bsh)
                 stats[ST_RECOMP] += ri[R_PF, i]
                 ri[R_PF, i] = 0
                 for q in range(npq):
@@ -578,19 +593,19 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 # what the request needs
                 if sti == S_WAIT:
                     p_tok = lp[i] + g
-                    need_b = _blocks(p_tok + emit, bsz)
+                    need_b = _blocks(p_tok + emit, bsz, bsh)
                     need_t = p_tok if (not chunked and p_tok <= budget) else 1
                 elif sti == S_SWAPPED:
-                    need_b = _blocks(lp[i] + g + 1, bsz)
+                    need_b = _blocks(lp[i] + g + 1, bsz, bsh)
                     need_t = 1
                 else:  # paused
-                    need_b = _blocks(lp[i] + g + 1, bsz) - _blocks(lp[i] + g, bsz)
+                    need_b = _blocks(lp[i] + g + 1, bsz, bsh) - _blocks(lp[i] + g, bsz, bsh)
                     need_t = 1
                 fit_slot = nrun < maxb
                 fit_tok = left >= need_t
                 fit_mem = blk + need_b <= cap
-                if pol == MCSF and fit_slot and fit_tok and fit_mem:
-                    fit_mem = _mcsf_ok(i, big_g, bsz, cap, emit, lp, yp, ri, sid, rl, nrun)
+                if pol == MCSF and nrun > 0 and fit_slot and fit_tok and fit_mem:
+                    fit_mem = _mcsf_ok(i, big_g, bsz, bsh, cap, emit, lp, yp, ri, si, hs, pq, npq)
                     mc_ok = fit_mem
                 if fit_slot and fit_tok and fit_mem:
                     nw = wpop(wk, wi, nw)
@@ -636,6 +651,8 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                                       preemptive, has_change, lp, lo, yp, aux, ri, rk, cnt,
                                       sid, fh, fpos, fkey, ftie, vh, vpos, vkey, vtie,
                                       ch, cpos, ckey, ctie, hs)
+                        if pol == MCSF:
+                            _mc_insert(si, hs, s, i, big_g, bsz, bsh, emit, lp, yp, ri)
                         k_dec += lp[i] + g + 1
                         ndec += 1
                     continue
@@ -656,7 +673,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 g = ri[R_G, j] + (big_g - ri[R_D0, j])
                 h = lp[j] + g + 1
                 k_dec -= h
-                blk -= _blocks(h, bsz)
+                blk -= _blocks(h, bsz, bsh)
                 cnt[(ri[R_D0, j] - lp[j] - ri[R_G, j]) % bsz] -= 1
                 ndec -= 1
                 left += 1
@@ -689,7 +706,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                         pm = M_RECOMPUTE
                 if pm == M_KEEP:
                     ri[R_ST, j] = S_PAUSED
-                    blk += _blocks(lp[j] + g, bsz)
+                    blk += _blocks(lp[j] + g, bsz, bsh)
                     k_paused += lp[j] + g
                     paused[npaused] = j
                     ri[R_SLOT, j] = npaused
@@ -722,7 +739,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 paused[0] = paused[npaused]
                 ri[R_SLOT, paused[0]] = 0
                 g = ri[R_G, i]
-                blk -= _blocks(lp[i] + g, bsz)
+                blk -= _blocks(lp[i] + g, bsz, bsh)
                 k_paused -= lp[i] + g
                 ri[R_ST, i] = S_WAIT
                 stats[ST_RECOMP] += lp[i] + g
@@ -838,11 +855,13 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
             ndone += 1
             h = lp[i] + lo[i] + 1
             k_dec -= h
-            blk -= _blocks(h, bsz)
+            blk -= _blocks(h, bsz, bsh)
             cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
             ndec -= 1
             ri[R_G, i] = lo[i]
             hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
+            if pol == MCSF:
+                _mc_remove(si, hs, s, bsz, bsh)
             hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
             hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
             q = rlpos[s]
@@ -871,7 +890,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 npq -= 1
                 s = ri[R_SLOT, j]
                 g = ri[R_G, j]
-                blk -= _blocks(ptot + emit, bsz)
+                blk -= _blocks(ptot + emit, bsz, bsh)
                 if emit != 0:
                     g += 1
                     ri[R_G, j] = g
@@ -891,13 +910,15 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 elif math.isnan(first[j]):
                     pend[npend] = j
                     npend += 1
-                blk += _blocks(lp[j] + g + 1, bsz)
+                blk += _blocks(lp[j] + g + 1, bsz, bsh)
                 k_dec += lp[j] + g + 1
                 ndec += 1
                 _start_decode(j, s, big_g, g, bsz, pol, sprm, nkey, ncode, nprm, slope,
                               preemptive, has_change, lp, lo, yp, aux, ri, rk, cnt,
                               sid, fh, fpos, fkey, ftie, vh, vpos, vkey, vtie,
                               ch, cpos, ckey, ctie, hs)
+                if pol == MCSF:
+                    _mc_insert(si, hs, s, j, big_g, bsz, bsh, emit, lp, yp, ri)
     stats[ST_T] = t
     stats[ST_STATUS] = status
     while tr_next < ntrace:
@@ -948,11 +969,7 @@ def _mcsf_line(j, big_g, emit, lp, yp, ri):
     py = int(math.ceil(yp[j]))
     if ri[R_ST, j] == S_DECODE:
         d0 = ri[R_D0, j]
-        c = lp[j] + g - d0 + 1
-        e = d0 + py - g - 1
-        if e < big_g:
-            e = big_g
-        return c, e
+        return lp[j] + g - d0 + 1, d0 + py - g - 1
     rem = py - g
     if rem < 1:
         rem = 1
@@ -961,23 +978,118 @@ def _mcsf_line(j, big_g, emit, lp, yp, ri):
 
 
 @jit
-def _mcsf_ok(i, big_g, bsz, cap, emit, lp, yp, ri, sid, rl, nrun):
+def _mc_insert(si, hs, s, i, big_g, bsz, bsh, emit, lp, yp, ri):
+    """MC-SF: add decoder ``i`` (slot ``s``) to the lines sorted by predicted end, in
+    O(batch): the held-at-end sums of the earlier-ending lines grow by its blocks."""
+    me = si[Q_ME]
+    mc = si[Q_MC]
+    mm = si[Q_MM]
+    ms = si[Q_MS]
+    c, e = _mcsf_line(i, big_g, emit, lp, yp, ri)
+    n = hs[3]
+    p = n
+    m = _blocks(c + e, bsz, bsh)
+    while p > 0 and me[p - 1] > e:
+        me[p] = me[p - 1]
+        mc[p] = mc[p - 1]
+        mm[p] = mm[p - 1]
+        ms[p] = ms[p - 1]
+        m += _blocks(mc[p] + e, bsz, bsh)
+        p -= 1
+    for q in range(p):
+        mm[q] += _blocks(c + me[q], bsz, bsh)
+        if me[q] == e:
+            m += _blocks(mc[q] + e, bsz, bsh)
+    me[p] = e
+    mc[p] = c
+    mm[p] = m
+    ms[p] = s
+    hs[3] = n + 1
+
+
+@jit
+def _mc_remove(si, hs, s, bsz, bsh):
+    """MC-SF: remove the line of slot ``s`` (inverse of :func:`_mc_insert`)."""
+    me = si[Q_ME]
+    mc = si[Q_MC]
+    mm = si[Q_MM]
+    ms = si[Q_MS]
+    n = hs[3]
+    p = 0
+    while p < n and ms[p] != s:
+        p += 1
+    if p == n:
+        return
+    c = mc[p]
+    e = me[p]
+    for q in range(n):
+        if q != p and me[q] <= e:
+            mm[q] -= _blocks(c + me[q], bsz, bsh)
+    for q in range(p, n - 1):
+        me[q] = me[q + 1]
+        mc[q] = mc[q + 1]
+        mm[q] = mm[q + 1]
+        ms[q] = ms[q + 1]
+    hs[3] = n - 1
+
+
+@jit
+def _mc_held(x, big_g, bsz, bsh, emit, lp, yp, ri, si, hs, pq, npq):
+    """Blocks predicted to be held at iteration ``x > big_g`` by the running requests
+    predicted to run until ``x``."""
+    me = si[Q_ME]
+    mc = si[Q_MC]
+    tot = 0
+    q = hs[3] - 1
+    while q >= 0 and me[q] >= x:
+        tot += _blocks(mc[q] + x, bsz, bsh)
+        q -= 1
+    for q in range(npq):
+        c, e = _mcsf_line(pq[q], big_g, emit, lp, yp, ri)
+        if e >= x:
+            tot += _blocks(c + x, bsz, bsh)
+    return tot
+
+
+@jit
+def _mcsf_ok(i, big_g, bsz, bsh, cap, emit, lp, yp, ri, si, hs, pq, npq):
     """MC-SF's test (Jaillet et al., arXiv:2502.07115): with request ``i`` added to the
     running set, the KV blocks held at every predicted completion time up to ``i``'s
-    own stay within ``cap``; O(batch**2)."""
+    own stay within ``cap`` (a request outliving its prediction is predicted to end
+    now). O(batch): the decoders' held-at-end sums are kept by :func:`_mc_insert`.
+    The caller has checked that ``i`` fits now."""
+    me = si[Q_ME]
+    mm = si[Q_MM]
+    nl = hs[3]
     ci, ei = _mcsf_line(i, big_g, emit, lp, yp, ri)
-    for q in range(nrun + 1):
-        if q < nrun:
-            cq, eq = _mcsf_line(sid[rl[q]], big_g, emit, lp, yp, ri)
-            if eq > ei:
+    # now (iteration big_g) the running requests hold exactly ``blk`` blocks, so the
+    # test there is the caller's ``blk + need <= cap``
+    if ei == big_g:
+        return True
+    # predicted ends of decoders in (now, ei]
+    for q in range(nl):
+        x = me[q]
+        if x > ei:
+            break
+        if x <= big_g:
+            continue
+        tot = mm[q] + _blocks(ci + x, bsz, bsh)
+        for q2 in range(npq):
+            c, e = _mcsf_line(pq[q2], big_g, emit, lp, yp, ri)
+            if e >= x:
+                tot += _blocks(c + x, bsz, bsh)
+        if tot > cap:
+            return False
+    # predicted ends of requests in prefill, and i's own end
+    for q in range(npq + 1):
+        if q < npq:
+            _c, x = _mcsf_line(pq[q], big_g, emit, lp, yp, ri)
+            if x > ei or x <= big_g:
                 continue
         else:
-            eq = ei
-        tot = _blocks(ci + eq, bsz)
-        for q2 in range(nrun):
-            c2, e2 = _mcsf_line(sid[rl[q2]], big_g, emit, lp, yp, ri)
-            if e2 >= eq:
-                tot += _blocks(c2 + eq, bsz)
+            x = ei
+        tot = _blocks(ci + x, bsz, bsh) + _mc_held(x, big_g, bsz, bsh, emit, lp, yp, ri, si, hs,
+                                               pq, npq)
         if tot > cap:
             return False
     return True
