@@ -1,8 +1,10 @@
 """A straightforward pure-Python reference of the LLM serving model (one iteration at a
 time, lists instead of heaps) for job-for-job checks of qtheory.llm.simulate.
 
-Covers FCFS, SJF, SPJF, SPRPT (with refinement), TRAIL and MC-SF (its admission test
-written out by its definition, O(batch**2) per test); recompute, swap and restart;
+Covers FCFS, SJF, SPJF, SPRPT (with refinement), TRAIL, MC-SF (its admission test
+written out by its definition, O(batch**2) per test) and WAIT (cohorts of thresholds[j]
+new requests of each type) and Nested WAIT (requests pause with their KV at each stage
+boundary; each stage's cohorts open independently); recompute, swap and restart;
 chunked prefill; both token accountings. Rules: docs/llm_simulation.md.
 """
 
@@ -81,6 +83,35 @@ def reference(prep, server):
                 return False
         return True
 
+    n_types = int(sprm[1]) if pol == K.WAIT else 0
+    nested = pol == K.WAIT and sprm[7] != 0
+    stage_bounds = [int(sprm[5 + k]) for k in range(n_types - 1)]
+    quota = [0, 0, 0]             # WAIT: gated requests of each class left to admit
+    fresh = [True] * n            # never admitted (WAIT gates these and paused ones)
+    paused = []                   # Nested WAIT, in the kernel's array order
+
+    def stage(i):
+        return sum(1 for b in stage_bounds if g[i] >= b)
+
+    def wclass(i):
+        return stage(i) if nested else int(aux[i])
+
+    def gated(i):
+        return pol == K.WAIT and (state[i] == "wait" and fresh[i] or state[i] == "paused")
+
+    def count(ty):
+        return sum(1 for i in waiting if gated(i) and wclass(i) == ty)
+
+    def drop_paused(q):
+        # a paused request loses its KV: it is readmitted first-come first-served
+        v = paused[q]
+        paused[q] = paused[-1]
+        paused.pop()
+        state[v] = "wait"
+        npre[v] += 1
+        ty = stage(v)
+        quota[ty] = min(quota[ty], count(ty))
+
     while ndone < n:
         while na < n and arr[na] <= t:
             state[na] = "wait"
@@ -91,8 +122,12 @@ def reference(prep, server):
             continue
         sw = 0.0
         evicted = False
-        while sum(need_of(i) for i in running) > cap:
+        while sum(need_of(i) for i in running) + sum(blocks(lp[i] + g[i])
+                                                     for i in paused) > cap:
             evicted = True
+            if paused:
+                drop_paused(max(range(len(paused)), key=lambda q: paused[q]))
+                continue
             if victim_newest:
                 v = max(running)
             else:
@@ -122,23 +157,57 @@ def reference(prep, server):
                 rem = lp[i] + g[i] - pf[i]
                 left -= min(rem, left)
         if not evicted:
+            if pol == K.WAIT:
+                counts = [count(j) for j in range(3)]
+                th = [int(sprm[2 + j]) if j < n_types else 0 for j in range(3)]
+                if not nested and sum(quota) == 0:
+                    if all(counts[j] >= th[j] for j in range(n_types)):
+                        quota = th
+                    elif na >= n:
+                        quota = counts          # no further arrival: the rest
+                elif nested:
+                    for j in range(n_types):
+                        if quota[j] == 0:
+                            quota[j] = th[j] if counts[j] >= th[j] else (
+                                counts[j] if na >= n else 0)
+            aside = []
             while waiting:
                 w = min(waiting, key=lambda i: (rank(i, g[i]), i))
+                if gated(w):
+                    if sum(quota) == 0:
+                        break
+                    if quota[wclass(w)] == 0:
+                        waiting.remove(w)
+                        aside.append(w)
+                        continue
                 if state[w] == "wait":
                     p = lp[w] + g[w]
                     nb = blocks(p + emit)
                     nt = p if (not chunked and p <= budget) else 1
+                elif state[w] == "paused":
+                    nb = blocks(lp[w] + g[w] + 1) - blocks(lp[w] + g[w])
+                    nt = 1
                 else:
                     nb = blocks(lp[w] + g[w] + 1)
                     nt = 1
-                used = sum(need_of(i) for i in running)
+                used = sum(need_of(i) for i in running) + sum(blocks(lp[i] + g[i])
+                                                              for i in paused)
                 fit = len(running) < maxb and left >= nt and used + nb <= cap
                 if fit and pol == K.MCSF and running:
                     fit = mcsf_ok(w)
                 if fit:
                     waiting.remove(w)
                     running.append(w)
-                    if state[w] == "wait":
+                    if gated(w):
+                        quota[wclass(w)] -= 1
+                    fresh[w] = False
+                    if state[w] == "paused":
+                        q = paused.index(w)
+                        paused[q] = paused[-1]
+                        paused.pop()
+                        state[w] = "decode"
+                        left -= 1
+                    elif state[w] == "wait":
                         state[w] = "prefill"
                         pf[w] = 0
                         left -= min(p, left)
@@ -168,7 +237,11 @@ def reference(prep, server):
                 else:
                     state[v] = "wait"
                 waiting.append(v)
+            waiting.extend(aside)
         if not running:
+            if na >= n and paused:
+                drop_paused(0)
+                continue
             t = max(t, arr[na])
             continue
         # execute one iteration
@@ -188,7 +261,8 @@ def reference(prep, server):
                 bt += c
                 chunks[i] = c
                 kv += pf[i] + c + (emit if pf[i] + c == lp[i] + g[i] else 0)
-        maxblk = max(maxblk, sum(need_of(i) for i in running))
+        maxblk = max(maxblk, sum(need_of(i) for i in running)
+                     + sum(blocks(lp[i] + g[i]) for i in paused))
         t += tau(bt, kv, len(running)) + sw
         times.append((t, bt, kv, tuple(running), tuple(state[i][0] for i in running)))
         for i in list(running):
@@ -201,6 +275,11 @@ def reference(prep, server):
                     state[i] = "done"
                     running.remove(i)
                     ndone += 1
+                elif nested and g[i] in stage_bounds:
+                    state[i] = "paused"
+                    running.remove(i)
+                    paused.append(i)
+                    waiting.append(i)
             else:
                 pf[i] += chunks[i]
                 if pf[i] == lp[i] + g[i]:

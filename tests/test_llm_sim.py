@@ -55,6 +55,15 @@ CASES = [
     (llm.MCSF(), {"block_size": 4, "chunked_prefill": True, "token_budget": 64,
                   "preemption": "swap", "swap_bandwidth": 100.0}),
     (llm.MCSF(), {"block_size": 3, "preemption": "restart"}),
+    (llm.WAIT(thresholds=(3,)), {}),
+    (llm.WAIT(thresholds=(4, 2), bounds=(30,)), {"preemption": "restart"}),
+    (llm.WAIT(thresholds=(2, 2, 1), bounds=(20, 60)), {"block_size": 4,
+                                                        "chunked_prefill": True,
+                                                        "token_budget": 64}),
+    (llm.WAIT(thresholds=(2, 3), bounds=(25,), nested=True), {}),
+    (llm.WAIT(thresholds=(1, 2, 2), bounds=(10, 40), nested=True), {"block_size": 1}),
+    (llm.WAIT(thresholds=(3, 1), bounds=(15,), nested=True),
+     {"preemption": "restart", "prefill_emits_token": False}),
 ]
 
 
@@ -164,7 +173,9 @@ def test_step_mode_equals_event_jumping():
     w = llm.preset("sharegpt", arrival_rate=0.02, prediction=qt.ExponentialPrediction())
     s = llm.Server(max_batch=32, kv_capacity_tokens=10000, block_size=16,
                    iteration_time=llm.LinearTime(1.0, 1e-4))
-    for sched in ("fcfs", llm.SPRPT(refine_every=32)):
+    for sched in ("fcfs", llm.SPRPT(refine_every=32), llm.MCSF(), llm.MLFQ(),
+                  llm.WAIT(thresholds=(4, 2), bounds=(200,)),
+                  llm.WAIT(thresholds=(3, 2, 1), bounds=(64, 256), nested=True)):
         a = llm.simulate(w, s, sched, requests=800, replications=1, seed=1, records=True)
         b = llm.simulate(w, s, sched, requests=800, replications=1, seed=1, records=True,
                          step=True)

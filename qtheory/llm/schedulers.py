@@ -245,14 +245,26 @@ class WAIT(Scheduler):
     bounds[j]`` (true length for WAIT; with ``nested=True`` the type is not known in
     advance and the stage boundaries ``bounds`` are crossed as tokens are generated).
 
-    Rule simulated (WAIT): new requests wait until, for every type ``j`` with a
-    threshold, at least ``thresholds[j]`` requests of that type are waiting (or no
-    further request will arrive); then all waiting requests are admitted in arrival
-    order as far as batch slots, token budget and memory allow. Preempted requests are
-    readmitted first-come first-served at any boundary. ``nested=True`` (Nested WAIT):
-    a new batch is started when at least ``thresholds[0]`` requests are waiting, and
-    a running request that reaches stage boundary ``bounds[k]`` continues only while
-    ... (simplified: see the documentation ``docs/llm_simulation.md``).
+    Rule simulated (WAIT, our reading of the paper's threshold batching): new
+    requests wait until, for every type ``j``, at least ``thresholds[j]`` new
+    requests of that type are waiting; then a *cohort* of the ``thresholds[j]``
+    oldest waiting new requests of each type is admitted in arrival order, as far as
+    batch slots, token budget and memory allow (a cohort not admitted whole stays
+    open and is completed at later iteration boundaries before the next one opens).
+    At most one cohort opens per iteration boundary, so a backlog is admitted at
+    ``sum(thresholds)`` requests per iteration. Once no further request will arrive,
+    the remaining new requests form the last cohort. Requests preempted by a memory
+    overflow are readmitted first-come first-served at any boundary.
+
+    Rule simulated (Nested WAIT, ``nested=True``, for unknown lengths; our reading of
+    the paper's stages): every new request enters stage 0; a request that has
+    generated ``bounds[k]`` tokens without completing pauses with its KV kept in
+    memory (counted against capacity; not a preemption) and waits for stage
+    ``k + 1``. Each stage ``k`` admits cohorts of ``thresholds[k]`` of its waiting
+    requests (oldest first) independently of the other stages, at most one per
+    stage per iteration boundary. On a memory overflow paused requests are evicted
+    first (KV dropped, readmitted first-come first-served and recomputed). Once no
+    further request will arrive, each stage admits all its waiting requests.
     """
 
     thresholds: tuple = (1,)

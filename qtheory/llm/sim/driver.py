@@ -61,7 +61,7 @@ def _aux(workload: Workload, server: Server, sched, lp, lo) -> np.ndarray:
                 q += 1
             lev[k] = q
         aux[:] = lev[np.searchsorted(vals, lp)]
-    elif isinstance(sched, WAIT):
+    elif isinstance(sched, WAIT) and not sched.nested:
         aux[:] = np.searchsorted(np.asarray(sched.bounds, float), lo, side="left")
     return aux
 

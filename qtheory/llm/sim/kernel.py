@@ -258,6 +258,17 @@ def rank_of(pol, sprm, nkey, ncode, nprm, i, g, o, y, aux):
     return refined_total(sprm, nkey, ncode, nprm, i, g, o, y) - g
 
 
+@jit_inline
+def wait_stage(sprm, g):
+    """Nested WAIT: the stage of a request with ``g`` generated tokens (the number of
+    stage boundaries ``sprm[5], sprm[6]`` it has reached)."""
+    k = 0
+    nb = int(sprm[1]) - 1
+    while k < nb and g >= sprm[5 + k]:
+        k += 1
+    return k
+
+
 @jit
 def next_change(pol, sprm, g, y, aux):
     """The next generated count ``> g`` at which the rank changes other than by the
@@ -276,6 +287,10 @@ def next_change(pol, sprm, g, y, aux):
     elif pol == MLFQ:
         _lev, nx = mlfq_level(sprm, aux, g)
         nxt = nx
+    elif pol == WAIT and sprm[7] != 0:
+        k = wait_stage(sprm, g)
+        if k < int(sprm[1]) - 1:
+            nxt = int(sprm[5 + k])
     return nxt
 
 
@@ -342,8 +357,9 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
     victim_rule = int(sprm[0])
     slope = _slope(pol)
     preemptive = pol == SPRPT or pol == TRAIL or pol == ALISE or pol == MLFQ
+    nested = pol == WAIT and sprm[7] != 0
     has_change = preemptive and next_change(pol, sprm, 0, 1.0e300, 0.0) != NO_CHANGE \
-        or pol == TRAIL or pol == MLFQ
+        or pol == TRAIL or pol == MLFQ or nested
     keep_thr = sprm[3]
     # WAIT parameters
     w_types = int(sprm[1])
@@ -396,7 +412,9 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
     w_count0 = 0     # WAIT: new requests waiting per type
     w_count1 = 0
     w_count2 = 0
-    w_open = False
+    wq0 = 0          # WAIT: new requests of each type still to admit in this cohort
+    wq1 = 0
+    wq2 = 0
     for j in range(NST):
         stats[j] = 0.0
     status = 0
@@ -441,6 +459,40 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
             s = ch[0]
             i = sid[s]
             g = ri[R_G, i] + (big_g - ri[R_D0, i])
+            if nested:
+                # Nested WAIT: the request finished a stage without completing: it
+                # pauses with its KV kept until the next stage's cohort admits it
+                hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
+                hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
+                h = lp[i] + g + 1
+                k_dec -= h
+                blk += _blocks(lp[i] + g, bsz, bsh) - _blocks(h, bsz, bsh)
+                cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
+                ndec -= 1
+                ri[R_G, i] = g
+                for q in range(npend):
+                    if pend[q] == i:
+                        npend -= 1
+                        pend[q] = pend[npend]
+                        break
+                q = rlpos[s]
+                nrun -= 1
+                rl[q] = rl[nrun]
+                rlpos[rl[q]] = q
+                freel[nfree] = s
+                nfree += 1
+                ri[R_ST, i] = S_PAUSED
+                paused[npaused] = i
+                ri[R_SLOT, i] = npaused
+                npaused += 1
+                k_paused += lp[i] + g
+                nw = wpush(wk, wi, nw, rk[i], i)
+                ty = wait_stage(sprm, g)
+                if ty == 1:
+                    w_count1 += 1
+                else:
+                    w_count2 += 1
+                continue
             r = rank_of(pol, sprm, nkey, ncode, nprm, i, g, lo[i], yp[i], aux[i])
             rk[i] = r + slope * big_g
             if vpos[s] >= 0:
@@ -461,6 +513,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
         # ---- memory: evict until the next iteration fits
         evicted = False
         mc_ok = True
+        w_next = False
         while blk > cap:
             evicted = True
             if npaused > 0:
@@ -480,6 +533,16 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 g = ri[R_G, i]
                 blk -= _blocks(lp[i] + g, bsz, bsh)
                 k_paused -= lp[i] + g
+                if nested:
+                    # it leaves its stage's queue and is readmitted first-come
+                    # first-served, its KV recomputed
+                    if wait_stage(sprm, g) == 1:
+                        w_count1 -= 1
+                        wq1 = min(wq1, w_count1)
+                    else:
+                        w_count2 -= 1
+                        wq2 = min(wq2, w_count2)
+                    ri[R_NPRE, i] += 1
                 if pol == ALISE and cfg_i[CI_SWAPOK] != 0:
                     ri[R_ST, i] = S_SWAPPED
                     sw_time += (lp[i] + g) / bw
@@ -572,24 +635,27 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
             left -= rem if rem < left else left
         # ---- admission (and priority preemption)
         if not evicted:
-            # WAIT: is a new batch open?
+            # WAIT: open cohorts (see _wait_open)
+            ndefer = 0
             if pol == WAIT:
-                if not w_open:
-                    ok = w_count0 >= sprm[2]
-                    if w_types > 1 and w_count1 < sprm[3]:
-                        ok = False
-                    if w_types > 2 and w_count2 < sprm[4]:
-                        ok = False
-                    if na >= n_req:
-                        ok = True
-                    w_open = ok
+                wq0, wq1, wq2 = _wait_open(nested, w_types, sprm, w_count0, w_count1,
+                                           w_count2, wq0, wq1, wq2, na >= n_req)
             while nw > 0:
                 i = wi[0]
                 sti = ri[R_ST, i]
                 g = ri[R_G, i]
-                if pol == WAIT and sti == S_WAIT and g == 0 and ri[R_NPRE, i] == 0 \
-                        and not w_open:
-                    break
+                gated = pol == WAIT and (sti == S_WAIT and g == 0 and ri[R_NPRE, i] == 0
+                                         or sti == S_PAUSED)
+                if gated:
+                    if wq0 + wq1 + wq2 == 0:
+                        break
+                    ty = wait_stage(sprm, g) if nested else int(aux[i])
+                    if (wq0 if ty == 0 else (wq1 if ty == 1 else wq2)) == 0:
+                        # its type's share of the cohort is admitted: set it aside
+                        nw = wpop(wk, wi, nw)
+                        ndefer += 1
+                        wi[n_req - ndefer] = i
+                        continue
                 # what the request needs
                 if sti == S_WAIT:
                     p_tok = lp[i] + g
@@ -625,14 +691,17 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                     fpos[s] = -1
                     vpos[s] = -1
                     cpos[s] = -1
-                    if pol == WAIT and g == 0 and ri[R_NPRE, i] == 0:
-                        ty = int(aux[i])
+                    if gated:
+                        ty = wait_stage(sprm, g) if nested else int(aux[i])
                         if ty == 0:
                             w_count0 -= 1
+                            wq0 -= 1
                         elif ty == 1:
                             w_count1 -= 1
+                            wq1 -= 1
                         else:
                             w_count2 -= 1
+                            wq2 -= 1
                     if sti == S_WAIT:
                         ri[R_ST, i] = S_PREFILL
                         ri[R_PF, i] = 0
@@ -725,12 +794,22 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 r = rank_of(pol, sprm, nkey, ncode, nprm, j, ri[R_G, j], lo[j], yp[j], aux[j])
                 rk[j] = r
                 nw = wpush(wk, wi, nw, r, j)
-            if pol == WAIT and w_open and (nw == 0 or not mc_ok):
-                w_open = False
-            if pol == WAIT and w_open:
-                # the batch is formed: close it (the rest waits for the next threshold)
-                w_open = False
+            for q in range(ndefer):
+                j = wi[n_req - 1 - q]
+                nw = wpush(wk, wi, nw, rk[j], j)
+            if pol == WAIT:
+                # a cohort that can open at the next boundary makes it an event
+                r0, r1, r2 = _wait_open(nested, w_types, sprm, w_count0, w_count1,
+                                        w_count2, wq0, wq1, wq2, na >= n_req)
+                w_next = r0 > wq0 or r1 > wq1 or r2 > wq2
         if nrun == 0:
+            if nested and npaused > 0:
+                # Nested WAIT: paused requests wait for their stage's threshold
+                # (once no further request will arrive, admission flushes them)
+                if na < n_req:
+                    if arr[na] > t:
+                        t = arr[na]
+                    continue
             if npaused > 0:
                 # only paused requests hold memory: resume is handled by admission;
                 # if even that failed, drop the oldest paused KV
@@ -743,20 +822,25 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 k_paused -= lp[i] + g
                 ri[R_ST, i] = S_WAIT
                 stats[ST_RECOMP] += lp[i] + g
+                if nested:
+                    if wait_stage(sprm, g) == 1:
+                        w_count1 -= 1
+                        wq1 = min(wq1, w_count1)
+                    else:
+                        w_count2 -= 1
+                        wq2 = min(wq2, w_count2)
+                    ri[R_NPRE, i] += 1
                 continue
             if na < n_req:
                 if arr[na] > t:
                     t = arr[na]
-                continue
-            if pol == WAIT and not w_open:
-                w_open = True
                 continue
             status = 1
             break
         # ---- execute: one prefill/swap iteration, or a jump of k decode iterations
         n = ndec
         g_start = big_g
-        if npq > 0 or sw_time > 0.0 or evicted or not mc_ok:
+        if npq > 0 or sw_time > 0.0 or evicted or not mc_ok or w_next:
             # admission was skipped (eviction) or refused by MC-SF's time-dependent
             # test: the next boundary may decide differently
             k = 1
@@ -928,6 +1012,35 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
         trace[3, tr_next] = nrun + nw
         tr_next += 1
     return status
+
+
+@jit
+def _wait_open(nested, n_types, sprm, c0, c1, c2, q0, q1, q2, flush):
+    """WAIT's cohorts: new quotas ``(q0, q1, q2)`` of gated requests to admit per
+    type (WAIT) or stage (Nested WAIT), given the gated waiting counts ``c``.
+
+    WAIT opens one cohort of ``thresholds[j]`` requests of every type once the last
+    one is admitted and every type has that many waiting; Nested WAIT opens each
+    stage's cohort independently. With ``flush`` (no further arrival) a class
+    without an open cohort admits all its waiting requests.
+    """
+    if not nested:
+        if q0 + q1 + q2 > 0:
+            return q0, q1, q2
+        if c0 >= sprm[2] and (n_types < 2 or c1 >= sprm[3]) and \
+                (n_types < 3 or c2 >= sprm[4]):
+            return (int(sprm[2]), int(sprm[3]) if n_types > 1 else 0,
+                    int(sprm[4]) if n_types > 2 else 0)
+        if flush:
+            return c0, c1, c2
+        return 0, 0, 0
+    if q0 == 0:
+        q0 = c0 if (flush and c0 < sprm[2]) else (int(sprm[2]) if c0 >= sprm[2] else 0)
+    if n_types > 1 and q1 == 0:
+        q1 = c1 if (flush and c1 < sprm[3]) else (int(sprm[3]) if c1 >= sprm[3] else 0)
+    if n_types > 2 and q2 == 0:
+        q2 = c2 if (flush and c2 < sprm[4]) else (int(sprm[4]) if c2 >= sprm[4] else 0)
+    return q0, q1, q2
 
 
 @jit
