@@ -64,12 +64,36 @@ def _server(args):
                       **kw)
 
 
+_PREDICTIONS = {"exact": (0, "ExactPrediction"), "exponential": (0, "ExponentialPrediction"),
+                "lognormal": (1, "LognormalPrediction"), "uniform": (1, "UniformPrediction"),
+                "interval": (2, "IntervalPrediction")}
+
+
+def _prediction(text):
+    """``NAME[:P1[,P2]]`` -> a prediction model (None: the workload's default)."""
+    if text is None:
+        return None
+    from . import predictions
+
+    name, _, prm = str(text).partition(":")
+    key = name.strip().lower()
+    if key not in _PREDICTIONS:
+        raise ValueError(f"--prediction: unknown model {name!r}; use one of "
+                         f"{', '.join(_PREDICTIONS)} (e.g. lognormal:0.5)")
+    n, cls = _PREDICTIONS[key]
+    vals = _floats(prm, "--prediction") if prm.strip() else []
+    if len(vals) != n:
+        raise ValueError(f"--prediction: {key} takes {n} parameter(s), got {len(vals)}")
+    return getattr(predictions, cls)(*vals)
+
+
 def _workload(args, rate: float):
     from . import llm
 
+    pred = _prediction(getattr(args, "prediction", None))
     if args.trace:
-        return llm.load_trace(args.trace, arrival_rate=rate)
-    return llm.preset(args.preset, arrival_rate=rate)
+        return llm.load_trace(args.trace, arrival_rate=rate, prediction=pred)
+    return llm.preset(args.preset, arrival_rate=rate, prediction=pred)
 
 
 def _capacity(args) -> int:
@@ -168,6 +192,10 @@ def _common(p) -> None:
                    choices=("recompute", "swap", "restart", "keep"))
     p.add_argument("--swap-bandwidth", type=float, default=None,
                    help="KV tokens per unit time (with --preemption swap)")
+    p.add_argument("--prediction", default=None,
+                   help="prediction model of output lengths: exact, exponential, "
+                        "lognormal:SIGMA, uniform:ALPHA, interval:BETA,ALPHA "
+                        "(default: the workload's)")
     p.add_argument("--json", action="store_true", help="machine-readable output")
 
 
