@@ -2,9 +2,9 @@
 time, lists instead of heaps) for job-for-job checks of qtheory.llm.simulate.
 
 Covers FCFS, SJF, SPJF, SPRPT (with refinement), TRAIL, MC-SF (its admission test
-written out by its definition, O(batch**2) per test) and WAIT (cohorts of thresholds[j]
-new requests of each type) and Nested WAIT (requests pause with their KV at each stage
-boundary; each stage's cohorts open independently); recompute, swap and restart;
+written out by its definition, O(batch**2) per test), WAIT (cohorts of thresholds[j] new
+requests, opened per type) and Nested WAIT (requests pause with their KV at each stage
+boundary; cohorts opened per stage); recompute, swap and restart;
 chunked prefill; both token accountings. Rules: docs/llm_simulation.md.
 """
 
@@ -160,16 +160,10 @@ def reference(prep, server):
             if pol == K.WAIT:
                 counts = [count(j) for j in range(3)]
                 th = [int(sprm[2 + j]) if j < n_types else 0 for j in range(3)]
-                if not nested and sum(quota) == 0:
-                    if all(counts[j] >= th[j] for j in range(n_types)):
-                        quota = th
-                    elif na >= n:
-                        quota = counts          # no further arrival: the rest
-                elif nested:
-                    for j in range(n_types):
-                        if quota[j] == 0:
-                            quota[j] = th[j] if counts[j] >= th[j] else (
-                                counts[j] if na >= n else 0)
+                for j in range(n_types):
+                    if quota[j] == 0:
+                        quota[j] = th[j] if counts[j] >= th[j] else (
+                            counts[j] if na >= n else 0)
             aside = []
             while waiting:
                 w = min(waiting, key=lambda i: (rank(i, g[i]), i))

@@ -245,24 +245,24 @@ class WAIT(Scheduler):
     bounds[j]`` (true length for WAIT; with ``nested=True`` the type is not known in
     advance and the stage boundaries ``bounds`` are crossed as tokens are generated).
 
-    Rule simulated (WAIT, our reading of the paper's threshold batching): new
-    requests wait until, for every type ``j``, at least ``thresholds[j]`` new
-    requests of that type are waiting; then a *cohort* of the ``thresholds[j]``
-    oldest waiting new requests of each type is admitted in arrival order, as far as
-    batch slots, token budget and memory allow (a cohort not admitted whole stays
-    open and is completed at later iteration boundaries before the next one opens).
-    At most one cohort opens per iteration boundary, so a backlog is admitted at
-    ``sum(thresholds)`` requests per iteration. Once no further request will arrive,
-    the remaining new requests form the last cohort. Requests preempted by a memory
-    overflow are readmitted first-come first-served at any boundary.
+    Rule simulated (WAIT, our reading of the paper's threshold batching): each type
+    ``j`` admits new requests in *cohorts* of ``thresholds[j]``: once its previous
+    cohort is admitted and at least ``thresholds[j]`` new requests of type ``j`` are
+    waiting, a cohort of the oldest ``thresholds[j]`` of them opens and is admitted in
+    arrival order as far as batch slots, token budget and memory allow (a cohort not
+    admitted whole stays open and is completed at later iteration boundaries). At
+    most one cohort per type opens per iteration boundary, so a backlog of type ``j``
+    is admitted at ``thresholds[j]`` requests per iteration. Once no further request
+    will arrive, each type admits all its waiting requests. Requests preempted by a
+    memory overflow are readmitted first-come first-served at any boundary.
 
     Rule simulated (Nested WAIT, ``nested=True``, for unknown lengths; our reading of
     the paper's stages): every new request enters stage 0; a request that has
     generated ``bounds[k]`` tokens without completing pauses with its KV kept in
     memory (counted against capacity; not a preemption) and waits for stage
     ``k + 1``. Each stage ``k`` admits cohorts of ``thresholds[k]`` of its waiting
-    requests (oldest first) independently of the other stages, at most one per
-    stage per iteration boundary. On a memory overflow paused requests are evicted
+    requests (oldest first) as WAIT does per type, at most one per stage per
+    iteration boundary. On a memory overflow paused requests are evicted
     first (KV dropped, readmitted first-come first-served and recomputed). Once no
     further request will arrive, each stage admits all its waiting requests.
     """

@@ -38,7 +38,9 @@ from qtheory.llm.sim.driver import _run_one, prepare_replication
 
 SCHEDULERS = [llm.FCFS(), llm.SJF(), llm.SPJF(), llm.SPRPT(), llm.SPRPT(refine_every=64),
               llm.TRAIL(c=0.5), llm.TRAIL(c=0.5, refine_every=64), llm.MLFQ(), llm.ALISE(),
-              llm.FCFS(victim="lowest-priority"), llm.MCSF()]
+              llm.FCFS(victim="lowest-priority"), llm.MCSF(),
+              llm.WAIT(thresholds=(4, 2), bounds=(256,)),
+              llm.WAIT(thresholds=(4, 2, 1), bounds=(128, 512), nested=True)]
 
 
 def _server():

@@ -638,7 +638,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
             # WAIT: open cohorts (see _wait_open)
             ndefer = 0
             if pol == WAIT:
-                wq0, wq1, wq2 = _wait_open(nested, w_types, sprm, w_count0, w_count1,
+                wq0, wq1, wq2 = _wait_open(w_types, sprm, w_count0, w_count1,
                                            w_count2, wq0, wq1, wq2, na >= n_req)
             while nw > 0:
                 i = wi[0]
@@ -799,7 +799,7 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 nw = wpush(wk, wi, nw, rk[j], j)
             if pol == WAIT:
                 # a cohort that can open at the next boundary makes it an event
-                r0, r1, r2 = _wait_open(nested, w_types, sprm, w_count0, w_count1,
+                r0, r1, r2 = _wait_open(w_types, sprm, w_count0, w_count1,
                                         w_count2, wq0, wq1, wq2, na >= n_req)
                 w_next = r0 > wq0 or r1 > wq1 or r2 > wq2
         if nrun == 0:
@@ -1015,25 +1015,14 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
 
 
 @jit
-def _wait_open(nested, n_types, sprm, c0, c1, c2, q0, q1, q2, flush):
+def _wait_open(n_types, sprm, c0, c1, c2, q0, q1, q2, flush):
     """WAIT's cohorts: new quotas ``(q0, q1, q2)`` of gated requests to admit per
     type (WAIT) or stage (Nested WAIT), given the gated waiting counts ``c``.
 
-    WAIT opens one cohort of ``thresholds[j]`` requests of every type once the last
-    one is admitted and every type has that many waiting; Nested WAIT opens each
-    stage's cohort independently. With ``flush`` (no further arrival) a class
-    without an open cohort admits all its waiting requests.
+    A class whose last cohort is admitted opens the next one, of ``thresholds[j]``
+    requests, once that many are waiting; with ``flush`` (no further arrival) it
+    admits all its waiting requests.
     """
-    if not nested:
-        if q0 + q1 + q2 > 0:
-            return q0, q1, q2
-        if c0 >= sprm[2] and (n_types < 2 or c1 >= sprm[3]) and \
-                (n_types < 3 or c2 >= sprm[4]):
-            return (int(sprm[2]), int(sprm[3]) if n_types > 1 else 0,
-                    int(sprm[4]) if n_types > 2 else 0)
-        if flush:
-            return c0, c1, c2
-        return 0, 0, 0
     if q0 == 0:
         q0 = c0 if (flush and c0 < sprm[2]) else (int(sprm[2]) if c0 >= sprm[2] else 0)
     if n_types > 1 and q1 == 0:
