@@ -462,25 +462,13 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
             if nested:
                 # Nested WAIT: the request finished a stage without completing: it
                 # pauses with its KV kept until the next stage's cohort admits it
-                hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
-                hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
-                h = lp[i] + g + 1
+                h, npend, nrun, nfree = _stop_decoder(
+                    i, s, g, pol, bsz, bsh, lp, ri, cnt, si, hs, fh, fpos, fkey, ftie,
+                    vh, vpos, vkey, vtie, ch, cpos, ckey, ctie, pend, npend, rl, rlpos, freel,
+                    nrun, nfree)
                 k_dec -= h
                 blk += _blocks(lp[i] + g, bsz, bsh) - _blocks(h, bsz, bsh)
-                cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
                 ndec -= 1
-                ri[R_G, i] = g
-                for q in range(npend):
-                    if pend[q] == i:
-                        npend -= 1
-                        pend[q] = pend[npend]
-                        break
-                q = rlpos[s]
-                nrun -= 1
-                rl[q] = rl[nrun]
-                rlpos[rl[q]] = q
-                freel[nfree] = s
-                nfree += 1
                 ri[R_ST, i] = S_PAUSED
                 paused[npaused] = i
                 ri[R_SLOT, i] = npaused
@@ -575,22 +563,13 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
             # --- remove from running (common), then apply the mode
             if ri[R_ST, i] == S_DECODE:
                 g = ri[R_G, i] + (big_g - ri[R_D0, i])
-                h = lp[i] + g + 1
+                h, npend, nrun, nfree = _stop_decoder(
+                    i, s, g, pol, bsz, bsh, lp, ri, cnt, si, hs, fh, fpos, fkey, ftie,
+                    vh, vpos, vkey, vtie, ch, cpos, ckey, ctie, pend, npend, rl, rlpos, freel,
+                    nrun, nfree)
                 k_dec -= h
                 blk -= _blocks(h, bsz, bsh)
-                cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
                 ndec -= 1
-                ri[R_G, i] = g
-                hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
-                if pol == MCSF:
-                    _mc_remove(si, hs, s, bsz, bsh)
-                hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
-                hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
-                for q in range(npend):
-                    if pend[q] == i:
-                        npend -= 1
-                        pend[q] = pend[npend]
-                        break
                 if mode == M_SWAP:
                     ri[R_ST, i] = S_SWAPPED
                     sw_time += (lp[i] + g) / bw
@@ -618,12 +597,12 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                     stats[ST_RECOMP] += g
                     ri[R_G, i] = 0
                 ri[R_ST, i] = S_WAIT
-            q = rlpos[s]
-            nrun -= 1
-            rl[q] = rl[nrun]
-            rlpos[rl[q]] = q
-            freel[nfree] = s
-            nfree += 1
+                q = rlpos[s]
+                nrun -= 1
+                rl[q] = rl[nrun]
+                rlpos[rl[q]] = q
+                freel[nfree] = s
+                nfree += 1
             r = rank_of(pol, sprm, nkey, ncode, nprm, i, ri[R_G, i], lo[i], yp[i], aux[i])
             rk[i] = r
             nw = wpush(wk, wi, nw, r, i)
@@ -740,27 +719,14 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                         break
                 # preempt j
                 g = ri[R_G, j] + (big_g - ri[R_D0, j])
-                h = lp[j] + g + 1
+                h, npend, nrun, nfree = _stop_decoder(
+                    j, s, g, pol, bsz, bsh, lp, ri, cnt, si, hs, fh, fpos, fkey, ftie,
+                    vh, vpos, vkey, vtie, ch, cpos, ckey, ctie, pend, npend, rl, rlpos, freel,
+                    nrun, nfree)
                 k_dec -= h
                 blk -= _blocks(h, bsz, bsh)
-                cnt[(ri[R_D0, j] - lp[j] - ri[R_G, j]) % bsz] -= 1
                 ndec -= 1
                 left += 1
-                ri[R_G, j] = g
-                hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
-                hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
-                hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
-                for q in range(npend):
-                    if pend[q] == j:
-                        npend -= 1
-                        pend[q] = pend[npend]
-                        break
-                q = rlpos[s]
-                nrun -= 1
-                rl[q] = rl[nrun]
-                rlpos[rl[q]] = q
-                freel[nfree] = s
-                nfree += 1
                 stats[ST_PREEMPT] += 1.0
                 stats[ST_PRIO] += 1.0
                 ri[R_NPRE, j] += 1
@@ -937,23 +903,13 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
             done[i] = t
             ri[R_ST, i] = S_DONE
             ndone += 1
-            h = lp[i] + lo[i] + 1
+            h, npend, nrun, nfree = _stop_decoder(
+                i, s, lo[i], pol, bsz, bsh, lp, ri, cnt, si, hs, fh, fpos, fkey, ftie,
+                vh, vpos, vkey, vtie, ch, cpos, ckey, ctie, pend, npend, rl, rlpos, freel,
+                nrun, nfree)
             k_dec -= h
             blk -= _blocks(h, bsz, bsh)
-            cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
             ndec -= 1
-            ri[R_G, i] = lo[i]
-            hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
-            if pol == MCSF:
-                _mc_remove(si, hs, s, bsz, bsh)
-            hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
-            hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
-            q = rlpos[s]
-            nrun -= 1
-            rl[q] = rl[nrun]
-            rlpos[rl[q]] = q
-            freel[nfree] = s
-            nfree += 1
         # prefill progress
         if npq > 0:
             lft = budget - n
@@ -1030,6 +986,35 @@ def _wait_open(n_types, sprm, c0, c1, c2, q0, q1, q2, flush):
     if n_types > 2 and q2 == 0:
         q2 = c2 if (flush and c2 < sprm[4]) else (int(sprm[4]) if c2 >= sprm[4] else 0)
     return q0, q1, q2
+
+
+@jit
+def _stop_decoder(i, s, g, pol, bsz, bsh, lp, ri, cnt, si, hs, fh, fpos, fkey, ftie, vh,
+                  vpos, vkey, vtie, ch, cpos, ckey, ctie, pend, npend, rl, rlpos, freel,
+                  nrun, nfree):
+    """Decoder ``i`` (slot ``s``) leaves the batch with ``g`` tokens generated: its
+    block phase, heap entries, pending first token and slot are released. Returns
+    ``(h, npend, nrun, nfree)``, ``h`` the KV tokens it held in the last iteration
+    (the caller updates the KV and decoder counts)."""
+    cnt[(ri[R_D0, i] - lp[i] - ri[R_G, i]) % bsz] -= 1
+    ri[R_G, i] = g
+    hs[0] = hremove(fh, fpos, fkey, ftie, hs[0], s)
+    if pol == MCSF:
+        _mc_remove(si, hs, s, bsz, bsh)
+    hs[1] = hremove(vh, vpos, vkey, vtie, hs[1], s)
+    hs[2] = hremove(ch, cpos, ckey, ctie, hs[2], s)
+    for q in range(npend):
+        if pend[q] == i:
+            npend -= 1
+            pend[q] = pend[npend]
+            break
+    q = rlpos[s]
+    nrun -= 1
+    rl[q] = rl[nrun]
+    rlpos[rl[q]] = q
+    freel[nfree] = s
+    nfree += 1
+    return lp[i] + g + 1, npend, nrun, nfree
 
 
 @jit
