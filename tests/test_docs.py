@@ -1,7 +1,8 @@
 """The documentation cannot rot: the tutorial's code runs and prints what it shows, and the API
 page matches the package.
 
-* Every ```python block of docs/tutorial.md is executed, in order, in one namespace. When a
+* Every ```python block of docs/tutorial.md and docs/llm.md is executed, in order, in one
+  namespace per page. When a
   ```text block follows it, the printed output must match that block.
 * Every ```console block is a sequence of ``$ qtheory ...`` commands, each followed by its
   expected output; the command is run in-process through :func:`qtheory.cli.main`.
@@ -87,8 +88,14 @@ def test_tutorial_has_only_known_blocks():
             assert lang == "python", "a text block must follow a python block"
 
 
-def test_tutorial_python_blocks_run_and_print_what_they_show():
-    blocks = fenced_blocks(TUTORIAL.read_text(encoding="utf-8"))
+#: Pages whose python blocks are run, in order, in one namespace per page.
+RUN_PAGES = ("tutorial.md", "llm.md")
+
+
+@pytest.mark.parametrize("page", RUN_PAGES)
+def test_python_blocks_run_and_print_what_they_show(page):
+    path = DOCS / page
+    blocks = fenced_blocks(path.read_text(encoding="utf-8"))
     namespace: dict = {"__name__": "__tutorial__"}
     for k, (lang, body) in enumerate(blocks):
         if lang != "python":
@@ -96,11 +103,11 @@ def test_tutorial_python_blocks_run_and_print_what_they_show():
         buf = io.StringIO()
         with contextlib.redirect_stdout(buf), warnings.catch_warnings():
             warnings.simplefilter("error")  # the tutorial must run warning-free
-            exec(compile(body, f"{TUTORIAL.name}[block {k}]", "exec"), namespace)
+            exec(compile(body, f"{path.name}[block {k}]", "exec"), namespace)
         nxt = blocks[k + 1] if k + 1 < len(blocks) else ("", "")
         if nxt[0] == "text":
             assert output_matches(nxt[1], buf.getvalue()), (
-                f"block {k} printed:\n{buf.getvalue()}\nbut the tutorial shows:\n{nxt[1]}")
+                f"{page} block {k} printed:\n{buf.getvalue()}\nbut the page shows:\n{nxt[1]}")
 
 
 def _console_commands(body: str):

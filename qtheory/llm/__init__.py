@@ -23,11 +23,13 @@ from .analytic import (
     MemoryBound,
     MultibinCapacity,
     StabilityLimit,
+    WaitThresholds,
     fluid_equilibrium,
     memory_area,
     memory_stable,
     multibin_capacity,
     stability_limit,
+    wait_thresholds,
 )
 from .presets import PRESETS, lognormal_tokens, preset
 from .schedulers import (
@@ -67,6 +69,7 @@ __all__ = [
     "MODELS", "PREEMPTION_MODES",
     "stability_limit", "StabilityLimit", "fluid_equilibrium", "FluidEquilibrium",
     "memory_area", "memory_stable", "MemoryBound", "multibin_capacity", "MultibinCapacity",
+    "wait_thresholds", "WaitThresholds",
     "simulate", "LLMResult", "Estimate",
     "Scheduler", "FCFS", "SJF", "SPJF", "SPRPT", "TRAIL", "MCSF", "WAIT", "ALISE", "MLFQ",
     "SCHEDULERS", "get_scheduler",
