@@ -241,3 +241,19 @@ def test_bad_inputs():
     r = llm.simulate(t, llm.Server(max_batch=4), "fcfs", requests=3, replications=1,
                      warmup=0, records=True)
     np.testing.assert_array_equal(r.records["output"][0], [5, 3, 4])
+
+
+def test_mlfq_with_restart_keeps_levels_and_terminates():
+    """Under ``restart`` a request preempted by priority loses its tokens but keeps its
+    MLFQ level; re-entering at the top would let restarted requests preempt each other
+    forever (this configuration looped without end before the fix)."""
+    w = _small_workload()
+    s = _server(preemption="restart")
+    with pytest.warns(RuntimeWarning, match="unstable"):  # a small, overloaded server
+        r = llm.simulate(w, s, llm.MLFQ(quantum=2, levels=3), requests=120,
+                         replications=3, seed=3, records=True)
+    assert r.priority_preemptions > 0 and np.all(np.isfinite(r.records["completion"]))
+    step = llm.simulate(w, s, llm.MLFQ(quantum=2, levels=3), requests=120, replications=3,
+                        seed=3, records=True, step=True)
+    np.testing.assert_allclose(step.records["completion"], r.records["completion"],
+                               rtol=1e-12)  # jumps sum the iteration times in closed form

@@ -6,6 +6,13 @@ and ``lambda tau`` requests enter each iteration, so each stage holds ``lambda
 tau`` requests and the batch holds ``M = lambda tau A`` tokens, ``A`` being the
 area of a request (tokens held summed over its stages). With ``tau = d0 + d1 M``
 the fixed point is ``M* = d0 lambda A / (1 - d1 lambda A)``.
+
+Equation numbers refer to Ao et al.'s arXiv build whose front matter matches arXiv v2
+(the authors' compiled LaTeX labels): iteration time ``tau = d0 + d1 M``
+is Eq. (1) (Sec. 2.3); the fluid model is Sec. 3 ("Fluid Dynamics and Equilibrium"),
+single type Sec. 3.1 (``M*``: Eq. (5); throughput ``lambda l'``: Eq. (6); instability
+condition: Proposition 1), several types Sec. 3.2 (``M*``: Eq. (8); equilibrium
+iteration time: Eq. (9); throughput: Eq. (10)). Later revisions may renumber.
 """
 
 from __future__ import annotations
@@ -121,6 +128,15 @@ def fluid_equilibrium(workload: Workload, server: Server) -> FluidEquilibrium:
     workload's (prompt, output) law (a trace's own pairs, or the product of
     independent laws).
 
+    Source: Ao et al., arXiv:2504.11320, Sec. 3 "Fluid Dynamics and Equilibrium".
+    Single type (Sec. 3.1): ``M*`` is Eq. (5), the throughput ``lambda l'`` is Eq. (6),
+    and by Proposition 1 the mean latency grows linearly in time under every policy
+    when ``d1 lambda A >= 1``.
+    Several types (Sec. 3.2): ``M*`` is Eq. (8), ``tau*`` is Eq. (9) and the
+    throughput ``sum_j lambda_j l'_j`` is Eq. (10); ``tau = d0 + d1 M`` is Eq. (1)
+    (Sec. 2.3). Numbering as compiled in the authors' arXiv build (front matter
+    matching arXiv v2); later revisions may renumber.
+
     Parameters
     ----------
     workload : Workload
@@ -148,7 +164,7 @@ def fluid_equilibrium(workload: Workload, server: Server) -> FluidEquilibrium:
 
     Notes
     -----
-    *Accounting.* ``prefill_emits_token=False`` is the paper's: ``l' + 1``
+    *Accounting.* ``prefill_emits_token=False`` is the paper's (Sec. 3.1): ``l' + 1``
     iterations holding ``l, l + 1, ..., l + l'`` tokens, area ``(l' + 1)(l + l' /
     2)``, ``l + l'`` batch tokens. ``prefill_emits_token=True`` (vLLM; Dong & Cao)
     has the prefill iteration emit the first token: ``l'`` iterations holding ``l +
@@ -164,7 +180,8 @@ def fluid_equilibrium(workload: Workload, server: Server) -> FluidEquilibrium:
     lasts ``d0 + d1 M + kappa T``, ``T = lambda tau E[P]`` the tokens processed per
     iteration (``E[P]`` batch tokens per request). Solving the linear fixed point,
     ``tau* = d0 / (1 - lambda (d1 E[A] + kappa E[P]))`` and ``M* = lambda tau*
-    E[A]``; ``kappa = 0`` gives the paper's formulas.
+    E[A]``; ``kappa = 0`` gives the paper's Eqs. (8) and (9). The overhead term is
+    this package's extension, not a result of the paper.
 
     Examples
     --------

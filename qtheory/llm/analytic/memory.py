@@ -6,6 +6,12 @@ producing its ``j``-th token, so over its life it occupies ``w = l o + o (o + 1)
 2`` token-slots (one slot per token per decode step). A memory of ``M`` slots
 offers ``M`` slot-steps per step, whence Dong & Cao's necessary condition ``sum_k
 lambda_k w_k <= M`` for any policy (unit-time steps, ``lambda_k`` per step).
+
+Numbering (Dong & Cao, arXiv:2604.11001v1, the version seen): the slotted model is
+Sec. 2, the necessary condition is Proposition 3.2, and Algorithm 1's memory budget
+``sum_k b_k w_k <= M`` is inequality (2), as cited by an independent reproduction
+(Concourse.jl); the equation number of ``w`` itself could not be checked here (paper
+text not available).
 """
 
 from __future__ import annotations
@@ -28,6 +34,11 @@ def memory_area(workload: Workload, server: Server | None = None) -> float:
     averaged over the workload's (prompt, output) law: a trace's own pairs, or the
     product of independent laws.
 
+    Source: Dong & Cao, arXiv:2604.11001, the per-request KV workload ``w_k`` that
+    enters Proposition 3.2 and inequality (2) (numbering as cited by an independent
+    reproduction; the equation number of the definition of ``w`` could not be checked
+    here, paper text not available).
+
     Parameters
     ----------
     workload : Workload
@@ -36,7 +47,8 @@ def memory_area(workload: Workload, server: Server | None = None) -> float:
         Its ``prefill_emits_token`` selects the accounting: ``True`` (the default
         without a server) is Dong & Cao's, ``o`` iterations holding ``l + 1, ...,
         l + o`` tokens; ``False`` adds the prefill iteration holding ``l`` tokens,
-        ``w = (o + 1)(l + o / 2)`` (Ao et al.'s ``A``).
+        ``w = (o + 1)(l + o / 2)`` (Ao et al.'s ``A``, arXiv:2504.11320, Sec. 3.1,
+        the factor in Eq. (5)).
 
     Returns
     -------
@@ -99,7 +111,9 @@ def memory_stable(workload: Workload, server: Server) -> MemoryBound:
 
     .. math:: \sum_k \lambda_k w_k = \lambda\,E[w] \le M,
 
-    ``lambda`` in requests per iteration. This function generalises the condition
+    ``lambda`` in requests per iteration: Proposition 3.2 of Dong & Cao,
+    arXiv:2604.11001 (numbering as cited by an independent reproduction; not checked
+    against the paper text here). This function generalises the condition
     to iterations of any duration: every iteration lasts at least ``t_min``, so a
     request keeps ``w`` token-slots for at least ``t_min`` each, and by Little's law
     the mean number of KV tokens in use is at least ``lambda t_min E[w]``; it cannot
@@ -133,8 +147,10 @@ def memory_stable(workload: Workload, server: Server) -> MemoryBound:
     -----
     The condition is necessary, not sufficient. With :class:`LinearTime` the
     iterations last longer as memory fills; :func:`fluid_equilibrium` then gives
-    the memory in use, ``M* = lambda tau* E[A] >= lambda d0 E[A]``, and its
-    ``fits_memory`` is the sharper check.
+    the memory in use, ``M* = lambda tau* E[A] >= lambda d0 E[A]`` (Ao et al.,
+    arXiv:2504.11320, Sec. 3.2, Eq. (8)), and its ``fits_memory`` is the sharper check.
+    The extension to iterations of any duration (``t_min``) is this package's, not a
+    result of Dong & Cao.
 
     Examples
     --------

@@ -9,6 +9,13 @@ mass, so the mean batch time is the average over the bins of ``E[max of B servic
 times drawn from bin i]`` and the capacity (the largest sustainable request rate)
 is ``B`` divided by it. One bin is plain static batching; more bins group similar
 requests and the capacity grows toward ``B / E[S]`` with exact predictions.
+
+Numbering of arXiv:2412.04504v1 as cited by secondary sources (a reading note of the
+paper and a reimplementation; the paper text itself could not be checked here): model
+assumptions 3.1-3.2 (Sec. 3); throughput ``B / E[t_service]`` and its growth in ``k``,
+Proposition 4.1 and Theorem 4.2 (Sec. 4); equal-mass bins optimal, Lemma 4.1; the limit
+``2B / (l_min + l_max)`` for uniform service, Remark 4.3; ``E[max]`` of ``B`` uniform
+draws on a bin, Appendix A.1, Eq. (8).
 """
 
 from __future__ import annotations
@@ -341,6 +348,15 @@ def multibin_capacity(service, batch_size: int, bins: int,
 
     (Guldogan et al.'s closed form for uniform service times), increasing in ``k``
     towards ``B / E[S]``.
+
+    Source: Guldogan et al., arXiv:2412.04504v1, Sec. 4: capacity ``B / E[t_service]``
+    with ``k`` equal-mass bins, Proposition 4.1 and Theorem 4.2; equal-mass bin edges,
+    Lemma 4.1; per-bin ``E[max]`` for uniform service, Appendix A.1, Eq. (8); the limit
+    ``B / E[S] = 2B / (a + b)``, Remark 4.3. These numbers are as cited by secondary
+    sources (a reading note of the paper and a reimplementation) and could not be
+    checked against the paper text here. The paper's analysis assumes uniform service
+    (Assumption 3.2; exponential service in Appendix A.4, same caveat); the numerical
+    treatment of general, discrete and noisy-prediction laws here is this package's.
 
     Parameters
     ----------

@@ -8,6 +8,14 @@ show that with mean prefill ``m_p`` and decode ``m_d`` tokens per request every
 work-conserving policy that fills batches up to the budget (Orca- and Sarathi-style
 batching) is stable when ``lambda (m_p + m_d) < b_max / t_{b_max}``, and that no
 policy is when ``lambda (m_p + m_d) > b_max / t_{b_max}``.
+
+Numbering, as cited for arXiv:2504.07347v3 (Dai, Deng, Li & Peng) by two independent
+reproductions (serQ, Concourse.jl): the stability boundary is Theorem 2 (part (a): no
+policy above it; part (b): every work-conserving policy below it), work conservation is
+defined in Eqs. (8)-(9), the queueing model is Sec. 3.1 with the staircase batch time
+as Assumption 1, and the Orca / Sarathi-Serve / FasterTransformer / vLLM comparison is
+Sec. 4. The numbering of v1-v2 (Li, Dai & Peng) could not be checked here (paper text
+not available).
 """
 
 from __future__ import annotations
@@ -84,11 +92,15 @@ def stability_limit(workload: Workload, server: Server) -> StabilityLimit:
 
     .. math:: \lambda (m_p + m_d) < b_{\max} / t_{b_{\max}}
 
-    (Li, Dai & Peng, the throughput-optimality theorem for work-conserving
-    batching; the stability region is the same for Orca- and Sarathi-style
-    batching). Above the boundary a full-budget policy processes ``b_max /
+    (Li, Dai & Peng, arXiv:2504.07347, Theorem 2: part (a) for the instability of
+    every policy above the boundary, part (b) for the stability of work-conserving
+    policies, Eqs. (8)-(9), below it; numbering of v3 as cited by two independent
+    reproductions, earlier versions not checked. The stability region is the same
+    for Orca- and Sarathi-style batching, Sec. 4). Above the boundary a full-budget
+    policy processes ``b_max /
     t_{b_max}`` tokens per unit time, so the fluid backlog grows at ``lambda -
-    lambda_max`` requests per unit time.
+    lambda_max`` requests per unit time (a consequence drawn here, not a numbered
+    result of the paper).
 
     Parameters
     ----------
@@ -144,7 +156,8 @@ def stability_limit(workload: Workload, server: Server) -> StabilityLimit:
 
     Examples
     --------
-    The staircase fitted by Li, Dai & Peng for CodeLlama-34B on an A100 (ms):
+    The staircase fitted by Li, Dai & Peng for CodeLlama-34B on an A100 (ms;
+    Sec. 2.3, Fig. 6 and Eq. (4) as cited by Concourse.jl for v3):
 
     >>> from qtheory import llm
     >>> server = llm.Server(max_batch=2048, token_budget=2048, prefill_emits_token=False,

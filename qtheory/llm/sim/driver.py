@@ -140,8 +140,8 @@ def _run_one(prep, trace_points):
     n = prep["arr"].size
     st = _Rep(n, prep["maxb"], prep["bsz"], trace_points)
     status = K.run(prep["cfg_i"], prep["cfg_f"], prep["sprm"], prep["nprm"], prep["nkey"],
-                   prep["arr"], prep["lp"], prep["lo"], prep["yp"], prep["aux"], st.first,
-                   st.done, st.ri, st.rk, st.wk, st.wi, st.si, st.sk, st.cnt, st.hs,
+                   prep["arr"], prep["lp"], prep["lo"], prep["yp"], prep["aux"].copy(),
+                   st.first, st.done, st.ri, st.rk, st.wk, st.wi, st.si, st.sk, st.cnt, st.hs,
                    st.paused, st.trace, st.stats)
     if status != 0:
         raise RuntimeError("the LLM simulation kernel reached a state where no request can "
@@ -188,7 +188,10 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
     warmup : int, optional
         Requests (by arrival) excluded from the statistics; default ``requests // 10``.
     backend : {"cpu", "gpu"}
-        ``"gpu"`` is not available yet (raises ``NotImplementedError``).
+        ``"gpu"``: one replication per CUDA thread (:mod:`qtheory.llm.sim.gpu`), the
+        same requests and the same kernel source as ``"cpu"``; raises
+        :class:`~qtheory.sim.kernels.gpu.GPUUnavailableError` (a
+        ``NotImplementedError``) without a CUDA GPU or Numba's CUDA simulator.
     level : float
         Confidence level.
     records : bool
@@ -196,7 +199,7 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
     trace_points : int
         Sample the KV occupancy at this many equally spaced times (replication 0).
     workers : int, optional
-        Threads (default: all cores); does not change the numbers.
+        Threads of the CPU backend (default: all cores); does not change the numbers.
     batches : int
         Batches for batch means when ``replications == 1``.
     step : bool
@@ -250,8 +253,9 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
     server.check(workload)
     _time_params(server)
     if backend == "gpu":
-        raise NotImplementedError("backend='gpu': the GPU backend of the LLM simulator is "
-                                  "not implemented yet; use backend='cpu'")
+        from ...sim.kernels.gpu import _cuda
+
+        _cuda()  # GPUUnavailableError (a NotImplementedError) without a GPU, early
     seed_int = _seed_of(seed)
     preps = [prepare_replication(workload, server, sched, requests, seed_int, r, step,
                                  trace_points if r == 0 else 0)
@@ -259,7 +263,11 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
     t0 = time.perf_counter()
     nw = workers if workers is not None else (os.cpu_count() or 1)
     nw = max(1, min(int(nw), replications))
-    if nw == 1:
+    if backend == "gpu":
+        from . import gpu
+
+        reps = gpu.run_replications(preps, trace_points)
+    elif nw == 1:
         reps = [_run_one(p, trace_points) for p in preps]
     else:
         _run_one(prepare_replication(workload, server, sched, 2, seed_int, 0), 0)  # compile
@@ -267,11 +275,11 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
             reps = list(ex.map(lambda p: _run_one(p, trace_points), preps))
     elapsed = time.perf_counter() - t0
     return _collect(workload, server, sched, preps, reps, warmup, level, batches, records,
-                    trace_points, seed_int, elapsed)
+                    trace_points, seed_int, elapsed, backend)
 
 
 def _collect(workload, server, sched, preps, reps, warmup, level, batches, records,
-             trace_points, seed, elapsed) -> LLMResult:
+             trace_points, seed, elapsed, backend="cpu") -> LLMResult:
     nrep = len(reps)
     n = preps[0]["arr"].size
     m = slice(warmup, n)
@@ -363,4 +371,4 @@ def _collect(workload, server, sched, preps, reps, warmup, level, batches, recor
         backlog_end=float(np.mean(ends)), stable=stable, requests=n, warmup=warmup,
         replications=nrep, ci_method=method, arrival_rate=float(workload.arrival_rate),
         iterations=float(S[:, K.ST_ITERS].mean()), seed=seed, level=float(level),
-        elapsed=elapsed, kv_trace=kv_trace, records=rec, notes=tuple(notes))
+        elapsed=elapsed, backend=backend, kv_trace=kv_trace, records=rec, notes=tuple(notes))

@@ -242,6 +242,16 @@ def mlfq_level(sprm, entry, g):
 
 
 @jit
+def _keep_level(sprm, entry, g):
+    """MLFQ under ``restart``: the level a request re-enters at after losing its ``g``
+    tokens (its current level; the service it received still counts). Re-entering at
+    its entry level instead would let restarted requests preempt each other forever
+    (each preemption promotes the victim back to the top): a livelock."""
+    lev, _nx = mlfq_level(sprm, entry, g)
+    return float(lev)
+
+
+@jit
 def rank_of(pol, sprm, nkey, ncode, nprm, i, g, o, y, aux):
     """Rank (lower served first) of request ``i`` with ``g`` tokens generated."""
     if pol == FCFS or pol == WAIT:
@@ -526,10 +536,12 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                     # first-served, its KV recomputed
                     if wait_stage(sprm, g) == 1:
                         w_count1 -= 1
-                        wq1 = min(wq1, w_count1)
+                        if w_count1 < wq1:
+                            wq1 = w_count1
                     else:
                         w_count2 -= 1
-                        wq2 = min(wq2, w_count2)
+                        if w_count2 < wq2:
+                            wq2 = w_count2
                     ri[R_NPRE, i] += 1
                 if pol == ALISE and cfg_i[CI_SWAPOK] != 0:
                     ri[R_ST, i] = S_SWAPPED
@@ -576,6 +588,8 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                     stats[ST_SWAPTOK] += lp[i] + g
                 elif mode == M_RESTART:
                     stats[ST_RECOMP] += lp[i] + g
+                    if pol == MLFQ:  # it keeps its level (see _keep_level)
+                        aux[i] = _keep_level(sprm, aux[i], g)
                     ri[R_G, i] = 0
                     ri[R_ST, i] = S_WAIT
                 else:
@@ -595,6 +609,8 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                         break
                 if mode == M_RESTART:
                     stats[ST_RECOMP] += g
+                    if pol == MLFQ:
+                        aux[i] = _keep_level(sprm, aux[i], g)
                     ri[R_G, i] = 0
                 ri[R_ST, i] = S_WAIT
                 q = rlpos[s]
@@ -752,6 +768,8 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                     stats[ST_SWAPTOK] += lp[j] + g
                 elif pm == M_RESTART:
                     stats[ST_RECOMP] += lp[j] + g
+                    if pol == MLFQ:
+                        aux[j] = _keep_level(sprm, aux[j], g)
                     ri[R_G, j] = 0
                     ri[R_ST, j] = S_WAIT
                 else:
@@ -791,10 +809,12 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 if nested:
                     if wait_stage(sprm, g) == 1:
                         w_count1 -= 1
-                        wq1 = min(wq1, w_count1)
+                        if w_count1 < wq1:
+                            wq1 = w_count1
                     else:
                         w_count2 -= 1
-                        wq2 = min(wq2, w_count2)
+                        if w_count2 < wq2:
+                            wq2 = w_count2
                     ri[R_NPRE, i] += 1
                 continue
             if na < n_req:

@@ -93,6 +93,10 @@ class LLMResult:
         The heuristic of :func:`qtheory.llm.simulate` (backlog not growing).
     iterations : float
         Iterations executed per replication (mean).
+    elapsed : float
+        Seconds the kernels took (all replications).
+    backend : str
+        ``"cpu"`` or ``"gpu"``.
     kv_trace : dict or None
         ``time``, ``kv_tokens``, ``kv_blocks``, ``in_system`` sampled at fixed times
         (replication 0), with ``trace_points > 0``.
@@ -129,6 +133,7 @@ class LLMResult:
     seed: int
     level: float = 0.95
     elapsed: float = field(default=float("nan"), compare=False)
+    backend: str = field(default="cpu", compare=False)
     kv_trace: dict | None = field(default=None, repr=False, compare=False)
     records: dict | None = field(default=None, repr=False, compare=False)
     notes: tuple = ()

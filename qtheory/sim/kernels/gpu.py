@@ -80,7 +80,8 @@ from .layout import (
 if TYPE_CHECKING:  # pragma: no cover
     from ..driver import Outcome, Prepared
 
-__all__ = ["run_replications", "GPUUnavailableError", "available", "THREADS_PER_BLOCK",
+__all__ = ["run_replications", "GPUUnavailableError", "available", "device_function",
+           "THREADS_PER_BLOCK",
            "SLICE_EVENTS", "HISTOGRAMS"]
 
 #: Threads per block on a GPU (the kernels use up to 255 registers per thread).
@@ -187,21 +188,37 @@ _RETARGET = None
 _LAUNCHERS: dict[str, object] = {}
 
 
+def _retarget_locked(fn):
+    global _RETARGET
+    if _RETARGET is None:
+        from .._jit import Retarget
+        from . import cpu, hist
+
+        if _simulated():
+            over = {cpu._count: _count_simulated, hist.f64_bits: _f64_bits_simulated}
+        else:
+            over = {cpu._count: _count_atomic}
+        _RETARGET = Retarget(cuda.jit(device=True), over)
+    return _RETARGET(fn)
+
+
+def device_function(fn):
+    """``fn``, a shared CPU kernel function (made by :func:`qtheory.sim._jit.jit`),
+    compiled as a ``numba.cuda`` device function with the whole tree of helpers it calls
+    (memoised; one :class:`~qtheory.sim._jit.Retarget` per process, shared by every
+    GPU kernel of the package). Raises :class:`GPUUnavailableError` without a GPU."""
+    _cuda()
+    with _LOCK:
+        return _retarget_locked(fn)
+
+
 def _launcher(name: str):
     """The compiled global kernel for the CPU kernel ``name`` of :mod:`.cpu` (memoised)."""
-    global _RETARGET
     with _LOCK:
         if name not in _LAUNCHERS:
-            from .._jit import Retarget
-            from . import cpu, hist
+            from . import cpu
 
-            if _RETARGET is None:
-                if _simulated():
-                    over = {cpu._count: _count_simulated, hist.f64_bits: _f64_bits_simulated}
-                else:
-                    over = {cpu._count: _count_atomic}
-                _RETARGET = Retarget(cuda.jit(device=True), over)
-            _LAUNCHERS[name] = _make_launcher(_RETARGET(getattr(cpu, name)))
+            _LAUNCHERS[name] = _make_launcher(_retarget_locked(getattr(cpu, name)))
         return _LAUNCHERS[name]
 
 

@@ -1,0 +1,155 @@
+"""GPU backend of the LLM simulator: one replication per CUDA thread, running the CPU
+kernel's own source.
+
+``llm.simulate(..., backend="gpu")`` compiles :func:`qtheory.llm.sim.kernel.run` and
+every helper it calls (heaps, MC-SF lines, WAIT cohorts, the counter-based generator
+and noise samplers of :mod:`qtheory.sim`) as ``numba.cuda`` device functions with
+:func:`qtheory.sim.kernels.gpu.device_function` (one source, two targets; see
+:mod:`qtheory.sim._jit`). What is GPU-only is this module: a global kernel in which
+thread ``r`` takes its replication's slices of the state arrays and calls the shared
+kernel, and the host code that stacks the replications and copies them to and from the
+device.
+
+The requests (arrival times, prompt and output lengths, first predictions) are drawn by
+the host exactly as for the CPU backend (:mod:`.draws`, counter-based streams), so the
+two backends simulate the same requests; refinements of predictions are drawn in the
+kernel from the same counter-based streams. Under Numba's CUDA simulator
+(``NUMBA_ENABLE_CUDASIM=1`` before Numba is first imported) the shared source runs as
+Python with IEEE double arithmetic and the C library's ``log``/``exp``, and the results
+equal the CPU's exactly (tested); on a GPU they agree up to the rounding of
+libdevice's ``log``/``exp`` and fused multiply-adds.
+
+State layout: every per-replication array gets a last axis of length ``R`` (the threads
+of a warp reading the same field touch adjacent addresses). Memory: about ``136 n``
+bytes per replication of ``n`` requests (``1.4`` GB for ``10**4`` replications of
+``10**3`` requests); replications are launched in groups that fit
+:data:`MAX_BYTES_PER_LAUNCH`. A replication of ``n`` requests runs on one GPU thread, so
+a GPU pays off with thousands of replications (a parameter sweep's or a confidence
+interval's), not with one long run.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import warnings
+from types import SimpleNamespace
+
+import numpy as np
+
+from . import kernel as K
+
+__all__ = ["run_replications", "MAX_BYTES_PER_LAUNCH", "THREADS_PER_BLOCK"]
+
+#: Threads per block on a GPU.
+THREADS_PER_BLOCK = 64
+#: Device memory for the state of one launch's replications (bytes); more replications
+#: are run in several launches.
+MAX_BYTES_PER_LAUNCH = 8 << 30
+
+cuda = None  # numba.cuda, bound on first use
+_LOCK = threading.Lock()
+_LAUNCH = None
+
+# (name, dtype, rows before the request/slot axis, axis length key)
+_PER_REQUEST = ("arr", "lp", "lo", "yp", "aux")
+_STATE = (("first", np.float64, (), "n"), ("done", np.float64, (), "n"),
+          ("ri", np.int64, (K.NRI,), "n"), ("rk", np.float64, (), "n"),
+          ("wk", np.float64, (), "n"), ("wi", np.int64, (), "n"),
+          ("si", np.int64, (K.NSI,), "maxb"), ("sk", np.float64, (K.NSK,), "maxb"),
+          ("cnt", np.int64, (), "bsz"), ("hs", np.int64, (), 4),
+          ("paused", np.int64, (), "n"), ("trace", np.float64, (4,), "ntrace"),
+          ("stats", np.float64, (), K.NST))
+
+
+def _launcher():
+    global cuda, _LAUNCH
+    from ...sim.kernels import gpu as G
+
+    run_dev = G.device_function(K.run)  # raises GPUUnavailableError without a GPU
+    with _LOCK:
+        if _LAUNCH is None:
+            cuda = G.cuda
+
+            def launch(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done,
+                       ri, rk, wk, wi, si, sk, cnt, hs, paused, trace, stats, status):
+                r = cuda.grid(1)
+                if r < status.shape[0]:
+                    status[r] = run_dev(
+                        cfg_i[:, r], cfg_f[:, r], sprm, nprm, nkey[r], arr[:, r], lp[:, r],
+                        lo[:, r], yp[:, r], aux[:, r], first[:, r], done[:, r],
+                        ri[:, :, r], rk[:, r], wk[:, r], wi[:, r], si[:, :, r],
+                        sk[:, :, r], cnt[:, r], hs[:, r], paused[:, r], trace[:, :, r],
+                        stats[:, r])
+
+            _LAUNCH = cuda.jit(launch)
+        return _LAUNCH
+
+
+def _simulated() -> bool:
+    from numba.core import config
+
+    return bool(config.ENABLE_CUDASIM)
+
+
+def bytes_per_replication(n: int, maxb: int, bsz: int, ntrace: int) -> int:
+    """Device bytes of one replication's inputs and state."""
+    per_req = 8 * (len(_PER_REQUEST) + 7 + K.NRI)
+    return n * per_req + 8 * (maxb * (K.NSI + K.NSK) + bsz + 4 + 4 * max(ntrace, 1)
+                              + K.NST + K.NCI + K.NCF + 2)
+
+
+def _group(preps, trace_points):
+    """Run the replications ``preps`` in one launch; their ``_Rep``-like results."""
+    launch = _launcher()
+    R = len(preps)
+    p0 = preps[0]
+    n = p0["arr"].size
+    sizes = {"n": n, "maxb": p0["maxb"], "bsz": p0["bsz"], "ntrace": max(trace_points, 1)}
+    h = {"cfg_i": np.stack([p["cfg_i"] for p in preps], axis=-1),
+         "cfg_f": np.stack([p["cfg_f"] for p in preps], axis=-1),
+         "nkey": np.array([p["nkey"] for p in preps], dtype=np.uint64)}
+    for k in _PER_REQUEST:
+        h[k] = np.stack([p[k] for p in preps], axis=-1)
+    for name, dt, rows, length in _STATE:
+        size = sizes[length] if isinstance(length, str) else length
+        h[name] = np.zeros(rows + (size, R), dt)
+    d = {k: cuda.to_device(np.ascontiguousarray(v)) for k, v in h.items()}
+    sprm = cuda.to_device(np.ascontiguousarray(p0["sprm"]))
+    nprm = cuda.to_device(np.ascontiguousarray(p0["nprm"]))
+    status = cuda.to_device(np.full(R, -1, np.int64))
+    tpb = min(THREADS_PER_BLOCK, R) if not _simulated() else min(4, R)
+    grid = (math.ceil(R / tpb), tpb)
+    with warnings.catch_warnings():
+        if _simulated():  # NumPy scalars warn on the generator's intended uint64 wraparound
+            warnings.filterwarnings("ignore", "overflow encountered", RuntimeWarning)
+        launch[grid](d["cfg_i"], d["cfg_f"], sprm, nprm, d["nkey"], d["arr"], d["lp"],
+                     d["lo"], d["yp"], d["aux"], d["first"], d["done"], d["ri"], d["rk"],
+                     d["wk"], d["wi"], d["si"], d["sk"], d["cnt"], d["hs"], d["paused"],
+                     d["trace"], d["stats"], status)
+    st = status.copy_to_host()
+    if np.any(st != 0):
+        raise RuntimeError("the LLM simulation kernel reached a state where no request can "
+                           f"run in replication(s) {np.flatnonzero(st != 0).tolist()} "
+                           "(please report this as a bug)")
+    out = {k: d[k].copy_to_host() for k in ("first", "done", "ri", "trace", "stats")}
+    return [SimpleNamespace(first=out["first"][:, r], done=out["done"][:, r],
+                            ri=out["ri"][:, :, r], trace=out["trace"][:, :, r],
+                            stats=out["stats"][:, r]) for r in range(R)]
+
+
+def run_replications(preps: list, trace_points: int) -> list:
+    """Run the prepared replications (``prepare_replication`` dicts) on the GPU.
+
+    Returns objects with the CPU driver's result attributes (``first``, ``done``,
+    ``ri``, ``trace``, ``stats``), in the order of ``preps``. Raises
+    :class:`qtheory.sim.kernels.gpu.GPUUnavailableError` without a GPU.
+    """
+    _launcher()
+    p0 = preps[0]
+    per = bytes_per_replication(p0["arr"].size, p0["maxb"], p0["bsz"], trace_points)
+    step = max(1, int(MAX_BYTES_PER_LAUNCH // per))
+    reps = []
+    for a in range(0, len(preps), step):
+        reps.extend(_group(preps[a:a + step], trace_points))
+    return reps
