@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import math
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from numba import njit
 
 import qtheory as qt
 from qtheory import llm
@@ -257,3 +259,44 @@ def test_mlfq_with_restart_keeps_levels_and_terminates():
                         seed=3, records=True, step=True)
     np.testing.assert_allclose(step.records["completion"], r.records["completion"],
                                rtol=1e-12)  # jumps sum the iteration times in closed form
+
+
+# ------------------------------------------------------- user-callable iteration times
+@njit
+def _sqrt_time(bt, kv, bs):
+    # concave in the KV tokens, linear in batch tokens and size; invalid above 5000
+    # batch tokens (to test the error path with the same compiled kernel)
+    if bt > 5000.0:
+        return -1.0
+    return 0.5 + 0.02 * math.sqrt(kv) + 0.001 * bt + 0.01 * bs
+
+
+@pytest.mark.parametrize("sched,kw", [(llm.SPRPT(refine_every=8), {}),
+                                      (llm.MCSF(), {"preemption": "restart"})])
+def test_callable_iteration_time_job_for_job_against_reference(sched, kw):
+    """The kernel compiled with the user's callable (one iteration per loop pass)
+    against the pure-Python reference, which calls ``server.time_of``."""
+    w = _small_workload()
+    s = _server(iteration_time=_sqrt_time, **kw)
+    prep = prepare_replication(w, s, sched, 150, 3, 0)
+    st = _run_one(prep, 0)
+    first, done, maxblk = reference(prep, s)
+    np.testing.assert_allclose(st.done, done, rtol=1e-9)
+    np.testing.assert_allclose(st.first, first, rtol=1e-9)
+    assert int(st.stats[3]) == maxblk <= s.kv_blocks
+
+
+def test_callable_iteration_time_errors():
+    s = llm.Server(max_batch=4, iteration_time=_sqrt_time)
+    w = llm.Workload(0.01, 6000, 10)  # a 6000-token prefill: the callable returns -1
+    with pytest.raises(ValueError, match="iteration_time.*batch_tokens=6000"):
+        llm.simulate(w, s, "fcfs", requests=20, replications=1)
+    with pytest.raises(NotImplementedError, match="callable iteration_time"):
+        llm.simulate(w, s, "fcfs", requests=20, backend="gpu")
+
+    def not_numba(bt, kv, bs):
+        return {"a": 1.0}["a"] + object().__hash__()
+
+    with pytest.raises(TypeError, match="iteration_time.*numba"):
+        llm.simulate(w, llm.Server(max_batch=4, iteration_time=not_numba), "fcfs",
+                     requests=20, replications=1)

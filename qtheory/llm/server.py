@@ -203,8 +203,11 @@ class Server:
         Tokens per KV block (vLLM's default is 16); a request holding ``n`` tokens
         occupies ``ceil(n / block_size)`` blocks.
     iteration_time : LinearTime, StaircaseTime, UnitTime or callable
-        Duration of one iteration. A callable must be a Numba ``njit`` function of
-        ``(batch_tokens, kv_tokens, batch_size)`` returning a positive float.
+        Duration of one iteration. A callable ``f(batch_tokens, kv_tokens,
+        batch_size)`` must return a finite positive float and be compilable by
+        ``numba.njit`` (a plain Python function is compiled by the simulator; the
+        simulator then runs one iteration per event-loop pass, see
+        ``docs/llm_simulation.md``); the analytic models take the built-in forms only.
     chunked_prefill : bool
         Split prompts into chunks that fill the token budget after the decodes
         (Sarathi-Serve, OSDI 2024); otherwise a prompt is prefilled in one iteration.

@@ -38,11 +38,15 @@ def _check_int(name: str, value, low: int) -> int:
 def _time_params(server: Server) -> tuple[float, tuple]:
     it = server.iteration_time
     if not isinstance(it, (LinearTime, StaircaseTime, UnitTime)):
-        raise NotImplementedError(
-            "iteration_time: the simulator supports LinearTime, StaircaseTime and UnitTime "
-            f"(closed-form event jumping); got the callable {it!r}")
+        return 0.0, (0.0, 0.0, 0.0)  # a user callable (see user_time.py)
     code, prm = it.params()
     return float(code), prm
+
+
+def _user_time(server: Server):
+    """The user's iteration-time callable, or ``None`` for a built-in model."""
+    it = server.iteration_time
+    return None if isinstance(it, (LinearTime, StaircaseTime, UnitTime)) else it
 
 
 def _aux(workload: Workload, server: Server, sched, lp, lo) -> np.ndarray:
@@ -110,7 +114,7 @@ def prepare_replication(workload, server, scheduler, requests, seed, rep, step=F
     cfg_i[K.CI_MODE] = _MODES[server.preemption]
     pol, sprm = sched.params()
     cfg_i[K.CI_POL] = pol
-    cfg_i[K.CI_STEP] = 1 if step else 0
+    cfg_i[K.CI_STEP] = 1 if step or _user_time(server) is not None else 0
     enc = encode_prediction(workload.prediction)
     if enc is None and getattr(sched, "refine_every", None):
         raise NotImplementedError(
@@ -131,7 +135,7 @@ def prepare_replication(workload, server, scheduler, requests, seed, rep, step=F
     nkey = np.uint64(stream_key(np.uint64(seed % 2**64), np.uint64(rep),
                                 np.uint64(STREAM_REFINE)))
     aux = _aux(workload, server, sched, lp, lo)
-    return {"cfg_i": cfg_i, "cfg_f": cfg_f, "sprm": np.ascontiguousarray(sprm, float),
+    return {"user_time": _user_time(server), "cfg_i": cfg_i, "cfg_f": cfg_f, "sprm": np.ascontiguousarray(sprm, float),
             "nprm": nprm, "nkey": nkey, "arr": arr, "lp": lp, "lo": lo, "yp": yp,
             "aux": aux, "sched": sched, "maxb": maxb, "bsz": bsz}
 
@@ -139,10 +143,22 @@ def prepare_replication(workload, server, scheduler, requests, seed, rep, step=F
 def _run_one(prep, trace_points):
     n = prep["arr"].size
     st = _Rep(n, prep["maxb"], prep["bsz"], trace_points)
-    status = K.run(prep["cfg_i"], prep["cfg_f"], prep["sprm"], prep["nprm"], prep["nkey"],
-                   prep["arr"], prep["lp"], prep["lo"], prep["yp"], prep["aux"].copy(),
-                   st.first, st.done, st.ri, st.rk, st.wk, st.wi, st.si, st.sk, st.cnt, st.hs,
-                   st.paused, st.trace, st.stats)
+    user = prep.get("user_time")
+    if user is None:
+        kern, cfg_f = K.run, prep["cfg_f"]
+    else:
+        from .user_time import kernel_for
+
+        kern, cfg_f = kernel_for(user), prep["cfg_f"].copy()
+    status = kern(prep["cfg_i"], cfg_f, prep["sprm"], prep["nprm"], prep["nkey"],
+                  prep["arr"], prep["lp"], prep["lo"], prep["yp"], prep["aux"].copy(),
+                  st.first, st.done, st.ri, st.rk, st.wk, st.wi, st.si, st.sk, st.cnt, st.hs,
+                  st.paused, st.trace, st.stats)
+    if cfg_f[K.CF_ERR] != 0.0:
+        raise ValueError(
+            f"iteration_time returned a value that is not a finite positive number for "
+            f"batch_tokens={cfg_f[K.CF_ERR_BT]:g}, kv_tokens={cfg_f[K.CF_ERR_KV]:g}, "
+            f"batch_size={cfg_f[K.CF_ERR_BS]:g}")
     if status != 0:
         raise RuntimeError("the LLM simulation kernel reached a state where no request can "
                            "run (please report this as a bug)")
@@ -251,7 +267,10 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
     if limit is not None and requests > limit:
         raise ValueError(f"requests={requests} is more than the trace's {limit} requests")
     server.check(workload)
-    _time_params(server)
+    if backend == "gpu" and _user_time(server) is not None:
+        raise NotImplementedError(
+            "backend='gpu' with a callable iteration_time: the GPU kernel supports "
+            "LinearTime, StaircaseTime and UnitTime; use backend='cpu'")
     if backend == "gpu":
         from ...sim.kernels.gpu import _cuda
 

@@ -50,7 +50,9 @@ CI_POL, CI_STEP, CI_NCODE, CI_NTRACE, CI_SWAPOK = 8, 9, 10, 11, 12
 NCI = 16
 # cfg_f layout
 CF_P0, CF_P1, CF_P2, CF_TCODE, CF_COMP, CF_BW, CF_TRDT = 0, 1, 2, 3, 4, 5, 6
-NCF = 8
+# a user iteration-time callable's first bad value and its arguments (see user_time.py)
+CF_ERR, CF_ERR_BT, CF_ERR_KV, CF_ERR_BS = 7, 8, 9, 10
+NCF = 12
 # stats layout (outputs)
 ST_T, ST_ITERS, ST_AREA_KV, ST_MAXBLK, ST_PREEMPT, ST_RECOMP, ST_SWAPTOK, ST_EVICT = range(8)
 ST_EVENTS, ST_BUSY, ST_STATUS, ST_MAXTOK, ST_PRIO = 8, 9, 10, 11, 12
