@@ -135,7 +135,8 @@ def prepare_replication(workload, server, scheduler, requests, seed, rep, step=F
     nkey = np.uint64(stream_key(np.uint64(seed % 2**64), np.uint64(rep),
                                 np.uint64(STREAM_REFINE)))
     aux = _aux(workload, server, sched, lp, lo)
-    return {"user_time": _user_time(server), "cfg_i": cfg_i, "cfg_f": cfg_f, "sprm": np.ascontiguousarray(sprm, float),
+    return {"user_time": _user_time(server), "cfg_i": cfg_i, "cfg_f": cfg_f,
+            "sprm": np.ascontiguousarray(sprm, float),
             "nprm": nprm, "nkey": nkey, "arr": arr, "lp": lp, "lo": lo, "yp": yp,
             "aux": aux, "sched": sched, "maxb": maxb, "bsz": bsz}
 
