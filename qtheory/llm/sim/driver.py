@@ -90,7 +90,7 @@ class _Rep:
 
 
 def prepare_replication(workload, server, scheduler, requests, seed, rep, step=False,
-                        trace_points=0):
+                        trace_points=0, warmup=0):
     """Everything :func:`qtheory.llm.sim.kernel.run` needs for one replication (a dict).
 
     Used by :func:`simulate` and by the reference implementation in the tests.
@@ -124,6 +124,7 @@ def prepare_replication(workload, server, scheduler, requests, seed, rep, step=F
     ncode, nprm = (enc[0], np.ascontiguousarray(enc[1], float)) if enc else (0, np.zeros(1))
     cfg_i[K.CI_NCODE] = ncode
     cfg_i[K.CI_NTRACE] = trace_points
+    cfg_i[K.CI_WARM] = warmup
     cfg_i[K.CI_SWAPOK] = 1 if server.swap_bandwidth is not None else 0
     cfg_f = np.zeros(K.NCF)
     cfg_f[K.CF_P0], cfg_f[K.CF_P1], cfg_f[K.CF_P2] = prm
@@ -171,6 +172,20 @@ def _backlog(arr, done, t0, t1, points=200):
     d = np.sort(done)
     num = np.searchsorted(arr, ts, side="right") - np.searchsorted(d, ts, side="right")
     return ts, num.astype(float)
+
+
+def _token_backlog_quarters(arr, done, lo, t1, points=400):
+    """Mean outstanding output tokens (of requests arrived and not completed) over the
+    second and the last quarter of ``[0, t1]``."""
+    ts = np.linspace(0.0, t1, points)
+    order = np.argsort(done, kind="stable")
+    a = np.concatenate(([0.0], np.cumsum(lo, dtype=float)))
+    d = np.concatenate(([0.0], np.cumsum(lo[order], dtype=float)))
+    w = a[np.searchsorted(arr, ts, side="right")] - d[np.searchsorted(done[order], ts,
+                                                                       side="right")]
+    q2 = (ts >= 0.25 * t1) & (ts < 0.5 * t1)
+    q4 = ts >= 0.75 * t1
+    return float(w[q2].mean()), float(w[q4].mean())
 
 
 def _area_in_system(arr, done, t0, t1):
@@ -229,11 +244,21 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
 
     Notes
     -----
-    Stability heuristic: a run is flagged unstable when the number in system, fitted
-    by least squares over the second half of the arrival window, grows by more than
-    ``max(20, 4 sqrt(mean number + 1))`` requests over that half (a stable queue's
-    backlog fluctuates around its mean; an overloaded one grows linearly, at the fluid
-    rate ``lambda - mu_max``, which ``backlog_slope`` estimates).
+    Stability heuristic (conservative: either signal flags the run, with a
+    ``RuntimeWarning``). *Tokens:* ``W(t)``, the output tokens of the requests in
+    system (arrived, not completed), is averaged over the second and the last quarter
+    of the arrival window (``W2``, ``W4``; mean over replications); the signal is
+    ``W4 - W2 > W2 / 2 + 4 sqrt((W2 + E[O]) E[O^2] / E[O])``: an overloaded queue's
+    backlog grows linearly from the start, so ``W4 / W2`` tends to ``7 / 3``, while a
+    stationary one's fluctuates around its mean (the square root is the scale of the
+    fluctuations of a sum of ``W2 / E[O]`` output lengths). This catches a size-based
+    scheduler that completes the short requests and lets the long ones pile up (its
+    number in system grows slowly, its work at the fluid rate). *Requests:* the number
+    in system, fitted by least squares over the second half of the arrival window
+    (``backlog_slope``, the fluid rate ``lambda - mu_max`` for FCFS-like order), grows
+    by more than ``max(20, 4 sqrt(mean number + 1))`` over that half; this catches a
+    collapse late in the run (memory thrashing). Near saturation a finite run is not
+    stationary and may be flagged either way.
 
     Examples
     --------
@@ -278,7 +303,7 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
         _cuda()  # GPUUnavailableError (a NotImplementedError) without a GPU, early
     seed_int = _seed_of(seed)
     preps = [prepare_replication(workload, server, sched, requests, seed_int, r, step,
-                                 trace_points if r == 0 else 0)
+                                 trace_points if r == 0 else 0, warmup)
              for r in range(replications)]
     t0 = time.perf_counter()
     nw = workers if workers is not None else (os.cpu_count() or 1)
@@ -304,6 +329,7 @@ def _collect(workload, server, sched, preps, reps, warmup, level, batches, recor
     n = preps[0]["arr"].size
     m = slice(warmup, n)
     lat_m, ttft_m, tbt_m, thr, tthr, num, slopes, ends = [], [], [], [], [], [], [], []
+    quarters = []
     lat_all, ttft_all, tbt_all = [], [], []
     batch_lat, batch_ttft, batch_tbt = [], [], []
     for p, st in zip(preps, reps):
@@ -337,6 +363,7 @@ def _collect(workload, server, sched, preps, reps, warmup, level, batches, recor
             thr.append(math.nan)
             tthr.append(math.nan)
             num.append(math.nan)
+        quarters.append(_token_backlog_quarters(arr, st.done, lo, t1))
         ts, nb = _backlog(arr, st.done, 0.0, t1)
         half = ts >= 0.5 * t1
         slopes.append(float(np.polyfit(ts[half], nb[half], 1)[0]) if half.sum() > 2 else 0.0)
@@ -355,15 +382,20 @@ def _collect(workload, server, sched, preps, reps, warmup, level, batches, recor
     S = np.array([st.stats for st in reps])
     slope = float(np.mean(slopes))
     mean_num = float(np.nanmean(num))
+    w2, w4 = (float(v) for v in np.mean(np.array(quarters), axis=0))
+    lo_all = preps[0]["lo"].astype(float)
+    eo, eo2 = float(lo_all.mean()), float(np.mean(lo_all**2))
+    tokens_ok = w4 - w2 <= 0.5 * w2 + 4.0 * math.sqrt((w2 + eo) * eo2 / eo)
     t1 = float(np.mean([p["arr"][-1] for p in preps]))
-    growth = slope * 0.5 * t1
-    stable = bool(growth <= max(20.0, 4.0 * math.sqrt(max(mean_num, 0.0) + 1.0)))
+    count_ok = slope * 0.5 * t1 <= max(20.0, 4.0 * math.sqrt(max(mean_num, 0.0) + 1.0))
+    stable = bool(tokens_ok and count_ok)
     notes = []
     if not stable:
         notes.append("the backlog grows over the run: means are not stationary estimates")
-        warnings.warn(f"{sched.name}: the number in system grows by about {slope:.4g} "
-                      "requests per unit time: the run looks unstable", RuntimeWarning,
-                      stacklevel=3)
+        warnings.warn(f"{sched.name}: the outstanding output tokens go from {w2:.4g} "
+                      f"(second quarter of the run) to {w4:.4g} (last quarter), the number "
+                      f"in system grows by about {slope:.4g} requests per unit time: the "
+                      "run looks unstable", RuntimeWarning, stacklevel=3)
     kv_trace = None
     if trace_points > 0:
         tr = reps[0].trace
@@ -378,7 +410,10 @@ def _collect(workload, server, sched, preps, reps, warmup, level, batches, recor
                "first_token": np.stack([st.first for st in reps]),
                "completion": np.stack([st.done for st in reps]),
                "preemptions": np.stack([st.ri[K.R_NPRE] for st in reps])}
-    area = S[:, K.ST_AREA_KV] / np.maximum(S[:, K.ST_T], 1e-300)
+    span = S[:, K.ST_W1T] - S[:, K.ST_W0T]
+    whole = S[:, K.ST_AREA_KV] / np.maximum(S[:, K.ST_T], 1e-300)
+    area = np.where(span > 0, (S[:, K.ST_W1A] - S[:, K.ST_W0A]) / np.where(span > 0, span, 1.0),
+                    whole)
     return LLMResult(
         scheduler=sched.name, latency=lat_e, ttft=ttft_e, tbt=tbt_e, throughput=thr_e,
         token_throughput=tthr_e, mean_number=mean_num,

@@ -46,7 +46,7 @@ S_FUTURE, S_WAIT, S_PREFILL, S_DECODE, S_DONE, S_SWAPPED, S_PAUSED = 0, 1, 2, 3,
 
 # cfg_i layout
 CI_N, CI_B, CI_CAP, CI_MAXB, CI_BUDGET, CI_CHUNK, CI_EMIT, CI_MODE = 0, 1, 2, 3, 4, 5, 6, 7
-CI_POL, CI_STEP, CI_NCODE, CI_NTRACE, CI_SWAPOK = 8, 9, 10, 11, 12
+CI_POL, CI_STEP, CI_NCODE, CI_NTRACE, CI_SWAPOK, CI_WARM = 8, 9, 10, 11, 12, 13
 NCI = 16
 # cfg_f layout
 CF_P0, CF_P1, CF_P2, CF_TCODE, CF_COMP, CF_BW, CF_TRDT = 0, 1, 2, 3, 4, 5, 6
@@ -56,7 +56,9 @@ NCF = 12
 # stats layout (outputs)
 ST_T, ST_ITERS, ST_AREA_KV, ST_MAXBLK, ST_PREEMPT, ST_RECOMP, ST_SWAPTOK, ST_EVICT = range(8)
 ST_EVENTS, ST_BUSY, ST_STATUS, ST_MAXTOK, ST_PRIO = 8, 9, 10, 11, 12
-NST = 16
+# the steady-state window: (time, KV area) when arrival ``warmup`` and the last become visible
+ST_W0T, ST_W0A, ST_W1T, ST_W1A = 13, 14, 15, 16
+NST = 20
 # per-request int state rows (ri)
 R_ST, R_G, R_D0, R_SLOT, R_PF, R_NPRE = 0, 1, 2, 3, 4, 5
 NRI = 6
@@ -429,6 +431,9 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
     wq2 = 0
     for j in range(NST):
         stats[j] = 0.0
+    warm = cfg_i[CI_WARM]
+    stats[ST_W0T] = -1.0
+    stats[ST_W1T] = -1.0
     status = 0
 
     while ndone < n_req:
@@ -453,16 +458,24 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
                 else:
                     w_count2 += 1
             na += 1
-        # ---- KV trace samples
-        while tr_next < ntrace and tr_next * tr_dt <= t:
-            trace[0, tr_next] = t
-            trace[1, tr_next] = k_dec + k_paused
-            trace[2, tr_next] = blk
-            trace[3, tr_next] = nrun + nw
-            tr_next += 1
+        # ---- steady-state window of the KV time average: from the boundary at which
+        # the first measured arrival is visible to the one at which the last is
+        if na > warm and stats[ST_W0T] < 0.0:
+            stats[ST_W0T] = t
+            stats[ST_W0A] = stats[ST_AREA_KV]
+        if na >= n_req and stats[ST_W1T] < 0.0:
+            stats[ST_W1T] = t
+            stats[ST_W1A] = stats[ST_AREA_KV]
         if nrun == 0 and nw == 0:
             if na >= n_req:
                 break
+            # KV trace samples in the idle gap
+            while tr_next < ntrace and tr_next * tr_dt < arr[na]:
+                trace[0, tr_next] = tr_next * tr_dt
+                trace[1, tr_next] = k_dec + k_paused
+                trace[2, tr_next] = blk
+                trace[3, tr_next] = 0.0
+                tr_next += 1
             t = arr[na]
             continue
         stats[ST_EVENTS] += 1.0
@@ -903,6 +916,27 @@ def run(cfg_i, cfg_f, sprm, nprm, nkey, arr, lp, lo, yp, aux, first, done, ri, r
         # statistics over the k iterations
         kt = k_dec + kv_pref + k_paused
         kf = float(k)
+        # KV trace samples during these iterations (iteration j holds kt + n j tokens)
+        while tr_next < ntrace and tr_next * tr_dt < t + dt:
+            x = tr_next * tr_dt - t
+            j = 0
+            if k > 1 and x > 0.0:
+                if bb > 0.0:
+                    jf = (-(a - 0.5 * bb) + math.sqrt((a - 0.5 * bb) ** 2 + 2.0 * bb * x)) / bb
+                else:
+                    jf = x / a
+                j = int(jf)
+                if j > k - 1:
+                    j = k - 1
+                while j > 0 and _series(a, bb, j) > x:
+                    j -= 1
+                while j + 1 < k and _series(a, bb, j + 1) <= x:
+                    j += 1
+            trace[0, tr_next] = tr_next * tr_dt
+            trace[1, tr_next] = kt + n * j
+            trace[2, tr_next] = blk + _growth(cnt, bsz, g_start, n, j)
+            trace[3, tr_next] = nrun + nw
+            tr_next += 1
         stats[ST_AREA_KV] += a * kt * kf + (a * n + bb * kt) * (kf * (kf - 1.0) * 0.5) \
             + bb * n * ((kf - 1.0) * kf * (2.0 * kf - 1.0) / 6.0)
         blk_last = blk + _growth(cnt, bsz, g_start, n, k - 1)

@@ -74,7 +74,11 @@ class LLMResult:
         Time-average number of requests in system over that window (Little's law:
         ``mean_number ~ throughput * latency.mean`` for a stable run).
     kv_mean_tokens : float
-        Time-average KV tokens held (batch and paused requests) over the whole run.
+        Time-average KV tokens held (running requests, prompts being prefilled, paused
+        requests) over the measured window: from the first iteration boundary at which
+        the first measured arrival is visible to the one at which the last arrival is
+        (mean over replications); the fill transient of the warm-up and the drain after
+        the last arrival are left out.
     kv_max_blocks, kv_max_tokens : int
         Largest KV blocks (tokens) held in any iteration, over all replications.
     kv_capacity_blocks : int or None
@@ -98,8 +102,11 @@ class LLMResult:
     backend : str
         ``"cpu"`` or ``"gpu"``.
     kv_trace : dict or None
-        ``time``, ``kv_tokens``, ``kv_blocks``, ``in_system`` sampled at fixed times
-        (replication 0), with ``trace_points > 0``.
+        ``time``, ``kv_tokens``, ``kv_blocks``, ``in_system`` sampled at
+        ``trace_points`` equally spaced times from 0 to the last arrival (replication
+        0): the KV tokens and blocks held in the iteration running at that time
+        (prompts being prefilled included; 0 when idle) and the requests in system at
+        the start of that iteration.
     records : dict or None
         Per-request arrays ``(replications, requests)``: ``arrival``, ``prompt``,
         ``output``, ``prediction``, ``first_token``, ``completion``, ``preemptions``.
