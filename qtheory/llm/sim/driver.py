@@ -417,7 +417,8 @@ def _collect(workload, server, sched, preps, reps, warmup, level, batches, recor
     return LLMResult(
         scheduler=sched.name, latency=lat_e, ttft=ttft_e, tbt=tbt_e, throughput=thr_e,
         token_throughput=tthr_e, mean_number=mean_num,
-        kv_mean_tokens=float(np.mean(area)), kv_max_blocks=int(S[:, K.ST_MAXBLK].max()),
+        kv_mean_tokens=float(np.mean(area)), kv_mean_tokens_run=float(np.mean(whole)),
+        kv_max_blocks=int(S[:, K.ST_MAXBLK].max()),
         kv_max_tokens=int(S[:, K.ST_MAXTOK].max()), kv_capacity_blocks=server.kv_blocks,
         preemptions=int(S[:, K.ST_PREEMPT].sum()), evictions=int(S[:, K.ST_EVICT].sum()),
         priority_preemptions=int(S[:, K.ST_PRIO].sum()),

@@ -79,6 +79,9 @@ class LLMResult:
         the first measured arrival is visible to the one at which the last arrival is
         (mean over replications); the fill transient of the warm-up and the drain after
         the last arrival are left out.
+    kv_mean_tokens_run : float
+        The same time average over each whole run, from 0 to the last completion
+        (mean over replications); times the run length it is the run's KV integral.
     kv_max_blocks, kv_max_tokens : int
         Largest KV blocks (tokens) held in any iteration, over all replications.
     kv_capacity_blocks : int or None
@@ -120,6 +123,7 @@ class LLMResult:
     token_throughput: Estimate
     mean_number: float
     kv_mean_tokens: float
+    kv_mean_tokens_run: float
     kv_max_blocks: int
     kv_max_tokens: int
     kv_capacity_blocks: int | None
