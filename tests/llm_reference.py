@@ -3,9 +3,12 @@ time, lists instead of heaps) for job-for-job checks of qtheory.llm.simulate.
 
 Covers FCFS, SJF, SPJF, SPRPT (with refinement), TRAIL, MC-SF (its admission test
 written out by its definition, O(batch**2) per test), WAIT (cohorts of thresholds[j] new
-requests, opened per type) and Nested WAIT (requests pause with their KV at each stage
-boundary; cohorts opened per stage); recompute, swap and restart;
-chunked prefill; both token accountings. Rules: docs/llm_simulation.md.
+requests, opened per type), Nested WAIT (requests pause with their KV at each stage
+boundary; cohorts opened per stage), ALISE (a request preempted by priority keeps its KV,
+paused, when the displacing request's predicted remaining work is at most the threshold,
+else it is offloaded) and skip-join MLFQ (levels from the kernel's ``mlfq_level``; under
+restart a request keeps its level); recompute, swap, restart and keep; chunked prefill;
+both token accountings. Rules: docs/llm_simulation.md.
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from qtheory.llm.sim import kernel as K
 def reference(prep, server):
     cfg_i = prep["cfg_i"]
     arr, lp, lo, yp = prep["arr"], prep["lp"], prep["lo"], prep["yp"]
-    sprm, nprm, nkey, aux = prep["sprm"], prep["nprm"], prep["nkey"], prep["aux"]
+    sprm, nprm, nkey = prep["sprm"], prep["nprm"], prep["nkey"]
+    aux = prep["aux"].copy()  # MLFQ under restart updates a request's level
     pol = int(cfg_i[K.CI_POL])
     ncode = int(cfg_i[K.CI_NCODE])
     n = arr.size
@@ -31,7 +35,8 @@ def reference(prep, server):
     mode = server.preemption
     bw = server.swap_bandwidth
     victim_newest = sprm[0] == 0
-    preemptive = pol in (K.SPRPT, K.TRAIL)
+    preemptive = pol in (K.SPRPT, K.TRAIL, K.ALISE, K.MLFQ)
+    keep_thr = sprm[3]  # ALISE
 
     def blocks(h):
         return -(-h // B)
@@ -103,14 +108,27 @@ def reference(prep, server):
         return sum(1 for i in waiting if gated(i) and wclass(i) == ty)
 
     def drop_paused(q):
-        # a paused request loses its KV: it is readmitted first-come first-served
+        # a paused request loses its KV: offloaded (ALISE with a swap bandwidth) or
+        # dropped, to be recomputed; under Nested WAIT it is readmitted first-come
+        # first-served
+        nonlocal sw
         v = paused[q]
         paused[q] = paused[-1]
         paused.pop()
-        state[v] = "wait"
-        npre[v] += 1
-        ty = stage(v)
-        quota[ty] = min(quota[ty], count(ty))
+        if pol == K.ALISE and bw is not None:
+            state[v] = "swapped"
+            sw += (lp[v] + g[v]) / bw
+        else:
+            state[v] = "wait"
+        if nested:
+            npre[v] += 1
+            ty = stage(v)
+            quota[ty] = min(quota[ty], count(ty))
+
+    def paused_victim():
+        # newest, or lowest priority (rank when paused, then newest)
+        return max(range(len(paused)), key=lambda q: (
+            paused[q] if victim_newest else rank(paused[q], g[paused[q]]), paused[q]))
 
     while ndone < n:
         while na < n and arr[na] <= t:
@@ -126,7 +144,7 @@ def reference(prep, server):
                                                      for i in paused) > cap:
             evicted = True
             if paused:
-                drop_paused(max(range(len(paused)), key=lambda q: paused[q]))
+                drop_paused(paused_victim())
                 continue
             if victim_newest:
                 v = max(running)
@@ -140,6 +158,8 @@ def reference(prep, server):
                     state[v] = "swapped"
                     sw += (lp[v] + g[v]) / bw
                 elif mode == "restart":
+                    if pol == K.MLFQ:  # it keeps its level
+                        aux[v] = K.mlfq_level(sprm, aux[v], g[v])[0]
                     g[v] = 0
                     state[v] = "wait"
                 else:
@@ -147,6 +167,8 @@ def reference(prep, server):
             else:
                 pf[v] = 0
                 if mode == "restart":
+                    if pol == K.MLFQ:
+                        aux[v] = K.mlfq_level(sprm, aux[v], g[v])[0]
                     g[v] = 0
                 state[v] = "wait"
             waiting.append(v)
@@ -219,13 +241,30 @@ def reference(prep, server):
                 v = max(cands, key=lambda i: (rank(i, g[i]), i))
                 if not rank(w, g[w]) < rank(v, g[v]):
                     break
+                fit_mem = used + nb <= cap
+                if (not fit_mem and len(running) < maxb and left >= nt
+                        and (mode == "keep" or pol == K.ALISE) and pol != K.ALISE):
+                    break  # pausing a request frees no memory
                 running.remove(v)
                 npre[v] += 1
                 left += 1
-                if mode == "swap":
+                pm = mode
+                if pol == K.ALISE:
+                    # keep the KV if the displacing request's predicted remaining work
+                    # is short, else offload it (or drop it: recompute)
+                    if rank(w, g[w]) <= keep_thr and fit_mem:
+                        pm = "keep"
+                    else:
+                        pm = "swap" if bw is not None else "recompute"
+                if pm == "keep":
+                    state[v] = "paused"
+                    paused.append(v)
+                elif pm == "swap":
                     state[v] = "swapped"
                     sw += (lp[v] + g[v]) / bw
-                elif mode == "restart":
+                elif pm == "restart":
+                    if pol == K.MLFQ:
+                        aux[v] = K.mlfq_level(sprm, aux[v], g[v])[0]
                     g[v] = 0
                     state[v] = "wait"
                 else:

@@ -3,7 +3,7 @@
 Default suite (no GPU needed): the GPU kernel, compiled from the CPU kernel's source
 by :func:`qtheory.sim.kernels.gpu.device_function`, runs under Numba's CUDA simulator
 (``NUMBA_ENABLE_CUDASIM=1``, set before Numba is imported, hence a subprocess) on every
-configuration of the job-for-job reference tests plus ALISE and MLFQ, and must give
+configuration of the job-for-job reference tests (every scheduler), and must give
 exactly the CPU backend's results: per-request first-token and completion times and
 preemption counts, the KV trace and every counter. Exact equality is right there: the
 simulator runs the same Python source with IEEE doubles and the C library's
@@ -34,9 +34,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 from test_llm_sim import CASES, _server, _small_workload  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ALL = CASES + [(llm.ALISE(), {"preemption": "swap", "swap_bandwidth": 100.0}),
-               (llm.ALISE(), {}), (llm.MLFQ(), {}), (llm.MLFQ(quantum=2, levels=3),
-                                                    {"preemption": "restart"})]
+ALL = CASES + [(llm.ALISE(), {})]
 KW = dict(requests=120, replications=3, seed=3, records=True, trace_points=10)
 
 

@@ -66,6 +66,14 @@ CASES = [
     (llm.WAIT(thresholds=(1, 2, 2), bounds=(10, 40), nested=True), {"block_size": 1}),
     (llm.WAIT(thresholds=(3, 1), bounds=(15,), nested=True),
      {"preemption": "restart", "prefill_emits_token": False}),
+    (llm.ALISE(), {"preemption": "swap", "swap_bandwidth": 100.0}),
+    (llm.ALISE(keep_threshold=1e9), {}),
+    (llm.ALISE(keep_threshold=0.0, refine_every=8), {"block_size": 1}),
+    (llm.SPRPT(), {"preemption": "keep"}),
+    (llm.MLFQ(), {}),
+    (llm.MLFQ(quantum=2, levels=3), {"preemption": "restart"}),
+    (llm.MLFQ(quantum=4, levels=4), {"preemption": "keep", "chunked_prefill": True,
+                                      "token_budget": 64}),
 ]
 
 
