@@ -64,7 +64,13 @@ class Scheduler:
 
     @property
     def name(self) -> str:
-        """Short label."""
+        """Short label; a victim rule other than the class's default is appended."""
+        default = type(self).__dataclass_fields__["victim"].default
+        if self.victim != default:
+            return f"{self._label()}[victim={self.victim}]"
+        return self._label()
+
+    def _label(self) -> str:
         return type(self).__name__
 
     def _vector(self) -> list:
@@ -162,8 +168,7 @@ class SPRPT(Scheduler):
         _refine(self.refine_every)
         _check_victim(self.victim)
 
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         return "SPRPT" + (f"(R={self.refine_every})" if self.refine_every else "")
 
     def _vector(self):
@@ -194,8 +199,7 @@ class TRAIL(Scheduler):
         _refine(self.refine_every)
         _check_victim(self.victim)
 
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         r = f", R={self.refine_every}" if self.refine_every else ""
         return f"TRAIL(c={self.c:g}{r})"
 
@@ -230,8 +234,7 @@ class MCSF(Scheduler):
     def __post_init__(self):
         _check_victim(self.victim)
 
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         return "MC-SF"
 
 
@@ -291,8 +294,7 @@ class WAIT(Scheduler):
         object.__setattr__(self, "bounds", tuple(int(x) for x in b))
         _check_victim(self.victim)
 
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         return ("Nested-WAIT" if self.nested else "WAIT") + str(self.thresholds)
 
     def _vector(self):
@@ -362,8 +364,7 @@ class MLFQ(Scheduler):
             raise ValueError(f"levels must be <= 40, got {self.levels}")
         _check_victim(self.victim)
 
-    @property
-    def name(self) -> str:
+    def _label(self) -> str:
         return f"MLFQ(q={self.quantum},L={self.levels})"
 
     def _vector(self):
