@@ -1,8 +1,8 @@
 """The documentation cannot rot: the tutorial's code runs and prints what it shows, and the API
 page matches the package.
 
-* Every ```python block of docs/tutorial.md and docs/llm.md is executed, in order, in one
-  namespace per page. When a
+* Every ```python block of docs/tutorial.md is executed, in order, in one namespace
+  (docs/llm.md: tests/test_llm_analytic.py). When a
   ```text block follows it, the printed output must match that block.
 * Every ```console block is a sequence of ``$ qtheory ...`` commands, each followed by its
   expected output; the command is run in-process through :func:`qtheory.cli.main`.
@@ -88,8 +88,9 @@ def test_tutorial_has_only_known_blocks():
             assert lang == "python", "a text block must follow a python block"
 
 
-#: Pages whose python blocks are run, in order, in one namespace per page.
-RUN_PAGES = ("tutorial.md", "llm.md")
+#: Pages whose python blocks are run, in order, in one namespace per page (docs/llm.md
+#: is run by tests/test_llm_analytic.py).
+RUN_PAGES = ("tutorial.md",)
 
 
 @pytest.mark.parametrize("page", RUN_PAGES)
