@@ -110,3 +110,20 @@ def test_fluid_requests_in_system_and_throughput():
     # half an iteration out of ~240 time units); throughput = lambda l' tokens
     assert r.mean_number == pytest.approx(f.requests_in_system, rel=0.03)
     assert abs(r.token_throughput.mean - 0.2 * 200) < 4 * r.token_throughput.std_error
+
+
+# Dong & Cao's token-slots per request: with unit-time iterations a request holding
+# l + j tokens during its j-th iteration contributes exactly w = l o + o (o + 1) / 2 to
+# the KV integral, whatever the schedule (no memory limit: no recomputation).
+@pytest.mark.parametrize("sched", ["fcfs", "sjf", "sprpt"])
+def test_memory_area_is_the_simulated_kv_integral_with_unit_time(sched):
+    w = llm.Workload(0.05, PROMPT, OUTPUT)
+    s = llm.Server(max_batch=8, iteration_time=llm.UnitTime())
+    r = llm.simulate(w, s, sched, requests=4000, replications=1, seed=6, records=True)
+    lp, lo = r.records["prompt"][0], r.records["output"][0]
+    w_i = lp * lo + lo * (lo + 1) / 2
+    t_end = r.records["completion"][0].max()
+    assert r.kv_mean_tokens_run * t_end == pytest.approx(w_i.sum(), rel=1e-12)
+    # and memory_area is E[w] of the drawn requests' law (t-interval over the draws)
+    ew = llm.memory_area(w, s)
+    assert abs(w_i.mean() - ew) < 4 * w_i.std() / np.sqrt(w_i.size)
