@@ -137,6 +137,48 @@ def token_area(prompt, output, prefill_emits_token):
     return (o + 1.0) * (p + o / 2.0)
 
 
+def flag_signals(r):
+    """The two signals of the simulator's ``stable`` flag for replication 0 of ``r`` (a
+    run with ``records=True`` and one replication), recomputed from the definitions in
+    ``llm.simulate``'s docstring ("Stability heuristic"; 400 sampling points, as the
+    driver): ``((W4 - W2, token threshold), (request growth, allowance))``; the run is
+    flagged when either left value exceeds its right one."""
+    rec = r.records
+    arr, done = rec["arrival"][0], rec["completion"][0]
+    lo = rec["output"][0].astype(float)
+    t1 = float(arr[-1])
+    ts = np.linspace(0.0, t1, 400)
+    order = np.argsort(done, kind="stable")
+    ca = np.concatenate(([0.0], np.cumsum(lo)))
+    cd = np.concatenate(([0.0], np.cumsum(lo[order])))
+    wt = (ca[np.searchsorted(arr, ts, side="right")]
+          - cd[np.searchsorted(done[order], ts, side="right")])
+    w2 = float(wt[(ts >= 0.25 * t1) & (ts < 0.5 * t1)].mean())
+    w4 = float(wt[ts >= 0.75 * t1].mean())
+    eo, eo2 = float(lo.mean()), float(np.mean(lo**2))
+    tok = (w4 - w2, 0.5 * w2 + 4.0 * math.sqrt((w2 + eo) * eo2 / eo))
+    cnt = (r.backlog_slope * 0.5 * t1,
+           max(20.0, 4.0 * math.sqrt(max(r.mean_number, 0.0) + 1.0)))
+    return tok, cnt
+
+
+def fires(sig):
+    """Whether ``flag_signals`` flags the run."""
+    (td, tt), (cg, ca) = sig
+    return td > tt or cg > ca
+
+
+def which_signal(sig):
+    """Text naming the signal(s) of ``flag_signals`` that fire, with their values."""
+    (td, tt), (cg, ca) = sig
+    parts = []
+    if td > tt:
+        parts.append(f"tokens: W4 − W2 = {td:,.0f} > {tt:,.0f}")
+    if cg > ca:
+        parts.append(f"requests: growth {cg:,.0f} > {ca:,.0f}")
+    return "; ".join(parts) or "neither signal fires"
+
+
 @dataclass
 class Window:
     """Steady-state estimates from a run of ``n`` requests and one of ``n // 2`` requests
@@ -145,7 +187,10 @@ class Window:
     the two drains cancel in expectation)."""
 
     kv_window: float      # time-average KV tokens over the arrival window
-    kv_run: float         # kv_mean_tokens of the n-request run (fill and drain included)
+    kv_run: float         # kv_mean_tokens_run of the n-request run (fill and drain included)
+    kv_meas: float        # kv_mean_tokens of the n-request run (its measured window)
+    meas_rate: float      # realised arrival rate over that measured window
+    meas_area: float      # realised mean token-slots of the requests arriving in it
     tau: float            # mean iteration time over the window
     work_growth: float    # growth rate of the token-slot work of unfinished requests
     rate: float           # realised arrival rate over the window
@@ -153,6 +198,7 @@ class Window:
     area_rate: float      # sum of the window requests' token-slots / window length
     result: object        # LLMResult of the n-request run
     kv_trace_mean: float  # mean of kv_trace samples over the measured window (if traced)
+    signals: tuple        # flag_signals of the n-request run
 
 
 def window(workload, server, scheduler, n, seed, trace_points=0) -> Window:
@@ -165,7 +211,10 @@ def window(workload, server, scheduler, n, seed, trace_points=0) -> Window:
         t_end = float(done.max())          # the run ends at the last completion
         a_last = float(arr[-1])
         w = token_area(rec["prompt"][0], rec["output"][0], pet)
-        runs.append({"area": r.kv_mean_tokens * t_end, "T": t_end, "a": a_last,
+        # kv_mean_tokens_run is the time average from 0 to the last completion, so times
+        # the run length it is the run's KV integral (kv_mean_tokens is over the measured
+        # window only)
+        runs.append({"area": r.kv_mean_tokens_run * t_end, "T": t_end, "a": a_last,
                      "it": r.iterations, "W": float(w[done > a_last].sum()), "r": r,
                      "a_warm": float(arr[r.warmup]), "w": w})
     h, f = runs
@@ -177,11 +226,17 @@ def window(workload, server, scheduler, n, seed, trace_points=0) -> Window:
         sel = (tr["time"] >= f["a_warm"]) & (tr["time"] <= f["a"])
         if sel.any():
             trace_mean = float(tr["kv_tokens"][sel].mean())
-    return Window(kv_window=(f["area"] - h["area"]) / span, kv_run=f["r"].kv_mean_tokens,
+    # the measured window of kv_mean_tokens: from (the boundary after) the arrival of
+    # request `warmup` to that of the last request; arrivals warmup + 1 .. n - 1 fall in it
+    wu = f["r"].warmup
+    meas_span = f["a"] - f["a_warm"]
+    return Window(kv_window=(f["area"] - h["area"]) / span, kv_run=f["r"].kv_mean_tokens_run,
+                  kv_meas=f["r"].kv_mean_tokens, meas_rate=(n - 1 - wu) / meas_span,
+                  meas_area=float(f["w"][wu + 1:].mean()),
                   tau=(f["T"] - h["T"]) / (f["it"] - h["it"]),
                   work_growth=(f["W"] - h["W"]) / span, rate=w_win.size / span,
                   area_mean=float(w_win.mean()), area_rate=float(w_win.sum()) / span,
-                  result=f["r"], kv_trace_mean=trace_mean)
+                  result=f["r"], kv_trace_mean=trace_mean, signals=flag_signals(f["r"]))
 
 
 def fluid_m(rate, area, d0, d1):
@@ -379,10 +434,11 @@ def _fluid_requests(cfg, eq, x):
 def section_fluid(cfg: Settings):
     plt = plt_module()
     scenarios = _fluid_scenarios()
+    areas = {key: llm.fluid_equilibrium(w0, srv).area for key, _, w0, srv, _ in scenarios}
     loads = cfg.grid((0.3, 0.5, 0.7, 0.9), (0.5, 0.9), (0.5,))
-    mem_rows, time_rows, pts, sizes = [], [], {}, {}
+    mem_rows, time_rows, pts, sizes, flagged = [], [], {}, {}, []
     summary = {"per_iteration": [], "per_iteration_z": [], "time_cond": [],
-               "time_cond_C": []}
+               "time_cond_C": [], "window_kv": []}
     for si, (key, name, w0, server, iter_ok) in enumerate(scenarios):
         area = llm.fluid_equilibrium(w0, server).area
         pts[key] = []
@@ -397,10 +453,19 @@ def section_fluid(cfg: Settings):
             cond = interval([v.kv_window / fluid_m(v.rate, v.area_mean, D0, D1) - 1
                              for v in wins])
             run_m, _, _ = interval([v.kv_run for v in wins])
+            meas_m, meas_ci, meas_se = interval([v.kv_meas for v in wins])
+            meas_c = interval([v.kv_meas / fluid_m(v.meas_rate, v.meas_area, D0, D1) - 1
+                               for v in wins])
+            summary["window_kv"].append((key, x, meas_m / eq.kv_tokens - 1,
+                                         (meas_m - eq.kv_tokens) / meas_se, meas_c[0],
+                                         run_m / eq.kv_tokens - 1))
             thr_m, _, _ = interval([v.result.throughput.mean for v in wins])
             tok_m, _, _ = interval([v.result.token_throughput.mean for v in wins])
             lat_m, lat_ci, _ = interval([v.result.latency.mean for v in wins])
             stable = all(v.result.stable for v in wins)
+            for k, v in enumerate(wins):
+                if not v.result.stable or fires(v.signals):
+                    flagged.append((key, x, k, v.result.stable, v.signals))
             lat_fluid = eq.time_in_system
             summary["time_cond" + ("" if iter_ok else "_C")].append(cond[0])
             if iter_ok:
@@ -425,7 +490,9 @@ def section_fluid(cfg: Settings):
                 ci(*kv_ci, p=6), pct(kv_m / eq.kv_tokens - 1),
                 zs((kv_m - eq.kv_tokens) / kv_se),
                 f"{pct(cond[0])} ({pct(cond[1][0])} .. {pct(cond[1][1])})", *it_cells,
-                g(run_m, 6), pct(run_m / eq.kv_tokens - 1),
+                g(run_m, 6), pct(run_m / eq.kv_tokens - 1), g(meas_m, 6),
+                pct(meas_m / eq.kv_tokens - 1), zs((meas_m - eq.kv_tokens) / meas_se),
+                f"{pct(meas_c[0])} ({pct(meas_c[1][0])} .. {pct(meas_c[1][1])})",
                 f"{eq.requests_in_system / n:.2%}"])
             time_rows.append([
                 name, f"{x:g}", g(eq.iteration_time, 6), *tau_cells,
@@ -434,10 +501,14 @@ def section_fluid(cfg: Settings):
                 g(lat_fluid + eq.iteration_time / 2, 6), g(lat_m, 6), ci(*lat_ci, p=5),
                 pct(lat_m / (lat_fluid + eq.iteration_time / 2) - 1),
                 g(eq.requests_in_system, 5), str(stable)])
-            pts[key].append((x, eq.kv_tokens, kv_m, kv_ci, ik_m, ik_ci, run_m, cond, ikc))
+            pts[key].append((x, eq.kv_tokens, kv_m, kv_ci, ik_m, ik_ci, run_m, cond, ikc,
+                             meas_m, meas_c))
             progress(cfg, f"2 fluid: {key} load {x:g} ({n:,} requests): M* "
                           f"{eq.kv_tokens:.6g}, time-average {kv_m:.6g} "
-                          f"({kv_m / eq.kv_tokens - 1:+.3%}), per-iteration {ik_m:.6g}")
+                          f"({kv_m / eq.kv_tokens - 1:+.3%}), per-iteration {ik_m:.6g}, "
+                          f"kv_mean_tokens {meas_m:.6g} ({meas_m / eq.kv_tokens - 1:+.3%}), "
+                          f"kv_mean_tokens_run {run_m:.6g} "
+                          f"({run_m / eq.kv_tokens - 1:+.3%})")
 
     # occupancy trace, scenario A at x = 0.7
     _, name, w0, server, _ = scenarios[0]
@@ -446,11 +517,12 @@ def section_fluid(cfg: Settings):
     wt = w0.with_rate(xt / (D1 * area))
     eqt = llm.fluid_equilibrium(wt, server)
     nt = 5000 if cfg.smoke else int(min(300_000, 30 * eqt.requests_in_system / (1 - xt)))
-    rt = sim(wt, server, llm.FCFS(), nt, cfg.seed + 5, trace_points=1500)
+    rt = sim(wt, server, llm.FCFS(), nt, cfg.seed + 5, trace_points=1500, records=True)
     tr = rt.kv_trace
-    dec_only = eqt.kv_tokens - wt.arrival_rate * eqt.iteration_time * 100
-    t_last = float(tr["time"][-1])
-    sel = (tr["time"] >= 0.5 * t_last) & (tr["time"] < t_last)
+    arr_t = rt.records["arrival"][0]
+    a_warm, a_last = float(arr_t[rt.warmup]), float(arr_t[-1])
+    sel = (tr["time"] >= a_warm) & (tr["time"] <= a_last)
+    n_sel = int(sel.sum())
     trace_mean = float(tr["kv_tokens"][sel].mean()) if sel.any() else math.nan
     progress(cfg, "2 fluid: trace done")
 
@@ -458,27 +530,32 @@ def section_fluid(cfg: Settings):
     xs = np.linspace(0.02, 0.93, 200)
     ax[0].plot(xs, D0 / D1 * xs / (1 - xs), "k-", lw=1, label="fluid M* = (d0/d1) x/(1−x)")
     marks = {"A": "o", "B": "s", "C": "^"}
+    colors = {key: f"C{k}" for k, key in enumerate(pts)}
     for key, p in pts.items():
-        mk = marks[key]
-        ax[0].plot([q[0] for q in p], [q[2] for q in p], mk, mfc="none", ms=7,
-                   label=f"{key}: time-average KV")
+        mk, col = marks[key], colors[key]
+        ax[0].plot([q[0] for q in p], [q[2] for q in p], mk, mfc="none", ms=7, color=col,
+                   label=f"{key}: time-average KV (two runs)")
         if not all(math.isnan(q[4]) for q in p):
-            ax[0].plot([q[0] for q in p], [q[4] for q in p], mk, ms=3,
+            ax[0].plot([q[0] for q in p], [q[4] for q in p], mk, ms=3, color=col,
                        label=f"{key}: per-iteration KV (from mean τ)")
+        ax[0].plot([q[0] for q in p], [q[9] for q in p], "x", ms=5, color=col,
+                   label=f"{key}: kv_mean_tokens (measured window)")
     ax[0].set(xlabel="fluid load x = d1 λ E[A]", ylabel="KV tokens in the batch",
               yscale="log", title="KV tokens at equilibrium")
     ax[0].legend(fontsize=7)
     for k, (key, p) in enumerate(pts.items()):
         mk = marks[key]
         xx = np.array([q[0] for q in p]) + 0.01 * (k - 1)
-        for j, lab in ((7, "time-average"), (8, "per-iteration")):
+        for j, lab, dx in ((7, "time-average (two runs)", 0.0),
+                           (8, "per-iteration", 0.004),
+                           (10, "kv_mean_tokens", -0.004)):
             if all(math.isnan(q[j][0]) for q in p):
                 continue
             m = np.array([q[j][0] for q in p]) * 100
             e = np.array([[(q[j][0] - q[j][1][0]) * 100, (q[j][1][1] - q[j][0]) * 100]
                           for q in p]).T
-            ax[1].errorbar(xx + (0.004 if j == 8 else 0.0), m, yerr=e, fmt=mk, ms=4,
-                           mfc="none" if j == 7 else None, capsize=2,
+            ax[1].errorbar(xx + dx, m, yerr=e, fmt="x" if j == 10 else mk, ms=4,
+                           color=colors[key], mfc="none" if j == 7 else None, capsize=2,
                            label=f"{key}: {lab}")
     ax[1].axhline(0, color="k", lw=0.8)
     ax[1].set(xlabel="fluid load x = d1 λ E[A]",
@@ -494,8 +571,9 @@ def section_fluid(cfg: Settings):
     fig, ax = plt.subplots(figsize=(9, 3.8))
     ax.plot(tr["time"], tr["kv_tokens"], lw=0.7, label="kv_trace: KV tokens (replication 0)")
     ax.axhline(eqt.kv_tokens, color="k", lw=1, label=f"fluid M* = {eqt.kv_tokens:.6g}")
-    ax.axhline(dec_only, color="k", ls="--", lw=1,
-               label=f"M* − λτ*·l (decode stages only) = {dec_only:.6g}")
+    ax.axhline(rt.kv_mean_tokens, color="C3", ls="--", lw=1,
+               label=f"kv_mean_tokens (measured window) = {rt.kv_mean_tokens:.6g}")
+    ax.axvline(a_warm, color="grey", ls=":", lw=1, label="start of the measured window")
     ax.set(xlabel="time", ylabel="KV tokens", title=f"KV occupancy, scenario A, x = {xt:g} "
            f"(λ = {wt.arrival_rate:.4g}, {nt:,} requests)")
     ax.legend(fontsize=8, loc="lower right")
@@ -503,7 +581,6 @@ def section_fluid(cfg: Settings):
     fig.savefig(cfg.out / "llm_fluid_trace.png", dpi=110)
     plt.close(fig)
 
-    areas = {key: llm.fluid_equilibrium(w0, srv).area for key, _, w0, srv, _ in scenarios}
     lines = [
         "## 2. Fluid memory equilibrium (Ao, Luo, Simchi-Levi & Wang)",
         "",
@@ -533,8 +610,9 @@ def section_fluid(cfg: Settings):
         "The fluid load x = d1 λ E[A] sets λ. **Estimators.** For each of "
         f"{cfg.replications} seeds, one run of n requests and one of n/2 with the same seed: "
         "the first n/2 requests, and the whole trajectory up to the arrival of request n/2, "
-        "coincide, so the difference of the two runs' KV integrals (`kv_mean_tokens` × run "
-        "length, one replication each) divided by the difference of their last arrival "
+        "coincide, so the difference of the two runs' KV integrals (`kv_mean_tokens_run` × "
+        "run length, one replication each; the run ends at its last completion) divided "
+        "by the difference of their last arrival "
         "times is the time-average KV over the second half of the arrivals, free of the "
         "fill transient (the two drains cancel in expectation). n (column) is at least "
         f"4 × {cfg.requests:,} and 20 × n_sys / (1 − x) (at most 2.5 million), so that each "
@@ -543,7 +621,11 @@ def section_fluid(cfg: Settings):
         "it is not given for C, "
         "whose drains (a request of up to 4096 tokens finishing alone at τ ≈ d0) add "
         "thousands of short iterations that do not cancel between the two runs. "
-        "95% CI over seeds.",
+        "95% CI over seeds. The simulator's own `kv_mean_tokens` of the n-request run is a "
+        "one-run window estimate: the time average over its measured window, from the "
+        "iteration boundary at which request `warmup` = n/10 is visible to the one at which "
+        "the last request is (the fill transient and the drain left out); it is shown next "
+        "to `kv_mean_tokens_run`, the average from 0 to the run's last completion.",
         "",
         "**What to expect (derived here, not in the library).** *Mass balance*, exact on "
         "every sample path: each request holds A token-iterations in total, so over the "
@@ -570,16 +652,59 @@ def section_fluid(cfg: Settings):
     lines += table(["scenario", "x", "λ", "n", "fluid M*", "sim time-avg KV", "95% CI",
                     "rel. err", "z", "rel. err vs M* at λ̂, Ê[A] (95% CI)",
                     "sim per-iteration KV", "rel. err", "z",
-                    "rel. err vs M* at λ̂, Ê[A] (95% CI)", "kv_mean_tokens (whole run)",
-                    "rel. err", "n_sys / n"], mem_rows)
+                    "rel. err vs M* at λ̂, Ê[A] (95% CI)",
+                    "kv_mean_tokens_run (whole run)", "rel. err",
+                    "kv_mean_tokens (measured window)", "rel. err", "z",
+                    "rel. err vs M* at λ̂, Ê[A] (95% CI)", "n_sys / n"], mem_rows)
+    wk = summary["window_kv"]
+    ab = [v for v in wk if v[0] != "C"]
+    cc = [v for v in wk if v[0] == "C"]
+    top = max(loads)
     lines += [
-        "`kv_mean_tokens` is the simulator's time average over the *whole* run, including "
-        "the fill from an empty system and the drain after the last arrival (documented: "
-        "\"time average over the run\"); it is biased low by roughly the fraction of the "
-        "run spent filling, ≈ n_sys / n (last column) and more near x = 1 where the fill "
-        "is slow (relaxation time ≈ time in system / (1 − x)). The window estimate "
-        "removes this bias.",
+        "`kv_mean_tokens_run` includes the fill from an empty system and the drain after "
+        "the last arrival: against M* it is "
+        + ", ".join(f"{pct(v[5])} ({v[0]})" for v in wk if v[1] == top)
+        + f" at x = {top:g}, against "
+        + ", ".join(f"{pct(v[2])} ({v[0]})" for v in wk if v[1] == top)
+        + " for the window value `kv_mean_tokens` of the same runs; the fill is slow near "
+        "x = 1 (relaxation time ≈ time in system / (1 − x)) and takes roughly the "
+        "fraction n_sys / n (last column) of the run. `kv_mean_tokens` leaves fill and "
+        f"drain out: in scenarios A and B it is within {_span([v[2] for v in ab])} of M* "
+        f"(|z| ≤ {max(abs(v[3]) for v in ab):.2f}; `kv_mean_tokens_run`: "
+        f"{_span([v[5] for v in ab])}), and against M* at the realised λ̂, Ê[A] of its "
+        f"window {_span([v[4] for v in ab])}, the fluctuation term that the two-run "
+        f"estimate shows too ({_span(summary['time_cond'])})"
+        + (f"; in C, {_span([v[2] for v in cc])} against M* and "
+           f"{_span([v[4] for v in cc])} at λ̂, Ê[A] (`kv_mean_tokens_run`: "
+           f"{_span([v[5] for v in cc])})" if cc else "")
+        + ". The two-run estimate is still needed for the mean iteration time.",
         "",
+    ]
+    if cc and not cfg.smoke:
+        # the slowest part of the fill: the longest request's sojourn, in arrivals
+        stay = {}
+        for key, _, wk0, sk, _ in scenarios:
+            wt_ = wk0.with_rate(top / (D1 * areas[key]))
+            o_max = int(np.max(wk0.output_tokens.values))
+            t_stay = o_max * llm.fluid_equilibrium(wt_, sk).iteration_time
+            stay[key] = (o_max, t_stay, wt_.arrival_rate * t_stay)
+        nc = sizes["C", top]
+        vc = [v for v in cc if v[1] == top][0]
+        o_max, t_stay, a_stay = stay["C"]
+        lines += [
+            f"In C at x = {top:g}, `kv_mean_tokens` is {pct(vc[2])} from M* "
+            f"({pct(vc[4])} at λ̂, Ê[A]) against {pct(summary['time_cond_C'][-1])} for the "
+            "two-run estimate at λ̂, Ê[A]. Its window starts at request n/10 = "
+            f"{nc // 10:,}, while a request with the longest output ({o_max:,} tokens) "
+            f"stays about {o_max:,} τ* = {t_stay:,.0f} time units, during which about "
+            f"{a_stay:,.0f} requests arrive: the KV held by the longest requests fills "
+            "over that many arrivals, more than the default warm-up (the two-run window "
+            f"starts at request n/2 = {nc // 2:,}). In A and B the longest request stays "
+            f"for about {stay['A'][2]:,.0f} and {stay['B'][2]:,.0f} arrivals "
+            f"(warm-up {sizes['A', top] // 10:,} and {sizes['B', top] // 10:,}).",
+            "",
+        ]
+    lines += [
         "### Iteration time, throughput, latency",
         "",
     ]
@@ -594,23 +719,36 @@ def section_fluid(cfg: Settings):
         "τ*/2, a little more because the iterations that cover arrivals are length-biased), "
         "hence the column fluid + τ*/2.",
         "",
+        "Every scenario here is stable (x < 1, no memory limit). "
+        + ("The simulator's `stable` flag (last column) is False for "
+           + "; ".join(f"{k_} at x = {x_:g}, seed {j + 1} of {cfg.replications} "
+                       f"({which_signal(sg)}"
+                       + ("" if (not st) == fires(sg) else
+                          "; **recomputed signals do not reproduce the flag**") + ")"
+                       for k_, x_, j, st, sg in flagged)
+           + ". The signals are defined in section 3's note on the flag."
+           if flagged else "The simulator's `stable` flag agrees in every run."),
+        "",
         f"**Occupancy trace** (scenario A, x = {xt:g}, one run of {nt:,} requests, 1500 "
-        "samples): `kv_trace` records, at the first iteration boundary after each sampling "
-        "time and before that boundary's admissions, the KV tokens that the *decoding* "
-        "requests will hold in the next iteration; requests in their prefill iteration are "
-        "not counted, so the trace fluctuates around M* − λ τ* l rather than M* (dashed "
-        "line; l / A = 1.6% lower for A). Mean of the samples over the second half of the "
-        f"run: {trace_mean:.6g} ({trace_mean / dec_only - 1:+.2%} against M* − λτ*l, "
-        f"{trace_mean / eqt.kv_tokens - 1:+.2%} against M*; the samples are taken at the "
-        "boundary that ends the iteration covering the sampling time, which is "
-        "length-biased towards long iterations, i.e. large M).",
+        "samples equally spaced from 0 to the last arrival): `kv_trace` records the KV "
+        "tokens held in the iteration running at each sampling time, prompts being "
+        "prefilled included (0 in an idle gap), so its samples estimate the time average "
+        f"of the KV. Mean of the {n_sel:,} samples in the measured window (from the "
+        f"arrival of request {rt.warmup:,} to the last arrival): {trace_mean:.6g}, "
+        f"{pct(trace_mean / rt.kv_mean_tokens - 1)} against the run's `kv_mean_tokens` "
+        f"({rt.kv_mean_tokens:.6g}, the exact time average over that window; the "
+        "difference is the sampling error of the equally spaced samples) and "
+        f"{pct(trace_mean / eqt.kv_tokens - 1)} against M*; `kv_mean_tokens` itself is "
+        f"{pct(rt.kv_mean_tokens / eqt.kv_tokens - 1)} from M* in this single run "
+        f"(`kv_mean_tokens_run`, from 0 to the last completion: "
+        f"{pct(rt.kv_mean_tokens_run / eqt.kv_tokens - 1)}).",
         "",
         "![fluid](llm_fluid.png)",
         "",
         "![fluid trace](llm_fluid_trace.png)",
         "",
     ]
-    summary["trace"] = (trace_mean / dec_only - 1, trace_mean / eqt.kv_tokens - 1)
+    summary["trace"] = (trace_mean / rt.kv_mean_tokens - 1, trace_mean / eqt.kv_tokens - 1)
     return lines, summary
 
 
@@ -631,7 +769,7 @@ def section_memory(cfg: Settings):
                ("FCFS, block 16", 16, llm.FCFS())]
     if cfg.smoke:
         configs = configs[:2]
-    stab_rows, pts, verdicts, kv_max = [], {}, [], {}
+    stab_rows, pts, verdicts, kv_max, trace_dev, flag_detail = [], {}, [], {}, [], []
     for label, bs, sched in configs:
         server = llm.Server(max_batch=4096, kv_capacity_tokens=cap, block_size=bs)
         pts[label] = []
@@ -648,6 +786,8 @@ def section_memory(cfg: Settings):
             gr_m, gr_ci, gr_se = interval([v.work_growth for v in wins])
             bound = max(mb.demand - mb.capacity, 0.0)
             kv_tr = float(np.mean([v.kv_trace_mean for v in wins]))
+            kv_mt = float(np.mean([v.kv_meas for v in wins]))
+            trace_dev.append(max(abs(v.kv_trace_mean / v.kv_meas - 1) for v in wins))
             lat = float(np.mean([r.latency.mean for r in res]))
             sim_stable = all(flags)
             # work verdict: unstable when the work backlog grows by more than 3 standard
@@ -661,6 +801,10 @@ def section_memory(cfg: Settings):
                 agree = "**no: stable above the bound**"
             if sim_stable != work_stable:
                 agree += "; flag disagrees"
+                for k, v in enumerate(wins):
+                    if v.result.stable != work_stable:
+                        flag_detail.append((label, x, k, v.result.stable, v.signals,
+                                            v.work_growth / cap))
             verdicts.append((label, x, mb.feasible, work_stable, sim_stable, flags,
                              gr_m < bound - 3.0 * gr_se,
                              float(np.mean([r.backlog_slope for r in res]))))
@@ -671,7 +815,7 @@ def section_memory(cfg: Settings):
                 g(float(np.mean([r.backlog_slope for r in res])), 3), f"{thr:.4f}",
                 f"{tok:.4f}", g(gr_m / cap, 3), ci(gr_ci[0] / cap, gr_ci[1] / cap, 3),
                 g(bound / cap, 3), "stable" if work_stable else "unstable",
-                g(kv_tr / cap, 4), g(lat, 4), agree])
+                g(kv_tr / cap, 4), g(kv_mt / cap, 4), g(lat, 4), agree])
             pts[label].append((x, thr, gr_m / cap, (gr_ci[0] / cap, gr_ci[1] / cap),
                                work_stable, tok))
             progress(cfg, f"3 memory: {label} demand/M={mb.load:.3f}: feasible "
@@ -794,8 +938,10 @@ def section_memory(cfg: Settings):
         "never exceeds M, so at most M token-slots are served per iteration; a stable "
         "system has growth 0) and the verdict it gives (unstable when the mean growth "
         "exceeds 3 standard errors over the seeds); the mean KV in use during the "
-        "arrival window from "
-        "`kv_trace` (2000 samples; decoding requests only), / M; mean latency "
+        "measured window (arrival of request n/10 to the last arrival), / M, from the "
+        "`kv_trace` samples (2000 over the run; the KV of the iteration running at each "
+        "sampling time, prompts being prefilled included) and from `kv_mean_tokens` (the "
+        "exact time average over that window), means over the seeds; mean latency "
         "(iterations) of the n-request run. \"agree\" compares `memory_stable` with the "
         "work-growth verdict, and notes when the simulator's `stable` flag says otherwise.",
         "",
@@ -803,7 +949,11 @@ def section_memory(cfg: Settings):
     lines += table(["policy", "x", "λ", "memory load", "memory_stable feasible",
                     "sim stable flag", "backlog slope", "thr/λ", "tokens/(λE[o])",
                     "work growth / M", "95% CI", "bound / M", "work verdict",
-                    "trace KV / M", "mean latency", "agree"], stab_rows)
+                    "trace KV / M", "kv_mean_tokens / M", "mean latency", "agree"],
+                    stab_rows)
+    fa = [d for d in flag_detail if not d[3]]          # seeds flagged, work stable
+    tok_fa = sum(1 for d in fa if d[4][0][0] > d[4][0][1])
+    cnt_fa = sum(1 for d in fa if d[4][1][0] > d[4][1][1])
     n_flag_fp = sum(1 for v in verdicts if v[3] and not v[4])
     n_flag_fn = sum(1 for v in verdicts if not v[3] and v[4])
     below = [f"{v[0]} at x = {v[1]:g}" for v in verdicts if v[2] and not v[3]]
@@ -835,35 +985,62 @@ def section_memory(cfg: Settings):
         " and favours short requests: above the bound its *request* throughput stays "
         "near λ and its backlog in requests grows slowly (the long requests starve), so "
         "its instability shows in the token throughput and the work backlog much more "
-        "than in the number in system.",
+        "than in the number in system. The two KV columns measure the same window: the "
+        "`kv_trace` sample mean differs from `kv_mean_tokens` by at most "
+        f"{max(trace_dev):.1e} (relative) over the {len(trace_dev) * len(seeds)} runs, "
+        "the sampling error of equally spaced samples.",
         "",
-        "The simulator's `stable` flag is a heuristic on the number in system: unstable "
-        "when the least-squares growth over the second half of the run exceeds "
-        "max(20, 4 sqrt(mean number + 1)). "
-        + (f"Here it disagrees with the work-growth verdict in {n_flag_fp + n_flag_fn} of "
-           f"{len(verdicts)} rows: {n_flag_fp} false alarm(s) (flag unstable, work backlog "
-           f"not growing) and {n_flag_fn} miss(es). " if n_flag_fp + n_flag_fn else
+        "The simulator's `stable` flag is a heuristic with two signals, either of which "
+        "flags the run (`simulate`'s docstring, \"Stability heuristic\"): *tokens*, the "
+        "output tokens W of the requests in system averaged over the second and the last "
+        "quarter of the arrival window, flags when W4 − W2 > W2 / 2 + "
+        "4 sqrt((W2 + E[o]) E[o²] / E[o]); *requests*, the least-squares growth of the "
+        "number in system over the second half of the arrival window, flags when it "
+        "exceeds max(20, 4 sqrt(mean number + 1)). "
+        + (f"Here the flag disagrees with the work-growth verdict in {n_flag_fp + n_flag_fn} "
+           f"of {len(verdicts)} rows: {n_flag_fp} false alarm(s) (flag unstable, work "
+           f"backlog not growing) and {n_flag_fn} miss(es), in "
+           + "; ".join(f"{lab} at x = {x_:g}, seed {j + 1} of {len(seeds)} "
+                       f"({'stable' if st else 'unstable'}: {which_signal(sg)}"
+                       + ("" if (not st) == fires(sg) else
+                          "; **recomputed signals do not reproduce the flag**")
+                       + f"; this seed's work growth / M {wg:.2g})"
+                       for lab, x_, j, st, sg, wg in flag_detail)
+           + ". " if n_flag_fp + n_flag_fn else
            f"Here it agrees with the work-growth verdict in all {len(verdicts)} rows. ")
-        + "It is fragile in this setting: in shorter runs of the same scenarios "
-        "(`--quick`: n = 160,000 requests, two seeds; or n = 800,000) it raised false "
-        "alarms for FCFS below the bound (x = 0.8 to 0.95, one seed of two: the "
-        "heavy-tailed output law at high memory load gives the number in system long "
-        "excursions, beyond the Poisson-like 4 sqrt(mean) allowance) and missed MC-SF's "
-        "instability at x = 1.05 (`--quick`, both seeds): MC-SF's backlog grows in work, "
-        "concentrated in a few starving long requests, much faster than in number"
-        + "".join(f" (backlog slope {a[7]:.2g} requests per iteration against {b[7]:.2g} "
-                  f"for FCFS at x = {a[1]:g})"
+        + "Shorter runs of the same scenarios (checked separately when this text was "
+        "written, with each signal computed from the records: `--quick`, n = 160,000 "
+        "requests, seeds 2025 and 3025; and n = 800,000, the same seeds) show where each "
+        "signal helps. The request signal raised false alarms for FCFS below the bound "
+        "with one seed of two (`--quick`: block 16 at x = 0.9, growth 329 requests against "
+        "an allowance of 72; n = 800,000: block 1 at x = 0.9 and 0.95, block 16 at "
+        "x = 0.8 and 0.9): the heavy-tailed output law at high memory load gives the "
+        "number in system long excursions, beyond the Poisson-like 4 sqrt(mean) "
+        "allowance; the token signal stayed below its threshold in all of these (e.g. "
+        "6,089 against 23,140 tokens). MC-SF's instability at x = 1.05 shows in work, "
+        "concentrated in a few starving long requests, much more than in number"
+        + "".join(f" (here backlog slope {a[7]:.2g} requests per iteration against "
+                  f"{b[7]:.2g} for FCFS at x = {a[1]:g})"
                   for a in verdicts for b in verdicts
                   if a[0].startswith("MC-SF") and b[0] == "FCFS, block 1"
                   and a[1] == b[1] == min(v[1] for v in verdicts if not v[2]))
-        + ".",
+        + ": in `--quick` the request signal stayed below its allowance (growth 51 and "
+        "24 requests against 61 and 57) and only the token signal flagged both seeds "
+        "(W4 − W2 = 54,659 and 43,666 tokens against thresholds of 42,886 and 32,015)."
+        + (f" In this run's false alarms the token signal fires in {tok_fa} of "
+           f"{len(fa)} run(s) and the request signal in {cnt_fa}"
+           + (": the token threshold's 4 sqrt(...) term is the scale of the fluctuations "
+              "of a sum of independent output lengths, while near the boundary the "
+              "output-token backlog has long excursions too" if tok_fa else "")
+           + "." if fa else ""),
         "",
         "![memory](llm_memory.png)",
         "",
     ]
     little = [(r[0], r[1], r[7], r[9]) for r in little_rows]
     return lines, {"lam_star": lam_star, "verdicts": verdicts, "identity": worst,
-                   "little": little, "flag_fp": n_flag_fp, "flag_fn": n_flag_fn}
+                   "little": little, "flag_fp": n_flag_fp, "flag_fn": n_flag_fn,
+                   "trace_dev": max(trace_dev)}
 
 
 # ============================================================== 4. M/G/1 reduction
@@ -1057,7 +1234,8 @@ def section_schedulers(cfg: Settings):
         ax[1].plot(tr["time"] / 1e3, tr["in_system"], lw=0.6, label=s.name)
         trace_notes.append(f"{s.name}: {r.preemptions:,} preemptions, mean latency "
                            f"{r.latency.mean / 1e3:.4g} s, time-average KV tokens / M "
-                           f"{r.kv_mean_tokens / cap:.3f}, mean number in system "
+                           f"{r.kv_mean_tokens / cap:.3f} (`kv_mean_tokens`, measured "
+                           f"window), mean number in system "
                            f"{r.mean_number:.4g}")
     ax[0].axhline(1.0, color="k", lw=0.8)
     ax[0].set(ylabel="KV tokens / M", ylim=(0, 1.08), title="KV occupancy (kv_trace)")
@@ -1212,6 +1390,9 @@ def summary_lines(res) -> list[str]:
         "the request-count fluid holds only for FCFS-like order; the token rate is the "
         "invariant (policy table).")
     s2 = res["2"]
+    s3 = res["3"]
+    wab = [v for v in s2["window_kv"] if v[0] != "C"]
+    wc = [v for v in s2["window_kv"] if v[0] == "C"]
     out.append(
         "2. **Fluid equilibrium (Ao et al.)**: the per-iteration mean KV solves the fluid "
         "fixed point at the realised λ̂ Ê[A] (a mass-balance identity, derived in section "
@@ -1219,12 +1400,16 @@ def summary_lines(res) -> list[str]:
         f"{max(abs(z) for z in s2['per_iteration_z']):.2f}); the time-average KV exceeds "
         f"that fixed point by {_span(s2['time_cond'])} (scenarios A, B) and "
         f"{_span(s2['time_cond_C'])} (alpaca, noisy): the fluctuation term "
-        "d1 Var_it(M)/τ̄ that the fluid model neglects. `kv_mean_tokens` over a whole "
-        "run is biased low "
-        "by the fill and drain transients (up to several % near x = 1). `kv_trace` "
-        f"omits the KV of requests in their prefill iteration ({pct(s2['trace'][1])} "
-        "against M*).")
-    s3 = res["3"]
+        "d1 Var_it(M)/τ̄ that the fluid model neglects. The simulator's `kv_mean_tokens` "
+        "(time average over the measured window) is within "
+        f"{_span([v[2] for v in wab])} of M* in scenarios A and B (max |z| = "
+        f"{max(abs(v[3]) for v in wab):.2f}), against {_span([v[5] for v in wab])} for "
+        "`kv_mean_tokens_run` (0 to the last completion, fill and drain included"
+        + (f"; {_span([v[5] for v in wc])} in C" if wc else "")
+        + "). The `kv_trace` sample mean over the measured window is "
+        f"{pct(s2['trace'][0])} from `kv_mean_tokens` (scenario A, 1500 samples)"
+        + (f"; at most {s3['trace_dev']:.1e} (relative) in section 3's runs"
+           if math.isfinite(s3.get('trace_dev', math.nan)) else "") + ".")
     agree = sum(1 for v in s3["verdicts"] if v[2] == v[3])
     below = sum(1 for v in s3["verdicts"] if v[2] and not v[3])
     above = sum(1 for v in s3["verdicts"] if not v[2] and v[3])
