@@ -55,6 +55,7 @@ _TAU = np.geomspace(1e-8, 1e6, 99)  # quanta b - a, in units of (a + median)
 _ZREL = np.geomspace(1e-15, 1e-2, 27)  # quanta ending just past a breakpoint, relative
 _GL_X, _GL_W = _leg.leggauss(16)
 _FLAT = 1e-12  # relative gap below which two candidates are a tie
+_NOISE = 1e-13  # absolute rounding of a tail ratio, in units of E[X] / P(X > a)
 _CHEB_TOL = 1e-12
 
 
@@ -329,9 +330,13 @@ class _Law:
         Iv, _ = self.interior(a)
         # an interior optimum that ties with an end of the quantum range is that end
         # (b* -> a: hazard; b* -> inf: residual)
-        with np.errstate(invalid="ignore"):
-            tie_end = ((np.isfinite(M) & (np.abs(Iv - M) <= _FLAT * np.abs(M)))
-                       | (np.isfinite(H) & (np.abs(Iv - H) <= _FLAT * np.abs(H))))
+        # the candidates are ratios of tail integrals to P(X > a): near the end of a
+        # bounded support their absolute error grows like eps E[X] / P(X > a), so a gap
+        # below that is a tie too (else rounding noise reads as an interior optimum)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            noise = _NOISE * self.m1 / np.maximum(self.sf(a), 1e-300)
+            tie_end = ((np.isfinite(M) & (np.abs(Iv - M) <= _FLAT * np.abs(M) + noise))
+                       | (np.isfinite(H) & (np.abs(Iv - H) <= _FLAT * np.abs(H) + noise)))
         Iv = np.where(tie_end, np.inf, Iv)
         cands = np.stack([H, M, Iv], axis=1)
         cands = np.where(np.isnan(cands), np.inf, cands)
