@@ -130,3 +130,19 @@ def test_trace_pairs_equal_the_product_law_when_the_prompt_is_fixed():
     assert a.thresholds == b.thresholds
     assert a.areas == pytest.approx(b.areas, rel=1e-12)
     assert a.arrival_rates == pytest.approx(b.arrival_rates, rel=1e-12)
+
+
+def test_simulate_warns_when_wait_thresholds_cannot_keep_up():
+    w = llm.Workload(LAM, PROMPT, OUTPUT)
+    s = _server()
+    with pytest.warns(RuntimeWarning, match=r"cohorts of 1 type-0 .* \(21,\)"):
+        llm.simulate(w, s, "wait", requests=500, replications=1, seed=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        # thresholds that keep up: no such warning (a short run is still filling, so
+        # the stability flag is not asked here)
+        try:
+            llm.simulate(w, s, llm.WAIT(thresholds=(21,)), requests=500, replications=1,
+                         seed=1)
+        except RuntimeWarning as e:
+            assert "cohorts" not in str(e)

@@ -53,6 +53,9 @@ class WaitThresholds:
         ``lambda_j``.
     areas : tuple of float
         ``E[A | type j]``, token-slots per request.
+    batch_tokens : tuple of float
+        ``E[P | type j]``, tokens a request adds to the batches over its life (for the
+        compression overhead).
     kv_tokens : float
         ``sum_j n_j A_j``: KV tokens of the saturated pipeline, the memory WAIT needs.
     fluid_kv_tokens : float
@@ -73,6 +76,7 @@ class WaitThresholds:
     bounds: tuple
     arrival_rates: tuple
     areas: tuple
+    batch_tokens: tuple
     kv_tokens: float
     fluid_kv_tokens: float
     iteration_time: float
@@ -205,7 +209,8 @@ def wait_thresholds(workload: Workload, server: Server, bounds=()) -> WaitThresh
     in_batch = sum(nj * t[3] for nj, t in zip(n, types))
     return WaitThresholds(
         thresholds=tuple(n), bounds=b, arrival_rates=tuple(lam),
-        areas=tuple(t[1] for t in types), kv_tokens=float(mem),
+        areas=tuple(t[1] for t in types), batch_tokens=tuple(t[2] for t in types),
+        kv_tokens=float(mem),
         fluid_kv_tokens=float(fl.kv_tokens), iteration_time=float(tau),
         throughput_caps=tuple(nj / tau for nj in n), requests_in_batch=float(in_batch),
         fits_memory=None if cap is None else bool(mem <= cap),

@@ -167,6 +167,36 @@ def _run_one(prep, trace_points):
     return st
 
 
+def _check_wait(workload, server, sched) -> None:
+    """Warn when WAIT's cohorts cannot keep up with a type's arrivals even with every
+    type backlogged (fluid model of :func:`qtheory.llm.wait_thresholds`)."""
+    if not isinstance(sched, WAIT) or sched.nested or not isinstance(
+            server.iteration_time, (LinearTime, UnitTime)):
+        return
+    from ..analytic.wait import wait_thresholds
+
+    try:
+        d = wait_thresholds(workload, server, sched.bounds)
+    except ValueError:  # unstable fluid model or an empty type: nothing to compare
+        return
+    n = sched.thresholds
+    comp = server.kv_compression.time_per_token if server.kv_compression else 0.0
+    it = server.iteration_time
+    d0, d1 = (it.d0, it.d1) if isinstance(it, LinearTime) else (it.duration, 0.0)
+    # a backlogged type j admits n_j per iteration, and its own saturated pipeline (n_j
+    # requests in each of its stages) makes every iteration last at least tau_j
+    for j, (nj, lj, a, p) in enumerate(zip(n, d.arrival_rates, d.areas, d.batch_tokens)):
+        tau_j = d0 + nj * (d1 * a + comp * p)
+        if nj <= lj * tau_j:
+            warnings.warn(
+                f"{sched.name}: cohorts of {nj} type-{j} requests per iteration complete "
+                f"at most {nj / tau_j:.4g} of them per unit time, not more than their "
+                f"arrival rate {lj:.4g}: in the fluid model the queue cannot be stable "
+                f"(the least thresholds that keep up are {d.thresholds}; see "
+                "llm.wait_thresholds)", RuntimeWarning, stacklevel=3)
+            return
+
+
 def _backlog(arr, done, t0, t1, points=200):
     ts = np.linspace(t0, t1, points)
     d = np.sort(done)
@@ -293,6 +323,7 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
     if limit is not None and requests > limit:
         raise ValueError(f"requests={requests} is more than the trace's {limit} requests")
     server.check(workload)
+    _check_wait(workload, server, sched)
     if backend == "gpu" and _user_time(server) is not None:
         raise NotImplementedError(
             "backend='gpu' with a callable iteration_time: the GPU kernel supports "
