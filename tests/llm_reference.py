@@ -125,6 +125,12 @@ def reference(prep, server):
             ty = stage(v)
             quota[ty] = min(quota[ty], count(ty))
 
+    def restart(v):
+        # v loses its generated tokens; under MLFQ it keeps its level
+        if pol == K.MLFQ:
+            aux[v] = K.mlfq_level(sprm, aux[v], g[v])[0]
+        g[v] = 0
+
     def paused_victim():
         # newest, or lowest priority (rank when paused, then newest)
         return max(range(len(paused)), key=lambda q: (
@@ -158,18 +164,14 @@ def reference(prep, server):
                     state[v] = "swapped"
                     sw += (lp[v] + g[v]) / bw
                 elif mode == "restart":
-                    if pol == K.MLFQ:  # it keeps its level
-                        aux[v] = K.mlfq_level(sprm, aux[v], g[v])[0]
-                    g[v] = 0
+                    restart(v)
                     state[v] = "wait"
                 else:
                     state[v] = "wait"
             else:
                 pf[v] = 0
                 if mode == "restart":
-                    if pol == K.MLFQ:
-                        aux[v] = K.mlfq_level(sprm, aux[v], g[v])[0]
-                    g[v] = 0
+                    restart(v)
                 state[v] = "wait"
             waiting.append(v)
         ndec = sum(1 for i in running if state[i] == "decode")
@@ -263,9 +265,7 @@ def reference(prep, server):
                     state[v] = "swapped"
                     sw += (lp[v] + g[v]) / bw
                 elif pm == "restart":
-                    if pol == K.MLFQ:
-                        aux[v] = K.mlfq_level(sprm, aux[v], g[v])[0]
-                    g[v] = 0
+                    restart(v)
                     state[v] = "wait"
                 else:
                     state[v] = "wait"

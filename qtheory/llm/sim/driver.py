@@ -36,10 +36,9 @@ def _check_int(name: str, value, low: int) -> int:
 
 
 def _time_params(server: Server) -> tuple[float, tuple]:
-    it = server.iteration_time
-    if not isinstance(it, (LinearTime, StaircaseTime, UnitTime)):
+    if _user_time(server) is not None:
         return 0.0, (0.0, 0.0, 0.0)  # a user callable (see user_time.py)
-    code, prm = it.params()
+    code, prm = server.iteration_time.params()
     return float(code), prm
 
 
@@ -173,6 +172,7 @@ def _check_wait(workload, server, sched) -> None:
     if not isinstance(sched, WAIT) or sched.nested or not isinstance(
             server.iteration_time, (LinearTime, UnitTime)):
         return
+    from ..analytic.fluid import _linear_params
     from ..analytic.wait import wait_thresholds
 
     try:
@@ -181,8 +181,7 @@ def _check_wait(workload, server, sched) -> None:
         return
     n = sched.thresholds
     comp = server.kv_compression.time_per_token if server.kv_compression else 0.0
-    it = server.iteration_time
-    d0, d1 = (it.d0, it.d1) if isinstance(it, LinearTime) else (it.duration, 0.0)
+    d0, d1 = _linear_params(server)
     # a backlogged type j admits n_j per iteration, and its own saturated pipeline (n_j
     # requests in each of its stages) makes every iteration last at least tau_j
     for j, (nj, lj, a, p) in enumerate(zip(n, d.arrival_rates, d.areas, d.batch_tokens)):

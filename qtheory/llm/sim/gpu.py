@@ -86,12 +86,6 @@ def _launcher():
         return _LAUNCH
 
 
-def _simulated() -> bool:
-    from numba.core import config
-
-    return bool(config.ENABLE_CUDASIM)
-
-
 def bytes_per_replication(n: int, maxb: int, bsz: int, ntrace: int) -> int:
     """Device bytes of one replication's inputs and state."""
     per_req = 8 * (len(_PER_REQUEST) + 7 + K.NRI)
@@ -101,6 +95,8 @@ def bytes_per_replication(n: int, maxb: int, bsz: int, ntrace: int) -> int:
 
 def _group(preps, trace_points):
     """Run the replications ``preps`` in one launch; their ``_Rep``-like results."""
+    from ...sim.kernels.gpu import _simulated
+
     launch = _launcher()
     R = len(preps)
     p0 = preps[0]

@@ -24,6 +24,9 @@ __all__ = ["kernel_for"]
 
 _LOCK = threading.Lock()
 _KERNELS: dict[int, tuple[object, object]] = {}
+# cfg_f slots read by the wrapper (globals: frozen into the compiled code)
+CF_ERR, CF_ERR_BT, CF_ERR_KV, CF_ERR_BS, CF_COMP = (K.CF_ERR, K.CF_ERR_BT, K.CF_ERR_KV,
+                                                     K.CF_ERR_BS, K.CF_COMP)
 
 
 def _wrap(user):
@@ -39,10 +42,6 @@ def _wrap(user):
         return t + cf[CF_COMP] * bt
 
     return tau_user
-
-
-CF_ERR, CF_ERR_BT, CF_ERR_KV, CF_ERR_BS, CF_COMP = (K.CF_ERR, K.CF_ERR_BT, K.CF_ERR_KV,
-                                                     K.CF_ERR_BS, K.CF_COMP)
 
 
 def kernel_for(fn):
