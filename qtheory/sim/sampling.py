@@ -55,7 +55,7 @@ from ..predictions import (
     UniformPrediction,
 )
 from ._jit import jit
-from .rng import ndtri
+from .rng import log_unit, ndtri
 
 __all__ = [
     "encode_size",
@@ -164,15 +164,15 @@ def first_geq(cum, lo, n, u):
 def draw_size(code, prm, u1, u2):
     """A job size from uniforms ``u1`` (the value) and ``u2`` (a mixture branch)."""
     if code == SIZE_EXP:
-        return -prm[0] * math.log(u1)
+        return -prm[0] * log_unit(u1)
     if code == SIZE_DET:
         return prm[0]
     if code == SIZE_UNIFORM:
         return prm[0] + (prm[1] - prm[0]) * u1
     if code == SIZE_WEIBULL:
-        return prm[1] * (-math.log(u1)) ** (1.0 / prm[0])
+        return prm[1] * (-log_unit(u1)) ** (1.0 / prm[0])
     if code == SIZE_PARETO:
-        return prm[1] * math.exp(-math.log(u1) / prm[0])
+        return prm[1] * math.exp(-log_unit(u1) / prm[0])
     if code == SIZE_BPARETO:
         x = prm[1] * math.exp(-math.log1p(-u1 * prm[3]) / prm[0])
         # clipped to [low, high] without min/max (not compiled by every numba.cuda)
@@ -184,7 +184,7 @@ def draw_size(code, prm, u1, u2):
     if code == SIZE_HYPEREXP:
         n = int(prm[0])
         i = first_geq(prm, 1, n, u2)
-        return -prm[1 + n + i] * math.log(u1)
+        return -prm[1 + n + i] * log_unit(u1)
     if code == SIZE_DISCRETE:
         n = int(prm[0])
         i = first_geq(prm, 1, n, u1)
@@ -200,7 +200,7 @@ def draw_noise(code, prm, u):
     if code == NOISE_EXACT:
         return 1.0
     if code == NOISE_EXP:
-        return -math.log(u)
+        return -log_unit(u)
     if code == NOISE_UNIFORM:
         return 1.0 - prm[0] + 2.0 * prm[0] * u
     if code == NOISE_LOGNORMAL:

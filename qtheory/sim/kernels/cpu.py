@@ -41,12 +41,10 @@ the GPU, where replications share a histogram).
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from .._jit import jit, jit_inline
-from ..rng import stream_key, uniform
+from ..rng import log_unit, stream_key, uniform
 from ..sampling import (
     NOISE_EXACT,
     NOISE_EXP,
@@ -279,11 +277,12 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
     """Draw arrivals ``i0 .. i0 + BLK - 1``: ``log(u)/lambda`` and (in-kernel sampling)
     size, prediction and key, from the stream keys ``ks`` (:func:`_keys`). Each draw
     depends on the job index only; the common laws have inline loops (the same
-    arithmetic as :func:`draw_size` and :func:`draw_noise`)."""
+    arithmetic as :func:`draw_size` and :func:`draw_noise`) that compile to SIMD code
+    (:func:`~qtheory.sim.rng.log_unit` in place of libm's scalar ``log``)."""
     k0, k1, k2, k3, k4 = ks
     lam = cfg_f[C_LAM]
     for j in range(BLK):
-        blk[0, j] = math.log(uniform(k0, np.uint64(i0 + j))) / lam
+        blk[0, j] = log_unit(uniform(k0, np.uint64(i0 + j))) / lam
     if cfg_i[C_MODE] == 1:
         return
     sc = cfg_i[C_SCODE]
@@ -292,7 +291,7 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
     if sc == SIZE_EXP:
         mean = sprm[0]
         for j in range(BLK):
-            blk[1, j] = -mean * math.log(uniform(k1, np.uint64(i0 + j)))
+            blk[1, j] = -mean * log_unit(uniform(k1, np.uint64(i0 + j)))
     else:
         for j in range(BLK):
             ui = np.uint64(i0 + j)
@@ -303,7 +302,7 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
             blk[2, j] = blk[1, j]
     elif nc == NOISE_EXP:
         for j in range(BLK):
-            blk[2, j] = blk[1, j] * -math.log(uniform(k3, np.uint64(i0 + j)))
+            blk[2, j] = blk[1, j] * -log_unit(uniform(k3, np.uint64(i0 + j)))
     else:
         for j in range(BLK):
             blk[2, j] = blk[1, j] * draw_noise(nc, nprm, uniform(k3, np.uint64(i0 + j)))
