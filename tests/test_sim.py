@@ -576,6 +576,31 @@ def test_fb_shares_the_server_among_tied_jobs():
     _compare(arr, comp, _reference_fb(arr, x))
 
 
+@pytest.mark.parametrize("size", [qt.Exponential(mean=1.0), qt.Weibull(0.5, 1.0),
+                                  qt.Deterministic(1.0), qt.Discrete([0.5, 1.0, 4.0],
+                                                                     [0.5, 0.3, 0.2]),
+                                  qt.Gamma(shape=0.5, mean=1.0)],
+                         ids=lambda d: type(d).__name__)
+def test_fb_kernel_equals_the_generic_rising_kernel(size, monkeypatch):
+    """FB has its own kernel (a stack of equal-age groups, no heap); the generic rising-rank
+    kernel runs the same policy: the same completions to rounding, at a load where the pool
+    grows, with ties (atoms), and with NumPy-sampled sizes (Gamma)."""
+    from qtheory.sim import driver
+
+    q = qt.MG1(load=0.95, size=size)
+    assert driver.prepare(q, FB(), jobs=10, warmup=0, seed=1).kernel_name == "mg1_fb"
+    runs = []
+    for special in (True, False):
+        monkeypatch.setattr(driver, "_SPECIAL_KERNELS", special)
+        runs.append(simulate(q, FB(), jobs=20_000, replications=2, seed=5, records=True))
+    assert driver.prepare(q, FB(), jobs=10, warmup=0, seed=1).kernel_name == "mg1_rank_rise"
+    a, b = runs
+    np.testing.assert_allclose(a.records["completion"], b.records["completion"], rtol=1e-12)
+    np.testing.assert_allclose(a.replication_means, b.replication_means, rtol=1e-12)
+    assert a.mean_number == pytest.approx(b.mean_number, rel=1e-12)
+    assert a.percentiles == pytest.approx(b.percentiles, rel=1e-9)
+
+
 def test_ps_matches_reference():
     arr, x, _, comp = _records(qt.MG1(load=0.8, size=qt.Exponential(mean=1.0)), PS(), 300)
     _compare(arr, comp, _reference_ps(arr, x))

@@ -120,7 +120,7 @@ from .layout import (
     W,
 )
 
-__all__ = ["mg1_rank", "mg1_rank_ovh", "mg1_rank_rise", "mg1_rank_rise_ovh", "mg1_ps",
+__all__ = ["mg1_rank", "mg1_rank_ovh", "mg1_rank_rise", "mg1_rank_rise_ovh", "mg1_ps", "mg1_fb",
            "mgk_rank", "mgk_rank_ovh", "make_mg1_flat", "make_mg1_rise", "make_mgk"]
 
 _INF = np.inf
@@ -1096,6 +1096,148 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             status = DONE
             break
     sf[VT] = V
+    _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
+           area, sumt, sumt2, maxt)
+    return status
+
+
+# ----------------------------------------------------------------------------- M/G/1 FB
+@jit
+def _fb_min(pf, park, lo, hi):
+    """The slot of the smallest job among ``park[0, lo:hi]`` (the first of equals)."""
+    best = park[0, lo]
+    bx = pf[best, SIZE]
+    for i in range(lo + 1, hi):
+        s = park[0, i]
+        if pf[s, SIZE] < bx:
+            best = s
+            bx = pf[s, SIZE]
+    return best
+
+
+@jit
+def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
+           hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+    """Run (or resume) one replication of M/G/1 FB (least attained service).
+
+    The jobs with the least age share the server, and an arrival (age 0) preempts
+    them, so the jobs in system form a stack of groups of equal age, the least age on
+    top: ``park[0]`` holds the jobs, group ``i`` from ``park[1, i]`` to the next group's
+    start, ``hk[i]`` its age and ``grp[i]`` its smallest job. The top group's age grows
+    at rate ``1/g``; it merges into the next group when the ages meet, and its smallest
+    job leaves when the age reaches its size. Every event costs O(1) but a departure,
+    which scans the top group (no heap, no per-job ages). The generic rising-rank
+    kernel (``mg1_rank_rise``) runs the same policy; tests check that they agree.
+    """
+    ks = _keys(cfg_i)
+    (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
+     maxt) = _load(sf, si)
+    npk = si[PN]  # jobs on the stack
+    ng = si[PG]  # groups
+    jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
+    b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
+    events = 0
+    status = DONE
+    while True:
+        events += 1
+        if events > max_events:
+            status = SLICE
+            events -= 1  # not processed
+            break
+        dt_ev = _INF
+        merge = False
+        g = 0
+        top = ng - 1
+        if ng > 0:
+            g = npk - park[1, top]
+            a = hk[top]
+            dt_ev = (pf[grp[top], SIZE] - a) * g
+            if dt_ev < 0.0:
+                dt_ev = 0.0
+            if ng > 1:
+                d = (hk[top - 1] - a) * g
+                if d < dt_ev:
+                    dt_ev = d
+                    merge = True
+        dt_arr = next_t - t
+        if next_t < _INF and dt_arr <= dt_ev:
+            idx = n_arr
+            if mode1 and idx >= si[BUF0] + si[BUFN]:
+                status = NEED_DATA
+                events -= 1  # not processed
+                break
+            if freen == 0:
+                status = GROW
+                events -= 1  # not processed
+                break
+            if g > 0:
+                hk[top] += dt_arr / g
+            if inwin != 0:
+                area += n_sys * dt_arr
+            t = next_t
+            b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                                           si, blk, b0, idx, t, warm, endarr, inwin)
+            freen -= 1
+            s = free[freen]
+            pf[s, ARR] = t
+            pf[s, SIZE] = x
+            pf[s, PRED] = y
+            pi[s, SEQ] = idx
+            park[0, npk] = s
+            npk += 1
+            if g > 0 and hk[top] == 0.0:  # ties with the served group: it shares
+                if x < pf[grp[top], SIZE]:
+                    grp[top] = s
+            else:
+                park[1, ng] = npk - 1
+                hk[ng] = 0.0
+                grp[ng] = s
+                ng += 1
+            n_sys += 1
+            if n_sys > maxsys:
+                maxsys = n_sys
+            n_arr += 1
+            b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
+                                   maxarr, t)
+            if ndone >= jobs and n_arr > endarr:
+                status = DONE
+                break
+            continue
+        if ng == 0:
+            status = DONE
+            break
+        if inwin != 0:
+            area += n_sys * dt_ev
+        t += dt_ev
+        st = park[1, top]
+        if merge:  # the top group reaches the next one's age: one group
+            nxt = top - 1
+            if pf[grp[top], SIZE] < pf[grp[nxt], SIZE]:
+                grp[nxt] = grp[top]
+            ng -= 1
+            continue
+        hk[top] += dt_ev / g
+        s = grp[top]
+        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                                           rec, s, t, sumt, sumt2, maxt, ndone)
+        n_sys -= 1
+        free[freen] = s
+        freen += 1
+        # remove s from the top group (the last job takes its place) and find the new least
+        for i in range(st, npk):
+            if park[0, i] == s:
+                park[0, i] = park[0, npk - 1]
+                break
+        npk -= 1
+        if npk > st:
+            grp[top] = _fb_min(pf, park, st, npk)
+        else:
+            ng -= 1
+        if ndone >= jobs and n_arr > endarr:
+            status = DONE
+            break
+    si[PN] = npk
+    si[PG] = ng
     _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
            area, sumt, sumt2, maxt)
     return status
