@@ -300,6 +300,8 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
     if nc == NOISE_EXACT:
         for j in range(BLK):
             blk[2, j] = blk[1, j]
+    elif kk != 2 and cfg_i[C_RECORD] == 0:
+        pass  # the policy does not read predictions and no record keeps them: not drawn
     elif nc == NOISE_EXP:
         for j in range(BLK):
             blk[2, j] = blk[1, j] * -log_unit(uniform(k3, np.uint64(i0 + j)))
