@@ -581,24 +581,51 @@ def test_fb_shares_the_server_among_tied_jobs():
                                                                      [0.5, 0.3, 0.2]),
                                   qt.Gamma(shape=0.5, mean=1.0)],
                          ids=lambda d: type(d).__name__)
-def test_fb_kernel_equals_the_generic_rising_kernel(size, monkeypatch):
-    """FB has its own kernel (a stack of equal-age groups, no heap); the generic rising-rank
-    kernel runs the same policy: the same completions to rounding, at a load where the pool
-    grows, with ties (atoms), and with NumPy-sampled sizes (Gamma)."""
+@pytest.mark.parametrize("pol, special, generic", [
+    (FB(), "mg1_fb", "mg1_rank_rise"), (P.FCFS(), "mg1_fcfs", "mg1_rank")], ids=["FB", "FCFS"])
+def test_special_kernels_equal_the_generic_kernels(size, pol, special, generic, monkeypatch):
+    """FB (a stack of equal-age groups, no heap) and FCFS (a ring of jobs whose departures
+    are known at arrival) have their own kernels; the generic rank kernels run the same
+    policies: the same completions to rounding, at a load where the pools grow many times,
+    with ties (atoms), and with NumPy-sampled sizes (Gamma)."""
     from qtheory.sim import driver
 
     q = qt.MG1(load=0.95, size=size)
-    assert driver.prepare(q, FB(), jobs=10, warmup=0, seed=1).kernel_name == "mg1_fb"
+    assert driver.prepare(q, pol, jobs=10, warmup=0, seed=1).kernel_name == special
     runs = []
-    for special in (True, False):
-        monkeypatch.setattr(driver, "_SPECIAL_KERNELS", special)
-        runs.append(simulate(q, FB(), jobs=20_000, replications=2, seed=5, records=True))
-    assert driver.prepare(q, FB(), jobs=10, warmup=0, seed=1).kernel_name == "mg1_rank_rise"
+    for on in (True, False):
+        monkeypatch.setattr(driver, "_SPECIAL_KERNELS", on)
+        runs.append(simulate(q, pol, jobs=20_000, replications=2, seed=5, records=True))
+    assert driver.prepare(q, pol, jobs=10, warmup=0, seed=1).kernel_name == generic
     a, b = runs
     np.testing.assert_allclose(a.records["completion"], b.records["completion"], rtol=1e-12)
     np.testing.assert_allclose(a.replication_means, b.replication_means, rtol=1e-12)
     assert a.mean_number == pytest.approx(b.mean_number, rel=1e-12)
     assert a.percentiles == pytest.approx(b.percentiles, rel=1e-9)
+
+
+def test_fcfs_ring_unwraps_when_the_pool_grows():
+    """Tiny initial pool, a few events per call: the FCFS ring wraps, the pool grows while
+    it is wrapped, and the run equals one with a large pool."""
+    from qtheory.sim import driver
+
+    q = qt.MG1(load=0.97, size=qt.Exponential(mean=1.0))
+    prep = driver.prepare(q, P.FCFS(), jobs=3000, warmup=100, seed=9, records=True)
+    outs = []
+    for cap, ev in ((2, 7), (4096, 10**9)):
+        r = driver._Replication(prep, 0, cap=cap)
+        kernel = driver._kernel(prep.kernel_name)
+        monkey = driver._SLICE_EVENTS
+        try:
+            driver._SLICE_EVENTS = ev
+            r.run(kernel)
+        finally:
+            driver._SLICE_EVENTS = monkey
+        outs.append(r)
+    small, big = outs
+    assert small.pf.shape[0] > 2  # it grew
+    np.testing.assert_array_equal(small.rec, big.rec)
+    np.testing.assert_array_equal(small.sf, big.sf)
 
 
 def test_ps_matches_reference():

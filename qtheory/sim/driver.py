@@ -144,7 +144,7 @@ class Prepared:
         return c
 
 
-#: Use the kernels written for one policy (FB) where they apply; tests turn this off to
+#: Use the kernels written for one policy (FB, FCFS) where they apply; tests turn this off to
 #: run the same policy through the generic kernel and compare.
 _SPECIAL_KERNELS = True
 
@@ -159,12 +159,23 @@ def _is_fb(compiled: CompiledPolicy) -> bool:
                 and seg[0] == 0 and seg[1] == 0)
 
 
+def _is_fcfs(compiled: CompiledPolicy) -> bool:
+    """True when every job has the same constant rank (FCFS: ties go FIFO)."""
+    rb, rs = compiled.branches, compiled.segments
+    if compiled.kind != "rank" or rb.shape[0] != 1 or rb[0, 2] != 1 or rb[0, 3] != 0:
+        return False
+    seg = rs[int(rb[0, 1])]
+    return bool(seg[4] == 0 and seg[6] == 0 and seg[7] == 0 and seg[8] == 0)
+
+
 def _kernel_name(compiled: CompiledPolicy, servers: int) -> str:
     """The CPU kernel of a compiled policy: a specialisation per family (see kernels.cpu)."""
     if compiled.kind == "ps":
         return "mg1_ps"
     if _SPECIAL_KERNELS and servers == 1 and _is_fb(compiled):
         return "mg1_fb"
+    if _SPECIAL_KERNELS and servers == 1 and _is_fcfs(compiled):
+        return "mg1_fcfs"
     base = "mgk_rank" if servers > 1 else ("mg1_rank_rise" if compiled.rising else "mg1_rank")
     return base + ("_ovh" if compiled.overhead else "")
 

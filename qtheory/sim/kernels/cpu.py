@@ -121,7 +121,7 @@ from .layout import (
 )
 
 __all__ = ["mg1_rank", "mg1_rank_ovh", "mg1_rank_rise", "mg1_rank_rise_ovh", "mg1_ps", "mg1_fb",
-           "mgk_rank", "mgk_rank_ovh", "make_mg1_flat", "make_mg1_rise", "make_mgk"]
+           "mg1_fcfs", "mgk_rank", "mgk_rank_ovh", "make_mg1_flat", "make_mg1_rise", "make_mgk"]
 
 _INF = np.inf
 
@@ -1098,6 +1098,111 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             status = DONE
             break
     sf[VT] = V
+    _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
+           area, sumt, sumt2, maxt)
+    return status
+
+
+# ----------------------------------------------------------------------------- M/G/1 FCFS
+@jit
+def _copy_row(pf, pi, i, j):
+    """Copy job row ``i`` to row ``j``."""
+    for c in range(pf.shape[1]):
+        pf[j, c] = pf[i, c]
+    for c in range(pi.shape[1]):
+        pi[j, c] = pi[i, c]
+
+
+@jit
+def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
+             hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+    """Run (or resume) one replication of M/G/1 FCFS.
+
+    The jobs in system are a FIFO queue in the rows of the pool, used as a ring (head
+    ``si[PN]``, laid out for ``si[PG]`` rows: when the pool has grown since, the part
+    that wrapped around moves behind the old end). A job's departure time is known when
+    it arrives (Lindley's recursion: it starts when it arrives or when the job ahead
+    leaves), so there is no heap and no rank. Departures and arrivals are still
+    processed in time order (an arrival first on a tie), which keeps the Little's-law
+    area, the maximum number in system and the stopping rule of the other kernels; the
+    generic rank kernel runs the same policy (constant rank, ties FIFO) and tests check
+    that they agree.
+    """
+    ks = _keys(cfg_i)
+    (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
+     maxt) = _load(sf, si)
+    cap = pf.shape[0]
+    head = si[PN]
+    old = si[PG]
+    if 0 < old < cap:  # the pool grew (rows 0 .. old-1 kept): unwrap the ring
+        for i in range(head + n_sys - old):
+            _copy_row(pf, pi, i, old + i)
+    jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
+    b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
+    events = 0
+    status = DONE
+    while True:
+        events += 1
+        if events > max_events:
+            status = SLICE
+            events -= 1  # not processed
+            break
+        dep = pf[head, END] if n_sys > 0 else _INF
+        if next_t < _INF and next_t <= dep:
+            idx = n_arr
+            if mode1 and idx >= si[BUF0] + si[BUFN]:
+                status = NEED_DATA
+                events -= 1  # not processed
+                break
+            if n_sys == cap:
+                status = GROW
+                events -= 1  # not processed
+                break
+            if inwin != 0:
+                area += n_sys * (next_t - t)
+            t = next_t
+            b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                                           si, blk, b0, idx, t, warm, endarr, inwin)
+            s = head + n_sys
+            if s >= cap:
+                s -= cap
+            start = t
+            if n_sys > 0:
+                last = s - 1 if s > 0 else cap - 1
+                if pf[last, END] > t:
+                    start = pf[last, END]
+            pf[s, ARR] = t
+            pf[s, SIZE] = x
+            pf[s, PRED] = y
+            pf[s, END] = start + x
+            pi[s, SEQ] = idx
+            n_sys += 1
+            if n_sys > maxsys:
+                maxsys = n_sys
+            n_arr += 1
+            b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
+                                   maxarr, t)
+            if ndone >= jobs and n_arr > endarr:
+                status = DONE
+                break
+            continue
+        if n_sys == 0:
+            status = DONE
+            break
+        if inwin != 0:
+            area += n_sys * (dep - t)
+        t = dep
+        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                                           rec, head, t, sumt, sumt2, maxt, ndone)
+        n_sys -= 1
+        head += 1
+        if head == cap:
+            head = 0
+        if ndone >= jobs and n_arr > endarr:
+            status = DONE
+            break
+    si[PN] = head
+    si[PG] = cap
     _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
            area, sumt, sumt2, maxt)
     return status
