@@ -59,6 +59,7 @@ CASES = {
     "FB": ("qt.MG1(load=0.85, size=qt.HyperExponential([0.5, 5.0], [0.9, 0.1]))",
            "P.FB()", 1),
     "SRPT-Bounce": (EXP, "P.SRPTBounce()", 1),
+    "TRAIL (lazy segment end)": (EXP, "P.TRAIL(c=0.5)", 1),
     "PS": ("qt.MG1(load=0.85, size=qt.Weibull(0.5, 0.5))", "P.PS()", 1),
     "SkipPredict-server": (EXP, "P.SkipPredict(threshold=1.0, cheap_cost=0.1, "
                                 "expensive_cost=0.3, cost_model='server')", 1),

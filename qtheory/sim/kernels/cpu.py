@@ -514,6 +514,19 @@ def _done_own(pf, s):
     return pf[s, OWN] >= pf[s, SIZE]
 
 
+@jit
+def _event_end(pf, pi, rb, rs, s):
+    """The age at which job ``s`` in service needs a segment event: its segment's end,
+    except when the next segment is its branch's last and has rank ``-inf``: entering it
+    changes nothing that the next arrival (which then finds the job unpreemptable) does
+    not see, so the flat kernel enters it lazily (TRAIL, limited preemption)."""
+    b = pi[s, BR]
+    last = int(rb[b, 1] + rb[b, 2]) - 1
+    if pi[s, SEG] + 1 == last and rs[last, 5] == -_INF:
+        return _INF
+    return pf[s, END]
+
+
 # ----------------------------------------------------------------------------- M/G/1 rank
 def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
     """The M/G/1 kernel for ranks that never rise with age (one job in service).
@@ -541,10 +554,12 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
         c_ovh = False
         c_own = 0.0
         c_x = 0.0
+        c_ev = _INF  # the age of the served job's next segment event (c_end or, lazy, inf)
         if cur >= 0:
             c_rem = pf[cur, REM]
             c_age = pf[cur, AGE]
             c_end = pf[cur, END]
+            c_ev = c_end if OVH else _event_end(pf, pi, rb, rs, cur)
             c_slope = pf[cur, SLOPE]
             c_ovh = pi[cur, OVF] != 0
             c_own = pf[cur, OWN]
@@ -564,7 +579,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 else:
                     dt_ev = c_rem
                 ev = 1
-                d = c_end - c_age
+                d = c_ev - c_age
                 if d < dt_ev:
                     dt_ev = d
                     ev = 2
@@ -589,6 +604,14 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                             c_own += dt_arr
                     else:
                         c_rem -= dt_arr
+                        if c_age > c_end and c_ev == _INF:
+                            # the lazy segment end has passed: rank -inf from there on
+                            pf[cur, AGE] = c_age
+                            R = _seg_enter(pf, pi, rb, rs, cur)
+                            pf[cur, RANK] = R
+                            c_end = pf[cur, END]
+                            c_slope = pf[cur, SLOPE]
+                            rho = 0.0
                 if R > -_INF:
                     R += rho * dt_arr
                 if inwin != 0:
@@ -631,6 +654,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                     c_rem = pf[cur, REM]
                     c_age = pf[cur, AGE]
                     c_end = pf[cur, END]
+                    c_ev = c_end if OVH else _event_end(pf, pi, rb, rs, cur)
                     c_slope = pf[cur, SLOPE]
                     c_ovh = pi[cur, OVF] != 0
                     c_own = pf[cur, OWN]
@@ -689,11 +713,13 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                     R = 0.0
                     rho = 0.0
                     c_end = _INF
+                    c_ev = _INF
             if start >= 0:
                 cur = start
                 c_rem = pf[cur, REM]
                 c_age = pf[cur, AGE]
                 c_end = pf[cur, END]
+                c_ev = c_end if OVH else _event_end(pf, pi, rb, rs, cur)
                 c_slope = pf[cur, SLOPE]
                 c_ovh = pi[cur, OVF] != 0
                 c_own = pf[cur, OWN]
