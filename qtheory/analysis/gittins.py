@@ -32,11 +32,21 @@ atoms ``P(X > a)`` is constant, so every ``J(a, b)`` (only ``b`` at atoms matter
 concave and decreasing between atoms, jumping at the atoms. ``m`` is linear with slope -1 there.
 
 Continuous laws: the regimes are found on a grid of ages (``J`` minimised over a logarithmic
-grid of quanta and refined by golden-section search), their ends by bisection. Hazard and
-residual pieces use their closed forms ``P(X > a)/f(a)`` and ``E[(X - a)^+]/P(X > a)``; interior
-pieces are adaptive Chebyshev interpolants of ``G`` (relative accuracy about ``1e-13``). Beyond
-the age ``A`` where ``P(X > A) <= 1e-15`` the rank is held constant. Laws wrapped from scipy
-work but are slow (their partial moments are numerical).
+grid of quanta, refined by multi-section and a parabolic step), their ends by a 15-section
+search. Hazard and residual pieces use their closed forms ``P(X > a)/f(a)`` and
+``E[(X - a)^+]/P(X > a)``; interior pieces are adaptive Chebyshev interpolants of ``G``
+(relative accuracy about ``1e-13``). Near a finite end ``hi`` of the support the closed forms
+are differences of nearly equal numbers (``P(X > a)`` of a truncated law is ``sf(a) - sf(hi)``
+of its parent), so there ``P(X > a)`` and ``E[(X - a)^+]`` come from Gauss-Legendre quadrature
+of the density on ``[a, hi]`` instead. Beyond the age ``A`` where ``P(X > A) <= 1e-15`` the
+rank is held constant. Laws wrapped from scipy work but are slow (their partial moments are
+numerical).
+
+Speed: all searches handle every age (and every bracket) in one array, the quantities at a
+fixed age are computed once for all its quanta, so a law sees a few hundred array calls per
+rank; a cold mean response time is 4-200 ms on the laws of
+``validation/bench/bench_gittins.py``, about half of it in the analysis
+(:class:`~qtheory.analysis.agerank.AgeRankAnalysis`).
 """
 
 from __future__ import annotations
@@ -57,6 +67,8 @@ _GL_X, _GL_W = _leg.leggauss(16)
 _FLAT = 1e-12  # relative gap below which two candidates are a tie
 _NOISE = 1e-13  # absolute rounding of a tail ratio, in units of E[X] / P(X > a)
 _CHEB_TOL = 1e-12
+_SECTION_POINTS = 9  # inner points per multi-section round
+_SECTION_ROUNDS = 5  # last spacing (2/10)**4 / 10 = 1.6e-4 of the first bracket
 
 
 def _check_size(size):
@@ -142,7 +154,14 @@ def _serpt_discrete(size) -> AgeRank:
 # ============================================================================ continuous laws
 class _Law:
     """Vectorised survival quantities of a continuous law, each without cancellation where
-    it matters for the ratios J(a, b)."""
+    it matters for the ratios J(a, b).
+
+    Speed: every J(a, b) is a difference of four quantities at ``a`` and at ``b``
+    (:meth:`at`); the optimisation over ``b`` for fixed ages (:meth:`interior`) evaluates the
+    ones at ``a`` once, those at the law's breakpoints are kept from construction, and all
+    searches (grid, multi-section, label bisection) handle every age in one array, so the law
+    sees a few hundred array calls per rank rather than tens of thousands of small ones.
+    """
 
     def __init__(self, size: SizeDistribution):
         self.s = size
@@ -155,23 +174,75 @@ class _Law:
         if np.isfinite(self.hi):
             A = self.hi
         else:
-            for _ in range(3000):
+            # the first A * 1.5**k (k < 3000) with a negligible tail, 64 candidates a call
+            for k0 in range(0, 3000, 64):
+                cand = A * 1.5 ** np.arange(k0, min(k0 + 64, 3000), dtype=float)
                 with np.errstate(all="ignore"):
-                    sf = float(size.sf(A))
-                    tm = float(size.tail_moment(1, A))
-                if (sf <= 1e-15 and tm <= 1e-15 * self.m1) or A > 1e100:
+                    sf = np.asarray(size.sf(cand), dtype=float)
+                    tm = np.asarray(size.tail_moment(1, cand), dtype=float)
+                stop = ((sf <= 1e-15) & (tm <= 1e-15 * self.m1)) | (cand > 1e100)
+                if np.any(stop):
+                    A = float(cand[int(np.argmax(stop))])
                     break
-                A *= 1.5
+            else:
+                A = float(cand[-1])
         self.A = A
         # the last age at which the closed forms are evaluated (0/0 at a finite support end)
         self.cap = float(np.nextafter(A, 0.0)) if np.isfinite(self.hi) else A
+        # the last breakpoint (or 0) below a finite upper end: see _end_zone
+        self._z_end = max([0.0, *[float(z) for z in self.bps if z < self.hi]])
+        # quantities at the breakpoints (ends of quanta in interior(); local scales for _narrow)
+        self._bp_at = self.at(self.bps)
+        with np.errstate(all="ignore"):
+            h, m = self.hazard_inv(self.bps), self.mrl(self.bps)
+        self._bp_loc = np.where(m < h, m, h)  # min(h, m) as Python's min of two floats
 
     def last_value(self, fun):
         v = float(np.asarray(fun(np.array([self.cap])), dtype=float)[0])
         return v if np.isfinite(v) else 0.0
 
+    def _end_zone(self, x):
+        """Ages close to a finite upper end ``hi`` of the support, ``hi - x <= (x - z) / 8``
+        with ``z`` the last breakpoint (or 0) below ``hi``; ``None`` for unbounded laws.
+
+        There ``P(X > x)`` and ``E[(X - x)^+]`` are differences of nearly equal numbers in the
+        law's closed forms (``sf(x) - sf(hi)`` in a truncated law; the tail moment minus
+        ``x P(X > x)``), with relative errors ``eps x / (hi - x)`` and worse, so that the rank
+        would be rounding noise just below ``hi``; :meth:`_end_tails` integrates the density
+        instead."""
+        if not np.isfinite(self.hi):
+            return None
+        w = self.hi - x
+        return (x > self._z_end) & (w > 0) & (w <= 0.125 * (x - self._z_end))
+
+    def _end_tails(self, x):
+        """``(P(X > x), E[(X - x)^+], ok)`` for ages in :meth:`_end_zone` (1-D), by 16-point
+        Gauss-Legendre of the density on the two halves of ``[x, hi]``: exact to rounding for
+        a density smooth up to ``hi`` (the nearest singularity, ``z``, is at least 8 widths
+        away). ``ok`` is False where one 16-point rule on the whole of ``[x, hi]`` disagrees
+        beyond ``1e-13`` (a density singular at ``hi``, as a beta law's): there the closed
+        forms are kept."""
+        w = self.hi - x
+        q = 0.25 * w  # half-width of each half
+        mids = np.stack([x + q, x + 3.0 * q], axis=-1)
+        t = mids[..., None] + q[:, None, None] * _GL_X
+        off = (np.array([0.0, 2.0])[None, :, None] + 1.0 + _GL_X) * q[:, None, None]  # t - x
+        h = 0.5 * w
+        t1 = (x + h)[:, None] + h[:, None] * _GL_X
+        with np.errstate(all="ignore"):
+            f = self.pdf(t)
+            f1 = self.pdf(t1)
+            sf = q * np.sum(_GL_W * f, axis=(-2, -1))
+            resid = q * np.sum(_GL_W * off * f, axis=(-2, -1))
+            sf1 = h * np.sum(_GL_W * f1, axis=-1)
+            r1 = h * np.sum(_GL_W * (h[:, None] * (1.0 + _GL_X)) * f1, axis=-1)
+            ok = ((np.abs(sf1 - sf) <= 1e-13 * sf) & (np.abs(r1 - resid) <= 1e-13 * resid)
+                  & np.isfinite(sf) & np.isfinite(resid))
+        return sf, resid, ok
+
     def sf(self, x):
-        return np.asarray(self.s.sf(x), dtype=float)
+        """P(X > x) (by :meth:`_end_tails` near a finite end of the support)."""
+        return self._tails(x, resid=False)[0]
 
     def cdf(self, x):
         return np.asarray(self.s.cdf(x), dtype=float)
@@ -179,18 +250,72 @@ class _Law:
     def pdf(self, x):
         return np.asarray(self.s.pdf(x), dtype=float)
 
+    def _tails(self, x, resid=True):
+        """``(P(X > x), E[(X - x)^+])`` (the second ``None`` unless ``resid``): the law's
+        closed forms (:meth:`_resid`), or :meth:`_end_tails` near a finite end."""
+        x = np.asarray(x, dtype=float)
+        sf = np.asarray(self.s.sf(x), dtype=float)
+        r = self._resid(x, sf) if resid else None
+        zone = self._end_zone(x)
+        if zone is not None and np.any(zone):
+            sz, rz, ok = self._end_tails(x[zone])
+            idx = np.nonzero(zone.ravel())[0][ok]
+            sf = np.array(sf, dtype=float)
+            sf.ravel()[idx] = sz[ok]
+            if resid:
+                r = np.array(r, dtype=float)
+                r.ravel()[idx] = rz[ok]
+        return sf, r
+
+    def at(self, x):
+        """``(sf, cdf, emin, resid)`` at ``x`` (any shape): the four quantities J needs, in
+        one call each to the law (``emin`` and ``resid`` as in :meth:`emin`, :meth:`resid`)."""
+        x = np.asarray(x, dtype=float)
+        with np.errstate(all="ignore"):
+            sf = np.asarray(self.s.sf(x), dtype=float)
+            zone = self._end_zone(x)
+            rz = None
+            if zone is not None and np.any(zone):
+                sz, rz, ok = self._end_tails(x[zone])
+                idx = np.nonzero(zone.ravel())[0][ok]
+                rz = rz[ok]
+                sf = np.array(sf, dtype=float)
+                sf.ravel()[idx] = sz[ok]
+            cdf = self.cdf(x)
+            pm = np.asarray(self.s.partial_moment(1, x), dtype=float)
+            tm = np.asarray(self.s.tail_moment(1, x), dtype=float)
+            emin = pm + x * sf
+            up = tm - x * sf
+            low = self.m1 - emin
+        resid = np.maximum(np.where(x >= self.med, up, low), 0.0)
+        if rz is not None:
+            resid.ravel()[idx] = rz
+        return sf, cdf, emin, resid
+
     def emin(self, c):
         """E[min(X, c)]."""
         c = np.asarray(c, dtype=float)
         return np.asarray(self.s.partial_moment(1, c), dtype=float) + c * self.sf(c)
 
+    def _resid(self, a, sf):
+        """E[(X - a)^+] from the closed forms, given ``sf = P(X > a)``: from the tail moment
+        above the median, from the partial moment below (the law is called only for the
+        side that is used)."""
+        up = a >= self.med
+        with np.errstate(all="ignore"):
+            if np.all(up):
+                r = np.asarray(self.s.tail_moment(1, a), dtype=float) - a * sf
+            elif not np.any(up):
+                r = self.m1 - (np.asarray(self.s.partial_moment(1, a), dtype=float) + a * sf)
+            else:
+                r = np.where(up, np.asarray(self.s.tail_moment(1, a), dtype=float) - a * sf,
+                             self.m1 - (np.asarray(self.s.partial_moment(1, a), dtype=float)
+                                        + a * sf))
+        return np.maximum(r, 0.0)
+
     def resid(self, a):
         """E[(X - a)^+]."""
-        a = np.asarray(a, dtype=float)
-        with np.errstate(all="ignore"):
-            up = np.asarray(self.s.tail_moment(1, a), dtype=float) - a * self.sf(a)
-            low = self.m1 - self.emin(a)
-        return np.maximum(np.where(a >= self.med, up, low), 0.0)
+        return self._tails(a)[1]
 
     def hazard_inv(self, a):
         """1 / hazard = P(X > a) / f(a) (inf where f = 0)."""
@@ -201,11 +326,22 @@ class _Law:
 
     def mrl(self, a):
         """Mean residual size E[X - a | X > a]."""
-        a = np.asarray(a, dtype=float)
+        sf, r = self._tails(a)
         with np.errstate(all="ignore"):
-            return self.resid(a) / self.sf(a)
+            return r / sf
 
-    def _narrow(self, a, b):
+    def _ends(self, a, pa=None):
+        """Quantities at the ages ``a`` (1-D) for :meth:`_J`: :meth:`at` and the local scale
+        ``min(1/hazard, mean residual)``; also ``(1/hazard, mean residual)``."""
+        if pa is None:
+            pa = self.at(a)
+        with np.errstate(all="ignore"):
+            f = self.pdf(a)
+            H = np.where(f > 0, pa[0] / f, np.inf)
+            M = pa[3] / pa[0]
+        return (*pa, np.minimum(H, M)), H, M
+
+    def _narrow(self, a, b, loc_a):
         """Windows (a, b] short against a and against the local scales (1/hazard, mean
         residual) at a and at the breakpoints inside: integrated by Gauss-Legendre."""
         w = b - a
@@ -213,48 +349,119 @@ class _Law:
         if not np.any(ok):
             return ok
         with np.errstate(all="ignore"):
-            ok &= w <= 0.125 * np.minimum(self.hazard_inv(a), self.mrl(a))
-            for z in self.bps:
+            ok &= w <= 0.125 * loc_a
+            for z, loc in zip(self.bps, self._bp_loc):
                 inside = (a < z) & (z < b)
                 if np.any(inside):
-                    zz = np.full(1, z)
-                    loc = min(float(self.hazard_inv(zz)[0]), float(self.mrl(zz)[0]))
-                    ok &= ~inside | (w <= 0.125 * loc)
+                    ok &= ~inside | (w <= 0.125 * float(loc))
         return ok
 
-    def _gl(self, f, a, b):
-        """int_a^b f by 16-point Gauss-Legendre on each piece between the breakpoints."""
-        cuts = [a] + [np.clip(z, a, b) for z in self.bps] + [b]
-        e = np.sort(np.stack(cuts, axis=-1), axis=-1)
+    def _gl(self, a, b):
+        """``(int_a^b P(X > t) dt, int_a^b f(t) dt)`` by 16-point Gauss-Legendre on each piece
+        between the breakpoints (only those inside some window cut), on shared nodes."""
+        cuts = [a] + [np.clip(z, a, b) for z in self.bps if np.any((a < z) & (z < b))] + [b]
+        e = np.sort(np.stack(cuts, axis=-1), axis=-1) if len(cuts) > 2 else np.stack(cuts, -1)
         lo, hi = e[..., :-1], e[..., 1:]
         mid, half = 0.5 * (lo + hi), 0.5 * (hi - lo)
         x = mid[..., None] + half[..., None] * _GL_X
+        pos = half[..., None] > 0
         with np.errstate(all="ignore"):
-            vals = np.where(half[..., None] > 0, f(x), 0.0)
-        return np.sum(half * np.sum(_GL_W * vals, axis=-1), axis=-1)
+            vs = np.where(pos, self.sf(x), 0.0)
+            vf = np.where(pos, self.pdf(x), 0.0)
+        return (np.sum(half * np.sum(_GL_W * vs, axis=-1), axis=-1),
+                np.sum(half * np.sum(_GL_W * vf, axis=-1), axis=-1))
+
+    def _J(self, a, ea, b, eb):
+        """J(a, b) from the quantities ``ea`` at a (:meth:`_ends`) and ``eb`` at b
+        (:meth:`at`), all broadcast together."""
+        a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+        shape = a.shape
+        with np.errstate(all="ignore"):
+            up = a >= self.med
+            num = np.where(up, ea[3] - eb[3], eb[2] - ea[2])
+            den = np.where(up, ea[0] - eb[0], eb[1] - ea[1])
+            num, den = np.broadcast_to(num, shape).copy(), np.broadcast_to(den, shape).copy()
+            nar = self._narrow(a, b, np.broadcast_to(ea[4], shape))
+            if np.any(nar):
+                zone = self._end_zone(a) if np.isfinite(self.hi) else None
+                plain = nar if zone is None else nar & ~zone
+                if np.any(plain):
+                    num[plain], den[plain] = self._gl(a[plain], b[plain])
+                if zone is not None and np.any(nar & zone):
+                    # near a finite end, [a, hi] is smooth: int_a^b P(X > t) dt =
+                    # int_a^b (t - a) f(t) dt + (b - a) P(X > b) on one set of nodes
+                    m = nar & zone
+                    am, bm = a[m], b[m]
+                    half = 0.5 * (bm - am)
+                    f = self.pdf((am + half)[:, None] + half[:, None] * _GL_X)
+                    den[m] = half * np.sum(_GL_W * f, axis=-1)
+                    num[m] = (half * np.sum(_GL_W * (half[:, None] * (1.0 + _GL_X)) * f, axis=-1)
+                              + (bm - am) * np.broadcast_to(eb[0], shape)[m])
+            return np.where(den > 0, num / den, np.inf)
 
     def J(self, a, b):
         """J(a, b) = int_a^b P(X > t) dt / P(a < X <= b) (broadcast)."""
         a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
         shape = a.shape
         a, b = a.ravel(), b.ravel()
-        with np.errstate(all="ignore"):
-            up = a >= self.med
-            num = np.where(up, self.resid(a) - self.resid(b), self.emin(b) - self.emin(a))
-            den = np.where(up, self.sf(a) - self.sf(b), self.cdf(b) - self.cdf(a))
-            nar = self._narrow(a, b)
-            if np.any(nar):
-                an, bn = a[nar], b[nar]
-                num[nar] = self._gl(self.sf, an, bn)
-                den[nar] = self._gl(self.pdf, an, bn)
-            out = np.where(den > 0, num / den, np.inf)
-        return out.reshape(shape)
+        ea, _, _ = self._ends(a)
+        return self._J(a, ea, b, self.at(b)).reshape(shape)
 
     # ---------------------------------------------------------------- the Gittins rank
-    def interior(self, a):
-        """min over b in (a, inf) of J(a, b) on a grid of quanta refined by golden section:
-        ``(value, b)``; ``inf`` where no interior quantum beats the ends of the grid."""
+    def _section(self, a, ea, lo, hi, flo, fhi):
+        """Minimise ``J(a, a + exp(u))`` over ``u`` in ``[lo, hi]`` (one row per age, ends'
+        values ``flo``, ``fhi`` known) by multi-section: each round evaluates
+        ``_SECTION_POINTS`` equispaced inner points of every row in one call and keeps the two
+        cells around the least value (width x 2 / (points + 1)); then one parabolic step
+        through the least value and its two neighbours. J is smooth and flat to second order
+        at an interior optimum, so the vertex is within ``O(h**2)`` of it (``h`` the last
+        spacing, ``1.6e-4`` of the first width, itself about 0.66 in ``u``) and J there is
+        exact to rounding (its error is of order ``h**4``). The result is the least J actually
+        evaluated (a vertex that is off can only be ignored).
+        Returns ``(value, u)``."""
+        t = np.linspace(0.0, 1.0, _SECTION_POINTS + 2)[1:-1]
+        rows = np.arange(a.size)
+        ea2 = tuple(q[:, None] for q in ea)
+        U = F = j = None
+        for _ in range(_SECTION_ROUNDS):
+            u = lo[:, None] + (hi - lo)[:, None] * t
+            b = a[:, None] + np.exp(u)
+            f = self._J(a[:, None], ea2, b, self.at(b))
+            U = np.concatenate([lo[:, None], u, hi[:, None]], axis=1)
+            F = np.concatenate([flo[:, None], f, fhi[:, None]], axis=1)
+            F = np.where(np.isnan(F), np.inf, F)
+            j = np.argmin(F, axis=1)
+            jl, jh = np.maximum(j - 1, 0), np.minimum(j + 1, t.size + 1)
+            lo, hi = U[rows, jl], U[rows, jh]
+            flo, fhi = F[rows, jl], F[rows, jh]
+        val, arg = F[rows, j], U[rows, j]
+        # parabolic step on equispaced nodes (interior least value only)
+        inner = (j > 0) & (j < t.size + 1) & np.isfinite(flo) & np.isfinite(fhi)
+        if np.any(inner):
+            r = rows[inner]
+            f0, f1, f2 = flo[r], val[r], fhi[r]
+            h = U[r, j[r]] - U[r, j[r] - 1]
+            with np.errstate(all="ignore"):
+                curv = f0 - 2.0 * f1 + f2
+                du = 0.5 * h * (f0 - f2) / curv
+            ok = (curv > 0) & (np.abs(du) < h) & np.isfinite(du)
+            if np.any(ok):
+                r = r[ok]
+                uv = arg[r] + du[ok]
+                fv = self._J(a[r], tuple(q[r] for q in ea), a[r] + np.exp(uv),
+                             self.at(a[r] + np.exp(uv)))
+                better = fv < val[r]
+                val[r[better]] = fv[better]
+                arg[r[better]] = uv[better]
+        return val, arg
+
+    def interior(self, a, ea=None):
+        """min over b in (a, inf) of J(a, b) on a grid of quanta refined by multi-section:
+        ``(value, b)``; ``inf`` where no interior quantum beats the ends of the grid.
+        ``ea``: the quantities at ``a`` (:meth:`_ends`) when already known."""
         a = np.asarray(a, dtype=float).ravel()
+        if ea is None:
+            ea, _, _ = self._ends(a)
         base = a + self.med
         d = base[:, None] * _TAU[None, :]
         b = a[:, None] + d
@@ -266,56 +473,51 @@ class _Law:
         b.sort(axis=1)
         if np.isfinite(self.hi):
             b = np.minimum(b, self.hi)
-        Jv = self.J(a[:, None], b)
+        ea2 = tuple(q[:, None] for q in ea)
+        Jv = self._J(a[:, None], ea2, b, self.at(b))
         best = np.full(a.size, np.inf)
         bstar = np.full(a.size, np.nan)
         inner = Jv[:, 1:-1]
         is_min = (inner <= Jv[:, :-2]) & (inner <= Jv[:, 2:]) & np.isfinite(inner)
-        # the two lowest interior local minima of each row
+        # the two lowest interior local minima of each row, refined together
         cand = np.where(is_min, inner, np.inf)
         order = np.argsort(cand, axis=1)[:, :2]
-        invphi = (np.sqrt(5.0) - 1.0) / 2.0
+        cols, rows_all = [], []
         for col in range(order.shape[1]):
             k = order[:, col] + 1
             ok = np.isfinite(cand[np.arange(a.size), k - 1])
-            if not np.any(ok):
-                continue
             rows = np.nonzero(ok)[0]
-            ar = a[rows]
-            lo = np.log(b[rows, k[rows] - 1] - ar)
-            hi = np.log(b[rows, k[rows] + 1] - ar)
-            c1 = hi - invphi * (hi - lo)
-            c2 = lo + invphi * (hi - lo)
-            f1 = self.J(ar, ar + np.exp(c1))
-            f2 = self.J(ar, ar + np.exp(c2))
-            for _ in range(40):  # bracket 1e-8 of its width: G to ~1e-16 (flat optimum)
-                left = f1 <= f2
-                hi = np.where(left, c2, hi)
-                lo = np.where(left, lo, c1)
-                n1 = np.where(left, hi - invphi * (hi - lo), c2)
-                n2 = np.where(left, c1, lo + invphi * (hi - lo))
-                fn1 = np.where(left, np.nan, f2)
-                fn2 = np.where(left, f1, np.nan)
-                new = np.where(left, n1, n2)
-                fv = self.J(ar, ar + np.exp(new))
-                f1 = np.where(left, fv, fn1)
-                f2 = np.where(left, fn2, fv)
-                c1, c2 = n1, n2
-            val = np.minimum(f1, f2)
-            bb = ar + np.exp(np.where(f1 <= f2, c1, c2))
-            # keep the grid minimum if golden section wandered (it never should)
-            gval = Jv[rows, k[rows]]
+            cols.append((rows, k[rows]))
+            rows_all.append(rows)
+        rr = np.concatenate(rows_all) if rows_all else np.zeros(0, dtype=int)
+        if rr.size:
+            kk = np.concatenate([k for _, k in cols])
+            ar = a[rr]
+            with np.errstate(all="ignore"):
+                lo = np.log(b[rr, kk - 1] - ar)
+                hi = np.log(b[rr, kk + 1] - ar)
+            val, u = self._section(ar, tuple(q[rr] for q in ea), lo, hi,
+                                   Jv[rr, kk - 1], Jv[rr, kk + 1])
+            bb = ar + np.exp(u)
+            # keep the grid minimum if the section wandered (it never should)
+            gval = Jv[rr, kk]
             use_grid = ~(val <= gval)
             val = np.where(use_grid, gval, val)
-            bb = np.where(use_grid, b[rows, k[rows]], bb)
-            better = val < best[rows]
-            best[rows[better]] = val[better]
-            bstar[rows[better]] = bb[better]
+            bb = np.where(use_grid, b[rr, kk], bb)
+            start = 0
+            for rows, _ in cols:  # in column order, as one search after the other
+                sl = slice(start, start + rows.size)
+                start += rows.size
+                v, w = val[sl], bb[sl]
+                better = v < best[rows]
+                best[rows[better]] = v[better]
+                bstar[rows[better]] = w[better]
         # quanta ending at the law's breakpoints (kinks of J in b)
-        for z in self.bps:
+        for i, z in enumerate(self.bps):
             m = z > a
             if np.any(m):
-                jz = self.J(a[m], np.full(int(m.sum()), z))
+                ez = tuple(q[i] for q in self._bp_at)
+                jz = self._J(a[m], tuple(q[m] for q in ea), np.full(int(m.sum()), z), ez)
                 better = jz < best[m]
                 idx = np.nonzero(m)[0][better]
                 best[idx] = jz[better]
@@ -325,16 +527,15 @@ class _Law:
     def classify(self, a):
         """``(G, label)`` with labels 0 hazard, 1 residual, 2 interior, -1 tie (unresolved)."""
         a = np.asarray(a, dtype=float).ravel()
-        H = self.hazard_inv(a)
-        M = self.mrl(a)
-        Iv, _ = self.interior(a)
+        ea, H, M = self._ends(a)
+        Iv, _ = self.interior(a, ea)
         # an interior optimum that ties with an end of the quantum range is that end
         # (b* -> a: hazard; b* -> inf: residual)
         # the candidates are ratios of tail integrals to P(X > a): near the end of a
         # bounded support their absolute error grows like eps E[X] / P(X > a), so a gap
         # below that is a tie too (else rounding noise reads as an interior optimum)
         with np.errstate(invalid="ignore", divide="ignore"):
-            noise = _NOISE * self.m1 / np.maximum(self.sf(a), 1e-300)
+            noise = _NOISE * self.m1 / np.maximum(ea[0], 1e-300)
             tie_end = ((np.isfinite(M) & (np.abs(Iv - M) <= _FLAT * np.abs(M) + noise))
                        | (np.isfinite(H) & (np.abs(Iv - H) <= _FLAT * np.abs(H) + noise)))
         Iv = np.where(tie_end, np.inf, Iv)
@@ -380,21 +581,43 @@ def _runs(lab):
     return lab
 
 
-def _bisect_label(law: _Law, lo, hi, lab_lo, lab_hi):
-    """Age in (lo, hi] where the regime changes from lab_lo to lab_hi (31-section search:
-    each round classifies 31 ages at once)."""
+def _section_points(lo, hi, n=15):
+    """``n`` inner points of each bracket ``[lo_i, hi_i]`` (rows): geometric where a bracket
+    spans more than a factor 16 above 0, else equispaced."""
+    geo = (lo > 0) & (hi > 16 * lo)
+    t = np.linspace(0.0, 1.0, n + 2)[1:-1]
+    z = lo[:, None] + (hi - lo)[:, None] * t
+    if np.any(geo):
+        llo, lhi = np.log(lo[geo]), np.log(hi[geo])
+        z[geo] = np.exp(llo[:, None] + (lhi - llo)[:, None] * t)
+        z[geo] = np.clip(z[geo], lo[geo, None], hi[geo, None])
+    return z
+
+
+def _bisect_labels(law: _Law, lo, hi, lab_hi):
+    """Ages in ``(lo_i, hi_i]`` where the regime changes to ``lab_hi_i``, all brackets at once
+    (15-section search: each round classifies 15 ages of every open bracket in one call; the
+    first age with the new label and its left neighbour bracket the change), down to
+    ``4 eps`` relative."""
+    lo = np.array(lo, dtype=float)
+    hi = np.array(hi, dtype=float)
+    lab_hi = np.asarray(lab_hi, dtype=int)
     for _ in range(40):
-        if not hi > lo or hi - lo <= 4.0 * _EPS * hi:
+        act = np.nonzero((hi > lo) & ~(hi - lo <= 4.0 * _EPS * hi))[0]
+        if act.size == 0:
             break
-        if lo > 0 and hi > 16 * lo:
-            z = np.geomspace(lo, hi, 33)[1:-1]
-        else:
-            z = np.linspace(lo, hi, 33)[1:-1]
-        _, lab = law.classify(z)
-        hit = np.nonzero(lab == lab_hi)[0]
-        k = int(hit[0]) if hit.size else z.size
-        lo = float(z[k - 1]) if k > 0 else lo
-        hi = float(z[k]) if k < z.size else hi
+        z = _section_points(lo[act], hi[act])
+        _, lab = law.classify(z.ravel())
+        lab = lab.reshape(z.shape)
+        hit = lab == lab_hi[act, None]
+        k = np.where(hit.any(axis=1), np.argmax(hit, axis=1), z.shape[1])
+        r = np.arange(act.size)
+        new_lo = np.where(k > 0, z[r, np.maximum(k - 1, 0)], lo[act])
+        new_hi = np.where(k < z.shape[1], z[r, np.minimum(k, z.shape[1] - 1)], hi[act])
+        stuck = (new_lo == lo[act]) & (new_hi == hi[act])
+        lo[act], hi[act] = new_lo, new_hi
+        if np.all(stuck):
+            break
     return hi
 
 
@@ -477,16 +700,16 @@ def _gittins_continuous(size) -> AgeRank:
     # regime boundaries
     bounds = [0.0]
     labels = [int(lab[0])]
-    for i in range(1, grid.size):
-        if lab[i] != lab[i - 1]:
-            z = _bisect_label(law, grid[i - 1], grid[i], int(lab[i - 1]), int(lab[i]))
-            if z >= law.A * (1.0 - 1e-9):  # at the end of the range: nothing left to rank
-                continue
-            if z > bounds[-1]:
-                bounds.append(float(z))
-                labels.append(int(lab[i]))
-            else:
-                labels[-1] = int(lab[i])
+    change = np.nonzero(lab[1:] != lab[:-1])[0] + 1
+    found = _bisect_labels(law, grid[change - 1], grid[change], lab[change])
+    for i, z in zip(change, found):
+        if z >= law.A * (1.0 - 1e-9):  # at the end of the range: nothing left to rank
+            continue
+        if z > bounds[-1]:
+            bounds.append(float(z))
+            labels.append(int(lab[i]))
+        else:
+            labels[-1] = int(lab[i])
     # a regime also ends at the law's breakpoints (kinks of the closed forms)
     A = law.A
     spans = []
@@ -559,20 +782,25 @@ def _serpt_continuous(size) -> AgeRank:
     if sg is None:
         return AgeRank.constant(float(np.median(M[fin])), name="SERPT")
     bounds, kinds = [0.0], [1 if sg[0] == 1 else -1]
-    for i in range(1, grid.size):
-        if sg[i] != sg[i - 1]:
-            lo, hi = grid[i - 1], grid[i]
-            want = 1 if sg[i - 1] == 1 else -1
-            for _ in range(200):
-                mid = 0.5 * (lo + hi)
-                if not lo < mid < hi:
-                    break
-                if int(sign(np.array([mid]))[0]) == want:
-                    lo = mid
-                else:
-                    hi = mid
-            bounds.append(float(hi))
-            kinds.append(1 if sg[i] == 1 else -1)
+    change = np.nonzero(sg[1:] != sg[:-1])[0] + 1
+    want = np.where(sg[change - 1] == 1, 1, -1)
+    # bisection on the sign of m - 1/h, all brackets at once (one call per halving; the
+    # same midpoints as one bracket at a time, so the same ends where rounding makes the
+    # sign flicker near a flat extremum of m)
+    lo, hi = grid[change - 1].astype(float), grid[change].astype(float)
+    act = np.arange(change.size)
+    for _ in range(200):
+        mid = 0.5 * (lo[act] + hi[act])
+        inside = (lo[act] < mid) & (mid < hi[act])
+        act, mid = act[inside], mid[inside]
+        if act.size == 0:
+            break
+        keep = sign(mid) == want[act]
+        lo[act[keep]] = mid[keep]
+        hi[act[~keep]] = mid[~keep]
+    for i, z in zip(change, hi):
+        bounds.append(float(z))
+        kinds.append(1 if sg[i] == 1 else -1)
     A = law.A
     edges = [*bounds, A]
     pieces = []

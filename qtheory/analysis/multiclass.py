@@ -19,9 +19,12 @@ The tagged job's levels and lambda-free weights are those of its own class's eng
 other-job functions change. A class's own levels keep the piece and age they were read from,
 so comparisons with its own rank stay exact; other classes compare rank values.
 
-Uses: Gittins with class information (each class ranked by the Gittins rank of its own law),
-and the Gittins policy on the posterior law of the size given a prediction
-(:func:`posterior_gittins_mean`), where the classes are quadrature nodes in the prediction.
+Uses: Gittins with class information (each class ranked by the Gittins rank of its own law,
+:func:`~qtheory.analysis.gittins.gittins_rank`), for example Gittins given perfect bucket advice
+with :class:`~qtheory.distributions.truncated.Truncated` laws as the classes. Gittins on the
+posterior law of the size given a *continuous* prediction is not implemented: classes as
+quadrature nodes in the prediction converge only at first order, since the other-job
+functions jump in the prediction at every rank level (``docs/soap.md``, "Several classes").
 
 Examples
 --------

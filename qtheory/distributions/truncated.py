@@ -4,8 +4,15 @@ All quantities are exact in the parent law: with ``P = P(low < X <= high)``,
 ``cdf(x) = P(low < X <= min(x, high)) / P`` and
 ``E[X**k; X <= x | low < X <= high] = (E[X**k; X <= min(x, high)] - E[X**k; X <= low]) / P``
 (tail moments from the parent's tail moments when that avoids cancellation). It is the
-posterior law of the size given perfect bucket advice (the size's bucket), used by
-:class:`qtheory.policies.GittinsBuckets`.
+posterior law of the size given perfect bucket advice (the size's bucket): one class of
+:class:`qtheory.analysis.multiclass.ClassRankAnalysis` per bucket, ranked by
+:func:`qtheory.analysis.gittins.gittins_rank` (``docs/soap.md``, "Several classes").
+
+Every function is vectorised over ``x`` (any shape; a float for a scalar), with one call to
+the parent's vectorised function per call; the parent's values at the interval ends are
+computed once per law object (the Gittins rank and the quadrature engines call these
+functions hundreds of times). The density is closed at the lower end of the support (its
+right limit there), as for the other laws.
 
 Examples
 --------
@@ -33,6 +40,13 @@ class Truncated(SizeDistribution):
         The parent law.
     low, high : float
         Interval ends, ``0 <= low < high <= inf``; the interval must have positive mass.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> t = Truncated(qt.Uniform(0.0, 4.0), 1.0, 3.0)      # uniform on (1, 3]
+    >>> t.mean, t.support, t.cdf([0.0, 2.0, 3.0]).tolist()
+    (2.0, (1.0, 3.0), [0.0, 0.5, 1.0])
     """
 
     def __init__(self, law: SizeDistribution, low: float, high: float):
@@ -46,6 +60,7 @@ class Truncated(SizeDistribution):
         self.law, self.low, self.high = law, low, high
         self.is_discrete = law.is_discrete
         med = float(law.scale)
+        self._parent_med = med
         self._upper = low >= med  # compute masses from the right tail
         mass = float(law.sf(low)) - (float(law.sf(high)) if np.isfinite(high) else 0.0) \
             if self._upper else float(law.cdf(high)) - float(law.cdf(low))
@@ -61,62 +76,161 @@ class Truncated(SizeDistribution):
             self.atoms = (v[keep], p[keep] / p[keep].sum())
 
     # ------------------------------------------------------------------ helpers
+    def _const(self, name: str, k: float, fn) -> float:
+        """A parent quantity at an interval end (``fn()``), computed once per law object: the
+        rank and quadrature code calls the vectorised functions below thousands of times."""
+        key = (name, k)
+        cache = self.__dict__.setdefault("_const_cache", {})
+        v = cache.get(key)
+        if v is None:
+            v = cache[key] = float(fn())
+        return v
+
     def _pm(self, k, x):
         """E[X**k; low < X <= x] for x in [low, high] (array)."""
         L = self.law
         if self._upper:
             hi_tail = np.asarray(L.tail_moment(k, x), dtype=float)
-            return float(L.tail_moment(k, self.low)) - hi_tail
-        return np.asarray(L.partial_moment(k, x), dtype=float) - float(
-            L.partial_moment(k, self.low))
+            return self._const("tail_low", k, lambda: L.tail_moment(k, self.low)) - hi_tail
+        return np.asarray(L.partial_moment(k, x), dtype=float) - self._const(
+            "partial_low", k, lambda: L.partial_moment(k, self.low))
 
     def _clip(self, x):
         return np.clip(x, self.low, self.high)
 
     # ------------------------------------------------------------------ interface
     def pdf(self, x):
+        """Density ``f(x) / P`` on ``[low, high]`` (closed at the lower end of the support, as
+        the other laws: the right limit there); 0 outside. Vectorised over ``x``.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> t = Truncated(qt.Exponential(mean=1.0), 1.0, float("inf"))
+        >>> [round(float(v), 12) for v in t.pdf([0.5, 1.0, 2.0])]
+        [0.0, 1.0, 0.367879441171]
+        """
         x = np.asarray(x, dtype=float)
-        inside = (x > self.low) & (x <= self.high)
+        inside = (x >= self._lo) & (x <= self.high)
         out = np.where(inside, np.asarray(self.law.pdf(np.where(inside, x, self._lo)),
                                           dtype=float) / self.mass, 0.0)
         return finish(out, x)
 
     def cdf(self, x):
+        """``P(X <= x | low < X <= high)``, vectorised over ``x`` (a float for a scalar).
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> t = Truncated(qt.Uniform(0.0, 4.0), 1.0, 3.0)
+        >>> t.cdf([0.5, 1.5, 2.0, 5.0]).tolist()
+        [0.0, 0.25, 0.5, 1.0]
+        """
         x = np.asarray(x, dtype=float)
         out = np.clip(self._pm(0, self._clip(x)) / self.mass, 0.0, 1.0)
         return finish(np.where(x <= self.low, 0.0, out), x)
 
     def sf(self, x):
+        """``P(X > x | low < X <= high)``, vectorised over ``x``: from the parent's survival
+        function above its median, from the interval's cdf below (no cancellation)."""
         x = np.asarray(x, dtype=float)
         xc = self._clip(x)
         L = self.law
-        if np.isfinite(self.high):
-            raw = np.asarray(L.sf(xc), dtype=float) - float(L.sf(self.high))
-        else:
-            raw = np.asarray(L.sf(xc), dtype=float)
-        alt = self.mass - self._pm(0, xc)
-        out = np.where(xc >= float(L.scale), raw, alt) / self.mass
-        out = np.clip(out, 0.0, 1.0)
+        up = xc >= self._parent_med
+        out = None
+        if np.any(up):
+            out = raw = np.asarray(L.sf(xc), dtype=float)
+            if np.isfinite(self.high):
+                out = raw = raw - self._const("sf_high", 0, lambda: L.sf(self.high))
+        if out is None or not np.all(up):
+            alt = self.mass - self._pm(0, xc)
+            out = alt if out is None else np.where(up, raw, alt)
+        out = np.clip(out / self.mass, 0.0, 1.0)
         return finish(np.where(x < self.low, 1.0, out), x)
 
     def moment(self, k: float) -> float:
-        if np.isfinite(self.high):
-            return float(self._pm(k, np.array(self.high))) / self.mass
-        return float(self.law.tail_moment(k, self.low)) / self.mass
+        """``E[X**k | low < X <= high]`` (cached per order ``k``).
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> Truncated(qt.Uniform(0.0, 4.0), 1.0, 3.0).moment(1)
+        2.0
+        """
+        cache = self.__dict__.setdefault("_moment_cache", {})
+        v = cache.get(k)
+        if v is None:
+            if np.isfinite(self.high):
+                v = float(self._pm(k, np.array(self.high))) / self.mass
+            else:
+                v = float(self.law.tail_moment(k, self.low)) / self.mass
+            cache[k] = v
+        return v
 
     def partial_moment(self, k: float, x):
+        """``E[X**k; X <= x | low < X <= high]``, vectorised over ``x``.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> t = Truncated(qt.Uniform(0.0, 4.0), 1.0, 3.0)
+        >>> t.partial_moment(1, [1.0, 2.0, 3.0, 9.0]).tolist()
+        [0.0, 0.75, 2.0, 2.0]
+        """
         x = np.asarray(x, dtype=float)
         out = np.maximum(self._pm(k, self._clip(x)), 0.0) / self.mass
         return finish(np.where(x <= self.low, 0.0, out), x)
 
     def tail_moment(self, k: float, x):
+        """``E[X**k; X > x | low < X <= high]``, vectorised over ``x``: from the parent's tail
+        moments (no cancellation in the tail).
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> t = Truncated(qt.Uniform(0.0, 4.0), 1.0, 3.0)
+        >>> t.tail_moment(1, [0.0, 2.0, 3.0]).tolist()
+        [2.0, 1.25, 0.0]
+        """
         x = np.asarray(x, dtype=float)
         xc = self._clip(x)
         L = self.law
-        top = float(L.tail_moment(k, self.high)) if np.isfinite(self.high) else 0.0
+        top = self._const("tail_high", k, lambda: L.tail_moment(k, self.high)) \
+            if np.isfinite(self.high) else 0.0
         out = np.maximum(np.asarray(L.tail_moment(k, xc), dtype=float) - top, 0.0) / self.mass
-        out = np.where(x < self.low, self.moment(k), out)
+        below = x < self.low
+        if np.any(below):
+            out = np.where(below, self.moment(k), out)
         return finish(out, x)
+
+    @property
+    def scale(self) -> float:
+        """The median (cached): a 31-section search on the cdf, 31 points a call, to adjacent
+        floats."""
+        cached = self.__dict__.get("_median_cache")
+        if cached is not None:
+            return cached
+        if self.is_discrete:
+            return super().scale
+        lo = self._lo
+        hi = self._hi if np.isfinite(self._hi) else max(2.0 * lo, 1.0)
+        while not np.isfinite(self._hi) and float(self.cdf(hi)) < 0.5:
+            hi *= 2.0
+        t = np.linspace(0.0, 1.0, 33)[1:-1]
+        for _ in range(40):
+            if not np.nextafter(lo, hi) < hi:
+                break
+            z = lo + (hi - lo) * t
+            below = np.asarray(self.cdf(z)) < 0.5
+            k = int(np.argmin(below)) if not np.all(below) else z.size
+            new_lo = float(z[k - 1]) if k > 0 else lo
+            new_hi = float(z[k]) if k < z.size else hi
+            if new_lo == lo and new_hi == hi:
+                break
+            lo, hi = new_lo, new_hi
+        value = float(hi) if hi > 0 else 1.0
+        self.__dict__["_median_cache"] = value
+        return value
 
     def sample(self, n: int, rng) -> np.ndarray:
         """Inverse-cdf sampling by bisection (vectorised), to 1e-14 relative."""

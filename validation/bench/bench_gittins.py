@@ -1,0 +1,137 @@
+"""Benchmark of the Gittins and SERPT ranks of a known size law (not a test: run it by hand).
+
+For each size law it times one mean response time of ``qt.policies.Gittins()`` and of
+``qt.policies.SERPT()`` at load 0.8, cold: a fresh law object and a fresh queue, so the
+rank (regimes, label bisection, Chebyshev pieces) and all quadrature are built from scratch;
+median of ``--repeats`` runs. The peer is FB's mean response time on a fresh queue of a fresh
+law, timed in the same run (a closed form through the law's partial moments). Target of the
+SOAP issue: any SOAP policy <= 200 ms per value at 1e-8 relative for continuous size laws.
+
+Usage: ``python validation/bench/bench_gittins.py [--repeats 3] [--out FILE] [--compare OLD]``;
+``--compare`` adds the cold time and value of an earlier results file of this script (for
+example one written before a change) and the relative difference of the values.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+import qtheory as qt
+
+P = qt.policies
+# factories: each run gets a fresh law object (no cached median, rank or quadrature)
+SIZES = {
+    "exponential": lambda: qt.Exponential(mean=1.0),
+    "weibull(0.5)": lambda: qt.Weibull(shape=0.5, scale=1.0),
+    "weibull(2)": lambda: qt.Weibull(shape=2.0, scale=1.0),
+    "hyperexp": lambda: qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
+    "bounded pareto(1.5,0.2,50)": lambda: qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
+    "lognormal(1)": lambda: qt.Lognormal(sigma=1.0, mean=1.0),
+    "uniform(0,2)": lambda: qt.Uniform(0.0, 2.0),
+    "trunc exp[0,1]": lambda: qt.Truncated(qt.Exponential(mean=1.0), 0.0, 1.0),
+    "trunc weibull(0.5)[0,5]": lambda: qt.Truncated(qt.Weibull(shape=0.5, scale=1.0), 0.0,
+                                                    5.0),
+}
+POLICIES = {"Gittins": P.Gittins, "SERPT": P.SERPT}
+LOAD = 0.8
+TARGET_MS = 200.0
+
+
+def _time(fn, repeats):
+    times = []
+    value = None
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        value = fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), value
+
+
+def _read_results(path: Path) -> dict:
+    """``{(size, policy): (cold ms, value)}`` from a results file of this script."""
+    out = {}
+    for line in path.read_text().splitlines():
+        if line.startswith("20") and "_stamp" not in out:
+            out["_stamp"] = line.split(";")[0]
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 7 and cells[6] in ("PASS", "FAIL"):
+            out[(cells[0], cells[1])] = (float(cells[2]), float(cells[5]))
+    return out
+
+
+def _cold(make_size, make_policy):
+    def run():
+        return qt.MG1(load=LOAD, size=make_size()).mean_response_time(make_policy())
+
+    return run
+
+
+def main(argv=None) -> Path:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--out", type=Path, default=Path(__file__).with_name("results_gittins.md"))
+    ap.add_argument("--only", nargs="*", default=None, help="size names to run (default all)")
+    ap.add_argument("--compare", type=Path, default=None,
+                    help="an earlier results file of this script, shown alongside")
+    args = ap.parse_args(argv)
+    before = _read_results(args.compare) if args.compare else {}
+    rows = []
+    warnings.simplefilter("always", qt.QuadratureWarning)
+    # import-time and first-call costs (numpy/scipy dispatch) out of the first case
+    qt.MG1(load=LOAD, size=qt.Exponential(mean=1.0)).mean_response_time(P.Gittins())
+    with warnings.catch_warnings(record=True) as rec:
+        for sname, make in SIZES.items():
+            if args.only and sname not in args.only:
+                continue
+            peer_t, _ = _time(_cold(make, lambda: "FB"), args.repeats)
+            for pname, make_pol in POLICIES.items():
+                t, v = _time(_cold(make, make_pol), args.repeats)
+                rows.append((sname, pname, t * 1e3, peer_t * 1e3, t / peer_t, v,
+                             "PASS" if t * 1e3 <= TARGET_MS else "FAIL"))
+                print(f"{sname:26s} {pname:8s} {t * 1e3:9.1f} ms  {v!r}", flush=True)
+    lines = [
+        "# Gittins / SERPT rank benchmark",
+        "",
+        f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; qtheory {qt.__version__}; Python "
+        f"{platform.python_version()}; numpy {np.__version__}; {os.cpu_count()} CPUs "
+        f"({platform.machine()}); one process. Command: `python "
+        f"validation/bench/bench_gittins.py --repeats {args.repeats}`.",
+        "",
+        f"Cold = one mean response time at load {LOAD} on a fresh queue of a fresh law object "
+        "(the rank built from scratch; median of repeats). Peer = FB's mean response time, "
+        "cold likewise, same run. Value = the mean response time (17 digits).",
+        "",
+        "| size | policy | cold ms | peer (FB) ms | / peer | value | <= 200 ms |",
+        "|---|---|---:|---:|---:|---:|---|",
+    ]
+    for r in rows:
+        lines.append(f"| {r[0]} | {r[1]} | {r[2]:.1f} | {r[3]:.1f} | {r[4]:.1f} | "
+                     f"{r[5]!r} | {r[6]} |")
+    if before:
+        lines += ["", f"Compared with `{args.compare.name}` ({before.pop('_stamp', '')}):", "",
+                  "| size | policy | before ms | now ms | speed-up | before value | "
+                  "abs(now / before - 1) |", "|---|---|---:|---:|---:|---:|---:|"]
+        for r in rows:
+            old = before.get((r[0], r[1]))
+            if old is None:
+                continue
+            lines.append(f"| {r[0]} | {r[1]} | {old[0]:.1f} | {r[2]:.1f} | {old[0] / r[2]:.1f} | "
+                         f"{old[1]!r} | {abs(r[5] / old[1] - 1):.1e} |")
+    lines += ["", f"Quadrature warnings: {len(rec)}", ""]
+    lines += [f"- {w.message}" for w in rec[:20]]
+    args.out.write_text("\n".join(lines) + "\n")
+    print(args.out)
+    return args.out
+
+
+if __name__ == "__main__":
+    main()
