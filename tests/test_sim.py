@@ -582,15 +582,22 @@ def test_fb_shares_the_server_among_tied_jobs():
                                   qt.Gamma(shape=0.5, mean=1.0)],
                          ids=lambda d: type(d).__name__)
 @pytest.mark.parametrize("pol, special, generic", [
-    (FB(), "mg1_fb", "mg1_rank_rise"), (P.FCFS(), "mg1_fcfs", "mg1_rank")], ids=["FB", "FCFS"])
+    (FB(), "mg1_fb", "mg1_rank_rise"), (P.FCFS(), "mg1_fcfs", "mg1_rank"),
+    (Priority(probs=(0.3, 0.7), preemptive=True), "mg1_class", "mg1_rank"),
+    (Priority(probs=(0.2, 0.3, 0.5), preemptive=False), "mg1_class", "mg1_rank"),
+    (Buckets(thresholds=(0.5, 2.0), preemptive=True), "mg1_class", "mg1_rank"),
+    (Buckets(thresholds=(0.5, 2.0), preemptive=False), "mg1_class", "mg1_rank"),
+    (OneBit(1.0, preemptive=True, within="fifo"), "mg1_class", "mg1_rank"),
+], ids=["FB", "FCFS", "Priority-P", "Priority-NP-3", "Buckets-P", "Buckets-NP", "OneBit-FIFO"])
 def test_special_kernels_equal_the_generic_kernels(size, pol, special, generic, monkeypatch):
-    """FB (a stack of equal-age groups, no heap) and FCFS (a ring of jobs whose departures
-    are known at arrival) have their own kernels; the generic rank kernels run the same
-    policies: the same completions to rounding, at a load where the pools grow many times,
-    with ties (atoms), and with NumPy-sampled sizes (Gamma)."""
+    """FB (a stack of equal-age groups, no heap), FCFS (a ring of jobs whose departures
+    are known at arrival) and constant ranks per class (a FIFO queue per class) have their
+    own kernels; the generic rank kernels run the same policies: the same completions to
+    rounding, at a load where the pools grow many times, with ties (atoms), and with
+    NumPy-sampled sizes (Gamma)."""
     from qtheory.sim import driver
 
-    q = qt.MG1(load=0.95, size=size)
+    q = qt.MG1(load=0.95, size=size, prediction=qt.ExponentialPrediction())
     assert driver.prepare(q, pol, jobs=10, warmup=0, seed=1).kernel_name == special
     runs = []
     for on in (True, False):

@@ -144,8 +144,8 @@ class Prepared:
         return c
 
 
-#: Use the kernels written for one policy (FB, FCFS) where they apply; tests turn this off to
-#: run the same policy through the generic kernel and compare.
+#: Use the kernels written for one family (FB, FCFS, a constant rank per class) where they
+#: apply; tests turn this off to run the same policy through the generic kernel and compare.
 _SPECIAL_KERNELS = True
 
 
@@ -168,6 +168,21 @@ def _is_fcfs(compiled: CompiledPolicy) -> bool:
     return bool(seg[4] == 0 and seg[6] == 0 and seg[7] == 0 and seg[8] == 0)
 
 
+def _is_class(compiled: CompiledPolicy) -> bool:
+    """True when the rank is a constant per branch (at most 16 branches): preemptive
+    (finite constants), or non-preemptive (finite initial constants, ``-inf`` in service)."""
+    rb, rs = compiled.branches, compiled.segments
+    if compiled.kind != "rank" or not 1 <= rb.shape[0] <= 16 or np.any(rb[:, 2] != 1):
+        return False
+    seg = rs[rb[:, 1].astype(int)]
+    if np.any(seg[:, [4, 6, 7, 8]] != 0):
+        return False
+    if np.all(rb[:, 3] == 0):
+        return bool(np.all(np.isfinite(seg[:, 5])))
+    return bool(np.all(rb[:, 3] != 0) and np.all(rb[:, 4] == 0)
+                and np.all(np.isfinite(rb[:, 5])) and np.all(seg[:, 5] == -np.inf))
+
+
 def _kernel_name(compiled: CompiledPolicy, servers: int) -> str:
     """The CPU kernel of a compiled policy: a specialisation per family (see kernels.cpu)."""
     if compiled.kind == "ps":
@@ -176,6 +191,8 @@ def _kernel_name(compiled: CompiledPolicy, servers: int) -> str:
         return "mg1_fb"
     if _SPECIAL_KERNELS and servers == 1 and _is_fcfs(compiled):
         return "mg1_fcfs"
+    if _SPECIAL_KERNELS and servers == 1 and _is_class(compiled):
+        return "mg1_class"
     base = "mgk_rank" if servers > 1 else ("mg1_rank_rise" if compiled.rising else "mg1_rank")
     return base + ("_ovh" if compiled.overhead else "")
 

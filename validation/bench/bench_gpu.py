@@ -107,7 +107,7 @@ def bench(name, pol, servers, *, jobs, reps, cpu_jobs, cores, check_jobs, check_
 
 
 FAMILIES = ("mg1_rank", "mg1_rank_ovh", "mg1_rank_rise", "mg1_rank_rise_ovh", "mg1_ps", "mg1_fb",
-            "mg1_fcfs", "mgk_rank", "mgk_rank_ovh")
+            "mg1_fcfs", "mg1_class", "mgk_rank", "mgk_rank_ovh")
 
 
 def compile_ptx(cc=(9, 0)):

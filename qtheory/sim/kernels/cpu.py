@@ -121,7 +121,8 @@ from .layout import (
 )
 
 __all__ = ["mg1_rank", "mg1_rank_ovh", "mg1_rank_rise", "mg1_rank_rise_ovh", "mg1_ps", "mg1_fb",
-           "mg1_fcfs", "mgk_rank", "mgk_rank_ovh", "make_mg1_flat", "make_mg1_rise", "make_mgk"]
+           "mg1_fcfs", "mg1_class", "mgk_rank", "mgk_rank_ovh", "make_mg1_flat",
+           "make_mg1_rise", "make_mgk"]
 
 _INF = np.inf
 
@@ -1371,6 +1372,159 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             break
     si[PN] = npk
     si[PG] = ng
+    _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
+           area, sumt, sumt2, maxt)
+    return status
+
+
+# ----------------------------------------------------------------------------- M/G/1 classes
+@jit_inline
+def _class_best(pf, pi, hi, nb):
+    """The branch whose queue head has the least (rank, arrival number); -1 if all empty."""
+    best = -1
+    br = _INF
+    bq = 0
+    for b in range(nb):
+        h = hi[0, b]
+        if h >= 0:
+            r = pf[h, RANK]
+            q = pi[h, SEQ]
+            if best < 0 or r < br or (r == br and q < bq):
+                best = b
+                br = r
+                bq = q
+    return best
+
+
+@jit
+def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
+              hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+    """Run (or resume) one replication of an M/G/1 policy whose rank is a constant per
+    branch (priority classes, advice buckets, one-bit advice with FIFO classes),
+    preemptive or not.
+
+    The jobs of a branch are served in arrival order, so each branch keeps a FIFO queue
+    (a linked list through the job rows, ``pi[s, SEG]``, with head and tail in
+    ``hi[0, b]`` and ``hi[1, b]``) instead of a heap; the next job is the queue head with
+    the least (rank, arrival number), found by a scan of the few branches. A preempted
+    job returns to the front of its queue (it arrived before the others there). Initial
+    ranks (non-preemptive policies) become ``-inf`` in service. The generic rank kernel
+    runs the same policies; tests check that they agree.
+    """
+    ks = _keys(cfg_i)
+    (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
+     maxt) = _load(sf, si)
+    nb = rb.shape[0]
+    npre = rb[0, 3] != 0.0  # non-preemptive: an initial rank, -inf in service
+    jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
+    if si[STARTED] == 0:
+        for b in range(nb):
+            hi[0, b] = -1
+            hi[1, b] = -1
+    b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
+    cur = grp[0] if si[NG] > 0 else -1
+    R = sf[GR]
+    c_rem = pf[cur, REM] if cur >= 0 else 0.0
+    events = 0
+    status = DONE
+    while True:
+        events += 1
+        if events > max_events:
+            status = SLICE
+            events -= 1  # not processed
+            break
+        dt_ev = c_rem if cur >= 0 else _INF
+        dt_arr = next_t - t
+        if next_t < _INF and dt_arr <= dt_ev:
+            idx = n_arr
+            if mode1 and idx >= si[BUF0] + si[BUFN]:
+                status = NEED_DATA
+                events -= 1  # not processed
+                break
+            if freen == 0:
+                status = GROW
+                events -= 1  # not processed
+                break
+            if cur >= 0:
+                c_rem -= dt_arr
+            if inwin != 0:
+                area += n_sys * dt_arr
+            t = next_t
+            b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                                           si, blk, b0, idx, t, warm, endarr, inwin)
+            freen -= 1
+            s = free[freen]
+            b = 0 if nb == 1 else _branch(rb, key)
+            r0 = rb[b, 5] if npre else rs[int(rb[b, 1]), 5]
+            pf[s, K] = key
+            pf[s, REM] = x
+            pf[s, ARR] = t
+            pf[s, SIZE] = x
+            pf[s, PRED] = y
+            pf[s, RANK] = r0
+            pi[s, SEQ] = idx
+            pi[s, BR] = b
+            n_sys += 1
+            if n_sys > maxsys:
+                maxsys = n_sys
+            n_arr += 1
+            b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
+                                   maxarr, t)
+            if cur >= 0 and r0 < R:  # preempted: back to the front of its queue
+                pf[cur, REM] = c_rem
+                cb = pi[cur, BR]
+                pi[cur, SEG] = hi[0, cb]
+                hi[0, cb] = cur
+                if hi[1, cb] < 0:
+                    hi[1, cb] = cur
+                cur = -1
+            if cur < 0:
+                # an idle server (empty queues), or a preemption: the served job had the
+                # least rank in system and this one's is lower still
+                cur = s
+                c_rem = x
+                R = -_INF if npre else r0
+            else:
+                pi[s, SEG] = -1
+                if hi[1, b] >= 0:
+                    pi[hi[1, b], SEG] = s
+                else:
+                    hi[0, b] = s
+                hi[1, b] = s
+            if ndone >= jobs and n_arr > endarr:
+                status = DONE
+                break
+            continue
+        if cur < 0:
+            status = DONE
+            break
+        if inwin != 0:
+            area += n_sys * dt_ev
+        t += dt_ev
+        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                                           rec, cur, t, sumt, sumt2, maxt, ndone)
+        n_sys -= 1
+        free[freen] = cur
+        freen += 1
+        b = _class_best(pf, pi, hi, nb)
+        if b >= 0:
+            cur = hi[0, b]
+            hi[0, b] = pi[cur, SEG]
+            if hi[0, b] < 0:
+                hi[1, b] = -1
+            c_rem = pf[cur, REM]
+            R = -_INF if npre else pf[cur, RANK]
+        else:
+            cur = -1
+            R = 0.0
+        if ndone >= jobs and n_arr > endarr:
+            status = DONE
+            break
+    if cur >= 0:
+        pf[cur, REM] = c_rem
+        grp[0] = cur
+    si[NG] = 1 if cur >= 0 else 0
+    sf[GR] = R
     _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
            area, sumt, sumt2, maxt)
     return status
