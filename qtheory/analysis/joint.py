@@ -64,6 +64,9 @@ class JointIntegrals:
         self.level = level
         #: further fixed split points of the integrals over Z (set by the SOAP engine)
         self.extra_z: tuple[float, ...] = ()
+        #: split where y/z or y/(z - 1) meets a kink of the size law (z = y/x_k and
+        #: 1 + y/x_k); the SOAP engine computes its own per-row points instead
+        self.kink_splits = True
         self._bulk = np.array([v for v in (size.scale,) if 0 < v < np.inf] or [1.0])
         #: inner-quadrature error estimates (absolute, per point) of the last call
         self.last_error: dict[str, np.ndarray] = {}
@@ -260,7 +263,7 @@ class JointIntegrals:
         fixed = np.array(sorted(z for z in fixed if zlo < z < zhi), dtype=float)
         kinks = np.array([x for x in s.breakpoints if 0 < x < np.inf], dtype=float)
         cols = [np.broadcast_to(fixed, (y.size, fixed.size))]
-        if kinks.size:
+        if kinks.size and self.kink_splits:
             r = y[:, None] / kinks[None, :]
             cols += [r, 1.0 + r]
         # soft splits where y/z crosses the bulk of X: keeps sharp transitions
@@ -283,10 +286,13 @@ class JointIntegrals:
         pad = np.max(np.where(np.isfinite(z), z, zlo), axis=1, initial=zlo)
         return np.where(np.isfinite(z), z, pad[:, None])
 
-    def _nodes_u(self, y, rule, extra=None):
-        """Nodes in probability space u = G(z): weights are du, no density needed."""
+    def _nodes_u(self, y, rule, extra=None, points=None):
+        """Nodes in probability space u = G(z): weights are du, no density needed.
+
+        ``points`` (rows x k), when given, are the split points in z instead of
+        :meth:`_z_points` (callers that refine a row keep its pieces fixed)."""
         p = self.prediction
-        z = self._z_points(y, extra)
+        z = self._z_points(y, extra) if points is None else points
         n = y.size
         u = np.concatenate([np.zeros((n, 1)), p.noise_cdf(z), np.ones((n, 1))], axis=1)
         uc = np.concatenate([np.ones((n, 1)), p.noise_sf(z), np.zeros((n, 1))], axis=1)
@@ -308,12 +314,13 @@ class JointIntegrals:
                           p.noise_isf(np.minimum(ucn, 0.5)))
         return zn, w, ua.shape[1]
 
-    def _nodes_z(self, y, rule, extra=None):
-        """Nodes in z with weights dz * density (for noise laws given by a density)."""
+    def _nodes_z(self, y, rule, extra=None, points=None):
+        """Nodes in z with weights dz * density (for noise laws given by a density);
+        ``points`` as in :meth:`_nodes_u`."""
         p = self.prediction
         zlo, zhi = p.noise_support
         n = y.size
-        pts = np.sort(self._z_points(y, extra), axis=1)
+        pts = np.sort(self._z_points(y, extra) if points is None else points, axis=1)
         edges = np.concatenate([np.full((n, 1), zlo), pts], axis=1)
         if np.isfinite(zhi):
             edges = np.concatenate([edges, np.full((n, 1), zhi)], axis=1)

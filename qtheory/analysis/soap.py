@@ -34,6 +34,27 @@ one-dimensional integral over r (tanh-sinh, split at the constant levels and 0)
 plus finitely many atoms. Everything except the last weighted sums is
 independent of lambda, so load sweeps are cheap.
 
+Both quadratures are adaptive and nested, and never evaluate a node twice: the
+nodes of a tanh-sinh rule at one level are every other node of the next, so a
+refinement evaluates only the new ones.
+
+* Rank levels: every piece starts at step 1/8 (half-lines at 1/16), where its
+  error is taken as the plain difference to the rule of twice the step; the
+  pieces with the largest estimates go one level up (nested estimate there;
+  half-lines also judged by the geometric rate) or, at step 1/16 (half-lines
+  1/32), are bisected. All pieces' nodes at a step are evaluated in one batch.
+* Noise: each (r, z-piece) pair has its own level, from step 1/2 up to 1/64;
+  the pairs whose errors weigh most in the outer integral (with the factor
+  1/(1 - lambda N) at load 0.99, as grids are kept for sweeps) go up one level
+  until the sum is below ``rtol/100``. Up to step 1/8 a pair's error is the plain
+  difference to the coarser rule (the extrapolated estimate was seen 100x low
+  there), above it the nested one.
+* Per node: the other-job functions are computed only at rank levels where nu or
+  mu is nonzero (they enter multiplied by them), and each x-cell only on the
+  nodes where it has a positive width and belongs to the branch at hand. The
+  cell boundaries are read off a coefficient table once, so boundaries that
+  have no root in the support or repeat another cost nothing.
+
 Where the integrands are not smooth
 -----------------------------------
 Every x-cell boundary is ``(a + b z) x + c0 + c1 r = 0``. For fixed r the
@@ -55,7 +76,7 @@ count, which keeps many-branch ranks cheap.
 
 The reported error adds the outer (rank-level) quadrature's estimate and the
 noise quadrature's estimates propagated through the integrand (including the
-atoms), so the inner tolerance ``min(1e-11, rtol/100)`` shows in it.
+atoms), so the inner tolerance ``rtol/100`` shows in it.
 
 Supported: continuous size laws; the multiplicative prediction models of
 :mod:`qtheory.predictions`; the ranks of :mod:`qtheory.rank`.
@@ -77,13 +98,23 @@ from .quadrature import SAFETY, finite_nodes, halfline_nodes, nested_sum, tanh_s
 
 __all__ = ["SOAPAnalysis"]
 
-_PIECE_LEVEL = 4  # tanh-sinh step 1/16 on every piece of the rank-level axis
+# tanh-sinh level of a piece of the rank-level axis before it is bisected (step 1/16); a
+# piece starts one level lower and goes up when its error estimate asks for it
+_PIECE_LEVEL = 4
 # half-line pieces get one level more: their integrands often have two scales (a bulk near
 # the piece's start, a tail), where the rule converges late and the nested estimate at step
 # 1/16 was seen 1e3 low (HyperExponential sizes, DelayPredict); at step 1/32 it is reliable
 _HALFLINE_EXTRA = 1
-_Z_RTOL = 1e-11  # inner (noise) quadrature error allowed, relative to the outer integral
-_Z_START = 3  # first tanh-sinh level of the noise quadrature (step 1/8)
+# inner (noise) quadrature error allowed, relative to the outer integral, as a fraction of
+# rtol; the inner estimates are added to the reported error after propagation through
+# 1/(1 - lambda N) etc., which grows with the load: rtol/10 was seen to exceed rtol at
+# loads near 0.99 in a sweep, rtol/100 keeps the margin (the tolerance is fixed before
+# lambda is known)
+_Z_RTOL = 0.01
+_Z_START = 1  # first tanh-sinh level of the noise quadrature (step 1/2); the last is 6
+# up to this level the noise quadrature's error is judged by the plain difference to the
+# rule of twice the step (no extrapolation)
+_Z_PLAIN = 3
 _MAX_SPLITS = 200
 _MAX_PIECES = 300
 
@@ -137,65 +168,95 @@ class _Seg:
 class _Moments:
     """Partial moments of the size law at cell edges, each computed once.
 
-    Each interior edge gets one evaluation: E[X^k; X <= e] at or below the
-    median, E[X^k; X > e] above it (so neither is a difference of nearly equal
-    numbers); edges at the support ends need none.
+    ``edges`` (rows x columns, sorted per row) start at the support's lower end and
+    end at its upper end. Each interior edge gets one evaluation: E[X^k; X <= e] at or
+    below the median, E[X^k; X > e] above it (so neither is a difference of nearly
+    equal numbers); edges at the support ends need none.
     """
 
     def __init__(self, size: SizeDistribution, edges: np.ndarray):
         self.size, self.edges = size, edges
         lo, hi = size.support
         med = size.scale
-        interior = (edges > lo) & (edges < hi)
+        # the inner columns, one contiguous row per column
+        self._mid = np.ascontiguousarray(edges[:, 1:-1].T)
+        flat = self._mid.ravel()
+        interior = (flat > lo) & (flat < hi)
+        low = flat <= med
+        self._lower = np.flatnonzero(interior & low)
+        self._upper = np.flatnonzero(interior & ~low)
+        self._e_lower, self._e_upper = flat[self._lower], flat[self._upper]
+        self._at_lo, self._at_hi = flat <= lo, flat >= hi
         self.low_side = edges <= med
-        self._lower = interior & self.low_side
-        self._upper = interior & ~self.low_side
         self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._deltas: dict[tuple[int, int], np.ndarray] = {}
 
     def _both(self, k: int):
-        """(E[X^k; X <= e], E[X^k; X > e]) at every edge."""
+        """(E[X^k; X <= e], E[X^k; X > e]) at the inner edges (columns x rows); the
+        second only where it is used (edges above the median, where cells above the
+        median take their differences)."""
         if k not in self._cache:
-            s, e = self.size, self.edges
+            s = self.size
             total = s.moment(k)
-            pm = np.where(e >= s.support[1], total, 0.0)
-            tm = np.where(e <= s.support[0], total, 0.0)
+            pm = np.where(self._at_hi, total, 0.0)
+            tm = np.where(self._at_lo, total, 0.0)
             with np.errstate(all="ignore"):
-                if np.any(self._lower):
-                    pm[self._lower] = s.partial_moment(k, e[self._lower])
-                    tm[self._lower] = total - pm[self._lower]
-                if np.any(self._upper):
-                    tm[self._upper] = s.tail_moment(k, e[self._upper])
-                    pm[self._upper] = total - tm[self._upper]
-            self._cache[k] = (pm, tm)
+                if self._lower.size:
+                    pm[self._lower] = s.partial_moment(k, self._e_lower)
+                if self._upper.size:
+                    t = s.tail_moment(k, self._e_upper)
+                    tm[self._upper] = t
+                    pm[self._upper] = total - t
+            self._cache[k] = (pm.reshape(self._mid.shape), tm.reshape(self._mid.shape), total)
         return self._cache[k]
 
-    def delta(self, k: int, c: int) -> np.ndarray:
-        """E[X^k; edges[:, c] < X < edges[:, c+1]] without cancellation (cached)."""
-        if (k, c) not in self._deltas:
-            pm, tm = self._both(k)
-            upper = ~self.low_side[:, c]
-            self._deltas[k, c] = np.where(upper, tm[:, c] - tm[:, c + 1],
-                                          pm[:, c + 1] - pm[:, c])
-        return self._deltas[k, c]
+    def column(self, k: int, j: int, idx):
+        """(E[X^k; X <= e], E[X^k; X > e]) at edge column ``j`` on rows ``idx``."""
+        if j == 0:
+            return 0.0, self.size.moment(k)
+        if j == self.edges.shape[1] - 1:
+            return self.size.moment(k), 0.0
+        pm, tm, _ = self._both(k)
+        return pm[j - 1][idx], tm[j - 1][idx]
 
-    def poly(self, c: int, A, B, power: int) -> np.ndarray:
-        """E[(A + B X)**power; cell c]; a term whose moment is 0 contributes 0 even
+    def cell(self, c: int, idx) -> _Cell:
+        """Cell ``c`` (between edge columns c and c + 1) on the rows ``idx``."""
+        return _Cell(self, c, idx)
+
+
+class _Cell:
+    """Cell ``c`` of a :class:`_Moments` on rows ``idx`` where it has a positive width.
+
+    ``E[X^k; cell]`` is a difference of tail moments above the median and of partial
+    moments below it (no cancellation), computed once per k.
+    """
+
+    def __init__(self, mom: _Moments, c: int, idx):
+        self.mom, self.c, self.idx = mom, c, idx
+        self._upper = ~mom.low_side[idx, c]
+        self._d: dict[int, np.ndarray] = {}
+
+    def delta(self, k: int) -> np.ndarray:
+        if k not in self._d:
+            pa, ta = self.mom.column(k, self.c, self.idx)
+            pb, tb = self.mom.column(k, self.c + 1, self.idx)
+            self._d[k] = np.where(self._upper, ta - tb, pb - pa)
+        return self._d[k]
+
+    def poly(self, A, B, power: int) -> np.ndarray:
+        """E[(A + B X)**power; cell]; a term whose moment is 0 contributes 0 even
         where its coefficient overflowed (cells beyond 1e300 when z is tiny)."""
 
         def term(coef, k):
-            d = self.delta(k, c)
+            d = self.delta(k)
             with np.errstate(invalid="ignore", over="ignore"):
                 return np.where(d == 0, 0.0, coef * d)
 
         if power == 0:
-            out = self.delta(0, c)
-        elif power == 1:
-            out = term(A, 0) + term(B, 1)
-        else:
-            with np.errstate(invalid="ignore", over="ignore"):
-                out = term(A * A, 0) + term(2.0 * A * B, 1) + term(B * B, 2)
-        return np.where(self.edges[:, c + 1] > self.edges[:, c], out, 0.0)
+            return self.delta(0)
+        if power == 1:
+            return term(A, 0) + term(B, 1)
+        with np.errstate(invalid="ignore", over="ignore"):
+            return term(A * A, 0) + term(2.0 * A * B, 1) + term(B * B, 2)
 
 
 class SOAPAnalysis:
@@ -244,9 +305,12 @@ class SOAPAnalysis:
         self.rtol = rtol
         self.m1 = size.moment(1)
         self._joint = JointIntegrals(size, prediction)
+        # the size law's kinks enter through _row_z_points, at the z where a boundary
+        # of this rank meets them (with the sign of r)
+        self._joint.kink_splits = False
         self._noisy = rank.key == "prediction" and not prediction.is_exact
         self._tables: dict[str, tuple] = {}
-        self._z_rtol = min(_Z_RTOL, 0.01 * rtol)
+        self._z_rtol = _Z_RTOL * rtol
         self._atom_f = None
         self._atom_err: dict = {}
         self._joint.extra_z = tuple(self._structural_z())
@@ -256,8 +320,20 @@ class SOAPAnalysis:
         self._z_level = 4
 
     # ====================================================================== multipliers
-    def _m_nodes(self, r: np.ndarray, level: int):
-        """Rows (r, m, weight) with the z-quadrature for each r; plus nesting masks."""
+    def _z_split(self, r: np.ndarray):
+        """Per-row split points of the noise quadrature (rows x k; see :meth:`_m_nodes`)."""
+        return self._joint._z_points(self._z_at(r), self._row_z_points(r))
+
+    def _z_at(self, r):
+        # node placement follows |r|; infinite levels (-inf ranks) use a typical size
+        return np.where(np.isfinite(r) & (r != 0), np.abs(r), self.size.scale)
+
+    def _m_nodes(self, r: np.ndarray, level: int, points=None):
+        """Rows (r, m, weight) with the z-quadrature for each r; plus nesting masks.
+
+        ``points`` are the rows' split points in z (:meth:`_z_split`, computed when not
+        given); a row keeps them across levels, so its nodes at one level are every
+        other node of the next."""
         if self.rank.key == "none":
             m = np.zeros((r.size, 1))
         elif not self._noisy:
@@ -265,13 +341,13 @@ class SOAPAnalysis:
         else:
             self._joint.level = level
             rule = tanh_sinh_rule(level)
-            # node placement follows |r|; infinite levels (-inf ranks) use a typical size
-            at = np.where(np.isfinite(r) & (r != 0), np.abs(r), self.size.scale)
-            extra = self._row_z_points(r)
+            at = self._z_at(r)
+            if points is None:
+                points = self._z_split(r)
             if getattr(self.prediction, "integrate_in_z", False):
-                z, w, pieces = self._joint._nodes_z(at, rule, extra)
+                z, w, pieces = self._joint._nodes_z(at, rule, points=points)
             else:
-                z, w, pieces = self._joint._nodes_u(at, rule, extra)
+                z, w, pieces = self._joint._nodes_u(at, rule, points=points)
             z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
             coarse = np.tile(rule.coarse, pieces)
             coarse4 = np.tile(rule.coarse4, pieces)
@@ -282,11 +358,32 @@ class SOAPAnalysis:
 
     # ====================================================================== cells
     def _edges(self, roots, n):
+        """Cell edges in x (rows x columns, sorted per row): the support's ends and the
+        roots, clipped to the support (nan: no root, taken as the lower end).
+
+        The array is a transposed view of a column-contiguous one, so that a column (a
+        cell's edge) is contiguous."""
         lo, hi = self.size.support
-        cand = np.stack(roots, axis=1) if roots else np.zeros((n, 0))
-        cand = np.where(np.isnan(cand), lo, np.clip(cand, lo, hi))
-        edges = np.concatenate([np.full((n, 1), lo), cand, np.full((n, 1), hi)], axis=1)
-        return np.sort(edges, axis=1)
+        # a column at a support end in every row, or equal to an earlier column, only adds
+        # cells of width 0 (many boundaries coincide, e.g. the crossing age of SPRPT's
+        # ramp with its value): keep the others
+        keep: list[np.ndarray] = []
+        for root in roots:
+            col = np.where(np.isnan(root), lo, np.clip(root, lo, hi))
+            if np.all(col == lo) or np.all(col == hi):
+                continue
+            if any(np.array_equal(col, k) for k in keep):
+                continue
+            keep.append(col)
+        if len(keep) > 8:
+            keep = list(np.sort(np.stack(keep), axis=0))
+        else:
+            # odd-even transposition network: few columns sort faster than np.sort rows
+            for p in range(len(keep)):
+                for i in range(p % 2, len(keep) - 1, 2):
+                    keep[i], keep[i + 1] = (np.minimum(keep[i], keep[i + 1]),
+                                            np.maximum(keep[i], keep[i + 1]))
+        return np.stack([np.full(n, lo), *keep, np.full(n, hi)]).T
 
     @staticmethod
     def _midpoint(a, b):
@@ -299,20 +396,30 @@ class SOAPAnalysis:
         return idx
 
     def _cells_by_branch(self, edges, m):
-        """Yield ``(c, a, b, xm, branch_index, branch, rows)`` for every cell c with a
+        """Yield ``(c, idx, a, b, xm, branch_index, branch)`` for every cell c with a
         positive width in some row and every branch that owns rows there (decided at
-        the cell midpoint xm, where the key is m * xm)."""
+        the cell midpoint xm, where the key is m * xm); ``idx`` are those rows (a slice
+        when they are all rows) and ``a``, ``b``, ``xm`` are given on them only."""
+        n = edges.shape[0]
         for c in range(edges.shape[1] - 1):
             a, b = edges[:, c], edges[:, c + 1]
             live = b > a
             if not np.any(live):
                 continue
-            xm = self._midpoint(a, b)
-            bidx = self._branch_index(m * xm)
-            for bi, br in enumerate(self.rank.branches):
-                rows = live & (bidx == bi)
-                if np.any(rows):
-                    yield c, a, b, xm, bi, br, rows
+            only = self.rank.branches[0]
+            if len(self.rank.branches) == 1 and only.low == -np.inf and only.high == np.inf:
+                groups = [(0, live)]
+            else:
+                xm = self._midpoint(a, b)
+                bidx = self._branch_index(m * xm)
+                groups = [(bi, live & (bidx == bi)) for bi in range(len(self.rank.branches))]
+            for bi, rows in groups:
+                cnt = int(np.count_nonzero(rows))
+                if cnt == 0:
+                    continue
+                idx = slice(None) if cnt == n else np.flatnonzero(rows)
+                ai, bi_ = a[idx], b[idx]
+                yield c, idx, ai, bi_, self._midpoint(ai, bi_), bi, self.rank.branches[bi]
 
     def _branch_exprs(self, m, n):
         out = []
@@ -326,29 +433,34 @@ class SOAPAnalysis:
     def _other(self, r: np.ndarray, m: np.ndarray):
         """N(r), O0(r), S(r) for rows of (r, m): closed forms in the other job's size."""
         n = r.size
-        rr = (np.zeros(n), r)
-        X = (np.ones(n), np.zeros(n))
         segs = [[_Seg(s, m) for s in br.segments] for br in self.rank.branches]
-        roots = [_root(e) for e in self._other_exprs(r, m, segs)]
+        roots = self._roots("other", r, m)
         edges = self._edges(roots, n)
         mom = _Moments(self.size, edges)
         N, O0, S = np.zeros(n), np.zeros(n), np.zeros(n)
-        for c, _a, _b, xm, bi, br, rows in self._cells_by_branch(edges, m):
-            c_aff, found, runs = self._structure(br, segs[bi], m, rr, xm)
+        for c, idx, _a, _b, xm, bi, br in self._cells_by_branch(edges, m):
+            # the cell's rows only
+            k = xm.size
+            mi = m[idx]
+            rri = (np.zeros(k), r[idx])
+            Xi = (np.ones(k), np.zeros(k))
+            cell = mom.cell(c, idx)
+            segs_i = segs[bi] if k == n else [_Seg(sg, mi) for sg in br.segments]
+            c_aff, found, runs = self._structure(br, segs_i, mi, rri, xm)
             use_c = found & (_at(c_aff, xm) < xm)
-            A, B = _pick(use_c, c_aff, X)
-            N += np.where(rows, mom.poly(c, B, A, 1), 0.0)
+            A, B = _pick(use_c, c_aff, Xi)
+            N[idx] += cell.poly(B, A, 1)
             for lo_f, hi_f, ends, first in runs:
-                sel = rows & ends
-                if not np.any(sel):
+                if not np.any(ends):
                     continue
                 lo_v, hi_v = _at(lo_f, xm), _at(hi_f, xm)
                 inside = (xm > lo_v) & (xm < hi_v)
                 past = xm >= hi_v
-                part = _pick(inside, _sub(X, lo_f), _pick(past, _sub(hi_f, lo_f), _const(n, 0)))
+                part = _pick(inside, _sub(Xi, lo_f),
+                             _pick(past, _sub(hi_f, lo_f), _const(k, 0)))
                 A2, B2 = part
-                S += np.where(sel, mom.poly(c, B2, A2, 2), 0.0)
-                O0 += np.where(sel & first, mom.poly(c, B2, A2, 1), 0.0)
+                S[idx] += np.where(ends, cell.poly(B2, A2, 2), 0.0)
+                O0[idx] += np.where(ends & first, cell.poly(B2, A2, 1), 0.0)
         return N, O0, S
 
     def _other_exprs(self, r, m, segs, only=None):
@@ -478,7 +590,48 @@ class SOAPAnalysis:
 
     def _tagged_cells(self, m):
         """Cells in x on which the tagged job's worst-future-rank structure is fixed."""
-        return self._edges([_root(e) for e in self._tagged_exprs(m)], m.size)
+        return self._edges(self._roots("tagged", np.zeros(m.size), m), m.size)
+
+    def _roots(self, kind: str, r, m):
+        """Roots in x of the cell boundaries of :meth:`_other_exprs` (``kind="other"``)
+        or :meth:`_tagged_exprs` (``"tagged"``) at rows (r, m), as a list of arrays.
+
+        Each boundary is ``(a + b m) x + c0 + c1 r``; the coefficients are read off once
+        (:meth:`_root_table`), so boundaries without a root in the support (a constant,
+        an infinite constant, or the root x = 0) and repeated ones cost nothing here."""
+        out = []
+        with np.errstate(divide="ignore", invalid="ignore"):
+            for a, b, c0, c1 in self._root_table(kind):
+                cx = a + b * m if b != 0 else np.full(m.size, a)
+                c = c0 + c1 * r if c1 != 0 else c0
+                out.append(np.where(cx != 0, -c / cx, np.nan))
+        return out
+
+    def _root_table(self, kind: str):
+        """Coefficients ``(a, b, c0, c1)`` of the boundaries whose roots can bound a cell
+        (cached): as :meth:`_roots` reads them."""
+        key = "roots-" + kind
+        if key not in self._tables:
+            coef = []
+            for rv, mv in ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0)):
+                rr, m = np.array([rv]), np.array([mv])
+                if kind == "other":
+                    segs = [[_Seg(sg, m) for sg in br.segments] for br in self.rank.branches]
+                    ex = self._other_exprs(rr, m, segs)
+                else:
+                    ex = self._tagged_exprs(m)
+                coef.append([(float(e[0][0]), float(e[1][0])) for e in ex])
+            rows = []
+            for (a, c0), (am, _), (_, cr) in zip(*coef):
+                if not np.isfinite(c0):
+                    continue  # an infinite constant: no root
+                b, c1 = am - a, cr - c0
+                if (a == 0 and b == 0) or (c0 == 0 and c1 == 0):
+                    continue  # no root, or the root x = 0 (the support's lower end or below)
+                if (a, b, c0, c1) not in rows:
+                    rows.append((a, b, c0, c1))
+            self._tables[key] = rows
+        return self._tables[key]
 
     def _expr_table(self, kind: str):
         """Coefficients of the x-cell boundaries as functions of (r, z), cached.
@@ -710,21 +863,21 @@ class SOAPAnalysis:
         s = self.size
         edges = self._tagged_cells(m)
         nu, mu = np.zeros(n), np.zeros(n)
-        for _c, a, b, xm, _bi, br, rows in self._cells_by_branch(edges, m):
-            R, pieces = self._tagged_pieces(br, m, xm)
-            nu += np.where(rows, self._root_density(R, r, a, b, None), 0.0)
-            for kind, a_lo, a_hi, lev, mask in pieces:
-                sel = rows & mask
+        for _c, idx, a, b, xm, _bi, br in self._cells_by_branch(edges, m):
+            ri = r[idx]
+            R, pieces = self._tagged_pieces(br, m[idx], xm)
+            nu[idx] += self._root_density(R, ri, a, b, None)
+            for kind, a_lo, a_hi, lev, sel in pieces:
                 if not np.any(sel):
                     continue
                 if kind == 0:
                     length = _sub(a_hi, a_lo)
-                    mu += np.where(sel, self._root_density(lev, r, a, b, length), 0.0)
+                    mu[idx] += np.where(sel, self._root_density(lev, ri, a, b, length), 0.0)
                 else:
                     # r in (alpha - a_hi, alpha - a_lo]: an x-interval inside the cell
                     p, q = a.copy(), b.copy()
                     for g, strict in ((_sub(lev, a_hi), True), (_sub(lev, a_lo), False)):
-                        g = (g[0], g[1] - r)
+                        g = (g[0], g[1] - ri)
                         # strict: g < 0 ; else g >= 0
                         x0 = _root(g)
                         pos = g[0] > 0
@@ -736,7 +889,7 @@ class SOAPAnalysis:
                         q = np.where(flat & ~const_ok, p, q)
                     with np.errstate(invalid="ignore"):
                         prob = np.where(q > p, s.cdf(q) - s.cdf(p), 0.0)
-                    mu += np.where(sel, prob, 0.0)
+                    mu[idx] += np.where(sel, prob, 0.0)
         return nu, mu
 
     def _root_density(self, L, r, a, b, length):
@@ -764,7 +917,7 @@ class SOAPAnalysis:
 
     def _compute_atoms(self):
         """Atom masses by the z-quadrature, refined from level ``_z_level`` up to 7 until
-        the nested error estimate is below ``min(_Z_RTOL, rtol/100)`` of the masses; the
+        the nested error estimate is below ``rtol/100`` of the masses; the
         estimates are kept in ``self._atom_err`` (same keys)."""
         level = self._z_level
         while True:
@@ -789,23 +942,25 @@ class SOAPAnalysis:
         mom = _Moments(self.size, edges)
         acc: dict[float, list] = {}
 
-        def add(levels, masses, slot):
+        def add(idx, levels, masses, slot):
             for v in np.unique(levels[masses != 0]):
-                part = np.where(levels == v, masses, 0.0)
+                part = np.zeros(m.size)
+                part[idx] = np.where(levels == v, masses, 0.0)
                 slots = acc.setdefault(float(v), [np.zeros(m.size), np.zeros(m.size)])
                 slots[slot] = slots[slot] + part
 
-        for c, _a, _b, xm, _bi, br, rows in self._cells_by_branch(edges, m):
-            R, pieces = self._tagged_pieces(br, m, xm)
-            flat = rows & (R[0] == 0)
-            add(R[1], np.where(flat, w * mom.poly(c, 0.0, 0.0, 0), 0.0), 0)
+        for c, idx, _a, _b, xm, _bi, br in self._cells_by_branch(edges, m):
+            R, pieces = self._tagged_pieces(br, m[idx], xm)
+            cell = mom.cell(c, idx)
+            wi = w[idx]
+            add(idx, R[1], np.where(R[0] == 0, wi * cell.poly(0.0, 0.0, 0), 0.0), 0)
             for kind, a_lo, a_hi, lev, mask in pieces:
                 if kind != 0:
                     continue
-                sel = rows & mask & (lev[0] == 0)
+                sel = mask & (lev[0] == 0)
                 length = _sub(a_hi, a_lo)
-                mass = np.where(sel, w * mom.poly(c, length[1], length[0], 1), 0.0)
-                add(lev[1], mass, 1)
+                mass = np.where(sel, wi * cell.poly(length[1], length[0], 1), 0.0)
+                add(idx, lev[1], mass, 1)
         atoms, errs = {}, {}
         for v, slots in acc.items():
             vals, ers = [], []
@@ -939,27 +1094,74 @@ class SOAPAnalysis:
     def _scale_r(self):
         return self.size.scale * (self.prediction.noise_median if self._noisy else 1.0)
 
-    def _piece(self, piece):
-        """Nodes, weights, nesting masks and lambda-free functions on one piece (cached)."""
-        if piece in self._grids:
-            return self._grids[piece]
+    @staticmethod
+    def _piece_levels(piece):
+        """(first, last) tanh-sinh level of a piece before it is bisected."""
+        top = _PIECE_LEVEL + (0 if piece[0] == "F" else _HALFLINE_EXTRA)
+        return top - 1, top
+
+    def _piece_nodes(self, piece, level):
+        """Nodes and weights of a piece's rule at ``level``, and the rule."""
         kind, a, b = piece
-        level = _PIECE_LEVEL
         if kind == "F":
             rule = tanh_sinh_rule(level)
             r, w = finite_nodes(np.array(a), np.array(b), rule)
         else:
-            level += _HALFLINE_EXTRA
             rule = tanh_sinh_rule(level, 3.4)
             s = max(abs(a), self._scale_r())
             x, w = halfline_nodes(np.array(0.0), np.array(s), level)
             r = a - x if kind == "L" else a + x
+        return r, w, rule
+
+    def _r_values(self, r, w):
+        """Lambda-free functions and their noise-quadrature errors at nodes r (0 where the
+        weight is 0)."""
         keep = w > 0
-        r, w = r[keep], w[keep]
-        c2, c4 = rule.coarse[keep], rule.coarse4[keep]
-        vals, errs = self._functions_of_r(r, weights=w, with_err=True)
-        self._grids[piece] = (r, w, c2, c4, vals, errs)
+        if np.all(keep):
+            return self._functions_of_r(r, weights=w, with_err=True)
+        v, e = self._functions_of_r(r[keep], weights=w[keep], with_err=True)
+        vals, errs = {}, {}
+        for k in v:
+            vals[k], errs[k] = np.zeros(r.size), np.zeros(r.size)
+            vals[k][keep], errs[k][keep] = v[k], e[k]
+        return vals, errs
+
+    def _piece(self, piece):
+        """``(level, nodes, weights, nesting masks, lambda-free functions, their errors)``
+        on one piece (cached); a new piece starts one level below its last level."""
+        if piece not in self._grids:
+            self._fill(new=[piece])
         return self._grids[piece]
+
+    def _fill(self, new=(), finer=()):
+        """Evaluate, in one batch, the pieces ``new`` at their first level and the
+        pieces ``finer`` one level up. The nodes of a piece at one level are every
+        other node of the next, so only the nodes new at a level are evaluated."""
+        jobs = []
+        for piece in new:
+            if piece not in self._grids:
+                level = self._piece_levels(piece)[0]
+                r, w, rule = self._piece_nodes(piece, level)
+                jobs.append((piece, level, r, w, rule, np.ones(r.size, dtype=bool), None))
+        for piece in finer:
+            level, _, _, _, _, vals0, errs0 = self._grids[piece]
+            r, w, rule = self._piece_nodes(piece, level + 1)
+            jobs.append((piece, level + 1, r, w, rule, ~rule.coarse, (vals0, errs0)))
+        if not jobs:
+            return
+        v, e = self._r_values(np.concatenate([j[2][j[5]] for j in jobs]),
+                              np.concatenate([j[3][j[5]] for j in jobs]))
+        start = 0
+        for piece, level, r, w, rule, sel, old in jobs:
+            stop = start + int(np.count_nonzero(sel))
+            vals, errs = {}, {}
+            for k in v:
+                vals[k], errs[k] = np.empty(r.size), np.empty(r.size)
+                vals[k][sel], errs[k][sel] = v[k][start:stop], e[k][start:stop]
+                if old is not None:
+                    vals[k][~sel], errs[k][~sel] = old[0][k], old[1][k]
+            self._grids[piece] = (level, r, w, rule.coarse, rule.coarse4, vals, errs)
+            start = stop
 
     def _split(self, piece):
         kind, a, b = piece
@@ -971,31 +1173,73 @@ class SOAPAnalysis:
             return [("L", a - s, a - s), ("F", a - s, a)]
         return [("F", a, a + s), ("R", a + s, a + s)]
 
-    def _functions_at_level(self, r, tagged: bool, level: int):
-        """N, O0, S (and nu, mu densities) at r, integrated over the noise at one
-        tanh-sinh level; returns (values, per-row error estimates)."""
-        m, w, zc, zc4 = self._m_nodes(r, level)
+    def _node_values(self, r, m, w, tagged: bool, old=None, level: int = 0, d: int = 0,
+                     need=None):
+        """N, O0, S (and nu, mu densities) at every node of rows ``r``: a dict of
+        (rows x nodes) arrays for the multipliers ``m`` (rows x nodes) with weights ``w``.
+
+        Nodes of weight 0 (the padding pieces of rows with fewer split points) are not
+        evaluated. With ``old`` (the values at the row's nodes ``d`` levels coarser than
+        ``level``), only the nodes that are new at ``level`` are. The other-job functions
+        enter only multiplied by nu or mu, so with ``tagged`` they are computed (and
+        checked) only in rows where nu or mu is nonzero at some node (none, e.g., below
+        every finite rank); elsewhere they are 0. ``need`` gives those rows instead
+        (for rows that are pieces of a longer row).
+        """
         nr, nz = m.shape
-        rows_r = np.repeat(r, nz)
-        flat_m = m.ravel()
+        live = w > 0
+        if old is None:
+            new = live
+        else:
+            size = tanh_sinh_rule(level).left.size
+            j = np.arange(size) - (size - 1) // 2
+            coarse = np.tile(j % (2 ** d) == 0, nz // size)
+            new = live & ~coarse[None, :]
+        keys = ("N", "O0", "S", "nu", "mu") if tagged else ("N", "O0", "S")
+        out = {k: np.zeros((nr, nz)) for k in keys}
+        if old is not None:
+            for k, v in old.items():
+                out[k][:, coarse] = v
+        rows_r = np.broadcast_to(r[:, None], m.shape)
         # nodes with z near 0 or infinity push cell edges to +-inf: products there overflow
         # harmlessly (their moments are 0), so these warnings are silenced here only
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            N, O0, S = (v.reshape(nr, nz) for v in self._other(rows_r, flat_m))
-            out = {"N": N, "O0": O0, "S": S}
             if tagged:
-                nu, mu = (v.reshape(nr, nz) for v in self._tagged_densities(rows_r, flat_m))
-                out |= {"nu": nu, "mu": mu}
+                nu, mu = self._tagged_densities(rows_r[new], m[new])
+                out["nu"][new], out["mu"][new] = nu, mu
+                if need is None:
+                    need = np.any(((out["nu"] != 0) | (out["mu"] != 0)) & live, axis=1)
+                ev = new & need[:, None]
+            else:
+                need = np.ones(nr, dtype=bool)
+                ev = new
+            if np.any(ev):
+                for k, v in zip(("N", "O0", "S"), self._other(rows_r[ev], m[ev])):
+                    out[k][ev] = v
+            if tagged:
+                for k in ("N", "O0", "S"):
+                    out[k][~need] = 0.0
+        bad = live & need[:, None]
         for k, v in out.items():
-            if np.any(np.isnan(v) & (w > 0)):
+            if np.any(np.isnan(v) & bad):
                 raise FloatingPointError(f"SOAP engine: {k} is NaN at some rank level; "
                                          "please report this policy and size law")
+        return out
+
+    @staticmethod
+    def _z_sums(vals, w, zc, zc4, level, per_piece=False):
+        """Noise-quadrature sums of per-node values and their error estimates (per row;
+        with ``per_piece`` each row is one piece of the rule at ``level``)."""
         res, err = {}, {}
-        for k, v in out.items():
+        nr, nz = w.shape
+        if per_piece:
+            rule = tanh_sinh_rule(level)
+            zc, zc4 = rule.coarse, rule.coarse4
+        for k, v in vals.items():
             prod = np.where(w > 0, v * w, 0.0)
             if nz > 1:
                 res[k], err[k] = nested_sum(prod, zc, zc4)
-                if level <= _Z_START:
+                if level <= _Z_PLAIN:
                     # at step 1/8 convergence has often not set in, and nested_sum's
                     # extrapolated estimate was seen 100x low (SPRPT, SkipPredict):
                     # take the plain difference to the step-1/4 sum there
@@ -1006,41 +1250,114 @@ class SOAPAnalysis:
         return res, err
 
     def _functions_of_r(self, r, tagged: bool = True, weights=None, with_err: bool = False):
-        """N, O0, S (and nu, mu) at r, integrated over the noise with row-wise refinement.
+        """N, O0, S (and nu, mu) at r, integrated over the noise with adaptive refinement.
 
-        All rows start at noise level 3; rows whose error estimates matter most are
-        recomputed one level higher until the relative errors, weighted as they enter
-        the outer integral (``weights`` are the outer quadrature weights; without them
-        every row counts alike), are below ``min(_Z_RTOL, rtol/100)`` or level 6 is
-        reached. With ``with_err`` the per-row error estimates come back too.
+        Each row's noise integral is a sum over its pieces (between its split points in
+        z), each with its own tanh-sinh level: all start at level ``_Z_START``; the
+        (row, piece) pairs whose error estimates matter most are refined one level at a
+        time (a piece's nodes at one level are every other node of the next, so only the
+        new ones are evaluated) until the relative errors, weighted as they enter the
+        outer integral at load 0.99 (``weights`` are the outer quadrature weights; without
+        them every row counts alike), sum to below ``rtol/100``, or the pairs that would need more
+        are at level 6. A row's error estimate is the sum of its pieces' estimates. With
+        ``with_err`` the per-row error estimates come back too.
         """
         r = np.asarray(r, dtype=float)
         level = _Z_START if self._noisy else self._z_level
-        res, err = self._functions_at_level(r, tagged, level)
+        pts = self._z_split(r) if self._noisy else None
+        m, w, zc, zc4 = self._m_nodes(r, level, pts)
+        vals = self._node_values(r, m, w, tagged)
         if not self._noisy:
+            res, err = self._z_sums(vals, w, zc, zc4, level)
             return (res, err) if with_err else res
+        n = r.size
+        size = tanh_sinh_rule(level).left.size
+        P = m.shape[1] // size
+        need = np.any(vals["nu"] != 0, axis=1) | np.any(vals["mu"] != 0, axis=1) if tagged \
+            else np.ones(n, dtype=bool)
+        # (row, piece) pairs grouped by level; per pair its nodes' values and weights
+        first = {"row": np.repeat(np.arange(n), P), "piece": np.tile(np.arange(P), n),
+                 "w": w.reshape(n * P, size),
+                 "vals": {k: v.reshape(n * P, size) for k, v in vals.items()}}
+        first["I"], first["E"] = self._z_sums(first["vals"], first["w"], None, None, level,
+                                             per_piece=True)
+        groups = {level: first}
         tol = self._z_rtol
-        w = np.ones(r.size) if weights is None else np.abs(weights)
-        while level < 6:
-            scale = w * (np.abs(res["nu"]) + np.abs(res["mu"])) if tagged else w
-            contrib = np.zeros(r.size)
+        wr = np.ones(n) if weights is None else np.abs(weights)
+        for it in range(3 * (6 - _Z_START) + 1):
+            gl = [groups[lv] for lv in sorted(groups)]
+            rows = np.concatenate([g["row"] for g in gl])
+            res = {k: np.bincount(rows, np.concatenate([g["I"][k] for g in gl]),
+                                  minlength=n) for k in vals}
+            errs = {k: np.concatenate([g["E"][k] for g in gl]) for k in vals}
+            err = {k: np.bincount(rows, errs[k], minlength=n) for k in vals}
+            if it == 3 * (6 - _Z_START):
+                break
+            # errors weighted as they enter E[T] up to load 0.99, where 1/(1 - lambda N)
+            # amplifies them most (the grids are lambda-free and kept for sweeps)
+            amp = 1.0 / (1.0 - np.clip(0.99 * res["N"] / self.m1, 0.0, 0.99))
+            wa = wr * amp
+            scale = wa * amp * (np.abs(res["nu"]) + np.abs(res["mu"])) if tagged else wa
+            contrib = np.zeros(rows.size)
             for k in res:
-                weight = w if k in ("nu", "mu") else scale
-                den = float(np.sum(weight * np.abs(res[k])))
+                weight = (wa if k in ("nu", "mu") else scale)[rows]
+                den = float(np.sum((wa if k in ("nu", "mu") else scale) * np.abs(res[k])))
                 if den > 0:
-                    contrib = np.maximum(contrib, weight * err[k] / den)
+                    contrib = np.maximum(contrib, weight * errs[k] / den)
             total = float(contrib.sum())
-            if total <= tol:
+            levels = np.concatenate([np.full(groups[lv]["row"].size, lv)
+                                     for lv in sorted(groups)])
+            if total <= tol or not np.any((levels < 6) & (contrib > 0)):
                 break
             order = np.argsort(contrib)[::-1]
             take = order[: int(np.searchsorted(np.cumsum(contrib[order]),
                                                total - 0.1 * tol)) + 1]
-            level += 1
-            sub, sub_err = self._functions_at_level(r[take], tagged, level)
-            for k in res:
-                res[k][take] = sub[k]
-                err[k][take] = sub_err[k]
+            taken = np.zeros(rows.size, dtype=bool)
+            taken[take] = True
+            taken &= levels < 6
+            start, new_groups = 0, {}
+            for lv in sorted(groups):
+                g = groups[lv]
+                sel = taken[start:start + g["row"].size]
+                start += g["row"].size
+                keep = {"row": g["row"][~sel], "piece": g["piece"][~sel], "w": g["w"][~sel],
+                        "vals": {k: v[~sel] for k, v in g["vals"].items()},
+                        "I": {k: v[~sel] for k, v in g["I"].items()},
+                        "E": {k: v[~sel] for k, v in g["E"].items()}}
+                self._merge(new_groups, lv, keep)
+                if np.any(sel):
+                    self._merge(new_groups, lv + 1,
+                                self._refine_pairs(r, pts, tagged, need, lv, g, sel))
+            groups = new_groups
         return (res, err) if with_err else res
+
+    @staticmethod
+    def _merge(groups, level, g):
+        if g["row"].size == 0:
+            return
+        if level not in groups:
+            groups[level] = g
+            return
+        h = groups[level]
+        for key in ("row", "piece", "w"):
+            h[key] = np.concatenate([h[key], g[key]])
+        for key in ("vals", "I", "E"):
+            h[key] = {k: np.concatenate([h[key][k], g[key][k]]) for k in h[key]}
+
+    def _refine_pairs(self, r, pts, tagged, need, level, g, sel):
+        """The (row, piece) pairs ``sel`` of group ``g`` one level up: only their new
+        nodes are evaluated."""
+        rows, piece = g["row"][sel], g["piece"][sel]
+        urows, pos = np.unique(rows, return_inverse=True)
+        m, w, _, _ = self._m_nodes(r[urows], level + 1, pts[urows])
+        size = tanh_sinh_rule(level + 1).left.size
+        m = m.reshape(urows.size, -1, size)[pos, piece]
+        w = w.reshape(urows.size, -1, size)[pos, piece]
+        vals = self._node_values(r[rows], m, w, tagged,
+                                 old={k: v[sel] for k, v in g["vals"].items()},
+                                 level=level + 1, d=1, need=need[rows])
+        I, E = self._z_sums(vals, w, None, None, level + 1, per_piece=True)
+        return {"row": rows, "piece": piece, "w": w, "vals": vals, "I": I, "E": E}
 
     # ====================================================================== means
     def _atom_part(self, lam):
@@ -1084,7 +1401,7 @@ class SOAPAnalysis:
         The inner estimate propagates the noise quadrature's per-node error estimates
         of N, O0, S, nu and mu through the integrand to first order (summed in absolute
         value); refining the piece does not reduce it."""
-        r, w, c2, c4, q, qe = self._piece(piece)
+        level, r, w, c2, c4, q, qe = self._piece(piece)
         with np.errstate(all="ignore"):
             h = 1.0 / (1.0 - lam * q["N"])
             g = 1.0 / (1.0 - lam * q["O0"])
@@ -1105,7 +1422,11 @@ class SOAPAnalysis:
         d1 = abs(v - 2.0 * float(prod[c2].sum()))
         d2 = abs(2.0 * float(prod[c2].sum()) - 4.0 * float(prod[c4].sum()))
         geometric = d1 * min(1.0, d1 / d2) if d2 > 0 else d1
-        if piece[0] != "F":
+        if level == self._piece_levels(piece)[0]:
+            # a piece's first level: convergence not yet seen, so no extrapolation; the
+            # difference to the rule of twice the step bounds the error once it has set in
+            e = max(d1, float(e))
+        elif piece[0] != "F":
             e = max(float(e), geometric)
         return float(v), SAFETY * float(e), inner
 
@@ -1113,9 +1434,9 @@ class SOAPAnalysis:
         """``(E[T], error estimate)`` at arrival rate ``lam``.
 
         The integral over rank levels is adaptive: pieces between breakpoints get a
-        fixed tanh-sinh rule, and the piece with the largest error estimate is
-        bisected until the total estimate meets ``rtol`` (refinements persist, so a
-        load sweep refines once).
+        tanh-sinh rule, and the pieces with the largest error estimates go one level
+        up (or, at their last level, are bisected) until the total estimate meets
+        ``rtol`` (refinements persist, so a load sweep refines once).
         """
         rho = lam * self.m1
         if rho >= 1.0:
@@ -1136,6 +1457,7 @@ class SOAPAnalysis:
         """Adaptive integral over rank levels; returns (E[T], total error estimate)."""
         if self._pieces is None:
             self._pieces = self._initial_pieces()
+        self._fill(new=self._pieces)
         for _ in range(_MAX_SPLITS):
             parts = [self._piece_integral(p, lam) for p in self._pieces]
             value = atom + sum(v for v, _, _ in parts)
@@ -1147,9 +1469,25 @@ class SOAPAnalysis:
             # splitting reduces only the outer error: stop once it is small beside the goal
             if err <= goal or outer <= 0.1 * goal or len(self._pieces) >= _MAX_PIECES:
                 break
-            worst = int(np.argmax(errs))
-            piece = self._pieces[worst]
-            self._pieces[worst:worst + 1] = self._split(piece)
+            # refine the pieces with the largest estimates, in one batch, until the
+            # others' sum is below half of what the goal leaves for the outer error:
+            # one level up, or (at the last level) bisection
+            order = np.argsort(errs)[::-1]
+            rest = outer - np.cumsum(errs[order])
+            target = 0.5 * max(goal - inner, 0.1 * goal)
+            worst = order[: int(np.argmax(rest <= target)) + 1] if np.any(rest <= target) \
+                else order
+            finer, pieces = [], []
+            for i, piece in enumerate(self._pieces):
+                if i in worst and self._grids[piece][0] < self._piece_levels(piece)[1]:
+                    finer.append(piece)
+                    pieces.append(piece)
+                elif i in worst:
+                    pieces += self._split(piece)
+                else:
+                    pieces.append(piece)
+            self._pieces = pieces
+            self._fill(new=pieces, finer=finer)
         return value, err
 
     # ====================================================================== conditional
