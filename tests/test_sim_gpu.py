@@ -30,6 +30,7 @@ import pytest
 
 import qtheory as qt
 from qtheory.sim import SimulationResult, SimulationWarning, simulate
+from qtheory.sim._bits import PY_TWINS
 from qtheory.sim._jit import Retarget
 from qtheory.sim.kernels import gpu
 from qtheory.sim.kernels.layout import FREEN
@@ -273,7 +274,8 @@ def test_importing_the_package_does_not_import_numba_cuda():
 def test_retarget_to_plain_python_reproduces_the_cpu_functions():
     # the mechanism the GPU build uses, with "compile" = identity: the shared Python source
     # of the generator and the samplers, run as Python, equals the njit machine code
-    py = Retarget(lambda f: f)
+    # (the bit-cast intrinsics, which Python cannot call, become their Python twins)
+    py = Retarget(lambda f: f, PY_TWINS)
     u_py, key_py, size_py, noise_py = py(uniform), py(stream_key), py(draw_size), py(draw_noise)
     assert u_py is not uniform.py_func and u_py.__code__ is uniform.py_func.__code__
     assert size_py.__globals__["first_geq"] is py(first_geq) is not first_geq

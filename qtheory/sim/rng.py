@@ -26,6 +26,7 @@ import math
 
 import numpy as np
 
+from ._bits import bits_f64, f64_bits
 from ._jit import jit
 
 __all__ = ["mix64", "stream_key", "uniform", "uniforms", "log_unit", "ndtri", "STREAMS"]
@@ -107,15 +108,19 @@ _LG7 = 1.479819860511658591e-01
 _SQRT2 = 1.4142135623730951
 
 
+_MANT = 0xFFFFFFFFFFFFF  # the 52 fraction bits of a double
+_ONE_BITS = 0x3FF0000000000000  # the exponent bits of 1.0
+
+
 @jit
 def log_unit(u):
-    """Natural logarithm of ``u`` in ``[2**-63, 1]`` (a uniform draw), within 1 ulp.
+    """Natural logarithm of a positive normal double ``u`` (a uniform draw), within 1 ulp.
 
-    Written without a call to libm and without branches (the exponent is found by six
-    comparisons, each an exact scaling by a power of two; then the fdlibm reduction and
-    polynomial), so that a loop of draws compiles to SIMD code on the CPU (libm's ``log``
-    is a scalar call: three per job were 40% of a simulation's time) and the same
-    arithmetic runs on the GPU.
+    Written without a call to libm and without branches (the exponent and the fraction
+    from the bits of ``u``, then the fdlibm reduction and polynomial), so that a loop of
+    draws compiles to SIMD code on the CPU (libm's ``log`` is a scalar call: three per
+    job were 40% of a simulation's time) and the same arithmetic runs on the GPU. Run as
+    Python (the CUDA simulator), the bit casts are :data:`qtheory.sim._bits.PY_TWINS`.
 
     Examples
     --------
@@ -125,29 +130,12 @@ def log_unit(u):
     >>> log_unit(1.0), log_unit(0.5) == -math.log(2.0)
     (0.0, True)
     """
-    e = 0.0
-    c = u < 2.3283064365386963e-10  # 2^-32
-    u = u * (4294967296.0 if c else 1.0)
-    e -= 32.0 if c else 0.0
-    c = u < 1.52587890625e-05  # 2^-16
-    u = u * (65536.0 if c else 1.0)
-    e -= 16.0 if c else 0.0
-    c = u < 0.00390625  # 2^-8
-    u = u * (256.0 if c else 1.0)
-    e -= 8.0 if c else 0.0
-    c = u < 0.0625
-    u = u * (16.0 if c else 1.0)
-    e -= 4.0 if c else 0.0
-    c = u < 0.25
-    u = u * (4.0 if c else 1.0)
-    e -= 2.0 if c else 0.0
-    c = u < 0.5
-    u = u * (2.0 if c else 1.0)
-    e -= 1.0 if c else 0.0
-    # now u = 2^-e' * y/2 with y = 2u in [1, 2]; fold y into [sqrt(2)/2, sqrt(2)]
-    c = u < 0.5 * _SQRT2
-    y = u * (2.0 if c else 1.0)
-    k = e - (1.0 if c else 0.0)
+    b = f64_bits(u)
+    e = float((b >> 52) - 1023)
+    y = bits_f64((b & _MANT) | _ONE_BITS)  # in [1, 2)
+    c = y > _SQRT2  # fold into [sqrt(2)/2, sqrt(2)]
+    y = y * (0.5 if c else 1.0)
+    k = e + (1.0 if c else 0.0)
     f = y - 1.0
     s = f / (2.0 + f)
     z = s * s

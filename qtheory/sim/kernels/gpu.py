@@ -160,12 +160,6 @@ def _count_simulated(hist, b):
         hist[b] += 1
 
 
-def _f64_bits_simulated(x):
-    """:func:`.hist.f64_bits` (a Numba intrinsic, not callable from Python) for the
-    simulator."""
-    return np.float64(x).view(np.int64)
-
-
 def _make_launcher(body):
     """The global kernel of one family: replication ``cuda.grid(1)`` resumes its run."""
 
@@ -191,11 +185,12 @@ _LAUNCHERS: dict[str, object] = {}
 def _retarget_locked(fn):
     global _RETARGET
     if _RETARGET is None:
+        from .._bits import PY_TWINS
         from .._jit import Retarget
-        from . import cpu, hist
+        from . import cpu
 
         if _simulated():
-            over = {cpu._count: _count_simulated, hist.f64_bits: _f64_bits_simulated}
+            over = {cpu._count: _count_simulated, **PY_TWINS}
         else:
             over = {cpu._count: _count_atomic}
         _RETARGET = Retarget(cuda.jit(device=True), over)

@@ -24,35 +24,14 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba.core import types
-from numba.extending import intrinsic
 
+from .._bits import bits_f64, f64_bits
 from .._jit import jit
 
 __all__ = ["f64_bits", "bits_f64", "bin_log", "bin_table", "tables", "SHIFT"]
 
 #: Right shift of a double's bits that keeps the exponent and 7 mantissa bits.
 SHIFT = 45
-
-
-@intrinsic
-def f64_bits(typingctx, x):
-    """The IEEE-754 bits of a float64 as an int64 (a register move)."""
-    if isinstance(x, types.Float) and x.bitwidth == 64:
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], context.get_value_type(types.int64))
-        return types.int64(types.float64), codegen
-    return None
-
-
-@intrinsic
-def bits_f64(typingctx, x):
-    """The float64 whose IEEE-754 bits are the int64 ``x``."""
-    if isinstance(x, types.Integer) and x.bitwidth == 64:
-        def codegen(context, builder, signature, args):
-            return builder.bitcast(args[0], context.get_value_type(types.float64))
-        return types.float64(types.int64), codegen
-    return None
 
 
 @jit
