@@ -386,6 +386,44 @@ def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key):
 
 
 @jit_inline
+def _one_segment(rb, rs):
+    """``(one, c)``: whether every job has the same single segment and no initial rank
+    (SRPT, SPRPT, PSJF, PSPJF, ...), and that segment's row, read once per kernel call so
+    that a job's row is initialised from registers (:func:`_init_row1`)."""
+    j = int(rb[0, 1])
+    one = rb.shape[0] == 1 and rb[0, 2] == 1.0 and rb[0, 3] == 0.0
+    return one, (rs[j, 2], rs[j, 3], rs[j, 4], rs[j, 5], rs[j, 6], rs[j, 7], rs[j, 0],
+                 rs[j, 1], 1 if rs[j, 8] != 0.0 else 0, j)
+
+
+@jit_inline
+def _init_row1(pf, pi, c, s, idx, t, x, y, key):
+    """:func:`_init_row` for a policy whose jobs all have the one segment ``c``
+    (:func:`_one_segment`): the same fields and rank, without reading the rank arrays."""
+    e_c, e_k, v_c, v_k, v_t, sl, s_c, s_k, ovf, j = c
+    pf[s, K] = key
+    pf[s, REM] = x
+    pf[s, AGE] = 0.0
+    pf[s, ARR] = t
+    pf[s, SIZE] = x
+    pf[s, PRED] = y
+    pf[s, W] = 1.0
+    pf[s, OWN] = 0.0
+    pi[s, SEQ] = idx
+    pi[s, BR] = 0
+    pi[s, SEG] = j
+    pf[s, END] = e_c * key + e_k
+    pf[s, SLOPE] = sl
+    pi[s, OVF] = ovf
+    if v_k == -_INF:
+        r = -_INF
+    else:
+        r = v_c * key + v_k + v_t * t + sl * (0.0 - (s_c * key + s_k))
+    pf[s, RANK] = r
+    return r
+
+
+@jit_inline
 def _count(hist, b):
     """Add one to bin ``b`` of the response-time histogram (on the GPU an atomic add:
     the replications there share a few histograms, see :mod:`.gpu`)."""
@@ -516,6 +554,22 @@ def _done_own(pf, s):
 
 
 @jit
+def _flat_flags(rb, rs):
+    """``(init, lazy)`` of a compiled rank, read once per kernel call: whether some branch
+    has an initial rank, and whether some branch's last segment (after at least one
+    other) has rank ``-inf`` (:func:`_event_end`). Without them a job starting service
+    needs neither check (fewer dependent loads on the common path)."""
+    init = False
+    lazy = False
+    for b in range(rb.shape[0]):
+        if rb[b, 3] != 0.0:
+            init = True
+        if rb[b, 2] > 1.0 and rs[int(rb[b, 1] + rb[b, 2]) - 1, 5] == -_INF:
+            lazy = True
+    return init, lazy
+
+
+@jit
 def _event_end(pf, pi, rb, rs, s):
     """The age at which job ``s`` in service needs a segment event: its segment's end,
     except when the next segment is its branch's last and has rank ``-inf``: entering it
@@ -547,6 +601,8 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
         rho = sf[GRHO]
         jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
         b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
+        init, lazy = _flat_flags(rb, rs)
+        one, seg1 = _one_segment(rb, rs)
         cur = grp[0] if si[NG] > 0 else -1
         c_rem = 0.0
         c_age = 0.0
@@ -560,7 +616,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
             c_rem = pf[cur, REM]
             c_age = pf[cur, AGE]
             c_end = pf[cur, END]
-            c_ev = c_end if OVH else _event_end(pf, pi, rb, rs, cur)
+            c_ev = _event_end(pf, pi, rb, rs, cur) if lazy and not OVH else c_end
             c_slope = pf[cur, SLOPE]
             c_ovh = pi[cur, OVF] != 0
             c_own = pf[cur, OWN]
@@ -622,7 +678,10 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                                                si, blk, b0, idx, t, warm, endarr, inwin)
                 freen -= 1
                 s = free[freen]
-                r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
+                if one:
+                    r0 = _init_row1(pf, pi, seg1, s, idx, t, x, y, key)
+                else:
+                    r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
                 n_sys += 1
                 if n_sys > maxsys:
                     maxsys = n_sys
@@ -639,7 +698,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                         pf[cur, OWN] = c_own
                     else:
                         pf[cur, REM] = c_rem
-                    wr = _wait_rank(pf, pi, rb, cur, R)
+                    wr = _wait_rank(pf, pi, rb, cur, R) if init else R
                     pf[cur, RANK] = wr
                     hn = _hpush(hk, hi, hn, wr, pi[cur, SEQ], cur)
                     if hk[0] < r0 or (hk[0] == r0 and hi[HSEQ, 0] < idx):
@@ -655,12 +714,12 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                     c_rem = pf[cur, REM]
                     c_age = pf[cur, AGE]
                     c_end = pf[cur, END]
-                    c_ev = c_end if OVH else _event_end(pf, pi, rb, rs, cur)
+                    c_ev = _event_end(pf, pi, rb, rs, cur) if lazy and not OVH else c_end
                     c_slope = pf[cur, SLOPE]
                     c_ovh = pi[cur, OVF] != 0
                     c_own = pf[cur, OWN]
                     c_x = pf[cur, SIZE]
-                    R = _serve_rank(pf, pi, rb, rs, cur)
+                    R = _serve_rank(pf, pi, rb, rs, cur) if init else pf[cur, RANK]
                     rho = c_slope if R > -_INF else 0.0
                 if ndone >= jobs and n_arr > endarr:
                     status = DONE
@@ -720,12 +779,12 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 c_rem = pf[cur, REM]
                 c_age = pf[cur, AGE]
                 c_end = pf[cur, END]
-                c_ev = c_end if OVH else _event_end(pf, pi, rb, rs, cur)
+                c_ev = _event_end(pf, pi, rb, rs, cur) if lazy and not OVH else c_end
                 c_slope = pf[cur, SLOPE]
                 c_ovh = pi[cur, OVF] != 0
                 c_own = pf[cur, OWN]
                 c_x = pf[cur, SIZE]
-                R = _serve_rank(pf, pi, rb, rs, cur)
+                R = _serve_rank(pf, pi, rb, rs, cur) if init else pf[cur, RANK]
                 rho = c_slope if R > -_INF else 0.0
             if ev == 1 and ndone >= jobs and n_arr > endarr:
                 status = DONE
