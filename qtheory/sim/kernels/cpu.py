@@ -387,20 +387,25 @@ def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key):
 
 @jit_inline
 def _one_segment(rb, rs):
-    """``(one, c)``: whether every job has the same single segment and no initial rank
-    (SRPT, SPRPT, PSJF, PSPJF, ...), and that segment's row, read once per kernel call so
-    that a job's row is initialised from registers (:func:`_init_row1`)."""
+    """``(one, c)``: whether there is one branch and it has no initial rank (SRPT, SPRPT,
+    PSJF, PSPJF, TRAIL, ...), and its first segment's row with the number of segments,
+    read once per kernel call so that a job's row is initialised from registers
+    (:func:`_init_row1`)."""
     j = int(rb[0, 1])
-    one = rb.shape[0] == 1 and rb[0, 2] == 1.0 and rb[0, 3] == 0.0
+    one = rb.shape[0] == 1 and rb[0, 3] == 0.0
     return one, (rs[j, 2], rs[j, 3], rs[j, 4], rs[j, 5], rs[j, 6], rs[j, 7], rs[j, 0],
-                 rs[j, 1], 1 if rs[j, 8] != 0.0 else 0, j)
+                 rs[j, 1], 1 if rs[j, 8] != 0.0 else 0, j, rb[0, 2])
 
 
 @jit_inline
-def _init_row1(pf, pi, c, s, idx, t, x, y, key):
-    """:func:`_init_row` for a policy whose jobs all have the one segment ``c``
-    (:func:`_one_segment`): the same fields and rank, without reading the rank arrays."""
-    e_c, e_k, v_c, v_k, v_t, sl, s_c, s_k, ovf, j = c
+def _init_row1(pf, pi, rb, rs, c, s, idx, t, x, y, key):
+    """:func:`_init_row` for a policy with one branch, whose first segment is ``c``
+    (:func:`_one_segment`): the same fields and rank, without reading the rank arrays;
+    where that segment ends at age 0 (and is not the last), :func:`_init_row` instead."""
+    e_c, e_k, v_c, v_k, v_t, sl, s_c, s_k, ovf, j, nseg = c
+    end = e_c * key + e_k
+    if nseg != 1.0 and end <= 0.0:
+        return _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
     pf[s, K] = key
     pf[s, REM] = x
     pf[s, AGE] = 0.0
@@ -412,7 +417,7 @@ def _init_row1(pf, pi, c, s, idx, t, x, y, key):
     pi[s, SEQ] = idx
     pi[s, BR] = 0
     pi[s, SEG] = j
-    pf[s, END] = e_c * key + e_k
+    pf[s, END] = end
     pf[s, SLOPE] = sl
     pi[s, OVF] = ovf
     if v_k == -_INF:
@@ -679,7 +684,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 freen -= 1
                 s = free[freen]
                 if one:
-                    r0 = _init_row1(pf, pi, seg1, s, idx, t, x, y, key)
+                    r0 = _init_row1(pf, pi, rb, rs, seg1, s, idx, t, x, y, key)
                 else:
                     r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
                 n_sys += 1
