@@ -588,7 +588,9 @@ def test_fb_shares_the_server_among_tied_jobs():
     (Buckets(thresholds=(0.5, 2.0), preemptive=True), "mg1_class", "mg1_rank"),
     (Buckets(thresholds=(0.5, 2.0), preemptive=False), "mg1_class", "mg1_rank"),
     (OneBit(1.0, preemptive=True, within="fifo"), "mg1_class", "mg1_rank"),
-], ids=["FB", "FCFS", "Priority-P", "Priority-NP-3", "Buckets-P", "Buckets-NP", "OneBit-FIFO"])
+    (OneBit(1.0, preemptive=True), "mg1_class", "mg1_rank"),
+], ids=["FB", "FCFS", "Priority-P", "Priority-NP-3", "Buckets-P", "Buckets-NP", "OneBit-FIFO",
+        "OneBit-newest-first"])
 def test_special_kernels_equal_the_generic_kernels(size, pol, special, generic, monkeypatch):
     """FB (a stack of equal-age groups, no heap), FCFS (a ring of jobs whose departures
     are known at arrival) and constant ranks per class (a FIFO queue per class) have their

@@ -58,6 +58,7 @@ CASES = {
                         "np.linspace(0.1, 5.0, 20)), preemptive=True)", 1),
     "Priority": (EXP, "P.Priority(probs=(0.3, 0.7), preemptive=True)", 1),
     "Priority-NP, 3 classes": (EXP, "P.Priority(probs=(0.2, 0.3, 0.5), preemptive=False)", 1),
+    "OneBit-P newest short first": (EXP, "P.OneBit(1.0, preemptive=True)", 1),
     "FB": ("qt.MG1(load=0.85, size=qt.HyperExponential([0.5, 5.0], [0.9, 0.1]))",
            "P.FB()", 1),
     "SRPT-Bounce": (EXP, "P.SRPTBounce()", 1),

@@ -170,16 +170,17 @@ def _is_fcfs(compiled: CompiledPolicy) -> bool:
 
 def _is_class(compiled: CompiledPolicy) -> bool:
     """True when the rank is a constant per branch (at most 16 branches): preemptive
-    (finite constants), or non-preemptive (finite initial constants, ``-inf`` in service)."""
+    (finite constants, plus a multiple of the arrival time: newest-first one-bit advice),
+    or non-preemptive (finite initial constants, ``-inf`` in service)."""
     rb, rs = compiled.branches, compiled.segments
     if compiled.kind != "rank" or not 1 <= rb.shape[0] <= 16 or np.any(rb[:, 2] != 1):
         return False
     seg = rs[rb[:, 1].astype(int)]
-    if np.any(seg[:, [4, 6, 7, 8]] != 0):
+    if np.any(seg[:, [4, 7, 8]] != 0) or not np.all(np.isfinite(seg[:, 6])):
         return False
     if np.all(rb[:, 3] == 0):
         return bool(np.all(np.isfinite(seg[:, 5])))
-    return bool(np.all(rb[:, 3] != 0) and np.all(rb[:, 4] == 0)
+    return bool(np.all(rb[:, 3] != 0) and np.all(rb[:, 4] == 0) and np.all(seg[:, 6] == 0)
                 and np.all(np.isfinite(rb[:, 5])) and np.all(seg[:, 5] == -np.inf))
 
 

@@ -1465,15 +1465,17 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
               hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
     """Run (or resume) one replication of an M/G/1 policy whose rank is a constant per
     branch (priority classes, advice buckets, one-bit advice with FIFO classes),
-    preemptive or not.
+    preemptive or not, or in a preemptive policy ``v_b + c_b * arrival time`` (one-bit
+    advice, newest short first: ``c_b = -1``).
 
-    The jobs of a branch are served in arrival order, so each branch keeps a FIFO queue
-    (a linked list through the job rows, ``pi[s, SEG]``, with head and tail in
-    ``hi[0, b]`` and ``hi[1, b]``) instead of a heap; the next job is the queue head with
-    the least (rank, arrival number), found by a scan of the few branches. A preempted
-    job returns to the front of its queue (it arrived before the others there). Initial
-    ranks (non-preemptive policies) become ``-inf`` in service. The generic rank kernel
-    runs the same policies; tests check that they agree.
+    The jobs of a branch are served in arrival order (newest first where ``c_b < 0``), so
+    each branch keeps a queue (a linked list through the job rows, ``pi[s, SEG]``, with
+    head and tail in ``hi[0, b]`` and ``hi[1, b]``) instead of a heap: an arrival joins
+    the back (the front where ``c_b < 0``); the next job is the queue head with the least
+    (rank, arrival number), found by a scan of the few branches. A preempted job returns
+    to the front of its queue (it arrived before the others there, or after them where
+    ``c_b < 0``). Initial ranks (non-preemptive policies) become ``-inf`` in service. The
+    generic rank kernel runs the same policies; tests check that they agree.
     """
     ks = _keys(cfg_i)
     (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
@@ -1519,7 +1521,8 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
             freen -= 1
             s = free[freen]
             b = 0 if nb == 1 else _branch(rb, key)
-            r0 = rb[b, 5] if npre else rs[int(rb[b, 1]), 5]
+            vt = rs[int(rb[b, 1]), 6]  # rank v + vt * arrival time: newest first if vt < 0
+            r0 = rb[b, 5] if npre else rs[int(rb[b, 1]), 5] + vt * t
             pf[s, K] = key
             pf[s, REM] = x
             pf[s, ARR] = t
@@ -1548,6 +1551,11 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
                 cur = s
                 c_rem = x
                 R = -_INF if npre else r0
+            elif vt < 0.0:  # the newest of its branch: the front
+                pi[s, SEG] = hi[0, b]
+                hi[0, b] = s
+                if hi[1, b] < 0:
+                    hi[1, b] = s
             else:
                 pi[s, SEG] = -1
                 if hi[1, b] >= 0:
