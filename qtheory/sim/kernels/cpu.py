@@ -1302,14 +1302,15 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
 # ----------------------------------------------------------------------------- M/G/1 FB
 @jit
 def _fb_min(pf, park, lo, hi):
-    """The slot of the smallest job among ``park[0, lo:hi]`` (the first of equals)."""
-    best = park[0, lo]
-    bx = pf[best, SIZE]
+    """The index ``i`` in ``lo .. hi - 1`` of the smallest job ``park[0, i]`` (the first
+    of equals)."""
+    best = lo
+    bx = pf[park[0, lo], SIZE]
     for i in range(lo + 1, hi):
-        s = park[0, i]
-        if pf[s, SIZE] < bx:
-            best = s
-            bx = pf[s, SIZE]
+        x = pf[park[0, i], SIZE]
+        if x < bx:
+            best = i
+            bx = x
     return best
 
 
@@ -1321,11 +1322,14 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
     The jobs with the least age share the server, and an arrival (age 0) preempts
     them, so the jobs in system form a stack of groups of equal age, the least age on
     top: ``park[0]`` holds the jobs, group ``i`` from ``park[1, i]`` to the next group's
-    start, ``hk[i]`` its age and ``grp[i]`` its smallest job. The top group's age grows
-    at rate ``1/g``; it merges into the next group when the ages meet, and its smallest
-    job leaves when the age reaches its size. Every event costs O(1) but a departure,
-    which scans the top group (no heap, no per-job ages). The generic rising-rank
-    kernel (``mg1_rank_rise``) runs the same policy; tests check that they agree.
+    start, ``hk[i]`` its age and ``grp[i]`` the index in ``park[0]`` of its smallest job.
+    The top group's age grows at rate ``1/g``; it merges into the next group when the
+    ages meet, and its smallest job leaves when the age reaches its size. The top group
+    (start, size, age, smallest job and its size) and the next group's age live in local
+    variables, written back when another group comes on top. Every event costs O(1) but
+    a departure, which scans the top group for its new smallest job (no heap, no per-job
+    ages). The generic rising-rank kernel (``mg1_rank_rise``) runs the same policy; tests
+    check that they agree.
     """
     ks = _keys(cfg_i)
     (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
@@ -1334,6 +1338,21 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
     ng = si[PG]  # groups
     jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
     b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
+    # the top group: first job's index st, size g, age a, smallest job at index pmin, of
+    # size xmin; anext: the next group's age (inf without one)
+    st = 0
+    g = 0
+    a = 0.0
+    pmin = -1
+    xmin = _INF
+    anext = _INF
+    if ng > 0:
+        st = park[1, ng - 1]
+        g = npk - st
+        a = hk[ng - 1]
+        pmin = grp[ng - 1]
+        xmin = pf[park[0, pmin], SIZE]
+        anext = hk[ng - 2] if ng > 1 else _INF
     events = 0
     status = DONE
     while True:
@@ -1344,19 +1363,14 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             break
         dt_ev = _INF
         merge = False
-        g = 0
-        top = ng - 1
-        if ng > 0:
-            g = npk - park[1, top]
-            a = hk[top]
-            dt_ev = (pf[grp[top], SIZE] - a) * g
+        if g > 0:
+            dt_ev = (xmin - a) * g
             if dt_ev < 0.0:
                 dt_ev = 0.0
-            if ng > 1:
-                d = (hk[top - 1] - a) * g
-                if d < dt_ev:
-                    dt_ev = d
-                    merge = True
+            d = (anext - a) * g
+            if d < dt_ev:
+                dt_ev = d
+                merge = True
         dt_arr = next_t - t
         if next_t < _INF and dt_arr <= dt_ev:
             idx = n_arr
@@ -1369,7 +1383,7 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
                 events -= 1  # not processed
                 break
             if g > 0:
-                hk[top] += dt_arr / g
+                a += dt_arr * (1.0 / g)
             if inwin != 0:
                 area += n_sys * dt_arr
             t = next_t
@@ -1383,14 +1397,23 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             pi[s, SEQ] = idx
             park[0, npk] = s
             npk += 1
-            if g > 0 and hk[top] == 0.0:  # ties with the served group: it shares
-                if x < pf[grp[top], SIZE]:
-                    grp[top] = s
+            if g > 0 and a == 0.0:  # ties with the served group: it shares
+                g += 1
+                if x < xmin:
+                    pmin = npk - 1
+                    xmin = x
             else:
-                park[1, ng] = npk - 1
-                hk[ng] = 0.0
-                grp[ng] = s
+                if g > 0:  # the old top group waits: write it back
+                    hk[ng - 1] = a
+                    grp[ng - 1] = pmin
+                    anext = a
+                st = npk - 1
+                park[1, ng] = st
                 ng += 1
+                g = 1
+                a = 0.0
+                pmin = st
+                xmin = x
             n_sys += 1
             if n_sys > maxsys:
                 maxsys = n_sys
@@ -1401,39 +1424,57 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
                 status = DONE
                 break
             continue
-        if ng == 0:
+        if g == 0:
             status = DONE
             break
         if inwin != 0:
             area += n_sys * dt_ev
         t += dt_ev
-        st = park[1, top]
         if merge:  # the top group reaches the next one's age: one group
-            nxt = top - 1
-            if pf[grp[top], SIZE] < pf[grp[nxt], SIZE]:
-                grp[nxt] = grp[top]
             ng -= 1
+            st = park[1, ng - 1]
+            g = npk - st
+            a = anext
+            pn = grp[ng - 1]
+            xn = pf[park[0, pn], SIZE]
+            if xn <= xmin:
+                pmin = pn
+                xmin = xn
+            anext = hk[ng - 2] if ng > 1 else _INF
             continue
-        hk[top] += dt_ev / g
-        s = grp[top]
+        a += dt_ev * (1.0 / g)
+        s = park[0, pmin]
         sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
                                            rec, s, t, sumt, sumt2, maxt, ndone)
         n_sys -= 1
         free[freen] = s
         freen += 1
         # remove s from the top group (the last job takes its place) and find the new least
-        for i in range(st, npk):
-            if park[0, i] == s:
-                park[0, i] = park[0, npk - 1]
-                break
         npk -= 1
-        if npk > st:
-            grp[top] = _fb_min(pf, park, st, npk)
+        park[0, pmin] = park[0, npk]
+        g -= 1
+        if g > 0:
+            pmin = _fb_min(pf, park, st, npk)
+            xmin = pf[park[0, pmin], SIZE]
         else:
             ng -= 1
+            if ng > 0:  # the next group comes on top
+                st = park[1, ng - 1]
+                g = npk - st
+                a = hk[ng - 1]
+                pmin = grp[ng - 1]
+                xmin = pf[park[0, pmin], SIZE]
+                anext = hk[ng - 2] if ng > 1 else _INF
+            else:
+                pmin = -1
+                xmin = _INF
+                anext = _INF
         if ndone >= jobs and n_arr > endarr:
             status = DONE
             break
+    if g > 0:
+        hk[ng - 1] = a
+        grp[ng - 1] = pmin
     si[PN] = npk
     si[PG] = ng
     _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
