@@ -552,6 +552,30 @@ def _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr, maxarr, t):
     return b0, t - blk[0, n_arr - b0]
 
 
+@jit_inline
+def _no_room(mode1, idx, si, room):
+    """Why arrival ``idx`` cannot be processed now (``NEED_DATA``: its NumPy-sampled size
+    is in the next chunk; ``GROW``: no ``room`` left in the pool of job rows), else
+    ``DONE``; the kernel then returns with the event unprocessed."""
+    if mode1 and idx >= si[BUF0] + si[BUFN]:
+        return NEED_DATA
+    if room == 0:
+        return GROW
+    return DONE
+
+
+@jit_inline
+def _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr, n_sys, maxsys, maxarr, t):
+    """Count an arrival at ``t`` in the system and schedule the next one; return
+    ``(n_arr, n_sys, maxsys, b0, next_t)``."""
+    n_sys += 1
+    if n_sys > maxsys:
+        maxsys = n_sys
+    n_arr += 1
+    b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr, maxarr, t)
+    return n_arr, n_sys, maxsys, b0, next_t
+
+
 @jit
 def _done_own(pf, s):
     """True when job ``s`` has received all of its own work (kernels with overhead)."""
@@ -651,12 +675,9 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
             if next_t < _INF and dt_arr <= dt_ev:
                 # ------------------------------------------------------------ arrival
                 idx = n_arr
-                if mode1 and idx >= si[BUF0] + si[BUFN]:
-                    status = NEED_DATA
-                    events -= 1  # not processed
-                    break
-                if freen == 0:
-                    status = GROW
+                stop = _no_room(mode1, idx, si, freen)
+                if stop != DONE:
+                    status = stop
                     events -= 1  # not processed
                     break
                 if cur >= 0:
@@ -687,12 +708,8 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                     r0 = _init_row1(pf, pi, rb, rs, seg1, s, idx, t, x, y, key)
                 else:
                     r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
-                n_sys += 1
-                if n_sys > maxsys:
-                    maxsys = n_sys
-                n_arr += 1
-                b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
-                                       maxarr, t)
+                n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
+                                                          b0, n_arr, n_sys, maxsys, maxarr, t)
                 start = -1
                 if cur < 0:
                     start = s  # the server was idle (so the heap is empty)
@@ -989,12 +1006,9 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
             dt_arr = next_t - t
             is_arr = next_t < _INF and dt_arr <= dt_ev
             if is_arr:
-                if mode1 and n_arr >= si[BUF0] + si[BUFN]:
-                    status = NEED_DATA
-                    events -= 1  # not processed
-                    break
-                if freen == 0:
-                    status = GROW
+                stop = _no_room(mode1, n_arr, si, freen)
+                if stop != DONE:
+                    status = stop
                     events -= 1  # not processed
                     break
                 dt = dt_arr
@@ -1025,12 +1039,8 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                 freen -= 1
                 s = free[freen]
                 r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
-                n_sys += 1
-                if n_sys > maxsys:
-                    maxsys = n_sys
-                n_arr += 1
-                b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
-                                       maxarr, t)
+                n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
+                                                          b0, n_arr, n_sys, maxsys, maxarr, t)
                 if g == 0:
                     hn = _push_job(hk, hi, hn, pf, pi, s)
                     take = True
@@ -1137,12 +1147,9 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
         dt_arr = next_t - t
         if next_t < _INF and dt_arr <= dt_ev:
             idx = n_arr
-            if mode1 and idx >= si[BUF0] + si[BUFN]:
-                status = NEED_DATA
-                events -= 1  # not processed
-                break
-            if freen == 0:
-                status = GROW
+            stop = _no_room(mode1, idx, si, freen)
+            if stop != DONE:
+                status = stop
                 events -= 1  # not processed
                 break
             if n_sys > 0:
@@ -1159,12 +1166,8 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             pf[s, PRED] = y
             pi[s, SEQ] = idx
             hn = _hpush(hk, hi, hn, V + x, idx, s)
-            n_sys += 1
-            if n_sys > maxsys:
-                maxsys = n_sys
-            n_arr += 1
-            b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
-                                   maxarr, t)
+            n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
+                                                      b0, n_arr, n_sys, maxsys, maxarr, t)
             if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
@@ -1241,12 +1244,9 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
         dep = pf[head, END] if n_sys > 0 else _INF
         if next_t < _INF and next_t <= dep:
             idx = n_arr
-            if mode1 and idx >= si[BUF0] + si[BUFN]:
-                status = NEED_DATA
-                events -= 1  # not processed
-                break
-            if n_sys == cap:
-                status = GROW
+            stop = _no_room(mode1, idx, si, cap - n_sys)
+            if stop != DONE:
+                status = stop
                 events -= 1  # not processed
                 break
             if inwin != 0:
@@ -1267,12 +1267,8 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
             pf[s, PRED] = y
             pf[s, END] = start + x
             pi[s, SEQ] = idx
-            n_sys += 1
-            if n_sys > maxsys:
-                maxsys = n_sys
-            n_arr += 1
-            b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
-                                   maxarr, t)
+            n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
+                                                      b0, n_arr, n_sys, maxsys, maxarr, t)
             if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
@@ -1374,12 +1370,9 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
         dt_arr = next_t - t
         if next_t < _INF and dt_arr <= dt_ev:
             idx = n_arr
-            if mode1 and idx >= si[BUF0] + si[BUFN]:
-                status = NEED_DATA
-                events -= 1  # not processed
-                break
-            if freen == 0:
-                status = GROW
+            stop = _no_room(mode1, idx, si, freen)
+            if stop != DONE:
+                status = stop
                 events -= 1  # not processed
                 break
             if g > 0:
@@ -1414,12 +1407,8 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
                 a = 0.0
                 pmin = st
                 xmin = x
-            n_sys += 1
-            if n_sys > maxsys:
-                maxsys = n_sys
-            n_arr += 1
-            b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
-                                   maxarr, t)
+            n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
+                                                      b0, n_arr, n_sys, maxsys, maxarr, t)
             if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
@@ -1544,12 +1533,9 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
         dt_arr = next_t - t
         if next_t < _INF and dt_arr <= dt_ev:
             idx = n_arr
-            if mode1 and idx >= si[BUF0] + si[BUFN]:
-                status = NEED_DATA
-                events -= 1  # not processed
-                break
-            if freen == 0:
-                status = GROW
+            stop = _no_room(mode1, idx, si, freen)
+            if stop != DONE:
+                status = stop
                 events -= 1  # not processed
                 break
             if cur >= 0:
@@ -1572,12 +1558,8 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
             pf[s, RANK] = r0
             pi[s, SEQ] = idx
             pi[s, BR] = b
-            n_sys += 1
-            if n_sys > maxsys:
-                maxsys = n_sys
-            n_arr += 1
-            b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
-                                   maxarr, t)
+            n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
+                                                      b0, n_arr, n_sys, maxsys, maxarr, t)
             if cur >= 0 and r0 < R:  # preempted: back to the front of its queue
                 pf[cur, REM] = c_rem
                 cb = pi[cur, BR]
@@ -1713,12 +1695,9 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
             dt = dt_arr if (next_t < _INF and dt_arr <= dt_ev) else dt_ev
             is_arr = next_t < _INF and dt_arr <= dt_ev
             if is_arr:
-                if mode1 and n_arr >= si[BUF0] + si[BUFN]:
-                    status = NEED_DATA
-                    events -= 1  # not processed
-                    break
-                if freen == 0:
-                    status = GROW
+                stop = _no_room(mode1, n_arr, si, freen)
+                if stop != DONE:
+                    status = stop
                     events -= 1  # not processed
                     break
             elif g == 0:
@@ -1746,12 +1725,8 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
                 freen -= 1
                 s = free[freen]
                 r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
-                n_sys += 1
-                if n_sys > maxsys:
-                    maxsys = n_sys
-                n_arr += 1
-                b0, next_t = _schedule(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, b0, n_arr,
-                                       maxarr, t)
+                n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
+                                                          b0, n_arr, n_sys, maxsys, maxarr, t)
                 if g < kserv:
                     grp[g] = s
                     g += 1
