@@ -17,13 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import platform
-import statistics
-import time
 import warnings
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+from bench_soap import _time  # the same timing (median of repeats), next to this file
 
 import qtheory as qt
 
@@ -44,16 +43,6 @@ SIZES = {
 POLICIES = {"Gittins": P.Gittins, "SERPT": P.SERPT}
 LOAD = 0.8
 TARGET_MS = 200.0
-
-
-def _time(fn, repeats):
-    times = []
-    value = None
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        value = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), value
 
 
 def _read_results(path: Path) -> dict:
