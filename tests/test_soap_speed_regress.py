@@ -70,3 +70,26 @@ def test_noise_refinement_is_nested():
     for k in got:
         scale = np.abs(ref[k]).max()
         assert np.all(np.abs(got[k] - ref[k]) <= err[k] + 1e-13 * scale), k
+
+
+def test_piece_nodes_match_full_rule():
+    """A refined noise piece's nodes (only that piece, z only at its new nodes) are those
+    of the full rule, bit for bit."""
+    from qtheory.analysis.quadrature import tanh_sinh_rule
+
+    size, pred = SIZES["bounded pareto"], PREDICTIONS["exponential"]
+    a = SOAPAnalysis(size, pred, qt.policies.TRAIL(c=0.5).rank())
+    r = np.array([0.05, 0.5, 3.0, 20.0, 0.5])
+    pts = a._z_split(r)
+    level = 3
+    size_ = tanh_sinh_rule(level).left.size
+    m, w, _, _ = a._m_nodes(r, level, pts)
+    pieces = m.shape[1] // size_
+    piece = np.arange(r.size) % pieces
+    new = ~tanh_sinh_rule(level).coarse
+    mp, wp, _, _ = a._m_nodes(r, level, pts, piece=piece, nodes=new)
+    rows = np.arange(r.size)
+    full_m = m.reshape(r.size, pieces, size_)[rows, piece]
+    full_w = w.reshape(r.size, pieces, size_)[rows, piece]
+    assert np.array_equal(wp, full_w)
+    assert np.array_equal(mp[:, new], full_m[:, new])

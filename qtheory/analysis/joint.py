@@ -286,11 +286,14 @@ class JointIntegrals:
         pad = np.max(np.where(np.isfinite(z), z, zlo), axis=1, initial=zlo)
         return np.where(np.isfinite(z), z, pad[:, None])
 
-    def _nodes_u(self, y, rule, extra=None, points=None):
+    def _nodes_u(self, y, rule, extra=None, points=None, piece=None, nodes=None):
         """Nodes in probability space u = G(z): weights are du, no density needed.
 
         ``points`` (rows x k), when given, are the split points in z instead of
-        :meth:`_z_points` (callers that refine a row keep its pieces fixed)."""
+        :meth:`_z_points` (callers that refine a row keep its pieces fixed). With
+        ``piece`` (one index per row) only that piece of each row gets nodes (the same
+        values as the full call's; the piece count returned is 1), and with ``nodes`` too (a
+        mask over the rule's nodes) z only at those nodes (1 elsewhere; the weights at all)."""
         p = self.prediction
         z = self._z_points(y, extra) if points is None else points
         n = y.size
@@ -300,18 +303,29 @@ class JointIntegrals:
         u, uc = np.take_along_axis(u, order, 1), np.take_along_axis(uc, order, 1)
         ua, ub = u[:, :-1], u[:, 1:]
         uca, ucb = uc[:, :-1], uc[:, 1:]
+        if piece is not None:
+            rows = np.arange(n)
+            ua, ub = ua[rows, piece][:, None], ub[rows, piece][:, None]
+            uca, ucb = uca[rows, piece][:, None], ucb[rows, piece][:, None]
         width = np.maximum(np.where(ua >= 0.5, uca - ucb, ub - ua), 0.0)[..., None]
-        near_left = rule.left < 0.5
+        left, right = rule.left, rule.right
+        if piece is not None and nodes is not None:
+            left, right = left[nodes], right[nodes]
+        near_left = left < 0.5
         # node positions in u and 1-u, each accurate where it is small
-        un = np.where(near_left, ua[..., None] + width * rule.left,
-                      ub[..., None] - width * rule.right)
-        ucn = np.where(near_left, uca[..., None] - width * rule.left,
-                       ucb[..., None] + width * rule.right)
+        un = np.where(near_left, ua[..., None] + width * left,
+                      ub[..., None] - width * right)
+        ucn = np.where(near_left, uca[..., None] - width * left,
+                       ucb[..., None] + width * right)
         w = (width * rule.weight).reshape(n, -1)
         un, ucn = un.reshape(n, -1), ucn.reshape(n, -1)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             zn = np.where(un < 0.5, p.noise_ppf(np.minimum(un, 0.5)),
                           p.noise_isf(np.minimum(ucn, 0.5)))
+        if piece is not None and nodes is not None:
+            full = np.ones(w.shape)
+            full[:, nodes] = zn
+            zn = full
         return zn, w, ua.shape[1]
 
     def _nodes_z(self, y, rule, extra=None, points=None):

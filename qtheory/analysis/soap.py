@@ -54,6 +54,13 @@ refinement evaluates only the new ones.
   nodes where it has a positive width and belongs to the branch at hand. The
   cell boundaries are read off a coefficient table once, so boundaries that
   have no root in the support or repeat another cost nothing.
+* Per node, the work is numpy arithmetic on whole batches, kept lean: the parts
+  of the affine functions that are the same in every row (the policy's
+  constants, slopes of 0) are broadcast scalars folded without per-node work;
+  the size law's density and cdf (costly for heavy tails) are evaluated only at
+  the nodes where a root or a ramp's interval lies in the cell; a refined noise
+  piece gets its multipliers z only at its new nodes. None of this changes a
+  result: the same operations run on the same numbers.
 
 Where the integrands are not smooth
 -----------------------------------
@@ -84,6 +91,7 @@ Supported: continuous size laws; the multiplicative prediction models of
 
 from __future__ import annotations
 
+import functools
 import warnings
 from itertools import combinations
 
@@ -122,36 +130,127 @@ _MAX_PIECES = 300
 # ---------------------------------------------------------------------------- affine helpers
 # An affine function of the job size x is a pair (cx, c0) of arrays: cx * x + c0.
 # c0 may be -inf (a rank that can no longer be preempted) or +inf (an age never reached).
+# A part that is the same in every row (a policy constant, the 0 slope of a level) is a
+# read-only broadcast view of a scalar (:func:`_full`); the helpers fold such parts
+# without touching every row, with the same result bit for bit (up to the sign of a
+# zero), so that most of a policy's structure costs nothing per node. The helpers set no
+# np.errstate of their own (a context manager per call costs more than the arithmetic
+# on small batches): their callers run under one that ignores over, invalid and divide
+# (:meth:`SOAPAnalysis._node_values`, :func:`_quiet` methods).
+def _full(n, v):
+    """A read-only array of n copies of v (a broadcast view: nothing is written)."""
+    out = np.ndarray((n,), float, np.array(v, float), 0, (0,))  # np.broadcast_to, 3x faster
+    out.flags.writeable = False
+    return out
+
+
+def _cval(a):
+    """The value of a :func:`_full` array, else None."""
+    if a.strides == (0,) and a.size:
+        return a[0]
+    return None
+
+
+def _const(n, v):
+    return (_full(n, 0.0), _full(n, v))
+
+
 def _at(f, x):
+    """f at sizes x, which must be finite (cell midpoints, roots inside a cell): there
+    cx * x + c0 is c0 where cx = 0."""
     cx, c0 = f
-    with np.errstate(invalid="ignore"):
-        return np.where(cx == 0, c0, cx * x + c0)
+    if _cval(cx) == 0:
+        return c0
+    return cx * x + c0
+
+
+def _at_any(f, x):
+    """f at sizes x that may be infinite (0 * inf taken as 0)."""
+    cx, c0 = f
+    return np.where(cx == 0, c0, cx * x + c0)
+
+
+def _sub1(a, b):
+    vb = _cval(b)
+    if vb is None:
+        return a - b
+    va = _cval(a)
+    if va is not None:
+        return _full(a.size, va - vb)
+    if vb == 0 and not np.signbit(vb):
+        return a  # a - (+0) is a
+    return a - b
+
+
+def _add1(a, b):
+    va, vb = _cval(a), _cval(b)
+    if va is not None and vb is not None:
+        return _full(a.size, va + vb)
+    return a + b
+
+
+def _pick1(mask, a, b):
+    va = _cval(a)
+    if va is not None:
+        vb = _cval(b)
+        if vb is not None and (va == vb and np.signbit(va) == np.signbit(vb)
+                               or np.isnan(va) and np.isnan(vb)):
+            return a
+    return np.where(mask, a, b)
 
 
 def _sub(f, g):
-    with np.errstate(invalid="ignore"):
-        return (f[0] - g[0], f[1] - g[1])
+    return (_sub1(f[0], g[0]), _sub1(f[1], g[1]))
 
 
 def _add(f, g):
-    with np.errstate(invalid="ignore"):
-        return (f[0] + g[0], f[1] + g[1])
+    return (_add1(f[0], g[0]), _add1(f[1], g[1]))
 
 
 def _pick(mask, f, g):
-    return (np.where(mask, f[0], g[0]), np.where(mask, f[1], g[1]))
+    return (_pick1(mask, f[0], g[0]), _pick1(mask, f[1], g[1]))
 
 
 def _root(f):
     """x with cx*x + c0 = 0, nan where there is none."""
     cx, c0 = f
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r = -c0 / cx
+    r = -c0 / cx
     return np.where((cx != 0) & np.isfinite(c0), r, np.nan)
 
 
-def _const(n, v):
-    return (np.zeros(n), np.full(n, float(v)))
+def _scaled(coef, m):
+    """coef * m for multipliers m >= 0: a :func:`_full` array where coef is 0, m itself
+    where it is 1."""
+    if coef == 0:
+        return _full(m.size, coef)
+    return m if coef == 1 else coef * m
+
+
+def _nested_sum(prod, coarse, coarse4):
+    """:func:`~.quadrature.nested_sum` (the same operations) that also returns the sum of
+    the rule of twice the step."""
+    fine = prod.sum(axis=-1)
+    half = 2.0 * prod[..., coarse].sum(axis=-1)
+    quarter = 4.0 * prod[..., coarse4].sum(axis=-1)
+    d1 = np.abs(fine - half)
+    d2 = np.abs(half - quarter)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d2 > 0, np.minimum(d1 / d2, 1.0), np.where(d1 > 0, 1.0, 0.0))
+    floor = 8.0 * np.finfo(float).eps * np.abs(prod).sum(axis=-1)
+    return fine, np.maximum(d1 * ratio * ratio, floor), half
+
+
+def _quiet(method):
+    """Run ``method`` with numpy's over/invalid/divide warnings off: the engine's
+    arithmetic meets inf - inf (ranks of -inf) and overflowing products whose moments
+    are 0 by design, and handles them explicitly."""
+
+    @functools.wraps(method)
+    def wrapper(*args, **kwargs):
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 class _Seg:
@@ -159,9 +258,9 @@ class _Seg:
 
     def __init__(self, seg, m):
         n = m.size
-        self.S = (seg.start[0] * m, np.full(n, seg.start[1]))
-        self.E = (seg.end[0] * m, np.full(n, seg.end[1]))
-        self.V = (seg.value[0] * m, np.full(n, seg.value[1]))
+        self.S = (_scaled(seg.start[0], m), _full(n, seg.start[1]))
+        self.E = (_scaled(seg.end[0], m), _full(n, seg.end[1]))
+        self.V = (_scaled(seg.value[0], m), _full(n, seg.value[1]))
         self.slope = seg.slope
 
 
@@ -186,37 +285,38 @@ class _Moments:
         self._lower = np.flatnonzero(interior & low)
         self._upper = np.flatnonzero(interior & ~low)
         self._e_lower, self._e_upper = flat[self._lower], flat[self._upper]
-        self._at_lo, self._at_hi = flat <= lo, flat >= hi
+        # edges at a support end on the side whose one-sided moment is the total (none
+        # unless the median is outside the support)
+        self._total_at = np.flatnonzero(((flat <= lo) & ~low) | ((flat >= hi) & low))
         self.low_side = edges <= med
-        self._cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        # the outer columns are constant: their one-sided moment is 0 or the total
+        self._end_total = (bool(lo > med), bool(hi <= med))
+        self._cache: dict[int, tuple[np.ndarray, float]] = {}
 
-    def _both(self, k: int):
-        """(E[X^k; X <= e], E[X^k; X > e]) at the inner edges (columns x rows); the
-        second only where it is used (edges above the median, where cells above the
-        median take their differences)."""
+    def table(self, k: int):
+        """``(v, E[X^k])``: v (columns x rows, the inner edges) holds E[X^k; X <= e] at
+        edges at or below the median and E[X^k; X > e] above it."""
         if k not in self._cache:
             s = self.size
             total = s.moment(k)
-            pm = np.where(self._at_hi, total, 0.0)
-            tm = np.where(self._at_lo, total, 0.0)
-            with np.errstate(all="ignore"):
-                if self._lower.size:
-                    pm[self._lower] = s.partial_moment(k, self._e_lower)
-                if self._upper.size:
-                    t = s.tail_moment(k, self._e_upper)
-                    tm[self._upper] = t
-                    pm[self._upper] = total - t
-            self._cache[k] = (pm.reshape(self._mid.shape), tm.reshape(self._mid.shape), total)
+            v = np.zeros(self._mid.size)
+            if self._lower.size:
+                v[self._lower] = s.partial_moment(k, self._e_lower)
+            if self._upper.size:
+                v[self._upper] = s.tail_moment(k, self._e_upper)
+            if self._total_at.size:
+                v[self._total_at] = total
+            self._cache[k] = (v.reshape(self._mid.shape), total)
         return self._cache[k]
 
     def column(self, k: int, j: int, idx):
-        """(E[X^k; X <= e], E[X^k; X > e]) at edge column ``j`` on rows ``idx``."""
-        if j == 0:
-            return 0.0, self.size.moment(k)
-        if j == self.edges.shape[1] - 1:
-            return self.size.moment(k), 0.0
-        pm, tm, _ = self._both(k)
-        return pm[j - 1][idx], tm[j - 1][idx]
+        """The one-sided moment of :meth:`table` at edge column ``j`` on rows ``idx``
+        (a float for the outer columns) and E[X^k]."""
+        if j == 0 or j == self.edges.shape[1] - 1:
+            total = self.size.moment(k)
+            return (total if self._end_total[0 if j == 0 else 1] else 0.0), total
+        v, total = self.table(k)
+        return v[j - 1][idx], total
 
     def cell(self, c: int, idx) -> _Cell:
         """Cell ``c`` (between edge columns c and c + 1) on the rows ``idx``."""
@@ -232,31 +332,52 @@ class _Cell:
 
     def __init__(self, mom: _Moments, c: int, idx):
         self.mom, self.c, self.idx = mom, c, idx
-        self._upper = ~mom.low_side[idx, c]
+        # per row: is each edge at or below the median? (the right edge is above it
+        # wherever the left edge is)
+        la, lb = mom.low_side[idx, c], mom.low_side[idx, c + 1]
+        self._la, self._lb = la, lb
+        if la.all():
+            self._case = "low" if lb.all() else ("across" if not lb.any() else "mixed")
+        else:
+            self._case = "high" if not la.any() else "mixed"
         self._d: dict[int, np.ndarray] = {}
 
     def delta(self, k: int) -> np.ndarray:
         if k not in self._d:
-            pa, ta = self.mom.column(k, self.c, self.idx)
-            pb, tb = self.mom.column(k, self.c + 1, self.idx)
-            self._d[k] = np.where(self._upper, ta - tb, pb - pa)
+            va, total = self.mom.column(k, self.c, self.idx)
+            vb, _ = self.mom.column(k, self.c + 1, self.idx)
+            if self._case == "low":  # partial moments at both edges
+                d = vb - va
+            elif self._case == "high":  # tail moments at both edges
+                d = va - vb
+            elif self._case == "across":  # a partial moment, then a tail moment
+                d = (total - vb) - va
+            else:
+                d = np.where(self._la, np.where(self._lb, vb, total - vb) - va, va - vb)
+            self._d[k] = np.broadcast_to(d, self._la.shape) if np.ndim(d) == 0 else d
         return self._d[k]
 
     def poly(self, A, B, power: int) -> np.ndarray:
         """E[(A + B X)**power; cell]; a term whose moment is 0 contributes 0 even
         where its coefficient overflowed (cells beyond 1e300 when z is tiny)."""
-
-        def term(coef, k):
-            d = self.delta(k)
-            with np.errstate(invalid="ignore", over="ignore"):
-                return np.where(d == 0, 0.0, coef * d)
-
         if power == 0:
             return self.delta(0)
         if power == 1:
+            out = A * self.delta(0) + B * self.delta(1)
+        else:
+            out = (A * A) * self.delta(0) + (2.0 * A * B) * self.delta(1) \
+                + (B * B) * self.delta(2)
+        if np.isfinite(out).all():
+            return out
+        # an overflowed coefficient times a moment of 0 (nan): that term is 0
+
+        def term(coef, k):
+            d = self.delta(k)
+            return np.where(d == 0, 0.0, coef * d)
+
+        if power == 1:
             return term(A, 0) + term(B, 1)
-        with np.errstate(invalid="ignore", over="ignore"):
-            return term(A * A, 0) + term(2.0 * A * B, 1) + term(B * B, 2)
+        return term(A * A, 0) + term(2.0 * A * B, 1) + term(B * B, 2)
 
 
 class SOAPAnalysis:
@@ -328,12 +449,14 @@ class SOAPAnalysis:
         # node placement follows |r|; infinite levels (-inf ranks) use a typical size
         return np.where(np.isfinite(r) & (r != 0), np.abs(r), self.size.scale)
 
-    def _m_nodes(self, r: np.ndarray, level: int, points=None):
+    def _m_nodes(self, r: np.ndarray, level: int, points=None, piece=None, nodes=None):
         """Rows (r, m, weight) with the z-quadrature for each r; plus nesting masks.
 
         ``points`` are the rows' split points in z (:meth:`_z_split`, computed when not
         given); a row keeps them across levels, so its nodes at one level are every
-        other node of the next."""
+        other node of the next. With ``piece`` (noisy ranks only: one index per row)
+        only that piece of each row's rule is returned, and with ``nodes`` (a mask over
+        the rule's nodes) m only at those nodes (elsewhere 1; weights at all nodes)."""
         if self.rank.key == "none":
             m = np.zeros((r.size, 1))
         elif not self._noisy:
@@ -346,8 +469,15 @@ class SOAPAnalysis:
                 points = self._z_split(r)
             if getattr(self.prediction, "integrate_in_z", False):
                 z, w, pieces = self._joint._nodes_z(at, rule, points=points)
+                if piece is not None:
+                    size = rule.left.size
+                    rows = np.arange(r.size)
+                    z = z.reshape(r.size, pieces, size)[rows, piece]
+                    w = w.reshape(r.size, pieces, size)[rows, piece]
+                    pieces = 1
             else:
-                z, w, pieces = self._joint._nodes_u(at, rule, points=points)
+                z, w, pieces = self._joint._nodes_u(at, rule, points=points, piece=piece,
+                                                    nodes=nodes)
             z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
             coarse = np.tile(rule.coarse, pieces)
             coarse4 = np.tile(rule.coarse4, pieces)
@@ -369,8 +499,8 @@ class SOAPAnalysis:
         # ramp with its value): keep the others
         keep: list[np.ndarray] = []
         for root in roots:
-            col = np.where(np.isnan(root), lo, np.clip(root, lo, hi))
-            if np.all(col == lo) or np.all(col == hi):
+            col = np.fmin(np.fmax(root, lo), hi)  # clipped; nan (fmax ignores it) -> lo
+            if col.max(initial=lo) == lo or col.min(initial=hi) == hi:
                 continue
             if any(np.array_equal(col, k) for k in keep):
                 continue
@@ -383,11 +513,19 @@ class SOAPAnalysis:
                 for i in range(p % 2, len(keep) - 1, 2):
                     keep[i], keep[i + 1] = (np.minimum(keep[i], keep[i + 1]),
                                             np.maximum(keep[i], keep[i + 1]))
-        return np.stack([np.full(n, lo), *keep, np.full(n, hi)]).T
+        out = np.empty((len(keep) + 2, n))
+        out[0], out[-1] = lo, hi
+        for i, col in enumerate(keep):
+            out[i + 1] = col
+        return out.T
 
-    @staticmethod
-    def _midpoint(a, b):
-        return np.where(np.isfinite(b), 0.5 * (a + b), 2.0 * np.abs(a) + 1.0)
+    def _midpoint(self, a, b):
+        """Midpoints of cells [a, b] inside the support (finite where a is)."""
+        if self.size.support[1] <= 1e307:  # b is finite and a + b cannot overflow
+            return 0.5 * (a + b)
+        # 0.5 a + 0.5 b: equal to 0.5 (a + b), and finite for finite edges near 1e308
+        return np.where(np.isfinite(b), 0.5 * a + 0.5 * b,
+                        np.minimum(2.0 * np.abs(a) + 1.0, np.finfo(float).max))
 
     def _branch_index(self, k):
         idx = np.full(k.shape, -1)
@@ -442,8 +580,8 @@ class SOAPAnalysis:
             # the cell's rows only
             k = xm.size
             mi = m[idx]
-            rri = (np.zeros(k), r[idx])
-            Xi = (np.ones(k), np.zeros(k))
+            rri = (_full(k, 0.0), r[idx])
+            Xi = (_full(k, 1.0), _full(k, 0.0))
             cell = mom.cell(c, idx)
             segs_i = segs[bi] if k == n else [_Seg(sg, mi) for sg in br.segments]
             c_aff, found, runs = self._structure(br, segs_i, mi, rri, xm)
@@ -451,7 +589,8 @@ class SOAPAnalysis:
             A, B = _pick(use_c, c_aff, Xi)
             N[idx] += cell.poly(B, A, 1)
             for lo_f, hi_f, ends, first in runs:
-                if not np.any(ends):
+                every = ends.all()
+                if not every and not ends.any():
                     continue
                 lo_v, hi_v = _at(lo_f, xm), _at(hi_f, xm)
                 inside = (xm > lo_v) & (xm < hi_v)
@@ -459,8 +598,12 @@ class SOAPAnalysis:
                 part = _pick(inside, _sub(Xi, lo_f),
                              _pick(past, _sub(hi_f, lo_f), _const(k, 0)))
                 A2, B2 = part
-                S[idx] += np.where(ends, cell.poly(B2, A2, 2), 0.0)
-                O0[idx] += np.where(ends & first, cell.poly(B2, A2, 1), 0.0)
+                sq = cell.poly(B2, A2, 2)
+                S[idx] += sq if every else np.where(ends, sq, 0.0)
+                ends0 = ends & first
+                if ends0.any():
+                    lin = cell.poly(B2, A2, 1)
+                    O0[idx] += lin if ends0.all() else np.where(ends0, lin, 0.0)
         return N, O0, S
 
     def _other_exprs(self, r, m, segs, only=None):
@@ -501,8 +644,11 @@ class SOAPAnalysis:
         n = xm.size
         r = rr[1]
         info = []
+        V0 = None
         for sg in segs:
             E_v, V_v = _at(sg.E, xm), _at(sg.V, xm)
+            if V0 is None:
+                V0 = V_v
             cross = self._cross(sg, rr)
             if sg.slope == 0:
                 ge_valid, ge_start = V_v >= r, sg.S
@@ -531,7 +677,7 @@ class SOAPAnalysis:
             found |= at0
             rank0_le = init_v <= r
         else:
-            rank0_le = _at(segs[0].V, xm) <= r
+            rank0_le = V0 <= r
         for ge_valid, ge_start, *_ in info:
             take = ge_valid & ~found
             c_aff = _pick(take, ge_start, c_aff)
@@ -600,13 +746,16 @@ class SOAPAnalysis:
         (:meth:`_root_table`), so boundaries without a root in the support (a constant,
         an infinite constant, or the root x = 0) and repeated ones cost nothing here."""
         out = []
-        with np.errstate(divide="ignore", invalid="ignore"):
-            for a, b, c0, c1 in self._root_table(kind):
-                cx = a + b * m if b != 0 else np.full(m.size, a)
+        for a, b, c0, c1 in self._root_table(kind):
+            if b != 0:
+                cx = a + b * m
                 c = c0 + c1 * r if c1 != 0 else c0
                 out.append(np.where(cx != 0, -c / cx, np.nan))
+            else:  # a != 0 (see _root_table)
+                out.append(-(c0 + c1 * r) / a if c1 != 0 else _full(m.size, -c0 / a))
         return out
 
+    @_quiet
     def _root_table(self, kind: str):
         """Coefficients ``(a, b, c0, c1)`` of the boundaries whose roots can bound a cell
         (cached): as :meth:`_roots` reads them."""
@@ -633,6 +782,7 @@ class SOAPAnalysis:
             self._tables[key] = rows
         return self._tables[key]
 
+    @_quiet
     def _expr_table(self, kind: str):
         """Coefficients of the x-cell boundaries as functions of (r, z), cached.
 
@@ -781,6 +931,7 @@ class SOAPAnalysis:
                 out.append(_sub((br.initial[0] * m, np.full(n, br.initial[1])), rr))
         return out
 
+    @_quiet
     def _structural_z(self) -> np.ndarray:
         """Noise values z where a cell boundary's slope in x vanishes (a root escapes to
         infinity) or two lambda- and r-independent boundaries cross: the integrands over
@@ -816,35 +967,36 @@ class SOAPAnalysis:
         z = z[np.isfinite(z) & (z > lo) & (z < hi)]
         return np.unique(np.round(z, 14))
 
-    def _tagged_pieces(self, br, m, xm):
+    def _tagged_pieces(self, br, m, xm, at=_at):
         """Worst-future-rank structure at the cell midpoint.
 
         Returns ``(R, pieces)``: ``R`` = r^worst(0) (affine in x) and pieces
         ``(kind, a_lo, a_hi, level_or_alpha, mask)``: kind 0 is a constant level,
-        kind 1 a ramp r = alpha - a.
+        kind 1 a ramp r = alpha - a. ``at`` evaluates an affine function (:func:`_at_any`
+        where xm may be infinite).
         """
         n = xm.size
-        X = (np.ones(n), np.zeros(n))
+        X = (_full(n, 1.0), _full(n, 0.0))
         segs = [_Seg(s, m) for s in br.segments]
         M = _const(n, -np.inf)
         pieces = []
         for sg in reversed(segs):
-            active = _at(sg.S, xm) < xm
-            end_first = _at(sg.E, xm) < xm
+            active = at(sg.S, xm) < xm
+            end_first = at(sg.E, xm) < xm
             end = _pick(end_first, sg.E, X)
-            M_v = _at(M, xm)
+            M_v = at(M, xm)
             if sg.slope in (0, 1):
                 top = sg.V if sg.slope == 0 else _add(sg.V, _sub(end, sg.S))
-                up = _at(top, xm) > M_v
+                up = at(top, xm) > M_v
                 level = _pick(up, top, M)
                 pieces.append((0, sg.S, end, level, active))
                 newM = level
             else:
-                V_v = _at(sg.V, xm)
+                V_v = at(sg.V, xm)
                 below = V_v <= M_v
                 alpha = _add(sg.S, sg.V)
                 a_c = _sub(alpha, M)
-                cut = ~below & np.isfinite(M_v) & (_at(a_c, xm) < _at(end, xm))
+                cut = ~below & np.isfinite(M_v) & (at(a_c, xm) < at(end, xm))
                 pieces.append((0, sg.S, end, M, active & below))
                 pieces.append((1, sg.S, end, alpha, active & ~below & ~cut))
                 pieces.append((1, sg.S, a_c, alpha, active & cut))
@@ -853,8 +1005,8 @@ class SOAPAnalysis:
             M = _pick(active, newM, M)
         R = M
         if br.initial is not None:
-            init = (br.initial[0] * m, np.full(n, br.initial[1]))
-            R = _pick(_at(init, xm) > _at(M, xm), init, M)
+            init = (br.initial[0] * m, _full(n, br.initial[1]))
+            R = _pick(at(init, xm) > at(M, xm), init, M)
         return R, pieces
 
     def _tagged_densities(self, r, m):
@@ -872,10 +1024,10 @@ class SOAPAnalysis:
                     continue
                 if kind == 0:
                     length = _sub(a_hi, a_lo)
-                    mu[idx] += np.where(sel, self._root_density(lev, ri, a, b, length), 0.0)
+                    mu[idx] += self._root_density(lev, ri, a, b, length, sel)
                 else:
                     # r in (alpha - a_hi, alpha - a_lo]: an x-interval inside the cell
-                    p, q = a.copy(), b.copy()
+                    p, q = a, b
                     for g, strict in ((_sub(lev, a_hi), True), (_sub(lev, a_lo), False)):
                         g = (g[0], g[1] - ri)
                         # strict: g < 0 ; else g >= 0
@@ -887,24 +1039,34 @@ class SOAPAnalysis:
                         p = np.where(~flat & ~neg_side, np.maximum(p, x0), p)
                         q = np.where(~flat & neg_side, np.minimum(q, x0), q)
                         q = np.where(flat & ~const_ok, p, q)
-                    with np.errstate(invalid="ignore"):
-                        prob = np.where(q > p, s.cdf(q) - s.cdf(p), 0.0)
-                    mu[idx] += np.where(sel, prob, 0.0)
+                    # P(p < X < q) where selected and q > p (only there: the cdf is
+                    # costly), else 0
+                    at = np.flatnonzero(sel & (q > p))
+                    prob = np.zeros(q.shape)
+                    if at.size:
+                        prob[at] = s.cdf(q[at]) - s.cdf(p[at])
+                    mu[idx] += prob
         return nu, mu
 
-    def _root_density(self, L, r, a, b, length):
-        """sum over x* in (a, b) with L(x*) = r of f(x*) * length(x*) / |L'|."""
+    def _root_density(self, L, r, a, b, length, sel=None):
+        """sum over x* in (a, b) with L(x*) = r of f(x*) * length(x*) / |L'| (0 in the
+        rows where ``sel`` is False)."""
         cx, c0 = L
         ok = (cx != 0) & np.isfinite(c0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            xs = (r - c0) / cx
+        xs = (r - c0) / cx
         ok &= (xs > a) & (xs < b)
-        xs = np.where(ok, xs, self.size.scale)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            val = self.size.pdf(xs) / np.abs(np.where(ok, cx, 1.0))
+        if sel is not None:
+            ok &= sel
+        # the density only at the roots (often a minority of the rows)
+        at = np.flatnonzero(ok)
+        out = np.zeros(ok.shape)
+        if at.size:
+            x_at = xs[at]
+            val = self.size.pdf(x_at) / np.abs(cx[at])
             if length is not None:
-                val = val * _at(length, xs)
-        return np.where(ok, val, 0.0)
+                val = val * _at((length[0][at], length[1][at]), x_at)
+            out[at] = val
+        return out
 
     # ====================================================================== atoms
     def _atom_masses(self):
@@ -1051,6 +1213,7 @@ class SOAPAnalysis:
             out |= {float(v) for v in np.unique(np.round(r[good], 12))}
         return out
 
+    @_quiet
     def _r_breakpoints(self):
         """Rank levels where the integrands over r may have kinks or jumps: the policy's
         constants, 0, the constant atoms, every tagged level evaluated at a kink of the
@@ -1198,24 +1361,36 @@ class SOAPAnalysis:
         keys = ("N", "O0", "S", "nu", "mu") if tagged else ("N", "O0", "S")
         out = {k: np.zeros((nr, nz)) for k in keys}
         if old is not None:
+            cols = np.flatnonzero(coarse)
+            step = int(cols[1] - cols[0]) if cols.size > 1 else 1
+            if cols.size and np.all(np.diff(cols) == step):  # a slice writes faster
+                coarse = slice(int(cols[0]), int(cols[-1]) + 1, step)
             for k, v in old.items():
                 out[k][:, coarse] = v
-        rows_r = np.broadcast_to(r[:, None], m.shape)
+        # the nodes to evaluate as flat indices (faster than 2-d boolean masks), in row
+        # order, with their rows' r
+        m_flat = m.reshape(-1)
+
+        def nodes(mask):
+            return np.flatnonzero(mask), np.repeat(r, np.count_nonzero(mask, axis=1))
+
         # nodes with z near 0 or infinity push cell edges to +-inf: products there overflow
         # harmlessly (their moments are 0), so these warnings are silenced here only
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
             if tagged:
-                nu, mu = self._tagged_densities(rows_r[new], m[new])
-                out["nu"][new], out["mu"][new] = nu, mu
+                at, r_at = nodes(new)
+                nu, mu = self._tagged_densities(r_at, m_flat[at])
+                out["nu"].reshape(-1)[at], out["mu"].reshape(-1)[at] = nu, mu
                 if need is None:
                     need = np.any(((out["nu"] != 0) | (out["mu"] != 0)) & live, axis=1)
                 ev = new & need[:, None]
             else:
                 need = np.ones(nr, dtype=bool)
                 ev = new
-            if np.any(ev):
-                for k, v in zip(("N", "O0", "S"), self._other(rows_r[ev], m[ev])):
-                    out[k][ev] = v
+            at, r_at = nodes(ev)
+            if at.size:
+                for k, v in zip(("N", "O0", "S"), self._other(r_at, m_flat[at])):
+                    out[k].reshape(-1)[at] = v
             if tagged:
                 for k in ("N", "O0", "S"):
                     out[k][~need] = 0.0
@@ -1235,15 +1410,15 @@ class SOAPAnalysis:
         if per_piece:
             rule = tanh_sinh_rule(level)
             zc, zc4 = rule.coarse, rule.coarse4
+        pos = w > 0
         for k, v in vals.items():
-            prod = np.where(w > 0, v * w, 0.0)
+            prod = np.where(pos, v * w, 0.0)
             if nz > 1:
-                res[k], err[k] = nested_sum(prod, zc, zc4)
+                res[k], err[k], half = _nested_sum(prod, zc, zc4)
                 if level <= _Z_PLAIN:
                     # at step 1/8 convergence has often not set in, and nested_sum's
                     # extrapolated estimate was seen 100x low (SPRPT, SkipPredict):
                     # take the plain difference to the step-1/4 sum there
-                    half = 2.0 * prod[:, zc].sum(axis=1)
                     err[k] = np.maximum(err[k], np.abs(res[k] - half))
             else:
                 res[k], err[k] = prod[:, 0], np.zeros(nr)
@@ -1348,11 +1523,9 @@ class SOAPAnalysis:
         """The (row, piece) pairs ``sel`` of group ``g`` one level up: only their new
         nodes are evaluated."""
         rows, piece = g["row"][sel], g["piece"][sel]
-        urows, pos = np.unique(rows, return_inverse=True)
-        m, w, _, _ = self._m_nodes(r[urows], level + 1, pts[urows])
-        size = tanh_sinh_rule(level + 1).left.size
-        m = m.reshape(urows.size, -1, size)[pos, piece]
-        w = w.reshape(urows.size, -1, size)[pos, piece]
+        # m only where it is used: at the nodes new at this level
+        m, w, _, _ = self._m_nodes(r[rows], level + 1, pts[rows], piece=piece,
+                                   nodes=~tanh_sinh_rule(level + 1).coarse)
         vals = self._node_values(r[rows], m, w, tagged,
                                  old={k: v[sel] for k, v in g["vals"].items()},
                                  level=level + 1, d=1, need=need[rows])
@@ -1491,6 +1664,7 @@ class SOAPAnalysis:
         return value, err
 
     # ====================================================================== conditional
+    @_quiet
     def conditional(self, lam: float, x, k=None) -> np.ndarray:
         """E[T_{d,x}] for jobs of size ``x`` and key ``k`` (the prediction, for
         prediction-keyed ranks; ignored otherwise), vectorised and broadcast.
@@ -1532,24 +1706,24 @@ class SOAPAnalysis:
                 if not np.any(rows):
                     continue
                 xs, ms = xf[rows], mf[rows]
-                R, pieces = self._tagged_pieces(br, ms, xs)
-                r0 = _at(R, xs)
+                R, pieces = self._tagged_pieces(br, ms, xs, _at_any)
+                r0 = _at_any(R, xs)
                 f = self._functions_of_r(np.where(np.isfinite(r0), r0, -np.inf), False)
                 wait = 0.5 * lam * f["S"] / ((1.0 - lam * f["O0"]) * (1.0 - lam * f["N"]))
                 total = np.where(np.isfinite(r0), wait, 0.0)
                 for kind, a_lo, a_hi, lev, mask in pieces:
-                    lo_v, hi_v = _at(a_lo, xs), _at(a_hi, xs)
+                    lo_v, hi_v = _at_any(a_lo, xs), _at_any(a_hi, xs)
                     live = mask & (hi_v > lo_v)
                     if not np.any(live):
                         continue
                     if kind == 0:
-                        total += np.where(live, (hi_v - lo_v) * h_of(np.where(live, _at(lev, xs),
-                                                                               -np.inf)), 0.0)
+                        lev_v = np.where(live, _at_any(lev, xs), -np.inf)
+                        total += np.where(live, (hi_v - lo_v) * h_of(lev_v), 0.0)
                     else:
                         # split the ramp where alpha - a crosses a breakpoint of h (e.g. r = 0)
                         lo_l = np.where(live, lo_v, 0.0)
                         hi_l = np.where(live, hi_v, 0.0)
-                        alpha = _at(lev, xs)
+                        alpha = _at_any(lev, xs)
                         cuts = np.clip(alpha[:, None] - bps[None, :], lo_l[:, None],
                                        hi_l[:, None])
                         edges = np.sort(np.concatenate([lo_l[:, None], cuts, hi_l[:, None]],
