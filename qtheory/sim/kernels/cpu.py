@@ -1233,6 +1233,13 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
             _copy_row(pf, pi, i, old + i)
     jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
     b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
+    # the head's departure and the last arrival's (Lindley's recursion), in registers
+    dep = _INF
+    last_end = t
+    if n_sys > 0:
+        dep = pf[head, END]
+        tail = head + n_sys - 1
+        last_end = pf[tail - cap if tail >= cap else tail, END]
     events = 0
     status = DONE
     while True:
@@ -1241,7 +1248,6 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
             status = SLICE
             events -= 1  # not processed
             break
-        dep = pf[head, END] if n_sys > 0 else _INF
         if next_t < _INF and next_t <= dep:
             idx = n_arr
             stop = _no_room(mode1, idx, si, cap - n_sys)
@@ -1258,14 +1264,15 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
             if s >= cap:
                 s -= cap
             start = t
-            if n_sys > 0:
-                last = s - 1 if s > 0 else cap - 1
-                if pf[last, END] > t:
-                    start = pf[last, END]
+            if n_sys > 0 and last_end > t:
+                start = last_end
+            last_end = start + x
+            if n_sys == 0:
+                dep = last_end
             pf[s, ARR] = t
             pf[s, SIZE] = x
             pf[s, PRED] = y
-            pf[s, END] = start + x
+            pf[s, END] = last_end
             pi[s, SEQ] = idx
             n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
                                                       b0, n_arr, n_sys, maxsys, maxarr, t)
@@ -1285,6 +1292,7 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
         head += 1
         if head == cap:
             head = 0
+        dep = pf[head, END] if n_sys > 0 else _INF
         if ndone >= jobs and n_arr > endarr:
             status = DONE
             break
