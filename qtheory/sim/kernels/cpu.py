@@ -857,12 +857,14 @@ def _park(pf, park, npk, ng, grp, g, r):
 
 
 @jit_inline
-def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng):
+def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng, init):
     """Give the server to the best waiting job(s); return (hn, npk, ng, g, R, rho).
 
     The waiting jobs are in the heap and in the parked groups. Of the jobs tied at the
     lowest rank, the earliest whose rank does not rise is served alone; if all tied
     jobs' ranks rise, they share the server at rates that keep their ranks equal.
+    ``init``: whether some branch has an initial rank (:func:`_flat_flags`); without,
+    no job is fresh and its service rank is its rank.
     """
     pr = _park_top(pf, park, ng)
     if hn == 0 and ng == 0:
@@ -871,11 +873,11 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng):
     if hn > 0 and hk[0] < pr:
         r = hk[0]
         s = hi[HSLOT, 0]
-        if not _rising(pf, pi, rb, s):
+        if not (pf[s, SLOPE] > 0.0 and not (init and _fresh(pf, pi, rb, s))):
             hn = _hpop(hk, hi, hn)
             grp[0] = s
             pf[s, W] = 1.0
-            rs_ = _serve_rank(pf, pi, rb, rs, s)
+            rs_ = _serve_rank(pf, pi, rb, rs, s) if init else pf[s, RANK]
             rho = pf[s, SLOPE] if rs_ > -_INF else 0.0
             return hn, npk, ng, 1, rs_, rho
     else:
@@ -894,7 +896,8 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng):
     best = -1
     for i in range(g):
         q = grp[i]
-        if not _rising(pf, pi, rb, q) and (best < 0 or pi[q, SEQ] < pi[grp[best], SEQ]):
+        if not (pf[q, SLOPE] > 0.0 and not (init and _fresh(pf, pi, rb, q))) and (
+                best < 0 or pi[q, SEQ] < pi[grp[best], SEQ]):
             best = i
     if best >= 0:
         q = grp[best]
@@ -903,7 +906,7 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng):
                 hn = _push_job(hk, hi, hn, pf, pi, grp[j])
         grp[0] = q
         pf[q, W] = 1.0
-        rq = _serve_rank(pf, pi, rb, rs, q)
+        rq = _serve_rank(pf, pi, rb, rs, q) if init else pf[q, RANK]
         return hn, npk, ng, 1, rq, (pf[q, SLOPE] if rq > -_INF else 0.0)
     if g == 1:
         s = grp[0]
@@ -949,6 +952,7 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
         ng = si[PG]  # parked groups
         jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
         b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
+        init, lazy = _flat_flags(rb, rs)
         events = 0
         status = DONE
         while True:
@@ -1101,7 +1105,8 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                     npk, ng = _park(pf, park, npk, ng, grp, g, R)
                     take = True
             if take:
-                hn, npk, ng, g, R, rho = _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng)
+                hn, npk, ng, g, R, rho = _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng,
+                                               init)
             if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
