@@ -118,7 +118,8 @@ def halfline_nodes(a: np.ndarray, scale: np.ndarray, level: int):
     return x, w
 
 
-def nested_sum(prod: np.ndarray, coarse: np.ndarray, coarse4: np.ndarray):
+def nested_sum(prod: np.ndarray, coarse: np.ndarray, coarse4: np.ndarray, *,
+               with_coarse: bool = False):
     """Sum weighted values over the last axis with an error estimate.
 
     ``prod`` holds ``value * weight`` at the nodes of a nested rule (step h);
@@ -133,7 +134,8 @@ def nested_sum(prod: np.ndarray, coarse: np.ndarray, coarse4: np.ndarray):
     it falls back to ``d1`` when convergence has not started. A floor of a few
     ulps of the sum of ``|prod|`` accounts for rounding.
 
-    Returns ``(I_h, error)``, arrays over the leading axes.
+    Returns ``(I_h, error)``, arrays over the leading axes, and with ``with_coarse``
+    also ``I_2h`` (callers that refine a piece keep it as the next level's coarse sum).
     """
     fine = prod.sum(axis=-1)
     half = 2.0 * prod[..., coarse].sum(axis=-1)
@@ -144,4 +146,6 @@ def nested_sum(prod: np.ndarray, coarse: np.ndarray, coarse4: np.ndarray):
         ratio = np.where(d2 > 0, np.minimum(d1 / d2, 1.0), np.where(d1 > 0, 1.0, 0.0))
     # rounding floor: the sum of |terms| times a few ulps
     floor = 8.0 * np.finfo(float).eps * np.abs(prod).sum(axis=-1)
+    if with_coarse:
+        return fine, np.maximum(d1 * ratio * ratio, floor), half
     return fine, np.maximum(d1 * ratio * ratio, floor)

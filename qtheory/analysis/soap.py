@@ -226,20 +226,6 @@ def _scaled(coef, m):
     return m if coef == 1 else coef * m
 
 
-def _nested_sum(prod, coarse, coarse4):
-    """:func:`~.quadrature.nested_sum` (the same operations) that also returns the sum of
-    the rule of twice the step."""
-    fine = prod.sum(axis=-1)
-    half = 2.0 * prod[..., coarse].sum(axis=-1)
-    quarter = 4.0 * prod[..., coarse4].sum(axis=-1)
-    d1 = np.abs(fine - half)
-    d2 = np.abs(half - quarter)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(d2 > 0, np.minimum(d1 / d2, 1.0), np.where(d1 > 0, 1.0, 0.0))
-    floor = 8.0 * np.finfo(float).eps * np.abs(prod).sum(axis=-1)
-    return fine, np.maximum(d1 * ratio * ratio, floor), half
-
-
 def _quiet(method):
     """Run ``method`` with numpy's over/invalid/divide warnings off: the engine's
     arithmetic meets inf - inf (ranks of -inf) and overflowing products whose moments
@@ -1414,7 +1400,7 @@ class SOAPAnalysis:
         for k, v in vals.items():
             prod = np.where(pos, v * w, 0.0)
             if nz > 1:
-                res[k], err[k], half = _nested_sum(prod, zc, zc4)
+                res[k], err[k], half = nested_sum(prod, zc, zc4, with_coarse=True)
                 if level <= _Z_PLAIN:
                     # at step 1/8 convergence has often not set in, and nested_sum's
                     # extrapolated estimate was seen 100x low (SPRPT, SkipPredict):
