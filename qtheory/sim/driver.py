@@ -149,23 +149,26 @@ class Prepared:
 _SPECIAL_KERNELS = True
 
 
-def _is_fb(compiled: CompiledPolicy) -> bool:
-    """True when every job's rank is ``c + s * age`` with the same ``c`` and ``s > 0``."""
+def _same_segment(compiled: CompiledPolicy):
+    """The one segment every job has (one branch, one segment, no initial rank, no
+    overhead, value not depending on the key or the arrival time), else None."""
     rb, rs = compiled.branches, compiled.segments
     if compiled.kind != "rank" or rb.shape[0] != 1 or rb[0, 2] != 1 or rb[0, 3] != 0:
-        return False
+        return None
     seg = rs[int(rb[0, 1])]
-    return bool(seg[4] == 0 and seg[6] == 0 and seg[7] > 0 and seg[8] == 0
-                and seg[0] == 0 and seg[1] == 0)
+    return seg if seg[4] == 0 and seg[6] == 0 and seg[8] == 0 else None
+
+
+def _is_fb(compiled: CompiledPolicy) -> bool:
+    """True when every job's rank is ``c + s * age`` with the same ``c`` and ``s > 0``."""
+    seg = _same_segment(compiled)
+    return seg is not None and bool(seg[7] > 0 and seg[0] == 0 and seg[1] == 0)
 
 
 def _is_fcfs(compiled: CompiledPolicy) -> bool:
     """True when every job has the same constant rank (FCFS: ties go FIFO)."""
-    rb, rs = compiled.branches, compiled.segments
-    if compiled.kind != "rank" or rb.shape[0] != 1 or rb[0, 2] != 1 or rb[0, 3] != 0:
-        return False
-    seg = rs[int(rb[0, 1])]
-    return bool(seg[4] == 0 and seg[6] == 0 and seg[7] == 0 and seg[8] == 0)
+    seg = _same_segment(compiled)
+    return seg is not None and bool(seg[7] == 0)
 
 
 def _is_class(compiled: CompiledPolicy) -> bool:

@@ -246,25 +246,29 @@ def _fresh(pf, pi, rb, s):
 
 
 @jit
-def _wait_rank(pf, pi, rb, s, r):
-    """The heap key of job ``s`` whose service rank is ``r``."""
-    if _fresh(pf, pi, rb, s):
+def _wait_rank(pf, pi, rb, s, r, init):
+    """The heap key of job ``s`` whose service rank is ``r``. ``init``: whether some branch
+    has an initial rank (:func:`_flat_flags`); without one no job is fresh, and the
+    kernels that know it skip the check."""
+    if init and _fresh(pf, pi, rb, s):
         b = pi[s, BR]
         return rb[b, 4] * pf[s, K] + rb[b, 5]
     return r
 
 
 @jit
-def _serve_rank(pf, pi, rb, rs, s):
-    """The rank of job ``s`` once it is in service (its segment rank, not the initial one)."""
-    if _fresh(pf, pi, rb, s):
+def _serve_rank(pf, pi, rb, rs, s, init):
+    """The rank of job ``s`` once it is in service (its segment rank, not the initial one);
+    ``init`` as in :func:`_wait_rank`."""
+    if init and _fresh(pf, pi, rb, s):
         return _seg_rank(pf, rs, s, pi[s, SEG])
     return pf[s, RANK]
 
 
 @jit
-def _rising(pf, pi, rb, s):
-    return pf[s, SLOPE] > 0.0 and not _fresh(pf, pi, rb, s)
+def _rising(pf, pi, rb, s, init):
+    """True when job ``s``'s rank rises once it is served; ``init`` as in :func:`_wait_rank`."""
+    return pf[s, SLOPE] > 0.0 and not (init and _fresh(pf, pi, rb, s))
 
 
 # ----------------------------------------------------------------------------- jobs
@@ -349,83 +353,71 @@ def _job(cfg_i, ccum, k4, bufx, bufy, buf0, blk, b0, idx):
 
 
 @jit_inline
-def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key):
+def _first_segment(rb, rs, b):
+    """What :func:`_init_row_at` needs of branch ``b``'s first segment: its end, value and
+    start coefficients, slope, overhead flag, index and the branch's number of segments."""
+    j = int(rb[b, 1])
+    return (rs[j, 2], rs[j, 3], rs[j, 4], rs[j, 5], rs[j, 6], rs[j, 7], rs[j, 0],
+            rs[j, 1], 1 if rs[j, 8] != 0.0 else 0, j, rb[b, 2])
+
+
+@jit_inline
+def _init_row_at(pf, pi, rb, rs, c, b, s, idx, t, x, y, key):
+    """Write the row of a job of branch ``b`` arriving at ``t`` and return its segment
+    rank (stored as its rank). ``c`` is the branch's first segment (:func:`_first_segment`);
+    where that ends at age 0 and is not the last, :func:`_seg_enter` finds the segment
+    that holds age 0."""
+    e_c, e_k, v_c, v_k, v_t, sl, s_c, s_k, ovf, j, nseg = c
+    _record_fields(pf, pi, s, idx, t, x, y)
     pf[s, K] = key
     pf[s, REM] = x
     pf[s, AGE] = 0.0
-    pf[s, ARR] = t
-    pf[s, SIZE] = x
-    pf[s, PRED] = y
     pf[s, W] = 1.0
     pf[s, OWN] = 0.0
-    pi[s, SEQ] = idx
-    if rb.shape[0] == 1:
-        b = 0
-    else:
-        b = _branch(rb, key)
     pi[s, BR] = b
-    j = int(rb[b, 1])
     pi[s, SEG] = j
-    if rb[b, 2] == 1.0:
-        # one segment (the last, to age infinity): _seg_enter without the search
-        pf[s, END] = rs[j, 2] * key + rs[j, 3]
-        pf[s, SLOPE] = rs[j, 7]
-        pi[s, OVF] = 1 if rs[j, 8] != 0.0 else 0
-        vk = rs[j, 5]
-        if vk == -_INF:
-            r = -_INF
-        else:
-            r = rs[j, 4] * key + vk + rs[j, 6] * t + rs[j, 7] * (0.0 - (rs[j, 0] * key
-                                                                     + rs[j, 1]))
-    else:
+    end = e_c * key + e_k
+    pf[s, END] = end
+    pf[s, SLOPE] = sl
+    pi[s, OVF] = ovf
+    if nseg != 1.0 and end <= 0.0:
         r = _seg_enter(pf, pi, rb, rs, s)
+    elif v_k == -_INF:
+        r = -_INF
+    else:
+        r = v_c * key + v_k + v_t * t + sl * (0.0 - (s_c * key + s_k))
+    pf[s, RANK] = r
+    return r
+
+
+@jit_inline
+def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key):
+    """Write the row of a job arriving at ``t`` and return the rank it waits with (its
+    initial rank where its branch has one)."""
+    b = 0 if rb.shape[0] == 1 else _branch(rb, key)
+    r = _init_row_at(pf, pi, rb, rs, _first_segment(rb, rs, b), b, s, idx, t, x, y, key)
     if rb[b, 3] != 0.0:
         r = rb[b, 4] * key + rb[b, 5]
-    pf[s, RANK] = r
+        pf[s, RANK] = r
     return r
 
 
 @jit_inline
 def _one_segment(rb, rs):
     """``(one, c)``: whether there is one branch and it has no initial rank (SRPT, SPRPT,
-    PSJF, PSPJF, TRAIL, ...), and its first segment's row with the number of segments,
-    read once per kernel call so that a job's row is initialised from registers
-    (:func:`_init_row1`)."""
-    j = int(rb[0, 1])
-    one = rb.shape[0] == 1 and rb[0, 3] == 0.0
-    return one, (rs[j, 2], rs[j, 3], rs[j, 4], rs[j, 5], rs[j, 6], rs[j, 7], rs[j, 0],
-                 rs[j, 1], 1 if rs[j, 8] != 0.0 else 0, j, rb[0, 2])
+    PSJF, PSPJF, TRAIL, ...), and that branch's first segment (:func:`_first_segment`),
+    read once per kernel call so that a job's row is initialised from registers."""
+    return rb.shape[0] == 1 and rb[0, 3] == 0.0, _first_segment(rb, rs, 0)
 
 
 @jit_inline
-def _init_row1(pf, pi, rb, rs, c, s, idx, t, x, y, key):
-    """:func:`_init_row` for a policy with one branch, whose first segment is ``c``
-    (:func:`_one_segment`): the same fields and rank, without reading the rank arrays;
-    where that segment ends at age 0 (and is not the last), :func:`_init_row` instead."""
-    e_c, e_k, v_c, v_k, v_t, sl, s_c, s_k, ovf, j, nseg = c
-    end = e_c * key + e_k
-    if nseg != 1.0 and end <= 0.0:
-        return _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
-    pf[s, K] = key
-    pf[s, REM] = x
-    pf[s, AGE] = 0.0
+def _record_fields(pf, pi, s, idx, t, x, y):
+    """Write what :func:`_record` reads of arrival ``idx`` (time, size, prediction, number),
+    all the row that the kernels without ranks need."""
     pf[s, ARR] = t
     pf[s, SIZE] = x
     pf[s, PRED] = y
-    pf[s, W] = 1.0
-    pf[s, OWN] = 0.0
     pi[s, SEQ] = idx
-    pi[s, BR] = 0
-    pi[s, SEG] = j
-    pf[s, END] = end
-    pf[s, SLOPE] = sl
-    pi[s, OVF] = ovf
-    if v_k == -_INF:
-        r = -_INF
-    else:
-        r = v_c * key + v_k + v_t * t + sl * (0.0 - (s_c * key + s_k))
-    pf[s, RANK] = r
-    return r
 
 
 @jit_inline
@@ -705,7 +697,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 freen -= 1
                 s = free[freen]
                 if one:
-                    r0 = _init_row1(pf, pi, rb, rs, seg1, s, idx, t, x, y, key)
+                    r0 = _init_row_at(pf, pi, rb, rs, seg1, 0, s, idx, t, x, y, key)
                 else:
                     r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
                 n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
@@ -720,7 +712,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                         pf[cur, OWN] = c_own
                     else:
                         pf[cur, REM] = c_rem
-                    wr = _wait_rank(pf, pi, rb, cur, R) if init else R
+                    wr = _wait_rank(pf, pi, rb, cur, R, init)
                     pf[cur, RANK] = wr
                     hn = _hpush(hk, hi, hn, wr, pi[cur, SEQ], cur)
                     if hk[0] < r0 or (hk[0] == r0 and hi[HSEQ, 0] < idx):
@@ -741,7 +733,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                     c_ovh = pi[cur, OVF] != 0
                     c_own = pf[cur, OWN]
                     c_x = pf[cur, SIZE]
-                    R = _serve_rank(pf, pi, rb, rs, cur) if init else pf[cur, RANK]
+                    R = _serve_rank(pf, pi, rb, rs, cur, init)
                     rho = c_slope if R > -_INF else 0.0
                 if ndone >= jobs and n_arr > endarr:
                     status = DONE
@@ -806,7 +798,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 c_ovh = pi[cur, OVF] != 0
                 c_own = pf[cur, OWN]
                 c_x = pf[cur, SIZE]
-                R = _serve_rank(pf, pi, rb, rs, cur) if init else pf[cur, RANK]
+                R = _serve_rank(pf, pi, rb, rs, cur, init)
                 rho = c_slope if R > -_INF else 0.0
             if ev == 1 and ndone >= jobs and n_arr > endarr:
                 status = DONE
@@ -873,11 +865,11 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng, init):
     if hn > 0 and hk[0] < pr:
         r = hk[0]
         s = hi[HSLOT, 0]
-        if not (pf[s, SLOPE] > 0.0 and not (init and _fresh(pf, pi, rb, s))):
+        if not _rising(pf, pi, rb, s, init):
             hn = _hpop(hk, hi, hn)
             grp[0] = s
             pf[s, W] = 1.0
-            rs_ = _serve_rank(pf, pi, rb, rs, s) if init else pf[s, RANK]
+            rs_ = _serve_rank(pf, pi, rb, rs, s, init)
             rho = pf[s, SLOPE] if rs_ > -_INF else 0.0
             return hn, npk, ng, 1, rs_, rho
     else:
@@ -896,8 +888,7 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng, init):
     best = -1
     for i in range(g):
         q = grp[i]
-        if not (pf[q, SLOPE] > 0.0 and not (init and _fresh(pf, pi, rb, q))) and (
-                best < 0 or pi[q, SEQ] < pi[grp[best], SEQ]):
+        if not _rising(pf, pi, rb, q, init) and (best < 0 or pi[q, SEQ] < pi[grp[best], SEQ]):
             best = i
     if best >= 0:
         q = grp[best]
@@ -906,7 +897,7 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng, init):
                 hn = _push_job(hk, hi, hn, pf, pi, grp[j])
         grp[0] = q
         pf[q, W] = 1.0
-        rq = _serve_rank(pf, pi, rb, rs, q) if init else pf[q, RANK]
+        rq = _serve_rank(pf, pi, rb, rs, q, init)
         return hn, npk, ng, 1, rq, (pf[q, SLOPE] if rq > -_INF else 0.0)
     if g == 1:
         s = grp[0]
@@ -922,11 +913,11 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng, init):
 
 
 @jit_inline
-def _requeue(pf, pi, rb, hk, hi, hn, grp, g, r):
+def _requeue(pf, pi, rb, hk, hi, hn, grp, g, r, init):
     """Put the jobs in service back into the heap with service rank ``r``."""
     for i in range(g):
         s = grp[i]
-        pf[s, RANK] = _wait_rank(pf, pi, rb, s, r)
+        pf[s, RANK] = _wait_rank(pf, pi, rb, s, r, init)
         hn = _push_job(hk, hi, hn, pf, pi, s)
     return hn
 
@@ -1052,7 +1043,7 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                     if rho > 0.0:  # a rising group: parked as a whole
                         npk, ng = _park(pf, park, npk, ng, grp, g, R)
                     else:
-                        hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g, R)
+                        hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g, R, init)
                     hn = _push_job(hk, hi, hn, pf, pi, s)
                     take = True
                 else:
@@ -1080,7 +1071,7 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                         if rho > 0.0 and g > 1:
                             npk, ng = _park(pf, park, npk, ng, grp, g - 1, R)
                         else:
-                            hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g - 1, R)
+                            hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g - 1, R, init)
                         pf[m, RANK] = rn
                         hn = _push_job(hk, hi, hn, pf, pi, m)
                         take = True
@@ -1097,7 +1088,7 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                         if rho > 0.0:
                             npk, ng = _park(pf, park, npk, ng, grp, g, R)
                         else:
-                            hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g, R)
+                            hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g, R, init)
                     take = True
                 elif ev == 3:
                     top = _park_top(pf, park, ng)
@@ -1166,10 +1157,7 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
                                            si, blk, b0, idx, t, warm, endarr, inwin)
             freen -= 1
             s = free[freen]
-            pf[s, ARR] = t
-            pf[s, SIZE] = x
-            pf[s, PRED] = y
-            pi[s, SEQ] = idx
+            _record_fields(pf, pi, s, idx, t, x, y)
             hn = _hpush(hk, hi, hn, V + x, idx, s)
             n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
                                                       b0, n_arr, n_sys, maxsys, maxarr, t)
@@ -1274,11 +1262,8 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
             last_end = start + x
             if n_sys == 0:
                 dep = last_end
-            pf[s, ARR] = t
-            pf[s, SIZE] = x
-            pf[s, PRED] = y
+            _record_fields(pf, pi, s, idx, t, x, y)
             pf[s, END] = last_end
-            pi[s, SEQ] = idx
             n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
                                                       b0, n_arr, n_sys, maxsys, maxarr, t)
             if ndone >= jobs and n_arr > endarr:
@@ -1397,10 +1382,7 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
                                            si, blk, b0, idx, t, warm, endarr, inwin)
             freen -= 1
             s = free[freen]
-            pf[s, ARR] = t
-            pf[s, SIZE] = x
-            pf[s, PRED] = y
-            pi[s, SEQ] = idx
+            _record_fields(pf, pi, s, idx, t, x, y)
             park[0, npk] = s
             npk += 1
             if g > 0 and a == 0.0:  # ties with the served group: it shares
@@ -1565,11 +1547,8 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
             r0 = rb[b, 5] if npre else rs[int(rb[b, 1]), 5] + vt * t
             pf[s, K] = key
             pf[s, REM] = x
-            pf[s, ARR] = t
-            pf[s, SIZE] = x
-            pf[s, PRED] = y
+            _record_fields(pf, pi, s, idx, t, x, y)
             pf[s, RANK] = r0
-            pi[s, SEQ] = idx
             pi[s, BR] = b
             n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
                                                       b0, n_arr, n_sys, maxsys, maxarr, t)
@@ -1655,7 +1634,7 @@ def _worst(pf, pi, grp, g):
 
 @jit
 def _start_service(pf, pi, rb, rs, s):
-    pf[s, RANK] = _serve_rank(pf, pi, rb, rs, s)
+    pf[s, RANK] = _serve_rank(pf, pi, rb, rs, s, True)
 
 
 def make_mgk(OVH):  # noqa: N803 - a compile-time constant
@@ -1748,7 +1727,7 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
                     wi = _worst(pf, pi, grp, g)
                     q = grp[wi]
                     if r0 < pf[q, RANK]:
-                        pf[q, RANK] = _wait_rank(pf, pi, rb, q, pf[q, RANK])
+                        pf[q, RANK] = _wait_rank(pf, pi, rb, q, pf[q, RANK], True)
                         hn = _push_job(hk, hi, hn, pf, pi, q)
                         grp[wi] = s
                         _start_service(pf, pi, rb, rs, s)
