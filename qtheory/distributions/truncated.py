@@ -77,8 +77,9 @@ class Truncated(SizeDistribution):
 
     # ------------------------------------------------------------------ helpers
     def _const(self, name: str, k: float, fn) -> float:
-        """A parent quantity at an interval end (``fn()``), computed once per law object: the
-        rank and quadrature code calls the vectorised functions below thousands of times."""
+        """A quantity that does not depend on ``x`` (a parent value at an interval end, a
+        moment): ``fn()``, computed once per law object, since the rank and quadrature code
+        calls the vectorised functions below thousands of times."""
         key = (name, k)
         cache = self.__dict__.setdefault("_const_cache", {})
         v = cache.get(key)
@@ -157,15 +158,9 @@ class Truncated(SizeDistribution):
         >>> Truncated(qt.Uniform(0.0, 4.0), 1.0, 3.0).moment(1)
         2.0
         """
-        cache = self.__dict__.setdefault("_moment_cache", {})
-        v = cache.get(k)
-        if v is None:
-            if np.isfinite(self.high):
-                v = float(self._pm(k, np.array(self.high))) / self.mass
-            else:
-                v = float(self.law.tail_moment(k, self.low)) / self.mass
-            cache[k] = v
-        return v
+        if np.isfinite(self.high):
+            return self._const("moment", k, lambda: self._pm(k, np.array(self.high)) / self.mass)
+        return self._const("moment", k, lambda: self.law.tail_moment(k, self.low) / self.mass)
 
     def partial_moment(self, k: float, x):
         """``E[X**k; X <= x | low < X <= high]``, vectorised over ``x``.
