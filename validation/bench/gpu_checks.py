@@ -1,0 +1,222 @@
+"""Every GPU check of the package in one command, for a session that is lent a GPU.
+
+Runs, each step in its own process under its own time limit (a step that fails or
+hangs does not cost the steps after it), writing a log per step into ``--out``
+(default ``$OUT`` when set, else ``/tmp/gpu_checks``):
+
+1. ``env.log``: ``nvidia-smi``, the versions of Python, NumPy, Numba, numba-cuda and
+   CuPy, and a one-line CUDA kernel compiled and run (so a missing NVVM shows at once);
+2. ``pytest.log``: ``pytest -m gpu tests/test_sim_gpu.py tests/test_llm_gpu.py`` (or
+   the node ids given to ``--tests``), the GPU-only tests (job-for-job equality with
+   the CPU on every kernel family, M/M/1 means against the analysis, pool growth, the
+   LLM kernel for every scheduler);
+3. ``bench.log`` and ``results_gpu.md``: ``bench_gpu.py`` at its default sizes;
+4. ``scaling.log``: SRPT's aggregate rate against the number of replications and the
+   threads per block;
+5. ``hist0.log``, ``hist1.log``: FCFS and SRPT with the default warm-up (rates
+   and ``z`` against the analysis) for 32 and 1024 histogram copies, then with the
+   histogram's atomic add left out (to time it);
+6. ``llm.log``: the LLM simulator's GPU backend against all CPU cores on ShareGPT-like
+   requests (requests per second).
+
+Usage, from the repository root, with qtheory importable (``PYTHONPATH=.``)::
+
+    python validation/bench/gpu_checks.py [--out DIR] [--steps pytest,bench,...]
+        [--tests NODEID ...] [--limit STEP=SECONDS ...]
+
+Each step has a time limit (:data:`LIMITS`, ``--limit`` to change one); a step past it
+is killed and the next one starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent.parent
+
+ENV = r"""
+import platform, sys
+import numpy, numba
+print("python", sys.version.split()[0], "numpy", numpy.__version__, "numba", numba.__version__)
+try:
+    import numba_cuda
+    print("numba-cuda", numba_cuda.__version__)
+except ImportError as e:
+    print("numba-cuda: not importable:", e)
+try:
+    import cupy
+    print("cupy", cupy.__version__)
+except ImportError as e:
+    print("cupy: not importable:", e)
+from numba import cuda
+print("cuda.is_available()", cuda.is_available())
+dev = cuda.get_current_device()
+print("device", dev.name, "cc", dev.compute_capability,
+      "SMs", dev.MULTIPROCESSOR_COUNT)
+
+@cuda.jit
+def k(a):
+    i = cuda.grid(1)
+    if i < a.size:
+        a[i] = numba.float64(i) * 2.0
+
+a = cuda.to_device(numpy.zeros(1000))
+k[8, 128](a)
+print("tiny kernel ok:", bool((a.copy_to_host() == 2.0 * numpy.arange(1000)).all()))
+"""
+
+SCALING = r"""
+import time
+import qtheory as qt
+from qtheory.sim import simulate
+from qtheory.sim.kernels import gpu
+q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+simulate(q, "SRPT", jobs=200, replications=2, backend="gpu", seed=1, warmup=0)
+for tpb in TPB:
+    gpu.THREADS_PER_BLOCK = tpb
+    for reps in REPS:
+        jobs = JOBS
+        t0 = time.perf_counter()
+        simulate(q, "SRPT", jobs=jobs, replications=reps, backend="gpu", seed=1, warmup=0)
+        dt = time.perf_counter() - t0
+        print(f"SRPT threads/block {tpb:4d} replications {reps:7d} x {jobs} jobs: "
+              f"{jobs * reps / dt / 1e9:6.3f} G jobs/s ({dt:.2f} s)", flush=True)
+"""
+
+HIST = r"""
+import time
+import qtheory as qt
+from qtheory.sim import simulate
+from qtheory.sim.kernels import gpu
+if NOCOUNT:  # leave the histogram's atomic add out, to time it
+    def _nocount(hist, b):
+        return None
+    gpu._count_atomic = _nocount
+q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+for pol in POLS:
+    simulate(q, pol, jobs=200, replications=2, backend="gpu", seed=1)
+    for h in HISTS:
+        gpu.HISTOGRAMS = h
+        t0 = time.perf_counter()
+        r = simulate(q, pol, jobs=JOBS, replications=REPS, backend="gpu", seed=2)
+        dt = time.perf_counter() - t0
+        z = r.z_score(q.mean_response_time(pol))
+        print(f"{pol:5s} histograms {h:5d} count {'off' if NOCOUNT else 'on '} {REPS} x "
+              f"({JOBS} + {r.warmup}) jobs: {(JOBS + r.warmup) * REPS / dt / 1e9:6.3f} G jobs/s"
+              f" ({dt:.2f} s); mean {r.mean:.6f} +- {r.std_error:.1e}, z {z:+.2f}", flush=True)
+"""
+
+LLM = r"""
+import os, time, warnings
+import qtheory as qt
+from qtheory import llm
+srv = llm.Server(max_batch=256, kv_capacity_tokens=65536, block_size=16,
+                 iteration_time=llm.LinearTime(10.0, 1e-4), preemption="recompute")
+w = llm.preset("sharegpt", arrival_rate=0.018, prediction=qt.LognormalPrediction(0.5))
+cores = os.cpu_count()
+warnings.simplefilter("ignore", RuntimeWarning)
+for sched in (llm.FCFS(), llm.SPRPT()):
+    llm.simulate(w, srv, sched, requests=200, replications=2, backend="gpu", seed=1)
+    llm.simulate(w, srv, sched, requests=200, replications=1, backend="cpu", seed=1)
+    n, reps = N, REPS
+    t0 = time.perf_counter()
+    g = llm.simulate(w, srv, sched, requests=n, replications=reps, backend="gpu", seed=1)
+    tg = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    c = llm.simulate(w, srv, sched, requests=NCPU, replications=cores, workers=cores,
+                     backend="cpu", seed=1)
+    tc = time.perf_counter() - t0
+    rg, rc = n * reps / tg, NCPU * cores / tc
+    print(f"{sched!r:40.40s} GPU {rg / 1e6:8.2f} M req/s ({tg:.1f} s)  CPU {cores} cores "
+          f"{rc / 1e6:7.2f} M req/s  ratio {rg / rc:6.2f}  latency mean GPU "
+          f"{g.latency.mean:.1f} CPU {c.latency.mean:.1f} ms", flush=True)
+"""
+
+
+#: default time limit of each step, seconds
+LIMITS = {"env": 30, "pytest": 240, "bench": 170, "scaling": 70, "hist": 50, "llm": 70}
+
+
+def _step(name: str, cmd: list[str], limit: float, out: Path, tail: int = 40) -> int:
+    log = out / f"{name}.log"
+    t0 = time.perf_counter()
+    env = {**os.environ, "PYTHONUNBUFFERED": "1",
+           "PYTHONPATH": os.pathsep.join([str(ROOT), str(HERE / "gpu_shim"),
+                                         os.environ.get("PYTHONPATH", "")])}
+    with open(log, "w") as fh:
+        p = subprocess.Popen(cmd, stdout=fh, stderr=subprocess.STDOUT, cwd=ROOT, env=env,
+                             start_new_session=True)
+        try:
+            rc = p.wait(timeout=limit)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
+            rc = 124
+    lines = log.read_text(errors="replace").splitlines()
+    keep = [ln for ln in lines if not ln.rstrip().endswith("PASSED")] if name == "pytest" \
+        else lines
+    for ln in keep[-tail:]:
+        print(f"[{name}] {ln[:300]}")
+    print(f"== {name}: rc {rc} in {time.perf_counter() - t0:.0f} s (limit {limit:.0f} s)",
+          flush=True)
+    return rc
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=os.environ.get("OUT", "/tmp/gpu_checks"))
+    ap.add_argument("--smoke", action="store_true",
+                    help="tiny sizes, to check this script under NUMBA_ENABLE_CUDASIM=1")
+    ap.add_argument("--steps", default="pytest,bench,scaling,hist,llm",
+                    help="comma-separated steps to run after env (default: all)")
+    ap.add_argument("--tests", nargs="*", default=None,
+                    help="pytest node ids (default: the two GPU test files)")
+    ap.add_argument("--limit", nargs="*", default=[], metavar="STEP=SECONDS",
+                    help=f"time limit of a step (defaults: {LIMITS})")
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    py = sys.executable
+    lim = {**LIMITS, **{k: float(v) for k, v in (a.split('=') for a in args.limit)}}
+    rcs = {}
+    subprocess.run("nvidia-smi > " + str(out / "nvidia-smi.log") + " 2>&1", shell=True)
+    steps = set(args.steps.split(","))
+    rcs["env"] = _step("env", [py, "-c", ENV], lim["env"], out)
+    if "pytest" in steps:
+        tests = args.tests or ["tests/test_sim_gpu.py", "tests/test_llm_gpu.py"]
+        rcs["pytest"] = _step("pytest", [py, "-m", "pytest", "-m", "gpu", "-v", "-p",
+                                         "no:cacheprovider", "--durations=0", *tests],
+                              lim["pytest"], out)
+    smoke = ["--smoke"] if args.smoke else []
+    if "bench" in steps:
+        rcs["bench"] = _step("bench", [py, str(HERE / "bench_gpu.py"), "--out",
+                                       str(out / "results_gpu.md"), *smoke], lim["bench"], out)
+    if "scaling" in steps:
+        sizes = ("TPB, REPS, JOBS = (4,), (3,), 200\n" if args.smoke else
+                 "TPB, REPS, JOBS = (128, 64, 256), (16384, 65536, 131072), 10000\n")
+        rcs["scaling"] = _step("scaling", [py, "-c", sizes + SCALING], lim["scaling"], out)
+    if "hist" in steps:
+        sizes = ("POLS, HISTS, REPS, JOBS = ('FCFS',), (4, 2), 3, 200\n" if args.smoke else
+                 "POLS, HISTS, REPS, JOBS = ('FCFS', 'SRPT'), (32, 1024), 65536, "
+                 "20000\n")
+        for nocount in (0, 1):
+            rcs[f"hist{nocount}"] = _step(f"hist{nocount}", [py, "-c", sizes + f"NOCOUNT = "
+                                                             f"{nocount}\n" + HIST],
+                                          lim["hist"], out)
+    if "llm" in steps:
+        sizes = ("N, REPS, NCPU = 100, 3, 100\n" if args.smoke else
+                 "N, REPS, NCPU = 500, 16384, 200_000\n")
+        rcs["llm"] = _step("llm", [py, "-c", sizes + LLM], lim["llm"], out)
+    print("return codes:", rcs)
+    return int(any(rcs.values()))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
