@@ -204,9 +204,9 @@ def main(argv=None):
             f"M/M/1 (and M/M/4) with exponential predictions at rho = {LOAD}. GPU: "
             f"{reps:,} replications x {jobs:,} jobs (one replication per CUDA thread), wall "
             f"clock around `simulate` (copies included, kernels compiled before); CPU: one "
-            f"replication of {cpu_jobs:,} jobs per core; each replication also simulates "
-            f"a discarded warm-up of a tenth of its jobs, counted in the rates; z: the "
-            f"GPU run's mean against the analytic value, all cores, same process. Generated "
+            f"replication of {cpu_jobs:,} jobs per core, all cores, same process. Each "
+            f"replication also simulates a discarded warm-up of a tenth of its jobs, counted "
+            f"in the rates. z: the GPU run's mean against the analytic value. Generated "
             f"by `python validation/bench/bench_gpu.py --jobs {jobs} --replications {reps}`.",
             "",
             "| policy | GPU M jobs/s | CPU all cores M jobs/s | GPU / CPU | "

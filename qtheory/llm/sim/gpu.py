@@ -24,8 +24,11 @@ of a warp reading the same field touch adjacent addresses). Memory: about ``136 
 bytes per replication of ``n`` requests (``1.4`` GB for ``10**4`` replications of
 ``10**3`` requests); replications are launched in groups that fit
 :data:`MAX_BYTES_PER_LAUNCH`. A replication of ``n`` requests runs on one GPU thread, so
-a GPU pays off with thousands of replications (a parameter sweep's or a confidence
-interval's), not with one long run.
+a GPU could pay off only with thousands of replications (a parameter sweep's or a
+confidence interval's), not with one long run. Measured on an NVIDIA H200 (2026-12-04,
+``validation/bench/results_gpu_checks.md``): ShareGPT-like runs of 16,384 replications x 500
+requests took over 30 s, below 0.3 M requests/s, against about 12 M on 16 CPU cores; prefer
+the CPU backend until that is understood.
 """
 
 from __future__ import annotations
