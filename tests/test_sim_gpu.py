@@ -79,6 +79,7 @@ JOBS, REPS, SEED = 300, 3, 11
 
 _HEADER = """
 import math, pickle, sys, warnings
+sys.setswitchinterval(2e-4)  # the simulator's threads wait for the GIL at each syncthreads
 import numpy as np
 import qtheory as qt
 from qtheory.policies import RankPolicy
@@ -205,6 +206,52 @@ def test_gpu_pool_growth_slices_and_overflow_under_cudasim():
     g = out["overflow"]
     assert g.overflow.any() and not g.overflow.all()
     _same_outcome(g, c)
+
+
+def test_gpu_shared_histogram_equals_global_and_cpu_under_cudasim():
+    # the per-block histograms in shared memory, added into the global one at the end of
+    # each launch, count exactly what a global atomic add per job counts, and what the
+    # CPU counts: 9 replications are 3 blocks of 4 threads under the simulator (the last
+    # one with 3 idle threads), and 40 events per launch make many launches, in which
+    # finished replications still reach the barriers and flushes
+    out = _run_simulated("""
+    from qtheory.sim import driver
+    from qtheory.sim.kernels import gpu
+    q = qt.MG1(load=0.85, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    for name, pol in (("FCFS", P.FCFS()), ("SRPT", P.SRPT()), ("PS", P.PS())):
+        prep = driver.prepare(q, pol, jobs=150, warmup=10, seed=7)
+        for shared in (False, True):
+            gpu.SHARED_HISTOGRAM = shared
+            launches = []
+            g = gpu.run_replications(prep, 9, launches.append, max_events=40)
+            out[name, shared] = (g, len(launches), gpu._use_shared(prep, 4, 40))
+    out["launchers"] = sorted(gpu._LAUNCHERS)
+    """)
+    from qtheory.sim import driver
+
+    q = qt.MG1(load=0.85, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    for name, pol in (("FCFS", P.FCFS()), ("SRPT", P.SRPT()), ("PS", P.PS())):
+        prep = driver.prepare(q, pol, jobs=150, warmup=10, seed=7)
+        rs = [driver._Replication(prep, r) for r in range(9)]
+        for r in rs:
+            r.run(driver._kernel(prep.kernel_name))
+        c = driver.Outcome.of_replications(rs)
+        assert c.hist.sum() == 9 * 150
+        for shared in (False, True):
+            g, launches, used = out[name, shared]
+            assert used == shared and launches > 5, (name, shared, launches)
+            _same_outcome(g, c)
+    names = {n for n, _ in out["launchers"]}
+    assert out["launchers"] == sorted((n, s) for n in names for s in (False, True))
+    # the shared path is left for the global one where its int32 counts could overflow,
+    # or where the histogram is not of the compile-time size
+    prep = driver.prepare(q, "FCFS", jobs=100, warmup=0, seed=1)
+    assert gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
+    assert prep.nbins + 2 == gpu._hist_size()
+    big = driver.prepare(q, "FCFS", jobs=2**26, warmup=0, seed=1)
+    assert gpu._use_shared(big, 16, 2**26) and not gpu._use_shared(big, 64, 2**26)
+    prep.nbins += 1
+    assert not gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
 
 
 def _same_outcome(g, c):

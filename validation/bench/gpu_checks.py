@@ -14,8 +14,11 @@ hangs does not cost the steps after it), writing a log per step into ``--out``
 4. ``scaling.log``: SRPT's aggregate rate against the number of replications and the
    threads per block;
 5. ``hist0.log``, ``hist1.log``: FCFS and SRPT with the default warm-up (rates
-   and ``z`` against the analysis) for 32 and 1024 histogram copies, then with the
-   histogram's atomic add left out (to time it);
+   and ``z`` against the analysis) with ``gpu.SHARED_HISTOGRAM`` off (a global atomic
+   add per job, into 32 histogram copies) and on (a per-block histogram in shared
+   memory, added into the global one once per launch), checking that both give the
+   same histogram; then the same with the histogram's atomic add left out (to time
+   the count, and the kernel's structure without it);
 6. ``llm.log``: the LLM simulator's GPU backend against all CPU cores on ShareGPT-like
    requests (requests per second).
 
@@ -92,6 +95,7 @@ for tpb in TPB:
 
 HIST = r"""
 import time
+import numpy as np
 import qtheory as qt
 from qtheory.sim import simulate
 from qtheory.sim.kernels import gpu
@@ -99,18 +103,40 @@ if NOCOUNT:  # leave the histogram's atomic add out, to time it
     def _nocount(hist, b):
         return None
     gpu._count_atomic = _nocount
+_run, _last = gpu.run_replications, {}
+
+
+def _keep(*a, **kw):  # keep the outcome of the last run, to compare the histograms
+    out = _last["out"] = _run(*a, **kw)
+    return out
+
+
+gpu.run_replications = _keep
 q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+differ = []
 for pol in POLS:
-    simulate(q, pol, jobs=200, replications=2, backend="gpu", seed=1)
-    for h in HISTS:
-        gpu.HISTOGRAMS = h
-        t0 = time.perf_counter()
-        r = simulate(q, pol, jobs=JOBS, replications=REPS, backend="gpu", seed=2)
-        dt = time.perf_counter() - t0
-        z = r.z_score(q.mean_response_time(pol))
-        print(f"{pol:5s} histograms {h:5d} count {'off' if NOCOUNT else 'on '} {REPS} x "
-              f"({JOBS} + {r.warmup}) jobs: {(JOBS + r.warmup) * REPS / dt / 1e9:6.3f} G jobs/s"
-              f" ({dt:.2f} s); mean {r.mean:.6f} +- {r.std_error:.1e}, z {z:+.2f}", flush=True)
+    hists = {}
+    for shared in SHARED:  # the switch is read when the launcher is chosen (memoised by it)
+        gpu.SHARED_HISTOGRAM = shared
+        simulate(q, pol, jobs=200, replications=2, backend="gpu", seed=1)  # compile
+        for h in HISTS:
+            gpu.HISTOGRAMS = h
+            t0 = time.perf_counter()
+            r = simulate(q, pol, jobs=JOBS, replications=REPS, backend="gpu", seed=2)
+            dt = time.perf_counter() - t0
+            hists[shared, h] = _last["out"].hist
+            z = r.z_score(q.mean_response_time(pol))
+            print(f"{pol:5s} shared {'on ' if shared else 'off'} histograms {h:5d} count "
+                  f"{'off' if NOCOUNT else 'on '} {REPS} x ({JOBS} + {r.warmup}) jobs: "
+                  f"{(JOBS + r.warmup) * REPS / dt / 1e9:6.3f} G jobs/s ({dt:.2f} s); "
+                  f"mean {r.mean:.6f} +- {r.std_error:.1e}, z {z:+.2f}", flush=True)
+    if not NOCOUNT:
+        same = all(np.array_equal(v, next(iter(hists.values()))) for v in hists.values())
+        print(f"{pol:5s} histograms identical across shared on/off and copies: {same}",
+              flush=True)
+        if not same:
+            differ.append(pol)
+assert not differ, f"the shared-memory histogram differs from the global one: {differ}"
 """
 
 LLM = r"""
@@ -141,7 +167,7 @@ for sched in (llm.FCFS(), llm.SPRPT()):
 
 
 #: default time limit of each step, seconds
-LIMITS = {"env": 30, "pytest": 240, "bench": 170, "scaling": 70, "hist": 50, "llm": 70}
+LIMITS = {"env": 30, "pytest": 240, "bench": 170, "scaling": 70, "hist": 90, "llm": 70}
 
 
 def _step(name: str, cmd: list[str], limit: float, out: Path, tail: int = 40) -> int:
@@ -203,9 +229,10 @@ def main(argv=None) -> int:
                  "TPB, REPS, JOBS = (128, 64, 256), (16384, 65536, 131072), 10000\n")
         rcs["scaling"] = _step("scaling", [py, "-c", sizes + SCALING], lim["scaling"], out)
     if "hist" in steps:
-        sizes = ("POLS, HISTS, REPS, JOBS = ('FCFS',), (4, 2), 3, 200\n" if args.smoke else
-                 "POLS, HISTS, REPS, JOBS = ('FCFS', 'SRPT'), (32, 1024), 65536, "
-                 "20000\n")
+        sizes = ("POLS, HISTS, SHARED, REPS, JOBS = ('FCFS',), (4, 2), (False, True), 9, "
+                 "200\n" if args.smoke else
+                 "POLS, HISTS, SHARED, REPS, JOBS = ('FCFS', 'SRPT'), (32,), (False, True), "
+                 "65536, 20000\n")
         for nocount in (0, 1):
             rcs[f"hist{nocount}"] = _step(f"hist{nocount}", [py, "-c", sizes + f"NOCOUNT = "
                                                              f"{nocount}\n" + HIST],

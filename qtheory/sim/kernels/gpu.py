@@ -10,8 +10,8 @@ module: a global kernel per family that finds its replication from ``cuda.grid(1
 takes its slices of the state arrays and calls the shared event loop; the host loop
 that launches it until every replication is done (growing the job pools, like the
 CPU driver, when a replication runs out of rows); and one overridden helper, the
-histogram count, which is an atomic add here because the replications share a few
-histograms. Same seed, same jobs: the streams are counter-based, so the GPU draws
+histogram count, an atomic add here because the threads of a block share a histogram.
+Same seed, same jobs: the streams are counter-based, so the GPU draws
 the CPU's job sequence; the results agree job for job up to the rounding of
 ``log``/``exp`` (libdevice against the C library) and fused multiply-adds.
 
@@ -29,8 +29,25 @@ extra of the package), and sizes and predictions sampled in the kernel (laws lis
 is imported only when this backend runs. Without a GPU, ``backend="gpu"`` raises
 :class:`GPUUnavailableError`; with ``NUMBA_ENABLE_CUDASIM=1`` in the environment before
 Numba is first imported, the same code runs on the CPU under Numba's CUDA simulator
-(pure Python: about a thousand times slower, for tests; the atomic add is then a lock,
-see :func:`_count_simulated`).
+(pure Python: about a thousand times slower, for tests; the histogram count is then a
+lock, see :func:`_count_simulated`).
+
+Response-time histogram: each block counts its jobs into its own histogram in shared
+memory (``int32``, one bin array of ``nbins + 2`` counts, zeroed at the start of a launch)
+with a shared-memory atomic add, and adds its nonzero bins into a global ``int64`` copy
+once at the end of the launch (:data:`SHARED_HISTOGRAM`; the counts are the same
+integers as with a global atomic add per job, so the results are bit-identical). The
+reason is measured: on an H200 (65,536 replications x 22,000 jobs, M/M/1 at load 0.8)
+the former global-memory atomic add per completed job cost most of the time (FCFS
+0.876 G jobs/s with it, 2.956 without it; SRPT 0.494 -> 1.148), and 1024 histogram
+copies instead of 32 changed nothing (0.847 / 0.500): the cost is the atomic's latency,
+which the few resident warps (255 registers per thread) cannot hide, not contention.
+The shared-memory version's speed is **not yet measured on a GPU** (the ``hist`` step of
+``validation/bench/gpu_checks.py`` times both: ``SHARED_HISTOGRAM = False`` restores the
+global atomic add per job). Compiled for sm_90 it uses 12.8 kB of shared memory per block
+(no loss of occupancy, which the registers bound) and ptxas reports more spills (FCFS
+104 -> 192 bytes of spill stores, SRPT 188 -> 272): any code after the event loop does
+that, even a lone ``syncthreads`` in the kernel without the shared histogram.
 
 For speed, ask for many replications (the GPU runs one per thread: ``10**4`` to
 ``10**5`` keep an H100 busy); each replication's pools take about 50 kB. Kernels are
@@ -82,15 +99,28 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["run_replications", "GPUUnavailableError", "available", "device_function",
            "THREADS_PER_BLOCK",
-           "SLICE_EVENTS", "HISTOGRAMS"]
+           "SLICE_EVENTS", "HISTOGRAMS", "SHARED_HISTOGRAM"]
 
 #: Threads per block on a GPU (the kernels use up to 255 registers per thread).
 THREADS_PER_BLOCK = 128
 #: Events per replication per launch; the host relaunches until every replication is done.
 SLICE_EVENTS = 1 << 18
-#: Copies of the histogram that the replications share (replication r counts into copy
-#: ``r % HISTOGRAMS``), which spreads the atomic adds.
+#: Copies of the global histogram (summed on the host). With :data:`SHARED_HISTOGRAM`,
+#: block ``b`` adds its shared-memory histogram into copy ``b % HISTOGRAMS`` at the end of
+#: a launch; without it, replication ``r`` counts each job into copy ``r % HISTOGRAMS``.
 HISTOGRAMS = 32
+#: Count response times into a per-block histogram in shared memory (``int32``), flushed
+#: into the global ``int64`` histogram once per launch, instead of a global-memory atomic
+#: add per completed job (``False``; see the module docstring for the measured reason).
+#: Read when a launcher is built and chosen (part of the memo key of :func:`_launcher`), so
+#: it can be switched between runs in one process. The shared path is also left for the
+#: global one when its ``int32`` counts could overflow (more than ``2**31 - 1`` jobs
+#: counted by one block in one launch: at most ``threads per block x min(events per
+#: launch, jobs)``, since an event finishes at most one job: ``128 x 2**18 = 2**25`` by
+#: default) or when ``prep.nbins`` is not the compile-time size :func:`_hist_size`.
+SHARED_HISTOGRAM = True
+# the defaults keep a block's int32 counts of one launch far from overflow (2**25)
+assert THREADS_PER_BLOCK * SLICE_EVENTS < 2**31
 _POOL0 = 256  # initial rows per replication (as the CPU driver)
 
 cuda = None  # numba.cuda, bound by _cuda() on first use (never at import)
@@ -144,7 +174,9 @@ def _cuda():
 
 # ----------------------------------------------------------------------------- device code
 def _count_atomic(hist, b):
-    """The GPU's :func:`.cpu._count`: replications share histograms."""
+    """The GPU's :func:`.cpu._count`: an atomic add, since the threads of a block share
+    ``hist`` (their block's ``int32`` histogram in shared memory; with
+    :data:`SHARED_HISTOGRAM` off, a global ``int64`` copy shared by many replications)."""
     cuda.atomic.add(hist, b, 1)
 
 
@@ -154,32 +186,82 @@ _SIM_LOCK = threading.Lock()
 def _count_simulated(hist, b):
     """:func:`.cpu._count` under the CUDA simulator, where the threads of a block are
     Python threads: a lock (the simulator's ``cuda.atomic`` is reached through a swap
-    of the function's globals that is not safe between threads of one device function).
+    of the function's globals that is not safe between threads of one device function),
+    whichever histogram it writes (the block's shared array, or a global copy).
     """
     with _SIM_LOCK:
         hist[b] += 1
 
 
-def _make_launcher(body):
-    """The global kernel of one family: replication ``cuda.grid(1)`` resumes its run."""
+def _hist_size() -> int:
+    """Bins of the response-time histogram, the two overflow bins included (``nbins + 2``
+    of :class:`qtheory.sim.driver.Prepared`, from the driver's own constants): the size of
+    the shared-memory histogram, a compile-time constant of the kernels."""
+    from .. import driver
+
+    return driver._BINS_PER_DECADE * (driver._DECADES_BELOW + driver._DECADES_ABOVE) + 2
+
+
+def _make_launcher(body, shared: bool = True):
+    """The global kernel of one family: replication ``cuda.grid(1)`` resumes its run.
+
+    ``shared``: count into the block's histogram in shared memory and add it into the
+    global one at the end (:data:`SHARED_HISTOGRAM`); else a global atomic add per job.
+    """
+    if not shared:
+        def launch(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf,
+                   si, hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, status,
+                   max_events):
+            r = cuda.grid(1)
+            if r < status.shape[0] and status[r] != DONE:
+                status[r] = body(cfg_f, cfg_i[:, r], rb, rs, ccum, sprm, nprm, pf[:, :, r],
+                                 pi[:, :, r], hk[:, r], hi[:, :, r], free[:, r], grp[:, r],
+                                 sf[:, r], si[:, r], hist[r % hist.shape[0]], htab, hedge,
+                                 bsum[:, r], bcnt[:, r], rec[:, :, r], bufx, bufy,
+                                 blk[:, :, r], park[:, :, r], max_events)
+
+        return cuda.jit(launch)
+
+    from numba import int32
+
+    nb2 = _hist_size()  # a closure constant: the shared array's size is fixed at compile time
 
     def launch(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
                hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, status,
                max_events):
+        # int32 counts: run_replications picks this kernel only when one block cannot
+        # count 2**31 jobs in one launch (threads per block x min(max_events, jobs))
+        sh = cuda.shared.array(nb2, int32)
+        tid = cuda.threadIdx.x
+        nt = cuda.blockDim.x
+        for i in range(tid, nb2, nt):
+            sh[i] = 0
+        cuda.syncthreads()
+        # every thread of the block reaches both barriers, whether it runs or not
         r = cuda.grid(1)
-        if r < status.shape[0] and status[r] != DONE:
-            status[r] = body(cfg_f, cfg_i[:, r], rb, rs, ccum, sprm, nprm, pf[:, :, r],
-                             pi[:, :, r], hk[:, r], hi[:, :, r], free[:, r], grp[:, r],
-                             sf[:, r], si[:, r], hist[r % hist.shape[0]], htab, hedge,
-                             bsum[:, r], bcnt[:, r], rec[:, :, r], bufx, bufy, blk[:, :, r],
-                             park[:, :, r], max_events)
+        if r < status.shape[0]:
+            if status[r] != DONE:
+                status[r] = body(cfg_f, cfg_i[:, r], rb, rs, ccum, sprm, nprm, pf[:, :, r],
+                                 pi[:, :, r], hk[:, r], hi[:, :, r], free[:, r], grp[:, r],
+                                 sf[:, r], si[:, r], sh, htab, hedge, bsum[:, r],
+                                 bcnt[:, r], rec[:, :, r], bufx, bufy, blk[:, :, r],
+                                 park[:, :, r], max_events)
+        cuda.syncthreads()
+        # block b adds into copy b % copies: the flush is one atomic add per nonzero bin
+        # and block, and the copies keep the host side (allocation, sum) of the global
+        # path; spreading the blocks that finish together over the copies costs nothing
+        g = hist[cuda.blockIdx.x % hist.shape[0]]
+        for i in range(tid, nb2, nt):
+            v = sh[i]
+            if v != 0:
+                cuda.atomic.add(g, i, v)
 
     return cuda.jit(launch)
 
 
 _LOCK = threading.Lock()
 _RETARGET = None
-_LAUNCHERS: dict[str, object] = {}
+_LAUNCHERS: dict[tuple[str, bool], object] = {}
 
 
 def _retarget_locked(fn):
@@ -207,14 +289,26 @@ def device_function(fn):
         return _retarget_locked(fn)
 
 
-def _launcher(name: str):
-    """The compiled global kernel for the CPU kernel ``name`` of :mod:`.cpu` (memoised)."""
+def _launcher(name: str, shared: bool | None = None):
+    """The compiled global kernel for the CPU kernel ``name`` of :mod:`.cpu` (memoised),
+    counting into a shared-memory histogram when ``shared`` (default:
+    :data:`SHARED_HISTOGRAM`, read now)."""
+    shared = SHARED_HISTOGRAM if shared is None else bool(shared)
     with _LOCK:
-        if name not in _LAUNCHERS:
+        if (name, shared) not in _LAUNCHERS:
             from . import cpu
 
-            _LAUNCHERS[name] = _make_launcher(_retarget_locked(getattr(cpu, name)))
-        return _LAUNCHERS[name]
+            _LAUNCHERS[name, shared] = _make_launcher(_retarget_locked(getattr(cpu, name)),
+                                                      shared)
+        return _LAUNCHERS[name, shared]
+
+
+def _use_shared(prep, tpb: int, slice_events: int) -> bool:
+    """Whether a run counts into shared-memory histograms: :data:`SHARED_HISTOGRAM`, the
+    histogram of the compile-time size, and no ``int32`` overflow of a block's counts in
+    one launch (an event finishes at most one job, and a replication counts ``jobs``)."""
+    most = tpb * min(slice_events, prep.jobs)
+    return bool(SHARED_HISTOGRAM) and prep.nbins + 2 == _hist_size() and most < 2**31
 
 
 # ----------------------------------------------------------------------------- host side
@@ -374,10 +468,10 @@ def run_replications(prep: Prepared, replications: int,
             f"{type(prep.queue.prediction).__name__} are sampled by NumPy, on the CPU "
             "only: use backend='cpu' (the in-kernel laws are listed in qtheory.sim.sampling)")
     _cuda()
-    launcher = _launcher(prep.kernel_name)
-    st = _State(prep, replications)
     grid = _blocks(replications)
     slice_events = SLICE_EVENTS if max_events is None else int(max_events)
+    launcher = _launcher(prep.kernel_name, _use_shared(prep, grid[1], slice_events))
+    st = _State(prep, replications)
     done_before = 0
     with warnings.catch_warnings():
         if _simulated():  # NumPy scalars warn on the generator's intended uint64 wraparound

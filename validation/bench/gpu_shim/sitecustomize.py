@@ -4,4 +4,4 @@ of ``numpy.row_stack`` at import fail with NumPy >= 2.5, which removed that alia
 import numpy
 
 if not hasattr(numpy, "row_stack"):
-    numpy.row_stack = numpy.vstack
+    numpy.row_stack = numpy.vstack  # noqa: NPY201 - restoring the removed alias
