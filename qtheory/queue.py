@@ -19,6 +19,7 @@ from .policies import (
     TRAIL,
     DelayPredict,
     Gittins,
+    GittinsBuckets,
     OneBit,
     Policy,
     Priority,
@@ -63,6 +64,20 @@ class _Engines:
             from .analysis.agerank import AgeRankAnalysis
 
             self._age[key] = AgeRankAnalysis(self.size, build(), self.rtol)
+        return self._age[key]
+
+    def gittins_buckets(self, pol: GittinsBuckets):
+        """The multi-class SOAP analysis of ``pol``: one class per bucket of the prediction,
+        with its posterior size law and that law's Gittins rank (cached per thresholds)."""
+        key = ("gittins-buckets", pol.thresholds)
+        if key not in self._age:
+            from .analysis.multiclass import ClassRankAnalysis
+
+            laws = pol.bucket_laws(self.size, self.prediction)
+            ranks = pol.age_ranks_of(laws)
+            self._age[key] = ClassRankAnalysis(
+                [(p, law, r) for (p, law), r in zip(laws, ranks) if law is not None],
+                rtol=self.rtol)
         return self._age[key]
 
     def delay(self, pol):
@@ -259,6 +274,8 @@ class MG1:
         """The age-rank engine for Gittins, SERPT and callable ranks, else None."""
         if isinstance(pol, (Gittins, SERPT)):
             return self._engines.age_rank(pol.name, lambda: pol.age_rank(self.size))
+        if isinstance(pol, GittinsBuckets):
+            return self._engines.gittins_buckets(pol)
         if isinstance(pol, RankPolicy) and pol.is_callable:
             return self._engines.age_rank(("callable", id(pol.function), pol.label),
                                           lambda: pol.age_rank(self.size))

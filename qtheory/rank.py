@@ -15,8 +15,9 @@ computed from exactly and a simulation kernel can evaluate cheaply:
   of k-bucket advice); each branch has its own rank in age;
 * within a branch, the rank is a sequence of **segments** covering
   ``[0, inf)`` in age: on ``[start, end)`` it is ``value + slope*(a - start)``
-  with ``slope`` in {-1, 0, +1} (any finite slope is accepted for age-only ranks,
-  ``key="none"``, e.g. a tabulated Gittins rank); ``start``, ``end`` and ``value`` are affine in
+  with ``slope`` in {-1, 0, +1} (any finite slope is accepted on a segment whose
+  ``value``, ``start`` and ``end`` do not depend on the key, e.g. a tabulated Gittins
+  rank); ``start``, ``end`` and ``value`` are affine in
   the key, written ``(coefficient of k, constant)``; ``value`` may be ``-inf``
   (the job can no longer be preempted);
 * an optional ``initial`` rank applies at age exactly 0 (non-preemptive
@@ -160,10 +161,13 @@ class RankFunction:
         if self.key != "none":
             for b in br:
                 for s in b.segments:
-                    if s.slope not in (-1, 0, 1):
-                        raise ValueError(f"slope must be -1, 0 or +1 when the rank depends on "
-                                         f"the {self.key} (got {s.slope!r}); other slopes "
-                                         "are allowed for age-only ranks (key='none')")
+                    keyed = s.value[0] != 0 or s.start[0] != 0 or s.end[0] != 0
+                    if s.slope not in (-1, 0, 1) and keyed:
+                        raise ValueError(f"slope must be -1, 0 or +1 on a segment that depends "
+                                         f"on the {self.key} (got {s.slope!r}); other slopes "
+                                         "are allowed where value, start and end do not "
+                                         "depend on the key (age-only pieces, e.g. a branch's "
+                                         "tabulated Gittins rank)")
         object.__setattr__(self, "branches", br)
 
     @classmethod

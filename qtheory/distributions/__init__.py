@@ -16,11 +16,14 @@ from .continuous import (
     Weibull,
 )
 from .discrete import Deterministic, Discrete, Empirical
+from .posterior import PredictionBucket, bucket_law
 from .scipy_wrap import ScipyDistribution, as_distribution
 from .truncated import Truncated
 
 __all__ = [
     "Truncated",
+    "PredictionBucket",
+    "bucket_law",
     "SizeDistribution",
     "Exponential",
     "Uniform",

@@ -1,0 +1,110 @@
+"""Gittins given k-bucket advice of the prediction (``qt.policies.GittinsBuckets``).
+
+Checked against things that share none of its code path beyond the size laws: one bucket is
+the single-law Gittins engine; the policy is mean-optimal among policies that see only the
+bucket and the age, so it beats bucket priority with FIFO inside (``Buckets``, its own
+closed-form engine), Gittins without advice, FCFS and PS; with exact predictions SRPT (which
+knows sizes) beats it; and the simulator, running the policy's rank function, covers the
+analytic value.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.distributions.truncated import Truncated
+from qtheory.policies import Buckets, Gittins, GittinsBuckets
+from qtheory.sim import simulate
+
+
+def _queue(load=0.8, size=None, prediction=None):
+    return qt.MG1(load=load, size=size or qt.Exponential(mean=1.0),
+                  prediction=prediction or qt.ExponentialPrediction())
+
+
+@pytest.mark.parametrize("prediction", [qt.ExactPrediction(), qt.ExponentialPrediction()])
+def test_one_bucket_is_gittins(prediction):
+    q = _queue(size=qt.Weibull(0.5, 0.5), prediction=prediction, load=0.7)
+    a = q.mean_response_time(GittinsBuckets())
+    b = q.mean_response_time(Gittins())
+    assert a == pytest.approx(b, rel=1e-10)
+
+
+@pytest.mark.parametrize("size,prediction", [
+    (qt.Weibull(0.5, 0.5), qt.ExponentialPrediction()),
+    (qt.Lognormal(1.0, mean=1.0), qt.LognormalPrediction(0.7)),
+    (qt.Weibull(2.0, 1.0), qt.ExactPrediction()),
+])
+def test_beats_every_policy_that_sees_only_the_bucket_and_age(size, prediction):
+    q = _queue(size=size, prediction=prediction, load=0.8)
+    thr = (0.5, 2.0)
+    g = q.mean_response_time(GittinsBuckets(thresholds=thr))
+    for other in (Buckets(thresholds=thr, preemptive=True), Gittins(), "FCFS", "PS", "FB"):
+        assert g <= q.mean_response_time(other) * (1 + 1e-9), other
+    if prediction.is_exact:
+        assert q.mean_response_time("SRPT") <= g
+
+
+def test_finer_exact_advice_approaches_srpt():
+    q = _queue(prediction=qt.ExactPrediction())
+    srpt = q.mean_response_time("SRPT")
+    gaps = [q.mean_response_time(GittinsBuckets(thresholds=t)) - srpt
+            for t in [(1.0,), (0.5, 1.0, 2.0), (0.25, 0.5, 0.75, 1.0, 1.5, 2.0, 3.0)]]
+    assert all(g > 0 for g in gaps) and gaps[0] > gaps[1] > gaps[2]
+
+
+def test_exact_predictions_use_truncated_laws_and_discrete_sizes_stay_discrete():
+    size = qt.Exponential(mean=1.0)
+    laws = GittinsBuckets(thresholds=(1.0,)).bucket_laws(size, qt.ExactPrediction())
+    assert [type(law) for _, law in laws] == [Truncated, Truncated]
+    assert laws[0][0] == pytest.approx(1 - np.exp(-1.0), rel=1e-12)
+    d = qt.Discrete([0.5, 1.0, 4.0], [0.5, 0.3, 0.2])
+    laws = GittinsBuckets(thresholds=(1.0,)).bucket_laws(d, qt.UniformPrediction(0.5))
+    assert all(law.is_discrete for _, law in laws)
+    assert sum(p for p, _ in laws) == pytest.approx(1.0, abs=1e-12)
+    q = qt.MG1(load=0.7, size=d, prediction=qt.UniformPrediction(0.5))
+    g = q.mean_response_time(GittinsBuckets(thresholds=(1.0,)))
+    assert g <= q.mean_response_time(Gittins()) * (1 + 1e-9)
+
+
+def test_rank_function_is_each_buckets_gittins_rank():
+    size, pred = qt.Weibull(0.5, 0.5), qt.ExponentialPrediction()
+    pol = GittinsBuckets(thresholds=(1.0,))
+    rf = pol.rank_function(size, pred)
+    assert rf.key == "prediction" and len(rf.branches) == 2
+    ranks = pol.age_ranks(size, pred)
+    ages = np.array([0.0, 0.1, 0.7, 2.0, 5.0])
+    for y, r in ((0.4, ranks[0]), (3.0, ranks[1])):
+        exact = np.array([r.value(a) for a in ages]) if hasattr(r, "value") else None
+        tab = rf.evaluate(np.full(ages.shape, y), ages)
+        ref = r.to_rank_function().evaluate(np.zeros(ages.shape), ages)
+        np.testing.assert_allclose(tab, ref, rtol=1e-12)
+        if exact is not None:
+            np.testing.assert_allclose(tab, exact, rtol=1e-2)
+
+
+def test_simulation_covers_the_analysis():
+    q = _queue(size=qt.Weibull(0.5, 0.5), prediction=qt.ExponentialPrediction(), load=0.7)
+    pol = GittinsBuckets(thresholds=(0.5, 2.0))
+    value = q.mean_response_time(pol)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        r = simulate(q, pol, jobs=200_000, replications=8, seed=4)
+    assert abs(r.z_score(value)) < 4, (r.mean, r.std_error, value)
+
+
+def test_bad_input():
+    with pytest.raises(ValueError, match="thresholds"):
+        GittinsBuckets(thresholds=(2.0, 1.0))
+    with pytest.raises(ValueError, match="thresholds"):
+        GittinsBuckets(thresholds=(0.0, 1.0))
+    with pytest.raises(ValueError, match="size, prediction"):
+        GittinsBuckets(thresholds=(1.0,)).bucket_laws(None, qt.ExponentialPrediction())
+    q = _queue()
+    with pytest.raises(ValueError, match="conditional"):
+        q.conditional_response_time(GittinsBuckets(thresholds=(1.0,)), 1.0, 1.0)
+    assert q.with_load(1.0).mean_response_time(GittinsBuckets(thresholds=(1.0,))) == np.inf
