@@ -31,7 +31,7 @@ import numpy as np
 
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
-from .quadrature import finite_nodes, halfline_nodes, nested_sum, tanh_sinh_rule
+from .quadrature import finite_nodes, halfline_nodes, inner_points, nested_sum, tanh_sinh_rule
 
 __all__ = ["JointIntegrals", "QUANTITIES"]
 
@@ -275,13 +275,7 @@ class JointIntegrals:
         z = np.clip(np.concatenate(cols, axis=1), zlo, zhi)
         # per row: drop points on the support ends and repeated points, then keep only as
         # many columns as the busiest row needs (the rest pad with the upper end)
-        z = np.where((z > zlo) & (z < zhi), z, np.nan)
-        z = np.sort(z, axis=1)
-        dup = np.zeros(z.shape, dtype=bool)
-        dup[:, 1:] = z[:, 1:] == z[:, :-1]
-        z = np.sort(np.where(dup, np.nan, z), axis=1)
-        width = int(np.max(np.sum(np.isfinite(z), axis=1), initial=0))
-        z = z[:, :width]
+        z = inner_points(z, zlo, zhi)
         # pad with the row's largest point (a zero-width piece), or the lower end
         pad = np.max(np.where(np.isfinite(z), z, zlo), axis=1, initial=zlo)
         return np.where(np.isfinite(z), z, pad[:, None])

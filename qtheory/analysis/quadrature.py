@@ -27,7 +27,7 @@ from functools import lru_cache
 import numpy as np
 
 __all__ = ["TanhSinhRule", "tanh_sinh_rule", "finite_nodes", "halfline_nodes", "nested_sum",
-           "SAFETY"]
+           "inner_points", "SAFETY"]
 
 _T_MAX_FINITE = 3.5  # distance to the endpoint reaches ~1e-23 of the interval
 _T_MAX_HALFLINE = 3.4  # x up to ~1e21 * scale on a half-line
@@ -149,3 +149,23 @@ def nested_sum(prod: np.ndarray, coarse: np.ndarray, coarse4: np.ndarray, *,
     if with_coarse:
         return fine, np.maximum(d1 * ratio * ratio, floor), half
     return fine, np.maximum(d1 * ratio * ratio, floor)
+
+
+def inner_points(z: np.ndarray, lo, hi) -> np.ndarray:
+    """Split points per row: the distinct values of each row of ``z`` strictly inside
+    ``(lo, hi)`` (broadcast against ``z``), sorted, as many columns as the busiest row
+    needs, ``nan`` after a row's last point.
+
+    Examples
+    --------
+    >>> inner_points(np.array([[3.0, 1.0, 1.0, 9.0], [2.0, 0.0, 5.0, 5.0]]), 0.0, 8.0)
+    array([[1., 3.],
+           [2., 5.]])
+    """
+    z = np.where((z > lo) & (z < hi), z, np.nan)
+    z = np.sort(z, axis=1)
+    dup = np.zeros(z.shape, dtype=bool)
+    dup[:, 1:] = z[:, 1:] == z[:, :-1]
+    z = np.sort(np.where(dup, np.nan, z), axis=1)
+    width = int(np.max(np.sum(np.isfinite(z), axis=1), initial=0))
+    return z[:, :width]

@@ -213,6 +213,28 @@ class SizeDistribution(ABC):
                 b = m
         return float(0.5 * (a + b)) if b > 0 else 1.0
 
+    def _median_by_sections(self, lo: float, hi: float, first: float) -> float:
+        """The median by a 31-section search on the vectorised cdf over ``[lo, hi]`` (31
+        points a call); with ``hi = inf`` the bracket's upper end starts at ``first`` and
+        doubles until the cdf reaches 1/2."""
+        if not np.isfinite(hi):
+            hi = first
+            while float(self.cdf(hi)) < 0.5:
+                hi *= 2.0
+        t = np.linspace(0.0, 1.0, 33)[1:-1]
+        for _ in range(40):
+            if not np.nextafter(lo, hi) < hi:
+                break
+            z = lo + (hi - lo) * t
+            below = np.asarray(self.cdf(z)) < 0.5
+            k = int(np.argmin(below)) if not np.all(below) else z.size
+            new_lo = float(z[k - 1]) if k > 0 else lo
+            new_hi = float(z[k]) if k < z.size else hi
+            if new_lo == lo and new_hi == hi:
+                break
+            lo, hi = new_lo, new_hi
+        return float(hi) if hi > 0 else 1.0
+
     def mp_moment(self, k):
         """E[X**k] with mpmath quadrature of ``mp_pdf`` (override for closed forms)."""
         import mpmath as mp

@@ -402,13 +402,9 @@ class PredictionBucket(SizeDistribution):
             if np.isfinite(high):
                 row.append((high / d)[:, None])
         z = np.concatenate(row, axis=1)
-        z = np.where((z > zfrom[:, None]) & (z < zto[:, None]), z, np.nan)
-        z = np.sort(z, axis=1)
-        dup = np.zeros(z.shape, dtype=bool)
-        dup[:, 1:] = z[:, 1:] == z[:, :-1]
-        z = np.sort(np.where(dup, np.nan, z), axis=1)
-        width = int(np.max(np.sum(np.isfinite(z), axis=1), initial=0))
-        z = z[:, :width]
+        from ..analysis.quadrature import inner_points
+
+        z = inner_points(z, zfrom[:, None], zto[:, None])
         z = np.where(np.isfinite(z), z, zto[:, None])
         return np.concatenate([zfrom[:, None], z, zto[:, None]], axis=1)
 
@@ -787,23 +783,8 @@ class PredictionBucket(SizeDistribution):
         cached = self.__dict__.get("_median_cache")
         if cached is not None:
             return cached
-        lo = self._lo
-        hi = self._hi if np.isfinite(self._hi) else max(2.0 * lo, self._med, 1e-300)
-        while not np.isfinite(self._hi) and float(self.cdf(hi)) < 0.5:
-            hi *= 2.0
-        t = np.linspace(0.0, 1.0, 33)[1:-1]
-        for _ in range(40):
-            if not np.nextafter(lo, hi) < hi:
-                break
-            z = lo + (hi - lo) * t
-            below = np.asarray(self.cdf(z)) < 0.5
-            j = int(np.argmin(below)) if not np.all(below) else z.size
-            new_lo = float(z[j - 1]) if j > 0 else lo
-            new_hi = float(z[j]) if j < z.size else hi
-            if new_lo == lo and new_hi == hi:
-                break
-            lo, hi = new_lo, new_hi
-        value = float(hi) if hi > 0 else 1.0
+        value = self._median_by_sections(self._lo, self._hi,
+                                         max(2.0 * self._lo, self._med, 1e-300))
         self.__dict__["_median_cache"] = value
         return value
 

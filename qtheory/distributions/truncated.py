@@ -207,23 +207,7 @@ class Truncated(SizeDistribution):
             return cached
         if self.is_discrete:
             return super().scale
-        lo = self._lo
-        hi = self._hi if np.isfinite(self._hi) else max(2.0 * lo, 1.0)
-        while not np.isfinite(self._hi) and float(self.cdf(hi)) < 0.5:
-            hi *= 2.0
-        t = np.linspace(0.0, 1.0, 33)[1:-1]
-        for _ in range(40):
-            if not np.nextafter(lo, hi) < hi:
-                break
-            z = lo + (hi - lo) * t
-            below = np.asarray(self.cdf(z)) < 0.5
-            k = int(np.argmin(below)) if not np.all(below) else z.size
-            new_lo = float(z[k - 1]) if k > 0 else lo
-            new_hi = float(z[k]) if k < z.size else hi
-            if new_lo == lo and new_hi == hi:
-                break
-            lo, hi = new_lo, new_hi
-        value = float(hi) if hi > 0 else 1.0
+        value = self._median_by_sections(self._lo, self._hi, max(2.0 * self._lo, 1.0))
         self.__dict__["_median_cache"] = value
         return value
 
