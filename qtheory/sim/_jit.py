@@ -121,6 +121,10 @@ class Retarget:
             glb = dict(glb)
             for n in names:
                 glb[n] = self(glb[n])
+        # a warning raised in the function (even an ignored one) adds this key to its
+        # globals on first use; under Numba's CUDA simulator other threads of the block
+        # iterate over those globals at every call, so the key must exist beforehand
+        glb.setdefault("__warningregistry__", {})
         closure = py.__closure__
         if closure and any(self._wants(c.cell_contents) for c in closure):
             closure = tuple(types.CellType(self(c.cell_contents) if self._wants(c.cell_contents)
