@@ -58,11 +58,13 @@ def _remaining(key: str) -> RankFunction:
     return RankFunction.single(key, [Segment(value=(1.0, 0.0), slope=-1)])
 
 
-def _check_thresholds(name: str, thresholds) -> tuple[float, ...]:
+def _check_thresholds(name: str, thresholds, allow_empty: bool = False) -> tuple[float, ...]:
     try:
         t = np.asarray(thresholds, dtype=float).ravel()
     except (TypeError, ValueError):
         raise ValueError(f"{name} must be numbers, got {thresholds!r}") from None
+    if allow_empty and t.size == 0:
+        return ()
     if t.size == 0 or np.any(~np.isfinite(t)) or np.any(t < 0):
         raise ValueError(f"{name} must be finite and >= 0, got {thresholds!r}")
     if np.any(np.diff(t) <= 0):
@@ -374,8 +376,7 @@ class Buckets(Policy):
     uses_prediction = True
 
     def __post_init__(self):
-        t = () if len(tuple(self.thresholds)) == 0 else _check_thresholds(
-            "thresholds", self.thresholds)
+        t = _check_thresholds("thresholds", self.thresholds, allow_empty=True)
         object.__setattr__(self, "thresholds", t)
 
     @property
@@ -676,8 +677,7 @@ class GittinsBuckets(Policy):
     uses_prediction = True
 
     def __post_init__(self):
-        t = () if len(tuple(self.thresholds)) == 0 else _check_thresholds(
-            "thresholds", self.thresholds)
+        t = _check_thresholds("thresholds", self.thresholds, allow_empty=True)
         if t and t[0] <= 0:
             raise ValueError(f"thresholds must be > 0 (predictions are >= 0), got {t!r}")
         object.__setattr__(self, "thresholds", t)

@@ -113,6 +113,21 @@ def check_probs(probs, size: int, name: str = "probs") -> np.ndarray:
     return p / total
 
 
+def check_interval(low, high) -> tuple[float, float]:
+    """``(low, high)`` as floats for an interval ``low < X <= high`` of sizes:
+    ``0 <= low < high <= inf``; raises ValueError naming the parameter otherwise."""
+    try:
+        low, high = float(low), float(high)
+    except (TypeError, ValueError):
+        raise ValueError(f"low and high must be numbers, got low={low!r}, high={high!r}") \
+            from None
+    if not (np.isfinite(low) and low >= 0):
+        raise ValueError(f"low must be finite and >= 0, got {low!r}")
+    if not high > low:
+        raise ValueError(f"high must be > low, got low={low!r}, high={high!r}")
+    return low, high
+
+
 def to_array(x) -> np.ndarray:
     """``x`` as a float ndarray (any shape)."""
     return np.asarray(x, dtype=float)

@@ -79,7 +79,14 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .._warnings import QuadratureWarning
-from .base import SizeDistribution, as_generator, check_count, check_order, finish
+from .base import (
+    SizeDistribution,
+    as_generator,
+    check_count,
+    check_interval,
+    check_order,
+    finish,
+)
 from .discrete import Discrete
 from .truncated import Truncated
 
@@ -112,19 +119,6 @@ def _gl_nodes(a: np.ndarray, b: np.ndarray, half: np.ndarray) -> np.ndarray:
     an interval of a few ulps they stay inside and split between its two ends."""
     h = half[:, None]
     return np.concatenate([a[:, None] + h * _GL_LEFT, b[:, None] - h * _GL_RIGHT], axis=1)
-
-
-def _check_bucket(low, high) -> tuple[float, float]:
-    try:
-        low, high = float(low), float(high)
-    except (TypeError, ValueError):
-        raise ValueError(f"low and high must be numbers, got low={low!r}, high={high!r}") \
-            from None
-    if not (np.isfinite(low) and low >= 0):
-        raise ValueError(f"low must be finite and >= 0, got {low!r}")
-    if not high > low:
-        raise ValueError(f"high must be > low, got low={low!r}, high={high!r}")
-    return low, high
 
 
 def _check_prediction(prediction: PredictionModel) -> None:
@@ -224,7 +218,7 @@ def bucket_law(size: SizeDistribution, prediction: PredictionModel, low: float,
     if not isinstance(size, SizeDistribution):
         raise ValueError(f"size must be a SizeDistribution, got {size!r}")
     _check_prediction(prediction)
-    low, high = _check_bucket(low, high)
+    low, high = check_interval(low, high)
     if prediction.is_exact:
         return Truncated(size, low, high)
     if size.is_discrete:
@@ -288,7 +282,7 @@ class PredictionBucket(SizeDistribution):
                              "use bucket_law")
         if size.is_discrete:
             raise ValueError("size: a law with atoms gives a Discrete posterior; use bucket_law")
-        low, high = _check_bucket(low, high)
+        low, high = check_interval(low, high)
         self.size, self.prediction, self.low, self.high = size, prediction, low, high
         self._in_z = bool(getattr(prediction, "integrate_in_z", False))
         self._med = float(size.scale)

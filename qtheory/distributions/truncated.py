@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SizeDistribution, finish
+from .base import SizeDistribution, check_interval, finish
 
 __all__ = ["Truncated"]
 
@@ -52,11 +52,7 @@ class Truncated(SizeDistribution):
     def __init__(self, law: SizeDistribution, low: float, high: float):
         if not isinstance(law, SizeDistribution):
             raise ValueError(f"law must be a SizeDistribution, got {law!r}")
-        low, high = float(low), float(high)
-        if not (np.isfinite(low) and low >= 0):
-            raise ValueError(f"low must be finite and >= 0, got {low!r}")
-        if not high > low:
-            raise ValueError(f"high must be > low, got low={low!r}, high={high!r}")
+        low, high = check_interval(low, high)
         self.law, self.low, self.high = law, low, high
         self.is_discrete = law.is_discrete
         med = float(law.scale)

@@ -22,7 +22,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
-from bench_soap import _time  # the same timing (median of repeats), next to this file
+from bench_soap import _time, _write  # the same timing (median of repeats) and report
 
 import qtheory as qt
 
@@ -115,11 +115,7 @@ def main(argv=None) -> Path:
                 continue
             lines.append(f"| {r[0]} | {r[1]} | {old[0]:.1f} | {r[2]:.1f} | {old[0] / r[2]:.1f} | "
                          f"{old[1]!r} | {abs(r[5] / old[1] - 1):.1e} |")
-    lines += ["", f"Quadrature warnings: {len(rec)}", ""]
-    lines += [f"- {w.message}" for w in rec[:20]]
-    args.out.write_text("\n".join(lines) + "\n")
-    print(args.out)
-    return args.out
+    return _write(lines, rec, args.out)
 
 
 if __name__ == "__main__":

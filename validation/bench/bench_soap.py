@@ -108,11 +108,17 @@ def main(argv=None) -> Path:
     for r in rows:
         lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
                      f"{r[6]} | {r[7]} |")
-    lines += ["", f"Quadrature warnings: {len(rec)}", ""]
+    return _write(lines, rec, args.out)
+
+
+def _write(lines, rec, out):
+    """Write the report ``lines`` to ``out`` with the first 20 quadrature warnings of
+    ``rec`` (recorded warnings); print and return ``out``."""
+    lines = [*lines, "", f"Quadrature warnings: {len(rec)}", ""]
     lines += [f"- {w.message}" for w in rec[:20]]
-    args.out.write_text("\n".join(lines) + "\n")
-    print(args.out)
-    return args.out
+    out.write_text("\n".join(lines) + "\n")
+    print(out)
+    return out
 
 
 if __name__ == "__main__":

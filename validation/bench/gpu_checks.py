@@ -76,11 +76,13 @@ print("tiny kernel ok:", bool((a.copy_to_host() == 2.0 * numpy.arange(1000)).all
 """
 
 SCALING = r"""
+import sys
 import time
-import qtheory as qt
 from qtheory.sim import simulate
 from qtheory.sim.kernels import gpu
-q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+sys.path.insert(0, "validation/bench")
+from bench_gpu import _queue  # the benchmark's M/M/1 at load 0.8
+q = _queue()
 simulate(q, "SRPT", jobs=200, replications=2, backend="gpu", seed=1, warmup=0)
 for tpb in TPB:
     gpu.THREADS_PER_BLOCK = tpb
@@ -94,9 +96,9 @@ for tpb in TPB:
 """
 
 HIST = r"""
+import sys
 import time
 import numpy as np
-import qtheory as qt
 from qtheory.sim import simulate
 from qtheory.sim.kernels import gpu
 if NOCOUNT:  # leave the histogram's atomic add out, to time it
@@ -112,7 +114,9 @@ def _keep(*a, **kw):  # keep the outcome of the last run, to compare the histogr
 
 
 gpu.run_replications = _keep
-q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+sys.path.insert(0, "validation/bench")
+from bench_gpu import _queue  # the benchmark's M/M/1 at load 0.8
+q = _queue()
 differ = []
 for pol in POLS:
     hists = {}
@@ -140,12 +144,11 @@ assert not differ, f"the shared-memory histogram differs from the global one: {d
 """
 
 LLM = r"""
-import os, time, warnings
-import qtheory as qt
+import os, sys, time, warnings
 from qtheory import llm
-srv = llm.Server(max_batch=256, kv_capacity_tokens=65536, block_size=16,
-                 iteration_time=llm.LinearTime(10.0, 1e-4), preemption="recompute")
-w = llm.preset("sharegpt", arrival_rate=0.018, prediction=qt.LognormalPrediction(0.5))
+sys.path.insert(0, "validation/bench")
+from bench_llm import _server, _workload  # the model of the CPU benchmark
+srv, w = _server(), _workload(0.018)
 cores = os.cpu_count()
 warnings.simplefilter("ignore", RuntimeWarning)
 for sched in (llm.FCFS(), llm.SPRPT()):
