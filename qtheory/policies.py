@@ -654,13 +654,13 @@ class GittinsBuckets(Policy):
     The simulator runs each bucket's Gittins rank tabulated (as for :class:`Gittins`,
     :meth:`qtheory.analysis.agerank.AgeRank.to_rank_function`).
 
-    Slow case: with exact predictions or bounded noise a bucket's law has no mass below
-    some age, and for sizes whose hazard rate decreases (Weibull with shape < 1, lognormal)
-    its Gittins rank has a boundary layer there that the rank's Chebyshev fit splits into
-    many pieces; the analysis then takes minutes (Weibull shape 0.5 with exact predictions,
-    thresholds (0.5, 2): 207 s and a quadrature warning at 4e-8; the simulator agrees
-    within 1.2 standard errors of 0.9%). Noise of unbounded support (exponential,
-    lognormal) takes seconds.
+    Exact predictions or bounded noise give bucket laws with no mass below some age; the
+    Gittins rank of an age just below that end takes its best quantum just past it (the
+    rank search treats the lower end of a law's support as a breakpoint). Measured
+    (load 0.8, thresholds (0.5, 2)): Weibull shape 0.5 with exact predictions 0.37 s
+    (E[T] = 7.4329; the simulator, 8 x 4e6 jobs, gives 7.444 +- 0.015, z = 0.76),
+    lognormal sigma 1.5 with exact predictions 0.20 s, Weibull with uniform noise
+    (alpha 0.5) 2.2 s.
 
     Examples
     --------

@@ -169,7 +169,10 @@ class _Law:
         self.med = float(size.scale)
         lo, hi = size.support
         self.lo, self.hi = float(lo), float(hi)
-        self.bps = np.array(sorted({float(b) for b in size.breakpoints if b > 0}))
+        # the lower end of the support is a kink too (the density may jump up there: the
+        # best quantum of an age just below it ends just past it)
+        low = (self.lo,) if 0.0 < self.lo < self.hi else ()
+        self.bps = np.array(sorted({float(b) for b in (*size.breakpoints, *low) if b > 0}))
         A = max(self.med, 1e-300)
         if np.isfinite(self.hi):
             A = self.hi
