@@ -220,11 +220,12 @@ def test_gpu_shared_histogram_equals_global_and_cpu_under_cudasim():
     q = qt.MG1(load=0.85, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
     for name, pol in (("FCFS", P.FCFS()), ("SRPT", P.SRPT()), ("PS", P.PS())):
         prep = driver.prepare(q, pol, jobs=150, warmup=10, seed=7)
-        for shared in (False, True):
-            gpu.SHARED_HISTOGRAM = shared
+        for shared, table in ((False, False), (True, False), (True, True)):
+            gpu.SHARED_HISTOGRAM, gpu.SHARED_TABLE = shared, table
             launches = []
             g = gpu.run_replications(prep, 9, launches.append, max_events=40)
-            out[name, shared] = (g, len(launches), gpu._use_shared(prep, 4, 40))
+            used = gpu._use_shared(prep, 4, 40)
+            out[name, shared, table] = (g, len(launches), used, gpu._use_table(prep, used))
     out["launchers"] = sorted(gpu._LAUNCHERS)
     """)
     from qtheory.sim import driver
@@ -237,12 +238,13 @@ def test_gpu_shared_histogram_equals_global_and_cpu_under_cudasim():
             r.run(driver._kernel(prep.kernel_name))
         c = driver.Outcome.of_replications(rs)
         assert c.hist.sum() == 9 * 150
-        for shared in (False, True):
-            g, launches, used = out[name, shared]
-            assert used == shared and launches > 5, (name, shared, launches)
+        for shared, table in ((False, False), (True, False), (True, True)):
+            g, launches, used, used_table = out[name, shared, table]
+            assert used == shared and used_table == table and launches > 5, (name, shared)
             _same_outcome(g, c)
-    names = {n for n, _ in out["launchers"]}
-    assert out["launchers"] == sorted((n, s) for n in names for s in (False, True))
+    names = {k[0] for k in out["launchers"]}
+    assert out["launchers"] == sorted((n, s, t, None) for n in names
+                                      for s, t in ((False, False), (True, False), (True, True)))
     # the shared path is left for the global one where its int32 counts could overflow,
     # or where the histogram is not of the compile-time size
     prep = driver.prepare(q, "FCFS", jobs=100, warmup=0, seed=1)
@@ -250,6 +252,12 @@ def test_gpu_shared_histogram_equals_global_and_cpu_under_cudasim():
     assert prep.nbins + 2 == gpu._hist_size()
     big = driver.prepare(q, "FCFS", jobs=2**26, warmup=0, seed=1)
     assert gpu._use_shared(big, 16, 2**26) and not gpu._use_shared(big, 64, 2**26)
+    # the shared copy of the bin table holds every run's table, whatever the size scale
+    for mean in (1e-200, 3e-7, 1.0, 7.7, 1e250):
+        p = driver.prepare(qt.MG1(load=0.5, size=qt.Exponential(mean=mean)), "FCFS", jobs=10,
+                           warmup=0, seed=1)
+        assert p.htab.size <= gpu._table_size() and gpu._use_table(p, True) == gpu.SHARED_TABLE
+        assert not gpu._use_table(p, False)
     prep.nbins += 1
     assert not gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
 

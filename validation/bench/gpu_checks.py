@@ -19,7 +19,12 @@ hangs does not cost the steps after it), writing a log per step into ``--out``
    memory, added into the global one once per launch), checking that both give the
    same histogram; then the same with the histogram's atomic add left out (to time
    the count, and the kernel's structure without it);
-6. ``llm.log``: the LLM simulator's GPU backend against all CPU cores on ShareGPT-like
+6. ``tune.log``, ``tune.json``: FCFS and SRPT with the histogram and the bin table in
+   shared memory or not (:data:`qtheory.sim.kernels.gpu.SHARED_HISTOGRAM`,
+   :data:`~qtheory.sim.kernels.gpu.SHARED_TABLE`) and register limits
+   (:data:`~qtheory.sim.kernels.gpu.MAX_REGISTERS`); the fastest setting is written to
+   ``tune.json``, which a later ``bench`` step of the same run uses;
+7. ``llm.log``: the LLM simulator's GPU backend against all CPU cores on ShareGPT-like
    requests (requests per second).
 
 Usage, from the repository root, with qtheory importable (``PYTHONPATH=.``)::
@@ -143,6 +148,35 @@ for pol in POLS:
 assert not differ, f"the shared-memory histogram differs from the global one: {differ}"
 """
 
+TUNE = r"""
+import json, sys, time
+from qtheory.sim import simulate
+from qtheory.sim.kernels import gpu
+sys.path.insert(0, "validation/bench")
+from bench_gpu import _queue  # the benchmark's M/M/1 at load 0.8
+q = _queue()
+total = {}
+for shared, table, maxreg in VARIANTS:
+    gpu.SHARED_HISTOGRAM, gpu.SHARED_TABLE, gpu.MAX_REGISTERS = shared, table, maxreg
+    t = 0.0
+    for pol in POLS:
+        simulate(q, pol, jobs=200, replications=2, backend="gpu", seed=1)  # compile
+        t0 = time.perf_counter()
+        r = simulate(q, pol, jobs=JOBS, replications=REPS, backend="gpu", seed=2)
+        dt = time.perf_counter() - t0
+        t += dt
+        print(f"{pol:5s} shared histogram {'on ' if shared else 'off'} table "
+              f"{'on ' if table else 'off'} register limit {str(maxreg):4s} {REPS} x "
+              f"({JOBS} + {r.warmup}) jobs: {(JOBS + r.warmup) * REPS / dt / 1e9:6.3f} G jobs/s "
+              f"({dt:.2f} s); mean {r.mean:.9f}, p99 {r.p99:.6f}", flush=True)
+    total[shared, table, maxreg] = t
+best = min(total, key=total.get)
+print("fastest (shared histogram, shared table, register limit):", best, flush=True)
+with open(OUTFILE, "w") as fh:
+    json.dump({"shared_histogram": int(best[0]), "shared_table": int(best[1]),
+               "max_registers": best[2]}, fh)
+"""
+
 LLM = r"""
 import os, sys, time, warnings
 from qtheory import llm
@@ -151,26 +185,32 @@ from bench_llm import _server, _workload  # the model of the CPU benchmark
 srv, w = _server(), _workload(0.018)
 cores = os.cpu_count()
 warnings.simplefilter("ignore", RuntimeWarning)
+t0 = time.perf_counter()
+llm.simulate(w, srv, llm.FCFS(), requests=200, replications=2, backend="gpu", seed=1)
+print(f"first GPU call (compiles the kernel): {time.perf_counter() - t0:.1f} s", flush=True)
+llm.simulate(w, srv, llm.FCFS(), requests=200, replications=1, backend="cpu", seed=1)
 for sched in (llm.FCFS(), llm.SPRPT()):
-    llm.simulate(w, srv, sched, requests=200, replications=2, backend="gpu", seed=1)
-    llm.simulate(w, srv, sched, requests=200, replications=1, backend="cpu", seed=1)
-    n, reps = N, REPS
-    t0 = time.perf_counter()
-    g = llm.simulate(w, srv, sched, requests=n, replications=reps, backend="gpu", seed=1)
-    tg = time.perf_counter() - t0
+    for n, reps in SIZES:
+        t0 = time.perf_counter()
+        g = llm.simulate(w, srv, sched, requests=n, replications=reps, backend="gpu", seed=1)
+        tg = time.perf_counter() - t0
+        print(f"{sched.name:12.12s} GPU {reps:6d} x {n} requests: "
+              f"{n * reps / tg / 1e6:8.3f} M req/s ({tg:.2f} s, of which kernel and copies "
+              f"{g.elapsed:.2f} s: {n * reps / g.elapsed / 1e6:.3f} M req/s); latency mean "
+              f"{g.latency.mean:.1f}", flush=True)
     t0 = time.perf_counter()
     c = llm.simulate(w, srv, sched, requests=NCPU, replications=cores, workers=cores,
                      backend="cpu", seed=1)
     tc = time.perf_counter() - t0
-    rg, rc = n * reps / tg, NCPU * cores / tc
-    print(f"{sched!r:40.40s} GPU {rg / 1e6:8.2f} M req/s ({tg:.1f} s)  CPU {cores} cores "
-          f"{rc / 1e6:7.2f} M req/s  ratio {rg / rc:6.2f}  latency mean GPU "
-          f"{g.latency.mean:.1f} CPU {c.latency.mean:.1f} ms", flush=True)
+    print(f"{sched.name:12.12s} CPU {cores} cores x {NCPU} requests: "
+          f"{NCPU * cores / tc / 1e6:8.3f} M req/s ({tc:.2f} s); latency mean "
+          f"{c.latency.mean:.1f}", flush=True)
 """
 
 
 #: default time limit of each step, seconds
-LIMITS = {"env": 30, "pytest": 240, "bench": 170, "scaling": 70, "hist": 90, "llm": 70}
+LIMITS = {"env": 30, "pytest": 240, "bench": 170, "scaling": 70, "hist": 90, "tune": 150,
+          "llm": 70}
 
 
 def _step(name: str, cmd: list[str], limit: float, out: Path, tail: int = 40) -> int:
@@ -204,7 +244,7 @@ def main(argv=None) -> int:
     ap.add_argument("--smoke", action="store_true",
                     help="tiny sizes, to check this script under NUMBA_ENABLE_CUDASIM=1")
     ap.add_argument("--steps", default="pytest,bench,scaling,hist,llm",
-                    help="comma-separated steps to run after env (default: all)")
+                    help="comma-separated steps to run after env, in this order (default: all)")
     ap.add_argument("--tests", nargs="*", default=None,
                     help="pytest node ids (default: the two GPU test files)")
     ap.add_argument("--limit", nargs="*", default=[], metavar="STEP=SECONDS",
@@ -216,34 +256,53 @@ def main(argv=None) -> int:
     lim = {**LIMITS, **{k: float(v) for k, v in (a.split('=') for a in args.limit)}}
     rcs = {}
     subprocess.run("nvidia-smi > " + str(out / "nvidia-smi.log") + " 2>&1", shell=True)
-    steps = set(args.steps.split(","))
     rcs["env"] = _step("env", [py, "-c", ENV], lim["env"], out)
-    if "pytest" in steps:
-        tests = args.tests or ["tests/test_sim_gpu.py", "tests/test_llm_gpu.py"]
-        rcs["pytest"] = _step("pytest", [py, "-m", "pytest", "-m", "gpu", "-v", "-p",
-                                         "no:cacheprovider", "--durations=0", *tests],
-                              lim["pytest"], out)
     smoke = ["--smoke"] if args.smoke else []
-    if "bench" in steps:
-        rcs["bench"] = _step("bench", [py, str(HERE / "bench_gpu.py"), "--out",
-                                       str(out / "results_gpu.md"), *smoke], lim["bench"], out)
-    if "scaling" in steps:
-        sizes = ("TPB, REPS, JOBS = (4,), (3,), 200\n" if args.smoke else
-                 "TPB, REPS, JOBS = (128, 64, 256), (16384, 65536, 131072), 10000\n")
-        rcs["scaling"] = _step("scaling", [py, "-c", sizes + SCALING], lim["scaling"], out)
-    if "hist" in steps:
-        sizes = ("POLS, HISTS, SHARED, REPS, JOBS = ('FCFS',), (4, 2), (False, True), 9, "
-                 "200\n" if args.smoke else
-                 "POLS, HISTS, SHARED, REPS, JOBS = ('FCFS', 'SRPT'), (32,), (False, True), "
-                 "65536, 20000\n")
-        for nocount in (0, 1):
-            rcs[f"hist{nocount}"] = _step(f"hist{nocount}", [py, "-c", sizes + f"NOCOUNT = "
-                                                             f"{nocount}\n" + HIST],
-                                          lim["hist"], out)
-    if "llm" in steps:
-        sizes = ("N, REPS, NCPU = 100, 3, 100\n" if args.smoke else
-                 "N, REPS, NCPU = 500, 16384, 200_000\n")
-        rcs["llm"] = _step("llm", [py, "-c", sizes + LLM], lim["llm"], out)
+    for step in args.steps.split(","):  # in the order given
+        if step == "pytest":
+            tests = args.tests or ["tests/test_sim_gpu.py", "tests/test_llm_gpu.py"]
+            rcs[step] = _step(step, [py, "-m", "pytest", "-m", "gpu", "-v", "-p",
+                                     "no:cacheprovider", "--durations=0", *tests],
+                              lim[step], out)
+        elif step == "bench":
+            tuned = []
+            if (out / "tune.json").exists():  # the fastest setting of the tune step
+                import json
+
+                best = json.loads((out / "tune.json").read_text())
+                tuned = ["--shared-histogram", str(best["shared_histogram"]),
+                         "--shared-table", str(best["shared_table"])]
+                if best["max_registers"]:
+                    tuned += ["--max-registers", str(best["max_registers"])]
+            rcs[step] = _step(step, [py, str(HERE / "bench_gpu.py"), "--out",
+                                     str(out / "results_gpu.md"), *smoke, *tuned],
+                              lim[step], out)
+        elif step == "tune":
+            sizes = ("POLS, VARIANTS, REPS, JOBS = ('FCFS',), ((False, False, None), "
+                     "(True, True, None)), 9, 200\n" if args.smoke else
+                     "POLS, VARIANTS, REPS, JOBS = ('FCFS', 'SRPT'), ((False, False, None), "
+                     "(True, False, None), (True, True, None), (False, False, 128), "
+                     "(True, True, 128), (True, True, 64)), 65536, 20000\n")
+            rcs[step] = _step(step, [py, "-c", sizes + f"OUTFILE = {str(out / 'tune.json')!r}\n"
+                                     + TUNE], lim[step], out)
+        elif step == "scaling":
+            sizes = ("TPB, REPS, JOBS = (4,), (3,), 200\n" if args.smoke else
+                     "TPB, REPS, JOBS = (128, 64, 256), (16384, 65536, 131072), 10000\n")
+            rcs[step] = _step(step, [py, "-c", sizes + SCALING], lim[step], out)
+        elif step == "hist":
+            sizes = ("POLS, HISTS, SHARED, REPS, JOBS = ('FCFS',), (4, 2), (False, True), 9, "
+                     "200\n" if args.smoke else
+                     "POLS, HISTS, SHARED, REPS, JOBS = ('FCFS', 'SRPT'), (32,), "
+                     "(False, True), 65536, 20000\n")
+            for nocount in (0, 1):
+                rcs[f"hist{nocount}"] = _step(f"hist{nocount}", [
+                    py, "-c", sizes + f"NOCOUNT = {nocount}\n" + HIST], lim[step], out)
+        elif step == "llm":
+            sizes = ("SIZES, NCPU = ((100, 3),), 100\n" if args.smoke else
+                     "SIZES, NCPU = ((500, 1024), (500, 4096), (500, 16384)), 200_000\n")
+            rcs[step] = _step(step, [py, "-c", sizes + LLM], lim[step], out)
+        else:
+            ap.error(f"unknown step {step!r} (steps: pytest, bench, scaling, hist, tune, llm)")
     print("return codes:", rcs)
     return int(any(rcs.values()))
 

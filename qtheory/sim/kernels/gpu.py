@@ -99,7 +99,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["run_replications", "GPUUnavailableError", "available", "device_function",
            "THREADS_PER_BLOCK",
-           "SLICE_EVENTS", "HISTOGRAMS", "SHARED_HISTOGRAM"]
+           "SLICE_EVENTS", "HISTOGRAMS", "SHARED_HISTOGRAM", "SHARED_TABLE",
+           "MAX_REGISTERS"]
 
 #: Threads per block on a GPU (the kernels use up to 255 registers per thread).
 THREADS_PER_BLOCK = 128
@@ -119,6 +120,17 @@ HISTOGRAMS = 32
 #: launch, jobs)``, since an event finishes at most one job: ``128 x 2**18 = 2**25`` by
 #: default) or when ``prep.nbins`` is not the compile-time size :func:`_hist_size`.
 SHARED_HISTOGRAM = True
+#: With :data:`SHARED_HISTOGRAM`, also copy the histogram's bin table
+#: (:func:`.hist.bin_table`'s ``tab``, as ``int16``) into shared memory at the start of a
+#: launch, so that binning a response time reads one table entry from shared memory and
+#: one bin edge from global memory, instead of two dependent global reads. Part of the
+#: launcher's memo key, like :data:`SHARED_HISTOGRAM`.
+SHARED_TABLE = False
+#: Register limit per thread passed to ``numba.cuda.jit`` for the global kernels
+#: (``None``: the compiler's choice, 255 for every family). A lower limit lets more warps
+#: reside on a multiprocessor, at the price of spills to local memory. Part of the
+#: launcher's memo key.
+MAX_REGISTERS: int | None = None
 # the defaults keep a block's int32 counts of one launch far from overflow (2**25)
 assert THREADS_PER_BLOCK * SLICE_EVENTS < 2**31
 _POOL0 = 256  # initial rows per replication (as the CPU driver)
@@ -202,12 +214,30 @@ def _hist_size() -> int:
     return driver._BINS_PER_DECADE * (driver._DECADES_BELOW + driver._DECADES_ABOVE) + 2
 
 
-def _make_launcher(body, shared: bool = True):
+def _table_size() -> int:
+    """Entries of the shared-memory copy of the bin table (:data:`SHARED_TABLE`): 128 per
+    binary octave over the histogram's range, ``4 x 10**(16 + 1/200)`` (the 16 decades of
+    bins, half the first edge below, twice the last above: under 55.2 octaves), plus
+    one interval on either side for the alignment of the octaves; entries past a run's
+    own table hold the overflow bin."""
+    from .. import driver
+    from .hist import SHIFT
+
+    decades = driver._DECADES_BELOW + driver._DECADES_ABOVE + 1 / driver._BINS_PER_DECADE
+    octaves = 2.0 + decades * math.log2(10.0)
+    return (math.ceil(octaves) + 2) << (52 - SHIFT)
+
+
+def _make_launcher(body, shared: bool = True, table: bool = False,
+                   max_registers: int | None = None):
     """The global kernel of one family: replication ``cuda.grid(1)`` resumes its run.
 
     ``shared``: count into the block's histogram in shared memory and add it into the
     global one at the end (:data:`SHARED_HISTOGRAM`); else a global atomic add per job.
+    ``table`` (with ``shared``): read the bin table from a shared-memory copy
+    (:data:`SHARED_TABLE`). ``max_registers``: :data:`MAX_REGISTERS`.
     """
+    jit_kw = {} if max_registers is None else {"max_registers": int(max_registers)}
     if not shared:
         def launch(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf,
                    si, hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, status,
@@ -220,11 +250,12 @@ def _make_launcher(body, shared: bool = True):
                                  bsum[:, r], bcnt[:, r], rec[:, :, r], bufx, bufy,
                                  blk[:, :, r], park[:, :, r], max_events)
 
-        return cuda.jit(launch)
+        return cuda.jit(launch, **jit_kw)
 
-    from numba import int32
+    from numba import int16, int32
 
-    nb2 = _hist_size()  # a closure constant: the shared array's size is fixed at compile time
+    nb2 = _hist_size()  # closure constants: shared arrays' sizes are fixed at compile time
+    nt_tab = _table_size() if table else 1
 
     def launch(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
                hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, status,
@@ -232,10 +263,14 @@ def _make_launcher(body, shared: bool = True):
         # int32 counts: run_replications picks this kernel only when one block cannot
         # count 2**31 jobs in one launch (threads per block x min(max_events, jobs))
         sh = cuda.shared.array(nb2, int32)
+        tab = cuda.shared.array(nt_tab, int16)
         tid = cuda.threadIdx.x
         nt = cuda.blockDim.x
         for i in range(tid, nb2, nt):
             sh[i] = 0
+        if table:  # past the run's table: the overflow bin nbins + 1 = nb2 - 1
+            for i in range(tid, nt_tab, nt):
+                tab[i] = htab[i] if i < htab.shape[0] else nb2 - 1
         cuda.syncthreads()
         # every thread of the block reaches both barriers, whether it runs or not
         r = cuda.grid(1)
@@ -243,9 +278,9 @@ def _make_launcher(body, shared: bool = True):
             if status[r] != DONE:
                 status[r] = body(cfg_f, cfg_i[:, r], rb, rs, ccum, sprm, nprm, pf[:, :, r],
                                  pi[:, :, r], hk[:, r], hi[:, :, r], free[:, r], grp[:, r],
-                                 sf[:, r], si[:, r], sh, htab, hedge, bsum[:, r],
-                                 bcnt[:, r], rec[:, :, r], bufx, bufy, blk[:, :, r],
-                                 park[:, :, r], max_events)
+                                 sf[:, r], si[:, r], sh, tab if table else htab, hedge,
+                                 bsum[:, r], bcnt[:, r], rec[:, :, r], bufx, bufy,
+                                 blk[:, :, r], park[:, :, r], max_events)
         cuda.syncthreads()
         # block b adds into copy b % copies: the flush is one atomic add per nonzero bin
         # and block, and the copies keep the host side (allocation, sum) of the global
@@ -256,12 +291,12 @@ def _make_launcher(body, shared: bool = True):
             if v != 0:
                 cuda.atomic.add(g, i, v)
 
-    return cuda.jit(launch)
+    return cuda.jit(launch, **jit_kw)
 
 
 _LOCK = threading.Lock()
 _RETARGET = None
-_LAUNCHERS: dict[tuple[str, bool], object] = {}
+_LAUNCHERS: dict[tuple, object] = {}
 
 
 def _retarget_locked(fn):
@@ -289,18 +324,21 @@ def device_function(fn):
         return _retarget_locked(fn)
 
 
-def _launcher(name: str, shared: bool | None = None):
+def _launcher(name: str, shared: bool | None = None, table: bool = False):
     """The compiled global kernel for the CPU kernel ``name`` of :mod:`.cpu` (memoised),
     counting into a shared-memory histogram when ``shared`` (default:
-    :data:`SHARED_HISTOGRAM`, read now)."""
+    :data:`SHARED_HISTOGRAM`, read now), reading the bin table from shared memory when
+    ``table`` too, with the register limit :data:`MAX_REGISTERS` (read now)."""
     shared = SHARED_HISTOGRAM if shared is None else bool(shared)
+    table = bool(table) and shared
+    key = (name, shared, table, MAX_REGISTERS)
     with _LOCK:
-        if (name, shared) not in _LAUNCHERS:
+        if key not in _LAUNCHERS:
             from . import cpu
 
-            _LAUNCHERS[name, shared] = _make_launcher(_retarget_locked(getattr(cpu, name)),
-                                                      shared)
-        return _LAUNCHERS[name, shared]
+            _LAUNCHERS[key] = _make_launcher(_retarget_locked(getattr(cpu, name)), shared,
+                                             table, MAX_REGISTERS)
+        return _LAUNCHERS[key]
 
 
 def _use_shared(prep, tpb: int, slice_events: int) -> bool:
@@ -309,6 +347,13 @@ def _use_shared(prep, tpb: int, slice_events: int) -> bool:
     one launch (an event finishes at most one job, and a replication counts ``jobs``)."""
     most = tpb * min(slice_events, prep.jobs)
     return bool(SHARED_HISTOGRAM) and prep.nbins + 2 == _hist_size() and most < 2**31
+
+
+def _use_table(prep, shared: bool) -> bool:
+    """Whether a run reads its bin table from shared memory: :data:`SHARED_TABLE`, with
+    the shared histogram, and a table that fits the compile-time size (``int16``)."""
+    return bool(SHARED_TABLE) and shared and prep.htab.size <= _table_size() \
+        and prep.nbins + 1 < 2**15
 
 
 # ----------------------------------------------------------------------------- host side
@@ -470,7 +515,8 @@ def run_replications(prep: Prepared, replications: int,
     _cuda()
     grid = _blocks(replications)
     slice_events = SLICE_EVENTS if max_events is None else int(max_events)
-    launcher = _launcher(prep.kernel_name, _use_shared(prep, grid[1], slice_events))
+    shared = _use_shared(prep, grid[1], slice_events)
+    launcher = _launcher(prep.kernel_name, shared, _use_table(prep, shared))
     st = _State(prep, replications)
     done_before = 0
     with warnings.catch_warnings():
