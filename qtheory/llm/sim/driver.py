@@ -2,26 +2,28 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import numbers
 import os
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
 
 import numpy as np
 
+from ...sim._jit import jit
 from ...sim.driver import _seed_of
-from ...sim.rng import stream_key
 from ...sim.sampling import encode_prediction
 from ..schedulers import MLFQ, WAIT, get_scheduler
 from ..server import LinearTime, Server, StaircaseTime, UnitTime
 from ..workload import TraceArrivals, Workload
 from . import kernel as K
-from .draws import STREAM_REFINE, draw_requests
-from .result import Estimate, LLMResult
+from .draws import STREAM_REFINE, draw_requests_batch, stream_keys
+from .result import PERCENTILES, Estimate, LLMResult
 
-__all__ = ["simulate", "prepare_replication", "BACKENDS"]
+__all__ = ["simulate", "prepare_replication", "prepare_replications", "BACKENDS"]
 
 BACKENDS = ("cpu", "gpu")
 _UNLIMITED = 1 << 60
@@ -49,7 +51,9 @@ def _user_time(server: Server):
 
 
 def _aux(workload: Workload, server: Server, sched, lp, lo) -> np.ndarray:
-    aux = np.zeros(lp.size)
+    """The kernel's per-request auxiliary input (MLFQ entry level, WAIT type), of the shape
+    of ``lp`` (one replication or a stack of them: element by element the same)."""
+    aux = np.zeros(lp.shape)
     if isinstance(sched, MLFQ):
         # skip-join: prefill time in decode iterations -> entry level
         emit = 1 if server.prefill_emits_token else 0
@@ -72,9 +76,10 @@ def _aux(workload: Workload, server: Server, sched, lp, lo) -> np.ndarray:
 class _Rep:
     """Arrays of one replication (inputs, outputs and kernel state)."""
 
-    def __init__(self, n, maxb, bsz, ntrace):
-        self.first = np.empty(n)
-        self.done = np.empty(n)
+    def __init__(self, n, maxb, bsz, ntrace, first=None, done=None, stats=None):
+        # first, done, stats: optional rows of the stacked results to write into
+        self.first = np.empty(n) if first is None else first
+        self.done = np.empty(n) if done is None else done
         self.ri = np.zeros((K.NRI, n), np.int64)
         self.rk = np.zeros(n)
         self.wk = np.zeros(n)
@@ -85,18 +90,48 @@ class _Rep:
         self.hs = np.zeros(4, np.int64)
         self.paused = np.zeros(n, np.int64)
         self.trace = np.zeros((4, max(ntrace, 1)))
-        self.stats = np.zeros(K.NST)
+        self.stats = np.zeros(K.NST) if stats is None else stats
 
 
 def prepare_replication(workload, server, scheduler, requests, seed, rep, step=False,
                         trace_points=0, warmup=0):
     """Everything :func:`qtheory.llm.sim.kernel.run` needs for one replication (a dict).
 
-    Used by :func:`simulate` and by the reference implementation in the tests.
+    Used by the reference implementation in the tests (:func:`simulate` prepares all
+    its replications at once with :func:`prepare_replications`, the same numbers).
+    """
+    return _row(prepare_replications(workload, server, scheduler, requests, seed, [rep],
+                                     step, [trace_points], warmup), 0)
+
+
+def prepare_replications(workload, server, scheduler, requests, seed, reps, step=False,
+                         trace_points=0, warmup=0, workers=1) -> dict:
+    """:func:`prepare_replication` of several replications at once, stacked.
+
+    Parameters
+    ----------
+    workload, server, scheduler, requests, seed, step, warmup
+        As for :func:`prepare_replication`.
+    reps : sequence of int
+        Replication numbers.
+    trace_points : int or sequence of int
+        KV trace points of each replication (one number: for all).
+    workers : int
+        Threads that draw the requests (the numbers do not depend on it).
+
+    Returns
+    -------
+    dict
+        The keys of :func:`prepare_replication`; ``cfg_i``, ``cfg_f``, ``nkey`` and the
+        per-request arrays ``arr``, ``lp``, ``lo``, ``yp``, ``aux`` get a first axis of
+        replications (row ``j`` is replication ``reps[j]``, bit for bit as
+        :func:`prepare_replication` gives it), the others are shared.
     """
     sched = get_scheduler(scheduler)
     n = requests
-    arr, lp, lo, yp = draw_requests(workload, n, seed, rep)
+    reps = np.asarray(reps, np.int64).reshape(-1)
+    R = reps.size
+    arr, lp, lo, yp = draw_requests_batch(workload, n, seed, reps, workers)
     bsz = server.block_size
     cap = server.kv_blocks if server.kv_blocks is not None else _UNLIMITED
     budget = server.token_budget if server.token_budget is not None else _UNLIMITED
@@ -122,18 +157,21 @@ def prepare_replication(workload, server, scheduler, requests, seed, rep, step=F
             f"got {workload.prediction!r}")
     ncode, nprm = (enc[0], np.ascontiguousarray(enc[1], float)) if enc else (0, np.zeros(1))
     cfg_i[K.CI_NCODE] = ncode
-    cfg_i[K.CI_NTRACE] = trace_points
     cfg_i[K.CI_WARM] = warmup
     cfg_i[K.CI_SWAPOK] = 1 if server.swap_bandwidth is not None else 0
+    cfg_i = np.repeat(cfg_i[None, :], R, axis=0)
+    tp = np.broadcast_to(np.asarray(trace_points, np.int64), (R,))
+    cfg_i[:, K.CI_NTRACE] = tp
     cfg_f = np.zeros(K.NCF)
     cfg_f[K.CF_P0], cfg_f[K.CF_P1], cfg_f[K.CF_P2] = prm
     cfg_f[K.CF_TCODE] = code
     cfg_f[K.CF_COMP] = server.kv_compression.time_per_token if server.kv_compression else 0.0
     cfg_f[K.CF_BW] = server.swap_bandwidth if server.swap_bandwidth is not None else 1.0
-    horizon = float(arr[-1]) if arr[-1] > 0 else 1.0
-    cfg_f[K.CF_TRDT] = horizon / max(trace_points, 1)
-    nkey = np.uint64(stream_key(np.uint64(seed % 2**64), np.uint64(rep),
-                                np.uint64(STREAM_REFINE)))
+    cfg_f = np.repeat(cfg_f[None, :], R, axis=0)
+    last = arr[:, -1]
+    horizon = np.where(last > 0, last, 1.0)
+    cfg_f[:, K.CF_TRDT] = horizon / np.maximum(tp, 1)
+    nkey = stream_keys(seed, reps, STREAM_REFINE)
     aux = _aux(workload, server, sched, lp, lo)
     return {"user_time": _user_time(server), "cfg_i": cfg_i, "cfg_f": cfg_f,
             "sprm": np.ascontiguousarray(sprm, float),
@@ -141,9 +179,19 @@ def prepare_replication(workload, server, scheduler, requests, seed, rep, step=F
             "aux": aux, "sched": sched, "maxb": maxb, "bsz": bsz}
 
 
-def _run_one(prep, trace_points):
+_STACKED = ("cfg_i", "cfg_f", "nkey", "arr", "lp", "lo", "yp", "aux")
+
+
+def _row(batch: dict, j: int) -> dict:
+    """Replication ``j`` (row ``j``) of :func:`prepare_replications`, as
+    :func:`prepare_replication` gives it (views of the rows)."""
+    return {k: (v[j] if k in _STACKED else v) for k, v in batch.items()}
+
+
+def _run_one(prep, trace_points, st=None):
     n = prep["arr"].size
-    st = _Rep(n, prep["maxb"], prep["bsz"], trace_points)
+    if st is None:
+        st = _Rep(n, prep["maxb"], prep["bsz"], trace_points)
     user = prep.get("user_time")
     if user is None:
         kern, cfg_f = K.run, prep["cfg_f"]
@@ -196,31 +244,131 @@ def _check_wait(workload, server, sched) -> None:
             return
 
 
-def _backlog(arr, done, t0, t1, points=200):
-    ts = np.linspace(t0, t1, points)
-    d = np.sort(done)
-    num = np.searchsorted(arr, ts, side="right") - np.searchsorted(d, ts, side="right")
-    return ts, num.astype(float)
+def _grid(t1: np.ndarray, points: int) -> np.ndarray:
+    """``np.linspace(0.0, t1[r], points)`` for every row ``r`` (the same numbers, bit for
+    bit: the same operations as NumPy's ``linspace`` with a scalar stop)."""
+    div = points - 1
+    k = np.arange(points, dtype=float)
+    step = t1 / div
+    ts = k[None, :] * step[:, None]
+    zero = step == 0  # linspace's denormal branch, row by row
+    if np.any(zero):
+        ts[zero] = (k[None, :] / div) * t1[zero, None]
+    ts += 0.0
+    ts[:, -1] = t1
+    return ts
 
 
-def _token_backlog_quarters(arr, done, lo, t1, points=400):
-    """Mean outstanding output tokens (of requests arrived and not completed) over the
-    second and the last quarter of ``[0, t1]``."""
-    ts = np.linspace(0.0, t1, points)
-    order = np.argsort(done, kind="stable")
-    a = np.concatenate(([0.0], np.cumsum(lo, dtype=float)))
-    d = np.concatenate(([0.0], np.cumsum(lo[order], dtype=float)))
-    w = a[np.searchsorted(arr, ts, side="right")] - d[np.searchsorted(done[order], ts,
-                                                                       side="right")]
-    q2 = (ts >= 0.25 * t1) & (ts < 0.5 * t1)
-    q4 = ts >= 0.75 * t1
-    return float(w[q2].mean()), float(w[q4].mean())
+@jit
+def _grid_index(ts, inv, x):
+    """The first ``j`` with ``x <= ts[j]`` (``ts.size`` if none) in the non-decreasing
+    grid ``ts`` of spacing about ``1 / inv``: a guess from ``x * inv``, then corrected by
+    comparisons with ``ts`` (exact whatever the guess)."""
+    p = ts.size
+    g = 0
+    f = x * inv
+    if f >= p:
+        g = p
+    elif f > 0.0:
+        g = int(f)
+    while g > 0 and x <= ts[g - 1]:
+        g -= 1
+    while g < p and not x <= ts[g]:
+        g += 1
+    return g
 
 
-def _area_in_system(arr, done, t0, t1):
-    a = np.clip(arr, t0, t1)
-    b = np.clip(done, t0, t1)
-    return float(np.sum(np.maximum(b - a, 0.0)))
+@jit
+def _backlogs(arr, done, lo, ts_tok, inv_tok, ts_num, inv_num, tok, num):
+    """Outstanding output tokens ``tok[r, j]`` at the times ``ts_tok[r, j]`` and number in
+    system ``num[r, j]`` at the times ``ts_num[r, j]`` of replication ``r``: requests with
+    ``arr <= t`` (arrived) less those with ``done <= t`` (completed), the counts
+    ``np.searchsorted(sorted, t, side="right")`` of the per-replication code. ``tok`` and
+    ``num`` must be zero; integer-valued sums, exact in doubles below ``2**53``."""
+    R, n = arr.shape
+    pt = ts_tok.shape[1]
+    pn = ts_num.shape[1]
+    for r in range(R):
+        for i in range(n):
+            w = float(lo[r, i])
+            g = _grid_index(ts_tok[r], inv_tok[r], arr[r, i])
+            if g < pt:
+                tok[r, g] += w
+            g = _grid_index(ts_tok[r], inv_tok[r], done[r, i])
+            if g < pt:
+                tok[r, g] -= w
+            g = _grid_index(ts_num[r], inv_num[r], arr[r, i])
+            if g < pn:
+                num[r, g] += 1.0
+            g = _grid_index(ts_num[r], inv_num[r], done[r, i])
+            if g < pn:
+                num[r, g] -= 1.0
+        for j in range(1, pt):
+            tok[r, j] += tok[r, j - 1]
+        for j in range(1, pn):
+            num[r, j] += num[r, j - 1]
+
+
+def _inverse_step(ts: np.ndarray) -> np.ndarray:
+    """``1 / spacing`` of each row of a grid from :func:`_grid` (0 where it is 0)."""
+    step = ts[:, -1] / (ts.shape[1] - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        inv = 1.0 / step
+    return np.where(np.isfinite(inv), inv, 0.0)
+
+
+def _masked_mean(x: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Row means of ``x`` over ``mask`` (NaN for an empty row)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(mask, x, 0.0).sum(axis=1) / mask.sum(axis=1)
+
+
+def _slopes(ts: np.ndarray, y: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Least-squares slopes of ``y`` on ``ts`` over ``mask``, row by row: the centred
+    closed form (``np.polyfit(ts[mask], y[mask], 1)[0]`` to rounding, about 1e-15
+    relative; exactly 0.0 for a constant ``y``); 0.0 with 2 points or fewer, and
+    ``np.polyfit`` itself where the closed form is degenerate (all times equal)."""
+    m = mask.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        xm = np.where(mask, ts, 0.0).sum(axis=1) / m
+        ym = np.where(mask, y, 0.0).sum(axis=1) / m
+        dx = np.where(mask, ts - xm[:, None], 0.0)
+        sxx = (dx * dx).sum(axis=1)
+        out = (dx * np.where(mask, y - ym[:, None], 0.0)).sum(axis=1) / sxx
+    out[m <= 2] = 0.0
+    for r in np.flatnonzero((m > 2) & ~(np.isfinite(out) & (sxx > 0))):
+        out[r] = float(np.polyfit(ts[r][mask[r]], y[r][mask[r]], 1)[0])
+    return out
+
+
+def _percentiles(values: np.ndarray) -> dict:
+    """The percentiles of :meth:`Estimate.from_means` (computed apart, on a thread),
+    reordering ``values`` in place (the same partition as on NumPy's copy)."""
+    if not np.size(values):
+        return {q: float("nan") for q in PERCENTILES}
+    v = np.asarray(values, float)
+    return {q: float(x) for q, x in zip(PERCENTILES, np.percentile(v, PERCENTILES,
+                                                                   overwrite_input=True))}
+
+
+def _estimate(means, pct: dict, level: float) -> Estimate:
+    """``Estimate.from_means(means, values, level)`` with ``pct = _percentiles(values)``."""
+    return dataclasses.replace(Estimate.from_means(means, None, level), percentiles=pct)
+
+
+def _row_means(values: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Means of consecutive segments of ``values`` of lengths ``counts`` (NaN for an empty
+    one), each the same number as ``segment.mean()``: segments of equal length are
+    gathered into a 2-d array and averaged along its rows (NumPy's pairwise sum, row by
+    row, as for a 1-d array)."""
+    out = np.full(counts.size, np.nan)
+    starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
+    for c in np.unique(counts):
+        if c == 0:
+            continue
+        rows = np.flatnonzero(counts == c)
+        out[rows] = values[starts[rows, None] + np.arange(c)].mean(axis=1)
+    return out
 
 
 def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int = 100_000,
@@ -332,92 +480,173 @@ def simulate(workload: Workload, server: Server, scheduler="fcfs", requests: int
 
         _cuda()  # GPUUnavailableError (a NotImplementedError) without a GPU, early
     seed_int = _seed_of(seed)
-    preps = [prepare_replication(workload, server, sched, requests, seed_int, r, step,
-                                 trace_points if r == 0 else 0, warmup)
-             for r in range(replications)]
-    t0 = time.perf_counter()
     nw = workers if workers is not None else (os.cpu_count() or 1)
     nw = max(1, min(int(nw), replications))
+    tps = np.zeros(replications, np.int64)
+    tps[0] = trace_points
+    batch = prepare_replications(workload, server, sched, requests, seed_int,
+                                 np.arange(replications), step, tps, warmup, nw)
+    t0 = time.perf_counter()
     if backend == "gpu":
         from . import gpu
 
-        reps = gpu.run_replications(preps, trace_points)
-    elif nw == 1:
-        reps = [_run_one(p, trace_points) for p in preps]
+        out = gpu.run_stacked(batch, trace_points, preemptions=records)
     else:
-        _run_one(prepare_replication(workload, server, sched, 2, seed_int, 0), 0)  # compile
-        with ThreadPoolExecutor(max_workers=nw) as ex:
-            reps = list(ex.map(lambda p: _run_one(p, trace_points), preps))
+        if nw > 1:  # compile (or load) the kernel once, before the threads call it
+            _run_one(prepare_replication(workload, server, sched, 2, seed_int, 0), 0)
+        out = _run_rows(batch, nw, records)
     elapsed = time.perf_counter() - t0
-    return _collect(workload, server, sched, preps, reps, warmup, level, batches, records,
-                    trace_points, seed_int, elapsed, backend)
+    return _collect(workload, server, sched, batch, out, warmup, level, batches, records,
+                    trace_points, seed_int, elapsed, backend, nw)
 
 
-def _collect(workload, server, sched, preps, reps, warmup, level, batches, records,
-             trace_points, seed, elapsed, backend="cpu") -> LLMResult:
-    nrep = len(reps)
-    n = preps[0]["arr"].size
+def _run_rows(batch: dict, nw: int, preemptions: bool) -> SimpleNamespace:
+    """Run the stacked replications ``batch`` on ``nw`` threads (the CPU backend); their
+    results stacked as :func:`qtheory.llm.sim.gpu.run_stacked` returns them."""
+    R, n = batch["arr"].shape
+    out = SimpleNamespace(first=np.empty((R, n)), done=np.empty((R, n)),
+                          stats=np.zeros((R, K.NST)),
+                          npre=np.zeros((R, n), np.int64) if preemptions else None,
+                          trace=None)
+    ntrace = batch["cfg_i"][:, K.CI_NTRACE]
+
+    def one(j):
+        tp = int(ntrace[j])
+        st = _Rep(n, batch["maxb"], batch["bsz"], tp, out.first[j], out.done[j],
+                  out.stats[j])
+        _run_one(_row(batch, j), tp, st)
+        if preemptions:
+            out.npre[j] = st.ri[K.R_NPRE]
+        if j == 0:
+            out.trace = st.trace
+
+    if nw == 1:
+        for j in range(R):
+            one(j)
+        return out
+    rows = iter(range(R))  # shared by the threads: next() is atomic under the GIL
+    errors = {}
+
+    def work():
+        for j in rows:
+            try:
+                one(j)
+            except Exception as e:  # noqa: BLE001 - re-raised below, lowest row first
+                errors[j] = e
+                return
+
+    with ThreadPoolExecutor(max_workers=nw) as ex:
+        for f in [ex.submit(work) for _ in range(nw)]:
+            f.result()
+    if errors:
+        raise errors[min(errors)]
+    return out
+
+
+#: Rows of a block of :func:`_collect` (about ``2**17`` requests: its temporaries stay
+#: in cache, and blocks can run on several threads).
+_BLOCK_REQUESTS = 1 << 17
+
+
+def _collect_block(arr, lo, first, done, warmup, per_row, lat_all, ttft_all):
+    """The per-replication statistics of a block of rows of the stack (``arr``, ...,
+    ``done``: views of those rows), written into the rows of ``per_row`` (a dict of 1-d
+    arrays), ``lat_all`` and ``ttft_all``; returns the block's TBT values (row after
+    row). Every number is computed from its own row only, as by the per-replication
+    definitions (NumPy's row reductions give the sums of 1-d arrays, bit for bit)."""
+    n = arr.shape[1]
     m = slice(warmup, n)
-    lat_m, ttft_m, tbt_m, thr, tthr, num, slopes, ends = [], [], [], [], [], [], [], []
-    quarters = []
-    lat_all, ttft_all, tbt_all = [], [], []
-    batch_lat, batch_ttft, batch_tbt = [], [], []
-    for p, st in zip(preps, reps):
-        arr, lo = p["arr"], p["lo"]
-        lat = (st.done - arr)[m]
-        ttft = (st.first - arr)[m]
-        ok = lo[m] >= 2
-        tbt = ((st.done - st.first)[m][ok] / (lo[m][ok] - 1))
-        lat_m.append(lat.mean())
-        ttft_m.append(ttft.mean())
-        tbt_m.append(tbt.mean() if tbt.size else math.nan)
-        lat_all.append(lat)
-        ttft_all.append(ttft)
-        tbt_all.append(tbt)
-        if nrep == 1:
-            edges = np.linspace(0, lat.size, batches + 1).astype(int)
-            batch_lat = [lat[a:b].mean() for a, b in zip(edges[:-1], edges[1:]) if b > a]
-            batch_ttft = [ttft[a:b].mean() for a, b in zip(edges[:-1], edges[1:]) if b > a]
-            bt_idx = np.flatnonzero(ok)
-            batch_tbt = [tbt[(bt_idx >= a) & (bt_idx < b)].mean()
-                         for a, b in zip(edges[:-1], edges[1:])
-                         if np.any((bt_idx >= a) & (bt_idx < b))]
-        t0, t1 = float(arr[warmup]), float(arr[-1])
-        span = t1 - t0
-        inw = (st.done >= t0) & (st.done <= t1)
-        if span > 0:
-            thr.append(inw.sum() / span)
-            tthr.append(lo[inw].sum() / span)
-            num.append(_area_in_system(arr, st.done, t0, t1) / span)
+    lat = np.subtract(done[:, m], arr[:, m], out=lat_all)
+    ttft = np.subtract(first[:, m], arr[:, m], out=ttft_all)
+    per_row["lat"][:] = lat.mean(axis=1)
+    per_row["ttft"][:] = ttft.mean(axis=1)
+    lom = lo[:, m]
+    ok = lom >= 2
+    tbt = (done[:, m] - first[:, m])[ok] / (lom[ok] - 1)
+    per_row["tbt"][:] = _row_means(tbt, ok.sum(axis=1))
+    t0, t1 = arr[:, warmup], arr[:, -1]
+    span = t1 - t0
+    pos = span > 0
+    c0, c1 = t0[:, None], t1[:, None]
+    inw = (done >= c0) & (done <= c1)
+    area = np.maximum(np.clip(done, c0, c1) - np.clip(arr, c0, c1), 0.0).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_row["thr"][:] = np.where(pos, inw.sum(axis=1) / span, math.nan)
+        per_row["tthr"][:] = np.where(pos, np.where(inw, lo, 0).sum(axis=1) / span, math.nan)
+        per_row["num"][:] = np.where(pos, area / span, math.nan)
+    # backlogs on the grids of the per-replication definitions: np.linspace(0, t1, 400)
+    # (output tokens) and np.linspace(0, t1, 200) (requests)
+    ts_tok, ts_num = _grid(t1, 400), _grid(t1, 200)
+    tok, nb = np.zeros(ts_tok.shape), np.zeros(ts_num.shape)
+    _backlogs(arr, done, lo, ts_tok, _inverse_step(ts_tok), ts_num, _inverse_step(ts_num),
+              tok, nb)
+    # integer-valued tokens: these sums are exact, in any order
+    per_row["w2"][:] = _masked_mean(tok, (ts_tok >= 0.25 * c1) & (ts_tok < 0.5 * c1))
+    per_row["w4"][:] = _masked_mean(tok, ts_tok >= 0.75 * c1)
+    # the closed-form slope differs from np.polyfit's by rounding only (about 1e-15
+    # relative to the slopes' scale): the one value that is not the same bit for bit
+    per_row["slope"][:] = _slopes(ts_num, nb, ts_num >= 0.5 * c1)
+    per_row["end"][:] = nb[:, -1]
+    return tbt
+
+
+def _collect(workload, server, sched, batch, out, warmup, level, batches, records,
+             trace_points, seed, elapsed, backend="cpu", workers=1) -> LLMResult:
+    """The :class:`LLMResult` of stacked replications: ``batch`` from
+    :func:`prepare_replications`, ``out`` from :func:`_run_rows` or
+    :func:`qtheory.llm.sim.gpu.run_stacked`; computed for blocks of replications at once
+    (:func:`_collect_block`), with the numbers of the per-replication definitions.
+    ``workers`` threads share the blocks and the percentiles (the numbers do not depend
+    on it)."""
+    arr, lo, first, done = batch["arr"], batch["lo"], out.first, out.done
+    nrep, n = arr.shape
+    per_row = {k: np.empty(nrep) for k in ("lat", "ttft", "tbt", "thr", "tthr", "num", "w2",
+                                          "w4", "slope", "end")}
+    lat_all, ttft_all = np.empty((nrep, n - warmup)), np.empty((nrep, n - warmup))
+    rows = max(1, _BLOCK_REQUESTS // n)
+    edges = list(range(0, nrep, rows)) + [nrep]
+
+    def block(a, b):
+        return _collect_block(arr[a:b], lo[a:b], first[a:b], done[a:b], warmup,
+                              {k: v[a:b] for k, v in per_row.items()}, lat_all[a:b],
+                              ttft_all[a:b])
+
+    nw = max(1, min(int(workers), len(edges) - 1))
+    pool = ThreadPoolExecutor(max_workers=nw) if nw > 1 else None
+    run = pool.map if pool is not None else map
+    try:
+        tbt_all = np.concatenate(list(run(block, edges[:-1], edges[1:])))
+        if nrep >= 2:
+            method = "replications"
+            ml, mt, mb = per_row["lat"], per_row["ttft"], per_row["tbt"]
         else:
-            thr.append(math.nan)
-            tthr.append(math.nan)
-            num.append(math.nan)
-        quarters.append(_token_backlog_quarters(arr, st.done, lo, t1))
-        ts, nb = _backlog(arr, st.done, 0.0, t1)
-        half = ts >= 0.5 * t1
-        slopes.append(float(np.polyfit(ts[half], nb[half], 1)[0]) if half.sum() > 2 else 0.0)
-        ends.append(float(nb[-1]))
-    if nrep >= 2:
-        method = "replications"
-        ml, mt, mb = lat_m, ttft_m, tbt_m
-    else:
-        method = "batch means"
-        ml, mt, mb = batch_lat, batch_ttft, batch_tbt
-    lat_e = Estimate.from_means(ml, np.concatenate(lat_all), level)
-    ttft_e = Estimate.from_means(mt, np.concatenate(ttft_all), level)
-    tbt_e = Estimate.from_means(mb, np.concatenate(tbt_all), level)
-    thr_e = Estimate.from_means(thr, None, level)
-    tthr_e = Estimate.from_means(tthr, None, level)
-    S = np.array([st.stats for st in reps])
-    slope = float(np.mean(slopes))
-    mean_num = float(np.nanmean(num))
-    w2, w4 = (float(v) for v in np.mean(np.array(quarters), axis=0))
-    lo_all = preps[0]["lo"].astype(float)
+            method = "batch means"
+            lat0, ttft0, tbt0 = lat_all[0], ttft_all[0], tbt_all
+            e = np.linspace(0, lat0.size, batches + 1).astype(int)
+            ml = [lat0[a:b].mean() for a, b in zip(e[:-1], e[1:]) if b > a]
+            mt = [ttft0[a:b].mean() for a, b in zip(e[:-1], e[1:]) if b > a]
+            bt_idx = np.flatnonzero(lo[0, warmup:] >= 2)
+            mb = [tbt0[(bt_idx >= a) & (bt_idx < b)].mean()
+                  for a, b in zip(e[:-1], e[1:])
+                  if np.any((bt_idx >= a) & (bt_idx < b))]
+        # the values are no longer needed: the percentiles may reorder them in place
+        pcts = list(run(_percentiles, (lat_all, ttft_all, tbt_all)))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    lat_e, ttft_e, tbt_e = (_estimate(v, p, level) for v, p in zip((ml, mt, mb), pcts))
+    thr_e = Estimate.from_means(per_row["thr"], None, level)
+    tthr_e = Estimate.from_means(per_row["tthr"], None, level)
+    S = out.stats
+    slope = float(np.mean(per_row["slope"]))
+    mean_num = float(np.nanmean(per_row["num"]))
+    w2, w4 = (float(v) for v in np.mean(np.stack([per_row["w2"], per_row["w4"]], axis=1),
+                                        axis=0))
+    lo_all = lo[0].astype(float)
     eo, eo2 = float(lo_all.mean()), float(np.mean(lo_all**2))
     tokens_ok = w4 - w2 <= 0.5 * w2 + 4.0 * math.sqrt((w2 + eo) * eo2 / eo)
-    t1 = float(np.mean([p["arr"][-1] for p in preps]))
-    count_ok = slope * 0.5 * t1 <= max(20.0, 4.0 * math.sqrt(max(mean_num, 0.0) + 1.0))
+    t1_mean = float(np.mean(np.ascontiguousarray(arr[:, -1])))
+    count_ok = slope * 0.5 * t1_mean <= max(20.0, 4.0 * math.sqrt(max(mean_num, 0.0) + 1.0))
     stable = bool(tokens_ok and count_ok)
     notes = []
     if not stable:
@@ -428,18 +657,14 @@ def _collect(workload, server, sched, preps, reps, warmup, level, batches, recor
                       "run looks unstable", RuntimeWarning, stacklevel=3)
     kv_trace = None
     if trace_points > 0:
-        tr = reps[0].trace
+        tr = out.trace
         kv_trace = {"time": tr[0].copy(), "kv_tokens": tr[1].copy(),
                     "kv_blocks": tr[2].copy(), "in_system": tr[3].copy()}
     rec = None
     if records:
-        rec = {"arrival": np.stack([p["arr"] for p in preps]),
-               "prompt": np.stack([p["lp"] for p in preps]),
-               "output": np.stack([p["lo"] for p in preps]),
-               "prediction": np.stack([p["yp"] for p in preps]),
-               "first_token": np.stack([st.first for st in reps]),
-               "completion": np.stack([st.done for st in reps]),
-               "preemptions": np.stack([st.ri[K.R_NPRE] for st in reps])}
+        rec = {"arrival": arr.copy(), "prompt": batch["lp"].copy(), "output": lo.copy(),
+               "prediction": batch["yp"].copy(), "first_token": first.copy(),
+               "completion": done.copy(), "preemptions": out.npre.copy()}
     span = S[:, K.ST_W1T] - S[:, K.ST_W0T]
     whole = S[:, K.ST_AREA_KV] / np.maximum(S[:, K.ST_T], 1e-300)
     area = np.where(span > 0, (S[:, K.ST_W1A] - S[:, K.ST_W0A]) / np.where(span > 0, span, 1.0),
@@ -454,7 +679,7 @@ def _collect(workload, server, sched, preps, reps, warmup, level, batches, recor
         priority_preemptions=int(S[:, K.ST_PRIO].sum()),
         recomputed_tokens=int(S[:, K.ST_RECOMP].sum()),
         swapped_tokens=int(S[:, K.ST_SWAPTOK].sum()), backlog_slope=slope,
-        backlog_end=float(np.mean(ends)), stable=stable, requests=n, warmup=warmup,
+        backlog_end=float(np.mean(per_row["end"])), stable=stable, requests=n, warmup=warmup,
         replications=nrep, ci_method=method, arrival_rate=float(workload.arrival_rate),
         iterations=float(S[:, K.ST_ITERS].mean()), seed=seed, level=float(level),
         elapsed=elapsed, backend=backend, kv_trace=kv_trace, records=rec, notes=tuple(notes))

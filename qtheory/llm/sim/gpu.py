@@ -42,7 +42,8 @@ import numpy as np
 
 from . import kernel as K
 
-__all__ = ["run_replications", "MAX_BYTES_PER_LAUNCH", "THREADS_PER_BLOCK"]
+__all__ = ["run_stacked", "run_replications", "MAX_BYTES_PER_LAUNCH",
+           "THREADS_PER_BLOCK"]
 
 #: Threads per block on a GPU.
 THREADS_PER_BLOCK = 64
@@ -96,26 +97,22 @@ def bytes_per_replication(n: int, maxb: int, bsz: int, ntrace: int) -> int:
                               + K.NST + K.NCI + K.NCF + 2)
 
 
-def _group(preps, trace_points):
-    """Run the replications ``preps`` in one launch; their ``_Rep``-like results."""
+def _launch_stacked(h, sprm, nprm, maxb, bsz, trace_points):
+    """Copy the stacked inputs ``h`` (``cfg_i``, ``cfg_f``, ``nkey`` and the per-request
+    arrays, replications on the last axis) to the device, add zeroed state, run one
+    launch and check its status; the device arrays (a dict)."""
     from ...sim.kernels.gpu import _simulated
 
     launch = _launcher()
-    R = len(preps)
-    p0 = preps[0]
-    n = p0["arr"].size
-    sizes = {"n": n, "maxb": p0["maxb"], "bsz": p0["bsz"], "ntrace": max(trace_points, 1)}
-    h = {"cfg_i": np.stack([p["cfg_i"] for p in preps], axis=-1),
-         "cfg_f": np.stack([p["cfg_f"] for p in preps], axis=-1),
-         "nkey": np.array([p["nkey"] for p in preps], dtype=np.uint64)}
-    for k in _PER_REQUEST:
-        h[k] = np.stack([p[k] for p in preps], axis=-1)
+    n, R = h["arr"].shape
+    sizes = {"n": n, "maxb": maxb, "bsz": bsz, "ntrace": max(trace_points, 1)}
+    h = dict(h)
     for name, dt, rows, length in _STATE:
         size = sizes[length] if isinstance(length, str) else length
         h[name] = np.zeros(rows + (size, R), dt)
     d = {k: cuda.to_device(np.ascontiguousarray(v)) for k, v in h.items()}
-    sprm = cuda.to_device(np.ascontiguousarray(p0["sprm"]))
-    nprm = cuda.to_device(np.ascontiguousarray(p0["nprm"]))
+    sprm = cuda.to_device(np.ascontiguousarray(sprm))
+    nprm = cuda.to_device(np.ascontiguousarray(nprm))
     status = cuda.to_device(np.full(R, -1, np.int64))
     tpb = min(THREADS_PER_BLOCK, R) if not _simulated() else min(4, R)
     grid = (math.ceil(R / tpb), tpb)
@@ -131,10 +128,79 @@ def _group(preps, trace_points):
         raise RuntimeError("the LLM simulation kernel reached a state where no request can "
                            f"run in replication(s) {np.flatnonzero(st != 0).tolist()} "
                            "(please report this as a bug)")
+    return d
+
+
+def _group(preps, trace_points):
+    """Run the replications ``preps`` in one launch; their ``_Rep``-like results."""
+    p0 = preps[0]
+    h = {"cfg_i": np.stack([p["cfg_i"] for p in preps], axis=-1),
+         "cfg_f": np.stack([p["cfg_f"] for p in preps], axis=-1),
+         "nkey": np.array([p["nkey"] for p in preps], dtype=np.uint64)}
+    for k in _PER_REQUEST:
+        h[k] = np.stack([p[k] for p in preps], axis=-1)
+    d = _launch_stacked(h, p0["sprm"], p0["nprm"], p0["maxb"], p0["bsz"], trace_points)
     out = {k: d[k].copy_to_host() for k in ("first", "done", "ri", "trace", "stats")}
     return [SimpleNamespace(first=out["first"][:, r], done=out["done"][:, r],
                             ri=out["ri"][:, :, r], trace=out["trace"][:, :, r],
-                            stats=out["stats"][:, r]) for r in range(R)]
+                            stats=out["stats"][:, r]) for r in range(len(preps))]
+
+
+def _group_rows(batch, a, b, trace_points, preemptions):
+    """Run rows ``a:b`` of the stacked replications ``batch`` in one launch; their
+    results stacked by replication (C-contiguous rows, as the CPU backend gives them)."""
+    h = {"cfg_i": batch["cfg_i"][a:b].T, "cfg_f": batch["cfg_f"][a:b].T,
+         "nkey": batch["nkey"][a:b]}
+    for k in _PER_REQUEST:
+        h[k] = batch[k][a:b].T
+    d = _launch_stacked(h, batch["sprm"], batch["nprm"], batch["maxb"], batch["bsz"],
+                        trace_points)
+    out = {k: np.ascontiguousarray(d[k].copy_to_host().T) for k in ("first", "done", "stats")}
+    out["npre"] = (np.ascontiguousarray(d["ri"].copy_to_host()[K.R_NPRE].T)
+                   if preemptions else None)
+    out["trace"] = d["trace"].copy_to_host()[:, :, 0] if a == 0 and trace_points > 0 else None
+    return out
+
+
+def _per_launch(n, maxb, bsz, trace_points) -> int:
+    """Replications per launch: as many as :data:`MAX_BYTES_PER_LAUNCH` holds."""
+    return max(1, int(MAX_BYTES_PER_LAUNCH // bytes_per_replication(n, maxb, bsz,
+                                                                     trace_points)))
+
+
+def run_stacked(batch: dict, trace_points: int, preemptions: bool = False) -> SimpleNamespace:
+    """Run stacked replications (a ``prepare_replications`` dict) on the GPU.
+
+    Parameters
+    ----------
+    batch : dict
+        :func:`qtheory.llm.sim.driver.prepare_replications` of the replications: the
+        per-replication arrays stacked on a first axis of replications.
+    trace_points : int
+        KV trace points of replication 0 (row 0).
+    preemptions : bool
+        Also return the per-request preemption counts.
+
+    Returns
+    -------
+    SimpleNamespace
+        ``first``, ``done`` (``(R, n)`` first-token and completion times), ``stats``
+        (``(R, NST)``), ``npre`` (``(R, n)`` preemption counts, or ``None``) and
+        ``trace`` (``(4, trace_points)`` of row 0, or ``None``); C-contiguous. Raises
+        :class:`qtheory.sim.kernels.gpu.GPUUnavailableError` without a GPU.
+    """
+    _launcher()
+    R = batch["arr"].shape[0]
+    step = _per_launch(batch["arr"].shape[1], batch["maxb"], batch["bsz"], trace_points)
+    parts = [_group_rows(batch, a, min(a + step, R), trace_points, preemptions)
+             for a in range(0, R, step)]
+
+    def cat(k):
+        return parts[0][k] if len(parts) == 1 else np.concatenate([q[k] for q in parts])
+
+    return SimpleNamespace(first=cat("first"), done=cat("done"), stats=cat("stats"),
+                           npre=cat("npre") if preemptions else None,
+                           trace=parts[0]["trace"])
 
 
 def run_replications(preps: list, trace_points: int) -> list:
@@ -143,11 +209,12 @@ def run_replications(preps: list, trace_points: int) -> list:
     Returns objects with the CPU driver's result attributes (``first``, ``done``,
     ``ri``, ``trace``, ``stats``), in the order of ``preps``. Raises
     :class:`qtheory.sim.kernels.gpu.GPUUnavailableError` without a GPU.
+    :func:`qtheory.llm.simulate` runs :func:`run_stacked` instead (no per-replication
+    objects).
     """
     _launcher()
     p0 = preps[0]
-    per = bytes_per_replication(p0["arr"].size, p0["maxb"], p0["bsz"], trace_points)
-    step = max(1, int(MAX_BYTES_PER_LAUNCH // per))
+    step = _per_launch(p0["arr"].size, p0["maxb"], p0["bsz"], trace_points)
     reps = []
     for a in range(0, len(preps), step):
         reps.extend(_group(preps[a:a + step], trace_points))
