@@ -243,23 +243,29 @@ def test_gpu_shared_histogram_equals_global_and_cpu_under_cudasim():
             assert used == shared and used_table == table and launches > 5, (name, shared)
             _same_outcome(g, c)
     names = {k[0] for k in out["launchers"]}
-    assert out["launchers"] == sorted((n, s, t, None) for n in names
+    assert out["launchers"] == sorted((n, s, t, gpu.MAX_REGISTERS) for n in names
                                       for s, t in ((False, False), (True, False), (True, True)))
     # the shared path is left for the global one where its int32 counts could overflow,
     # or where the histogram is not of the compile-time size
+    assert not gpu.SHARED_HISTOGRAM and not gpu.SHARED_TABLE  # the defaults (measured)
     prep = driver.prepare(q, "FCFS", jobs=100, warmup=0, seed=1)
-    assert gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
-    assert prep.nbins + 2 == gpu._hist_size()
-    big = driver.prepare(q, "FCFS", jobs=2**26, warmup=0, seed=1)
-    assert gpu._use_shared(big, 16, 2**26) and not gpu._use_shared(big, 64, 2**26)
-    # the shared copy of the bin table holds every run's table, whatever the size scale
-    for mean in (1e-200, 3e-7, 1.0, 7.7, 1e250):
-        p = driver.prepare(qt.MG1(load=0.5, size=qt.Exponential(mean=mean)), "FCFS", jobs=10,
-                           warmup=0, seed=1)
-        assert p.htab.size <= gpu._table_size() and gpu._use_table(p, True) == gpu.SHARED_TABLE
-        assert not gpu._use_table(p, False)
-    prep.nbins += 1
     assert not gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
+    big = driver.prepare(q, "FCFS", jobs=2**26, warmup=0, seed=1)
+    try:
+        gpu.SHARED_HISTOGRAM = gpu.SHARED_TABLE = True
+        assert gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
+        assert prep.nbins + 2 == gpu._hist_size()
+        assert gpu._use_shared(big, 16, 2**26) and not gpu._use_shared(big, 64, 2**26)
+        # the shared copy of the bin table holds every run's table, whatever the size scale
+        for mean in (1e-200, 3e-7, 1.0, 7.7, 1e250):
+            p = driver.prepare(qt.MG1(load=0.5, size=qt.Exponential(mean=mean)), "FCFS",
+                               jobs=10, warmup=0, seed=1)
+            assert p.htab.size <= gpu._table_size() and gpu._use_table(p, True)
+            assert not gpu._use_table(p, False)
+        prep.nbins += 1
+        assert not gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
+    finally:
+        gpu.SHARED_HISTOGRAM = gpu.SHARED_TABLE = False
 
 
 def _same_outcome(g, c):

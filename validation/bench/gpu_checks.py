@@ -281,8 +281,8 @@ def main(argv=None) -> int:
             sizes = ("POLS, VARIANTS, REPS, JOBS = ('FCFS',), ((False, False, None), "
                      "(True, True, None)), 9, 200\n" if args.smoke else
                      "POLS, VARIANTS, REPS, JOBS = ('FCFS', 'SRPT'), ((False, False, None), "
-                     "(True, False, None), (True, True, None), (False, False, 128), "
-                     "(True, True, 128), (True, True, 64)), 65536, 20000\n")
+                     "(True, True, None), (False, False, 128), (True, True, 128)), 65536, "
+                     "20000\n")
             rcs[step] = _step(step, [py, "-c", sizes + f"OUTFILE = {str(out / 'tune.json')!r}\n"
                                      + TUNE], lim[step], out)
         elif step == "scaling":

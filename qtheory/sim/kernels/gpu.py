@@ -32,22 +32,32 @@ Numba is first imported, the same code runs on the CPU under Numba's CUDA simula
 (pure Python: about a thousand times slower, for tests; the histogram count is then a
 lock, see :func:`_count_simulated`).
 
-Response-time histogram: each block counts its jobs into its own histogram in shared
-memory (``int32``, one bin array of ``nbins + 2`` counts, zeroed at the start of a launch)
-with a shared-memory atomic add, and adds its nonzero bins into a global ``int64`` copy
-once at the end of the launch (:data:`SHARED_HISTOGRAM`; the counts are the same
-integers as with a global atomic add per job, so the results are bit-identical). The
-reason is measured: on an H200 (65,536 replications x 22,000 jobs, M/M/1 at load 0.8)
-the former global-memory atomic add per completed job cost most of the time (FCFS
-0.876 G jobs/s with it, 2.956 without it; SRPT 0.494 -> 1.148), and 1024 histogram
-copies instead of 32 changed nothing (0.847 / 0.500): the cost is the atomic's latency,
-which the few resident warps (255 registers per thread) cannot hide, not contention.
-The shared-memory version's speed is **not yet measured on a GPU** (the ``hist`` step of
-``validation/bench/gpu_checks.py`` times both: ``SHARED_HISTOGRAM = False`` restores the
-global atomic add per job). Compiled for sm_90 it uses 12.8 kB of shared memory per block
-(no loss of occupancy, which the registers bound) and ptxas reports more spills (FCFS
-104 -> 192 bytes of spill stores, SRPT 188 -> 272): any code after the event loop does
-that, even a lone ``syncthreads`` in the kernel without the shared histogram.
+Response-time histogram: by default each completed job is counted with a global-memory
+atomic add into one of :data:`HISTOGRAMS` copies (replication ``r`` into copy
+``r % HISTOGRAMS``), summed on the host. Two alternatives are switches, both giving the
+same integers (tested under the simulator and on an H200): :data:`SHARED_HISTOGRAM`, a
+per-block ``int32`` histogram in shared memory added into the global one once per launch,
+and :data:`SHARED_TABLE`, which also copies the bin table into shared memory. Measured on
+an H200 (2026-12-04, 65,536 replications x 22,000 jobs, M/M/1 at load 0.8, G jobs/s,
+``validation/bench/results_gpu_checks.md``):
+
+=======================================  ======  ======
+setting                                   FCFS    SRPT
+=======================================  ======  ======
+global atomic add (255 registers)         0.87    0.52
+shared histogram                          0.86    0.48
+shared histogram and bin table            0.86    0.46
+no count at all (for reference only)      3.13    1.18
+global atomic add, 128 registers          1.11    0.51
+=======================================  ======  ======
+
+So the count's cost is not the atomic (shared memory did not help), but the binning with
+the few warps that 255 registers per thread leave resident; a register limit of 128
+(:data:`MAX_REGISTERS`, the default) lets twice as many warps hide it: FCFS 0.88 -> 1.10,
+FB 0.61 -> 0.76, PS 0.74 -> 0.85, SPRPT 0.36 -> 0.40, SkipPredict 0.21 -> 0.23 G jobs/s,
+SRPT +4%, M/G/4 SRPT -3% (``validation/bench/results_gpu.md``; ptxas
+reports spill stores of 612-1,080 bytes per thread instead of 104-188, to local memory
+that the L1 cache serves).
 
 For speed, ask for many replications (the GPU runs one per thread: ``10**4`` to
 ``10**5`` keep an H100 busy); each replication's pools take about 50 kB. Kernels are
@@ -112,14 +122,15 @@ SLICE_EVENTS = 1 << 18
 HISTOGRAMS = 32
 #: Count response times into a per-block histogram in shared memory (``int32``), flushed
 #: into the global ``int64`` histogram once per launch, instead of a global-memory atomic
-#: add per completed job (``False``; see the module docstring for the measured reason).
+#: add per completed job (``False``, the default: no faster on an H200, see the module
+#: docstring).
 #: Read when a launcher is built and chosen (part of the memo key of :func:`_launcher`), so
 #: it can be switched between runs in one process. The shared path is also left for the
 #: global one when its ``int32`` counts could overflow (more than ``2**31 - 1`` jobs
 #: counted by one block in one launch: at most ``threads per block x min(events per
 #: launch, jobs)``, since an event finishes at most one job: ``128 x 2**18 = 2**25`` by
 #: default) or when ``prep.nbins`` is not the compile-time size :func:`_hist_size`.
-SHARED_HISTOGRAM = True
+SHARED_HISTOGRAM = False
 #: With :data:`SHARED_HISTOGRAM`, also copy the histogram's bin table
 #: (:func:`.hist.bin_table`'s ``tab``, as ``int16``) into shared memory at the start of a
 #: launch, so that binning a response time reads one table entry from shared memory and
@@ -128,9 +139,9 @@ SHARED_HISTOGRAM = True
 SHARED_TABLE = False
 #: Register limit per thread passed to ``numba.cuda.jit`` for the global kernels
 #: (``None``: the compiler's choice, 255 for every family). A lower limit lets more warps
-#: reside on a multiprocessor, at the price of spills to local memory. Part of the
-#: launcher's memo key.
-MAX_REGISTERS: int | None = None
+#: reside on a multiprocessor, at the price of spills to local memory; 128 was the fastest
+#: of 255 and 128 on an H200 (module docstring). Part of the launcher's memo key.
+MAX_REGISTERS: int | None = 128
 # the defaults keep a block's int32 counts of one launch far from overflow (2**25)
 assert THREADS_PER_BLOCK * SLICE_EVENTS < 2**31
 _POOL0 = 256  # initial rows per replication (as the CPU driver)
@@ -237,7 +248,9 @@ def _make_launcher(body, shared: bool = True, table: bool = False,
     ``table`` (with ``shared``): read the bin table from a shared-memory copy
     (:data:`SHARED_TABLE`). ``max_registers``: :data:`MAX_REGISTERS`.
     """
-    jit_kw = {} if max_registers is None else {"max_registers": int(max_registers)}
+    # (the CUDA simulator's jit takes no register limit)
+    jit_kw = {} if max_registers is None or _simulated() else {
+        "max_registers": int(max_registers)}
     if not shared:
         def launch(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf,
                    si, hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, status,
