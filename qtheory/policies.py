@@ -647,7 +647,7 @@ class GittinsBuckets(Policy):
     (``thresholds=()``) is :class:`Gittins`. As the buckets get finer it tends to Gittins on
     the posterior law given the prediction itself, but only at first order and with a
     drifting constant (exact predictions, exponential sizes, load 0.8, ``n`` quantile
-    buckets: ``n * (E[T] - E[T_SRPT])`` = 2.12, 1.78, 1.87, 1.70, 1.49 for ``n`` = 2 ... 32,
+    buckets: ``n * (E[T] - E[T_SRPT])`` = 2.12, 2.02, 1.87, 1.70, 1.49 for ``n`` = 2 ... 32,
     while the analysis time grows as ``n**2``), so qtheory does not offer that limit as a
     value (``docs/soap.md``).
 

@@ -65,6 +65,7 @@ _TAU = np.geomspace(1e-8, 1e6, 99)  # quanta b - a, in units of (a + median)
 _ZREL = np.geomspace(1e-15, 1e-2, 27)  # quanta ending just past a breakpoint, relative
 _GL_X, _GL_W = _leg.leggauss(16)
 _FLAT = 1e-12  # relative gap below which two candidates are a tie
+_FLAT_PIECE = 1e-13  # relative spread of a piece's values below which it is a constant
 _NOISE = 1e-13  # absolute rounding of a tail ratio, in units of E[X] / P(X > a)
 _CHEB_TOL = 1e-12
 _SECTION_POINTS = 9  # inner points per multi-section round
@@ -745,15 +746,24 @@ def _gittins_continuous(size) -> AgeRank:
 
 
 def _fix_kinds(pieces):
-    """Turn pieces whose values do not move (to rounding) into constants, and give a piece
-    whose end values go the other way (a sliver at a regime change, where the candidates tie
-    to rounding) the direction of its ends."""
+    """Turn pieces whose values do not move (to rounding: :data:`_FLAT_PIECE` relative, at
+    their ends and 15 inner ages) into constants, and give a piece whose end values go the
+    other way (a sliver at a regime change, where the candidates tie to rounding) the
+    direction of its ends.
+
+    A flat piece is a real constant (an exponential tail: the rank is ``1 / rate`` there)
+    whose rounding noise would otherwise make it a rising or falling piece, and SOAP ties
+    differ: equal constant ranks are served first come first served, equal rising ranks
+    share the server."""
     out = []
     for p in pieces:
         if p.kind != 0 and np.isfinite(p.end):
             ends = p.eval(np.array([p.start, p.end]))
-            if ends[0] == ends[1]:
-                out.append(RankPiece(p.start, p.end, value=float(ends[0])))
+            inner = p.eval(p.start + (p.end - p.start) * np.linspace(0.0, 1.0, 17)[1:-1])
+            vals = np.concatenate([ends, inner])
+            if np.all(np.isfinite(vals)) and (np.max(vals) - np.min(vals)
+                                              <= _FLAT_PIECE * np.max(np.abs(vals))):
+                out.append(RankPiece(p.start, p.end, value=float(np.median(vals))))
                 continue
             kind = 1 if ends[1] > ends[0] else -1
             if kind != p.kind:
