@@ -471,9 +471,14 @@ class _Law:
         b = a[:, None] + d
         # quanta ending just past a breakpoint above a (where the density may jump up: the
         # optimum can sit there, e.g. just below the lower end of the support)
+        # and just before it (where J has a kink and may have its least value on either
+        # side: the base grid alone is too coarse to bracket an optimum a hair below z)
         for z in self.bps:
             zb = z * (1.0 + _ZREL)
-            b = np.concatenate([b, np.where(z > a[:, None], zb[None, :], b[:, -1:])], axis=1)
+            zl = z * (1.0 - _ZREL)
+            b = np.concatenate([b, np.where(z > a[:, None], zb[None, :], b[:, -1:]),
+                                np.where(zl[None, :] > a[:, None], zl[None, :], b[:, -1:])],
+                               axis=1)
         b.sort(axis=1)
         if np.isfinite(self.hi):
             b = np.minimum(b, self.hi)
@@ -500,8 +505,31 @@ class _Law:
             with np.errstate(all="ignore"):
                 lo = np.log(b[rr, kk - 1] - ar)
                 hi = np.log(b[rr, kk + 1] - ar)
-            val, u = self._section(ar, tuple(q[rr] for q in ea), lo, hi,
-                                   Jv[rr, kk - 1], Jv[rr, kk + 1])
+            flo, fhi = Jv[rr, kk - 1], Jv[rr, kk + 1]
+            # a bracket that holds a breakpoint (a kink of J in b) is searched on each side
+            # of it: across the kink the section's parabolic step fails and the least
+            # value found is off by about 1e-8 relative
+            own = np.arange(rr.size)
+            for i, z in enumerate(self.bps):
+                with np.errstate(all="ignore"):
+                    uz = np.log(z - ar[own])
+                c = np.nonzero((uz > lo) & (uz < hi))[0]
+                if c.size == 0:
+                    continue
+                o = own[c]
+                ez = tuple(q[i] for q in self._bp_at)
+                jz = self._J(ar[o], tuple(q[rr[o]] for q in ea), np.full(c.size, z), ez)
+                own = np.concatenate([own, o])
+                lo = np.concatenate([lo, uz[c]])
+                hi = np.concatenate([hi, hi[c]])
+                flo = np.concatenate([flo, jz])
+                fhi = np.concatenate([fhi, fhi[c]])
+                hi[c], fhi[c] = uz[c], jz
+            val, u = self._section(ar[own], tuple(q[rr[own]] for q in ea), lo, hi, flo, fhi)
+            if own.size > rr.size:  # the least of each row's searches
+                order = np.lexsort((np.where(np.isnan(val), np.inf, val), own))
+                first = order[np.unique(own[order], return_index=True)[1]]
+                val, u = val[first], u[first]
             bb = ar + np.exp(u)
             # keep the grid minimum if the section wandered (it never should)
             gval = Jv[rr, kk]
@@ -625,6 +653,49 @@ def _bisect_labels(law: _Law, lo, hi, lab_hi):
     return hi
 
 
+def _side(law: _Law, a, z):
+    """Where the best quantum of each age in ``a`` ends against the breakpoint ``z``:
+    -1 before it, 0 at it (to 1e-9 relative), 1 past it."""
+    _, b = law.interior(a)
+    at = np.abs(b - z) <= 1e-9 * z
+    return np.where(at, 0, np.where(b > z, 1, -1))
+
+
+def _breakpoint_splits(law: _Law, s, e, n=48):
+    """Ages in ``(s, e)`` where the best quantum's end arrives at or leaves a breakpoint
+    ``z`` of the law (a kink of ``J(a, b)`` in ``b``).
+
+    While the best quantum ends at ``z``, the rank is ``J(a, z)``; on either side it is an
+    interior optimum, so the rank's second derivative jumps where the optimum reaches or
+    leaves ``z``, which a Chebyshev fit resolves only by halving around it (the posterior
+    of a hyperexponential law given a uniform-noise prediction bucket: 13 pieces in 2.1 s
+    without these splits, 6 in 1.3 s with them, equal to 2e-13). The ages are found by
+    sampling the side of ``z`` on which the quantum ends at ``n`` ages, then bisecting
+    each change (every bracket at once) to ``4 eps`` relative."""
+    zs = [z for z in law.bps if z > s]
+    if not zs or not e > s:
+        return []
+    a = (np.geomspace(s, e, n) if s > 0 and e > 16 * s else np.linspace(s, e, n))[1:-1]
+    out = []
+    for z in zs:
+        side = _side(law, a, z)
+        ch = np.nonzero(side[1:] != side[:-1])[0]
+        if ch.size == 0:
+            continue
+        lo, hi = a[ch].copy(), a[ch + 1].copy()
+        lside = side[ch].copy()
+        for _ in range(60):
+            act = np.nonzero(hi - lo > 4.0 * _EPS * hi)[0]
+            if act.size == 0:
+                break
+            mid = 0.5 * (lo[act] + hi[act])
+            same = _side(law, mid, z) == lside[act]
+            lo[act[same]] = mid[same]
+            hi[act[~same]] = mid[~same]
+        out.extend(float(h) for h in hi)
+    return sorted(set(out))
+
+
 class _ChebFunc:
     """A Chebyshev interpolant in ``a`` or in ``sqrt(hi - a)`` / ``sqrt(a - lo)`` (for a
     square-root endpoint behaviour, e.g. the Gittins rank just below the lower end of a Pareto
@@ -738,8 +809,10 @@ def _gittins_continuous(size) -> AgeRank:
         elif lb == 1:
             pieces.append(RankPiece(s2, e2, -1, _closed(law.mrl, law.cap)))
         else:
-            for c0, c1, ch in _cheb_pieces(law.gittins, s2, e2):
-                pieces.append(RankPiece(c0, c1, -1, ch))
+            cuts = [s2, *[z for z in _breakpoint_splits(law, s2, e2) if s2 < z < e2], e2]
+            for t0, t1 in zip(cuts[:-1], cuts[1:]):
+                for c0, c1, ch in _cheb_pieces(law.gittins, t0, t1):
+                    pieces.append(RankPiece(c0, c1, -1, ch))
     gA = law.last_value(law.gittins if labels[-1] == 2 else pieces[-1].eval)
     pieces.append(RankPiece(A, np.inf, value=gA))
     return AgeRank(_fix_kinds(pieces), name="Gittins", age_hint=A)
