@@ -120,8 +120,7 @@ def test_full_cross_validation(policy, law, load):
     P.DelayPredict(limit=1.0, expensive_cost=0.2, cost_model="server"),
 ], ids=_ids)
 def test_delaypredict_cross_validation(policy):
-    # the analysis of DelayPredict goes through a slow SOAP path (external) or a newer
-    # module (server costs): skipped where this version of the package has none
+    # skipped where a version of the package has no analysis of the policy
     q = qt.MG1(load=0.7, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
     try:
         exact = q.mean_response_time(policy)

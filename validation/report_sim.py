@@ -1,6 +1,7 @@
 """Cross-validation report: analytic vs simulated mean response time over a grid.
 
-Every policy with a formula, for exponential, Weibull (shape 0.5) and bounded-Pareto
+Every policy of ``qtheory.sim.validate.DEFAULT_POLICIES`` (GittinsBuckets aside, every policy
+with a formula), for exponential, Weibull (shape 0.5) and bounded-Pareto
 (alpha 1.5 on [0.1, 100]) sizes with exponential predictions, at loads 0.5, 0.8 and
 0.95. Prints each pair with its z-score, writes ``results/sim_report.md`` and
 ``results/sim_report.png``.

@@ -70,9 +70,11 @@ def DEFAULT_LAWS():  # noqa: N802 - a factory named like the constant it builds
 
 
 def DEFAULT_POLICIES():  # noqa: N802
-    """The policies of the default grid (every policy with a fast formula).
+    """The policies of the default grid (every policy whose formula takes under a second
+    on the default laws).
 
-    DelayPredict is left out: its analysis takes a slow SOAP path (add it by hand).
+    :class:`~qtheory.policies.GittinsBuckets` is left out: its analysis takes 1-20 s per
+    value with noisy predictions (add it by hand).
     """
     from .. import policies as P
 
@@ -83,7 +85,9 @@ def DEFAULT_POLICIES():  # noqa: N802
             P.Buckets(thresholds=(0.5, 2.0), preemptive=True), P.SRPTBounce(),
             P.SkipPredict(threshold=1.0, cheap_cost=0.1, expensive_cost=0.5),
             P.SkipPredict(threshold=1.0, cheap_cost=0.02, expensive_cost=0.05,
-                          cost_model="server")]
+                          cost_model="server"),
+            P.DelayPredict(limit=1.0, expensive_cost=0.05, cost_model="server"),
+            P.Gittins(), P.SERPT()]
 
 
 def cross_validate(laws: dict, loads, policies, *, prediction=None, jobs: int = 200_000,
