@@ -146,10 +146,6 @@ def _reference(workload, server, sched, requests, seed, replications, warmup=Non
                "first_token": np.stack([st.first for st in reps]),
                "completion": np.stack([st.done for st in reps]),
                "preemptions": np.stack([st.ri[K.R_NPRE] for st in reps])}
-    span = S[:, K.ST_W1T] - S[:, K.ST_W0T]
-    whole = S[:, K.ST_AREA_KV] / np.maximum(S[:, K.ST_T], 1e-300)
-    area = np.where(span > 0, (S[:, K.ST_W1A] - S[:, K.ST_W0A]) / np.where(span > 0, span, 1.0),
-                    whole)
     res = LLMResult(
         scheduler=sched.name,
         latency=Estimate.from_means(ml, np.concatenate(lat_all), level),
@@ -157,16 +153,11 @@ def _reference(workload, server, sched, requests, seed, replications, warmup=Non
         tbt=Estimate.from_means(mb, np.concatenate(tbt_all), level),
         throughput=Estimate.from_means(thr, None, level),
         token_throughput=Estimate.from_means(tthr, None, level), mean_number=mean_num,
-        kv_mean_tokens=float(np.mean(area)), kv_mean_tokens_run=float(np.mean(whole)),
-        kv_max_blocks=int(S[:, K.ST_MAXBLK].max()),
-        kv_max_tokens=int(S[:, K.ST_MAXTOK].max()), kv_capacity_blocks=server.kv_blocks,
-        preemptions=int(S[:, K.ST_PREEMPT].sum()), evictions=int(S[:, K.ST_EVICT].sum()),
-        priority_preemptions=int(S[:, K.ST_PRIO].sum()),
-        recomputed_tokens=int(S[:, K.ST_RECOMP].sum()),
-        swapped_tokens=int(S[:, K.ST_SWAPTOK].sum()), backlog_slope=slope,
+        **driver._counter_fields(S, server),  # the counters: not what this test is about
+        backlog_slope=slope,
         backlog_end=float(np.mean(ends)), stable=stable, requests=n, warmup=warmup,
         replications=nrep, ci_method=method, arrival_rate=float(workload.arrival_rate),
-        iterations=float(S[:, K.ST_ITERS].mean()), seed=seed, level=float(level),
+        seed=seed, level=float(level),
         kv_trace=kv_trace, records=rec, notes=notes)
     return res, slopes
 

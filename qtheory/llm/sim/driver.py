@@ -665,21 +665,28 @@ def _collect(workload, server, sched, batch, out, warmup, level, batches, record
         rec = {"arrival": arr.copy(), "prompt": batch["lp"].copy(), "output": lo.copy(),
                "prediction": batch["yp"].copy(), "first_token": first.copy(),
                "completion": done.copy(), "preemptions": out.npre.copy()}
+    return LLMResult(
+        scheduler=sched.name, latency=lat_e, ttft=ttft_e, tbt=tbt_e, throughput=thr_e,
+        token_throughput=tthr_e, mean_number=mean_num, **_counter_fields(S, server),
+        backlog_slope=slope, backlog_end=float(np.mean(per_row["end"])), stable=stable,
+        requests=n, warmup=warmup, replications=nrep, ci_method=method,
+        arrival_rate=float(workload.arrival_rate), seed=seed, level=float(level),
+        elapsed=elapsed, backend=backend, kv_trace=kv_trace, records=rec, notes=tuple(notes))
+
+
+def _counter_fields(S: np.ndarray, server: Server) -> dict:
+    """The result fields that come from the kernels' counters ``S`` (one row per
+    replication): KV occupancy and extremes, preemptions and their tokens, iterations."""
     span = S[:, K.ST_W1T] - S[:, K.ST_W0T]
     whole = S[:, K.ST_AREA_KV] / np.maximum(S[:, K.ST_T], 1e-300)
     area = np.where(span > 0, (S[:, K.ST_W1A] - S[:, K.ST_W0A]) / np.where(span > 0, span, 1.0),
                     whole)
-    return LLMResult(
-        scheduler=sched.name, latency=lat_e, ttft=ttft_e, tbt=tbt_e, throughput=thr_e,
-        token_throughput=tthr_e, mean_number=mean_num,
+    return dict(
         kv_mean_tokens=float(np.mean(area)), kv_mean_tokens_run=float(np.mean(whole)),
         kv_max_blocks=int(S[:, K.ST_MAXBLK].max()),
         kv_max_tokens=int(S[:, K.ST_MAXTOK].max()), kv_capacity_blocks=server.kv_blocks,
         preemptions=int(S[:, K.ST_PREEMPT].sum()), evictions=int(S[:, K.ST_EVICT].sum()),
         priority_preemptions=int(S[:, K.ST_PRIO].sum()),
         recomputed_tokens=int(S[:, K.ST_RECOMP].sum()),
-        swapped_tokens=int(S[:, K.ST_SWAPTOK].sum()), backlog_slope=slope,
-        backlog_end=float(np.mean(per_row["end"])), stable=stable, requests=n, warmup=warmup,
-        replications=nrep, ci_method=method, arrival_rate=float(workload.arrival_rate),
-        iterations=float(S[:, K.ST_ITERS].mean()), seed=seed, level=float(level),
-        elapsed=elapsed, backend=backend, kv_trace=kv_trace, records=rec, notes=tuple(notes))
+        swapped_tokens=int(S[:, K.ST_SWAPTOK].sum()),
+        iterations=float(S[:, K.ST_ITERS].mean()))
