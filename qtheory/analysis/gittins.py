@@ -175,7 +175,8 @@ class _Law:
         # best quantum of an age just below it ends just past it)
         low = (self.lo,) if 0.0 < self.lo < self.hi else ()
         self.bps = np.array(sorted({float(b) for b in (*size.breakpoints, *low) if b > 0}))
-        self._inner_bps = self.bps[(self.bps > self.lo) & (self.bps < self.hi)]
+        # the breakpoints inside the support (by index: _bp_at holds quantities at each)
+        self._inner = np.nonzero((self.bps > self.lo) & (self.bps < self.hi))[0]
         A = max(self.med, 1e-300)
         if np.isfinite(self.hi):
             A = self.hi
@@ -478,7 +479,7 @@ class _Law:
         for z in self.bps:
             zb = z * (1.0 + _ZREL)
             b = np.concatenate([b, np.where(z > a[:, None], zb[None, :], b[:, -1:])], axis=1)
-        for z in self._inner_bps:  # (no quantum ends best below the support's lower end)
+        for z in self.bps[self._inner]:  # (no quantum ends best below the lower end)
             zl = z * (1.0 - _ZLOW)
             b = np.concatenate([b, np.where(zl[None, :] > a[:, None], zl[None, :], b[:, -1:])],
                                axis=1)
@@ -513,9 +514,8 @@ class _Law:
             # of it: across the kink the section's parabolic step fails and the least
             # value found is off by about 1e-8 relative
             own = np.arange(rr.size)
-            for i, z in enumerate(self.bps):
-                if not self.lo < z < self.hi:
-                    continue
+            for i in self._inner:
+                z = self.bps[i]
                 with np.errstate(all="ignore"):
                     uz = np.log(z - ar[own])
                 c = np.nonzero((uz > lo) & (uz < hi))[0]
@@ -631,11 +631,12 @@ def _section_points(lo, hi, n=15):
     return z
 
 
-def _bisect_labels(law: _Law, lo, hi, lab_hi):
-    """Ages in ``(lo_i, hi_i]`` where the regime changes to ``lab_hi_i``, all brackets at once
-    (15-section search: each round classifies 15 ages of every open bracket in one call; the
-    first age with the new label and its left neighbour bracket the change), down to
-    ``4 eps`` relative."""
+def _bisect_labels(label, lo, hi, lab_hi):
+    """Ages in ``(lo_i, hi_i]`` where ``label`` (ages -> integer labels, e.g. the regime of
+    :meth:`_Law.classify`) changes to ``lab_hi_i``, all brackets at once (15-section
+    search: each round labels 15 ages of every open bracket in one call; the first age
+    with the new label and its left neighbour bracket the change), down to ``4 eps``
+    relative."""
     lo = np.array(lo, dtype=float)
     hi = np.array(hi, dtype=float)
     lab_hi = np.asarray(lab_hi, dtype=int)
@@ -644,8 +645,7 @@ def _bisect_labels(law: _Law, lo, hi, lab_hi):
         if act.size == 0:
             break
         z = _section_points(lo[act], hi[act])
-        _, lab = law.classify(z.ravel())
-        lab = lab.reshape(z.shape)
+        lab = np.asarray(label(z.ravel())).reshape(z.shape)
         hit = lab == lab_hi[act, None]
         k = np.where(hit.any(axis=1), np.argmax(hit, axis=1), z.shape[1])
         r = np.arange(act.size)
@@ -676,8 +676,8 @@ def _breakpoint_splits(law: _Law, s, e, n=48):
     of a hyperexponential law given a uniform-noise prediction bucket: 13 pieces in 2.1 s
     without these splits, 6 in 1.3 s with them, equal to 2e-13). The ages are found by
     sampling the side of ``z`` on which the best quantum ends at ``n`` ages (one search),
-    then bisecting each change (every bracket at once) to ``4 eps`` relative."""
-    zs = [z for z in law._inner_bps if z > s]
+    then finding each change with :func:`_bisect_labels`."""
+    zs = [z for z in law.bps[law._inner] if z > s]
     if not zs or not e > s:
         return []
     a = (np.geomspace(s, e, n) if s > 0 and e > 16 * s else np.linspace(s, e, n))[1:-1]
@@ -686,19 +686,9 @@ def _breakpoint_splits(law: _Law, s, e, n=48):
     for z in zs:
         side = _sides(b, z)
         ch = np.nonzero(side[1:] != side[:-1])[0]
-        if ch.size == 0:
-            continue
-        lo, hi = a[ch].copy(), a[ch + 1].copy()
-        lside = side[ch].copy()
-        for _ in range(60):
-            act = np.nonzero(hi - lo > 4.0 * _EPS * hi)[0]
-            if act.size == 0:
-                break
-            mid = 0.5 * (lo[act] + hi[act])
-            same = _sides(law.interior(mid)[1], z) == lside[act]
-            lo[act[same]] = mid[same]
-            hi[act[~same]] = mid[~same]
-        out.extend(float(h) for h in hi)
+        if ch.size:
+            out.extend(float(h) for h in _bisect_labels(
+                lambda x, z=z: _sides(law.interior(x)[1], z), a[ch], a[ch + 1], side[ch + 1]))
     return sorted(set(out))
 
 
@@ -782,7 +772,8 @@ def _gittins_continuous(size) -> AgeRank:
     bounds = [0.0]
     labels = [int(lab[0])]
     change = np.nonzero(lab[1:] != lab[:-1])[0] + 1
-    found = _bisect_labels(law, grid[change - 1], grid[change], lab[change])
+    found = _bisect_labels(lambda z: law.classify(z)[1], grid[change - 1], grid[change],
+                           lab[change])
     for i, z in zip(change, found):
         if z >= law.A * (1.0 - 1e-9):  # at the end of the range: nothing left to rank
             continue
