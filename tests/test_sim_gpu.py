@@ -208,24 +208,23 @@ def test_gpu_pool_growth_slices_and_overflow_under_cudasim():
     _same_outcome(g, c)
 
 
-def test_gpu_shared_histogram_equals_global_and_cpu_under_cudasim():
-    # the per-block histograms in shared memory, added into the global one at the end of
-    # each launch, count exactly what a global atomic add per job counts, and what the
-    # CPU counts: 9 replications are 3 blocks of 4 threads under the simulator (the last
-    # one with 3 idle threads), and 40 events per launch make many launches, in which
-    # finished replications still reach the barriers and flushes
+def test_gpu_histogram_copies_over_many_launches_equal_the_cpu_under_cudasim():
+    # the replications count into a few histogram copies with atomic adds, summed on the
+    # host: 9 replications are 3 blocks of 4 threads under the simulator (the last one with
+    # 3 idle threads), 40 events per launch make many launches, and 4 or 2 copies (fewer
+    # than the replications) make replications share copies; every way counts exactly
+    # what the CPU counts
     out = _run_simulated("""
     from qtheory.sim import driver
     from qtheory.sim.kernels import gpu
     q = qt.MG1(load=0.85, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
     for name, pol in (("FCFS", P.FCFS()), ("SRPT", P.SRPT()), ("PS", P.PS())):
         prep = driver.prepare(q, pol, jobs=150, warmup=10, seed=7)
-        for shared, table in ((False, False), (True, False), (True, True)):
-            gpu.SHARED_HISTOGRAM, gpu.SHARED_TABLE = shared, table
+        for copies in (4, 2):
+            gpu.HISTOGRAMS = copies
             launches = []
             g = gpu.run_replications(prep, 9, launches.append, max_events=40)
-            used = gpu._use_shared(prep, 4, 40)
-            out[name, shared, table] = (g, len(launches), used, gpu._use_table(prep, used))
+            out[name, copies] = (g, len(launches))
     out["launchers"] = sorted(gpu._LAUNCHERS)
     """)
     from qtheory.sim import driver
@@ -238,34 +237,13 @@ def test_gpu_shared_histogram_equals_global_and_cpu_under_cudasim():
             r.run(driver._kernel(prep.kernel_name))
         c = driver.Outcome.of_replications(rs)
         assert c.hist.sum() == 9 * 150
-        for shared, table in ((False, False), (True, False), (True, True)):
-            g, launches, used, used_table = out[name, shared, table]
-            assert used == shared and used_table == table and launches > 5, (name, shared)
+        for copies in (4, 2):
+            g, launches = out[name, copies]
+            assert launches > 5, (name, copies, launches)
             _same_outcome(g, c)
+    # one launcher per family and register limit
     names = {k[0] for k in out["launchers"]}
-    assert out["launchers"] == sorted((n, s, t, gpu.MAX_REGISTERS) for n in names
-                                      for s, t in ((False, False), (True, False), (True, True)))
-    # the shared path is left for the global one where its int32 counts could overflow,
-    # or where the histogram is not of the compile-time size
-    assert not gpu.SHARED_HISTOGRAM and not gpu.SHARED_TABLE  # the defaults (measured)
-    prep = driver.prepare(q, "FCFS", jobs=100, warmup=0, seed=1)
-    assert not gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
-    big = driver.prepare(q, "FCFS", jobs=2**26, warmup=0, seed=1)
-    try:
-        gpu.SHARED_HISTOGRAM = gpu.SHARED_TABLE = True
-        assert gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
-        assert prep.nbins + 2 == gpu._hist_size()
-        assert gpu._use_shared(big, 16, 2**26) and not gpu._use_shared(big, 64, 2**26)
-        # the shared copy of the bin table holds every run's table, whatever the size scale
-        for mean in (1e-200, 3e-7, 1.0, 7.7, 1e250):
-            p = driver.prepare(qt.MG1(load=0.5, size=qt.Exponential(mean=mean)), "FCFS",
-                               jobs=10, warmup=0, seed=1)
-            assert p.htab.size <= gpu._table_size() and gpu._use_table(p, True)
-            assert not gpu._use_table(p, False)
-        prep.nbins += 1
-        assert not gpu._use_shared(prep, gpu.THREADS_PER_BLOCK, gpu.SLICE_EVENTS)
-    finally:
-        gpu.SHARED_HISTOGRAM = gpu.SHARED_TABLE = False
+    assert out["launchers"] == sorted((n, gpu.MAX_REGISTERS) for n in names)
 
 
 def _same_outcome(g, c):

@@ -14,15 +14,12 @@ hangs does not cost the steps after it), writing a log per step into ``--out``
 4. ``scaling.log``: SRPT's aggregate rate against the number of replications and the
    threads per block;
 5. ``hist0.log``, ``hist1.log``: FCFS and SRPT with the default warm-up (rates
-   and ``z`` against the analysis) with ``gpu.SHARED_HISTOGRAM`` off (a global atomic
-   add per job, into 32 histogram copies) and on (a per-block histogram in shared
-   memory, added into the global one once per launch), checking that both give the
-   same histogram; then the same with the histogram's atomic add left out (to time
-   the count, and the kernel's structure without it);
-6. ``tune.log``, ``tune.json``: FCFS and SRPT with the histogram and the bin table in
-   shared memory or not (:data:`qtheory.sim.kernels.gpu.SHARED_HISTOGRAM`,
-   :data:`~qtheory.sim.kernels.gpu.SHARED_TABLE`) and register limits
-   (:data:`~qtheory.sim.kernels.gpu.MAX_REGISTERS`); the fastest setting is written to
+   and ``z`` against the analysis) counting into the given numbers of histogram copies
+   (:data:`qtheory.sim.kernels.gpu.HISTOGRAMS`), checking that all give the same
+   histogram; then the same with the histogram's atomic add left out (to time the
+   count, and the kernel's structure without it);
+6. ``tune.log``, ``tune.json``: FCFS and SRPT under register limits
+   (:data:`~qtheory.sim.kernels.gpu.MAX_REGISTERS`); the fastest is written to
    ``tune.json``, which a later ``bench`` step of the same run uses;
 7. ``llm.log``: the LLM simulator's GPU backend against all CPU cores on ShareGPT-like
    requests (requests per second).
@@ -125,27 +122,23 @@ q = _queue()
 differ = []
 for pol in POLS:
     hists = {}
-    for shared in SHARED:  # the switch is read when the launcher is chosen (memoised by it)
-        gpu.SHARED_HISTOGRAM = shared
-        simulate(q, pol, jobs=200, replications=2, backend="gpu", seed=1)  # compile
-        for h in HISTS:
-            gpu.HISTOGRAMS = h
-            t0 = time.perf_counter()
-            r = simulate(q, pol, jobs=JOBS, replications=REPS, backend="gpu", seed=2)
-            dt = time.perf_counter() - t0
-            hists[shared, h] = _last["out"].hist
-            z = r.z_score(q.mean_response_time(pol))
-            print(f"{pol:5s} shared {'on ' if shared else 'off'} histograms {h:5d} count "
-                  f"{'off' if NOCOUNT else 'on '} {REPS} x ({JOBS} + {r.warmup}) jobs: "
-                  f"{(JOBS + r.warmup) * REPS / dt / 1e9:6.3f} G jobs/s ({dt:.2f} s); "
-                  f"mean {r.mean:.6f} +- {r.std_error:.1e}, z {z:+.2f}", flush=True)
+    simulate(q, pol, jobs=200, replications=2, backend="gpu", seed=1)  # compile
+    for h in HISTS:
+        gpu.HISTOGRAMS = h
+        t0 = time.perf_counter()
+        r = simulate(q, pol, jobs=JOBS, replications=REPS, backend="gpu", seed=2)
+        dt = time.perf_counter() - t0
+        hists[h] = _last["out"].hist
+        z = r.z_score(q.mean_response_time(pol))
+        print(f"{pol:5s} histograms {h:5d} count {'off' if NOCOUNT else 'on '} {REPS} x "
+              f"({JOBS} + {r.warmup}) jobs: {(JOBS + r.warmup) * REPS / dt / 1e9:6.3f} G jobs/s "
+              f"({dt:.2f} s); mean {r.mean:.6f} +- {r.std_error:.1e}, z {z:+.2f}", flush=True)
     if not NOCOUNT:
         same = all(np.array_equal(v, next(iter(hists.values()))) for v in hists.values())
-        print(f"{pol:5s} histograms identical across shared on/off and copies: {same}",
-              flush=True)
+        print(f"{pol:5s} histograms identical across copies: {same}", flush=True)
         if not same:
             differ.append(pol)
-assert not differ, f"the shared-memory histogram differs from the global one: {differ}"
+assert not differ, f"the histogram depends on the number of copies: {differ}"
 """
 
 TUNE = r"""
@@ -156,8 +149,8 @@ sys.path.insert(0, "validation/bench")
 from bench_gpu import _queue  # the benchmark's M/M/1 at load 0.8
 q = _queue()
 total = {}
-for shared, table, maxreg in VARIANTS:
-    gpu.SHARED_HISTOGRAM, gpu.SHARED_TABLE, gpu.MAX_REGISTERS = shared, table, maxreg
+for maxreg in VARIANTS:
+    gpu.MAX_REGISTERS = maxreg
     t = 0.0
     for pol in POLS:
         simulate(q, pol, jobs=200, replications=2, backend="gpu", seed=1)  # compile
@@ -165,16 +158,14 @@ for shared, table, maxreg in VARIANTS:
         r = simulate(q, pol, jobs=JOBS, replications=REPS, backend="gpu", seed=2)
         dt = time.perf_counter() - t0
         t += dt
-        print(f"{pol:5s} shared histogram {'on ' if shared else 'off'} table "
-              f"{'on ' if table else 'off'} register limit {str(maxreg):4s} {REPS} x "
-              f"({JOBS} + {r.warmup}) jobs: {(JOBS + r.warmup) * REPS / dt / 1e9:6.3f} G jobs/s "
-              f"({dt:.2f} s); mean {r.mean:.9f}, p99 {r.p99:.6f}", flush=True)
-    total[shared, table, maxreg] = t
+        print(f"{pol:5s} register limit {str(maxreg):4s} {REPS} x ({JOBS} + {r.warmup}) jobs: "
+              f"{(JOBS + r.warmup) * REPS / dt / 1e9:6.3f} G jobs/s ({dt:.2f} s); "
+              f"mean {r.mean:.9f}, p99 {r.p99:.6f}", flush=True)
+    total[maxreg] = t
 best = min(total, key=total.get)
-print("fastest (shared histogram, shared table, register limit):", best, flush=True)
+print("fastest register limit:", best, flush=True)
 with open(OUTFILE, "w") as fh:
-    json.dump({"shared_histogram": int(best[0]), "shared_table": int(best[1]),
-               "max_registers": best[2]}, fh)
+    json.dump({"max_registers": best}, fh)
 """
 
 LLM = r"""
@@ -270,19 +261,15 @@ def main(argv=None) -> int:
                 import json
 
                 best = json.loads((out / "tune.json").read_text())
-                tuned = ["--shared-histogram", str(best["shared_histogram"]),
-                         "--shared-table", str(best["shared_table"])]
-                if best["max_registers"]:
-                    tuned += ["--max-registers", str(best["max_registers"])]
+                tuned = ["--max-registers", str(best["max_registers"] or 0)]
             rcs[step] = _step(step, [py, str(HERE / "bench_gpu.py"), "--out",
                                      str(out / "results_gpu.md"), *smoke, *tuned],
                               lim[step], out)
         elif step == "tune":
-            sizes = ("POLS, VARIANTS, REPS, JOBS = ('FCFS',), ((False, False, None), "
-                     "(True, True, None)), 9, 200\n" if args.smoke else
-                     "POLS, VARIANTS, REPS, JOBS = ('FCFS', 'SRPT'), ((False, False, None), "
-                     "(True, True, None), (False, False, 128), (True, True, 128)), 65536, "
-                     "20000\n")
+            sizes = ("POLS, VARIANTS, REPS, JOBS = ('FCFS',), (None, 128), 9, 200\n"
+                     if args.smoke else
+                     "POLS, VARIANTS, REPS, JOBS = ('FCFS', 'SRPT'), (None, 160, 128, 96), "
+                     "65536, 20000\n")
             rcs[step] = _step(step, [py, "-c", sizes + f"OUTFILE = {str(out / 'tune.json')!r}\n"
                                      + TUNE], lim[step], out)
         elif step == "scaling":
@@ -290,10 +277,9 @@ def main(argv=None) -> int:
                      "TPB, REPS, JOBS = (128, 64, 256), (16384, 65536, 131072), 10000\n")
             rcs[step] = _step(step, [py, "-c", sizes + SCALING], lim[step], out)
         elif step == "hist":
-            sizes = ("POLS, HISTS, SHARED, REPS, JOBS = ('FCFS',), (4, 2), (False, True), 9, "
-                     "200\n" if args.smoke else
-                     "POLS, HISTS, SHARED, REPS, JOBS = ('FCFS', 'SRPT'), (32,), "
-                     "(False, True), 65536, 20000\n")
+            sizes = ("POLS, HISTS, REPS, JOBS = ('FCFS',), (4, 2), 9, 200\n" if args.smoke
+                     else "POLS, HISTS, REPS, JOBS = ('FCFS', 'SRPT'), (32, 1024), 65536, "
+                     "20000\n")
             for nocount in (0, 1):
                 rcs[f"hist{nocount}"] = _step(f"hist{nocount}", [
                     py, "-c", sizes + f"NOCOUNT = {nocount}\n" + HIST], lim[step], out)

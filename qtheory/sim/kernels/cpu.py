@@ -36,7 +36,7 @@ is written in the subset of Python that both Numba targets compile (no allocatio
 Python objects, no builtin ``min``/``max``) and is compiled a second time for CUDA by
 :class:`qtheory.sim._jit.Retarget`, which rebinds the helpers a function calls to
 their CUDA versions. The one helper that differs is :func:`_count` (an atomic add on
-the GPU, where the threads of a block share a histogram in shared memory).
+the GPU, where replications share a histogram).
 """
 
 from __future__ import annotations
@@ -423,7 +423,7 @@ def _record_fields(pf, pi, s, idx, t, x, y):
 @jit_inline
 def _count(hist, b):
     """Add one to bin ``b`` of the response-time histogram (on the GPU an atomic add:
-    the threads of a block share one histogram there, see :mod:`.gpu`)."""
+    the replications there share a few histograms, see :mod:`.gpu`)."""
     hist[b] += 1
 
 

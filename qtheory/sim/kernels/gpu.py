@@ -10,7 +10,7 @@ module: a global kernel per family that finds its replication from ``cuda.grid(1
 takes its slices of the state arrays and calls the shared event loop; the host loop
 that launches it until every replication is done (growing the job pools, like the
 CPU driver, when a replication runs out of rows); and one overridden helper, the
-histogram count, an atomic add here because the threads of a block share a histogram.
+histogram count, an atomic add here because the replications share a few histograms.
 Same seed, same jobs: the streams are counter-based, so the GPU draws
 the CPU's job sequence; the results agree job for job up to the rounding of
 ``log``/``exp`` (libdevice against the C library) and fused multiply-adds.
@@ -32,32 +32,31 @@ Numba is first imported, the same code runs on the CPU under Numba's CUDA simula
 (pure Python: about a thousand times slower, for tests; the histogram count is then a
 lock, see :func:`_count_simulated`).
 
-Response-time histogram: by default each completed job is counted with a global-memory
-atomic add into one of :data:`HISTOGRAMS` copies (replication ``r`` into copy
-``r % HISTOGRAMS``), summed on the host. Two alternatives are switches, both giving the
-same integers (tested under the simulator and on an H200): :data:`SHARED_HISTOGRAM`, a
-per-block ``int32`` histogram in shared memory added into the global one once per launch,
-and :data:`SHARED_TABLE`, which also copies the bin table into shared memory. Measured on
-an H200 (2026-12-04, 65,536 replications x 22,000 jobs, M/M/1 at load 0.8, G jobs/s,
-``validation/bench/results_gpu_checks.md``):
+Response-time histogram: each completed job is counted with a global-memory atomic add
+into one of :data:`HISTOGRAMS` copies (replication ``r`` into copy ``r % HISTOGRAMS``),
+summed on the host. Measured on an H200 (2026-12-04, 65,536 replications x 22,000 jobs,
+M/M/1 at load 0.8, G jobs/s, ``validation/bench/results_gpu_checks.md``):
 
 =======================================  ======  ======
 setting                                   FCFS    SRPT
 =======================================  ======  ======
 global atomic add (255 registers)         0.87    0.52
-shared histogram                          0.86    0.48
-shared histogram and bin table            0.86    0.46
+shared-memory histogram                   0.86    0.48
+shared-memory histogram and bin table     0.86    0.46
 no count at all (for reference only)      3.13    1.18
 global atomic add, 128 registers          1.11    0.51
 =======================================  ======  ======
 
-So the count's cost is not the atomic (shared memory did not help), but the binning with
-the few warps that 255 registers per thread leave resident; a register limit of 128
-(:data:`MAX_REGISTERS`, the default) lets twice as many warps hide it: FCFS 0.88 -> 1.10,
-FB 0.61 -> 0.76, PS 0.74 -> 0.85, SPRPT 0.36 -> 0.40, SkipPredict 0.21 -> 0.23 G jobs/s,
-SRPT +4%, M/G/4 SRPT -3% (``validation/bench/results_gpu.md``; ptxas
-reports spill stores of 612-1,080 bytes per thread instead of 104-188, to local memory
-that the L1 cache serves).
+So the count's cost is not the atomic: a per-block histogram in shared memory, added into
+the global one once per launch, and a shared-memory copy of the bin table as well, gave
+the same integers but were no faster, at 255 registers or at 128 (1.02 / 0.47), and were
+removed again (commits 091550a and 4e7bcc8 have them). What the count costs is the
+binning with the few warps that 255 registers per thread leave resident; a register limit
+of 128 (:data:`MAX_REGISTERS`, the default) lets twice as many warps hide it: FCFS 0.88 ->
+1.10, FB 0.61 -> 0.76, PS 0.74 -> 0.85, SPRPT 0.36 -> 0.40, SkipPredict 0.21 -> 0.23 G
+jobs/s, SRPT +4%, M/G/4 SRPT -3% (``validation/bench/results_gpu.md``; ptxas reports spill
+stores of 612-1,080 bytes per thread instead of 104-188, to local memory that the L1 cache
+serves).
 
 For speed, ask for many replications (the GPU runs one per thread: ``10**4`` to
 ``10**5`` keep an H100 busy); each replication's pools take about 50 kB. Kernels are
@@ -109,41 +108,20 @@ if TYPE_CHECKING:  # pragma: no cover
 
 __all__ = ["run_replications", "GPUUnavailableError", "available", "device_function",
            "THREADS_PER_BLOCK",
-           "SLICE_EVENTS", "HISTOGRAMS", "SHARED_HISTOGRAM", "SHARED_TABLE",
-           "MAX_REGISTERS"]
+           "SLICE_EVENTS", "HISTOGRAMS", "MAX_REGISTERS"]
 
 #: Threads per block on a GPU (the kernels use up to 255 registers per thread).
 THREADS_PER_BLOCK = 128
 #: Events per replication per launch; the host relaunches until every replication is done.
 SLICE_EVENTS = 1 << 18
-#: Copies of the global histogram (summed on the host). With :data:`SHARED_HISTOGRAM`,
-#: block ``b`` adds its shared-memory histogram into copy ``b % HISTOGRAMS`` at the end of
-#: a launch; without it, replication ``r`` counts each job into copy ``r % HISTOGRAMS``.
+#: Copies of the histogram that the replications share (replication r counts into copy
+#: ``r % HISTOGRAMS``, summed on the host), which spreads the atomic adds.
 HISTOGRAMS = 32
-#: Count response times into a per-block histogram in shared memory (``int32``), flushed
-#: into the global ``int64`` histogram once per launch, instead of a global-memory atomic
-#: add per completed job (``False``, the default: no faster on an H200, see the module
-#: docstring).
-#: Read when a launcher is built and chosen (part of the memo key of :func:`_launcher`), so
-#: it can be switched between runs in one process. The shared path is also left for the
-#: global one when its ``int32`` counts could overflow (more than ``2**31 - 1`` jobs
-#: counted by one block in one launch: at most ``threads per block x min(events per
-#: launch, jobs)``, since an event finishes at most one job: ``128 x 2**18 = 2**25`` by
-#: default) or when ``prep.nbins`` is not the compile-time size :func:`_hist_size`.
-SHARED_HISTOGRAM = False
-#: With :data:`SHARED_HISTOGRAM`, also copy the histogram's bin table
-#: (:func:`.hist.bin_table`'s ``tab``, as ``int16``) into shared memory at the start of a
-#: launch, so that binning a response time reads one table entry from shared memory and
-#: one bin edge from global memory, instead of two dependent global reads. Part of the
-#: launcher's memo key, like :data:`SHARED_HISTOGRAM`.
-SHARED_TABLE = False
 #: Register limit per thread passed to ``numba.cuda.jit`` for the global kernels
 #: (``None``: the compiler's choice, 255 for every family). A lower limit lets more warps
 #: reside on a multiprocessor, at the price of spills to local memory; 128 was the fastest
 #: of 255 and 128 on an H200 (module docstring). Part of the launcher's memo key.
 MAX_REGISTERS: int | None = 128
-# the defaults keep a block's int32 counts of one launch far from overflow (2**25)
-assert THREADS_PER_BLOCK * SLICE_EVENTS < 2**31
 _POOL0 = 256  # initial rows per replication (as the CPU driver)
 
 cuda = None  # numba.cuda, bound by _cuda() on first use (never at import)
@@ -197,9 +175,7 @@ def _cuda():
 
 # ----------------------------------------------------------------------------- device code
 def _count_atomic(hist, b):
-    """The GPU's :func:`.cpu._count`: an atomic add, since the threads of a block share
-    ``hist`` (their block's ``int32`` histogram in shared memory; with
-    :data:`SHARED_HISTOGRAM` off, a global ``int64`` copy shared by many replications)."""
+    """The GPU's :func:`.cpu._count`: replications share histograms."""
     cuda.atomic.add(hist, b, 1)
 
 
@@ -209,100 +185,29 @@ _SIM_LOCK = threading.Lock()
 def _count_simulated(hist, b):
     """:func:`.cpu._count` under the CUDA simulator, where the threads of a block are
     Python threads: a lock (the simulator's ``cuda.atomic`` is reached through a swap
-    of the function's globals that is not safe between threads of one device function),
-    whichever histogram it writes (the block's shared array, or a global copy).
+    of the function's globals that is not safe between threads of one device function).
     """
     with _SIM_LOCK:
         hist[b] += 1
 
 
-def _hist_size() -> int:
-    """Bins of the response-time histogram, the two overflow bins included (``nbins + 2``
-    of :class:`qtheory.sim.driver.Prepared`, from the driver's own constants): the size of
-    the shared-memory histogram, a compile-time constant of the kernels."""
-    from .. import driver
-
-    return driver._BINS_PER_DECADE * (driver._DECADES_BELOW + driver._DECADES_ABOVE) + 2
-
-
-def _table_size() -> int:
-    """Entries of the shared-memory copy of the bin table (:data:`SHARED_TABLE`): 128 per
-    binary octave over the histogram's range, ``4 x 10**(16 + 1/200)`` (the 16 decades of
-    bins, half the first edge below, twice the last above: under 55.2 octaves), plus
-    one interval on either side for the alignment of the octaves; entries past a run's
-    own table hold the overflow bin."""
-    from .. import driver
-    from .hist import SHIFT
-
-    decades = driver._DECADES_BELOW + driver._DECADES_ABOVE + 1 / driver._BINS_PER_DECADE
-    octaves = 2.0 + decades * math.log2(10.0)
-    return (math.ceil(octaves) + 2) << (52 - SHIFT)
-
-
-def _make_launcher(body, shared: bool = True, table: bool = False,
-                   max_registers: int | None = None):
-    """The global kernel of one family: replication ``cuda.grid(1)`` resumes its run.
-
-    ``shared``: count into the block's histogram in shared memory and add it into the
-    global one at the end (:data:`SHARED_HISTOGRAM`); else a global atomic add per job.
-    ``table`` (with ``shared``): read the bin table from a shared-memory copy
-    (:data:`SHARED_TABLE`). ``max_registers``: :data:`MAX_REGISTERS`.
-    """
+def _make_launcher(body, max_registers: int | None = None):
+    """The global kernel of one family: replication ``cuda.grid(1)`` resumes its run,
+    compiled with the register limit ``max_registers`` (:data:`MAX_REGISTERS`)."""
     # (the CUDA simulator's jit takes no register limit)
     jit_kw = {} if max_registers is None or _simulated() else {
         "max_registers": int(max_registers)}
-    if not shared:
-        def launch(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf,
-                   si, hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, status,
-                   max_events):
-            r = cuda.grid(1)
-            if r < status.shape[0] and status[r] != DONE:
-                status[r] = body(cfg_f, cfg_i[:, r], rb, rs, ccum, sprm, nprm, pf[:, :, r],
-                                 pi[:, :, r], hk[:, r], hi[:, :, r], free[:, r], grp[:, r],
-                                 sf[:, r], si[:, r], hist[r % hist.shape[0]], htab, hedge,
-                                 bsum[:, r], bcnt[:, r], rec[:, :, r], bufx, bufy,
-                                 blk[:, :, r], park[:, :, r], max_events)
-
-        return cuda.jit(launch, **jit_kw)
-
-    from numba import int16, int32
-
-    nb2 = _hist_size()  # closure constants: shared arrays' sizes are fixed at compile time
-    nt_tab = _table_size() if table else 1
 
     def launch(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
                hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, status,
                max_events):
-        # int32 counts: run_replications picks this kernel only when one block cannot
-        # count 2**31 jobs in one launch (threads per block x min(max_events, jobs))
-        sh = cuda.shared.array(nb2, int32)
-        tab = cuda.shared.array(nt_tab, int16)
-        tid = cuda.threadIdx.x
-        nt = cuda.blockDim.x
-        for i in range(tid, nb2, nt):
-            sh[i] = 0
-        if table:  # past the run's table: the overflow bin nbins + 1 = nb2 - 1
-            for i in range(tid, nt_tab, nt):
-                tab[i] = htab[i] if i < htab.shape[0] else nb2 - 1
-        cuda.syncthreads()
-        # every thread of the block reaches both barriers, whether it runs or not
         r = cuda.grid(1)
-        if r < status.shape[0]:
-            if status[r] != DONE:
-                status[r] = body(cfg_f, cfg_i[:, r], rb, rs, ccum, sprm, nprm, pf[:, :, r],
-                                 pi[:, :, r], hk[:, r], hi[:, :, r], free[:, r], grp[:, r],
-                                 sf[:, r], si[:, r], sh, tab if table else htab, hedge,
-                                 bsum[:, r], bcnt[:, r], rec[:, :, r], bufx, bufy,
-                                 blk[:, :, r], park[:, :, r], max_events)
-        cuda.syncthreads()
-        # block b adds into copy b % copies: the flush is one atomic add per nonzero bin
-        # and block, and the copies keep the host side (allocation, sum) of the global
-        # path; spreading the blocks that finish together over the copies costs nothing
-        g = hist[cuda.blockIdx.x % hist.shape[0]]
-        for i in range(tid, nb2, nt):
-            v = sh[i]
-            if v != 0:
-                cuda.atomic.add(g, i, v)
+        if r < status.shape[0] and status[r] != DONE:
+            status[r] = body(cfg_f, cfg_i[:, r], rb, rs, ccum, sprm, nprm, pf[:, :, r],
+                             pi[:, :, r], hk[:, r], hi[:, :, r], free[:, r], grp[:, r],
+                             sf[:, r], si[:, r], hist[r % hist.shape[0]], htab, hedge,
+                             bsum[:, r], bcnt[:, r], rec[:, :, r], bufx, bufy, blk[:, :, r],
+                             park[:, :, r], max_events)
 
     return cuda.jit(launch, **jit_kw)
 
@@ -337,36 +242,17 @@ def device_function(fn):
         return _retarget_locked(fn)
 
 
-def _launcher(name: str, shared: bool | None = None, table: bool = False):
+def _launcher(name: str):
     """The compiled global kernel for the CPU kernel ``name`` of :mod:`.cpu` (memoised),
-    counting into a shared-memory histogram when ``shared`` (default:
-    :data:`SHARED_HISTOGRAM`, read now), reading the bin table from shared memory when
-    ``table`` too, with the register limit :data:`MAX_REGISTERS` (read now)."""
-    shared = SHARED_HISTOGRAM if shared is None else bool(shared)
-    table = bool(table) and shared
-    key = (name, shared, table, MAX_REGISTERS)
+    with the register limit :data:`MAX_REGISTERS` (read now)."""
+    key = (name, MAX_REGISTERS)
     with _LOCK:
         if key not in _LAUNCHERS:
             from . import cpu
 
-            _LAUNCHERS[key] = _make_launcher(_retarget_locked(getattr(cpu, name)), shared,
-                                             table, MAX_REGISTERS)
+            _LAUNCHERS[key] = _make_launcher(_retarget_locked(getattr(cpu, name)),
+                                             MAX_REGISTERS)
         return _LAUNCHERS[key]
-
-
-def _use_shared(prep, tpb: int, slice_events: int) -> bool:
-    """Whether a run counts into shared-memory histograms: :data:`SHARED_HISTOGRAM`, the
-    histogram of the compile-time size, and no ``int32`` overflow of a block's counts in
-    one launch (an event finishes at most one job, and a replication counts ``jobs``)."""
-    most = tpb * min(slice_events, prep.jobs)
-    return bool(SHARED_HISTOGRAM) and prep.nbins + 2 == _hist_size() and most < 2**31
-
-
-def _use_table(prep, shared: bool) -> bool:
-    """Whether a run reads its bin table from shared memory: :data:`SHARED_TABLE`, with
-    the shared histogram, and a table that fits the compile-time size (``int16``)."""
-    return bool(SHARED_TABLE) and shared and prep.htab.size <= _table_size() \
-        and prep.nbins + 1 < 2**15
 
 
 # ----------------------------------------------------------------------------- host side
@@ -526,11 +412,10 @@ def run_replications(prep: Prepared, replications: int,
             f"{type(prep.queue.prediction).__name__} are sampled by NumPy, on the CPU "
             "only: use backend='cpu' (the in-kernel laws are listed in qtheory.sim.sampling)")
     _cuda()
+    launcher = _launcher(prep.kernel_name)
+    st = _State(prep, replications)
     grid = _blocks(replications)
     slice_events = SLICE_EVENTS if max_events is None else int(max_events)
-    shared = _use_shared(prep, grid[1], slice_events)
-    launcher = _launcher(prep.kernel_name, shared, _use_table(prep, shared))
-    st = _State(prep, replications)
     done_before = 0
     with warnings.catch_warnings():
         if _simulated():  # NumPy scalars warn on the generator's intended uint64 wraparound
