@@ -18,10 +18,7 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
-import subprocess
 import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -31,9 +28,9 @@ from qtheory import llm
 from qtheory.sim.kernels import gpu
 
 sys.path.insert(0, os.path.dirname(__file__))
+from cudasim import run_under_cudasim  # noqa: E402
 from test_llm_sim import CASES, _server, _small_workload  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ALL = CASES + [(llm.ALISE(), {})]
 KW = dict(requests=120, replications=3, seed=3, records=True, trace_points=10)
 
@@ -50,20 +47,10 @@ def _run(backend: str) -> list:
 
 @pytest.fixture(scope="module")
 def simulated():
-    code = textwrap.dedent(f"""
-        import pickle, sys
-        sys.path.insert(0, {os.path.join(ROOT, "tests")!r})
+    return run_under_cudasim("""
         from test_llm_gpu import _run
-        res = _run("gpu")
-        sys.stdout.flush()
-        sys.stdout.buffer.write(b"@@PICKLE@@" + pickle.dumps(res))
-    """)
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1",
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                       timeout=1800, cwd=ROOT)
-    assert p.returncode == 0, p.stderr.decode()[-4000:]
-    return pickle.loads(p.stdout.split(b"@@PICKLE@@", 1)[1])
+        result = _run("gpu")
+    """, timeout=1800)
 
 
 def _assert_same(g, c, rtol=0.0):

@@ -22,10 +22,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import pickle
-import subprocess
 import sys
-import textwrap
 import warnings
 
 import numpy as np
@@ -39,9 +36,9 @@ from qtheory.llm.sim.result import Estimate, LLMResult
 from qtheory.sim.sampling import first_geq
 
 sys.path.insert(0, os.path.dirname(__file__))
+from cudasim import run_under_cudasim  # noqa: E402
 from test_llm_sim import _server, _small_workload  # noqa: E402
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SLOPE_RTOL = 1e-12
 
 
@@ -395,26 +392,17 @@ def test_stacked_gpu_launch_groups(monkeypatch):
 def test_gpu_backend_in_several_launches_equals_cpu_under_cudasim():
     """Three launches (a memory budget of two replications each) under Numba's CUDA
     simulator give exactly the CPU backend's result."""
-    code = textwrap.dedent(f"""
-        import pickle, sys, warnings
-        sys.path.insert(0, {os.path.join(ROOT, "tests")!r})
+    g = run_under_cudasim("""
+        import warnings
         from test_llm_sim import _server, _small_workload
         from qtheory import llm
         from qtheory.llm.sim import gpu
         gpu.MAX_BYTES_PER_LAUNCH = 2 * gpu.bytes_per_replication(80, 8, 16, 6) + 1
         warnings.simplefilter("ignore", RuntimeWarning)
-        r = llm.simulate(_small_workload(), _server(), llm.SPJF(), requests=80,
-                         replications=5, seed=2, records=True, trace_points=6,
-                         backend="gpu")
-        sys.stdout.flush()
-        sys.stdout.buffer.write(b"@@PICKLE@@" + pickle.dumps(r))
-    """)
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1",
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                       timeout=600, cwd=ROOT)
-    assert p.returncode == 0, p.stderr.decode()[-4000:]
-    g = pickle.loads(p.stdout.split(b"@@PICKLE@@", 1)[1])
+        result = llm.simulate(_small_workload(), _server(), llm.SPJF(), requests=80,
+                              replications=5, seed=2, records=True, trace_points=6,
+                              backend="gpu")
+    """, timeout=600)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
         c = llm.simulate(_small_workload(), _server(), llm.SPJF(), requests=80,

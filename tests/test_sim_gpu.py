@@ -19,7 +19,6 @@ from __future__ import annotations
 import dataclasses
 import math
 import os
-import pickle
 import subprocess
 import sys
 import textwrap
@@ -44,6 +43,9 @@ from qtheory.sim.sampling import (
 )
 
 P = qt.policies
+sys.path.insert(0, os.path.dirname(__file__))
+from cudasim import run_under_cudasim  # noqa: E402
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # name -> (queue, policy, servers); one case per kernel family, each drawing in the kernel
@@ -92,14 +94,8 @@ P = qt.policies
 def _run_simulated(body: str, timeout: float = 900.0) -> dict:
     """Run ``body`` (after :data:`_HEADER`) in a fresh interpreter under the CUDA
     simulator; it stores its results in ``out`` (a dict), which comes back pickled."""
-    code = _HEADER + "out = {}\n" + textwrap.dedent(body) + (
-        "\nsys.stdout.flush()\nsys.stdout.buffer.write(b'@@PICKLE@@' + pickle.dumps(out))\n")
-    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1",
-           "PYTHONPATH": ROOT + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    p = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
-                       timeout=timeout, cwd=ROOT)
-    assert p.returncode == 0, p.stderr.decode()[-4000:]
-    return pickle.loads(p.stdout.split(b"@@PICKLE@@", 1)[1])
+    return run_under_cudasim(_HEADER + "out = {}\n" + textwrap.dedent(body) + "\nresult = out\n",
+                             timeout)
 
 
 def _cpu(case: str, **kw) -> SimulationResult:
