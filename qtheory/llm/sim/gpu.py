@@ -42,7 +42,7 @@ import numpy as np
 
 from . import kernel as K
 
-__all__ = ["run_stacked", "run_replications", "MAX_BYTES_PER_LAUNCH",
+__all__ = ["run_stacked", "MAX_BYTES_PER_LAUNCH",
            "THREADS_PER_BLOCK"]
 
 #: Threads per block on a GPU.
@@ -131,21 +131,6 @@ def _launch_stacked(h, sprm, nprm, maxb, bsz, trace_points):
     return d
 
 
-def _group(preps, trace_points):
-    """Run the replications ``preps`` in one launch; their ``_Rep``-like results."""
-    p0 = preps[0]
-    h = {"cfg_i": np.stack([p["cfg_i"] for p in preps], axis=-1),
-         "cfg_f": np.stack([p["cfg_f"] for p in preps], axis=-1),
-         "nkey": np.array([p["nkey"] for p in preps], dtype=np.uint64)}
-    for k in _PER_REQUEST:
-        h[k] = np.stack([p[k] for p in preps], axis=-1)
-    d = _launch_stacked(h, p0["sprm"], p0["nprm"], p0["maxb"], p0["bsz"], trace_points)
-    out = {k: d[k].copy_to_host() for k in ("first", "done", "ri", "trace", "stats")}
-    return [SimpleNamespace(first=out["first"][:, r], done=out["done"][:, r],
-                            ri=out["ri"][:, :, r], trace=out["trace"][:, :, r],
-                            stats=out["stats"][:, r]) for r in range(len(preps))]
-
-
 def _group_rows(batch, a, b, trace_points, preemptions):
     """Run rows ``a:b`` of the stacked replications ``batch`` in one launch; their
     results stacked by replication (C-contiguous rows, as the CPU backend gives them)."""
@@ -201,21 +186,3 @@ def run_stacked(batch: dict, trace_points: int, preemptions: bool = False) -> Si
     return SimpleNamespace(first=cat("first"), done=cat("done"), stats=cat("stats"),
                            npre=cat("npre") if preemptions else None,
                            trace=parts[0]["trace"])
-
-
-def run_replications(preps: list, trace_points: int) -> list:
-    """Run the prepared replications (``prepare_replication`` dicts) on the GPU.
-
-    Returns objects with the CPU driver's result attributes (``first``, ``done``,
-    ``ri``, ``trace``, ``stats``), in the order of ``preps``. Raises
-    :class:`qtheory.sim.kernels.gpu.GPUUnavailableError` without a GPU.
-    :func:`qtheory.llm.simulate` runs :func:`run_stacked` instead (no per-replication
-    objects).
-    """
-    _launcher()
-    p0 = preps[0]
-    step = _per_launch(p0["arr"].size, p0["maxb"], p0["bsz"], trace_points)
-    reps = []
-    for a in range(0, len(preps), step):
-        reps.extend(_group(preps[a:a + step], trace_points))
-    return reps
