@@ -363,9 +363,13 @@ class _Law:
                     ok &= ~inside | (w <= 0.125 * float(loc))
         return ok
 
-    def _gl(self, a, b):
-        """``(int_a^b P(X > t) dt, int_a^b f(t) dt)`` by 16-point Gauss-Legendre on each piece
-        between the breakpoints (only those inside some window cut), on shared nodes."""
+    def _gl(self, a, b, sf_b):
+        """``(int_a^b P(X > t) dt, int_a^b f(t) dt)`` for narrow windows, given ``sf_b =
+        P(X > b)``: the first is ``int_a^b (t - a) f(t) dt + (b - a) P(X > b)`` (integration
+        by parts; positive terms, and only the density is evaluated, which is much cheaper
+        than the survival function for laws defined by quadrature), each integral by 16-point
+        Gauss-Legendre on every piece between the breakpoints (only those inside some window
+        cut), on shared nodes."""
         cuts = [a] + [np.clip(z, a, b) for z in self.bps if np.any((a < z) & (z < b))] + [b]
         e = np.sort(np.stack(cuts, axis=-1), axis=-1) if len(cuts) > 2 else np.stack(cuts, -1)
         lo, hi = e[..., :-1], e[..., 1:]
@@ -373,10 +377,10 @@ class _Law:
         x = mid[..., None] + half[..., None] * _GL_X
         pos = half[..., None] > 0
         with np.errstate(all="ignore"):
-            vs = np.where(pos, self.sf(x), 0.0)
             vf = np.where(pos, self.pdf(x), 0.0)
-        return (np.sum(half * np.sum(_GL_W * vs, axis=-1), axis=-1),
-                np.sum(half * np.sum(_GL_W * vf, axis=-1), axis=-1))
+            hf = half * np.sum(_GL_W * vf, axis=-1)
+            hm = half * np.sum(_GL_W * (x - a[..., None, None]) * vf, axis=-1)
+        return np.sum(hm, axis=-1) + (b - a) * sf_b, np.sum(hf, axis=-1)
 
     def _J(self, a, ea, b, eb):
         """J(a, b) from the quantities ``ea`` at a (:meth:`_ends`) and ``eb`` at b
@@ -393,7 +397,8 @@ class _Law:
                 zone = self._end_zone(a) if np.isfinite(self.hi) else None
                 plain = nar if zone is None else nar & ~zone
                 if np.any(plain):
-                    num[plain], den[plain] = self._gl(a[plain], b[plain])
+                    num[plain], den[plain] = self._gl(
+                        a[plain], b[plain], np.broadcast_to(eb[0], shape)[plain])
                 if zone is not None and np.any(nar & zone):
                     # near a finite end, [a, hi] is smooth: int_a^b P(X > t) dt =
                     # int_a^b (t - a) f(t) dt + (b - a) P(X > b) on one set of nodes
@@ -801,7 +806,13 @@ def _gittins_continuous(size) -> AgeRank:
         kept.append((s2, e2, lb))
     pieces = []
     for s2, e2, lb in kept:
-        if lb == 0:
+        if lb in (0, 1) and getattr(size, "costly_tails", False):
+            # a law whose tails are quadratures: tabulate the closed form once (Chebyshev,
+            # as interior pieces) rather than integrate again at every age the analysis asks
+            fun = law.hazard_inv if lb == 0 else law.mrl
+            for c0, c1, ch in _cheb_pieces(_closed(fun, law.cap), s2, e2):
+                pieces.append(RankPiece(c0, c1, 1 if lb == 0 else -1, ch))
+        elif lb == 0:
             pieces.append(RankPiece(s2, e2, 1, _closed(law.hazard_inv, law.cap)))
         elif lb == 1:
             pieces.append(RankPiece(s2, e2, -1, _closed(law.mrl, law.cap)))
