@@ -121,3 +121,22 @@ def test_gittins_given_a_bit_sits_between_srpt_and_gittins(size, T, load):
     q = qt.MG1(arrival_rate=lam, size=size)
     assert q.mean_response_time("SRPT") <= bit * (1 + 1e-9)
     assert bit <= q.mean_response_time(qt.policies.Gittins()) * (1 + 1e-9)
+
+
+def test_gauss_node_classes_converge_to_srpt_at_second_order():
+    # exact predictions at the Gauss-Legendre quantile nodes of Exp(1): one Deterministic
+    # class per node, ranked y_j - a, tends to SRPT (validation/gittins_nodes.py); the
+    # midpoint rule only at first order
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / "validation" / "gittins_nodes.py"
+    spec = importlib.util.spec_from_file_location("gittins_nodes", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    ref = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0)).mean_response_time("SRPT")
+    gl = [mod.node_value(n, "gauss") - ref for n in (8, 16)]
+    mid = [mod.node_value(n, "midpoint") - ref for n in (8, 16)]
+    assert 3.5 < gl[0] / gl[1] < 4.5  # second order
+    assert 1.8 < mid[0] / mid[1] < 2.2  # first order
+    assert abs(gl[1]) < 6e-3

@@ -22,9 +22,11 @@ so comparisons with its own rank stay exact; other classes compare rank values.
 Uses: Gittins with class information (each class ranked by the Gittins rank of its own law,
 :func:`~qtheory.analysis.gittins.gittins_rank`), for example Gittins given perfect bucket advice
 with :class:`~qtheory.distributions.truncated.Truncated` laws as the classes. Gittins on the
-posterior law of the size given a *continuous* prediction is not implemented: classes as
-quadrature nodes in the prediction converge only at first order, since the other-job
-functions jump in the prediction at every rank level (``docs/soap.md``, "Several classes").
+posterior law of the size given a *continuous* prediction is not implemented: classes at
+quadrature nodes in the prediction's quantile converge at first order with the midpoint rule
+and at second order with Gauss-Legendre nodes (``validation/gittins_nodes.py``), since the
+other-job functions jump in the prediction at every rank level (``docs/soap.md``, "Several
+classes").
 
 Examples
 --------
