@@ -613,6 +613,59 @@ def test_special_kernels_equal_the_generic_kernels(size, pol, special, generic, 
     assert a.percentiles == pytest.approx(b.percentiles, rel=1e-9)
 
 
+_SERVER_COST = dict(cost_model="server")
+_SETUP_FB = RankPolicy(RankFunction.single("none", [
+    Segment(value=(0.0, -INF), end=(0.0, 0.1), overhead=True),
+    Segment(value=(0.0, 0.1), slope=1)]), label="setup+FB")
+# (policy, replication means, mean number in system) at load 0.95, seed 5, 2 x 20,000 jobs,
+# as float.hex, from the kernels before the served job's registers of 2026-12-04 (4th
+# session): those changes keep every number to the last bit
+_PINNED = [
+    (P.SRPTBounce(), ("0x1.155870fb60f5dp+3", "0x1.3696ba1f7cb63p+3"), "0x1.1fb42b4f8de32p+3"),
+    (P.SkipPredict(threshold=1.0, cheap_cost=0.05, expensive_cost=0.1, **_SERVER_COST),
+     ("0x1.d365dfa795827p+9", "0x1.939c6825d3927p+9"), "0x1.519782a69a620p+7"),
+    (P.DelayPredict(limit=1.0, expensive_cost=0.1, **_SERVER_COST),
+     ("0x1.32e4c2676cbb5p+5", "0x1.7da3763e11568p+5"), "0x1.6eae0c51b1be0p+5"),
+    (_SETUP_FB, ("0x1.8463c2f58aabbp+12", "0x1.7159c2a236347p+12"), "0x1.a18659758bef4p+9"),
+]
+
+
+@pytest.mark.parametrize("pol, means, number", _PINNED, ids=lambda v: getattr(v, "name", ""))
+def test_rising_and_overhead_kernels_keep_their_numbers(pol, means, number):
+    """The rising kernel keeps a job served alone in registers and serves a preempting
+    arrival at once; the flat kernel updates the registers of a job that goes on after a
+    segment end in place: the numbers are those of the kernels before (bit for bit here)."""
+    q = qt.MG1(load=0.95, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    r = simulate(q, pol, jobs=20_000, replications=2, seed=5, records=True)
+    # bit for bit on the machine that pinned them; to 1e-12 elsewhere (another CPU's libm)
+    assert list(r.replication_means) == pytest.approx([float.fromhex(v) for v in means],
+                                                      rel=1e-12, abs=0)
+    assert r.mean_number == pytest.approx(float.fromhex(number), rel=1e-12, abs=0)
+
+
+@pytest.mark.parametrize("pol", [P.SRPTBounce(), _SETUP_FB, FB(), P.SkipPredict(
+    threshold=1.0, cheap_cost=0.05, expensive_cost=0.1, **_SERVER_COST)],
+    ids=lambda p: p.name)
+def test_rank_kernels_resume_mid_service_exactly(pol, monkeypatch):
+    """A tiny pool and a few events per call: the kernels stop and resume many times with
+    a job in service (the rising kernel's registers written back and read again), and the
+    run equals one in a single call, bit for bit."""
+    from qtheory.sim import driver
+
+    monkeypatch.setattr(driver, "_SPECIAL_KERNELS", False)
+    q = qt.MG1(load=0.9, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    prep = driver.prepare(q, pol, jobs=3000, warmup=100, seed=9, records=True)
+    outs = []
+    for cap, ev in ((2, 7), (4096, 10**9)):
+        r = driver._Replication(prep, 0, cap=cap)
+        monkeypatch.setattr(driver, "_SLICE_EVENTS", ev)
+        r.run(driver._kernel(prep.kernel_name))
+        outs.append(r)
+    small, big = outs
+    np.testing.assert_array_equal(small.rec, big.rec)
+    np.testing.assert_array_equal(small.sf, big.sf)
+
+
 def test_fcfs_ring_unwraps_when_the_pool_grows():
     """Tiny initial pool, a few events per call: the FCFS ring wraps, the pool grows while
     it is wrapped, and the run equals one with a large pool."""

@@ -771,6 +771,16 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                         hn = _hpush(hk, hi, hn, rn, q, cur)
                         start = hi[HSLOT, 0]
                         hn = _hpop(hk, hi, hn)
+                    elif OVH:
+                        # it goes on: the registers that the segment changed (what a
+                        # reload of its row would read; its work and size are unchanged)
+                        c_age = c_end
+                        c_end = pf[cur, END]
+                        c_ev = c_end
+                        c_slope = pf[cur, SLOPE]
+                        c_ovh = pi[cur, OVF] != 0
+                        R = _serve_rank(pf, pi, rb, rs, cur, init)
+                        rho = c_slope if R > -_INF else 0.0
                     else:
                         start = cur
             if ev == 1:
@@ -922,12 +932,43 @@ def _requeue(pf, pi, rb, hk, hi, hn, grp, g, r, init):
     return hn
 
 
+@jit_inline
+def _solo(pf, pi, m):
+    """``(age, rem, own, end, size, ovh)`` of job ``m``: what the rising kernel keeps in
+    registers while ``m`` is served alone."""
+    return pf[m, AGE], pf[m, REM], pf[m, OWN], pf[m, END], pf[m, SIZE], pi[m, OVF] != 0
+
+
+@jit_inline
+def _solo_back(pf, m, age, rem, own):
+    """Write back the registers of :func:`_solo` that service changes."""
+    pf[m, AGE] = age
+    pf[m, REM] = rem
+    pf[m, OWN] = own
+
+
+@jit_inline
+def _serve_new(pf, pi, rb, rs, grp, s, r, init):
+    """Serve job ``s`` of rank ``r`` alone, ``s`` being strictly ahead of every waiting
+    job (what :func:`_take` does after pushing it); return ``(R, rho)``."""
+    grp[0] = s
+    pf[s, W] = 1.0
+    if _rising(pf, pi, rb, s, init):
+        return r, pf[s, SLOPE]
+    rq = _serve_rank(pf, pi, rb, rs, s, init)
+    return rq, (pf[s, SLOPE] if rq > -_INF else 0.0)
+
+
 def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
     """The M/G/1 kernel for ranks that may rise with age (groups of tied jobs share).
 
     A rising group preempted by an arrival (or requeued after an event) is parked whole
     on a stack of groups instead of entering the heap job by job; the waiting jobs are
-    the heap and the parked groups, and a take considers the tops of both.
+    the heap and the parked groups, and a take considers the tops of both. A job served
+    alone (``g == 1``, share 1) keeps its age, remaining (or own) work and segment end in
+    registers (``c_*``), written back to its row before anything else reads the row; an
+    arrival that preempts and is strictly ahead of every waiting job is served at once
+    (no heap round trip).
     """
 
     @jit
@@ -944,6 +985,10 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
         jobs, warm, endarr, maxarr, mode1 = _limits(cfg_i)
         b0, next_t = _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t)
         init, lazy = _flat_flags(rb, rs)
+        one, seg1 = _one_segment(rb, rs)
+        c_age, c_rem, c_own, c_end, c_x, c_ovh = 0.0, 0.0, 0.0, _INF, 0.0, False
+        if g == 1:
+            c_age, c_rem, c_own, c_end, c_x, c_ovh = _solo(pf, pi, grp[0])
         events = 0
         status = DONE
         while True:
@@ -957,16 +1002,15 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
             evm = -1
             take = False
             if g == 1:
-                m = grp[0]
                 if OVH:
-                    d = _INF if pi[m, OVF] != 0 else pf[m, SIZE] - pf[m, OWN]
+                    d = _INF if c_ovh else c_x - c_own
                 else:
-                    d = pf[m, REM]
+                    d = c_rem
                 if d < dt_ev:
                     dt_ev = d
                     ev = 1
                     evm = 0
-                d = pf[m, END] - pf[m, AGE]
+                d = c_end - c_age
                 if d < dt_ev:
                     dt_ev = d
                     ev = 2
@@ -1012,15 +1056,23 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                     status = DONE
                     break
                 dt = dt_ev
-            for gi in range(g):
-                m = grp[gi]
-                d = pf[m, W] * dt
-                pf[m, AGE] += d
+            if g == 1:  # share 1: the same arithmetic as the loop below (1.0 * dt == dt)
+                c_age += dt
                 if OVH:
-                    if pi[m, OVF] == 0:
-                        pf[m, OWN] += d
+                    if not c_ovh:
+                        c_own += dt
                 else:
-                    pf[m, REM] -= d
+                    c_rem -= dt
+            else:
+                for gi in range(g):
+                    m = grp[gi]
+                    d = pf[m, W] * dt
+                    pf[m, AGE] += d
+                    if OVH:
+                        if pi[m, OVF] == 0:
+                            pf[m, OWN] += d
+                    else:
+                        pf[m, REM] -= d
             if R > -_INF:
                 R += rho * dt
             if inwin != 0:
@@ -1033,24 +1085,36 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                                                si, blk, b0, idx, t, warm, endarr, inwin)
                 freen -= 1
                 s = free[freen]
-                r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
+                if one:
+                    r0 = _init_row_at(pf, pi, rb, rs, seg1, 0, s, idx, t, x, y, key)
+                else:
+                    r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
                 n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
                                                           b0, n_arr, n_sys, maxsys, maxarr, t)
                 if g == 0:
                     hn = _push_job(hk, hi, hn, pf, pi, s)
                     take = True
                 elif r0 < R:
+                    if g == 1:
+                        _solo_back(pf, grp[0], c_age, c_rem, c_own)
                     if rho > 0.0:  # a rising group: parked as a whole
                         npk, ng = _park(pf, park, npk, ng, grp, g, R)
                     else:
                         hn = _requeue(pf, pi, rb, hk, hi, hn, grp, g, R, init)
-                    hn = _push_job(hk, hi, hn, pf, pi, s)
-                    take = True
+                    if (hn == 0 or r0 < hk[0]) and r0 < _park_top(pf, park, ng):
+                        g = 1
+                        R, rho = _serve_new(pf, pi, rb, rs, grp, s, r0, init)
+                        c_age, c_rem, c_own, c_end, c_x, c_ovh = _solo(pf, pi, s)
+                    else:
+                        hn = _push_job(hk, hi, hn, pf, pi, s)
+                        take = True
                 else:
                     hn = _push_job(hk, hi, hn, pf, pi, s)
             else:
                 # ------------------------------------------------------------ service event
                 t += dt_ev
+                if g == 1 and ev != 1:
+                    _solo_back(pf, grp[0], c_age, c_rem, c_own)
                 if ev == 2:
                     m = grp[evm]
                     pf[m, AGE] = pf[m, END]
@@ -1066,6 +1130,7 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                         pf[m, W] = 1.0
                         R = rn
                         rho = pf[m, SLOPE] if rn > -_INF else 0.0
+                        c_age, c_rem, c_own, c_end, c_x, c_ovh = _solo(pf, pi, m)
                     else:
                         grp[evm] = grp[g - 1]
                         if rho > 0.0 and g > 1:
@@ -1098,9 +1163,13 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
             if take:
                 hn, npk, ng, g, R, rho = _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng,
                                                init)
+                if g == 1:
+                    c_age, c_rem, c_own, c_end, c_x, c_ovh = _solo(pf, pi, grp[0])
             if ndone >= jobs and n_arr > endarr:
                 status = DONE
                 break
+        if g == 1:
+            _solo_back(pf, grp[0], c_age, c_rem, c_own)
         sf[GR] = R
         sf[GRHO] = rho
         si[NG] = g
