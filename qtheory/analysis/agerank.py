@@ -242,6 +242,9 @@ class RankPiece:
             with np.errstate(all="ignore"):
                 a = self.start + (level - self.value) / self.slope
             return np.clip(np.where(np.isnan(a), end, a), self.start, end)
+        fast = getattr(self.func, "bracket_solve", None)  # a compiled twin (Chebyshev)
+        if fast is not None:
+            return fast(self.start, end, level, mode != "le", mode == "gt").reshape(level.shape)
         return _bracket_solve(self.func, self.start, end, level, mode != "le",
                               strict=mode == "gt").reshape(level.shape)
 
