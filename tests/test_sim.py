@@ -28,6 +28,7 @@ from qtheory.policies import (
 from qtheory.rank import RankFunction, Segment
 from qtheory.sim import SimulationResult, SimulationWarning, simulate
 from qtheory.sim.driver import _kernel, _Replication, prepare
+from qtheory.sim.kernels.hist import bin_log, bin_table, tables
 from qtheory.sim.rng import log_unit, ndtri, uniforms
 from qtheory.sim.sampling import draw_noise, draw_size, encode_prediction, encode_size
 
@@ -641,6 +642,98 @@ def test_rising_and_overhead_kernels_keep_their_numbers(pol, means, number):
     assert list(r.replication_means) == pytest.approx([float.fromhex(v) for v in means],
                                                       rel=1e-12, abs=0)
     assert r.mean_number == pytest.approx(float.fromhex(number), rel=1e-12, abs=0)
+
+
+@njit
+def _bins_both(v, tab, u0, lo, scale, nb, out):
+    for i in range(v.size):
+        out[0, i] = bin_table(v[i], tab, u0, nb)
+        out[1, i] = bin_log(v[i], lo, scale, nb)
+
+
+@pytest.mark.parametrize("mean", [1.0, 1e3, 3e-5])
+def test_histogram_table_bins_equal_the_definition(mean):
+    """The one-load table (bin and the low bits of the edge in each interval) gives the bin
+    of the definition: random response times over the whole range, each bin's edge and the
+    doubles a few ulps around it, zero, negatives, subnormals, infinities and NaN."""
+    from qtheory.sim import driver
+
+    prep = driver.prepare(qt.MG1(load=0.5, size=qt.Exponential(mean=mean)), P.FCFS(), jobs=10,
+                          warmup=0, seed=1)
+    lo, scale, nb = prep.hist_lo, prep.hist_scale, prep.nbins
+    tab, u0 = tables(lo, scale, nb)
+    assert tab.dtype == np.int64 and u0 == prep.hu0
+    rng = np.random.default_rng(3)
+    span = (nb + 40) / scale
+    rand = np.exp(lo - 20 / scale + span * rng.random(200_000))
+    edges = np.exp(lo + np.arange(-2, nb + 3) / scale)
+    near = [edges]
+    up, down = edges.copy(), edges.copy()
+    for _ in range(4):
+        up, down = np.nextafter(up, np.inf), np.nextafter(down, 0.0)
+        near += [up, down]
+    special = np.array([0.0, -0.0, -1.0, 5e-324, 1e-310, np.inf, -np.inf, np.nan,
+                        np.finfo(float).max, np.finfo(float).tiny])
+    v = np.concatenate([rand, *near, special])
+    out = np.zeros((2, v.size), np.int64)
+    _bins_both(v, tab, np.int64(u0), lo, scale, nb, out)
+    np.testing.assert_array_equal(out[0], out[1])
+    assert out[0].min() == 0 and out[0].max() == nb + 1
+
+
+# (policy, replication means, mean number in system, histogram 99th percentile) at load
+# 0.95, seed 5, 2 x 20,000 jobs, as float.hex, from the FCFS and class kernels before the
+# changes of 2026-12-04 (4th session: class drawn in SIMD loops, one-load histogram table,
+# batch sums in registers), which keep every number to the last bit
+_PINNED_FAST = [
+    (P.FCFS(), ("0x1.4c17599fe81dap+4", "0x1.765086d2aa25bp+4"), "0x1.5268f771d753ap+4",
+     "0x1.15c6ec7ad9d6cp+6"),
+    (Priority(probs=(0.5, 0.5), preemptive=False),
+     ("0x1.50d029771980dp+4", "0x1.7494508c41795p+4"), "0x1.54aa4807c47aap+4",
+     "0x1.0954d55760abcp+7"),
+    (Priority(probs=(0.2, 0.3, 0.5), preemptive=True),
+     ("0x1.50d140c4a1639p+4", "0x1.7492d0e55fd32p+4"), "0x1.54b203853bf70p+4",
+     "0x1.0b16a0243c3b2p+7"),
+]
+
+
+@pytest.mark.parametrize("pol, means, number, p99", _PINNED_FAST,
+                         ids=lambda v: getattr(v, "name", ""))
+def test_fcfs_and_class_kernels_keep_their_numbers(pol, means, number, p99):
+    """The FCFS ring and the per-class queues (two and three classes, with the class drawn
+    in the arrival block), the histogram table and the batch sums kept in registers:
+    replication means, mean number in system and the histogram's 99th percentile are those
+    of the kernels before (bit for bit on the machine that pinned them)."""
+    from qtheory.sim import driver
+
+    q = qt.MG1(load=0.95, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    assert driver.prepare(q, pol, jobs=10, warmup=0, seed=1).kernel_name in ("mg1_fcfs",
+                                                                              "mg1_class")
+    r = simulate(q, pol, jobs=20_000, replications=2, seed=5)
+    assert list(r.replication_means) == pytest.approx([float.fromhex(v) for v in means],
+                                                      rel=1e-12, abs=0)
+    assert r.mean_number == pytest.approx(float.fromhex(number), rel=1e-12, abs=0)
+    assert r.percentiles[99] == pytest.approx(float.fromhex(p99), rel=1e-12, abs=0)
+
+
+def test_class_kernel_pool_holds_every_class_queue():
+    """mg1_class keeps each class's queue ends in the pool's index rows, one column per
+    class: a pool asked for with fewer rows than classes gets enough (it used to write past
+    its end), and the run equals one with a large pool."""
+    from qtheory.sim import driver
+
+    q = qt.MG1(load=0.9, size=qt.Exponential(mean=1.0))
+    pol = P.Priority(probs=(0.3, 0.3, 0.4), preemptive=False)
+    prep = driver.prepare(q, pol, jobs=3000, warmup=100, seed=4, records=True)
+    assert prep.kernel_name == "mg1_class"
+    outs = []
+    for cap in (2, 4096):
+        r = driver._Replication(prep, 0, cap=cap)
+        assert r.hi.shape[1] >= 3
+        r.run(driver._kernel(prep.kernel_name))
+        outs.append(r)
+    np.testing.assert_array_equal(outs[0].rec, outs[1].rec)
+    np.testing.assert_array_equal(outs[0].sf, outs[1].sf)
 
 
 @pytest.mark.parametrize("pol", [P.SRPTBounce(), _SETUP_FB, FB(), P.SkipPredict(

@@ -340,9 +340,15 @@ def test_retarget_rebinds_overrides_and_memoises():
     def my_count(hist, b):
         calls.append(b)
 
-    rt = Retarget(lambda f: f, {cpu._count: my_count})
-    rec = rt(cpu._record)
-    assert rt(cpu._record) is rec and rec.__globals__["_count"] is rt(cpu._count)
+    rt = Retarget(lambda f: f, {cpu._count: my_count,
+                                cpu._record_batched: cpu._record_direct})
+    rec = rt(cpu._measure)  # the helper of _record that counts into the histogram
+    assert rt(cpu._measure) is rec and rec.__globals__["_count"] is rt(cpu._count)
+    # a kernel's batched record is the GPU's direct one, whose _record is rebound too
+    batched = rt(cpu._record_batched)
+    assert rt(cpu.mg1_fcfs).__globals__["_record_batched"] is batched
+    assert batched.__code__ is cpu._record_direct.py_func.__code__
+    assert batched.__globals__["_record"] is rt(cpu._record)
     assert rt(cpu._count).__code__ is my_count.__code__
     rt(cpu._count)(None, 3)
     assert calls == [3]

@@ -121,8 +121,7 @@ class Prepared:
         self.cfg_f[L.C_LAM] = lam
         self.cfg_f[L.C_HLO] = self.hist_lo
         self.cfg_f[L.C_HSCALE] = self.hist_scale
-        self.htab, self.hedge, self.hu0 = _hist_tables(self.hist_lo, self.hist_scale,
-                                                       self.nbins)
+        self.htab, self.hu0 = _hist_tables(self.hist_lo, self.hist_scale, self.nbins)
         self.kernel_name = _kernel_name(self.compiled, servers)
 
     def cfg_i(self, rep: int) -> np.ndarray:
@@ -221,6 +220,8 @@ class _Replication:
     def __init__(self, prep: Prepared, rep: int, cap: int = 256):
         self.prep, self.rep = prep, rep
         cap = max(cap, prep.servers)
+        if prep.kernel_name == "mg1_class":  # its class queues live in hi[:, :branches]
+            cap = max(cap, prep.compiled.branches.shape[0])
         self.pf = np.zeros((cap, L.NPF))
         self.pi = np.zeros((cap, L.NPI), np.int64)
         self.hk = np.zeros(cap)
@@ -287,7 +288,7 @@ class _Replication:
             st = kernel(prep.cfg_f, self.cfg_i, prep.compiled.branches, prep.compiled.segments,
                         prep.compiled.class_cum, prep.sprm, prep.nprm, self.pf, self.pi,
                         self.hk, self.hi, self.free, self.grp, self.sf, self.si, self.hist,
-                        prep.htab, prep.hedge, self.bsum, self.bcnt, self.rec, self.bufx,
+                        prep.htab, self.bsum, self.bcnt, self.rec, self.bufx,
                         self.bufy, self.blk, self.park, _SLICE_EVENTS)
             if on_progress is not None:
                 done = int(self.si[L.NDONE])

@@ -133,7 +133,7 @@ def compile_ptx(cc=(9, 0)):
 
     sig = (a(f8, 1), a(i8, 2), a(f8, 2), a(f8, 2), a(f8, 1), a(f8, 1), a(f8, 1), a(f8, 3),
            a(i8, 3), a(f8, 2), a(i8, 3), a(i8, 2), a(i8, 2), a(f8, 2), a(i8, 2), a(i8, 2),
-           a(numba.int32, 1), a(f8, 1), a(f8, 2), a(i8, 2), a(f8, 3), a(f8, 1), a(f8, 1),
+           a(i8, 1), a(f8, 2), a(i8, 2), a(f8, 3), a(f8, 1), a(f8, 1),
            a(f8, 3), a(i8, 3), a(i8, 1), i8)
     ptxas = shutil.which("ptxas")
     if ptxas is None and os.environ.get("CUDA_HOME"):

@@ -35,8 +35,11 @@ The GPU backend (:mod:`.gpu`) runs these very functions: every kernel and helper
 is written in the subset of Python that both Numba targets compile (no allocation, no
 Python objects, no builtin ``min``/``max``) and is compiled a second time for CUDA by
 :class:`qtheory.sim._jit.Retarget`, which rebinds the helpers a function calls to
-their CUDA versions. The one helper that differs is :func:`_count` (an atomic add on
-the GPU, where replications share a histogram).
+their CUDA versions. Three helpers differ: :func:`_count` (an atomic add on the GPU,
+where replications share a histogram), :func:`_record_batched` (the GPU adds into the batch
+arrays directly, :func:`_record_direct`, rather than hold a batch in registers) and
+:func:`_class_block` (the GPU draws the classes one job at a time,
+:func:`_class_block_scalar`); the CPU's versions would add spills to the GPU kernels.
 """
 
 from __future__ import annotations
@@ -277,6 +280,34 @@ def _key(cfg_i, j):
     return stream_key(np.uint64(cfg_i[C_SEED]), np.uint64(cfg_i[C_REP]), np.uint64(j))
 
 
+@jit_inline
+def _class_block(ccum, k4, blk, i0):
+    """The classes of arrivals ``i0 .. i0 + BLK - 1`` into ``blk[3]``: :func:`draw_class`
+    without branches, the number of cumulative probabilities below ``u``, counted one
+    threshold at a time so that each pass is a SIMD loop (``u`` drawn again per pass: a
+    loop over the classes inside the loop over the jobs kept the draws scalar, 2.2 ns a
+    job with two classes). The GPU compiles :func:`_class_block_scalar` in its place."""
+    for j in range(BLK):
+        blk[3, j] = 0.0
+    for i in range(ccum.size - 1):
+        thr = ccum[i]
+        for j in range(BLK):
+            blk[3, j] += 1.0 if uniform(k4, np.uint64(i0 + j)) > thr else 0.0
+
+
+@jit_inline
+def _class_block_scalar(ccum, k4, blk, i0):
+    """:func:`_class_block` one job at a time, the same classes (on the GPU, where the
+    passes doubled the spills of the kernels at 128 registers)."""
+    nc1 = ccum.size - 1
+    for j in range(BLK):
+        u = uniform(k4, np.uint64(i0 + j))
+        c = 0
+        for i in range(nc1):
+            c += u > ccum[i]
+        blk[3, j] = float(c)
+
+
 @jit
 def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
     """Draw arrivals ``i0 .. i0 + BLK - 1``: ``log(u)/lambda`` and (in-kernel sampling)
@@ -320,13 +351,7 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
         for j in range(BLK):
             blk[3, j] = blk[2, j]
     elif kk == 3:
-        nc1 = ccum.size - 1
-        for j in range(BLK):
-            u = uniform(k4, np.uint64(i0 + j))
-            c = 0  # draw_class without branches: the first class with u <= ccum[class]
-            for i in range(nc1):
-                c += u > ccum[i]
-            blk[3, j] = float(c)
+        _class_block(ccum, k4, blk, i0)
     else:
         for j in range(BLK):
             blk[3, j] = 0.0
@@ -428,20 +453,17 @@ def _count(hist, b):
 
 
 @jit_inline
-def _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, s, t, sumt, sumt2, maxt,
-            ndone):
-    """Record job ``s`` finishing at ``t`` (if measured) in the histogram, batches and
-    records, and in the running sums; return the sums ``(sumt, sumt2, maxt, ndone)``."""
+def _measure(cfg_i, pf, pi, hist, htab, rec, s, t, sumt, sumt2, maxt, ndone):
+    """What :func:`_record` does but the batches: ``(m, rt, sumt, sumt2, maxt, ndone)``,
+    ``m`` the job's number among the measured jobs (-1 when not measured), ``rt`` its
+    response time."""
     seq = pi[s, SEQ]
     warm = cfg_i[C_WARM]
-    jobs = cfg_i[C_JOBS]
     rt = t - pf[s, ARR]
-    if seq >= warm and seq < warm + jobs:
-        _count(hist, bin_table(rt, htab, hedge, cfg_i[C_HU0], cfg_i[C_NBINS]))
+    m = -1
+    if seq >= warm and seq < warm + cfg_i[C_JOBS]:
+        _count(hist, bin_table(rt, htab, cfg_i[C_HU0], cfg_i[C_NBINS]))
         m = seq - warm
-        bb = (m * cfg_i[C_NBATCH]) // jobs
-        bsum[bb] += rt
-        bcnt[bb] += 1
         if cfg_i[C_RECORD] != 0:
             rec[m, 0] = pf[s, ARR]
             rec[m, 1] = pf[s, SIZE]
@@ -452,7 +474,72 @@ def _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt, rec, s, t, sumt, sumt2
         if rt > maxt:
             maxt = rt
         ndone += 1
+    return m, rt, sumt, sumt2, maxt, ndone
+
+
+@jit_inline
+def _record(cfg_i, pf, pi, hist, htab, bsum, bcnt, rec, s, t, sumt, sumt2, maxt,
+            ndone):
+    """Record job ``s`` finishing at ``t`` (if measured) in the histogram, batches and
+    records, and in the running sums; return the sums ``(sumt, sumt2, maxt, ndone)``."""
+    m, rt, sumt, sumt2, maxt, ndone = _measure(cfg_i, pf, pi, hist, htab, rec, s, t, sumt,
+                                               sumt2, maxt, ndone)
+    if m >= 0:
+        bb = (m * cfg_i[C_NBATCH]) // cfg_i[C_JOBS]
+        bsum[bb] += rt
+        bcnt[bb] += 1
     return sumt, sumt2, maxt, ndone
+
+
+#: ``(batch, lo, hi, sum, count)`` of :func:`_record_batched` at the start of a call: none
+NO_BATCH = (-1, 0, 0, 0.0, 0)
+
+
+@jit_inline
+def _batch_flush(bsum, bcnt, bat):
+    """Write back the sum and count of the batch held by :func:`_record_batched`."""
+    cb, lo, hi, cs, cc = bat
+    if cb >= 0:
+        bsum[cb] = cs
+        bcnt[cb] = cc
+
+
+@jit_inline
+def _record_batched(cfg_i, pf, pi, hist, htab, bsum, bcnt, rec, s, t, sumt, sumt2, maxt,
+                    ndone, bat):
+    """:func:`_record` with the sum and count of one batch in registers: ``bat`` is
+    ``(batch, lo, hi, sum, count)``, ``lo .. hi - 1`` the measured jobs of that batch
+    (:data:`NO_BATCH`: none yet); a job of another batch writes them back and loads its
+    own, and the kernel writes them back before it returns (:func:`_batch_flush`). Each
+    batch gets the same additions in the same order as with :func:`_record`, without a
+    division and a load and store of two arrays per job (2-2.5 ns a job on the CPU); the
+    GPU compiles :func:`_record_direct` in its place (no register more there). Returns
+    ``(sumt, sumt2, maxt, ndone, bat)``."""
+    m, rt, sumt, sumt2, maxt, ndone = _measure(cfg_i, pf, pi, hist, htab, rec, s, t, sumt,
+                                               sumt2, maxt, ndone)
+    cb, lo, hi, cs, cc = bat
+    if m >= 0:
+        if m < lo or m >= hi:
+            _batch_flush(bsum, bcnt, bat)
+            nb = cfg_i[C_NBATCH]
+            jobs = cfg_i[C_JOBS]
+            cb = (m * nb) // jobs  # batch cb holds the m with cb * jobs <= m * nb
+            lo = (cb * jobs + nb - 1) // nb
+            hi = ((cb + 1) * jobs + nb - 1) // nb
+            cs = bsum[cb]
+            cc = bcnt[cb]
+        cs += rt
+        cc += 1
+    return sumt, sumt2, maxt, ndone, (cb, lo, hi, cs, cc)
+
+
+@jit_inline
+def _record_direct(cfg_i, pf, pi, hist, htab, bsum, bcnt, rec, s, t, sumt, sumt2, maxt,
+                   ndone, bat):
+    """:func:`_record_batched` on the GPU: :func:`_record`, ``bat`` left as it is."""
+    sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, bsum, bcnt, rec, s, t,
+                                       sumt, sumt2, maxt, ndone)
+    return sumt, sumt2, maxt, ndone, bat
 
 
 # ----------------------------------------------------------------------------- run state
@@ -614,7 +701,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
 
     @jit
     def kernel(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
-               hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+               hist, htab, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
         ks = _keys(cfg_i)
         (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
          maxt) = _load(sf, si)
@@ -784,7 +871,7 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                     else:
                         start = cur
             if ev == 1:
-                sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, bsum, bcnt,
                                                    rec, cur, t, sumt, sumt2, maxt, ndone)
                 n_sys -= 1
                 free[freen] = cur
@@ -973,7 +1060,7 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
 
     @jit
     def kernel(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
-               hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+               hist, htab, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
         ks = _keys(cfg_i)
         (t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys, area, sumt, sumt2,
          maxt) = _load(sf, si)
@@ -1142,7 +1229,7 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                         take = True
                 if ev == 1:
                     m = grp[evm]
-                    sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                    sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, bsum, bcnt,
                                                        rec, m, t, sumt, sumt2, maxt, ndone)
                     n_sys -= 1
                     free[freen] = m
@@ -1185,7 +1272,7 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
 # ----------------------------------------------------------------------------- M/G/1 PS
 @jit
 def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
-           hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+           hist, htab, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
     """Run (or resume) one replication of M/G/1 processor sharing.
 
     Virtual time ``V`` is the service each job in system has received since time 0
@@ -1243,7 +1330,7 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
         if inwin != 0:
             area += n_sys * dt_ev
         t += dt_ev
-        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, bsum, bcnt,
                                            rec, s, t, sumt, sumt2, maxt, ndone)
         n_sys -= 1
         free[freen] = s
@@ -1271,7 +1358,7 @@ def _copy_row(pf, pi, i, j):
 
 @jit
 def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
-             hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+             hist, htab, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
     """Run (or resume) one replication of M/G/1 FCFS.
 
     The jobs in system are a FIFO queue in the rows of the pool, used as a ring (head
@@ -1302,6 +1389,7 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
         dep = pf[head, END]
         tail = head + n_sys - 1
         last_end = pf[tail - cap if tail >= cap else tail, END]
+    bat = NO_BATCH
     events = 0
     status = DONE
     while True:
@@ -1345,8 +1433,9 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
         if inwin != 0:
             area += n_sys * (dep - t)
         t = dep
-        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
-                                           rec, head, t, sumt, sumt2, maxt, ndone)
+        sumt, sumt2, maxt, ndone, bat = _record_batched(cfg_i, pf, pi, hist, htab, bsum,
+                                                        bcnt, rec, head, t, sumt, sumt2,
+                                                        maxt, ndone, bat)
         n_sys -= 1
         head += 1
         if head == cap:
@@ -1355,6 +1444,7 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
         if ndone >= jobs and n_arr > endarr:
             status = DONE
             break
+    _batch_flush(bsum, bcnt, bat)
     si[PN] = head
     si[PG] = cap
     _store(sf, si, events, t, next_t, n_arr, n_sys, hn, freen, ndone, inwin, maxsys,
@@ -1379,7 +1469,7 @@ def _fb_min(pf, park, lo, hi):
 
 @jit
 def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
-           hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+           hist, htab, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
     """Run (or resume) one replication of M/G/1 FB (least attained service).
 
     The jobs with the least age share the server, and an arrival (age 0) preempts
@@ -1497,7 +1587,7 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             continue
         a += dt_ev * (1.0 / g)
         s = park[0, pmin]
-        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, bsum, bcnt,
                                            rec, s, t, sumt, sumt2, maxt, ndone)
         n_sys -= 1
         free[freen] = s
@@ -1556,7 +1646,7 @@ def _class_best(pf, pi, hi, nb):
 
 @jit
 def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
-              hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+              hist, htab, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
     """Run (or resume) one replication of an M/G/1 policy whose rank is a constant per
     branch (priority classes, advice buckets, one-bit advice with FIFO classes),
     preemptive or not, or in a preemptive policy ``v_b + c_b * arrival time`` (one-bit
@@ -1585,6 +1675,7 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
     cur = grp[0] if si[NG] > 0 else -1
     R = sf[GR]
     c_rem = pf[cur, REM] if cur >= 0 else 0.0
+    bat = NO_BATCH
     events = 0
     status = DONE
     while True:
@@ -1612,10 +1703,14 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
             freen -= 1
             s = free[freen]
             b = 0 if nb == 1 else _branch(rb, key)
-            vt = rs[int(rb[b, 1]), 6]  # rank v + vt * arrival time: newest first if vt < 0
-            r0 = rb[b, 5] if npre else rs[int(rb[b, 1]), 5] + vt * t
-            pf[s, K] = key
-            pf[s, REM] = x
+            if npre:  # the initial rank; the driver admits no vt here (vt = 0: FIFO classes)
+                vt = 0.0
+                r0 = rb[b, 5]
+            else:  # rank v + vt * arrival time: newest first if vt < 0
+                j = int(rb[b, 1])
+                vt = rs[j, 6]
+                r0 = rs[j, 5] + vt * t
+            pf[s, REM] = x  # (the key is not kept: the branch and rank say all)
             _record_fields(pf, pi, s, idx, t, x, y)
             pf[s, RANK] = r0
             pi[s, BR] = b
@@ -1657,8 +1752,9 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
         if inwin != 0:
             area += n_sys * dt_ev
         t += dt_ev
-        sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
-                                           rec, cur, t, sumt, sumt2, maxt, ndone)
+        sumt, sumt2, maxt, ndone, bat = _record_batched(cfg_i, pf, pi, hist, htab, bsum,
+                                                        bcnt, rec, cur, t, sumt, sumt2,
+                                                        maxt, ndone, bat)
         n_sys -= 1
         free[freen] = cur
         freen += 1
@@ -1676,6 +1772,7 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
         if ndone >= jobs and n_arr > endarr:
             status = DONE
             break
+    _batch_flush(bsum, bcnt, bat)
     if cur >= 0:
         pf[cur, REM] = c_rem
         grp[0] = cur
@@ -1711,7 +1808,7 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
 
     @jit
     def kernel(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
-               hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
+               hist, htab, bsum, bcnt, rec, bufx, bufy, blk, park, max_events):
         """Run (or resume) one replication of an M/G/k rank policy (central queue).
 
         ``k = cfg_i[C_SERVERS]`` servers of speed ``1/k`` serve the ``k`` jobs of lowest
@@ -1828,7 +1925,7 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
                         else:
                             break
             if ev == 1:
-                sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, hedge, bsum, bcnt,
+                sumt, sumt2, maxt, ndone = _record(cfg_i, pf, pi, hist, htab, bsum, bcnt,
                                                    rec, m, t, sumt, sumt2, maxt, ndone)
                 n_sys -= 1
                 free[freen] = m

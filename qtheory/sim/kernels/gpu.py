@@ -9,8 +9,11 @@ that they call) with ``numba.cuda.jit(device=True)``. What is GPU-only is this
 module: a global kernel per family that finds its replication from ``cuda.grid(1)``,
 takes its slices of the state arrays and calls the shared event loop; the host loop
 that launches it until every replication is done (growing the job pools, like the
-CPU driver, when a replication runs out of rows); and one overridden helper, the
-histogram count, an atomic add here because the replications share a few histograms.
+CPU driver, when a replication runs out of rows); and three overridden helpers: the
+histogram count, an atomic add here because the replications share a few histograms, the
+FCFS and class kernels' batch sums, added into the batch arrays directly
+(:func:`.cpu._record_direct`), and the class draw, one job at a time
+(:func:`.cpu._class_block_scalar`): the CPU's versions of the last two add spills here.
 Same seed, same jobs: the streams are counter-based, so the GPU draws
 the CPU's job sequence; the results agree job for job up to the rounding of
 ``log``/``exp`` (libdevice against the C library) and fused multiply-adds.
@@ -199,13 +202,13 @@ def _make_launcher(body, max_registers: int | None = None):
         "max_registers": int(max_registers)}
 
     def launch(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf, si,
-               hist, htab, hedge, bsum, bcnt, rec, bufx, bufy, blk, park, status,
+               hist, htab, bsum, bcnt, rec, bufx, bufy, blk, park, status,
                max_events):
         r = cuda.grid(1)
         if r < status.shape[0] and status[r] != DONE:
             status[r] = body(cfg_f, cfg_i[:, r], rb, rs, ccum, sprm, nprm, pf[:, :, r],
                              pi[:, :, r], hk[:, r], hi[:, :, r], free[:, r], grp[:, r],
-                             sf[:, r], si[:, r], hist[r % hist.shape[0]], htab, hedge,
+                             sf[:, r], si[:, r], hist[r % hist.shape[0]], htab,
                              bsum[:, r], bcnt[:, r], rec[:, :, r], bufx, bufy, blk[:, :, r],
                              park[:, :, r], max_events)
 
@@ -224,10 +227,14 @@ def _retarget_locked(fn):
         from .._jit import Retarget
         from . import cpu
 
+        # the histogram count is shared; the batch sums stay in memory and the classes are
+        # drawn one job at a time (the CPU's versions add spills here)
+        direct = {cpu._record_batched: cpu._record_direct,
+                  cpu._class_block: cpu._class_block_scalar}
         if _simulated():
-            over = {cpu._count: _count_simulated, **PY_TWINS}
+            over = {cpu._count: _count_simulated, **direct, **PY_TWINS}
         else:
-            over = {cpu._count: _count_atomic}
+            over = {cpu._count: _count_atomic, **direct}
         _RETARGET = Retarget(cuda.jit(device=True), over)
     return _RETARGET(fn)
 
@@ -285,7 +292,7 @@ class _State:
         dev = {k: cuda.to_device(np.ascontiguousarray(v)) for k, v in {
             "cfg_f": prep.cfg_f, "rb": prep.compiled.branches, "rs": prep.compiled.segments,
             "ccum": prep.compiled.class_cum, "sprm": prep.sprm, "nprm": prep.nprm,
-            "htab": prep.htab, "hedge": prep.hedge, "bufx": np.zeros(1), "bufy": np.zeros(1),
+            "htab": prep.htab, "bufx": np.zeros(1), "bufy": np.zeros(1),
             "cfg_i": cfg_i, "si": si, "status": self.status,
             "free": _free_stacks(np.zeros((0, R), np.int64), np.zeros(R, np.int64), 0, cap),
         }.items()}
@@ -306,7 +313,7 @@ class _State:
         d = self.dev
         return (d["cfg_f"], d["cfg_i"], d["rb"], d["rs"], d["ccum"], d["sprm"], d["nprm"],
                 d["pf"], d["pi"], d["hk"], d["hi"], d["free"], d["grp"], d["sf"], d["si"],
-                d["hist"], d["htab"], d["hedge"], d["bsum"], d["bcnt"], d["rec"], d["bufx"],
+                d["hist"], d["htab"], d["bsum"], d["bcnt"], d["rec"], d["bufx"],
                 d["bufy"], d["blk"], d["park"], d["status"], np.int64(max_events))
 
     def fetch(self, name: str) -> np.ndarray:
