@@ -258,21 +258,3 @@ def test_narrow_gittins_windows_match_direct_quadrature(size):
             num = quad(lambda t: float(size.sf(t)), a, b, epsabs=0, epsrel=1e-13)[0]
             den = quad(lambda t: float(size.pdf(t)), a, b, epsabs=0, epsrel=1e-13)[0]
             assert float(law.J(a, b)) == pytest.approx(num / den, rel=1e-11)
-
-
-def test_costly_laws_get_tabulated_rank_pieces_equal_to_the_closed_forms():
-    # PredictionBucket's tails are quadratures: its hazard and residual pieces are Chebyshev
-    # interpolants of the closed forms P(X > a) / f(a) and E[X - a | X > a]
-    from qtheory.analysis.gittins import _Law, gittins_rank
-
-    size = qt.PredictionBucket(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), 0.5, 2.0)
-    assert size.costly_tails and not getattr(qt.Exponential(1.0), "costly_tails", False)
-    rank, law = gittins_rank(size), _Law(size)
-    kinds = {p.kind for p in rank.pieces}
-    assert 1 in kinds  # a hazard piece (1/h rising) exists on this law
-    for p in rank.pieces:
-        if p.func is None or not np.isfinite(p.end) or p.end <= p.start:
-            continue
-        a = np.linspace(p.start, p.end, 7)[1:-1]
-        closed = law.hazard_inv(a) if p.kind == 1 else law.gittins(a)
-        np.testing.assert_allclose(p.eval(a), closed, rtol=1e-11)

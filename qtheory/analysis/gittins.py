@@ -819,13 +819,7 @@ def _gittins_continuous(size) -> AgeRank:
         kept.append((s2, e2, lb))
     pieces = []
     for s2, e2, lb in kept:
-        if lb in (0, 1) and getattr(size, "costly_tails", False):
-            # a law whose tails are quadratures: tabulate the closed form once (Chebyshev,
-            # as interior pieces) rather than integrate again at every age the analysis asks
-            fun = law.hazard_inv if lb == 0 else law.mrl
-            for c0, c1, ch in _cheb_pieces(_closed(fun, law.cap), s2, e2):
-                pieces.append(RankPiece(c0, c1, 1 if lb == 0 else -1, ch))
-        elif lb == 0:
+        if lb == 0:
             pieces.append(RankPiece(s2, e2, 1, _closed(law.hazard_inv, law.cap)))
         elif lb == 1:
             pieces.append(RankPiece(s2, e2, -1, _closed(law.mrl, law.cap)))

@@ -272,10 +272,6 @@ class PredictionBucket(SizeDistribution):
     1.0
     """
 
-    #: its survival function and moments are quadratures (about 0.3 ms a call): rank
-    #: builders (:func:`qtheory.analysis.gittins.gittins_rank`) tabulate what they derive
-    costly_tails = True
-
     def __init__(self, size: SizeDistribution, prediction: PredictionModel, low: float,
                  high: float):
         if not isinstance(size, SizeDistribution):
