@@ -716,6 +716,45 @@ def test_fcfs_and_class_kernels_keep_their_numbers(pol, means, number, p99):
     assert r.percentiles[99] == pytest.approx(float.fromhex(p99), rel=1e-12, abs=0)
 
 
+# (policy, servers, (mean, standard error of the batch means, mean number in system, histogram
+# 99th percentile)) at load 0.95, seed 5, one replication of 40,000 jobs (32 batches), as
+# float.hex, from the flat, rising, PS, FB and M/G/k kernels before their batch sums moved
+# into registers (2026-12-04, 4th session), which keeps every number to the last bit
+_PINNED_BATCHES = [
+    (SPRPT(), 1, ("0x1.12d1e0e1aadefp+3", "0x1.c01f343a7e37cp-1", "0x1.06ddb3a0a49cbp+3",
+                  "0x1.3237ad93e7fd9p+7")),
+    (TRAIL(c=0.8), 1, ("0x1.130180ce4b900p+3", "0x1.c020f6f7c0c52p-1", "0x1.070aeb8d309cep+3",
+                       "0x1.3237ad93e7fd9p+7")),
+    (PS(), 1, ("0x1.4e47cf852a7c6p+4", "0x1.433edf77cf396p+1", "0x1.3d6d7111a3d8cp+4",
+               "0x1.38f87fbb1018ap+7")),
+    (FB(), 1, ("0x1.4b7eb3482e5e0p+4", "0x1.6bde8b6c10e37p+1", "0x1.423ebfacbfbc2p+4",
+               "0x1.8f4131c534626p+8")),
+    (P.SRPTBounce(), 1, ("0x1.1dd33d787a1e0p+3", "0x1.c658a1233e9d5p-1", "0x1.1150b722decc3p+3",
+                         "0x1.3f1223ab905d0p+7")),
+    (SRPT(), 2, ("0x1.ab3471738f392p+2", "0x1.1ccd7b476f5cdp-1", "0x1.9745071036f04p+2",
+                 "0x1.79243fb3c6ce1p+6")),
+]
+
+
+@pytest.mark.parametrize("pol, servers, pinned", _PINNED_BATCHES,
+                         ids=lambda v: getattr(v, "name", str(v)))
+def test_rank_ps_fb_mgk_kernels_keep_their_batch_means(pol, servers, pinned):
+    """The flat rank kernel (SPRPT, TRAIL), the rising one (SRPT-Bounce), PS, FB and M/G/k
+    keep the current batch's sum and count in registers: with one replication the confidence
+    interval comes from the batch means, whose standard error is pinned with the mean, the
+    mean number in system and the histogram's 99th percentile (bit for bit on the machine that
+    pinned them; to 1e-12 elsewhere)."""
+    from qtheory.sim import driver
+
+    q = qt.MG1(load=0.95, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    name = driver.prepare(q, pol, jobs=10, warmup=0, seed=1, servers=servers).kernel_name
+    assert name in ("mg1_rank", "mg1_rank_rise", "mg1_ps", "mg1_fb", "mgk_rank")
+    r = simulate(q, pol, jobs=40_000, replications=1, seed=5, servers=servers)
+    assert r.ci_method == "batch means"
+    got = (r.mean, r.std_error, r.mean_number, r.percentiles[99])
+    assert got == pytest.approx([float.fromhex(v) for v in pinned], rel=1e-12, abs=0)
+
+
 def test_class_kernel_pool_holds_every_class_queue():
     """mg1_class keeps each class's queue ends in the pool's index rows, one column per
     class: a pool asked for with fewer rows than classes gets enough (it used to write past
@@ -737,12 +776,13 @@ def test_class_kernel_pool_holds_every_class_queue():
 
 
 @pytest.mark.parametrize("pol", [P.SRPTBounce(), _SETUP_FB, FB(), P.SkipPredict(
-    threshold=1.0, cheap_cost=0.05, expensive_cost=0.1, **_SERVER_COST)],
+    threshold=1.0, cheap_cost=0.05, expensive_cost=0.1, **_SERVER_COST), SPRPT(), PS()],
     ids=lambda p: p.name)
 def test_rank_kernels_resume_mid_service_exactly(pol, monkeypatch):
     """A tiny pool and a few events per call: the kernels stop and resume many times with
-    a job in service (the rising kernel's registers written back and read again), and the
-    run equals one in a single call, bit for bit."""
+    a job in service (the rising kernel's registers written back and read again, the
+    current batch's sum and count written back and loaded again), and the run equals one
+    in a single call, bit for bit."""
     from qtheory.sim import driver
 
     monkeypatch.setattr(driver, "_SPECIAL_KERNELS", False)
@@ -757,6 +797,9 @@ def test_rank_kernels_resume_mid_service_exactly(pol, monkeypatch):
     small, big = outs
     np.testing.assert_array_equal(small.rec, big.rec)
     np.testing.assert_array_equal(small.sf, big.sf)
+    np.testing.assert_array_equal(small.bsum, big.bsum)
+    np.testing.assert_array_equal(small.bcnt, big.bcnt)
+    assert small.bcnt.sum() == 3000
 
 
 def test_fcfs_ring_unwraps_when_the_pool_grows():

@@ -11,8 +11,8 @@ takes its slices of the state arrays and calls the shared event loop; the host l
 that launches it until every replication is done (growing the job pools, like the
 CPU driver, when a replication runs out of rows); and three overridden helpers: the
 histogram count, an atomic add here because the replications share a few histograms, the
-FCFS and class kernels' batch sums, added into the batch arrays directly
-(:func:`.cpu._record_direct`), and the class draw, one job at a time
+batch sums of the FCFS, class, flat-rank and PS kernels, added into the batch arrays
+directly (:func:`.cpu._record_direct`), and the class draw, one job at a time
 (:func:`.cpu._class_block_scalar`): the CPU's versions of the last two add spills here.
 Same seed, same jobs: the streams are counter-based, so the GPU draws
 the CPU's job sequence; the results agree job for job up to the rounding of
