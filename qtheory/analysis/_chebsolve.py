@@ -30,10 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["cheb_bracket_solve"]
+from .agerank import _EPS, _TINY  # the NumPy solver's stopping rule, shared
 
-_EPS = float(np.finfo(float).eps)
-_TINY = 1e-300
+__all__ = ["cheb_bracket_solve"]
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")

@@ -951,6 +951,16 @@ def _park(pf, park, npk, ng, grp, g, r):
 
 
 @jit_inline
+def _serve_fixed(pf, pi, rb, rs, grp, s, init):
+    """Serve job ``s``, whose rank does not rise, alone: its service rank and the rate of
+    change of the rank in service, ``(R, rho)``."""
+    grp[0] = s
+    pf[s, W] = 1.0
+    R = _serve_rank(pf, pi, rb, rs, s, init)
+    return R, (pf[s, SLOPE] if R > -_INF else 0.0)
+
+
+@jit_inline
 def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng, init):
     """Give the server to the best waiting job(s); return (hn, npk, ng, g, R, rho).
 
@@ -969,11 +979,8 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng, init):
         s = hi[HSLOT, 0]
         if not _rising(pf, pi, rb, s, init):
             hn = _hpop(hk, hi, hn)
-            grp[0] = s
-            pf[s, W] = 1.0
-            rs_ = _serve_rank(pf, pi, rb, rs, s, init)
-            rho = pf[s, SLOPE] if rs_ > -_INF else 0.0
-            return hn, npk, ng, 1, rs_, rho
+            R, rho = _serve_fixed(pf, pi, rb, rs, grp, s, init)
+            return hn, npk, ng, 1, R, rho
     else:
         r = pr
         st = park[1, ng - 1]
@@ -997,10 +1004,8 @@ def _take(pf, pi, rb, rs, hk, hi, hn, grp, park, npk, ng, init):
         for j in range(g):
             if j != best:
                 hn = _push_job(hk, hi, hn, pf, pi, grp[j])
-        grp[0] = q
-        pf[q, W] = 1.0
-        rq = _serve_rank(pf, pi, rb, rs, q, init)
-        return hn, npk, ng, 1, rq, (pf[q, SLOPE] if rq > -_INF else 0.0)
+        R, rho = _serve_fixed(pf, pi, rb, rs, grp, q, init)
+        return hn, npk, ng, 1, R, rho
     if g == 1:
         s = grp[0]
         pf[s, W] = 1.0
@@ -1043,12 +1048,11 @@ def _solo_back(pf, m, age, rem, own):
 def _serve_new(pf, pi, rb, rs, grp, s, r, init):
     """Serve job ``s`` of rank ``r`` alone, ``s`` being strictly ahead of every waiting
     job (what :func:`_take` does after pushing it); return ``(R, rho)``."""
-    grp[0] = s
-    pf[s, W] = 1.0
     if _rising(pf, pi, rb, s, init):
+        grp[0] = s
+        pf[s, W] = 1.0
         return r, pf[s, SLOPE]
-    rq = _serve_rank(pf, pi, rb, rs, s, init)
-    return rq, (pf[s, SLOPE] if rq > -_INF else 0.0)
+    return _serve_fixed(pf, pi, rb, rs, grp, s, init)
 
 
 def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
