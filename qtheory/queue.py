@@ -20,6 +20,7 @@ from .policies import (
     DelayPredict,
     Gittins,
     GittinsBuckets,
+    GittinsPosterior,
     OneBit,
     Policy,
     Priority,
@@ -78,6 +79,18 @@ class _Engines:
             self._age[key] = ClassRankAnalysis(
                 [(p, law, r) for (p, law), r in zip(laws, ranks) if law is not None],
                 rtol=self.rtol)
+        return self._age[key]
+
+    def gittins_posterior(self, pol: GittinsPosterior):
+        """The analysis of Gittins on the posterior given the prediction (cached per node
+        count and extrapolation)."""
+        key = ("gittins-posterior", pol.nodes, pol.extrapolate)
+        if key not in self._age:
+            from .analysis.posterior_gittins import PosteriorGittinsAnalysis
+
+            shared = self._age.setdefault(("gittins-posterior-nodes",), {})
+            self._age[key] = PosteriorGittinsAnalysis(self.size, self.prediction, pol.nodes,
+                                                      pol.extrapolate, self.rtol, shared)
         return self._age[key]
 
     def delay(self, pol):
@@ -174,6 +187,8 @@ class MG1:
         if load is not None:
             arrival_rate = check_positive("load", load) / mean
         self.arrival_rate = check_positive("arrival_rate", arrival_rate)
+        # the load as given: load / mean * mean may round below 1 (load=1.0, Weibull 2 sizes)
+        self._load = float(load) if load is not None else None
         self.size = size
         self.prediction = prediction
         self.rtol = rtol
@@ -182,7 +197,9 @@ class MG1:
     # ------------------------------------------------------------------ properties
     @property
     def load(self) -> float:
-        """rho = lambda E[X]."""
+        """rho = lambda E[X] (exactly the ``load`` given, when one was)."""
+        if self._load is not None:
+            return self._load
         return self.arrival_rate * self.size.mean
 
     @property
@@ -241,6 +258,8 @@ class MG1:
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")
         lam = self.arrival_rate
+        if self.load >= 1.0:  # unstable under every policy (whatever the rounding of lam)
+            return np.inf, 0.0
         if method == "mpmath":
             from .analysis import highprec
 
@@ -276,6 +295,8 @@ class MG1:
             return self._engines.age_rank(pol.name, lambda: pol.age_rank(self.size))
         if isinstance(pol, GittinsBuckets):
             return self._engines.gittins_buckets(pol)
+        if isinstance(pol, GittinsPosterior):
+            return self._engines.gittins_posterior(pol)
         if isinstance(pol, RankPolicy) and pol.is_callable:
             return self._engines.age_rank(("callable", id(pol.function), pol.label),
                                           lambda: pol.age_rank(self.size))

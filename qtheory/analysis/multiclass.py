@@ -21,12 +21,11 @@ so comparisons with its own rank stay exact; other classes compare rank values.
 
 Uses: Gittins with class information (each class ranked by the Gittins rank of its own law,
 :func:`~qtheory.analysis.gittins.gittins_rank`), for example Gittins given perfect bucket advice
-with :class:`~qtheory.distributions.truncated.Truncated` laws as the classes. Gittins on the
-posterior law of the size given a *continuous* prediction is not implemented: classes at
-quadrature nodes in the prediction's quantile converge at first order with the midpoint rule
-and at second order with Gauss-Legendre nodes (``validation/gittins_nodes.py``), since the
-other-job functions jump in the prediction at every rank level (``docs/soap.md``, "Several
-classes").
+with :class:`~qtheory.distributions.truncated.Truncated` laws as the classes; and Gittins on
+the posterior law of the size given a *continuous* prediction, whose SOAP integrals over the
+prediction :mod:`qtheory.analysis.posterior_gittins` takes with one class per Gauss-Legendre
+node of the prediction's quantile (second order, as the other-job functions jump in the
+prediction at every rank level; ``docs/soap.md``, "Several classes").
 
 Examples
 --------
@@ -125,32 +124,54 @@ class ClassRankAnalysis:
         return cls([(p, e.size, e) for p, e in zip(probs, engines)], rtol=rtol)
 
     # ------------------------------------------------------------------ mixture functions
-    def _mixed(self, c: int, level: int) -> _Structure:
-        own = self.engines[c]._structure(level)
-        U, wl = own.levels, own.waiting
-        pc = self.probs[c]
-        N = pc * own.N
-        O0 = np.zeros(U.size)
-        S = np.zeros(U.size)
-        O0[wl] = pc * own.O0[wl]
-        S[wl] = pc * own.S[wl]
-        bare = _Levels(U.val, np.full(U.size, -1, dtype=np.int64), np.zeros(U.size))
-        bare_w = bare[wl]
-        for k, (q, e) in enumerate(zip(self.probs, self.engines)):
-            if k == c:
-                continue
-            N += q * e._new_work(bare)
-            if wl.size:
-                o, s = e._old_work(bare_w)
-                O0[wl] += q * o
-                S[wl] += q * s
-        return _Structure(own.node_w, own.node_pid, own.node_c2, own.node_c4, own.t_node,
-                          own.t_lev, own.t_coef, own.t_w, N, O0, S)
-
     def _level(self, level: int) -> list[_Structure]:
-        if level not in self._structs:
-            self._structs[level] = [self._mixed(c, level) for c in range(len(self.engines))]
-        return self._structs[level]
+        """Every class's structure at ``level``: its own lambda-free weights with the
+        other-job functions mixed over the classes. Each class's work functions are
+        evaluated once, on the union of all classes' levels (one root-finding pass per class
+        instead of one per pair of classes); the sums over the other classes keep the class
+        order."""
+        if level in self._structs:
+            return self._structs[level]
+        owns = [e._structure(level) for e in self.engines]
+        vals = np.concatenate([o.levels.val for o in owns])
+        uniq, inv = np.unique(vals, return_inverse=True)
+        inv = inv.ravel()
+        offs = np.cumsum([0] + [o.levels.size for o in owns])
+        waiting = np.zeros(uniq.size, dtype=bool)
+        for c, o in enumerate(owns):
+            waiting[inv[offs[c] + o.waiting]] = True
+        widx = np.nonzero(waiting)[0]
+        bare = _Levels(uniq, np.full(uniq.size, -1, dtype=np.int64), np.zeros(uniq.size))
+        new, old0, sq = [], [], []
+        for e in self.engines:
+            new.append(e._new_work(bare))
+            o, s = np.zeros(uniq.size), np.zeros(uniq.size)
+            if widx.size:
+                o[widx], s[widx] = e._old_work(bare[widx])
+            old0.append(o)
+            sq.append(s)
+        out = []
+        for c, own in enumerate(owns):
+            at = inv[offs[c]:offs[c + 1]]
+            wl = own.waiting
+            pc = self.probs[c]
+            N = pc * own.N
+            O0 = np.zeros(at.size)
+            S = np.zeros(at.size)
+            O0[wl] = pc * own.O0[wl]
+            S[wl] = pc * own.S[wl]
+            aw = at[wl]
+            for k, q in enumerate(self.probs):
+                if k == c:
+                    continue
+                N += q * new[k][at]
+                if wl.size:
+                    O0[wl] += q * old0[k][aw]
+                    S[wl] += q * sq[k][aw]
+            out.append(_Structure(own.node_w, own.node_pid, own.node_c2, own.node_c4,
+                                  own.t_node, own.t_lev, own.t_coef, own.t_w, N, O0, S))
+        self._structs[level] = out
+        return out
 
     # ------------------------------------------------------------------ public
     def class_means(self, lam: float) -> tuple[np.ndarray, np.ndarray]:

@@ -16,6 +16,7 @@ from .continuous import (
     Weibull,
 )
 from .discrete import Deterministic, Discrete, Empirical
+from .point_posterior import PredictionPoint, point_law
 from .posterior import PredictionBucket, bucket_law
 from .scipy_wrap import ScipyDistribution, as_distribution
 from .truncated import Truncated
@@ -24,6 +25,8 @@ __all__ = [
     "Truncated",
     "PredictionBucket",
     "bucket_law",
+    "PredictionPoint",
+    "point_law",
     "SizeDistribution",
     "Exponential",
     "Uniform",

@@ -112,6 +112,7 @@ _PANEL_DOWN, _PANEL_UP = 40, 50  # panel range: median * 2**-40 to median * 2**5
 _PANEL_RTOL = 1e-14  # a panel is accepted when the rule on it and on its halves agree
 _PANEL_ROUNDS = 60
 _MEMO = 4  # arrays x whose node values are kept
+_MEMO_POINTS = 1 << 14  # ... when they have at most this many points (16 x 8 bytes each)
 
 
 def _gl_nodes(a: np.ndarray, b: np.ndarray, half: np.ndarray) -> np.ndarray:
@@ -283,6 +284,11 @@ class PredictionBucket(SizeDistribution):
         if size.is_discrete:
             raise ValueError("size: a law with atoms gives a Discrete posterior; use bucket_law")
         low, high = check_interval(low, high)
+        self._setup(size, prediction, low, high)
+
+    def _setup(self, size: SizeDistribution, prediction: PredictionModel, low: float,
+               high: float) -> None:
+        """Everything but the checks (shared with the point posterior, ``low == high``)."""
         self.size, self.prediction, self.low, self.high = size, prediction, low, high
         self._in_z = bool(getattr(prediction, "integrate_in_z", False))
         self._med = float(size.scale)
@@ -498,7 +504,7 @@ class PredictionBucket(SizeDistribution):
         big = (out > 0) & (err > _FLOOR)
         worst = np.max(np.where(big, err / np.where(big, out, 1.0), 0.0), initial=0.0)
         if worst > _WARN_RTOL or not np.all(np.isfinite(err)):
-            warnings.warn(f"PredictionBucket: the {what} (order {k:g}) reached an estimated "
+            warnings.warn(f"{type(self).__name__}: the {what} (order {k:g}) reached an estimated "
                           f"relative error of {worst:.2e} (quadrature over the noise factor)",
                           QuadratureWarning, stacklevel=3)
         return out
@@ -575,8 +581,8 @@ class PredictionBucket(SizeDistribution):
                 break
             a, b = np.concatenate([a[~ok], m[~ok]]), np.concatenate([m[~ok], b[~ok]])
         if worst > _WARN_RTOL:
-            warnings.warn(f"PredictionBucket: the panels of the size integrals did not converge "
-                          f"(relative disagreement up to {worst:.2e}); the density may be "
+            warnings.warn(f"{type(self).__name__}: the panels of the size integrals did not "
+                          f"converge (relative disagreement up to {worst:.2e}); the density may be "
                           f"singular inside the support", QuadratureWarning, stacklevel=4)
         a = np.concatenate(keep_a)
         order = np.argsort(a, kind="stable")
@@ -633,9 +639,10 @@ class PredictionBucket(SizeDistribution):
             half = 0.5 * (v - u)
             t = _gl_nodes(u, v, half)
             hit = (half, t, self._g(t))
-            if len(memo) >= _MEMO:
-                memo.pop(next(iter(memo)))
-            memo[key] = hit
+            if x.size <= _MEMO_POINTS:
+                if len(memo) >= _MEMO:
+                    memo.pop(next(iter(memo)))
+                memo[key] = hit
         half, t, g = hit
         with np.errstate(all="ignore"):
             piece = half * np.sum(_GL_W * (g if k == 0 else t**k * g), axis=1)

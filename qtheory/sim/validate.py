@@ -73,8 +73,9 @@ def DEFAULT_POLICIES():  # noqa: N802
     """The policies of the default grid (every policy whose formula takes under a second
     on the default laws).
 
-    :class:`~qtheory.policies.GittinsBuckets` is left out: its analysis takes 1-20 s per
-    value with noisy predictions (add it by hand).
+    :class:`~qtheory.policies.GittinsBuckets` and :class:`~qtheory.policies.GittinsPosterior`
+    are left out: their analyses take 1-45 s per value with noisy predictions, and the
+    latter's simulated policy is its quantile-cell version (add them by hand).
     """
     from .. import policies as P
 
