@@ -763,7 +763,9 @@ class GittinsPosterior(Policy):
     a job in a cell being ranked by the Gittins rank of the posterior at the cell's middle
     quantile (tabulated as for :class:`Gittins`): a perturbation of the optimal ranks, so
     its mean response time is above the analysed value and tends to it as the cells shrink
-    (``validation/gittins_posterior.py`` measures the gap).
+    (``validation/gittins_posterior.py``; Weibull 2 sizes, uniform noise 0.5, load 0.8: 5.3,
+    2.2 and 0.83 % above it with 4, 8 and 16 cells, about 0.1 % extrapolated to the default
+    64, within the simulator's confidence interval at 8 x 4e6 jobs).
 
     Parameters
     ----------
