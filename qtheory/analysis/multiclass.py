@@ -47,9 +47,12 @@ import numpy as np
 
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
+from ..distributions.posterior import release_node_values
 from .agerank import _FIRST_LEVEL, _LAST_LEVEL, AgeRankAnalysis, _Levels, _Structure
 
 __all__ = ["ClassRankAnalysis"]
+
+_RELEASE_ROWS = 1 << 14  # level arrays longer than this are not kept in a law's node memo
 
 
 class ClassRankAnalysis:
@@ -127,47 +130,51 @@ class ClassRankAnalysis:
     def _level(self, level: int) -> list[_Structure]:
         """Every class's structure at ``level``: its own lambda-free weights with the
         other-job functions mixed over the classes. Each class's work functions are
-        evaluated once, on the union of all classes' levels (one root-finding pass per class
-        instead of one per pair of classes); the sums over the other classes keep the class
-        order."""
+        evaluated once, on the levels of all the other classes together (one root-finding
+        pass per class instead of one per pair of classes); the sums over the other classes
+        keep the class order."""
         if level in self._structs:
             return self._structs[level]
         owns = [e._structure(level) for e in self.engines]
+        n = len(owns)
+        sizes = [o.levels.size for o in owns]
+        offs = np.cumsum([0] + sizes)
         vals = np.concatenate([o.levels.val for o in owns])
-        uniq, inv = np.unique(vals, return_inverse=True)
-        inv = inv.ravel()
-        offs = np.cumsum([0] + [o.levels.size for o in owns])
-        waiting = np.zeros(uniq.size, dtype=bool)
+        wait = np.zeros(vals.size, dtype=bool)
         for c, o in enumerate(owns):
-            waiting[inv[offs[c] + o.waiting]] = True
-        widx = np.nonzero(waiting)[0]
-        bare = _Levels(uniq, np.full(uniq.size, -1, dtype=np.int64), np.zeros(uniq.size))
-        new, old0, sq = [], [], []
-        for e in self.engines:
-            new.append(e._new_work(bare))
-            o, s = np.zeros(uniq.size), np.zeros(uniq.size)
-            if widx.size:
-                o[widx], s[widx] = e._old_work(bare[widx])
-            old0.append(o)
-            sq.append(s)
+            wait[offs[c] + o.waiting] = True
+        cls = np.repeat(np.arange(n), sizes)
+        new = np.zeros((n, vals.size))  # new[k, i]: class k's work at level i (class != k)
+        old0, sq = np.zeros((n, vals.size)), np.zeros((n, vals.size))
+        for k, e in enumerate(self.engines):
+            rows = np.nonzero(cls != k)[0]
+            if not rows.size:
+                continue
+            bare = _Levels(vals[rows], np.full(rows.size, -1, dtype=np.int64),
+                           np.zeros(rows.size))
+            new[k, rows] = e._new_work(bare)
+            w = np.nonzero(wait[rows])[0]
+            if w.size:
+                old0[k, rows[w]], sq[k, rows[w]] = e._old_work(bare[w])
+            if rows.size > _RELEASE_ROWS:  # the law's memo of these large arrays
+                release_node_values(e.size)
         out = []
         for c, own in enumerate(owns):
-            at = inv[offs[c]:offs[c + 1]]
+            sl = slice(offs[c], offs[c + 1])
             wl = own.waiting
             pc = self.probs[c]
             N = pc * own.N
-            O0 = np.zeros(at.size)
-            S = np.zeros(at.size)
+            O0 = np.zeros(sizes[c])
+            S = np.zeros(sizes[c])
             O0[wl] = pc * own.O0[wl]
             S[wl] = pc * own.S[wl]
-            aw = at[wl]
             for k, q in enumerate(self.probs):
                 if k == c:
                     continue
-                N += q * new[k][at]
+                N += q * new[k, sl]
                 if wl.size:
-                    O0[wl] += q * old0[k][aw]
-                    S[wl] += q * sq[k][aw]
+                    O0[wl] += q * old0[k, sl][wl]
+                    S[wl] += q * sq[k, sl][wl]
             out.append(_Structure(own.node_w, own.node_pid, own.node_c2, own.node_c4,
                                   own.t_node, own.t_lev, own.t_coef, own.t_w, N, O0, S))
         self._structs[level] = out
