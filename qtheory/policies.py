@@ -755,9 +755,10 @@ class GittinsPosterior(Policy):
     (``extrapolate=False``: the ``nodes`` value itself).
     :meth:`~qtheory.MG1.mean_response_time_with_error` returns the error estimate
     ``|E_n - E_{n/2}|`` (a bound for any order of convergence from 1 up); a
-    :class:`~qtheory.QuadratureWarning` reports one above ``1e-3`` relative. Seconds to a
-    minute a value at the default 16 nodes (3 s for Weibull sizes with uniform noise, 45 s
-    for exponential sizes with exponential noise; the cost grows as ``nodes**2``).
+    :class:`~qtheory.QuadratureWarning` reports one above ``1e-3`` relative. Seconds to
+    minutes a value at the default 16 nodes (3 s for Weibull sizes with uniform noise, 55 s
+    for exponential sizes with exponential noise, 2 minutes for bounded Pareto sizes with
+    lognormal noise; the cost grows as ``nodes**2``).
 
     The simulator runs it on ``cells`` equal-probability cells of the prediction's quantile,
     a job in a cell being ranked by the Gittins rank of the posterior at the cell's middle

@@ -225,3 +225,33 @@ def test_property_a_lower_bound_for_the_prediction_policies(shape, alpha, load):
         v, err = q.mean_response_time_with_error(GittinsPosterior(nodes=8))
     for other in ("SPJF", "PSPJF", "SPRPT", "FCFS", qt.policies.Gittins()):
         assert v - err <= q.mean_response_time(other)
+
+
+def test_discrete_sizes_with_bounded_noise_are_bucket_advice():
+    # With atoms and uniform noise the posterior given y is constant between the points
+    # y = x_i z_min, x_i z_max where an atom enters or leaves it, so Gittins on the
+    # posterior is Gittins given the bucket between those points (another code path:
+    # bucket_law's Discrete posteriors); the composite node rule is cut there and is exact
+    size = qt.Discrete([1.0, 2.0, 5.0], [0.5, 0.3, 0.2])
+    pred = qt.UniformPrediction(0.5)
+    q = qt.MG1(load=0.8, size=size, prediction=pred)
+    v, err = q.mean_response_time_with_error(GittinsPosterior(nodes=8))
+    buckets = q.mean_response_time(GittinsBuckets(thresholds=(1.0, 1.5, 2.5, 3.0)))
+    assert v == pytest.approx(buckets, rel=1e-12)
+    assert err < 1e-12 * v
+    assert v < q.mean_response_time("SPRPT")
+
+
+def test_node_rule_pieces_and_grading():
+    from qtheory.analysis.posterior_gittins import heavy_tailed, node_rule
+
+    size = qt.Discrete([1.0, 2.0, 5.0], [0.5, 0.3, 0.2])
+    u, w = node_rule(size, qt.UniformPrediction(0.5), 16)
+    assert w.sum() == pytest.approx(1.0, rel=1e-14) and np.all(np.diff(u) > 0)
+    u8, _ = node_rule(size, qt.UniformPrediction(0.5), 8)
+    assert u8.size * 2 == u.size or u8.size < u.size
+    assert heavy_tailed(qt.Weibull(0.5)) and not heavy_tailed(qt.Weibull(2.0))
+    ug, wg = node_rule(qt.Weibull(0.5), qt.UniformPrediction(0.3), 8)
+    up, _ = node_rule(qt.Weibull(2.0), qt.UniformPrediction(0.3), 8)
+    assert wg.sum() == pytest.approx(1.0, rel=1e-14)
+    assert ug[-1] > up[-1] and ug[0] > up[0]  # graded towards u = 1

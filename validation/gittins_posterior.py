@@ -7,8 +7,10 @@ Three tables, written to ``validation/results/gittins_posterior.md``:
    (Gauss-Legendre nodes in the prediction's quantile, one class each): ``E_n`` for
    ``n = 4, 8, ...``, the differences of successive doublings and their ratios (4 for a
    second-order rule), the Richardson value ``(4 E_n - E_{n/2}) / 3`` and its error estimate,
-   and CPU time. Cases: Weibull shape 2 sizes with uniform noise (alpha 0.5), and
-   exponential sizes with exponential noise, at load 0.8.
+   and CPU time. Cases: Weibull shape 2 sizes with uniform noise (alpha 0.5), exponential
+   sizes with exponential noise, and Weibull shape 0.5 sizes with uniform noise (alpha 0.3;
+   a heavier tail than the exponential's, so the rule's nodes are graded towards the top
+   quantiles), at load 0.8.
 2. *The lower bound*: the value against every other policy that uses the prediction (SPJF,
    PSPJF, SPRPT, TRAIL, Gittins given the bucket of a median threshold) and against
    Gittins on the size law alone and FCFS, with the share of the best possible gain over
@@ -44,6 +46,7 @@ LOAD = 0.8
 CASES = {
     "Weibull(2), uniform noise 0.5": (qt.Weibull(2.0), qt.UniformPrediction(0.5), 64),
     "Exp(1), exponential noise": (qt.Exponential(mean=1.0), qt.ExponentialPrediction(), 32),
+    "Weibull(0.5), uniform noise 0.3": (qt.Weibull(0.5), qt.UniformPrediction(0.3), 32),
 }
 
 

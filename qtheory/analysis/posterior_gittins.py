@@ -13,21 +13,30 @@ and with exact predictions it is SRPT.
 
 The descriptor ``y`` is continuous, so SOAP's other-job functions are integrals over the
 prediction of other jobs, ``N(r) = int E[X_y^new[r]] dF_Y(y)`` (and likewise ``O0``, ``S``),
-and ``E[T] = int E[T_y] dF_Y(y)``. Both integrals are taken with the ``n``-point
-Gauss-Legendre rule in the prediction's quantile ``u = F_Y(y)``: one class of
-:class:`~qtheory.analysis.multiclass.ClassRankAnalysis` per node ``y_j = F_Y^{-1}(u_j)``, with
-the rule's weight as its probability and the posterior at ``y_j`` as its law, ranked by that
-law's Gittins rank (:func:`~qtheory.analysis.gittins.gittins_rank`). The integrands jump in
-``y`` wherever a class's rank crosses a level, so the rule is not spectral. Measured at load
-0.8 (``validation/gittins_posterior.py``, ``validation/gittins_nodes.py``), with ``d_n =
-E_n - E_{n/2}``:
+and ``E[T] = int E[T_y] dF_Y(y)``. Both integrals are taken with a composite ``n``-point
+Gauss-Legendre rule in the prediction's quantile ``u = F_Y(y)`` (:func:`node_rule`): one class
+of :class:`~qtheory.analysis.multiclass.ClassRankAnalysis` per node ``y_j = F_Y^{-1}(u_j)``,
+with the rule's weight as its probability and the posterior at ``y_j`` as its law, ranked by
+that law's Gittins rank (:func:`~qtheory.analysis.gittins.gittins_rank`). The rule is cut
+where the posterior itself jumps or kinks in ``y`` (:func:`prediction_breakpoints`: with a
+bounded noise factor, where an atom or an end of the size law's support enters or leaves the
+posterior's support; for atoms with uniform noise the posterior is constant between those
+points and the rule is exact), and for size laws with a tail heavier than the exponential's
+its nodes are graded towards the top quantiles (:func:`heavy_tailed`). The integrands still
+jump in ``y`` wherever a class's rank crosses a level, so the rule is not spectral. Measured
+at load 0.8 (``validation/gittins_posterior.py``, ``validation/gittins_nodes.py``), with
+``d_n = E_n - E_{n/2}``:
 
 * exact predictions (the limit, SRPT, is known): second order, ``n**2`` times the error
   -1.31, -1.38, -1.44, -1.47 for n = 8, 16, 32, 64;
 * Weibull shape 2 sizes, uniform noise (alpha 0.5): ``d_n`` = -1.55e-3, -3.2e-4, -8.2e-5 for
   n = 16, 32, 64 (ratios 4.8, 3.9: second order);
 * exponential sizes, exponential noise: ``d_n`` = 1.15e-2, 9.7e-4, 3.25e-4 for n = 8, 16, 32
-  (ratios 11.8, 3.0: between first and second order so far).
+  (ratios 11.8, 3.0: between first and second order so far);
+* Weibull shape 0.5 sizes, uniform noise 0.3 (graded): ``d_n`` = -0.375, -0.057, -0.012 for
+  n = 8, 16, 32 (ratios 6.6, 4.7; ungraded +0.81, +0.29, +0.088);
+* discrete sizes (atoms 1, 2, 5), exponential noise: ``d_n`` = -0.173, -0.016, -0.0040,
+  -0.0023 for n = 8 ... 64 (ratios 10.7, 4.0, 1.8: first order at the end).
 
 The value is the Richardson extrapolation ``E_n + d_n / 3`` of an order-2 rule; its error
 estimate is ``|d_n|`` (plus the classes' quadrature error), which bounds the error of the
@@ -35,10 +44,12 @@ value for any order from 1 up (the error of ``E_n`` is ``d_n / (2**p - 1)`` at o
 
 Cost: one posterior law and one Gittins rank per node, and a multi-class analysis that grows
 with ``n**2`` (each class's levels against every class's rank). CPU time of ``E_n`` alone,
-load 0.8: Weibull 2 with uniform noise 0.1, 0.2, 0.7, 2.5, 8, 29 s for n = 2 ... 64;
-exponential sizes with exponential noise 0.8, 1.5, 7, 36 and 318 s for n = 2 ... 32
-(the posteriors' hazard pieces are costlier to solve); the default ``n = 16`` (with its
-``n = 8`` companion) therefore takes 3 s and 45 s for these two cases.
+load 0.8 (the report's table 1, another process on the second core): Weibull 2 with uniform
+noise 0.4, 0.9, 2.2, 6.1, 22.6 s for n = 4 ... 64; Weibull 0.5 with uniform noise 0.3 0.4,
+1.0, 2.8, 7.5 s for n = 4 ... 32; exponential sizes with exponential noise 2.4, 8.5, 46 and
+516 s for n = 4 ... 32 (the posteriors' hazard pieces are costlier to solve); bounded Pareto
+with lognormal noise 6, 17, 109 s for n = 4, 8, 16. The default ``n = 16`` with its
+``n = 8`` companion therefore takes from 3 s to 2 minutes.
 """
 
 from __future__ import annotations
@@ -51,7 +62,8 @@ import numpy as np
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 
-__all__ = ["PosteriorGittinsAnalysis", "prediction_quantiles", "node_classes"]
+__all__ = ["PosteriorGittinsAnalysis", "prediction_quantiles", "prediction_breakpoints",
+           "heavy_tailed", "node_rule", "node_classes"]
 
 _WARN_REL = 1e-3  # relative error estimate above which a QuadratureWarning is issued
 
@@ -95,8 +107,93 @@ def prediction_quantiles(size: SizeDistribution, prediction, u) -> np.ndarray:
     return hi
 
 
+def prediction_breakpoints(size: SizeDistribution, prediction) -> np.ndarray:
+    """Quantiles ``u = F_Y(y_b)`` in ``(0, 1)`` of the predictions ``y_b`` where the
+    posterior law jumps or kinks as a function of ``y``: ``y_b = b z`` for ``b`` a breakpoint,
+    atom or finite end of the size law's support and ``z`` a breakpoint or finite positive
+    end of the noise factor's support (a point ``b`` enters or leaves the posterior's
+    support there). Empty for noise factors without such points (exponential, lognormal).
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> size = qt.Discrete([1.0, 2.0], [0.5, 0.5])   # y in [x/2, 3x/2]: 0.5, 1, 1.5, 3
+    >>> prediction_breakpoints(size, qt.UniformPrediction(0.5))   # 0 and 1 left out
+    array([0.25 , 0.625])
+    """
+    zs = {float(z) for z in (*prediction.noise_support, *prediction.noise_breakpoints)}
+    zs = {z for z in zs if 0 < z < np.inf}
+    if not zs or prediction.is_exact:
+        return np.zeros(0)
+    bs = {float(b) for b in (*size.support, *size.breakpoints)}
+    if size.is_discrete:
+        bs |= {float(v) for v in np.asarray(size.atoms[0], dtype=float)}
+    ys = np.array(sorted({b * z for b in bs for z in zs if 0 < b < np.inf}))
+    if not ys.size:
+        return np.zeros(0)
+    u = np.asarray(prediction.marginal_cdf(ys, size), dtype=float)
+    u = np.unique(u[(u > 1e-12) & (u < 1.0 - 1e-12)])
+    if u.size > 1:  # merge points closer than 1e-9 in probability
+        u = u[np.concatenate([[True], np.diff(u) > 1e-9])]
+    return u
+
+
+def heavy_tailed(size: SizeDistribution) -> bool:
+    """True when the size law's squared coefficient of variation exceeds 1 (a tail heavier
+    than the exponential's, or an infinite second moment): :func:`node_rule` then grades its
+    last piece towards ``u = 1``.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> heavy_tailed(qt.Exponential(mean=1.0)), heavy_tailed(qt.Weibull(0.5))
+    (False, True)
+    """
+    m1, m2 = float(size.mean), float(size.moment(2))
+    return not np.isfinite(m2) or m2 / (m1 * m1) - 1.0 > 1.0
+
+
+def node_rule(size: SizeDistribution, prediction, n: int):
+    """Nodes ``u_j`` and weights of the composite Gauss-Legendre rule on ``(0, 1)`` (the
+    prediction's quantile) with about ``n`` nodes: the interval is cut at
+    :func:`prediction_breakpoints` and each piece of width ``w`` gets ``2 round(n w / 2)``
+    nodes (at least 1), so that the rule for ``n / 2`` has half the nodes on every piece.
+    For a :func:`heavy_tailed` size law the last piece ``[a, 1]`` is mapped by
+    ``u = 1 - (1 - a)(1 - t)**2``, which grades the nodes towards ``u = 1``, where the
+    response time given the prediction grows like a power of ``-log(1 - u)`` or faster.
+    Measured (load 0.8, differences of successive doublings 8 -> 16 -> 32): Weibull 0.5
+    sizes with uniform noise 0.3, -0.057 and -0.012 graded against +0.29 and +0.088 plain;
+    Weibull 2 with uniform noise 0.5, -0.0097 and -0.0020 graded against -0.0016 and
+    -0.00032 plain (so light tails stay plain).
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> u, w = node_rule(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), 8)
+    >>> u.size, round(float(w.sum()), 14)
+    (8, 1.0)
+    """
+    edges = np.concatenate([[0.0], prediction_breakpoints(size, prediction), [1.0]])
+    graded = heavy_tailed(size)
+    us, ws = [], []
+    last = edges.size - 2
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        m = max(1, 2 * int(round(n * (b - a) / 2.0)))
+        x, w = np.polynomial.legendre.leggauss(m)
+        t, wt = 0.5 * (x + 1.0), 0.5 * w
+        if i == last and graded:
+            # u = 1 - (1 - a)(1 - t)**2: nodes graded towards u = 1, where E[T | y] grows
+            # without bound (like y(u), a power of -log(1 - u))
+            us.append(1.0 - (1.0 - a) * (1.0 - t) ** 2)
+            ws.append(2.0 * (1.0 - a) * (1.0 - t) * wt)
+        else:
+            us.append(a + (b - a) * t)
+            ws.append((b - a) * wt)
+    return np.concatenate(us), np.concatenate(ws)
+
+
 def node_classes(size: SizeDistribution, prediction, n: int) -> list:
-    """``[(weight, y_j, posterior law), ...]``: the ``n`` Gauss-Legendre nodes of the
+    """``[(weight, y_j, posterior law), ...]``: the nodes of :func:`node_rule` in the
     prediction's quantile and the posterior law of the size at each.
 
     Examples
@@ -108,8 +205,7 @@ def node_classes(size: SizeDistribution, prediction, n: int) -> list:
     """
     from ..distributions.point_posterior import point_law
 
-    x, w = np.polynomial.legendre.leggauss(int(n))
-    u, w = 0.5 * (x + 1.0), 0.5 * w
+    u, w = node_rule(size, prediction, int(n))
     y = prediction_quantiles(size, prediction, u)
     return [(float(wj), float(yj), point_law(size, prediction, float(yj)))
             for wj, yj in zip(w, y)]

@@ -58,8 +58,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from .base import SizeDistribution, as_generator, check_count, finish
-from .discrete import Deterministic, Discrete
-from .posterior import PredictionBucket, _check_prediction
+from .discrete import Deterministic
+from .posterior import PredictionBucket, _check_prediction, reweighted_atoms
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike
@@ -116,17 +116,9 @@ def point_law(size: SizeDistribution, prediction: PredictionModel, y: float) -> 
     if prediction.is_exact:
         return Deterministic(y)
     if size.is_discrete:
-        v, p = (np.asarray(a, dtype=float) for a in size.atoms)
-        w = np.zeros(v.shape)
-        pos = v > 0
-        w[pos] = _density_weight(prediction, y, v[pos])
-        mass = p * w
-        total = float(mass.sum())
-        if not total > 0:
-            raise ValueError(f"y: the prediction {y!r} has density 0 under size={size!r} and "
-                             f"prediction={prediction!r}")
-        keep = mass > 0
-        return Discrete(v[keep], mass[keep] / total)
+        return reweighted_atoms(size, lambda v: _density_weight(prediction, y, v),
+                                f"y: the prediction {y!r} has density 0 under size={size!r} "
+                                f"and prediction={prediction!r}")
     return PredictionPoint(size, prediction, y)
 
 

@@ -232,18 +232,26 @@ def bucket_law(size: SizeDistribution, prediction: PredictionModel, low: float,
     if prediction.is_exact:
         return Truncated(size, low, high)
     if size.is_discrete:
-        v, p = (np.asarray(a, dtype=float) for a in size.atoms)
-        w = np.zeros(v.shape)
-        pos = v > 0
-        w[pos] = _window(prediction, low, high, v[pos])
-        mass = p * w
-        total = float(mass.sum())
-        if not total > 0:
-            raise ValueError(f"low, high: the bucket ({low!r}, {high!r}] has probability 0 "
-                             f"under size={size!r} and prediction={prediction!r}")
-        keep = mass > 0
-        return Discrete(v[keep], mass[keep] / total)
+        return reweighted_atoms(size, lambda v: _window(prediction, low, high, v),
+                                f"low, high: the bucket ({low!r}, {high!r}] has probability 0 "
+                                f"under size={size!r} and prediction={prediction!r}")
     return PredictionBucket(size, prediction, low, high)
+
+
+def reweighted_atoms(size: SizeDistribution, weight, empty: str) -> Discrete:
+    """The atoms ``x_i`` of ``size`` with masses proportional to ``p_i weight(x_i)``
+    (``weight`` vectorised, called on the positive atoms; an atom at 0 gets weight 0);
+    ``ValueError(empty)`` when every mass is 0."""
+    v, p = (np.asarray(a, dtype=float) for a in size.atoms)
+    w = np.zeros(v.shape)
+    pos = v > 0
+    w[pos] = weight(v[pos])
+    mass = p * w
+    total = float(mass.sum())
+    if not total > 0:
+        raise ValueError(empty)
+    keep = mass > 0
+    return Discrete(v[keep], mass[keep] / total)
 
 
 class PredictionBucket(SizeDistribution):
