@@ -255,3 +255,21 @@ def test_node_rule_pieces_and_grading():
     up, _ = node_rule(qt.Weibull(2.0), qt.UniformPrediction(0.3), 8)
     assert wg.sum() == pytest.approx(1.0, rel=1e-14)
     assert ug[-1] > up[-1] and ug[0] > up[0]  # graded towards u = 1
+
+
+def test_point_posterior_with_a_user_noise_density():
+    # MultiplicativePrediction(pdf=...) is integrated in z with density weights (no panels)
+    user = qt.predictions.MultiplicativePrediction(pdf=lambda z: np.exp(-z))
+    a = PredictionPoint(qt.Exponential(mean=1.0), user, 1.0)
+    b = PredictionPoint(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), 1.0)
+    assert a.mass == pytest.approx(2.0 * kv(0, 2.0), rel=1e-12)
+    assert a.mean == pytest.approx(b.mean, rel=1e-12)
+    assert float(a.cdf(0.7)) == pytest.approx(float(b.cdf(0.7)), rel=1e-12)
+
+
+def test_general_conditional_predictions_are_refused():
+    pred = qt.predictions.ConditionalPrediction(
+        cdf=lambda y, x: stats.expon.cdf(y / x), pdf=lambda y, x: stats.expon.pdf(y / x) / x)
+    q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=pred)
+    with pytest.raises(ValueError, match="multiplicative"):
+        q.mean_response_time(GittinsPosterior())
