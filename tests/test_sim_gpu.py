@@ -76,6 +76,10 @@ CASES = {
                    "prediction=qt.LognormalPrediction(0.7))", "P.SRPT()", 3),
     "M/G/2 SkipPredict-server": (EXP, "P.SkipPredict(threshold=1.0, cheap_cost=0.1, "
                                       "expensive_cost=0.3, cost_model='server')", 2),
+    # tabulated Gittins ranks on 24 prediction cells: the binary branch search
+    "GittinsPosterior, 24 cells": ("qt.MG1(load=0.8, size=qt.Weibull(2.0), "
+                                   "prediction=qt.UniformPrediction(0.5))",
+                                   "P.GittinsPosterior(cells=24)", 1),
 }
 JOBS, REPS, SEED = 300, 3, 11
 
