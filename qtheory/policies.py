@@ -661,9 +661,9 @@ class GittinsBuckets(Policy):
     (load 0.8, thresholds (0.5, 2)): Weibull shape 0.5 with exact predictions 0.37 s
     (E[T] = 7.4329; the simulator, 8 x 4e6 jobs, gives 7.444 +- 0.015, z = 0.76),
     lognormal sigma 1.5 with exact predictions 0.20 s; noisy predictions take longer, as
-    each bucket law is a quadrature (CPU time: Weibull shape 2 with uniform noise alpha 0.5
-    0.8 s, exponential sizes with exponential noise 1.2 s, lognormal sigma 1 with
-    exponential noise and one threshold 0.95 s).
+    each bucket law is a quadrature (CPU time, best of 2: Weibull shape 2 with uniform noise
+    alpha 0.5 0.76 s, exponential sizes with exponential noise 0.97-1.0 s, lognormal sigma 1
+    with exponential noise and one threshold 0.88-0.90 s).
 
     Examples
     --------
