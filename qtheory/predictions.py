@@ -25,6 +25,7 @@ from .distributions.base import SizeDistribution, as_generator, check_positive
 
 _MARGINAL_RTOL = 1e-13  # marginal_pdf / marginal_cdf: target relative error estimate
 _MARGINAL_MAX_LEVEL = 8  # highest tanh-sinh level tried
+_MARGINAL_WARN = 1e-10  # relative error estimate above which a QuadratureWarning is issued
 
 __all__ = [
     "IntervalPrediction",
@@ -135,7 +136,7 @@ class PredictionModel:
         """Density of the prediction Y, by tanh-sinh quadrature over Z (the level raised per
         point, from 3, until two successive levels and the nested error estimate agree to
         ``1e-13`` relative, up to level 8; a :class:`~qtheory.QuadratureWarning` gives the
-        error reached otherwise).
+        error reached when it is above ``1e-10``).
 
         Examples
         --------
@@ -175,8 +176,8 @@ class PredictionModel:
             if not np.any(bad) or joint.level >= _MARGINAL_MAX_LEVEL:
                 break
             rows = rows[bad]
-        if np.any(bad):
-            worst = float(np.max(err[bad] / np.maximum(np.abs(new[bad]), 1e-300)))
+        worst = float(np.max(err[bad] / np.maximum(np.abs(new[bad]), 1e-300), initial=0.0))
+        if worst > _MARGINAL_WARN:
             warnings.warn(f"{type(self).__name__}: the marginal {what} of the prediction "
                           f"reached a relative error of {worst:.1e} (quadrature over the noise)",
                           QuadratureWarning, stacklevel=3)
