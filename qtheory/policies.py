@@ -654,6 +654,9 @@ class GittinsBuckets(Policy):
 
     The simulator runs each bucket's Gittins rank tabulated (as for :class:`Gittins`,
     :meth:`qtheory.analysis.agerank.AgeRank.to_rank_function`).
+    :meth:`~qtheory.MG1.conditional_response_time` gives ``E[T(x, y)]``, the response time
+    of a job of size ``x`` in the bucket of ``y`` (checked: integrated over a bucket's law
+    it gives the class mean to 1e-9).
 
     Exact predictions or bounded noise give bucket laws with no mass below some age; the
     Gittins rank of an age just below that end takes its best quantum just past it (the

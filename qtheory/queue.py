@@ -76,9 +76,11 @@ class _Engines:
 
             laws = pol.bucket_laws(self.size, self.prediction)
             ranks = pol.age_ranks_of(laws)
-            self._age[key] = ClassRankAnalysis(
+            analysis = ClassRankAnalysis(
                 [(p, law, r) for (p, law), r in zip(laws, ranks) if law is not None],
                 rtol=self.rtol)
+            analysis.buckets = [j for j, (_, law) in enumerate(laws) if law is not None]
+            self._age[key] = analysis
         return self._age[key]
 
     def gittins_posterior(self, pol: GittinsPosterior):
@@ -452,7 +454,9 @@ class MG1:
             y = np.asarray(y, dtype=float)
             if np.any(~np.isfinite(y)) or np.any(y < 0):
                 raise ValueError("y must be finite and >= 0")
-            if pol.name not in _TRUE_SIZE_TWIN:
+            if isinstance(pol, (GittinsBuckets, GittinsPosterior)):
+                out = self._gittins_conditional(pol, lam, x, y)
+            elif pol.name not in _TRUE_SIZE_TWIN:
                 out = self._soap_conditional(pol, lam, x, y)
             elif self.prediction.is_exact and self.size.is_discrete:
                 out = self._engines.classical.conditional(_TRUE_SIZE_TWIN[pol.name], lam, x)
@@ -477,6 +481,29 @@ class MG1:
             out = self._soap_conditional(pol, lam, x, y)
         out = np.asarray(out, dtype=float)
         return out[()] if out.ndim == 0 else out
+
+    def _gittins_conditional(self, pol, lam, x, y):
+        """E[T(x, y)] of GittinsBuckets (the class of y's bucket) and of GittinsPosterior
+        with exact predictions (SRPT)."""
+        x, y = np.broadcast_arrays(x, y)
+        out = np.empty(x.shape)
+        for yv in np.unique(y):
+            at = y == yv
+            if isinstance(pol, GittinsPosterior):
+                if not self.prediction.is_exact:
+                    raise NotImplementedError(
+                        f"{pol.name}: no conditional response time with noisy predictions "
+                        "(pointwise in the prediction the node rule converges only at first "
+                        "order, erratically; qtheory.analysis.posterior_gittins); use "
+                        "mean_response_time, or GittinsBuckets' conditional response time")
+                out[at] = self._engines.classical.conditional("SRPT", lam, x[at])
+                continue
+            analysis = self._engines.gittins_buckets(pol)
+            bucket = int(np.searchsorted(np.asarray(pol.thresholds, float), yv, side="left"))
+            if bucket not in analysis.buckets:
+                raise ValueError(f"y: the bucket of {yv!r} has probability 0")
+            out[at] = analysis.conditional(analysis.buckets.index(bucket), lam, x[at])
+        return out
 
     # ------------------------------------------------------------------ simulation
     def simulate(self, policy, **kw):

@@ -273,3 +273,39 @@ def test_general_conditional_predictions_are_refused():
     q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=pred)
     with pytest.raises(ValueError, match="multiplicative"):
         q.mean_response_time(GittinsPosterior())
+
+
+# ---------------------------------------------------------------------- conditional E[T(x, y)]
+def test_bucket_conditionals_integrate_to_the_class_means():
+    q = qt.MG1(load=0.8, size=WEI, prediction=UNI)
+    pol = GittinsBuckets(thresholds=(1.0,))
+    q.mean_response_time(pol)
+    a = q._engines.gittins_buckets(pol)
+    means, _ = a.class_means(q.arrival_rate)
+    for c, (e, y) in enumerate(zip(a.engines, (0.5, 2.0))):
+        law = e.size
+        lo, hi = law.support
+        tot = integrate.quad(
+            lambda x, law=law, y=y: float(q.conditional_response_time(pol, x, y))
+            * float(law.pdf(x)), lo, min(hi, 20.0), limit=200, epsabs=0, epsrel=1e-11)[0]
+        assert tot == pytest.approx(means[c], rel=1e-9)
+    # one bucket: Gittins on the size law
+    one = GittinsBuckets()
+    x = np.array([0.3, 1.0, 2.5])
+    assert np.allclose(q.conditional_response_time(one, x, 1.0),
+                       q.conditional_response_time(qt.policies.Gittins(), x), rtol=1e-12)
+
+
+def test_posterior_conditional_exact_predictions_and_bad_input():
+    q = qt.MG1(load=0.8, size=WEI)
+    x = np.array([0.5, 1.0])
+    assert np.array_equal(q.conditional_response_time(GittinsPosterior(), x, x),
+                          q.conditional_response_time("SRPT", x))
+    qn = qt.MG1(load=0.8, size=WEI, prediction=UNI)
+    with pytest.raises(NotImplementedError, match="first order"):
+        qn.conditional_response_time(GittinsPosterior(nodes=4), 1.0, 1.0)
+    with pytest.raises(ValueError, match="y"):
+        qn.conditional_response_time(GittinsPosterior(nodes=4), 1.0)
+    with pytest.raises(ValueError, match="probability 0"):  # Y >= 0.5: (0.1, 0.2] is empty
+        qt.MG1(load=0.8, size=qt.Uniform(1.0, 2.0), prediction=UNI).conditional_response_time(
+            GittinsBuckets(thresholds=(0.1, 0.2)), 1.0, 0.15)

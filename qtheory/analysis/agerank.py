@@ -1123,6 +1123,12 @@ class AgeRankAnalysis:
         rho = lam * self.law.m1
         if rho >= 1.0:
             return np.full(x.shape, np.inf)
+        return self._conditional(lam, x, self._new_work, self._old_work)
+
+    def _conditional(self, lam: float, x: np.ndarray, new_work, old_work) -> np.ndarray:
+        """:meth:`conditional` with the other jobs' work functions given: ``new_work(L)``
+        and ``old_work(L) -> (O0, S)`` at levels ``L`` (the multi-class analysis passes
+        mixtures over the classes)."""
         xf = x.ravel()
         out = np.zeros(xf.size)
         pos = np.nonzero(xf > 0)[0]
@@ -1130,7 +1136,7 @@ class AgeRankAnalysis:
             xp = xf[pos]
             nodes, levels, lengths, r, desc = self._staircase(xp, self._piece_of(xp))
             with np.errstate(all="ignore"):
-                h = 1.0 / (1.0 - lam * self._new_work(levels))
+                h = 1.0 / (1.0 - lam * new_work(levels))
             res = np.bincount(nodes, lengths * h, minlength=xp.size).astype(float)
             rule = tanh_sinh_rule(_COND_LEVEL)
             for rows, k, lo, hi in desc:
@@ -1145,18 +1151,19 @@ class AgeRankAnalysis:
                 af = an.ravel()
                 lev = _Levels(self.pieces[k].eval(af), np.full(af.size, k), af)
                 with np.errstate(all="ignore"):
-                    hv = (1.0 / (1.0 - lam * self._new_work(lev))).reshape(shp)
+                    hv = (1.0 / (1.0 - lam * new_work(lev))).reshape(shp)
                 res += np.bincount(rows, np.sum(np.where(wn > 0, wn * hv, 0.0), axis=(1, 2)),
                                    minlength=xp.size)
-            out[pos] = res + self._waiting(lam, r)
+            out[pos] = res + self._waiting(lam, r, new_work, old_work)
         zero = np.nonzero(xf == 0)[0]
         if zero.size:
-            out[zero] = self._waiting(lam, _Levels(_full(1, self.u[0]), [0], [0.0]))[0]
+            out[zero] = self._waiting(lam, _Levels(_full(1, self.u[0]), [0], [0.0]), new_work,
+                                      old_work)[0]
         return out.reshape(x.shape)
 
-    def _waiting(self, lam, r: _Levels):
-        N = self._new_work(r)
-        O0, S = self._old_work(r)
+    def _waiting(self, lam, r: _Levels, new_work, old_work):
+        N = new_work(r)
+        O0, S = old_work(r)
         with np.errstate(all="ignore"):
             return np.where(S > 0, 0.5 * lam * S / ((1.0 - lam * O0) * (1.0 - lam * N)), 0.0)
 
