@@ -757,7 +757,8 @@ class GittinsPosterior(Policy):
     extrapolated from ``nodes`` and ``nodes / 2`` as a second-order rule
     (``extrapolate=False``: the ``nodes`` value itself).
     :meth:`~qtheory.MG1.mean_response_time_with_error` returns the error estimate
-    ``|E_n - E_{n/2}|`` (a bound for any order of convergence from 1 up); a
+    ``|E_n - E_{n/2}|`` (a bound for any order of convergence from 1 up, once the
+    differences shrink steadily: check with a larger ``nodes``); a
     :class:`~qtheory.QuadratureWarning` reports one above ``1e-3`` relative. Seconds to
     minutes a value at the default 16 nodes (3 s for Weibull sizes with uniform noise, 55 s
     for exponential sizes with exponential noise, 2 minutes for bounded Pareto sizes with
