@@ -309,3 +309,19 @@ def test_posterior_conditional_exact_predictions_and_bad_input():
     with pytest.raises(ValueError, match="probability 0"):  # Y >= 0.5: (0.1, 0.2] is empty
         qt.MG1(load=0.8, size=qt.Uniform(1.0, 2.0), prediction=UNI).conditional_response_time(
             GittinsBuckets(thresholds=(0.1, 0.2)), 1.0, 0.15)
+
+
+def test_loads_near_one_warn_when_the_rule_has_not_converged():
+    # at load 0.99 the node values are erratic (21.70, 25.36, 25.70, 25.37, 25.24 for
+    # n = 4 ... 64): the 16-node value exceeds SPRPT's, which the optimum cannot; at 0.95 the
+    # differences stop shrinking (-7.62e-2, -7.64e-2): no extrapolation, a wider estimate
+    q = qt.MG1(load=0.99, size=WEI, prediction=UNI)
+    pol = GittinsPosterior(nodes=16)
+    with pytest.warns(qt.QuadratureWarning, match="exceeds SPRPT"):
+        q.mean_response_time(pol)
+    q95 = q.with_load(0.95)
+    with pytest.warns(qt.QuadratureWarning, match="do not shrink"):
+        v, err = q95.mean_response_time_with_error(pol)
+    a = q95._engines.gittins_posterior(pol)
+    e16, e8, e4, _ = a.node_means(q95.arrival_rate)
+    assert v == e16 and err >= abs(e8 - e4)
