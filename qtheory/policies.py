@@ -820,15 +820,13 @@ class GittinsPosterior(Policy):
     def cell_laws(self, size, prediction) -> list:
         """``[(quantile cell edges (y_low, y_high), middle prediction, posterior law), ...]``
         of the simulated policy, one per cell."""
-        from .analysis.posterior_gittins import prediction_quantiles
         from .distributions.point_posterior import point_law
 
         if size is None or prediction is None:
             raise ValueError(f"size, prediction: {self.name}'s rank depends on both laws")
         m = self.cells
-        inner = prediction_quantiles(size, prediction, np.arange(1, m) / m) if m > 1 \
-            else np.zeros(0)
-        mid = prediction_quantiles(size, prediction, (np.arange(m) + 0.5) / m)
+        inner = prediction.marginal_ppf(np.arange(1, m) / m, size) if m > 1 else np.zeros(0)
+        mid = prediction.marginal_ppf((np.arange(m) + 0.5) / m, size)
         edges = np.concatenate([[-_INF], inner, [_INF]])
         return [((float(edges[j]), float(edges[j + 1])), float(mid[j]),
                  point_law(size, prediction, float(mid[j]))) for j in range(m)]

@@ -14,11 +14,7 @@ from scipy.special import kv
 import qtheory as qt
 from qtheory.analysis.gittins import gittins_rank
 from qtheory.analysis.multiclass import ClassRankAnalysis
-from qtheory.analysis.posterior_gittins import (
-    PosteriorGittinsAnalysis,
-    node_classes,
-    prediction_quantiles,
-)
+from qtheory.analysis.posterior_gittins import PosteriorGittinsAnalysis, node_classes
 from qtheory.distributions.point_posterior import PredictionPoint, point_law
 from qtheory.distributions.posterior import bucket_law
 from qtheory.policies import GittinsBuckets, GittinsPosterior
@@ -96,10 +92,10 @@ def test_point_law_dispatch_and_bad_input():
 
 def test_prediction_quantiles_invert_the_cdf():
     u = np.array([1e-6, 0.3, 0.5, 0.999])
-    y = prediction_quantiles(WEI, UNI, u)
+    y = UNI.marginal_ppf(u, WEI)
     assert np.allclose(UNI.marginal_cdf(y, WEI), u, rtol=1e-10, atol=0)
     with pytest.raises(ValueError, match="u must"):
-        prediction_quantiles(WEI, UNI, [0.0])
+        UNI.marginal_ppf([0.0], WEI)
 
 
 # ---------------------------------------------------------------------- the analysis

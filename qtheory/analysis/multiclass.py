@@ -55,6 +55,11 @@ __all__ = ["ClassRankAnalysis"]
 _RELEASE_ROWS = 1 << 14  # level arrays longer than this are not kept in a law's node memo
 
 
+def _bare(val: np.ndarray) -> _Levels:
+    """Rank levels with no source piece: other classes compare rank values only."""
+    return _Levels(val, np.full(val.size, -1, dtype=np.int64), np.zeros(val.size))
+
+
 class ClassRankAnalysis:
     """Mean response time of a multi-class age-rank policy (module docstring).
 
@@ -144,39 +149,32 @@ class ClassRankAnalysis:
         for c, o in enumerate(owns):
             wait[offs[c] + o.waiting] = True
         cls = np.repeat(np.arange(n), sizes)
-        new = np.zeros((n, vals.size))  # new[k, i]: class k's work at level i (class != k)
-        old0, sq = np.zeros((n, vals.size)), np.zeros((n, vals.size))
-        for k, e in enumerate(self.engines):
+        # every class's own terms first, then the other classes' in class order
+        N = np.concatenate([self.probs[c] * o.N for c, o in enumerate(owns)])
+        O0, S = np.zeros(vals.size), np.zeros(vals.size)
+        for c, o in enumerate(owns):
+            wl = offs[c] + o.waiting
+            O0[wl] = self.probs[c] * o.O0[o.waiting]
+            S[wl] = self.probs[c] * o.S[o.waiting]
+        for k, (q, e) in enumerate(zip(self.probs, self.engines)):
             rows = np.nonzero(cls != k)[0]
             if not rows.size:
                 continue
-            bare = _Levels(vals[rows], np.full(rows.size, -1, dtype=np.int64),
-                           np.zeros(rows.size))
-            new[k, rows] = e._new_work(bare)
+            bare = _bare(vals[rows])
+            N[rows] += q * e._new_work(bare)
             w = np.nonzero(wait[rows])[0]
             if w.size:
-                old0[k, rows[w]], sq[k, rows[w]] = e._old_work(bare[w])
+                o, sq = e._old_work(bare[w])
+                O0[rows[w]] += q * o
+                S[rows[w]] += q * sq
             if rows.size > _RELEASE_ROWS:  # the law's memo of these large arrays
                 release_node_values(e.size)
         out = []
         for c, own in enumerate(owns):
             sl = slice(offs[c], offs[c + 1])
-            wl = own.waiting
-            pc = self.probs[c]
-            N = pc * own.N
-            O0 = np.zeros(sizes[c])
-            S = np.zeros(sizes[c])
-            O0[wl] = pc * own.O0[wl]
-            S[wl] = pc * own.S[wl]
-            for k, q in enumerate(self.probs):
-                if k == c:
-                    continue
-                N += q * new[k, sl]
-                if wl.size:
-                    O0[wl] += q * old0[k, sl][wl]
-                    S[wl] += q * sq[k, sl][wl]
             out.append(_Structure(own.node_w, own.node_pid, own.node_c2, own.node_c4,
-                                  own.t_node, own.t_lev, own.t_coef, own.t_w, N, O0, S))
+                                  own.t_node, own.t_lev, own.t_coef, own.t_w, N[sl],
+                                  O0[sl], S[sl]))
         self._structs[level] = out
         return out
 
@@ -211,12 +209,9 @@ class ClassRankAnalysis:
         work at the levels' values, weighted by their probabilities (class ``skip``
         left out), plus ``own_prob`` times ``own``'s work, which compares exactly with the
         tagged job's own pieces."""
-        def bare(L):
-            return _Levels(L.val, np.full(L.size, -1, dtype=np.int64), np.zeros(L.size))
-
         def new_work(L):
             out = own_prob * own._new_work(L) if own is not None else np.zeros(L.size)
-            b = bare(L)
+            b = _bare(L.val)
             for k, (q, e) in enumerate(zip(self.probs, self.engines)):
                 if k != skip:
                     out = out + q * e._new_work(b)
@@ -227,7 +222,7 @@ class ClassRankAnalysis:
             if own is not None:
                 o, s = own._old_work(L)
                 O0, S = own_prob * o, own_prob * s
-            b = bare(L)
+            b = _bare(L.val)
             for k, (q, e) in enumerate(zip(self.probs, self.engines)):
                 if k != skip:
                     o, s = e._old_work(b)

@@ -37,23 +37,8 @@ class OptimumResult:
 
 
 def _prediction_quantiles(queue, probs):
-    """Quantiles of the prediction Y (by bisection on its cdf)."""
-    size, pred = queue.size, queue.prediction
-    out = []
-    for p in probs:
-        lo, hi = 1e-12 * size.scale, size.scale
-        while float(_cdf_y(size, pred, hi)) < p:
-            hi *= 2.0
-            if hi > 1e300:
-                break
-        out.append(optimize.brentq(lambda t, p=p: _cdf_y(size, pred, t) - p, lo, hi, xtol=1e-12))
-    return np.array(out)
-
-
-def _cdf_y(size, pred, t):
-    if pred.is_exact:
-        return float(size.cdf(t))
-    return float(pred.marginal_cdf(np.array([t]), size)[0])
+    """Quantiles of the prediction Y (:meth:`~qtheory.predictions.PredictionModel.marginal_ppf`)."""
+    return queue.prediction.marginal_ppf(np.asarray(probs, dtype=float), queue.size)
 
 
 def _scan_then_brent(f, grid, to_param, xatol):

@@ -69,49 +69,10 @@ import numpy as np
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 
-__all__ = ["PosteriorGittinsAnalysis", "prediction_quantiles", "prediction_breakpoints",
-           "heavy_tailed", "node_rule", "node_classes"]
+__all__ = ["PosteriorGittinsAnalysis", "prediction_breakpoints", "heavy_tailed", "node_rule",
+           "node_classes"]
 
 _WARN_REL = 1e-3  # relative error estimate above which a QuadratureWarning is issued
-
-
-def prediction_quantiles(size: SizeDistribution, prediction, u) -> np.ndarray:
-    """``F_Y^{-1}(u)``: quantiles of the prediction ``Y`` for ``0 < u < 1`` (vectorised
-    bisection in ``log y`` on :meth:`~qtheory.predictions.PredictionModel.marginal_cdf`, to
-    a few ulps).
-
-    Examples
-    --------
-    >>> import qtheory as qt
-    >>> y = prediction_quantiles(qt.Exponential(mean=1.0), qt.ExactPrediction(), [0.5])
-    >>> bool(abs(y[0] - np.log(2.0)) < 1e-14)
-    True
-    """
-    u = np.asarray(u, dtype=float).ravel()
-    if np.any(~(u > 0) | ~(u < 1)):
-        raise ValueError(f"u must lie in (0, 1), got {u!r}")
-
-    def cdf(t):
-        if prediction.is_exact:
-            return np.asarray(size.cdf(t), dtype=float)
-        return np.asarray(prediction.marginal_cdf(t, size), dtype=float)
-
-    med = float(size.scale) if np.isfinite(size.scale) and size.scale > 0 else 1.0
-    lo, hi = np.full(u.shape, med), np.full(u.shape, med)
-    for _ in range(1100):  # widen geometrically until the bracket holds every u
-        low_bad = cdf(lo) >= u
-        high_bad = cdf(hi) < u
-        if not (np.any(low_bad) or np.any(high_bad)):
-            break
-        lo = np.where(low_bad, lo * 0.5, lo)
-        hi = np.where(high_bad, hi * 2.0, hi)
-    for _ in range(200):
-        mid = np.sqrt(lo * hi)
-        below = cdf(mid) < u
-        lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
-        if np.all(hi <= lo * (1.0 + 4.0 * np.finfo(float).eps)):
-            break
-    return hi
 
 
 def prediction_breakpoints(size: SizeDistribution, prediction) -> np.ndarray:
@@ -213,7 +174,7 @@ def node_classes(size: SizeDistribution, prediction, n: int) -> list:
     from ..distributions.point_posterior import point_law
 
     u, w = node_rule(size, prediction, int(n))
-    y = prediction_quantiles(size, prediction, u)
+    y = prediction.marginal_ppf(u, size)
     return [(float(wj), float(yj), point_law(size, prediction, float(yj)))
             for wj, yj in zip(w, y)]
 
@@ -257,11 +218,12 @@ class PosteriorGittinsAnalysis:
         self.extrapolate = bool(extrapolate)
         self.rtol = float(rtol)
         self._engines: dict[int, object] = {} if cache is None else cache
-        self._srpt = None
+        self._exact = None  # exact predictions: SRPT's classical analysis
         if prediction.is_exact:
             from .classical import ClassicalAnalysis
 
-            self._srpt = ClassicalAnalysis(size, rtol)
+            self._exact = ClassicalAnalysis(size, rtol)
+        self._sprpt = None  # SPRPT's analysis, the bound checked by mean
 
     def engine(self, n: int):
         """The :class:`~qtheory.analysis.multiclass.ClassRankAnalysis` over ``n`` node
@@ -287,7 +249,7 @@ class PosteriorGittinsAnalysis:
         """E[T] of SPRPT, a policy this one bounds from below (the check of :meth:`mean`)."""
         from .predicted import PredictionAnalysis
 
-        if "_sprpt" not in self.__dict__:
+        if self._sprpt is None:
             self._sprpt = PredictionAnalysis(self.size, self.prediction, self.rtol)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", QuadratureWarning)
@@ -310,8 +272,8 @@ class PosteriorGittinsAnalysis:
             raise ValueError(f"lam must be finite and >= 0, got {lam!r}")
         if lam * self.size.mean >= 1.0:
             return np.inf, 0.0
-        if self._srpt is not None:  # the posterior is the point mass at y: SRPT
-            return self._srpt.mean("SRPT", lam)
+        if self._exact is not None:  # the posterior is the point mass at y: SRPT
+            return self._exact.mean("SRPT", lam)
         hi, mid, lo, err = self.node_means(lam)
         d, d_prev = hi - mid, mid - lo
         # (differences at rounding level count as converged)

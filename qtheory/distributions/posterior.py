@@ -187,7 +187,7 @@ def release_node_values(law) -> None:
     """Free the density values that a :class:`PredictionBucket` (or ``PredictionPoint``)
     keeps for its last few argument arrays; a no-op for other laws. The multi-class
     analysis calls it after each class's pass over a large array of levels (16 node
-    classes of exponential noise: peak memory 920 -> 470 MB)."""
+    classes of exponential noise: peak memory 920 -> 670 MB)."""
     memo = getattr(law, "__dict__", {}).get("_node_memo")
     if memo:
         memo.clear()
