@@ -819,10 +819,14 @@ def _gittins_continuous(size) -> AgeRank:
         kept.append((s2, e2, lb))
     pieces = []
     for s2, e2, lb in kept:
-        if lb == 0:
-            pieces.append(RankPiece(s2, e2, 1, _closed(law.hazard_inv, law.cap)))
-        elif lb == 1:
-            pieces.append(RankPiece(s2, e2, -1, _closed(law.mrl, law.cap)))
+        if lb in (0, 1):
+            kind = 1 if lb == 0 else -1
+            fn = _closed(law.hazard_inv if lb == 0 else law.mrl, law.cap)
+            if getattr(size, "tabulated", False):
+                for c0, c1, ch in _cheb_pieces(fn, s2, e2):
+                    pieces.append(RankPiece(c0, c1, kind, ch))
+            else:
+                pieces.append(RankPiece(s2, e2, kind, fn))
         else:
             cuts = [s2, *[z for z in _breakpoint_splits(law, s2, e2) if s2 < z < e2], e2]
             for t0, t1 in zip(cuts[:-1], cuts[1:]):

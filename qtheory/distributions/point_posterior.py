@@ -217,15 +217,16 @@ class PredictionPoint(PredictionBucket):
             out = np.where(w > 0, f * w, 0.0)
         return np.where(np.isfinite(out), out, 0.0).reshape(t.shape)
 
-    def pdf(self, x: ArrayLike):
-        """Density ``f(x) g(y / x) / (x f_Y(y))`` (closed form up to ``f_Y(y)``), vectorised.
+    def _pdf_exact(self, x: ArrayLike):
+        """Density ``f(x) g(y / x) / (x f_Y(y))`` (closed form up to ``f_Y(y)``), vectorised;
+        :meth:`pdf` takes it from tables of this function on the panels.
 
         Examples
         --------
         >>> import qtheory as qt
         >>> law = PredictionPoint(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), 1.0)
         >>> from scipy.integrate import quad
-        >>> round(quad(law.pdf, 0, np.inf)[0], 10)
+        >>> round(quad(law._pdf_exact, 0, np.inf)[0], 10)
         1.0
         """
         x = np.asarray(x, dtype=float)

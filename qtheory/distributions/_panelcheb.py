@@ -1,0 +1,220 @@
+"""Chebyshev tables of a posterior law's truncated moments and density (compiled lookup).
+
+:class:`qtheory.distributions.posterior.PredictionBucket` (and the point posterior) computes
+``C(x) = p E[X**k; X <= x | bucket]`` exactly as the sum of the panels below ``x`` plus a
+16-point Gauss-Legendre rule on the piece of ``x``'s panel: 16 evaluations of the density (and
+of the noise law's cdf) a point, about 0.4 us a point, and a few dozen NumPy calls a call. The
+Gittins rank of the law and the multi-class analysis call these functions thousands of times,
+on up to a million points in all.
+
+Here each panel ``[a_j, b_j]`` gets, once per order ``k`` and side (partial or tail), a
+Chebyshev interpolant from the values at ``N = 24`` Chebyshev-Lobatto points, of one of:
+
+* the piece ``C(x) - C(a_j)`` (mode 1), where ``C`` varies by less than a factor 5 on the
+  panel: the lookup adds the anchor ``C(a_j)``, and the absolute error, a few ulps of the
+  piece, is a few ulps of the value;
+* ``log C(x)`` (mode 2), on panels of a rapidly varying tail, where ``C`` may run over
+  hundreds of orders of magnitude: an absolute error ``d`` in ``log C`` is a relative error
+  ``d`` in ``C``;
+* nothing (mode 3): ``C`` is 0 at every point (an underflowed tail), so on the whole panel.
+
+A panel whose last two coefficients are above ``8 eps`` of its scale, or whose values reach 0
+without being all 0, has no table (mode 0): its points keep the exact path. On the laws
+checked (exponential sizes with exponential noise, Weibull with uniform and lognormal noise,
+lognormal with exponential noise, bounded Pareto with lognormal noise; buckets and point
+posteriors) one or two panels of about 20 or 280 lack a table, and the tabulated values agree
+with the exact path to ``1e-13`` relative wherever the value is above ``1e-200`` (``6e-15`` in
+mode 1; mode 2 carries the rounding of ``log C``, ``eps |log C|``, as the exact path carries
+that of ``f w``).
+
+:func:`panel_lookup`, :func:`moments_lookup` and :func:`density_lookup` evaluate the tables
+for an array of points in one compiled pass (about 50 ns a point).
+
+Examples
+--------
+>>> import numpy as np
+>>> a, b = np.array([0.0, 1.0]), np.array([1.0, 2.0])
+>>> x = a[:, None] + (b - a)[:, None] * 0.5 * (1.0 + lobatto(24))[None, :]
+>>> table = fit_panels(np.exp(x), np.zeros(2))   # the density e**x: modes 1 and 1
+>>> v = panel_lookup(np.array([0.3, 1.7]), a, b, *table)
+>>> bool(np.max(np.abs(v / np.exp([0.3, 1.7]) - 1.0)) < 1e-15)
+True
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["N_CHEB", "density_lookup", "fit_panels", "lobatto", "moments_lookup", "panel_lookup"]
+
+N_CHEB = 24  # Chebyshev-Lobatto points a panel
+_EPS = float(np.finfo(float).eps)
+_LINEAR_SPAN = 5.0  # largest ratio max C / min C on a panel tabulated linearly
+
+
+def lobatto(n: int) -> np.ndarray:
+    """The ``n`` Chebyshev-Lobatto points ``cos(pi j / (n - 1))`` of ``[-1, 1]``, ascending."""
+    return np.cos(np.pi * np.arange(n) / (n - 1))[::-1].copy()
+
+
+def _dct_matrix(n: int) -> np.ndarray:
+    """The matrix taking values at :func:`lobatto` points (ascending) to Chebyshev
+    coefficients of the interpolant (a type-I discrete cosine transform)."""
+    j = np.arange(n)
+    theta = np.pi * j / (n - 1)  # point j of the descending order
+    m = np.cos(np.outer(j, theta)) * (2.0 / (n - 1))
+    m[:, 0] *= 0.5
+    m[:, -1] *= 0.5
+    m[0, :] *= 0.5
+    m[-1, :] *= 0.5
+    return m[:, ::-1].copy()  # columns for the ascending points
+
+
+_DCT = _dct_matrix(N_CHEB)
+
+
+def fit_panels(pieces: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Chebyshev coefficients (panels x ``N_CHEB``) and a mode per panel from the values
+    ``C = anchor + piece`` at the :func:`lobatto` points of each panel (rows, ascending):
+    mode 1 tabulates the piece (where ``C`` varies by less than a factor 5 on the panel; the
+    lookup adds the anchor), mode 2 tabulates ``log C``, mode 3 is a panel where ``C`` is 0
+    at every point (so on the whole panel, ``C`` being monotone), and mode 0 a panel
+    without a table (values not positive and finite, or the last two coefficients above
+    ``8 eps`` of the scale: the largest piece or ``C / 16``, whichever is larger, or
+    ``max(1, |log C|)``, the rounding of ``log C``; ``log C_mid``, the value mid-panel, is
+    taken out of the log table, which keeps its coefficients small).
+    Returns the coefficients, the modes and the anchors (``log C_mid`` for mode 2)."""
+    piece = np.asarray(pieces, dtype=float)
+    anchor = np.asarray(anchors, dtype=float)
+    with np.errstate(all="ignore"):
+        v = anchor[:, None] + piece
+        lo, hi = np.min(v, axis=1), np.max(v, axis=1)
+        finite = np.all(np.isfinite(v), axis=1) & (lo > 0)
+        linear = finite & (hi <= _LINEAR_SPAN * lo)
+        logs = np.log(np.where(finite[:, None], v, 1.0))
+        ref = logs[:, logs.shape[1] // 2]  # log C mid-panel, taken out of the log table
+        data = np.where(linear[:, None], piece, logs - ref[:, None])
+        coef = np.einsum("pj,cj->pc", data, _DCT)  # not BLAS: its threads spin on small products
+        # a piece far below C (a tail beyond the last of the mass) needs only its ulp of C
+        scale = np.where(linear, np.maximum(np.max(np.abs(piece), axis=1), lo / 16.0),
+                         np.maximum(1.0, np.max(np.abs(logs), axis=1)))
+        tail = np.abs(coef[:, -1]) + np.abs(coef[:, -2])
+        ok = finite & (tail <= 8.0 * _EPS * scale)
+        zero = np.all(v == 0.0, axis=1)
+    mode = np.where(ok, np.where(linear, 1, 2), np.where(zero, 3, 0)).astype(np.int8)
+    return np.where(ok[:, None], coef, 0.0), mode, np.where(mode == 2, ref, anchor)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _at(xi, a, b, coef, mode, anchor):  # pragma: no cover - compiled
+    """The tabulated value at ``xi`` (see :func:`panel_lookup`); NaN without a table."""
+    p = a.size
+    m = coef.shape[1]
+    j = np.searchsorted(a, xi, side="right") - 1
+    if j < 0:
+        j = 0
+    elif j > p - 1:
+        j = p - 1
+    md = mode[j]
+    if md == 0:
+        return np.nan
+    if md == 3:
+        return 0.0
+    aj = a[j]
+    bj = b[j]
+    u = ((xi - aj) - (bj - xi)) / (bj - aj)
+    if u < -1.0:
+        u = -1.0
+    elif u > 1.0:
+        u = 1.0
+    u2 = 2.0 * u
+    c0 = coef[j, m - 2]
+    c1 = coef[j, m - 1]
+    for k in range(3, m + 1):
+        tmp = c0
+        c0 = coef[j, m - k] - c1
+        c1 = tmp + c1 * u2
+    s = c0 + c1 * u
+    return anchor[j] + s if md == 1 else np.exp(anchor[j] + s)
+
+
+@njit(cache=True, error_model="numpy")
+def panel_lookup(x, a, b, coef, mode, anchor):  # pragma: no cover - compiled
+    """The tabulated value at each point of ``x`` (1-D), from the panel ``j`` with
+    ``a[j] <= x < b[j]`` (the first or last panel beyond the ends), by the Clenshaw
+    recurrence (plus the panel's anchor in mode 1, exponentiated in mode 2; zero in mode 3);
+    NaN where that panel has no table (mode 0)."""
+    out = np.empty(x.size)
+    for i in range(x.size):
+        out[i] = _at(x[i], a, b, coef, mode, anchor)
+    return out
+
+
+@njit(cache=True, error_model="numpy")
+def moments_lookup(x, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, tail,
+                   clip):  # pragma: no cover - compiled (tested through callers)
+    """A law's truncated moment ``E[X**k; X <= x]`` (or ``X > x`` with ``tail``) at the points
+    of ``x`` (1-D) from the tables of ``p E[...]`` (:func:`panel_lookup`): ``0`` or the moment
+    ``mom`` outside the support ``(lo, hi)``, the table divided by the mass ``p`` (at most
+    ``mom``) inside ``[tmin, tmax)``, NaN at NaN; clipped to ``[0, 1]`` with ``clip``.
+    Returns the values, a mask of the points left to the caller (inside the support but
+    outside ``[tmin, tmax)``, or on a panel without a table) and their number."""
+    n = x.size
+    out = np.empty(n)
+    need = np.zeros(n, dtype=np.bool_)
+    n_need = 0
+    for i in range(n):
+        xi = x[i]
+        if np.isnan(xi):
+            out[i] = np.nan
+            continue
+        if not xi > lo:
+            v = mom if tail else 0.0
+        elif not xi < hi:
+            v = 0.0 if tail else mom
+        elif not (xi >= tmin and xi < tmax):
+            need[i] = True
+            n_need += 1
+            out[i] = np.nan
+            continue
+        else:
+            v = _at(xi, a, b, coef, mode, anchor)
+            if np.isnan(v):
+                need[i] = True
+                n_need += 1
+                out[i] = np.nan
+                continue
+            v = v / mass
+            if v > mom:
+                v = mom
+        if clip:
+            v = min(max(v, 0.0), 1.0)
+        out[i] = v
+    return out, need, n_need
+
+
+@njit(cache=True, error_model="numpy")
+def density_lookup(x, a, b, coef, mode, anchor, tmin, tmax,
+                   mass):  # pragma: no cover - compiled (tested through callers)
+    """A law's density at the points of ``x`` (1-D) from the tables of ``p f`` on the panels
+    of ``[tmin, tmax)`` (:func:`panel_lookup`), divided by the mass ``p``; NaN at NaN. Returns
+    the values, a mask of the points left to the caller (outside ``[tmin, tmax)`` or on a
+    panel without a table) and their number."""
+    n = x.size
+    out = np.empty(n)
+    need = np.zeros(n, dtype=np.bool_)
+    n_need = 0
+    for i in range(n):
+        xi = x[i]
+        if np.isnan(xi):
+            out[i] = np.nan
+            continue
+        v = np.nan
+        if xi >= tmin and xi < tmax:
+            v = _at(xi, a, b, coef, mode, anchor)
+        if np.isnan(v):
+            need[i] = True
+            n_need += 1
+        out[i] = v / mass
+    return out, need, n_need

@@ -1,0 +1,161 @@
+"""The Chebyshev tables of a posterior law (:mod:`qtheory.distributions._panelcheb`) against the
+exact path they replace (panel sums plus a Gauss-Legendre rule on the piece, and the closed-form
+density), on bucket and point posteriors of several size and noise laws; and the lookups' edge
+cases (NaN, points outside the support or the panels, panels without a table)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.distributions._panelcheb import (
+    N_CHEB,
+    fit_panels,
+    lobatto,
+    moments_lookup,
+    panel_lookup,
+)
+from qtheory.distributions.point_posterior import point_law
+from qtheory.distributions.posterior import PredictionBucket
+
+LAWS = {
+    "exp-expZ-0.5-2": lambda: PredictionBucket(qt.Exponential(mean=1.0),
+                                               qt.ExponentialPrediction(), 0.5, 2.0),
+    "exp-expZ-2-inf": lambda: PredictionBucket(qt.Exponential(mean=1.0),
+                                               qt.ExponentialPrediction(), 2.0, np.inf),
+    "weib2-unifZ": lambda: PredictionBucket(qt.Weibull(shape=2.0, scale=1.0),
+                                            qt.UniformPrediction(0.5), 0.5, 2.0),
+    "weib.5-lognZ": lambda: PredictionBucket(qt.Weibull(shape=0.5, scale=1.0),
+                                             qt.LognormalPrediction(0.7), 0.5, 2.0),
+    "logn-expZ-1-inf": lambda: PredictionBucket(qt.Lognormal(sigma=1.0),
+                                                qt.ExponentialPrediction(), 1.0, np.inf),
+    "point-exp-expZ": lambda: point_law(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
+                                        1.0),
+    "point-bp-lognZ": lambda: point_law(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
+                                        qt.LognormalPrediction(0.5), 3.0),
+}
+
+
+def sample_points(law, n=1500, seed=0):
+    """Points of the panels' range: log-spaced over 9 decades and uniform near the median."""
+    rng = np.random.default_rng(seed)
+    lo, hi = law.support
+    top = hi if np.isfinite(hi) else 1e3 * law.scale
+    x = np.concatenate([np.geomspace(max(lo, 1e-6 * law.scale), top, n),
+                        rng.uniform(lo, min(top, 10.0 * law.scale), n)])
+    return np.sort(x[(x >= law._tmin) & (x < law._tmax)])
+
+
+@pytest.mark.parametrize("name", list(LAWS))
+def test_tables_match_the_exact_path(name):
+    """Both sides, orders 0, 1, 2: within 2e-13 relative of the panel sums plus the 16-point
+    rule wherever the value is above 1e-200 (below, both carry the rounding of subnormal
+    densities); the density within 5e-13 of the closed form."""
+    law = LAWS[name]()
+    x = sample_points(law)
+    for k in (0.0, 1.0, 2.0):
+        for tail in (False, True):
+            fast = law._fast_values(k, x, tail)
+            exact = law._panel_values(k, x, tail)
+            big = exact > 1e-200
+            assert big.sum() > 500
+            rel = np.abs(fast[big] - exact[big]) / exact[big]
+            assert np.max(rel) < 2e-13, (k, tail, np.max(rel))
+            assert np.all(fast[~big] < 1e-199)
+    dens, closed = law.pdf(x), law._pdf_exact(x)
+    big = closed > 1e-200
+    assert np.max(np.abs(dens[big] - closed[big]) / closed[big]) < 5e-13
+    # the tables cover nearly every panel (the others keep the exact path)
+    a, _, _, mode, _ = law._cheb_table(0.0, False)
+    assert np.count_nonzero(mode == 0) <= 2 and a.size >= 10
+
+
+@pytest.mark.parametrize("name", ["exp-expZ-0.5-2", "weib2-unifZ"])
+def test_public_functions_match_the_exact_path(name):
+    """cdf, sf, partial and tail moments through the tables against :meth:`_moments_exact`
+    with the tables switched off (every panel in mode 0, so the exact path everywhere)."""
+    law, ref = LAWS[name](), LAWS[name]()
+    x = np.concatenate([sample_points(law, 300), [law.support[0], 0.0, 1e9, np.nan]])
+    ref.cdf(x[:3])
+    for key, (a, b, coef, mode, anchor) in list(ref._cheb_cache.items()):
+        ref._cheb_cache[key] = (a, b, coef, np.zeros_like(mode), anchor)
+    for fn in ("cdf", "sf"):
+        got, want = getattr(law, fn)(x), getattr(ref, fn)(x)
+        np.testing.assert_allclose(got, want, rtol=2e-13, atol=1e-300)
+    for k in (1.0, 2.0):
+        for fn in ("partial_moment", "tail_moment"):
+            got, want = getattr(law, fn)(k, x), getattr(ref, fn)(k, x)
+            np.testing.assert_allclose(got, want, rtol=2e-13, atol=1e-300)
+    assert np.isnan(law.cdf(np.nan)) and np.isnan(law.pdf(np.nan))
+    assert isinstance(law.cdf(1.0), float) and law.cdf(np.array([[1.0, 2.0]])).shape == (1, 2)
+
+
+def test_monotone_to_one_ulp_near_the_top():
+    """Mode 1 tabulates the piece of a panel, not the cumulative value: the cdf keeps rising
+    (to an ulp) where its increments fall below the ulp of 1."""
+    law = LAWS["exp-expZ-0.5-2"]()
+    x = np.geomspace(5.0, 60.0, 400)
+    c, s = law.cdf(x), law.sf(x)
+    assert np.all(np.diff(c) >= -np.spacing(1.0))
+    assert np.all(np.diff(s) <= np.spacing(s[:-1]))
+
+
+def test_fit_modes_and_lookup_edge_cases():
+    a, b = np.array([1.0, 2.0, 3.0, 4.0]), np.array([2.0, 3.0, 4.0, 5.0])
+    x = a[:, None] + (b - a)[:, None] * 0.5 * (1.0 + lobatto(N_CHEB))[None, :]
+    c = np.exp(-x**2)  # a tail: C varies by e**-7 ... e**-9 on a panel
+    pieces = np.vstack([np.log(x[0]), c[1], np.zeros(N_CHEB), np.abs(np.sin(9 * x[3]))])
+    anchors = np.array([1.0, 0.0, 0.0, 0.0])
+    coef, mode, anchor = fit_panels(pieces, anchors)
+    # panel 0: 1 + log x varies by less than 5x: the piece; panel 1: e**-x**2 over a panel of
+    # width 1 near x = 2 varies 150x: its log; panel 2: zero; panel 3: |sin| has zeros: none
+    assert mode.tolist() == [1, 2, 3, 0]
+    pts = np.array([1.3, 2.6, 3.5, 4.5, 0.5, 7.0])
+    v = panel_lookup(pts, a, b, coef, mode, anchor)
+    assert v[0] == pytest.approx(1.0 + np.log(1.3), rel=1e-15)
+    assert v[1] == pytest.approx(np.exp(-2.6**2), rel=1e-14)
+    assert v[2] == 0.0 and np.isnan(v[3])
+    assert v[4] == pytest.approx(1.0 + np.log(1.0), abs=1e-15)  # clamped to the first panel
+    assert np.isnan(v[5])  # clamped to the last panel, which has no table
+    # moments_lookup: support ends, the panels' range, NaN, the clip and the cap at the moment
+    out, need, n = moments_lookup(np.array([np.nan, 0.5, 1.5, 9.0, 4.5, 1.2]), a, b, coef, mode,
+                                  anchor, 1.0, 6.0, 1.0, 5.0, 2.0, 0.9, False, True)
+    assert np.isnan(out[0]) and out[1] == 0.0 and out[3] == 0.9
+    assert out[2] == pytest.approx(min((1.0 + np.log(1.5)) / 2.0, 0.9))
+    assert need.tolist() == [False, False, False, False, True, False] and n == 1
+    assert 0.0 <= out[5] <= 0.9
+
+
+def test_gittins_buckets_noisy_against_the_exact_path():
+    """GittinsBuckets with exponential noise through the tables (and Chebyshev hazard and
+    residual pieces) against the same analysis with the tables switched off, to 1e-12."""
+    from qtheory.analysis.multiclass import ClassRankAnalysis
+    from qtheory.policies import GittinsBuckets
+
+    size, pred = qt.Exponential(mean=1.0), qt.ExponentialPrediction()
+    pol = GittinsBuckets(thresholds=(1.0,))
+    fast = qt.MG1(load=0.8, size=size, prediction=pred).mean_response_time(pol)
+
+    class Exact(PredictionBucket):
+        tabulated = False
+
+        def _moments(self, k, x, tail, clip=False):
+            x = np.asarray(x, dtype=float)
+            out = self._moments_exact(k, x.ravel(), tail, self.moment(k))
+            out = np.where(np.isnan(x.ravel()), np.nan, out)
+            out = np.clip(out, 0.0, 1.0) if clip else out
+            out = out.reshape(x.shape)
+            return float(out) if out.ndim == 0 else out
+
+        def _fast_values(self, k, x, tail):
+            return self._panel_values(k, x, tail)
+
+        def pdf(self, x):
+            return self._pdf_exact(x)
+
+    laws = [(p, Exact(size, pred, law.low, law.high)) for p, law in
+            pol.bucket_laws(size, pred)]
+    ranks = pol.age_ranks_of(laws)
+    exact = ClassRankAnalysis([(p, law, r) for (p, law), r in zip(laws, ranks)]).mean(0.8)[0]
+    assert fast == pytest.approx(exact, rel=1e-12)
