@@ -107,15 +107,28 @@ def fit_panels(pieces: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _at(xi, a, b, coef, mode, anchor):  # pragma: no cover - compiled
-    """The tabulated value at ``xi`` (see :func:`panel_lookup`); NaN without a table."""
+def _panel_of(xi, a, j):  # pragma: no cover - compiled
+    """The panel of ``xi``: the last ``j`` with ``a[j] <= xi`` (0 below ``a[0]``), trying the
+    previous point's panel ``j`` first (arrays of ages are mostly sorted), then bisecting."""
     p = a.size
+    if a[j] <= xi and (j == p - 1 or xi < a[j + 1]):
+        return j
+    lo = 0
+    hi = p
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if a[mid] <= xi:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
+    """The tabulated value at ``xi`` on panel ``j`` (see :func:`panel_lookup`); NaN without a
+    table."""
     m = coef.shape[1]
-    j = np.searchsorted(a, xi, side="right") - 1
-    if j < 0:
-        j = 0
-    elif j > p - 1:
-        j = p - 1
     md = mode[j]
     if md == 0:
         return np.nan
@@ -146,8 +159,10 @@ def panel_lookup(x, a, b, coef, mode, anchor):  # pragma: no cover - compiled
     recurrence (plus the panel's anchor in mode 1, exponentiated in mode 2; zero in mode 3);
     NaN where that panel has no table (mode 0)."""
     out = np.empty(x.size)
+    j = 0
     for i in range(x.size):
-        out[i] = _at(x[i], a, b, coef, mode, anchor)
+        j = _panel_of(x[i], a, j)
+        out[i] = _at(x[i], j, a, b, coef, mode, anchor)
     return out
 
 
@@ -164,6 +179,7 @@ def moments_lookup(x, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, t
     out = np.empty(n)
     need = np.zeros(n, dtype=np.bool_)
     n_need = 0
+    j = 0
     for i in range(n):
         xi = x[i]
         if np.isnan(xi):
@@ -179,7 +195,8 @@ def moments_lookup(x, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, t
             out[i] = np.nan
             continue
         else:
-            v = _at(xi, a, b, coef, mode, anchor)
+            j = _panel_of(xi, a, j)
+            v = _at(xi, j, a, b, coef, mode, anchor)
             if np.isnan(v):
                 need[i] = True
                 n_need += 1
@@ -205,6 +222,7 @@ def density_lookup(x, a, b, coef, mode, anchor, tmin, tmax,
     out = np.empty(n)
     need = np.zeros(n, dtype=np.bool_)
     n_need = 0
+    j = 0
     for i in range(n):
         xi = x[i]
         if np.isnan(xi):
@@ -212,7 +230,8 @@ def density_lookup(x, a, b, coef, mode, anchor, tmin, tmax,
             continue
         v = np.nan
         if xi >= tmin and xi < tmax:
-            v = _at(xi, a, b, coef, mode, anchor)
+            j = _panel_of(xi, a, j)
+            v = _at(xi, j, a, b, coef, mode, anchor)
         if np.isnan(v):
             need[i] = True
             n_need += 1
