@@ -664,9 +664,11 @@ class GittinsBuckets(Policy):
     (load 0.8, thresholds (0.5, 2)): Weibull shape 0.5 with exact predictions 0.37 s
     (E[T] = 7.4329; the simulator, 8 x 4e6 jobs, gives 7.444 +- 0.015, z = 0.76),
     lognormal sigma 1.5 with exact predictions 0.20 s; noisy predictions take longer, as
-    each bucket law is a quadrature (CPU time, best of 2: Weibull shape 2 with uniform noise
-    alpha 0.5 0.76 s, exponential sizes with exponential noise 0.97-1.0 s, lognormal sigma 1
-    with exponential noise and one threshold 0.88-0.90 s).
+    each bucket law is a quadrature, tabulated once per law
+    (:mod:`qtheory.distributions._panelcheb`; ``validation/bench/results_gittins.md``, cold,
+    median of 3: Weibull shape 2 with uniform noise alpha 0.5 0.23 s, exponential sizes with
+    exponential noise 0.28 s, lognormal sigma 1 with exponential noise and one threshold
+    0.28 s; each 0.7-1.0 s before the tables).
 
     Examples
     --------
@@ -763,10 +765,9 @@ class GittinsPosterior(Policy):
     do not shrink (then no extrapolation) and a value above SPRPT's, which the optimum cannot
     be (the rule has not converged: at loads near 1 the node values are erratic; Weibull 2
     sizes, uniform noise 0.5, load 0.99: 21.70, 25.36, 25.70, 25.37, 25.24 for 4 ... 64
-    nodes, SPRPT 25.24). Seconds to
-    minutes a value at the default 16 nodes (3 s for Weibull sizes with uniform noise, 55 s
-    for exponential sizes with exponential noise, 2 minutes for bounded Pareto sizes with
-    lognormal noise; the cost grows as ``nodes**2``).
+    nodes, SPRPT 25.24). Seconds a value at the default 16 nodes (1.7 s for Weibull sizes
+    with uniform noise, 19 s for exponential sizes with exponential noise, 28 s for bounded
+    Pareto sizes with lognormal noise; the cost grows as ``nodes**2``).
 
     The simulator runs it on ``cells`` equal-probability cells of the prediction's quantile,
     a job in a cell being ranked by the Gittins rank of the posterior at the cell's middle

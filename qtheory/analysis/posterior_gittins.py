@@ -50,13 +50,15 @@ the node classes as the others): 1.616, 1.632, 1.506, 1.509 for 8, 16, 32, 64 no
 ``|E_n - E_{n/2}|`` would not bound its error.
 
 Cost: one posterior law and one Gittins rank per node, and a multi-class analysis that grows
-with ``n**2`` (each class's levels against every class's rank). CPU time of ``E_n`` alone,
-load 0.8 (the report's table 1, another process on the second core): Weibull 2 with uniform
-noise 0.4, 0.9, 2.2, 6.1, 22.6 s for n = 4 ... 64; Weibull 0.5 with uniform noise 0.3 0.4,
-1.0, 2.8, 7.5 s for n = 4 ... 32; exponential sizes with exponential noise 2.4, 8.5, 46 and
-516 s for n = 4 ... 32 (the posteriors' hazard pieces are costlier to solve); bounded Pareto
-with lognormal noise 6, 17, 109 s for n = 4, 8, 16. The default ``n = 16`` with its
-``n = 8`` companion therefore takes from 3 s to 2 minutes.
+with ``n**2`` (each class's levels against every class's rank). The posterior laws are
+tabulated once each (:mod:`qtheory.distributions._panelcheb`), so most of the time is now
+the compiled root finding of the levels on the classes' Chebyshev rank pieces. A whole value
+(``E_n`` with its ``n/2`` and ``n/4`` companions), load 0.8, cold: Weibull 2 sizes with
+uniform noise 0.5 1.5-1.7 s, 4.8 s and 17.7 s for n = 16, 32, 64; exponential sizes with
+exponential noise 19 s and 130 s for n = 16, 32 (peak memory 350 and 700 MB); bounded Pareto
+with lognormal noise 28 s for n = 16. Before the tables (the previous release) the same
+values took 3.4 s, 55 s and about 2 minutes at n = 16, and ``E_32`` alone took 516 s for
+exponential noise (2.06 GB).
 """
 
 from __future__ import annotations
