@@ -51,6 +51,7 @@ __all__ = ["N_CHEB", "density_lookup", "fit_panels", "lobatto", "moments_lookup"
 N_CHEB = 24  # Chebyshev-Lobatto points a panel
 _EPS = float(np.finfo(float).eps)
 _LINEAR_SPAN = 5.0  # largest ratio max C / min C on a panel tabulated linearly
+_NOISE = 1e-280  # a panel whose values all lie below this is tabulated linearly
 
 
 def lobatto(n: int) -> np.ndarray:
@@ -74,7 +75,8 @@ def _dct_matrix(n: int) -> np.ndarray:
 _DCT = _dct_matrix(N_CHEB)
 
 
-def fit_panels(pieces: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def fit_panels(pieces: np.ndarray,
+               anchors: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Chebyshev coefficients (panels x ``N_CHEB``) and a mode per panel from the values
     ``C = anchor + piece`` at the :func:`lobatto` points of each panel (rows, ascending):
     mode 1 tabulates the piece (where ``C`` varies by less than a factor 5 on the panel; the
@@ -83,7 +85,10 @@ def fit_panels(pieces: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.
     without a table (values not positive and finite, or the last two coefficients above
     ``8 eps`` of the scale: the largest piece or ``C / 16``, whichever is larger, or
     ``max(1, |log C|)``, the rounding of ``log C``; ``log C_mid``, the value mid-panel, is
-    taken out of the log table, which keeps its coefficients small).
+    taken out of the log table, which keeps its coefficients small). A panel whose values
+    all lie below ``1e-280`` without all being zero (a tail that underflows inside it) gets
+    mode 1 whatever its coefficients: an absolute error of about ``1e-296`` there is below
+    the noise of the subnormal densities it is made of.
     Returns the coefficients, the modes and the anchors (``log C_mid`` for mode 2)."""
     piece = np.asarray(pieces, dtype=float)
     anchor = np.asarray(anchors, dtype=float)
@@ -102,6 +107,13 @@ def fit_panels(pieces: np.ndarray, anchors: np.ndarray) -> tuple[np.ndarray, np.
         tail = np.abs(coef[:, -1]) + np.abs(coef[:, -2])
         ok = finite & (tail <= 8.0 * _EPS * scale)
         zero = np.all(v == 0.0, axis=1)
+        # a tail that underflows inside the panel, all of it below 1e-280 (noise, as the
+        # densities there are subnormal): the piece, to an absolute 1e-296
+        noise = ~ok & ~zero & np.all(np.isfinite(v), axis=1) & (hi <= _NOISE) & (lo >= 0)
+        if np.any(noise):
+            coef[noise] = np.einsum("pj,cj->pc", piece[noise], _DCT)
+            ok |= noise
+            linear |= noise
     mode = np.where(ok, np.where(linear, 1, 2), np.where(zero, 3, 0)).astype(np.int8)
     return np.where(ok[:, None], coef, 0.0), mode, np.where(mode == 2, ref, anchor)
 
@@ -149,7 +161,9 @@ def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
         c0 = coef[j, m - k] - c1
         c1 = tmp + c1 * u2
     s = c0 + c1 * u
-    return anchor[j] + s if md == 1 else np.exp(anchor[j] + s)
+    if md == 1:
+        return max(anchor[j] + s, 0.0)  # (an underflowing tail's piece may dip below 0)
+    return np.exp(anchor[j] + s)
 
 
 @njit(cache=True, error_model="numpy")
