@@ -89,6 +89,11 @@ def test_public_functions_match_the_exact_path(name):
             np.testing.assert_allclose(got, want, rtol=2e-13, atol=1e-300)
     assert np.isnan(law.cdf(np.nan)) and np.isnan(law.pdf(np.nan))
     assert isinstance(law.cdf(1.0), float) and law.cdf(np.array([[1.0, 2.0]])).shape == (1, 2)
+    # the four functions of the Gittins rank in one pass: the same values
+    four = law.tails_at(x)
+    for got, want in zip(four, (law.sf(x), law.cdf(x), law.partial_moment(1.0, x),
+                                law.tail_moment(1.0, x))):
+        np.testing.assert_array_equal(got, want)
 
 
 def test_monotone_to_one_ulp_near_the_top():
@@ -139,6 +144,7 @@ def test_gittins_buckets_noisy_against_the_exact_path():
 
     class Exact(PredictionBucket):
         tabulated = False
+        tails_at = None  # the Gittins rank then calls the four functions one by one
 
         def _moments(self, k, x, tail, clip=False):
             x = np.asarray(x, dtype=float)

@@ -282,8 +282,12 @@ class _Law:
         """``(sf, cdf, emin, resid)`` at ``x`` (any shape): the four quantities J needs, in
         one call each to the law (``emin`` and ``resid`` as in :meth:`emin`, :meth:`resid`)."""
         x = np.asarray(x, dtype=float)
+        four = getattr(self.s, "tails_at", None)  # a tabulated law: all four in one pass
         with np.errstate(all="ignore"):
-            sf = np.asarray(self.s.sf(x), dtype=float)
+            if four is not None:
+                sf, cdf, pm, tm = (v.reshape(x.shape) for v in four(x))
+            else:
+                sf = np.asarray(self.s.sf(x), dtype=float)
             zone = self._end_zone(x)
             rz = None
             if zone is not None and np.any(zone):
@@ -292,9 +296,10 @@ class _Law:
                 rz = rz[ok]
                 sf = np.array(sf, dtype=float)
                 sf.ravel()[idx] = sz[ok]
-            cdf = self.cdf(x)
-            pm = np.asarray(self.s.partial_moment(1, x), dtype=float)
-            tm = np.asarray(self.s.tail_moment(1, x), dtype=float)
+            if four is None:
+                cdf = self.cdf(x)
+                pm = np.asarray(self.s.partial_moment(1, x), dtype=float)
+                tm = np.asarray(self.s.tail_moment(1, x), dtype=float)
             emin = pm + x * sf
             up = tm - x * sf
             low = self.m1 - emin

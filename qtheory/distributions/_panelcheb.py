@@ -27,8 +27,9 @@ with the exact path to ``1e-13`` relative wherever the value is above ``1e-200``
 mode 1; mode 2 carries the rounding of ``log C``, ``eps |log C|``, as the exact path carries
 that of ``f w``).
 
-:func:`panel_lookup`, :func:`moments_lookup` and :func:`density_lookup` evaluate the tables
-for an array of points in one compiled pass (about 50 ns a point).
+:func:`panel_lookup`, :func:`moments_lookup`, :func:`tails_lookup` (four functions at once)
+and :func:`density_lookup` evaluate the tables for an array of points in one compiled pass
+(about 50 ns a point and table).
 
 Examples
 --------
@@ -46,7 +47,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["N_CHEB", "density_lookup", "fit_panels", "lobatto", "moments_lookup", "panel_lookup"]
+__all__ = ["N_CHEB", "density_lookup", "fit_panels", "lobatto", "moments_lookup", "panel_lookup",
+           "tails_lookup"]
 
 N_CHEB = 24  # Chebyshev-Lobatto points a panel
 _EPS = float(np.finfo(float).eps)
@@ -251,3 +253,53 @@ def density_lookup(x, a, b, coef, mode, anchor, tmin, tmax,
             n_need += 1
         out[i] = v / mass
     return out, need, n_need
+
+
+@njit(cache=True, error_model="numpy")
+def tails_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, lo, hi, tmin,
+                 tmax, mass, mean):  # pragma: no cover - compiled (tested through callers)
+    """``P(X > x)``, ``P(X <= x)``, ``E[X; X <= x]`` and ``E[X; X > x]`` at the points of
+    ``x`` (1-D) in one pass, one panel search a point, from the tables (coefficients, modes,
+    anchors) of the tail of order 0, the partial of order 0, the partial of order 1 and the
+    tail of order 1, as :func:`moments_lookup` gives each (the first two clipped to
+    ``[0, 1]``, the others capped at the mean). Returns the four arrays, a mask of the
+    points left to the caller and their number."""
+    n = x.size
+    sf = np.empty(n)
+    cdf = np.empty(n)
+    pm = np.empty(n)
+    tm = np.empty(n)
+    need = np.zeros(n, dtype=np.bool_)
+    n_need = 0
+    j = 0
+    for i in range(n):
+        xi = x[i]
+        if np.isnan(xi):
+            sf[i] = cdf[i] = pm[i] = tm[i] = np.nan
+            continue
+        if not xi > lo:
+            sf[i], cdf[i], pm[i], tm[i] = 1.0, 0.0, 0.0, mean
+            continue
+        if not xi < hi:
+            sf[i], cdf[i], pm[i], tm[i] = 0.0, 1.0, mean, 0.0
+            continue
+        if not (xi >= tmin and xi < tmax):
+            need[i] = True
+            n_need += 1
+            sf[i] = cdf[i] = pm[i] = tm[i] = np.nan
+            continue
+        j = _panel_of(xi, a, j)
+        v0 = _at(xi, j, a, b, c0, m0, n0)
+        v1 = _at(xi, j, a, b, c1, m1, n1)
+        v2 = _at(xi, j, a, b, c2, m2, n2)
+        v3 = _at(xi, j, a, b, c3, m3, n3)
+        if np.isnan(v0) or np.isnan(v1) or np.isnan(v2) or np.isnan(v3):
+            need[i] = True
+            n_need += 1
+            sf[i] = cdf[i] = pm[i] = tm[i] = np.nan
+            continue
+        sf[i] = min(max(v0 / mass, 0.0), 1.0)
+        cdf[i] = min(max(v1 / mass, 0.0), 1.0)
+        pm[i] = min(v2 / mass, mean)
+        tm[i] = min(v3 / mass, mean)
+    return sf, cdf, pm, tm, need, n_need

@@ -750,6 +750,43 @@ class PredictionBucket(SizeDistribution):
         out = out.reshape(x.shape)
         return float(out) if out.ndim == 0 else out
 
+    def tails_at(self, x: ArrayLike):
+        """``(sf, cdf, E[X; X <= x], E[X; X > x])`` at the points of ``x`` (1-D), as
+        :meth:`sf`, :meth:`cdf`, :meth:`partial_moment` and :meth:`tail_moment` of order 1
+        give them, in one compiled pass over the tables
+        (:func:`qtheory.distributions._panelcheb.tails_lookup`); the Gittins rank
+        (:meth:`qtheory.analysis.gittins._Law.at`) needs the four at every quantum.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> law = PredictionBucket(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
+        ...                        0.5, 2.0)
+        >>> x = np.array([0.2, 1.0, 5.0])
+        >>> s, c, pm, tm = law.tails_at(x)
+        >>> bool(np.all(s == law.sf(x)) and np.all(pm == law.partial_moment(1, x)))
+        True
+        """
+        x = np.ascontiguousarray(np.asarray(x, dtype=float).ravel())
+        mean = self.moment(1.0)
+        if not (self._use_panels and np.isfinite(mean)):
+            return (self.sf(x), self.cdf(x), self.partial_moment(1.0, x),
+                    self.tail_moment(1.0, x))
+        from ._panelcheb import tails_lookup
+
+        a, b = self._edges()
+        tabs = [self._cheb_table(k, tl)[2:] for k, tl in ((0.0, True), (0.0, False),
+                                                            (1.0, False), (1.0, True))]
+        *out, need, n_need = tails_lookup(x, a, b, *tabs[0], *tabs[1], *tabs[2], *tabs[3],
+                                          self._lo, self._hi, self._tmin, self._tmax,
+                                          self.mass, mean)
+        if n_need:
+            xs = x[need]
+            for arr, val in zip(out, (self.sf(xs), self.cdf(xs), self.partial_moment(1.0, xs),
+                                      self.tail_moment(1.0, xs))):
+                arr[need] = val
+        return tuple(out)
+
     def _moments_exact(self, k: float, flat: np.ndarray, tail: bool, mom: float):
         """:meth:`_moments` at the points of ``flat`` (1-D) without the Chebyshev tables of
         the points (the panel sums and the Gauss-Legendre rule on the piece, or the quadrature
