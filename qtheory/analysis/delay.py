@@ -131,7 +131,8 @@ class DelayPredictAnalysis:
         self.m_L = self.e_short + L * self.p_long
         self.q2 = s2 + L * L * self.p_long
         self.r_lo = 0.0 if c2 > 0 else -L
-        self._kinks = [v for v in (*s.breakpoints, *s.support) if 0 < v < np.inf]
+        self._kinks = sorted({float(v) for v in (*s.breakpoints, *s.support)
+                              if 0 < v < np.inf})
         if prediction.is_exact:
             self._zs = [1.0]
         else:
@@ -339,10 +340,14 @@ class DelayPredictAnalysis:
         with np.errstate(all="ignore"):
             w = w * np.asarray(p.noise_pdf(z), float)
         w = np.where(np.isfinite(w), w, 0.0)
-        q = self._quantities(r[:, None], z)
+        # only the nodes of positive weight (the rows' split points are padded with
+        # zero-width pieces, and the noise density vanishes outside its support)
+        live = w > 0
+        q = self._quantities(np.broadcast_to(r[:, None], z.shape)[live], z[live])
         out, err = {}, {}
+        prod = np.zeros(z.shape)
         for name, v in q.items():
-            prod = np.where(w > 0, np.nan_to_num(v) * w, 0.0)
+            prod[live] = np.nan_to_num(v) * w[live]
             out[name], err[name] = nested_sum(prod, coarse, coarse4)
         return out, err
 
