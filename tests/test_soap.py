@@ -77,6 +77,30 @@ def test_trail_limits(load, noise, shape):
     # of low-variance sizes SPJF can beat SPRPT, and TRAIL(0.5) can beat both
 
 
+def test_spjf_closed_form_at_the_falsifying_example():
+    """The example that ``test_trail_limits`` found (hypothesis seed 16): the closed-form
+    SPJF stopped at its first outer level on a nested error estimate of 6e-10 while it was
+    1.8e-7 off (level 3 had been 1.9e-4 off); ``outer.adaptive`` now also takes the
+    digit-doubling floor ``d**2 / |value|`` from the level below. Reference by mpmath
+    (20 digits), E[T] = E[X] + lam E[X^2] / 2 * int f_Y(y) / (1 - lam M(y))^2 dy with
+    M(y) = E[X; Y <= y]::
+
+        k, rho = mpf(1.59375), mpf(0.8984375); EX = gamma(1 + 1/k); lam = rho / EX
+        f = lambda x: k * x**(k - 1) * exp(-x**k)
+        fY = lambda y: quad(lambda x: f(x) / x, [y / 1.5, y / 0.5])
+        M = lambda y: (gammainc(1 + 1/k, 0, (y / 1.5)**k)
+                       + quad(lambda x: f(x) * x * (y / x - 0.5), [y / 1.5, y / 0.5]))
+        EX + lam * gamma(1 + 2/k) / 2 * quad(lambda y: fY(y) / (1 - lam * M(y))**2,
+                                             [0, 0.5, 1, 2, 4, 8, inf])
+        # 3.90758201718662988
+    """
+    q = qt.MG1(load=0.8984375, size=qt.Weibull(shape=1.59375, scale=1.0),
+               prediction=NOISE["uniform"])
+    ref = 3.90758201718662988
+    assert q.mean_response_time("SPJF") == pytest.approx(ref, rel=1e-13)
+    assert q.mean_response_time(P.TRAIL(c=0.0)) == pytest.approx(ref, rel=1e-13)
+
+
 @pytest.mark.parametrize("noise", list(NOISE))
 @pytest.mark.parametrize("preemptive", [False, True])
 def test_one_bit_soap_equals_closed_form(noise, preemptive):

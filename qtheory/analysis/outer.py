@@ -81,16 +81,31 @@ def adaptive(
 ) -> tuple[float, float]:
     """Raise the level until ``evaluate(level)`` reports an error within tolerance.
 
-    ``evaluate`` returns ``(value, error_estimate)``. A value that is not finite
-    is returned as it is. If the last level still misses the tolerance a
+    ``evaluate`` returns ``(value, error_estimate)``. The estimate is checked against the
+    change ``d`` from the level below (``first - 1`` is evaluated too; the grids are nested,
+    so its nodes are a subset): a double-exponential rule at best doubles the correct digits
+    per level, so the error of a level is at least about ``d**2 / |value|``, and that floor
+    is taken when it is larger. The nested estimate alone was once 75 times low: SPJF,
+    Weibull 1.59 sizes, uniform noise, load 0.898: level 4 reported 6e-10 where it was off
+    by 1.8e-7 (4.6e-8 relative), after level 3 had been off by 1.9e-4. A value that is not
+    finite is returned as it is. If the last level still misses the tolerance a
     :class:`QuadratureWarning` states the achieved error.
     """
+    prev, _ = evaluate(first - 1)
     value, err = evaluate(first)
-    for level in range(first + 1, last + 1):
-        if not np.isfinite(value) or err <= max(rtol * abs(value), atol):
+    level = first
+    while True:
+        if not np.isfinite(value):
+            return value, err
+        if np.isfinite(prev):
+            d = abs(value - prev)
+            err = max(err, d * d / abs(value)) if value != 0 else max(err, d)
+        if err <= max(rtol * abs(value), atol) or level >= last:
             break
+        prev = value
+        level += 1
         value, err = evaluate(level)
-    if np.isfinite(value) and err > max(rtol * abs(value), atol):
+    if err > max(rtol * abs(value), atol):
         rel = err / abs(value) if value else err
         warnings.warn(
             f"{what}: quadrature reached an estimated relative error of {rel:.2e}, "
