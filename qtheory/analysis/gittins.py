@@ -280,7 +280,9 @@ class _Law:
 
     def at(self, x):
         """``(sf, cdf, emin, resid)`` at ``x`` (any shape): the four quantities J needs, in
-        one call each to the law (``emin`` and ``resid`` as in :meth:`emin`, :meth:`resid`)."""
+        one call each to the law (``emin`` and ``resid`` as in :meth:`emin`, :meth:`resid`),
+        or in one call to a law with ``tails_at`` (a tabulated posterior law:
+        :meth:`qtheory.distributions.posterior.PredictionBucket.tails_at`)."""
         x = np.asarray(x, dtype=float)
         four = getattr(self.s, "tails_at", None)  # a tabulated law: all four in one pass
         with np.errstate(all="ignore"):
