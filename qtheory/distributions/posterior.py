@@ -380,15 +380,20 @@ class PredictionBucket(SizeDistribution):
                 b = max(self._med, 1e-300) if not np.isfinite(hi) else hi
                 while not np.isfinite(hi) and float(size.partial_moment(k, b)) < 0.5 * m:
                     b *= 2.0
+                # 32-section on [lo, b] down to adjacent floats (about 11 vectorised calls
+                # where a bisection took some 55 scalar ones): b keeps M_k(b) >= E[X**k] / 2
                 a = lo
-                for _ in range(100):
-                    c = 0.5 * (a + b)
-                    if not a < c < b:
+                for _ in range(40):
+                    c = np.linspace(a, b, 33)[1:-1]
+                    c = c[(c > a) & (c < b)]
+                    if c.size == 0:
                         break
-                    if float(size.partial_moment(k, c)) < 0.5 * m:
-                        a = c
-                    else:
-                        b = c
+                    below = np.asarray(size.partial_moment(k, c), dtype=float) < 0.5 * m
+                    i = int(np.argmin(below)) if not below.all() else c.size
+                    if i < c.size:
+                        b = float(c[i])
+                    if i > 0:
+                        a = float(c[i - 1])
                 s = float(b)
         self._split_cache[k] = s
         return s
