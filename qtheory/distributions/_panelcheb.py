@@ -35,7 +35,7 @@ Examples
 --------
 >>> import numpy as np
 >>> a, b = np.array([0.0, 1.0]), np.array([1.0, 2.0])
->>> x = a[:, None] + (b - a)[:, None] * 0.5 * (1.0 + lobatto(24))[None, :]
+>>> x = panel_points(a, b)
 >>> table = fit_panels(np.exp(x), np.zeros(2))   # the density e**x: modes 1 and 1
 >>> v = panel_lookup(np.array([0.3, 1.7]), a, b, *table)
 >>> bool(np.max(np.abs(v / np.exp([0.3, 1.7]) - 1.0)) < 1e-15)
@@ -48,7 +48,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["N_CHEB", "density_lookup", "fit_panels", "lobatto", "moments_lookup", "panel_lookup",
-           "tails_lookup"]
+           "panel_points", "tails_lookup"]
 
 N_CHEB = 24  # Chebyshev-Lobatto points a panel
 _EPS = float(np.finfo(float).eps)
@@ -59,6 +59,14 @@ _NOISE = 1e-280  # a panel whose values all lie below this is tabulated linearly
 def lobatto(n: int) -> np.ndarray:
     """The ``n`` Chebyshev-Lobatto points ``cos(pi j / (n - 1))`` of ``[-1, 1]``, ascending."""
     return np.cos(np.pi * np.arange(n) / (n - 1))[::-1].copy()
+
+
+def panel_points(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The :data:`N_CHEB` Chebyshev-Lobatto points of each panel ``[a_j, b_j]`` (rows,
+    ascending), the ends exactly ``a_j`` and ``b_j``."""
+    x = a[:, None] + (b - a)[:, None] * (0.5 * (1.0 + lobatto(N_CHEB)))[None, :]
+    x[:, 0], x[:, -1] = a, b
+    return x
 
 
 def _dct_matrix(n: int) -> np.ndarray:

@@ -670,11 +670,10 @@ class PredictionBucket(SizeDistribution):
         hit = cache.get((k, tail))
         if hit is not None:
             return hit
-        from ._panelcheb import N_CHEB, fit_panels, lobatto
+        from ._panelcheb import N_CHEB, fit_panels, panel_points
 
         a, b = self._edges()
-        x = a[:, None] + (b - a)[:, None] * (0.5 * (1.0 + lobatto(N_CHEB)))[None, :]
-        x[:, 0], x[:, -1] = a, b
+        x = panel_points(a, b)
         u, v = x[:, :-1].ravel(), x[:, 1:].ravel()
         half = 0.5 * (v - u)
         t = (u + half)[:, None] + half[:, None] * _GL8_X
@@ -690,18 +689,6 @@ class PredictionBucket(SizeDistribution):
             cache[(order, False)] = (a, b, *fit_panels(up, left[:a.size]))
             cache[(order, True)] = (a, b, *fit_panels(down, right[:a.size]))
         return cache[(k, tail)]
-
-    def _fast_values(self, k: float, x: np.ndarray, tail: bool) -> np.ndarray:
-        """:meth:`_panel_values` through the Chebyshev tables (:meth:`_cheb_table`), one
-        compiled pass over the points; points on panels without a table take the exact
-        path."""
-        from ._panelcheb import panel_lookup
-
-        v = panel_lookup(x, *self._cheb_table(k, tail))
-        miss = np.isnan(v)
-        if np.any(miss):
-            v[miss] = self._panel_values(k, np.ascontiguousarray(x[miss]), tail)
-        return v
 
     def _panel_values(self, k: float, x: np.ndarray, tail: bool) -> np.ndarray:
         """``p E[X**k; X <= x | bucket]`` (or ``X > x`` with ``tail``) for ``x`` in
@@ -811,7 +798,7 @@ class PredictionBucket(SizeDistribution):
             fast = (xi >= self._tmin) & (xi < self._tmax) if self._use_panels \
                 else np.zeros(xi.shape, dtype=bool)
             if np.any(fast):
-                raw[fast] = self._fast_values(k, np.ascontiguousarray(xi[fast]), tail)
+                raw[fast] = self._panel_values(k, np.ascontiguousarray(xi[fast]), tail)
             slow = ~fast
             if np.any(slow):
                 xs = xi[slow]
@@ -831,13 +818,11 @@ class PredictionBucket(SizeDistribution):
         first use."""
         hit = self.__dict__.get("_density_cache")
         if hit is None:
-            from ._panelcheb import N_CHEB, fit_panels, lobatto
+            from ._panelcheb import fit_panels, panel_points
 
             a, b = self._edges()
-            x = a[:, None] + (b - a)[:, None] * (0.5 * (1.0 + lobatto(N_CHEB)))[None, :]
-            x[:, 0], x[:, -1] = a, b
-            hit = self.__dict__["_density_cache"] = (a, b, *fit_panels(self._g(x),
-                                                                        np.zeros(a.size)))
+            hit = self.__dict__["_density_cache"] = (
+                a, b, *fit_panels(self._g(panel_points(a, b)), np.zeros(a.size)))
         return hit
 
     def pdf(self, x: ArrayLike):
