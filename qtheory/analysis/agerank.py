@@ -625,6 +625,22 @@ class _Levels:
                        np.concatenate([i.age for i in items]))
 
 
+def _unique_rows(key):
+    """``np.unique(key, axis=0, return_inverse=True)`` for a 2-D float array (rows in
+    lexicographic order, equal rows merged as floats compare), by one ``lexsort``: the
+    same result, several times faster than NumPy's structured-row sort."""
+    if key.shape[0] == 0:
+        return key.copy(), np.zeros(0, dtype=np.int64)
+    order = np.lexsort(key.T[::-1])
+    srt = key[order]
+    new = np.empty(srt.shape[0], dtype=bool)
+    new[0] = True
+    new[1:] = np.any(srt[1:] != srt[:-1], axis=1)
+    inv = np.empty(srt.shape[0], dtype=np.int64)
+    inv[order] = np.cumsum(new) - 1
+    return srt[new], inv
+
+
 def _full(n, v):
     return np.full(n, v, dtype=float)
 
@@ -1083,8 +1099,7 @@ class AgeRankAnalysis:
         tc = np.concatenate(t_coef)
         tw = np.concatenate(t_w)
         key = np.stack([tl.val, tl.src.astype(float), np.where(tl.src >= 0, tl.age, 0.0)], 1)
-        uniq, inv = np.unique(key, axis=0, return_inverse=True)
-        inv = inv.ravel()
+        uniq, inv = _unique_rows(key)
         U = _Levels(uniq[:, 0], uniq[:, 1].astype(np.int64), uniq[:, 2])
         N = self._new_work(U)
         O0, S = np.zeros(U.size), np.zeros(U.size)

@@ -73,6 +73,7 @@ _FLAT = 1e-12  # relative gap below which two candidates are a tie
 _FLAT_PIECE = 1e-13  # relative spread of a piece's values below which it is a constant
 _NOISE = 1e-13  # absolute rounding of a tail ratio, in units of E[X] / P(X > a)
 _CHEB_TOL = 1e-12
+_SETTLE = 1e-11  # an end regime's candidate this close to the rank settles a boundary
 _SECTION_POINTS = 9  # inner points per multi-section round
 _SECTION_ROUNDS = 5  # last spacing (2/10)**4 / 10 = 1.6e-4 of the first bracket
 
@@ -577,8 +578,9 @@ class _Law:
                 bstar[idx] = z
         return best, bstar
 
-    def classify(self, a):
-        """``(G, label)`` with labels 0 hazard, 1 residual, 2 interior, -1 tie (unresolved)."""
+    def classify(self, a, ends: bool = False):
+        """``(G, label)`` with labels 0 hazard, 1 residual, 2 interior, -1 tie (unresolved);
+        with ``ends`` also the two end candidates ``(1 / hazard, mean residual)``."""
         a = np.asarray(a, dtype=float).ravel()
         ea, H, M = self._ends(a)
         Iv, _ = self.interior(a, ea)
@@ -599,7 +601,7 @@ class _Law:
         srt = np.sort(cands, axis=1)
         gap = (srt[:, 1] - srt[:, 0]) / np.maximum(np.abs(srt[:, 0]), 1e-300)
         lab = np.where(gap <= _FLAT, -1, lab)
-        return G, lab
+        return (G, lab, H, M) if ends else (G, lab)
 
     def gittins(self, a):
         G, _ = self.classify(a)
@@ -672,6 +674,77 @@ def _bisect_labels(label, lo, hi, lab_hi):
         if np.all(stuck):
             break
     return hi
+
+
+def _end_gap(G, H, M, e):
+    """Relative distance of the end candidate ``e`` (0: ``1 / hazard`` ``H``, 1: mean
+    residual ``M``) from the rank ``G``."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        c = np.where(e == 0, H, M)
+        g = np.abs(c - G) / np.maximum(np.abs(G), 1e-300)
+    return np.where(np.isfinite(g), g, np.inf)
+
+
+def _bisect_regimes(law: _Law, lo, hi, lab_lo, lab_hi, at_lo, at_hi):
+    """The regime boundaries of the Gittins rank in the brackets ``(lo_i, hi_i]`` (labels
+    ``lab_lo_i`` below, ``lab_hi_i`` above; ``at_lo``, ``at_hi``: :meth:`_Law.classify`'s
+    ``(G, label, H, M)`` at the ends), all at once: :func:`_bisect_labels`'s 15-section
+    search on :meth:`_Law.classify`, which also stops, early, a bracket between the interior
+    regime and an end regime (hazard or residual) once, at its end in the interior regime,
+    the end regime's candidate is within :data:`_SETTLE` of the rank. The boundary is then
+    that end, so that the end regime's closed form (``1 / hazard`` or the mean residual)
+    covers the rest of the bracket, where it is the rank or, the gap shrinking towards the
+    boundary, within ``_SETTLE`` of it; the interior regime's piece is the rank itself on
+    either side.
+
+    Such boundaries are where an interior optimum meets an end of the quantum range: the
+    candidates merge, and the labels are decided by the tie tolerance :data:`_FLAT`, so the
+    last rounds of a bisection to ``4 eps`` locate a point where they differ by about
+    ``1e-12`` (exponential sizes, exponential noise, the bucket ``(0, 0.5]``: at the
+    interior end ``1 / hazard`` is within 1.4e-11 of the rank 1e-5 (relative) before the
+    boundary and 1.2e-12 at 1e-9). Measured: 3-4 rounds instead of 12 for such brackets;
+    over 36 GittinsBuckets values (6 size laws x 3 noise models x 1 and 2 thresholds, load
+    0.8) the mean response times within 4.4e-12 of the full bisection's, GittinsBuckets
+    ``(0.5, 2)`` on exponential sizes with exponential noise 283 -> 195 ms."""
+    lo = np.array(lo, dtype=float)
+    hi = np.array(hi, dtype=float)
+    lab_lo = np.asarray(lab_lo, dtype=int)
+    lab_hi = np.asarray(lab_hi, dtype=int)
+    out = hi.copy()
+    # the end regime of an interior/end bracket and where its interior end is (-1: none)
+    e = np.where(lab_lo == 2, lab_hi, np.where(lab_hi == 2, lab_lo, -1))
+    e = np.where((e == 0) | (e == 1), e, -1)
+    low_side = lab_lo == 2
+    gap_lo = _end_gap(at_lo[0], at_lo[2], at_lo[3], e)
+    gap_hi = _end_gap(at_hi[0], at_hi[2], at_hi[3], e)
+    open_ = np.ones(lo.size, dtype=bool)
+    for _ in range(40):
+        gap = np.where(low_side, gap_lo, gap_hi)
+        settled = open_ & (e >= 0) & (gap <= _SETTLE)
+        out[settled] = np.where(low_side, lo, hi)[settled]
+        open_ &= ~settled
+        act = np.nonzero(open_ & (hi > lo) & ~(hi - lo <= 4.0 * _EPS * hi))[0]
+        if act.size == 0:
+            break
+        z = _section_points(lo[act], hi[act])
+        G, lab, H, M = law.classify(z.ravel(), ends=True)
+        lab, G, H, M = (v.reshape(z.shape) for v in (lab, G, H, M))
+        hit = lab == lab_hi[act, None]
+        k = np.where(hit.any(axis=1), np.argmax(hit, axis=1), z.shape[1])
+        r = np.arange(act.size)
+        km, kh = np.maximum(k - 1, 0), np.minimum(k, z.shape[1] - 1)
+        move_lo, move_hi = k > 0, k < z.shape[1]
+        new_lo = np.where(move_lo, z[r, km], lo[act])
+        new_hi = np.where(move_hi, z[r, kh], hi[act])
+        stuck = (new_lo == lo[act]) & (new_hi == hi[act])
+        ea = e[act]
+        gap_lo[act] = np.where(move_lo, _end_gap(G[r, km], H[r, km], M[r, km], ea), gap_lo[act])
+        gap_hi[act] = np.where(move_hi, _end_gap(G[r, kh], H[r, kh], M[r, kh], ea), gap_hi[act])
+        lo[act], hi[act] = new_lo, new_hi
+        out[act] = hi[act]
+        if np.all(stuck):
+            break
+    return out
 
 
 def _sides(b, z):
@@ -786,7 +859,7 @@ def _closed(fun, cap_age):
 def _gittins_continuous(size) -> AgeRank:
     law = _Law(size)
     grid = _grid(law)
-    G, lab = law.classify(grid)
+    G, lab, H, M = law.classify(grid, ends=True)
     scale = np.max(np.abs(G[np.isfinite(G)]))
     fin = np.isfinite(G)
     spread = (np.max(G[fin]) - np.min(G[fin])) / max(scale, 1e-300)
@@ -797,8 +870,9 @@ def _gittins_continuous(size) -> AgeRank:
     bounds = [0.0]
     labels = [int(lab[0])]
     change = np.nonzero(lab[1:] != lab[:-1])[0] + 1
-    found = _bisect_labels(lambda z: law.classify(z)[1], grid[change - 1], grid[change],
-                           lab[change])
+    found = _bisect_regimes(law, grid[change - 1], grid[change], lab[change - 1],
+                            lab[change], tuple(v[change - 1] for v in (G, lab, H, M)),
+                            tuple(v[change] for v in (G, lab, H, M)))
     for i, z in zip(change, found):
         if z >= law.A * (1.0 - 1e-9):  # at the end of the range: nothing left to rank
             continue
