@@ -258,3 +258,21 @@ def test_narrow_gittins_windows_match_direct_quadrature(size):
             num = quad(lambda t: float(size.sf(t)), a, b, epsabs=0, epsrel=1e-13)[0]
             den = quad(lambda t: float(size.pdf(t)), a, b, epsabs=0, epsrel=1e-13)[0]
             assert float(law.J(a, b)) == pytest.approx(num / den, rel=1e-11)
+
+
+def test_an_interior_minimum_above_the_end_plateau_on_the_grid_is_still_refined():
+    """X | Y <= 0.5 for bounded Pareto sizes with uniform noise (alpha 0.5), support
+    (0.2, 1]: at ages just below 0.195 the best quantum ends near 0.42, where J on the
+    quanta's grid (0.109059) lay above J at the end of the support (0.109057, the mean
+    residual), but its refined least value (0.109046) lies below. The quanta clipped to
+    the end of the support formed a plateau of equal local minima that took both places of
+    the refinement, so the interior minimum was dropped and the rank was the mean residual,
+    1.0e-4 too high (on ages 0.19489-0.19499)."""
+    from qtheory.analysis.gittins import gittins_rank
+
+    size = qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0)
+    law = P.GittinsBuckets(thresholds=(0.5,)).bucket_laws(size, qt.UniformPrediction(0.5))[0][1]
+    assert law.support == pytest.approx((0.2, 1.0))
+    g = gittins_rank(law)
+    for a in (0.19493, 0.19497, 0.25, 0.6):  # interior and residual regimes
+        assert float(g(a)) == pytest.approx(_gittins_by_scipy(law, a, 1.0 / 3.0), rel=1e-9), a
