@@ -142,3 +142,20 @@ def test_bad_input():
     with pytest.raises(ValueError, match="y"):  # the bucket needs the prediction
         q.conditional_response_time(GittinsBuckets(thresholds=(1.0,)), 1.0)
     assert q.with_load(1.0).mean_response_time(GittinsBuckets(thresholds=(1.0,))) == np.inf
+
+
+def test_a_posterior_with_an_exponential_tail_has_a_constant_rank_piece():
+    """X | Y > 1 for Exp(1) sizes and uniform noise (alpha 0.5): past x = 2 every size gives
+    Y > 1 (Z >= 0.5), so the posterior is memoryless there and its Gittins rank is exactly 1.
+    The tabulated law's rank came out as a rising piece of spread 5.2e-13 (its tables are
+    good to about 1e-13), so equal ranks there shared the server instead of being served
+    first come first served (E[T] moved by 3e-10 when it became constant)."""
+    from qtheory.analysis.gittins import gittins_rank
+
+    law = GittinsBuckets(thresholds=(1.0,)).bucket_laws(qt.Exponential(mean=1.0),
+                                                        qt.UniformPrediction(0.5))[1][1]
+    g = gittins_rank(law)
+    past = [p for p in g.pieces if p.start >= 2.0]
+    assert past and all(p.kind == 0 and p.value == pytest.approx(1.0, rel=1e-12) for p in past)
+    rising = [p for p in g.pieces if p.kind != 0 and p.start < 2.0]
+    assert rising  # the rank still falls before 2

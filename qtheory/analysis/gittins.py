@@ -71,6 +71,7 @@ _ZLOW = np.geomspace(1e-12, 1e-2, 11)  # and just before it
 _GL_X, _GL_W = _leg.leggauss(16)
 _FLAT = 1e-12  # relative gap below which two candidates are a tie
 _FLAT_PIECE = 1e-13  # relative spread of a piece's values below which it is a constant
+_FLAT_TABLE = 4e-12  # the same for a tabulated law (tables to 1e-13, fits to 1e-12)
 _NOISE = 1e-13  # absolute rounding of a tail ratio, in units of E[X] / P(X > a)
 _CHEB_TOL = 1e-12
 _SETTLE = 1e-11  # an end regime's candidate this close to the rank settles a boundary
@@ -983,14 +984,19 @@ def _gittins_continuous(size) -> AgeRank:
                     pieces.append(RankPiece(c0, c1, -1, ch))
     gA = law.last_value(law.gittins if labels[-1] == 2 else pieces[-1].eval)
     pieces.append(RankPiece(A, np.inf, value=gA))
-    return AgeRank(_fix_kinds(pieces), name="Gittins", age_hint=A)
+    flat = _FLAT_TABLE if getattr(size, "tabulated", False) else _FLAT_PIECE
+    return AgeRank(_fix_kinds(pieces, flat), name="Gittins", age_hint=A)
 
 
-def _fix_kinds(pieces):
-    """Turn pieces whose values do not move (to rounding: :data:`_FLAT_PIECE` relative, at
-    their ends and 15 inner ages) into constants, and give a piece whose end values go the
-    other way (a sliver at a regime change, where the candidates tie to rounding) the
-    direction of its ends.
+def _fix_kinds(pieces, flat: float = _FLAT_PIECE):
+    """Turn pieces whose values do not move (to rounding: ``flat`` relative, at their ends
+    and 15 inner ages) into constants, and give a piece whose end values go the other way
+    (a sliver at a regime change, where the candidates tie to rounding) the direction of its
+    ends. ``flat`` is :data:`_FLAT_PIECE` for a law in closed form and :data:`_FLAT_TABLE`
+    for a tabulated one (a posterior law: its tail quantities and density are tables good to
+    about 1e-13 each, and the rank's pieces are Chebyshev fits to 1e-12; an exactly
+    exponential tail of the posterior, e.g. past the reach of a bounded noise factor, came
+    out as a rising piece of spread 5.2e-13 otherwise).
 
     A flat piece is a real constant (an exponential tail: the rank is ``1 / rate`` there)
     whose rounding noise would otherwise make it a rising or falling piece, and SOAP ties
@@ -1003,7 +1009,7 @@ def _fix_kinds(pieces):
             inner = p.eval(p.start + (p.end - p.start) * np.linspace(0.0, 1.0, 17)[1:-1])
             vals = np.concatenate([ends, inner])
             if np.all(np.isfinite(vals)) and (np.max(vals) - np.min(vals)
-                                              <= _FLAT_PIECE * np.max(np.abs(vals))):
+                                              <= flat * np.max(np.abs(vals))):
                 out.append(RankPiece(p.start, p.end, value=float(np.median(vals))))
                 continue
             kind = 1 if ends[1] > ends[0] else -1
@@ -1064,7 +1070,8 @@ def _serpt_continuous(size) -> AgeRank:
             if e2 > s2:
                 pieces.append(RankPiece(s2, e2, k, _closed(law.mrl, law.cap)))
     pieces.append(RankPiece(A, np.inf, value=law.last_value(law.mrl)))
-    return AgeRank(_fix_kinds(pieces), name="SERPT", age_hint=A)
+    flat = _FLAT_TABLE if getattr(size, "tabulated", False) else _FLAT_PIECE
+    return AgeRank(_fix_kinds(pieces, flat), name="SERPT", age_hint=A)
 
 
 # ============================================================================ public
