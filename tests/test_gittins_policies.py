@@ -276,3 +276,20 @@ def test_an_interior_minimum_above_the_end_plateau_on_the_grid_is_still_refined(
     g = gittins_rank(law)
     for a in (0.19493, 0.19497, 0.25, 0.6):  # interior and residual regimes
         assert float(g(a)) == pytest.approx(_gittins_by_scipy(law, a, 1.0 / 3.0), rel=1e-9), a
+
+
+def test_a_kink_crossing_in_the_last_gap_of_a_span_is_split():
+    """X | Y > 1 for hyperexponential sizes (means 0.5, 3; probabilities 0.8, 0.2) and
+    uniform noise 0.5, support (2/3, inf) with a kink at 2: on the interior span [0, 2/3]
+    the best quantum ends past 2 until age 0.65506, after the last of the span's sampled
+    ages (0.652), so no split was made there and the Chebyshev fit halved 9 times around the
+    kink (16 pieces, 0.72 s); the span's ends are sampled too now (8 pieces)."""
+    from qtheory.analysis.gittins import gittins_rank
+
+    size = qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2))
+    law = P.GittinsBuckets(thresholds=(1.0,)).bucket_laws(size, qt.UniformPrediction(0.5))[1][1]
+    g = gittins_rank(law)
+    assert len(g.pieces) <= 10
+    assert any(abs(p.start - 0.65506) < 1e-4 for p in g.pieces)
+    for a in (0.655, 0.6552):
+        assert float(g(a)) == pytest.approx(_gittins_by_scipy(law, a, 2.0), rel=1e-9), a
