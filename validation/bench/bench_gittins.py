@@ -53,6 +53,20 @@ PREDICTED = {
     ("lognormal(1)", "exponential noise", "GittinsBuckets(1)"): (
         lambda: qt.Lognormal(sigma=1.0, mean=1.0), qt.ExponentialPrediction,
         lambda: P.GittinsBuckets(thresholds=(1.0,))),
+    # the slowest size/noise pairs of a 36-value grid (6 size laws x 3 noise models x 1 and
+    # 2 thresholds): heavy tails, and uniform noise (kinks of the posterior)
+    ("weibull(0.5)", "exponential noise", "GittinsBuckets(0.5, 2)"): (
+        lambda: qt.Weibull(shape=0.5, scale=1.0), qt.ExponentialPrediction,
+        lambda: P.GittinsBuckets(thresholds=(0.5, 2.0))),
+    ("lognormal(1)", "exponential noise", "GittinsBuckets(0.5, 2)"): (
+        lambda: qt.Lognormal(sigma=1.0, mean=1.0), qt.ExponentialPrediction,
+        lambda: P.GittinsBuckets(thresholds=(0.5, 2.0))),
+    ("bounded pareto(1.5,0.2,50)", "uniform noise 0.5", "GittinsBuckets(0.5, 2)"): (
+        lambda: qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
+        lambda: qt.UniformPrediction(0.5), lambda: P.GittinsBuckets(thresholds=(0.5, 2.0))),
+    ("hyperexp", "uniform noise 0.5", "GittinsBuckets(0.5, 2)"): (
+        lambda: qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
+        lambda: qt.UniformPrediction(0.5), lambda: P.GittinsBuckets(thresholds=(0.5, 2.0))),
     ("weibull(2)", "uniform noise 0.5", "GittinsPosterior(16)"): (
         lambda: qt.Weibull(shape=2.0, scale=1.0), lambda: qt.UniformPrediction(0.5),
         lambda: P.GittinsPosterior(nodes=16)),
