@@ -10,8 +10,9 @@ Python-level loop on arrays of a few elements.
 
 :func:`cheb_bracket_solve` is the same algorithm, level by level, compiled: the same
 arithmetic in the same order (the domain map ``off + scl * t``, NumPy's ``chebval``
-recurrence, the false-position and bisection steps, the Illinois halving), so that it
-returns the same ages to the last bit (tested against the NumPy path).
+recurrence, the false-position and bisection steps, the Illinois halving, the galloping
+steps below an end where the rank equals the level), so that it returns the same ages to the
+last bit (tested against the NumPy path).
 
 Examples
 --------
@@ -74,13 +75,20 @@ def _solve_one(coef, off, scl, mode, plo, phi, lo, hi, lev, sgn, strict):
         return hi
     a, b = lo, hi
     side = 0
+    k = 0.0
     for it in range(400):
-        if (b - a) <= 2.0 * _EPS * max(abs(a), abs(b)) + _TINY:
+        tol = 2.0 * _EPS * max(abs(a), abs(b)) + _TINY
+        if (b - a) <= tol:
             return b
         xs = a + (b - a) * (fa / (fa - fb))
         mid = np.sqrt(a * b) if (a > 0 and b > 16.0 * a) else 0.5 * (a + b)
         bis = (it % 4 == 3) or not np.isfinite(xs) or xs <= a or xs >= b
         x = mid if bis else xs
+        if fb == 0.0:  # the level at b: gallop below it
+            x = b - tol * 2.0**k
+            k += 1.0
+        else:
+            k = 0.0
         if x <= a or x >= b:
             x = 0.5 * (a + b)
         if x <= a or x >= b:  # adjacent floats: converged
