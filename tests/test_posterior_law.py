@@ -379,3 +379,25 @@ def test_no_quadrature_warnings_on_the_grid():
             law = PredictionBucket(SIZES[s], PREDICTIONS[p], *b)
             law.partial_moment(1, np.geomspace(1e-4, 1e3, 30))
             law.tail_moment(2, np.geomspace(1e-4, 1e3, 30))
+
+
+@pytest.mark.parametrize("pred", [qt.UniformPrediction(0.5), qt.ExponentialPrediction(),
+                                  qt.LognormalPrediction(0.5)])
+@pytest.mark.parametrize("bucket", [(0.0, 0.5), (0.5, 2.0), (2.0, np.inf)])
+def test_moments_below_the_tables_from_the_size_law(pred, bucket):
+    """Below t_min (the median times 2**-40) the bucket's window is exactly 1 (low = 0) or
+    0 (low > 0), so the truncated moments there are the size law's own (times the window),
+    not a quadrature over the noise factor; both give the same values."""
+    law = PredictionBucket(qt.Weibull(0.5), pred, *bucket)
+    c = law._flat_below()
+    assert c == (1.0 if bucket[0] == 0 else 0.0)
+    x = np.geomspace(1e-60, 0.999 * law._tmin, 9)
+    x = x[x > law._lo]
+    for k in (0.0, 1.0, 2.0):
+        for tail in (False, True):
+            mom = law.moment(k)
+            fast = law._moments_exact(k, x, tail, mom)
+            law.__dict__["_flat_below_c"] = None  # the quadrature over the noise factor
+            slow = law._moments_exact(k, x, tail, mom)
+            law.__dict__["_flat_below_c"] = c
+            np.testing.assert_allclose(fast, slow, rtol=2e-15, atol=0)

@@ -550,6 +550,32 @@ class PredictionBucket(SizeDistribution):
             v = self._const[key] = float(fn())
         return v
 
+    def _flat_below(self):
+        """``c`` where the window ``w(t) = P(low < t Z <= high)`` is exactly the constant
+        ``c`` (1 or 0, to rounding) on ``(0, t_min)``, else ``None``; there ``p E[X**k;
+        X <= x | bucket] = c E[X**k; X <= x]`` for ``x < t_min``, the size law's own partial
+        moment, instead of a quadrature over the noise factor for every such point (the
+        quadrature nodes of the SOAP analysis on Weibull 0.5 sizes reach ages of 1e-55:
+        5651 such points a GittinsBuckets value, 170 ms). With ``low = 0``, ``w`` does not
+        increase with ``t``, so ``w(t_min) = 1`` makes it 1 below; with ``low > 0``,
+        ``w(t) <= P(Z > low / t)``, which does not decrease with ``t``, so that probability
+        being 0 at ``t_min`` makes ``w`` 0 below. Only for the window of this class (a point
+        posterior's density factor is another function)."""
+        hit = self.__dict__.get("_flat_below_c", False)
+        if hit is not False:
+            return hit
+        c = None
+        if type(self)._g is PredictionBucket._g and self._tmin > 0:
+            t = np.array([self._tmin])
+            if self.low == 0:
+                if float(_window(self.prediction, self.low, self.high, t)[0]) == 1.0:
+                    c = 1.0
+            elif float(np.asarray(self.prediction.noise_sf(self.low / t),
+                                  dtype=float)[0]) == 0.0:
+                c = 0.0
+        self.__dict__["_flat_below_c"] = c
+        return c
+
     # ------------------------------------------------------------------ panels (fast path)
     def _g(self, t: np.ndarray) -> np.ndarray:
         """``f(t) w(t)`` at points ``0 < t`` of the support (any shape)."""
@@ -800,6 +826,14 @@ class PredictionBucket(SizeDistribution):
             if np.any(fast):
                 raw[fast] = self._panel_values(k, np.ascontiguousarray(xi[fast]), tail)
             slow = ~fast
+            c = self._flat_below()
+            if c is not None and np.any(slow):
+                # below t_min the window is constant (1 or 0): the size law's own moments
+                low = slow & (xi < self._tmin)
+                if np.any(low):
+                    part = c * np.asarray(self.size.partial_moment(k, xi[low]), dtype=float)
+                    raw[low] = self.mass * mom - part if tail else part
+                    slow &= ~low
             if np.any(slow):
                 xs = xi[slow]
                 if tail:
