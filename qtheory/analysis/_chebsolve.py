@@ -10,9 +10,10 @@ Python-level loop on arrays of a few elements.
 
 :func:`cheb_bracket_solve` is the same algorithm, level by level, compiled: the same
 arithmetic in the same order (the domain map ``off + scl * t``, NumPy's ``chebval``
-recurrence, the false-position and bisection steps, the Illinois halving, the galloping
-steps below an end where the rank equals the level), so that it returns the same ages to the
-last bit (tested against the NumPy path).
+recurrence, the narrowing of each bracket on the points of
+:func:`~qtheory.analysis.agerank._solve_grid`, the false-position and bisection steps, the
+Illinois halving, the galloping steps below an end where the rank equals the level), so that
+it returns the same ages to the last bit (tested against the NumPy path).
 
 Examples
 --------
@@ -31,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .agerank import _EPS, _TINY  # the NumPy solver's stopping rule, shared
+from .agerank import _EPS, _TINY, _solve_grid  # the NumPy solver's rules, shared
 
 __all__ = ["cheb_bracket_solve"]
 
@@ -63,8 +64,10 @@ def _cheb_at(coef, off, scl, mode, plo, phi, a):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _solve_one(coef, off, scl, mode, plo, phi, lo, hi, lev, sgn, strict):
-    """One level: the age (``nan`` when the piece returned NaN)."""
+def _solve_one(coef, off, scl, mode, plo, phi, lo, hi, lev, sgn, strict, grid, gval):
+    """One level: the age (``nan`` when the piece returned NaN). ``grid`` (ascending) and
+    ``gval`` (the piece there) narrow the bracket first: to the cell of the grid's points
+    inside ``(lo, hi)`` where the predicate starts to hold (by bisection on the points)."""
     fa = sgn * (_cheb_at(coef, off, scl, mode, plo, phi, lo) - lev)
     fb = sgn * (_cheb_at(coef, off, scl, mode, plo, phi, hi) - lev)
     if np.isnan(fa) or np.isnan(fb):
@@ -74,6 +77,29 @@ def _solve_one(coef, off, scl, mode, plo, phi, lo, hi, lev, sgn, strict):
     if not ((fb > 0) if strict else (fb >= 0)):
         return hi
     a, b = lo, hi
+    n = grid.size
+    if n:
+        # the grid's points strictly inside (a, b): indices i0 .. i1 - 1
+        i0 = np.searchsorted(grid, a, side="right")
+        i1 = np.searchsorted(grid, b, side="left")
+        if i1 > i0:
+            # first point of i0 .. i1 - 1 where the predicate holds (i1 if none)
+            l, r = i0, i1
+            while l < r:
+                m = (l + r) >> 1
+                v = sgn * (gval[m] - lev)
+                if np.isnan(v):
+                    return np.nan
+                if (v > 0) if strict else (v >= 0):
+                    r = m
+                else:
+                    l = m + 1
+            if l < i1:
+                b = grid[l]
+                fb = sgn * (gval[l] - lev)
+            if l > i0:
+                a = grid[l - 1]
+                fa = sgn * (gval[l - 1] - lev)
     side = 0
     k = 0.0
     for it in range(400):
@@ -110,10 +136,12 @@ def _solve_one(coef, off, scl, mode, plo, phi, lo, hi, lev, sgn, strict):
 
 
 @njit(cache=True, fastmath=False, error_model="numpy")
-def _solve_all(coef, off, scl, mode, plo, phi, lo, hi, level, sgn, strict, out):
+def _solve_all(coef, off, scl, mode, plo, phi, lo, hi, level, sgn, strict, out, grid, gval):
+    for i in range(grid.size):
+        gval[i] = _cheb_at(coef, off, scl, mode, plo, phi, grid[i])
     for i in range(level.size):
         out[i] = _solve_one(coef, off, scl, mode, plo, phi, lo[i], hi[i], level[i], sgn,
-                            strict)
+                            strict, grid, gval)
 
 
 def cheb_bracket_solve(coef, off: float, scl: float, mode: int, plo: float, phi: float,
@@ -135,9 +163,10 @@ def cheb_bracket_solve(coef, off: float, scl: float, mode: int, plo: float, phi:
     lo, hi, level = (np.array(v, dtype=float).ravel()
                      for v in np.broadcast_arrays(lo, hi, level))
     out = np.empty(level.size)
+    grid = _solve_grid(lo, hi, level.size)
     _solve_all(np.ascontiguousarray(coef, dtype=float), float(off), float(scl), int(mode),
                float(plo), float(phi), lo, hi, level, 1.0 if increasing else -1.0,
-               bool(strict and increasing), out)
+               bool(strict and increasing), out, grid, np.empty(grid.size))
     if np.any(np.isnan(out)):
         raise ValueError("rank: the rank function returned NaN while solving for a level")
     return out
