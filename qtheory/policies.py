@@ -666,9 +666,9 @@ class GittinsBuckets(Policy):
     lognormal sigma 1.5 with exact predictions 0.20 s; noisy predictions take longer, as
     each bucket law is a quadrature, tabulated once per law
     (:mod:`qtheory.distributions._panelcheb`; ``validation/bench/results_gittins.md``, cold,
-    median of 3: Weibull shape 2 with uniform noise alpha 0.5 0.13 s, exponential sizes with
-    exponential noise 0.16 s, lognormal sigma 1 with exponential noise and one threshold
-    0.18 s, each 0.7-1.0 s before the tables; heavier or kinkier pairs 0.29-0.48 s, e.g.
+    median of 3: Weibull shape 2 with uniform noise alpha 0.5 0.10 s, exponential sizes with
+    exponential noise 0.13 s, lognormal sigma 1 with exponential noise and one threshold
+    0.15 s, each 0.7-1.0 s before the tables; heavier or kinkier pairs 0.25-0.39 s, e.g.
     bounded Pareto sizes with uniform noise).
 
     Examples
