@@ -125,6 +125,7 @@ class ClassRankAnalysis:
                 e._structs.clear()
         self.m1 = float(sum(q * e.law.m1 for q, e in zip(self.probs, self.engines)))
         self._structs: dict[int, list[_Structure]] = {}
+        self._memo: dict[int, tuple] = {}  # class -> work functions at bare levels
 
     @classmethod
     def from_engines(cls, probs, engines, rtol: float = 1e-9) -> ClassRankAnalysis:
@@ -160,13 +161,12 @@ class ClassRankAnalysis:
             rows = np.nonzero(cls != k)[0]
             if not rows.size:
                 continue
-            bare = _bare(vals[rows])
-            N[rows] += q * e._new_work(bare)
+            n_k, o_k, s_k = self._cross_work(k, vals[rows], wait[rows])
+            N[rows] += q * n_k
             w = np.nonzero(wait[rows])[0]
             if w.size:
-                o, sq = e._old_work(bare[w])
-                O0[rows[w]] += q * o
-                S[rows[w]] += q * sq
+                O0[rows[w]] += q * o_k[w]
+                S[rows[w]] += q * s_k[w]
             if rows.size > _RELEASE_ROWS:  # the law's memo of these large arrays
                 release_node_values(e.size)
         out = []
@@ -177,6 +177,44 @@ class ClassRankAnalysis:
                                   O0[sl], S[sl]))
         self._structs[level] = out
         return out
+
+    def _cross_work(self, k: int, val: np.ndarray, wait: np.ndarray):
+        """Class ``k``'s work functions ``(N, O0, S)`` at the bare levels ``val`` (``O0``,
+        ``S`` where ``wait``), reusing those of earlier quadrature levels: the levels of a
+        quadrature level are among those of the next (nested rules), so the second of the
+        two levels every mean evaluates solves only its new half (a third of the root
+        finding in all)."""
+        e = self.engines[k]
+        memo = self._memo.get(k)
+        n = val.size
+        N, O0, S = np.zeros(n), np.zeros(n), np.zeros(n)
+        have_n = np.zeros(n, dtype=bool)
+        have_o = np.zeros(n, dtype=bool)
+        if memo is not None and memo[0].size:
+            mv, mN, mO, mS, mo = memo
+            i = np.minimum(np.searchsorted(mv, val), mv.size - 1)
+            have_n = mv[i] == val
+            have_o = have_n & mo[i]
+            N[have_n] = mN[i[have_n]]
+            O0[have_o], S[have_o] = mO[i[have_o]], mS[i[have_o]]
+        new_n = ~have_n
+        if np.any(new_n):
+            N[new_n] = e._new_work(_bare(val[new_n]))
+        new_o = wait & ~have_o
+        if np.any(new_o):
+            O0[new_o], S[new_o] = e._old_work(_bare(val[new_o]))
+        # keep every value, its old work where known
+        got_o = have_o | new_o
+        if memo is not None and memo[0].size:
+            allv = np.concatenate([memo[0], val])
+            parts = [np.concatenate([m, x]) for m, x in zip(memo[1:], (N, O0, S, got_o))]
+        else:
+            allv, parts = val, [N, O0, S, got_o]
+        order = np.lexsort((~parts[3], allv))  # by value, the entry with old work first
+        allv = allv[order]
+        first = np.concatenate([[True], allv[1:] != allv[:-1]])
+        self._memo[k] = (allv[first], *(q[order][first] for q in parts))
+        return N, O0, S
 
     # ------------------------------------------------------------------ public
     def class_means(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
