@@ -667,8 +667,8 @@ class GittinsBuckets(Policy):
     each bucket law is a quadrature, tabulated once per law
     (:mod:`qtheory.distributions._panelcheb`; ``validation/bench/results_gittins.md``, cold,
     median of 3: Weibull shape 2 with uniform noise alpha 0.5 0.10 s, exponential sizes with
-    exponential noise 0.13 s, lognormal sigma 1 with exponential noise and one threshold
-    0.15 s, each 0.7-1.0 s before the tables; heavier or kinkier pairs 0.25-0.39 s, e.g.
+    exponential noise 0.15 s, lognormal sigma 1 with exponential noise and one threshold
+    0.15 s, each 0.7-1.0 s before the tables; heavier or kinkier pairs 0.24-0.40 s, e.g.
     bounded Pareto sizes with uniform noise).
 
     Examples
