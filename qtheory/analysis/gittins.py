@@ -531,8 +531,8 @@ class _Law:
         # padding above, the quanta clipped to the end) formed a plateau of equal "local
         # minima" that took both places below, and an interior minimum whose grid value lay
         # above the plateau's was never refined, though its least value lies below it
-        # (bounded Pareto sizes, uniform noise 0.5, the bucket (0, 0.5]: the rank 1.0e-4 too
-        # high at ages 0.18-0.195)
+        # (bounded Pareto sizes, uniform noise 0.5, the bucket (0, 0.5]: the rank up to
+        # 1.2e-4 too high at ages 0.19489-0.19499)
         bi = b[:, 1:-1]
         is_min &= (bi > b[:, :-2]) & (bi < self.hi)
         # the two lowest interior local minima of each row, refined together
