@@ -293,3 +293,64 @@ def test_a_kink_crossing_in_the_last_gap_of_a_span_is_split():
     assert any(abs(p.start - 0.65506) < 1e-4 for p in g.pieces)
     for a in (0.655, 0.6552):
         assert float(g(a)) == pytest.approx(_gittins_by_scipy(law, a, 2.0), rel=1e-9), a
+
+
+def _gittins_brute(law, a):
+    """min over b > a of J(a, b) = int_a^b S / int_a^b f, independent of the package's
+    quantum search: both integrals by scipy's adaptive quadrature of the law's survival
+    function and density (split at its breakpoints), on a geometric grid of 400 quanta,
+    then a bounded scalar search around the grid's least value; and 1 / hazard at a (the
+    limit b -> a, which no finite quantum reaches)."""
+    from scipy.integrate import quad
+    from scipy.optimize import minimize_scalar
+
+    lo, hi = (float(v) for v in law.support)
+    kinks = sorted({float(z) for z in (lo, hi, *law.breakpoints) if np.isfinite(z)})
+
+    def integral(fun, b):
+        pts = [a] + [z for z in kinks if a < z < b] + [b]
+        return sum(quad(lambda t: float(fun(t)), u, v, epsabs=0, epsrel=1e-13,
+                        limit=200)[0] for u, v in zip(pts[:-1], pts[1:]))
+
+    def J(b):
+        den = integral(law.pdf, b)
+        return integral(law.sf, b) / den if den > 0 else np.inf
+
+    top = hi if np.isfinite(hi) else a + 60.0 * (a + float(law.mean))
+    grid = a + np.geomspace(1e-6 * (a + float(law.mean)), top - a, 400)
+    grid = np.unique(np.concatenate([grid, [z for z in kinks if a < z <= top]]))
+    vals = np.array([J(b) for b in grid])
+    k = int(np.argmin(vals))
+    best = float(vals[k])
+    if 0 < k < grid.size - 1:
+        res = minimize_scalar(J, bounds=(grid[k - 1], grid[k + 1]), method="bounded",
+                              options={"xatol": 1e-14 * grid[k]})
+        best = min(best, float(res.fun))
+    f = float(law.pdf(a))
+    return min(best, float(law.sf(a)) / f if f > 0 else np.inf)
+
+
+@pytest.mark.parametrize("size, prediction, bucket", [
+    (qt.Exponential(mean=1.0), qt.ExponentialPrediction(), (0.0, 0.5)),
+    (qt.Weibull(0.5), qt.UniformPrediction(0.5), (0.5, 2.0)),
+    (qt.Lognormal(sigma=1.0, mean=1.0), qt.LognormalPrediction(0.5), (2.0, np.inf)),
+    (qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0), qt.UniformPrediction(0.5), (0.0, 0.5)),
+    (qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)), qt.UniformPrediction(0.5),
+     (1.0, np.inf)),
+    (qt.Uniform(0.0, 2.0), qt.UniformPrediction(0.2), (0.5, 2.0)),
+])
+def test_gittins_rank_of_bucket_laws_against_brute_force(size, prediction, bucket):
+    """The Gittins rank of six bucket laws at eight ages spread over their mass, against
+    :func:`_gittins_brute`, to 1e-9 (a random search of this kind over 165 laws found the
+    dropped-minimum bug of the plateau test above; 2 s a law; its own
+    integration, truncated at 60 mean sizes past the age, is the weaker side on heavy
+    tails, so the laws here have light or bounded tails past the bucket)."""
+    from qtheory.analysis.gittins import gittins_rank
+
+    law = qt.PredictionBucket(size, prediction, *bucket)
+    g = gittins_rank(law)
+    xs = np.geomspace(1e-3, 20.0, 400) * float(law.mean)
+    cdf = np.asarray(law.cdf(xs))
+    ages = np.interp([0.02, 0.1, 0.25, 0.4, 0.55, 0.7, 0.85, 0.95], cdf, xs)
+    for a in ages:
+        assert float(g(a)) == pytest.approx(_gittins_brute(law, float(a)), rel=1e-9), a
