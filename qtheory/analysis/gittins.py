@@ -397,6 +397,16 @@ class _Law:
             hm = half * np.sum(_GL_W * (x - a[..., None, None]) * vf, axis=-1)
         return np.sum(hm, axis=-1) + (b - a) * sf_b, np.sum(hf, axis=-1)
 
+    def _one_window(self, a, b, sf_b, x, w):
+        """``(int_a^b P(X > t) dt, int_a^b f(t) dt)`` by one Gauss-Legendre rule (nodes
+        ``x``, weights ``w``) of the density on the whole window, the first as
+        ``int_a^b (t - a) f(t) dt + (b - a) P(X > b)`` (``sf_b``)."""
+        half = 0.5 * (b - a)
+        f = self.pdf((a + half)[:, None] + half[:, None] * x)
+        den = half * np.sum(w * f, axis=-1)
+        num = half * np.sum(w * (half[:, None] * (1.0 + x)) * f, axis=-1) + (b - a) * sf_b
+        return num, den
+
     def _J(self, a, ea, b, eb):
         """J(a, b) from the quantities ``ea`` at a (:meth:`_ends`) and ``eb`` at b
         (:meth:`at`), all broadcast together."""
@@ -417,13 +427,8 @@ class _Law:
                 for z in self.bps:
                     tiny &= ~((a < z) & (z < b))
                 if np.any(tiny):
-                    at_, bt = a[tiny], b[tiny]
-                    half = 0.5 * (bt - at_)
-                    f = self.pdf((at_ + half)[:, None] + half[:, None] * _GL4_X)
-                    den[tiny] = half * np.sum(_GL4_W * f, axis=-1)
-                    num[tiny] = (half * np.sum(_GL4_W * (half[:, None] * (1.0 + _GL4_X)) * f,
-                                               axis=-1)
-                                 + (bt - at_) * np.broadcast_to(eb[0], shape)[tiny])
+                    num[tiny], den[tiny] = self._one_window(
+                        a[tiny], b[tiny], np.broadcast_to(eb[0], shape)[tiny], _GL4_X, _GL4_W)
                     plain = plain & ~tiny
                 if np.any(plain):
                     num[plain], den[plain] = self._gl(
@@ -432,12 +437,8 @@ class _Law:
                     # near a finite end, [a, hi] is smooth: int_a^b P(X > t) dt =
                     # int_a^b (t - a) f(t) dt + (b - a) P(X > b) on one set of nodes
                     m = nar & zone
-                    am, bm = a[m], b[m]
-                    half = 0.5 * (bm - am)
-                    f = self.pdf((am + half)[:, None] + half[:, None] * _GL_X)
-                    den[m] = half * np.sum(_GL_W * f, axis=-1)
-                    num[m] = (half * np.sum(_GL_W * (half[:, None] * (1.0 + _GL_X)) * f, axis=-1)
-                              + (bm - am) * np.broadcast_to(eb[0], shape)[m])
+                    num[m], den[m] = self._one_window(
+                        a[m], b[m], np.broadcast_to(eb[0], shape)[m], _GL_X, _GL_W)
             return np.where(den > 0, num / den, np.inf)
 
     def J(self, a, b):
@@ -675,27 +676,35 @@ def _section_points(lo, hi, n=15):
     return z
 
 
-def _bisect_labels(label, lo, hi, lab_hi, rtol: float = 4.0 * _EPS, rows: bool = False):
+def _section_step(z, hit, lo, hi):
+    """One round of the 15-section searches: the first of the points ``z`` (rows, ascending
+    within each bracket ``[lo_i, hi_i]``) where ``hit`` and its left neighbour (or the
+    bracket's own end) bracket the change. Returns ``(new_lo, new_hi, k)``, ``k`` the index
+    of the first hit (``z.shape[1]`` where none: the change lies above the last point)."""
+    k = np.where(hit.any(axis=1), np.argmax(hit, axis=1), z.shape[1])
+    r = np.arange(z.shape[0])
+    new_lo = np.where(k > 0, z[r, np.maximum(k - 1, 0)], lo)
+    new_hi = np.where(k < z.shape[1], z[r, np.minimum(k, z.shape[1] - 1)], hi)
+    return new_lo, new_hi, k
+
+
+def _bisect_labels(label, lo, hi, lab_hi, rows: bool = False):
     """Ages in ``(lo_i, hi_i]`` where ``label`` (ages -> integer labels, e.g. the regime of
     :meth:`_Law.classify`) changes to ``lab_hi_i``, all brackets at once (15-section
     search: each round labels 15 ages of every open bracket in one call; the first age
-    with the new label and its left neighbour bracket the change), down to ``rtol``
-    relative (``4 eps`` by default). With ``rows``, ``label(ages, act)`` takes the ages as
-    rows of the open brackets ``act`` (for labels that differ by bracket)."""
+    with the new label and its left neighbour bracket the change), down to ``4 eps``
+    relative. With ``rows``, ``label(ages, act)`` takes the ages as rows of the open
+    brackets ``act`` (for labels that differ by bracket)."""
     lo = np.array(lo, dtype=float)
     hi = np.array(hi, dtype=float)
     lab_hi = np.asarray(lab_hi, dtype=int)
     for _ in range(40):
-        act = np.nonzero((hi > lo) & ~(hi - lo <= rtol * hi))[0]
+        act = np.nonzero((hi > lo) & ~(hi - lo <= 4.0 * _EPS * hi))[0]
         if act.size == 0:
             break
         z = _section_points(lo[act], hi[act])
         lab = np.asarray(label(z, act) if rows else label(z.ravel())).reshape(z.shape)
-        hit = lab == lab_hi[act, None]
-        k = np.where(hit.any(axis=1), np.argmax(hit, axis=1), z.shape[1])
-        r = np.arange(act.size)
-        new_lo = np.where(k > 0, z[r, np.maximum(k - 1, 0)], lo[act])
-        new_hi = np.where(k < z.shape[1], z[r, np.minimum(k, z.shape[1] - 1)], hi[act])
+        new_lo, new_hi, _ = _section_step(z, lab == lab_hi[act, None], lo[act], hi[act])
         stuck = (new_lo == lo[act]) & (new_hi == hi[act])
         lo[act], hi[act] = new_lo, new_hi
         if np.all(stuck):
@@ -770,13 +779,10 @@ def _bisect_regimes(law: _Law, lo, hi, lab_lo, lab_hi, at_lo, at_hi):
         z = _section_points(lo[act], hi[act])
         G, lab, H, M = law.classify(z.ravel(), ends=True)
         lab, G, H, M = (v.reshape(z.shape) for v in (lab, G, H, M))
-        hit = lab == lab_hi[act, None]
-        k = np.where(hit.any(axis=1), np.argmax(hit, axis=1), z.shape[1])
+        new_lo, new_hi, k = _section_step(z, lab == lab_hi[act, None], lo[act], hi[act])
         r = np.arange(act.size)
         km, kh = np.maximum(k - 1, 0), np.minimum(k, z.shape[1] - 1)
         move_lo, move_hi = k > 0, k < z.shape[1]
-        new_lo = np.where(move_lo, z[r, km], lo[act])
-        new_hi = np.where(move_hi, z[r, kh], hi[act])
         stuck = (new_lo == lo[act]) & (new_hi == hi[act])
         ea = e[act]
         gap_lo[act] = np.where(move_lo, _end_gap(G[r, km], H[r, km], M[r, km], ea), gap_lo[act])
@@ -790,9 +796,12 @@ def _bisect_regimes(law: _Law, lo, hi, lab_lo, lab_hi, at_lo, at_hi):
 
 def _cross(law: _Law, lo, hi):
     """Ages in ``(lo_i, hi_i]`` where ``1 / hazard - mean residual`` changes sign, by the
-    Illinois variant of false position (a bisection every fourth step), all brackets at
-    once, to ``4 eps`` relative: ``(ages, ok)``, ``ok`` False where the difference is not
-    finite with opposite signs at the ends (those are left to the label bisection)."""
+    age-rank engine's bracketed solver (:func:`~qtheory.analysis.agerank._bracket_solve`,
+    Illinois false position to a few ulps) on that difference, all brackets at once:
+    ``(ages, ok)``, ``ok`` False where the difference is not finite with opposite signs at
+    the ends or turns NaN inside (those are left to the label bisection)."""
+    from .agerank import _bracket_solve
+
     def d(x):
         with np.errstate(all="ignore"):
             return law.hazard_inv(x) - law.mrl(x)
@@ -800,33 +809,15 @@ def _cross(law: _Law, lo, hi):
     a, b = np.array(lo, dtype=float), np.array(hi, dtype=float)
     fa, fb = d(a), d(b)
     ok = np.isfinite(fa) & np.isfinite(fb) & (np.sign(fa) * np.sign(fb) < 0)
-    side = np.zeros(a.size, dtype=int)
-    for it in range(200):
-        act = np.nonzero(ok & (b - a > 4.0 * _EPS * np.abs(b)))[0]
-        if act.size == 0:
-            break
-        A, B, FA, FB = a[act], b[act], fa[act], fb[act]
-        with np.errstate(all="ignore"):
-            x = A + (B - A) * (FA / (FA - FB))
-        mid = 0.5 * (A + B)
-        bis = (it % 4 == 3) | ~np.isfinite(x) | (x <= A) | (x >= B)
-        x = np.where(bis, mid, x)
-        stuck = (x <= A) | (x >= B)  # adjacent floats
-        fx = d(x)
-        bad = ~np.isfinite(fx)
-        ok[act[bad]] = False
-        left = (np.sign(fx) == np.sign(FA)) & ~bad & ~stuck
-        right = ~left & ~bad & ~stuck
-        i, j = act[left], act[right]
-        a[i], fa[i] = x[left], fx[left]
-        fb[i] = np.where(side[i] == -1, 0.5 * fb[i], fb[i])
-        side[i] = -1
-        b[j], fb[j] = x[right], fx[right]
-        fa[j] = np.where(side[j] == 1, 0.5 * fa[j], fa[j])
-        side[j] = 1
-        done = act[stuck]
-        a[done] = b[done]
-    return b, ok
+    root = b.copy()
+    for rising in (True, False):
+        sel = ok & ((fa < 0) if rising else (fa > 0))
+        if np.any(sel):
+            try:
+                root[sel] = _bracket_solve(d, a[sel], b[sel], 0.0, rising)
+            except ValueError:  # NaN inside the bracket
+                ok[sel] = False
+    return root, ok
 
 
 def _sides(b, z):
