@@ -60,6 +60,7 @@ from numpy.polynomial import chebyshev as _cheb
 from numpy.polynomial import legendre as _leg
 
 from ..distributions.base import SizeDistribution
+from ._gittins_tab import j_tabulated
 from .agerank import AgeRank, RankPiece
 
 __all__ = ["gittins_rank", "serpt_rank"]
@@ -211,6 +212,26 @@ class _Law:
         with np.errstate(all="ignore"):
             h, m = self.hazard_inv(self.bps), self.mrl(self.bps)
         self._bp_loc = np.where(m < h, m, h)  # min(h, m) as Python's min of two floats
+        self._tab = self._tables()
+
+    def _tables(self):
+        """The arguments of :func:`~qtheory.analysis._gittins_tab.j_tabulated` after the
+        pair ``(a, b)`` and the quantities at ``a``, for a law with Chebyshev tables of its
+        tails and density (a tabulated posterior law); ``None`` for any other law."""
+        s = self.s
+        if getattr(s, "tails_at", None) is None or not getattr(s, "_use_panels", False):
+            return None
+        mean = float(s.moment(1.0))
+        if not np.isfinite(mean):
+            return None
+        ta, tb = s._edges()
+        tabs = [s._cheb_table(k, tl)[2:] for k, tl in ((0.0, True), (0.0, False),
+                                                        (1.0, False), (1.0, True))]
+        dens = s._density_table()
+        return (ta, tb, *tabs[0], *tabs[1], *tabs[2], *tabs[3], s._lo, s._hi, s._tmin,
+                s._tmax, s.mass, mean, *dens, self.med, self.m1, self.hi, self._z_end,
+                self.bps, np.asarray(self._bp_loc, dtype=float), _GL_X, _GL_W, _GL4_X,
+                _GL4_W, _TINY_WINDOW)
 
     def last_value(self, fun):
         v = float(np.asarray(fun(np.array([self.cap])), dtype=float)[0])
@@ -441,13 +462,31 @@ class _Law:
                         a[m], b[m], np.broadcast_to(eb[0], shape)[m], _GL_X, _GL_W)
             return np.where(den > 0, num / den, np.inf)
 
+    def _Jat(self, a, ea, b):
+        """``J(a, b)`` (broadcast) from the quantities ``ea`` at ``a`` (:meth:`_ends`):
+        ``_J(a, ea, b, at(b))``, in one compiled pass for a tabulated law
+        (:func:`~qtheory.analysis._gittins_tab.j_tabulated`; the points it leaves take the
+        NumPy path)."""
+        if self._tab is None:
+            return self._J(a, ea, b, self.at(b))
+        a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+        shape = a.shape
+        flat = [np.ascontiguousarray(np.broadcast_to(q, shape), dtype=float).ravel()
+                for q in (a, *ea, b)]
+        out, need = j_tabulated(*flat, *self._tab)
+        if need.any():
+            idx = np.nonzero(need)[0]
+            fa, fb = flat[0][idx], flat[6][idx]
+            out[idx] = self._J(fa, tuple(q[idx] for q in flat[1:6]), fb, self.at(fb))
+        return out.reshape(shape)
+
     def J(self, a, b):
         """J(a, b) = int_a^b P(X > t) dt / P(a < X <= b) (broadcast)."""
         a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
         shape = a.shape
         a, b = a.ravel(), b.ravel()
         ea, _, _ = self._ends(a)
-        return self._J(a, ea, b, self.at(b)).reshape(shape)
+        return self._Jat(a, ea, b).reshape(shape)
 
     # ---------------------------------------------------------------- the Gittins rank
     def _section(self, a, ea, lo, hi, flo, fhi):
@@ -468,7 +507,7 @@ class _Law:
         for _ in range(_SECTION_ROUNDS):
             u = lo[:, None] + (hi - lo)[:, None] * t
             b = a[:, None] + np.exp(u)
-            f = self._J(a[:, None], ea2, b, self.at(b))
+            f = self._Jat(a[:, None], ea2, b)
             U = np.concatenate([lo[:, None], u, hi[:, None]], axis=1)
             F = np.concatenate([flo[:, None], f, fhi[:, None]], axis=1)
             F = np.where(np.isnan(F), np.inf, F)
@@ -490,8 +529,7 @@ class _Law:
             if np.any(ok):
                 r = r[ok]
                 uv = arg[r] + du[ok]
-                fv = self._J(a[r], tuple(q[r] for q in ea), a[r] + np.exp(uv),
-                             self.at(a[r] + np.exp(uv)))
+                fv = self._Jat(a[r], tuple(q[r] for q in ea), a[r] + np.exp(uv))
                 better = fv < val[r]
                 val[r[better]] = fv[better]
                 arg[r[better]] = uv[better]
@@ -522,7 +560,7 @@ class _Law:
         if np.isfinite(self.hi):
             b = np.minimum(b, self.hi)
         ea2 = tuple(q[:, None] for q in ea)
-        Jv = self._J(a[:, None], ea2, b, self.at(b))
+        Jv = self._Jat(a[:, None], ea2, b)
         best = np.full(a.size, np.inf)
         bstar = np.full(a.size, np.nan)
         inner = Jv[:, 1:-1]

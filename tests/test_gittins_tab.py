@@ -1,0 +1,99 @@
+"""The compiled J(a, b) of a tabulated posterior law (qtheory.analysis._gittins_tab) against
+the NumPy path it replaces (_Law._J on _Law.at): every branch (the two sides of the median,
+narrow windows by 16- or 4-point Gauss-Legendre, windows across breakpoints, windows and
+quanta next to a finite end of the support, quanta beyond it, points left to the exact
+path)."""
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.analysis import gittins as G
+
+LAWS = [
+    (qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0), qt.UniformPrediction(0.5), 0.0, 0.5),
+    (qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0), qt.UniformPrediction(0.5), 0.5, 2.0),
+    (qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)), qt.UniformPrediction(0.5),
+     2.0, np.inf),
+    (qt.Weibull(0.5), qt.ExponentialPrediction(), 0.5, 2.0),
+    (qt.Lognormal(sigma=1.0, mean=1.0), qt.ExponentialPrediction(), 0.0, 1.0),
+    (qt.Weibull(2.0), qt.UniformPrediction(0.5), 0.5, 2.0),
+]
+
+
+def _pairs(law: G._Law, rng):
+    """Ages over the law's range (and next to its breakpoints and finite end), each with
+    quanta from 1e-9 of the local scale (tiny and narrow windows) to far beyond the mass."""
+    ages = np.geomspace(law.med * 1e-4, law.A, 40)
+    ages = np.concatenate([ages, law.bps * (1.0 - 1e-7), law.bps * (1.0 + 1e-7)])
+    if np.isfinite(law.hi):
+        ages = np.concatenate([ages, law.hi * (1.0 - np.geomspace(1e-10, 1e-2, 6))])
+    ages = ages[(ages > 0) & (ages < law.A)]
+    rel = np.concatenate([np.geomspace(1e-9, 1e4, 60), rng.uniform(1e-3, 0.2, 20)])
+    a = np.repeat(ages, rel.size)
+    b = a + np.tile(rel, ages.size) * (a + law.med)
+    near = law.bps[law.bps > 0]
+    if near.size:  # quanta ending at a breakpoint (and a hair either side)
+        z = np.concatenate([near, near * (1.0 - 1e-9), near * (1.0 + 1e-9)])
+        a2 = np.repeat(ages, z.size)
+        b2 = np.tile(z, ages.size)
+        keep = b2 > a2
+        a, b = np.concatenate([a, a2[keep]]), np.concatenate([b, b2[keep]])
+    if np.isfinite(law.hi):
+        b = np.minimum(b, law.hi)
+        keep = b > a
+        a, b = a[keep], b[keep]
+    return a, b
+
+
+@pytest.mark.parametrize("case", range(len(LAWS)))
+def test_compiled_J_matches_numpy_path(case):
+    size, prediction, lo, hi = LAWS[case]
+    law = G._Law(qt.PredictionBucket(size, prediction, lo, hi))
+    assert law._tab is not None
+    a, b = _pairs(law, np.random.default_rng(case))
+    ea, _, _ = law._ends(a)
+    fast = law._Jat(a, ea, b)
+    tab, law._tab = law._tab, None
+    try:
+        ref = law._Jat(a, ea, b)
+    finally:
+        law._tab = tab
+    both_inf = np.isinf(fast) & np.isinf(ref)
+    assert np.all(np.isfinite(ref) | both_inf)
+    fin = ~both_inf
+    rel = np.abs(fast[fin] / ref[fin] - 1.0)
+    assert np.max(rel) <= 2e-15, (np.max(rel), a[fin][np.argmax(rel)], b[fin][np.argmax(rel)])
+    # the ranks from both paths agree as well
+    ages = np.geomspace(law.med * 1e-3, law.A * 0.999, 25)
+    g1 = law.gittins(ages)
+    law._tab = None
+    try:
+        g0 = law.gittins(ages)
+    finally:
+        law._tab = tab
+    assert np.max(np.abs(g1 / g0 - 1.0)) <= 2e-15
+
+
+def test_points_outside_the_tables_take_the_exact_path():
+    """Quanta the tables do not hold (here on the end panels of a bounded bucket law, which
+    have no table) are flagged by the kernel and computed on the NumPy path: the result is
+    the NumPy path's, and the mask is not empty."""
+    from qtheory.analysis._gittins_tab import j_tabulated
+
+    law = G._Law(qt.PredictionBucket(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
+                                     qt.UniformPrediction(0.5), 0.0, 0.5))
+    a = np.full(5, 0.9)
+    b = np.array([0.9001, 0.91, 0.95, 0.99, 1.0])
+    ea, _, _ = law._ends(a)
+    flat = [a, *(np.ascontiguousarray(q) for q in ea), b]
+    raw, need = j_tabulated(*flat, *law._tab)
+    assert need.any() and np.all(np.isnan(raw[need]))
+    got = law._Jat(a, ea, b)
+    ref = law._J(a, ea, b, law.at(b))
+    assert np.all(np.isfinite(got))
+    assert np.max(np.abs(got / ref - 1.0)) <= 2e-15
+
+
+def test_plain_laws_keep_the_numpy_path():
+    assert G._Law(qt.Weibull(0.5))._tab is None
