@@ -76,19 +76,20 @@ def test_compiled_J_matches_numpy_path(case):
 
 
 def test_points_outside_the_tables_take_the_exact_path():
-    """Quanta the tables do not hold (here on the end panels of a bounded bucket law, which
-    have no table) are flagged by the kernel and computed on the NumPy path: the result is
-    the NumPy path's, and the mask is not empty."""
+    """Quanta the tables do not hold (here on an inner panel without a table of a Weibull
+    bucket law with uniform noise) are flagged by the kernel and computed on the NumPy path:
+    the result is the NumPy path's, and the mask is not empty."""
     from qtheory.analysis._gittins_tab import j_tabulated
 
-    law = G._Law(qt.PredictionBucket(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
-                                     qt.UniformPrediction(0.5), 0.0, 0.5))
-    a = np.full(5, 0.9)
-    b = np.array([0.9001, 0.91, 0.95, 0.99, 1.0])
+    law = G._Law(qt.PredictionBucket(qt.Weibull(0.5), qt.UniformPrediction(0.5), 0.5, 2.0))
+    ta, tb, _, mode, _ = law.s._cheb_table(0.0, True)
+    j = int(np.nonzero(mode == 0)[0][0])
+    b = ta[j] + (tb[j] - ta[j]) * np.array([0.1, 0.3, 0.5, 0.7, 0.9])
+    a = np.full(5, 0.5 * ta[j])
     ea, _, _ = law._ends(a)
     flat = [a, *(np.ascontiguousarray(q) for q in ea), b]
     raw, need = j_tabulated(*flat, *law._tab)
-    assert need.any() and np.all(np.isnan(raw[need]))
+    assert need.all() and np.all(np.isnan(raw))
     got = law._Jat(a, ea, b)
     ref = law._J(a, ea, b, law.at(b))
     assert np.all(np.isfinite(got))

@@ -11,7 +11,9 @@ import pytest
 import qtheory as qt
 from qtheory.distributions._panelcheb import (
     N_CHEB,
+    first_kind_points,
     fit_panels,
+    fit_power_panels,
     moments_lookup,
     panel_lookup,
     panel_points,
@@ -30,6 +32,9 @@ LAWS = {
                                              qt.LognormalPrediction(0.7), 0.5, 2.0),
     "logn-expZ-1-inf": lambda: PredictionBucket(qt.Lognormal(sigma=1.0),
                                                 qt.ExponentialPrediction(), 1.0, np.inf),
+    # a bounded law: the first and last panels reach 0 (tables of C / d**p, modes 4 and 5)
+    "bp-unifZ-0-0.5": lambda: PredictionBucket(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
+                                               qt.UniformPrediction(0.5), 0.0, 0.5),
     "point-exp-expZ": lambda: point_law(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
                                         1.0),
     "point-bp-lognZ": lambda: point_law(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
@@ -135,6 +140,30 @@ def test_fit_modes_and_lookup_edge_cases():
     assert out[2] == pytest.approx(min((1.0 + np.log(1.5)) / 2.0, 0.9))
     assert need.tolist() == [False, False, False, False, True, False] and n == 1
     assert 0.0 <= out[5] <= 0.9
+
+
+def test_power_modes_at_a_zero_end():
+    """Modes 4 and 5: C / d**p with the least whole power that fits, the value's relative
+    precision kept up to the zero end; a quotient that is not smooth (a kink) gets no table."""
+    a, b = np.array([1.0, 1.0, 1.0, 1.0]), np.array([2.0, 2.0, 2.0, 2.0])
+    x = first_kind_points(a, b)
+    vals = np.vstack([(x[0] - 1.0) * np.exp(x[0]),             # p = 1 at the left end
+                      (2.0 - x[1])**2 * (1.0 + x[1]),            # p = 2 at the right end
+                      (x[2] - 1.0)**3 / x[2],                     # p = 3 at the left end
+                      (x[3] - 1.0) * np.abs(x[3] - 1.5) + 1e-3])  # a kink: no table
+    coef, mode, power = fit_power_panels(vals, a, b, np.array([True, False, True, True]))
+    assert mode.tolist() == [4, 5, 4, 0] and power[:3].tolist() == [1.0, 2.0, 3.0]
+    for j, (z, want) in enumerate([(1.0 + 1e-12, 1e-12 * np.exp(1.0 + 1e-12)),
+                                   (2.0 - 1e-9, 1e-18 * (3.0 - 1e-9)),
+                                   (1.0 + 1e-6, 1e-18 / (1.0 + 1e-6)),
+                                   (1.7, 1.3)]):
+        v = panel_lookup(np.array([z, 1.37]), a[j:j + 1], b[j:j + 1], coef[j:j + 1],
+                         mode[j:j + 1], power[j:j + 1])
+        if mode[j] == 0:
+            assert np.all(np.isnan(v))
+            continue
+        assert v[0] == pytest.approx(want, rel=1e-14)
+        assert v[0] > 0.0 and np.isfinite(v[1])
 
 
 @pytest.mark.parametrize("size, pred, thresholds", [

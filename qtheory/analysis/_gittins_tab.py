@@ -30,15 +30,19 @@ __all__ = ["j_tabulated"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _finish(md, anchor, s):  # pragma: no cover - compiled
-    """A table's value from its Clenshaw sum ``s`` and mode (as ``_panelcheb._at``)."""
+def _finish(md, anchor, s, x, aj, bj):  # pragma: no cover - compiled
+    """A table's value at ``x`` on the panel ``[aj, bj]`` from its Clenshaw sum ``s``, mode
+    and anchor (as ``_panelcheb._at``)."""
     if md == 0:
         return np.nan
     if md == 3:
         return 0.0
     if md == 1:
         return max(anchor + s, 0.0)
-    return np.exp(anchor + s)
+    if md == 2:
+        return np.exp(anchor + s)
+    d = x - aj if md == 4 else bj - x
+    return max(s, 0.0) * max(d, 0.0) ** anchor
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -80,8 +84,8 @@ def _tails(x, j, upper, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, 
             t3 = p3
             p3 = c3[j, m - k] - q3
             q3 = t3 + q3 * u2
-        v0 = _finish(m0[j], n0[j], p0 + q0 * u)
-        v3 = _finish(m3[j], n3[j], p3 + q3 * u)
+        v0 = _finish(m0[j], n0[j], p0 + q0 * u, x, aj, bj)
+        v3 = _finish(m3[j], n3[j], p3 + q3 * u, x, aj, bj)
         if np.isnan(v0) or np.isnan(v3):
             return np.nan, np.nan, np.nan, np.nan, False, j
         return min(max(v0 / mass, 0.0), 1.0), 0.0, 0.0, min(v3 / mass, mean), True, j
@@ -99,9 +103,9 @@ def _tails(x, j, upper, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, 
         t2 = p2
         p2 = c2[j, m - k] - q2
         q2 = t2 + q2 * u2
-    v0 = _finish(m0[j], n0[j], p0 + q0 * u)
-    v1 = _finish(m1[j], n1[j], p1 + q1 * u)
-    v2 = _finish(m2[j], n2[j], p2 + q2 * u)
+    v0 = _finish(m0[j], n0[j], p0 + q0 * u, x, aj, bj)
+    v1 = _finish(m1[j], n1[j], p1 + q1 * u, x, aj, bj)
+    v2 = _finish(m2[j], n2[j], p2 + q2 * u, x, aj, bj)
     if np.isnan(v0) or np.isnan(v1) or np.isnan(v2):
         return np.nan, np.nan, np.nan, np.nan, False, j
     return (min(max(v0 / mass, 0.0), 1.0), min(max(v1 / mass, 0.0), 1.0),
@@ -109,10 +113,13 @@ def _tails(x, j, upper, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, 
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _dens(x, da, db, dc, dm, dn, tmin, tmax, mass):  # pragma: no cover - compiled
-    """``(f(x), ok)`` as :func:`~qtheory.distributions._panelcheb.density_lookup` gives it."""
+def _dens(x, da, db, dc, dm, dn, lo, hi, tmin, tmax, mass):  # pragma: no cover - compiled
+    """``(f(x), ok)`` as :func:`~qtheory.distributions._panelcheb.density_lookup` gives it,
+    and 0 outside the support ``[lo, hi]`` (where the closed form is 0 too)."""
     if np.isnan(x):
         return np.nan, True
+    if x < lo or x > hi:
+        return 0.0, True
     if x >= tmin and x < tmax:
         v = _at(x, _panel_of(x, da, 0), da, db, dc, dm, dn)
         if not np.isnan(v):
@@ -162,7 +169,8 @@ def j_tabulated(a, e0, e1, e2, e3, e4, b, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2
                 for half in range(2):
                     mid = bi + (2.0 * half + 1.0) * q
                     for k in range(ng):
-                        f, okf = _dens(mid + q * gx[k], da, db, dc, dm, dn, tmin, tmax, mass)
+                        f, okf = _dens(mid + q * gx[k], da, db, dc, dm, dn, lo, hi, tmin, tmax,
+                           mass)
                         if not okf:
                             ok = False
                         s2 += gw[k] * f
@@ -171,7 +179,8 @@ def j_tabulated(a, e0, e1, e2, e3, e4, b, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2
                 s1 = 0.0
                 r1 = 0.0
                 for k in range(ng):
-                    f, okf = _dens((bi + h) + h * gx[k], da, db, dc, dm, dn, tmin, tmax, mass)
+                    f, okf = _dens((bi + h) + h * gx[k], da, db, dc, dm, dn, lo, hi, tmin, tmax,
+                           mass)
                     if not okf:
                         ok = False
                     s1 += gw[k] * f
@@ -231,7 +240,8 @@ def j_tabulated(a, e0, e1, e2, e3, e4, b, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2
                 dsum = 0.0
                 nsum = 0.0
                 for k in range(xs.size):
-                    f, okf = _dens(mid + half * xs[k], da, db, dc, dm, dn, tmin, tmax, mass)
+                    f, okf = _dens(mid + half * xs[k], da, db, dc, dm, dn, lo, hi, tmin, tmax,
+                           mass)
                     if not okf:
                         ok = False
                     dsum += ws[k] * f
@@ -257,7 +267,8 @@ def j_tabulated(a, e0, e1, e2, e3, e4, b, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2
                         pn = 0.0
                         for k in range(ng):
                             t = mid + half * gx[k]
-                            f, okf = _dens(t, da, db, dc, dm, dn, tmin, tmax, mass)
+                            f, okf = _dens(t, da, db, dc, dm, dn, lo, hi, tmin, tmax,
+                           mass)
                             if not okf:
                                 ok = False
                             ps += gw[k] * f

@@ -16,16 +16,27 @@ Chebyshev interpolant from the values at ``N = 24`` Chebyshev-Lobatto points, of
 * ``log C(x)`` (mode 2), on panels of a rapidly varying tail, where ``C`` may run over
   hundreds of orders of magnitude: an absolute error ``d`` in ``log C`` is a relative error
   ``d`` in ``C``;
-* nothing (mode 3): ``C`` is 0 at every point (an underflowed tail), so on the whole panel.
+* nothing (mode 3): ``C`` is 0 at every point (an underflowed tail), so on the whole panel;
+* ``C(x) / d**p`` (modes 4 and 5, :func:`fit_power_panels`), on a panel at an end of the
+  support where ``C`` reaches 0 (a partial moment at the lower end, a tail at the upper end, a
+  density whose window closes there) like ``d**p``, ``d`` the distance to that end of the
+  panel (``x - a_j`` in mode 4, ``b_j - x`` in mode 5) and ``p`` a whole power from 1 to 4:
+  the quotient is smooth and positive, so its relative error is the value's relative error
+  however close to the end. It is fitted from its values at the 24 Chebyshev points of the
+  first kind, which leave out the ends (where the quotient is 0 / 0).
 
 A panel whose last two coefficients are above ``8 eps`` of its scale, or whose values reach 0
-without being all 0, has no table (mode 0): its points keep the exact path. On the laws
-checked (exponential sizes with exponential noise, Weibull with uniform and lognormal noise,
-lognormal with exponential noise, bounded Pareto with lognormal noise; buckets and point
-posteriors) one or two panels of about 20 or 280 lack a table, and the tabulated values agree
-with the exact path to ``1e-13`` relative wherever the value is above ``1e-200`` (``6e-15`` in
-mode 1; mode 2 carries the rounding of ``log C``, ``eps |log C|``, as the exact path carries
-that of ``f w``).
+without being all 0 (unless modes 4 or 5 fit), has no table (mode 0): its points keep the
+exact path. On the laws checked (exponential sizes with exponential noise, Weibull with
+uniform and lognormal noise, lognormal with exponential noise, bounded Pareto with lognormal
+noise; buckets and point posteriors) one or two panels of about 20 or 280 lacked a table
+before modes 4 and 5, mostly the first and last (where the value reaches 0). With them, of 54
+bucket laws (exponential, Weibull 0.5 and 2, lognormal, bounded Pareto and hyperexponential
+sizes; exponential, uniform and lognormal noise; buckets (0, 0.5], (0.5, 2], (2, inf)) 7 keep
+one or two inner panels without a table (a kink of the uniform noise's window inside a
+panel). The tabulated values agree with the exact path to ``1e-13`` relative wherever the
+value is above ``1e-200`` (``6e-15`` in mode 1; mode 2 carries the rounding of ``log C``,
+``eps |log C|``, as the exact path carries that of ``f w``).
 
 :func:`panel_lookup`, :func:`moments_lookup`, :func:`tails_lookup` (four functions at once)
 and :func:`density_lookup` evaluate the tables for an array of points in one compiled pass
@@ -47,8 +58,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["N_CHEB", "density_lookup", "fit_panels", "lobatto", "moments_lookup", "panel_lookup",
-           "panel_points", "tails_lookup"]
+__all__ = ["N_CHEB", "density_lookup", "first_kind_points", "fit_panels", "fit_power_panels",
+           "lobatto", "moments_lookup", "panel_lookup", "panel_points", "tails_lookup"]
 
 N_CHEB = 24  # Chebyshev-Lobatto points a panel
 _EPS = float(np.finfo(float).eps)
@@ -83,6 +94,58 @@ def _dct_matrix(n: int) -> np.ndarray:
 
 
 _DCT = _dct_matrix(N_CHEB)
+_MAX_POWER = 4  # the highest power d**p tried at a zero end (modes 4 and 5)
+
+
+def first_kind_points(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The :data:`N_CHEB` Chebyshev points of the first kind of each panel ``[a_j, b_j]``
+    (rows, ascending): ``cos(pi (i + 1/2) / N)`` mapped to the panel, ends left out."""
+    u = -np.cos(np.pi * (np.arange(N_CHEB) + 0.5) / N_CHEB)
+    return a[:, None] + (b - a)[:, None] * (0.5 * (1.0 + u))[None, :]
+
+
+def _dct1_matrix(n: int) -> np.ndarray:
+    """The matrix taking values at the first-kind points (ascending) to the Chebyshev
+    coefficients of their interpolant (a type-II discrete cosine transform)."""
+    theta = np.pi * (np.arange(n) + 0.5) / n  # point i of the descending order
+    m = np.cos(np.outer(np.arange(n), theta)) * (2.0 / n)
+    m[0, :] *= 0.5
+    return m[:, ::-1].copy()
+
+
+_DCT1 = _dct1_matrix(N_CHEB)
+
+
+def fit_power_panels(values: np.ndarray, a: np.ndarray, b: np.ndarray,
+                     left: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tables of ``C(x) / d**p`` for panels where ``C`` reaches 0 at one end, from the
+    values of ``C`` at the :func:`first_kind_points` (rows): ``d = x - a_j`` where ``left``
+    (mode 4), ``b_j - x`` elsewhere (mode 5), and ``p`` the least whole power from 1 to
+    :data:`_MAX_POWER` whose quotient is positive, varies by less than a factor 5 on the
+    panel and has its last two coefficients within ``8 eps`` of its largest value (mode 0,
+    no table, when none does). Returns the coefficients, the modes and the powers (the
+    anchors of modes 4 and 5)."""
+    v = np.asarray(values, dtype=float)
+    x = first_kind_points(a, b)
+    d = np.where(left[:, None], x - a[:, None], b[:, None] - x)
+    coef = np.zeros(v.shape)
+    mode = np.zeros(v.shape[0], dtype=np.int8)
+    power = np.zeros(v.shape[0])
+    todo = np.all(np.isfinite(v), axis=1) & np.all(v > 0, axis=1)
+    for p in range(1, _MAX_POWER + 1):
+        if not np.any(todo):
+            break
+        with np.errstate(all="ignore"):
+            q = v / d**p
+            lo, hi = np.min(q, axis=1), np.max(q, axis=1)
+            c = np.einsum("pj,cj->pc", q, _DCT1)
+            tail = np.abs(c[:, -1]) + np.abs(c[:, -2])
+            ok = todo & (lo > 0) & (hi <= _LINEAR_SPAN * lo) & (tail <= 8.0 * _EPS * hi)
+        coef[ok] = c[ok]
+        mode[ok] = np.where(left[ok], 4, 5)
+        power[ok] = p
+        todo &= ~ok
+    return coef, mode, power
 
 
 def fit_panels(pieces: np.ndarray,
@@ -173,7 +236,10 @@ def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
     s = c0 + c1 * u
     if md == 1:
         return max(anchor[j] + s, 0.0)  # (an underflowing tail's piece may dip below 0)
-    return np.exp(anchor[j] + s)
+    if md == 2:
+        return np.exp(anchor[j] + s)
+    d = xi - aj if md == 4 else bj - xi  # modes 4, 5: the quotient times d**p
+    return max(s, 0.0) * max(d, 0.0) ** anchor[j]
 
 
 @njit(cache=True, error_model="numpy")

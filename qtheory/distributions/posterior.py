@@ -712,9 +712,35 @@ class PredictionBucket(SizeDistribution):
             _, _, left, right, _ = self._panels(order)
             up = np.concatenate([zero, np.cumsum(gap, axis=1)], axis=1)
             down = np.concatenate([np.cumsum(gap[:, ::-1], axis=1)[:, ::-1], zero], axis=1)
-            cache[(order, False)] = (a, b, *fit_panels(up, left[:a.size]))
-            cache[(order, True)] = (a, b, *fit_panels(down, right[:a.size]))
+            for side, vals, anchors in ((False, up, left), (True, down, right)):
+                coef, mode, anchor = fit_panels(vals, anchors[:a.size])
+                # a panel at an end of the support where the value reaches 0 (a partial
+                # moment at the lower end, a tail at the upper end)
+                ends = (mode == 0) & (anchor == 0.0)
+                if np.any(ends):
+                    coef, mode, anchor = self._power_ends(
+                        coef, mode, anchor, ends, np.full(a.size, not side), a, b,
+                        lambda z, order=order, side=side: self._panel_values(order, z, side))
+                cache[(order, side)] = (a, b, coef, mode, anchor)
         return cache[(k, tail)]
+
+    @staticmethod
+    def _power_ends(coef, mode, anchor, ends, left, a, b, values):
+        """The tables with the panels ``ends`` (mode 0, their value reaching 0 at their left
+        end where ``left``, else at their right end) refitted as ``C / d**p``
+        (:func:`~qtheory.distributions._panelcheb.fit_power_panels`, modes 4 and 5) from the
+        values ``values(x)`` at their first-kind Chebyshev points; those that do not fit stay
+        in mode 0."""
+        from ._panelcheb import first_kind_points, fit_power_panels
+
+        idx = np.nonzero(ends)[0]
+        x = first_kind_points(a[idx], b[idx])
+        vals = np.asarray(values(np.ascontiguousarray(x.ravel())), dtype=float).reshape(x.shape)
+        c, m, p = fit_power_panels(vals, a[idx], b[idx], left[idx])
+        ok = m > 0
+        coef, mode, anchor = coef.copy(), mode.copy(), np.array(anchor, dtype=float)
+        coef[idx[ok]], mode[idx[ok]], anchor[idx[ok]] = c[ok], m[ok], p[ok]
+        return coef, mode, anchor
 
     def _panel_values(self, k: float, x: np.ndarray, tail: bool) -> np.ndarray:
         """``p E[X**k; X <= x | bucket]`` (or ``X > x`` with ``tail``) for ``x`` in
@@ -855,8 +881,15 @@ class PredictionBucket(SizeDistribution):
             from ._panelcheb import fit_panels, panel_points
 
             a, b = self._edges()
-            hit = self.__dict__["_density_cache"] = (
-                a, b, *fit_panels(self._g(panel_points(a, b)), np.zeros(a.size)))
+            g = self._g(panel_points(a, b))
+            coef, mode, anchor = fit_panels(g, np.zeros(a.size))
+            # a density whose window closes at an end of the support (0 there, not inside)
+            left, right = g[:, 0] == 0.0, g[:, -1] == 0.0
+            ends = (mode == 0) & (left != right) & np.all(g[:, 1:-1] > 0, axis=1)
+            if np.any(ends):
+                coef, mode, anchor = self._power_ends(coef, mode, anchor, ends, left, a, b,
+                                                      self._g)
+            hit = self.__dict__["_density_cache"] = (a, b, coef, mode, anchor)
         return hit
 
     def pdf(self, x: ArrayLike):
