@@ -482,6 +482,14 @@ class _Law:
             out[idx] = self._J(fa, tuple(q[idx] for q in flat[1:6]), fb, self.at(fb))
         return out.reshape(shape)
 
+    def _J_bp(self, a, ea, i):
+        """``J(a, z)`` for the law's breakpoint ``z = bps[i]`` (``a`` 1-D, below it), from
+        the quantities kept at ``z`` (compiled, :meth:`_Jat`, for a tabulated law)."""
+        z = np.full(a.size, self.bps[i])
+        if self._tab is not None:
+            return self._Jat(a, ea, z)
+        return self._J(a, ea, z, tuple(q[i] for q in self._bp_at))
+
     def J(self, a, b):
         """J(a, b) = int_a^b P(X > t) dt / P(a < X <= b) (broadcast)."""
         a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
@@ -635,8 +643,7 @@ class _Law:
                 if c.size == 0:
                     continue
                 o = own[c]
-                ez = tuple(q[i] for q in self._bp_at)
-                jz = self._J(ar[o], tuple(q[rr[o]] for q in ea), np.full(c.size, z), ez)
+                jz = self._J_bp(ar[o], tuple(q[rr[o]] for q in ea), i)
                 own = np.concatenate([own, o])
                 lo = np.concatenate([lo, uz[c]])
                 hi = np.concatenate([hi, hi[c]])
@@ -666,8 +673,7 @@ class _Law:
         for i, z in enumerate(self.bps):
             m = z > a
             if np.any(m):
-                ez = tuple(q[i] for q in self._bp_at)
-                jz = self._J(a[m], tuple(q[m] for q in ea), np.full(int(m.sum()), z), ez)
+                jz = self._J_bp(a[m], tuple(q[m] for q in ea), i)
                 better = jz < best[m]
                 idx = np.nonzero(m)[0][better]
                 best[idx] = jz[better]
