@@ -597,11 +597,13 @@ class _Law:
         # bucket law with uniform noise), and a repeat takes the value of the first of its run
         first = np.ones(b.shape, dtype=bool)
         first[:, 1:] = b[:, 1:] != b[:, :-1]
-        rows_f, cols_f = np.nonzero(first)
-        Jv = np.empty(b.shape)
-        Jv[rows_f, cols_f] = self._Jat(a[rows_f], tuple(q[rows_f] for q in ea),
-                                       b[rows_f, cols_f])
-        if rows_f.size < b.size:
+        if np.count_nonzero(first) > 0.8 * b.size:  # few repeats: not worth the indexing
+            Jv = self._Jat(a[:, None], tuple(q[:, None] for q in ea), b)
+        else:
+            rows_f, cols_f = np.nonzero(first)
+            Jv = np.empty(b.shape)
+            Jv[rows_f, cols_f] = self._Jat(a[rows_f], tuple(q[rows_f] for q in ea),
+                                           b[rows_f, cols_f])
             run = np.where(first, np.arange(b.shape[1])[None, :], 0)
             Jv = np.take_along_axis(Jv, np.maximum.accumulate(run, axis=1), axis=1)
         best = np.full(a.size, np.inf)
