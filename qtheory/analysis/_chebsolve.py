@@ -39,16 +39,22 @@ __all__ = ["cheb_bracket_solve"]
 
 
 @njit(cache=True, fastmath=False, error_model="numpy", inline="always")
-def _cheb_at(coef, off, scl, mode, plo, phi, a):
-    """The interpolant at age ``a``: in ``a`` (mode 0), ``sqrt(phi - a)`` (1) or
-    ``sqrt(a - plo)`` (2), mapped to the window and summed as NumPy's ``chebval`` does."""
+def _mapped(off, scl, mode, plo, phi, a):
+    """Age ``a`` as the interpolant's variable: ``a`` (mode 0), ``sqrt(phi - a)`` (1) or
+    ``sqrt(a - plo)`` (2), mapped to the window by ``off + scl * t``."""
     if mode == 1:
         t = np.sqrt(max(phi - a, 0.0))
     elif mode == 2:
         t = np.sqrt(max(a - plo, 0.0))
     else:
         t = a
-    x = off + scl * t
+    return off + scl * t
+
+
+@njit(cache=True, fastmath=False, error_model="numpy", inline="always")
+def _cheb_at(coef, off, scl, mode, plo, phi, a):
+    """The interpolant at age ``a`` (:func:`_mapped`), summed as NumPy's ``chebval`` does."""
+    x = _mapped(off, scl, mode, plo, phi, a)
     n = coef.size
     if n == 1:
         return coef[0] + 0.0 * x
@@ -189,14 +195,7 @@ def _solve_all(coef, off, scl, mode, plo, phi, lo, hi, level, sgn, strict, out, 
             ev[q] = True
         # the interpolant at every lane's point: the recurrences interleaved
         for q in range(L):
-            x = X[q]
-            if mode == 1:
-                t = np.sqrt(max(phi - x, 0.0))
-            elif mode == 2:
-                t = np.sqrt(max(x - plo, 0.0))
-            else:
-                t = x
-            T[q] = off + scl * t
+            T[q] = _mapped(off, scl, mode, plo, phi, X[q])
         if nc == 1:
             for q in range(L):
                 C0[q] = coef[0] + 0.0 * T[q]

@@ -30,25 +30,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..distributions._panelcheb import _at, _panel_of
+from ..distributions._panelcheb import _at, _panel_of, _panel_u, _value
 
 __all__ = ["j_tabulated", "section_tabulated"]
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _finish(md, anchor, s, x, aj, bj):  # pragma: no cover - compiled
-    """A table's value at ``x`` on the panel ``[aj, bj]`` from its Clenshaw sum ``s``, mode
-    and anchor (as ``_panelcheb._at``)."""
-    if md == 0:
-        return np.nan
-    if md == 3:
-        return 0.0
-    if md == 1:
-        return max(anchor + s, 0.0)
-    if md == 2:
-        return np.exp(anchor + s)
-    d = x - aj if md == 4 else bj - x
-    return max(s, 0.0) * max(d, 0.0) ** anchor
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -72,11 +56,7 @@ def _tails(x, j, upper, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, 
     m = c0.shape[1]
     aj = ta[j]
     bj = tb[j]
-    u = ((x - aj) - (bj - x)) / (bj - aj)
-    if u < -1.0:
-        u = -1.0
-    elif u > 1.0:
-        u = 1.0
+    u = _panel_u(x, aj, bj)
     u2 = 2.0 * u
     p0 = c0[j, m - 2]
     q0 = c0[j, m - 1]
@@ -90,8 +70,8 @@ def _tails(x, j, upper, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, 
             t3 = p3
             p3 = c3[j, m - k] - q3
             q3 = t3 + q3 * u2
-        v0 = _finish(m0[j], n0[j], p0 + q0 * u, x, aj, bj)
-        v3 = _finish(m3[j], n3[j], p3 + q3 * u, x, aj, bj)
+        v0 = _value(m0[j], n0[j], p0 + q0 * u, x, aj, bj)
+        v3 = _value(m3[j], n3[j], p3 + q3 * u, x, aj, bj)
         if np.isnan(v0) or np.isnan(v3):
             return np.nan, np.nan, np.nan, np.nan, False, j
         return min(max(v0 / mass, 0.0), 1.0), 0.0, 0.0, min(v3 / mass, mean), True, j
@@ -109,9 +89,9 @@ def _tails(x, j, upper, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, 
         t2 = p2
         p2 = c2[j, m - k] - q2
         q2 = t2 + q2 * u2
-    v0 = _finish(m0[j], n0[j], p0 + q0 * u, x, aj, bj)
-    v1 = _finish(m1[j], n1[j], p1 + q1 * u, x, aj, bj)
-    v2 = _finish(m2[j], n2[j], p2 + q2 * u, x, aj, bj)
+    v0 = _value(m0[j], n0[j], p0 + q0 * u, x, aj, bj)
+    v1 = _value(m1[j], n1[j], p1 + q1 * u, x, aj, bj)
+    v2 = _value(m2[j], n2[j], p2 + q2 * u, x, aj, bj)
     if np.isnan(v0) or np.isnan(v1) or np.isnan(v2):
         return np.nan, np.nan, np.nan, np.nan, False, j
     return (min(max(v0 / mass, 0.0), 1.0), min(max(v1 / mass, 0.0), 1.0),

@@ -517,7 +517,7 @@ class _Law:
 
         A tabulated law takes Brent's method, compiled
         (:func:`~qtheory.analysis._gittins_tab.section_tabulated`, to ``1e-9`` in ``u``);
-        rows that meet a point off its tables come back here."""
+        rows that meet a point off its tables take the multi-section."""
         if self._tab is not None and a.size:
             e = [np.ascontiguousarray(q, dtype=float) for q in ea]
             val, arg, need = section_tabulated(
@@ -526,13 +526,14 @@ class _Law:
                 np.ascontiguousarray(fhi, dtype=float), _BRENT_TOL, *self._tab)
             if need.any():
                 r = np.nonzero(need)[0]
-                tab, self._tab = self._tab, None
-                try:
-                    val[r], arg[r] = self._section(a[r], tuple(q[r] for q in ea), lo[r], hi[r],
-                                                   flo[r], fhi[r])
-                finally:
-                    self._tab = tab
+                val[r], arg[r] = self._multisection(a[r], tuple(q[r] for q in ea), lo[r],
+                                                    hi[r], flo[r], fhi[r])
             return val, arg
+        return self._multisection(a, ea, lo, hi, flo, fhi)
+
+    def _multisection(self, a, ea, lo, hi, flo, fhi):
+        """The NumPy multi-section of :meth:`_section` (its ``J`` through :meth:`_Jat`, which
+        takes the exact path where a tabulated law's tables do not reach)."""
         t = np.linspace(0.0, 1.0, _SECTION_POINTS + 2)[1:-1]
         rows = np.arange(a.size)
         ea2 = tuple(q[:, None] for q in ea)

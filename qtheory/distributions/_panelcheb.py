@@ -210,6 +210,34 @@ def _panel_of(xi, a, j):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _panel_u(xi, aj, bj):  # pragma: no cover - compiled
+    """``xi`` mapped to ``[-1, 1]`` on the panel ``[aj, bj]`` (clamped beyond its ends)."""
+    u = ((xi - aj) - (bj - xi)) / (bj - aj)
+    if u < -1.0:
+        u = -1.0
+    elif u > 1.0:
+        u = 1.0
+    return u
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _value(md, anchor, s, xi, aj, bj):  # pragma: no cover - compiled
+    """A panel's value at ``xi`` from its Clenshaw sum ``s``, mode ``md`` and anchor: NaN
+    without a table (mode 0), the anchor plus the piece (1), its exponential (2), 0 (3), the
+    quotient times ``d**p`` (4, 5: ``d = xi - aj`` or ``bj - xi``, ``p`` the anchor)."""
+    if md == 0:
+        return np.nan
+    if md == 3:
+        return 0.0
+    if md == 1:
+        return max(anchor + s, 0.0)  # (an underflowing tail's piece may dip below 0)
+    if md == 2:
+        return np.exp(anchor + s)
+    d = xi - aj if md == 4 else bj - xi
+    return max(s, 0.0) * max(d, 0.0) ** anchor
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
     """The tabulated value at ``xi`` on panel ``j`` (see :func:`panel_lookup`); NaN without a
     table."""
@@ -221,11 +249,7 @@ def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
         return 0.0
     aj = a[j]
     bj = b[j]
-    u = ((xi - aj) - (bj - xi)) / (bj - aj)
-    if u < -1.0:
-        u = -1.0
-    elif u > 1.0:
-        u = 1.0
+    u = _panel_u(xi, aj, bj)
     u2 = 2.0 * u
     c0 = coef[j, m - 2]
     c1 = coef[j, m - 1]
@@ -233,13 +257,7 @@ def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
         tmp = c0
         c0 = coef[j, m - k] - c1
         c1 = tmp + c1 * u2
-    s = c0 + c1 * u
-    if md == 1:
-        return max(anchor[j] + s, 0.0)  # (an underflowing tail's piece may dip below 0)
-    if md == 2:
-        return np.exp(anchor[j] + s)
-    d = xi - aj if md == 4 else bj - xi  # modes 4, 5: the quotient times d**p
-    return max(s, 0.0) * max(d, 0.0) ** anchor[j]
+    return _value(md, anchor[j], c0 + c1 * u, xi, aj, bj)
 
 
 @njit(cache=True, error_model="numpy")
