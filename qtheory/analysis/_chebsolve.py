@@ -113,7 +113,7 @@ def _start(coef, off, scl, mode, plo, phi, lo, hi, lev, sgn, strict, grid, gval)
     return b, a, b, fa, fb, False
 
 
-@njit(cache=True, fastmath=False, error_model="numpy")
+@njit(cache=True, fastmath=False, error_model="numpy", nogil=True)
 def _solve_all(coef, off, scl, mode, plo, phi, lo, hi, level, sgn, strict, out, grid, gval):
     """The age of every level, :data:`_LANES` levels side by side: each step decides the
     next point of every lane (Illinois false position, a bisection every fourth step,

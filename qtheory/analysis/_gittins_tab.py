@@ -113,7 +113,7 @@ def _dens(x, da, db, dc, dm, dn, lo, hi, tmin, tmax, mass):  # pragma: no cover 
     return np.nan, False
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def j_tabulated(a, e0, e1, e2, e3, e4, b, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3,
                 n3, lo, hi, tmin, tmax, mass, mean, da, db, dc, dm, dn, med, m1st, law_hi,
                 z_end, bps, bp_loc, gx, gw, g8x, g8w, g4x, g4w, tiny_window):  # pragma: no cover
@@ -274,7 +274,7 @@ def j_tabulated(a, e0, e1, e2, e3, e4, b, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2
 _GOLD = 0.5 * (3.0 - 5.0**0.5)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def section_tabulated(a, e0, e1, e2, e3, e4, lo, hi, flo, fhi, tol, ta, tb, c0, m0, n0, c1,
                       m1, n1, c2, m2, n2, c3, m3, n3, slo, shi, tmin, tmax, mass, mean, da,
                       db, dc, dm, dn, med, m1st, law_hi, z_end, bps, bp_loc, gx, gw, g8x, g8w,

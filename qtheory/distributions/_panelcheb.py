@@ -260,7 +260,7 @@ def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
     return _value(md, anchor[j], c0 + c1 * u, xi, aj, bj)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def panel_lookup(x, a, b, coef, mode, anchor):  # pragma: no cover - compiled
     """The tabulated value at each point of ``x`` (1-D), from the panel ``j`` with
     ``a[j] <= x < b[j]`` (the first or last panel beyond the ends), by the Clenshaw
@@ -274,7 +274,7 @@ def panel_lookup(x, a, b, coef, mode, anchor):  # pragma: no cover - compiled
     return out
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def moments_lookup(x, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, tail,
                    clip):  # pragma: no cover - compiled (tested through callers)
     """A law's truncated moment ``E[X**k; X <= x]`` (or ``X > x`` with ``tail``) at the points
@@ -319,7 +319,7 @@ def moments_lookup(x, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, t
     return out, need, n_need
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def density_lookup(x, a, b, coef, mode, anchor, tmin, tmax,
                    mass):  # pragma: no cover - compiled (tested through callers)
     """A law's density at the points of ``x`` (1-D) from the tables of ``p f`` on the panels
@@ -347,7 +347,7 @@ def density_lookup(x, a, b, coef, mode, anchor, tmin, tmax,
     return out, need, n_need
 
 
-@njit(cache=True, error_model="numpy")
+@njit(cache=True, error_model="numpy", nogil=True)
 def tails_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, lo, hi, tmin,
                  tmax, mass, mean):  # pragma: no cover - compiled (tested through callers)
     """``P(X > x)``, ``P(X <= x)``, ``E[X; X <= x]`` and ``E[X; X > x]`` at the points of
