@@ -156,3 +156,39 @@ def test_end_switch_leaves_merges_to_the_bisection():
     r = G._end_switch_roots(law, np.array([lo]), np.array([hi]), np.array([0]),
                             np.array([lo]), b_lo)
     assert np.isnan(r[0])
+
+
+def test_noise_minima_at_the_mean_residual_do_not_hide_a_true_minimum():
+    # hyperexponential sizes, exponential noise, the bucket Y > 2: for long quanta J(a, b)
+    # flattens to the mean residual M, and rounding noise makes grid minima at M; a true
+    # minimum near b = 2.567 whose grid values lay above M (its least value below it) was
+    # not refined, and the rank was M, up to 1.6e-4 too high at ages 0.35471-0.35539
+    law = G._Law(qt.PredictionBucket(HX, qt.ExponentialPrediction(), 2.0, np.inf))
+    for a in (0.3548, 0.3553):
+        x = np.array([a])
+        g = float(law.gittins(x)[0])
+        m = float(law.mrl(x)[0])
+        ea, _, _ = law._ends(x)
+        res = minimize_scalar(lambda u: float(law._Jat(x, ea, x + np.exp(u))[0]),
+                              bounds=(np.log(1.5), np.log(4.0)), method="bounded",
+                              options={"xatol": 1e-12})
+        assert res.fun < m * (1 - 1e-5)  # the minimum near 2.567 beats the residual
+        assert g == pytest.approx(res.fun, rel=1e-13)
+
+
+def test_end_switch_root_where_the_interior_optimum_is_born_inside_the_bracket():
+    # bucket (0, 0.5]: no interior minimum at ages 0.177-0.19; one is born above the mean
+    # residual near 0.19 and crosses it near 0.19489: the root is sought from the last of 8
+    # ages across the bracket where the minimum exists
+    law = _law(BP, 0.0, 0.5)
+    lo, hi = 0.177201875, 0.1988705273
+    _, lab_lo = law.classify(np.array([lo]))
+    _, lab_hi, _, _, b_hi = law.classify(np.array([hi]), ends=True, quanta=True)
+    assert lab_lo[0] == 1 and lab_hi[0] == 2
+    r = G._end_switch_roots(law, np.array([lo]), np.array([hi]), np.array([1]),
+                            np.array([hi]), b_hi)[0]
+    assert lo < r < hi
+    m = float(law.mrl(np.array([r]))[0])
+    assert float(law.interior(np.array([r]))[0][0]) == pytest.approx(m, rel=1e-14)
+    _, lab = law.classify(np.array([r * (1 - 1e-9), r * (1 + 1e-9)]))
+    assert lab.tolist() == [1, 2]

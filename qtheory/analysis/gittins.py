@@ -651,13 +651,30 @@ class _Law:
         # 1.2e-4 too high at ages 0.19489-0.19499)
         bi = b[:, 1:-1]
         is_min &= (bi > b[:, :-2]) & (bi < self.hi)
-        # the two lowest interior local minima of each row, refined together
+        # the two lowest interior local minima of each row, and the two lowest of those that
+        # do not tie with an end candidate (the mean residual M, or min(1 / hazard, M)), all
+        # refined together. Where J flattens towards M for long quanta its rounding noise
+        # makes local minima of the grid at M itself; they tie with the residual and can
+        # only be it, but took both places from a true minimum whose grid values lay above
+        # M while its least value lay below (hyperexponential sizes, exponential noise, the
+        # bucket Y > 2: the rank up to 1.6e-4 too high at ages 0.35471-0.35539, where the
+        # least J near b = 2.567 is below M but the grid's nearest quanta were above it)
         cand = np.where(is_min, inner, np.inf)
+        with np.errstate(all="ignore"):
+            m_res = ea[3] / ea[0]
+            tie = np.zeros(inner.shape, dtype=bool)
+            for end in (m_res, ea[4]):
+                end = np.broadcast_to(np.asarray(end, dtype=float), a.shape)[:, None]
+                tie |= np.abs(inner - end) <= _FLAT * np.abs(end)
         order = np.argsort(cand, axis=1)[:, :2]
+        order2 = np.argsort(np.where(tie, np.inf, cand), axis=1)[:, :2]
         cols, rows_all = [], []
-        for col in range(order.shape[1]):
-            k = order[:, col] + 1
-            ok = np.isfinite(cand[np.arange(a.size), k - 1])
+        rix = np.arange(a.size)
+        for col in range(4):
+            k = (order[:, col] if col < 2 else order2[:, col - 2]) + 1
+            ok = np.isfinite(cand[rix, k - 1])
+            if col >= 2:  # tie-free minima not already refined
+                ok &= ~tie[rix, k - 1] & (k - 1 != order[:, 0]) & (k - 1 != order[:, 1])
             rows = np.nonzero(ok)[0]
             cols.append((rows, k[rows]))
             rows_all.append(rows)
@@ -1191,7 +1208,30 @@ def _end_switch_roots(law: _Law, lo, hi, e, a_int, b_int):
         return end - _branch(law, x, z[rows], side[rows], u0[rows])
 
     every = np.arange(lo.size)
+    lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
     dl, dh = d(lo, every), d(hi, every)
+    # where the interior optimum does not reach the end regime's end of the bracket (it is
+    # born inside, above the end candidate, and crosses it further on: bounded Pareto sizes,
+    # uniform noise 0.5, the bucket (0, 0.5], ages 0.19-0.194 then 0.19489), the last of 8
+    # ages across the bracket where it exists and is still above the end candidate
+    low_int = a_int == hi
+    d_end = np.where(low_int, dl, dh)
+    gone = np.nonzero(np.isnan(d_end) & np.isfinite(np.where(low_int, dh, dl)))[0]
+    if gone.size:
+        t = np.arange(1, 9) / 9.0
+        a_end = np.where(low_int, lo, hi)[gone]
+        x = a_end[:, None] + (a_int[gone] - a_end)[:, None] * t[None, :]
+        dx = d(x.ravel(), np.repeat(gone, t.size)).reshape(x.shape)
+        sign_end = np.sign(np.where(low_int, dh, dl)[gone])  # the interior end's sign...
+        above = np.isfinite(dx) & (np.sign(dx) == -sign_end[:, None])  # ... and the end's
+        has = above.any(axis=1)
+        k = t.size - 1 - np.argmax(above[:, ::-1], axis=1)  # the last such age
+        rows, kk = gone[has], k[has]
+        xs, ds = x[has, kk], dx[has, kk]
+        lo[rows] = np.where(low_int[rows], xs, lo[rows])
+        dl[rows] = np.where(low_int[rows], ds, dl[rows])
+        hi[rows] = np.where(low_int[rows], hi[rows], xs)
+        dh[rows] = np.where(low_int[rows], dh[rows], ds)
     out = np.full(lo.size, np.nan)
     c = np.nonzero(np.isfinite(dl) & np.isfinite(dh) & (np.sign(dl) * np.sign(dh) < 0))[0]
     if c.size:
