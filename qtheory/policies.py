@@ -766,8 +766,8 @@ class GittinsPosterior(Policy):
     do not shrink (then no extrapolation) and a value above SPRPT's, which the optimum cannot
     be (the rule has not converged: at loads near 1 the node values are erratic; Weibull 2
     sizes, uniform noise 0.5, load 0.99: 21.70, 25.36, 25.70, 25.37, 25.24 for 4 ... 64
-    nodes, SPRPT 25.24). Seconds a value at the default 16 nodes (1.1 s for Weibull sizes
-    with uniform noise, 5.4 s for exponential sizes with exponential noise, 7.4 s for bounded
+    nodes, SPRPT 25.24). Seconds a value at the default 16 nodes (0.9 s for Weibull sizes
+    with uniform noise, 5.3 s for exponential sizes with exponential noise, 4.1 s for bounded
     Pareto sizes with lognormal noise; the cost grows as ``nodes**2``).
 
     The simulator runs it on ``cells`` equal-probability cells of the prediction's quantile,

@@ -54,17 +54,13 @@ with ``n**2`` (each class's levels against every class's rank). The posterior la
 tabulated once each (:mod:`qtheory.distributions._panelcheb`), so most of the time is now
 the compiled root finding of the levels on the classes' Chebyshev rank pieces. A whole value
 (``E_n`` with its ``n/2`` and ``n/4`` companions), load 0.8, cold: Weibull 2 sizes with
-uniform noise 0.5 1.1 s, 2.9 s and 9.3 s for n = 16, 32, 64; exponential sizes with
-exponential noise 5.4 s and about 67 s for n = 16, 32; bounded Pareto (alpha 1.5 on
-[0.2, 50]) with lognormal noise (sigma 0.5) 7.4 s for n = 16 (the 32- and 64-node figures
-before the class work of one quadrature level was reused by the next; the 16-node ones were
-1.2 s, 7.3 s and 10.5 s before the ranks' quantum search was compiled for tabulated laws,
-:mod:`qtheory.analysis._gittins_tab`, and four levels were solved side by side,
-:mod:`qtheory.analysis._chebsolve`; values within 2 ulps). Before the level solves
-narrowed their brackets on a grid (:func:`~qtheory.analysis.agerank._solve_grid`) and
-stopped bisecting where the rank equals the level, the same values took 1.7 s, 4.8 s,
-17.7 s; 19 s, 130 s (peak memory 350 and 700 MB); 28 s. Before the tables, 3.4 s, 55 s and
-about 2 minutes at n = 16, and ``E_32`` alone took 516 s for exponential noise (2.06 GB).
+uniform noise 0.5 0.9 s, 1.9 s and 7.6 s for n = 16, 32, 64; exponential sizes with
+exponential noise 5.3 s for n = 16; bounded Pareto (alpha 1.5 on [0.2, 50]) with lognormal
+noise (sigma 0.5) 4.1 s for n = 16 (1.1 s, 5.4 s and 7.4 s at n = 16 before the
+multi-class analysis accepted its first quadrature level on a small enough estimate,
+:func:`~qtheory.analysis.agerank._accept`; 1.2 s, 7.3 s, 10.5 s before the compiled
+quantum search and level solver, :mod:`qtheory.analysis._gittins_tab`,
+:mod:`qtheory.analysis._chebsolve`; 3.4 s, 55 s and about 2 minutes before the tables).
 """
 
 from __future__ import annotations
