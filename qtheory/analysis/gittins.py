@@ -981,7 +981,8 @@ def _breakpoint_splits(law: _Law, s, e, n=48):
     of a hyperexponential law given a uniform-noise prediction bucket: 13 pieces in 2.1 s
     without these splits, 6 in 1.3 s with them, equal to 2e-13). The ages are found by
     sampling the side of ``z`` on which the best quantum ends at ``n`` ages (one search),
-    then finding each change with :func:`_bisect_labels`, to ``4 eps``: the rank's slope
+    then finding each change as the root of a smooth function (:func:`_crossing_roots`) or,
+    where that does not apply, with :func:`_bisect_labels`, to ``4 eps``: the rank's slope
     may jump there too (bounded Pareto sizes, uniform noise 0.5, the bucket (0, 0.5]: from
     -1.2 to -4 at age 0.19935), so a split 2e-9 (relative) off put a kink inside a piece
     and left the rank 5.4e-9 off between them (a search to 1e-8, tried and undone)."""
@@ -1195,8 +1196,9 @@ def _end_switch_roots(law: _Law, lo, hi, e, a_int, b_int):
     (:func:`_branch`), kept if no candidate is lower there (by ``_CROSS_CHECK``); NaN where
     the difference does not change sign (the optimum merges into the end: the bisection of
     :func:`_bisect_regimes` then settles it), the interior optimum leaves its window or the
-    check fails. Measured: bounded Pareto sizes with uniform noise, the buckets of
-    thresholds 0.5 and 2, 4 brackets of 7, the bisection's 8 rounds of 15 ages each."""
+    check fails. Measured (bounded Pareto sizes, uniform noise 0.5, the buckets of thresholds
+    0.5 and 2): 4 of the 7 interior / end boundaries are such crossings, found this way
+    instead of by up to 8 rounds of the bisection's 15 ages; 3 are merges."""
     with np.errstate(all="ignore"):
         u0 = np.log(b_int - a_int)
     z = np.full(lo.size, np.nan)
