@@ -593,6 +593,15 @@ class Gittins(_AgeRankPolicy):
     do not know sizes; analysed with SOAP (Scully, Harchol-Balter, Scheller-Wolf, POMACS
     2018, Section 5) by :mod:`qtheory.analysis.agerank`. Works for discrete laws too.
 
+    The rank is built from the law's truncated moments to about 1e-13 and its regimes are
+    told apart at 1e-12, so it needs laws with closed-form (or tabulated) moments: the
+    package's own laws and their :class:`~qtheory.Truncated` versions (tens of ms). A
+    wrapped scipy law (:class:`~qtheory.ScipyDistribution`) computes every truncated
+    moment by adaptive quadrature to about 1e-12: the rank is slow and its ties noisy
+    (lognormal sigma 1: 5.4 s, equal to the native law's value to 1e-15; gamma shape 2:
+    no value within 5 minutes, the quadrature noise splitting its one residual regime into
+    pieces); use the native law where there is one.
+
     Examples
     --------
     >>> import qtheory as qt
