@@ -1059,6 +1059,21 @@ def _illinois(f, lo, hi, flo, fhi):
     return out
 
 
+def _checked_roots(f, lo, hi, flo, fhi, value, least):
+    """Roots of ``f`` by :func:`_illinois`, each kept where no candidate does better there:
+    ``least(roots, rows) >= value(roots, rows) * (1 - _CROSS_CHECK)`` (``value``: the
+    candidate the root was found on; ``least``: the least of all the rank's candidates at
+    those ages); NaN elsewhere and where the root finding fails."""
+    out = np.full(np.size(lo), np.nan)
+    r = _illinois(f, lo, hi, flo, fhi)
+    g = np.nonzero(np.isfinite(r))[0]
+    if g.size:
+        rg = r[g]
+        keep = least(rg, g) >= value(rg, g) * (1.0 - _CROSS_CHECK)
+        out[g[keep]] = rg[keep]
+    return out
+
+
 def _crossing_roots(law: _Law, lo, hi, z, s_lo, s_hi, b_lo, b_hi):
     """The ages in ``(lo_i, hi_i)`` where the best quantum's end moves from side ``s_lo_i``
     of the breakpoint ``z_i`` to side ``s_hi_i`` (:func:`_sides`; ``b_lo``, ``b_hi`` the best
@@ -1096,9 +1111,6 @@ def _crossing_roots(law: _Law, lo, hi, z, s_lo, s_hi, b_lo, b_hi):
         ea, _, _ = law._ends(x)
         return law._Jat(x, ea, z[rows])
 
-    def best(x):
-        return law.interior(x)[0]
-
     # ---- the optimum moves through z, onto it or off it
     pair_m = ((s_lo == -1) & (s_hi == 0)) | ((s_lo == 0) & (s_hi == -1))
     pair_p = ((s_lo == 1) & (s_hi == 0)) | ((s_lo == 0) & (s_hi == 1))
@@ -1117,14 +1129,9 @@ def _crossing_roots(law: _Law, lo, hi, z, s_lo, s_hi, b_lo, b_hi):
         ok = (np.sign(pl) == want) & (np.sign(ph) == -want)
         c = cand[ok]
         if c.size:
-            r = _illinois(lambda x, rows: jz(x, c[rows]) - H[c[rows]], lo[c], hi[c], pl[ok],
-                          ph[ok])
-            good = np.isfinite(r)
-            if np.any(good):
-                cg, rg = c[good], r[good]
-                jr = jz(rg, cg)
-                keep = best(rg) >= jr * (1.0 - _CROSS_CHECK)
-                out[cg[keep]] = rg[keep]
+            out[c] = _checked_roots(lambda x, rows: jz(x, c[rows]) - H[c[rows]], lo[c], hi[c],
+                                    pl[ok], ph[ok], lambda x, rows: jz(x, c[rows]),
+                                    lambda x, rows: law.interior(x)[0])
     # ---- the best quantum jumps across z between two local optima
     cand = np.nonzero(np.isnan(out) & (s_lo != s_hi))[0]
     if cand.size:
@@ -1176,16 +1183,12 @@ def _switch_roots(law: _Law, lo, hi, z, s_lo, s_hi, b_lo, b_hi):
     every = np.arange(lo.size)
     dl, dh = d(lo, every), d(hi, every)
     out = np.full(lo.size, np.nan)
-    ok = (dl <= 0) & (dh > 0)
-    c = np.nonzero(ok)[0]
+    c = np.nonzero((dl <= 0) & (dh > 0))[0]
     if c.size:
-        r = _illinois(lambda x, rows: d(x, c[rows]), lo[c], hi[c], dl[c], dh[c])
-        good = np.isfinite(r)
-        if np.any(good):
-            cg, rg = c[good], r[good]
-            v = _branch(law, rg, z[cg], s_hi[cg], u_hi[cg])
-            keep = law.interior(rg)[0] >= v * (1.0 - _CROSS_CHECK)
-            out[cg[keep]] = rg[keep]
+        out[c] = _checked_roots(
+            lambda x, rows: d(x, c[rows]), lo[c], hi[c], dl[c], dh[c],
+            lambda x, rows: _branch(law, x, z[c[rows]], s_hi[c[rows]], u_hi[c[rows]]),
+            lambda x, rows: law.interior(x)[0])
     return out
 
 
@@ -1234,18 +1237,16 @@ def _end_switch_roots(law: _Law, lo, hi, e, a_int, b_int):
         dl[rows] = np.where(low_int[rows], ds, dl[rows])
         hi[rows] = np.where(low_int[rows], hi[rows], xs)
         dh[rows] = np.where(low_int[rows], dh[rows], ds)
+    def least(x, rows):
+        ea, H, M = law._ends(x)
+        return np.minimum(np.minimum(H, M), law.interior(x, ea)[0])
+
     out = np.full(lo.size, np.nan)
     c = np.nonzero(np.isfinite(dl) & np.isfinite(dh) & (np.sign(dl) * np.sign(dh) < 0))[0]
     if c.size:
-        r = _illinois(lambda x, rows: d(x, c[rows]), lo[c], hi[c], dl[c], dh[c])
-        good = np.isfinite(r)
-        if np.any(good):
-            cg, rg = c[good], r[good]
-            v = _branch(law, rg, z[cg], side[cg], u0[cg])
-            ea, H, M = law._ends(rg)
-            least = np.minimum(np.minimum(H, M), law.interior(rg, ea)[0])
-            keep = least >= v * (1.0 - _CROSS_CHECK)
-            out[cg[keep]] = rg[keep]
+        out[c] = _checked_roots(
+            lambda x, rows: d(x, c[rows]), lo[c], hi[c], dl[c], dh[c],
+            lambda x, rows: _branch(law, x, z[c[rows]], side[c[rows]], u0[c[rows]]), least)
     return out
 
 
