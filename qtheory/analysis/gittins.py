@@ -853,10 +853,12 @@ def _end_gap(G, H, M, e):
     return np.where(np.isfinite(g), g, np.inf)
 
 
-def _bisect_regimes(law: _Law, lo, hi, lab_lo, lab_hi, at_lo, at_hi, b_lo=None, b_hi=None):
+def _bisect_regimes(law: _Law, lo, hi, lab_lo, lab_hi, at_lo, at_hi, b_lo, b_hi):
     """The regime boundaries of the Gittins rank in the brackets ``(lo_i, hi_i]`` (labels
     ``lab_lo_i`` below, ``lab_hi_i`` above; ``at_lo``, ``at_hi``: :meth:`_Law.classify`'s
-    ``(G, label, H, M)`` at the ends), all at once: :func:`_bisect_labels`'s 15-section
+    ``(G, label, H, M)`` at the ends; ``b_lo``, ``b_hi``: the best interior quanta there),
+    all at once. Where the end candidate and the interior optimum cross, the boundary is
+    their root (:func:`_end_switch_roots`); the rest by :func:`_bisect_labels`'s 15-section
     search on :meth:`_Law.classify`, which also stops, early, a bracket between the interior
     regime and an end regime (hazard or residual) once, at its end in the interior regime,
     the end regime's candidate is within :data:`_SETTLE` of the rank. The boundary is then
@@ -903,7 +905,7 @@ def _bisect_regimes(law: _Law, lo, hi, lab_lo, lab_hi, at_lo, at_hi, b_lo=None, 
     # interior <-> end where the two candidates cross (not where the optimum merges into
     # the end): the root of their difference, the interior one followed from its end
     sw = open_ & (e >= 0)
-    if b_lo is not None and np.any(sw):
+    if np.any(sw):
         idx = np.nonzero(sw)[0]
         b_int = np.where(low_side, b_lo, b_hi)[idx]
         a_int = np.where(low_side, lo, hi)[idx]
