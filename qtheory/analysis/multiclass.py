@@ -48,10 +48,12 @@ import numpy as np
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from ..distributions.posterior import release_node_values
+from ._worktab import WorkTable
 from .agerank import _FIRST_LEVEL, _LAST_LEVEL, AgeRankAnalysis, _accept, _Levels, _Structure
 
 __all__ = ["ClassRankAnalysis"]
 
+_TABLE_LEAST = 2048  # levels in a critical interval of a class for its work tables there
 _RELEASE_ROWS = 1 << 14  # level arrays longer than this are not kept in a law's node memo
 
 
@@ -126,6 +128,7 @@ class ClassRankAnalysis:
         self.m1 = float(sum(q * e.law.m1 for q, e in zip(self.probs, self.engines)))
         self._structs: dict[int, list[_Structure]] = {}
         self._memo: dict[int, tuple] = {}  # class -> work functions at bare levels
+        self._tables: dict[int, WorkTable] = {}  # class -> its work functions' tables
 
     @classmethod
     def from_engines(cls, probs, engines, rtol: float = 1e-9) -> ClassRankAnalysis:
@@ -180,10 +183,22 @@ class ClassRankAnalysis:
 
     def _cross_work(self, k: int, val: np.ndarray, wait: np.ndarray):
         """Class ``k``'s work functions ``(N, O0, S)`` at the bare levels ``val`` (``O0``,
-        ``S`` where ``wait``), reusing those of earlier quadrature levels: the levels of a
-        quadrature level are among those of the next (nested rules), so the second of the
-        two levels every mean evaluates solves only its new half (a third of the root
-        finding in all)."""
+        ``S`` where ``wait``): from the class's tables in the level
+        (:class:`~qtheory.analysis._worktab.WorkTable`), the levels they leave out by the
+        exact path (:meth:`_exact_work`)."""
+        tab = self._tables.get(k)
+        if tab is None:
+            tab = self._tables[k] = WorkTable(self.engines[k])
+        N, O0, S, need = tab.lookup(val, wait, least=_TABLE_LEAST)
+        if np.any(need):
+            idx = np.nonzero(need)[0]
+            N[idx], O0[idx], S[idx] = self._exact_work(k, val[idx], wait[idx])
+        return N, O0, S
+
+    def _exact_work(self, k: int, val: np.ndarray, wait: np.ndarray):
+        """Class ``k``'s work functions ``(N, O0, S)`` at the bare levels ``val`` (``O0``,
+        ``S`` where ``wait``) by its engine, reusing those of earlier quadrature levels: the
+        levels of a quadrature level are among those of the next (nested rules)."""
         e = self.engines[k]
         memo = self._memo.get(k)
         n = val.size

@@ -1,0 +1,143 @@
+"""Tables of a class's other-job functions in the rank level (qtheory.analysis._worktab):
+tabulated values against the exact path, the levels left to it, and multi-class means with
+and without the tables."""
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.analysis import multiclass
+from qtheory.analysis._worktab import WorkTable, critical_values
+from qtheory.analysis.agerank import AgeRank, AgeRankAnalysis, _Levels
+from qtheory.analysis.gittins import gittins_rank, serpt_rank
+from qtheory.analysis.multiclass import ClassRankAnalysis
+from qtheory.distributions.posterior import PredictionBucket
+
+
+def _exact(e, r):
+    lev = _Levels(r, np.full(r.size, -1), np.zeros(r.size))
+    O0, S = e._old_work(lev)
+    return e._new_work(lev), O0, S
+
+
+def _engines():
+    w = qt.Weibull(0.5)
+    bucket = PredictionBucket(qt.Lognormal(sigma=1.0, mean=1.0), qt.ExponentialPrediction(),
+                              0.5, 2.0)
+    trunc = qt.Truncated(qt.Weibull(0.5), 0.0, 5.0)  # SERPT: a smooth maximum
+    hx = qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2))
+    return {
+        "gittins-weibull": AgeRankAnalysis(w, gittins_rank(w)),
+        "gittins-bucket": AgeRankAnalysis(bucket, gittins_rank(bucket)),
+        "serpt-truncated": AgeRankAnalysis(trunc, serpt_rank(trunc)),
+        "gittins-hyperexp": AgeRankAnalysis(hx, gittins_rank(hx)),
+        "callable": AgeRankAnalysis(w, AgeRank.from_callable(lambda a: (a - 1.0) ** 2,
+                                                             breakpoints=[1.0], size=w)),
+    }
+
+
+ENGINES = _engines()
+
+
+@pytest.mark.parametrize("name", sorted(ENGINES))
+def test_tables_match_the_exact_path(name):
+    e = ENGINES[name]
+    tab = WorkTable(e)
+    crit = critical_values(e)
+    lo, hi = crit[0], crit[-1]
+    r = np.random.default_rng(7).uniform(lo - 0.05 * (hi - lo), hi + 0.05 * (hi - lo), 4000)
+    r = np.concatenate([r, crit])  # critical values themselves: the exact path
+    wait = np.arange(r.size) % 3 != 0
+    N, O0, S, need = tab.lookup(r, wait)
+    eN, eO, eS = _exact(e, r)
+    assert tab.panels > 0 and np.all(tab.built)
+    ok = ~need
+    for got, want in ((N, eN), (np.where(wait, O0, 0.0), np.where(wait, eO, 0.0)),
+                      (np.where(wait, S, 0.0), np.where(wait, eS, 0.0))):
+        scale = np.max(np.abs(want[np.isfinite(want)]))
+        assert np.max(np.abs(got[ok] - want[ok])) <= 1e-12 * scale
+    assert np.all(need[-crit.size:])  # at a critical value (a jump): never tabulated
+    assert np.all(need[(r <= lo) | (r >= hi)])
+    inside = (r > lo) & (r < hi)
+    if name == "gittins-hyperexp":
+        # 1 / hazard rises to the larger mean, 3, exponentially in the age: near 3 the ages
+        # are ill-conditioned (noisy exact values), and [1.8, 3) stays with the exact path
+        assert np.all(~need[inside & (r < 1.8)])
+    else:
+        assert np.mean(need[inside]) < 0.1, "the tables should cover most of the levels"
+
+
+def test_a_smooth_maximum_is_fitted_in_the_square_root():
+    """SERPT's rank on a truncated Weibull(0.5) law rises to a smooth maximum: the ages of a
+    level below it go like the square root of the distance, and the interval next to it is
+    fitted in that variable (mode 1) rather than halved to the depth limit. Close to the
+    maximum the exact path is ill-conditioned (an age off by ``eps / g'``, ``g'`` going to
+    0): its values scatter about a smooth curve in that variable by 2.3e-12 (distances 1e-6
+    to 1e-8 of the level), the table's by 5.4e-13."""
+    e = ENGINES["serpt-truncated"]
+    tab = WorkTable(e)
+    tab.build(np.arange(tab.ia.size))
+    assert np.any((tab.mode == 1) & tab.okN & tab.okW)
+    top = critical_values(e)[-1]
+    far = top * (1.0 - np.geomspace(1e-2, 1e-6, 40))
+    N, _, S, need = tab.lookup(far, np.ones(far.size, dtype=bool))
+    eN, _, eS = _exact(e, far)
+    assert not np.any(need)
+    assert np.max(np.abs(N - eN)) <= 1e-12 * e.law.m1
+    assert np.max(np.abs(S - eS)) <= 1e-12 * e.law.m2
+    d = np.geomspace(1e-6, 1e-8, 300)
+    near = top * (1.0 - d)
+    N, _, _, need = tab.lookup(near, np.ones(near.size, dtype=bool))
+    eN = _exact(e, near)[0]
+    assert not np.any(need) and np.all(np.diff(N) >= 0)  # nondecreasing in the level
+
+    def scatter(v):  # about a smooth curve in sqrt(d)
+        s = np.sqrt(d)
+        return np.max(np.abs(v - np.polyval(np.polyfit(s, v, 6), s)))
+
+    assert scatter(N) <= min(scatter(eN), 2e-12)
+    assert np.max(np.abs(N - eN)) <= 1e-11 * e.law.m1
+
+
+def test_linear_and_constant_ranks_have_nothing_to_tabulate():
+    """FB (a linear rank) and a constant rank never solve for ages: every level takes the
+    (cheap) exact path."""
+    law = qt.Weibull(0.5)
+    for rank in (AgeRank.linear(1.0), AgeRank.constant(2.0)):
+        tab = WorkTable(AgeRankAnalysis(law, rank))
+        N, _, _, need = tab.lookup(np.linspace(0.1, 5.0, 50), np.ones(50, dtype=bool))
+        assert tab.ia.size == 0 and np.all(need) and np.all(np.isnan(N))
+
+
+def test_intervals_are_built_where_enough_levels_fall():
+    e = ENGINES["gittins-weibull"]
+    tab = WorkTable(e)
+    r = np.full(10, 0.5 * (tab.ia[0] + tab.ib[0]))
+    tab.lookup(r, np.ones(10, dtype=bool), least=11)
+    assert not np.any(tab.built)
+    tab.lookup(r, np.ones(10, dtype=bool), least=10)
+    assert tab.built[0] and not np.any(tab.built[1:])
+
+
+def _bucket_classes(k):
+    size, pred = qt.Weibull(0.5), qt.ExponentialPrediction()
+    edges = np.concatenate([[0.0], pred.marginal_ppf(np.arange(1, k + 1) / (k + 1), size),
+                            [np.inf]])
+    laws = [PredictionBucket(size, pred, a, b) for a, b in zip(edges[:-1], edges[1:])]
+    return [(law.mass, law, gittins_rank(law)) for law in laws]
+
+
+def test_class_means_with_and_without_tables(monkeypatch):
+    """Gittins given 4-bucket advice (exponential noise: the classes' ranks overlap, so
+    their levels fall inside each other's critical intervals): the class means with the
+    tables equal those of the exact path to 1e-13 relative, and the tables were used."""
+    classes = _bucket_classes(4)
+    lam = 0.8 / qt.Weibull(0.5).mean
+    with_tab = ClassRankAnalysis(classes)
+    got, _ = with_tab.class_means(lam)
+    assert any(t.panels for t in with_tab._tables.values())
+    monkeypatch.setattr(multiclass, "_TABLE_LEAST", 1 << 62)
+    plain = ClassRankAnalysis(classes)
+    want, _ = plain.class_means(lam)
+    assert not any(t.panels for t in plain._tables.values())
+    np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
