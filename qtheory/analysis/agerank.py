@@ -67,6 +67,7 @@ import numpy as np
 
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
+from ..distributions.tabulated import fast_law
 from ..rank import RankFunction, Segment
 from .quadrature import SAFETY, finite_nodes, halfline_nodes, tanh_sinh_rule
 
@@ -853,6 +854,9 @@ class AgeRankAnalysis:
             raise ValueError(f"rtol must be a number, got {rtol!r}") from None
         if not (np.isfinite(rtol) and rtol > 0):
             raise ValueError(f"rtol must be finite and > 0, got {rtol!r}")
+        # a law wrapped from scipy is analysed through its tabulated twin (its truncated
+        # moments one adaptive quadrature each otherwise): the same law to about 1e-13
+        size = fast_law(size)
         self.size = size
         self.rank = as_age_rank(rank, size)
         self.rtol = rtol

@@ -19,6 +19,7 @@ from .discrete import Deterministic, Discrete, Empirical
 from .point_posterior import PredictionPoint, point_law
 from .posterior import PredictionBucket, bucket_law
 from .scipy_wrap import ScipyDistribution, as_distribution
+from .tabulated import Tabulated
 from .truncated import Truncated
 
 __all__ = [
@@ -42,4 +43,5 @@ __all__ = [
     "Empirical",
     "ScipyDistribution",
     "as_distribution",
+    "Tabulated",
 ]

@@ -74,8 +74,10 @@ class ScipyDistribution(SizeDistribution):
     -----
     ``pdf``, ``cdf``, ``sf`` and ``sample`` are the frozen law's own. Moments
     use adaptive quadrature per element (see the module docstring); they are
-    accurate to about ``1e-12`` relative. ``mp_pdf``, ``mp_cdf`` and ``mp_sf``
-    only convert the double-precision values.
+    accurate to about ``1e-12`` relative. The Gittins and SERPT ranks and the
+    age-rank SOAP analysis use the law's :class:`~qtheory.Tabulated` twin instead
+    (:func:`~qtheory.distributions.tabulated.fast_law`), built once per object.
+    ``mp_pdf``, ``mp_cdf`` and ``mp_sf`` only convert the double-precision values.
 
     Examples
     --------

@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 from bench_soap import _time, _write  # the same timing (median of repeats) and report
+from scipy import stats
 
 import qtheory as qt
 
@@ -39,7 +40,20 @@ SIZES = {
     "trunc exp[0,1]": lambda: qt.Truncated(qt.Exponential(mean=1.0), 0.0, 1.0),
     "trunc weibull(0.5)[0,5]": lambda: qt.Truncated(qt.Weibull(shape=0.5, scale=1.0), 0.0,
                                                     5.0),
+    # laws wrapped from scipy: ranked and analysed through their tabulated twins (built
+    # cold, in the time)
+    "scipy gamma(2)": lambda: qt.ScipyDistribution(stats.gamma(2.0, scale=0.5)),
+    "scipy lognormal(1)": lambda: qt.ScipyDistribution(stats.lognorm(1.0, scale=np.exp(-0.5))),
 }
+
+
+def _quantiles(k: int) -> tuple:
+    """k equal-probability thresholds of the prediction (Weibull 0.5 sizes, exponential
+    noise)."""
+    u = np.arange(1, k + 1) / (k + 1)
+    return tuple(float(v) for v in qt.ExponentialPrediction().marginal_ppf(
+        u, qt.Weibull(shape=0.5, scale=1.0)))
+
 POLICIES = {"Gittins": P.Gittins, "SERPT": P.SERPT}
 # Gittins given a noisy prediction: (size, prediction, policy); each bucket's law is a
 # posterior (quadrature), so the rank is built on tables of that law
@@ -67,6 +81,14 @@ PREDICTED = {
     ("hyperexp", "uniform noise 0.5", "GittinsBuckets(0.5, 2)"): (
         lambda: qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
         lambda: qt.UniformPrediction(0.5), lambda: P.GittinsBuckets(thresholds=(0.5, 2.0))),
+    # more buckets (equal-probability thresholds): a rank and a table per bucket, and a
+    # multi-class analysis whose other-job functions are tabulated in the level
+    ("weibull(0.5)", "exponential noise", "GittinsBuckets(4 quantiles)"): (
+        lambda: qt.Weibull(shape=0.5, scale=1.0), qt.ExponentialPrediction,
+        lambda: P.GittinsBuckets(thresholds=_quantiles(4))),
+    ("weibull(0.5)", "exponential noise", "GittinsBuckets(8 quantiles)"): (
+        lambda: qt.Weibull(shape=0.5, scale=1.0), qt.ExponentialPrediction,
+        lambda: P.GittinsBuckets(thresholds=_quantiles(8))),
     ("weibull(2)", "uniform noise 0.5", "GittinsPosterior(16)"): (
         lambda: qt.Weibull(shape=2.0, scale=1.0), lambda: qt.UniformPrediction(0.5),
         lambda: P.GittinsPosterior(nodes=16)),
