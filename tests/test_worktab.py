@@ -57,7 +57,9 @@ def test_tables_match_the_exact_path(name):
         scale = np.max(np.abs(want[np.isfinite(want)]))
         assert np.max(np.abs(got[ok] - want[ok])) <= 1e-12 * scale
     assert np.all(need[-crit.size:])  # at a critical value (a jump): never tabulated
-    assert np.all(need[(r <= lo) | (r >= hi)])
+    # beyond the critical values: the constants (compared with the exact path above)
+    assert not np.any(need[(r < tab.lo_out) | (r > tab.hi_out)])
+    assert np.all(np.isnan(N[need]))
     inside = (r > lo) & (r < hi)
     if name == "gittins-hyperexp":
         # 1 / hazard rises to the larger mean, 3, exponentially in the age: near 3 the ages
@@ -100,13 +102,21 @@ def test_a_smooth_maximum_is_fitted_in_the_square_root():
 
 
 def test_linear_and_constant_ranks_have_nothing_to_tabulate():
-    """FB (a linear rank) and a constant rank never solve for ages: every level takes the
-    (cheap) exact path."""
+    """FB (a linear rank) and a constant rank never solve for ages: the levels between their
+    critical values take the (cheap) exact path, those beyond them the exact constants."""
     law = qt.Weibull(0.5)
     for rank in (AgeRank.linear(1.0), AgeRank.constant(2.0)):
-        tab = WorkTable(AgeRankAnalysis(law, rank))
-        N, _, _, need = tab.lookup(np.linspace(0.1, 5.0, 50), np.ones(50, dtype=bool))
-        assert tab.ia.size == 0 and np.all(need) and np.all(np.isnan(N))
+        e = AgeRankAnalysis(law, rank)
+        tab = WorkTable(e)
+        r = np.concatenate([np.linspace(0.1, 5.0, 50), [-3.0, 1e6]])
+        N, O0, S, need = tab.lookup(r, np.ones(r.size, dtype=bool))
+        crit = critical_values(e)
+        assert tab.ia.size == 0 and tab.panels == 0
+        np.testing.assert_array_equal(need, (r >= tab.lo_out) & (r <= tab.hi_out))
+        eN, eO, eS = _exact(e, r[~need])
+        np.testing.assert_array_equal(N[~need], eN)
+        np.testing.assert_array_equal(S[~need], eS)
+        assert crit.size >= 1
 
 
 def test_intervals_are_built_where_enough_levels_fall():

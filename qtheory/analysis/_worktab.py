@@ -132,6 +132,15 @@ class WorkTable:
                 solving |= (a < hi) & (b > lo)
         self.ia, self.ib = a[solving], b[solving]  # the intervals, tabulated when asked
         self.built = np.zeros(self.ia.size, dtype=bool)
+        # beyond the critical values the functions are constants (the ages are ends of
+        # pieces): one exact value each side, on first use, for the levels below ``lo_out``
+        # or above ``hi_out``
+        if crit.size:
+            self.lo_out = crit[0] - _SNAP * max(abs(crit[0]), 1e-300)
+            self.hi_out = crit[-1] + _SNAP * max(abs(crit[-1]), 1e-300)
+        else:
+            self.lo_out, self.hi_out = -np.inf, np.inf
+        self._outer = None
         self.exact_points = 0
         self._floor = None
         self._parts: list[tuple] = []
@@ -218,16 +227,32 @@ class WorkTable:
         levels fall in them (``0``: every interval)."""
         val = np.ascontiguousarray(val, dtype=float)
         wait = np.ascontiguousarray(wait, dtype=np.bool_)
-        if not self.ia.size:  # nothing to tabulate: all by the exact path
-            nan = np.full(val.size, np.nan)
-            return nan, nan.copy(), nan.copy(), np.ones(val.size, dtype=bool)
-        if not np.all(self.built):
+        if self.ia.size and not np.all(self.built):
             i = np.searchsorted(self.ia, val, side="right") - 1
             inside = (i >= 0) & (val < self.ib[np.maximum(i, 0)])
             count = np.bincount(i[inside], minlength=self.ia.size)
             self.build(np.nonzero(~self.built & (count >= max(least, 1)))[0])
-        return work_lookup(val, wait, self.a, self.b, self.sa, self.sb, self.mode, self.cN,
-                           self.cO, self.cS, self.okN, self.okW)
+        N, O0, S, need = work_lookup(val, wait, self.a, self.b, self.sa, self.sb, self.mode,
+                                     self.cN, self.cO, self.cS, self.okN, self.okW)
+        below, above = val < self.lo_out, val > self.hi_out
+        if np.any(below) or np.any(above):
+            if self._outer is None:
+                from .agerank import _Levels
+
+                r = np.array([self.lo_out - 1.0 - abs(self.lo_out),
+                              self.hi_out + 1.0 + abs(self.hi_out)])
+                lev = _Levels(r, np.full(2, -1, dtype=np.int64), np.zeros(2))
+                self._outer = (np.asarray(self.engine._new_work(lev), dtype=float),
+                               *(np.asarray(v, dtype=float)
+                                 for v in self.engine._old_work(lev)))
+            for side, m in ((0, below), (1, above)):
+                if np.any(m):
+                    N[m] = self._outer[0][side]
+                    O0[m] = np.where(wait[m], self._outer[1][side], 0.0)
+                    S[m] = np.where(wait[m], self._outer[2][side], 0.0)
+                    need[m] = False
+        N[need] = O0[need] = S[need] = np.nan
+        return N, O0, S, need
 
 
 def _points(a: np.ndarray, b: np.ndarray, mode: np.ndarray) -> np.ndarray:

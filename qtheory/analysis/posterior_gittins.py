@@ -49,18 +49,18 @@ just below or above a jump), and the errors average out only in the mean. Measur
 the node classes as the others): 1.616, 1.632, 1.506, 1.509 for 8, 16, 32, 64 nodes, so
 ``|E_n - E_{n/2}|`` would not bound its error.
 
-Cost: one posterior law and one Gittins rank per node, and a multi-class analysis that grows
-with ``n**2`` (each class's levels against every class's rank). The posterior laws are
-tabulated once each (:mod:`qtheory.distributions._panelcheb`), so most of the time is now
-the compiled root finding of the levels on the classes' Chebyshev rank pieces. A whole value
-(``E_n`` with its ``n/2`` and ``n/4`` companions), load 0.8, cold: Weibull 2 sizes with
-uniform noise 0.5 0.9 s, 1.9 s and 7.6 s for n = 16, 32, 64; exponential sizes with
-exponential noise 5.3 s for n = 16; bounded Pareto (alpha 1.5 on [0.2, 50]) with lognormal
-noise (sigma 0.5) 4.1 s for n = 16 (1.1 s, 5.4 s and 7.4 s at n = 16 before the
-multi-class analysis accepted its first quadrature level on a small enough estimate,
-:func:`~qtheory.analysis.agerank._accept`; 1.2 s, 7.3 s, 10.5 s before the compiled
-quantum search and level solver, :mod:`qtheory.analysis._gittins_tab`,
-:mod:`qtheory.analysis._chebsolve`; 3.4 s, 55 s and about 2 minutes before the tables).
+Cost: one posterior law and one Gittins rank per node, and a multi-class analysis that
+needs each class's other-job functions at every other class's levels; those are tables in
+the level (:mod:`qtheory.analysis._worktab`), so that part is no longer one root finding per
+pair of classes and level. A whole value (``E_n`` with its ``n/2`` and ``n/4`` companions),
+load 0.8, cold: Weibull 2 sizes with uniform noise 0.5 0.9 s, 1.7 s and 5.4 s for n = 16,
+32, 64 (7.6 s for 64 before the tables, 1.2 GB of memory against 0.43 GB now); exponential
+sizes with exponential noise 3.1 s for n = 16 (5.3 s before); bounded Pareto (alpha 1.5 on
+[0.2, 50]) with lognormal noise (sigma 0.5) 3.1 s for n = 16 (4.1 s before; 5.4 s and 7.4 s
+for the last two before the multi-class analysis accepted its first quadrature level on a
+small enough estimate, :func:`~qtheory.analysis.agerank._accept`; 3.4 s, 55 s and about 2
+minutes for the three before the posterior laws were tabulated). What remains is mostly
+the ranks and the classes' own levels, a few milliseconds of Python per class and call.
 """
 
 from __future__ import annotations
