@@ -8,7 +8,7 @@ import pytest
 import qtheory as qt
 from qtheory.analysis import multiclass
 from qtheory.analysis._worktab import WorkTable, critical_values
-from qtheory.analysis.agerank import AgeRank, AgeRankAnalysis, _Levels
+from qtheory.analysis.agerank import AgeRank, AgeRankAnalysis, RankPiece, _Levels
 from qtheory.analysis.gittins import gittins_rank, serpt_rank
 from qtheory.analysis.multiclass import ClassRankAnalysis
 from qtheory.distributions.posterior import PredictionBucket
@@ -151,3 +151,48 @@ def test_class_means_with_and_without_tables(monkeypatch):
     want, _ = plain.class_means(lam)
     assert not any(t.panels for t in plain._tables.values())
     np.testing.assert_allclose(got, want, rtol=1e-13, atol=0)
+
+
+def _nonpreemptive(value):
+    """Rank ``value`` at age 0, then -inf: served to completion once started."""
+    return AgeRank([RankPiece(0.0, 1e-300, value=value), RankPiece(1e-300, np.inf,
+                                                                  value=-np.inf)])
+
+
+MIXES = {
+    # atoms: the work functions are piecewise linear in the ages, kinked at the atoms
+    "discrete-gittins": lambda: [
+        (0.5, qt.Discrete([0.5, 1.0, 4.0], [0.5, 0.3, 0.2]),
+         gittins_rank(qt.Discrete([0.5, 1.0, 4.0], [0.5, 0.3, 0.2]))),
+        (0.5, qt.Weibull(0.5), gittins_rank(qt.Weibull(0.5)))],
+    # a non-preemptive class (rank -inf after age 0) among preemptive ones
+    "nonpreemptive": lambda: [
+        (0.3, qt.Exponential(mean=1.0), _nonpreemptive(1.5)),
+        (0.4, qt.Lognormal(sigma=1.0, mean=1.0),
+         gittins_rank(qt.Lognormal(sigma=1.0, mean=1.0))),
+        (0.3, qt.Weibull(0.5), gittins_rank(qt.Weibull(0.5)))],
+    # a smooth maximum (SERPT), a linear rank (FB) and a callable one
+    "serpt-fb-callable": lambda: [
+        (0.4, qt.Truncated(qt.Weibull(0.5), 0.0, 5.0),
+         serpt_rank(qt.Truncated(qt.Weibull(0.5), 0.0, 5.0))),
+        (0.3, qt.Weibull(2.0), AgeRank.linear(1.0)),
+        (0.3, qt.Weibull(0.5), AgeRank.from_callable(lambda a: (a - 1.0) ** 2,
+                                                     breakpoints=[1.0], size=qt.Weibull(0.5)))],
+}
+
+
+@pytest.mark.parametrize("name", sorted(MIXES))
+def test_tables_everywhere_change_no_class_mean(name, monkeypatch):
+    """Every interval tabulated (one level is enough to build it) against none: the class
+    means agree to 1e-12 relative on mixes with atoms, a non-preemptive class, a smooth
+    maximum, a linear and a callable rank."""
+    classes = MIXES[name]()
+    m1 = sum(p * law.mean for p, law, _ in classes)
+    lam = 0.8 / m1
+    monkeypatch.setattr(multiclass, "_TABLE_LEAST", 1)
+    tab = ClassRankAnalysis(classes)
+    got, _ = tab.class_means(lam)
+    assert sum(t.panels for t in tab._tables.values()) > 0
+    monkeypatch.setattr(multiclass, "_TABLE_LEAST", 1 << 62)
+    want, _ = ClassRankAnalysis(MIXES[name]()).class_means(lam)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
