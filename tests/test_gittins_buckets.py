@@ -190,3 +190,23 @@ def test_regime_boundaries_leave_the_rank_within_their_tolerance(size, predictio
     ages = ages[ages < 0.999 * inner[-1]]
     want = _Law(law).gittins(ages)
     np.testing.assert_allclose(g(ages), want, rtol=2e-11, atol=0)
+
+
+@pytest.mark.parametrize("prediction", [qt.LognormalPrediction(0.5), qt.ExponentialPrediction(),
+                                        qt.UniformPrediction(0.5)])
+@pytest.mark.parametrize("bucket", [(0.5, 2.0), (2.0, np.inf)])
+def test_rank_pieces_over_decades_of_ages_keep_their_relative_accuracy(prediction, bucket):
+    """A Pareto(2.5) law's rank grows like the age (its mean residual is a / 1.5): a
+    Chebyshev piece over ages 1 to 1e10, accepted at 1e-13 of its largest value, was 35 %
+    off at age 1 (lognormal noise, Y > 2), and GittinsBuckets(2) 3.2e-4 off with an estimate
+    of 3e-8. Pieces over more than a factor 256 of ages are now cut at powers of 16 first:
+    the fitted rank agrees with the direct quantum search everywhere to 1e-10 relative (and
+    the mean response time with the direct search's to 7.4e-13, checked by hand)."""
+    from qtheory.analysis import gittins as G
+
+    law = PredictionBucket(qt.Pareto(alpha=2.5, xm=1.0), prediction, *bucket)
+    rank = G.gittins_rank(law)
+    direct = G._Law(law)
+    x = np.geomspace(direct.med * 1e-3, direct.A * 0.999, 300)
+    want = direct.gittins(x)
+    assert np.max(np.abs(rank(x) / want - 1.0)) < 1e-10

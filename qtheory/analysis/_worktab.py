@@ -193,13 +193,18 @@ class WorkTable:
         for depth in range(_DEPTH + 1):
             if not todo_a.size:
                 break
-            pts = _points(todo_a, todo_b, todo_mode)
+            # the fit's points and the checks' (one exact call for both)
+            t = np.broadcast_to(np.concatenate([0.5 * (1.0 + _U), _CHECK_T]),
+                                (todo_a.size, _NPTS + _CHECK_T.size))
+            pts = _map(todo_a, todo_b, todo_mode, t)
             flat = pts.ravel()
             lev = _Levels(flat, np.full(flat.size, -1, dtype=np.int64), np.zeros(flat.size))
             N = np.asarray(engine._new_work(lev), dtype=float).reshape(pts.shape)
             O0, S = (np.asarray(v, dtype=float).reshape(pts.shape)
                      for v in engine._old_work(lev))
             self.exact_points += flat.size
+            checks = [v[:, _NPTS:] for v in (N, O0, S)]
+            N, O0, S = (v[:, :_NPTS] for v in (N, O0, S))
             if self._floor is None:  # each function's largest value: the floor of scales
                 top = [float(np.max(np.abs(v), initial=0.0, where=np.isfinite(v)))
                        for v in (N, O0, S)]
@@ -215,10 +220,11 @@ class WorkTable:
             # points (a feature there, between an end and the first point, would be missed)
             cand = np.nonzero(okN & okW)[0]
             if cand.size:
-                bad = self._check(todo_a[cand], todo_b[cand], todo_sa[cand], todo_sb[cand],
-                                  todo_mode[cand], [f[0][cand] for f in fits],
-                                  [np.maximum(np.max(np.abs(v[cand]), axis=1), fl)
-                                   for v, fl in zip((N, O0, S), self._floor)])
+                bad = _check(pts[cand, _NPTS:], todo_a[cand], todo_b[cand], todo_sa[cand],
+                             todo_sb[cand], [f[0][cand] for f in fits],
+                             [c[cand] for c in checks],
+                             [np.maximum(np.max(np.abs(v[cand]), axis=1), fl)
+                              for v, fl in zip((N, O0, S), self._floor)])
                 okN[cand[bad]] = okW[cand[bad]] = False
                 miss[cand[bad]] = _BAD_CHECK
             # a half that does not gain a factor _GAIN on its parent holds a singular end of
@@ -243,30 +249,6 @@ class WorkTable:
             # (a level near a smooth extremum of the rank: the ages go like a square root)
             todo_mode = np.where(todo_sb > 0, 1, np.where(todo_sa > 0, 2, 0)).astype(np.int8)
         self._set_panels()
-
-    def _check(self, a, b, sa, sb, mode, coefs, scales) -> np.ndarray:
-        """Which of the intervals (converged fits ``coefs`` of N, O0, S) miss the exact
-        values by more than :data:`_CHECK_TOL` of their scale at the :data:`_CHECK_T`
-        positions of their variable (outside the snap tolerances)."""
-        from .agerank import _Levels
-
-        t = np.broadcast_to(_CHECK_T, (a.size, _CHECK_T.size))
-        r = _map(a, b, mode, t)
-        inside = (r - a[:, None] > sa[:, None]) & (b[:, None] - r > sb[:, None])
-        flat = r.ravel()
-        lev = _Levels(flat, np.full(flat.size, -1, dtype=np.int64), np.zeros(flat.size))
-        exact = [np.asarray(self.engine._new_work(lev), dtype=float).reshape(r.shape),
-                 *(np.asarray(v, dtype=float).reshape(r.shape)
-                   for v in self.engine._old_work(lev))]
-        self.exact_points += flat.size
-        bad = np.zeros(a.size, dtype=bool)
-        u = 2.0 * t - 1.0
-        for c, e, sc in zip(coefs, exact, scales):
-            got = _chebval_rows(c, u)
-            with np.errstate(invalid="ignore"):
-                off = np.abs(got - e) > _CHECK_TOL * sc[:, None]
-            bad |= np.any(off & inside, axis=1)
-        return bad
 
     def lookup(self, val, wait, least: int = 0):
         """``(N, O0, S, need)`` at the bare levels ``val``: the tabulated values (``O0`` and
@@ -312,9 +294,19 @@ def _map(a: np.ndarray, b: np.ndarray, mode: np.ndarray, t: np.ndarray) -> np.nd
                     np.where((mode == 2)[:, None], a[:, None] + w * t * t, a[:, None] + w * t))
 
 
-def _points(a: np.ndarray, b: np.ndarray, mode: np.ndarray) -> np.ndarray:
-    """The first-kind points of each interval (rows) in its variable (:func:`_map`)."""
-    return _map(a, b, mode, np.broadcast_to(0.5 * (1.0 + _U), (a.size, _NPTS)))
+def _check(r, a, b, sa, sb, coefs, exact, scales) -> np.ndarray:
+    """Which of the intervals (converged fits ``coefs`` of N, O0, S) miss their ``exact``
+    values at the levels ``r`` (rows: the :data:`_CHECK_T` positions of their variable) by
+    more than :data:`_CHECK_TOL` of their ``scales``; levels within the snap tolerances
+    ``sa``, ``sb`` of an end are not checked."""
+    inside = (r - a[:, None] > sa[:, None]) & (b[:, None] - r > sb[:, None])
+    u = np.broadcast_to(2.0 * _CHECK_T - 1.0, r.shape)
+    bad = np.zeros(a.size, dtype=bool)
+    for c, e, sc in zip(coefs, exact, scales):
+        with np.errstate(invalid="ignore"):
+            off = np.abs(_chebval_rows(c, u) - e) > _CHECK_TOL * sc[:, None]
+        bad |= np.any(off & inside, axis=1)
+    return bad
 
 
 def _chebval_rows(c: np.ndarray, u: np.ndarray) -> np.ndarray:
