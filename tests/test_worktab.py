@@ -212,6 +212,7 @@ _LAWS = [
     lambda: qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
     lambda: qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
     lambda: qt.Uniform(0.0, 2.0),
+    lambda: qt.Pareto(alpha=2.5, xm=1.0),  # a rank growing like the age
 ]
 
 
