@@ -204,3 +204,22 @@ def test_gittins_buckets_noisy_against_the_exact_path(size, pred, thresholds):
     exact = ClassRankAnalysis([(p, law, r) for (p, law), r in
                                zip(laws, ranks)]).mean(0.8 / size.mean)[0]
     assert fast == pytest.approx(exact, rel=1e-12)
+
+
+def test_the_panels_reach_further_for_a_power_tail():
+    """A bucket of Pareto(2.5) sizes: the panels run past median * 2**50 while the size
+    law's tail E[X; X > t] is above 1e-30 of its mean (to 2**66 here), and the tables
+    there agree with the quadrature over the noise; a lognormal law's stop at 2**50."""
+    from qtheory.distributions.posterior import PredictionBucket
+
+    law = PredictionBucket(qt.Pareto(alpha=2.5, xm=1.0), qt.LognormalPrediction(0.5), 2.0,
+                           np.inf)
+    assert law._tmax > law._med * 2.0**60
+    x = np.geomspace(law._med * 2.0**51, law._tmax / 2.0, 20)
+    for k in (0.0, 1.0):
+        got = law.tail_moment(k, x)
+        want = law._raw(k, x, np.full(x.size, np.inf), "tail moment") / law.mass
+        assert np.max(np.abs(got / want - 1.0)) < 1e-12
+    light = PredictionBucket(qt.Lognormal(sigma=1.0, mean=1.0), qt.LognormalPrediction(0.5),
+                             2.0, np.inf)
+    assert light._tmax == light._med * 2.0**50

@@ -39,7 +39,7 @@ from __future__ import annotations
 import numpy as np
 
 from .base import SizeDistribution, as_generator, check_count
-from .posterior import _PANEL_DOWN, _PANEL_UP, PredictionBucket
+from .posterior import _PANEL_DOWN, PredictionBucket, _panel_top
 
 __all__ = ["Tabulated", "fast_law"]
 
@@ -91,7 +91,7 @@ class Tabulated(PredictionBucket):
         self._split_cache: dict[float, float] = {}
         med = self._med if (self._med > 0 and np.isfinite(self._med)) else 1.0
         self._tmin = max(lo, med * 2.0**-_PANEL_DOWN)
-        self._tmax = min(hi, med * 2.0**_PANEL_UP)
+        self._tmax = min(hi, _panel_top(size, med))
         self._use_panels = self._tmin < self._tmax
         self._const: dict[tuple, float] = {}
         self.mass = 1.0

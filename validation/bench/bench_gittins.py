@@ -36,6 +36,7 @@ SIZES = {
     "hyperexp": lambda: qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
     "bounded pareto(1.5,0.2,50)": lambda: qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
     "lognormal(1)": lambda: qt.Lognormal(sigma=1.0, mean=1.0),
+    "pareto(2.5)": lambda: qt.Pareto(alpha=2.5, xm=1.0),
     "uniform(0,2)": lambda: qt.Uniform(0.0, 2.0),
     "trunc exp[0,1]": lambda: qt.Truncated(qt.Exponential(mean=1.0), 0.0, 1.0),
     "trunc weibull(0.5)[0,5]": lambda: qt.Truncated(qt.Weibull(shape=0.5, scale=1.0), 0.0,
@@ -81,6 +82,10 @@ PREDICTED = {
     ("hyperexp", "uniform noise 0.5", "GittinsBuckets(0.5, 2)"): (
         lambda: qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
         lambda: qt.UniformPrediction(0.5), lambda: P.GittinsBuckets(thresholds=(0.5, 2.0))),
+    # a power tail: bucket ranks that grow like the age over ten decades
+    ("pareto(2.5)", "lognormal noise 0.5", "GittinsBuckets(2)"): (
+        lambda: qt.Pareto(alpha=2.5, xm=1.0), lambda: qt.LognormalPrediction(0.5),
+        lambda: P.GittinsBuckets(thresholds=(2.0,))),
     # more buckets (equal-probability thresholds): a rank and a table per bucket, and a
     # multi-class analysis whose other-job functions are tabulated in the level
     ("weibull(0.5)", "exponential noise", "GittinsBuckets(4 quantiles)"): (
