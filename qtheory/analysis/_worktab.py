@@ -68,6 +68,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from ..distributions._panelcheb import _panel_of
+
 __all__ = ["WorkTable", "work_lookup"]
 
 _NPTS = 32  # Chebyshev points of the first kind an interval
@@ -403,16 +405,7 @@ def work_lookup(val, wait, a, b, sa, sb, mode, cN, cO, cS, okN,
         if p == 0 or not (r > a[0] and r < b[p - 1]):
             need[i] = True
             continue
-        if not (a[j] <= r and r < b[j]):
-            lo = 0
-            hi = p
-            while hi - lo > 1:
-                mid = (lo + hi) >> 1
-                if a[mid] <= r:
-                    lo = mid
-                else:
-                    hi = mid
-            j = lo
+        j = _panel_of(r, a, j)
         if r >= b[j] or r - a[j] <= sa[j] or b[j] - r <= sb[j] or not okN[j] \
                 or (wait[i] and not okW[j]):
             need[i] = True
