@@ -601,6 +601,10 @@ class Gittins(_AgeRankPolicy):
     quadratures good to about 1e-12) gets by itself: gamma shape 2 from scipy 0.22 s cold,
     equal to the native law to 1e-15 (no value within 5 minutes on the quadratures, whose
     noise split its one residual regime into pieces; lognormal sigma 1 63 ms, was 5.4 s).
+    Not supported for laws with an infinite second moment: past the age where the tail is
+    negligible the rank is held constant, so the analysed policy serves those oldest jobs
+    first come first served and its mean is ``inf`` (the true policy's is finite, at most
+    FB's); the value is ``inf`` with a :class:`~qtheory.QuadratureWarning` saying so.
 
     Examples
     --------

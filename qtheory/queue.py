@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
 
+from ._warnings import QuadratureWarning
 from .analysis.advice import one_bit_mean
 from .analysis.classical import CLASSICAL_POLICIES, ClassicalAnalysis
 from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
@@ -276,6 +278,15 @@ class MG1:
             return symbolic.mean_response_time(pol.name, self.size, self.prediction, lam), 0.0
         if method in ("soap", "quad") and self._age_rank_analysis(pol) is not None:
             value, err = self._age_rank_analysis(pol).mean(lam)
+            if np.isinf(value) and isinstance(pol, (Gittins, SERPT, GittinsBuckets,
+                                                    GittinsPosterior)):
+                warnings.warn(
+                    f"{pol.name}: the mean is infinite because the rank is held constant past "
+                    f"the age where the size law's tail is negligible, and with E[X**2] = "
+                    f"{self.size.moment(2)!r} the jobs that old, served first come first "
+                    f"served among themselves, wait forever on average; the policy's true "
+                    f"mean is finite (at most FB's). Not supported for laws with an infinite "
+                    f"second moment", QuadratureWarning, stacklevel=2)
             return float(value), float(err)
         if method == "soap":
             rank = pol.rank()
