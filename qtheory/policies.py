@@ -601,10 +601,11 @@ class Gittins(_AgeRankPolicy):
     quadratures good to about 1e-12) gets by itself: gamma shape 2 from scipy 0.22 s cold,
     equal to the native law to 1e-15 (no value within 5 minutes on the quadratures, whose
     noise split its one residual regime into pieces; lognormal sigma 1 63 ms, was 5.4 s).
-    Not supported for laws with an infinite second moment: past the age where the tail is
-    negligible the rank is held constant, so the analysed policy serves those oldest jobs
-    first come first served and its mean is ``inf`` (the true policy's is finite, at most
-    FB's); the value is ``inf`` with a :class:`~qtheory.QuadratureWarning` saying so.
+    Past the age where the tail is negligible the rank is held constant, or, for a law with
+    an infinite second moment whose rank rises there, keeps rising (held constant, those
+    oldest jobs would be served first come first served and the mean would be infinite;
+    Pareto(1.5) at load 0.8: 8.7204, between SRPT's 6.31 and FB's 9.27). An infinite mean
+    that still comes out carries a :class:`~qtheory.QuadratureWarning` saying why.
 
     Examples
     --------

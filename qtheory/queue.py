@@ -281,12 +281,11 @@ class MG1:
             if np.isinf(value) and isinstance(pol, (Gittins, SERPT, GittinsBuckets,
                                                     GittinsPosterior)):
                 warnings.warn(
-                    f"{pol.name}: the mean is infinite because the rank is held constant past "
-                    f"the age where the size law's tail is negligible, and with E[X**2] = "
-                    f"{self.size.moment(2)!r} the jobs that old, served first come first "
-                    f"served among themselves, wait forever on average; the policy's true "
-                    f"mean is finite (at most FB's). Not supported for laws with an infinite "
-                    f"second moment", QuadratureWarning, stacklevel=2)
+                    f"{pol.name}: the mean is infinite: past the age where the size law's "
+                    f"tail is negligible a rank that does not rise there is held constant, "
+                    f"and with E[X**2] = {self.size.moment(2)!r} the jobs that old, served "
+                    f"first come first served among themselves, wait forever on average; the "
+                    f"true policy's mean may be finite", QuadratureWarning, stacklevel=2)
             return float(value), float(err)
         if method == "soap":
             rank = pol.rank()

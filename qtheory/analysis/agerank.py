@@ -84,6 +84,7 @@ _SNAP = 8.0 * np.finfo(float).eps  # see _flat
 _EARLY = 1e-2  # the first level is accepted with its estimate below this times rtol
 _LAST_LEVEL = 7
 _COND_LEVEL = 5
+_WIDE = 1e6  # a quadrature piece over more than this factor of ages is cut (_wide_cut)
 
 
 # ====================================================================== monotone root finding
@@ -727,9 +728,7 @@ def _qnodes(edges, open_end: bool, level: int, scale: float):
     rule = tanh_sinh_rule(level)
     xs, ws, ps, c2, c4 = [], [], [], [], []
     pid = 0
-    for a, b in zip(edges[:-1], edges[1:]):
-        if not b > a:
-            continue
+    for a, b in _wide_cut(edges):
         x, w = finite_nodes(np.array(a), np.array(b), rule)
         xs.append(x), ws.append(w), ps.append(np.full(x.size, pid))
         c2.append(rule.coarse), c4.append(rule.coarse4)
@@ -746,6 +745,26 @@ def _qnodes(edges, open_end: bool, level: int, scale: float):
         return z, z, np.zeros(0, dtype=np.int64), z.astype(bool), z.astype(bool), 0
     return (np.concatenate(xs), np.concatenate(ws), np.concatenate(ps), np.concatenate(c2),
             np.concatenate(c4), pid)
+
+
+def _wide_cut(edges):
+    """The pieces between ``edges`` (empty ones left out), each over more than a factor
+    :data:`_WIDE` of ages cut geometrically into pieces of at most that factor: tanh-sinh
+    on a piece from 1 to 1.4e30 (a Pareto law's rank up to its horizon age) put a handful of
+    nodes where the density has its mass, and its nested estimate did not see it (3.6 times
+    off, estimate 6e-4)."""
+    out = []
+    for a, b in zip(edges[:-1], edges[1:]):
+        if not b > a:
+            continue
+        if a > 0 and np.isfinite(b) and b > _WIDE * a:
+            m = int(np.ceil(np.log(b / a) / np.log(_WIDE)))
+            cuts = a * (b / a) ** (np.arange(m + 1) / m)
+            cuts[0], cuts[-1] = a, b
+            out.extend(zip(cuts[:-1], cuts[1:]))
+        else:
+            out.append((a, b))
+    return out
 
 
 def _flat(level, end):
