@@ -384,3 +384,16 @@ def test_an_infinite_second_moment_gives_the_finite_mean():
             warnings.simplefilter("ignore", qt.QuadratureWarning)
             ref, err = AgeRankAnalysis(size, closed).mean(q.arrival_rate)
         assert abs(g - ref) <= max(1e-11 * ref, 10 * err)
+
+
+def test_an_infinite_mean_that_still_comes_out_is_explained(monkeypatch):
+    """Were the rank held constant past the horizon age (a rank that does not rise there,
+    here forced on Pareto(1.5)), the oldest jobs would be served first come first served
+    and the mean would be infinite: it comes with a QuadratureWarning saying why."""
+    from qtheory.analysis import gittins as G
+
+    monkeypatch.setattr(G, "_last_piece",
+                        lambda law, pieces, value: G.RankPiece(law.A, np.inf, value=value))
+    q = qt.MG1(load=0.8, size=qt.Pareto(alpha=1.5, xm=1.0))
+    with pytest.warns(qt.QuadratureWarning, match="held constant"):
+        assert q.mean_response_time(qt.policies.Gittins()) == np.inf

@@ -69,6 +69,7 @@ import numpy as np
 from numba import njit
 
 from ..distributions._panelcheb import _panel_of
+from .agerank import geometric_edges
 
 __all__ = ["WorkTable", "work_lookup"]
 
@@ -339,10 +340,7 @@ def _presplit(a: np.ndarray, b: np.ndarray):
             if near == 0.0:
                 mags = abs(far) * _SPAN ** -np.arange(_SPLITS, 0, -1, dtype=float)
             else:
-                m = int(np.ceil(np.log(abs(far) / abs(near)) / np.log(_SPAN))) if \
-                    abs(far) > _SPAN * abs(near) else 1
-                m = min(m, _SPLITS)
-                mags = abs(near) * (abs(far) / abs(near)) ** (np.arange(1, m) / m)
+                mags = geometric_edges(abs(near), abs(far), _SPAN, _SPLITS)[1:-1]
             pts.extend(sign * mags)
         edges = np.unique(np.concatenate([cuts, pts]))
         edges = edges[(edges >= lo) & (edges <= hi)]

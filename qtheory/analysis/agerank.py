@@ -747,6 +747,20 @@ def _qnodes(edges, open_end: bool, level: int, scale: float):
             np.concatenate(c4), pid)
 
 
+def geometric_edges(lo: float, hi: float, ratio: float, most: int | None = None) -> np.ndarray:
+    """``lo = e_0 < e_1 < ... < e_m = hi``, geometric, with ``m`` the fewest pieces of at most
+    the factor ``ratio`` each (``0 < lo < hi``; at least one, at most ``most``); the ends are
+    exactly ``lo`` and ``hi``. Serves the cuts of wide quadrature pieces (:func:`_wide_cut`),
+    of rank pieces before their fits (``gittins._cheb_pieces``) and of level intervals
+    before their tables (``_worktab._presplit``)."""
+    m = max(1, int(np.ceil(np.log(hi / lo) / np.log(ratio))))
+    if most is not None:
+        m = min(m, most)
+    edges = lo * (hi / lo) ** (np.arange(m + 1) / m)
+    edges[0], edges[-1] = lo, hi
+    return edges
+
+
 def _wide_cut(edges):
     """The pieces between ``edges`` (empty ones left out), each over more than a factor
     :data:`_WIDE` of ages cut geometrically into pieces of at most that factor: tanh-sinh
@@ -758,9 +772,7 @@ def _wide_cut(edges):
         if not b > a:
             continue
         if a > 0 and np.isfinite(b) and b > _WIDE * a:
-            m = int(np.ceil(np.log(b / a) / np.log(_WIDE)))
-            cuts = a * (b / a) ** (np.arange(m + 1) / m)
-            cuts[0], cuts[-1] = a, b
+            cuts = geometric_edges(a, b, _WIDE)
             out.extend(zip(cuts[:-1], cuts[1:]))
         else:
             out.append((a, b))

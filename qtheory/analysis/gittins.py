@@ -69,7 +69,7 @@ from numpy.polynomial import legendre as _leg
 from ..distributions.base import SizeDistribution
 from ..distributions.tabulated import fast_law
 from ._gittins_tab import j_tabulated, section_tabulated
-from .agerank import AgeRank, RankPiece
+from .agerank import _SLOPE_RES, AgeRank, RankPiece, geometric_edges
 
 __all__ = ["gittins_rank", "serpt_rank"]
 
@@ -86,7 +86,6 @@ _JUMP = 1e-9  # relative step of the density at a breakpoint that counts as a ju
 _TINY_WINDOW = 1e-3  # a window this narrow against the local scale takes the 4-point rule
 _FLAT = 1e-12  # relative gap below which two candidates are a tie
 _FLAT_PIECE = 1e-13  # relative spread of a piece's values below which it is a constant
-_EPS_F = float(np.finfo(float).eps)
 _DECADES = 256.0  # _cheb_pieces cuts an interval over more than this ratio of ages first
 _FLAT_TABLE = 4e-12  # the same for a tabulated law (tables to 1e-13, fits to 1e-12)
 _NOISE = 1e-13  # absolute rounding of a tail ratio, in units of E[X] / P(X > a)
@@ -1328,12 +1327,8 @@ def _cheb_pieces(f, a, b, scale):
     todo = [(a, b, 0)]
     lo0 = a if a > 0 else float(scale)
     if np.isfinite(b) and lo0 > 0 and b > _DECADES * lo0:
-        m = int(np.ceil(np.log(b / lo0) / np.log(16.0)))
-        cuts = lo0 * (b / lo0) ** (np.arange(m + 1) / m)
-        cuts[-1] = b
-        if a > 0:
-            cuts[0] = a
-        else:
+        cuts = geometric_edges(lo0, b, 16.0)
+        if a == 0:
             cuts = np.concatenate([[0.0], cuts])
         todo = [(float(x), float(y), 1) for x, y in zip(cuts[-2::-1], cuts[:0:-1])]
     out = []
@@ -1439,7 +1434,8 @@ def _last_piece(law, pieces, value: float) -> RankPiece:
     from ``value``. Any slope gives the same order there (the jobs past ``A`` rank above
     every younger one, and among themselves the youngest first, as under the true rank,
     which keeps rising); the slope is the least that double precision resolves at that
-    value (``AgeRankAnalysis`` refuses flatter lines). Held constant, those jobs were served
+    value (twice the least that ``AgeRankAnalysis`` accepts, :data:`_SLOPE_RES` over the
+    same age scale). Held constant, those jobs were served
     first come first served among themselves, with an infinite mean wait: Gittins and SERPT
     on Pareto(1.5) sizes gave ``inf``, where FB gives 9.27; now 8.7204452445, equal to the
     analysis of the rank in closed form (``a / 1.5`` past age 1) to 3e-12."""
@@ -1448,7 +1444,7 @@ def _last_piece(law, pieces, value: float) -> RankPiece:
     if rising and not np.isfinite(float(law.s.moment(2))) and np.isfinite(value) \
             and value > 0:
         scale = law.m1 if np.isfinite(law.m1) and law.m1 > 0 else law.med
-        return RankPiece(A, np.inf, value=value, slope=2.0**21 * _EPS_F * value / scale)
+        return RankPiece(A, np.inf, value=value, slope=2.0 * _SLOPE_RES * value / scale)
     return RankPiece(A, np.inf, value=value)
 
 
