@@ -210,3 +210,47 @@ def test_rank_pieces_over_decades_of_ages_keep_their_relative_accuracy(predictio
     x = np.geomspace(direct.med * 1e-3, direct.A * 0.999, 300)
     want = direct.gittins(x)
     assert np.max(np.abs(rank(x) / want - 1.0)) < 1e-10
+
+
+def test_square_root_fits_stay_inside_their_interval():
+    """A rank piece fitted in the square root of the distance to its upper end reaches its
+    lower end at ``hi - sqrt(hi - lo)**2``, which rounds below ``lo`` here; the Lobatto
+    points include the ends, so that age is clipped to ``lo`` (below it the function, like
+    a hazard below the lower end of a support, is NaN). Without the clip this interval, a
+    bounded Pareto bucket's hazard regime, never fitted and the analysis stopped on NaN."""
+    from qtheory.analysis import gittins as G
+
+    lo, hi = 0.2, 22.507509922978095
+    assert hi - np.sqrt(hi - lo) ** 2 < lo
+
+    def f(a):
+        a = np.asarray(a, dtype=float)
+        with np.errstate(invalid="ignore"):
+            return np.where(a < lo, np.nan, 1.0 + np.sqrt(hi - a))
+
+    fit, ok = G._fit(f, lo, hi)
+    x = np.linspace(lo, hi, 101)
+    assert ok and fit.mode == 1
+    np.testing.assert_allclose(fit(x), f(x), rtol=1e-13, atol=0)
+    law = PredictionBucket(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
+                           qt.ExponentialPrediction(), 0.0, 1.0)
+    rank = G.gittins_rank(law)
+    ages = np.concatenate([np.linspace(0.0, 0.2, 40), np.geomspace(0.2, 49.9, 200)])
+    np.testing.assert_allclose(rank(ages), G._Law(law).gittins(ages), rtol=1e-11, atol=0)
+
+
+def test_nested_fits_reuse_their_values():
+    """The fits of degree 16, 32 and 64 share their Lobatto points: a function that needs
+    degree 64 costs 65 values, not 17 + 33 + 65, and is exact to the tolerance."""
+    from qtheory.analysis import gittins as G
+
+    calls = []
+
+    def f(a):
+        calls.append(np.size(a))
+        return np.exp(np.sin(3.0 * np.asarray(a, dtype=float)))
+
+    fit, ok = G._fit(f, 1.0, 4.0)
+    x = np.linspace(1.0, 4.0, 301)
+    assert ok and fit.mode == 0 and calls == [17, 16, 32]
+    np.testing.assert_allclose(fit(x), f(x), rtol=1e-12, atol=0)

@@ -36,7 +36,8 @@ grid of quanta, refined by multi-section and a parabolic step), their ends by a 
 search. Hazard and residual pieces use their closed forms ``P(X > a)/f(a)`` and
 ``E[(X - a)^+]/P(X > a)``; interior pieces are adaptive Chebyshev interpolants of ``G``
 (relative accuracy about ``1e-13``; over more than a factor 256 of ages cut at powers of 16
-first, see :func:`_cheb_pieces`). Near a finite end ``hi`` of the support the closed forms
+first, see :func:`_cheb_pieces`) on nested Chebyshev-Lobatto points of degree 16, 32 and 64
+(:func:`_fit`). Near a finite end ``hi`` of the support the closed forms
 are differences of nearly equal numbers (``P(X > a)`` of a truncated law is ``sf(a) - sf(hi)``
 of its parent), so there ``P(X > a)`` and ``E[(X - a)^+]`` come from Gauss-Legendre quadrature
 of the density on ``[a, hi]`` instead. Beyond the age ``A`` where ``P(X > A) <= 1e-15`` the
@@ -1283,28 +1284,65 @@ class _ChebFunc:
                                   lo, hi, level, increasing, strict)
 
 
+def _lobatto(n: int):
+    """The Chebyshev-Lobatto points ``cos(pi k / n)`` (``k = 0 .. n``, descending) and the
+    matrix that takes values there to the coefficients of the degree-``n`` interpolant (the
+    discrete cosine transform of type I). The points of ``n`` are every other point of
+    ``2 n``, so that a fit of degree 64 reuses the 33 values of degree 32."""
+    hit = _LOBATTO.get(n)
+    if hit is None:
+        k = np.arange(n + 1)
+        t = np.cos(np.pi * k / n)
+        m = (2.0 / n) * np.cos(np.pi * np.outer(k, k) / n)
+        m[:, [0, n]] *= 0.5
+        m[[0, n], :] *= 0.5
+        hit = _LOBATTO[n] = (t, m)
+    return hit
+
+
+_LOBATTO: dict = {}
+
+
 def _fit(f, lo, hi):
-    """A converged interpolant of ``f`` on [lo, hi], or ``(None, last try)``."""
+    """A converged interpolant of ``f`` on [lo, hi], or ``(None, last try)``.
+
+    Tried in ``a`` and in the square root of the distance to either end (a rank with a
+    square-root end, e.g. just below the lower end of a Pareto law's support, or where an
+    optimum merges into an end regime), each at degree 16, then 32 and, where the
+    coefficients' decay from degree 16 to 32 would bring the tail near the tolerance by 64,
+    at degree 64, on nested Chebyshev-Lobatto points (17 values, then 16 and 32 new ones).
+    The points of the first kind used before (degrees 32 and 48, 33 + 49 values) do not
+    nest: on the ranks of the nine buckets of eight equal-probability thresholds (Weibull
+    0.5 sizes, exponential noise) 37 of 61 fits needed the second degree, and the ranks took
+    31 ms a bucket; 16 ms now. Over 62 bucket laws the fitted ranks agree with the direct
+    quantum search to 5.1e-12, as before."""
     w = np.sqrt(hi - lo)
+    # (the ages clipped to [lo, hi]: the Lobatto points include the ends, and hi - w * w
+    # can round below lo, e.g. below the lower end of a support, where the rank is NaN)
     tries = [(0, f, (lo, hi)),
-             (1, lambda z: f(hi - z * z), (0.0, w)),
-             (2, lambda z: f(lo + z * z), (0.0, w))]
+             (1, lambda z: f(np.maximum(hi - z * z, lo)), (0.0, w)),
+             (2, lambda z: f(np.minimum(lo + z * z, hi)), (0.0, w))]
     if lo == 0.0:  # a rank from age 0 is mostly singular there (a density like a**-0.5)
         tries = [tries[2], tries[0], tries[1]]
     last = None
+    t64 = _lobatto(64)[0]
     for mode, g, dom in tries:
-        for deg in (32, 48):
-            c = _cheb.Chebyshev.interpolate(g, deg, domain=list(dom))
-            last = _ChebFunc(c, lo, hi, mode)
-            scale = max(float(np.max(np.abs(c.coef[:4]))), 1e-300)
-            tail = float(np.max(np.abs(c.coef[-4:])))
+        d0, d1 = dom
+        v = np.empty(65)  # the values at the Lobatto points of degree 64, as they come
+        for deg, new in ((16, slice(0, None, 4)), (32, slice(2, None, 4)),
+                         (64, slice(1, None, 2))):
+            v[new] = np.asarray(g(d0 + (d1 - d0) * 0.5 * (t64[new] + 1.0)), dtype=float)
+            coef = _lobatto(deg)[1] @ v[::64 // deg]
+            last = _ChebFunc(_cheb.Chebyshev(coef, domain=[d0, d1]), lo, hi, mode)
+            scale = max(float(np.max(np.abs(coef[:4]))), 1e-300)
+            tail = float(np.max(np.abs(coef[-4:])))
             if tail <= _CHEB_TOL * scale:
                 return last, True
-            # degree 48 only where the coefficients' decay from degree 16 to 32 would bring
-            # the tail near the tolerance by 48 (the same decay again: tail**2 / middle);
-            # else it is one more failed fit of 49 rank values before the interval is cut
-            middle = float(np.max(np.abs(c.coef[14:18])))
-            if deg == 32 and tail * tail > 1e3 * _CHEB_TOL * scale * max(middle, 1e-300):
+            # degree 64 only where the coefficients' decay from degree 16 to 32 would bring
+            # the tail near the tolerance by 64 (that decay twice more: tail**3 / middle**2);
+            # else it is one more failed fit before the interval is cut
+            middle = max(float(np.max(np.abs(coef[14:18]))), 1e-300)
+            if deg == 32 and tail ** 3 > 1e3 * _CHEB_TOL * scale * middle * middle:
                 break
     return last, False
 
@@ -1312,10 +1350,10 @@ def _fit(f, lo, hi):
 def _cheb_pieces(f, a, b, scale):
     """Adaptive Chebyshev interpolants of ``f`` on [a, b]: list of (a, b, callable).
 
-    An interval is accepted when the last coefficients of its degree-32 (or 48) interpolant,
-    in ``a`` or in the square root of the distance to one of its ends, are below
-    ``_CHEB_TOL`` times its largest value; else it is halved (geometrically where it spans
-    decades), down to a relative width of ``1e-10``, at most 200 intervals.
+    An interval is accepted when the last coefficients of its degree-16, 32 or 64
+    interpolant (:func:`_fit`), in ``a`` or in the square root of the distance to one of its
+    ends, are below ``_CHEB_TOL`` times its largest value; else it is halved (geometrically
+    where it spans decades), down to a relative width of ``1e-10``, at most 200 intervals.
 
     An interval over more than a factor :data:`_DECADES` of ages (from ``scale``, the law's
     median, where it starts at 0) is first cut at powers of 16: the tolerance is relative
