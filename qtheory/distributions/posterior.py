@@ -396,6 +396,12 @@ class PredictionBucket(SizeDistribution):
         if s is not None:
             return s
         size = self.size
+        # a property of the size law alone: kept on it too, for the other buckets of a
+        # policy (each bucket law searched it again, 32 searches for four thresholds)
+        shared = getattr(size, "__dict__", {}).get("_moment_split")
+        if shared is not None and k in shared:
+            s = self._split_cache[k] = shared[k]
+            return s
         if k == 0:
             s = self._med
         else:
@@ -423,6 +429,8 @@ class PredictionBucket(SizeDistribution):
                         a = float(c[i - 1])
                 s = float(b)
         self._split_cache[k] = s
+        if hasattr(size, "__dict__"):
+            size.__dict__.setdefault("_moment_split", {})[k] = s
         return s
 
     def _D(self, k: float, a: np.ndarray, b: np.ndarray) -> np.ndarray:
