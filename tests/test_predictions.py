@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from scipy import integrate, stats
@@ -190,3 +192,34 @@ def test_general_law_refused_where_unsupported():
     q = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0), prediction=_general_exponential())
     with pytest.raises(ValueError, match="multiplicative"):
         q.mean_response_time(qt.policies.TRAIL(c=0.5))
+
+
+@pytest.mark.parametrize("name", ["exponential", "uniform", "lognormal", "density"])
+def test_marginal_quantiles_far_out_in_few_calls(name):
+    """``marginal_ppf`` widens its bracket by 2, 4, 16, ... (up to 2**64) and solves by
+    false position: the quantiles 1e-12, 0.5 and 1 - 1e-9 of exponential sizes with
+    exponential noise took 147 calls of the marginal cdf with the doubling and bisection
+    used before, and take 81 (with the check of the result). Each quantile is the first
+    float where the cdf reaches it, to a few ulps; the far points of the search (cdf values
+    that round to 0 or 1) raise no warning, the cdf at the quantiles would."""
+    pred = MODELS[name]
+    size = qt.Exponential(mean=1.0)
+    calls = []
+    cdf = pred.marginal_cdf
+
+    def counted(t, s):
+        calls.append(1)
+        return cdf(t, s)
+
+    u = np.array([1e-12, 0.5, 1.0 - 1e-9])
+    try:
+        pred.marginal_cdf = counted
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", qt.QuadratureWarning)
+            y = pred.marginal_ppf(u, size)
+    finally:
+        del pred.marginal_cdf
+    assert np.all(cdf(y, size) >= u * (1.0 - 2.3e-16))  # (to the cdf's last bit)
+    assert np.all(cdf(y * (1.0 - 1e-13), size) < u)
+    if name == "exponential":
+        assert len(calls) < 110
