@@ -321,3 +321,26 @@ def test_loads_near_one_warn_when_the_rule_has_not_converged():
     a = q95._engines.gittins_posterior(pol)
     e16, e8, e4, _ = a.node_means(q95.arrival_rate)
     assert v == e16 and err >= abs(e8 - e4)
+
+
+def test_far_tail_interior_optimum_is_not_taken_for_a_tie():
+    """Deep in the tail of a tabulated law (P(X > a) below 6e-8 here) the tie allowance
+    between the interior optimum and 1 / hazard was absolute, eps E[X] / P(X > a): an
+    interior optimum 4.7e-6 (relative) below 1 / hazard counted as a tie, and the rank
+    jumped up to 1 / hazard over ages 19.57 to 19.96 of the posterior given the prediction
+    10.4 (exponential sizes and noise). A tabulated law keeps its tails to relative
+    precision, so the allowance is now at most 1e-11 relative. Checked against the least
+    of 1 / hazard, the mean residual and J over 4000 quanta (no tie rules)."""
+    from qtheory.analysis import gittins as G
+
+    law = point_law(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), 10.4)
+    direct = G._Law(law)
+    rank = G.gittins_rank(law)
+    a = np.linspace(18.0, 21.0, 31)
+    ea, hazard, residual = direct._ends(a)
+    quanta = np.geomspace(1e-7, 200.0, 4000)
+    least = np.nanmin(direct.J(a[:, None], a[:, None] + quanta[None, :]), axis=1)
+    ref = np.minimum(np.minimum(hazard, residual), least)
+    rel = rank(a) / ref - 1.0
+    assert np.max(rel) < 1e-11  # never above the least J (it was 4.7e-6 above)
+    assert np.min(rel) > -1e-9  # and below it only by the grid's own miss

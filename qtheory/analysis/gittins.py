@@ -90,6 +90,7 @@ _FLAT_PIECE = 1e-13  # relative spread of a piece's values below which it is a c
 _DECADES = 256.0  # _cheb_pieces cuts an interval over more than this ratio of ages first
 _FLAT_TABLE = 4e-12  # the same for a tabulated law (tables to 1e-13, fits to 1e-12)
 _NOISE = 1e-13  # absolute rounding of a tail ratio, in units of E[X] / P(X > a)
+_TAB_NOISE = 1e-11  # relative rounding of J for a tabulated law of unbounded support
 _CHEB_TOL = 1e-12
 _SETTLE = 1e-11  # an end regime's candidate this close to the rank settles a boundary
 _SECTION_POINTS = 9  # inner points per multi-section round
@@ -241,6 +242,8 @@ class _Law:
         self._up = up
         self._corner = jump
         self._tab = self._tables()
+        # tails kept to relative precision however small (see classify)
+        self._rel_tails = bool(getattr(size, "tabulated", False)) and not np.isfinite(self.hi)
 
     def _tables(self):
         """The arguments of :func:`~qtheory.analysis._gittins_tab.j_tabulated` after the
@@ -753,10 +756,22 @@ class _Law:
         # the candidates are ratios of tail integrals to P(X > a): near the end of a
         # bounded support their absolute error grows like eps E[X] / P(X > a), so a gap
         # below that is a tie too (else rounding noise reads as an interior optimum)
+        # A tabulated law of unbounded support keeps its tails to about 2e-13 relative
+        # however small they are (sums from the far end), and J then to a few 1e-12 (the
+        # false gaps of J below 1 / hazard in an exactly exponential tail: 4e-13 where
+        # P(X > a) is 1e-3, up to 4.3e-12 down to 1e-21); there the allowance is at most
+        # _TAB_NOISE relative (a tie makes the rank jump by up to the allowance, which
+        # the Chebyshev pieces then miss by as much). With the absolute one alone an
+        # interior optimum 5.9e-6 below 1 / hazard was taken for a tie once P(X > a) fell
+        # below 6e-8, and the rank jumped up to 1 / hazard (exponential sizes, the
+        # posterior given an exponential-noise prediction 10.4: ages 19.57 to 19.96, and
+        # 12 failed fits closing in on the jump)
         with np.errstate(invalid="ignore", divide="ignore"):
             noise = _NOISE * self.m1 / np.maximum(ea[0], 1e-300)
-            tie_end = ((np.isfinite(M) & (np.abs(Iv - M) <= _FLAT * np.abs(M) + noise))
-                       | (np.isfinite(H) & (np.abs(Iv - H) <= _FLAT * np.abs(H) + noise)))
+            n_m = np.minimum(noise, _TAB_NOISE * np.abs(M)) if self._rel_tails else noise
+            n_h = np.minimum(noise, _TAB_NOISE * np.abs(H)) if self._rel_tails else noise
+            tie_end = ((np.isfinite(M) & (np.abs(Iv - M) <= _FLAT * np.abs(M) + n_m))
+                       | (np.isfinite(H) & (np.abs(Iv - H) <= _FLAT * np.abs(H) + n_h)))
         Iv = np.where(tie_end, np.inf, Iv)
         cands = np.stack([H, M, Iv], axis=1)
         cands = np.where(np.isnan(cands), np.inf, cands)
