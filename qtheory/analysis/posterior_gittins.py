@@ -53,14 +53,16 @@ Cost: one posterior law and one Gittins rank per node, and a multi-class analysi
 needs each class's other-job functions at every other class's levels; those are tables in
 the level (:mod:`qtheory.analysis._worktab`), so that part is no longer one root finding per
 pair of classes and level. A whole value (``E_n`` with its ``n/2`` and ``n/4`` companions),
-load 0.8, cold: Weibull 2 sizes with uniform noise 0.5 0.9 s, 1.7 s and 5.4 s for n = 16,
-32, 64 (7.6 s for 64 before the tables, 1.2 GB of memory against 0.43 GB now); exponential
-sizes with exponential noise 3.1 s for n = 16 (5.3 s before); bounded Pareto (alpha 1.5 on
-[0.2, 50]) with lognormal noise (sigma 0.5) 3.1 s for n = 16 (4.1 s before; 5.4 s and 7.4 s
-for the last two before the multi-class analysis accepted its first quadrature level on a
-small enough estimate, :func:`~qtheory.analysis.agerank._accept`; 3.4 s, 55 s and about 2
-minutes for the three before the posterior laws were tabulated). What remains is mostly
-the ranks and the classes' own levels, a few milliseconds of Python per class and call.
+load 0.8, cold, in a fresh process: Weibull 2 sizes with uniform noise 0.5 0.8 s, 1.9 s and
+5.3 s for n = 16, 32, 64 (7.6 s for 64 before the work tables, 1.2 GB of memory against
+0.41 GB now); exponential sizes with exponential noise 1.8 s for n = 16 (3.2 s before the
+nested rank fits and the tie rule of tabulated tails of 2026-12-05, 5.3 s before the work
+tables); bounded Pareto (alpha 1.5 on [0.2, 50]) with lognormal noise (sigma 0.5) 2.4 s for
+n = 16 (3.4 s before those; 4.1 s before the work tables; 5.4 s and 7.4 s for the last two
+before the multi-class analysis accepted its first quadrature level on a small enough
+estimate, :func:`~qtheory.analysis.agerank._accept`; 3.4 s, 55 s and about 2 minutes for
+the three before the posterior laws were tabulated). What remains is the node laws' ranks
+(about 40 % of it, 15-45 ms a law) and the multi-class analysis.
 """
 
 from __future__ import annotations
