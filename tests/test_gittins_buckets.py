@@ -276,3 +276,22 @@ def test_failed_fits_are_cut_next_to_their_rough_end():
     x = np.linspace(0.0, 1.0, 2001)[:-1]
     got = np.concatenate([fn(x[(x >= lo) & (x < hi)]) for lo, hi, fn in pieces])
     np.testing.assert_allclose(got, f(x), rtol=1e-13, atol=0)
+
+
+def test_a_bounded_support_whose_tail_vanishes_first_is_ranked_up_to_its_negligible_tail():
+    """Uniform noise bounds a bucket's support (here up to 42.6), but a Weibull 1.76 tail is
+    1e-11 at age 6.2 and underflows long before 42.6: ranking up to the end of the support
+    cut 1400 pieces out of rounding noise (5 s). The rank now stops, as for an unbounded
+    law, at the first age where the tail is negligible (P(X > A) <= 1e-15), a constant
+    beyond, and agrees with the quantum search wherever the tail is above 1e-15."""
+    from qtheory.analysis import gittins as G
+
+    law = PredictionBucket(qt.Weibull(1.7563795336242134), qt.UniformPrediction(0.7458693034420777),
+                           0.22071225572397704, 10.828741253293073)
+    direct = G._Law(law)
+    rank = G.gittins_rank(law)
+    assert direct.A < law.support[1] and float(law.sf(direct.A)) <= 1e-15
+    assert len(rank.pieces) <= 10
+    ages = np.linspace(0.0, direct.A, 400)
+    ages = ages[np.asarray(law.sf(ages)) > 1e-15]
+    np.testing.assert_allclose(rank(ages), direct.gittins(ages), rtol=1e-11, atol=0)

@@ -40,8 +40,9 @@ first, see :func:`_cheb_pieces`) on nested Chebyshev-Lobatto points of degree 16
 (:func:`_fit`). Near a finite end ``hi`` of the support the closed forms
 are differences of nearly equal numbers (``P(X > a)`` of a truncated law is ``sf(a) - sf(hi)``
 of its parent), so there ``P(X > a)`` and ``E[(X - a)^+]`` come from Gauss-Legendre quadrature
-of the density on ``[a, hi]`` instead. Beyond the age ``A`` where ``P(X > A) <= 1e-15`` the
-rank is held constant. A law wrapped from scipy is ranked through its tabulated twin
+of the density on ``[a, hi]`` instead. Beyond the age ``A`` where ``P(X > A) <= 1e-15`` (for
+a bounded support, its end unless the tail is negligible before it) the rank is held
+constant. A law wrapped from scipy is ranked through its tabulated twin
 (:func:`qtheory.distributions.tabulated.fast_law`): its own truncated moments are adaptive
 quadratures, whose noise at 1e-12 split regimes (gamma shape 2: no rank within 5 minutes;
 0.22 s through the twin).
@@ -91,6 +92,7 @@ _DECADES = 256.0  # _cheb_pieces cuts an interval over more than this ratio of a
 _FLAT_TABLE = 4e-12  # the same for a tabulated law (tables to 1e-13, fits to 1e-12)
 _NOISE = 1e-13  # absolute rounding of a tail ratio, in units of E[X] / P(X > a)
 _TAB_NOISE = 1e-11  # relative rounding of J for a tabulated law of unbounded support
+_TAIL_LIVE = 1e-12  # ... where P(X > a) is above this (the absolute allowance beyond)
 _CHEB_TOL = 1e-12
 _SETTLE = 1e-11  # an end regime's candidate this close to the rank settles a boundary
 _SECTION_POINTS = 9  # inner points per multi-section round
@@ -202,25 +204,35 @@ class _Law:
         self.bps = np.array(sorted({float(b) for b in (*size.breakpoints, *low) if b > 0}))
         # the breakpoints inside the support (by index: _bp_at holds quantities at each)
         self._inner = np.nonzero((self.bps > self.lo) & (self.bps < self.hi))[0]
+        # the first A * 1.5**k (k < 3000) with a negligible tail, 64 candidates a call; for
+        # a bounded support the end, unless the tail is negligible before it (a Weibull 1.76
+        # law given a uniform-noise bucket reaches 42.6, its tail 1e-11 at 6.2 and below
+        # 1e-300 well before 42.6: the rank there was rounding noise, cut into 1400 pieces
+        # in 5 s)
         A = max(self.med, 1e-300)
-        if np.isfinite(self.hi):
+        found = None
+        for k0 in range(0, 3000, 64):
+            cand = A * 1.5 ** np.arange(k0, min(k0 + 64, 3000), dtype=float)
+            if np.isfinite(self.hi):
+                cand = cand[cand < self.hi]
+                if not cand.size:
+                    break
+            with np.errstate(all="ignore"):
+                sf = np.asarray(size.sf(cand), dtype=float)
+                tm = np.asarray(size.tail_moment(1, cand), dtype=float)
+            stop = ((sf <= 1e-15) & (tm <= 1e-15 * self.m1)) | (cand > 1e100)
+            if np.any(stop):
+                found = float(cand[int(np.argmax(stop))])
+                break
+        if found is not None:
+            A = found
+        elif np.isfinite(self.hi):
             A = self.hi
         else:
-            # the first A * 1.5**k (k < 3000) with a negligible tail, 64 candidates a call
-            for k0 in range(0, 3000, 64):
-                cand = A * 1.5 ** np.arange(k0, min(k0 + 64, 3000), dtype=float)
-                with np.errstate(all="ignore"):
-                    sf = np.asarray(size.sf(cand), dtype=float)
-                    tm = np.asarray(size.tail_moment(1, cand), dtype=float)
-                stop = ((sf <= 1e-15) & (tm <= 1e-15 * self.m1)) | (cand > 1e100)
-                if np.any(stop):
-                    A = float(cand[int(np.argmax(stop))])
-                    break
-            else:
-                A = float(cand[-1])
+            A = float(cand[-1])
         self.A = A
         # the last age at which the closed forms are evaluated (0/0 at a finite support end)
-        self.cap = float(np.nextafter(A, 0.0)) if np.isfinite(self.hi) else A
+        self.cap = float(np.nextafter(A, 0.0)) if A >= self.hi else A
         # the last breakpoint (or 0) below a finite upper end: see _end_zone
         self._z_end = max([0.0, *[float(z) for z in self.bps if z < self.hi]])
         # quantities at the breakpoints (ends of quanta in interior(); local scales for _narrow)
@@ -768,8 +780,15 @@ class _Law:
         # 12 failed fits closing in on the jump)
         with np.errstate(invalid="ignore", divide="ignore"):
             noise = _NOISE * self.m1 / np.maximum(ea[0], 1e-300)
-            n_m = np.minimum(noise, _TAB_NOISE * np.abs(M)) if self._rel_tails else noise
-            n_h = np.minimum(noise, _TAB_NOISE * np.abs(H)) if self._rel_tails else noise
+            n_m = n_h = noise
+            if self._rel_tails:
+                # (only where the tail still counts: beyond P(X > a) = 1e-12 the grid of
+                # ages that finds the regimes misses narrow interior ones, which the
+                # allowance there keeps out of the piecewise rank and out of the search
+                # alike: a lognormal-noise posterior had one at P(X > a) = 1e-20)
+                live = ea[0] > _TAIL_LIVE
+                n_m = np.where(live, np.minimum(noise, _TAB_NOISE * np.abs(M)), noise)
+                n_h = np.where(live, np.minimum(noise, _TAB_NOISE * np.abs(H)), noise)
             tie_end = ((np.isfinite(M) & (np.abs(Iv - M) <= _FLAT * np.abs(M) + n_m))
                        | (np.isfinite(H) & (np.abs(Iv - H) <= _FLAT * np.abs(H) + n_h)))
         Iv = np.where(tie_end, np.inf, Iv)
