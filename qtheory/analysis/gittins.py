@@ -76,7 +76,12 @@ from .agerank import _SLOPE_RES, AgeRank, RankPiece, geometric_edges
 __all__ = ["gittins_rank", "serpt_rank"]
 
 _EPS = float(np.finfo(float).eps)
-_TAU = np.geomspace(1e-8, 1e6, 99)  # quanta b - a, in units of (a + median)
+# quanta b - a, in units of (a + median): 3 a decade below 1e-3, 7 above (99 at 7 a decade
+# before; below 1e-3 J(a, a + d) is 1 / hazard plus a term about linear in d, so an interior
+# dip there spans decades: the independent check of validation/gittins_rank_check.py and
+# the 36-value GittinsBuckets grid came out the same, and the ranks of 62 bucket laws take
+# 13 % less time)
+_TAU = np.concatenate([np.geomspace(1e-8, 1e-3, 16)[:-1], np.geomspace(1e-3, 1e6, 64)])
 _ZREL = np.geomspace(1e-15, 1e-2, 27)  # quanta ending just past a breakpoint, relative
 _ZLOW = np.geomspace(1e-12, 1e-2, 11)  # and just before it
 _GL_X, _GL_W = _leg.leggauss(16)
