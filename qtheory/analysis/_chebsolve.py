@@ -85,12 +85,14 @@ def cheb_eval(coef, off: float, scl: float, mode: int, plo: float, phi: float,
 
     Examples
     --------
+    A series in ``sqrt(a - 1)`` (mode 2) on the ages ``[1, 5]``:
+
     >>> import numpy as np
-    >>> from numpy.polynomial import chebyshev as C
-    >>> p = C.Chebyshev.interpolate(np.exp, 20, domain=[0.0, 1.0])
-    >>> off, scl = p.mapparms()
-    >>> x = np.linspace(0.0, 1.0, 7)
-    >>> bool(np.array_equal(cheb_eval(p.coef, off, scl, 0, 0.0, 1.0, x), p(x)))
+    >>> from numpy.polynomial import Chebyshev
+    >>> p = Chebyshev([1.0, -0.5, 0.25, 0.125], domain=[0.0, 2.0])
+    >>> a = np.array([1.0, 2.0, 4.5])
+    >>> got = cheb_eval(p.coef, *p.mapparms(), 2, 1.0, 5.0, a)
+    >>> bool(np.array_equal(got, p(np.sqrt(a - 1.0))))
     True
     """
     a = np.asarray(a, dtype=float)
