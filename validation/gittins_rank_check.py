@@ -22,8 +22,10 @@ where a true minimum's grid neighbours lie above an end candidate), or where the
 function is off by more than 1e-9.
 
 Run: ``python validation/gittins_rank_check.py [plain|bucket|all]`` (about 10 minutes for
-all). Last run (2026-12-05): classify at most 2.3e-11 above the independent minimum (an
-exponential law given lognormal noise in (0.5, 2], age 3.13: J is flat there to 1e-11),
+all). Last run (2026-12-05, after the nested rank fits, the tie rule of tabulated tails and
+the coarser small quanta): classify at most 1.1e-11 above the independent minimum (2.3e-11
+the run before; an exponential law given lognormal noise in (0.5, 2], age 3.13: J is flat
+there to 1e-11),
 the rank function within 2.3e-11 of it where the brute force found the minimum; the brute
 force itself missed minima by up to 7.9e-7 in three laws (the search found lower values).
 The run before the search refined minima that do not tie with an end candidate showed a
