@@ -25,8 +25,8 @@ Run: ``python validation/gittins_rank_check.py [plain|bucket|all]`` (about 10 mi
 all). Last run (2026-12-05, after the nested rank fits, the tie rule of tabulated tails and
 the coarser small quanta): classify at most 1.1e-11 above the independent minimum (2.3e-11
 the run before; an exponential law given lognormal noise in (0.5, 2], age 3.13: J is flat
-there to 1e-11),
-the rank function within 2.3e-11 of it where the brute force found the minimum; the brute
+there to 1e-11), the rank function within 1.1e-11 of it where the brute force found the
+minimum (2.3e-11 before); the brute
 force itself missed minima by up to 7.9e-7 in three laws (the search found lower values).
 The run before the search refined minima that do not tie with an end candidate showed a
 rank 1.6e-4 too high over ages 0.35471-0.35539 (hyperexponential sizes, exponential noise,
