@@ -68,7 +68,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..distributions._panelcheb import _panel_of
+from ..distributions._panelcheb import _clenshaw, _dct1_matrix, _panel_of
 from .agerank import geometric_edges
 
 __all__ = ["WorkTable", "work_lookup"]
@@ -91,15 +91,7 @@ _CHECK_TOL = 1e-11  # of the scale: the most a checked fit may miss the exact va
 _BAD_CHECK = 1e6  # the miss given to a fit that fails its check (it is halved)
 
 
-def _dct1(n: int) -> np.ndarray:
-    """Values at the ascending first-kind points -> Chebyshev coefficients (type-II DCT)."""
-    theta = np.pi * (np.arange(n) + 0.5) / n
-    m = np.cos(np.outer(np.arange(n), theta)) * (2.0 / n)
-    m[0, :] *= 0.5
-    return m[:, ::-1].copy()
-
-
-_DCT = _dct1(_NPTS)
+_DCT = _dct1_matrix(_NPTS)  # values at the ascending first-kind points -> coefficients
 
 
 def critical_values(e) -> np.ndarray:
@@ -369,19 +361,6 @@ def _fit(v: np.ndarray, floor: float):
         tail = np.abs(c[:, -1]) + np.abs(c[:, -2])
         miss = np.where(tail > 0, tail / (_TOL * scale), 0.0)
     return c, np.where(np.all(np.isfinite(v), axis=1), miss, np.inf)
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _clenshaw(c, j, u):  # pragma: no cover - compiled
-    m = c.shape[1]
-    u2 = 2.0 * u
-    c0 = c[j, m - 2]
-    c1 = c[j, m - 1]
-    for k in range(3, m + 1):
-        tmp = c0
-        c0 = c[j, m - k] - c1
-        c1 = tmp + c1 * u2
-    return c0 + c1 * u
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

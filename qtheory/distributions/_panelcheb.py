@@ -238,10 +238,24 @@ def _value(md, anchor, s, xi, aj, bj):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _clenshaw(c, j, u):  # pragma: no cover - compiled
+    """The Chebyshev series of row ``j`` of ``c`` at ``u`` in ``[-1, 1]`` (Clenshaw's
+    recurrence, summed as NumPy's ``chebval``)."""
+    m = c.shape[1]
+    u2 = 2.0 * u
+    c0 = c[j, m - 2]
+    c1 = c[j, m - 1]
+    for k in range(3, m + 1):
+        tmp = c0
+        c0 = c[j, m - k] - c1
+        c1 = tmp + c1 * u2
+    return c0 + c1 * u
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
     """The tabulated value at ``xi`` on panel ``j`` (see :func:`panel_lookup`); NaN without a
     table."""
-    m = coef.shape[1]
     md = mode[j]
     if md == 0:
         return np.nan
@@ -249,15 +263,7 @@ def _at(xi, j, a, b, coef, mode, anchor):  # pragma: no cover - compiled
         return 0.0
     aj = a[j]
     bj = b[j]
-    u = _panel_u(xi, aj, bj)
-    u2 = 2.0 * u
-    c0 = coef[j, m - 2]
-    c1 = coef[j, m - 1]
-    for k in range(3, m + 1):
-        tmp = c0
-        c0 = coef[j, m - k] - c1
-        c1 = tmp + c1 * u2
-    return _value(md, anchor[j], c0 + c1 * u, xi, aj, bj)
+    return _value(md, anchor[j], _clenshaw(coef, j, _panel_u(xi, aj, bj)), xi, aj, bj)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
