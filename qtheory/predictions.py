@@ -56,6 +56,13 @@ class PredictionModel:
     # ---- law of the noise factor Z -------------------------------------------------
     noise_support: tuple[float, float] = (0.0, np.inf)
     noise_breakpoints: tuple[float, ...] = ()
+    #: The power ``beta > 0`` of the noise factor's law at 0: ``P(Z <= z)`` of exact order
+    #: ``z**beta`` and its density of order ``z**(beta - 1)`` as ``z -> 0``; ``inf`` when
+    #: ``Z`` is bounded away from 0 (or its law vanishes there faster than any power);
+    #: ``None`` when unknown. It decides which conditional moments diverge: given
+    #: ``Y = y`` or ``Y`` in a bounded bucket, ``E[X**k | Y]`` is infinite exactly when
+    #: ``E[X**(k - beta)]`` is (the likelihood of a large size decays like ``x**-beta``).
+    noise_power_at_zero: float | None = None
 
     def noise_cdf(self, z):  # pragma: no cover - abstract
         """P(Z <= z), vectorised."""
@@ -290,6 +297,7 @@ class ExactPrediction(PredictionModel):
     is_exact = True
     noise_support = (1.0, 1.0)
     noise_breakpoints = (1.0,)
+    noise_power_at_zero = np.inf
 
     def noise_cdf(self, z):
         return np.where(np.asarray(z, float) >= 1.0, 1.0, 0.0)[()]
@@ -334,6 +342,7 @@ class ExponentialPrediction(PredictionModel):
     """
 
     noise_support = (0.0, np.inf)
+    noise_power_at_zero = 1.0  # P(Z <= z) = 1 - exp(-z) ~ z
 
     def noise_cdf(self, z):
         z = np.maximum(np.asarray(z, float), 0.0)
@@ -400,6 +409,7 @@ class IntervalPrediction(PredictionModel):
         self.beta, self.alpha_hi = b, a
         self.noise_support = (b, a)
         self.noise_breakpoints = tuple(p for p in (b, a) if p > 0)
+        self.noise_power_at_zero = np.inf if b > 0 else 1.0  # uniform on [0, a]: z / a
 
     def _params(self):
         return {"beta": self.beta, "alpha": self.alpha_hi}
@@ -496,6 +506,9 @@ class LognormalPrediction(PredictionModel):
     0.5
     """
 
+    #: P(Z <= z) = Phi(log(z) / sigma) vanishes faster than any power of z
+    noise_power_at_zero = np.inf
+
     def __init__(self, sigma: float):
         self.sigma = check_positive("sigma", sigma)
 
@@ -564,6 +577,13 @@ class MultiplicativePrediction(PredictionModel):
         Support of ``pdf`` (default ``(0, inf)``).
     breakpoints : sequence of float, optional
         Points where the density of Z is not smooth (its support ends are added).
+    power_at_zero : float, optional
+        For a support that starts at 0: the power ``beta > 0`` with ``P(Z <= z)`` of exact
+        order ``z**beta`` as ``z -> 0`` (``np.inf``: faster than any power), which says
+        which moments of the size given a prediction diverge
+        (:attr:`PredictionModel.noise_power_at_zero`). Unknown by default: such moments
+        are then computed by quadrature, which warns where it does not converge. A
+        support above 0 has ``inf``.
 
     Examples
     --------
@@ -579,9 +599,20 @@ class MultiplicativePrediction(PredictionModel):
     Traceback (most recent call last):
     ...
     ValueError: pdf: the noise density integrates to 2, not 1
+
+    Gamma noise of shape 2 has ``P(Z <= z) ~ z**2 / 2``; with Pareto(1.5) sizes the
+    second moment of the size given a prediction is finite, the fourth is not:
+
+    >>> import qtheory as qt
+    >>> from qtheory.distributions.point_posterior import point_law
+    >>> g2 = MultiplicativePrediction(stats.gamma(2.0, scale=0.5), power_at_zero=2.0)
+    >>> post = point_law(qt.Pareto(alpha=1.5, xm=1.0), g2, 2.0)
+    >>> bool(np.isfinite(post.moment(2))), float(post.moment(4))
+    (True, inf)
     """
 
-    def __init__(self, noise=None, *, pdf=None, support=(0.0, np.inf), breakpoints=()):
+    def __init__(self, noise=None, *, pdf=None, support=(0.0, np.inf), breakpoints=(),
+                 power_at_zero: float | None = None):
         if (noise is None) == (pdf is None):
             raise ValueError("give exactly one of noise (a frozen scipy law) and pdf (a density)")
         if noise is not None:
@@ -601,6 +632,19 @@ class MultiplicativePrediction(PredictionModel):
             self.integrate_in_z = True
         self.noise = noise
         self.noise_support = (lo, hi)
+        if power_at_zero is not None:
+            try:
+                beta = float(power_at_zero)
+            except (TypeError, ValueError):
+                raise ValueError(f"power_at_zero must be a number > 0 or None, got "
+                                 f"{power_at_zero!r}") from None
+            if not beta > 0:  # (NaN fails too)
+                raise ValueError(f"power_at_zero must be > 0, got {power_at_zero!r}")
+            if lo > 0 and np.isfinite(beta):
+                raise ValueError(f"power_at_zero: the noise support starts at {lo!r} > 0, "
+                                 f"so the power at 0 is inf, not {power_at_zero!r}")
+            power_at_zero = beta
+        self.noise_power_at_zero = np.inf if lo > 0 else power_at_zero
         pts = {float(p) for p in breakpoints} | {p for p in (lo, hi) if 0 < p < np.inf}
         self.noise_breakpoints = tuple(sorted(p for p in pts if lo <= p <= hi))
         if pdf is not None:
@@ -636,8 +680,13 @@ class MultiplicativePrediction(PredictionModel):
 
     def _params(self):
         if self.noise is None:
-            return {"pdf": getattr(self._pdf, "__qualname__", "pdf"), "support": self.noise_support}
-        return {"noise": f"{self.noise.dist.name}{self.noise.args}{self.noise.kwds}"}
+            out = {"pdf": getattr(self._pdf, "__qualname__", "pdf"),
+                   "support": self.noise_support}
+        else:
+            out = {"noise": f"{self.noise.dist.name}{self.noise.args}{self.noise.kwds}"}
+        if self.noise_support[0] == 0 and self.noise_power_at_zero is not None:
+            out["power_at_zero"] = self.noise_power_at_zero
+        return out
 
     def noise_pdf(self, z):
         z = np.asarray(z, float)

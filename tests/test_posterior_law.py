@@ -14,6 +14,7 @@ from scipy import integrate, special, stats
 
 import qtheory as qt
 from qtheory.analysis.joint import JointIntegrals
+from qtheory.distributions.point_posterior import point_law
 from qtheory.distributions.posterior import PredictionBucket, bucket_law
 
 SIZES = {
@@ -426,3 +427,91 @@ def test_moments_of_power_tails_against_mpmath(alpha, k, want):
     law = PredictionBucket(qt.Pareto(alpha=alpha, xm=1.0), qt.ExponentialPrediction(), 0.0,
                            0.5)
     assert law.moment(k) == pytest.approx(want, rel=2e-15)
+
+
+def _pareto_exp_bucket_moment(k, alpha=1.5, hi=0.5):
+    """``E[X**k | Y <= hi]``, Pareto(alpha) sizes (xm = 1), exponential noise, from the
+    series ``1 - exp(-hi / x) = sum_n (-1)**(n + 1) (hi / x)**n / n!`` integrated term by
+    term (each term ``alpha / (n + alpha - k)``, finite for ``k < alpha + 1``)::
+
+        import mpmath as mp
+        mp.mp.dps = 30
+        a, t = mp.mpf(1.5), mp.mpf(0.5)
+        S = lambda k: a * mp.nsum(lambda n: (-1)**(n + 1) * t**n
+                                  / (mp.factorial(n) * (n + a - k)), [1, mp.inf])
+        S(2.4) / S(0)   # 29.0570210011629329248086616019
+    """
+    import mpmath as mp
+
+    with mp.workdps(30):
+        a, t = mp.mpf(alpha), mp.mpf(hi)
+
+        def S(k):
+            return a * mp.nsum(lambda n: (-1)**(n + 1) * t**n
+                               / (mp.factorial(n) * (n + a - k)), [1, mp.inf])
+
+        return float(S(k) / S(0))
+
+
+def test_moments_that_diverge_given_a_bounded_bucket_or_a_point():
+    """Given ``Y <= 0.5`` (or ``Y = 2``), a size ``x`` has weight of order ``x**-1`` under
+    exponential noise (its power at 0), so with Pareto(1.5) sizes ``E[X**k | Y]`` is finite
+    for ``k < 2.5`` and infinite from 2.5 on: ``inf``, not a large number with a warning (they
+    came out as 568 and 2.5e42 before). Orders just below the edge stay finite and right."""
+    size = qt.Pareto(alpha=1.5, xm=1.0)
+    law = PredictionBucket(size, qt.ExponentialPrediction(), 0.0, 0.5)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no quadrature is attempted
+        for k in (2.5, 3.0, 4.0):
+            assert law.moment(k) == np.inf
+        np.testing.assert_array_equal(law.tail_moment(3.0, [0.5, 1.0, 50.0]), np.inf)
+        part = law.partial_moment(3.0, [1.0, 5.0])
+        assert part[0] == 0.0 and np.isfinite(part[1]) and part[1] > 0
+        point = point_law(size, qt.ExponentialPrediction(), 2.0)
+        assert point.moment(2.5) == np.inf and np.isfinite(point.moment(2.0))
+    for k in (1.0, 2.0):
+        assert law.moment(k) == pytest.approx(_pareto_exp_bucket_moment(k), rel=1e-13)
+    with warnings.catch_warnings():  # x**-1.1: the quadrature warns (3e-5), still right
+        warnings.simplefilter("ignore", qt.QuadratureWarning)
+        assert law.moment(2.4) == pytest.approx(_pareto_exp_bucket_moment(2.4), rel=1e-6)
+
+
+def test_which_noise_laws_make_moments_diverge():
+    """The noise factor's power at 0 decides: uniform noise reaching 0 (alpha = 1) has
+    power 1, as exponential noise; uniform noise bounded away from 0, log-normal and exact
+    predictions have ``inf`` (every moment of a bounded bucket is finite); an unbounded
+    bucket diverges with the size law whatever the noise."""
+    size = qt.Pareto(alpha=1.5, xm=1.0)
+    assert qt.UniformPrediction(1.0).noise_power_at_zero == 1.0
+    assert qt.ExponentialPrediction().noise_power_at_zero == 1.0
+    for pred in (qt.UniformPrediction(0.5), qt.LognormalPrediction(0.5),
+                 qt.ExactPrediction()):
+        assert pred.noise_power_at_zero == np.inf
+    assert PredictionBucket(size, qt.UniformPrediction(1.0), 0.0, 0.5).moment(2.5) == np.inf
+    for pred in (qt.UniformPrediction(0.5), qt.LognormalPrediction(0.5)):
+        assert np.isfinite(PredictionBucket(size, pred, 0.0, 1.0).moment(3.0))
+        assert PredictionBucket(size, pred, 0.5, np.inf).moment(1.5) == np.inf
+
+
+def test_power_at_zero_of_a_user_noise_law():
+    """A user's noise law declares its power at 0; it is unknown by default (the
+    quadrature then decides, and warns), ``inf`` for a support above 0, and part of the
+    model's identity."""
+    g = stats.gamma(2.0, scale=0.5)
+    assert qt.MultiplicativePrediction(g).noise_power_at_zero is None
+    declared = qt.MultiplicativePrediction(g, power_at_zero=2.0)
+    assert declared.noise_power_at_zero == 2.0
+    assert declared != qt.MultiplicativePrediction(g)
+    assert declared == qt.MultiplicativePrediction(g, power_at_zero=2)
+    law = PredictionBucket(qt.Pareto(alpha=1.5, xm=1.0), declared, 0.0, 0.5)
+    assert law.moment(3.5) == np.inf
+    tri = qt.MultiplicativePrediction(pdf=lambda z: 1 - np.abs(z - 1), support=(0, 2),
+                                      breakpoints=[1.0], power_at_zero=2.0)
+    assert tri.noise_power_at_zero == 2.0
+    away = qt.MultiplicativePrediction(stats.uniform(0.5, 1.0))
+    assert away.noise_power_at_zero == np.inf
+    for bad in (0.0, -1.0, float("nan"), "two"):
+        with pytest.raises(ValueError, match="power_at_zero"):
+            qt.MultiplicativePrediction(g, power_at_zero=bad)
+    with pytest.raises(ValueError, match="power_at_zero: the noise support starts at 0.5"):
+        qt.MultiplicativePrediction(stats.uniform(0.5, 1.0), power_at_zero=1.0)
