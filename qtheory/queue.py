@@ -34,7 +34,7 @@ from .predictions import ExactPrediction, PredictionModel
 
 __all__ = ["MG1", "METHODS"]
 
-METHODS = ("quad", "soap", "mpmath", "symbolic")
+METHODS = ("quad", "soap", "rwork", "mpmath", "symbolic")
 _TRUE_SIZE_TWIN = {"SPJF": "SJF", "PSPJF": "PSJF", "SPRPT": "SRPT"}
 
 
@@ -80,7 +80,7 @@ class _Engines:
             ranks = pol.age_ranks_of(laws)
             analysis = ClassRankAnalysis(
                 [(p, law, r) for (p, law), r in zip(laws, ranks) if law is not None],
-                rtol=self.rtol)
+                rtol=self.rtol, gittins=True)
             analysis.buckets = [j for j, (_, law) in enumerate(laws) if law is not None]
             self._age[key] = analysis
         return self._age[key]
@@ -237,10 +237,15 @@ class MG1:
         Parameters
         ----------
         policy : str or Policy
-        method : {"quad", "mpmath", "symbolic"}
+        method : {"quad", "soap", "rwork", "mpmath", "symbolic"}
             ``"quad"``: double-precision tanh-sinh quadrature (fast, ~1e-10)
             of the policy's closed form, or the SOAP engine for policies that
-            have none; ``"soap"``: the SOAP engine even where a closed form exists;
+            have none (for ``GittinsBuckets`` and ``GittinsPosterior``, the
+            r-work integral below); ``"soap"``: the SOAP engine even where a
+            closed form exists; ``"rwork"``: for the Gittins policies only
+            (``Gittins``, ``GittinsBuckets``, ``GittinsPosterior``), the integral
+            of the r-work over the rank level (:mod:`qtheory.analysis.rwork`),
+            which needs no tagged-job analysis (a second route to the same number);
             ``"mpmath"``: an independent high-precision computation at ``dps``
             digits (slow: seconds); ``"symbolic"``: a sympy closed form where one
             exists (M/M/1 and exponential predictions of exponential sizes),
@@ -276,8 +281,14 @@ class MG1:
             from .analysis import symbolic
 
             return symbolic.mean_response_time(pol.name, self.size, self.prediction, lam), 0.0
+        if method == "rwork":
+            return self._rwork_mean(pol, lam)
         if method in ("soap", "quad") and self._age_rank_analysis(pol) is not None:
-            value, err = self._age_rank_analysis(pol).mean(lam)
+            analysis = self._age_rank_analysis(pol)
+            if isinstance(pol, (GittinsBuckets, GittinsPosterior)):
+                value, err = analysis.mean(lam, "soap" if method == "soap" else "rwork")
+            else:
+                value, err = analysis.mean(lam)
             if np.isinf(value) and isinstance(pol, (Gittins, SERPT, GittinsBuckets,
                                                     GittinsPosterior)):
                 warnings.warn(
@@ -299,6 +310,23 @@ class MG1:
             return one_bit_mean(self.size, self.prediction, lam, pol.threshold, pol.preemptive,
                                 pol.within), 0.0
         value, err = self._quad_mean(pol, lam)
+        return float(value), float(err)
+
+    def _rwork_mean(self, pol: Policy, lam: float):
+        """``(E[T], error)`` of a Gittins policy by the r-work integral over the level."""
+        if isinstance(pol, (GittinsBuckets, GittinsPosterior)):
+            value, err = self._age_rank_analysis(pol).mean(lam, "rwork")
+        elif isinstance(pol, Gittins):
+            from .analysis.multiclass import ClassRankAnalysis
+
+            key = ("rwork", pol.name)
+            if key not in self._engines._age:
+                self._engines._age[key] = ClassRankAnalysis.from_engines(
+                    [1.0], [self._age_rank_analysis(pol)], self.rtol, gittins=True)
+            value, err = self._engines._age[key].mean(lam)
+        else:
+            raise ValueError(f"method: 'rwork' is for the Gittins policies (Gittins, "
+                             f"GittinsBuckets, GittinsPosterior), not {pol.name}")
         return float(value), float(err)
 
     def _age_rank_analysis(self, pol: Policy):

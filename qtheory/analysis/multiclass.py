@@ -73,6 +73,10 @@ class ClassRankAnalysis:
         accepts: an ``AgeRank``, an age-only ``RankFunction``, a number or a callable).
     rtol : float
         Target relative error of :meth:`mean`.
+    gittins : bool
+        Every class is ranked by the Gittins rank of its own law (not checked): :meth:`mean`
+        is then the r-work integral over the level (:func:`~qtheory.analysis.rwork.rwork_mean`,
+        no tagged-job analysis) unless asked for SOAP's.
 
     Examples
     --------
@@ -88,7 +92,8 @@ class ClassRankAnalysis:
     True
     """
 
-    def __init__(self, classes, rtol: float = 1e-9):
+    def __init__(self, classes, rtol: float = 1e-9, gittins: bool = False):
+        self.gittins = bool(gittins)
         try:
             classes = list(classes)
         except TypeError:
@@ -131,9 +136,11 @@ class ClassRankAnalysis:
         self._tables: dict[int, WorkTable] = {}  # class -> its work functions' tables
 
     @classmethod
-    def from_engines(cls, probs, engines, rtol: float = 1e-9) -> ClassRankAnalysis:
+    def from_engines(cls, probs, engines, rtol: float = 1e-9,
+                     gittins: bool = False) -> ClassRankAnalysis:
         """Build from ready :class:`AgeRankAnalysis` objects (one per class)."""
-        return cls([(p, e.size, e) for p, e in zip(probs, engines)], rtol=rtol)
+        return cls([(p, e.size, e) for p, e in zip(probs, engines)], rtol=rtol,
+                   gittins=gittins)
 
     # ------------------------------------------------------------------ mixture functions
     def _level(self, level: int) -> list[_Structure]:
@@ -181,15 +188,18 @@ class ClassRankAnalysis:
         self._structs[level] = out
         return out
 
-    def _cross_work(self, k: int, val: np.ndarray, wait: np.ndarray):
+    def _cross_work(self, k: int, val: np.ndarray, wait: np.ndarray,
+                    least: int | None = None):
         """Class ``k``'s work functions ``(N, O0, S)`` at the bare levels ``val`` (``O0``,
         ``S`` where ``wait``): from the class's tables in the level
-        (:class:`~qtheory.analysis._worktab.WorkTable`), the levels they leave out by the
-        exact path (:meth:`_exact_work`)."""
+        (:class:`~qtheory.analysis._worktab.WorkTable`; an interval is tabulated when at
+        least ``least`` of the levels fall in it, :data:`_TABLE_LEAST` by default), the
+        levels they leave out by the exact path (:meth:`_exact_work`)."""
         tab = self._tables.get(k)
         if tab is None:
             tab = self._tables[k] = WorkTable(self.engines[k])
-        N, O0, S, need = tab.lookup(val, wait, least=_TABLE_LEAST)
+        N, O0, S, need = tab.lookup(val, wait,
+                                    least=_TABLE_LEAST if least is None else least)
         if np.any(need):
             idx = np.nonzero(need)[0]
             N[idx], O0[idx], S[idx] = self._exact_work(k, val[idx], wait[idx])
@@ -315,22 +325,46 @@ class ClassRankAnalysis:
         new_work, old_work = self.mixed_work(own, float(self.probs[c]), skip=c)
         return own._conditional(lam, x, new_work, old_work)
 
-    def mean(self, lam: float) -> tuple[float, float]:
+    def mean(self, lam: float, method: str | None = None) -> tuple[float, float]:
         """``(E[T], error estimate)`` at arrival rate ``lam`` (``inf`` at load >= 1).
 
-        The quadrature level is raised until the nested tanh-sinh estimate meets ``rtol``
-        and the value agrees with the level below to ``sqrt(rtol)`` (the first level only
-        with an estimate below ``rtol / 100``: :func:`~qtheory.analysis.agerank._accept`);
-        a :class:`~qtheory.QuadratureWarning` reports a miss.
+        ``method``: ``"soap"`` (the classes' means by SOAP, :meth:`class_means`, mixed) or
+        ``"rwork"`` (only for Gittins ranks: :func:`~qtheory.analysis.rwork.rwork_mean`);
+        by default ``"rwork"`` where the analysis was built with ``gittins=True``. Either
+        raises its quadrature level until the nested tanh-sinh estimate meets ``rtol`` and
+        the value agrees with the level below to ``sqrt(rtol)`` (the first level only with
+        an estimate below ``rtol / 100``: :func:`~qtheory.analysis.agerank._accept`); a
+        :class:`~qtheory.QuadratureWarning` reports a miss.
+
+        Examples
+        --------
+        Gittins given the class of an exponential mixture: the two methods agree.
+
+        >>> import qtheory as qt
+        >>> from qtheory.analysis.gittins import gittins_rank
+        >>> laws = [qt.Weibull(0.5), qt.Exponential(mean=3.0)]
+        >>> a = ClassRankAnalysis([(0.5, w, gittins_rank(w)) for w in laws], gittins=True)
+        >>> soap, rwork = a.mean(0.2, "soap")[0], a.mean(0.2)[0]
+        >>> bool(abs(soap - rwork) <= 1e-10 * soap)
+        True
         """
-        vals, errs = self.class_means(lam)
-        if not np.all(np.isfinite(vals)):
-            return np.inf, 0.0
-        value = float(self.probs @ vals)
-        err = float(self.probs @ errs)
-        if err > self.rtol * abs(value):
+        if method is None:
+            method = "rwork" if self.gittins else "soap"
+        if method not in ("soap", "rwork"):
+            raise ValueError(f"method must be 'soap' or 'rwork', got {method!r}")
+        if method == "rwork":
+            from .rwork import rwork_mean
+
+            value, err = rwork_mean(self, lam)
+        else:
+            vals, errs = self.class_means(lam)
+            if not np.all(np.isfinite(vals)):
+                return np.inf, 0.0
+            value = float(self.probs @ vals)
+            err = float(self.probs @ errs)
+        if np.isfinite(value) and err > self.rtol * abs(value):
             warnings.warn(
-                f"multi-class SOAP mean response time: quadrature reached an estimated relative "
-                f"error of {err / abs(value):.2e}, above the requested rtol={self.rtol:.1e}",
-                QuadratureWarning, stacklevel=2)
+                f"multi-class {'r-work' if method == 'rwork' else 'SOAP'} mean response time: "
+                f"quadrature reached an estimated relative error of {err / abs(value):.2e}, "
+                f"above the requested rtol={self.rtol:.1e}", QuadratureWarning, stacklevel=2)
         return value, err

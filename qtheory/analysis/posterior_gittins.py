@@ -240,15 +240,19 @@ class PosteriorGittinsAnalysis:
 
             classes = node_classes(self.size, self.prediction, n)
             self._engines[n] = ClassRankAnalysis(
-                [(w, law, gittins_rank(law)) for w, _, law in classes], rtol=self.rtol)
+                [(w, law, gittins_rank(law)) for w, _, law in classes], rtol=self.rtol,
+                gittins=True)
         return self._engines[n]
 
-    def node_means(self, lam: float) -> tuple[float, float, float, float]:
-        """``(E_n, E_{n/2}, E_{n/4}, quadrature error of E_n)`` at arrival rate ``lam``."""
+    def node_means(self, lam: float, method: str = "rwork") -> tuple[float, float, float,
+                                                                      float]:
+        """``(E_n, E_{n/2}, E_{n/4}, quadrature error of E_n)`` at arrival rate ``lam``, each
+        by ``method`` (``"rwork"`` or ``"soap"``:
+        :meth:`~qtheory.analysis.multiclass.ClassRankAnalysis.mean`)."""
         n = self.nodes
-        hi, err = self.engine(n).mean(lam)
-        mid, _ = self.engine(n // 2).mean(lam)
-        lo, _ = self.engine(max(n // 4, 1)).mean(lam)
+        hi, err = self.engine(n).mean(lam, method)
+        mid, _ = self.engine(n // 2).mean(lam, method)
+        lo, _ = self.engine(max(n // 4, 1)).mean(lam, method)
         return float(hi), float(mid), float(lo), float(err)
 
     def sprpt(self, lam: float) -> float:
@@ -261,8 +265,9 @@ class PosteriorGittinsAnalysis:
             warnings.simplefilter("ignore", QuadratureWarning)
             return float(self._sprpt.mean("SPRPT", lam)[0])
 
-    def mean(self, lam: float) -> tuple[float, float]:
-        """``(E[T], error estimate)`` at arrival rate ``lam`` (``inf`` at load >= 1).
+    def mean(self, lam: float, method: str = "rwork") -> tuple[float, float]:
+        """``(E[T], error estimate)`` at arrival rate ``lam`` (``inf`` at load >= 1); the
+        node systems' means by ``method`` (``"rwork"``, the default, or ``"soap"``).
 
         With ``d_n = E_n - E_{n/2}``: when the differences shrink at least as fast as at
         first order (``|d_n| <= |d_{n/2}| / 2``) the value is ``E_n + d_n / 3`` (with
@@ -280,7 +285,7 @@ class PosteriorGittinsAnalysis:
             return np.inf, 0.0
         if self._exact is not None:  # the posterior is the point mass at y: SRPT
             return self._exact.mean("SRPT", lam)
-        hi, mid, lo, err = self.node_means(lam)
+        hi, mid, lo, err = self.node_means(lam, method)
         d, d_prev = hi - mid, mid - lo
         # (differences at rounding level count as converged)
         steady = abs(d) <= 0.5 * abs(d_prev) + 64.0 * np.finfo(float).eps * abs(hi)
