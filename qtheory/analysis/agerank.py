@@ -675,32 +675,35 @@ class _Law:
                 out[fin] = w2 + (cf - bf) ** 2 * self.sf(cf)
         # an interval narrow next to its start (ending at c or at the support's end)
         # cancels in the moment differences by (b / (c - b))**2: there the integral of the
-        # tail, int_b^c 2 (t - b) P(X > t) dt, whose error is a few ulps of (c - b)**2 (what
-        # the r-work integral, which divides by the level squared, needs near a bounded
-        # support's end: rwork)
+        # density, int_b^e (x - b)**2 f(x) dx + (c - b)**2 P(X > c) with e = min(c, hi),
+        # whose error is a few ulps of (c - b)**2 (what the r-work integral, which divides
+        # by the level squared, needs near a bounded support's end: rwork)
         end = np.minimum(c, self.hi)
         narrow = (b > 0) & (end - b < _NARROW * b) & (end > b)
         if np.any(narrow):
-            val = self._trunc2_narrow(b[narrow], end[narrow])
+            val = self._trunc2_narrow(b[narrow], c[narrow], end[narrow])
             ok = np.isfinite(val)
             idx = np.nonzero(narrow)[0][ok]
             out[idx] = val[ok]
         return out
 
-    def _trunc2_narrow(self, b, e):
-        """``int_b^e 2 (t - b) P(X > t) dt`` by 16-point Gauss-Legendre on ``[b, e]``,
-        checked by the rule on its two halves (NaN where they differ by more than
-        ``1e-12`` relative plus the few ulps of ``(e - b)**2`` that the tail's own rounding
-        gives: a kink inside, left to the moment differences); one call of the tail for
-        all the points."""
+    def _trunc2_narrow(self, b, c, e):
+        """``int_b^e (x - b)**2 f(x) dx + (c - b)**2 P(X > c)`` (``e = min(c, hi)``) by
+        16-point Gauss-Legendre on ``[b, e]``, checked by the rule on its two halves (NaN
+        where they differ by more than ``1e-12`` relative plus a few ulps of
+        ``(e - b)**2``: a kink or a singular density inside, left to the moment
+        differences); one call of the density for all the points."""
         x, w = _GL16
         u = np.concatenate([0.5 * (1.0 + x), 0.25 * (1.0 + x), 0.25 * (3.0 + x)])  # in [0, 1]
-        d = (e - b)[:, None] * u[None, :]  # t - b
-        f = d * self.sf(b[:, None] + d)
+        d = (e - b)[:, None] * u[None, :]  # x - b
+        f = d * d * self.pdf(b[:, None] + d)
         n = x.size
-        whole = (f[:, :n] @ w) * (e - b)
-        halves = (f[:, n:2 * n] @ w + f[:, 2 * n:] @ w) * (0.5 * (e - b))
+        whole = (f[:, :n] @ w) * (0.5 * (e - b))
+        halves = (f[:, n:2 * n] @ w + f[:, 2 * n:] @ w) * (0.25 * (e - b))
         good = np.abs(whole - halves) <= 1e-12 * np.abs(halves) + 64.0 * _EPS * (e - b) ** 2
+        inner = c < self.hi
+        if np.any(inner):
+            halves[inner] += (c[inner] - b[inner]) ** 2 * self.sf(c[inner])
         return np.where(good, halves, np.nan)
 
 

@@ -161,12 +161,13 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
     # levels within rounding of that value, taken to reach the end of the last piece), and
     # those nodes take the value at 1 - 2**-20 of it instead (their share is about 1 / top
     # times that value: 1e-77 for Pareto(1.5), whose top rank is 5e153)
-    below_top = None
-    prev = None
-    value, err = np.inf, 0.0
-    for level in range(_FIRST_LEVEL, _LAST_LEVEL + 1):
+    below_top = [None]
+
+    def pieces_at(idx, level):
+        """Per piece of ``idx``: the nested sums (value, estimate, half-step value) of the
+        integrand and the work integral of a new job, at ``level``."""
         rule = tanh_sinh_rule(level)
-        xf, wf = finite_nodes(lo, hi, rule)
+        xf, wf = finite_nodes(lo[idx], hi[idx], rule)
         with np.errstate(divide="ignore", over="ignore"):
             r = 1.0 / xf.ravel()
         N, S = _mixed(analysis, r)
@@ -174,16 +175,23 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
             g = np.where(S > 0, S / (2.0 * (1.0 - lam * N)), 0.0)
         off = ~np.isfinite(g) & (r > top * _NEAR_TOP)
         if np.any(off):
-            if below_top is None:
+            if below_top[0] is None:
                 nb, sb = _mixed(analysis, np.array([top * _NEAR_TOP]))
-                below_top = float(sb[0] / (2.0 * (1.0 - lam * nb[0]))) if sb[0] > 0 else 0.0
-            g[off] = below_top
-        # the work integral of a new job, int_0^inf N(r) / r^2 dr, is 1 for Gittins ranks
-        work = float((N.reshape(xf.shape) * wf).sum())
-        miss = abs(work - 1.0)
+                below_top[0] = float(sb[0] / (2.0 * (1.0 - lam * nb[0]))) if sb[0] > 0 else 0.0
+            g[off] = below_top[0]
         fine, est, half = nested_sum(g.reshape(xf.shape) * wf, rule.coarse, rule.coarse4,
                                      with_coarse=True)
-        value, err, below = float(fine.sum()), float(est.sum()), float(half.sum())
+        return fine, est, half, (N.reshape(xf.shape) * wf).sum(axis=1)
+
+    every = np.arange(lo.size)
+    fine, est, half, work_p = pieces_at(every, _FIRST_LEVEL)
+    level = np.full(lo.size, _FIRST_LEVEL)
+    prev = None
+    while True:
+        value, err = float(fine.sum()), float(est.sum())
+        # the work integral of a new job, int_0^inf N(r) / r^2 dr, is 1 for Gittins ranks
+        work = float(work_p.sum())
+        miss = abs(work - 1.0)
         if not np.isfinite(value):
             return np.inf, 0.0
         if miss > _NOT_GITTINS:
@@ -191,10 +199,23 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
                 f"the classes' ranks are not their laws' Gittins ranks (the r-work integral "
                 f"needs them): the work integral of a new job, int N(r) / r^2 dr, is "
                 f"{work:.6g}, not 1; use the SOAP analysis (method='soap')")
-        if _accept(value, err, below if prev is None else prev, analysis.rtol,
-                   first=prev is None):
+        below = float(half.sum()) if prev is None else prev
+        if _accept(value, err, below, analysis.rtol, first=prev is None):
             break
+        # the next level on the pieces that hold most of the estimate (their share above
+        # a hundredth of the target each, or the largest), the others kept
+        target = 1e-2 * analysis.rtol * abs(value)
+        refine = np.nonzero((est > target / max(lo.size, 1)) & (level < _LAST_LEVEL))[0]
+        if not refine.size:
+            refine = np.nonzero(level < _LAST_LEVEL)[0]
+            if not refine.size:
+                break
+            refine = refine[[int(np.argmax(est[refine]))]]
         prev = value
+        for lv in np.unique(level[refine] + 1):
+            idx = refine[level[refine] + 1 == lv]
+            fine[idx], est[idx], half[idx], work_p[idx] = pieces_at(idx, int(lv))
+            level[idx] = lv
     # the identity's miss joins the estimate: at the accepted level it is the quadrature
     # error of that other integral (2.8e-11 at level 4 for 9 bucket classes, whose value
     # was then within 4e-15 of level 5's) or what the ranks miss of Gittins' values
