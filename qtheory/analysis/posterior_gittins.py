@@ -49,20 +49,24 @@ just below or above a jump), and the errors average out only in the mean. Measur
 the node classes as the others): 1.616, 1.632, 1.506, 1.509 for 8, 16, 32, 64 nodes, so
 ``|E_n - E_{n/2}|`` would not bound its error.
 
-Cost: one posterior law and one Gittins rank per node, and a multi-class analysis that
-needs each class's other-job functions at every other class's levels; those are tables in
-the level (:mod:`qtheory.analysis._worktab`), so that part is no longer one root finding per
-pair of classes and level. A whole value (``E_n`` with its ``n/2`` and ``n/4`` companions),
-load 0.8, cold, in a fresh process: Weibull 2 sizes with uniform noise 0.5 0.8 s, 1.9 s and
-5.3 s for n = 16, 32, 64 (7.6 s for 64 before the work tables, 1.2 GB of memory against
-0.41 GB now); exponential sizes with exponential noise 1.8 s for n = 16 (3.2 s before the
-nested rank fits and the tie rule of tabulated tails of 2026-12-05, 5.3 s before the work
-tables); bounded Pareto (alpha 1.5 on [0.2, 50]) with lognormal noise (sigma 0.5) 2.4 s for
-n = 16 (3.4 s before those; 4.1 s before the work tables; 5.4 s and 7.4 s for the last two
-before the multi-class analysis accepted its first quadrature level on a small enough
-estimate, :func:`~qtheory.analysis.agerank._accept`; 3.4 s, 55 s and about 2 minutes for
-the three before the posterior laws were tabulated). What remains is the node laws' ranks
-(about 40 % of it, 15-45 ms a law) and the multi-class analysis.
+Each node system's mean is the r-work integral over the level
+(:mod:`qtheory.analysis.rwork`: the classes are ranked by their own Gittins ranks, so no
+tagged-job analysis is needed; ``method="soap"`` gives SOAP's, the same to 6e-12). With it,
+the node rule approximates just two integrals over the prediction at each level,
+``N(r) = int N_y(r) dF_Y`` and ``S(r) = int S_y(r) dF_Y``: ``N_y(r)`` jumps where the rank at
+age 0 equals ``r``, ``S_y(r)`` has a kink there. Correcting the rule for ``N``'s jump alone
+(even with its exact position and size, exact predictions) made ``E[T]`` worse, -2.0e-4
+against +3.8e-5 at 64 nodes: the errors of ``N`` and ``S`` cancel in part (``docs/soap.md``).
+
+Cost: one posterior law and one Gittins rank per node, and the node systems' work functions
+at the levels of the r-work integral (tables in the level, :mod:`qtheory.analysis._worktab`).
+A whole value (``E_n`` with its ``n/2`` and ``n/4`` companions), load 0.8, cold: Weibull 2
+sizes with uniform noise 0.5 0.48 s for n = 16, 0.65 s and 1.44 s more for 32 and 64;
+exponential sizes with exponential noise 1.15 s; bounded Pareto (alpha 1.5 on [0.2, 50])
+with lognormal noise (sigma 0.5) 1.34 s (SOAP's multi-class analysis: 0.53, 1.49 and 1.69 s;
+0.8, 1.8 and 2.4 s before the nested rank fits of 2026-12-05; 5.3 and 4.1 s for the last two
+before the work tables, and 3.4 s, 55 s and about 2 minutes before the posterior laws were
+tabulated). What remains is mostly the node laws' ranks (15-45 ms a law).
 """
 
 from __future__ import annotations
