@@ -286,7 +286,7 @@ class MG1:
         if method in ("soap", "quad") and self._age_rank_analysis(pol) is not None:
             analysis = self._age_rank_analysis(pol)
             if isinstance(pol, (GittinsBuckets, GittinsPosterior)):
-                value, err = analysis.mean(lam, "soap" if method == "soap" else "rwork")
+                value, err = analysis.mean(lam, "soap" if method == "soap" else None)
             else:
                 value, err = analysis.mean(lam)
             if np.isinf(value) and isinstance(pol, (Gittins, SERPT, GittinsBuckets,

@@ -787,10 +787,11 @@ def geometric_edges(lo: float, hi: float, ratio: float, most: int | None = None)
     exactly ``lo`` and ``hi``. Serves the cuts of wide quadrature pieces (:func:`_wide_cut`),
     of rank pieces before their fits (``gittins._cheb_pieces``) and of level intervals
     before their tables (``_worktab._presplit``)."""
-    m = max(1, int(np.ceil(np.log(hi / lo) / np.log(ratio))))
+    span = np.log(hi) - np.log(lo)  # (hi / lo overflows for a subnormal lo)
+    m = max(1, int(np.ceil(span / np.log(ratio))))
     if most is not None:
         m = min(m, most)
-    edges = lo * (hi / lo) ** (np.arange(m + 1) / m)
+    edges = np.exp(np.log(lo) + span * (np.arange(m + 1) / m))
     edges[0], edges[-1] = lo, hi
     return edges
 

@@ -248,11 +248,11 @@ class PosteriorGittinsAnalysis:
                 gittins=True)
         return self._engines[n]
 
-    def node_means(self, lam: float, method: str = "rwork") -> tuple[float, float, float,
-                                                                      float]:
+    def node_means(self, lam: float, method: str | None = None) -> tuple[float, float, float,
+                                                                           float]:
         """``(E_n, E_{n/2}, E_{n/4}, quadrature error of E_n)`` at arrival rate ``lam``, each
-        by ``method`` (``"rwork"`` or ``"soap"``:
-        :meth:`~qtheory.analysis.multiclass.ClassRankAnalysis.mean`)."""
+        by ``method`` (``"rwork"``, ``"soap"``, or by default the r-work integral with SOAP's
+        analysis as its fallback: :meth:`~qtheory.analysis.multiclass.ClassRankAnalysis.mean`)."""
         n = self.nodes
         hi, err = self.engine(n).mean(lam, method)
         mid, _ = self.engine(n // 2).mean(lam, method)
@@ -269,9 +269,9 @@ class PosteriorGittinsAnalysis:
             warnings.simplefilter("ignore", QuadratureWarning)
             return float(self._sprpt.mean("SPRPT", lam)[0])
 
-    def mean(self, lam: float, method: str = "rwork") -> tuple[float, float]:
+    def mean(self, lam: float, method: str | None = None) -> tuple[float, float]:
         """``(E[T], error estimate)`` at arrival rate ``lam`` (``inf`` at load >= 1); the
-        node systems' means by ``method`` (``"rwork"``, the default, or ``"soap"``).
+        node systems' means by ``method`` (:meth:`node_means`).
 
         With ``d_n = E_n - E_{n/2}``: when the differences shrink at least as fast as at
         first order (``|d_n| <= |d_{n/2}| / 2``) the value is ``E_n + d_n / 3`` (with

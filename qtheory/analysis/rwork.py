@@ -49,7 +49,10 @@ posterior of atoms 1, 2 and 5 under uniform noise gave 204180 for 5.32 (what is 
 is about ``1e-12`` relative: ``S(r) <= p r**2`` there).
 
 A check comes free: the expected r-work of a new job integrates to
-``int_0^inf N(r) / r^2 dr = 1`` (the identity above at age 0). On the same nodes it
+``int_0^inf N(r) / r^2 dr = 1`` (the identity above at age 0; over the levels kept, from
+``r_min`` up, to ``sum_c p_c V_c(r_min) / r_min``, which is below 1 for a class whose rank
+falls to 0 at age 0, as a Weibull 0.4 law's, whose jobs are served at any level). On the
+same nodes it
 measures what the quadrature and the ranks miss (it joins the error estimate: 4e-16 to
 3e-11 for bucket laws), and it tells a rank that is not Gittins' apart: SERPT's rank on a
 Weibull 0.5 law (which orders jobs as Gittins' does, so SOAP gives the same mean) gives
@@ -130,6 +133,22 @@ def _mixed(analysis, r: np.ndarray):
     return N, S
 
 
+def _work_target(analysis, r_min: float) -> float:
+    """``sum_c p_c V_c(r_min) / r_min``: what the work integral of a new job over the
+    levels from ``r_min`` up is for Gittins ranks (1 when no class is served below
+    ``r_min``)."""
+    from .agerank import _Levels
+
+    lev = _Levels(np.array([r_min]), np.array([-1]), np.zeros(1))
+    total = 0.0
+    for q, e in zip(analysis.probs, analysis.engines):
+        c = float(e._first_reach(lev)[0])
+        n = float(e._new_work(lev)[0])
+        tail = float(e.law.sf(np.array([c]))[0]) if np.isfinite(c) else 0.0
+        total += q * (n / r_min + tail)
+    return total
+
+
 def rwork_mean(analysis, lam: float) -> tuple[float, float]:
     """``(E[T], error estimate)`` of a multi-class Gittins policy at arrival rate ``lam``
     (module docstring), from the classes of ``analysis`` (a
@@ -181,42 +200,53 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
             g[off] = below_top[0]
         fine, est, half = nested_sum(g.reshape(xf.shape) * wf, rule.coarse, rule.coarse4,
                                      with_coarse=True)
-        return fine, est, half, (N.reshape(xf.shape) * wf).sum(axis=1)
+        work, west = nested_sum(N.reshape(xf.shape) * wf, rule.coarse, rule.coarse4)
+        return fine, est, half, work, west
 
+    # the work integral over the levels kept, from r_min up, is sum_c p_c V_c(r_min) / r_min
+    # (telescoping -d(V / r)), V(r) = E[min(X, c(r))] + r P(X > c(r)): 1 but for classes
+    # whose rank falls to 0 at age 0 (a decreasing hazard without bound: Weibull 0.4),
+    # which are served below r_min (1.5e-9 short for Weibull 0.406 at 2**-40 of the mean)
+    work_target = _work_target(analysis, 1.0 / hi[-1]) if hi.size else 1.0
     every = np.arange(lo.size)
-    fine, est, half, work_p = pieces_at(every, _FIRST_LEVEL)
+    fine, est, half, work_p, west = pieces_at(every, _FIRST_LEVEL)
     level = np.full(lo.size, _FIRST_LEVEL)
     prev = None
     while True:
-        value, err = float(fine.sum()), float(est.sum())
+        # a piece's estimate counts the work integral's too, in units of the value: a rank
+        # nearly constant over the ages (Weibull 0.9987) makes both integrands rise within a
+        # few parts in 1e3 of the level, which the work integral's estimate sees first
+        scale = abs(float(fine.sum()))
+        est_all = est + west * scale
+        value, err = float(fine.sum()), float(est_all.sum())
         # the work integral of a new job, int_0^inf N(r) / r^2 dr, is 1 for Gittins ranks
         work = float(work_p.sum())
-        miss = abs(work - 1.0)
+        miss = abs(work - work_target)
         if not np.isfinite(value):
             return np.inf, 0.0
         if miss > _NOT_GITTINS:
             raise ValueError(
                 f"the classes' ranks are not their laws' Gittins ranks (the r-work integral "
                 f"needs them): the work integral of a new job, int N(r) / r^2 dr, is "
-                f"{work:.6g}, not 1; use the SOAP analysis (method='soap')")
+                f"{work:.6g}, not {work_target:.6g}; use the SOAP analysis (method='soap')")
         below = float(half.sum()) if prev is None else prev
         if _accept(value, err, below, analysis.rtol, first=prev is None):
             break
         # the next level on the pieces that hold most of the estimate (their share above
         # a hundredth of the target each, or the largest), the others kept
         target = 1e-2 * analysis.rtol * abs(value)
-        refine = np.nonzero((est > target / max(lo.size, 1)) & (level < _LAST_LEVEL))[0]
+        refine = np.nonzero((est_all > target / max(lo.size, 1)) & (level < _LAST_LEVEL))[0]
         if not refine.size:
             refine = np.nonzero(level < _LAST_LEVEL)[0]
             if not refine.size:
                 break
-            refine = refine[[int(np.argmax(est[refine]))]]
+            refine = refine[[int(np.argmax(est_all[refine]))]]
         prev = value
         for lv in np.unique(level[refine] + 1):
             idx = refine[level[refine] + 1 == lv]
-            fine[idx], est[idx], half[idx], work_p[idx] = pieces_at(idx, int(lv))
+            fine[idx], est[idx], half[idx], work_p[idx], west[idx] = pieces_at(idx, int(lv))
             level[idx] = lv
     # the identity's miss joins the estimate: at the accepted level it is the quadrature
     # error of that other integral (2.8e-11 at level 4 for 9 bucket classes, whose value
     # was then within 4e-15 of level 5's) or what the ranks miss of Gittins' values
-    return value, err + miss * abs(value)
+    return value, float(err + miss * abs(value))
