@@ -8,29 +8,37 @@ formula, and the second depends on the ranks' order only, the first on their val
 that is not Gittins' (or not accurately), or a level set computed badly at small levels,
 shows as a difference between the two.
 
-This script draws random systems: Gittins on a plain size law (8 families: Weibull,
-lognormal, exponential, hyperexponential, bounded Pareto, Pareto, uniform, a Weibull law
-truncated to a random interval, and random atoms), and Gittins given 1 to 4 random
-prediction thresholds (the same continuous families, uniform, exponential or lognormal noise),
+This script draws random systems: Gittins on a plain size law (the families of
+``gittins_random_laws.py``: Weibull, lognormal, exponential, hyperexponential, bounded Pareto,
+Pareto, uniform; a Weibull law truncated to a random interval; random atoms), and Gittins given
+1 to 4 random prediction thresholds (the continuous families; uniform, exponential or
+lognormal noise),
 at a random load from 0.3 to 0.97, and records the relative difference of the two values
 and of each from its own error estimate.
 
 Run: ``python validation/rwork_random.py [seed ...] [--systems N]`` (about 5 s a seed of 30
-systems). Last run (2026-12-05 14:30, seeds 1 to 6, 30 systems each, 180 systems): median
-relative difference 1.3e-13; 15 above 1e-9, all of two kinds, both warned about:
+systems). Last run (2026-12-05 14:35, seeds 1 to 6, 30 systems each, 180 systems): median
+relative difference 5.7e-14; 8 above 1e-9, of three kinds:
 
-* hyperexponential sizes given buckets (7 systems, 2.7e-5 to 1.4e-3): SOAP's multi-class
-  analysis does not converge (its levels 4 to 8 wander by 1e-3 on one of them, and it warns
-  with estimates of 3e-6 to 7e-4), while the r-work integral is the same to 1e-15 at every
-  quadrature level and passes the work identity. Every bucket's rank there climbs to the
-  same limit, the larger mean, and is flat to rounding past some age: SOAP then orders the
-  oldest jobs of different buckets by the rounding of their flat values (a single level,
-  which the r-work integral does not see). Gittins on hyperexponential buckets was only
-  good to those 1e-4 - 1e-3 before the r-work integral became the default;
-* a Weibull law truncated to an interval given buckets (8 systems, 5e-9 to 4.4e-7): the
-  bucket laws' own quadratures over the noise warn of errors of 1e-8 to 7e-7 (the truncation
-  ends are kinks of the size law inside them), and the two routes use those laws' functions
-  differently.
+* hyperexponential sizes given buckets (5.96e-4 here; 7 systems of 1.4e-4 to 1.4e-3 in a
+  run before the size families were shared with ``gittins_random_laws.py``): SOAP's
+  multi-class analysis does not converge (its levels 4 to 8 wander by 1e-3 on one of them,
+  and it warns with estimates of 3e-6 to 7e-4), while the r-work integral is the same to
+  1e-15 at every quadrature level and passes the work identity. Every bucket's rank there
+  climbs to the same limit, the larger mean, and is flat to rounding past some age: SOAP then
+  orders the oldest jobs of different buckets by the rounding of their flat values (a single
+  level, which the r-work integral does not see). Gittins on hyperexponential buckets was
+  only good to those 1e-4 - 1e-3 before the r-work integral became the default;
+* a Weibull law truncated to an interval given buckets (1.4e-8 to 2.4e-7): the bucket laws'
+  own quadratures over the noise warn of errors of 1e-8 to 7e-7 (the truncation ends are
+  kinks of the size law inside them);
+* lognormal sizes given buckets of uniform noise 0.835 (2.8e-8): the r-work value's own
+  estimate, 2.0e-7 with the default pieces, covers it (the default then returns SOAP's), but
+  on one bucket law alone of this system both routes miss a closed form, unflagged: its
+  Gittins rank peaks at age 0, so the policy is first come first served, and SOAP is 3.2e-8
+  and the r-work integral 9.5e-8 above Pollaczek-Khinchine (``tests/test_rwork.py``, an
+  ``xfail`` until found; the ranks of such laws fall, rise to a local maximum and fall to 0
+  at the end of the bounded support; laws of this kind with simpler ranks agree to 1e-15).
 
 A third kind was found by the first run and fixed: Gittins on Pareto(1.83) at load 0.843,
 where SOAP accepted its first quadrature level with an estimate of 9.2e-12 and was 2.1e-9
@@ -40,8 +48,10 @@ off (``agerank._accept``).
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import numpy as np
 
@@ -50,39 +60,21 @@ from qtheory.analysis.agerank import AgeRankAnalysis
 from qtheory.analysis.gittins import gittins_rank
 from qtheory.analysis.multiclass import ClassRankAnalysis
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from gittins_random_laws import _prediction, _size  # noqa: E402 - the same random families
+
 P = qt.policies
 
 
 def _continuous(rng):
-    k = rng.integers(8)
-    if k == 0:
-        return qt.Weibull(float(rng.uniform(0.3, 3.0)))
-    if k == 1:
-        return qt.Lognormal(sigma=float(rng.uniform(0.2, 2.0)), mean=1.0)
-    if k == 2:
-        return qt.Exponential(mean=float(rng.uniform(0.5, 2.0)))
-    if k == 3:
-        return qt.HyperExponential(means=(float(rng.uniform(0.1, 1)),
-                                          float(rng.uniform(1.5, 10))), probs=(0.7, 0.3))
-    if k == 4:
-        return qt.BoundedPareto(alpha=float(rng.uniform(0.5, 2.5)), low=0.1,
-                                high=float(rng.uniform(5, 500)))
-    if k == 5:
-        return qt.Pareto(alpha=float(rng.uniform(1.3, 4)), xm=1.0)
-    if k == 6:
-        return qt.Uniform(0.0, float(rng.uniform(0.5, 3)))
-    a = float(rng.uniform(0.0, 1.0))
-    return qt.Truncated(qt.Weibull(float(rng.uniform(0.5, 3.0))), a,
-                        a + float(rng.uniform(0.2, 3.0)))
-
-
-def _prediction(rng):
-    k = rng.integers(3)
-    if k == 0:
-        return qt.UniformPrediction(float(rng.uniform(0.1, 0.9)))
-    if k == 1:
-        return qt.ExponentialPrediction()
-    return qt.LognormalPrediction(float(rng.uniform(0.1, 1.5)))
+    """A continuous size law: the seven families of ``gittins_random_laws.py`` (Weibull,
+    lognormal, exponential, hyperexponential, bounded Pareto, Pareto, uniform), or (one time
+    in eight) a Weibull law truncated to a random interval."""
+    if rng.random() < 0.125:
+        a = float(rng.uniform(0.0, 1.0))
+        return qt.Truncated(qt.Weibull(float(rng.uniform(0.5, 3.0))), a,
+                            a + float(rng.uniform(0.2, 3.0)))
+    return _size(rng)
 
 
 def _system(rng):
