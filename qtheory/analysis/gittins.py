@@ -812,6 +812,9 @@ class _Law:
         return G
 
 
+_NEAR_KINK = np.array([1e-2, 1e-3, 1e-4, 1e-6])  # _grid: relative distances to a kink
+
+
 def _grid(law: _Law, n_per_decade: int = 20):
     lo = 1e-7 * law.med
     A = law.A
@@ -822,6 +825,12 @@ def _grid(law: _Law, n_per_decade: int = 20):
         g.append(law.hi - span * np.geomspace(1e-10, 1.0, 60))
     for z in law.bps:
         g.append(np.array([z, np.nextafter(z, 0.0), z * (1 - 1e-9), z * (1 + 1e-9)]))
+        # a regime narrower than the grid's step can sit next to a kink of the law (an
+        # interior optimum over [3.85, 3.9477] before the kink of a uniform-noise bucket
+        # law, missed between grid ages 3.80 and z (1 - 1e-9), where it was within the tie
+        # allowance of 1 / hazard: the rank 7e-5 too high there, and Gittins, first come
+        # first served on that law, 3.2e-8 off Pollaczek-Khinchine): ages approaching z
+        g.append(z * (1.0 + np.outer([-1.0, 1.0], _NEAR_KINK).ravel()))
     g = np.unique(np.concatenate(g))
     return g[(g >= 0) & (g < A)]
 
