@@ -32,15 +32,16 @@ relative difference 5.7e-14; 8 above 1e-9, of three kinds:
 * a Weibull law truncated to an interval given buckets (1.4e-8 to 2.4e-7): the bucket laws'
   own quadratures over the noise warn of errors of 1e-8 to 7e-7 (the truncation ends are
   kinks of the size law inside them);
-* lognormal sizes given buckets of uniform noise 0.835 (2.8e-8): the r-work value's own
-  estimate, 2.0e-7 with the default pieces, covers it (the default then returns SOAP's), but
-  on one bucket law alone of this system both routes miss a closed form, unflagged: its
-  Gittins rank peaks at age 0, so the policy is first come first served, and SOAP is 3.2e-8
-  and the r-work integral 9.5e-8 above Pollaczek-Khinchine (``tests/test_rwork.py``, an
-  ``xfail`` until found; the ranks of such laws fall, rise to a local maximum and fall to 0
-  at the end of the bounded support; laws of this kind with simpler ranks agree to 1e-15).
+* lognormal sizes given buckets of uniform noise 0.835 (2.8e-8), since fixed: on one bucket
+  law alone of this system both routes missed a closed form, unflagged (its Gittins rank
+  peaks at age 0, so the policy is first come first served; SOAP was 3.2e-8 and the r-work
+  integral 9.5e-8 above Pollaczek-Khinchine). The rank was 1 / hazard over [3.85, 3.9477],
+  where an interior optimum is lower by up to 7e-5: a regime narrower than the age grid's
+  step next to the law's kink at 3.9477. The grid now approaches every kink
+  (``gittins._NEAR_KINK``), and both routes agree with the closed form to 1.2e-11
+  (``tests/test_rwork.py``).
 
-A third kind was found by the first run and fixed: Gittins on Pareto(1.83) at load 0.843,
+Another was found by the first run and fixed: Gittins on Pareto(1.83) at load 0.843,
 where SOAP accepted its first quadrature level with an estimate of 9.2e-12 and was 2.1e-9
 off (``agerank._accept``).
 """
