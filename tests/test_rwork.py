@@ -250,3 +250,20 @@ def test_a_bucket_whose_rank_peaks_at_age_0_is_fcfs(method):
         value = ClassRankAnalysis.from_engines([1.0], [engine], gittins=True).mean(
             lam, "rwork")[0]
     assert value == pytest.approx(pk, rel=1e-10)
+
+
+def test_pieces_graded_towards_a_close_critical_value():
+    """Lognormal sizes, uniform noise 0.835, thresholds 0.6515 and 1.9914: a branch point of
+    the work functions (a smooth minimum of one class's rank, at level 0.3596) lies 0.0088
+    outside a piece of 37.5 in s = 1 / r, and the r-work quadrature stayed 2.4e-7 off up to
+    its last level (the default then took SOAP's value). Pieces are now graded towards such
+    a neighbour, and the r-work integral alone agrees with SOAP to 1e-10."""
+    size = qt.Lognormal(sigma=0.48065439282099587, mean=float(np.exp(
+        -0.1155143226690601 + 0.48065439282099587**2 / 2)))
+    pred = qt.UniformPrediction(alpha=0.8349659146318266)
+    q = qt.MG1(load=0.342, size=size, prediction=pred)
+    pol = P.GittinsBuckets(thresholds=(0.6515, 1.9914))
+    soap = q.mean_response_time(pol, method="soap")
+    value, est = q.mean_response_time_with_error(pol, method="rwork")
+    assert value == pytest.approx(soap, rel=1e-10)
+    assert est <= 1e-12 * value
