@@ -11,8 +11,8 @@ shows as a difference between the two.
 This script draws random systems: Gittins on a plain size law (the families of
 ``gittins_random_laws.py``: Weibull, lognormal, exponential, hyperexponential, bounded Pareto,
 Pareto, uniform; a Weibull law truncated to a random interval; random atoms), and Gittins given
-1 to 4 random prediction thresholds (the continuous families; uniform, exponential or
-lognormal noise),
+1 to 4 random prediction thresholds (the continuous families, or random atoms; uniform,
+exponential or lognormal noise),
 at a random load from 0.3 to 0.97, and records the relative difference of the two values
 and of each from its own error estimate.
 
@@ -90,7 +90,12 @@ def _system(rng):
         else:
             size = _continuous(rng)
         return f"{size!r}, Gittins, load {load:.3f}", qt.MG1(load=load, size=size), P.Gittins()
-    size, pred = _continuous(rng), _prediction(rng)
+    if rng.random() < 0.15:  # atoms given buckets (their classes' ranks tie exactly)
+        m = int(rng.integers(2, 5))
+        size = qt.Discrete(np.sort(rng.uniform(0.2, 8.0, m)), rng.dirichlet(np.ones(m)))
+    else:
+        size = _continuous(rng)
+    pred = _prediction(rng)
     k = int(rng.integers(1, 5))
     q = qt.MG1(load=load, size=size, prediction=pred)
     u = np.sort(rng.uniform(0.05, 0.95, k))
