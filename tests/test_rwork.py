@@ -114,7 +114,7 @@ def test_only_gittins_ranks():
     SOAP gives the same mean for both; the r-work integral uses the rank's *values* and
     is right only for Gittins' (with SERPT's values it gave 6.007 against 7.906). The
     work integral of a new job, 1 for Gittins ranks (0.4037 for SERPT's), tells them apart:
-    a clear error, not a wrong number."""
+    a clear error, not a wrong number (the default takes SOAP's value instead, and warns)."""
     law = qt.Weibull(0.5)
     lam = 0.8 / law.mean
     g = ClassRankAnalysis([(1.0, law, gittins_rank(law))], gittins=True)
@@ -122,7 +122,9 @@ def test_only_gittins_ranks():
     assert s.mean(lam, "soap")[0] == pytest.approx(g.mean(lam, "soap")[0], rel=1e-9)
     assert g.mean(lam)[0] == pytest.approx(g.mean(lam, "soap")[0], rel=1e-10)
     with pytest.raises(ValueError, match=r"not their laws' Gittins ranks .* is 0\.40"):
-        s.mean(lam)
+        s.mean(lam, "rwork")
+    with pytest.warns(qt.QuadratureWarning, match="SOAP's analysis is used instead"):
+        assert s.mean(lam)[0] == s.mean(lam, "soap")[0]
 
 
 def test_bounded_supports_and_atoms():
