@@ -814,10 +814,11 @@ def _wide_cut(edges):
     return out
 
 
-def _flat(level, end, snap: float = _SNAP):
+def _flat(level, end, snap: float):
     """Levels equal to a monotone piece's value ``end`` at its start or end to within
-    ``_SNAP`` (relative): the same rank value computed another way (a maximum of the rank
-    is the end value of an increasing piece and the start value of a decreasing one). Such a
+    ``snap`` (relative; :data:`_SNAP` for continuous laws): the same rank value computed
+    another way (a maximum of the rank is the end value of an increasing piece and the start
+    value of a decreasing one). Such a
     level is taken to be reached at that end: where the rank is flat there (a smooth
     maximum), the ages whose rank rounds to it span about ``sqrt(eps)`` of the scale, and a
     solve returned any of them, so that the same level's work functions differed with the

@@ -340,13 +340,11 @@ class ClassRankAnalysis:
         By default ``"soap"``, and where the analysis was built with ``gittins=True`` the
         r-work integral, with SOAP's analysis computed too where the r-work estimate is
         above ``rtol / 10`` (the value with the smaller estimate is returned: ranks nearly
-        constant
-        over the ages, as a Weibull law's of shape within 1e-3 of 1, make the work
+        constant over the ages, as a Weibull law's of shape within 1e-3 of 1, make the work
         functions rise within a few parts in 1e3 of the level, where the r-work quadrature
         ended 1.5e-9 off with an estimate of 0.94e-9 (Weibull 0.75 and 0.9987 classes),
-        while SOAP, which uses the ranks' order only, was within 1e-12;
-        SOAP in turn did not converge on hyperexponential buckets, where the r-work
-        integral does). Either
+        while SOAP, which uses the ranks' order only, was within 1e-12; SOAP in turn did not
+        converge on hyperexponential buckets, where the r-work integral does). Either
         raises its quadrature level until the nested tanh-sinh estimate meets ``rtol`` and
         the value agrees with the level below to ``sqrt(rtol)`` (the first level only with
         an estimate below ``rtol / 100``: :func:`~qtheory.analysis.agerank._accept`); a

@@ -170,7 +170,7 @@ def _work_target(analysis, r_min: float) -> float:
     total = 0.0
     for q, e in zip(analysis.probs, analysis.engines):
         c = float(e._first_reach(lev)[0])
-        n = float(e._new_work(lev)[0])
+        n = float(e.law.emin(np.array([c]))[0])  # (the engine's _new_work at r_min)
         tail = float(e.law.sf(np.array([c]))[0]) if np.isfinite(c) else 0.0
         total += q * (n / r_min + tail)
     return total
@@ -207,11 +207,12 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
     # levels within rounding of that value, taken to reach the end of the last piece), and
     # those nodes take the value at 1 - 2**-20 of it instead (their share is about 1 / top
     # times that value: 1e-77 for Pareto(1.5), whose top rank is 5e153)
-    below_top = [None]
+    below_top = None
 
     def pieces_at(idx, level):
         """Per piece of ``idx``: the nested sums (value, estimate, half-step value) of the
         integrand and the work integral of a new job, at ``level``."""
+        nonlocal below_top
         rule = tanh_sinh_rule(level)
         xf, wf = finite_nodes(lo[idx], hi[idx], rule)
         with np.errstate(divide="ignore", over="ignore"):
@@ -221,10 +222,10 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
             g = np.where(S > 0, S / (2.0 * (1.0 - lam * N)), 0.0)
         off = ~np.isfinite(g) & (r > top * _NEAR_TOP)
         if np.any(off):
-            if below_top[0] is None:
+            if below_top is None:
                 nb, sb = _mixed(analysis, np.array([top * _NEAR_TOP]))
-                below_top[0] = float(sb[0] / (2.0 * (1.0 - lam * nb[0]))) if sb[0] > 0 else 0.0
-            g[off] = below_top[0]
+                below_top = float(sb[0] / (2.0 * (1.0 - lam * nb[0]))) if sb[0] > 0 else 0.0
+            g[off] = below_top
         fine, est, half = nested_sum(g.reshape(xf.shape) * wf, rule.coarse, rule.coarse4,
                                      with_coarse=True)
         work, west = nested_sum(N.reshape(xf.shape) * wf, rule.coarse, rule.coarse4)
@@ -243,9 +244,9 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
         # a piece's estimate counts the work integral's too, in units of the value: a rank
         # nearly constant over the ages (Weibull 0.9987) makes both integrands rise within a
         # few parts in 1e3 of the level, which the work integral's estimate sees first
-        scale = abs(float(fine.sum()))
-        est_all = est + west * scale
-        value, err = float(fine.sum()), float(est_all.sum())
+        value = float(fine.sum())
+        est_all = est + west * abs(value)
+        err = float(est_all.sum())
         # the work integral of a new job, int_0^inf N(r) / r^2 dr, is 1 for Gittins ranks
         work = float(work_p.sum())
         miss = abs(work - work_target)
