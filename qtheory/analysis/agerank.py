@@ -814,7 +814,7 @@ def _wide_cut(edges):
     return out
 
 
-def _flat(level, end, snap: float):
+def _flat(level, end, snap: float = _SNAP):
     """Levels equal to a monotone piece's value ``end`` at its start or end to within
     ``snap`` (relative; :data:`_SNAP` for continuous laws): the same rank value computed
     another way (a maximum of the rank is the end value of an increasing piece and the start
