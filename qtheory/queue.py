@@ -315,7 +315,7 @@ class MG1:
     def _rwork_mean(self, pol: Policy, lam: float):
         """``(E[T], error)`` of a Gittins policy by the r-work integral over the level."""
         if isinstance(pol, (GittinsBuckets, GittinsPosterior)):
-            value, err = self._age_rank_analysis(pol).mean(lam, "rwork")
+            analysis = self._age_rank_analysis(pol)
         elif isinstance(pol, Gittins):
             from .analysis.multiclass import ClassRankAnalysis
 
@@ -323,10 +323,11 @@ class MG1:
             if key not in self._engines._age:
                 self._engines._age[key] = ClassRankAnalysis.from_engines(
                     [1.0], [self._age_rank_analysis(pol)], self.rtol, gittins=True)
-            value, err = self._engines._age[key].mean(lam)
+            analysis = self._engines._age[key]
         else:
             raise ValueError(f"method: 'rwork' is for the Gittins policies (Gittins, "
                              f"GittinsBuckets, GittinsPosterior), not {pol.name}")
+        value, err = analysis.mean(lam, "rwork")
         return float(value), float(err)
 
     def _age_rank_analysis(self, pol: Policy):
