@@ -515,3 +515,27 @@ def test_power_at_zero_of_a_user_noise_law():
             qt.MultiplicativePrediction(g, power_at_zero=bad)
     with pytest.raises(ValueError, match="power_at_zero: the noise support starts at 0.5"):
         qt.MultiplicativePrediction(stats.uniform(0.5, 1.0), power_at_zero=1.0)
+
+
+def test_bucket_law_of_a_truncated_size_law_cuts_at_its_ends():
+    """A truncated size law lists the ends of its support as breakpoints (its density
+    jumps there), and the quadratures over the noise factor cut where they enter: the
+    moments of a bucket law no longer stop at 1e-7 with a warning. Reference (mpmath, 30
+    digits, the size density times P(Z <= 0.7 / x) split at the support's ends)::
+
+        k = mp.mpf(1.5); f = lambda x: k * x**(k-1) * mp.e**(-x**k)
+        w = lambda x: 1 - mp.e**(-mp.mpf('0.7') / x)
+        num = mp.quad(lambda x: x * f(x) * w(x), [0.3, 1, 2])
+        den = mp.quad(lambda x: f(x) * w(x), [0.3, 1, 2])
+        num / den   # 0.807200079471579226963271597354
+    """
+    size = qt.Truncated(qt.Weibull(1.5), 0.3, 2.0)
+    assert size.breakpoints == (0.3, 2.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        law = PredictionBucket(size, qt.ExponentialPrediction(), 0.0, 0.7)
+        assert float(law.moment(1)) == pytest.approx(0.807200079471579226963271597354,
+                                                     rel=1e-13)
+        for pred in (qt.LognormalPrediction(0.5), qt.UniformPrediction(0.5)):
+            for lo, hi in ((0.0, 0.7), (0.7, 1.5), (1.5, np.inf)):
+                PredictionBucket(size, pred, lo, hi).moment(2)
