@@ -774,15 +774,16 @@ class GittinsPosterior(Policy):
     extrapolated from ``nodes`` and ``nodes / 2`` as a second-order rule
     (``extrapolate=False``: the ``nodes`` value itself).
     :meth:`~qtheory.MG1.mean_response_time_with_error` returns the error estimate
-    ``|E_n - E_{n/2}|`` (a bound for any order of convergence from 1 up, once the
-    differences shrink steadily: check with a larger ``nodes``); a
+    ``max(|E_n - E_{n/2}|, |E_{n/2} - E_{n/4}| / 4)`` (a bound for any order of convergence
+    from 1 up, once the differences shrink steadily: check with a larger ``nodes``;
+    ``validation/posterior_random.py``); a
     :class:`~qtheory.QuadratureWarning` reports one above ``1e-3`` relative, differences that
     do not shrink (then no extrapolation) and a value above SPRPT's, which the optimum cannot
     be (the rule has not converged: at loads near 1 the node values are erratic; Weibull 2
     sizes, uniform noise 0.5, load 0.99: 21.70, 25.36, 25.70, 25.37, 25.24 for 4 ... 64
-    nodes, SPRPT 25.24). Seconds a value at the default 16 nodes (0.9 s for Weibull sizes
-    with uniform noise, 5.3 s for exponential sizes with exponential noise, 4.1 s for bounded
-    Pareto sizes with lognormal noise; the cost grows as ``nodes**2``).
+    nodes, SPRPT 25.24). About a second a value at the default 16 nodes, cold (0.48 s for
+    Weibull 2 sizes with uniform noise 0.5, 1.15 s for exponential sizes with exponential
+    noise, 1.34 s for bounded Pareto sizes with lognormal noise; 64 nodes add about 2 s).
 
     The simulator runs it on ``cells`` equal-probability cells of the prediction's quantile,
     a job in a cell being ranked by the Gittins rank of the posterior at the cell's middle

@@ -209,9 +209,23 @@ class PredictionPoint(PredictionBucket):
             fine, est, half = nested_sum(prod, coarse, coarse4, with_coarse=True)
             return fine, est, np.abs(fine - half)
 
+    def _weight(self, x: np.ndarray) -> np.ndarray:
+        """``g(y / x) / x`` at points ``x`` (1-D), 0 outside the support ``[y / z_max,
+        y / z_min]``. Inside it ``y / x`` is in the noise factor's support, and is put back
+        there where rounding takes it out: at the lower end ``y / (y / z_max)`` can round
+        above ``z_max``, where the density of a uniform factor is 0, and the law's density
+        there was 0 instead of its right limit (exponential sizes, uniform noise 0.5229,
+        ``y = 3.2798``: ``1 / hazard`` was inf at the end of a rank piece, which came out NaN,
+        and Gittins on the posterior with 64 nodes raised a ``ValueError``)."""
+        inside = (x >= self._lo) & (x <= self._hi) & (x > 0)
+        with np.errstate(all="ignore"):
+            z = np.clip(self.y / np.where(inside, x, 1.0), self._zlo, self._zhi)
+            out = np.asarray(self.prediction.noise_pdf(z), dtype=float) / x
+        return np.where(inside & np.isfinite(out) & (out > 0), out, 0.0)
+
     def _g(self, t: np.ndarray) -> np.ndarray:
         flat = t.ravel()
-        w = _density_weight(self.prediction, self.y, flat)
+        w = self._weight(flat)
         with np.errstate(all="ignore"):
             f = np.asarray(self.size.pdf(flat), dtype=float)
             out = np.where(w > 0, f * w, 0.0)
@@ -235,7 +249,7 @@ class PredictionPoint(PredictionBucket):
         out = np.zeros(flat.shape)
         if np.any(inside):
             xi = flat[inside]
-            w = _density_weight(self.prediction, self.y, xi)
+            w = self._weight(xi)
             with np.errstate(invalid="ignore"):
                 f = np.asarray(self.size.pdf(xi), dtype=float)
                 out[inside] = np.where(w > 0, f * w, 0.0) / self.mass

@@ -188,7 +188,7 @@ def main(argv=None) -> Path:
         lines += ["", "Gittins given a noisy prediction (each bucket's law, or each node's, a "
                   "posterior computed by quadrature and tabulated). Peer = SPRPT (closed-form "
                   "engine), cold on the same queue, same run. GittinsPosterior's value carries "
-                  "its own error estimate (about 1.6e-3 at 16 nodes here, see "
+                  "its own error estimate (about 2.2e-3 at 16 nodes here, see "
                   "`validation/results/gittins_posterior.md`), not 1e-8.", "",
                   "| size | prediction | policy | cold ms | peer (SPRPT) ms | / peer | value | "
                   "<= 200 ms |", "|---|---|---|---:|---:|---:|---:|---|"]
