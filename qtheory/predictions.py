@@ -163,16 +163,17 @@ class PredictionModel:
         """P(Y <= y), computed as :meth:`marginal_pdf` is."""
         return self._marginal(y, size, "Fy")
 
-    def marginal_ppf(self, u, size: SizeDistribution) -> np.ndarray:
-        """Quantiles ``F_Y^{-1}(u)`` of the prediction for ``0 < u < 1`` (1-D), to a few
-        ulps: a bracket from the size law's median widened by factors 2, 4, 16, ... (up to
-        ``2**64``), then Illinois false position with bisection safeguards
-        (:func:`~qtheory.analysis.agerank._bracket_solve`) on :meth:`marginal_cdf`, or a
-        bisection in ``log y`` on the size law's cdf for exact predictions and sizes with
-        atoms (a cdf that jumps). The 64 quantiles of ``GittinsPosterior(nodes=64)``'s rule
-        take 43-69 calls of the cdf (64-100 with the doubling and bisection used before;
-        each call a quadrature over the noise for every point). Quadrature warnings at the
-        far points of the search are dropped; the cdf at the quantiles found warns as usual.
+    def marginal_ppf(self, u, size: SizeDistribution) -> np.ndarray | float:
+        """Quantiles ``F_Y^{-1}(u)`` of the prediction for ``0 < u < 1`` (any shape; a float for a
+        scalar, as :meth:`marginal_cdf` gives), to a few ulps: a bracket from the size law's median
+        widened by factors 2, 4, 16, ... (up to ``2**64``), then Illinois false position with
+        bisection safeguards (:func:`~qtheory.analysis.agerank._bracket_solve`) on
+        :meth:`marginal_cdf`, or a bisection in ``log y`` on the size law's cdf for exact
+        predictions and sizes with atoms (a cdf that jumps). The 64 quantiles of
+        ``GittinsPosterior(nodes=64)``'s rule take 43-69 calls of the cdf (64-100 with the doubling
+        and bisection used before; each call a quadrature over the noise for every point).
+        Quadrature warnings at the far points of the search are dropped; the cdf at the quantiles
+        found warns as usual.
 
         Examples
         --------
@@ -180,7 +181,10 @@ class PredictionModel:
         >>> y = ExactPrediction().marginal_ppf([0.5], qt.Exponential(mean=1.0))
         >>> bool(abs(y[0] - np.log(2.0)) < 1e-14)
         True
+        >>> round(ExactPrediction().marginal_ppf(0.5, qt.Exponential(mean=1.0)), 14)
+        0.69314718055995
         """
+        shape = np.shape(u)
         u = np.asarray(u, dtype=float).ravel()
         if np.any(~(u > 0) | ~(u < 1)):
             raise ValueError(f"u must lie in (0, 1), got {u!r}")
@@ -197,7 +201,7 @@ class PredictionModel:
             warnings.simplefilter("ignore", QuadratureWarning)
             y = self._ppf_search(u, cdf, med, size)
         cdf(y)  # warns where the cdf at the quantiles themselves is not accurate
-        return y
+        return float(y[0]) if shape == () else y.reshape(shape)
 
     def _ppf_search(self, u, cdf, med, size):
         """The bracket and solver of :meth:`marginal_ppf`."""

@@ -223,3 +223,14 @@ def test_marginal_quantiles_far_out_in_few_calls(name):
     assert np.all(cdf(y * (1.0 - 1e-13), size) < u)
     if name == "exponential":
         assert len(calls) < 110
+
+
+def test_marginal_ppf_keeps_the_shape_of_its_argument():
+    """A scalar gives a float (it gave a 1-element array, unlike ``marginal_cdf``), an array
+    its own shape."""
+    pred, size = qt.ExponentialPrediction(), qt.Weibull(2.0)
+    y = pred.marginal_ppf(0.5, size)
+    assert isinstance(y, float)
+    assert float(pred.marginal_cdf(y, size)) == pytest.approx(0.5, rel=1e-13)
+    grid = pred.marginal_ppf([[0.2, 0.5], [0.7, 0.9]], size)
+    assert grid.shape == (2, 2) and grid[0, 1] == y
