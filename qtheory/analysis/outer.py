@@ -23,6 +23,7 @@ __all__ = ["OuterGrid", "make_grid", "adaptive"]
 
 MAX_BREAKPOINTS = 64
 SQUARE_C = 256.0  # a level's error is taken as at least this times d**2 / |value| (adaptive)
+_LOG_SPAN = 16.0  # a finite piece [a, b] with b > this times a > 0 takes the rule in log x
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,11 @@ class OuterGrid:
 
 
 def make_grid(lo: float, hi: float, breakpoints, scale: float, level: int) -> OuterGrid:
-    """Nodes on [lo, hi] split at the breakpoints strictly inside it.
+    """Nodes on [lo, hi] split at the breakpoints strictly inside it; a finite piece
+    ``[a, b]`` with ``b > 16 a > 0`` takes the rule in ``log x`` (the integrands of the
+    closed forms change over a scale of ``x`` itself: a piece [0.1, 372] of an integral over
+    the prediction, tanh-sinh in ``x``, needed a level more than the whole half-line's
+    exp-sinh rule).
 
     Examples
     --------
@@ -61,7 +66,14 @@ def make_grid(lo: float, hi: float, breakpoints, scale: float, level: int) -> Ou
     finite_hi = np.isfinite(hi)
     ends = [*edges[1:], float(hi)] if finite_hi else edges[1:]
     for a, b in zip(edges, ends):
-        x, w = finite_nodes(np.array(a), np.array(b), rule)
+        if a > 0 and b > _LOG_SPAN * a:
+            # a piece over decades: the rule in log x (the same nodes' nesting), as the
+            # integrands change over a scale of x itself there
+            u, w = finite_nodes(np.array(np.log(a)), np.array(np.log(b)), rule)
+            x = np.exp(u)
+            w = w * x
+        else:
+            x, w = finite_nodes(np.array(a), np.array(b), rule)
         xs.append(x), ws.append(w), cs.append(rule.coarse), c4s.append(rule.coarse4)
     if not finite_hi:
         a = edges[-1]

@@ -30,7 +30,6 @@ import numpy as np
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
-from .agerank import geometric_edges
 from .joint import JointIntegrals
 from .outer import OuterGrid, adaptive, make_grid
 from .quadrature import finite_nodes, tanh_sinh_rule
@@ -86,15 +85,10 @@ class PredictionAnalysis:
         # but the integrands still change where a kink or end x of the size law sits for the
         # typical noise factor, over a scale of y itself: cut there too (bounded Pareto on
         # [0.1, 372] with exponential noise, PSPJF at load 0.742: the fourth level was 5.3e-9
-        # off with an estimate of 3.6e-11, its change from the third 3.8e-7; now 1.4e-13)
-        # (geometric cuts in between, as a finite piece over decades is poorly resolved by a
-        # tanh-sinh rule: [0.1, 260] in one piece took level 5 where the uncut half-line
-        # needed level 4)
+        # off with an estimate of 3.6e-11, its change from the third 3.8e-7; now 1.9e-11)
+        # (a piece between them over decades takes the rule in log y: make_grid)
         if not zs and xs and np.isfinite(p.noise_median) and p.noise_median > 0:
-            ends = sorted(x * float(p.noise_median) for x in xs)
-            pts |= set(ends)
-            if ends[-1] > 16.0 * ends[0]:
-                pts |= {float(v) for v in geometric_edges(ends[0], ends[-1], 16.0)}
+            pts |= {x * float(p.noise_median) for x in xs}
         zlo, zhi = p.noise_support
         ylo = lo * zlo
         yhi = hi * zhi if np.isfinite(hi) and np.isfinite(zhi) else np.inf
