@@ -334,9 +334,9 @@ def test_closed_forms_meet_their_tolerance_on_multi_scale_laws(policy, size, pre
     random laws): the closed-form route accepted a fourth tanh-sinh level 1.4e-9 to 4.6e-8
     off with estimates of 1e-11 to 2e-10, unflagged. The references are the mpmath route's
     (``q.mean_response_time(policy, method="mpmath")``, 30 digits, which SOAP's values agree
-    with to 3e-13): the level's error floor is now ``256 d**2 / |value|``, and the outer
-    integral over the prediction is cut where the size law's support ends sit for the
-    typical noise factor (a piece over decades taking the rule in log y)."""
+    with to 3e-13): the classical level's error floor is now ``256 d**2 / |value|``, and
+    the outer integral over the prediction is cut where the size law's support ends sit for
+    the typical noise factor (a piece over decades taking the rule in log y)."""
     q = qt.MG1(load=load, size=size, prediction=pred)
     v, err = q.mean_response_time_with_error(policy)
     assert v == pytest.approx(ref, rel=1e-10)

@@ -25,7 +25,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..distributions.base import SizeDistribution
-from .outer import OuterGrid, adaptive, make_grid
+from .outer import SQUARE_C, OuterGrid, adaptive, make_grid
 
 __all__ = ["ClassicalAnalysis", "CLASSICAL_POLICIES"]
 
@@ -107,7 +107,8 @@ class ClassicalAnalysis:
                     return g.integrate(q["f"] * (x / dbar + 0.5 * lam * old / dbar**2))
             raise ValueError(f"policy: unknown classical policy {policy!r}")
 
-        return adaptive(evaluate, self.rtol, f"{policy} mean response time")
+        return adaptive(evaluate, self.rtol, f"{policy} mean response time",
+                        square_c=SQUARE_C)
 
     # ------------------------------------------------------------------ conditional
     def conditional(self, policy: str, lam: float, x) -> np.ndarray:

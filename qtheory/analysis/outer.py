@@ -22,7 +22,7 @@ from .quadrature import SAFETY, finite_nodes, halfline_nodes, nested_sum, tanh_s
 __all__ = ["OuterGrid", "make_grid", "adaptive"]
 
 MAX_BREAKPOINTS = 64
-SQUARE_C = 256.0  # a level's error is taken as at least this times d**2 / |value| (adaptive)
+SQUARE_C = 256.0  # the classical closed forms' square_c of adaptive
 _LOG_SPAN = 16.0  # a finite piece [a, b] with b > this times a > 0 takes the rule in log x
 
 
@@ -91,6 +91,7 @@ def adaptive(
     first: int = 4,
     last: int = 6,
     atol: float = 0.0,
+    square_c: float = 1.0,
 ) -> tuple[float, float]:
     """Raise the level until ``evaluate(level)`` reports an error within tolerance.
 
@@ -98,17 +99,23 @@ def adaptive(
     change ``d`` from the level below (``first - 1`` is evaluated too; the grids are nested,
     so its nodes are a subset): a double-exponential rule at best doubles the correct digits
     per level, so the error of a level is about ``C d**2 / |value|``, and that floor is
-    taken when it is larger, with ``C`` = :data:`SQUARE_C` (256; SOAP's age-rank analysis
-    measured ``C`` from 1 to 194, :func:`qtheory.analysis.agerank._accept`). The nested
-    estimate alone was once 75 times low: SPJF, Weibull 1.59 sizes, uniform noise, load
-    0.898: level 4 reported 6e-10 where it was off by 1.8e-7 (4.6e-8 relative), after level
-    3 had been off by 1.9e-4. The floor with ``C = 1`` was too low as well (random laws
-    checked against SOAP and mpmath): SJF on a hyperexponential law (means 0.652 and 8.55,
-    load 0.719) was accepted at level 4 with an estimate of 6.9e-10 and was 1.2e-7 off
-    (1.1e-8 relative, ``C = 170``); PSPJF on a bounded Pareto law (alpha 0.555 on [0.1, 378])
-    under exponential noise 4.6e-8 off. A value that is not finite is returned as it is. If
-    the last level still misses the tolerance a :class:`QuadratureWarning` states the
-    achieved error.
+    taken when it is larger, with ``C = square_c``. The nested estimate alone was once 75
+    times low: SPJF, Weibull 1.59 sizes, uniform noise, load 0.898: level 4 reported 6e-10
+    where it was off by 1.8e-7 (4.6e-8 relative), after level 3 had been off by 1.9e-4.
+    ``C = 1`` was too low for the classical closed forms (random laws checked against SOAP
+    and mpmath): SJF on a hyperexponential law (means 0.652 and 8.55, load 0.719) was
+    accepted at level 4 with an estimate of 6.9e-10 and was 1.2e-7 off (1.1e-8 relative,
+    ``C = 170``); they pass :data:`SQUARE_C` (256; SOAP's age-rank analysis measured ``C``
+    from 1 to 194, :func:`qtheory.analysis.agerank._accept`), and cost microseconds a level.
+    So do SPJF, PSPJF and SPRPT (with exact predictions SPJF was 1.4e-9 off its classical
+    twin SJF, estimate 5.6e-10). SkipPredict and DelayPredict keep ``C = 1``: a level costs
+    up to a tenth of a second there, and 256 sent values that were right to 7e-12 to the
+    next level (DelayPredict on hyperexponential sizes, uniform noise: 120 -> 270 ms). The
+    one miss over the prediction that no ``C`` caught, 5.3e-9 (PSPJF, bounded Pareto sizes,
+    exponential noise, ``C = 3.7e4``), was fixed by cutting the integral where the size
+    law's support ends sit (:func:`make_grid`).
+    A value that is not finite is returned as it is. If the last level still misses the
+    tolerance a :class:`QuadratureWarning` states the achieved error.
     """
     prev, _ = evaluate(first - 1)
     value, err = evaluate(first)
@@ -118,7 +125,7 @@ def adaptive(
             return value, err
         if np.isfinite(prev):
             d = abs(value - prev)
-            err = max(err, SQUARE_C * d * d / abs(value)) if value != 0 else max(err, d)
+            err = max(err, square_c * d * d / abs(value)) if value != 0 else max(err, d)
         if err <= max(rtol * abs(value), atol) or level >= last:
             break
         prev = value
