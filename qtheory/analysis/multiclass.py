@@ -138,6 +138,8 @@ class ClassRankAnalysis:
                 e._dec_edges = {j: e._piece_edges(j) for j in e._dec_edges}
                 e._structs.clear()
         self.m1 = float(sum(q * e.law.m1 for q, e in zip(self.probs, self.engines)))
+        # every class's law tabulated (posterior laws of noisy predictions): see mean
+        self._tabulated = all(getattr(e.size, "tabulated", False) for e in self.engines)
         self._structs: dict[int, list[_Structure]] = {}
         self._memo: dict[int, tuple] = {}  # class -> work functions at bare levels
         self._tables: dict[int, WorkTable] = {}  # class -> its work functions' tables
@@ -337,9 +339,13 @@ class ClassRankAnalysis:
 
         ``method``: ``"soap"`` (the classes' means by SOAP, :meth:`class_means`, mixed) or
         ``"rwork"`` (only for Gittins ranks: :func:`~qtheory.analysis.rwork.rwork_mean`).
-        By default ``"soap"``, and where the analysis was built with ``gittins=True`` the
-        r-work integral, with SOAP's analysis computed too where the r-work estimate is
-        above ``rtol / 10`` (the value with the smaller estimate is returned: ranks nearly
+        By default ``"soap"``, and where the analysis was built with ``gittins=True`` and
+        every class's law is tabulated (posterior laws given a noisy prediction) the r-work
+        integral, with SOAP's analysis computed too where the r-work estimate is above
+        ``rtol / 10``; for laws in closed form or with atoms (the truncated laws of exact
+        predictions) the other way round, as the r-work integral's tables solve for levels
+        on closed forms there, 1.8-3.6 times as long (the value with the smaller estimate is
+        returned: ranks nearly
         constant over the ages, as a Weibull law's of shape within 1e-3 of 1, make the work
         functions rise within a few parts in 1e3 of the level, where the r-work quadrature
         ended 1.5e-9 off with an estimate of 0.94e-9 (Weibull 0.75 and 0.9987 classes),
@@ -363,6 +369,24 @@ class ClassRankAnalysis:
         True
         """
         auto = method is None and self.gittins
+        if auto and not self._tabulated:
+            # laws in closed form (the truncated size laws of exact predictions): SOAP first,
+            # the r-work integral where SOAP's estimate is above rtol / 10. There the r-work
+            # integral's work tables solve for the level on the ranks' closed forms, each
+            # call a tail moment of the parent law: Gittins given thresholds 0.5 and 2 of
+            # exact predictions, Weibull 0.5 sizes, 221 ms against SOAP's 128 ms (bounded
+            # Pareto 385 against 201 ms), the two within 1e-14
+            value, err = self.mean(lam, "soap")
+            if np.isfinite(value) and err > _FALLBACK * self.rtol * abs(value):
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", QuadratureWarning)
+                    try:
+                        other, other_err = self.mean(lam, "rwork")
+                    except ValueError:
+                        other, other_err = np.nan, np.inf
+                if np.isfinite(other) and other_err < err:
+                    value, err = other, other_err
+            return value, err
         if method is None:
             method = "rwork" if self.gittins else "soap"
         if method not in ("soap", "rwork"):

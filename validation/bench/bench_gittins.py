@@ -99,6 +99,14 @@ PREDICTED = {
     ("weibull(0.5)", "exponential noise", "GittinsBuckets(8 quantiles)"): (
         lambda: qt.Weibull(shape=0.5, scale=1.0), qt.ExponentialPrediction,
         lambda: P.GittinsBuckets(thresholds=_Q8)),
+    # exact predictions: the bucket laws are truncated size laws, in closed form (SOAP's
+    # analysis first: the r-work integral took 221 and 385 ms)
+    ("weibull(0.5)", "exact", "GittinsBuckets(0.5, 2)"): (
+        lambda: qt.Weibull(shape=0.5, scale=1.0), qt.ExactPrediction,
+        lambda: P.GittinsBuckets(thresholds=(0.5, 2.0))),
+    ("bounded pareto(1.5,0.2,50)", "exact", "GittinsBuckets(0.5, 2)"): (
+        lambda: qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0), qt.ExactPrediction,
+        lambda: P.GittinsBuckets(thresholds=(0.5, 2.0))),
     ("weibull(2)", "uniform noise 0.5", "GittinsPosterior(16)"): (
         lambda: qt.Weibull(shape=2.0, scale=1.0), lambda: qt.UniformPrediction(0.5),
         lambda: P.GittinsPosterior(nodes=16)),
