@@ -46,18 +46,14 @@ above 1e-9. Found on the way (seeds 1 to 4):
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
 import numpy as np
 
-import qtheory as qt
-
 sys.path.insert(0, str(Path(__file__).parent))
-from gittins_random_laws import _prediction, _size  # noqa: E402 - the same random families
+from gittins_random_laws import random_queue, seeded_rows  # noqa: E402 - shared
 
 POLICIES = ("FCFS", "FB", "SJF", "PSJF", "SRPT", "SPJF", "PSPJF", "SPRPT")
 
@@ -69,10 +65,7 @@ def run(seed: int, systems: int = 15) -> list:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(systems):
-        size, pred = _size(rng), _prediction(rng)
-        load = float(rng.uniform(0.2, 0.95))
-        label = f"{size!r}, {pred!r}, load {load:.3f}"
-        q = qt.MG1(load=load, size=size, prediction=pred)
+        label, q = random_queue(rng, 0.2, 0.95)
         for pol in POLICIES:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -88,15 +81,7 @@ def run(seed: int, systems: int = 15) -> list:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("seeds", nargs="*", type=int, default=[1])
-    ap.add_argument("--systems", type=int, default=15)
-    args = ap.parse_args(argv)
-    rows = []
-    for seed in args.seeds:
-        t = time.perf_counter()
-        rows.extend(run(seed, args.systems))
-        print(f"seed {seed}: {args.systems} systems in {time.perf_counter() - t:.0f} s")
+    rows = seeded_rows(run, __doc__, 15, argv)
     rows.sort(key=lambda r: -r[0])
     print("\nworst eight:")
     for rel, pol, label, warned in rows[:8]:

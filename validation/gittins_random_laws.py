@@ -31,6 +31,7 @@ P(X > a) = 7e-21), which no mean response time can see.
 from __future__ import annotations
 
 import argparse
+import time
 import warnings
 
 import numpy as np
@@ -78,6 +79,33 @@ def _law(rng, size, pred):
     lo = 0.0 if rng.random() < 0.3 else float(q[0])
     hi = np.inf if rng.random() < 0.3 else float(q[1])
     return PredictionBucket(size, pred, lo, hi), ("bucket", lo, hi)
+
+
+def random_queue(rng, low: float, high: float):
+    """``(label, queue)``: a random size law and noise law of the families above at a load
+    drawn uniformly from ``[low, high]``."""
+    size, pred = _size(rng), _prediction(rng)
+    load = float(rng.uniform(low, high))
+    return (f"{size!r}, {pred!r}, load {load:.3f}",
+            qt.MG1(load=load, size=size, prediction=pred))
+
+
+def seeded_rows(run, doc: str, systems: int, argv=None) -> list:
+    """The rows of ``run(seed, systems)`` over the seeds of the command line (``[seed ...]
+    [--systems N]``, the first line of ``doc`` as its description), each seed timed: the
+    shared driver of the random checks (``rwork_random.py``, ``posterior_random.py``,
+    ``closed_forms_random.py``)."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("seeds", nargs="*", type=int, default=[1])
+    ap.add_argument("--systems", type=int, default=systems)
+    args = ap.parse_args(argv)
+    rows = []
+    for seed in args.seeds:
+        t = time.perf_counter()
+        got = run(seed, args.systems)
+        rows.extend(got)
+        print(f"seed {seed}: {len(got)} rows in {time.perf_counter() - t:.0f} s", flush=True)
+    return rows
 
 
 def run(seed: int, laws: int = 80) -> list:

@@ -32,9 +32,7 @@ The 16-node estimates are 2e-4 to 0.1 relative (most warn: above 1e-3), the 64-n
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -43,7 +41,7 @@ import numpy as np
 import qtheory as qt
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gittins_random_laws import _prediction, _size  # noqa: E402 - the same random families
+from gittins_random_laws import random_queue, seeded_rows  # noqa: E402 - shared
 
 
 def run(seed: int, systems: int = 12) -> list:
@@ -53,10 +51,7 @@ def run(seed: int, systems: int = 12) -> list:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(systems):
-        size, pred = _size(rng), _prediction(rng)
-        load = float(rng.uniform(0.3, 0.9))
-        label = f"{size!r}, {pred!r}, load {load:.3f}"
-        q = qt.MG1(load=load, size=size, prediction=pred)
+        label, q = random_queue(rng, 0.3, 0.9)
         vals = []
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
@@ -74,16 +69,7 @@ def run(seed: int, systems: int = 12) -> list:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("seeds", nargs="*", type=int, default=[1])
-    ap.add_argument("--systems", type=int, default=12)
-    args = ap.parse_args(argv)
-    rows = []
-    for seed in args.seeds:
-        t = time.perf_counter()
-        got = run(seed, args.systems)
-        rows.extend(got)
-        print(f"seed {seed}: {len(got)} systems in {time.perf_counter() - t:.0f} s")
+    rows = seeded_rows(run, __doc__, 12, argv)
     for miss, warned, rel, e16, e64, label in rows:
         tag = "ERROR" if miss is None else ("MISS" if miss else "ok")
         print(f"  {tag:5s} {'warned' if warned else '      '} |v16 - v64| {rel:.1e}  "

@@ -75,9 +75,7 @@ ties (``agerank._flat``; the simulator sided with the r-work integral).
 
 from __future__ import annotations
 
-import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -89,7 +87,7 @@ from qtheory.analysis.gittins import gittins_rank
 from qtheory.analysis.multiclass import ClassRankAnalysis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gittins_random_laws import _prediction, _size  # noqa: E402 - the same random families
+from gittins_random_laws import _prediction, _size, seeded_rows  # noqa: E402 - shared
 
 P = qt.policies
 
@@ -165,17 +163,7 @@ def run(seed: int, systems: int = 40) -> list:
 
 
 def main(argv=None) -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("seeds", nargs="*", type=int, default=[1])
-    ap.add_argument("--systems", type=int, default=40)
-    args = ap.parse_args(argv)
-    worst = []
-    for seed in args.seeds:
-        t = time.perf_counter()
-        rows = run(seed, args.systems)
-        worst.extend(rows)
-        print(f"seed {seed}: {len(rows)} systems in {time.perf_counter() - t:.0f} s; worst "
-              f"relative difference {rows[0][0]:.2e}")
+    worst = seeded_rows(run, __doc__, 40, argv)
     worst.sort(key=lambda t: -t[0])
     print("\nworst five:")
     for rel, label, s, r, est, msgs in worst[:5]:
