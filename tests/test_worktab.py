@@ -271,20 +271,24 @@ def test_tables_everywhere_on_random_mixes(spec, load):
     assert np.all(np.abs(got - want) <= np.maximum(1e-11 * np.abs(want), err))
 
 
-def test_ranks_flat_to_rounding_across_classes_warn():
+def test_ranks_flat_to_rounding_across_classes_converge():
     """Two classes of one hyperexponential law, each ranked by its Gittins rank, equal that
-    law on its own (1.82487973798766 at load 0.5, single-class engine, estimate 4e-14). But
-    the rank rises to 3 like ``3 - c exp(-5 a / 3)``, flat to rounding past age 20: one
-    class's levels there meet the other class's rank at ages that rounding decides (the
-    single-class engine compares its own levels by the piece and age they came from). The
-    analysis does not converge (levels 4 to 7), is 7.7e-7 off, and says so with a
-    QuadratureWarning (its estimate 2.3e-7 relative: the bound is not kept, the warning is
-    the signal)."""
+    law on its own (1.82487973798766 at load 0.5, single-class engine, estimate 4e-14). The
+    rank rises to 3 like ``3 - c exp(-5 a / 3)``, flat to rounding past age 20: one class's
+    levels there met the other class's rank at ages that rounding decided, and the analysis
+    did not converge (levels 4 to 7), 7.7e-7 off with a QuadratureWarning. The rank's flat
+    tail is now a constant (``gittins._flat_tail``: the remaining size is exponential to
+    rounding there, so the order of those jobs leaves the mean as it is), and the pair
+    agrees with the single class."""
     h = qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2))
     lam = 0.5 / h.mean
+    rank = gittins_rank(h)
+    assert rank.pieces[1].kind == 0 and rank.pieces[1].value == 3.0
+    assert 15.0 < rank.pieces[1].start < 25.0
     pair = ClassRankAnalysis([(0.5, h, gittins_rank(h)), (0.5, h, gittins_rank(h))])
-    with pytest.warns(qt.QuadratureWarning, match="rtol"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", qt.QuadratureWarning)
         value, err = pair.mean(lam)
     one = AgeRankAnalysis(h, gittins_rank(h)).mean(lam)[0]
-    assert err > pair.rtol * value  # what the warning reports
-    assert 1e-8 < abs(value / one - 1.0) < 1e-5
+    assert value == pytest.approx(one, rel=1e-10)
+    assert value == pytest.approx(1.82487973798766, rel=1e-10)

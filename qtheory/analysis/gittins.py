@@ -1594,8 +1594,40 @@ def _fix_kinds(pieces, flat: float = _FLAT_PIECE):
             kind = 1 if ends[1] > ends[0] else -1
             if kind != p.kind:
                 p = RankPiece(p.start, p.end, kind, p.func)
+            cut = _flat_tail(p, ends[1], inner[-1], flat) if np.all(np.isfinite(vals)) \
+                else None
+            if cut is not None:
+                out.append(RankPiece(p.start, cut, p.kind, p.func))
+                out.append(RankPiece(cut, p.end, value=float(ends[1])))
+                continue
         out.append(p)
     return out
+
+
+def _flat_tail(p: RankPiece, end_value: float, last_inner: float, flat: float):
+    """The age ``t`` from which a monotone piece's values stay within ``flat`` (relative)
+    of its end value, when that tail is at least the last sixteenth of the piece (else
+    ``None``). There the rank is a constant to rounding: a bucket law's Gittins rank that
+    climbs to the larger mean of a hyperexponential law was within rounding of it from age
+    12 to 34.7, still a rising piece; SOAP solved for levels near that value on it, each
+    solve returned some age of the flat stretch, and its multi-class analysis wandered by
+    1e-3 over its quadrature levels (the r-work integral, which uses the values, did not).
+    The remaining size past such ages is exponential to rounding, so the order of those
+    jobs among themselves leaves the mean as it is; as a constant they are served first
+    come first served, and nothing is solved there."""
+    scale = flat * abs(end_value)
+    if not abs(last_inner - end_value) <= scale:
+        return None
+    lo, hi = float(p.start), float(p.start + (p.end - p.start) * (15.0 / 16.0))
+    for _ in range(60):  # the first age of the flat tail, by bisection (monotone piece)
+        mid = 0.5 * (lo + hi)
+        if not lo < mid < hi:
+            break
+        if abs(float(p.eval(np.array([mid]))[0]) - end_value) <= scale:
+            hi = mid
+        else:
+            lo = mid
+    return hi if p.start < hi < p.end else None
 
 
 def _serpt_continuous(size) -> AgeRank:

@@ -350,7 +350,8 @@ class ClassRankAnalysis:
         functions rise within a few parts in 1e3 of the level, where the r-work quadrature
         ended 1.5e-9 off with an estimate of 0.94e-9 (Weibull 0.75 and 0.9987 classes),
         while SOAP, which uses the ranks' order only, was within 1e-12; SOAP in turn did not
-        converge on hyperexponential buckets, where the r-work integral does). Either
+        converge on hyperexponential buckets before their ranks' flat-to-rounding tails
+        became constants, ``gittins._flat_tail``). Either
         raises its quadrature level until the nested tanh-sinh estimate meets ``rtol`` and
         the value agrees with the level below to ``sqrt(rtol)`` (the first level only with
         an estimate below ``rtol / 100``: :func:`~qtheory.analysis.agerank._accept`); a
