@@ -344,3 +344,21 @@ def test_default_for_laws_in_closed_form_is_soap_first():
     value = q.mean_response_time(pol)
     assert value == q.mean_response_time(pol, method="soap")
     assert value == pytest.approx(q.mean_response_time(pol, method="rwork"), rel=1e-12)
+
+
+def test_first_come_first_served_class_meets_pollaczek_khinchine():
+    """A bucket law whose Gittins rank decreases at every age (hyperexponential sizes given
+    Y > 2.2 under lognormal noise 1.06) is served first come first served: its mean is
+    Pollaczek-Khinchine's. The r-work integral accepted a quadrature level 3.3e-9 off with an
+    estimate of 1.1e-10 (a rank that decreases slowly over hundreds of ages); its levels now
+    go on to rtol / 100, and it is exact."""
+    size = qt.HyperExponential(means=[0.12029593233887477, 9.962742069201795], probs=[0.7, 0.3])
+    law = PredictionBucket(size, qt.LognormalPrediction(sigma=1.0608244399664966), 2.2001, np.inf)
+    rank = gittins_rank(law)
+    assert all(p.kind <= 0 for p in rank.pieces)
+    lam = 0.6 / law.mean
+    m1, m2 = float(law.moment(1)), float(law.moment(2))
+    pk = m1 + lam * m2 / (2.0 * (1.0 - lam * m1))
+    a = ClassRankAnalysis([(1.0, law, rank)], rtol=1e-9, gittins=True)
+    assert a.mean(lam, "rwork")[0] == pytest.approx(pk, rel=1e-12)
+    assert a.mean(lam, "soap")[0] == pytest.approx(pk, rel=1e-12)

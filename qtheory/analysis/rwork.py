@@ -98,6 +98,12 @@ _CLOSE = 1e-6  # ... unless closer than this times the piece's length
 _LEAST = 256
 _NEAR_TOP = 1.0 - 2.0**-20  # see rwork_mean: below the largest critical value
 _NOT_GITTINS = 1e-4  # a work integral this far from 1: the ranks are not Gittins ranks
+# the levels go on until the estimate meets this times rtol: the nested estimate of a piece
+# can be 30 times low where a rank decreases slowly over a wide range of ages (a class
+# ranked first come first served, whose mean is Pollaczek-Khinchine's: 3.3e-9 off with an
+# estimate of 1.1e-10 at rtol; exact with rtol / 100). Pieces already far below it cost
+# nothing more (nine bucket classes: 67 -> 68 ms)
+_TIGHT = 1e-2
 
 
 def _pieces(analysis):
@@ -258,11 +264,11 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
                 f"needs them): the work integral of a new job, int N(r) / r^2 dr, is "
                 f"{work:.6g}, not {work_target:.6g}; use the SOAP analysis (method='soap')")
         below = float(half.sum()) if prev is None else prev
-        if _accept(value, err, below, analysis.rtol, first=prev is None):
+        if _accept(value, err, below, _TIGHT * analysis.rtol, first=prev is None):
             break
         # the next level on the pieces that hold most of the estimate (their share above
         # a hundredth of the target each, or the largest), the others kept
-        target = 1e-2 * analysis.rtol * abs(value)
+        target = 1e-2 * _TIGHT * analysis.rtol * abs(value)
         refine = np.nonzero((est_all > target / max(lo.size, 1)) & (level < _LAST_LEVEL))[0]
         if not refine.size:
             refine = np.nonzero(level < _LAST_LEVEL)[0]
