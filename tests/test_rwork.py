@@ -362,3 +362,25 @@ def test_first_come_first_served_class_meets_pollaczek_khinchine():
     a = ClassRankAnalysis([(1.0, law, rank)], rtol=1e-9, gittins=True)
     assert a.mean(lam, "rwork")[0] == pytest.approx(pk, rel=1e-12)
     assert a.mean(lam, "soap")[0] == pytest.approx(pk, rel=1e-12)
+
+
+def test_slowest_ages_of_a_rank_cut_the_levels():
+    """A bucket law of uniform sizes (lognormal noise 1.08, 0.0844 < Y <= 0.1743) is ranked
+    first come first served; its rank falls by 0.0136 an age unit at its slowest, against 1
+    elsewhere. Across that level the r-work quadrature converged to 4e-5 at its last level
+    and the value was 3.1e-6 off Pollaczek-Khinchine (with a warning); the level is a cut
+    now (``rwork._slow_levels``) and the value exact."""
+    size = qt.Uniform(0.0, 1.7788938518931772)
+    law = PredictionBucket(size, qt.LognormalPrediction(sigma=1.0788386865380073), 0.0844,
+                           0.1743)
+    rank = gittins_rank(law)
+    from qtheory.analysis.rwork import _slow_levels
+
+    slow = _slow_levels(rank)
+    assert slow.size == 1 and 0.43 < slow[0] < 0.44
+    lam = 0.6 / law.mean
+    m1, m2 = float(law.moment(1)), float(law.moment(2))
+    pk = m1 + lam * m2 / (2.0 * (1.0 - lam * m1))
+    value, err = ClassRankAnalysis([(1.0, law, rank)], gittins=True).mean(lam, "rwork")
+    assert value == pytest.approx(pk, rel=1e-12)
+    assert err < 1e-12 * value

@@ -107,6 +107,31 @@ _NOT_GITTINS = 1e-4  # a work integral this far from 1: the ranks are not Gittin
 _TIGHT = 1e-2
 
 
+def _slow_levels(rank) -> np.ndarray:
+    """Rank values where a monotone piece of ``rank`` is slowest (interior local minima of
+    ``|g'|`` below a tenth of the piece's largest, on 257 ages a piece): the inverse of the
+    rank, which sets the level sets' ends, has a complex branch point close to the real
+    axis there, and tanh-sinh across such a level converged to 4e-5 at its last level (a
+    bucket law ranked first come first served, slowest at slope 0.0136 against 1: 3.1e-6
+    off Pollaczek-Khinchine, with a warning); cut there, the first level is exact."""
+    out = []
+    for p in rank.pieces:
+        if p.kind == 0 or not (np.isfinite(p.start) and np.isfinite(p.end)) \
+                or not p.end > p.start:
+            continue
+        a = np.linspace(p.start, p.end, 257)
+        with np.errstate(all="ignore"):
+            g = np.asarray(p.eval(a), dtype=float)
+            slope = np.abs(np.diff(g) / np.diff(a))
+        if not np.all(np.isfinite(slope)) or slope.size < 3:
+            continue
+        top = float(np.max(slope))
+        inner = np.nonzero((slope[1:-1] <= slope[:-2]) & (slope[1:-1] <= slope[2:])
+                           & (slope[1:-1] < 0.1 * top))[0] + 1
+        out.extend(0.5 * (g[inner] + g[inner + 1]))
+    return np.asarray(out, dtype=float)
+
+
 def _pieces(analysis):
     """The pieces ``(lo, hi)`` in ``s = 1 / r`` and the largest critical rank value: from 0
     to the reciprocal of the largest, between the reciprocals of consecutive ones, and from
@@ -124,7 +149,8 @@ def _pieces(analysis):
     for the last ``r`` of ages before an atom), ``1e-12`` relative."""
     floor = _FLOOR * analysis.m1
     crit = np.unique(np.concatenate([np.asarray(e.crit, dtype=float)
-                                     for e in analysis.engines]))
+                                     for e in analysis.engines]
+                                    + [_slow_levels(e.rank) for e in analysis.engines]))
     crit = crit[np.isfinite(crit) & (crit > floor)]
     s = np.unique(np.concatenate([[0.0], 1.0 / crit, [1.0 / floor]]))
     edges = []
