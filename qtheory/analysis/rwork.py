@@ -109,7 +109,7 @@ _TIGHT = 1e-2
 
 def _slow_levels(rank) -> np.ndarray:
     """Rank values where a monotone piece of ``rank`` is slowest (interior local minima of
-    ``|g'|`` below a tenth of the piece's largest, on 257 ages a piece): the inverse of the
+    ``|g'|`` below a tenth of the piece's largest, on 65 ages a piece): the inverse of the
     rank, which sets the level sets' ends, has a complex branch point close to the real
     axis there, and tanh-sinh across such a level converged to 4e-5 at its last level (a
     bucket law ranked first come first served, slowest at slope 0.0136 against 1: 3.1e-6
@@ -119,7 +119,7 @@ def _slow_levels(rank) -> np.ndarray:
         if p.kind == 0 or not (np.isfinite(p.start) and np.isfinite(p.end)) \
                 or not p.end > p.start:
             continue
-        a = np.linspace(p.start, p.end, 257)
+        a = np.linspace(p.start, p.end, 65)
         with np.errstate(all="ignore"):
             g = np.asarray(p.eval(a), dtype=float)
             slope = np.abs(np.diff(g) / np.diff(a))
