@@ -250,6 +250,18 @@ class ClassRankAnalysis:
         self._memo[k] = (allv[first], *(q[order][first] for q in parts))
         return N, O0, S
 
+    def _mean_by(self, lam: float, method: str) -> tuple[float, float]:
+        """``(E[T], error estimate)`` by ``"soap"`` (the class means mixed) or ``"rwork"``,
+        without :meth:`mean`'s choice and warning (``inf`` where a class's mean is)."""
+        if method == "rwork":
+            from .rwork import rwork_mean
+
+            return rwork_mean(self, lam)
+        vals, errs = self.class_means(lam)
+        if not np.all(np.isfinite(vals)):
+            return np.inf, 0.0
+        return float(self.probs @ vals), float(self.probs @ errs)
+
     # ------------------------------------------------------------------ public
     def class_means(self, lam: float) -> tuple[np.ndarray, np.ndarray]:
         """``(E[T_c], error estimates)`` for every class at arrival rate ``lam`` (``inf`` when
@@ -370,54 +382,39 @@ class ClassRankAnalysis:
         True
         """
         auto = method is None and self.gittins
-        if auto and not self._tabulated:
-            # laws in closed form (the truncated size laws of exact predictions): SOAP first,
-            # the r-work integral where SOAP's estimate is above rtol / 10. There the r-work
-            # integral's work tables solve for the level on the ranks' closed forms, each
-            # call a tail moment of the parent law: Gittins given thresholds 0.5 and 2 of
-            # exact predictions, Weibull 0.5 sizes, 221 ms against SOAP's 128 ms (bounded
-            # Pareto 385 against 201 ms), the two within 1e-14
-            value, err = self.mean(lam, "soap")
-            if np.isfinite(value) and err > _FALLBACK * self.rtol * abs(value):
+        if method is None:
+            # laws in closed form (the truncated size laws of exact predictions) take SOAP
+            # first: there the r-work integral's work tables solve for the level on the
+            # ranks' closed forms, each call a tail moment of the parent law (Gittins given
+            # thresholds 0.5 and 2 of exact predictions, Weibull 0.5 sizes: 221 ms against
+            # SOAP's 128 ms; bounded Pareto 385 against 201 ms; the two within 1e-14)
+            method = "rwork" if self.gittins and self._tabulated else "soap"
+        if method not in ("soap", "rwork"):
+            raise ValueError(f"method must be 'soap' or 'rwork', got {method!r}")
+        try:
+            value, err = self._mean_by(lam, method)
+        except ValueError as exc:
+            if not (auto and method == "rwork" and "Gittins ranks" in str(exc)):
+                raise
+            # the default: SOAP's analysis, which needs only the ranks' order (an atom of
+            # negligible mass, 1e-17, left a sliver of rank 7.0 above the rank 6.89 at
+            # age 0 of a bucket law of sizes 0.35, 0.73, 6.4, 7.5: work integral 0.9986)
+            warnings.warn(f"{exc}; SOAP's analysis is used instead", QuadratureWarning,
+                          stacklevel=2)
+            method = "soap"
+            value, err = self._mean_by(lam, method)
+        else:
+            if auto and np.isfinite(value) and err > _FALLBACK * self.rtol * abs(value):
+                # the other method too; the value with the smaller estimate is returned
+                other = "soap" if method == "rwork" else "rwork"
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", QuadratureWarning)
                     try:
-                        other, other_err = self.mean(lam, "rwork")
-                    except ValueError:
-                        other, other_err = np.nan, np.inf
-                if np.isfinite(other) and other_err < err:
-                    value, err = other, other_err
-            return value, err
-        if method is None:
-            method = "rwork" if self.gittins else "soap"
-        if method not in ("soap", "rwork"):
-            raise ValueError(f"method must be 'soap' or 'rwork', got {method!r}")
-        if method == "rwork":
-            from .rwork import rwork_mean
-
-            try:
-                value, err = rwork_mean(self, lam)
-            except ValueError as exc:
-                if not auto or "Gittins ranks" not in str(exc):
-                    raise
-                # the default: SOAP's analysis, which needs only the ranks' order (an atom of
-                # negligible mass, 1e-17, left a sliver of rank 7.0 above the rank 6.89 at
-                # age 0 of a bucket law of sizes 0.35, 0.73, 6.4, 7.5: work integral 0.9986)
-                warnings.warn(f"{exc}; SOAP's analysis is used instead", QuadratureWarning,
-                              stacklevel=2)
-                return self.mean(lam, "soap")
-            if auto and np.isfinite(value) and err > _FALLBACK * self.rtol * abs(value):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", QuadratureWarning)
-                    soap, soap_err = self.mean(lam, "soap")
-                if np.isfinite(soap) and soap_err < err:
-                    value, err, method = soap, soap_err, "soap"
-        else:
-            vals, errs = self.class_means(lam)
-            if not np.all(np.isfinite(vals)):
-                return np.inf, 0.0
-            value = float(self.probs @ vals)
-            err = float(self.probs @ errs)
+                        o_value, o_err = self._mean_by(lam, other)
+                    except ValueError:  # ranks that fail the work identity
+                        o_value, o_err = np.nan, np.inf
+                if np.isfinite(o_value) and o_err < err:
+                    value, err, method = o_value, o_err, other
         if np.isfinite(value) and err > self.rtol * abs(value):
             warnings.warn(
                 f"multi-class {'r-work' if method == 'rwork' else 'SOAP'} mean response time: "
