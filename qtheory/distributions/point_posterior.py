@@ -75,10 +75,14 @@ def _check_y(y) -> float:
     return float(y)
 
 
-def _density_weight(prediction: PredictionModel, y: float, x: np.ndarray) -> np.ndarray:
-    """``g(y / x) / x`` for ``x > 0`` (array): the density of ``Y`` at ``y`` given ``X = x``."""
+def _density_weight(prediction: PredictionModel, y: float, x: np.ndarray,
+                    z_range: tuple[float, float] | None = None) -> np.ndarray:
+    """``g(y / x) / x`` for ``x > 0`` (array): the density of ``Y`` at ``y`` given ``X = x``;
+    with ``z_range``, ``y / x`` put back into that range first (see
+    :meth:`PredictionPoint._weight`)."""
     with np.errstate(all="ignore"):
-        out = np.asarray(prediction.noise_pdf(y / x), dtype=float) / x
+        z = y / x if z_range is None else np.clip(y / x, *z_range)
+        out = np.asarray(prediction.noise_pdf(z), dtype=float) / x
     return np.where(np.isfinite(out) & (out > 0), out, 0.0)
 
 
@@ -218,10 +222,9 @@ class PredictionPoint(PredictionBucket):
         ``y = 3.2798``: ``1 / hazard`` was inf at the end of a rank piece, which came out NaN,
         and Gittins on the posterior with 64 nodes raised a ``ValueError``)."""
         inside = (x >= self._lo) & (x <= self._hi) & (x > 0)
-        with np.errstate(all="ignore"):
-            z = np.clip(self.y / np.where(inside, x, 1.0), self._zlo, self._zhi)
-            out = np.asarray(self.prediction.noise_pdf(z), dtype=float) / x
-        return np.where(inside & np.isfinite(out) & (out > 0), out, 0.0)
+        w = _density_weight(self.prediction, self.y, np.where(inside, x, 1.0),
+                            (self._zlo, self._zhi))
+        return np.where(inside, w, 0.0)
 
     def _g(self, t: np.ndarray) -> np.ndarray:
         flat = t.ravel()
