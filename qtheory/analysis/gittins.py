@@ -90,6 +90,7 @@ _GL8_X, _GL8_W = _leg.leggauss(8)
 _ZNEAR = 1e-6  # kinks of a continuous density this close above an age (x (a + median))
 _CROSS_CHECK = 1e-12  # a root is kept if no quantum does better by this much (relative)
 _JUMP = 1e-9  # relative step of the density at a breakpoint that counts as a jump
+_FAR = 1e-17  # interior(): tails below this times the age's end the quanta (_Law._far_ends)
 _TINY_WINDOW = 1e-3  # a window this narrow against the local scale takes the 4-point rule
 _FLAT = 1e-12  # relative gap below which two candidates are a tie
 _FLAT_PIECE = 1e-13  # relative spread of a piece's values below which it is a constant
@@ -261,6 +262,40 @@ class _Law:
         self._tab = self._tables()
         # tails kept to relative precision however small (see classify)
         self._rel_tails = bool(getattr(size, "tabulated", False)) and not np.isfinite(self.hi)
+        self._far = self._far_tails()
+
+    def _far_tails(self):
+        """``(t, P(X > t), E[(X - t)^+])`` on the ages ``t = med 1.5**k`` from the median to
+        past the longest quantum of :meth:`interior` (``1e6 (A + med)``), for
+        :meth:`_far_ends`; ``None`` for a bounded support (its quanta end at its end)."""
+        if np.isfinite(self.hi):
+            return None
+        top = 1e6 * (self.A + self.med) * 1.5
+        k = np.arange(int(np.ceil(np.log(top / self.med) / np.log(1.5))) + 1, dtype=float)
+        t = self.med * 1.5**k
+        with np.errstate(all="ignore"):
+            sf, _, _, r = self.at(t)
+        sf, r = np.asarray(sf, dtype=float), np.asarray(r, dtype=float)
+        if not (np.all(np.isfinite(sf)) and np.all(np.isfinite(r))):
+            return None
+        # (monotone as the law's: a rounding ripple of the tables must not end a search)
+        return t, np.minimum.accumulate(sf), np.minimum.accumulate(r)
+
+    def _far_ends(self, a, ea):
+        """For each age ``a`` (1-D, quantities ``ea`` there), the first age ``t`` of
+        :meth:`_far_tails` beyond which both tails are below :data:`_FAR` times theirs at
+        ``a``: every quantum ``b >= t`` has ``J(a, b)`` equal to the mean residual size
+        ``E[(X - a)^+] / P(X > a)`` to within about ``2 _FAR`` relative, rounding, so
+        :meth:`interior` ends its quanta there (``inf``: no such age, or none known)."""
+        if self._far is None:
+            return np.full(a.shape, np.inf)
+        t, sf, r = self._far
+        with np.errstate(all="ignore"):
+            ks = np.searchsorted(-sf, -_FAR * np.asarray(ea[0], dtype=float), side="left")
+            kr = np.searchsorted(-r, -_FAR * np.asarray(ea[3], dtype=float), side="left")
+        k = np.maximum(np.broadcast_to(ks, a.shape), np.broadcast_to(kr, a.shape))
+        out = np.where(k < t.size, t[np.minimum(k, t.size - 1)], np.inf)
+        return np.where(out > a, out, np.inf)
 
     def _tables(self):
         """The arguments of :func:`~qtheory.analysis._gittins_tab.j_tabulated` after the
@@ -650,6 +685,8 @@ class _Law:
         b.sort(axis=1)
         if np.isfinite(self.hi):
             b = np.minimum(b, self.hi)
+        else:  # (quanta past the far tails: J is the mean residual there, to rounding)
+            b = np.minimum(b, self._far_ends(a, ea)[:, None])
         # J once per distinct quantum of a row: the padding above and the quanta clipped to
         # the end repeat (adjacent after the sort; 44 % of the grid of a bounded Pareto
         # bucket law with uniform noise), and a repeat takes the value of the first of its run
