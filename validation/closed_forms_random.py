@@ -12,9 +12,16 @@ Pareto, Pareto, uniform sizes; uniform, exponential, lognormal noise; a load fro
 0.95) and records the relative difference of the two routes for every policy, with
 whether a warning came with it.
 
-Run: ``python validation/closed_forms_random.py [seed ...] [--systems N]`` (about 3 s a
-seed of 18 systems). Last run (2026-12-05, seeds 1 to 8, 18 systems each, 1152 pairs):
-median difference 6.5e-16, worst 6.7e-10 (FCFS on a hyperexponential law, where the closed
+Run: ``python validation/closed_forms_random.py [seed ...] [--systems N] [--atoms]`` (about
+3 s a seed of 18 systems). With ``--atoms`` the sizes are 2 to 5 atoms over two decades
+(:func:`atoms_queue`) and the second route is ``method="mpmath"`` (SOAP's engine needs a
+continuous size law; 0.1-2 s a value). Last run with atoms (2026-12-05, seeds 1 to 4, 6
+systems each, 192 pairs): median 2.0e-16, none above 1e-10; before, one pair 2.3e-9 off
+without a warning (PSPJF, five atoms, exponential noise, load 0.276), which had accepted
+its third tanh-sinh level (``tests/test_mg1.py``).
+
+Last run on continuous laws (2026-12-05, seeds 1 to 8, 18 systems each, 1152 pairs): median
+difference 6.5e-16, worst 6.7e-10 (FCFS on a hyperexponential law, where the closed
 form is Pollaczek-Khinchine's and SOAP's quadrature is within its 1e-9), 3 above 1e-10, none
 above 1e-9. Found on the way (seeds 1 to 4):
 
@@ -52,26 +59,44 @@ from pathlib import Path
 
 import numpy as np
 
+import qtheory as qt
+
 sys.path.insert(0, str(Path(__file__).parent))
-from gittins_random_laws import random_queue, seeded_rows  # noqa: E402 - shared
+from gittins_random_laws import _prediction, random_queue, seeded_rows  # noqa: E402
 
 POLICIES = ("FCFS", "FB", "SJF", "PSJF", "SRPT", "SPJF", "PSPJF", "SPRPT")
 
 
-def run(seed: int, systems: int = 15) -> list:
+def atoms_queue(rng, low: float, high: float):
+    """``(label, queue)``: a size law of 2 to 5 atoms (values spread over two decades,
+    probabilities from a flat Dirichlet law) with a random noise law of
+    ``gittins_random_laws.py`` at a load drawn uniformly from ``[low, high]``."""
+    k = int(rng.integers(2, 6))
+    values = np.sort(np.exp(rng.uniform(np.log(0.1), np.log(10.0), k)))
+    probs = rng.dirichlet(np.ones(k))
+    size = qt.Discrete([float(v) for v in values], [float(p) for p in probs])
+    pred = _prediction(rng)
+    load = float(rng.uniform(low, high))
+    return (f"{size!r}, {pred!r}, load {load:.3f}",
+            qt.MG1(load=load, size=size, prediction=pred))
+
+
+def run(seed: int, systems: int = 15, atoms: bool = False) -> list:
     """``[(relative difference, policy, label, warned), ...]`` for every policy on
     ``systems`` random systems of seed ``seed`` (a pair that raises has difference ``inf``
-    and the error in its label)."""
+    and the error in its label); with ``atoms``, sizes of a few atoms
+    (:func:`atoms_queue`), against ``method="mpmath"`` (SOAP's engine needs a continuous
+    size law)."""
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(systems):
-        label, q = random_queue(rng, 0.2, 0.95)
+        label, q = (atoms_queue if atoms else random_queue)(rng, 0.2, 0.95)
         for pol in POLICIES:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
                     a = q.mean_response_time(pol, method="quad")
-                    b = q.mean_response_time(pol, method="soap")
+                    b = q.mean_response_time(pol, method="mpmath" if atoms else "soap")
                 except Exception as exc:  # noqa: BLE001 - reported, not hidden
                     out.append((np.inf, pol, f"{label}: {exc!r}", False))
                     continue
@@ -81,7 +106,11 @@ def run(seed: int, systems: int = 15) -> list:
 
 
 def main(argv=None) -> None:
-    rows = seeded_rows(run, __doc__, 15, argv)
+    argv = list(sys.argv[1:] if argv is None else argv)
+    atoms = "--atoms" in argv
+    if atoms:
+        argv.remove("--atoms")
+    rows = seeded_rows(lambda seed, n: run(seed, n, atoms), __doc__, 15, argv)
     rows.sort(key=lambda r: -r[0])
     print("\nworst eight:")
     for rel, pol, label, warned in rows[:8]:
