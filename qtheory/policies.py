@@ -931,10 +931,18 @@ _BY_NAME = {
     "SPJF": SPJF,
     "PSPJF": PSPJF,
     "SPRPT": SPRPT,
+    # parameter-free rank policies (no closed form: SOAP, the size law's Gittins rank)
+    "GITTINS": Gittins,
+    "SERPT": SERPT,
+    "SRPT-BOUNCE": SRPTBounce,
+    "SRPTBOUNCE": SRPTBounce,
 }
 
-#: Names accepted by :func:`get_policy`.
+#: The policies with a closed form, by name (the headline table of the command line and
+#: the benchmarks); :func:`get_policy` also takes the aliases FIFO and LAS and the names of
+#: the parameter-free rank policies Gittins, SERPT and SRPT-Bounce.
 POLICY_NAMES = ("FCFS", "PS", "FB", "SJF", "PSJF", "SRPT", "SPJF", "PSPJF", "SPRPT")
+_ALL_NAMES = (*POLICY_NAMES, "FIFO", "LAS", "Gittins", "SERPT", "SRPT-Bounce")
 
 
 def get_policy(policy) -> Policy:
@@ -944,6 +952,8 @@ def get_policy(policy) -> Policy:
     --------
     >>> get_policy("las")
     FB()
+    >>> get_policy("Gittins")
+    Gittins()
     """
     if isinstance(policy, Policy):
         return policy
@@ -951,5 +961,5 @@ def get_policy(policy) -> Policy:
         key = policy.strip().upper()
         if key in _BY_NAME:
             return _BY_NAME[key]()
-        raise ValueError(f"policy: unknown name {policy!r}; known: {', '.join(POLICY_NAMES)}")
+        raise ValueError(f"policy: unknown name {policy!r}; known: {', '.join(_ALL_NAMES)}")
     raise TypeError(f"policy: expected a name or a Policy object, got {type(policy).__name__}")

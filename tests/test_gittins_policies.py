@@ -397,3 +397,15 @@ def test_an_infinite_mean_that_still_comes_out_is_explained(monkeypatch):
     q = qt.MG1(load=0.8, size=qt.Pareto(alpha=1.5, xm=1.0))
     with pytest.warns(qt.QuadratureWarning, match="held constant"):
         assert q.mean_response_time(qt.policies.Gittins()) == np.inf
+
+
+def test_rank_policies_by_name():
+    """get_policy (and so mean_response_time and simulate) takes the parameter-free rank
+    policies by name, in any case, as it takes FB by "LAS"; an unknown name lists them."""
+    assert P.get_policy("Gittins") == P.Gittins()
+    assert P.get_policy("serpt") == P.SERPT()
+    assert P.get_policy("SRPT-Bounce") == P.get_policy("srptbounce") == P.SRPTBounce()
+    q = qt.MG1(load=0.8, size=qt.Weibull(shape=0.5, scale=1.0))
+    assert q.mean_response_time("gittins") == q.mean_response_time(P.Gittins())
+    with pytest.raises(ValueError, match="Gittins, SERPT, SRPT-Bounce"):
+        P.get_policy("Gitins")
