@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._warnings import QuadratureWarning
-from .analysis.advice import one_bit_mean
+from .analysis.advice import buckets_mean, one_bit_mean
 from .analysis.classical import CLASSICAL_POLICIES, ClassicalAnalysis
 from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
 from .analysis.priority import priority_class_means
@@ -19,6 +19,7 @@ from .distributions.base import check_positive
 from .policies import (
     SERPT,
     TRAIL,
+    Buckets,
     DelayPredict,
     Gittins,
     GittinsBuckets,
@@ -309,6 +310,14 @@ class MG1:
         if isinstance(pol, OneBit):
             return one_bit_mean(self.size, self.prediction, lam, pol.threshold, pol.preemptive,
                                 pol.within), 0.0
+        if isinstance(pol, Buckets):  # Cobham's formulas over the buckets (SOAP: "soap")
+            value, err = buckets_mean(self.size, self.prediction, lam, pol.thresholds,
+                                      pol.preemptive)
+            if err > self.rtol * abs(value):
+                warnings.warn(f"{pol.name}: the buckets' moments carry a quadrature error "
+                              f"of {err / abs(value):.2e} relative in the mean, above "
+                              f"rtol={self.rtol:.1e}", QuadratureWarning, stacklevel=2)
+            return float(value), float(err)
         value, err = self._quad_mean(pol, lam)
         return float(value), float(err)
 

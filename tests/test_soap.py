@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from scipy import stats
 
 import qtheory as qt
+from qtheory.analysis.advice import one_bit_mean
 from qtheory.analysis.soap import SOAPAnalysis
 from qtheory.analysis.trail import trail_known_sizes_mean
 from qtheory.rank import Branch, RankFunction, Segment
@@ -166,6 +167,46 @@ def test_one_bucket_is_fcfs_and_buckets_generalise_one_bit():
     two = q.mean_response_time(P.Buckets(thresholds=(0.7,), preemptive=True))
     four = q.mean_response_time(P.Buckets(thresholds=(0.3, 0.7, 2.0), preemptive=True))
     assert four < two < q.mean_response_time("FCFS")
+
+
+@pytest.mark.parametrize("size, pred", [
+    (qt.Weibull(0.5), qt.ExponentialPrediction()),
+    (qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)), qt.UniformPrediction(0.5)),
+    (qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0), qt.LognormalPrediction(0.5)),
+    (qt.Lognormal(sigma=1.0, mean=1.0), qt.ExactPrediction()),
+], ids=["weibull-exp", "hyperexp-uniform", "bpareto-lognormal", "lognormal-exact"])
+@pytest.mark.parametrize("preemptive", [False, True])
+def test_buckets_cobham_closed_form_matches_soap(size, pred, preemptive):
+    """k-bucket advice has two independent analyses: Cobham's priority formulas over the
+    buckets' partial moments (the default, qtheory.analysis.advice.buckets_mean) and SOAP
+    on its rank function; they agree to 1e-9 at three loads, one and three thresholds."""
+    for load in (0.3, 0.7, 0.95):
+        q = qt.MG1(load=load, size=size, prediction=pred)
+        for th in ((0.8,), (0.2, 0.9, 3.0)):
+            pol = P.Buckets(thresholds=th, preemptive=preemptive)
+            closed, err = q.mean_response_time_with_error(pol)
+            soap = q.mean_response_time(pol, method="soap")
+            assert closed == pytest.approx(soap, rel=1e-9)
+            assert err <= 1e-9 * closed
+
+
+def test_buckets_closed_form_limits():
+    """No threshold: Pollaczek-Khinchine; one threshold: the one-bit closed forms (the
+    preemptive one with first come first served among the shorts); thresholds past every
+    prediction: FCFS again; load >= 1: inf."""
+    size, pred = qt.Weibull(0.7), qt.UniformPrediction(0.4)
+    q = qt.MG1(load=0.8, size=size, prediction=pred)
+    lam = q.arrival_rate
+    pk = size.mean + lam * size.moment(2) / (2.0 * (1.0 - 0.8))
+    assert q.mean_response_time(P.Buckets()) == pytest.approx(pk, rel=1e-13)
+    assert q.mean_response_time(P.Buckets(thresholds=(1e-300, 1e300))) == pytest.approx(
+        pk, rel=1e-12)
+    for pre, within in ((False, "lcfs"), (True, "fifo")):
+        b = q.mean_response_time(P.Buckets(thresholds=(0.7,), preemptive=pre))
+        o = one_bit_mean(size, pred, lam, 0.7, pre, within)
+        assert b == pytest.approx(o, rel=1e-13)
+    assert qt.MG1(load=1.0, size=size, prediction=pred).mean_response_time(
+        P.Buckets(thresholds=(0.7,))) == np.inf
 
 
 def test_user_rank_function_piecewise_form():
