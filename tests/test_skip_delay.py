@@ -504,3 +504,17 @@ def test_monte_carlo(size, pred, lam, pol):
         value = q.mean_response_time(pol)
     r = q.simulate(pol, jobs=1_000_000, replications=16, seed=2024)
     assert abs(r.z_score(value)) < 4
+
+
+def test_delay_predict_level_three_is_not_accepted():
+    """Found by ``validation/closed_forms_random.py --advice`` (seed 1): with many
+    breakpoints (uniform noise) the analysis tried tanh-sinh level 3 first and accepted it
+    1.6e-8 off with an estimate of 1.5e-11 (``C d**2`` with ``C = 1000``, ``d`` its change
+    from level 2). Level 4 is now the earliest accepted. Reference: this analysis and SOAP's
+    at ``rtol=1e-12``, both 1.716995124421815."""
+    q = qt.MG1(load=0.5023347398353469, size=qt.Weibull(shape=1.5244443015977591),
+               prediction=qt.UniformPrediction(0.2072333577977318))
+    pol = qt.policies.DelayPredict(limit=1.5456670195510427, expensive_cost=0.049897728950789824)
+    v, err = q.mean_response_time_with_error(pol)
+    assert v == pytest.approx(1.716995124421815, rel=1e-11)
+    assert err <= 1e-9 * v
