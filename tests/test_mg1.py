@@ -345,7 +345,7 @@ def test_closed_forms_meet_their_tolerance_on_multi_scale_laws(policy, size, pre
     the typical noise factor (a piece over decades taking the rule in log y). Sizes of a few
     atoms (against mpmath, SOAP's engine needing a continuous law): PSPJF accepted tanh-sinh
     level 3 2.3e-9 off with an estimate of 1.6e-10 (``C d**2`` with ``C = 1100``, ``d`` the
-    change from level 2); the prediction policies now accept level 4 at the earliest."""
+    change from level 2); level 3 now takes ``C = 1e4`` (outer.FIRST_C)."""
     q = qt.MG1(load=load, size=size, prediction=pred)
     v, err = q.mean_response_time_with_error(policy)
     assert v == pytest.approx(ref, rel=1e-10)

@@ -510,8 +510,8 @@ def test_delay_predict_level_three_is_not_accepted():
     """Found by ``validation/closed_forms_random.py --advice`` (seed 1): with many
     breakpoints (uniform noise) the analysis tried tanh-sinh level 3 first and accepted it
     1.6e-8 off with an estimate of 1.5e-11 (``C d**2`` with ``C = 1000``, ``d`` its change
-    from level 2). Level 4 is now the earliest accepted. Reference: this analysis and SOAP's
-    at ``rtol=1e-12``, both 1.716995124421815."""
+    from level 2). Level 3 now takes ``C = 1e4`` (outer.FIRST_C). Reference: this analysis
+    and SOAP's at ``rtol=1e-12``, both 1.716995124421815."""
     q = qt.MG1(load=0.5023347398353469, size=qt.Weibull(shape=1.5244443015977591),
                prediction=qt.UniformPrediction(0.2072333577977318))
     pol = qt.policies.DelayPredict(limit=1.5456670195510427, expensive_cost=0.049897728950789824)

@@ -18,7 +18,7 @@ Run: ``python validation/closed_forms_random.py [seed ...] [--systems N] [--atom
 continuous size law; 0.1-2 s a value). Last run with atoms (2026-12-05, seeds 1 to 4, 6
 systems each, 192 pairs): median 2.0e-16, none above 1e-10; before, one pair 2.3e-9 off
 without a warning (PSPJF, five atoms, exponential noise, load 0.276), which had accepted
-its third tanh-sinh level (``tests/test_mg1.py``).
+its third tanh-sinh level (``tests/test_mg1.py``; see the ``--advice`` run below).
 
 With ``--advice`` the policies are one-bit and k-bucket advice and SkipPredict and
 DelayPredict with external costs, random parameters (:func:`advice_policies`), against SOAP.
@@ -27,9 +27,11 @@ Last run (2026-12-05, seeds 1 to 8, 6 systems each, 288 pairs): median 2.2e-16, 
 noise, load 0.837, 1.1e-9 and 8.1e-10, where SOAP is the one off (SRPT's closed form, equal
 to mpmath's to 2e-16, is 1.05e-9 off SOAP there too, whose estimate is 5.5e-10). Before:
 DelayPredict on Weibull 1.52 sizes with uniform noise 1.6e-8 off SOAP without a warning,
-its analysis having accepted tanh-sinh level 3 (``tests/test_skip_delay.py``; SkipPredict
-and DelayPredict, like the prediction policies, now accept level 4 at the earliest:
-DelayPredict on 10 random systems 1.10 -> 1.34-1.47 s in all, SkipPredict unchanged).
+its analysis having accepted tanh-sinh level 3 (``tests/test_skip_delay.py``). Level 3's
+error floor ``C d**2`` now takes ``C = 1e4`` (:data:`qtheory.analysis.outer.FIRST_C`; 5.9e3
+the largest measured) for these and the prediction policies: DelayPredict on 10 random
+systems 1.10 -> 1.33-1.45 s in all, SkipPredict unchanged, and with bounded Pareto sizes and
+uniform noise (bench_soap) 175 -> 197 ms (Level 4 for all: 385 ms).
 
 Last run on continuous laws (2026-12-05, seeds 1 to 8, 18 systems each, 1152 pairs): median
 difference 6.5e-16, worst 6.7e-10 (FCFS on a hyperexponential law, where the closed

@@ -31,7 +31,7 @@ from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from .joint import JointIntegrals
-from .outer import SQUARE_C, OuterGrid, adaptive, make_grid
+from .outer import FIRST_C, SQUARE_C, OuterGrid, adaptive, make_grid
 from .quadrature import finite_nodes, tanh_sinh_rule
 
 __all__ = ["PredictionAnalysis", "PREDICTION_POLICIES"]
@@ -231,17 +231,15 @@ class PredictionAnalysis:
                 e1 += lost(g, q, (q["S2"] + q["V2"]) / d**2)
                 return base + v2 + 0.5 * lam * v1, e2 + 0.5 * lam * e1
 
-        # level 4 at the earliest: with many breakpoints (atoms, uniform noise) the third
-        # level was tried first, and its change from the second is pre-asymptotic: PSPJF on
-        # five atoms with exponential noise (load 0.276) accepted level 3 2.3e-9 off with
-        # the estimate 1.6e-10 (C d**2 with C = 1100). Measured cost: SPJF, PSPJF, SPRPT on
-        # 12 random continuous systems +8-12 % (uniform noise only; others started at 4)
-        first = 4
+        first = 3 if len(self._y_breakpoints()[2]) > 2 else 4
         # the classical forms' floor on the level's error (outer.adaptive): with C = 1 SPJF
         # with exact predictions (Weibull 0.5 sizes, load 0.9) was 1.4e-9 off its classical
-        # twin SJF (and mpmath) with an estimate of 5.6e-10
+        # twin SJF (and mpmath) with an estimate of 5.6e-10; and C = FIRST_C at level 3,
+        # whose change from level 2 can be pre-asymptotic: PSPJF on five atoms with
+        # exponential noise (load 0.276) accepted level 3 2.3e-9 off with the estimate
+        # 1.6e-10 (C = 1100)
         return adaptive(evaluate, self.rtol, f"{policy} mean response time", first=first,
-                        square_c=SQUARE_C)
+                        square_c=SQUARE_C, first_c=FIRST_C)
 
     # ------------------------------------------------------------------ SkipPredict
     def skip_predict_mean(self, lam: float, threshold: float, cheap_cost: float = 0.0,
@@ -312,8 +310,10 @@ class PredictionAnalysis:
                 v2, e2 = g.integrate(q["K"] / d)
             return short + tail + v1 + v2, e1 + e2
 
-        # level 4 at the earliest (see mean; DelayPredict's level 3 was accepted 1.6e-8 off)
-        return adaptive(evaluate, self.rtol, "SkipPredict mean response time", first=4)
+        # C = FIRST_C at level 3 (see mean; DelayPredict's level 3 was accepted 1.6e-8 off)
+        first = 3 if len(self._y_breakpoints()[2]) > 2 else 4
+        return adaptive(evaluate, self.rtol, "SkipPredict mean response time", first=first,
+                        first_c=FIRST_C)
 
     def _skip_constants_at(self, T: float) -> tuple[float, float]:
         """``(E[(X - Y)+; Y > T], E[(T - (Y - X)+)+; Y > T])`` by quadrature over Z."""
