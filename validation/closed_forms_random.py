@@ -22,10 +22,13 @@ its third tanh-sinh level (``tests/test_mg1.py``; see the ``--advice`` run below
 
 With ``--advice`` the policies are one-bit and k-bucket advice and SkipPredict and
 DelayPredict with external costs, random parameters (:func:`advice_policies`), against SOAP.
-Last run (2026-12-05, seeds 1 to 8, 6 systems each, 288 pairs): median 2.2e-16, 2 above
-1e-10, 1 above 1e-9: SkipPredict and DelayPredict on Pareto(2.19) sizes with lognormal
-noise, load 0.837, 1.1e-9 and 8.1e-10, where SOAP is the one off (SRPT's closed form, equal
-to mpmath's to 2e-16, is 1.05e-9 off SOAP there too, whose estimate is 5.5e-10). Before:
+Last run (2026-12-05, seeds 1 to 8, 6 systems each, 288 pairs): median 2.0e-16, none above
+1e-10 (worst 9.1e-12). The run before had SkipPredict and DelayPredict on Pareto(2.19) sizes
+with lognormal noise (load 0.837) 1.1e-9 and 8.1e-10 off, SOAP being the one off: its
+tagged-job measure took ``P(p < X < q)`` as a difference of cdfs, 0 where ``P(X > p) <
+1e-16``, and SRPT on Pareto(2.05) came out 7.8e-9 low with an estimate of 1.6e-10 (now a
+difference of tails above the median; ``tests/test_soap.py``). The continuous run's median
+went 6.5e-16 -> 3.4e-16 with it. Before:
 DelayPredict on Weibull 1.52 sizes with uniform noise 1.6e-8 off SOAP without a warning,
 its analysis having accepted tanh-sinh level 3 (``tests/test_skip_delay.py``). Level 3's
 error floor ``C d**2`` now takes ``C = 1e4`` (:data:`qtheory.analysis.outer.FIRST_C`; 5.9e3

@@ -241,8 +241,11 @@ class JointIntegrals:
                     v = pv * xv * p.noise_sf(a)
                 elif q == "S2":
                     v = pv * xv**2 * p.noise_cdf(a)
-                elif q == "K":
-                    v = pv * (p.noise_cdf(1.0 + a) - p.noise_cdf(a))
+                elif q == "K":  # P(a < Z <= 1 + a): a difference of tails above the
+                    # median (of cdfs it is 0 once P(Z > a) < 1e-16)
+                    med = float(p.noise_median) if np.isfinite(p.noise_median) else 1.0
+                    v = pv * np.where(a >= med, p.noise_sf(a) - p.noise_sf(1.0 + a),
+                                      p.noise_cdf(1.0 + a) - p.noise_cdf(a))
                 else:  # V2
                     v = pv * xv**2 * p.noise_window_square(a)
                 out[q] = v.sum(axis=1)
