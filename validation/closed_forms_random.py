@@ -20,25 +20,29 @@ systems each, 192 pairs): median 2.0e-16, none above 1e-10; before, one pair 2.3
 without a warning (PSPJF, five atoms, exponential noise, load 0.276), which had accepted
 its third tanh-sinh level (``tests/test_mg1.py``; see the ``--advice`` run below).
 
-With ``--advice`` the policies are one-bit and k-bucket advice and SkipPredict and
-DelayPredict with external costs, random parameters (:func:`advice_policies`), against SOAP.
-Last run (2026-12-05, seeds 1 to 8, 6 systems each, 288 pairs): median 2.0e-16, none above
-1e-10 (worst 9.1e-12). The run before had SkipPredict and DelayPredict on Pareto(2.19) sizes
-with lognormal noise (load 0.837) 1.1e-9 and 8.1e-10 off, SOAP being the one off: its
-tagged-job measure took ``P(p < X < q)`` as a difference of cdfs, 0 where ``P(X > p) <
-1e-16``, and SRPT on Pareto(2.05) came out 7.8e-9 low with an estimate of 1.6e-10 (now a
-difference of tails above the median; ``tests/test_soap.py``). The continuous run's median
-went 6.5e-16 -> 3.4e-16 with it. Before:
-DelayPredict on Weibull 1.52 sizes with uniform noise 1.6e-8 off SOAP without a warning,
-its analysis having accepted tanh-sinh level 3 (``tests/test_skip_delay.py``). Level 3's
-error floor ``C d**2`` now takes ``C = 1e4`` (:data:`qtheory.analysis.outer.FIRST_C`; 5.9e3
-the largest measured) for these and the prediction policies: DelayPredict on 10 random
-systems 1.10 -> 1.33-1.45 s in all, SkipPredict unchanged, and with bounded Pareto sizes and
-uniform noise (bench_soap) 175 -> 197 ms (Level 4 for all: 385 ms).
+With ``--advice`` the policies are one-bit and k-bucket advice, SkipPredict and DelayPredict
+with external costs and TRAIL with known sizes, random parameters (:func:`advice_policies`),
+against SOAP. Last run (2026-12-05, seeds 1 to 8, 6 systems each, 336 pairs, TRAIL with known
+sizes included): median 2.2e-16, 1 above 1e-10 (SkipPredict on bounded Pareto 2.12 with
+lognormal noise, 1.3e-10), none above 1e-9. With TRAIL added the run found its closed form
+3.6e-10 off with an estimate of 8e-11 (hyperexponential sizes; it now takes the classical
+forms' floor ``256 d**2 / |value|``) and, checked by hand beside it, 6.1e-6 off for ``c > 1``
+(now ``min(c, 1)``: SRPT; ``tests/test_soap.py``). The run before TRAIL had SkipPredict and
+DelayPredict on Pareto(2.19) sizes with lognormal noise (load 0.837) 1.1e-9 and 8.1e-10 off,
+SOAP being the one off: its tagged-job measure took ``P(p < X < q)`` as a difference of cdfs, 0
+where ``P(X > p) < 1e-16``, and SRPT on Pareto(2.05) came out 7.8e-9 low with an estimate of
+1.6e-10 (now a difference of tails above the median; ``tests/test_soap.py``). The continuous
+run's median went 6.5e-16 -> 3.4e-16 with it. Before: DelayPredict on Weibull 1.52 sizes with
+uniform noise 1.6e-8 off SOAP without a warning, its analysis having accepted tanh-sinh level 3
+(``tests/test_skip_delay.py``). Level 3's error floor ``C d**2`` now takes ``C = 1e4``
+(:data:`qtheory.analysis.outer.FIRST_C`; 5.9e3 the largest measured) for these and the
+prediction policies: DelayPredict on 10 random systems 1.10 -> 1.33-1.45 s in all, SkipPredict
+unchanged, and with bounded Pareto sizes and uniform noise (bench_soap) 175 -> 197 ms (Level 4
+for all: 385 ms).
 
 Last run on continuous laws (2026-12-05, seeds 1 to 8, 18 systems each, 1152 pairs): median
-difference 6.5e-16, worst 6.7e-10 (FCFS on a hyperexponential law, where the closed
-form is Pollaczek-Khinchine's and SOAP's quadrature is within its 1e-9), 3 above 1e-10, none
+difference 3.4e-16, worst 6.7e-10 (FCFS on a hyperexponential law, where the closed
+form is Pollaczek-Khinchine's and SOAP's quadrature is within its 1e-9), 1 above 1e-10, none
 above 1e-9. Found on the way (seeds 1 to 4):
 
 * before: 2 pairs above 1e-8 and 3 more above 5e-10, none with a warning, where the
@@ -103,8 +107,9 @@ def advice_policies(rng, q) -> list:
     of the mean size), each with a closed form and a SOAP rank function: one-bit advice
     (non-preemptive; preemptive, first come first served within a class), bucket advice
     (1 to 3 thresholds, either way: Cobham's formulas over the buckets), SkipPredict and
-    DelayPredict with external costs. (TRAIL and SRPT-Bounce have SOAP's analysis only, and
-    one-bit advice with the newest short first only its closed form.)"""
+    DelayPredict with external costs, TRAIL with known sizes (``c`` in ``[0, 1.5]``). (TRAIL
+    on the prediction and SRPT-Bounce have SOAP's analysis only, and one-bit advice with the
+    newest short first only its closed form.)"""
     from sim_random import _quantiles
 
     P = qt.policies
@@ -117,7 +122,8 @@ def advice_policies(rng, q) -> list:
             P.SkipPredict(threshold=t, cheap_cost=cheap,
                           expensive_cost=cheap + float(rng.uniform(0.0, 0.2)) * m1),
             P.DelayPredict(limit=float(rng.uniform(0.2, 3.0)) * m1,
-                           expensive_cost=float(rng.uniform(0.0, 0.2)) * m1)]
+                           expensive_cost=float(rng.uniform(0.0, 0.2)) * m1),
+            P.TRAIL(c=float(rng.uniform(0.0, 1.5)), on="size")]
 
 
 def run(seed: int, systems: int = 15, mode: str = "closed") -> list:
