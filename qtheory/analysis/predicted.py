@@ -273,12 +273,7 @@ class PredictionAnalysis:
         if T == np.inf:
             FT, LT, S2T = 1.0, self.m1, self.m2
         elif T > 0:
-            keep = self.joint.level
-            self.joint.level = 7  # one point: use the finest inner rule, whatever the cache state
-            try:
-                qT = self.joint.evaluate(np.array([T]), ("Fy", "Lbar", "S2"))
-            finally:
-                self.joint.level = keep
+            qT = self._finest(np.array([T]), ("Fy", "Lbar", "S2"))
             FT, LT, S2T = float(qT["Fy"][0]), self.m1 - float(qT["Lbar"][0]), float(qT["S2"][0])
         else:
             FT = LT = S2T = 0.0
@@ -386,7 +381,7 @@ class PredictionAnalysis:
         rho = lam * self.m1
         if rho >= 1.0:
             return np.full(x.shape, np.inf)
-        q = self.joint.evaluate(y, ("Lbar", "S2", "V2") if policy == "SPRPT" else ("Lbar", "S2"))
+        q = self._finest(y, ("Lbar", "S2", "V2") if policy == "SPRPT" else ("Lbar", "S2"))
         d = (1.0 - rho) + lam * q["Lbar"]
         if policy == "SPJF":
             return x + 0.5 * lam * self.m2 / d**2
@@ -396,6 +391,19 @@ class PredictionAnalysis:
             raise ValueError(f"policy: expected one of {PREDICTION_POLICIES}, got {policy!r}")
         wait = 0.5 * lam * (q["S2"] + q["V2"]) / d**2
         return wait + self._residence(lam, x, y) + np.maximum(x - y, 0.0)
+
+    def _finest(self, y, names) -> dict:
+        """The inner integrals at the points ``y`` by the finest inner rule (level 7),
+        whatever level the mean's refinement left ``self.joint`` at: the conditional
+        response times took that level, and PSPJF's was 4.1e-6 off at y = 0.0087
+        (hyperexponential sizes, means 0.272 and 8.32, exponential noise)."""
+        keep = self.joint.level
+        self.joint.level = 7
+        try:
+            with np.errstate(all="ignore"):
+                return self.joint.evaluate(y, names)
+        finally:
+            self.joint.level = keep
 
     def _residence(self, lam, x, y):
         """integral over v in [(y - x)+, y] of dv / (1 - rho'_v), split at y-kinks."""
@@ -410,6 +418,6 @@ class PredictionAnalysis:
             if not np.any(bb > aa):
                 continue
             v, w = finite_nodes(aa, bb, rule)
-            lbar = self.joint.evaluate(v, ("Lbar",))["Lbar"]
+            lbar = self._finest(v, ("Lbar",))["Lbar"]
             total = total + np.sum(w / ((1.0 - rho) + lam * lbar), axis=-1)
         return total
