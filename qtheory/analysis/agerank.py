@@ -615,12 +615,9 @@ class _Law:
         return np.asarray(self.size.pdf(np.asarray(x, dtype=float)), dtype=float)
 
     def prob(self, a, b):
-        """P(a < X <= b) for a <= b (b may be inf), without cancellation."""
-        a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
-        up = a >= self.med
-        with np.errstate(invalid="ignore"):
-            out = np.where(up, self.sf(a) - self.sf(b), self.cdf(b) - self.cdf(a))
-        return np.maximum(out, 0.0)
+        """P(a < X <= b) for a <= b (b may be inf), without cancellation
+        (:meth:`~qtheory.distributions.base.SizeDistribution.prob_between`), at least 0."""
+        return np.maximum(self.size.prob_between(a, b), 0.0)
 
     def emin(self, c):
         """E[min(X, c)] (c may be inf)."""

@@ -1026,21 +1026,13 @@ class SOAPAnalysis:
                         q = np.where(~flat & neg_side, np.minimum(q, x0), q)
                         q = np.where(flat & ~const_ok, p, q)
                     # P(p < X < q) where selected and q > p (only there: the cdf is
-                    # costly), else 0; above the median as a difference of tails (as a
-                    # difference of cdfs it was 0 where P(X > p) < 1e-16, and a Pareto
-                    # tail's mean residual is large enough there for that to matter:
-                    # SRPT on Pareto(2.05) 7.8e-9 low, its estimate 1.6e-10)
+                    # costly), else 0; without cancellation (as cdf(q) - cdf(p) it was 0
+                    # where P(X > p) < 1e-16: SRPT on Pareto(2.05) 7.8e-9 low, its
+                    # estimate 1.6e-10)
                     at = np.flatnonzero(sel & (q > p))
                     prob = np.zeros(q.shape)
                     if at.size:
-                        pa, qa = p[at], q[at]
-                        up = pa >= s.scale  # (the median, cached by the law)
-                        out = np.empty(at.size)
-                        if np.any(up):
-                            out[up] = s.sf(pa[up]) - s.sf(qa[up])
-                        if not np.all(up):
-                            out[~up] = s.cdf(qa[~up]) - s.cdf(pa[~up])
-                        prob[at] = out
+                        prob[at] = s.prob_between(p[at], q[at])
                     mu[idx] += prob
         return nu, mu
 

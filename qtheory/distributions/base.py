@@ -157,6 +157,32 @@ class SizeDistribution(ABC):
     def sf(self, x):
         """P(X > x), computed without cancellation."""
 
+    def prob_between(self, a, b) -> np.ndarray:
+        """``P(a < X <= b)`` for ``a <= b`` (arrays, broadcast; ``b`` may be inf) without
+        cancellation: ``sf(a) - sf(b)`` where ``a`` is at or above the median, ``cdf(b) -
+        cdf(a)`` below it, each evaluated only where it is used. As a difference of cdfs it
+        is 0 once ``P(X > a) < 1e-16``, and over a power tail that lost SOAP's analysis
+        6.2e-9 of ``E[X]`` (SRPT on Pareto(2.05) sizes, ``tests/test_soap.py``).
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> float(qt.Exponential(mean=1.0).prob_between(40.0, np.inf))  # exp(-40)
+        4.248354255291589e-18
+        """
+        a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+        up = a >= self.scale
+        out = np.empty(a.shape)
+        with np.errstate(invalid="ignore"):
+            if np.any(up):
+                out[up] = (np.asarray(self.sf(a[up]), dtype=float)
+                           - np.asarray(self.sf(b[up]), dtype=float))
+            if not np.all(up):
+                low = ~up
+                out[low] = (np.asarray(self.cdf(b[low]), dtype=float)
+                            - np.asarray(self.cdf(a[low]), dtype=float))
+        return out
+
     @abstractmethod
     def moment(self, k: float) -> float:
         """E[X**k] for real k >= 0 (``inf`` when it diverges)."""
