@@ -44,14 +44,10 @@ __all__ = ["one_bit_mean", "short_class", "bucket_moments", "buckets_mean"]
 
 
 def short_class(size: SizeDistribution, prediction: PredictionModel, threshold: float):
-    """Return (P(short), E[X; short], E[X^2; short]) for "short iff Y <= threshold"."""
-    t = float(threshold)
-    if prediction.is_exact:
-        return (float(size.cdf(t)), float(size.partial_moment(1, t)),
-                float(size.partial_moment(2, t)))
-    J = JointIntegrals(size, prediction, level=6)
-    out = J.evaluate(np.array([t]), ("Fy", "L", "S2"))
-    return float(out["Fy"][0]), float(out["L"][0]), float(out["S2"][0])
+    """Return (P(short), E[X; short], E[X^2; short]) for "short iff Y <= threshold": the
+    first bucket of :func:`bucket_moments`."""
+    p, m, s, _ = bucket_moments(size, prediction, [float(threshold)])
+    return float(p[0]), float(m[0]), float(s[0])
 
 
 def one_bit_mean(size: SizeDistribution, prediction: PredictionModel, lam: float,
