@@ -30,6 +30,9 @@
 #    preemptive with FIFO inside each class);
 # 2. TRAIL's known-size formula (Shahout et al., ICLR 2025, arXiv:2410.01035),
 #    for exponential sizes;
+# 3. TRAIL on the prediction: the tagged-job formula, evaluated straight from its
+#    definitions with mpmath, against qtheory's closed form (which averages it in
+#    another order) and its SOAP engine;
 #
 # and check each against qtheory's SOAP engine, which computes the same
 # quantities numerically from `policy.rank()`.
@@ -156,3 +159,87 @@ for cv in (0.3, 0.8):
     soap = q.mean_response_time(P.TRAIL(c=cv, on="size"), method="soap")
     print(f"c={cv}: sympy+mpmath {ref:.12f}  closed form {closed:.12f}  SOAP {soap:.12f}")
     assert abs(closed / ref - 1) < 1e-9 and abs(soap / ref - 1) < 1e-9
+
+# %% [markdown]
+# ## 4. TRAIL on the prediction
+#
+# Rank $y - a$ while $a < c\,y$, then $-\infty$. For a tagged job $(x, y)$: $r = y$; a
+# new job with prediction $y' < r$ is served ahead of it to completion (its rank only
+# falls), so $1 - \rho^{new}[r] = D(r) = 1 - \lambda E[X; Y < r]$; an old job with
+# $y' \le r$ has interval 0 (all of $x'$), and one with $y' > r$ has rank $\le r$ from
+# age $\min(y' - r, c\,y')$ on (rank $r$ in its preemptible phase, or $-\infty$ after
+# it). Hence
+#
+# $$E[T(x, y)] = \frac{\lambda\,\big(E[X^2; Y \le y]
+#   + E[((X - \min(Y - y, cY))^+)^2; Y > y]\big)}{2 D(y)^2}
+#   + \int_{y - \min(x, c y)}^{y} \frac{du}{D(u)} + (x - c y)^+ .$$
+#
+# qtheory's closed form (`qtheory.analysis.trail_predicted`) averages this over
+# $(X, Y)$ after swapping the order of the residence integral, and takes the old work
+# as integrals over the noise of partial moments of $X$. Here we evaluate the tagged-job
+# formula as it stands, for sizes on three atoms and uniform noise (the one law on which
+# every piece is elementary): $D$ is linear between its kinks, so the residence
+# integral is a sum of logarithms, the old work is an integral of a piecewise quadratic
+# in $z$, and the mean is one integral over $z$ per atom, cut at every kink.
+
+# %%
+xs = [1, 2, 5]
+ps = [mpm.mpf(1) / 2, mpm.mpf(3) / 10, mpm.mpf(1) / 5]
+z_lo, z_hi = mpm.mpf(7) / 10, mpm.mpf(13) / 10  # Z uniform on [0.7, 1.3]
+
+
+def tagged_mean(cv, load="0.8"):
+    lam_a = mpm.mpf(load) / sum(p * v for p, v in zip(ps, xs))
+
+    def G(z):  # P(Z <= z)
+        return min(max((z - z_lo) / (z_hi - z_lo), 0), 1)
+
+    def D(u):  # 1 - lambda E[X; Y < u]
+        return 1 - lam_a * sum(p * v * G(u / v) for p, v in zip(ps, xs))
+
+    def old(y):  # E[X^2; Y <= y] + E[((X - min(Y - y, cY))+)^2; Y > y]
+        tot = sum(p * v**2 * G(y / v) for p, v in zip(ps, xs))
+        for p, v in zip(ps, xs):
+            cuts = (y / ((1 - cv) * v), 1 + y / v, 1 / cv)
+            start = max(z_lo, y / v)
+            if start < z_hi:
+                pts = sorted({start, z_hi, *[w for w in cuts if start < w < z_hi]})
+                tot += p * mpm.quad(lambda z, v=v: max(v - min(v * z - y, cv * v * z), 0) ** 2,
+                                    pts) / (z_hi - z_lo)
+        return tot
+
+    def residence(a, b):  # integral of du / D(u) over [a, b], D linear between kinks
+        knots = sorted({a, b, *[v * z for v in xs for z in (z_lo, z_hi) if a < v * z < b]})
+        out = 0
+        for u0, u1 in zip(knots[:-1], knots[1:]):
+            d0, d1 = D(u0), D(u1)
+            out += (u1 - u0) / d0 if d0 == d1 else (u1 - u0) * mpm.log(d1 / d0) / (d1 - d0)
+        return out
+
+    def T(x, y):
+        return (lam_a * old(y) / (2 * D(y) ** 2) + residence(y - min(x, cv * y), y)
+                + max(x - cv * y, 0))
+
+    total = 0
+    for p, x in zip(ps, xs):
+        # E[T(x, x z)] kinks in z where y = x z puts a kink of D, of the old work or of
+        # the residence limits on an end of the noise support, and at z = 1 / c
+        cand = [v * w / x for v in xs for z in (z_lo, z_hi)
+                for w in (z, (1 - cv) * z, z - 1, z / (1 - cv))]
+        cand += [1 + v * z / x for v in xs for z in (z_lo, z_hi)] + [1 / cv]
+        zs = sorted({z_lo, z_hi, *[w for w in cand if z_lo < w < z_hi]})
+        total += p * mpm.quad(lambda z, x=x: T(x, x * z), zs) / (z_hi - z_lo)
+    return total
+
+
+q = qt.MG1(load=0.8, size=qt.Discrete([1.0, 2.0, 5.0], [0.5, 0.3, 0.2]),
+           prediction=qt.UniformPrediction(0.3))
+with mpm.workdps(20):
+    ref = tagged_mean(mpm.mpf(3) / 10)
+closed = q.mean_response_time(P.TRAIL(c=0.3))
+print(f"c=0.3: mpmath {mpm.nstr(ref, 17)}  closed form {closed:.15f}")
+assert abs(closed / float(ref) - 1) < 1e-12
+# SOAP's engine needs a continuous size law; on atoms the closed form is the analysis.
+# Limits: c -> 0 is SPJF and c -> 1 SPRPT (closed forms of their own)
+assert abs(q.mean_response_time(P.TRAIL(c=1e-9)) / q.mean_response_time("SPJF") - 1) < 1e-8
+assert abs(q.mean_response_time(P.TRAIL(c=1 - 1e-9)) / q.mean_response_time("SPRPT") - 1) < 1e-8

@@ -276,6 +276,12 @@ class TRAIL(Policy):
     (TRAIL), ICLR 2025 (arXiv:2410.01035); the paper's default is c = 0.8.
     ``c = 0`` is SPJF and ``c = 1`` is SPRPT. ``on="size"`` uses true sizes.
 
+    Analysis: closed forms on the size (:mod:`qtheory.analysis.trail`) and on the
+    prediction (:mod:`qtheory.analysis.trail_predicted`, multiplicative prediction models;
+    sizes with atoms too), the default route; ``method="soap"`` derives the same value from
+    :meth:`rank` with the SOAP engine (continuous sizes), as it does for a
+    :class:`~qtheory.ConditionalPrediction`.
+
     Examples
     --------
     >>> TRAIL(c=0.8).name

@@ -13,7 +13,7 @@ from .analysis.classical import CLASSICAL_POLICIES, ClassicalAnalysis
 from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
 from .analysis.priority import priority_class_means
 from .analysis.soap import SOAPAnalysis
-from .analysis.trail import trail_known_sizes_mean
+from .analysis.trail import trail_known_sizes_conditional, trail_known_sizes_mean
 from .distributions import SizeDistribution, as_distribution
 from .distributions.base import check_positive
 from .policies import (
@@ -61,6 +61,16 @@ class _Engines:
         self._predicted = None
         self._soap: dict = {}
         self._age: dict = {}
+
+    def trail(self, c: float):
+        """TRAIL's closed form on the prediction for this ``c`` (cached; multiplicative
+        prediction models)."""
+        key = ("trail", float(c))
+        if key not in self._age:
+            from .analysis.trail_predicted import TrailPredictionAnalysis
+
+            self._age[key] = TrailPredictionAnalysis(self.size, self.prediction, c, self.rtol)
+        return self._age[key]
 
     def age_rank(self, key, build):
         """The age-rank SOAP analysis of ``build()``, cached under ``key``."""
@@ -360,8 +370,11 @@ class MG1:
             if self.prediction.is_exact and self.size.is_discrete:
                 return self._engines.classical.mean(_TRUE_SIZE_TWIN[name], lam)
             return self._engines.predicted.mean(name, lam)
-        if isinstance(pol, TRAIL) and pol.on == "size":
+        if isinstance(pol, TRAIL) and (pol.on == "size" or self.prediction.is_exact):
             return trail_known_sizes_mean(self.size, lam, pol.c, self.rtol)
+        if isinstance(pol, TRAIL) and not self.prediction.is_general:
+            # the closed form (SOAP by hand; the SOAP engine: method="soap")
+            return self._engines.trail(pol.c).trail_mean(lam)
         if isinstance(pol, SkipPredict):
             server = pol.cost_model == "server"
             return self._engines.predicted.skip_predict_mean(
@@ -504,6 +517,10 @@ class MG1:
                 raise ValueError("y must be finite and >= 0")
             if isinstance(pol, (GittinsBuckets, GittinsPosterior)):
                 out = self._gittins_conditional(pol, lam, x, y)
+            elif isinstance(pol, TRAIL) and self.prediction.is_exact:
+                out = trail_known_sizes_conditional(self.size, lam, pol.c, x)
+            elif isinstance(pol, TRAIL) and not self.prediction.is_general:
+                out = self._engines.trail(pol.c).trail_conditional(lam, x, y)
             elif pol.name not in _TRUE_SIZE_TWIN:
                 out = self._soap_conditional(pol, lam, x, y)
             elif self.prediction.is_exact and self.size.is_discrete:
@@ -522,6 +539,8 @@ class MG1:
             out = per @ p
         elif pol.name in CLASSICAL_POLICIES:
             out = self._engines.classical.conditional(pol.name, lam, x)
+        elif isinstance(pol, TRAIL):  # on the size
+            out = trail_known_sizes_conditional(self.size, lam, pol.c, x)
         elif self._age_rank_analysis(pol) is not None:
             out = (self._age_rank_analysis(pol).conditional(lam, x) if lam * self.size.moment(1)
                    < 1 else np.full(np.shape(x), np.inf))

@@ -58,6 +58,9 @@ class JointIntegrals:
     True
     """
 
+    #: the quantities :meth:`evaluate` computes (subclasses add their own)
+    names: tuple[str, ...] = QUANTITIES
+
     def __init__(self, size: SizeDistribution, prediction: PredictionModel, level: int = 3):
         self.size = size
         self.prediction = prediction
@@ -74,9 +77,9 @@ class JointIntegrals:
     # ------------------------------------------------------------------ public
     def evaluate(self, y: np.ndarray, quantities=QUANTITIES) -> dict[str, np.ndarray]:
         """Return ``{name: values}`` at the points ``y`` (any shape)."""
-        bad = set(quantities) - set(QUANTITIES)
+        bad = set(quantities) - set(self.names)
         if bad:
-            raise ValueError(f"quantities: unknown {sorted(bad)}; choose from {QUANTITIES}")
+            raise ValueError(f"quantities: unknown {sorted(bad)}; choose from {self.names}")
         y = np.asarray(y, dtype=float)
         shape = y.shape
         flat = y.ravel()
@@ -350,7 +353,6 @@ class JointIntegrals:
         return zn, w, pieces
 
     def _continuous(self, y, quantities):
-        s = self.size
         rule = tanh_sinh_rule(self.level)
         if getattr(self.prediction, "integrate_in_z", False):
             z, w, pieces = self._nodes_z(y, rule)
@@ -362,7 +364,7 @@ class JointIntegrals:
             # nodes whose u underflowed onto 0 or 1: keep z finite and positive
             z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
             yy = y[:, None]
-            memo = _SizeMemo(s, yy / z, np.where(z > 1.0, yy / (z - 1.0), np.inf))
+            memo = self._memo(yy, z)
             out, err = {}, {}
             for q in quantities:
                 vals = self._integrand(q, yy, z, memo)
@@ -370,6 +372,11 @@ class JointIntegrals:
                 out[q], err[q] = nested_sum(vals * w, coarse, coarse4)
         self.last_error = err
         return out
+
+    def _memo(self, y, z) -> _SizeMemo:
+        """The size law's functions at the cut points of the integrands at ``(y, z)``:
+        ``t = y / z`` (``Y <= y``) and ``hi = y / (z - 1)`` (``X - Y + y > 0``)."""
+        return _SizeMemo(self.size, y / z, np.where(z > 1.0, y / (z - 1.0), np.inf))
 
     @staticmethod
     def _integrand(q, y, z, m: _SizeMemo):

@@ -161,15 +161,18 @@ class PredictionAnalysis:
         )
         return out
 
-    @staticmethod
-    def _row_contributions(w, out, err) -> np.ndarray:
+    #: the inner quantities that enter the outer integrals linearly (the others are
+    #: averaged against f_Y)
+    _linear: tuple[str, ...] = ("fy", "K")
+
+    def _row_contributions(self, w, out, err) -> np.ndarray:
         """Per node, its inner errors as they enter the outer integrals, relative to
         those integrals (f_Y and K enter linearly, the rest averaged against f_Y); the
         worst quantity counts."""
         fy = np.abs(out["fy"])
         worst = np.zeros(w.shape)
         for n, v in out.items():
-            weight = w if n in ("fy", "K") else w * fy
+            weight = w if n in self._linear else w * fy
             with np.errstate(invalid="ignore"):
                 den = np.nansum(weight * np.abs(v))
                 if den > 0:
