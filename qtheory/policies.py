@@ -557,6 +557,11 @@ class SRPTBounce(Policy):
     every other job, which bounds the damage one underestimate can do. With
     exact estimates it is SRPT.
 
+    Analysis: a closed form (:mod:`qtheory.analysis.bounce`; continuous sizes,
+    multiplicative estimates), the default route; ``method="soap"`` derives the same
+    value from :meth:`rank` with the SOAP engine, as it does for a
+    :class:`~qtheory.ConditionalPrediction`.
+
     Examples
     --------
     >>> float(SRPTBounce().rank().evaluate(k=2.0, age=3.0))

@@ -29,6 +29,7 @@ from .policies import (
     Priority,
     RankPolicy,
     SkipPredict,
+    SRPTBounce,
     get_policy,
 )
 from .predictions import ExactPrediction, PredictionModel
@@ -61,6 +62,15 @@ class _Engines:
         self._predicted = None
         self._soap: dict = {}
         self._age: dict = {}
+
+    def bounce(self):
+        """SRPT-Bounce's closed form (cached; continuous sizes, multiplicative predictions)."""
+        key = ("bounce",)
+        if key not in self._age:
+            from .analysis.bounce import BounceAnalysis
+
+            self._age[key] = BounceAnalysis(self.size, self.prediction, self.rtol)
+        return self._age[key]
 
     def trail(self, c: float):
         """TRAIL's closed form on the prediction for this ``c`` (cached; multiplicative
@@ -375,6 +385,10 @@ class MG1:
         if isinstance(pol, TRAIL) and not self.prediction.is_general:
             # the closed form (SOAP by hand; the SOAP engine: method="soap")
             return self._engines.trail(pol.c).trail_mean(lam)
+        if isinstance(pol, SRPTBounce) and not self.prediction.is_general \
+                and not self.size.is_discrete:
+            # the closed form (SOAP by hand; the SOAP engine: method="soap")
+            return self._engines.bounce().bounce_mean(lam)
         if isinstance(pol, SkipPredict):
             server = pol.cost_model == "server"
             return self._engines.predicted.skip_predict_mean(
@@ -521,6 +535,9 @@ class MG1:
                 out = trail_known_sizes_conditional(self.size, lam, pol.c, x)
             elif isinstance(pol, TRAIL) and not self.prediction.is_general:
                 out = self._engines.trail(pol.c).trail_conditional(lam, x, y)
+            elif isinstance(pol, SRPTBounce) and not self.prediction.is_general \
+                    and not self.size.is_discrete:
+                out = self._engines.bounce().bounce_conditional(lam, x, y)
             elif pol.name not in _TRUE_SIZE_TWIN:
                 out = self._soap_conditional(pol, lam, x, y)
             elif self.prediction.is_exact and self.size.is_discrete:

@@ -21,14 +21,15 @@ without a warning (PSPJF, five atoms, exponential noise, load 0.276), which had 
 its third tanh-sinh level (``tests/test_mg1.py``; see the ``--advice`` run below).
 
 With ``--advice`` the policies are one-bit and k-bucket advice, SkipPredict and DelayPredict
-with external costs and TRAIL with known sizes and on the prediction, random parameters
-(:func:`advice_policies`), against SOAP. Last run (2026-12-05, seeds 1 to 8, 6 systems each,
-384 pairs, with TRAIL on the prediction's closed form, new that day): median 3.4e-16, none
-above 1e-10 (worst 8.4e-11, DelayPredict on bounded Pareto 1.29 with lognormal noise); the 48
-TRAIL-on-the-prediction pairs (``c`` from 0 to 1.5) median 3.7e-15, worst 1.9e-11, no
-warning. The run before (336 pairs, TRAIL with known sizes included): median 2.2e-16, 1 above
-1e-10 (SkipPredict on bounded Pareto 2.12 with lognormal noise, 1.3e-10), none above 1e-9.
-With TRAIL added the run found its closed form
+with external costs, TRAIL with known sizes and on the prediction, and SRPT-Bounce, random
+parameters (:func:`advice_policies`), against SOAP. Last run (2026-12-05, seeds 1 to 8, 6
+systems each, 432 pairs, with the closed forms of TRAIL on the prediction and of SRPT-Bounce,
+new that day): median 4.0e-16, none above 1e-10 (worst 8.4e-11, DelayPredict on bounded
+Pareto 1.29 with lognormal noise); the 48 TRAIL-on-the-prediction pairs (``c`` from 0 to 1.5)
+median 3.7e-15, worst 1.9e-11, and the 48 SRPT-Bounce pairs median 4.0e-15, worst 4.9e-11,
+none with a warning. The run before (336 pairs, TRAIL with known sizes included): median
+2.2e-16, 1 above 1e-10 (SkipPredict on bounded Pareto 2.12 with lognormal noise, 1.3e-10),
+none above 1e-9. With TRAIL added the run found its closed form
 3.6e-10 off with an estimate of 8e-11 (hyperexponential sizes; it now takes the classical
 forms' floor ``256 d**2 / |value|``) and, checked by hand beside it, 6.1e-6 off for ``c > 1``
 (now ``min(c, 1)``: SRPT; ``tests/test_soap.py``). The run before TRAIL had SkipPredict and
@@ -112,8 +113,8 @@ def advice_policies(rng, q) -> list:
     (non-preemptive; preemptive, first come first served within a class), bucket advice
     (1 to 3 thresholds, either way: Cobham's formulas over the buckets), SkipPredict and
     DelayPredict with external costs, TRAIL with known sizes and on the prediction (``c`` in
-    ``[0, 1.5]``). (SRPT-Bounce has SOAP's analysis only, and one-bit advice with the newest
-    short first only its closed form.)"""
+    ``[0, 1.5]``), SRPT-Bounce. (One-bit advice with the newest short first has only its
+    closed form.)"""
     from sim_random import _quantiles
 
     P = qt.policies
@@ -128,7 +129,7 @@ def advice_policies(rng, q) -> list:
             P.DelayPredict(limit=float(rng.uniform(0.2, 3.0)) * m1,
                            expensive_cost=float(rng.uniform(0.0, 0.2)) * m1),
             P.TRAIL(c=float(rng.uniform(0.0, 1.5)), on="size"),
-            P.TRAIL(c=float(rng.uniform(0.0, 1.5)))]
+            P.TRAIL(c=float(rng.uniform(0.0, 1.5))), P.SRPTBounce()]
 
 
 def run(seed: int, systems: int = 15, mode: str = "closed") -> list:

@@ -49,7 +49,7 @@ POLICIES = {
     "SPJF (via SOAP)": (P.SPJF(), "SPJF", "soap"),
     "TRAIL(c=0.5)": (P.TRAIL(c=0.5), "closed", "soap"),
     "TRAIL(c=0.8)": (P.TRAIL(c=0.8), "closed", "soap"),
-    "SRPT-Bounce": (P.SRPTBounce(), None, "soap"),
+    "SRPT-Bounce": (P.SRPTBounce(), "closed", "soap"),
     "OneBit-NP(T=1)": (P.OneBit(threshold=1.0), "closed", "soap"),
     "Buckets-P(0.5,2)": (P.Buckets(thresholds=(0.5, 2.0), preemptive=True), None, "soap"),
     "rank 2y-a": (P.RankPolicy(RankFunction.single(
