@@ -24,12 +24,13 @@ With ``--advice`` the policies are one-bit and k-bucket advice, SkipPredict and 
 with external costs, TRAIL with known sizes and on the prediction, and SRPT-Bounce, random
 parameters (:func:`advice_policies`), against SOAP. Last run (2026-12-05, seeds 1 to 8, 6
 systems each, 432 pairs, with the closed forms of TRAIL on the prediction and of SRPT-Bounce,
-new that day): median 4.0e-16, none above 1e-10 (worst 8.4e-11, DelayPredict on bounded
-Pareto 1.29 with lognormal noise); the 48 TRAIL-on-the-prediction pairs (``c`` from 0 to 1.5)
-median 3.7e-15, worst 1.9e-11, and the 48 SRPT-Bounce pairs median 4.0e-15, worst 4.9e-11,
-none with a warning. The run before (336 pairs, TRAIL with known sizes included): median
-2.2e-16, 1 above 1e-10 (SkipPredict on bounded Pareto 2.12 with lognormal noise, 1.3e-10),
-none above 1e-9. With TRAIL added the run found its closed form
+new that day, and SOAP's noise quadrature split where a boundary crosses the median size):
+median 3.6e-16, none above 1e-10 (worst 8.4e-11, DelayPredict on bounded Pareto 1.29 with
+lognormal noise); the 48 TRAIL-on-the-prediction pairs (``c`` from 0 to 1.5) median 3.9e-15,
+worst 1.9e-11, and the 48 SRPT-Bounce pairs median 3.7e-15, worst 1.6e-11 (4.9e-11 before
+that split), none with a warning. The run before (336 pairs, TRAIL with known sizes
+included): median 2.2e-16, 1 above 1e-10 (SkipPredict on bounded Pareto 2.12 with lognormal
+noise, 1.3e-10), none above 1e-9. With TRAIL added the run found its closed form
 3.6e-10 off with an estimate of 8e-11 (hyperexponential sizes; it now takes the classical
 forms' floor ``256 d**2 / |value|``) and, checked by hand beside it, 6.1e-6 off for ``c > 1``
 (now ``min(c, 1)``: SRPT; ``tests/test_soap.py``). The run before TRAIL had SkipPredict and
@@ -45,7 +46,8 @@ prediction policies: DelayPredict on 10 random systems 1.10 -> 1.33-1.45 s in al
 unchanged, and with bounded Pareto sizes and uniform noise (bench_soap) 175 -> 197 ms (Level 4
 for all: 385 ms).
 
-Last run on continuous laws (2026-12-05, seeds 1 to 8, 18 systems each, 1152 pairs): median
+Last run on continuous laws (2026-12-05, seeds 1 to 8, 18 systems each, 1152 pairs; again
+after SOAP's split at the median size: median 3.3e-16, 1 above 1e-10, none above 1e-9): median
 difference 3.4e-16, worst 6.7e-10 (FCFS on a hyperexponential law, where the closed
 form is Pollaczek-Khinchine's and SOAP's quadrature is within its 1e-9), 1 above 1e-10, none
 above 1e-9. Found on the way (seeds 1 to 4):
