@@ -277,10 +277,10 @@ class TRAIL(Policy):
     ``c = 0`` is SPJF and ``c = 1`` is SPRPT. ``on="size"`` uses true sizes.
 
     Analysis: closed forms on the size (:mod:`qtheory.analysis.trail`) and on the
-    prediction (:mod:`qtheory.analysis.trail_predicted`, multiplicative prediction models;
-    sizes with atoms too), the default route; ``method="soap"`` derives the same value from
-    :meth:`rank` with the SOAP engine (continuous sizes), as it does for a
-    :class:`~qtheory.ConditionalPrediction`.
+    prediction (:mod:`qtheory.analysis.trail_predicted`; sizes with atoms too), the default
+    route; ``method="soap"`` derives the same value from :meth:`rank` with the SOAP engine
+    (continuous sizes). Both need a multiplicative prediction model: a general
+    :class:`~qtheory.ConditionalPrediction` raises ``ValueError``.
 
     Examples
     --------
@@ -557,10 +557,10 @@ class SRPTBounce(Policy):
     every other job, which bounds the damage one underestimate can do. With
     exact estimates it is SRPT.
 
-    Analysis: a closed form (:mod:`qtheory.analysis.bounce`; continuous sizes,
-    multiplicative estimates), the default route; ``method="soap"`` derives the same
-    value from :meth:`rank` with the SOAP engine, as it does for a
-    :class:`~qtheory.ConditionalPrediction`.
+    Analysis: a closed form (:mod:`qtheory.analysis.bounce`), the default route;
+    ``method="soap"`` derives the same value from :meth:`rank` with the SOAP engine. Both
+    need a continuous size law and a multiplicative estimate model (a general
+    :class:`~qtheory.ConditionalPrediction` raises ``ValueError``).
 
     Examples
     --------
