@@ -277,10 +277,10 @@ class TRAIL(Policy):
     ``c = 0`` is SPJF and ``c = 1`` is SPRPT. ``on="size"`` uses true sizes.
 
     Analysis: closed forms on the size (:mod:`qtheory.analysis.trail`) and on the
-    prediction (:mod:`qtheory.analysis.trail_predicted`; sizes with atoms too), the default
-    route; ``method="soap"`` derives the same value from :meth:`rank` with the SOAP engine
-    (continuous sizes). Both need a multiplicative prediction model: a general
-    :class:`~qtheory.ConditionalPrediction` raises ``ValueError``.
+    prediction (:mod:`qtheory.analysis.trail_predicted`; sizes with atoms and general
+    :class:`~qtheory.ConditionalPrediction` laws too), the default route;
+    ``method="soap"`` derives the same value from :meth:`rank` with the SOAP engine
+    (continuous sizes, multiplicative prediction models).
 
     Examples
     --------

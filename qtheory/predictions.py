@@ -881,14 +881,20 @@ class ConditionalPrediction(PredictionModel):
             lo, hi = np.where(below, mid, lo), np.where(below, hi, mid)
         return x, 0.5 * (lo + hi)
 
-    def shortfall(self, size: SizeDistribution) -> float:
-        """E[(X - Y)+] = E[int_0^X P(Y <= t | X) dt] by quadrature."""
+    def shortfall(self, size: SizeDistribution, c: float = 1.0) -> float:
+        """E[(X - c Y)+] = E[int_0^X P(Y <= s/c | X) ds] by quadrature (``c > 0``; SPRPT's
+        ``c = 1``, TRAIL's limit of preemption ``c``)."""
         from scipy import integrate
 
+        c = float(c)
+        if not c > 0:
+            raise ValueError(f"c must be > 0, got {c!r}")
+
         def inner(x):
-            edges = [e for e in self._y_edges(x) if e < x] + [x]
-            return sum(integrate.quad(lambda t: float(self._cdf(np.array(t), np.array(x))),
-                                      a, b, limit=200)[0] for a, b in zip(edges[:-1], edges[1:]))
+            edges = [0.0] + [c * e for e in self._y_edges(x) if 0 < c * e < x] + [x]
+            return sum(integrate.quad(
+                lambda s: float(self._cdf(np.array(s / c), np.array(x))), a, b,
+                limit=200)[0] for a, b in zip(edges[:-1], edges[1:]))
 
         lo, hi = size.support
         pts = [p for p in size.breakpoints if lo < p < hi]

@@ -73,8 +73,7 @@ class _Engines:
         return self._age[key]
 
     def trail(self, c: float):
-        """TRAIL's closed form on the prediction for this ``c`` (cached; multiplicative
-        prediction models)."""
+        """TRAIL's closed form on the prediction for this ``c`` (cached)."""
         key = ("trail", float(c))
         if key not in self._age:
             from .analysis.trail_predicted import TrailPredictionAnalysis
@@ -382,7 +381,7 @@ class MG1:
             return self._engines.predicted.mean(name, lam)
         if isinstance(pol, TRAIL) and (pol.on == "size" or self.prediction.is_exact):
             return trail_known_sizes_mean(self.size, lam, pol.c, self.rtol)
-        if isinstance(pol, TRAIL) and not self.prediction.is_general:
+        if isinstance(pol, TRAIL):
             # the closed form (SOAP by hand; the SOAP engine: method="soap")
             return self._engines.trail(pol.c).trail_mean(lam)
         if isinstance(pol, SRPTBounce) and not self.prediction.is_general \
@@ -533,7 +532,7 @@ class MG1:
                 out = self._gittins_conditional(pol, lam, x, y)
             elif isinstance(pol, TRAIL) and self.prediction.is_exact:
                 out = trail_known_sizes_conditional(self.size, lam, pol.c, x)
-            elif isinstance(pol, TRAIL) and not self.prediction.is_general:
+            elif isinstance(pol, TRAIL):
                 out = self._engines.trail(pol.c).trail_conditional(lam, x, y)
             elif isinstance(pol, SRPTBounce) and not self.prediction.is_general \
                     and not self.size.is_discrete:

@@ -127,7 +127,8 @@ class JointIntegrals:
         rule = tanh_sinh_rule(self.level)
         kinks = [k for k in s.breakpoints if lo < k < hi]
         pts = np.concatenate([np.broadcast_to(np.array(kinks, float), (n, len(kinks))),
-                              np.clip(y, lo, hi)[:, None], self._x_cuts(y)], axis=1)
+                              np.clip(y, lo, hi)[:, None], self._x_cuts(y),
+                              self._general_x_points(y)], axis=1)
         pts = np.where(np.isfinite(pts), np.clip(pts, lo, hi), lo)  # nan: no crossing
         edges = np.sort(np.concatenate([np.full((n, 1), lo), pts], axis=1), axis=1)
         if np.isfinite(hi):
@@ -162,8 +163,10 @@ class JointIntegrals:
                 elif q == "K":
                     vals = f * np.maximum(np.asarray(p._cdf(xn + yy, xn), float)
                                           - np.asarray(p._cdf(yy, xn), float), 0.0)
-                else:
+                elif q == "V2":
                     vals = f * self._general_window(yy, xn)
+                else:
+                    vals = self._general_integrand(q, yy, xn, f)
                 vals = np.where(w > 0, np.nan_to_num(vals), 0.0)
                 out[q], err[q] = nested_sum(vals * w, coarse, coarse4)
         self.last_error = err
@@ -206,12 +209,24 @@ class JointIntegrals:
                     change[rows, j] = False
         return np.stack(cols, axis=1) if cols else np.zeros((y.size, 0))
 
-    def _general_window(self, y, x):
-        """E[(x + y - Y)^2; y < Y < x + y | X = x] by tanh-sinh over t, split at the
-        conditional law's breakpoints."""
+    def _general_x_points(self, y):
+        """Further split points in x of the integrals of :meth:`_general` (rows x k;
+        subclasses add theirs)."""
+        return np.zeros((y.size, 0))
+
+    def _general_integrand(self, q, y, x, f):
+        """The integrand over x of a quantity of a subclass (general conditional laws)."""
+        raise ValueError(f"quantities: {q!r} has no integrand for a general conditional law")
+
+    def _general_window(self, y, x, lo=None, hi=None, alpha=None, beta=-1.0):
+        """``E[(alpha + beta Y)^2; lo < Y < hi | X = x]`` by tanh-sinh over t, split at the
+        conditional law's breakpoints; by default ``E[(x + y - Y)^2; y < Y < x + y | X = x]``
+        (SPRPT's old work)."""
         p = self.prediction
         rule = tanh_sinh_rule(3)
-        a, b = y, x + y
+        a = y if lo is None else lo
+        b = x + y if hi is None else np.maximum(hi, a)
+        alpha = x + y if alpha is None else alpha
         cuts = []
         if p._bp is not None:
             for v in p._bp(x):
@@ -219,9 +234,9 @@ class JointIntegrals:
         edges = np.sort(np.stack([a, *cuts, b], axis=-1), axis=-1)
         t, w = finite_nodes(edges[..., :-1], edges[..., 1:], rule)
         xb = x[..., None, None]
-        yb = y[..., None, None]
+        ab = np.broadcast_to(alpha, x.shape)[..., None, None]
         dens = np.asarray(p._pdf(t, np.broadcast_to(xb, t.shape)), float)
-        return np.sum(w * (xb + yb - t) ** 2 * dens, axis=(-1, -2))
+        return np.sum(w * (ab + beta * t) ** 2 * dens, axis=(-1, -2))
 
     # ------------------------------------------------------------------ atoms
     def _atoms(self, y, quantities):

@@ -33,7 +33,11 @@ Averaged over ``(X, Y)`` (Fubini on the residence integral, as for SPRPT in
 
     Kc(u) = P(Y - min(X, c Y) < u < Y) = P(u < Y < u / (1 - c), X > Y - u).
 
-For ``Y = X Z`` each of ``V2c`` and ``Kc`` is an integral over the noise factor of closed-form
+For a general conditional law of ``Y`` given ``X`` (:class:`~qtheory.ConditionalPrediction`)
+they are integrals over the size of the conditional law's windows (split where ``x + y`` meets
+``y / (1 - c)`` and where the law's breakpoints cross ``y`` or ``y / (1 - c)``), and
+``E[(X - c Y)+]`` is ``E[int_0^X P(Y <= s / c | X) ds]``. For ``Y = X Z`` each of ``V2c`` and
+``Kc`` is an integral over the noise factor of closed-form
 partial moments of ``X`` between the cut points ``y / z``, ``y / ((1 - c) z)`` and (for
 ``z > 1``) ``y / (z - 1)`` (:class:`TrailJoint`); the integrals over ``z`` are also split at
 ``z = 1 / c``, where ``(1 - c z)+`` has its kink and the last two cut points meet. With exact
@@ -80,9 +84,6 @@ class TrailJoint(JointIntegrals):
         c = float(c)
         if not 0.0 <= c < 1.0:
             raise ValueError(f"c must be in [0, 1) here (c >= 1 is SPRPT), got {c!r}")
-        if getattr(prediction, "is_general", False):
-            raise ValueError("prediction: TRAIL's closed form needs a multiplicative "
-                             "prediction model (Y = X Z); the SOAP engine takes the others")
         super().__init__(size, prediction, level)
         self.c = c
         if c > 0:
@@ -101,6 +102,31 @@ class TrailJoint(JointIntegrals):
                                     + (1.0 - self.c) ** 2 * s.tail_moment(2, knee), dtype=float)
         self.last_error = {q: np.zeros(y.shape) for q in quantities}
         return out
+
+    # ------------------------------------------------------------------ general law
+    def _general_x_points(self, y):
+        """Where ``x + y = y / (1 - c)`` (the two windows of the old work meet) and where a
+        breakpoint of the conditional law equals ``y / (1 - c)``."""
+        knee = y / (1.0 - self.c)
+        return np.concatenate([(self.c * knee)[:, None], self._x_cuts(knee)], axis=1)
+
+    def _general_integrand(self, q, y, x, f):
+        p, c = self.prediction, self.c
+        knee = y / (1.0 - c)
+        Q = np.asarray(p._cdf(y, x), float)
+        if q == "Kc":  # P(y < Y < min(y / (1 - c), x + y) | x)
+            top = np.asarray(p._cdf(np.minimum(knee, x + y), x), float)
+            return f * np.maximum(top - Q, 0.0)
+        if q == "V2c":
+            # (x + y - Y)^2 on y < Y < min(y / (1 - c), x + y); (x - c Y)^2 on
+            # y / (1 - c) < Y < x / c
+            first = self._general_window(y, x, y, np.minimum(knee, x + y), x + y, -1.0)
+            if c == 0:
+                second = x * x * np.maximum(1.0 - Q, 0.0)
+            else:
+                second = self._general_window(y, x, knee, x / c, x, -c)
+            return f * (first + second)
+        return super()._general_integrand(q, y, x, f)
 
     # ------------------------------------------------------------------ atoms
     def _atoms(self, y, quantities):
@@ -222,8 +248,10 @@ class TrailPredictionAnalysis(PredictionAnalysis):
         ``x`` and where the cut points meet at ``z = 1 / c``."""
         ylo, yhi, pts = super()._y_breakpoints()
         c = self.c
-        if c >= 1.0 or self.prediction.is_general:
+        if c >= 1.0:
             return ylo, yhi, pts
+        if self.prediction.is_general:  # where y / (1 - c) sits on those of SPRPT
+            return ylo, yhi, sorted(set(pts) | {(1.0 - c) * v for v in pts})
         s, p = self.size, self.prediction
         lo, hi = s.support
         xs = {v for v in (*s.breakpoints, lo, hi) if 0 < v < np.inf}
@@ -245,6 +273,8 @@ class TrailPredictionAnalysis(PredictionAnalysis):
         c, p = self.c, self.prediction
         if c == 0:
             return float(self.m1)
+        if p.is_general:
+            return float(p.shortfall(self.size, c))
         if p.is_exact:
             return float(self.m1) * (1.0 - c)
         top = 1.0 / c
