@@ -189,9 +189,13 @@ def test_bad_general_law(kwargs, match):
 
 
 def test_general_law_refused_where_unsupported():
+    """SRPT-Bounce and the SOAP engine need Y = X Z (TRAIL's closed form takes general laws
+    since 2026-12-05: tests/test_trail_predicted.py)."""
     q = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0), prediction=_general_exponential())
     with pytest.raises(ValueError, match="multiplicative"):
-        q.mean_response_time(qt.policies.TRAIL(c=0.5))
+        q.mean_response_time(qt.policies.SRPTBounce())
+    with pytest.raises(ValueError, match="multiplicative"):
+        q.mean_response_time(qt.policies.TRAIL(c=0.5), method="soap")
 
 
 @pytest.mark.parametrize("name", ["exponential", "uniform", "lognormal", "density"])
