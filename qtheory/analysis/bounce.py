@@ -50,7 +50,6 @@ from ..predictions import PredictionModel
 from .joint import QUANTITIES, JointIntegrals
 from .outer import FIRST_C, SQUARE_C, adaptive
 from .predicted import PredictionAnalysis
-from .quadrature import finite_nodes, tanh_sinh_rule
 
 __all__ = ["BounceJoint", "BounceAnalysis"]
 
@@ -268,24 +267,8 @@ class BounceAnalysis(PredictionAnalysis):
         wait = 0.5 * lam * q["SB"] / d**2
         # residence: levels (|x - y|, y) at rate 1, then the time left at level x - y
         lo = np.abs(x - y)
-        res = self._levels(lam, np.minimum(lo, y), y)
+        res = self._levels(lam, np.minimum(lo, y), y, "LBbar")
         stay = np.where(x <= y, 0.0, np.where(x < 2.0 * y, 2.0 * (x - y), x))
         at = np.maximum(x - y, 0.0)
         d_at = (1.0 - rho) + lam * self._finest(at, ("LBbar",))["LBbar"]
         return wait + res + np.where(stay > 0, stay / d_at, 0.0)
-
-    def _levels(self, lam, lo, hi):
-        """``int_lo^hi du / D(u)`` (``lo <= hi``), split at the breakpoints in the level."""
-        rho = lam * self.m1
-        _, _, pts = self._y_breakpoints()
-        edges = [0.0, *pts, np.inf]
-        rule = tanh_sinh_rule(3)
-        total = np.zeros(np.shape(lo))
-        for a, b in zip(edges[:-1], edges[1:]):
-            aa, bb = np.clip(lo, a, b), np.clip(hi, a, b)
-            if not np.any(bb > aa):
-                continue
-            v, w = finite_nodes(aa, bb, rule)
-            lbar = self._finest(v, ("LBbar",))["LBbar"]
-            total = total + np.sum(w / ((1.0 - rho) + lam * lbar), axis=-1)
-        return total

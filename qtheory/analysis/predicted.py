@@ -431,17 +431,21 @@ class PredictionAnalysis:
 
     def _residence(self, lam, x, y):
         """integral over v in [(y - x)+, y] of dv / (1 - rho'_v), split at y-kinks."""
+        return self._levels(lam, np.maximum(y - x, 0.0), y)
+
+    def _levels(self, lam, lo, hi, name: str = "Lbar"):
+        """``int_lo^hi dv / D(v)`` with ``D = 1 - rho + lambda * name(v)`` (``lo <= hi``,
+        arrays), split at the breakpoints in ``v``."""
         rho = lam * self.m1
-        lo = np.maximum(y - x, 0.0)
         _, _, pts = self._y_breakpoints()
         edges = [0.0, *pts, np.inf]
         rule = tanh_sinh_rule(3)
-        total = np.zeros(x.shape)
+        total = np.zeros(np.shape(lo))
         for a, b in zip(edges[:-1], edges[1:]):
-            aa, bb = np.clip(lo, a, b), np.clip(y, a, b)
+            aa, bb = np.clip(lo, a, b), np.clip(hi, a, b)
             if not np.any(bb > aa):
                 continue
             v, w = finite_nodes(aa, bb, rule)
-            lbar = self._finest(v, ("Lbar",))["Lbar"]
+            lbar = self._finest(v, (name,))[name]
             total = total + np.sum(w / ((1.0 - rho) + lam * lbar), axis=-1)
         return total
