@@ -120,6 +120,9 @@ _HALFLINE_EXTRA = 1
 # lambda is known)
 _Z_RTOL = 0.01
 _Z_START = 1  # first tanh-sinh level of the noise quadrature (step 1/2); the last is 6
+# rows of (level, noise node) pairs in one call of the noise quadrature, beyond which the
+# levels are taken in halves (memory: a few hundred bytes a row and cell)
+_MAX_ROWS = 1 << 18
 # up to this level the noise quadrature's error is judged by the plain difference to the
 # rule of twice the step (no extrapolation)
 _Z_PLAIN = 3
@@ -1435,6 +1438,9 @@ class SOAPAnalysis:
         r = np.asarray(r, dtype=float)
         level = _Z_START if self._noisy else self._z_level
         pts = self._z_split(r) if self._noisy else None
+        if pts is not None and r.size > 1 and \
+                r.size * (pts.shape[1] + 1) * tanh_sinh_rule(level).left.size > _MAX_ROWS:
+            return self._functions_in_halves(r, tagged, weights, with_err)
         m, w, zc, zc4 = self._m_nodes(r, level, pts)
         vals = self._node_values(r, m, w, tagged)
         if not self._noisy:
@@ -1499,6 +1505,20 @@ class SOAPAnalysis:
                     self._merge(new_groups, lv + 1,
                                 self._refine_pairs(r, pts, tagged, need, lv, g, sel))
             groups = new_groups
+        return (res, err) if with_err else res
+
+    def _functions_in_halves(self, r, tagged, weights, with_err):
+        """:meth:`_functions_of_r` on the two halves of ``r``, joined: a rank with many
+        boundaries has many split points in z per level (three rising segments with jumps:
+        101), and all levels of a piece at once needed 1e7 rows of nodes and more memory
+        than the machine had. (The refinement's weighting is relative to each half's own
+        integrals, so a split call can refine a little more than a whole one.)"""
+        half = r.size // 2
+        parts = [self._functions_of_r(r[sl], tagged,
+                                      None if weights is None else weights[sl], True)
+                 for sl in (slice(0, half), slice(half, None))]
+        res = {k: np.concatenate([parts[0][0][k], parts[1][0][k]]) for k in parts[0][0]}
+        err = {k: np.concatenate([parts[0][1][k], parts[1][1][k]]) for k in parts[0][1]}
         return (res, err) if with_err else res
 
     @staticmethod
