@@ -120,6 +120,9 @@ _HALFLINE_EXTRA = 1
 # lambda is known)
 _Z_RTOL = 0.01
 _Z_START = 1  # first tanh-sinh level of the noise quadrature (step 1/2); the last is 6
+# ranks within this times their magnitudes of each other are tied (a rising segment's left
+# limit at its end against the level r it defines: rounding of V + (E - S) - V)
+_TIE = 16.0 * np.finfo(float).eps
 # rows of (level, noise node) pairs in one call of the noise quadrature, beyond which the
 # levels are taken in halves (memory: a few hundred bytes a row and cell)
 _MAX_ROWS = 1 << 18
@@ -644,9 +647,20 @@ class SOAPAnalysis:
                 le_valid, lo_f, hi_f = V_v <= r, sg.S, sg.E
                 from_start, to_end = np.ones(n, bool), np.ones(n, bool)
             elif sg.slope == 1:
-                ge_valid = _at(cross, xm) < E_v
+                # a rising rank reaches r at the segment's end when r is its left limit
+                # there, even if the next segment drops below r: the tagged job whose worst
+                # rank is that limit is older than a new job and wins the tie, and an old
+                # job's run of rank <= r goes on into the next segment. The crossing age is
+                # computed as S + r - V with r = V + (E - S), so "at the end" is within
+                # rounding (rank 0.1378 + a on [0, 0.0871), then -1, on exponential sizes:
+                # 1.5027 for M/M/1's 2 until 2026-12-05; exactly E: 2.3958 with "<")
+                cross_v = _at(cross, xm)
+                with np.errstate(invalid="ignore"):
+                    at_end = np.isfinite(E_v) & (np.abs(cross_v - E_v) <= _TIE * (
+                        np.abs(E_v) + np.abs(V_v) + np.abs(r)))
+                ge_valid = (cross_v < E_v) | at_end
                 ge_start = _pick(V_v >= r, sg.S, cross)
-                to_end = E_v <= _at(cross, xm)
+                to_end = (E_v <= cross_v) | at_end
                 le_valid, lo_f, hi_f = V_v < r, sg.S, _pick(to_end, sg.E, cross)
                 from_start = np.ones(n, bool)
             else:
