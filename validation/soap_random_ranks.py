@@ -25,7 +25,11 @@ policy gives M/M/1's 2). After the fix those two came out z = +1.56 and +1.70. A
 rank of three rising segments with jumps ran the process out of memory (now levels are taken
 in halves, ``soap._MAX_ROWS``), and 10 of the 36 values took over 60 s.
 
-Last run: see the module's closing lines in ``docs/soap.md``.
+Last run (after both fixes, seeds 1 to 4, 6 systems of 2 ranks each, 4e5 jobs, budget 60 s):
+48 rows, 12 over the budget; on the 28 light-tailed rows the z-scores have mean +0.06 and
+standard deviation 0.90, none beyond 3. Of the 8 heavy rows one has ``|z| > 4``: -6.64 on
+Pareto(2.67) sizes, whose third moment is infinite (simulated means come out low there:
+``sim_random.py``).
 """
 
 from __future__ import annotations
