@@ -181,13 +181,18 @@ def main(argv=None) -> None:
         for z, name, label, a, s, se, heavy, note in got:
             print(f"  z={z:+6.2f} {'heavy' if heavy else '     '} {name:28s} analytic {a:.6g} "
                   f"simulated {s:.6g} +- {se:.2g}  [{label}] {note}", flush=True)
-    z = np.array([r[0] for r in rows])
+    print("\n" + z_summary([r[0] for r in rows], [r[6] for r in rows]))
+
+
+def z_summary(z, heavy) -> str:
+    """One line on the z-scores ``z`` (nan: none) of rows marked ``heavy`` or light."""
+    z = np.asarray(z, dtype=float)
     ok = np.isfinite(z)
-    light = ok & ~np.array([r[6] for r in rows], dtype=bool)
-    print(f"\n{z.size} rows, {np.sum(~ok)} without a z-score; light-tailed {np.sum(light)}: "
-          f"|z| > 3: {np.sum(np.abs(z[light]) > 3)}, > 4: {np.sum(np.abs(z[light]) > 4)}, "
-          f"mean z {np.mean(z[light]):+.2f}, sd {np.std(z[light]):.2f}; heavy {np.sum(ok & ~light)}"
-          f": |z| > 4: {np.sum(np.abs(z[ok & ~light]) > 4)}")
+    light = ok & ~np.asarray(heavy, dtype=bool)
+    return (f"{z.size} rows, {np.sum(~ok)} without a z-score; light-tailed {np.sum(light)}: "
+            f"|z| > 3: {np.sum(np.abs(z[light]) > 3)}, > 4: {np.sum(np.abs(z[light]) > 4)}, "
+            f"mean z {np.mean(z[light]):+.2f}, sd {np.std(z[light]):.2f}; heavy "
+            f"{np.sum(ok & ~light)}: |z| > 4: {np.sum(np.abs(z[ok & ~light]) > 4)}")
 
 
 if __name__ == "__main__":

@@ -48,6 +48,7 @@ from qtheory.rank import Branch, RankFunction, Segment
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gittins_random_laws import random_queue  # noqa: E402 - shared
+from sim_random import z_summary  # noqa: E402 - shared
 
 
 class _OverBudget(Exception):
@@ -145,13 +146,7 @@ def main(argv=None) -> None:
         for z, heavy, label, note in got:
             print(f"  z={z:+7.2f} {'heavy' if heavy else '     '} [{label}] {note[:300]}",
                   flush=True)
-    z = np.array([r[0] for r in rows])
-    ok = np.isfinite(z)
-    light = ok & ~np.array([r[1] for r in rows], dtype=bool)
-    print(f"\n{z.size} rows, {np.sum(~ok)} without a z-score; light-tailed {np.sum(light)}: "
-          f"|z| > 3: {np.sum(np.abs(z[light]) > 3)}, > 4: {np.sum(np.abs(z[light]) > 4)}, "
-          f"mean z {np.mean(z[light]):+.2f}, sd {np.std(z[light]):.2f}; heavy "
-          f"{np.sum(ok & ~light)}: |z| > 4: {np.sum(np.abs(z[ok & ~light]) > 4)}")
+    print("\n" + z_summary([r[0] for r in rows], [r[1] for r in rows]))
 
 
 if __name__ == "__main__":
