@@ -126,25 +126,12 @@ class BounceJoint(JointIntegrals):
         m.args["top1"] = np.maximum(m.args["t"], a1)
         return m
 
-    @staticmethod
-    def _window(m, k, lo, hi):
-        """``E[X**k; lo < X < hi]`` (0 where ``lo >= hi``), a difference of tail moments."""
-        return np.maximum(m.get(f"TM{k}", lo) - m.get(f"TM{k}", hi), 0.0)
-
-    def _quadratic(self, m, a, y, lo, hi):
-        """``E[(a X + y)**2; lo < X < hi]`` from the moments of orders 0, 1, 2."""
-        d0, d1, d2 = (self._window(m, k, lo, hi) for k in range(3))
-        return np.where(d0 > 0, np.maximum(a * a * d2 + 2.0 * a * y * d1 + y * y * d0, 0.0),
-                        0.0)
-
     def _integrand(self, q, y, z, m):
         below = z < 1.0
         if q == "fR":
             return m.get("pdf", "tR") / np.maximum(z, 1.0 - z)
         if q == "KB":
-            d_sf = m.get("sf", "t") - m.get("sf", "span")
-            d_cdf = m.get("cdf", "span") - m.get("cdf", "t")
-            return np.maximum(np.where(m.get("cdf", "t") > 0.5, d_sf, d_cdf), 0.0)
+            return m.between("t", "span")
         if q == "AB":
             with np.errstate(all="ignore"):
                 w = np.where(z <= 0.5, 1.0, 2.0 * (1.0 - z))
@@ -152,16 +139,16 @@ class BounceJoint(JointIntegrals):
             return np.where(below, np.nan_to_num(val, nan=0.0, posinf=0.0), 0.0)
         if q == "LBbar":
             # E[X; X >= t] + E[(1 - z) X - y; a1 < X < t] (the second for z < 1/2 only)
-            d0, d1 = self._window(m, 0, "a1", "t"), self._window(m, 1, "a1", "t")
+            d0, d1 = m.window(0, "a1", "t"), m.window(1, "a1", "t")
             extra = np.where(z < 0.5, np.maximum((1.0 - z) * d1 - y * d0, 0.0), 0.0)
             return m.get("TM1", "t") + extra
         if q == "SB":
             a = 1.0 - z
             # interval 0 (Y <= r): X**2 up to min(t, a1), then (z X + r)**2 on (a1, t)
             first = m.get("PM2", "lo1") + np.where(
-                z < 0.5, self._quadratic(m, z, y, "a1", "t"), 0.0)
+                z < 0.5, m.square_window(z, y, "a1", "t"), 0.0)
             # Y > r: ((1 - z) X + r)**2 on (t, min(a1, hi)), capped at 2 r beyond a1 (z < 1)
-            second = self._quadratic(m, a, y, "t", "span") + np.where(
+            second = m.square_window(a, y, "t", "span") + np.where(
                 below, 4.0 * y * y * m.get("sf", "top1"), 0.0)
             return first + second
         return super()._integrand(q, y, z, m)

@@ -405,18 +405,11 @@ class JointIntegrals:
             return m.get("TM1", "t")
         if q == "S2":
             return m.get("PM2", "t")
-        above = z > 1.0
         if q == "K":
-            # P(t < X < hi) for z > 1, P(X > t) for z <= 1: whichever of the
-            # cdf/sf differences is free of cancellation
-            d_sf = m.get("sf", "t") - np.where(above, m.get("sf", "hi"), 0.0)
-            d_cdf = np.where(above, m.get("cdf", "hi"), 1.0) - m.get("cdf", "t")
-            return np.maximum(np.where(m.get("cdf", "t") > 0.5, d_sf, d_cdf), 0.0)
+            # P(t < X < hi) for z > 1, P(X > t) for z <= 1 (hi = inf)
+            return m.between("t", "hi")
         # V2: E[(a X + y)^2; t < X < hi] with a = 1 - z
-        a = 1.0 - z
-        d = [m.get(f"TM{k}", "t") - np.where(above, m.get(f"TM{k}", "hi"), 0.0) for k in range(3)]
-        val = a * a * d[2] + 2.0 * a * y * d[1] + y * y * d[0]
-        return np.where(d[0] > 0, np.maximum(val, 0.0), 0.0)
+        return m.square_window(1.0 - z, y, "t", "hi")
 
 
 class _SizeMemo:
@@ -437,3 +430,23 @@ class _SizeMemo:
                 v = getattr(s, fn)(x)
             self.cache[key] = np.asarray(v, dtype=float)
         return self.cache[key]
+
+    def window(self, k: int, lo: str, hi: str) -> np.ndarray:
+        """``E[X**k; lo < X < hi]`` as a difference of tail moments (``hi`` may be inf)."""
+        fin = np.isfinite(self.args[hi])
+        return self.get(f"TM{k}", lo) - np.where(fin, self.get(f"TM{k}", hi), 0.0)
+
+    def between(self, lo: str, hi: str) -> np.ndarray:
+        """``P(lo < X < hi)`` (``hi`` may be inf), from whichever of the differences of
+        cdfs and of survival functions is free of cancellation; at least 0."""
+        fin = np.isfinite(self.args[hi])
+        d_sf = self.get("sf", lo) - np.where(fin, self.get("sf", hi), 0.0)
+        d_cdf = np.where(fin, self.get("cdf", hi), 1.0) - self.get("cdf", lo)
+        return np.maximum(np.where(self.get("cdf", lo) > 0.5, d_sf, d_cdf), 0.0)
+
+    def square_window(self, a, y, lo: str, hi: str) -> np.ndarray:
+        """``E[(a X + y)**2; lo < X < hi]`` from the moments of orders 0, 1, 2 (0 where the
+        window is empty; at least 0)."""
+        d0, d1, d2 = (self.window(k, lo, hi) for k in range(3))
+        val = a * a * d2 + 2.0 * a * y * d1 + y * y * d0
+        return np.where(d0 > 0, np.maximum(val, 0.0), 0.0)

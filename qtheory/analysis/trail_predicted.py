@@ -191,16 +191,9 @@ class TrailJoint(JointIntegrals):
 
     def _integrand(self, q, y, z, m):
         if q == "Kc":
-            # P(t < X < min(tc, hi)), from whichever of the cdf/sf differences is free of
-            # cancellation
-            d_sf = m.get("sf", "t") - m.get("sf", "top")
-            d_cdf = m.get("cdf", "top") - m.get("cdf", "t")
-            return np.maximum(np.where(m.get("cdf", "t") > 0.5, d_sf, d_cdf), 0.0)
+            return m.between("t", "top")  # P(t < X < min(tc, hi))
         if q == "V2c":
-            a = 1.0 - z
-            d = [m.get(f"TM{k}", "t") - m.get(f"TM{k}", "top") for k in range(3)]
-            first = np.where(d[0] > 0, np.maximum(a * a * d[2] + 2.0 * a * y * d[1]
-                                                  + y * y * d[0], 0.0), 0.0)
+            first = m.square_window(1.0 - z, y, "t", "top")
             rest = np.maximum(1.0 - self.c * z, 0.0)
             return first + rest * rest * m.get("TM2", "tc")
         return super()._integrand(q, y, z, m)
