@@ -27,9 +27,32 @@ import numpy as np
 from ..distributions.base import SizeDistribution
 from .outer import SQUARE_C, OuterGrid, adaptive, make_grid
 
-__all__ = ["ClassicalAnalysis", "CLASSICAL_POLICIES"]
+__all__ = ["ClassicalAnalysis", "CLASSICAL_POLICIES", "atoms_residence"]
 
 CLASSICAL_POLICIES = ("FCFS", "PS", "FB", "SJF", "PSJF", "SRPT")
+
+
+def atoms_residence(size: SizeDistribution, lam: float, lo, hi) -> np.ndarray:
+    """``int_lo^hi du / (1 - rho_{u-})`` for a size law with atoms (arrays ``lo <= hi``),
+    ``rho_{u-} = lambda E[X; X < u]``: constant between atoms, so a finite sum, each
+    denominator taken as ``(1 - rho) + lambda E[X; X > a]`` (no cancellation near load 1).
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> d = qt.Discrete([1.0, 2.0], [0.5, 0.5])     # rho_{u-} = 0.25 on (1, 2]
+    >>> float(atoms_residence(d, 0.5, np.array(0.0), np.array(2.0)))   # 1 + 1 / 0.75
+    2.333333333333333
+    """
+    lo, hi = np.broadcast_arrays(np.asarray(lo, dtype=float), np.asarray(hi, dtype=float))
+    vals = np.asarray(size.atoms[0], dtype=float)
+    rho = lam * size.mean
+    edges = np.concatenate([[0.0], vals, [np.inf]])
+    out = np.zeros(hi.shape)
+    for a, b in zip(edges[:-1], edges[1:]):
+        seg = np.clip(np.minimum(hi, b) - np.maximum(lo, a), 0.0, None)
+        out = out + seg / ((1.0 - rho) + lam * float(size.tail_moment(1, a)))
+    return out
 
 
 class ClassicalAnalysis:
@@ -155,13 +178,7 @@ class ClassicalAnalysis:
         rho = lam * self.m1
         x = np.asarray(x, dtype=float)
         if s.is_discrete:
-            vals = s.atoms[0]
-            edges = np.concatenate([[0.0], vals])
-            out = np.zeros(x.shape)
-            for a, b in zip(edges[:-1], edges[1:]):
-                seg = np.clip(x - a, 0.0, b - a)
-                out = out + seg / ((1.0 - rho) + lam * float(s.tail_moment(1, a)))
-            return out + np.maximum(x - edges[-1], 0.0) / (1.0 - rho)
+            return atoms_residence(s, lam, np.zeros(x.shape), x)
         pts = np.array([b for b in s.breakpoints if b > 0])
         edges = np.sort(np.concatenate([[0.0], pts]))
         out = np.zeros(x.shape)

@@ -32,6 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..distributions.base import SizeDistribution
+from .classical import atoms_residence
 from .outer import SQUARE_C, adaptive, make_grid
 from .quadrature import finite_nodes, tanh_sinh_rule
 
@@ -92,16 +93,9 @@ def _atoms_conditional(size: SizeDistribution, lam: float, c: float, x: np.ndarr
     old = np.sum(p * np.where(le, v * v, np.maximum(xs, (1.0 - c) * v) ** 2), axis=-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         wait = 0.5 * lam * old / ((1.0 - load_le) * (1.0 - load_lt))
-        # residence: 1 / (1 - rho_{u-}) over [(1 - c) x, x], constant between atoms
-        lo = (1.0 - c) * x
-        res = np.zeros(x.shape)
-        edges = np.concatenate([[0.0], v])
-        for k in range(v.size + 1):
-            a = edges[k]
-            b = v[k] if k < v.size else np.inf
-            seg = np.clip(np.minimum(x, b) - np.maximum(lo, a), 0.0, None)
-            res = res + seg / (1.0 - lam * float(np.sum(p[:k] * v[:k])))
-    return wait + res + lo
+    # residence: 1 / (1 - rho_{u-}) over [(1 - c) x, x], constant between atoms
+    lo = (1.0 - c) * x
+    return wait + atoms_residence(size, lam, lo, x) + lo
 
 
 def trail_known_sizes_mean(size: SizeDistribution, lam: float, c: float,
