@@ -8,7 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._warnings import QuadratureWarning
-from .analysis.advice import buckets_mean, one_bit_mean
+from .analysis.advice import buckets_conditional, buckets_mean, one_bit_conditional, one_bit_mean
 from .analysis.classical import CLASSICAL_POLICIES, ClassicalAnalysis
 from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
 from .analysis.priority import priority_class_means
@@ -530,6 +530,12 @@ class MG1:
                 raise ValueError("y must be finite and >= 0")
             if isinstance(pol, (GittinsBuckets, GittinsPosterior)):
                 out = self._gittins_conditional(pol, lam, x, y)
+            elif isinstance(pol, OneBit):  # Cobham's per-class forms (SOAP: the tests)
+                out = one_bit_conditional(self.size, self.prediction, lam, pol.threshold,
+                                          pol.preemptive, pol.within, x, y)
+            elif isinstance(pol, Buckets):
+                out = buckets_conditional(self.size, self.prediction, lam, pol.thresholds,
+                                          pol.preemptive, x, y)
             elif isinstance(pol, TRAIL) and self.prediction.is_exact:
                 out = trail_known_sizes_conditional(self.size, lam, pol.c, x)
             elif isinstance(pol, TRAIL):

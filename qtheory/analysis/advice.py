@@ -30,6 +30,21 @@ of Computer Systems*, 2013, ch. 32), written in the partial moments ``p_j = P(bu
 
 With one threshold these are the one-bit forms above (the preemptive one with first come
 first served among the shorts); with none, Pollaczek-Khinchine.
+
+Conditional response times (:func:`buckets_conditional`, :func:`one_bit_conditional`): a
+job of size ``x`` in bucket ``j`` (Cobham's per-class forms, as above):
+
+* non-preemptive: ``E[T_j(x)] = x + W_0 / ((1 - sigma_{j-1})(1 - sigma_j))``;
+* preemptive-resume: ``E[T_j(x)] = x / (1 - sigma_{j-1})
+  + lambda (s_0 + ... + s_j) / (2 (1 - sigma_{j-1})(1 - sigma_j))``;
+* one bit, preemptive, newest short first: a short job sees only the short jobs, which
+  form an M/G/1 queue served last come first served preemptive-resume, so
+  ``E[T_S(x)] = x / (1 - rho_S)`` (Harchol-Balter 2013, ch. 30: ``x / (1 - rho)`` for
+  LCFS-PR); a long job's response time does not depend on the order among the shorts
+  ahead of it, so it is the preemptive form above with ``j = 1``:
+  ``E[T_L(x)] = x / (1 - rho_S) + W_0 / ((1 - rho_S)(1 - rho))``.
+
+Averaged over the buckets they give the means above (``tests/test_advice_conditional.py``).
 """
 
 from __future__ import annotations
@@ -40,7 +55,8 @@ from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from .joint import JointIntegrals
 
-__all__ = ["one_bit_mean", "short_class", "bucket_moments", "buckets_mean"]
+__all__ = ["one_bit_mean", "short_class", "bucket_moments", "buckets_mean",
+           "buckets_conditional", "one_bit_conditional"]
 
 
 def short_class(size: SizeDistribution, prediction: PredictionModel, threshold: float):
@@ -153,3 +169,70 @@ def buckets_mean(size: SizeDistribution, prediction: PredictionModel, lam: float
                          np.maximum(s + d * err, 0.0), preemptive) for d in (1.0, -1.0)]
         err = max(abs(v - value) for v in moved)
     return value, float(err)
+
+
+def _bucket_of(thresholds, y) -> np.ndarray:
+    """The bucket of each prediction: ``j`` with ``t_{j-1} < y <= t_j``."""
+    return np.searchsorted(np.asarray(thresholds, dtype=float), y, side="left")
+
+
+def buckets_conditional(size: SizeDistribution, prediction: PredictionModel, lam: float,
+                        thresholds, preemptive: bool, x, y) -> np.ndarray:
+    """``E[T | X = x, Y = y]`` of k-bucket advice (:class:`~qtheory.policies.Buckets`):
+    Cobham's per-class response times (module docstring; A. Cobham, Oper. Res. 2 (1954),
+    and M. Harchol-Balter, *Performance Modeling and Design of Computer Systems*, 2013,
+    ch. 32), the class being the bucket of ``y``. Broadcasts ``x`` and ``y``; ``inf`` at
+    load >= 1.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> size, pred = qt.Exponential(mean=1.0), qt.ExponentialPrediction()
+    >>> t = buckets_conditional(size, pred, 0.5, [], False, [0.0, 1.0], [1.0, 1.0])
+    >>> [round(float(v), 12) for v in t]     # one bucket: FCFS, x + 0.5 / (1 - 0.5)
+    [1.0, 2.0]
+    """
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    m1, m2 = float(size.moment(1)), float(size.moment(2))
+    if lam * m1 >= 1.0:
+        return np.full(x.shape, np.inf)
+    _, m, s, _ = bucket_moments(size, prediction, thresholds)
+    sigma = lam * np.cumsum(m)
+    prev = np.concatenate([[0.0], sigma[:-1]])
+    j = _bucket_of(thresholds, y)
+    den = (1.0 - prev[j]) * (1.0 - sigma[j])
+    if not preemptive:
+        return x + 0.5 * lam * m2 / den
+    return x / (1.0 - prev[j]) + 0.5 * lam * np.cumsum(s)[j] / den
+
+
+def one_bit_conditional(size: SizeDistribution, prediction: PredictionModel, lam: float,
+                        threshold: float, preemptive: bool, within: str, x, y) -> np.ndarray:
+    """``E[T | X = x, Y = y]`` of one bit of advice (:class:`~qtheory.policies.OneBit`, short
+    iff ``y <= threshold``): the bucket forms with one threshold, and for the preemptive
+    policy that serves the newest short first ``x / (1 - rho_S)`` for a short job and
+    ``x / (1 - rho_S) + W_0 / ((1 - rho_S)(1 - rho))`` for a long one (module docstring).
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> size, pred = qt.Exponential(mean=1.0), qt.ExactPrediction()
+    >>> t = one_bit_conditional(size, pred, 0.5, 1.0, True, "lcfs", [0.5, 2.0], [0.5, 2.0])
+    >>> rho_s = 0.5 * (1.0 - 2.0 * np.exp(-1.0))          # lambda E[X; X <= 1]
+    >>> bool(abs(t[0] - 0.5 / (1.0 - rho_s)) < 1e-14)
+    True
+    """
+    if within not in ("lcfs", "fifo"):
+        raise ValueError(f"within must be 'lcfs' or 'fifo', got {within!r}")
+    if not preemptive or within == "fifo":
+        return buckets_conditional(size, prediction, lam, [threshold], preemptive, x, y)
+    x, y = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(y, dtype=float))
+    m1, m2 = float(size.moment(1)), float(size.moment(2))
+    rho = lam * m1
+    if rho >= 1.0:
+        return np.full(x.shape, np.inf)
+    _, x_s, _ = short_class(size, prediction, threshold)
+    rho_s = lam * x_s
+    longs = y > threshold
+    return x / (1.0 - rho_s) + np.where(longs, 0.5 * lam * m2 / ((1.0 - rho_s) * (1.0 - rho)),
+                                        0.0)
