@@ -431,6 +431,7 @@ class SOAPAnalysis:
         self._pieces: list | None = None
         self._atoms: dict | None = None
         self._z_level = 4
+        self._level_table = None  # tables of N, O0, S in the level (conditional)
 
     # ====================================================================== multipliers
     def _z_split(self, r: np.ndarray):
@@ -1694,13 +1695,16 @@ class SOAPAnalysis:
 
     # ====================================================================== conditional
     @_quiet
-    def conditional(self, lam: float, x, k=None) -> np.ndarray:
+    def conditional(self, lam: float, x, k=None, exact: bool = False) -> np.ndarray:
         """E[T_{d,x}] for jobs of size ``x`` and key ``k`` (the prediction, for
         prediction-keyed ranks; ignored otherwise), vectorised and broadcast.
 
         The waiting term uses the other-job functions at r = r^worst(0); the
         residence adds ``len / (1 - lambda N(level))`` over constant pieces and a
-        tanh-sinh integral of ``1 / (1 - lambda N(alpha - a))`` over each ramp.
+        tanh-sinh integral of ``1 / (1 - lambda N(alpha - a))`` over each ramp. The
+        functions come from Chebyshev tables in the level
+        (:class:`~qtheory.analysis.soap_levels.LevelTable`, built on first use), or with
+        ``exact`` from the noise quadrature at every level (10-50 ms a job).
         """
         x = np.asarray(x, dtype=float)
         if self.rank.key == "prediction":
@@ -1721,12 +1725,24 @@ class SOAPAnalysis:
         bidx = self._branch_index(mf * xf)
         bps = np.array(self._r_breakpoints())
 
+        if exact:
+            functions = functools.partial(self._functions_of_r, tagged=False)
+        else:
+            if self._level_table is None:
+                from .soap_levels import LevelTable
+
+                self._level_table = LevelTable(self)
+            functions = self._level_table.functions
+
         def h_of(levels):
             levels = np.asarray(levels, float)
             res = np.ones(levels.shape)
             fin = np.isfinite(levels)
             if np.any(fin):
-                res[fin] = 1.0 / (1.0 - lam * self._functions_of_r(levels[fin], False)["N"])
+                # (the nodes next to a ramp's cuts, where the tables are not checked, carry
+                # weights that vanish double-exponentially)
+                res[fin] = 1.0 / (1.0 - lam * (functions(levels[fin]) if exact else
+                                               functions(levels[fin], False))["N"])
             return res
 
         with np.errstate(over="ignore", invalid="ignore"):
@@ -1743,7 +1759,7 @@ class SOAPAnalysis:
                 # left out, and SkipPredict's short jobs came out at their own size (the
                 # mean, whose atom at -inf has it, was right; the conditional response
                 # times averaged 2.1406 for a mean of 2.4079)
-                f = self._functions_of_r(np.where(np.isnan(r0), -np.inf, r0), False)
+                f = functions(np.where(np.isnan(r0), -np.inf, r0))
                 wait = 0.5 * lam * f["S"] / ((1.0 - lam * f["O0"]) * (1.0 - lam * f["N"]))
                 total = np.where(np.isnan(r0), 0.0, wait)
                 for kind, a_lo, a_hi, lev, mask in pieces:
