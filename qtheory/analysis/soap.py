@@ -1695,7 +1695,7 @@ class SOAPAnalysis:
 
     # ====================================================================== conditional
     @_quiet
-    def conditional(self, lam: float, x, k=None, exact: bool = False) -> np.ndarray:
+    def conditional(self, lam: float, x, k=None, exact: bool = False, _m=None) -> np.ndarray:
         """E[T_{d,x}] for jobs of size ``x`` and key ``k`` (the prediction, for
         prediction-keyed ranks; ignored otherwise), vectorised and broadcast.
 
@@ -1707,7 +1707,9 @@ class SOAPAnalysis:
         ``exact`` from the noise quadrature at every level (10-50 ms a job).
         """
         x = np.asarray(x, dtype=float)
-        if self.rank.key == "prediction":
+        if _m is not None:  # a chunk of a call's jobs, their multipliers known
+            m = np.asarray(_m, dtype=float)
+        elif self.rank.key == "prediction":
             if k is None:
                 raise ValueError("k: a prediction-keyed rank needs the prediction")
             x, k = np.broadcast_arrays(x, np.asarray(k, dtype=float))
@@ -1720,10 +1722,18 @@ class SOAPAnalysis:
         rho = lam * self.m1
         if rho >= 1.0:
             return np.full(shape, np.inf)
+        bps = np.array(self._r_breakpoints())
+        # jobs in chunks: each ramp's residence takes its tanh-sinh nodes on every piece
+        # between the cuts in the level (a rank with 400 cuts and 50000 jobs at once needed
+        # several GB)
+        chunk = max(1, _MAX_ROWS // (4 * (bps.size + 2)))
+        if xf.size > chunk:
+            return np.concatenate([
+                self.conditional(lam, xf[i:i + chunk], None, exact, _m=mf[i:i + chunk])
+                for i in range(0, xf.size, chunk)]).reshape(shape)
         out = np.zeros(xf.size)
         rule = tanh_sinh_rule(4)
         bidx = self._branch_index(mf * xf)
-        bps = np.array(self._r_breakpoints())
 
         if exact:
             functions = functools.partial(self._functions_of_r, tagged=False)
