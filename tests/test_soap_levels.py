@@ -26,6 +26,10 @@ CASES = {
     "delay-hyperexp": (qt.HyperExponential((0.5, 3.0), (0.8, 0.2)), qt.LognormalPrediction(0.7),
                        P.DelayPredict(limit=0.5).rank()),
     "user-weibull2": (qt.Weibull(2.0), qt.UniformPrediction(0.5), USER),
+    # constant levels on the cuts, whose values are neither side's limit (a table's right
+    # limit there was 42 % off)
+    "buckets-p": (qt.Weibull(2.0), qt.UniformPrediction(0.5),
+                  P.Buckets(thresholds=(0.5, 1.0, 2.0), preemptive=True).rank()),
 }
 
 
@@ -70,3 +74,26 @@ def test_sprpt_near_its_singular_level_equals_the_closed_form():
     y = np.array([1.4e-3, 0.002, 0.05, 0.0017, 1.0, 0.5])
     soap = SOAPAnalysis(size, pred, P.SPRPT().rank()).conditional(q.arrival_rate, x, y)
     np.testing.assert_allclose(soap, q.conditional_response_time("SPRPT", x, y), rtol=1e-12)
+
+
+@pytest.mark.parametrize("policy", ["PSPJF", "SPRPT", "TRAIL", "Bounce"])
+def test_closed_form_conditionals_from_tables_equal_the_exact_path(policy, monkeypatch):
+    """The closed forms' conditional response times take the inner integrals at the nodes of
+    their residence integrals, and at the points of calls with many jobs, from tables in y
+    (``PredictionAnalysis._tabled``): the same values as point by point (``_finest``). The
+    threshold of "many" is lowered here so that the points' values come from the tables."""
+    from qtheory.analysis import predicted
+
+    monkeypatch.setattr(predicted, "_FEW_POINTS", 8)
+    size, pred = qt.Weibull(0.5, 0.5), qt.ExponentialPrediction()
+    pol = {"PSPJF": "PSPJF", "SPRPT": "SPRPT", "TRAIL": P.TRAIL(c=0.5),
+           "Bounce": P.SRPTBounce()}[policy]
+    x, y = pred.sample(size, 60, np.random.default_rng(4))
+    x = np.concatenate([x, [0.0, 1e-6, 5.0]])
+    y = np.concatenate([y, [0.5, 2.0, 1e-7]])
+    fast = qt.MG1(load=0.8, size=size, prediction=pred).conditional_response_time(pol, x, y)
+    q = qt.MG1(load=0.8, size=size, prediction=pred)
+    engine = {"TRAIL": lambda: q._engines.trail(0.5), "Bounce": q._engines.bounce}.get(
+        policy, lambda: q._engines.predicted)()
+    engine.exact_conditional = True
+    np.testing.assert_allclose(fast, q.conditional_response_time(pol, x, y), rtol=1e-10)

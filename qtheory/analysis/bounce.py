@@ -249,7 +249,7 @@ class BounceAnalysis(PredictionAnalysis):
         if rho >= 1.0:
             return np.full(x.shape, np.inf)
         r = np.maximum(y, x - y)
-        q = self._finest(r, ("LBbar", "SB"))
+        q = self._tabled(r, ("LBbar", "SB"))
         d = (1.0 - rho) + lam * q["LBbar"]
         wait = 0.5 * lam * q["SB"] / d**2
         # residence: levels (|x - y|, y) at rate 1, then the time left at level x - y
@@ -257,5 +257,5 @@ class BounceAnalysis(PredictionAnalysis):
         res = self._levels(lam, np.minimum(lo, y), y, "LBbar")
         stay = np.where(x <= y, 0.0, np.where(x < 2.0 * y, 2.0 * (x - y), x))
         at = np.maximum(x - y, 0.0)
-        d_at = (1.0 - rho) + lam * self._finest(at, ("LBbar",))["LBbar"]
+        d_at = (1.0 - rho) + lam * self._tabled(at, ("LBbar",))["LBbar"]
         return wait + res + np.where(stay > 0, stay / d_at, 0.0)

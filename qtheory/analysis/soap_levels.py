@@ -33,14 +33,13 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LevelTable"]
+__all__ = ["PiecewiseTable", "LevelTable"]
 
 _DEGREES = (9, 27, 81)  # first-kind points of a fit: each set holds the one before
 _TOL = 1e-13
 _DEPTH = 24  # halvings of a piece before it is left to the exact path
 _FAR = 20  # the half-lines are cut at 4**k scales from the outermost cut, k <= _FAR
 _SNAP = 1e-12  # levels this close (relative) to a cut take the exact path
-_KEYS = ("N", "O0", "S")
 # where a converged fit is checked (its variable, next to either end, closer than its first
 # point), and by how much more than its tolerance it may miss there: SPRPT's rank on
 # exponential sizes and noise has a singular end at r = 0, where a fit whose coefficients had
@@ -64,40 +63,45 @@ def _coefficients(values: np.ndarray) -> np.ndarray:
     return values[..., ::-1] @ m.T
 
 
-class LevelTable:
-    """Tables of ``N``, ``O0`` and ``S`` of a :class:`~qtheory.analysis.soap.SOAPAnalysis`
-    in the level (module docstring).
+class PiecewiseTable:
+    """Chebyshev tables of smooth functions of one variable between given cuts (module
+    docstring), built lazily where values are asked for.
 
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import qtheory as qt
-    >>> from qtheory.analysis.soap import SOAPAnalysis
-    >>> rank = qt.policies.SPRPT().rank()
-    >>> a = SOAPAnalysis(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), rank)
-    >>> r = np.array([-0.7, 0.3, 2.5])
-    >>> vals, need = LevelTable(a).lookup(r)
-    >>> exact = a._functions_of_r(r, False)
-    >>> bool(np.all(need | (np.abs(vals["N"] - exact["N"]) <= 1e-12)))
-    True
+    Parameters
+    ----------
+    evaluate : callable
+        ``evaluate(v) -> (values, errors)``: dicts of arrays (one per key) at the 1-D points
+        ``v``, the values and estimates of their errors (zeros where there are none).
+    keys : tuple of str
+    cuts : array_like
+        Sorted finite points where the functions may jump or kink.
+    scale : float
+        The variable's scale: the half-lines beyond the cuts are cut at ``4**k`` of it.
+    refs : dict
+        The least scale of each key's tolerance (module docstring).
+    lower : float, optional
+        The lower end of the domain (no half-line below it).
     """
 
-    def __init__(self, analysis):
-        self.analysis = analysis
-        cuts = np.array(analysis._r_breakpoints(), dtype=float)
-        s = float(analysis._scale_r())
-        far = s * 4.0 ** np.arange(_FAR + 1)
-        edges = np.unique(np.concatenate([cuts[0] - far[::-1], cuts, cuts[-1] + far]))
+    def __init__(self, evaluate, keys, cuts, scale: float, refs: dict,
+                 lower: float | None = None):
+        self._evaluate = evaluate
+        self.keys = tuple(keys)
+        cuts = np.asarray(cuts, dtype=float)
+        far = float(scale) * 4.0 ** np.arange(_FAR + 1)
+        below = np.zeros(0) if lower is not None else cuts[0] - far[::-1]
+        extra = np.zeros(0) if lower is None else np.array([float(lower)])
+        edges = np.unique(np.concatenate([below, extra, cuts, cuts[-1] + far]))
+        if lower is not None:
+            edges = edges[edges >= lower]
         self.cuts = cuts
+        self.scale = float(scale)
         self.lo, self.hi = float(edges[0]), float(edges[-1])
-        # the pieces: ends, and per piece its fit (coefficients per key), or None
         self._a = list(edges[:-1])
         self._b = list(edges[1:])
         self._fit: list = [None] * len(self._a)
         self._depth = [0] * len(self._a)
-        m2 = float(analysis.size.moment(2))
-        self._ref = {"N": analysis.m1, "O0": analysis.m1,
-                     "S": 1e-3 * m2 if np.isfinite(m2) else 0.0}
+        self._ref = dict(refs)
 
     # -------------------------------------------------------------------------- building
     def _build(self, todo: list) -> None:
@@ -120,16 +124,16 @@ class LevelTable:
                 levels.append(0.5 * (a + b) + 0.5 * (b - a) * t)
                 owners.append(np.full(t.size, i))
             r = np.concatenate(levels)
-            v, e = self.analysis._functions_of_r(r, False, with_err=True)
+            v, e = self._evaluate(r)
             owner = np.concatenate(owners)
             nxt = {}
             for i, (k, vals, errs, coef) in state.items():
                 at = owner == i
-                new_v = {q: v[q][at] for q in _KEYS}
-                new_e = {q: e[q][at] for q in _KEYS}
+                new_v = {q: v[q][at] for q in self.keys}
+                new_e = {q: e[q][at] for q in self.keys}
                 if coef is not None:  # the check of a converged fit
                     ok = True
-                    for q in _KEYS:
+                    for q in self.keys:
                         miss = np.abs(np.polynomial.chebyshev.chebval(_CHECK, coef[q])
                                       - new_v[q])
                         ok &= bool(np.all(miss <= _MISS * self._tol(q, vals[q], errs[q])
@@ -144,13 +148,13 @@ class LevelTable:
                     vals, errs = new_v, new_e
                 else:
                     old = np.arange(n) % 3 == 1
-                    for q in _KEYS:
+                    for q in self.keys:
                         full_v, full_e = np.empty(n), np.empty(n)
                         full_v[old], full_v[~old] = vals[q], new_v[q]
                         full_e[old], full_e[~old] = errs[q], new_e[q]
                         vals[q], errs[q] = full_v, full_e
                 coef, ok = {}, True
-                for q in _KEYS:
+                for q in self.keys:
                     c = _coefficients(vals[q])
                     ok &= bool(np.all(np.isfinite(c))) and \
                         abs(c[-1]) + abs(c[-2]) <= self._tol(q, vals[q], errs[q])
@@ -205,15 +209,17 @@ class LevelTable:
     def lookup(self, r, strict: bool = True) -> tuple[dict, np.ndarray]:
         """``({"N", "O0", "S"}: values, need)`` at the levels ``r`` (1-D); ``need`` marks the
         levels without a table (their values are NaN). Without ``strict`` the tables also
-        serve the levels next to the cuts and to the ends of their pieces (module
-        docstring): the nodes of a quadrature rule whose weights vanish there."""
+        serve the levels next to the ends of their pieces (module docstring), though not
+        within ``1e-12`` of a cut: the nodes of a quadrature rule whose weights vanish
+        there. (A level on a cut is a constant of the policy, whose value there is neither
+        side's limit: bucket advice's levels, 42 % off from the right limits.)"""
         r = np.asarray(r, dtype=float)
-        out = {q: np.full(r.shape, np.nan) for q in _KEYS}
+        out = {q: np.full(r.shape, np.nan) for q in self.keys}
         fin = np.isfinite(r) & (r > self.lo) & (r < self.hi)
-        if self.cuts.size and strict:
+        if self.cuts.size:  # (a constant level sits on a cut: its own value, not a limit)
             near = np.min(np.abs(r[:, None] - self.cuts[None, :]), axis=1,
                           initial=np.inf) if r.size else np.zeros(0)
-            fin &= near > _SNAP * np.maximum(np.abs(r), self.analysis._scale_r())
+            fin &= near > _SNAP * np.maximum(np.abs(r), self.scale)
         own = np.where(fin, self._owners(np.where(fin, r, 0.0)), -1)
         todo = [int(i) for i in np.unique(own[own >= 0]) if self._fit[int(i)] is None]
         if todo:
@@ -231,7 +237,7 @@ class LevelTable:
             # functions may be singular: SPRPT's N at r = 1e-9 from a fit was 5e-9 for 1e-9)
             inner = np.abs(t) <= _CHECK[-1] if strict else np.ones(t.size, dtype=bool)
             idx = np.flatnonzero(at)[inner]
-            for q in _KEYS:
+            for q in self.keys:
                 out[q][idx] = np.polynomial.chebyshev.chebval(t[inner], fit[q])
             need[idx] = False
         return out, need
@@ -244,7 +250,35 @@ class LevelTable:
         out, need = self.lookup(flat, strict)
         if np.any(need):
             uniq, inv = np.unique(flat[need], return_inverse=True)
-            exact = self.analysis._functions_of_r(uniq, False)
-            for q in _KEYS:
+            exact, _ = self._evaluate(uniq)
+            for q in self.keys:
                 out[q][need] = np.asarray(exact[q])[inv]
-        return {q: out[q].reshape(r.shape) for q in _KEYS}
+        return {q: out[q].reshape(r.shape) for q in self.keys}
+
+
+class LevelTable(PiecewiseTable):
+    """Tables of ``N``, ``O0`` and ``S`` of a :class:`~qtheory.analysis.soap.SOAPAnalysis`
+    in the level (module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import qtheory as qt
+    >>> from qtheory.analysis.soap import SOAPAnalysis
+    >>> rank = qt.policies.SPRPT().rank()
+    >>> a = SOAPAnalysis(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), rank)
+    >>> r = np.array([-0.7, 0.3, 2.5])
+    >>> vals, need = LevelTable(a).lookup(r)
+    >>> exact = a._functions_of_r(r, False)
+    >>> bool(np.all(need | (np.abs(vals["N"] - exact["N"]) <= 1e-12)))
+    True
+    """
+
+    def __init__(self, analysis):
+        self.analysis = analysis
+        m2 = float(analysis.size.moment(2))
+        super().__init__(lambda r: analysis._functions_of_r(r, False, with_err=True),
+                         ("N", "O0", "S"), analysis._r_breakpoints(),
+                         float(analysis._scale_r()),
+                         {"N": analysis.m1, "O0": analysis.m1,
+                          "S": 1e-3 * m2 if np.isfinite(m2) else 0.0})

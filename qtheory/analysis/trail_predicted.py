@@ -330,7 +330,7 @@ class TrailPredictionAnalysis(PredictionAnalysis):
         rho = lam * self.m1
         if rho >= 1.0:
             return np.full(x.shape, np.inf)
-        q = self._finest(y, ("Lbar", "S2", "V2c"))
+        q = self._tabled(y, ("Lbar", "S2", "V2c"))
         d = (1.0 - rho) + lam * q["Lbar"]
         wait = 0.5 * lam * (q["S2"] + q["V2c"]) / d**2
         reach = np.minimum(x, self.c * y)  # the preemptible part of the job's service
