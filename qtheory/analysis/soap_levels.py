@@ -27,6 +27,11 @@ to ``r = 0`` gave 5e-9 at ``r = 1e-9`` for 1e-9). Only the pieces that hold a
 requested level are built. Levels with no table (within ``1e-12`` of a cut, beyond the
 half-lines, at ``-inf``, or on a piece that did not converge in :data:`_DEPTH` halvings)
 take the exact path, once per distinct level.
+
+:class:`PiecewiseTable` is the same machinery for any functions of one variable given by an
+evaluator and cuts; the closed forms' conditional response times use it for their inner
+integrals in the prediction (:meth:`PredictionAnalysis._tabled
+<qtheory.analysis.predicted.PredictionAnalysis._tabled>`).
 """
 
 from __future__ import annotations
