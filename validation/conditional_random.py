@@ -17,7 +17,8 @@ The rule: the noise factor's quantile ``v`` outside, split at the rank's fixed s
 in z (:meth:`~qtheory.analysis.soap.SOAPAnalysis._structural_z` and where its tagged cell
 boundaries meet the size law's kinks; between them a smoothstep-graded 16-point
 Gauss-Legendre rule); for each z the size inside, split at the tagged job's cell edges for
-that z (where the conditional jumps or kinks), the size law's kinks and factors of 2, 8-point
+that z, where one of its levels meets a cut of the level (its worst future rank crossing a
+constant of the policy: the wait jumps there), the size law's kinks and factors of 2, 8-point
 Gauss-Legendre on each, up to the size where the tail's share of the mean is below 1e-13.
 
 Run: ``python validation/conditional_random.py [seed ...] [--systems N]``; prints each row's
@@ -105,10 +106,20 @@ def average(q, rank) -> tuple[float, int]:
     X, Y, W = [], [], []
     geo = max(float(lo), float(size.scale) * 2.0**-40)
     grid = [geo * 2.0**k for k in range(200) if geo * 2.0**k < top]
+    bps = np.array(a._r_breakpoints())
     for zj, wj in zip(z, wv):
         edges = a._tagged_cells(np.array([zj]))[0]
+        # and where one of the tagged job's levels (affine in x) meets a cut of the level:
+        # the wait jumps where the worst future rank crosses a constant of the policy
+        cross = []
+        for cx, c0 in a._level_exprs(np.zeros(1), np.array([zj])):
+            cx, c0 = float(cx[0]), float(c0[0])
+            if cx != 0 and np.isfinite(c0):
+                cross.append((bps - c0) / cx)
+        cross = np.concatenate(cross) if cross else np.zeros(0)
         cuts = np.unique(np.clip(np.concatenate([[lo, top], kinks, grid,
-                                                 edges[np.isfinite(edges)]]), lo, top))
+                                                 edges[np.isfinite(edges)],
+                                                 cross[np.isfinite(cross)]]), lo, top))
         xs, wx = _panels(cuts, _GX8, _GW8)
         X.append(xs)
         Y.append(xs * zj)
