@@ -1723,10 +1723,10 @@ class SOAPAnalysis:
         if rho >= 1.0:
             return np.full(shape, np.inf)
         bps = np.array(self._r_breakpoints())
-        # jobs in chunks: each ramp's residence takes its tanh-sinh nodes on every piece
+        # jobs in chunks: each ramp's residence takes its 113 tanh-sinh nodes on every piece
         # between the cuts in the level (a rank with 400 cuts and 50000 jobs at once needed
-        # several GB)
-        chunk = max(1, _MAX_ROWS // (4 * (bps.size + 2)))
+        # several GB): about 1e6 levels a chunk
+        chunk = max(1, _MAX_ROWS // (32 * (bps.size + 2)))
         if xf.size > chunk:
             return np.concatenate([
                 self.conditional(lam, xf[i:i + chunk], None, exact, _m=mf[i:i + chunk])

@@ -222,8 +222,12 @@ class PiecewiseTable:
         out = {q: np.full(r.shape, np.nan) for q in self.keys}
         fin = np.isfinite(r) & (r > self.lo) & (r < self.hi)
         if self.cuts.size:  # (a constant level sits on a cut: its own value, not a limit)
-            near = np.min(np.abs(r[:, None] - self.cuts[None, :]), axis=1,
-                          initial=np.inf) if r.size else np.zeros(0)
+            # the nearest cut by bisection (a table of levels x cuts needed 8 GB for 7e6
+            # levels and 147 cuts)
+            j = np.clip(np.searchsorted(self.cuts, r), 1, self.cuts.size) if r.size else r
+            near = np.fmin(np.abs(r - self.cuts[j - 1]),
+                           np.abs(r - self.cuts[np.minimum(j, self.cuts.size - 1)])) \
+                if r.size else np.zeros(0)
             fin &= near > _SNAP * np.maximum(np.abs(r), self.scale)
         own = np.where(fin, self._owners(np.where(fin, r, 0.0)), -1)
         todo = [int(i) for i in np.unique(own[own >= 0]) if self._fit[int(i)] is None]
