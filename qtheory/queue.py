@@ -8,7 +8,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._warnings import QuadratureWarning
-from .analysis.advice import buckets_conditional, buckets_mean, one_bit_conditional, one_bit_mean
+from .analysis.advice import (
+    _bucket_of,
+    buckets_conditional,
+    buckets_mean,
+    one_bit_conditional,
+    one_bit_mean,
+)
 from .analysis.classical import CLASSICAL_POLICIES, ClassicalAnalysis
 from .analysis.predicted import PREDICTION_POLICIES, PredictionAnalysis
 from .analysis.priority import priority_class_means
@@ -588,7 +594,7 @@ class MG1:
                 out[at] = self._engines.classical.conditional("SRPT", lam, x[at])
                 continue
             analysis = self._engines.gittins_buckets(pol)
-            bucket = int(np.searchsorted(np.asarray(pol.thresholds, float), yv, side="left"))
+            bucket = int(_bucket_of(pol.thresholds, yv))
             if bucket not in analysis.buckets:
                 raise ValueError(f"y: the bucket of {yv!r} has probability 0")
             out[at] = analysis.conditional(analysis.buckets.index(bucket), lam, x[at])

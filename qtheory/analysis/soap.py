@@ -1695,7 +1695,7 @@ class SOAPAnalysis:
 
     # ====================================================================== conditional
     @_quiet
-    def conditional(self, lam: float, x, k=None, exact: bool = False, _m=None) -> np.ndarray:
+    def conditional(self, lam: float, x, k=None, exact: bool = False) -> np.ndarray:
         """E[T_{d,x}] for jobs of size ``x`` and key ``k`` (the prediction, for
         prediction-keyed ranks; ignored otherwise), vectorised and broadcast.
 
@@ -1707,9 +1707,7 @@ class SOAPAnalysis:
         ``exact`` from the noise quadrature at every level (10-50 ms a job).
         """
         x = np.asarray(x, dtype=float)
-        if _m is not None:  # a chunk of a call's jobs, their multipliers known
-            m = np.asarray(_m, dtype=float)
-        elif self.rank.key == "prediction":
+        if self.rank.key == "prediction":
             if k is None:
                 raise ValueError("k: a prediction-keyed rank needs the prediction")
             x, k = np.broadcast_arrays(x, np.asarray(k, dtype=float))
@@ -1727,22 +1725,25 @@ class SOAPAnalysis:
         # between the cuts in the level (a rank with 400 cuts and 50000 jobs at once needed
         # several GB): about 1e6 levels a chunk
         chunk = max(1, _MAX_ROWS // (32 * (bps.size + 2)))
-        if xf.size > chunk:
-            return np.concatenate([
-                self.conditional(lam, xf[i:i + chunk], None, exact, _m=mf[i:i + chunk])
-                for i in range(0, xf.size, chunk)]).reshape(shape)
-        out = np.zeros(xf.size)
-        rule = tanh_sinh_rule(4)
-        bidx = self._branch_index(mf * xf)
-
         if exact:
-            functions = functools.partial(self._functions_of_r, tagged=False)
+            def functions(r, strict=True):
+                return self._functions_of_r(r, False)
         else:
             if self._level_table is None:
                 from .soap_levels import LevelTable
 
                 self._level_table = LevelTable(self)
             functions = self._level_table.functions
+        return np.concatenate([
+            self._conditional_flat(lam, xf[i:i + chunk], mf[i:i + chunk], bps, functions)
+            for i in range(0, xf.size, chunk)] or [np.zeros(0)]).reshape(shape)
+
+    def _conditional_flat(self, lam, xf, mf, bps, functions) -> np.ndarray:
+        """:meth:`conditional` for 1-D sizes ``xf`` and multipliers ``mf``, the other-job
+        functions by ``functions(levels, strict)``."""
+        out = np.zeros(xf.size)
+        rule = tanh_sinh_rule(4)
+        bidx = self._branch_index(mf * xf)
 
         def h_of(levels):
             levels = np.asarray(levels, float)
@@ -1751,8 +1752,7 @@ class SOAPAnalysis:
             if np.any(fin):
                 # (the nodes next to a ramp's cuts, where the tables are not checked, carry
                 # weights that vanish double-exponentially)
-                res[fin] = 1.0 / (1.0 - lam * (functions(levels[fin]) if exact else
-                                               functions(levels[fin], False))["N"])
+                res[fin] = 1.0 / (1.0 - lam * functions(levels[fin], False)["N"])
             return res
 
         with np.errstate(over="ignore", invalid="ignore"):
@@ -1793,5 +1793,5 @@ class SOAPAnalysis:
                         hv = h_of((alpha[:, None, None] - a_n).ravel()).reshape(a_n.shape)
                         total += np.where(live, np.sum(w_n * hv, axis=(-1, -2)), 0.0)
                 out[rows] = total
-        return out.reshape(shape)
+        return out
 

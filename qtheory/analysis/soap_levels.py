@@ -38,6 +38,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..distributions._panelcheb import _dct1_matrix
+
 __all__ = ["PiecewiseTable", "LevelTable"]
 
 _DEGREES = (9, 27, 81)  # first-kind points of a fit: each set holds the one before
@@ -53,19 +55,10 @@ _CHECK = np.array([-1.0 + 2e-6, -1.0 + 2e-3, 1.0 - 2e-3, 1.0 - 2e-6])
 _MISS = 10.0
 
 
-def _points(n: int) -> np.ndarray:
-    """The ``n`` first-kind Chebyshev points of ``[-1, 1]``, ascending."""
-    return -np.cos(np.pi * (np.arange(n) + 0.5) / n)
-
-
-def _coefficients(values: np.ndarray) -> np.ndarray:
-    """Chebyshev coefficients of the interpolant through values at :func:`_points`
-    (rows: pieces)."""
-    n = values.shape[-1]
-    theta = np.pi * (np.arange(n) + 0.5) / n
-    m = np.cos(np.outer(np.arange(n), theta)) * (2.0 / n)
-    m[0] *= 0.5
-    return values[..., ::-1] @ m.T
+# the first-kind Chebyshev points of [-1, 1] (ascending) of each degree, and the matrices
+# taking values there to the coefficients of their interpolants
+_POINTS = {n: -np.cos(np.pi * (np.arange(n) + 0.5) / n) for n in _DEGREES}
+_DCT = {n: _dct1_matrix(n) for n in _DEGREES}
 
 
 class PiecewiseTable:
@@ -123,7 +116,7 @@ class PiecewiseTable:
                     t = _CHECK
                 else:
                     n = _DEGREES[k]
-                    t = _points(n)
+                    t = _POINTS[n]
                     if vals is not None:  # only the points new at this degree
                         t = t[np.arange(n) % 3 != 1]
                 levels.append(0.5 * (a + b) + 0.5 * (b - a) * t)
@@ -160,7 +153,7 @@ class PiecewiseTable:
                         vals[q], errs[q] = full_v, full_e
                 coef, ok = {}, True
                 for q in self.keys:
-                    c = _coefficients(vals[q])
+                    c = _DCT[n] @ vals[q]
                     ok &= bool(np.all(np.isfinite(c))) and \
                         abs(c[-1]) + abs(c[-2]) <= self._tol(q, vals[q], errs[q])
                     coef[q] = c
