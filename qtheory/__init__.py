@@ -43,6 +43,7 @@ from .predictions import (
     IntervalPrediction,
     LognormalPrediction,
     MultiplicativePrediction,
+    MultiPrediction,
     PredictionModel,
     UniformPrediction,
 )
@@ -90,6 +91,7 @@ __all__ = [
     "IntervalPrediction",
     "LognormalPrediction",
     "MultiplicativePrediction",
+    "MultiPrediction",
     "ConditionalPrediction",
     "__version__",
 ]

@@ -911,7 +911,8 @@ class RankPolicy(Policy):
 
     @property
     def uses_prediction(self) -> bool:  # type: ignore[override]
-        return not self.is_callable and self.function.key == "prediction"
+        return not self.is_callable and "prediction" in (self.function.key,
+                                                         self.function.branch_key)
 
     def rank(self) -> RankFunction | None:
         return None if self.is_callable else self.function

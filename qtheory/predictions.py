@@ -36,6 +36,7 @@ __all__ = [
     "LognormalPrediction",
     "MultiplicativePrediction",
     "ConditionalPrediction",
+    "MultiPrediction",
 ]
 
 
@@ -916,3 +917,88 @@ class ConditionalPrediction(PredictionModel):
     @property
     def noise_median(self) -> float:
         return 1.0
+
+
+class MultiPrediction:
+    """Several predictions of each job's size: ``Y_j = X * Z_j``, ``j = 0, 1, ...``.
+
+    The noise factors ``Z_j`` are independent of the size and of each other: each
+    prediction is a separate predictor's noisy look at the same size (for example a
+    cheap one-bit classifier and an expensive regressor, as in SkipPredict: R. Shahout and
+    M. Mitzenmacher, "SkipPredict: When to Invest in Predictions for Scheduling", NeurIPS
+    2024). The joint density of ``(X, Y_0, ..., Y_{n-1})`` is
+    ``f(x) prod_j g_j(y_j / x) / x``.
+
+    A queue given a ``MultiPrediction`` (``qt.MG1(..., prediction=MultiPrediction(...))``)
+    treats its first model as *the* prediction: every policy that reads one prediction
+    (SPRPT, buckets, TRAIL, ...) reads ``Y_0``, and the queue's ``prediction`` is
+    ``models[0]``. A rank function reads the others through its keys
+    (``RankFunction(key="prediction:1", ...)``, ``branch_key="prediction:0"``; see
+    :mod:`qtheory.rank`), and the SOAP engine and the simulator take them from
+    ``q.predictions``.
+
+    Parameters
+    ----------
+    models : sequence of PredictionModel
+        At least one; with more than one, each multiplicative (not a
+        :class:`ConditionalPrediction`).
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> mp = MultiPrediction([qt.UniformPrediction(0.5), qt.ExponentialPrediction()])
+    >>> len(mp), mp[1]
+    (2, ExponentialPrediction())
+    >>> x, y = mp.sample(qt.Exponential(mean=1.0), 4, rng=1)
+    >>> y.shape, bool(np.all((y[:, 0] >= 0.5 * x) & (y[:, 0] <= 1.5 * x)))
+    ((4, 2), True)
+    """
+
+    def __init__(self, models):
+        try:
+            models = tuple(models)
+        except TypeError:
+            raise ValueError("models: expected a sequence of PredictionModel, got "
+                             f"{type(models).__name__}") from None
+        if not models:
+            raise ValueError("models: at least one prediction model is required")
+        for j, m in enumerate(models):
+            if isinstance(m, MultiPrediction):
+                raise ValueError(f"models[{j}]: a MultiPrediction cannot be nested")
+            if not isinstance(m, PredictionModel):
+                raise ValueError(f"models[{j}]: expected a PredictionModel, got "
+                                 f"{type(m).__name__}")
+            if m.is_general and len(models) > 1:
+                raise ValueError(f"models[{j}]: several predictions need multiplicative "
+                                 "models (Y = X * Z); a ConditionalPrediction is not one")
+        self.models = models
+
+    def __len__(self) -> int:
+        return len(self.models)
+
+    def __getitem__(self, j: int) -> PredictionModel:
+        return self.models[j]
+
+    def model(self, j: int, what: str = "index") -> PredictionModel:
+        """Model ``j``, with an error naming ``what`` when there is none."""
+        if not 0 <= j < len(self.models):
+            raise ValueError(f"{what}: prediction {j} asked for, but the queue has "
+                             f"{len(self.models)} prediction model(s)")
+        return self.models[j]
+
+    def sample(self, size: SizeDistribution, n: int, rng):
+        """``n`` draws ``x`` (shape ``(n,)``) and ``y`` (shape ``(n, len(self))``): the
+        size first, then each noise factor in turn from the same Generator."""
+        gen = as_generator(rng)
+        x = size.sample(n, gen)
+        y = np.stack([x * m.noise_sample(n, gen) for m in self.models], axis=1)
+        return x, y
+
+    def __repr__(self) -> str:
+        return f"MultiPrediction({list(self.models)!r})"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, MultiPrediction) and self.models == other.models
+
+    def __hash__(self) -> int:
+        return hash(("MultiPrediction", self.models))

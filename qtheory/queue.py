@@ -38,7 +38,7 @@ from .policies import (
     SRPTBounce,
     get_policy,
 )
-from .predictions import ExactPrediction, PredictionModel
+from .predictions import ExactPrediction, MultiPrediction, PredictionModel
 
 __all__ = ["MG1", "METHODS"]
 
@@ -62,8 +62,10 @@ class _AgeAdapter:
 class _Engines:
     """Lambda-independent analysis objects shared by queues that differ only in load."""
 
-    def __init__(self, size: SizeDistribution, prediction: PredictionModel, rtol: float):
+    def __init__(self, size: SizeDistribution, prediction: PredictionModel, rtol: float,
+                 predictions: MultiPrediction | None = None):
         self.size, self.prediction, self.rtol = size, prediction, rtol
+        self.predictions = predictions or MultiPrediction([prediction])
         self._classical = None
         self._predicted = None
         self._soap: dict = {}
@@ -135,15 +137,26 @@ class _Engines:
 
     def soap(self, rank):
         """The SOAP analysis of a RankFunction: age-only ranks (key "none") go to the
-        exact age-rank engine, which handles jumps and any slopes; the others to the
-        piecewise engine."""
+        exact age-rank engine, which handles jumps and any slopes; ranks whose branches are
+        chosen by another key to the mixture of classes
+        (:class:`~qtheory.analysis.soap_branched.BranchedSOAP`); the others to the
+        piecewise engine, on the prediction model their key names."""
+        if rank.branched:
+            if rank not in self._soap:
+                from .analysis.soap_branched import BranchedSOAP
+
+                self._soap[rank] = BranchedSOAP(self.size, self.predictions, rank, self.rtol)
+            return self._soap[rank]
         if rank.key == "none" and not rank.has_overhead:
             from .analysis.agerank import AgeRank
 
             eng = self.age_rank(("rank", rank), lambda: AgeRank.from_rank_function(rank))
             return _AgeAdapter(eng)
         if rank not in self._soap:
-            self._soap[rank] = SOAPAnalysis(self.size, self.prediction, rank, self.rtol)
+            model = self.prediction
+            if rank.key == "prediction" and rank.key_index:
+                model = self.predictions.model(rank.key_index, "rank")
+            self._soap[rank] = SOAPAnalysis(self.size, model, rank, self.rtol)
         return self._soap[rank]
 
     @property
@@ -168,8 +181,12 @@ class MG1:
         Poisson arrival rate lambda > 0. Give this or ``load``.
     size : SizeDistribution or frozen scipy.stats continuous distribution
         Law of the true job size X.
-    prediction : PredictionModel, optional
-        Joint law of (X, Y); defaults to :class:`~qtheory.ExactPrediction`.
+    prediction : PredictionModel or MultiPrediction, optional
+        Joint law of (X, Y); defaults to :class:`~qtheory.ExactPrediction`. With a
+        :class:`~qtheory.MultiPrediction` (several predictions of each job) the first model
+        is *the* prediction (``q.prediction``) that every one-prediction policy reads, and
+        rank functions reach the others by their keys ``"prediction:j"``
+        (``q.predictions``).
     load : float, optional
         rho = lambda E[X] > 0 instead of ``arrival_rate``.
     rtol : float
@@ -204,6 +221,9 @@ class MG1:
         size = as_distribution(size)
         if prediction is None:
             prediction = ExactPrediction()
+        multi = None
+        if isinstance(prediction, MultiPrediction):
+            multi, prediction = prediction, prediction.models[0]
         if not isinstance(prediction, PredictionModel):
             raise TypeError(
                 f"prediction: expected a PredictionModel, got {type(prediction).__name__}"
@@ -222,7 +242,7 @@ class MG1:
         self.size = size
         self.prediction = prediction
         self.rtol = rtol
-        self._engines = _engines or _Engines(size, prediction, rtol)
+        self._engines = _engines or _Engines(size, prediction, rtol, multi)
 
     # ------------------------------------------------------------------ properties
     @property
@@ -233,14 +253,21 @@ class MG1:
         return self.arrival_rate * self.size.mean
 
     @property
+    def predictions(self) -> MultiPrediction:
+        """All prediction models of a job (a :class:`~qtheory.MultiPrediction`; one model,
+        :attr:`prediction`, unless the queue was given several)."""
+        return self._engines.predictions
+
+    @property
     def is_stable(self) -> bool:
         """True when the load is below 1."""
         return self.load < 1.0
 
     def __repr__(self) -> str:
+        pred = self.predictions if len(self.predictions) > 1 else self.prediction
         return (
             f"MG1(arrival_rate={self.arrival_rate!r}, size={self.size!r}, "
-            f"prediction={self.prediction!r})"
+            f"prediction={pred!r})"
         )
 
     def with_load(self, load: float) -> MG1:
@@ -253,8 +280,8 @@ class MG1:
         >>> q.with_load(0.9).arrival_rate
         0.45
         """
-        return MG1(size=self.size, prediction=self.prediction, load=load, rtol=self.rtol,
-                   _engines=self._engines)
+        return MG1(size=self.size, prediction=self.predictions if len(self.predictions) > 1
+                   else self.prediction, load=load, rtol=self.rtol, _engines=self._engines)
 
     # ------------------------------------------------------------------ means
     def mean_response_time(self, policy, method: str = "quad", dps: int = 30) -> float:
@@ -439,7 +466,30 @@ class MG1:
         rank = pol.rank()
         if rank is None:
             raise ValueError(f"policy: no conditional response time for {pol.name}")
-        return self._engines.soap(rank).conditional(lam, x, y)
+        engine = self._engines.soap(rank)
+        n = len(self.predictions)
+        if not (rank.branched or rank.key_index):
+            return engine.conditional(lam, x, y)
+        if n > 1:
+            k = self._one_prediction(y, rank.key_index) if rank.key == "prediction" else None
+            bk = self._one_prediction(y, rank.branch_index) \
+                if rank.branch_key == "prediction" else None
+        else:
+            k = y if rank.key == "prediction" else None
+            bk = y if rank.branch_key == "prediction" else None
+        if rank.branched:
+            return engine.conditional(lam, x, k, bk)
+        return engine.conditional(lam, x, k)
+
+    def _one_prediction(self, y, j: int):
+        """Prediction ``j`` of ``y``, whose last axis holds one value per prediction model
+        (queues with several)."""
+        y = np.asarray(y, dtype=float)
+        n = len(self.predictions)
+        if y.ndim == 0 or y.shape[-1] != n:
+            raise ValueError(f"y: this queue has {n} predictions a job; give them along the "
+                             f"last axis of y (shape (..., {n})), got shape {y.shape}")
+        return y[..., j]
 
     def priority_class_response_times(self, policy: Priority) -> np.ndarray:
         """Mean response time of each class of a :class:`~qtheory.policies.Priority` policy.
@@ -514,7 +564,11 @@ class MG1:
         x : float or array_like
             True size(s).
         y : float or array_like, optional
-            Prediction(s); required for SPJF, PSPJF and SPRPT.
+            Prediction(s); required for SPJF, PSPJF and SPRPT. On a queue with several
+            predictions (:class:`~qtheory.MultiPrediction`) a rank policy that reads them
+            takes one value per model along the last axis (``y[..., j]`` is prediction
+            ``j``) when it reads another than prediction 0; the other policies read ``y``
+            as prediction 0.
 
         Examples
         --------

@@ -43,9 +43,13 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Segment", "Branch", "RankFunction", "KEYS"]
+__all__ = ["Segment", "Branch", "RankFunction", "KEYS", "parse_key"]
 
 KEYS = ("none", "size", "prediction")
+
+
+def _name(key: str, index: int) -> str:
+    return f"{key}:{index}" if key == "prediction" and index else key
 
 
 def _affine(name: str, value, allow_inf: bool = False) -> tuple[float, float]:
@@ -129,23 +133,85 @@ class Branch:
             object.__setattr__(self, "initial", _affine("initial", self.initial, allow_inf=True))
 
 
+def parse_key(name: str, value) -> tuple[str, int]:
+    """``(key, index)`` of a key name: ``"none"``, ``"size"``, ``"prediction"`` (index 0)
+    or ``"prediction:j"`` (the ``j``-th prediction of a
+    :class:`~qtheory.predictions.MultiPrediction`, ``j >= 0``).
+
+    Examples
+    --------
+    >>> parse_key("key", "prediction:1"), parse_key("key", "size")
+    (('prediction', 1), ('size', 0))
+    """
+    if isinstance(value, str) and value.startswith("prediction:"):
+        tail = value[len("prediction:"):]
+        if tail.isdigit():
+            return "prediction", int(tail)
+    if value in KEYS:
+        return value, 0
+    raise ValueError(f"{name} must be one of {KEYS} or 'prediction:j' (j = 0, 1, ...), "
+                     f"got {value!r}")
+
+
 @dataclass(frozen=True)
 class RankFunction:
     """A piecewise rank function; see the module docstring.
 
     Parameters
     ----------
-    key : {"none", "size", "prediction"}
+    key : {"none", "size", "prediction", "prediction:j"}
+        What the segments' values and ends are affine in. ``"prediction:j"`` is the
+        ``j``-th prediction of a :class:`~qtheory.predictions.MultiPrediction`
+        (``"prediction"`` is ``"prediction:0"``); stored as ``key="prediction"`` with
+        ``key_index=j``.
     branches : sequence of Branch
-        Ordered, contiguous in the key, covering the key's whole range.
+        Ordered, contiguous in the branch key, covering its whole range.
+    branch_key : {"size", "prediction", "prediction:j"}, optional
+        What chooses a job's branch (its bounds ``low < k <= high``); by default the key
+        itself. A different branch key makes a descriptor with several parts: for example
+        branches on a cheap prediction and, in each, a rank in an expensive one
+        (SkipPredict with two predictors), or buckets of the true size with a rank in the
+        prediction. Stored resolved (``branch_key``, ``branch_index``).
+    key_index, branch_index : int
+        Filled in from the names; give them only through ``"prediction:j"``.
+
+    Examples
+    --------
+    Shorts by a cheap prediction (``Y_1 <= 2``) first come first served, never preempted;
+    the others by SPRPT on an expensive one (``Y_0``):
+
+    >>> short = Branch((Segment(value=(0.0, -np.inf)),), high=2.0)
+    >>> long_ = Branch((Segment(value=(1.0, 0.0), slope=-1),), low=2.0)
+    >>> r = RankFunction("prediction:0", (short, long_), branch_key="prediction:1")
+    >>> r.key, r.key_index, r.branch_key, r.branch_index, r.branched
+    ('prediction', 0, 'prediction', 1, True)
+    >>> float(r.evaluate(k=3.0, age=0.5, branch_k=2.5)), float(r.evaluate(3.0, 0.5, 1.5))
+    (2.5, -inf)
     """
 
     key: str
     branches: tuple = field(default_factory=tuple)
+    branch_key: str | None = None
+    key_index: int = 0
+    branch_index: int = 0
 
     def __post_init__(self):
-        if self.key not in KEYS:
-            raise ValueError(f"key must be one of {KEYS}, got {self.key!r}")
+        key, kidx = parse_key("key", self.key)
+        if kidx == 0 and self.key_index:
+            kidx = int(self.key_index)
+        object.__setattr__(self, "key", key)
+        object.__setattr__(self, "key_index", kidx)
+        if self.branch_key is None:
+            bkey, bidx = key, kidx
+        else:
+            bkey, bidx = parse_key("branch_key", self.branch_key)
+            if bidx == 0 and self.branch_index:
+                bidx = int(self.branch_index)
+            if bkey == "none":
+                raise ValueError("branch_key: 'none' cannot choose a branch (leave it out "
+                                 "for a rank with one branch)")
+        object.__setattr__(self, "branch_key", bkey)
+        object.__setattr__(self, "branch_index", bidx)
         br = tuple(self.branches)
         if not br:
             raise ValueError("branches: at least one branch is required")
@@ -156,8 +222,8 @@ class RankFunction:
             if a.high != b.low:
                 raise ValueError(f"branches out of order or not contiguous: ({a.low}, {a.high}] "
                                  f"then ({b.low}, {b.high}]")
-        if self.key == "none" and len(br) > 1:
-            raise ValueError("key='none' allows one branch only")
+        if self.branch_key == "none" and len(br) > 1:
+            raise ValueError("key='none' allows one branch only (or give a branch_key)")
         if self.key != "none":
             for b in br:
                 for s in b.segments:
@@ -176,6 +242,21 @@ class RankFunction:
         return cls(key, (Branch(tuple(segments), initial=initial),))
 
     @property
+    def branched(self) -> bool:
+        """True when the branch key is not the key (a descriptor with several parts)."""
+        return (self.branch_key, self.branch_index) != (self.key, self.key_index)
+
+    @property
+    def key_name(self) -> str:
+        """The key as written: ``"prediction:j"`` for ``j >= 1``."""
+        return _name(self.key, self.key_index)
+
+    @property
+    def branch_key_name(self) -> str:
+        """The branch key as written."""
+        return _name(self.branch_key, self.branch_index)
+
+    @property
     def has_overhead(self) -> bool:
         """True when some segment is server-time overhead (see the module docstring)."""
         return any(s.overhead for b in self.branches for s in b.segments)
@@ -185,12 +266,20 @@ class RankFunction:
         """True when every segment has slope -1, 0 or +1 (the piecewise SOAP engine's form)."""
         return all(s.slope in (-1, 0, 1) for b in self.branches for s in b.segments)
 
-    def evaluate(self, k, age):
-        """Rank at key ``k`` and age ``age`` (vectorised; broadcasts)."""
-        k, age = np.broadcast_arrays(np.asarray(k, float), np.asarray(age, float))
+    def evaluate(self, k, age, branch_k=None):
+        """Rank at key ``k`` and age ``age`` (vectorised; broadcasts); ``branch_k`` is the
+        branch key's value (by default ``k``: needed only when :attr:`branched`)."""
+        if branch_k is None:
+            if self.branched:
+                raise ValueError("branch_k: this rank chooses its branch by "
+                                 f"{self.branch_key_name!r}, not by its key "
+                                 f"{self.key_name!r}; give its value")
+            branch_k = k
+        k, age, bk = np.broadcast_arrays(np.asarray(k, float), np.asarray(age, float),
+                                         np.asarray(branch_k, float))
         out = np.full(k.shape, np.nan)
         for br in self.branches:
-            inb = (k > br.low) & (k <= br.high)
+            inb = (bk > br.low) & (bk <= br.high)
             for s in br.segments:
                 st = s.start[0] * k + s.start[1]
                 en = s.end[0] * k + s.end[1]

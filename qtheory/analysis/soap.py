@@ -401,6 +401,11 @@ class SOAPAnalysis:
             raise ValueError("size: the SOAP engine needs a continuous size law")
         if not isinstance(rank, RankFunction):
             raise TypeError(f"rank: expected a RankFunction, got {type(rank).__name__}")
+        if rank.branched:
+            raise ValueError("rank: its branches are chosen by another key "
+                             f"({rank.branch_key_name!r}) than its segments read "
+                             f"({rank.key_name!r}); use "
+                             "qtheory.analysis.soap_branched.BranchedSOAP (MG1 does)")
         if rank.has_overhead:
             raise ValueError("rank: overhead segments (server-time prediction costs) are not "
                              "supported by the piecewise SOAP engine")
@@ -1437,7 +1442,8 @@ class SOAPAnalysis:
                 res[k], err[k] = prod[:, 0], np.zeros(nr)
         return res, err
 
-    def _functions_of_r(self, r, tagged: bool = True, weights=None, with_err: bool = False):
+    def _functions_of_r(self, r, tagged: bool = True, weights=None, with_err: bool = False,
+                        others: bool = True):
         """N, O0, S (and nu, mu) at r, integrated over the noise with adaptive refinement.
 
         Each row's noise integral is a sum over its pieces (between its split points in
@@ -1448,16 +1454,20 @@ class SOAPAnalysis:
         outer integral at load 0.99 (``weights`` are the outer quadrature weights; without
         them every row counts alike), sum to below ``rtol/100``, or the pairs that would need more
         are at level 6. A row's error estimate is the sum of its pieces' estimates. With
-        ``with_err`` the per-row error estimates come back too.
+        ``with_err`` the per-row error estimates come back too. With ``others=False`` (and
+        ``tagged``) only nu and mu are computed (N, O0 and S are 0): the classes of a
+        mixture (:mod:`qtheory.analysis.soap_branched`) compute those where the mixture's
+        measures need them.
         """
         r = np.asarray(r, dtype=float)
         level = _Z_START if self._noisy else self._z_level
         pts = self._z_split(r) if self._noisy else None
         if pts is not None and r.size > 1 and \
                 r.size * (pts.shape[1] + 1) * tanh_sinh_rule(level).left.size > _MAX_ROWS:
-            return self._functions_in_halves(r, tagged, weights, with_err)
+            return self._functions_in_halves(r, tagged, weights, with_err, others)
         m, w, zc, zc4 = self._m_nodes(r, level, pts)
-        vals = self._node_values(r, m, w, tagged)
+        vals = self._node_values(r, m, w, tagged,
+                                 need=None if others or not tagged else np.zeros(r.size, bool))
         if not self._noisy:
             res, err = self._z_sums(vals, w, zc, zc4, level)
             return (res, err) if with_err else res
@@ -1466,6 +1476,8 @@ class SOAPAnalysis:
         P = m.shape[1] // size
         need = np.any(vals["nu"] != 0, axis=1) | np.any(vals["mu"] != 0, axis=1) if tagged \
             else np.ones(n, dtype=bool)
+        if tagged and not others:
+            need = np.zeros(n, dtype=bool)
         # (row, piece) pairs grouped by level; per pair its nodes' values and weights
         first = {"row": np.repeat(np.arange(n), P), "piece": np.tile(np.arange(P), n),
                  "w": w.reshape(n * P, size),
@@ -1522,7 +1534,7 @@ class SOAPAnalysis:
             groups = new_groups
         return (res, err) if with_err else res
 
-    def _functions_in_halves(self, r, tagged, weights, with_err):
+    def _functions_in_halves(self, r, tagged, weights, with_err, others=True):
         """:meth:`_functions_of_r` on the two halves of ``r``, joined: a rank with many
         boundaries has many split points in z per level (three rising segments with jumps:
         101), and all levels of a piece at once needed 1e7 rows of nodes and more memory
@@ -1530,7 +1542,7 @@ class SOAPAnalysis:
         integrals, so a split call can refine a little more than a whole one.)"""
         half = r.size // 2
         parts = [self._functions_of_r(r[sl], tagged,
-                                      None if weights is None else weights[sl], True)
+                                      None if weights is None else weights[sl], True, others)
                  for sl in (slice(0, half), slice(half, None))]
         res = {k: np.concatenate([parts[0][0][k], parts[1][0][k]]) for k in parts[0][0]}
         err = {k: np.concatenate([parts[0][1][k], parts[1][1][k]]) for k in parts[0][1]}
