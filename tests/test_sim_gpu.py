@@ -49,6 +49,8 @@ from cudasim import run_under_cudasim  # noqa: E402
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 # name -> (queue, policy, servers); one case per kernel family, each drawing in the kernel
+MULTI = ("qt.MG1(load=0.85, size=qt.Exponential(mean=1.0), prediction=qt.MultiPrediction("
+         "[qt.ExponentialPrediction(), qt.UniformPrediction(0.5), qt.LognormalPrediction(0.5)]))")
 EXP = "qt.MG1(load=0.85, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())"
 CASES = {
     "FCFS": (EXP, "P.FCFS()", 1),
@@ -76,6 +78,15 @@ CASES = {
                    "prediction=qt.LognormalPrediction(0.7))", "P.SRPT()", 3),
     "M/G/2 SkipPredict-server": (EXP, "P.SkipPredict(threshold=1.0, cheap_cost=0.1, "
                                       "expensive_cost=0.3, cost_model='server')", 2),
+    # several predictions: branches chosen by one (extra prediction A), ranks in another
+    "two predictors (bit on Y1, SPRPT on Y0)": (
+        MULTI, "RankPolicy(RankFunction('prediction:0', (Branch((Segment(value=(0.0, "
+               "-math.inf)),), high=1.0), Branch((Segment(value=(1.0, 0.0), slope=-1),), "
+               "low=1.0)), branch_key='prediction:1'), label='skip2')", 1),
+    "two extra predictors (buckets on Y1, PSPJF on Y2)": (
+        MULTI, "RankPolicy(RankFunction('prediction:2', (Branch((Segment(value=(1.0, "
+               "0.0)),), high=0.7), Branch((Segment(value=(1.0, 5.0)),), low=0.7)), "
+               "branch_key='prediction:1'), label='b2')", 1),
     # tabulated Gittins ranks on 24 prediction cells: the binary branch search
     "GittinsPosterior, 24 cells": ("qt.MG1(load=0.8, size=qt.Weibull(2.0), "
                                    "prediction=qt.UniformPrediction(0.5))",
@@ -89,7 +100,7 @@ sys.setswitchinterval(2e-4)  # the simulator's threads wait for the GIL at each 
 import numpy as np
 import qtheory as qt
 from qtheory.policies import RankPolicy
-from qtheory.rank import RankFunction, Segment
+from qtheory.rank import Branch, RankFunction, Segment
 from qtheory.sim import simulate
 P = qt.policies
 """
@@ -104,7 +115,7 @@ def _run_simulated(body: str, timeout: float = 900.0) -> dict:
 
 def _cpu(case: str, **kw) -> SimulationResult:
     from qtheory.policies import RankPolicy  # noqa: F401 - names of the CASES strings
-    from qtheory.rank import RankFunction, Segment  # noqa: F401
+    from qtheory.rank import Branch, RankFunction, Segment  # noqa: F401
 
     q_src, pol_src, servers = CASES[case]
     q, pol = eval(q_src), eval(pol_src)

@@ -108,6 +108,7 @@ class Prepared:
         self.ncode, self.nprm = pred_enc if pred_enc is not None else (-1, np.zeros(1))
         self.sprm = np.ascontiguousarray(self.sprm, float)
         self.nprm = np.ascontiguousarray(self.nprm, float)
+        self.xcodes = self._extra_predictions(queue)
         lam = float(queue.arrival_rate)
         self.lam, self.load = lam, float(queue.load)
         self.stable = self.load < 1.0
@@ -123,6 +124,35 @@ class Prepared:
         self.cfg_f[L.C_HSCALE] = self.hist_scale
         self.htab, self.hu0 = _hist_tables(self.hist_lo, self.hist_scale, self.nbins)
         self.kernel_name = _kernel_name(self.compiled, servers)
+
+    def _extra_predictions(self, queue) -> list:
+        """``[(noise code, stream), ...]`` of the extra predictions A, B that the policy reads
+        (models other than the first of a :class:`~qtheory.MultiPrediction`), their
+        parameters appended to ``nprm`` (the first model's padded to 2, then 2 each)."""
+        extra = self.compiled.extra
+        if not extra:
+            return []
+        models = queue.predictions
+        out, prm = [], [np.concatenate([self.nprm, np.zeros(2)])[:max(2, self.nprm.size)]]
+        if not self.in_kernel:
+            raise NotImplementedError(
+                f"policy: {self.policy.name} reads predictions other than the first, which "
+                "only in-kernel sampling draws (size laws and prediction models of "
+                "qtheory.sim.sampling); the size law or the first prediction model here is "
+                "sampled by NumPy")
+        for j in extra:
+            model = models.model(j, "policy")
+            enc = encode_prediction(model)
+            if enc is None:
+                raise NotImplementedError(
+                    f"policy: prediction {j} ({model!r}) has no in-kernel sampler "
+                    "(qtheory.sim.sampling lists the models that do)")
+            code, p = enc
+            p = np.asarray(p, float)
+            prm.append(np.concatenate([p, np.zeros(2)])[:2])
+            out.append((int(code), 8 + int(j)))
+        self.nprm = np.ascontiguousarray(np.concatenate(prm), float)
+        return out
 
     def cfg_i(self, rep: int) -> np.ndarray:
         c = np.zeros(L.NCI, np.int64)
@@ -140,6 +170,10 @@ class Prepared:
         c[L.C_NBINS] = self.nbins
         c[L.C_SERVERS] = self.servers
         c[L.C_HU0] = self.hu0
+        c[L.C_BKEY] = self.compiled.bkey
+        for i, (code, stream) in enumerate(self.xcodes):
+            c[L.C_XCODE_A + 2 * i] = code
+            c[L.C_XSTREAM_A + 2 * i] = stream
         return c
 
 

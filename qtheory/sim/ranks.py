@@ -19,7 +19,10 @@ bucket ranks of a fourth key, the job's class, drawn in the kernel. Processor
 sharing has its own kernel.
 
 The key of a job is chosen by ``KEY_*``: nothing (0), the true size (1), the
-prediction (2) or the class (3).
+prediction (2), the class (3) or another prediction than the first (4: a rank key
+``"prediction:j"`` on a :class:`~qtheory.MultiPrediction` queue). A rank whose branches are
+chosen by another key (``branch_key``) carries ``BKEY_*``: the size (1), prediction 0 (2),
+or the extra predictions A (4) and B (5), whose models ``extra`` names.
 
 Examples
 --------
@@ -41,9 +44,13 @@ from ..policies import PS, OneBit, Policy, Priority, get_policy
 from ..rank import KEYS, Branch, RankFunction, Segment
 
 __all__ = ["CompiledPolicy", "compile_policy", "compile_rank", "KEY_NONE", "KEY_SIZE",
-           "KEY_PREDICTION", "KEY_CLASS"]
+           "KEY_PREDICTION", "KEY_CLASS", "KEY_EXTRA", "BKEY_SAME", "BKEY_SIZE",
+           "BKEY_PREDICTION", "BKEY_EXTRA_A", "BKEY_EXTRA_B"]
 
-KEY_NONE, KEY_SIZE, KEY_PREDICTION, KEY_CLASS = 0, 1, 2, 3
+KEY_NONE, KEY_SIZE, KEY_PREDICTION, KEY_CLASS, KEY_EXTRA = 0, 1, 2, 3, 4
+# what chooses a job's branch (layout.C_BKEY): its key, its size, prediction 0, or the
+# extra predictions A and B (models other than the first)
+BKEY_SAME, BKEY_SIZE, BKEY_PREDICTION, BKEY_EXTRA_A, BKEY_EXTRA_B = 0, 1, 2, 4, 5
 _INF = float("inf")
 
 
@@ -65,6 +72,11 @@ class CompiledPolicy:
         True when some segment's rank rises with age (FB-like; shared service on ties).
     overhead : bool
         True when some segment is overhead (server time that does not serve the size).
+    bkey : int
+        What chooses a job's branch when not its key (``BKEY_*``; ``BKEY_SAME`` else).
+    extra : tuple of int
+        The indices of the prediction models drawn as extra predictions A and B (models
+        other than the first that the key or the branch key reads).
     """
 
     name: str
@@ -75,6 +87,8 @@ class CompiledPolicy:
     class_cum: np.ndarray
     rising: bool
     overhead: bool = False
+    bkey: int = BKEY_SAME
+    extra: tuple = ()
 
 
 def compile_rank(rank: RankFunction, value_t=None) -> tuple[int, np.ndarray, np.ndarray]:
@@ -86,6 +100,8 @@ def compile_rank(rank: RankFunction, value_t=None) -> tuple[int, np.ndarray, np.
     if not isinstance(rank, RankFunction):
         raise TypeError(f"rank: expected a qtheory.rank.RankFunction, got {type(rank).__name__}")
     key = KEYS.index(rank.key)  # "none", "size", "prediction" -> 0, 1, 2
+    if rank.key == "prediction" and rank.key_index:
+        key = KEY_EXTRA  # another prediction than the first: drawn as extra prediction A
     br_rows, seg_rows = [], []
     for bi, br in enumerate(rank.branches):
         first = len(seg_rows)
@@ -150,5 +166,26 @@ def compile_policy(policy, size=None, prediction=None) -> CompiledPolicy:
         raise ValueError(f"policy: {pol.name} has no rank function and no dedicated "
                          "simulation kernel")
     key, br, seg = compile_rank(rank)
+    bkey, extra = _branch_codes(rank)
     return CompiledPolicy(pol.name, "rank", key, br, seg, one, bool(np.any(seg[:, 7] > 0)),
-                          bool(np.any(seg[:, 8] != 0)))
+                          bool(np.any(seg[:, 8] != 0)), bkey, extra)
+
+
+def _branch_codes(rank: RankFunction) -> tuple[int, tuple]:
+    """``(bkey, extra)`` of a rank (:class:`CompiledPolicy`): the extra prediction A is the
+    key's model when that is not the first, else the branch key's; B the branch key's when
+    A is taken by the key."""
+    extra: list[int] = []
+    if rank.key == "prediction" and rank.key_index:
+        extra.append(rank.key_index)
+    if not rank.branched:
+        return BKEY_SAME, tuple(extra)
+    if rank.branch_key == "size":
+        return BKEY_SIZE, tuple(extra)
+    j = rank.branch_index
+    if j == 0:
+        return BKEY_PREDICTION, tuple(extra)
+    if extra and extra[0] == j:
+        return BKEY_EXTRA_A, tuple(extra)
+    extra.append(j)
+    return (BKEY_EXTRA_A if len(extra) == 1 else BKEY_EXTRA_B), tuple(extra)

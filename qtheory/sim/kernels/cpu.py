@@ -66,6 +66,7 @@ from .layout import (
     BR,
     BUF0,
     BUFN,
+    C_BKEY,
     C_HU0,
     C_JOBS,
     C_KEY,
@@ -80,6 +81,8 @@ from .layout import (
     C_SCODE,
     C_SEED,
     C_SERVERS,
+    C_XCODE_A,
+    C_XSTREAM_A,
     C_WARM,
     DONE,
     END,
@@ -333,10 +336,11 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
             ui = np.uint64(i0 + j)
             u2 = uniform(k2, ui) if sc == SIZE_HYPEREXP else 0.5
             blk[1, j] = draw_size(sc, sprm, uniform(k1, ui), u2)
+    bkk = cfg_i[C_BKEY]
     if nc == NOISE_EXACT:
         for j in range(BLK):
             blk[2, j] = blk[1, j]
-    elif kk != 2 and cfg_i[C_RECORD] == 0:
+    elif kk != 2 and bkk != 2 and cfg_i[C_RECORD] == 0:
         pass  # the policy does not read predictions and no record keeps them: not drawn
     elif nc == NOISE_EXP:
         for j in range(BLK):
@@ -352,14 +356,43 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
             blk[3, j] = blk[2, j]
     elif kk == 3:
         _class_block(ccum, k4, blk, i0)
+    elif kk == 4:
+        _extra_block(cfg_i, nprm, blk, 3, i0, 0)
     else:
         for j in range(BLK):
             blk[3, j] = 0.0
+    if bkk == 1:
+        for j in range(BLK):
+            blk[4, j] = blk[1, j]
+    elif bkk == 2:
+        for j in range(BLK):
+            blk[4, j] = blk[2, j]
+    elif bkk == 4 and kk == 4:
+        for j in range(BLK):
+            blk[4, j] = blk[3, j]
+    elif bkk == 4:
+        _extra_block(cfg_i, nprm, blk, 4, i0, 0)
+    elif bkk == 5:
+        _extra_block(cfg_i, nprm, blk, 4, i0, 1)
+
+
+@jit_inline
+def _extra_block(cfg_i, nprm, blk, row, i0, which):
+    """Extra prediction A (``which`` 0) or B (1) of arrivals ``i0 .. i0 + BLK - 1`` into
+    ``blk[row]``: ``x Z`` with Z drawn from its own stream (:data:`C_XSTREAM_A`), so a
+    model's draws do not depend on which other predictions a policy reads."""
+    code = cfg_i[C_XCODE_A + 2 * which]
+    kx = _key(cfg_i, cfg_i[C_XSTREAM_A + 2 * which])
+    prm = nprm[2 + 2 * which:4 + 2 * which]
+    for j in range(BLK):
+        blk[row, j] = blk[1, j] * draw_noise(code, prm, uniform(kx, np.uint64(i0 + j)))
 
 
 @jit_inline
 def _job(cfg_i, ccum, k4, bufx, bufy, buf0, blk, b0, idx):
-    """(size, prediction, key) of arrival number ``idx`` (in the current block)."""
+    """(size, prediction, key, branch key) of arrival number ``idx`` (in the current
+    block); the branch key is the key unless the policy's branches read another part of
+    the job (:data:`C_BKEY`; in-kernel sampling only)."""
     if cfg_i[C_MODE] == 1:
         x = bufx[idx - buf0]
         y = bufy[idx - buf0]
@@ -372,9 +405,9 @@ def _job(cfg_i, ccum, k4, bufx, bufy, buf0, blk, b0, idx):
             key = float(draw_class(ccum, uniform(k4, np.uint64(idx))))
         else:
             key = 0.0
-        return x, y, key
+        return x, y, key, key
     j = idx - b0
-    return blk[1, j], blk[2, j], blk[3, j]
+    return blk[1, j], blk[2, j], blk[3, j], (blk[3, j] if cfg_i[C_BKEY] == 0 else blk[4, j])
 
 
 @jit_inline
@@ -416,10 +449,10 @@ def _init_row_at(pf, pi, rb, rs, c, b, s, idx, t, x, y, key):
 
 
 @jit_inline
-def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key):
+def _init_row(pf, pi, rb, rs, s, idx, t, x, y, key, bkey):
     """Write the row of a job arriving at ``t`` and return the rank it waits with (its
-    initial rank where its branch has one)."""
-    b = 0 if rb.shape[0] == 1 else _branch(rb, key)
+    initial rank where its branch has one); ``bkey`` chooses the branch."""
+    b = 0 if rb.shape[0] == 1 else _branch(rb, bkey)
     r = _init_row_at(pf, pi, rb, rs, _first_segment(rb, rs, b), b, s, idx, t, x, y, key)
     if rb[b, 3] != 0.0:
         r = rb[b, 4] * key + rb[b, 5]
@@ -607,7 +640,7 @@ def _start(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, si, next_t):
 def _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf, si, blk, b0, idx, t, warm,
             endarr, inwin):
     """Arrival number ``idx`` at time ``t``: open (at ``warm``) or close (at ``endarr``)
-    the Little's-law window, and draw the job; return ``(b0, inwin, x, y, key)``."""
+    the Little's-law window, and draw the job; return ``(b0, inwin, x, y, key, bkey)``."""
     if idx == warm:  # the Little's-law window opens at the first measured arrival
         inwin = 1
         sf[TWS] = t
@@ -617,8 +650,8 @@ def _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf, si, blk, b0, idx
     if idx < b0 or idx >= b0 + BLK:
         _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, idx)
         b0 = idx
-    x, y, key = _job(cfg_i, ccum, ks[4], bufx, bufy, si[BUF0], blk, b0, idx)
-    return b0, inwin, x, y, key
+    x, y, key, bkey = _job(cfg_i, ccum, ks[4], bufx, bufy, si[BUF0], blk, b0, idx)
+    return b0, inwin, x, y, key, bkey
 
 
 @jit_inline
@@ -782,14 +815,14 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 if inwin != 0:
                     area += n_sys * dt_arr
                 t = next_t
-                b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
                                                si, blk, b0, idx, t, warm, endarr, inwin)
                 freen -= 1
                 s = free[freen]
                 if one:
                     r0 = _init_row_at(pf, pi, rb, rs, seg1, 0, s, idx, t, x, y, key)
                 else:
-                    r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
+                    r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key, bkey)
                 n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
                                                           b0, n_arr, n_sys, maxsys, maxarr, t)
                 start = -1
@@ -1177,14 +1210,14 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                 # ------------------------------------------------------------ arrival
                 idx = n_arr
                 t = next_t
-                b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
                                                si, blk, b0, idx, t, warm, endarr, inwin)
                 freen -= 1
                 s = free[freen]
                 if one:
                     r0 = _init_row_at(pf, pi, rb, rs, seg1, 0, s, idx, t, x, y, key)
                 else:
-                    r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
+                    r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key, bkey)
                 n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
                                                           b0, n_arr, n_sys, maxsys, maxarr, t)
                 if g == 0:
@@ -1319,7 +1352,7 @@ def mg1_ps(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             if inwin != 0:
                 area += n_sys * dt_arr
             t = next_t
-            b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+            b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
                                            si, blk, b0, idx, t, warm, endarr, inwin)
             freen -= 1
             s = free[freen]
@@ -1420,7 +1453,7 @@ def mg1_fcfs(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, 
             if inwin != 0:
                 area += n_sys * (next_t - t)
             t = next_t
-            b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+            b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
                                            si, blk, b0, idx, t, warm, endarr, inwin)
             s = head + n_sys
             if s >= cap:
@@ -1549,7 +1582,7 @@ def mg1_fb(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp, sf
             if inwin != 0:
                 area += n_sys * dt_arr
             t = next_t
-            b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+            b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
                                            si, blk, b0, idx, t, warm, endarr, inwin)
             freen -= 1
             s = free[freen]
@@ -1710,11 +1743,11 @@ def mg1_class(cfg_f, cfg_i, rb, rs, ccum, sprm, nprm, pf, pi, hk, hi, free, grp,
             if inwin != 0:
                 area += n_sys * dt_arr
             t = next_t
-            b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+            b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
                                            si, blk, b0, idx, t, warm, endarr, inwin)
             freen -= 1
             s = free[freen]
-            b = 0 if nb == 1 else _branch(rb, key)
+            b = 0 if nb == 1 else _branch(rb, bkey)
             if npre:  # the initial rank; the driver admits no vt here (vt = 0: FIFO classes)
                 vt = 0.0
                 r0 = rb[b, 5]
@@ -1890,11 +1923,11 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
             if is_arr:
                 t = next_t
                 idx = n_arr
-                b0, inwin, x, y, key = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
+                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
                                                si, blk, b0, idx, t, warm, endarr, inwin)
                 freen -= 1
                 s = free[freen]
-                r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key)
+                r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key, bkey)
                 n_arr, n_sys, maxsys, b0, next_t = _admit(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk,
                                                           b0, n_arr, n_sys, maxsys, maxarr, t)
                 if g < kserv:

@@ -20,7 +20,8 @@ __all__ = [
     "NEVENTS", "MAXSYS", "PN", "PG", "NSI",
     "C_LAM", "C_HLO", "C_HSCALE", "NCF",
     "C_SEED", "C_REP", "C_SCODE", "C_NCODE", "C_KEY", "C_MODE", "C_WARM", "C_JOBS",
-    "C_MAXARR", "C_RECORD", "C_NBATCH", "C_NBINS", "C_SERVERS", "C_HU0", "NCI",
+    "C_MAXARR", "C_RECORD", "C_NBATCH", "C_NBINS", "C_SERVERS", "C_HU0", "C_BKEY",
+    "C_XCODE_A", "C_XSTREAM_A", "C_XCODE_B", "C_XSTREAM_B", "NCI",
     "BLK", "NBLK", "NPARK",
     "DONE", "NEED_DATA", "GROW", "SLICE",
 ]
@@ -45,15 +46,20 @@ NSI = 14
 # float configuration
 C_LAM, C_HLO, C_HSCALE = range(3)
 NCF = 3
-# int configuration
+# int configuration; C_BKEY: what chooses a job's branch when not its key (0: the key;
+# 1: the size; 2: prediction 0; 4, 5: the extra predictions A, B), C_XCODE_*: the noise
+# codes of the extra predictions (their parameters at nprm[2:4] and nprm[4:6]) and
+# C_XSTREAM_*: their random streams (8 + the model's index)
 (C_SEED, C_REP, C_SCODE, C_NCODE, C_KEY, C_MODE, C_WARM, C_JOBS, C_MAXARR, C_RECORD,
- C_NBATCH, C_NBINS, C_SERVERS, C_HU0) = range(14)
-NCI = 14
+ C_NBATCH, C_NBINS, C_SERVERS, C_HU0, C_BKEY, C_XCODE_A, C_XSTREAM_A, C_XCODE_B,
+ C_XSTREAM_B) = range(19)
+NCI = 19
 # parked groups of the rising-rank kernel: park[0] their jobs (a stack), park[1] and
 # park[2] the first job and the size of each group
 NPARK = 3
-# block of pre-drawn arrivals: rows log(u)/lambda, size, prediction, key; BLK columns
+# block of pre-drawn arrivals: rows log(u)/lambda, size, prediction, key, branch key (when
+# not the key); BLK columns
 BLK = 64
-NBLK = 4
+NBLK = 5
 # return codes
 DONE, NEED_DATA, GROW, SLICE = range(4)

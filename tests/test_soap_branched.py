@@ -1,0 +1,229 @@
+"""Descriptors with several parts: qt.MultiPrediction, rank keys "prediction:j" and a
+branch key other than the key (qtheory.analysis.soap_branched), in the analysis and in the
+simulator.
+
+Independent checks: branches that all carry one rank give that rank unbranched (closed
+forms of SPRPT; the classes' posterior laws must mix back to the size law); constant
+ranks give Cobham's priority formulas over the classes (qtheory.analysis.advice, which
+shares no code with SOAP); a perfect cheap predictor gives SkipPredict's closed form with
+exact predictions; and the simulator runs the same rank function.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.analysis.advice import buckets_conditional, buckets_mean
+from qtheory.analysis.soap import SOAPAnalysis
+from qtheory.analysis.soap_branched import BranchedSOAP, branch_classes
+from qtheory.rank import Branch, RankFunction, Segment
+
+P = qt.policies
+INF = np.inf
+EXP = qt.Exponential(mean=1.0)
+TWO = qt.MultiPrediction([qt.ExponentialPrediction(), qt.UniformPrediction(0.5)])
+
+
+def _skip(key="prediction:0", branch_key="prediction:1", t=1.0):
+    """Shorts by the branch key (<= t) first come first served, never preempted; longs by
+    SPRPT on the key."""
+    short = Branch((Segment(value=(0.0, -INF)),), high=t)
+    long_ = Branch((Segment(value=(1.0, 0.0), slope=-1),), low=t)
+    return RankFunction(key, (short, long_), branch_key=branch_key)
+
+
+def _same(seg, branch_key, cuts):
+    edges = (-INF, *cuts, INF)
+    return RankFunction("prediction:0", tuple(Branch(seg, low=a, high=b)
+                                              for a, b in zip(edges[:-1], edges[1:])),
+                        branch_key=branch_key)
+
+
+# ------------------------------------------------------------------ model and rank objects
+def test_multi_prediction_validates_and_samples():
+    with pytest.raises(ValueError, match="at least one"):
+        qt.MultiPrediction([])
+    with pytest.raises(ValueError, match=r"models\[1\]"):
+        qt.MultiPrediction([qt.ExponentialPrediction(), "uniform"])
+    gen = qt.ConditionalPrediction(cdf=lambda y, x: 1 - np.exp(-y / x),
+                                   pdf=lambda y, x: np.exp(-y / x) / x)
+    with pytest.raises(ValueError, match="multiplicative"):
+        qt.MultiPrediction([qt.ExponentialPrediction(), gen])
+    x, y = TWO.sample(EXP, 20000, rng=5)
+    assert y.shape == (20000, 2)
+    z1 = y[:, 1] / x
+    assert z1.min() >= 0.5 and z1.max() <= 1.5
+    # the two noise factors are independent: correlation of Z0 and Z1 near 0
+    assert abs(np.corrcoef(y[:, 0] / x, z1)[0, 1]) < 0.03
+    x2, y2 = TWO.sample(EXP, 20000, rng=5)
+    assert np.array_equal(y, y2)
+
+
+def test_queue_reads_the_first_prediction_as_the_prediction():
+    q = qt.MG1(load=0.7, size=EXP, prediction=TWO)
+    q1 = qt.MG1(load=0.7, size=EXP, prediction=qt.ExponentialPrediction())
+    assert q.prediction == qt.ExponentialPrediction() and len(q.predictions) == 2
+    assert q.mean_response_time("SPRPT") == q1.mean_response_time("SPRPT")
+    assert len(q.with_load(0.5).predictions) == 2
+    assert "MultiPrediction" in repr(q)
+
+
+def test_rank_keys_parse_and_validate():
+    r = _skip()
+    assert (r.key, r.key_index, r.branch_key, r.branch_index) == ("prediction", 0,
+                                                                    "prediction", 1)
+    assert r.branched and r.key_name == "prediction" and r.branch_key_name == "prediction:1"
+    assert not RankFunction("prediction:1", r.branches).branched
+    assert RankFunction("prediction:0", r.branches) == RankFunction("prediction", r.branches)
+    with pytest.raises(ValueError, match="key must be one of"):
+        RankFunction("prediction:x", r.branches)
+    with pytest.raises(ValueError, match="branch_key"):
+        RankFunction("size", r.branches, branch_key="none")
+    with pytest.raises(ValueError, match="branch_k"):
+        r.evaluate(1.0, 0.5)
+    assert r.evaluate(2.0, 0.5, branch_k=[0.5, 1.5]).tolist() == [-INF, 1.5]
+    with pytest.raises(ValueError, match="another key"):
+        SOAPAnalysis(EXP, qt.ExponentialPrediction(), r)
+
+
+def test_a_missing_prediction_model_is_named():
+    q = qt.MG1(load=0.7, size=EXP, prediction=qt.ExponentialPrediction())
+    with pytest.raises(ValueError, match="prediction 1"):
+        q.mean_response_time(P.RankPolicy(_skip()))
+    with pytest.raises(ValueError, match="prediction 2"):
+        qt.MG1(load=0.7, size=EXP, prediction=TWO).mean_response_time(
+            P.RankPolicy(RankFunction.single("prediction:2", [Segment(value=(1.0, 0.0))])))
+
+
+def test_branch_classes_mix_back_to_the_size_law():
+    classes = branch_classes(EXP, TWO, _same((Segment(value=(1.0, 0.0)),), "prediction:1",
+                                             (0.5, 2.0)))
+    assert abs(sum(p for p, _, _ in classes) - 1.0) < 1e-13
+    for k in (1, 2):
+        mixed = sum(p * law.moment(k) for p, law, _ in classes)
+        assert abs(mixed / EXP.moment(k) - 1.0) < 1e-12
+
+
+# ------------------------------------------------------------------ analysis
+@pytest.mark.parametrize("branch_key,cuts", [("prediction:1", (1.0,)),
+                                             ("prediction:1", (0.4, 1.5, 3.0)),
+                                             ("size", (0.7,))])
+def test_identical_branches_give_the_unbranched_policy(branch_key, cuts):
+    """SPRPT on Y0 split into classes by Y1 (or by the size): the closed form of SPRPT."""
+    size = qt.Weibull(shape=0.7, scale=1.0)
+    q = qt.MG1(load=0.8, size=size, prediction=TWO)
+    rank = _same((Segment(value=(1.0, 0.0), slope=-1),), branch_key, cuts)
+    value, err = q.mean_response_time_with_error(P.RankPolicy(rank))
+    ref = q.mean_response_time("SPRPT")
+    assert abs(value / ref - 1.0) < 1e-9 and err < 1e-8 * value
+    # and conditionally: the closed form of SPRPT given (x, y0), whatever y1
+    x = np.array([0.2, 1.0, 3.0])
+    y = np.array([[0.5, 0.15], [0.8, 1.4], [4.0, 2.9]])
+    got = q.conditional_response_time(P.RankPolicy(rank), x, y)
+    want = q.conditional_response_time("SPRPT", x, y[:, 0])
+    np.testing.assert_allclose(got, want, rtol=1e-8)
+
+
+@pytest.mark.parametrize("preemptive", [True, False])
+def test_constant_ranks_by_a_second_prediction_are_cobham(preemptive):
+    """Bucket priority by Y1 (age-only ranks per class, key "none"): Cobham's formulas on
+    the buckets of model 1."""
+    cuts = (0.6, 1.8)
+    edges = (-INF, *cuts, INF)
+    branches = []
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        if preemptive:
+            branches.append(Branch((Segment(value=(0.0, float(i))),), low=a, high=b))
+        else:
+            branches.append(Branch((Segment(value=(0.0, -INF)),), low=a, high=b,
+                                   initial=(0.0, float(i))))
+    rank = RankFunction("none", tuple(branches), branch_key="prediction:1")
+    size = qt.HyperExponential(means=[0.5, 3.0], probs=[0.8, 0.2])
+    q = qt.MG1(load=0.75, size=size, prediction=TWO)
+    lam = q.arrival_rate
+    ref, _ = buckets_mean(size, TWO[1], lam, cuts, preemptive)
+    assert abs(q.mean_response_time(P.RankPolicy(rank)) / ref - 1.0) < 1e-9
+    x, y1 = np.array([0.3, 1.0, 2.5]), np.array([0.5, 1.0, 3.0])
+    got = q.conditional_response_time(P.RankPolicy(rank), x, np.stack([x, y1], axis=1))
+    want = buckets_conditional(size, TWO[1], lam, cuts, preemptive, x, y1)
+    np.testing.assert_allclose(got, want, rtol=1e-9)
+
+
+def test_a_perfect_cheap_predictor_is_skip_predict_on_the_size():
+    """The bit from an exact predictor and SPRPT on exact predictions: SkipPredict's closed
+    form with exact predictions (its short jobs are X <= T, its long ones run SRPT)."""
+    exact = qt.MultiPrediction([qt.ExactPrediction(), qt.ExactPrediction()])
+    q = qt.MG1(load=0.8, size=qt.Weibull(shape=2.0), prediction=exact)
+    value = q.mean_response_time(P.RankPolicy(_skip(t=0.9)))
+    ref = qt.MG1(load=0.8, size=qt.Weibull(shape=2.0)).mean_response_time(
+        P.SkipPredict(threshold=0.9))
+    assert abs(value / ref - 1.0) < 1e-9
+    # branching on the size itself is the same policy
+    on_size = q.mean_response_time(P.RankPolicy(_skip(branch_key="size", t=0.9)))
+    assert abs(on_size / ref - 1.0) < 1e-9
+
+
+def test_branched_analysis_warns_nothing_and_caches_per_rank():
+    q = qt.MG1(load=0.7, size=EXP, prediction=TWO)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        v1, e1 = q.mean_response_time_with_error(P.RankPolicy(_skip()))
+    assert e1 < 1e-9 * v1
+    assert isinstance(q._engines.soap(_skip()), BranchedSOAP)
+    assert q.with_load(0.5).mean_response_time(P.RankPolicy(_skip())) < v1
+    assert q.with_load(1.0).mean_response_time(P.RankPolicy(_skip())) == np.inf
+
+
+def test_conditional_averages_to_the_mean():
+    """E[T | x, y0, y1] averaged over 4e4 draws of the joint law: the mean (a Monte Carlo
+    average of a function, 5 standard errors)."""
+    q = qt.MG1(load=0.7, size=EXP, prediction=TWO)
+    pol = P.RankPolicy(_skip())
+    x, y = TWO.sample(EXP, 40000, rng=11)
+    c = q.conditional_response_time(pol, x, y)
+    mean = q.mean_response_time(pol)
+    assert abs(c.mean() - mean) < 5 * c.std() / np.sqrt(c.size)
+    with pytest.raises(ValueError, match="last axis"):
+        q.conditional_response_time(pol, 1.0, 0.5)
+
+
+# ------------------------------------------------------------------ simulator
+@pytest.mark.parametrize("key,branch_key", [("prediction:0", "prediction:1"),
+                                            ("prediction:1", "prediction:0"),
+                                            ("prediction:2", "prediction:1"),
+                                            ("prediction:1", "size")])
+def test_simulator_runs_the_same_rank(key, branch_key):
+    preds = qt.MultiPrediction([qt.ExponentialPrediction(), qt.UniformPrediction(0.5),
+                                qt.LognormalPrediction(0.6)])
+    q = qt.MG1(load=0.7, size=EXP, prediction=preds)
+    pol = P.RankPolicy(_skip(key, branch_key))
+    sim = q.simulate(pol, jobs=150_000, replications=8, seed=7)
+    value = q.mean_response_time(pol)
+    z = (sim.mean - value) / sim.std_error
+    assert abs(z) < 4.5, (sim.mean, value, z)
+
+
+def test_simulation_is_reproducible_and_other_models_do_not_move_it():
+    q = qt.MG1(load=0.7, size=EXP, prediction=TWO)
+    pol = P.RankPolicy(_skip())
+    a = q.simulate(pol, jobs=20_000, replications=2, seed=3)
+    b = q.simulate(pol, jobs=20_000, replications=2, seed=3)
+    assert a.mean == b.mean
+    # SPRPT reads prediction 0 only: a second model changes none of its jobs
+    one = qt.MG1(load=0.7, size=EXP, prediction=qt.ExponentialPrediction())
+    assert q.simulate("SPRPT", jobs=20_000, replications=2, seed=3).mean == \
+        one.simulate("SPRPT", jobs=20_000, replications=2, seed=3).mean
+
+
+def test_simulator_refuses_numpy_sampled_extra_models():
+    from scipy import stats
+
+    preds = qt.MultiPrediction([qt.ExponentialPrediction(),
+                                qt.MultiplicativePrediction(stats.gamma(2.0, scale=0.5))])
+    q = qt.MG1(load=0.7, size=EXP, prediction=preds)
+    with pytest.raises(NotImplementedError, match="prediction 1"):
+        q.simulate(P.RankPolicy(_skip()), jobs=1000, replications=2, seed=1)
