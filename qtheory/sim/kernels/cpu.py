@@ -81,9 +81,9 @@ from .layout import (
     C_SCODE,
     C_SEED,
     C_SERVERS,
+    C_WARM,
     C_XCODE_A,
     C_XSTREAM_A,
-    C_WARM,
     DONE,
     END,
     FREEN,
@@ -815,8 +815,9 @@ def make_mg1_flat(OVH):  # noqa: N803 - a compile-time constant
                 if inwin != 0:
                     area += n_sys * dt_arr
                 t = next_t
-                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
-                                               si, blk, b0, idx, t, warm, endarr, inwin)
+                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx,
+                                                     bufy, sf, si, blk, b0, idx, t, warm,
+                                                     endarr, inwin)
                 freen -= 1
                 s = free[freen]
                 if one:
@@ -1210,8 +1211,9 @@ def make_mg1_rise(OVH):  # noqa: N803 - a compile-time constant
                 # ------------------------------------------------------------ arrival
                 idx = n_arr
                 t = next_t
-                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
-                                               si, blk, b0, idx, t, warm, endarr, inwin)
+                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx,
+                                                     bufy, sf, si, blk, b0, idx, t, warm,
+                                                     endarr, inwin)
                 freen -= 1
                 s = free[freen]
                 if one:
@@ -1923,8 +1925,9 @@ def make_mgk(OVH):  # noqa: N803 - a compile-time constant
             if is_arr:
                 t = next_t
                 idx = n_arr
-                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx, bufy, sf,
-                                               si, blk, b0, idx, t, warm, endarr, inwin)
+                b0, inwin, x, y, key, bkey = _arrive(cfg_f, cfg_i, sprm, nprm, ccum, ks, bufx,
+                                                     bufy, sf, si, blk, b0, idx, t, warm,
+                                                     endarr, inwin)
                 freen -= 1
                 s = free[freen]
                 r0 = _init_row(pf, pi, rb, rs, s, idx, t, x, y, key, bkey)
