@@ -54,7 +54,7 @@ SkipPredict with a cheap predictor (uniform noise 0.5) for the bit and an expens
 >>> preds = qt.MultiPrediction([qt.ExponentialPrediction(), qt.UniformPrediction(0.5)])
 >>> a = BranchedSOAP(qt.Exponential(mean=1.0), preds, rank)
 >>> value, err = a.mean(0.7)
->>> round(value, 6), err < 1e-8 * value
+>>> round(float(value), 6), bool(err < 1e-8 * value)
 (2.206512, True)
 """
 
