@@ -436,16 +436,28 @@ class SkipPredict(Policy):
 
     ``threshold=0`` is SPRPT (plus costs) and ``threshold=inf`` FCFS.
 
+    ``bit_prediction=j`` takes the cheap bit from a *separate* predictor, prediction ``j``
+    of a :class:`~qtheory.MultiPrediction` queue (``Y_j <= threshold``: short), while SPRPT
+    ranks the long jobs by prediction 0 (the paper's setting, a cheap classifier and an
+    expensive regressor). Its closed form (both cost models) is
+    :class:`qtheory.analysis.skip_two.SkipTwoAnalysis`; ``method="soap"`` analyses the
+    external model by SOAP on the two-part descriptor
+    (:mod:`qtheory.analysis.soap_branched`), and conditional response times come from
+    there too (external model).
+
     Examples
     --------
     >>> SkipPredict(threshold=1.0, cheap_cost=0.1, expensive_cost=0.5, cost_model="server").name
     'SkipPredict-server(T=1, c1=0.1, c2=0.5)'
+    >>> SkipPredict(threshold=1.0, bit_prediction=1).name
+    'SkipPredict-external(T=1, c1=0, c2=0, bit=prediction:1)'
     """
 
     threshold: float = 1.0
     cheap_cost: float = 0.0
     expensive_cost: float = 0.0
     cost_model: str = "external"
+    bit_prediction: int = 0
 
     uses_prediction = True
     preemptive = True
@@ -458,11 +470,17 @@ class SkipPredict(Policy):
                            _check_cost("expensive_cost", self.expensive_cost))
         if self.cost_model not in _COST_MODELS:
             raise ValueError(f"cost_model must be one of {_COST_MODELS}, got {self.cost_model!r}")
+        j = self.bit_prediction
+        if isinstance(j, bool) or not isinstance(j, (int, np.integer)) or j < 0:
+            raise ValueError(f"bit_prediction must be an integer >= 0 (the index of a "
+                             f"prediction model), got {j!r}")
+        object.__setattr__(self, "bit_prediction", int(j))
 
     @property
     def name(self) -> str:  # type: ignore[override]
+        bit = f", bit=prediction:{self.bit_prediction}" if self.bit_prediction else ""
         return (f"SkipPredict-{self.cost_model}(T={self.threshold:g}, "
-                f"c1={self.cheap_cost:g}, c2={self.expensive_cost:g})")
+                f"c1={self.cheap_cost:g}, c2={self.expensive_cost:g}{bit})")
 
     def external_cost(self, p_long: float) -> float:
         """Expected prediction cost per job outside the server (0 in the server model)."""
@@ -486,7 +504,8 @@ class SkipPredict(Policy):
         if T == 0:
             return RankFunction.single("prediction", long)
         return RankFunction("prediction", (Branch(tuple(short), high=T),
-                                           Branch(tuple(long), low=T)))
+                                           Branch(tuple(long), low=T)),
+                            branch_key=f"prediction:{self.bit_prediction}")
 
 
 @dataclass(frozen=True)

@@ -125,6 +125,18 @@ class _Engines:
                                                       pol.extrapolate, self.rtol, shared)
         return self._age[key]
 
+    def skip_two(self, pol):
+        """SkipPredict with a separate cheap predictor (prediction ``pol.bit_prediction``;
+        lambda- and cost-free parts cached per threshold)."""
+        key = ("skip-two", pol.bit_prediction, float(pol.threshold))
+        if key not in self._age:
+            from .analysis.skip_two import SkipTwoAnalysis
+
+            cheap = self.predictions.model(pol.bit_prediction, "policy")
+            self._age[key] = SkipTwoAnalysis(self.size, self.prediction, cheap,
+                                             pol.threshold, self.rtol)
+        return self._age[key]
+
     def delay(self, pol):
         """The DelayPredict analysis of ``pol`` (lambda-free parts cached per policy)."""
         key = ("delay", pol.limit, pol.expensive_cost if pol.cost_model == "server" else 0.0)
@@ -421,6 +433,14 @@ class MG1:
                 and not self.size.is_discrete:
             # the closed form (SOAP by hand; the SOAP engine: method="soap")
             return self._engines.bounce().bounce_mean(lam)
+        if isinstance(pol, SkipPredict) and pol.bit_prediction:
+            self.predictions.model(pol.bit_prediction, "policy")
+        if isinstance(pol, SkipPredict) and pol.bit_prediction \
+                and 0.0 < pol.threshold < np.inf:
+            # the closed form with a separate cheap predictor (SOAP: method="soap")
+            server = pol.cost_model == "server"
+            return self._engines.skip_two(pol).mean(
+                lam, pol.cheap_cost if server else 0.0, pol.expensive_cost if server else 0.0)
         if isinstance(pol, SkipPredict):
             server = pol.cost_model == "server"
             return self._engines.predicted.skip_predict_mean(
@@ -456,7 +476,8 @@ class MG1:
         value = self.mean_response_time(pol)
         if isinstance(pol, SkipPredict):
             t = pol.threshold
-            p_long = 0.0 if t == np.inf else 1.0 - float(self.prediction.marginal_cdf(t, self.size))
+            bit = self.predictions.model(pol.bit_prediction, "policy")
+            p_long = 0.0 if t == np.inf else 1.0 - float(bit.marginal_cdf(t, self.size))
             return value + pol.external_cost(p_long)
         if isinstance(pol, DelayPredict):
             return value + pol.external_cost(float(self.size.sf(pol.limit)))

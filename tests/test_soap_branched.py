@@ -179,11 +179,11 @@ def test_branched_analysis_warns_nothing_and_caches_per_rank():
 
 
 def test_conditional_averages_to_the_mean():
-    """E[T | x, y0, y1] averaged over 4e4 draws of the joint law: the mean (a Monte Carlo
+    """E[T | x, y0, y1] averaged over 1e4 draws of the joint law: the mean (a Monte Carlo
     average of a function, 5 standard errors)."""
     q = qt.MG1(load=0.7, size=EXP, prediction=TWO)
     pol = P.RankPolicy(_skip())
-    x, y = TWO.sample(EXP, 40000, rng=11)
+    x, y = TWO.sample(EXP, 10000, rng=11)
     c = q.conditional_response_time(pol, x, y)
     mean = q.mean_response_time(pol)
     assert abs(c.mean() - mean) < 5 * c.std() / np.sqrt(c.size)
@@ -227,3 +227,60 @@ def test_simulator_refuses_numpy_sampled_extra_models():
     q = qt.MG1(load=0.7, size=EXP, prediction=preds)
     with pytest.raises(NotImplementedError, match="prediction 1"):
         q.simulate(P.RankPolicy(_skip()), jobs=1000, replications=2, seed=1)
+
+
+# ------------------------------------------------------------------ SkipPredict, two predictors
+@pytest.mark.parametrize("size,preds", [
+    (EXP, TWO),
+    (qt.Weibull(shape=0.5, scale=1.0),
+     qt.MultiPrediction([qt.LognormalPrediction(0.5), qt.ExponentialPrediction()])),
+])
+def test_skip_two_closed_form_is_soap_on_the_two_part_descriptor(size, preds):
+    """Zero costs: the closed form (qtheory.analysis.skip_two) against SOAP's engine on the
+    branched rank, which share no formula."""
+    q = qt.MG1(load=0.8, size=size, prediction=preds)
+    pol = P.SkipPredict(threshold=0.8, bit_prediction=1)
+    closed = q.mean_response_time(pol)
+    soap = q.mean_response_time(pol, method="soap")
+    assert abs(closed / soap - 1.0) < 1e-9
+    # the external model's costs: c1 + c2 P(Y_1 > T), the bit's model
+    costly = P.SkipPredict(threshold=0.8, cheap_cost=0.1, expensive_cost=1.0, bit_prediction=1)
+    p_long = 1.0 - float(preds[1].marginal_cdf(0.8, size))
+    assert abs(q.mean_cost(costly) - (closed + 0.1 + p_long)) < 1e-12 * closed
+
+
+def test_skip_two_with_exact_predictors_is_the_one_predictor_form():
+    size = qt.Weibull(shape=2.0)
+    ex = qt.MultiPrediction([qt.ExactPrediction(), qt.ExactPrediction()])
+    for model in ("external", "server"):
+        two = P.SkipPredict(0.9, 0.05, 0.3, cost_model=model, bit_prediction=1)
+        one = P.SkipPredict(0.9, 0.05, 0.3, cost_model=model)
+        a = qt.MG1(load=0.8, size=size, prediction=ex).mean_response_time(two)
+        b = qt.MG1(load=0.8, size=size).mean_response_time(one)
+        assert abs(a / b - 1.0) < 1e-10, model
+
+
+def test_skip_two_server_model_against_the_simulator():
+    q = qt.MG1(load=0.7, size=EXP, prediction=TWO)
+    pol = P.SkipPredict(1.0, 0.05, 0.3, cost_model="server", bit_prediction=1)
+    value = q.mean_response_time(pol)
+    sim = q.simulate(pol, jobs=200_000, replications=8, seed=5)
+    assert abs(sim.mean - value) < 4.5 * sim.std_error, (sim.mean, value)
+    # the costs slow it down, and T = inf is FCFS on c1 + X whatever the bit
+    assert value > q.mean_response_time(P.SkipPredict(1.0, bit_prediction=1))
+    fcfs = q.mean_response_time(P.SkipPredict(np.inf, 0.05, 0.3, "server", bit_prediction=1))
+    m1, m2 = 1.0 + 0.05, 2.0 + 2 * 0.05 + 0.05**2   # E[c1 + X], E[(c1 + X)^2]
+    lam = q.arrival_rate
+    assert abs(fcfs - (m1 + lam * m2 / (2 * (1 - lam * m1)))) < 1e-12 * fcfs
+
+
+def test_skip_predict_bit_prediction_is_validated():
+    assert P.SkipPredict(1.0, bit_prediction=1).name == \
+        "SkipPredict-external(T=1, c1=0, c2=0, bit=prediction:1)"
+    assert P.SkipPredict(1.0).rank() == P.SkipPredict(1.0, bit_prediction=0).rank()
+    for bad in (-1, 1.5, True):
+        with pytest.raises(ValueError, match="bit_prediction"):
+            P.SkipPredict(1.0, bit_prediction=bad)
+    q = qt.MG1(load=0.7, size=EXP, prediction=qt.ExponentialPrediction())
+    with pytest.raises(ValueError, match="prediction 1"):
+        q.mean_response_time(P.SkipPredict(1.0, bit_prediction=1))
