@@ -10,8 +10,9 @@ time at rank ``-inf`` (FIFO, never preempted); a short job then its size at rank
 long job ``c2`` at rank 0, then its size at rank ``y_0 - w`` (``w`` its own work done).
 
 SOAP (Z. Scully, M. Harchol-Balter, A. Scheller-Wolf, POMACS 2(1) 2018, Theorem 5.5),
-derived as for one predictor (:meth:`~qtheory.analysis.predicted.PredictionAnalysis.skip_predict_mean`)
-but with the long jobs' predictions ``Y_0`` no longer above ``T``. Write ``S`` and ``L`` for
+derived as for one predictor
+(:meth:`~qtheory.analysis.predicted.PredictionAnalysis.skip_predict_mean`) but with the long
+jobs' predictions ``Y_0`` no longer above ``T``. Write ``S`` and ``L`` for
 the short and long classes (probabilities ``p_S``, ``p_L``; ``X_L`` the law of the size
 given ``Y_1 > T``, :func:`~qtheory.distributions.posterior.bucket_law`), and
 
