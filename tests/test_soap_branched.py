@@ -284,3 +284,20 @@ def test_skip_predict_bit_prediction_is_validated():
     q = qt.MG1(load=0.7, size=EXP, prediction=qt.ExponentialPrediction())
     with pytest.raises(ValueError, match="prediction 1"):
         q.mean_response_time(P.SkipPredict(1.0, bit_prediction=1))
+
+
+@pytest.mark.parametrize("size", [qt.Weibull(shape=0.5, scale=1.0),
+                                  qt.HyperExponential(means=[0.5, 3.0], probs=[0.8, 0.2])])
+def test_an_independent_exponential_bit_equals_the_shared_one(size):
+    """Exponential noise is memoryless: given Y > T a prediction is T + X Z' with Z'
+    exponential, so the long jobs of SkipPredict with the bit from its own prediction are
+    ranked as by an independent copy shifted by T (all long ranks sit above the shorts' -inf,
+    so the shift changes nothing). Hence, in the external model, the bit from a second,
+    independent exponential predictor gives the one-predictor closed form; both two-part
+    engines (the closed form of skip_two and SOAP on the branched rank) must meet it."""
+    e = qt.ExponentialPrediction()
+    q = qt.MG1(load=0.8, size=size, prediction=qt.MultiPrediction([e, e]))
+    one = q.mean_response_time(P.SkipPredict(threshold=1.0))
+    two = P.SkipPredict(threshold=1.0, bit_prediction=1)
+    assert abs(q.mean_response_time(two) / one - 1.0) < 1e-9
+    assert abs(q.mean_response_time(two, method="soap") / one - 1.0) < 1e-9

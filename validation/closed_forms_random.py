@@ -12,6 +12,12 @@ Pareto, Pareto, uniform sizes; uniform, exponential, lognormal noise; a load fro
 0.95) and records the relative difference of the two routes for every policy, with
 whether a warning came with it.
 
+With ``--two`` the queues have a second, independent prediction (``qt.MultiPrediction``) and
+the policies read it (:func:`two_policies`): SkipPredict with its bit from the second
+prediction (the closed form of :mod:`qtheory.analysis.skip_two` against SOAP on the two-part
+descriptor, :mod:`qtheory.analysis.soap_branched`), and SPRPT split into classes by the
+second prediction (SPRPT's closed form against SOAP on the branched rank).
+
 Run: ``python validation/closed_forms_random.py [seed ...] [--systems N] [--atoms]`` (about
 3 s a seed of 18 systems). With ``--atoms`` the sizes are 2 to 5 atoms over two decades
 (:func:`atoms_queue`) and the second route is ``method="mpmath"`` (SOAP's engine needs a
@@ -134,6 +140,36 @@ def advice_policies(rng, q) -> list:
             P.TRAIL(c=float(rng.uniform(0.0, 1.5))), P.SRPTBounce()]
 
 
+def two_queue(rng, low: float, high: float):
+    """``(label, queue)``: :func:`random_queue`'s size law and noise law, with a second,
+    independent prediction from another random noise law (``qt.MultiPrediction``)."""
+    _, q = random_queue(rng, low, high)
+    second = _prediction(rng)
+    preds = qt.MultiPrediction([q.prediction, second])
+    return (f"{q.size!r}, {preds!r}, load {q.load:.3f}",
+            qt.MG1(load=q.load, size=q.size, prediction=preds))
+
+
+def two_policies(rng, q) -> list:
+    """Policies that read the second prediction: SkipPredict with its bit from it (zero
+    costs, so that the closed form of :mod:`qtheory.analysis.skip_two` meets SOAP on the
+    two-part descriptor), and SPRPT split into 1 to 3 classes by it (identical branches:
+    its closed form, against SOAP on the branched rank), thresholds at random quantiles of
+    the second prediction."""
+    from qtheory.rank import Branch, RankFunction, Segment
+
+    P = qt.policies
+    u = np.sort(rng.uniform(0.05, 0.95, int(rng.integers(1, 4))))
+    cuts = [float(v) for v in q.predictions[1].marginal_ppf(u, q.size)]
+    seg = (Segment(value=(1.0, 0.0), slope=-1),)
+    edges = (-np.inf, *cuts, np.inf)
+    split = RankFunction("prediction:0", tuple(Branch(seg, low=a, high=b)
+                                               for a, b in zip(edges[:-1], edges[1:])),
+                         branch_key="prediction:1")
+    return [P.SkipPredict(threshold=cuts[0], bit_prediction=1),
+            ("SPRPT", P.RankPolicy(split, label=f"SPRPT split {len(cuts) + 1}"))]
+
+
 def run(seed: int, systems: int = 15, mode: str = "closed") -> list:
     """``[(relative difference, policy, label, warned), ...]`` for every policy on
     ``systems`` random systems of seed ``seed`` (a pair that raises has difference ``inf``
@@ -144,15 +180,20 @@ def run(seed: int, systems: int = 15, mode: str = "closed") -> list:
     rng = np.random.default_rng(seed)
     out = []
     for _ in range(systems):
-        label, q = (atoms_queue if mode == "atoms" else random_queue)(rng, 0.2, 0.95)
-        pols = advice_policies(rng, q) if mode == "advice" else POLICIES
+        make = {"atoms": atoms_queue, "two": two_queue}.get(mode, random_queue)
+        label, q = make(rng, 0.2, 0.95)
+        pols = {"advice": advice_policies, "two": two_policies}.get(
+            mode, lambda rng, q: POLICIES)(rng, q)
         for pol in pols:
-            name = pol if isinstance(pol, str) else pol.name
+            # a pair (closed form, rank policy): the first's closed form, the second by SOAP
+            closed, other = pol if isinstance(pol, tuple) else (pol, pol)
+            name = other if isinstance(other, str) else other.name
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
                 try:
-                    a = q.mean_response_time(pol, method="quad")
-                    b = q.mean_response_time(pol, method="mpmath" if mode == "atoms" else "soap")
+                    a = q.mean_response_time(closed, method="quad")
+                    b = q.mean_response_time(other,
+                                             method="mpmath" if mode == "atoms" else "soap")
                 except Exception as exc:  # noqa: BLE001 - reported, not hidden
                     out.append((np.inf, name, f"{label}: {exc!r}", False))
                     continue
@@ -164,7 +205,7 @@ def run(seed: int, systems: int = 15, mode: str = "closed") -> list:
 def main(argv=None) -> None:
     argv = list(sys.argv[1:] if argv is None else argv)
     mode = "closed"
-    for flag in ("--atoms", "--advice"):
+    for flag in ("--atoms", "--advice", "--two"):
         if flag in argv:
             argv.remove(flag)
             mode = flag[2:]
