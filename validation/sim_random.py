@@ -83,7 +83,7 @@ def _quantiles(rng, q, k: int) -> tuple:
 #: the families of :func:`random_policy`, by the name ``--only`` takes, as its kinds
 FAMILIES = {"classical": range(0, 6), "prediction": range(6, 9), "trail": [9],
             "onebit": [10], "buckets": [11], "skip": [12], "delay": [13], "bounce": [14],
-            "gittins": [15], "gittinsbuckets": [16]}
+            "gittins": [15], "gittinsbuckets": [16], "two": [17, 18]}
 
 
 def random_policy(rng, q, only=None):
@@ -92,7 +92,7 @@ def random_policy(rng, q, only=None):
     if only:
         kind = int(rng.choice([k for name in only for k in FAMILIES[name]]))
     else:
-        kind = rng.integers(0, 17)
+        kind = rng.integers(0, 17)  # family "two" only when asked (it needs two predictions)
     if kind <= 5:
         return ("FCFS", "PS", "FB", "SJF", "PSJF", "SRPT")[kind]
     if kind <= 8:
@@ -123,7 +123,30 @@ def random_policy(rng, q, only=None):
         return P.SRPTBounce()
     if kind == 15:
         return str(rng.choice(["Gittins", "SERPT"]))
-    return P.GittinsBuckets(thresholds=_quantiles(rng, q, int(rng.integers(1, 3))))
+    if kind == 16:
+        return P.GittinsBuckets(thresholds=_quantiles(rng, q, int(rng.integers(1, 3))))
+    # a second prediction (family "two": the queue's predictions are a MultiPrediction)
+    u = np.sort(rng.uniform(0.05, 0.95, int(rng.integers(1, 4))))
+    cuts = [float(v) for v in q.predictions[1].marginal_ppf(u, q.size)]
+    m1 = float(q.size.mean)
+    if kind == 17:
+        cheap = float(rng.uniform(0.0, 0.05)) * m1
+        return P.SkipPredict(threshold=cuts[0], cheap_cost=cheap,
+                             expensive_cost=cheap + float(rng.uniform(0.0, 0.2)) * m1,
+                             cost_model=str(rng.choice(["external", "server"])),
+                             bit_prediction=1)
+    # classes by the second prediction, each SPRPT (or PSPJF) on the first, offset by its
+    # index times a random multiple of the mean size
+    from qtheory.rank import Branch, RankFunction, Segment
+
+    step = float(rng.uniform(0.0, 2.0)) * m1
+    slope = int(rng.choice([-1, 0]))
+    edges = (-np.inf, *cuts, np.inf)
+    rank = RankFunction("prediction:0", tuple(
+        Branch((Segment(value=(1.0, i * step), slope=slope),), low=a, high=b)
+        for i, (a, b) in enumerate(zip(edges[:-1], edges[1:]))), branch_key="prediction:1")
+    return P.RankPolicy(rank, label=f"{len(cuts) + 1} classes by Y1, "
+                                    f"{'SPRPT' if slope else 'PSPJF'} on Y0 + {step:.3g} i")
 
 
 def run(seed: int, systems: int, policies: int, jobs: int, replications: int,
@@ -136,6 +159,12 @@ def run(seed: int, systems: int, policies: int, jobs: int, replications: int,
     out = []
     for _ in range(systems):
         label, q = random_queue(rng, 0.2, 0.85)
+        if only and "two" in only:  # a second, independent prediction
+            from gittins_random_laws import _prediction
+
+            preds = qt.MultiPrediction([q.prediction, _prediction(rng)])
+            label = f"{q.size!r}, {preds!r}, load {q.load:.3f}"
+            q = qt.MG1(load=q.load, size=q.size, prediction=preds)
         m1, m2, m3 = (float(q.size.moment(k)) for k in (1, 2, 3))
         heavy = not np.isfinite(m3) or m3 / m1**3 > 200.0 or m2 / (m1 * m1) - 1.0 > 10.0
         for _ in range(policies):

@@ -67,7 +67,7 @@ from ..distributions.posterior import bucket_law
 from ..distributions.truncated import Truncated
 from ..predictions import ExactPrediction, MultiPrediction, PredictionModel
 from ..rank import Branch, RankFunction
-from .soap import SOAPAnalysis, _quiet
+from .soap import _MAX_ROWS, SOAPAnalysis, _quiet
 
 __all__ = ["BranchedSOAP", "branch_classes"]
 
@@ -281,9 +281,13 @@ class BranchedSOAP(SOAPAnalysis):
                 self._level_table = LevelTable(self)
             functions = self._level_table.functions
         out = np.full(xf.shape, np.nan)
+        # jobs in chunks, as SOAPAnalysis.conditional takes them (memory: each ramp's nodes
+        # on every piece between the cuts)
+        chunk = max(1, _MAX_ROWS // (32 * (bps.size + 2)))
         for _, engine, b in self.classes:
             br = self.rank.branches[b]
-            rows = (bf > br.low) & (bf <= br.high)
-            if np.any(rows):
-                out[rows] = engine._conditional_flat(lam, xf[rows], mf[rows], bps, functions)
+            rows = np.flatnonzero((bf > br.low) & (bf <= br.high))
+            for i in range(0, rows.size, chunk):
+                r = rows[i:i + chunk]
+                out[r] = engine._conditional_flat(lam, xf[r], mf[r], bps, functions)
         return out.reshape(shape)

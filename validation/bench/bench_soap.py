@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 
 import qtheory as qt
-from qtheory.rank import RankFunction, Segment
+from qtheory.rank import Branch, RankFunction, Segment
 
 P = qt.policies
 SIZES = {
@@ -63,6 +63,24 @@ POLICIES = {
     "DelayPredict-server(L=1)": (P.DelayPredict(limit=1.0, expensive_cost=0.1,
                                                 cost_model="server"), None, None),
 }
+# policies that read a second prediction (queues with qt.MultiPrediction([the prediction,
+# CHEAP])): the bit or the classes from the cheap one, SPRPT on the prediction
+CHEAP = qt.UniformPrediction(alpha=0.5)
+_TWO_CUTS = (0.5, 1.0, 2.0)
+POLICIES_TWO = {
+    "SkipPredict-ext(T=1), bit Y1": (P.SkipPredict(threshold=1.0, cheap_cost=0.05,
+                                                   expensive_cost=0.1, bit_prediction=1),
+                                     "soap", None),
+    "SkipPredict-ext(T=1), bit Y1 (via SOAP)": (P.SkipPredict(
+        threshold=1.0, cheap_cost=0.05, expensive_cost=0.1, bit_prediction=1), None, "soap"),
+    "SkipPredict-server(T=1), bit Y1": (P.SkipPredict(
+        threshold=1.0, cheap_cost=0.05, expensive_cost=0.1, cost_model="server",
+        bit_prediction=1), None, None),
+    "SPRPT in 4 classes by Y1 (via SOAP)": (P.RankPolicy(RankFunction(
+        "prediction:0", tuple(Branch((Segment(value=(1.0, 0.0), slope=-1),), low=a, high=b)
+                              for a, b in zip((-np.inf, *_TWO_CUTS), (*_TWO_CUTS, np.inf))),
+        branch_key="prediction:1"), label="SPRPT in 4 classes by Y1"), "SPRPT", None),
+}
 TARGET_MS = 200.0
 
 
@@ -91,14 +109,18 @@ def main(argv=None) -> Path:
                     return qt.MG1(load=0.8, size=size, prediction=pred).mean_response_time("SPRPT")
 
                 peer_t, _ = _time(peer, args.repeats)
-                for name, (pol, ref, method) in POLICIES.items():
+                two = qt.MultiPrediction([pred, CHEAP])
+                cases = [(name, case, pred, pname) for name, case in POLICIES.items()]
+                cases += [(name, case, two, f"{pname} + bit {CHEAP!r}")
+                          for name, case in POLICIES_TWO.items()]
+                for name, (pol, ref, method), preds, plabel in cases:
                     kw = {"method": method} if method else {}
 
-                    def cold(pol=pol, size=size, pred=pred, kw=kw):
-                        return qt.MG1(load=0.8, size=size, prediction=pred).mean_response_time(
+                    def cold(pol=pol, size=size, preds=preds, kw=kw):
+                        return qt.MG1(load=0.8, size=size, prediction=preds).mean_response_time(
                             pol, **kw)
                     t, v = _time(cold, args.repeats)
-                    q = qt.MG1(load=0.8, size=size, prediction=pred)
+                    q = qt.MG1(load=0.8, size=size, prediction=preds)
                     t0 = time.perf_counter()
                     q.sweep(pol, loads)
                     sweep_t = time.perf_counter() - t0
@@ -108,7 +130,7 @@ def main(argv=None) -> Path:
                             pol, method="soap") if ref == "soap" else q.mean_response_time(
                             pol if ref == "closed" else ref)
                         diff = f"{abs(v / closed - 1):.1e}"
-                    rows.append((sname, pname, name, t * 1e3, t / peer_t, sweep_t, diff,
+                    rows.append((sname, plabel, name, t * 1e3, t / peer_t, sweep_t, diff,
                                  "PASS" if t * 1e3 <= TARGET_MS else "FAIL"))
     lines = [
         "# SOAP engine benchmark",
@@ -123,7 +145,11 @@ def main(argv=None) -> Path:
         "loads in [0.05, 0.99] on one queue. |diff| = relative difference to the closed form "
         "(SkipPredict and DelayPredict with external costs: their dedicated analysis, timed, "
         "against the general SOAP engine; with server-time costs only the dedicated analysis "
-        "exists).",
+        "exists). Rows whose prediction reads `+ bit`: a queue with a second prediction "
+        "(`qt.MultiPrediction`), whose policies take their bit or their classes from it "
+        "(SkipPredict's with `bit_prediction=1`: closed form of `qtheory.analysis.skip_two`, "
+        "or SOAP on the two-part descriptor; SPRPT split into classes by it, against SPRPT's "
+        "closed form).",
         "",
         "| size | prediction | policy | cold ms | / peer | sweep s | abs diff | <= 200 ms |",
         "|---|---|---|---:|---:|---:|---:|---|",
