@@ -16,7 +16,10 @@ With ``--two`` the queues have a second, independent prediction (``qt.MultiPredi
 the policies read it (:func:`two_policies`): SkipPredict with its bit from the second
 prediction (the closed form of :mod:`qtheory.analysis.skip_two` against SOAP on the two-part
 descriptor, :mod:`qtheory.analysis.soap_branched`), and SPRPT split into classes by the
-second prediction (SPRPT's closed form against SOAP on the branched rank).
+second prediction (SPRPT's closed form against SOAP on the branched rank). First run
+(2026-12-06, seeds 1 to 8, 10 systems each, 160 pairs): median 2.2e-14, 1 above 1e-10 (3.0e-10,
+SkipPredict on Weibull 2.64 sizes with two uniform noises, load 0.53), none above 1e-9, no
+errors.
 
 Run: ``python validation/closed_forms_random.py [seed ...] [--systems N] [--atoms]`` (about
 3 s a seed of 18 systems). With ``--atoms`` the sizes are 2 to 5 atoms over two decades

@@ -52,6 +52,16 @@ and +1.6 standard errors with 2e7 jobs a replication (two seeds; 1.6e-4 relative
 2.6 (SPRPT on Pareto(2.117): 5.06, 5.46, 5.39 for 5.887 with 2e5, 2e6, 2e7 jobs; its
 closed form and SOAP agree to 1e-9). The first run also showed that ``"Gittins"`` and
 ``"SERPT"`` were not accepted as names (now they are, :func:`qtheory.policies.get_policy`).
+
+Family ``two`` (``--only two``; the queues get a second, independent prediction,
+``qt.MultiPrediction``): SkipPredict with its bit from the second prediction (both cost
+models) and classes by the second prediction ranked by SPRPT or PSPJF on the first. First run
+(2026-12-06, seeds 1 to 6, 4 systems of 3 policies, 8 x 2e5 jobs): 72 rows; on the 48 light
+ones mean z +0.09, sd 1.58, 5 with ``|z| > 3`` (+3.32, +3.91, +3.13, -3.03, -3.06), none
+beyond 4. Rerun with 8 x 2e6 jobs on two seeds, those and the other class policies of their
+systems came out within ``|z| <= 2.6`` (the worst, PSPJF in 4 classes on lognormal sizes of
+sigma 0.82: +2.60 and +1.03; with 8 x 4e6 jobs on three more seeds +1.11, +0.24, -0.52). Of
+the 24 heavy rows 2 have ``|z| > 4``, both low, both on lognormal sizes of sigma above 1.7.
 """
 
 from __future__ import annotations
