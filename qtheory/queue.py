@@ -502,6 +502,23 @@ class MG1:
             return engine.conditional(lam, x, k, bk)
         return engine.conditional(lam, x, k)
 
+    def _skip_conditional(self, pol: SkipPredict, lam: float, x, y):
+        """SkipPredict's conditional response times from its closed forms (both cost models;
+        with a separate cheap predictor ``y[..., j]`` is prediction ``j``)."""
+        server = pol.cost_model == "server"
+        c1 = pol.cheap_cost if server else 0.0
+        c2 = pol.expensive_cost if server else 0.0
+        if pol.bit_prediction:
+            self.predictions.model(pol.bit_prediction, "policy")
+            y0 = self._one_prediction(y, 0)
+            if 0.0 < pol.threshold < np.inf:
+                return self._engines.skip_two(pol).conditional(
+                    lam, c1, c2, x, y0, self._one_prediction(y, pol.bit_prediction))
+            y = y0
+        if self.prediction.is_general:
+            raise ValueError("prediction: SkipPredict needs a multiplicative prediction model")
+        return self._engines.predicted.skip_predict_conditional(lam, pol.threshold, c1, c2, x, y)
+
     def _one_prediction(self, y, j: int):
         """Prediction ``j`` of ``y``, whose last axis holds one value per prediction model
         (queues with several)."""
@@ -624,6 +641,8 @@ class MG1:
             elif isinstance(pol, SRPTBounce) and not self.prediction.is_general \
                     and not self.size.is_discrete:
                 out = self._engines.bounce().bounce_conditional(lam, x, y)
+            elif isinstance(pol, SkipPredict):
+                out = self._skip_conditional(pol, lam, x, y)
             elif pol.name not in _TRUE_SIZE_TWIN:
                 out = self._soap_conditional(pol, lam, x, y)
             elif self.prediction.is_exact and self.size.is_discrete:

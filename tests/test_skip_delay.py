@@ -560,3 +560,37 @@ def test_conditional_of_jobs_never_preempted_includes_their_wait():
                         label="-inf")
     np.testing.assert_allclose(q.conditional_response_time(fcfs, x, y),
                                x + lam / (1 - lam), rtol=1e-9)
+
+
+def test_skip_predict_server_conditional_against_the_simulator():
+    """SkipPredict with server-time costs has conditional response times (its closed form's
+    per-job terms): per job, the simulated response time minus its conditional mean
+    averages to 0 over the short jobs, the long ones, the long ones past their prediction
+    (x > y) and the short ones far above the threshold in size."""
+    pol = qt.policies.SkipPredict(threshold=1.0, cheap_cost=0.05, expensive_cost=0.3,
+                                  cost_model="server")
+    q = qt.MG1(load=0.6, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    res = q.simulate(pol, jobs=200_000, replications=8, seed=5, records=True)
+    x, y = res.records["size"], res.records["prediction"]
+    resid = res.response_times - q.conditional_response_time(pol, x, y)
+    for sel in (y <= 1.0, y > 1.0, (y > 1.0) & (x > y), (y <= 1.0) & (x > 2.0)):
+        per = np.array([resid[i][sel[i]].mean() for i in range(resid.shape[0])])
+        z = per.mean() / (per.std(ddof=1) / np.sqrt(per.size))
+        assert abs(z) < 4.0
+
+
+@pytest.mark.parametrize("size,pred", [(qt.Exponential(mean=1.0), qt.ExponentialPrediction()),
+                                       (qt.Weibull(shape=0.5, scale=1.0),
+                                        qt.UniformPrediction(0.5))])
+def test_skip_predict_conditional_closed_form_is_soap_at_zero_costs(size, pred):
+    """The closed form's conditional response times equal SOAP's on SkipPredict's rank
+    (exact path) when the costs are 0 (external model); with costs they grow."""
+    q = qt.MG1(load=0.7, size=size, prediction=pred)
+    x = np.array([0.3, 1.0, 2.5, 0.2, 4.0])
+    y = np.array([0.5, 1.5, 3.0, 2.0, 0.8])
+    pol = qt.policies.SkipPredict(threshold=1.0)
+    closed = q.conditional_response_time(pol, x, y)
+    soap = q._engines.soap(pol.rank()).conditional(q.arrival_rate, x, y, exact=True)
+    np.testing.assert_allclose(closed, soap, rtol=1e-10)
+    srv = qt.policies.SkipPredict(1.0, 0.05, 0.3, cost_model="server")
+    assert np.all(q.conditional_response_time(srv, x, y) > closed)

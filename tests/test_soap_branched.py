@@ -301,3 +301,25 @@ def test_an_independent_exponential_bit_equals_the_shared_one(size):
     two = P.SkipPredict(threshold=1.0, bit_prediction=1)
     assert abs(q.mean_response_time(two) / one - 1.0) < 1e-9
     assert abs(q.mean_response_time(two, method="soap") / one - 1.0) < 1e-9
+
+
+def test_skip_two_conditional():
+    """Zero costs: SOAP's conditional response times on the two-part descriptor. With costs
+    (server model): averaged over 1e4 draws of the joint law, the mean."""
+    q = qt.MG1(load=0.7, size=EXP, prediction=TWO)
+    x = np.array([0.5, 2.0, 0.3, 3.0])
+    y = np.array([[0.4, 0.6], [2.5, 1.9], [1.2, 0.3], [0.5, 2.2]])
+    pol = P.SkipPredict(1.0, bit_prediction=1)
+    closed = q.conditional_response_time(pol, x, y)
+    soap = q._engines.soap(pol.rank()).conditional(q.arrival_rate, x, y[:, 0], y[:, 1],
+                                                   exact=True)
+    np.testing.assert_allclose(closed, soap, rtol=1e-10)
+    srv = P.SkipPredict(1.0, 0.05, 0.3, cost_model="server", bit_prediction=1)
+    xs, ys = TWO.sample(EXP, 10000, rng=3)
+    c = q.conditional_response_time(srv, xs, ys)
+    assert abs(c.mean() - q.mean_response_time(srv)) < 5 * c.std() / np.sqrt(c.size)
+    # T = inf: every job short, whatever its bit (FCFS on c1 + X)
+    every = P.SkipPredict(np.inf, 0.05, 0.3, cost_model="server", bit_prediction=1)
+    lam, m1, m2 = q.arrival_rate, 1.05, 2.0 + 0.1 + 0.0025
+    np.testing.assert_allclose(q.conditional_response_time(every, x, y),
+                               0.05 + x + lam * m2 / (2 * (1 - lam * m1)), rtol=1e-12)

@@ -473,10 +473,13 @@ class PredictionAnalysis:
         """integral over v in [(y - x)+, y] of dv / (1 - rho'_v), split at y-kinks."""
         return self._levels(lam, np.maximum(y - x, 0.0), y)
 
-    def _levels(self, lam, lo, hi, name: str = "Lbar"):
-        """``int_lo^hi dv / D(v)`` with ``D = 1 - rho + lambda * name(v)`` (``lo <= hi``,
-        arrays), split at the breakpoints in ``v``."""
+    def _levels(self, lam, lo, hi, name: str = "Lbar", base=None, coef=None):
+        """``int_lo^hi dv / D(v)`` with ``D = base + coef * name(v)`` (``lo <= hi``,
+        arrays; by default ``base = 1 - rho`` and ``coef = lambda``), split at the
+        breakpoints in ``v``."""
         rho = lam * self.m1
+        base = 1.0 - rho if base is None else base
+        coef = lam if coef is None else coef
         _, _, pts = self._y_breakpoints()
         edges = [0.0, *pts, np.inf]
         rule = tanh_sinh_rule(3)
@@ -487,5 +490,56 @@ class PredictionAnalysis:
                 continue
             v, w = finite_nodes(aa, bb, rule)
             lbar = self._tabled(v, (name,), strict=False)[name]
-            total = total + np.sum(w / ((1.0 - rho) + lam * lbar), axis=-1)
+            total = total + np.sum(w / (base + coef * lbar), axis=-1)
         return total
+
+    def skip_predict_conditional(self, lam: float, threshold: float, cheap_cost: float,
+                                 expensive_cost: float, x, y) -> np.ndarray:
+        """E[T(x, y)] of SkipPredict with prediction costs in server time (vectorised,
+        broadcast): the per-job forms of :meth:`skip_predict_mean`'s derivation (SOAP,
+        Scully, Harchol-Balter, Scheller-Wolf, POMACS 2018, Theorem 5.5), with
+        ``c12 = c1 + c2``,
+
+        * short (``y <= T``): ``c1 + x + lam E[X_0^2] / (2 (1 - lam (c1 + E[X; short])))``;
+        * long: ``lam Sigma(y) / (2 D(y)^2) + c12 / D(y) + int_{y - x}^{y} du / D(u)``, the
+          last over ``u > T`` with ``D(u) = 1 - rho - lam (c1 + c2 P(long)) + lam Lbar(u)``,
+          over ``0 < u <= T`` with ``1 - lam (c1 + E[X; short] + c2 P(long))`` and over
+          ``u <= 0`` with ``1 - lam (c1 + E[X; short])``.
+
+        With zero costs this is the external model's conditional response time (SOAP's
+        engine gives it on SkipPredict's rank function: ``tests/test_skip_delay.py``).
+        """
+        x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+        T, c1, c2 = float(threshold), float(cheap_cost), float(expensive_cost)
+        if T == np.inf:
+            FT, LT, S2T = 1.0, self.m1, self.m2
+        elif T > 0:
+            qT = self._finest(np.array([T]), ("Fy", "Lbar", "S2"))
+            FT, LT, S2T = float(qT["Fy"][0]), self.m1 - float(qT["Lbar"][0]), float(qT["S2"][0])
+        else:
+            FT = LT = S2T = 0.0
+        pl = 1.0 - FT
+        rho = lam * self.m1
+        if rho + lam * (c1 + c2 * pl) >= 1.0 or not np.isfinite(self.m2):
+            return np.full(x.shape, np.inf)
+        short_sq = c1 * c1 * FT + 2 * c1 * LT + S2T
+        rho_minus = lam * (c1 + LT)
+        rho_mid = lam * (c1 + LT + c2 * pl)
+        w_short = lam * (short_sq + c1 * c1 * pl) / (2.0 * (1.0 - rho_minus))
+        out = c1 + x + w_short
+        long_ = y > T
+        if np.any(long_):
+            xl, yl = x[long_], y[long_]
+            c12 = c1 + c2
+            base = 1.0 - rho - lam * (c1 + c2 * pl)
+            q = self._tabled(yl, ("Lbar", "S2", "V2"))
+            d = base + lam * q["Lbar"]
+            sigma = (short_sq + c12 * c12 * pl + 2 * c12 * (self.m1 - q["Lbar"] - LT)
+                     + q["S2"] - S2T + q["V2"])
+            lo = yl - xl
+            res = self._levels(lam, np.maximum(lo, T), yl, base=base, coef=lam)
+            res = res + (np.clip(yl, 0.0, T) - np.clip(lo, 0.0, T)) / (1.0 - rho_mid)
+            res = res + np.maximum(-lo, 0.0) / (1.0 - rho_minus)
+            out = np.array(out, dtype=float)
+            out[long_] = 0.5 * lam * sigma / d**2 + c12 / d + res
+        return out

@@ -155,3 +155,43 @@ class SkipTwoAnalysis:
         first = 3 if len(A._y_breakpoints()[2]) > 2 else 4
         return adaptive(evaluate, self.rtol, "SkipPredict (two predictors) mean response time",
                         first=first, first_c=FIRST_C)
+
+    def conditional(self, lam: float, c1: float, c2: float, x, y0, y1) -> np.ndarray:
+        """E[T | size ``x``, expensive prediction ``y0``, cheap prediction ``y1``]
+        (vectorised, broadcast): the per-job forms of the module docstring, a short job
+        (``y1 <= T``) ``c1 + x + W_S``, a long one
+        ``lam Sigma(y0) / (2 D(y0)^2) + (c1 + c2) / D(y0) + int_{y0 - x}^{y0} du / D(u)``.
+
+        Examples
+        --------
+        >>> import qtheory as qt
+        >>> a = SkipTwoAnalysis(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
+        ...                     qt.UniformPrediction(0.5), 1.0)
+        >>> a.conditional(0.7, 0.05, 0.3, [0.5, 2.0], [0.4, 2.5], [0.6, 1.9]).round(6)
+        array([ 0.665287, 10.719341])
+        """
+        x, y0, y1 = np.broadcast_arrays(np.asarray(x, float), np.asarray(y0, float),
+                                        np.asarray(y1, float))
+        pS, pL, LS = self.p_short, self.p_long, self.short_m1
+        rho = lam * self.m1
+        if rho + lam * (c1 + c2 * pL) >= 1.0 or not np.isfinite(self.m2):
+            return np.full(x.shape, np.inf)
+        short_sq = c1 * c1 * pS + 2.0 * c1 * LS + self.short_m2
+        rho_minus = lam * (c1 + LS)
+        out = np.array(c1 + x + lam * (short_sq + c1 * c1 * pL) / (2.0 * (1.0 - rho_minus)),
+                       dtype=float)
+        long_ = y1 > self.threshold
+        if np.any(long_) and self.long is not None:
+            xl, yl = x[long_], y0[long_]
+            A, c12 = self.long, c1 + c2
+            base = 1.0 - rho - lam * (c1 + c2 * pL)
+            q = A._tabled(yl, ("Lbar", "S2", "V2"))
+            d = base + lam * pL * q["Lbar"]
+            sigma = short_sq + c12 * c12 * pL + pL * (
+                2.0 * c12 * (self.long_m1 - q["Lbar"]) + q["S2"] + q["V2"])
+            lo = yl - xl
+            res = A._levels(lam, np.maximum(lo, 0.0), yl, base=base, coef=lam * pL)
+            res = res + np.maximum(-lo, 0.0) / (1.0 - rho_minus)
+            out[long_] = 0.5 * lam * sigma / d**2 + c12 / d + res
+        return out
+
