@@ -643,6 +643,10 @@ class MG1:
                 out = self._engines.bounce().bounce_conditional(lam, x, y)
             elif isinstance(pol, SkipPredict):
                 out = self._skip_conditional(pol, lam, x, y)
+            elif isinstance(pol, DelayPredict) and not self.prediction.is_general \
+                    and not self.size.is_discrete:
+                # the closed form's per-job terms (both cost models; SOAP: the tests)
+                out = self._engines.delay(pol).conditional(lam, x, y)
             elif pol.name not in _TRUE_SIZE_TWIN:
                 out = self._soap_conditional(pol, lam, x, y)
             elif self.prediction.is_exact and self.size.is_discrete:

