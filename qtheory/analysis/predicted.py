@@ -279,13 +279,7 @@ class PredictionAnalysis:
         T, c1, c2 = float(threshold), float(cheap_cost), float(expensive_cost)
         if self.prediction.is_general:
             raise ValueError("prediction: SkipPredict needs a multiplicative prediction model")
-        if T == np.inf:
-            FT, LT, S2T = 1.0, self.m1, self.m2
-        elif T > 0:
-            qT = self._finest(np.array([T]), ("Fy", "Lbar", "S2"))
-            FT, LT, S2T = float(qT["Fy"][0]), self.m1 - float(qT["Lbar"][0]), float(qT["S2"][0])
-        else:
-            FT = LT = S2T = 0.0
+        FT, LT, S2T = self._short_part(T)
         pl = 1.0 - FT
         rho = lam * self.m1
         if rho + lam * (c1 + c2 * pl) >= 1.0:
@@ -318,6 +312,16 @@ class PredictionAnalysis:
         first = 3 if len(self._y_breakpoints()[2]) > 2 else 4
         return adaptive(evaluate, self.rtol, "SkipPredict mean response time", first=first,
                         first_c=FIRST_C)
+
+    def _short_part(self, T: float) -> tuple[float, float, float]:
+        """``(P(Y <= T), E[X; Y <= T], E[X^2; Y <= T])``: SkipPredict's short jobs."""
+        if T == np.inf:
+            return 1.0, self.m1, self.m2
+        if T > 0:
+            qT = self._finest(np.array([T]), ("Fy", "Lbar", "S2"))
+            return (float(qT["Fy"][0]), self.m1 - float(qT["Lbar"][0]),
+                    float(qT["S2"][0]))
+        return 0.0, 0.0, 0.0
 
     def _skip_constants_at(self, T: float) -> tuple[float, float]:
         """``(E[(X - Y)+; Y > T], E[(T - (Y - X)+)+; Y > T])`` by quadrature over Z."""
@@ -521,13 +525,7 @@ class PredictionAnalysis:
         """
         x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
         T, c1, c2 = float(threshold), float(cheap_cost), float(expensive_cost)
-        if T == np.inf:
-            FT, LT, S2T = 1.0, self.m1, self.m2
-        elif T > 0:
-            qT = self._finest(np.array([T]), ("Fy", "Lbar", "S2"))
-            FT, LT, S2T = float(qT["Fy"][0]), self.m1 - float(qT["Lbar"][0]), float(qT["S2"][0])
-        else:
-            FT = LT = S2T = 0.0
+        FT, LT, S2T = self._short_part(T)
         pl = 1.0 - FT
         rho = lam * self.m1
         if rho + lam * (c1 + c2 * pl) >= 1.0 or not np.isfinite(self.m2):

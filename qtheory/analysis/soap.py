@@ -1738,20 +1738,26 @@ class SOAPAnalysis:
         # between the cuts in the level (a rank with 400 cuts and 50000 jobs at once needed
         # several GB): about 1e6 levels a chunk
         chunk = max(1, _MAX_ROWS // (32 * (bps.size + 2)))
-        if exact:
-            def functions(r, strict=True):
-                return self._functions_of_r(r, False)
-        else:
-            if self._level_table is None:
-                from .soap_levels import LevelTable
-
-                self._level_table = LevelTable(self)
-            functions = self._level_table.functions
+        functions = self._other_functions(exact)
         scale = None if exact else float(self._scale_r())
         return np.concatenate([
             self._conditional_flat(lam, xf[i:i + chunk], mf[i:i + chunk], bps, functions,
                                    scale)
             for i in range(0, xf.size, chunk)] or [np.zeros(0)]).reshape(shape)
+
+    def _other_functions(self, exact: bool):
+        """``functions(levels, strict)``: N, O0 and S at levels, from the tables in the level
+        (:class:`~qtheory.analysis.soap_levels.LevelTable`, built on first use) or, with
+        ``exact``, from the noise quadrature."""
+        if exact:
+            def functions(r, strict=True):
+                return self._functions_of_r(r, False)
+            return functions
+        if self._level_table is None:
+            from .soap_levels import LevelTable
+
+            self._level_table = LevelTable(self)
+        return self._level_table.functions
 
     def _conditional_flat(self, lam, xf, mf, bps, functions, scale=None) -> np.ndarray:
         """:meth:`conditional` for 1-D sizes ``xf`` and multipliers ``mf``, the other-job

@@ -271,15 +271,7 @@ class BranchedSOAP(SOAPAnalysis):
         if lam * self.m1 >= 1.0:
             return np.full(shape, np.inf)
         bps = np.array(self._r_breakpoints())
-        if exact:
-            def functions(r, strict=True):
-                return self._functions_of_r(r, False)
-        else:
-            if self._level_table is None:
-                from .soap_levels import LevelTable
-
-                self._level_table = LevelTable(self)
-            functions = self._level_table.functions
+        functions = self._other_functions(exact)
         out = np.full(xf.shape, np.nan)
         # jobs in chunks, as SOAPAnalysis.conditional takes them (memory: each ramp's nodes
         # on every piece between the cuts)

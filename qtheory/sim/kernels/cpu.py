@@ -348,12 +348,8 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
     else:
         for j in range(BLK):
             blk[2, j] = blk[1, j] * draw_noise(nc, nprm, uniform(k3, np.uint64(i0 + j)))
-    if kk == 1:
-        for j in range(BLK):
-            blk[3, j] = blk[1, j]
-    elif kk == 2:
-        for j in range(BLK):
-            blk[3, j] = blk[2, j]
+    if kk == 1 or kk == 2:
+        _copy_block_row(blk, 3, kk)  # the size (1) or the prediction (2)
     elif kk == 3:
         _class_block(ccum, k4, blk, i0)
     elif kk == 4:
@@ -361,19 +357,21 @@ def _fill_block(cfg_f, cfg_i, sprm, nprm, ccum, ks, blk, i0):
     else:
         for j in range(BLK):
             blk[3, j] = 0.0
-    if bkk == 1:
-        for j in range(BLK):
-            blk[4, j] = blk[1, j]
-    elif bkk == 2:
-        for j in range(BLK):
-            blk[4, j] = blk[2, j]
+    if bkk == 1 or bkk == 2:
+        _copy_block_row(blk, 4, bkk)  # the size (1) or the prediction (2)
     elif bkk == 4 and kk == 4:
-        for j in range(BLK):
-            blk[4, j] = blk[3, j]
+        _copy_block_row(blk, 4, 3)  # the key's extra prediction A
     elif bkk == 4:
         _extra_block(cfg_i, nprm, blk, 4, i0, 0)
     elif bkk == 5:
         _extra_block(cfg_i, nprm, blk, 4, i0, 1)
+
+
+@jit_inline
+def _copy_block_row(blk, dst, src):
+    """Row ``src`` of the block of arrivals into row ``dst``."""
+    for j in range(BLK):
+        blk[dst, j] = blk[src, j]
 
 
 @jit_inline
