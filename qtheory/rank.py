@@ -197,7 +197,7 @@ class RankFunction:
 
     def __post_init__(self):
         key, kidx = parse_key("key", self.key)
-        if kidx == 0 and self.key_index:
+        if kidx == 0 and self.key_index and key == "prediction":
             kidx = int(self.key_index)
         object.__setattr__(self, "key", key)
         object.__setattr__(self, "key_index", kidx)
@@ -205,7 +205,7 @@ class RankFunction:
             bkey, bidx = key, kidx
         else:
             bkey, bidx = parse_key("branch_key", self.branch_key)
-            if bidx == 0 and self.branch_index:
+            if bidx == 0 and self.branch_index and bkey == "prediction":
                 bidx = int(self.branch_index)
             if bkey == "none":
                 raise ValueError("branch_key: 'none' cannot choose a branch (leave it out "

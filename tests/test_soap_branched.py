@@ -77,6 +77,9 @@ def test_rank_keys_parse_and_validate():
     assert r.branched and r.key_name == "prediction" and r.branch_key_name == "prediction:1"
     assert not RankFunction("prediction:1", r.branches).branched
     assert RankFunction("prediction:0", r.branches) == RankFunction("prediction", r.branches)
+    # an index means something only for a prediction key
+    assert RankFunction("size", r.branches, key_index=1) == RankFunction("size", r.branches)
+    assert RankFunction("prediction", r.branches, key_index=2).key_name == "prediction:2"
     with pytest.raises(ValueError, match="key must be one of"):
         RankFunction("prediction:x", r.branches)
     with pytest.raises(ValueError, match="branch_key"):
