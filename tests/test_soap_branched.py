@@ -326,3 +326,35 @@ def test_skip_two_conditional():
     lam, m1, m2 = q.arrival_rate, 1.05, 2.0 + 0.1 + 0.0025
     np.testing.assert_allclose(q.conditional_response_time(every, x, y),
                                0.05 + x + lam * m2 / (2 * (1 - lam * m1)), rtol=1e-12)
+
+
+@pytest.mark.parametrize("preemptive", [True, False])
+def test_class_kernel_reads_the_branch_key(preemptive):
+    """Constant ranks by a second prediction's buckets run in the class kernel (a queue
+    per branch), whose branch is the branch key's: the simulated mean against Cobham's
+    formulas over the buckets of model 1, and the generic kernel job for job."""
+    import qtheory.sim.driver as drv
+
+    cuts = (0.6, 1.8)
+    edges = (-INF, *cuts, INF)
+    branches = []
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        if preemptive:
+            branches.append(Branch((Segment(value=(0.0, float(i))),), low=a, high=b))
+        else:
+            branches.append(Branch((Segment(value=(0.0, -INF)),), low=a, high=b,
+                                   initial=(0.0, float(i))))
+    pol = P.RankPolicy(RankFunction("none", tuple(branches), branch_key="prediction:1"))
+    q = qt.MG1(load=0.75, size=EXP, prediction=TWO)
+    ref, _ = buckets_mean(EXP, TWO[1], q.arrival_rate, cuts, preemptive)
+    sim = q.simulate(pol, jobs=200_000, replications=8, seed=4)
+    assert abs(sim.mean - ref) < 4.5 * sim.std_error, (sim.mean, ref)
+    assert drv._kernel_name(drv.prepare(q, pol, jobs=10, warmup=0, seed=1).compiled, 1) \
+        == "mg1_class"
+    special = q.simulate(pol, jobs=5_000, replications=2, seed=9, records=True)
+    drv._SPECIAL_KERNELS = False
+    try:
+        generic = q.simulate(pol, jobs=5_000, replications=2, seed=9, records=True)
+    finally:
+        drv._SPECIAL_KERNELS = True
+    np.testing.assert_array_equal(special.response_times, generic.response_times)
