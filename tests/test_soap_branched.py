@@ -41,6 +41,19 @@ def _same(seg, branch_key, cuts):
                         branch_key=branch_key)
 
 
+def _bucket_rank(cuts, preemptive):
+    """Bucket priority by the second prediction (rank = the bucket's index, age-only)."""
+    edges = (-INF, *cuts, INF)
+    branches = []
+    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
+        if preemptive:
+            branches.append(Branch((Segment(value=(0.0, float(i))),), low=a, high=b))
+        else:
+            branches.append(Branch((Segment(value=(0.0, -INF)),), low=a, high=b,
+                                   initial=(0.0, float(i))))
+    return RankFunction("none", tuple(branches), branch_key="prediction:1")
+
+
 # ------------------------------------------------------------------ model and rank objects
 def test_multi_prediction_validates_and_samples():
     with pytest.raises(ValueError, match="at least one"):
@@ -134,15 +147,7 @@ def test_constant_ranks_by_a_second_prediction_are_cobham(preemptive):
     """Bucket priority by Y1 (age-only ranks per class, key "none"): Cobham's formulas on
     the buckets of model 1."""
     cuts = (0.6, 1.8)
-    edges = (-INF, *cuts, INF)
-    branches = []
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        if preemptive:
-            branches.append(Branch((Segment(value=(0.0, float(i))),), low=a, high=b))
-        else:
-            branches.append(Branch((Segment(value=(0.0, -INF)),), low=a, high=b,
-                                   initial=(0.0, float(i))))
-    rank = RankFunction("none", tuple(branches), branch_key="prediction:1")
+    rank = _bucket_rank(cuts, preemptive)
     size = qt.HyperExponential(means=[0.5, 3.0], probs=[0.8, 0.2])
     q = qt.MG1(load=0.75, size=size, prediction=TWO)
     lam = q.arrival_rate
@@ -336,15 +341,7 @@ def test_class_kernel_reads_the_branch_key(preemptive):
     import qtheory.sim.driver as drv
 
     cuts = (0.6, 1.8)
-    edges = (-INF, *cuts, INF)
-    branches = []
-    for i, (a, b) in enumerate(zip(edges[:-1], edges[1:])):
-        if preemptive:
-            branches.append(Branch((Segment(value=(0.0, float(i))),), low=a, high=b))
-        else:
-            branches.append(Branch((Segment(value=(0.0, -INF)),), low=a, high=b,
-                                   initial=(0.0, float(i))))
-    pol = P.RankPolicy(RankFunction("none", tuple(branches), branch_key="prediction:1"))
+    pol = P.RankPolicy(_bucket_rank(cuts, preemptive))
     q = qt.MG1(load=0.75, size=EXP, prediction=TWO)
     ref, _ = buckets_mean(EXP, TWO[1], q.arrival_rate, cuts, preemptive)
     sim = q.simulate(pol, jobs=200_000, replications=8, seed=4)
