@@ -155,9 +155,14 @@ class _Engines:
         piecewise engine, on the prediction model their key names."""
         if rank.branched:
             if rank not in self._soap:
-                from .analysis.soap_branched import BranchedSOAP
+                from .analysis.soap_branched import BranchedAgeRanks, BranchedSOAP
 
-                self._soap[rank] = BranchedSOAP(self.size, self.predictions, rank, self.rtol)
+                # age-only segments: the multi-class age-rank engine (any slopes, laws with
+                # atoms; no initial ranks); else SOAP's piecewise engine on each class
+                age_only = rank.key == "none" and not rank.has_overhead and all(
+                    br.initial is None for br in rank.branches)
+                kind = BranchedAgeRanks if age_only else BranchedSOAP
+                self._soap[rank] = kind(self.size, self.predictions, rank, self.rtol)
             return self._soap[rank]
         if rank.key == "none" and not rank.has_overhead:
             from .analysis.agerank import AgeRank

@@ -355,3 +355,38 @@ def test_class_kernel_reads_the_branch_key(preemptive):
     finally:
         drv._SPECIAL_KERNELS = True
     np.testing.assert_array_equal(special.response_times, generic.response_times)
+
+
+def test_age_only_branched_ranks_two_engines_and_any_slope():
+    """Age-only ranks by a second prediction's classes go to the multi-class age-rank engine
+    (BranchedAgeRanks); with unit slopes SOAP's piecewise engine on the classes
+    (BranchedSOAP) must give the same mean. Slopes other than +-1 (refused by the piecewise
+    engine) against the simulator, and sizes with atoms against Cobham's formulas."""
+    from qtheory.analysis.soap_branched import BranchedAgeRanks
+
+    fb = RankFunction("none", (Branch((Segment(value=(0.0, 0.0), slope=1),), high=1.0),
+                               Branch((Segment(value=(0.0, 0.5), slope=1),), low=1.0)),
+                      branch_key="prediction:1")
+    size = qt.Weibull(shape=0.7, scale=1.0)
+    q = qt.MG1(load=0.8, size=size, prediction=TWO)
+    lam = q.arrival_rate
+    a, _ = BranchedAgeRanks(size, TWO, fb).mean(lam)
+    b, _ = BranchedSOAP(size, TWO, fb).mean(lam)
+    assert abs(a / b - 1.0) < 1e-8
+    assert isinstance(q._engines.soap(fb), BranchedAgeRanks)
+    x, y = np.array([0.2, 1.5]), np.array([[0.3, 0.5], [2.0, 1.6]])
+    np.testing.assert_allclose(
+        q.conditional_response_time(P.RankPolicy(fb), x, y),
+        BranchedSOAP(size, TWO, fb).conditional(lam, x, branch_k=y[:, 1], k=y[:, 0]),
+        rtol=1e-8)
+    half = RankFunction("none", (Branch((Segment(value=(0.0, 0.0), slope=0.5),), high=1.0),
+                                 Branch((Segment(value=(0.0, 0.3), slope=2.0),), low=1.0)),
+                        branch_key="prediction:1")
+    value = q.mean_response_time(P.RankPolicy(half))
+    sim = q.simulate(P.RankPolicy(half), jobs=150_000, replications=8, seed=2)
+    assert abs(sim.mean - value) < 4.5 * sim.std_error, (sim.mean, value)
+    atoms = qt.Discrete([0.5, 1.0, 4.0], [0.5, 0.3, 0.2])
+    qa = qt.MG1(load=0.7, size=atoms, prediction=TWO)
+    ref, _ = buckets_mean(atoms, TWO[1], qa.arrival_rate, (0.6, 1.8), True)
+    assert abs(qa.mean_response_time(P.RankPolicy(_bucket_rank((0.6, 1.8), True))) / ref
+               - 1.0) < 1e-9
