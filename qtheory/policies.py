@@ -440,10 +440,9 @@ class SkipPredict(Policy):
     of a :class:`~qtheory.MultiPrediction` queue (``Y_j <= threshold``: short), while SPRPT
     ranks the long jobs by prediction 0 (the paper's setting, a cheap classifier and an
     expensive regressor). Its closed form (both cost models) is
-    :class:`qtheory.analysis.skip_two.SkipTwoAnalysis`; ``method="soap"`` analyses the
-    external model by SOAP on the two-part descriptor
-    (:mod:`qtheory.analysis.soap_branched`), and conditional response times come from
-    there too (external model).
+    :class:`qtheory.analysis.skip_two.SkipTwoAnalysis`, conditional response times
+    included; ``method="soap"`` analyses the external model by SOAP on the two-part
+    descriptor (:mod:`qtheory.analysis.soap_branched`).
 
     Examples
     --------

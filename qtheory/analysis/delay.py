@@ -232,8 +232,7 @@ class DelayPredictAnalysis:
         live = np.flatnonzero(b > a)
         bps = np.array(self._r_breakpoints())
         cuts_all = np.array(sorted({self.r_lo, *bps}))
-        scale = self._median * (1.0 if self.prediction.is_exact
-                                else self.prediction.noise_median)
+        scale = self._r_scale()
         rule = tanh_sinh_rule(4)
         # jobs in chunks of about 1e6 nodes (a node array per job and piece between cuts)
         chunk = max(1, (1 << 20) // ((bps.size + 1) * rule.left.size))
@@ -250,6 +249,11 @@ class DelayPredictAnalysis:
         out[long_] = wait + (L + c2) / d_new + res
         return out
 
+    def _r_scale(self) -> float:
+        """The scale of the rank levels: the median size times the noise's median."""
+        return self._median * (1.0 if self.prediction.is_exact
+                               else self.prediction.noise_median)
+
     def _level_values(self, r, strict: bool = True) -> dict:
         """``Pl, M1, M2, V`` at the levels ``r`` (1-D) from the tables in ``r`` (built on
         first use; the points without a table by the noise quadrature at its finest
@@ -259,8 +263,7 @@ class DelayPredictAnalysis:
             from .soap_levels import PiecewiseTable
 
             names = ("Pl", "M1", "M2", "V")
-            scale = self._median * (1.0 if self.prediction.is_exact
-                                    else self.prediction.noise_median)
+            scale = self._r_scale()
 
             def evaluate(v):
                 q, e = self._inner(np.asarray(v, float), _LAST_INNER)
@@ -311,8 +314,7 @@ class DelayPredictAnalysis:
 
     def _grid(self, level):
         if level not in self._grids:
-            scale = self._median * (1.0 if self.prediction.is_exact
-                                    else self.prediction.noise_median)
+            scale = self._r_scale()
             g = make_grid(self.r_lo, np.inf, self._r_breakpoints(), scale, level)
             self._grids[level] = (g, g.x)
         return self._grids[level]

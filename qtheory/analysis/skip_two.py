@@ -36,8 +36,9 @@ Averaged over the jobs, with ``K_L(u) = P(Y_0 > u, Y_0 - X_L < u)``:
          + p_L E[X_L] E[(1 - Z_0)^+] / (1 - lam (c1 + E[X; S])),
 
 the last term being the residence at ranks below 0 (``int_{-inf}^0 K_L = E[(X_L - Y_0)^+]``).
-With one predictor (``Z_1 = Z_0``) the long jobs have ``Y_0 > T`` and this is the one-predictor
-form. The integrals over ``y`` are those of SPRPT's closed form on the long class
+(With one predictor, ``Z_1 = Z_0``, the long class's ``Y_0`` is not independent of ``X_L`` but
+above ``T``, and the one-predictor form, with ``D`` constant on ``(0, T]``, applies instead.)
+The integrals over ``y`` are those of SPRPT's closed form on the long class
 (:class:`~qtheory.analysis.predicted.PredictionAnalysis` on ``X_L``), by its adaptive tanh-sinh
 rule.
 
@@ -51,24 +52,12 @@ from __future__ import annotations
 import numpy as np
 
 from ..distributions.base import SizeDistribution
-from ..distributions.posterior import bucket_law
 from ..predictions import PredictionModel
 from .outer import FIRST_C, adaptive
 from .predicted import PredictionAnalysis
+from .soap_branched import class_law
 
 __all__ = ["SkipTwoAnalysis"]
-
-
-def _class(size, cheap, low, high):
-    """``(probability, law)`` of the size given ``low < Y_1 <= high``; ``(0, None)`` when
-    that has probability 0."""
-    try:
-        law = bucket_law(size, cheap, low, high)
-    except ValueError as exc:
-        if "probability 0" in str(exc) or "no mass" in str(exc):
-            return 0.0, None
-        raise
-    return float(law.mass), law
 
 
 class SkipTwoAnalysis:
@@ -113,8 +102,8 @@ class SkipTwoAnalysis:
         self.size, self.expensive, self.cheap, self.threshold = size, expensive, cheap, T
         self.rtol = rtol
         self.m1, self.m2 = float(size.moment(1)), float(size.moment(2))
-        self.p_short, short = _class(size, cheap, 0.0, T)
-        self.p_long, long_ = _class(size, cheap, T, np.inf)
+        self.p_short, short = class_law(size, cheap, 0.0, T)
+        self.p_long, long_ = class_law(size, cheap, T, np.inf)
         self.short_m1 = self.p_short * float(short.moment(1)) if short is not None else 0.0
         self.short_m2 = self.p_short * float(short.moment(2)) if short is not None else 0.0
         self.long = None
@@ -124,17 +113,28 @@ class SkipTwoAnalysis:
             # E[(X_L - Y_0)^+] = E[X_L] E[(1 - Z_0)^+]: Z_0 is independent of X_L
             self.shortfall = self.long_m1 * float(expensive.noise_shortfall())
 
-    def mean(self, lam: float, c1: float, c2: float) -> tuple[float, float]:
-        """``(E[T], error estimate)`` at arrival rate ``lam`` with costs ``c1``, ``c2``
-        (``inf`` when the server's load with the costs is at least 1)."""
+    def _terms(self, lam: float, c1: float, c2: float):
+        """``(E[(c1 + X)^2; S], lam (c1 + E[X; S]), W_S, D above 0 less its Lbar term)``, the
+        lambda- and cost-dependent constants of the module docstring; ``None`` when the
+        server's load with the costs is at least 1 (or ``E[X^2]`` is infinite)."""
         pS, pL, LS = self.p_short, self.p_long, self.short_m1
         rho = lam * self.m1
         if rho + lam * (c1 + c2 * pL) >= 1.0 or not np.isfinite(self.m2):
-            return np.inf, 0.0
+            return None
         short_sq = c1 * c1 * pS + 2.0 * c1 * LS + self.short_m2  # E[(c1 + X)^2; S]
         rho_minus = lam * (c1 + LS)
         w_short = lam * (short_sq + c1 * c1 * pL) / (2.0 * (1.0 - rho_minus))
-        short = pS * (w_short + c1) + LS
+        return short_sq, rho_minus, w_short, 1.0 - rho - lam * (c1 + c2 * pL)
+
+    def mean(self, lam: float, c1: float, c2: float) -> tuple[float, float]:
+        """``(E[T], error estimate)`` at arrival rate ``lam`` with costs ``c1``, ``c2``
+        (``inf`` when the server's load with the costs is at least 1)."""
+        terms = self._terms(lam, c1, c2)
+        if terms is None:
+            return np.inf, 0.0
+        short_sq, rho_minus, w_short, base = terms
+        pS, pL = self.p_short, self.p_long
+        short = pS * (w_short + c1) + self.short_m1
         if self.long is None:
             return short, 0.0
         c12 = c1 + c2
@@ -144,7 +144,7 @@ class SkipTwoAnalysis:
 
         def evaluate(level):
             g, q = A._grid(level, needs, lo=0.0)
-            d = (1.0 - rho - lam * (c1 + c2 * pL)) + lam * pL * q["Lbar"]
+            d = base + lam * pL * q["Lbar"]
             L = self.long_m1 - q["Lbar"]
             sigma = short_sq + c12 * c12 * pL + pL * (2.0 * c12 * L + q["S2"] + q["V2"])
             with np.errstate(all="ignore"):
@@ -172,19 +172,16 @@ class SkipTwoAnalysis:
         """
         x, y0, y1 = np.broadcast_arrays(np.asarray(x, float), np.asarray(y0, float),
                                         np.asarray(y1, float))
-        pS, pL, LS = self.p_short, self.p_long, self.short_m1
-        rho = lam * self.m1
-        if rho + lam * (c1 + c2 * pL) >= 1.0 or not np.isfinite(self.m2):
+        terms = self._terms(lam, c1, c2)
+        if terms is None:
             return np.full(x.shape, np.inf)
-        short_sq = c1 * c1 * pS + 2.0 * c1 * LS + self.short_m2
-        rho_minus = lam * (c1 + LS)
-        out = np.array(c1 + x + lam * (short_sq + c1 * c1 * pL) / (2.0 * (1.0 - rho_minus)),
-                       dtype=float)
+        short_sq, rho_minus, w_short, base = terms
+        pL = self.p_long
+        out = np.array(c1 + x + w_short, dtype=float)
         long_ = y1 > self.threshold
         if np.any(long_) and self.long is not None:
             xl, yl = x[long_], y0[long_]
             A, c12 = self.long, c1 + c2
-            base = 1.0 - rho - lam * (c1 + c2 * pL)
             q = A._tabled(yl, ("Lbar", "S2", "V2"))
             d = base + lam * pL * q["Lbar"]
             sigma = short_sq + c12 * c12 * pL + pL * (

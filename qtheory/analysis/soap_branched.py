@@ -64,32 +64,51 @@ import numpy as np
 
 from ..distributions.base import SizeDistribution
 from ..distributions.posterior import bucket_law
-from ..distributions.truncated import Truncated
 from ..predictions import ExactPrediction, MultiPrediction, PredictionModel
 from ..rank import Branch, RankFunction
 from .soap import _MAX_ROWS, SOAPAnalysis, _quiet
 
-__all__ = ["BranchedSOAP", "BranchedAgeRanks", "branch_classes"]
+__all__ = ["BranchedSOAP", "BranchedAgeRanks", "branch_classes", "class_law"]
 
 
-def _as_models(predictions) -> tuple:
+def _as_models(predictions) -> MultiPrediction:
     if isinstance(predictions, MultiPrediction):
-        return predictions.models
+        return predictions
     if isinstance(predictions, PredictionModel):
-        return (predictions,)
-    return MultiPrediction(predictions).models
+        return MultiPrediction([predictions])
+    return MultiPrediction(predictions)
 
 
-def _model(models: tuple, j: int, what: str) -> PredictionModel:
-    if not 0 <= j < len(models):
-        raise ValueError(f"{what}: the rank reads prediction {j}, but the queue has "
-                         f"{len(models)} prediction model(s); give a qt.MultiPrediction")
-    return models[j]
+def class_law(size: SizeDistribution, model: PredictionModel, low: float, high: float):
+    """``(p, law)``: the probability that ``low < Y <= high`` for the prediction ``Y = X Z``
+    of ``model`` (the size itself for exact predictions) and the law of the size given it
+    (:func:`~qtheory.distributions.posterior.bucket_law`); ``(0, None)`` when that has
+    probability 0.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> p, law = class_law(qt.Exponential(mean=1.0), qt.ExactPrediction(), 0.0, 1.0)
+    >>> round(p, 12), type(law).__name__
+    (0.632120558829, 'Truncated')
+    """
+    try:
+        law = bucket_law(size, model, low, high)
+    except ValueError as exc:
+        if "probability 0" in str(exc) or "no mass" in str(exc):
+            return 0.0, None
+        raise
+    p = getattr(law, "mass", None)
+    if p is None:  # a Discrete law of reweighted atoms: the bucket's probability
+        hi = 1.0 if not np.isfinite(high) else float(model.marginal_cdf(high, size))
+        p = hi - (float(model.marginal_cdf(low, size)) if low > 0 else 0.0)
+    return float(p), law
 
 
 def branch_classes(size: SizeDistribution, predictions, rank: RankFunction) -> list:
     """``[(p_b, law_b, branch index b), ...]``: the probability of each branch of ``rank``
-    and the law of the size given it (module docstring), branches of probability 0 left out.
+    and the law of the size given it (module docstring, :func:`class_law`), branches of
+    probability 0 left out.
 
     Examples
     --------
@@ -103,37 +122,32 @@ def branch_classes(size: SizeDistribution, predictions, rank: RankFunction) -> l
     ...  for p, law, b in branch_classes(qt.Exponential(mean=1.0), None, r)]
     [(0.632120558829, 'Truncated', 0), (0.367879441171, 'Truncated', 1)]
     """
-    key = rank.branch_key
-    model = None
-    if key == "prediction":
-        model = _model(_as_models(predictions), rank.branch_index, "branch_key")
+    if rank.branch_key == "prediction":
+        model = _as_models(predictions).model(rank.branch_index, "branch_key")
+    else:  # the size: a bucket of exact predictions
+        model = ExactPrediction()
     out = []
     for b, br in enumerate(rank.branches):
         low, high = max(float(br.low), 0.0), float(br.high)
         if not high > low:
             continue
-        try:
-            if key == "size" or model.is_exact:
-                law = Truncated(size, low, high)
-            else:
-                law = bucket_law(size, model, low, high)
-        except ValueError as exc:
-            if "probability 0" in str(exc) or "no mass" in str(exc):
-                continue
-            raise
-        p = getattr(law, "mass", None)
-        if p is None:  # a Discrete law of reweighted atoms: the bucket's probability
-            if key == "size":
-                p = float(size.cdf(high)) - float(size.cdf(low))
-            else:
-                hi = 1.0 if not np.isfinite(high) else float(model.marginal_cdf(high, size))
-                p = hi - (float(model.marginal_cdf(low, size)) if low > 0 else 0.0)
-        p = float(p)
+        p, law = class_law(size, model, low, high)
         if p > 0:
             out.append((p, law, b))
     if not out:
         raise ValueError("rank: every branch has probability 0")
     return out
+
+
+def _branch_values(rank: RankFunction, x, branch_k):
+    """The branch key's values (the size itself for the branch key ``"size"``), or an error
+    naming it when they are missing."""
+    if rank.branch_key == "size":
+        return x
+    if branch_k is None:
+        raise ValueError(f"branch_k: this rank chooses its branch by "
+                         f"{rank.branch_key_name!r}; give its value")
+    return branch_k
 
 
 class BranchedAgeRanks:
@@ -186,11 +200,7 @@ class BranchedAgeRanks:
     def conditional(self, lam: float, x, k=None, branch_k=None, exact: bool = False):
         """E[T | size ``x``, branch key ``branch_k``] (``k`` is not read; for the branch key
         ``"size"`` it is ``x``), vectorised and broadcast."""
-        if self.rank.branch_key == "size":
-            branch_k = x
-        if branch_k is None:
-            raise ValueError(f"branch_k: this rank chooses its branch by "
-                             f"{self.rank.branch_key_name!r}; give its value")
+        branch_k = _branch_values(self.rank, x, branch_k)
         x, bk = np.broadcast_arrays(np.asarray(x, float), np.asarray(branch_k, float))
         out = np.full(x.shape, np.nan)
         for c, (_, _, b) in enumerate(self.classes):
@@ -225,9 +235,8 @@ class BranchedSOAP(SOAPAnalysis):
             raise ValueError("size: the SOAP engine needs a continuous size law")
         if not isinstance(rank, RankFunction):
             raise TypeError(f"rank: expected a RankFunction, got {type(rank).__name__}")
-        models = _as_models(predictions) if predictions is not None else (ExactPrediction(),)
         if rank.key == "prediction":
-            key_model = _model(models, rank.key_index, "key")
+            key_model = _as_models(predictions).model(rank.key_index, "key")
         else:
             key_model = ExactPrediction()
         self.size = size
@@ -323,11 +332,7 @@ class BranchedSOAP(SOAPAnalysis):
         branch key ``"size"`` is the size itself). Each job is its class's tagged job against
         the mixed other-job functions (tables in the level, or with ``exact`` the noise
         quadrature at every level)."""
-        if self.rank.branch_key == "size":
-            branch_k = x
-        if branch_k is None:
-            raise ValueError(f"branch_k: this rank chooses its branch by "
-                             f"{self.rank.branch_key_name!r}; give its value")
+        branch_k = _branch_values(self.rank, x, branch_k)
         if self.rank.key == "prediction" and k is None:
             raise ValueError(f"k: this rank reads {self.rank.key_name!r}; give its value")
         x, kk, bk = np.broadcast_arrays(np.asarray(x, float),
@@ -344,6 +349,7 @@ class BranchedSOAP(SOAPAnalysis):
             return np.full(shape, np.inf)
         bps = np.array(self._r_breakpoints())
         functions = self._other_functions(exact)
+        scale = None if exact else float(self._scale_r())
         out = np.full(xf.shape, np.nan)
         # jobs in chunks, as SOAPAnalysis.conditional takes them (memory: each ramp's nodes
         # on every piece between the cuts)
@@ -353,6 +359,5 @@ class BranchedSOAP(SOAPAnalysis):
             rows = np.flatnonzero((bf > br.low) & (bf <= br.high))
             for i in range(0, rows.size, chunk):
                 r = rows[i:i + chunk]
-                out[r] = engine._conditional_flat(lam, xf[r], mf[r], bps, functions,
-                                                  None if exact else float(self._scale_r()))
+                out[r] = engine._conditional_flat(lam, xf[r], mf[r], bps, functions, scale)
         return out.reshape(shape)
