@@ -1,10 +1,16 @@
-"""Command-line interface: ``qtheory solve | table | validate | llm``.
+"""Command-line interface: ``qtheory solve | optimize | table | validate | llm``.
 
 Examples (shell)::
 
     qtheory solve --policy SPRPT --size exponential:mean=1 --prediction exponential --load 0.8
     qtheory solve --policy SPJF,SPRPT --size weibull:shape=0.5,scale=0.5 \\
         --prediction uniform:alpha=0.5 --arrival-rate 0.9 --json
+    qtheory solve --policy TRAIL:c=0.5,SRPT-Bounce --size exponential:mean=1 \
+        --prediction exponential --load 0.8 --simulate 200000
+    qtheory solve --policy SkipPredict:threshold=1,expensive_cost=0.1,bit_prediction=1 \
+        --size exponential:mean=1 --prediction exponential --prediction uniform:alpha=0.5 \
+        --load 0.8
+    qtheory optimize onebit --size exponential:mean=1 --prediction exponential --load 0.8
     qtheory table            # the README's headline table
 """
 
@@ -19,11 +25,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from . import distributions as dists
+from . import policies as policies_mod
 from . import predictions as preds
-from .policies import POLICY_NAMES
-from .queue import MG1
+from .policies import POLICY_NAMES, get_policy
+from .queue import METHODS, MG1
 
-__all__ = ["main", "parse_size", "parse_prediction", "headline_table"]
+__all__ = ["main", "parse_size", "parse_prediction", "parse_predictions", "split_policies",
+           "headline_table"]
 
 _SIZES = {
     "exponential": dists.Exponential,
@@ -105,31 +113,144 @@ def headline_table(loads: Sequence[float] = HEADLINE_LOADS, policies=POLICY_NAME
     return "\n".join(lines)
 
 
-def _solve(args) -> int:
+def split_policies(specs: Sequence[str]) -> list[str]:
+    """Policy specs from the values of ``--policy``: each value is one spec or a
+    comma-separated list of them; a piece with ``=`` and no ``:`` continues the spec before
+    it (``"TRAIL:c=0.5,SPRPT"`` is two policies, ``"OneBit:threshold=2,preemptive=true"``
+    one).
+
+    Examples
+    --------
+    >>> split_policies(["SPJF,TRAIL:c=0.5,SPRPT", "OneBit:threshold=2,preemptive=true"])
+    ['SPJF', 'TRAIL:c=0.5', 'SPRPT', 'OneBit:threshold=2,preemptive=true']
+    """
+    out: list[str] = []
+    for value in specs:
+        for piece in value.split(","):
+            if not piece.strip():
+                continue
+            if "=" in piece and ":" not in piece:
+                if not out or ":" not in out[-1]:
+                    raise ValueError(f"policy: {piece.strip()!r} is a parameter without a "
+                                     f"policy (write Name:key=value)")
+                out[-1] += "," + piece.strip()
+            else:
+                out.append(piece.strip())
+    if not out:
+        raise ValueError("policy: give at least one policy")
+    return out
+
+
+def parse_predictions(specs: Sequence[str] | None):
+    """The prediction model of ``--prediction``: one spec, or a
+    :class:`~qtheory.predictions.MultiPrediction` of several (``--prediction`` given more
+    than once: the policies read them as ``prediction:0``, ``prediction:1``, ...).
+
+    Examples
+    --------
+    >>> parse_predictions(["exponential", "uniform:alpha=0.5"])
+    MultiPrediction(models=(ExponentialPrediction(), UniformPrediction(alpha=0.5)))
+    """
+    specs = list(specs or ["exact"])
+    models = [parse_prediction(v) for v in specs]
+    return models[0] if len(models) == 1 else preds.MultiPrediction(models)
+
+
+def _queue(args) -> MG1:
     size = parse_size(args.size)
-    prediction = parse_prediction(args.prediction)
+    prediction = parse_predictions(args.prediction)
     if (args.load is None) == (args.arrival_rate is None):
         raise ValueError("give exactly one of --load and --arrival-rate")
-    q = MG1(arrival_rate=args.arrival_rate, load=args.load, size=size, prediction=prediction)
-    names = [p.strip() for p in args.policy.split(",") if p.strip()]
+    return MG1(arrival_rate=args.arrival_rate, load=args.load, size=size, prediction=prediction)
+
+
+def _json_number(v):
+    """Strict JSON has no Infinity or NaN: null instead."""
+    return float(v) if np.isfinite(v) else None
+
+
+def _solve(args) -> int:
+    q = _queue(args)
+    policies = [get_policy(spec) for spec in split_policies(args.policy)]
+    if args.simulate is not None and args.simulate < 1:
+        raise ValueError(f"--simulate must be a positive number of jobs, got {args.simulate}")
     rows = []
-    for name in names:
+    for pol in policies:
         t0 = time.perf_counter()
-        value, err = q.mean_response_time_with_error(name, method=args.method, dps=args.dps)
-        rows.append({"policy": name.upper(), "mean_response_time": value, "error_estimate": err,
-                     "seconds": time.perf_counter() - t0})
+        value, err = q.mean_response_time_with_error(pol, method=args.method, dps=args.dps)
+        row = {"policy": pol.name, "mean_response_time": value, "error_estimate": err,
+               "seconds": time.perf_counter() - t0, "spec": repr(pol)}
+        if args.simulate is not None:
+            sim = q.simulate(pol, jobs=args.simulate, replications=args.replications,
+                             seed=args.seed)
+            z = (sim.mean - value) / sim.std_error if sim.std_error > 0 else float("nan")
+            row["simulation"] = {"mean": sim.mean, "ci": list(sim.ci), "level": sim.level,
+                                 "std_error": sim.std_error, "z": z, "jobs": sim.jobs,
+                                 "replications": sim.replications, "seed": sim.seed}
+        rows.append(row)
+    prediction = q.predictions if len(q.predictions) > 1 else q.prediction
     if args.json:
-        for r in rows:  # strict JSON has no Infinity: an unstable queue's mean is null
-            if not np.isfinite(r["mean_response_time"]):
-                r["mean_response_time"] = None
-        out = {"size": repr(size), "prediction": repr(prediction), "arrival_rate": q.arrival_rate,
-               "load": q.load, "stable": q.is_stable, "method": args.method, "results": rows}
+        for r in rows:
+            r["mean_response_time"] = _json_number(r["mean_response_time"])
+            if "simulation" in r:
+                sim = r["simulation"]
+                for k in ("mean", "std_error", "z"):
+                    sim[k] = _json_number(sim[k])
+                sim["ci"] = [_json_number(v) for v in sim["ci"]]
+        out = {"size": repr(q.size), "prediction": repr(prediction),
+               "arrival_rate": q.arrival_rate, "load": q.load, "stable": q.is_stable,
+               "method": args.method, "results": rows}
         print(json.dumps(out, indent=2, allow_nan=False))
     else:
-        print(f"M/G/1  size={size!r}  prediction={prediction!r}  "
+        print(f"M/G/1  size={q.size!r}  prediction={prediction!r}  "
               f"lambda={q.arrival_rate:g}  rho={q.load:g}  method={args.method}")
+        width = max(8, *(len(r["policy"]) for r in rows))
         for r in rows:
-            print(f"  {r['policy']:<8} E[T] = {r['mean_response_time']:.12g}")
+            line = f"  {r['policy']:<{width}} E[T] = {r['mean_response_time']:.12g}"
+            if "simulation" in r:
+                sim = r["simulation"]
+                half = 0.5 * (sim["ci"][1] - sim["ci"][0])
+                line += (f"   simulated {sim['mean']:.6g} +- {half:.2g} "
+                         f"({100 * sim['level']:g}% CI, z = {sim['z']:+.2f})")
+            print(line)
+    return 0
+
+
+def _optimize(args) -> int:
+    from .analysis.optimize import optimal_buckets, optimal_one_bit, optimal_trail
+
+    q = _queue(args)
+    preemptive = args.preemptive
+    t0 = time.perf_counter()
+    if args.target == "onebit":
+        res = optimal_one_bit(q, preemptive=bool(preemptive), within=args.within)
+        best = policies_mod.OneBit(threshold=res.argument, preemptive=bool(preemptive),
+                                   within=args.within)
+    elif args.target == "buckets":
+        if args.k is None:
+            raise ValueError("--k: give the number of buckets for 'buckets'")
+        pre = True if preemptive is None else preemptive
+        res = optimal_buckets(q, args.k, preemptive=pre)
+        best = policies_mod.Buckets(thresholds=res.argument, preemptive=pre)
+    else:
+        if not args.c_max > 0:
+            raise ValueError(f"--c-max must be > 0, got {args.c_max}")
+        res = optimal_trail(q, c_max=args.c_max)
+        best = policies_mod.TRAIL(c=res.argument)
+    seconds = time.perf_counter() - t0
+    if args.json:
+        arg = list(res.argument) if isinstance(res.argument, tuple) else res.argument
+        print(json.dumps({"size": repr(q.size), "prediction": repr(q.prediction),
+                          "arrival_rate": q.arrival_rate, "load": q.load,
+                          "target": args.target, "argument": arg, "policy": repr(best),
+                          "mean_response_time": _json_number(res.mean_response_time),
+                          "evaluations": res.evaluations, "seconds": seconds},
+                         indent=2, allow_nan=False))
+    else:
+        print(f"M/G/1  size={q.size!r}  prediction={q.prediction!r}  "
+              f"lambda={q.arrival_rate:g}  rho={q.load:g}")
+        print(f"  best {best.name}: E[T] = {res.mean_response_time:.12g}  "
+              f"({res.evaluations} evaluations)")
     return 0
 
 
@@ -158,23 +279,52 @@ def _validate(args) -> int:
     return 0 if worst < 4 else 1
 
 
+def _queue_arguments(p) -> None:
+    p.add_argument("--size", required=True, help="size law, e.g. exponential:mean=1")
+    p.add_argument("--prediction", action="append", default=None,
+                   help="prediction model: exact (default), exponential, uniform:alpha=A, "
+                        "lognormal:sigma=S; repeated for several predictions of each job")
+    p.add_argument("--load", type=float, help="rho = lambda E[X]")
+    p.add_argument("--arrival-rate", type=float, help="lambda (instead of --load)")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``qtheory`` command."""
     parser = argparse.ArgumentParser(prog="qtheory", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("solve", help="mean response time of one or more policies")
-    s.add_argument("--policy", required=True,
-                   help=f"policy name(s), comma-separated: {', '.join(POLICY_NAMES)}")
-    s.add_argument("--size", required=True, help="size law, e.g. exponential:mean=1")
-    s.add_argument("--prediction", default="exact",
-                   help="prediction model: exact, exponential, uniform:alpha=A, lognormal:sigma=S")
-    s.add_argument("--load", type=float, help="rho = lambda E[X]")
-    s.add_argument("--arrival-rate", type=float, help="lambda (instead of --load)")
-    s.add_argument("--method", default="quad", choices=("quad", "mpmath", "symbolic"))
+    s.add_argument("--policy", required=True, action="append",
+                   help="policy name(s) or spec(s), comma-separated or the option repeated: "
+                        f"{', '.join(POLICY_NAMES)}, Gittins, SERPT, SRPT-Bounce, or with "
+                        "parameters, e.g. TRAIL:c=0.5, OneBit:threshold=1,preemptive=true, "
+                        "Buckets:thresholds=0.5/2, SkipPredict:threshold=1,expensive_cost=0.1")
+    _queue_arguments(s)
+    s.add_argument("--method", default="quad", choices=METHODS)
     s.add_argument("--dps", type=int, default=30, help="digits for --method mpmath")
+    s.add_argument("--simulate", type=int, default=None, metavar="JOBS",
+                   help="also simulate each policy (JOBS measured jobs a replication) and "
+                        "print the simulated mean, its confidence interval and z")
+    s.add_argument("--replications", type=int, default=8, help="replications of --simulate")
+    s.add_argument("--seed", type=int, default=2025, help="seed of --simulate")
     s.add_argument("--json", action="store_true", help="machine-readable output")
     s.set_defaults(func=_solve)
+
+    o = sub.add_parser("optimize", help="best threshold of one-bit advice, best k-bucket "
+                                        "thresholds, or best c of TRAIL for a queue")
+    o.add_argument("target", choices=("onebit", "buckets", "trail"))
+    _queue_arguments(o)
+    o.add_argument("--k", type=int, default=None, help="number of buckets (buckets)")
+    pre = o.add_mutually_exclusive_group()
+    pre.add_argument("--preemptive", dest="preemptive", action="store_true", default=None,
+                     help="preemptive variant (default: non-preemptive one bit, "
+                          "preemptive buckets)")
+    pre.add_argument("--non-preemptive", dest="preemptive", action="store_false")
+    o.add_argument("--within", default="lcfs", choices=("lcfs", "fifo"),
+                   help="order among short jobs of preemptive one bit")
+    o.add_argument("--c-max", type=float, default=1.0, help="upper end of c (trail)")
+    o.add_argument("--json", action="store_true", help="machine-readable output")
+    o.set_defaults(func=_optimize)
 
     t = sub.add_parser("table", help="headline table: all policies, exponential sizes and "
                                      "exponential predictions, loads 0.5-0.99")

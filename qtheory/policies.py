@@ -36,6 +36,7 @@ Every policy except PS, ``Priority`` and the newest-short-first variant of
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -108,6 +109,7 @@ __all__ = [
     "Buckets",
     "RankPolicy",
     "get_policy",
+    "parse_policy",
     "POLICY_NAMES",
 ]
 
@@ -974,9 +976,104 @@ _BY_NAME = {
 POLICY_NAMES = ("FCFS", "PS", "FB", "SJF", "PSJF", "SRPT", "SPJF", "PSPJF", "SPRPT")
 _ALL_NAMES = (*POLICY_NAMES, "FIFO", "LAS", "Gittins", "SERPT", "SRPT-Bounce")
 
+# policies with parameters, by the names of their specs ("TRAIL:c=0.5"); RankPolicy takes a
+# function and has no spec
+_BY_SPEC = {c.__name__.upper(): c for c in (Priority, TRAIL, GittinsBuckets, GittinsPosterior,
+                                            SkipPredict, DelayPredict, OneBit, Buckets)}
+_TRUE = ("true", "yes", "1", "on")
+_FALSE = ("false", "no", "0", "off")
+
+
+def _spec_value(cls: type, field_name: str, kind: str, text: str):
+    """One ``key=value`` of a policy spec, converted to the field's type."""
+    text = text.strip()
+    where = f"policy: {cls.__name__} parameter {field_name!r}"
+    if kind == "bool":
+        if text.lower() in _TRUE:
+            return True
+        if text.lower() in _FALSE:
+            return False
+        raise ValueError(f"{where}: expected true or false, got {text!r}")
+    if kind == "str":
+        return text.lower()
+    try:
+        if kind == "int":
+            value = float(text)
+            if value != int(value):
+                raise ValueError
+            return int(value)
+        if kind == "tuple":  # numbers separated by '/', e.g. thresholds=0.5/2
+            return tuple(float(v) for v in text.split("/") if v.strip())
+        return float(text)
+    except ValueError:
+        what = {"int": "an integer", "tuple": "numbers separated by '/'"}.get(kind, "a number")
+        raise ValueError(f"{where}: expected {what}, got {text!r}") from None
+
+
+def parse_policy(spec: str) -> Policy:
+    """Parse a policy spec: a name (``"SPRPT"``, ``"Gittins"``), or a policy with parameters
+    as ``"Name:key=value,key=value"``.
+
+    Names and keys are case-insensitive; the keys are the policy's fields (parameters left
+    out take their defaults), lists are separated by ``/`` (``thresholds=0.5/2``) and flags
+    read ``true``/``false`` (also ``yes``/``no``, ``1``/``0``). The command line
+    (``qtheory solve --policy``) reads policies this way.
+
+    Parameters
+    ----------
+    spec : str
+
+    Returns
+    -------
+    Policy
+
+    Examples
+    --------
+    >>> parse_policy("TRAIL:c=0.5")
+    TRAIL(c=0.5, on='prediction')
+    >>> parse_policy("onebit:threshold=2,preemptive=true,within=fifo")
+    OneBit(threshold=2.0, preemptive=True, within='fifo')
+    >>> parse_policy("Buckets:thresholds=0.5/2").thresholds
+    (0.5, 2.0)
+    >>> parse_policy("SkipPredict:threshold=1,expensive_cost=0.1,bit_prediction=1").name
+    'SkipPredict-external(T=1, c1=0, c2=0.1, bit=prediction:1)'
+    """
+    if not isinstance(spec, str):
+        raise TypeError(f"policy: expected a string spec, got {type(spec).__name__}")
+    name, colon, params = spec.partition(":")
+    key = name.strip().upper()
+    if key in _BY_NAME and not colon:
+        return _BY_NAME[key]()
+    if key in _BY_NAME:
+        if params.strip():
+            raise ValueError(f"policy: {_BY_NAME[key].__name__} takes no parameters, "
+                             f"got {params.strip()!r}")
+        return _BY_NAME[key]()
+    cls = _BY_SPEC.get(key.replace("-", "").replace("_", ""))
+    if cls is None:
+        known = ", ".join((*_ALL_NAMES, *(c.__name__ for c in _BY_SPEC.values())))
+        raise ValueError(f"policy: unknown name {name.strip()!r}; known: {known}")
+    fields = {f.name.lower(): f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for item in params.split(","):
+        if not item.strip():
+            continue
+        k, eq, v = item.partition("=")
+        if not eq:
+            raise ValueError(f"policy: expected key=value in {spec!r}, got {item.strip()!r}")
+        f = fields.get(k.strip().lower())
+        if f is None:
+            raise ValueError(f"policy: {cls.__name__} has no parameter {k.strip()!r}; its "
+                             f"parameters: {', '.join(fl.name for fl in dataclasses.fields(cls))}")
+        if f.name in kwargs:
+            raise ValueError(f"policy: parameter {f.name!r} given twice in {spec!r}")
+        kwargs[f.name] = _spec_value(cls, f.name, str(f.type), v)
+    return cls(**kwargs)
+
 
 def get_policy(policy) -> Policy:
-    """Return a :class:`Policy` from a policy object or a name.
+    """Return a :class:`Policy` from a policy object, a name or a spec
+    (:func:`parse_policy`).
 
     Examples
     --------
@@ -984,12 +1081,11 @@ def get_policy(policy) -> Policy:
     FB()
     >>> get_policy("Gittins")
     Gittins()
+    >>> get_policy("trail:c=0.2")
+    TRAIL(c=0.2, on='prediction')
     """
     if isinstance(policy, Policy):
         return policy
     if isinstance(policy, str):
-        key = policy.strip().upper()
-        if key in _BY_NAME:
-            return _BY_NAME[key]()
-        raise ValueError(f"policy: unknown name {policy!r}; known: {', '.join(_ALL_NAMES)}")
+        return parse_policy(policy)
     raise TypeError(f"policy: expected a name or a Policy object, got {type(policy).__name__}")
