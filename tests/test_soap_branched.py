@@ -390,3 +390,76 @@ def test_age_only_branched_ranks_two_engines_and_any_slope():
     ref, _ = buckets_mean(atoms, TWO[1], qa.arrival_rate, (0.6, 1.8), True)
     assert abs(qa.mean_response_time(P.RankPolicy(_bucket_rank((0.6, 1.8), True))) / ref
                - 1.0) < 1e-9
+
+
+# ------------------------------------------------------------------ records of every prediction
+def _spjf_by(key):
+    """Non-preemptive shortest job first by ``key``: the key at age 0, then never preempted."""
+    return P.RankPolicy(RankFunction.single(key, [Segment(value=(0.0, -INF))],
+                                            initial=(1.0, 0.0)))
+
+
+@pytest.mark.parametrize("j", [0, 1, 2])
+def test_records_hold_the_predictions_the_kernel_read(j):
+    """Non-preemptive SPJF by prediction ``j``: at every start of service the job started
+    has the least recorded prediction ``j`` of the jobs waiting then (the records of the
+    predictions other than the first are drawn again after the run: this is what says they
+    are the kernel's). The recorded predictions of the other models are not so ordered."""
+    preds = qt.MultiPrediction([qt.ExponentialPrediction(), qt.UniformPrediction(0.5),
+                                qt.LognormalPrediction(0.6)])
+    q = qt.MG1(load=0.9, size=EXP, prediction=preds)
+    sim = q.simulate(_spjf_by(f"prediction:{j}"), jobs=3000, replications=2, seed=5,
+                     warmup=0, records=True)
+    rec = sim.records
+    assert rec["predictions"].shape == (2, 3000, 3)
+    np.testing.assert_array_equal(rec["predictions"][:, :, 0], rec["prediction"])
+    z = rec["predictions"] / rec["size"][:, :, None]
+    assert np.all((z[:, :, 1] >= 0.5) & (z[:, :, 1] <= 1.5))
+    violations = np.zeros(3, dtype=int)
+    for r in range(2):
+        arr, comp = rec["arrival"][r], rec["completion"][r]
+        start = comp - rec["size"][r]
+        done = np.isfinite(comp)
+        order = np.argsort(start[done])
+        a, s = arr[done][order], start[done][order]
+        y = rec["predictions"][r][done][order]
+        for i in range(a.size - 1):
+            # waiting when job i starts: arrived before it started, started after it
+            wait = (a[i + 1:] < s[i])
+            if np.any(wait):
+                violations += np.any(y[i + 1:][wait] < y[i], axis=0)
+    assert violations[j] == 0
+    assert np.all(violations[np.arange(3) != j] > 100)
+
+
+def test_skip_two_conditional_against_simulated_jobs():
+    """SkipPredict with its bit from the second prediction, server-time costs: the simulated
+    response times of the recorded jobs minus E[T | x, y0, y1] of their recorded size and
+    predictions average to 0 (within 4.5 standard errors of replication means), among the
+    short jobs by the bit and among the long ones."""
+    q = qt.MG1(load=0.7, size=EXP, prediction=TWO)
+    pol = P.SkipPredict(1.0, 0.05, 0.3, cost_model="server", bit_prediction=1)
+    sim = q.simulate(pol, jobs=10_000, replications=8, seed=9, records=True)
+    rec = sim.records
+    y = rec["predictions"]
+    resid = (rec["completion"] - rec["arrival"]) - q.conditional_response_time(
+        pol, rec["size"], y)
+    for part in (y[:, :, 1] <= 1.0, y[:, :, 1] > 1.0):
+        means = np.array([resid[r][part[r]].mean() for r in range(8)])
+        se = means.std(ddof=1) / np.sqrt(8)
+        assert abs(means.mean()) < 4.5 * se, (means.mean(), se)
+
+
+def test_records_of_a_model_without_an_in_kernel_sampler_are_nan():
+    from scipy import stats
+
+    preds = qt.MultiPrediction([qt.ExponentialPrediction(),
+                                qt.MultiplicativePrediction(stats.gamma(2.0, scale=0.5))])
+    q = qt.MG1(load=0.7, size=EXP, prediction=preds)
+    sim = q.simulate("SPRPT", jobs=500, replications=2, seed=1, records=True)
+    assert np.all(np.isnan(sim.records["predictions"][:, :, 1]))
+    assert np.all(np.isfinite(sim.records["predictions"][:, :, 0]))
+    assert any("prediction 1" in n for n in sim.notes)
+    one = qt.MG1(load=0.7, size=EXP, prediction=qt.ExponentialPrediction())
+    assert "predictions" not in one.simulate("SPRPT", jobs=500, replications=2, seed=1,
+                                             records=True).records

@@ -48,7 +48,7 @@ from ..policies import get_policy
 from .kernels import layout as L
 from .ranks import CompiledPolicy, compile_policy
 from .result import PERCENTILES, SimulationResult, SimulationWarning, histogram_percentiles
-from .sampling import encode_prediction, encode_size
+from .sampling import encode_prediction, encode_size, noise_times_sizes
 
 __all__ = ["simulate", "BACKENDS", "prepare", "Prepared", "Outcome"]
 
@@ -374,6 +374,27 @@ class Outcome:
                    overflow=np.array([r.overflow for r in reps], bool))
 
 
+def _all_predictions(prep: Prepared, rec: np.ndarray, notes: list) -> np.ndarray:
+    """Every prediction of the measured jobs, shape (replications, jobs, models): the first
+    as the kernel recorded it, the others drawn again from their streams (8 + the model's
+    index, at the jobs' arrival numbers), as the kernels draw those that a policy reads: the
+    same numbers whether or not the policy read them. A model without an in-kernel sampler
+    gives NaN (and a note)."""
+    models = prep.queue.predictions
+    out = np.full((*rec.shape[:2], len(models)), np.nan)
+    out[:, :, 0] = rec[:, :, 2]
+    sizes = rec[:, :, 1]
+    for j in range(1, len(models)):
+        enc = encode_prediction(models.model(j, "records"))
+        if enc is None:
+            notes.append(f"records: prediction {j} ({models.model(j, 'records')!r}) has no "
+                         "in-kernel sampler; its records are NaN")
+            continue
+        code, prm = enc
+        out[:, :, j] = noise_times_sizes(prep.seed, 8 + j, code, prm, prep.warmup, sizes)
+    return out
+
+
 def _kernel(name: str):
     from .kernels import cpu
 
@@ -419,7 +440,9 @@ def simulate(queue, policy, jobs: int = 100_000, replications: int = 8, seed=0,
         Confidence level of ``ci`` (default 0.95).
     records : bool
         Keep arrival, size, prediction and completion of every measured job (memory
-        ``32 * jobs * replications`` bytes); percentiles are then exact.
+        ``32 * jobs * replications`` bytes); percentiles are then exact. On a
+        :class:`~qtheory.MultiPrediction` queue the records also hold every prediction
+        of every job (``predictions``).
     servers : int
         ``k`` of an M/G/k queue: one central queue, ``k`` servers each of speed
         ``1/k`` (total capacity 1, so the load is ``arrival_rate * E[X]`` for any k),
@@ -544,6 +567,8 @@ def _collect(prep: Prepared, out: Outcome, replications, level, backend,
         rec = out.rec
         records = {"arrival": rec[:, :, 0], "size": rec[:, :, 1], "prediction": rec[:, :, 2],
                    "completion": rec[:, :, 3]}
+        if len(prep.queue.predictions) > 1:
+            records["predictions"] = _all_predictions(prep, rec, notes)
         rt = (rec[:, :, 3] - rec[:, :, 0])[np.isfinite(rec[:, :, 3])]
         pct = {q: float(np.percentile(rt, q)) for q in PERCENTILES} if rt.size else {
             q: float("nan") for q in PERCENTILES}

@@ -142,7 +142,10 @@ class SimulationResult(MeanInterval):
     seed : int or None
     records : dict or None
         With ``records=True``: arrays of shape (replications, jobs) ``arrival``,
-        ``size``, ``prediction``, ``completion`` of the measured jobs (by arrival).
+        ``size``, ``prediction``, ``completion`` of the measured jobs (by arrival); on a
+        :class:`~qtheory.MultiPrediction` queue also ``predictions``, shape
+        (replications, jobs, models): every prediction of every job (NaN for a model
+        without an in-kernel sampler).
     percentile_method : str
         ``"exact"`` (from records) or ``"histogram"`` (log-spaced bins, about 1.2%
         relative resolution).

@@ -55,7 +55,7 @@ from ..predictions import (
     UniformPrediction,
 )
 from ._jit import jit
-from .rng import log_unit, ndtri
+from .rng import log_unit, ndtri, stream_key, uniform
 
 __all__ = [
     "encode_size",
@@ -64,6 +64,7 @@ __all__ = [
     "draw_size",
     "draw_noise",
     "draw_class",
+    "noise_times_sizes",
     "first_geq",
     "SIZE_EXP",
     "SIZE_DET",
@@ -214,3 +215,34 @@ def draw_noise(code, prm, u):
 def draw_class(cum, u):
     """The priority class (0 = highest) of a job from cumulative class probabilities."""
     return first_geq(cum, 0, cum.size, u)
+
+
+@jit
+def _noise_times_sizes(seed, stream, code, prm, first, sizes, out):
+    for r in range(sizes.shape[0]):
+        k = stream_key(np.uint64(seed), np.uint64(r), np.uint64(stream))
+        for m in range(sizes.shape[1]):
+            out[r, m] = sizes[r, m] * draw_noise(code, prm, uniform(k, np.uint64(first + m)))
+
+
+def noise_times_sizes(seed: int, stream: int, code: int, prm, first: int,
+                      sizes: np.ndarray) -> np.ndarray:
+    """``sizes * Z`` with ``Z`` the noise factor of code ``code`` (:func:`draw_noise`) drawn
+    from stream ``stream`` of replication ``r`` (the row of ``sizes``) at the draws
+    ``first, first + 1, ...`` (the columns): the predictions that the kernels draw for
+    arrivals ``first, first + 1, ...`` of each replication (the extra predictions of a
+    :class:`~qtheory.MultiPrediction` come from streams 8, 9, ...), computed again after
+    a run for the records.
+
+    Examples
+    --------
+    >>> x = np.ones((1, 3))
+    >>> y = noise_times_sizes(7, 3, NOISE_UNIFORM, np.array([0.5]), 10, x)
+    >>> bool(np.all((y >= 0.5) & (y <= 1.5)))
+    True
+    """
+    sizes = np.ascontiguousarray(sizes, dtype=float)
+    out = np.empty(sizes.shape)
+    _noise_times_sizes(np.uint64(seed), int(stream), int(code),
+                       np.ascontiguousarray(prm, dtype=float), int(first), sizes, out)
+    return out
