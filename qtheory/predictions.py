@@ -234,6 +234,9 @@ class PredictionModel:
 
         y = np.asarray(y, float)
         flat = y.ravel()
+        if self.is_exact and size.is_discrete and what == "Fy":
+            # Y = X: the size law's cdf, a step function (which has no density to integrate)
+            return np.asarray(size.cdf(flat), dtype=float).reshape(y.shape)
         joint = JointIntegrals(size, self)
         out = np.array(joint.evaluate(flat, (what,))[what], dtype=float)
         if self.is_exact or size.is_discrete or getattr(self, "is_general", False):

@@ -57,7 +57,10 @@ class PredictionAnalysis:
 
     def __init__(self, size: SizeDistribution, prediction: PredictionModel, rtol: float = 1e-9):
         if prediction.is_exact and size.is_discrete:
-            raise ValueError("exact predictions of a law with atoms: use SJF/PSJF/SRPT")
+            raise ValueError(
+                "prediction: exact predictions of a size law with atoms (equal predictions tie) "
+                "are not supported by the prediction analyses; with exact predictions SPJF, "
+                "PSPJF and SPRPT are SJF, PSJF and SRPT, which take atoms")
         self.size = size
         self.prediction = prediction
         self.rtol = rtol
