@@ -140,13 +140,6 @@ def test_bad_input(build, match):
         build()
 
 
-def test_overhead_ranks_are_refused_by_the_piecewise_soap_engine():
-    q = qt.MG1(load=0.5, size=SIZES["exp"], prediction=qt.ExponentialPrediction())
-    pol = P.SkipPredict(threshold=1.0, cheap_cost=0.1, cost_model="server")
-    with pytest.raises(ValueError, match="overhead"):
-        q.mean_response_time(pol, method="soap")
-
-
 def test_skippredict_external_matches_simulation():
     q = qt.MG1(load=0.7, size=SIZES["exp"], prediction=qt.ExponentialPrediction())
     pol = P.SkipPredict(threshold=0.5)

@@ -246,6 +246,29 @@ def _quiet(method):
     return wrapper
 
 
+def _overhead_table(br):
+    """``(b, offsets)`` of a branch's overhead segments (those that start at a fixed age):
+    a job of size x enters overhead segment j when x > b[j] (its own service at the
+    segment's start, the overheads before it deducted), and its completion age is
+    ``x + offsets[#{j: b[j] < x}]``; ``None`` for a branch without overhead."""
+    b, offsets = [], [0.0]
+    for sg in br.segments:
+        if sg.overhead:
+            b.append(sg.start[1] - offsets[-1])
+            offsets.append(offsets[-1] + (sg.end[1] - sg.start[1]))
+    if not b:
+        return None
+    return np.array(b), np.array(offsets)
+
+
+def _shift(table, x):
+    """The overhead a job of size x serves (:func:`_overhead_table`); 0 without a table."""
+    if table is None:
+        return None
+    b, offsets = table
+    return offsets[np.searchsorted(b, x, side="left")]
+
+
 class _Seg:
     """A segment's start, end and value as affine functions of x for a batch of m."""
 
@@ -407,10 +430,18 @@ class SOAPAnalysis:
                              f"({rank.branch_key_name!r}) than its segments read "
                              f"({rank.key_name!r}); use "
                              "qtheory.analysis.soap_branched.BranchedSOAP (MG1 does)")
-        if rank.has_overhead:
-            raise ValueError("rank: overhead segments (server-time prediction costs) are not "
-                             "supported by the piecewise SOAP engine")
+        for bi, br in enumerate(rank.branches):
+            for j, sg in enumerate(br.segments):
+                if sg.overhead and sg.start[0] != 0:
+                    raise ValueError(
+                        f"rank: branches[{bi}].segments[{j}] is an overhead segment whose "
+                        "start depends on the key; the SOAP engine takes overhead segments "
+                        "that start at a fixed age (the simulator runs either)")
         if not rank.unit_slopes:
+            if rank.has_overhead:
+                raise ValueError("rank: a rank with overhead segments needs slopes -1, 0 or "
+                                 "+1 (the piecewise SOAP engine: the age-rank engine, which "
+                                 "takes other slopes, has no overhead segments)")
             raise ValueError("rank: the piecewise SOAP engine needs slopes -1, 0 or +1; "
                              "age-only ranks with other slopes go to the age-rank engine "
                              "(qtheory.analysis.agerank)")
@@ -422,7 +453,8 @@ class SOAPAnalysis:
         self.prediction = prediction
         self.rank = rank
         self.rtol = rtol
-        self.m1 = size.moment(1)
+        self._over = [_overhead_table(br) for br in rank.branches]
+        self.m1 = self._mean_completion()
         self._joint = JointIntegrals(size, prediction)
         # the size law's kinks enter through _row_z_points, at the z where a boundary
         # of this rank meets them (with the sign of r)
@@ -438,6 +470,38 @@ class SOAPAnalysis:
         self._atoms: dict | None = None
         self._z_level = 4
         self._level_table = None  # tables of N, O0, S in the level (conditional)
+
+    def _mean_completion(self) -> float:
+        """E[completion age]: the mean size plus each overhead segment's length times the
+        probability that a job is in its branch and enters it (:func:`_overhead_table`). The
+        load is ``lambda`` times this."""
+        m1 = float(self.size.moment(1))
+        if all(t is None for t in self._over):
+            return m1
+        s = self.size
+        for br, table in zip(self.rank.branches, self._over):
+            if table is None:
+                continue
+            b, offsets = table
+            lengths = np.diff(offsets)
+            lo, hi = br.low, br.high
+            if self.rank.key == "none" or (lo == -np.inf and hi == np.inf):
+                m1 += float(np.sum(lengths * s.sf(b)))
+            elif self.rank.key == "size" or self.prediction.is_exact:
+                top = float(s.sf(hi)) if np.isfinite(hi) else 0.0
+                for t, c in zip(b, lengths):
+                    m1 += c * max(float(s.sf(max(lo, t))) - top, 0.0)
+            else:
+                from ..distributions.posterior import bucket_law
+
+                cdf = self.prediction.marginal_cdf(
+                    np.array([max(lo, 0.0), hi if np.isfinite(hi) else 1.0]), s)
+                p = (1.0 if not np.isfinite(hi) else float(cdf[1])) - \
+                    (float(cdf[0]) if lo > 0 else 0.0)
+                if p > 0:
+                    law = bucket_law(s, self.prediction, max(lo, 0.0), hi)
+                    m1 += p * float(np.sum(lengths * law.sf(b)))
+        return m1
 
     # ====================================================================== multipliers
     def _z_split(self, r: np.ndarray):
@@ -566,6 +630,44 @@ class SOAPAnalysis:
                     out.append((m, np.full(n, -bound)))
         return out
 
+    def _regions(self, bi: int) -> list:
+        """``[(offset, x_lo, x_hi), ...]``: branch ``bi``'s ranges of sizes between its
+        overhead breakpoints that hold some of the support, with the overhead served there
+        (one range, offset 0, without overhead)."""
+        lo, hi = self.size.support
+        table = self._over[bi]
+        if table is None:
+            return [(0.0, lo, hi)]
+        b, offsets = table
+        ends = np.concatenate([[-np.inf], b, [np.inf]])
+        out = []
+        for c, a, z in zip(offsets, ends[:-1], ends[1:]):
+            a, z = max(a, lo), min(z, hi)
+            if z > a:
+                out.append((float(c), float(a), float(z)))
+        return out
+
+    def _completions(self, bi: int, n: int, region=None):
+        """The completion age of branch ``bi``'s jobs as affine functions of x, one per
+        range of sizes between its overhead breakpoints (``x + offset``; with ``region``,
+        that range's only), and the breakpoints as boundaries ``x - b`` (a cell boundary:
+        the offset changes there). Without overhead: ``[x]`` and none. As cell edges a
+        boundary written with every offset is harmless (a root outside its own range only
+        adds an edge); the split points in z and r take each range's own
+        (:meth:`_expr_table`)."""
+        table = self._over[bi]
+        X = (np.ones(n), np.zeros(n))
+        if table is None:
+            return [X], []
+        lo, hi = self.size.support
+        regions = self._regions(bi) if region is None else [region]
+        return ([(np.ones(n), np.full(n, c)) for c, _, _ in regions],
+                [_sub(X, (np.zeros(n), np.full(n, v))) for v in table[0] if lo < v < hi])
+
+    def _over_kinks(self) -> list:
+        """Sizes where some branch's completion age jumps (its overhead breakpoints)."""
+        return [float(v) for t in self._over if t is not None for v in t[0]]
+
     # ====================================================================== other jobs
     def _other(self, r: np.ndarray, m: np.ndarray):
         """N(r), O0(r), S(r) for rows of (r, m): closed forms in the other job's size."""
@@ -580,11 +682,14 @@ class SOAPAnalysis:
             k = xm.size
             mi = m[idx]
             rri = (_full(k, 0.0), r[idx])
-            Xi = (_full(k, 1.0), _full(k, 0.0))
+            # the completion age: the size, plus the overhead served (a constant on a cell)
+            shift = _shift(self._over[bi], xm)
+            Xi = (_full(k, 1.0), _full(k, 0.0) if shift is None else shift)
+            xc = xm if shift is None else xm + shift
             cell = mom.cell(c, idx)
             segs_i = segs[bi] if k == n else [_Seg(sg, mi) for sg in br.segments]
             c_aff, found, runs = self._structure(br, segs_i, mi, rri, xm)
-            use_c = found & (_at(c_aff, xm) < xm)
+            use_c = found & (_at(c_aff, xm) < xc)
             A, B = _pick(use_c, c_aff, Xi)
             N[idx] += cell.poly(B, A, 1)
             for lo_f, hi_f, ends, first in runs:
@@ -592,8 +697,8 @@ class SOAPAnalysis:
                 if not every and not ends.any():
                     continue
                 lo_v, hi_v = _at(lo_f, xm), _at(hi_f, xm)
-                inside = (xm > lo_v) & (xm < hi_v)
-                past = xm >= hi_v
+                inside = (xc > lo_v) & (xc < hi_v)
+                past = xc >= hi_v
                 part = _pick(inside, _sub(Xi, lo_f),
                              _pick(past, _sub(hi_f, lo_f), _const(k, 0)))
                 A2, B2 = part
@@ -605,24 +710,29 @@ class SOAPAnalysis:
                     O0[idx] += lin if ends0.all() else np.where(ends0, lin, 0.0)
         return N, O0, S
 
-    def _other_exprs(self, r, m, segs, only=None):
+    def _other_exprs(self, r, m, segs, only=None, region=None):
         """Affine functions of x whose roots bound the other-job cells (with ``only``:
         those of branch ``only``, without the branch bounds)."""
         n = r.size
         rr = (np.zeros(n), r)
-        X = (np.ones(n), np.zeros(n))
         exprs = self._branch_exprs(m, n) if only is None else []
         for bi, br in enumerate(self.rank.branches):
             if only is not None and bi != only:
                 continue
+            Xs, cuts = self._completions(bi, n, region)
+            exprs += cuts
             if br.initial is not None:
                 init = (br.initial[0] * m, np.full(n, br.initial[1]))
                 exprs.append(_sub(init, rr))
             for sg in segs[bi]:
-                exprs += [_sub(sg.V, rr), _sub(X, sg.S), _sub(X, sg.E)]
+                exprs.append(_sub(sg.V, rr))
                 cross = self._cross(sg, rr)
                 if cross is not None:
-                    exprs += [_sub(cross, sg.E), _sub(X, cross)]
+                    exprs.append(_sub(cross, sg.E))
+                for X in Xs:
+                    exprs += [_sub(X, sg.S), _sub(X, sg.E)]
+                    if cross is not None:
+                        exprs.append(_sub(X, cross))
         return exprs
 
     @staticmethod
@@ -716,23 +826,25 @@ class SOAPAnalysis:
         return c_aff, found, runs
 
     # ====================================================================== tagged job
-    def _tagged_exprs(self, m, only=None):
+    def _tagged_exprs(self, m, only=None, region=None):
         """Affine functions of x whose roots bound the tagged job's cells (with ``only``:
         those of branch ``only``, without the branch bounds)."""
         n = m.size
-        X = (np.ones(n), np.zeros(n))
         exprs = self._branch_exprs(m, n) if only is None else []
         for bi, br in enumerate(self.rank.branches):
             if only is not None and bi != only:
                 continue
+            Xs, cuts = self._completions(bi, n, region)
+            exprs += cuts
             segs = [_Seg(s, m) for s in br.segments]
             levels = [sg.V for sg in segs]
             levels += [_add(sg.V, _sub(sg.E, sg.S)) for sg in segs if sg.slope == 1]
-            levels += [_add(sg.V, _sub(X, sg.S)) for sg in segs if sg.slope == 1]
+            levels += [_add(sg.V, _sub(X, sg.S)) for X in Xs for sg in segs if sg.slope == 1]
             if br.initial is not None:
                 levels.append((br.initial[0] * m, np.full(n, br.initial[1])))
             for sg in segs:
-                exprs += [_sub(X, sg.S), _sub(X, sg.E)]
+                for X in Xs:
+                    exprs += [_sub(X, sg.S), _sub(X, sg.E)]
             for i, la in enumerate(levels):
                 for lb in levels[i + 1:]:
                     exprs.append(_sub(la, lb))
@@ -741,7 +853,8 @@ class SOAPAnalysis:
                     continue
                 for lv in levels:
                     a_c = _sub(_add(sg.S, sg.V), lv)
-                    exprs += [_sub(a_c, sg.E), _sub(a_c, X)]
+                    exprs.append(_sub(a_c, sg.E))
+                    exprs += [_sub(a_c, X) for X in Xs]
         return exprs
 
     def _tagged_cells(self, m):
@@ -800,16 +913,26 @@ class SOAPAnalysis:
         :meth:`_tagged_exprs` (``kind="tagged"``), together with the tagged levels
         of :meth:`_level_exprs`, is ``(a + b z) x + c0 + c1 r``: the multiplier m
         enters only the coefficient of x and the rank level r only the constant.
-        Returns arrays ``(a, b, c0, c1, klo, khi)`` for the boundaries with finite
-        constants and a coefficient of x that is not identically 0; ``[klo, khi]`` is
-        the range of the key where the boundary matters (its branch; the whole axis
-        for the branch bounds).
+        Returns arrays ``(a, b, c0, c1, klo, khi, xlo, xhi)`` for the boundaries with
+        finite constants and a coefficient of x that is not identically 0; ``[klo, khi]``
+        is the range of the key where the boundary matters (its branch; the whole axis
+        for the branch bounds) and ``[xlo, xhi]`` the range of sizes (the support, or for
+        a branch with overhead segments the range of sizes whose completion age the
+        boundary is written with: :meth:`_regions`).
         """
         if kind in self._tables:
             return self._tables[kind]
         n_br = len(self.rank.branches)
+        lo, hi = self.size.support
         rows: dict[tuple, list[float]] = {}
-        for owner in (None, *range(n_br)):
+        owners = [(None, None, lo, hi)]
+        for bi in range(n_br):
+            regions = self._regions(bi)
+            if len(regions) == 1:
+                owners.append((bi, None, lo, hi))
+            else:
+                owners += [(bi, reg, reg[1], reg[2]) for reg in regions]
+        for owner, region, xlo, xhi in owners:
             coef = []
             for rv, mv in ((0.0, 0.0), (0.0, 1.0), (1.0, 0.0)):
                 rr, m = np.array([rv]), np.array([mv])
@@ -817,10 +940,11 @@ class SOAPAnalysis:
                     ex = self._branch_exprs(m, 1)
                 elif kind == "other":
                     segs = [[_Seg(sg, m) for sg in br.segments] for br in self.rank.branches]
-                    ex = self._other_exprs(rr, m, segs, only=owner)
-                    ex = ex + self._level_exprs(rr, m, only=owner)
+                    ex = self._other_exprs(rr, m, segs, only=owner, region=region)
+                    ex = ex + self._level_exprs(rr, m, only=owner, region=region)
                 else:
-                    ex = self._tagged_exprs(m, only=owner) + self._level_exprs(rr, m, only=owner)
+                    ex = self._tagged_exprs(m, only=owner, region=region) + \
+                        self._level_exprs(rr, m, only=owner, region=region)
                 coef.append(np.array([[float(e[0][0]), float(e[1][0])] for e in ex])
                             .reshape(-1, 2))
             a = coef[0][:, 0]
@@ -833,11 +957,13 @@ class SOAPAnalysis:
             klo, khi = (-np.inf, np.inf) if br is None else (br.low, br.high)
             for row in zip(a[ok], b[ok], c0[ok], c1[ok]):
                 key = tuple(float(v) for v in row)
-                if key in rows:  # the same boundary in several branches: widen its range
-                    rows[key] = [min(rows[key][0], klo), max(rows[key][1], khi)]
+                if key in rows:  # the same boundary in several branches: widen its ranges
+                    old = rows[key]
+                    rows[key] = [min(old[0], klo), max(old[1], khi),
+                                 min(old[2], xlo), max(old[3], xhi)]
                 else:
-                    rows[key] = [klo, khi]
-        tab = np.array([[*k, *v] for k, v in rows.items()]).reshape(-1, 6)
+                    rows[key] = [klo, khi, xlo, xhi]
+        tab = np.array([[*k, *v] for k, v in rows.items()]).reshape(-1, 8)
         self._tables[kind] = tuple(tab.T)
         return self._tables[kind]
 
@@ -879,15 +1005,15 @@ class SOAPAnalysis:
         # small r, kept the tagged measure mu 6e-8 off with an estimate of 1.6e-11 and the
         # mean 2.4e-10 off with an estimate of 1.8e-12 without it: Weibull 2 sizes, uniform
         # noise 0.5, load 0.5)
-        kinks = np.array([x for x in (*self.size.breakpoints, lo, hi, self.size.scale)
-                          if 0 < x < np.inf])
+        kinks = np.array([x for x in (*self.size.breakpoints, lo, hi, self.size.scale,
+                                      *self._over_kinks()) if 0 < x < np.inf])
         zlo, zhi = self.prediction.noise_support
         fin = np.isfinite(r)
         rr = np.where(fin, r, 0.0)[:, None]
         cols = [np.broadcast_to(np.asarray(self._joint.extra_z, float),
                                 (r.size, len(self._joint.extra_z)))]
         for kind in ("other", "tagged"):
-            a, b, c0, c1, klo, khi = self._expr_table(kind)
+            a, b, c0, c1, klo, khi, xlo, xhi = self._expr_table(kind)
             # a boundary that moves with r does not exist at r = -inf
             live = fin[:, None] | (c1 == 0)[None, :]  # rows x boundaries
             c = c0[None, :] + c1[None, :] * rr
@@ -897,7 +1023,9 @@ class SOAPAnalysis:
                         / b[None, :, None]
                     key = zk * kinks[None, None, :]
                     zk = np.where((b[None, :, None] != 0) & live[:, :, None]
-                                  & self._key_ok(key, klo[None, :, None], khi[None, :, None]),
+                                  & self._key_ok(key, klo[None, :, None], khi[None, :, None])
+                                  & self._key_ok(kinks[None, None, :], xlo[None, :, None],
+                                                 xhi[None, :, None]),
                                   zk, np.nan)
                     cols.append(zk.reshape(r.size, -1))
                 i, j = np.triu_indices(a.size, 1)
@@ -912,7 +1040,8 @@ class SOAPAnalysis:
                 key = z * x
                 good = ((den != 0) & (z > zlo) & (z < zhi) & (x > lo) & (x < hi)
                         & live[:, i] & live[:, j] & self._key_ok(key, klo[i], khi[i])
-                        & self._key_ok(key, klo[j], khi[j]))
+                        & self._key_ok(key, klo[j], khi[j]) & self._key_ok(x, xlo[i], xhi[i])
+                        & self._key_ok(x, xlo[j], xhi[j]))
                 cols.append(np.where(good, z, np.nan))
         z = np.concatenate(cols, axis=1)
         z = np.where((z > zlo) & (z < zhi), z, np.nan)
@@ -925,25 +1054,26 @@ class SOAPAnalysis:
         width = int(np.max(np.sum(np.isfinite(z), axis=1), initial=0))
         return z[:, :width] if width else None
 
-    def _level_exprs(self, r, m, only=None):
+    def _level_exprs(self, r, m, only=None, region=None):
         """Affine functions (level - r) of the tagged job's rank levels and ramp ends (with
         ``only``: those of branch ``only``)."""
         n = m.size
         rr = (np.zeros(n), r * np.ones(n))
-        X = (np.ones(n), np.zeros(n))
         out = []
         for bi, br in enumerate(self.rank.branches):
             if only is not None and bi != only:
                 continue
+            Xs, _ = self._completions(bi, n, region)
             segs = [_Seg(s, m) for s in br.segments]
             for sg in segs:
                 out.append(_sub(sg.V, rr))
                 if sg.slope == 1:
-                    out += [_sub(_add(sg.V, _sub(sg.E, sg.S)), rr),
-                            _sub(_add(sg.V, _sub(X, sg.S)), rr)]
+                    out.append(_sub(_add(sg.V, _sub(sg.E, sg.S)), rr))
+                    out += [_sub(_add(sg.V, _sub(X, sg.S)), rr) for X in Xs]
                 if sg.slope == -1:
                     alpha = _add(sg.S, sg.V)
-                    out += [_sub(_sub(alpha, X), rr), _sub(_sub(alpha, sg.E), rr)]
+                    out += [_sub(_sub(alpha, X), rr) for X in Xs]
+                    out.append(_sub(_sub(alpha, sg.E), rr))
             if br.initial is not None:
                 out.append(_sub((br.initial[0] * m, np.full(n, br.initial[1])), rr))
         return out
@@ -984,7 +1114,7 @@ class SOAPAnalysis:
         z = z[np.isfinite(z) & (z > lo) & (z < hi)]
         return np.unique(np.round(z, 14))
 
-    def _tagged_pieces(self, br, m, xm, at=_at):
+    def _tagged_pieces(self, br, m, xm, at=_at, bi=None):
         """Worst-future-rank structure at the cell midpoint.
 
         Returns ``(R, pieces)``: ``R`` = r^worst(0) (affine in x) and pieces
@@ -993,13 +1123,16 @@ class SOAPAnalysis:
         where xm may be infinite).
         """
         n = xm.size
-        X = (_full(n, 1.0), _full(n, 0.0))
+        # the completion age (the size, plus the overhead served: branch ``bi``'s table)
+        shift = None if bi is None else _shift(self._over[bi], xm)
+        X = (_full(n, 1.0), _full(n, 0.0) if shift is None else shift)
+        xc = xm if shift is None else xm + shift
         segs = [_Seg(s, m) for s in br.segments]
         M = _const(n, -np.inf)
         pieces = []
         for sg in reversed(segs):
-            active = at(sg.S, xm) < xm
-            end_first = at(sg.E, xm) < xm
+            active = at(sg.S, xm) < xc
+            end_first = at(sg.E, xm) < xc
             end = _pick(end_first, sg.E, X)
             M_v = at(M, xm)
             if sg.slope in (0, 1):
@@ -1032,9 +1165,9 @@ class SOAPAnalysis:
         s = self.size
         edges = self._tagged_cells(m)
         nu, mu = np.zeros(n), np.zeros(n)
-        for _c, idx, a, b, xm, _bi, br in self._cells_by_branch(edges, m):
+        for _c, idx, a, b, xm, bi, br in self._cells_by_branch(edges, m):
             ri = r[idx]
-            R, pieces = self._tagged_pieces(br, m[idx], xm)
+            R, pieces = self._tagged_pieces(br, m[idx], xm, bi=bi)
             nu[idx] += self._root_density(R, ri, a, b, None)
             for kind, a_lo, a_hi, lev, sel in pieces:
                 if not np.any(sel):
@@ -1130,8 +1263,8 @@ class SOAPAnalysis:
                 slots = acc.setdefault(float(v), [np.zeros(m.size), np.zeros(m.size)])
                 slots[slot] = slots[slot] + part
 
-        for c, idx, _a, _b, xm, _bi, br in self._cells_by_branch(edges, m):
-            R, pieces = self._tagged_pieces(br, m[idx], xm)
+        for c, idx, _a, _b, xm, bi, br in self._cells_by_branch(edges, m):
+            R, pieces = self._tagged_pieces(br, m[idx], xm, bi=bi)
             cell = mom.cell(c, idx)
             wi = w[idx]
             add(idx, R[1], np.where(R[0] == 0, wi * cell.poly(0.0, 0.0, 0), 0.0), 0)
@@ -1188,10 +1321,11 @@ class SOAPAnalysis:
             return set()
         lo, hi = self.size.support
         zlo, zhi = self.prediction.noise_support
-        xk = sorted({x for x in (*self.size.breakpoints, lo, hi) if 0 < x < np.inf})
+        xk = sorted({x for x in (*self.size.breakpoints, lo, hi, *self._over_kinks())
+                     if 0 < x < np.inf})
         out = set()
         for kind in ("other", "tagged"):
-            a, b, c0, c1, klo, khi = self._expr_table(kind)
+            a, b, c0, c1, klo, khi, xlo, xhi = self._expr_table(kind)
             with np.errstate(divide="ignore", invalid="ignore"):
                 esc = np.where(b != 0, -a / b, np.nan)
             zk = sorted({*self._m_set(), *(float(z) for z in esc if zlo < z < zhi)})
@@ -1203,6 +1337,8 @@ class SOAPAnalysis:
             n_fixed = R.shape[0] - a.size
             lows = np.concatenate([klo, np.full(n_fixed, -np.inf)])
             highs = np.concatenate([khi, np.full(n_fixed, np.inf)])
+            x_lows = np.concatenate([xlo, np.full(n_fixed, -np.inf)])
+            x_highs = np.concatenate([xhi, np.full(n_fixed, np.inf)])
             moving = np.zeros(R.shape[0], dtype=bool)
             moving[:a.size] = c1 != 0
             if not np.any(moving):
@@ -1229,6 +1365,8 @@ class SOAPAnalysis:
             # the key is v = x z: each boundary counts only inside its branch
             for col in range(3):
                 good &= self._key_ok(v, lows[idx[:, col]], highs[idx[:, col]])
+                # and, with overhead segments, inside its range of sizes
+                good &= self._key_ok(u, x_lows[idx[:, col]], x_highs[idx[:, col]])
             out |= {float(v) for v in np.unique(np.round(r[good], 12))}
         return out
 
@@ -1251,13 +1389,18 @@ class SOAPAnalysis:
                     pts.add(float(bound))
         pts |= {v for v in self._atom_masses() if np.isfinite(v)}
         lo, hi = self.size.support
-        kinks = [x for x in (*self.size.breakpoints, lo, hi) if 0 < x < np.inf]
+        kinks = [x for x in (*self.size.breakpoints, lo, hi, *self._over_kinks())
+                 if 0 < x < np.inf]
         for mv in self._m_set():
             m = np.array([mv])
-            for e in self._level_exprs(np.zeros(1), m):
-                cx, c0 = float(e[0][0]), float(e[1][0])
-                if np.isfinite(c0):
-                    pts |= {c0 + cx * x for x in kinks}
+            for bi in range(len(self.rank.branches)):
+                # each range of sizes with its own completion age (one without overhead)
+                for region in self._regions(bi):
+                    at = [x for x in kinks if region[1] <= x <= region[2]]
+                    for e in self._level_exprs(np.zeros(1), m, only=bi, region=region):
+                        cx, c0 = float(e[0][0]), float(e[1][0])
+                        if np.isfinite(c0):
+                            pts |= {c0 + cx * x for x in at}
         pts |= self._crossing_levels()
         out: list[float] = []
         for v in sorted(v for v in pts if np.isfinite(v)):
@@ -1785,7 +1928,7 @@ class SOAPAnalysis:
                 if not np.any(rows):
                     continue
                 xs, ms = xf[rows], mf[rows]
-                R, pieces = self._tagged_pieces(br, ms, xs, _at_any)
+                R, pieces = self._tagged_pieces(br, ms, xs, _at_any, bi=bi)
                 r0 = _at_any(R, xs)
                 # a job whose worst future rank is -inf (never preempted from age 0: the
                 # short jobs of SkipPredict, the first phase of DelayPredict) waits for the

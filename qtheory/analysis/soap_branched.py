@@ -243,7 +243,6 @@ class BranchedSOAP(SOAPAnalysis):
         self.prediction = key_model
         self.rank = rank
         self.rtol = rtol
-        self.m1 = size.moment(1)
         self._noisy = rank.key == "prediction" and not key_model.is_exact
         self._z_rtol = 0.01 * rtol
         self._atom_f = None
@@ -259,6 +258,8 @@ class BranchedSOAP(SOAPAnalysis):
                                key_index=rank.key_index)
             engine = SOAPAnalysis(law, key_model, sub, rtol)
             self.classes.append((p, engine, b))
+        # the mean completion age (the size plus the overhead served, each class's own)
+        self.m1 = float(sum(p * engine.m1 for p, engine, _ in self.classes))
 
     # ---------------------------------------------------------------- mixed functions
     def _functions_of_r(self, r, tagged: bool = True, weights=None, with_err: bool = False):

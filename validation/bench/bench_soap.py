@@ -41,8 +41,8 @@ PREDICTIONS = {
 # SOAP engine and compared with the closed form (reference: a closed-form policy, or
 # "closed" for the policy's own closed form); the prediction-cost policies are timed with
 # their default analysis (the dedicated SOAP derivations of qtheory.analysis.predicted and
-# .delay: the piecewise engine has no overhead segments) and, for external costs, compared
-# with the general engine (reference "soap").
+# .delay) and compared with the general engine (reference "soap"; with server-time costs
+# its overhead segments, since 2026-12-06).
 POLICIES = {
     "SPRPT (via SOAP)": (P.SPRPT(), "SPRPT", "soap"),
     "PSPJF (via SOAP)": (P.PSPJF(), "PSPJF", "soap"),
@@ -58,10 +58,10 @@ POLICIES = {
                                            expensive_cost=0.1), "soap", None),
     "SkipPredict-server(T=1)": (P.SkipPredict(threshold=1.0, cheap_cost=0.05,
                                               expensive_cost=0.1, cost_model="server"),
-                                None, None),
+                                "soap", None),
     "DelayPredict-ext(L=1)": (P.DelayPredict(limit=1.0, expensive_cost=0.1), "soap", None),
     "DelayPredict-server(L=1)": (P.DelayPredict(limit=1.0, expensive_cost=0.1,
-                                                cost_model="server"), None, None),
+                                                cost_model="server"), "soap", None),
 }
 # policies that read a second prediction (queues with qt.MultiPrediction([the prediction,
 # CHEAP])): the bit or the classes from the cheap one, SPRPT on the prediction
@@ -75,7 +75,7 @@ POLICIES_TWO = {
         threshold=1.0, cheap_cost=0.05, expensive_cost=0.1, bit_prediction=1), None, "soap"),
     "SkipPredict-server(T=1), bit Y1": (P.SkipPredict(
         threshold=1.0, cheap_cost=0.05, expensive_cost=0.1, cost_model="server",
-        bit_prediction=1), None, None),
+        bit_prediction=1), "soap", None),
     "SPRPT in 4 classes by Y1 (via SOAP)": (P.RankPolicy(RankFunction(
         "prediction:0", tuple(Branch((Segment(value=(1.0, 0.0), slope=-1),), low=a, high=b)
                               for a, b in zip((-np.inf, *_TWO_CUTS), (*_TWO_CUTS, np.inf))),
@@ -143,9 +143,9 @@ def main(argv=None) -> Path:
         "Cold = one mean response time at load 0.8 on a fresh queue (median of repeats). Peer = "
         "the closed-form engine's SPRPT on the same (size, prediction), same run. Sweep = 50 "
         "loads in [0.05, 0.99] on one queue. |diff| = relative difference to the closed form "
-        "(SkipPredict and DelayPredict with external costs: their dedicated analysis, timed, "
-        "against the general SOAP engine; with server-time costs only the dedicated analysis "
-        "exists). Rows whose prediction reads `+ bit`: a queue with a second prediction "
+        "(SkipPredict and DelayPredict: their dedicated analysis, timed, against the general "
+        "SOAP engine, with server-time costs through its overhead segments). Rows whose "
+        "prediction reads `+ bit`: a queue with a second prediction "
         "(`qt.MultiPrediction`), whose policies take their bit or their classes from it "
         "(SkipPredict's with `bit_prediction=1`: closed form of `qtheory.analysis.skip_two`, "
         "or SOAP on the two-part descriptor; SPRPT split into classes by it, against SPRPT's "
