@@ -438,8 +438,8 @@ class MG1:
                 and not self.size.is_discrete:
             # the closed form (SOAP by hand; the SOAP engine: method="soap")
             return self._engines.bounce().bounce_mean(lam)
-        if isinstance(pol, SkipPredict) and pol.bit_prediction:
-            self.predictions.model(pol.bit_prediction, "policy")
+        if isinstance(pol, SkipPredict):
+            self._bit_model(pol)  # a bit from a prediction the queue lacks: named
         if isinstance(pol, SkipPredict) and pol.bit_prediction \
                 and 0.0 < pol.threshold < np.inf:
             # the closed form with a separate cheap predictor (SOAP: method="soap")
@@ -481,7 +481,7 @@ class MG1:
         value = self.mean_response_time(pol)
         if isinstance(pol, SkipPredict):
             t = pol.threshold
-            bit = self.predictions.model(pol.bit_prediction, "policy")
+            bit = self._bit_model(pol)
             p_long = 0.0 if t == np.inf else 1.0 - float(bit.marginal_cdf(t, self.size))
             return value + pol.external_cost(p_long)
         if isinstance(pol, DelayPredict):
@@ -513,8 +513,8 @@ class MG1:
         server = pol.cost_model == "server"
         c1 = pol.cheap_cost if server else 0.0
         c2 = pol.expensive_cost if server else 0.0
+        self._bit_model(pol)
         if pol.bit_prediction:
-            self.predictions.model(pol.bit_prediction, "policy")
             y0 = self._one_prediction(y, 0)
             if 0.0 < pol.threshold < np.inf:
                 return self._engines.skip_two(pol).conditional(
@@ -523,6 +523,11 @@ class MG1:
         if self.prediction.is_general:
             raise ValueError("prediction: SkipPredict needs a multiplicative prediction model")
         return self._engines.predicted.skip_predict_conditional(lam, pol.threshold, c1, c2, x, y)
+
+    def _bit_model(self, pol: SkipPredict):
+        """The prediction model SkipPredict's bit comes from (an error naming the
+        prediction when the queue has no such model)."""
+        return self.predictions.model(pol.bit_prediction, "policy")
 
     def _one_prediction(self, y, j: int):
         """Prediction ``j`` of ``y``, whose last axis holds one value per prediction model

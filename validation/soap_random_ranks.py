@@ -59,15 +59,37 @@ def _alarm(*_args):
     raise _OverBudget
 
 
-def random_branch(rng, scale: float, low: float = -np.inf, high: float = np.inf) -> Branch:
+def _overhead(rng, scale: float, end_b: float) -> Segment:
+    """An overhead segment from the fixed age ``end_b``: length uniform on ``[0.05, 0.5]``
+    times ``scale``, a random rank (slope -1, 0 or +1; or -inf a quarter of the time)."""
+    length = float(rng.uniform(0.05, 0.5) * scale)
+    if rng.random() < 0.25:
+        return Segment(value=(0.0, -np.inf), end=(0.0, end_b + length), overhead=True)
+    value = (float(rng.choice([0.0, rng.uniform(0, 2)])), float(rng.uniform(-1, 1) * scale))
+    return Segment(value=value, slope=int(rng.choice([-1, 0, 1])),
+                   end=(0.0, end_b + length), overhead=True)
+
+
+def random_branch(rng, scale: float, low: float = -np.inf, high: float = np.inf,
+                  overhead: bool = False) -> Branch:
     """One to three segments with random slopes, values ``(a, b)`` with ``a`` 0 or uniform
     on [0, 2] and ``b`` uniform on ``[-scale, scale]``, increasing ends; the last segment
-    is ``-inf`` a quarter of the time."""
+    is ``-inf`` a quarter of the time. With ``overhead``, one overhead segment
+    (:func:`_overhead`) before the first segment or, half the time, before a later one
+    whose start does not depend on the key (the engine's overhead segments start at a
+    fixed age)."""
     segs = []
     end_a, end_b = 0.0, 0.0
     n = int(rng.integers(1, 4))
+    where = int(rng.integers(0, n)) if overhead and rng.random() < 0.5 else 0
+    placed = not overhead
     for i in range(n):
         last = i == n - 1
+        if not placed and i >= where and end_a == 0.0:
+            seg = _overhead(rng, scale, end_b)
+            segs.append(seg)
+            end_b = seg.end[1]
+            placed = True
         if last and rng.random() < 0.25:
             segs.append(Segment(value=(0.0, -np.inf)))
             break
@@ -82,18 +104,20 @@ def random_branch(rng, scale: float, low: float = -np.inf, high: float = np.inf)
     return Branch(tuple(segs), low=low, high=high)
 
 
-def random_rank(rng, q) -> RankFunction:
+def random_rank(rng, q, overhead: bool = False) -> RankFunction:
     """A random rank keyed by the prediction, one or two branches (split at a random
-    quantile of the prediction between 0.2 and 0.8)."""
+    quantile of the prediction between 0.2 and 0.8); with ``overhead``, each branch with an
+    overhead segment (:func:`random_branch`)."""
     scale = float(q.size.mean)
     if int(rng.integers(1, 3)) == 1:
-        return RankFunction("prediction", (random_branch(rng, scale),))
+        return RankFunction("prediction", (random_branch(rng, scale, overhead=overhead),))
     t = float(np.asarray(q.prediction.marginal_ppf(rng.uniform(0.2, 0.8), q.size)))
-    return RankFunction("prediction", (random_branch(rng, scale, high=t),
-                                       random_branch(rng, scale, low=t)))
+    return RankFunction("prediction", (random_branch(rng, scale, high=t, overhead=overhead),
+                                       random_branch(rng, scale, low=t, overhead=overhead)))
 
 
-def run(seed: int, systems: int, ranks: int, jobs: int, budget: float) -> list:
+def run(seed: int, systems: int, ranks: int, jobs: int, budget: float,
+        overhead: bool = False) -> list:
     """``[(z, heavy, label, note), ...]`` (``z = nan`` where the analysis raised or went over
     ``budget`` seconds)."""
     rng = np.random.default_rng(seed)
@@ -103,7 +127,7 @@ def run(seed: int, systems: int, ranks: int, jobs: int, budget: float) -> list:
         m1, m2, m3 = (float(q.size.moment(k)) for k in (1, 2, 3))
         heavy = not np.isfinite(m3) or m3 / m1**3 > 200.0 or m2 / (m1 * m1) - 1.0 > 10.0
         for _ in range(ranks):
-            rank = random_rank(rng, q)
+            rank = random_rank(rng, q, overhead)
             pol = qt.policies.RankPolicy(rank, label="random rank")
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
@@ -135,12 +159,14 @@ def main(argv=None) -> None:
     ap.add_argument("--ranks", type=int, default=2)
     ap.add_argument("--jobs", type=int, default=400_000)
     ap.add_argument("--budget", type=float, default=60.0)
+    ap.add_argument("--overhead", action="store_true",
+                    help="an overhead segment in every branch (server time at a fixed age)")
     args = ap.parse_args(argv)
     signal.signal(signal.SIGALRM, _alarm)
     rows = []
     for seed in args.seeds:
         t = time.perf_counter()
-        got = run(seed, args.systems, args.ranks, args.jobs, args.budget)
+        got = run(seed, args.systems, args.ranks, args.jobs, args.budget, args.overhead)
         rows.extend(got)
         print(f"seed {seed}: {len(got)} rows in {time.perf_counter() - t:.0f} s", flush=True)
         for z, heavy, label, note in got:

@@ -449,26 +449,32 @@ class SOAPAnalysis:
             raise ValueError("prediction: the SOAP engine needs a multiplicative prediction "
                              "model (Y = X * Z); a general ConditionalPrediction works with "
                              "the closed forms of SPJF, PSPJF and SPRPT only")
-        self.size = size
-        self.prediction = prediction
-        self.rank = rank
-        self.rtol = rtol
+        self._init_level_state(size, prediction, rank, rtol)
         self._over = [_overhead_table(br) for br in rank.branches]
         self.m1 = self._mean_completion()
         self._joint = JointIntegrals(size, prediction)
         # the size law's kinks enter through _row_z_points, at the z where a boundary
         # of this rank meets them (with the sign of r)
         self._joint.kink_splits = False
-        self._noisy = rank.key == "prediction" and not prediction.is_exact
         self._tables: dict[str, tuple] = {}
+        self._joint.extra_z = tuple(self._structural_z())
+        self._z_level = 4
+
+    def _init_level_state(self, size, prediction, rank, rtol) -> None:
+        """The laws, the rank and the state of the adaptive integral over rank levels
+        (shared with :class:`~qtheory.analysis.soap_branched.BranchedSOAP`, whose functions
+        of the level come from its classes)."""
+        self.size = size
+        self.prediction = prediction
+        self.rank = rank
+        self.rtol = rtol
+        self._noisy = rank.key == "prediction" and not prediction.is_exact
         self._z_rtol = _Z_RTOL * rtol
         self._atom_f = None
         self._atom_err: dict = {}
-        self._joint.extra_z = tuple(self._structural_z())
+        self._atoms: dict | None = None
         self._grids: dict[tuple, tuple] = {}
         self._pieces: list | None = None
-        self._atoms: dict | None = None
-        self._z_level = 4
         self._level_table = None  # tables of N, O0, S in the level (conditional)
 
     def _mean_completion(self) -> float:

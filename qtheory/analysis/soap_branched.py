@@ -239,18 +239,7 @@ class BranchedSOAP(SOAPAnalysis):
             key_model = _as_models(predictions).model(rank.key_index, "key")
         else:
             key_model = ExactPrediction()
-        self.size = size
-        self.prediction = key_model
-        self.rank = rank
-        self.rtol = rtol
-        self._noisy = rank.key == "prediction" and not key_model.is_exact
-        self._z_rtol = 0.01 * rtol
-        self._atom_f = None
-        self._atom_err: dict = {}
-        self._atoms: dict | None = None
-        self._grids: dict[tuple, tuple] = {}
-        self._pieces: list | None = None
-        self._level_table = None
+        self._init_level_state(size, key_model, rank, rtol)
         self.classes = []
         for p, law, b in branch_classes(size, predictions, rank):
             br = rank.branches[b]
