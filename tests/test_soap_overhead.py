@@ -76,23 +76,6 @@ def test_two_predictors_server_costs_through_the_branched_engine():
                                q.conditional_response_time(pol, x, y), rtol=1e-10)
 
 
-def test_the_load_is_that_of_the_completion_age():
-    """E[completion age] = E[X] + c1 + c2 P(Y > T) for SkipPredict (every job serves c1,
-    the predicted-long ones c2 too), E[X] + c2 P(X > L) for DelayPredict; a queue stable
-    by its sizes but not with the overhead gives inf."""
-    pred = qt.ExponentialPrediction()
-    skip = P.SkipPredict(1.0, 0.05, 0.1, cost_model="server")
-    a = SOAPAnalysis(EXP, pred, skip.rank())
-    p_long = 1.0 - float(pred.marginal_cdf(np.array([1.0]), EXP)[0])
-    assert a.m1 == pytest.approx(1.0 + 0.05 + 0.1 * p_long, rel=1e-12)
-    delay = SOAPAnalysis(WEIBULL, pred, P.DelayPredict(1.0, 0.1, cost_model="server").rank())
-    assert delay.m1 == pytest.approx(WEIBULL.mean + 0.1 * float(WEIBULL.sf(1.0)), rel=1e-12)
-    lam = 1.01 / a.m1  # lambda E[completion] = 1.01, lambda E[X] < 0.97
-    assert a.mean(lam)[0] == np.inf and np.all(np.isinf(a.conditional(lam, 1.0, 1.0)))
-    q = qt.MG1(arrival_rate=lam, size=EXP, prediction=pred)
-    assert q.load < 1 and q.mean_response_time(skip, method="soap") == np.inf
-
-
 USER_RANKS = {
     # every job's prediction computed on the server first (0.2, never preempted), then SPRPT
     "prediction first": RankFunction.single("prediction", [
@@ -108,12 +91,37 @@ USER_RANKS = {
         Segment(value=(1, 0), end=(0, 1.0)),
         Segment(value=(0, 0), end=(0, 1.3), overhead=True),
         Segment(value=(1, -1), slope=-1)]),
+    # by the true size: jobs up to 1 first come first served, the longer ones pay 0.2 (never
+    # preempted) and then run by SRPT
+    "size branches, overhead for longs": RankFunction("size", (
+        Branch((Segment(value=(0, 0)),), high=1.0),
+        Branch((Segment(value=(0, -INF), end=(0, 0.2), overhead=True),
+                Segment(value=(1, 0), slope=-1)), low=1.0))),
     # two buckets; the long ones pay 0.1 first, then FB
     "buckets, overhead for longs": RankFunction("prediction", (
         Branch((Segment(value=(0, 0)),), high=1.0),
         Branch((Segment(value=(0, 1), end=(0, 0.1), overhead=True),
                 Segment(value=(0, 1), slope=1)), low=1.0))),
 }
+
+
+def test_the_load_is_that_of_the_completion_age():
+    """E[completion age] = E[X] + c1 + c2 P(Y > T) for SkipPredict (every job serves c1,
+    the predicted-long ones c2 too), E[X] + c2 P(X > L) for DelayPredict; a queue stable
+    by its sizes but not with the overhead gives inf."""
+    pred = qt.ExponentialPrediction()
+    skip = P.SkipPredict(1.0, 0.05, 0.1, cost_model="server")
+    a = SOAPAnalysis(EXP, pred, skip.rank())
+    p_long = 1.0 - float(pred.marginal_cdf(np.array([1.0]), EXP)[0])
+    assert a.m1 == pytest.approx(1.0 + 0.05 + 0.1 * p_long, rel=1e-12)
+    delay = SOAPAnalysis(WEIBULL, pred, P.DelayPredict(1.0, 0.1, cost_model="server").rank())
+    assert delay.m1 == pytest.approx(WEIBULL.mean + 0.1 * float(WEIBULL.sf(1.0)), rel=1e-12)
+    by_size = SOAPAnalysis(WEIBULL, pred, USER_RANKS["size branches, overhead for longs"])
+    assert by_size.m1 == pytest.approx(WEIBULL.mean + 0.2 * float(WEIBULL.sf(1.0)), rel=1e-12)
+    lam = 1.01 / a.m1  # lambda E[completion] = 1.01, lambda E[X] < 0.97
+    assert a.mean(lam)[0] == np.inf and np.all(np.isinf(a.conditional(lam, 1.0, 1.0)))
+    q = qt.MG1(arrival_rate=lam, size=EXP, prediction=pred)
+    assert q.load < 1 and q.mean_response_time(skip, method="soap") == np.inf
 
 
 @pytest.mark.parametrize("name", list(USER_RANKS))

@@ -75,9 +75,9 @@ def random_branch(rng, scale: float, low: float = -np.inf, high: float = np.inf,
     """One to three segments with random slopes, values ``(a, b)`` with ``a`` 0 or uniform
     on [0, 2] and ``b`` uniform on ``[-scale, scale]``, increasing ends; the last segment
     is ``-inf`` a quarter of the time. With ``overhead``, one overhead segment
-    (:func:`_overhead`) before the first segment or, half the time, before a later one
-    whose start does not depend on the key (the engine's overhead segments start at a
-    fixed age)."""
+    (:func:`_overhead`) before the first segment or, half the time, before a random later
+    one, the segments before it ending at fixed ages (the engine's overhead segments start
+    at a fixed age)."""
     segs = []
     end_a, end_b = 0.0, 0.0
     n = int(rng.integers(1, 4))
@@ -85,7 +85,7 @@ def random_branch(rng, scale: float, low: float = -np.inf, high: float = np.inf,
     placed = not overhead
     for i in range(n):
         last = i == n - 1
-        if not placed and i >= where and end_a == 0.0:
+        if not placed and i >= where:
             seg = _overhead(rng, scale, end_b)
             segs.append(seg)
             end_b = seg.end[1]
@@ -98,7 +98,9 @@ def random_branch(rng, scale: float, low: float = -np.inf, high: float = np.inf,
         if last:
             segs.append(Segment(value=value, slope=slope))
         else:
-            end_a += float(rng.choice([0.0, rng.uniform(0, 1)]))
+            if placed:
+                end_a += float(rng.choice([0.0, rng.uniform(0, 1)]))
+            # (before the overhead segment the ends stay fixed ages: it starts at one)
             end_b += float(rng.uniform(0.05, 1.0) * scale)
             segs.append(Segment(value=value, slope=slope, end=(end_a, end_b)))
     return Branch(tuple(segs), low=low, high=high)
@@ -135,6 +137,9 @@ def run(seed: int, systems: int, ranks: int, jobs: int, budget: float,
                     signal.alarm(int(budget))
                     a, _ = q.mean_response_time_with_error(pol, method="soap")
                     signal.alarm(0)
+                    if a == np.inf:  # lambda E[completion age] >= 1 (with overhead)
+                        out.append((np.nan, heavy, label, f"unstable: analytic inf {rank!r}"))
+                        continue
                     s = q.simulate(pol, jobs=jobs, replications=8,
                                    seed=int(rng.integers(2**31)))
                 except _OverBudget:
