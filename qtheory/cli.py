@@ -31,7 +31,7 @@ from .policies import POLICY_NAMES, get_policy
 from .queue import METHODS, MG1
 
 __all__ = ["main", "parse_size", "parse_prediction", "parse_predictions", "split_policies",
-           "headline_table"]
+           "parse_jobs", "headline_table"]
 
 _SIZES = {
     "exponential": dists.Exponential,
@@ -156,6 +156,67 @@ def parse_predictions(specs: Sequence[str] | None):
     return models[0] if len(models) == 1 else preds.MultiPrediction(models)
 
 
+def parse_jobs(spec: str, models: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The jobs of ``--conditional``: ``"x"`` or ``"x:y"`` (with several prediction models
+    ``"x:y0:y1..."``, one value per model), comma-separated. Returns the sizes and the
+    predictions (``None`` when no job gives one; shape (jobs, models) with several models).
+
+    Examples
+    --------
+    >>> parse_jobs("0.5:0.6,2:1.5", 1)
+    (array([0.5, 2. ]), array([0.6, 1.5]))
+    >>> parse_jobs("1:0.8:1.2", 2)[1]
+    array([[0.8, 1.2]])
+    """
+    xs, ys = [], []
+    for item in spec.split(","):
+        if not item.strip():
+            continue
+        try:
+            vals = [float(v) for v in item.split(":")]
+        except ValueError:
+            raise ValueError(f"--conditional: expected numbers x[:y], got {item.strip()!r}") \
+                from None
+        if len(vals) not in (1, 1 + models):
+            raise ValueError(f"--conditional: job {item.strip()!r} needs its size and "
+                             f"{models} prediction(s) (x:y{':y' * (models - 1)}), or its size "
+                             "alone")
+        xs.append(vals[0])
+        ys.append(vals[1:])
+    if not xs:
+        raise ValueError("--conditional: give at least one job")
+    if all(not y for y in ys):
+        return np.array(xs), None
+    if not all(ys):
+        raise ValueError("--conditional: give the predictions of every job or of none")
+    y = np.array(ys)
+    return np.array(xs), (y[:, 0] if models == 1 else y)
+
+
+def _reads_other_predictions(pol) -> bool:
+    """True when ``pol`` reads a prediction other than the first (its conditional response
+    time then takes every prediction of a job)."""
+    if getattr(pol, "bit_prediction", 0):
+        return True
+    try:
+        rank = pol.rank()
+    except TypeError:  # ranks built from the laws (Gittins): the first prediction only
+        return False
+    return rank is not None and bool(rank.key_index or rank.branch_index)
+
+
+def _conditional(q: MG1, pol, x, y) -> list:
+    """E[T | x, y] of the jobs of ``--conditional`` (exact predictions: y = x)."""
+    if y is None and pol.uses_prediction:
+        if not q.prediction.is_exact:
+            raise ValueError(f"--conditional: {pol.name} reads the prediction; give each job "
+                             "as x:y")
+        y = x
+    if y is not None and y.ndim == 2 and not _reads_other_predictions(pol):
+        y = y[:, 0]
+    return np.atleast_1d(q.conditional_response_time(pol, x, y)).tolist()
+
+
 def _queue(args) -> MG1:
     size = parse_size(args.size)
     prediction = parse_predictions(args.prediction)
@@ -174,12 +235,21 @@ def _solve(args) -> int:
     policies = [get_policy(spec) for spec in split_policies(args.policy)]
     if args.simulate is not None and args.simulate < 1:
         raise ValueError(f"--simulate must be a positive number of jobs, got {args.simulate}")
+    jobs = None if args.conditional is None else parse_jobs(args.conditional,
+                                                            len(q.predictions))
     rows = []
     for pol in policies:
         t0 = time.perf_counter()
         value, err = q.mean_response_time_with_error(pol, method=args.method, dps=args.dps)
         row = {"policy": pol.name, "mean_response_time": value, "error_estimate": err,
                "seconds": time.perf_counter() - t0, "spec": repr(pol)}
+        if jobs is not None:
+            row["conditional"] = [
+                {"x": float(xv), "y": None if jobs[1] is None else np.atleast_1d(yv).tolist(),
+                 "mean_response_time": _json_number(v) if args.json else v}
+                for xv, yv, v in zip(jobs[0], jobs[1] if jobs[1] is not None
+                                     else [None] * jobs[0].size,
+                                     _conditional(q, pol, *jobs))]
         if args.simulate is not None:
             sim = q.simulate(pol, jobs=args.simulate, replications=args.replications,
                              seed=args.seed)
@@ -213,6 +283,10 @@ def _solve(args) -> int:
                 line += (f"   simulated {sim['mean']:.6g} +- {half:.2g} "
                          f"({100 * sim['level']:g}% CI, z = {sim['z']:+.2f})")
             print(line)
+            for c in r.get("conditional", []):
+                given = f"x={c['x']:g}" + ("" if c["y"] is None else
+                                           ", y=" + "/".join(f"{v:g}" for v in c["y"]))
+                print(f"    E[T | {given}] = {c['mean_response_time']:.12g}")
     return 0
 
 
@@ -305,6 +379,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--simulate", type=int, default=None, metavar="JOBS",
                    help="also simulate each policy (JOBS measured jobs a replication) and "
                         "print the simulated mean, its confidence interval and z")
+    s.add_argument("--conditional", default=None, metavar="JOBS",
+                   help="also E[T | size, prediction] of these jobs: x or x:y "
+                        "(x:y0:y1... with several predictions), comma-separated")
     s.add_argument("--replications", type=int, default=8, help="replications of --simulate")
     s.add_argument("--seed", type=int, default=2025, help="seed of --simulate")
     s.add_argument("--json", action="store_true", help="machine-readable output")

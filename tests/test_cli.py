@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 import qtheory as qt
@@ -194,3 +195,48 @@ def test_parse_policy_round_trip(pol):
                       for f in dataclasses.fields(pol))
     assert qt.policies.parse_policy(f"{type(pol).__name__.lower()}:{fields}") == pol
     assert qt.policies.get_policy(f"{type(pol).__name__}") == type(pol)()
+
+
+def test_conditional_response_times(capsys):
+    """``--conditional``: E[T | x, y] of the given jobs, as the Python API gives them; with
+    several predictions each job gives all of them, and a policy that reads only the first
+    gets the first."""
+    out = _solve_json(["--policy", "SPRPT,FCFS", "--size", "exp:mean=1", "--prediction",
+                       "exponential", "--load", "0.8", "--conditional", "0.5:0.6,2:1.5"],
+                      capsys)
+    q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    x, y = np.array([0.5, 2.0]), np.array([0.6, 1.5])
+    for r, name in zip(out["results"], ("SPRPT", "FCFS")):
+        got = [c["mean_response_time"] for c in r["conditional"]]
+        assert got == q.conditional_response_time(name, x, y).tolist()
+        assert [c["y"] for c in r["conditional"]] == [[0.6], [1.5]]
+    two = qt.MultiPrediction([qt.ExponentialPrediction(), qt.UniformPrediction(0.5)])
+    q2 = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=two)
+    skip = qt.policies.SkipPredict(threshold=1.0, bit_prediction=1)
+    out = _solve_json(["--policy", "SkipPredict:threshold=1,bit_prediction=1,SPRPT",
+                       "--size", "exp:mean=1", "--prediction", "exponential", "--prediction",
+                       "uniform:alpha=0.5", "--load", "0.8", "--conditional",
+                       "0.5:0.6:0.4,2:1.5:2.5"], capsys)
+    y2 = np.array([[0.6, 0.4], [1.5, 2.5]])
+    got = [[c["mean_response_time"] for c in r["conditional"]] for r in out["results"]]
+    assert got[0] == q2.conditional_response_time(skip, x, y2).tolist()
+    assert got[1] == q2.conditional_response_time("SPRPT", x, y2[:, 0]).tolist()
+    # exact predictions: the size alone (SPJF is then SJF)
+    assert main(["solve", "--policy", "SPJF", "--size", "exp:mean=1", "--load", "0.5",
+                 "--conditional", "1"]) == 0
+    sjf = qt.MG1(load=0.5, size=qt.Exponential(mean=1.0)).conditional_response_time("SJF", 1.0)
+    assert f"E[T | x=1] = {sjf:.12g}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["--prediction", "exponential", "--policy", "SPRPT", "--conditional", "1"],
+     "reads the prediction; give each job as x:y"),
+    (["--prediction", "exponential", "--prediction", "exponential", "--policy", "SPRPT",
+      "--conditional", "1:2"], "needs its size and 2 prediction"),
+    (["--policy", "SRPT", "--conditional", "1:a"], "expected numbers"),
+    (["--prediction", "exponential", "--policy", "SPRPT", "--conditional", "1:1,2"],
+     "every job or of none"),
+])
+def test_conditional_errors(argv, match, capsys):
+    assert main(["solve", *argv, "--size", "exp:mean=1", "--load", "0.5"]) == 2
+    assert match in capsys.readouterr().err
