@@ -13,7 +13,7 @@ z-score ``(simulated - analytic) / standard error``. A value that takes more tha
 points: see ``docs/soap.md``); heavy tails are marked as in ``sim_random.py``.
 
 Run: ``python validation/soap_random_ranks.py [seed ...] [--systems N] [--ranks K]
-[--jobs J] [--budget S]``.
+[--jobs J] [--budget S] [--overhead]``.
 
 First run (2026-12-05, seeds 1 to 3, 6 systems of 2 ranks each, 4e5 jobs a replication):
 two light-tailed rows far off, z = -87 (Pareto 3.19 sizes: 3.138 against 2.692 simulated)
@@ -30,6 +30,16 @@ Last run (after both fixes, seeds 1 to 4, 6 systems of 2 ranks each, 4e5 jobs, b
 standard deviation 0.90, none beyond 3. Of the 8 heavy rows one has ``|z| > 4``: -6.64 on
 Pareto(2.67) sizes, whose third moment is infinite (simulated means come out low there:
 ``sim_random.py``).
+
+With ``--overhead`` every branch has an overhead segment (server time at a fixed age:
+:func:`_overhead`), which the engine takes since 2026-12-06. First run (seeds 1 to 3, 5 systems
+of 2 ranks each, 2e5 jobs, budget 30 s): 30 rows, 15 over the budget, 3 unstable (the overhead
+takes ``lambda E[completion age]`` to 1 or more: the analysis gives inf, the simulated means grow
+without bound); on the 9 light-tailed rows mean z -0.72, sd 1.54, one beyond 3: -3.44, a
+hyperexponential law at an effective load of 0.88, which with 8e6 jobs came out -1.51 and
+-0.67 on two seeds (+2.05 with 2e6); the next worst, -2.14 (hyperexponential, effective load
+0.88), came out -0.12 and -1.48 with 4e6 jobs. Of the 3 heavy rows one has ``|z| > 4``: -4.64 on
+Pareto(2.55) sizes (infinite third moment).
 """
 
 from __future__ import annotations
