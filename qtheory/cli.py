@@ -149,7 +149,7 @@ def parse_predictions(specs: Sequence[str] | None):
     Examples
     --------
     >>> parse_predictions(["exponential", "uniform:alpha=0.5"])
-    MultiPrediction(models=(ExponentialPrediction(), UniformPrediction(alpha=0.5)))
+    MultiPrediction([ExponentialPrediction(), UniformPrediction(alpha=0.5)])
     """
     specs = list(specs or ["exact"])
     models = [parse_prediction(v) for v in specs]

@@ -241,7 +241,7 @@ def _rank(kind, value, law):
 def test_tables_everywhere_on_random_mixes(spec, load):
     """Random mixes of laws and ranks (Gittins, SERPT, FB, constant, non-preemptive,
     callable): every interval tabulated against none, class means to 1e-11 relative or
-    within the analysis's own error estimate where that is larger. Two classes of the
+    within the sum of the two analyses' own error estimates where that is larger. Two classes of the
     hyperexponential law ranked by its Gittins or SERPT rank are left out: that rank rises
     to 3 like ``3 - c exp(-5 a / 3)``, flat to rounding past age 20, where one class's
     levels meet the other's rank at ages that rounding decides, with or without tables
@@ -263,12 +263,15 @@ def test_tables_everywhere_on_random_mixes(spec, load):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", qt.QuadratureWarning)  # (the case above)
             multiclass._TABLE_LEAST = 1
-            got, _ = ClassRankAnalysis(classes()).class_means(lam)
+            got, got_err = ClassRankAnalysis(classes()).class_means(lam)
             multiclass._TABLE_LEAST = 1 << 62
             want, err = ClassRankAnalysis(classes()).class_means(lam)
     finally:
         multiclass._TABLE_LEAST = old
-    assert np.all(np.abs(got - want) <= np.maximum(1e-11 * np.abs(want), err))
+    # two computations, each within its own estimate: they differ by at most the sum (a
+    # truncated Weibull 0.5 law ranked by SERPT beside Gittins ranks, load 0.5: 1.2e-9 apart
+    # with estimates 7.3e-10 each, found 2026-12-06)
+    assert np.all(np.abs(got - want) <= np.maximum(1e-11 * np.abs(want), err + got_err))
 
 
 def test_ranks_flat_to_rounding_across_classes_converge():
