@@ -497,3 +497,19 @@ def test_rising_rank_that_drops_equals_the_age_rank_engine():
         ref = qt.MG1(arrival_rate=lam, size=size).mean_response_time(
             P.RankPolicy(f, label="f"))
         assert soap == pytest.approx(ref, rel=1e-10)
+
+
+def test_noise_split_points_have_no_slivers():
+    """The split points of the noise quadrature are distinct beyond rounding: a crossing
+    computed within 1e-13 of a structural point (kept to 14 digits) takes its value and is
+    merged with it (a 4-segment rank had five such pairs, each a sliver piece of 15 nodes)."""
+    from qtheory.rank import RankFunction, Segment
+
+    rank = RankFunction.single("prediction", [
+        Segment(value=(0, -np.inf), end=(0, 0.1)), Segment(value=(1, 0), slope=-1, end=(0, 1.1)),
+        Segment(value=(0, 0), end=(0, 1.3)), Segment(value=(1, -1), slope=-1)])
+    a = SOAPAnalysis(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), rank)
+    z = a._z_split(np.array([-0.5, 0.3, 1.0, 2.0]))
+    for row in z:
+        pts = np.unique(row[np.isfinite(row)])
+        assert np.all(np.diff(pts) > 1e-13 * pts[1:]), pts

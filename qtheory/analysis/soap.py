@@ -1051,6 +1051,16 @@ class SOAPAnalysis:
                 cols.append(np.where(good, z, np.nan))
         z = np.concatenate(cols, axis=1)
         z = np.where((z > zlo) & (z < zhi), z, np.nan)
+        # points within 1e-13 of a fixed split point (that the noise quadrature adds itself:
+        # the noise law's kinks, 1, the structural points, rounded to 14 digits) take its
+        # value, so that the two are merged (a crossing computed as 0.666666666666667 beside
+        # the structural 0.66666666666667 made a sliver piece of 15 nodes and more)
+        fixed = {1.0, *self.prediction.noise_breakpoints,
+                 *(float(v) for v in self._joint.extra_z)}
+        with np.errstate(invalid="ignore"):
+            for f in fixed:
+                if np.isfinite(f) and f != 0:
+                    z = np.where(np.abs(z - f) <= 1e-13 * abs(f), f, z)
         # merge points closer than 1e-13 (relative): a sliver piece gains nothing
         z = np.sort(z, axis=1)
         close = np.zeros(z.shape, dtype=bool)
