@@ -244,12 +244,10 @@ def _solve(args) -> int:
         row = {"policy": pol.name, "mean_response_time": value, "error_estimate": err,
                "seconds": time.perf_counter() - t0, "spec": repr(pol)}
         if jobs is not None:
-            row["conditional"] = [
-                {"x": float(xv), "y": None if jobs[1] is None else np.atleast_1d(yv).tolist(),
-                 "mean_response_time": _json_number(v) if args.json else v}
-                for xv, yv, v in zip(jobs[0], jobs[1] if jobs[1] is not None
-                                     else [None] * jobs[0].size,
-                                     _conditional(q, pol, *jobs))]
+            x, y = jobs
+            given = [None] * x.size if y is None else [np.atleast_1d(v).tolist() for v in y]
+            row["conditional"] = [{"x": float(xv), "y": yv, "mean_response_time": v}
+                                  for xv, yv, v in zip(x, given, _conditional(q, pol, x, y))]
         if args.simulate is not None:
             sim = q.simulate(pol, jobs=args.simulate, replications=args.replications,
                              seed=args.seed)
@@ -262,6 +260,8 @@ def _solve(args) -> int:
     if args.json:
         for r in rows:
             r["mean_response_time"] = _json_number(r["mean_response_time"])
+            for c in r.get("conditional", []):
+                c["mean_response_time"] = _json_number(c["mean_response_time"])
             if "simulation" in r:
                 sim = r["simulation"]
                 for k in ("mean", "std_error", "z"):

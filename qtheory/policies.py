@@ -489,15 +489,21 @@ class SkipPredict(Policy):
             return 0.0
         return self.cheap_cost + self.expensive_cost * p_long
 
+    def server_costs(self) -> tuple[float, float]:
+        """``(c1, c2)``: the server time of the cheap and of the expensive prediction
+        (both 0 in the external model)."""
+        if self.cost_model == "server":
+            return self.cheap_cost, self.expensive_cost
+        return 0.0, 0.0
+
     def rank(self) -> RankFunction:
-        server = self.cost_model == "server"
-        c1, c2, T = self.cheap_cost, self.expensive_cost, self.threshold
+        (c1, c2), T = self.server_costs(), self.threshold
         short, long = [], []
-        if server and c1 > 0:
+        if c1 > 0:
             short.append(Segment(value=(0.0, -_INF), end=(0.0, c1), overhead=True))
             long.append(Segment(value=(0.0, -_INF), end=(0.0, c1), overhead=True))
         short.append(Segment(value=(0.0, -_INF)))
-        if server and c2 > 0:
+        if c2 > 0:
             long.append(Segment(value=(0.0, 0.0), end=(0.0, c1 + c2), overhead=True))
         long.append(Segment(value=(1.0, 0.0), slope=-1))
         if T == _INF:
@@ -1040,10 +1046,8 @@ def parse_policy(spec: str) -> Policy:
     """
     if not isinstance(spec, str):
         raise TypeError(f"policy: expected a string spec, got {type(spec).__name__}")
-    name, colon, params = spec.partition(":")
+    name, _, params = spec.partition(":")
     key = name.strip().upper()
-    if key in _BY_NAME and not colon:
-        return _BY_NAME[key]()
     if key in _BY_NAME:
         if params.strip():
             raise ValueError(f"policy: {_BY_NAME[key].__name__} takes no parameters, "

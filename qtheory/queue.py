@@ -440,17 +440,11 @@ class MG1:
             return self._engines.bounce().bounce_mean(lam)
         if isinstance(pol, SkipPredict):
             self._bit_model(pol)  # a bit from a prediction the queue lacks: named
-        if isinstance(pol, SkipPredict) and pol.bit_prediction \
-                and 0.0 < pol.threshold < np.inf:
-            # the closed form with a separate cheap predictor (SOAP: method="soap")
-            server = pol.cost_model == "server"
-            return self._engines.skip_two(pol).mean(
-                lam, pol.cheap_cost if server else 0.0, pol.expensive_cost if server else 0.0)
-        if isinstance(pol, SkipPredict):
-            server = pol.cost_model == "server"
-            return self._engines.predicted.skip_predict_mean(
-                lam, pol.threshold, pol.cheap_cost if server else 0.0,
-                pol.expensive_cost if server else 0.0)
+            c1, c2 = pol.server_costs()
+            if pol.bit_prediction and 0.0 < pol.threshold < np.inf:
+                # the closed form with a separate cheap predictor (SOAP: method="soap")
+                return self._engines.skip_two(pol).mean(lam, c1, c2)
+            return self._engines.predicted.skip_predict_mean(lam, pol.threshold, c1, c2)
         if isinstance(pol, DelayPredict):
             return self._engines.delay(pol).mean(lam)
         rank = pol.rank()
@@ -510,9 +504,7 @@ class MG1:
     def _skip_conditional(self, pol: SkipPredict, lam: float, x, y):
         """SkipPredict's conditional response times from its closed forms (both cost models;
         with a separate cheap predictor ``y[..., j]`` is prediction ``j``)."""
-        server = pol.cost_model == "server"
-        c1 = pol.cheap_cost if server else 0.0
-        c2 = pol.expensive_cost if server else 0.0
+        c1, c2 = pol.server_costs()
         self._bit_model(pol)
         if pol.bit_prediction:
             y0 = self._one_prediction(y, 0)

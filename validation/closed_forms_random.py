@@ -144,10 +144,7 @@ def advice_policies(rng, q) -> list:
     return [P.OneBit(threshold=t), P.OneBit(threshold=t, preemptive=True, within="fifo"),
             P.Buckets(thresholds=_quantiles(rng, q, int(rng.integers(1, 4)))),
             P.Buckets(thresholds=_quantiles(rng, q, int(rng.integers(1, 4))), preemptive=True),
-            P.SkipPredict(threshold=t, cheap_cost=cheap,
-                          expensive_cost=cheap + float(rng.uniform(0.0, 0.2)) * m1),
-            P.DelayPredict(limit=float(rng.uniform(0.2, 3.0)) * m1,
-                           expensive_cost=float(rng.uniform(0.0, 0.2)) * m1),
+            *_skip_delay(rng, m1, t, cheap, "external"),
             P.TRAIL(c=float(rng.uniform(0.0, 1.5)), on="size"),
             P.TRAIL(c=float(rng.uniform(0.0, 1.5))), P.SRPTBounce()]
 
@@ -182,20 +179,27 @@ def two_policies(rng, q) -> list:
             ("SPRPT", P.RankPolicy(split, label=f"SPRPT split {len(cuts) + 1}"))]
 
 
+def _skip_delay(rng, m1: float, t: float, cheap: float, cost_model: str) -> list:
+    """SkipPredict (threshold ``t``, cheap cost ``cheap``) and DelayPredict with random
+    expensive costs up to a fifth of the mean size ``m1`` and a random limit, in
+    ``cost_model``."""
+    P = qt.policies
+    return [P.SkipPredict(threshold=t, cheap_cost=cheap, cost_model=cost_model,
+                          expensive_cost=cheap + float(rng.uniform(0.0, 0.2)) * m1),
+            P.DelayPredict(limit=float(rng.uniform(0.2, 3.0)) * m1, cost_model=cost_model,
+                           expensive_cost=float(rng.uniform(0.0, 0.2)) * m1)]
+
+
 def server_policies(rng, q) -> list:
     """SkipPredict and DelayPredict with server-time costs and random parameters (as
     :func:`advice_policies` draws them): their closed forms against SOAP's engine with
     overhead segments (since 2026-12-06)."""
     from sim_random import _quantiles
 
-    P = qt.policies
     m1 = float(q.size.mean)
     (t,) = _quantiles(rng, q, 1) or (1.0,)
     cheap = float(rng.uniform(0.0, 0.05)) * m1
-    return [P.SkipPredict(threshold=t, cheap_cost=cheap, cost_model="server",
-                          expensive_cost=cheap + float(rng.uniform(0.0, 0.2)) * m1),
-            P.DelayPredict(limit=float(rng.uniform(0.2, 3.0)) * m1, cost_model="server",
-                           expensive_cost=float(rng.uniform(0.0, 0.2)) * m1)]
+    return _skip_delay(rng, m1, t, cheap, "server")
 
 
 def two_server_policies(rng, q) -> list:

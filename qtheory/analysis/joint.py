@@ -274,14 +274,18 @@ class JointIntegrals:
         return out
 
     # ------------------------------------------------------------------ continuous
+    def fixed_z(self) -> set:
+        """The split points of the Z-integral that every row has: the noise law's kinks, 1,
+        and ``extra_z``."""
+        return set(self.prediction.noise_breakpoints) | {1.0} | {float(v) for v in self.extra_z}
+
     def _z_points(self, y, extra=None):
         """Breakpoints of the Z-integral inside the noise support, per row (unsorted).
 
         ``extra`` (rows x k, nan allowed) adds per-row split points."""
         p, s = self.prediction, self.size
         zlo, zhi = p.noise_support
-        fixed = set(p.noise_breakpoints) | {1.0} | {float(v) for v in self.extra_z}
-        fixed = np.array(sorted(z for z in fixed if zlo < z < zhi), dtype=float)
+        fixed = np.array(sorted(z for z in self.fixed_z() if zlo < z < zhi), dtype=float)
         kinks = np.array([x for x in s.breakpoints if 0 < x < np.inf], dtype=float)
         cols = [np.broadcast_to(fixed, (y.size, fixed.size))]
         if kinks.size and self.kink_splits:

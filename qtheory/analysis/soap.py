@@ -482,32 +482,33 @@ class SOAPAnalysis:
         probability that a job is in its branch and enters it (:func:`_overhead_table`). The
         load is ``lambda`` times this."""
         m1 = float(self.size.moment(1))
-        if all(t is None for t in self._over):
-            return m1
-        s = self.size
         for br, table in zip(self.rank.branches, self._over):
-            if table is None:
-                continue
-            b, offsets = table
-            lengths = np.diff(offsets)
-            lo, hi = br.low, br.high
-            if self.rank.key == "none" or (lo == -np.inf and hi == np.inf):
-                m1 += float(np.sum(lengths * s.sf(b)))
-            elif self.rank.key == "size" or self.prediction.is_exact:
-                top = float(s.sf(hi)) if np.isfinite(hi) else 0.0
-                for t, c in zip(b, lengths):
-                    m1 += c * max(float(s.sf(max(lo, t))) - top, 0.0)
-            else:
-                from ..distributions.posterior import bucket_law
-
-                cdf = self.prediction.marginal_cdf(
-                    np.array([max(lo, 0.0), hi if np.isfinite(hi) else 1.0]), s)
-                p = (1.0 if not np.isfinite(hi) else float(cdf[1])) - \
-                    (float(cdf[0]) if lo > 0 else 0.0)
-                if p > 0:
-                    law = bucket_law(s, self.prediction, max(lo, 0.0), hi)
-                    m1 += p * float(np.sum(lengths * law.sf(b)))
+            if table is not None:
+                b, offsets = table
+                m1 += float(np.sum(np.diff(offsets) * self._in_branch_above(br, b)))
         return m1
+
+    def _in_branch_above(self, br, t: np.ndarray) -> np.ndarray:
+        """P(a job's key is in branch ``br`` and its size is above ``t``), for sizes ``t``."""
+        s = self.size
+        lo, hi = br.low, br.high
+        if self.rank.key != "prediction" or self.prediction.is_exact or \
+                (lo == -np.inf and hi == np.inf):
+            # the key is the size (or the branch holds every job: key "none" has one)
+            top = float(s.sf(hi)) if np.isfinite(hi) else 0.0
+            return np.maximum(np.asarray(s.sf(np.maximum(lo, t)), float) - top, 0.0)
+        # a bucket of a noisy prediction: its probability times its law's tail
+        from ..distributions.posterior import bucket_law
+
+        low = max(lo, 0.0)
+
+        def cdf(v):
+            return float(self.prediction.marginal_cdf(np.array([v]), s)[0])
+
+        p = (1.0 if hi == np.inf else cdf(hi)) - (cdf(low) if low > 0 else 0.0)
+        if p <= 0:
+            return np.zeros(np.shape(t))
+        return p * np.asarray(bucket_law(s, self.prediction, low, hi).sf(t), float)
 
     # ====================================================================== multipliers
     def _z_split(self, r: np.ndarray):
@@ -1055,10 +1056,8 @@ class SOAPAnalysis:
         # the noise law's kinks, 1, the structural points, rounded to 14 digits) take its
         # value, so that the two are merged (a crossing computed as 0.666666666666667 beside
         # the structural 0.66666666666667 made a sliver piece of 15 nodes and more)
-        fixed = {1.0, *self.prediction.noise_breakpoints,
-                 *(float(v) for v in self._joint.extra_z)}
         with np.errstate(invalid="ignore"):
-            for f in fixed:
+            for f in self._joint.fixed_z():
                 if np.isfinite(f) and f != 0:
                     z = np.where(np.abs(z - f) <= 1e-13 * abs(f), f, z)
         # merge points closer than 1e-13 (relative): a sliver piece gains nothing

@@ -48,6 +48,7 @@ from ..policies import get_policy
 from .kernels import layout as L
 from .ranks import CompiledPolicy, compile_policy
 from .result import PERCENTILES, SimulationResult, SimulationWarning, histogram_percentiles
+from .rng import prediction_stream
 from .sampling import encode_prediction, encode_size, noise_times_sizes
 
 __all__ = ["simulate", "BACKENDS", "prepare", "Prepared", "Outcome"]
@@ -150,7 +151,7 @@ class Prepared:
             code, p = enc
             p = np.asarray(p, float)
             prm.append(np.concatenate([p, np.zeros(2)])[:2])
-            out.append((int(code), 8 + int(j)))
+            out.append((int(code), prediction_stream(j)))
         self.nprm = np.ascontiguousarray(np.concatenate(prm), float)
         return out
 
@@ -385,13 +386,15 @@ def _all_predictions(prep: Prepared, rec: np.ndarray, notes: list) -> np.ndarray
     out[:, :, 0] = rec[:, :, 2]
     sizes = rec[:, :, 1]
     for j in range(1, len(models)):
-        enc = encode_prediction(models.model(j, "records"))
+        model = models.model(j, "records")
+        enc = encode_prediction(model)
         if enc is None:
-            notes.append(f"records: prediction {j} ({models.model(j, 'records')!r}) has no "
-                         "in-kernel sampler; its records are NaN")
+            notes.append(f"records: prediction {j} ({model!r}) has no in-kernel sampler; its "
+                         "records are NaN")
             continue
         code, prm = enc
-        out[:, :, j] = noise_times_sizes(prep.seed, 8 + j, code, prm, prep.warmup, sizes)
+        out[:, :, j] = noise_times_sizes(prep.seed, prediction_stream(j), code, prm,
+                                         prep.warmup, sizes)
     return out
 
 

@@ -29,7 +29,8 @@ import numpy as np
 from ._bits import bits_f64, f64_bits
 from ._jit import jit
 
-__all__ = ["mix64", "stream_key", "uniform", "uniforms", "log_unit", "ndtri", "STREAMS"]
+__all__ = ["mix64", "stream_key", "uniform", "uniforms", "log_unit", "ndtri", "STREAMS",
+           "prediction_stream"]
 
 _GAMMA = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -44,6 +45,13 @@ _TWO_M53 = 1.0 / 9007199254740992.0
 
 #: Stream numbers: one per kind of random quantity of a job.
 STREAMS = {"interarrival": 0, "size": 1, "size_branch": 2, "noise": 3, "class": 4}
+
+
+def prediction_stream(j: int) -> int:
+    """The stream of the noise of prediction ``j >= 1`` of a
+    :class:`~qtheory.MultiPrediction` (prediction 0's is ``STREAMS["noise"]``): ``8 + j``,
+    its own, so that a model's draws do not depend on which others a policy reads."""
+    return 8 + int(j)
 
 
 @jit
