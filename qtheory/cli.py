@@ -372,7 +372,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                    help="policy name(s) or spec(s), comma-separated or the option repeated: "
                         f"{', '.join(POLICY_NAMES)}, Gittins, SERPT, SRPT-Bounce, or with "
                         "parameters, e.g. TRAIL:c=0.5, OneBit:threshold=1,preemptive=true, "
-                        "Buckets:thresholds=0.5/2, SkipPredict:threshold=1,expensive_cost=0.1")
+                        "Buckets:thresholds=0.5/2, SkipPredict:threshold=1,expensive_cost=0.1; "
+                        "a rank function of your own saved as JSON: Rank:file=PATH")
     _queue_arguments(s)
     s.add_argument("--method", default="quad", choices=METHODS)
     s.add_argument("--dps", type=int, default=30, help="digits for --method mpmath")

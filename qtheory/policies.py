@@ -927,6 +927,44 @@ class RankPolicy(Policy):
             raise ValueError("function must be a qtheory.rank.RankFunction or a callable "
                              f"r(age), got {type(self.function).__name__}")
 
+    @classmethod
+    def from_file(cls, path, label: str | None = None) -> RankPolicy:
+        """The policy of a rank function saved as JSON
+        (:meth:`qtheory.rank.RankFunction.to_dict`, :meth:`~qtheory.rank.RankFunction.from_dict`
+        for the form); the command line reads such files (``--policy Rank:file=PATH``).
+        Its label is ``label``, else the file's ``"label"`` entry, else the file's name
+        without its suffix.
+
+        Examples
+        --------
+        >>> import json, tempfile, pathlib
+        >>> from qtheory.rank import RankFunction, Segment
+        >>> r = RankFunction.single("prediction", [Segment(value=(2.0, 0.0), slope=-1)])
+        >>> path = pathlib.Path(tempfile.mkdtemp()) / "twice.json"
+        >>> _ = path.write_text(json.dumps(r.to_dict()))
+        >>> pol = RankPolicy.from_file(path)
+        >>> pol.name, pol.function == r
+        ('twice', True)
+        """
+        import json
+        from pathlib import Path
+
+        path = Path(path)
+        try:
+            data = json.loads(path.read_text())
+        except OSError as exc:
+            raise ValueError(f"file: cannot read the rank file {str(path)!r}: "
+                             f"{exc.strerror or exc}") from None
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"file: {str(path)!r} is not JSON: {exc}") from None
+        try:
+            rank = RankFunction.from_dict(data)
+        except ValueError as exc:
+            raise ValueError(f"file {str(path)!r}: {exc}") from None
+        if label is None:
+            label = data.get("label") if isinstance(data.get("label"), str) else path.stem
+        return cls(rank, label=label)
+
     @property
     def name(self) -> str:  # type: ignore[override]
         return self.label
@@ -1043,6 +1081,9 @@ def parse_policy(spec: str) -> Policy:
     (0.5, 2.0)
     >>> parse_policy("SkipPredict:threshold=1,expensive_cost=0.1,bit_prediction=1").name
     'SkipPredict-external(T=1, c1=0, c2=0.1, bit=prediction:1)'
+
+    A user's rank function, saved as JSON (:meth:`RankPolicy.from_file`), is
+    ``"Rank:file=PATH"`` (with ``label=NAME`` optionally).
     """
     if not isinstance(spec, str):
         raise TypeError(f"policy: expected a string spec, got {type(spec).__name__}")
@@ -1053,9 +1094,12 @@ def parse_policy(spec: str) -> Policy:
             raise ValueError(f"policy: {_BY_NAME[key].__name__} takes no parameters, "
                              f"got {params.strip()!r}")
         return _BY_NAME[key]()
+    if key.replace("_", "") in ("RANK", "RANKPOLICY"):
+        return _parse_rank_spec(spec, params)
     cls = _BY_SPEC.get(key.replace("-", "").replace("_", ""))
     if cls is None:
-        known = ", ".join((*_ALL_NAMES, *(c.__name__ for c in _BY_SPEC.values())))
+        known = ", ".join((*_ALL_NAMES, *(c.__name__ for c in _BY_SPEC.values()),
+                           "Rank:file=PATH"))
         raise ValueError(f"policy: unknown name {name.strip()!r}; known: {known}")
     fields = {f.name.lower(): f for f in dataclasses.fields(cls)}
     kwargs = {}
@@ -1073,6 +1117,26 @@ def parse_policy(spec: str) -> Policy:
             raise ValueError(f"policy: parameter {f.name!r} given twice in {spec!r}")
         kwargs[f.name] = _spec_value(cls, f.name, str(f.type), v)
     return cls(**kwargs)
+
+
+def _parse_rank_spec(spec: str, params: str) -> RankPolicy:
+    """``Rank:file=PATH[,label=NAME]``: a :class:`RankPolicy` read from a JSON rank file."""
+    kwargs: dict = {}
+    for item in params.split(","):
+        if not item.strip():
+            continue
+        k, eq, v = item.partition("=")
+        k = k.strip().lower()
+        if not eq or k not in ("file", "label"):
+            raise ValueError(f"policy: Rank takes file=PATH and optionally label=NAME, got "
+                             f"{item.strip()!r} in {spec!r}")
+        if k in kwargs:
+            raise ValueError(f"policy: parameter {k!r} given twice in {spec!r}")
+        kwargs[k] = v.strip()
+    if not kwargs.get("file"):
+        raise ValueError(f"policy: Rank needs file=PATH (a JSON rank function, see "
+                         f"qtheory.rank.RankFunction.from_dict), got {spec!r}")
+    return RankPolicy.from_file(kwargs["file"], label=kwargs.get("label"))
 
 
 def get_policy(policy) -> Policy:

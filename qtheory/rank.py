@@ -63,6 +63,40 @@ def _affine(name: str, value, allow_inf: bool = False) -> tuple[float, float]:
     return (a, b)
 
 
+def _json_float(v: float):
+    """``v`` for JSON: a float, or the strings ``"inf"``/``"-inf"``."""
+    v = float(v)
+    return v if np.isfinite(v) else ("inf" if v > 0 else "-inf")
+
+
+def _json_num(v, where: str) -> float:
+    """A number of :meth:`RankFunction.from_dict`'s data: a number or a numeric string."""
+    if isinstance(v, bool) or not isinstance(v, (int, float, str)):
+        raise ValueError(f"{where}: expected a number, got {v!r}")
+    try:
+        out = float(v)
+    except ValueError:
+        raise ValueError(f"{where}: expected a number, got {v!r}") from None
+    if np.isnan(out):
+        raise ValueError(f"{where}: NaN is not a rank parameter")
+    return out
+
+
+def _json_pair(v, where: str) -> tuple[float, float]:
+    """An affine pair ``[coefficient of the key, constant]`` of the data."""
+    if not isinstance(v, (list, tuple)) or len(v) != 2:
+        raise ValueError(f"{where}: expected a pair [coefficient of the key, constant], "
+                         f"got {v!r}")
+    return (_json_num(v[0], where), _json_num(v[1], where))
+
+
+def _only(d: dict, allowed: tuple, where: str) -> None:
+    extra = sorted(set(d) - set(allowed))
+    if extra:
+        raise ValueError(f"{where}: unknown entr{'y' if len(extra) == 1 else 'ies'} "
+                         f"{', '.join(map(repr, extra))}; allowed: {', '.join(allowed)}")
+
+
 @dataclass(frozen=True)
 class Segment:
     """Rank ``value + slope*(age - start)`` for ``start <= age < end``.
@@ -265,6 +299,109 @@ class RankFunction:
     def unit_slopes(self) -> bool:
         """True when every segment has slope -1, 0 or +1 (the piecewise SOAP engine's form)."""
         return all(s.slope in (-1, 0, 1) for b in self.branches for s in b.segments)
+
+    def to_dict(self) -> dict:
+        """The rank as plain data (lists, numbers, strings) that :func:`json.dumps` writes
+        as strict JSON: infinities as the strings ``"inf"`` and ``"-inf"``. Segments' starts
+        are left out (each is the end of the segment before it). :meth:`from_dict` reads it
+        back, equal to this rank.
+
+        Examples
+        --------
+        >>> import json
+        >>> r = RankFunction.single("prediction", [Segment(value=(1.0, 0.0), slope=-1)])
+        >>> print(json.dumps(r.to_dict()))  # doctest: +NORMALIZE_WHITESPACE
+        {"key": "prediction", "branch_key": null, "branches": [{"low": "-inf",
+        "high": "inf", "initial": null, "segments": [{"value": [1.0, 0.0], "slope": -1,
+        "end": [0.0, "inf"], "overhead": false}]}]}
+        >>> RankFunction.from_dict(json.loads(json.dumps(r.to_dict()))) == r
+        True
+        """
+        def pair(v):
+            return [_json_float(v[0]), _json_float(v[1])]
+
+        return {
+            "key": self.key_name,
+            "branch_key": self.branch_key_name if self.branched else None,
+            "branches": [
+                {"low": _json_float(b.low), "high": _json_float(b.high),
+                 "initial": None if b.initial is None else pair(b.initial),
+                 "segments": [{"value": pair(sg.value), "slope": sg.slope, "end": pair(sg.end),
+                               "overhead": bool(sg.overhead)} for sg in b.segments]}
+                for b in self.branches],
+        }
+
+    @classmethod
+    def from_dict(cls, data) -> RankFunction:
+        """A rank from the plain data of :meth:`to_dict` (a JSON file's contents).
+
+        Only ``"key"`` and ``"branches"`` are required; in a branch ``"low"``, ``"high"``
+        (default: the whole axis) and ``"initial"`` (none) may be left out, in a segment
+        ``"slope"`` (0), ``"end"`` (the last segment's ``[0, "inf"]``) and ``"overhead"``
+        (false). Numbers may be written as strings (``"inf"``, ``"-inf"``, ``"1e-3"``).
+        A wrong or unknown entry raises a ``ValueError`` naming its place
+        (``branches[0].segments[1].slope``).
+
+        Examples
+        --------
+        TRAIL with ``c = 0.5`` (SPRPT while the age is below half the prediction, then
+        never preempted), written by hand:
+
+        >>> r = RankFunction.from_dict({"key": "prediction", "branches": [{"segments": [
+        ...     {"value": [1, 0], "slope": -1, "end": [0.5, 0]},
+        ...     {"value": [0, "-inf"]}]}]})
+        >>> float(r.evaluate(k=2.0, age=0.5)), float(r.evaluate(k=2.0, age=1.5))
+        (1.5, -inf)
+        """
+        if not isinstance(data, dict):
+            raise ValueError(f"rank: expected a mapping with 'key' and 'branches', got "
+                             f"{type(data).__name__}")
+        _only(data, ("key", "branch_key", "branches", "label"), "rank")
+        if "key" not in data or "branches" not in data:
+            raise ValueError("rank: needs 'key' and 'branches'")
+        branches = data["branches"]
+        if not isinstance(branches, list) or not branches:
+            raise ValueError("rank.branches: expected a non-empty list of branches")
+        out = []
+        for i, b in enumerate(branches):
+            where = f"branches[{i}]"
+            if not isinstance(b, dict):
+                raise ValueError(f"{where}: expected a mapping, got {type(b).__name__}")
+            _only(b, ("low", "high", "initial", "segments"), where)
+            segs = b.get("segments")
+            if not isinstance(segs, list) or not segs:
+                raise ValueError(f"{where}.segments: expected a non-empty list of segments")
+            made = []
+            for j, sg in enumerate(segs):
+                at = f"{where}.segments[{j}]"
+                if not isinstance(sg, dict):
+                    raise ValueError(f"{at}: expected a mapping, got {type(sg).__name__}")
+                _only(sg, ("value", "slope", "end", "overhead"), at)
+                last = j == len(segs) - 1
+                if not last and "end" not in sg:
+                    raise ValueError(f"{at}.end: every segment but the last needs an end")
+                overhead = sg.get("overhead", False)
+                if not isinstance(overhead, bool):
+                    raise ValueError(f"{at}.overhead: expected true or false, got "
+                                     f"{overhead!r}")
+                try:
+                    made.append(Segment(
+                        value=_json_pair(sg.get("value", [0, 0]), f"{at}.value"),
+                        slope=_json_num(sg.get("slope", 0), f"{at}.slope"),
+                        end=_json_pair(sg.get("end", [0, "inf"]), f"{at}.end"),
+                        overhead=overhead))
+                except ValueError as exc:
+                    raise ValueError(f"{at}: {exc}") from None
+            init = b.get("initial")
+            try:
+                out.append(Branch(tuple(made),
+                                  low=_json_num(b.get("low", "-inf"), f"{where}.low"),
+                                  high=_json_num(b.get("high", "inf"), f"{where}.high"),
+                                  initial=None if init is None
+                                  else _json_pair(init, f"{where}.initial")))
+            except ValueError as exc:
+                raise ValueError(f"{where}: {exc}") from None
+        return cls(data["key"], tuple(out), branch_key=data.get("branch_key"))
 
     def evaluate(self, k, age, branch_k=None):
         """Rank at key ``k`` and age ``age`` (vectorised; broadcasts); ``branch_k`` is the

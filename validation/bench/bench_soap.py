@@ -5,7 +5,9 @@ time on a fresh queue (cold: all quadrature built from scratch; median of
 ``--repeats`` runs) and a sweep of 50 loads on one queue, and reports the ratio to
 the closed-form engine's SPRPT measured in the same run, plus the relative
 difference to the closed form where one exists. Target of the SOAP issue: any SOAP
-policy <= 200 ms per value at 1e-8 relative for continuous size laws.
+policy <= 200 ms per value at 1e-8 relative for continuous size laws; so every cold value
+is timed twice, at the queue's default rtol (1e-9) and at 1e-8, and PASS means the value at
+1e-8 took at most 200 ms with an error estimate of at most 1e-8.
 
 Usage: ``python validation/bench/bench_soap.py [--repeats 5] [--out FILE]``
 """
@@ -82,6 +84,10 @@ POLICIES_TWO = {
         branch_key="prediction:1"), label="SPRPT in 4 classes by Y1"), "SPRPT", None),
 }
 TARGET_MS = 200.0
+# the issue's tolerance: "any SOAP policy <= 200 ms per value at 1e-8 relative"; each row is
+# also timed at the queue's default rtol (1e-9), ten times tighter
+TARGET_RTOL = 1e-8
+TARGET_LABEL = "1e-8"
 
 
 def _time(fn, repeats):
@@ -116,22 +122,29 @@ def main(argv=None) -> Path:
                 for name, (pol, ref, method), preds, plabel in cases:
                     kw = {"method": method} if method else {}
 
-                    def cold(pol=pol, size=size, preds=preds, kw=kw):
-                        return qt.MG1(load=0.8, size=size, prediction=preds).mean_response_time(
-                            pol, **kw)
-                    t, v = _time(cold, args.repeats)
+                    def cold(pol=pol, size=size, preds=preds, kw=kw, rtol=None):
+                        q = qt.MG1(load=0.8, size=size, prediction=preds,
+                                   **({} if rtol is None else {"rtol": rtol}))
+                        return q.mean_response_time_with_error(pol, **kw)
+                    t, (v, _) = _time(cold, args.repeats)
+                    t8, (v8, e8) = _time(lambda cold=cold: cold(rtol=TARGET_RTOL),
+                                         args.repeats)
                     q = qt.MG1(load=0.8, size=size, prediction=preds)
                     t0 = time.perf_counter()
                     q.sweep(pol, loads)
                     sweep_t = time.perf_counter() - t0
-                    diff = ""
+                    diff = diff8 = ""
                     if ref is not None:
                         closed = q.mean_response_time(
                             pol, method="soap") if ref == "soap" else q.mean_response_time(
                             pol if ref == "closed" else ref)
                         diff = f"{abs(v / closed - 1):.1e}"
+                        diff8 = f"{abs(v8 / closed - 1):.1e}"
+                    else:  # no closed form: against the value at the default rtol
+                        diff8 = f"{abs(v8 / v - 1):.1e}*"
+                    ok = t8 * 1e3 <= TARGET_MS and e8 <= TARGET_RTOL * abs(v8)
                     rows.append((sname, plabel, name, t * 1e3, t / peer_t, sweep_t, diff,
-                                 "PASS" if t * 1e3 <= TARGET_MS else "FAIL"))
+                                 t8 * 1e3, e8 / abs(v8), diff8, "PASS" if ok else "FAIL"))
     lines = [
         "# SOAP engine benchmark",
         "",
@@ -151,12 +164,21 @@ def main(argv=None) -> Path:
         "or SOAP on the two-part descriptor; SPRPT split into classes by it, against SPRPT's "
         "closed form).",
         "",
-        "| size | prediction | policy | cold ms | / peer | sweep s | abs diff | <= 200 ms |",
-        "|---|---|---|---:|---:|---:|---:|---|",
+        f"The issue's target is a value in at most {TARGET_MS:.0f} ms at {TARGET_LABEL} "
+        "relative: the columns `1e-8 ...` time the same cold value on a queue with "
+        f"`rtol={TARGET_LABEL}` (median of repeats), give its own error estimate "
+        "(relative) and its difference to the closed form (marked `*` where there is "
+        "none: to the value at the default rtol). PASS: at most "
+        f"{TARGET_MS:.0f} ms with an estimate of at most {TARGET_LABEL}. The other "
+        "columns are at the default rtol (1e-9).",
+        "",
+        "| size | prediction | policy | cold ms | / peer | sweep s | abs diff | 1e-8 ms | "
+        "1e-8 estimate | 1e-8 diff | <= 200 ms at 1e-8 |",
+        "|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in rows:
         lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.2f} | "
-                     f"{r[6]} | {r[7]} |")
+                     f"{r[6]} | {r[7]:.1f} | {r[8]:.1e} | {r[9]} | {r[10]} |")
     return _write(lines, rec, args.out)
 
 
