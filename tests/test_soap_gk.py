@@ -1,0 +1,110 @@
+"""The SOAP engine's first rule on finite pieces of the level: the 15-point Gauss-Kronrod
+pair (qtheory.analysis.quadrature.gauss_kronrod15), with tanh-sinh where its estimate is too
+large. Checks: the rule's constants; values with and without it agree within their
+estimates and with closed forms; the pieces with endpoint singularities go on to tanh-sinh;
+and the level count falls (the reason for the rule)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.analysis.quadrature import gauss_kronrod15
+from qtheory.analysis.soap import SOAPAnalysis
+from qtheory.analysis.soap_branched import BranchedSOAP
+from qtheory.rank import Branch, RankFunction, Segment
+
+
+def test_rule_constants():
+    """The Gauss nodes and weights are numpy's 7-point Gauss-Legendre rule; the Kronrod
+    rule integrates x**k exactly up to degree 23 and the Gauss rule up to 13 (and not 14)."""
+    x, wk, wg = gauss_kronrod15()
+    t, w = np.polynomial.legendre.leggauss(7)
+    assert np.allclose(x[wg > 0], 0.5 * (t + 1.0), rtol=0, atol=2e-16)
+    assert np.allclose(wg[wg > 0], 0.5 * w, rtol=0, atol=2e-16)
+    assert np.all(np.diff(x) > 0) and np.all(wk > 0)
+    for k in range(24):
+        assert abs(np.sum(wk * x**k) - 1.0 / (k + 1)) < 1e-15
+    for k in range(14):
+        assert abs(np.sum(wg * x**k) - 1.0 / (k + 1)) < 1e-15
+    assert abs(np.sum(wg * x**14) - 1.0 / 15) > 1e-10
+
+
+def _four_classes():
+    cuts = (0.5, 1.0, 2.0)
+    rank = RankFunction("prediction:0", tuple(
+        Branch((Segment(value=(1.0, 0.0), slope=-1),), low=a, high=b)
+        for a, b in zip((-np.inf, *cuts), (*cuts, np.inf))), branch_key="prediction:1")
+    preds = qt.MultiPrediction([qt.ExponentialPrediction(), qt.UniformPrediction(alpha=0.5)])
+    return rank, preds
+
+
+_MID = RankFunction.single("prediction", [
+    Segment(value=(1.0, 0.0), slope=-1, end=(0.0, 0.5)),
+    Segment(value=(1.0, -0.5), slope=0, end=(0.0, 1.5)),
+    Segment(value=(1.0, -0.5), slope=-1, end=(0.0, 3.0)),
+    Segment(value=(1.0, -2.0), slope=-1)])
+
+
+class _TanhSinhOnly(SOAPAnalysis):
+    gauss_kronrod_first = False
+
+
+class _BranchedTanhSinhOnly(BranchedSOAP):
+    gauss_kronrod_first = False
+
+
+def _levels(a):
+    return sum(g[1].size for g in a._grids.values())
+
+
+def test_four_classes_against_closed_form_and_tanh_sinh():
+    """SPRPT split into 4 classes by a second prediction is SPRPT: the value with the
+    Gauss-Kronrod start is within its estimate of the closed form and of the tanh-sinh-only
+    value; two pieces (next to r = 0, where the integrand has endpoint singularities) go on
+    to tanh-sinh, the other ten finite ones are accepted at 15 nodes, and the levels
+    evaluated fall from 910 to at most 600."""
+    rank, preds = _four_classes()
+    size = qt.Exponential(mean=1.0)
+    lam = 0.8
+    a = BranchedSOAP(size, preds, rank)
+    b = _BranchedTanhSinhOnly(size, preds, rank)
+    v, e = a.mean(lam)
+    w, f = b.mean(lam)
+    closed = qt.MG1(arrival_rate=lam, size=size, prediction=preds[0]).mean_response_time(
+        "SPRPT")
+    assert e <= 1e-9 * v and abs(v - closed) <= e
+    assert abs(v - w) <= e + f
+    kinds = [(p[0], a._grids[p][0]) for p in a._pieces]
+    assert sum(1 for k, lv in kinds if k == "F" and lv == 0) == 10
+    assert sum(1 for k, lv in kinds if k == "F" and lv >= 3) == 2
+    assert _levels(a) <= 600 < _levels(b)
+
+
+@pytest.mark.parametrize("lam", [0.3, 0.8, 0.97])
+def test_user_rank_agrees_with_tanh_sinh(lam):
+    """A four-segment user rank (no closed form): both rules agree within the sum of their
+    estimates, at low and high loads (the Gauss-Kronrod decision is taken per load)."""
+    size, pred = qt.Exponential(mean=1.0), qt.ExponentialPrediction()
+    a, b = SOAPAnalysis(size, pred, _MID), _TanhSinhOnly(size, pred, _MID)
+    v, e = a.mean(lam)
+    w, f = b.mean(lam)
+    assert e <= 1e-9 * v and f <= 1e-9 * w
+    assert abs(v - w) <= e + f
+
+
+def test_sweep_after_cold():
+    """A sweep on one analysis (pieces accepted by Gauss-Kronrod at one load may go on to
+    tanh-sinh at another) gives the cold values."""
+    size = qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0)
+    pred = qt.ExponentialPrediction()
+    rank = qt.policies.TRAIL(c=0.8).rank()
+    warm = SOAPAnalysis(size, pred, rank)
+    for lam in (0.5 / size.mean, 0.95 / size.mean, 0.2 / size.mean):
+        v, e = warm.mean(lam)
+        c, g = SOAPAnalysis(size, pred, rank).mean(lam)
+        assert abs(v - c) <= e + g
+        closed = qt.MG1(arrival_rate=lam, size=size, prediction=pred).mean_response_time(
+            qt.policies.TRAIL(c=0.8))
+        assert abs(v / closed - 1.0) < 1e-9
