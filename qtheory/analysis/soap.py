@@ -92,7 +92,6 @@ Supported: continuous size laws; the multiplicative prediction models of
 from __future__ import annotations
 
 import functools
-import types
 import warnings
 from itertools import combinations
 
@@ -147,18 +146,6 @@ _MAX_PIECES = 300
 # had G7 within 2e-11 of the converged value and K15 within 4e-16; the two next to r = 0
 # (endpoint singularities) had G31 still 1.5e-4 off, and go on
 _GK_LEVEL = 0
-# the noise quadrature likewise (gauss_kronrod_noise): each (rank level, noise piece) pair
-# first takes the Gauss-Kronrod pair in the noise's quantile u (15 nodes, as many as
-# tanh-sinh's first level, but mostly enough: SPRPT in 4 classes 1.23M -> 0.78M node
-# evaluations), except the pieces at an end of the noise's support and those over more than
-# the factor _GK_SPAN in z, which keep tanh-sinh from level 1: their integrands can pile up
-# at an end, beyond every Gauss-Kronrod node (a level near 0 has most of nu within z < 1e-10:
-# with Gauss-Kronrod on a piece from 6e-11 to 1, SkipPredict with two exponential
-# predictions came out 6e-6 off with an estimate of 5e-8). A pair whose |K15 - G7| is too
-# large goes on with tanh-sinh level _Z_AFTER_GK, every node afresh (level 1 would rarely do
-# where Gauss-Kronrod did not)
-_Z_AFTER_GK = 2
-_GK_SPAN = 4.0
 # a finite piece in the level on one side of 0 over more than this factor is cut
 # geometrically (_geometric_cuts)
 _R_SPAN = 16.0
@@ -184,16 +171,6 @@ def _geometric_cuts(pts) -> tuple[list, list]:
         lows += cuts[:-1]
         highs += cuts[1:]
     return lows, highs
-
-
-@functools.lru_cache(maxsize=1)
-def _gk_noise_rule():
-    """The Gauss-Kronrod pair in the shape of a tanh-sinh rule for
-    :meth:`~qtheory.analysis.joint.JointIntegrals._nodes_u` (``left``, ``right``, ``weight``
-    on (0, 1)), with ``gauss_ratio``: the Gauss weight over the Kronrod weight at each node
-    (0 at the Kronrod-only nodes)."""
-    x, wk, wg = gauss_kronrod15()
-    return types.SimpleNamespace(left=x, right=1.0 - x, weight=wk, gauss_ratio=wg / wk)
 
 
 class _GKRule:
@@ -494,9 +471,6 @@ class SOAPAnalysis:
     #: from its first level where that does not meet the goal); False: tanh-sinh throughout
     #: (the engine before 2026-12-06; kept for checks)
     gauss_kronrod_first: bool = True
-    #: the same for the noise quadrature's pieces (:data:`_Z_AFTER_GK`); False: tanh-sinh
-    #: from level 1 throughout
-    gauss_kronrod_noise: bool = True
 
     def __init__(self, size: SizeDistribution, prediction: PredictionModel, rank: RankFunction,
                  rtol: float = 1e-9):
@@ -612,30 +586,11 @@ class SOAPAnalysis:
         elif not self._noisy:
             m = np.ones((r.size, 1))
         else:
-            self._joint.level = max(level, 1)
-            rule = _gk_noise_rule() if level == _GK_LEVEL else tanh_sinh_rule(level)
+            self._joint.level = level
+            rule = tanh_sinh_rule(level)
             at = self._z_at(r)
             if points is None:
                 points = self._z_split(r)
-            if level == _GK_LEVEL:
-                # every piece of every row (the first evaluation only): the inner pieces
-                # by Gauss-Kronrod, the others by tanh-sinh level 1 (15 nodes each); the
-                # mask of the inner ones comes back in place of the nesting masks
-                z, w, pieces = self._joint._nodes_u(at, rule, points=points)
-                zt, wt, _ = self._joint._nodes_u(at, tanh_sinh_rule(1), points=points)
-                n = r.size
-                u = np.sort(np.concatenate([np.zeros((n, 1)),
-                                            self.prediction.noise_cdf(points),
-                                            np.ones((n, 1))], axis=1), axis=1)
-                zs = np.sort(points, axis=1)
-                ze = np.concatenate([np.zeros((n, 1)), zs, np.full((n, 1), np.inf)], axis=1)
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    span = ze[:, 1:] / ze[:, :-1]
-                inner = (u[:, :-1] > 0) & (u[:, 1:] < 1) & (span <= _GK_SPAN)
-                sel = np.repeat(inner, 15, axis=1)
-                z, w = np.where(sel, z, zt), np.where(sel, w, wt)
-                z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
-                return z, w, inner, None
             if getattr(self.prediction, "integrate_in_z", False):
                 z, w, pieces = self._joint._nodes_z(at, rule, points=points)
                 if piece is not None:
@@ -1694,27 +1649,12 @@ class SOAPAnalysis:
                                          "please report this policy and size law")
         return out
 
-    def _z_first(self) -> int:
-        """The noise quadrature's first rule: Gauss-Kronrod on the inner pieces
-        (:data:`_GK_LEVEL`), or tanh-sinh level :data:`_Z_START` (without it, and for noise
-        laws integrated in z)."""
-        if self.gauss_kronrod_noise and not getattr(self.prediction, "integrate_in_z", False):
-            return _GK_LEVEL
-        return _Z_START
-
     @staticmethod
     def _z_sums(vals, w, zc, zc4, level, per_piece=False):
         """Noise-quadrature sums of per-node values and their error estimates (per row;
         with ``per_piece`` each row is one piece of the rule at ``level``)."""
         res, err = {}, {}
         nr, nz = w.shape
-        if level == _GK_LEVEL:  # per piece: the Kronrod sum, |K15 - G7| its estimate
-            ratio = _gk_noise_rule().gauss_ratio
-            for k, v in vals.items():
-                prod = np.where(w > 0, v * w, 0.0)
-                res[k] = prod.sum(axis=1)
-                err[k] = np.abs(res[k] - (prod * ratio).sum(axis=1))
-            return res, err
         if per_piece:
             rule = tanh_sinh_rule(level)
             zc, zc4 = rule.coarse, rule.coarse4
@@ -1737,12 +1677,10 @@ class SOAPAnalysis:
         """N, O0, S (and nu, mu) at r, integrated over the noise with adaptive refinement.
 
         Each row's noise integral is a sum over its pieces (between its split points in
-        z), each with its own rule: the inner pieces start with the Gauss-Kronrod pair
-        (:data:`_GK_LEVEL`; from there a refined pair takes tanh-sinh level
-        :data:`_Z_AFTER_GK` afresh), the others with tanh-sinh level ``_Z_START``; the
+        z), each with its own tanh-sinh level: all start at level ``_Z_START``; the
         (row, piece) pairs whose error estimates matter most are refined one level at a
-        time (a piece's nodes at one tanh-sinh level are every other node of the next, so
-        only the new ones are evaluated) until the relative errors, weighted as they enter the
+        time (a piece's nodes at one level are every other node of the next, so only the
+        new ones are evaluated) until the relative errors, weighted as they enter the
         outer integral at load 0.99 (``weights`` are the outer quadrature weights; without
         them every row counts alike), sum to below ``rtol/100``, or the pairs that would need more
         are at level 6. A row's error estimate is the sum of its pieces' estimates. With
@@ -1752,10 +1690,10 @@ class SOAPAnalysis:
         measures need them.
         """
         r = np.asarray(r, dtype=float)
-        level = self._z_first() if self._noisy else self._z_level
+        level = _Z_START if self._noisy else self._z_level
         pts = self._z_split(r) if self._noisy else None
         if pts is not None and r.size > 1 and \
-                r.size * (pts.shape[1] + 1) * 15 > _MAX_ROWS:
+                r.size * (pts.shape[1] + 1) * tanh_sinh_rule(level).left.size > _MAX_ROWS:
             return self._functions_in_halves(r, tagged, weights, with_err, others)
         m, w, zc, zc4 = self._m_nodes(r, level, pts)
         vals = self._node_values(r, m, w, tagged,
@@ -1764,7 +1702,7 @@ class SOAPAnalysis:
             res, err = self._z_sums(vals, w, zc, zc4, level)
             return (res, err) if with_err else res
         n = r.size
-        size = 15 if level == _GK_LEVEL else tanh_sinh_rule(level).left.size
+        size = tanh_sinh_rule(level).left.size
         P = m.shape[1] // size
         need = np.any(vals["nu"] != 0, axis=1) | np.any(vals["mu"] != 0, axis=1) if tagged \
             else np.ones(n, dtype=bool)
@@ -1774,30 +1712,19 @@ class SOAPAnalysis:
         first = {"row": np.repeat(np.arange(n), P), "piece": np.tile(np.arange(P), n),
                  "w": w.reshape(n * P, size),
                  "vals": {k: v.reshape(n * P, size) for k, v in vals.items()}}
-        if level == _GK_LEVEL:  # interior pieces by Gauss-Kronrod, the ends tanh-sinh
-            inner = zc.reshape(-1)
-            groups = {}
-            for lv, sel in ((_GK_LEVEL, inner), (1, ~inner)):
-                g = {"row": first["row"][sel], "piece": first["piece"][sel],
-                     "w": first["w"][sel], "vals": {k: v[sel] for k, v in first["vals"].items()}}
-                g["I"], g["E"] = self._z_sums(g["vals"], g["w"], None, None, lv,
-                                              per_piece=True)
-                if g["row"].size:
-                    groups[lv] = g
-        else:
-            first["I"], first["E"] = self._z_sums(first["vals"], first["w"], None, None, level,
-                                                 per_piece=True)
-            groups = {level: first}
+        first["I"], first["E"] = self._z_sums(first["vals"], first["w"], None, None, level,
+                                             per_piece=True)
+        groups = {level: first}
         tol = self._z_rtol
         wr = np.ones(n) if weights is None else np.abs(weights)
-        for it in range(3 * (6 - _Z_START) + 3):
+        for it in range(3 * (6 - _Z_START) + 1):
             gl = [groups[lv] for lv in sorted(groups)]
             rows = np.concatenate([g["row"] for g in gl])
             res = {k: np.bincount(rows, np.concatenate([g["I"][k] for g in gl]),
                                   minlength=n) for k in vals}
             errs = {k: np.concatenate([g["E"][k] for g in gl]) for k in vals}
             err = {k: np.bincount(rows, errs[k], minlength=n) for k in vals}
-            if it == 3 * (6 - _Z_START) + 2:
+            if it == 3 * (6 - _Z_START):
                 break
             # errors weighted as they enter E[T] up to load 0.99, where 1/(1 - lambda N)
             # amplifies them most (the grids are lambda-free and kept for sweeps)
@@ -1832,8 +1759,8 @@ class SOAPAnalysis:
                         "E": {k: v[~sel] for k, v in g["E"].items()}}
                 self._merge(new_groups, lv, keep)
                 if np.any(sel):
-                    up = self._refine_pairs(r, pts, tagged, need, lv, g, sel)
-                    self._merge(new_groups, up.pop("level"), up)
+                    self._merge(new_groups, lv + 1,
+                                self._refine_pairs(r, pts, tagged, need, lv, g, sel))
             groups = new_groups
         return (res, err) if with_err else res
 
@@ -1868,13 +1795,6 @@ class SOAPAnalysis:
         """The (row, piece) pairs ``sel`` of group ``g`` one level up: only their new
         nodes are evaluated."""
         rows, piece = g["row"][sel], g["piece"][sel]
-        if level == _GK_LEVEL:  # Gauss-Kronrod did not do: tanh-sinh, every node afresh
-            up = _Z_AFTER_GK
-            m, w, _, _ = self._m_nodes(r[rows], up, pts[rows], piece=piece)
-            vals = self._node_values(r[rows], m, w, tagged, need=need[rows])
-            I, E = self._z_sums(vals, w, None, None, up, per_piece=True)
-            return {"row": rows, "piece": piece, "w": w, "vals": vals, "I": I, "E": E,
-                    "level": up}
         # m only where it is used: at the nodes new at this level
         m, w, _, _ = self._m_nodes(r[rows], level + 1, pts[rows], piece=piece,
                                    nodes=~tanh_sinh_rule(level + 1).coarse)
@@ -1882,8 +1802,7 @@ class SOAPAnalysis:
                                  old={k: v[sel] for k, v in g["vals"].items()},
                                  level=level + 1, d=1, need=need[rows])
         I, E = self._z_sums(vals, w, None, None, level + 1, per_piece=True)
-        return {"row": rows, "piece": piece, "w": w, "vals": vals, "I": I, "E": E,
-                "level": level + 1}
+        return {"row": rows, "piece": piece, "w": w, "vals": vals, "I": I, "E": E}
 
     # ====================================================================== means
     def _atom_part(self, lam):
