@@ -19,7 +19,17 @@ descriptor, :mod:`qtheory.analysis.soap_branched`), and SPRPT split into classes
 second prediction (SPRPT's closed form against SOAP on the branched rank). First run
 (2026-12-06, seeds 1 to 8, 10 systems each, 160 pairs): median 2.2e-14, 1 above 1e-10 (3.0e-10,
 SkipPredict on Weibull 2.64 sizes with two uniform noises, load 0.53), none above 1e-9, no
-errors.
+errors. The next run (seeds 1 to 8, 240 pairs) found SOAP 1.9e-9 off without a warning
+(SkipPredict with its bit from a lognormal prediction, bounded Pareto 2.48 sizes, uniform noise
+0.76, load 0.318; estimate 2.5e-10): a piece of the level from -74 to -0.076 whose integrand
+lives near -0.076. Long pieces are now cut geometrically (``soap._geometric_cuts``; 4e-15).
+
+All five modes again after that and after SOAP's Gauss-Kronrod first rule on the pieces of the
+level (2026-12-06, seeds 1 to 8): continuous 960 pairs, median 3.3e-16, 1 above 1e-10 (the
+FCFS pair below, 6.7e-10), none above 1e-9; ``--advice`` 1080 pairs, median 3.1e-16, none above
+1e-10 (one SkipPredict pair on bounded Pareto sizes was 6.0e-10 before the cuts); ``--two``
+240 pairs, median 2.5e-14, 1 above 1e-10 (the 3.0e-10 above), none above 1e-9; ``--server`` 240
+pairs, median 1.3e-15, and ``--two-server`` 120 pairs, median 1.8e-14, none above 1e-10.
 
 With ``--server`` the policies are SkipPredict and DelayPredict with server-time costs and
 random parameters (:func:`server_policies`): their closed forms against SOAP's engine with
