@@ -90,6 +90,17 @@ def _json_pair(v, where: str) -> tuple[float, float]:
     return (_json_num(v[0], where), _json_num(v[1], where))
 
 
+def _entries(v, where: str, what: str) -> list:
+    """A non-empty list of mappings of :meth:`RankFunction.from_dict`'s data."""
+    if not isinstance(v, list) or not v:
+        raise ValueError(f"{where}: expected a non-empty list of {what}")
+    for i, d in enumerate(v):
+        if not isinstance(d, dict):
+            raise ValueError(f"{where.replace('rank.', '')}[{i}]: expected a mapping, got "
+                             f"{type(d).__name__}")
+    return v
+
+
 def _only(d: dict, allowed: tuple, where: str) -> None:
     extra = sorted(set(d) - set(allowed))
     if extra:
@@ -359,23 +370,14 @@ class RankFunction:
         _only(data, ("key", "branch_key", "branches", "label"), "rank")
         if "key" not in data or "branches" not in data:
             raise ValueError("rank: needs 'key' and 'branches'")
-        branches = data["branches"]
-        if not isinstance(branches, list) or not branches:
-            raise ValueError("rank.branches: expected a non-empty list of branches")
         out = []
-        for i, b in enumerate(branches):
+        for i, b in enumerate(_entries(data["branches"], "rank.branches", "branches")):
             where = f"branches[{i}]"
-            if not isinstance(b, dict):
-                raise ValueError(f"{where}: expected a mapping, got {type(b).__name__}")
             _only(b, ("low", "high", "initial", "segments"), where)
-            segs = b.get("segments")
-            if not isinstance(segs, list) or not segs:
-                raise ValueError(f"{where}.segments: expected a non-empty list of segments")
+            segs = _entries(b.get("segments"), f"{where}.segments", "segments")
             made = []
             for j, sg in enumerate(segs):
                 at = f"{where}.segments[{j}]"
-                if not isinstance(sg, dict):
-                    raise ValueError(f"{at}: expected a mapping, got {type(sg).__name__}")
                 _only(sg, ("value", "slope", "end", "overhead"), at)
                 last = j == len(segs) - 1
                 if not last and "end" not in sg:

@@ -1851,17 +1851,8 @@ class SOAPAnalysis:
         level, r, w, c2, c4, q, qe = self._piece(piece)
         if level == _GK_LEVEL:
             return self._gk_integral(w, c2, q, qe, lam)
-        with np.errstate(all="ignore"):
-            h = 1.0 / (1.0 - lam * q["N"])
-            g = 1.0 / (1.0 - lam * q["O0"])
-            W = 0.5 * lam * q["S"] * h * g
-            nu = np.where(q["nu"] > 0, q["nu"], 0.0)
-            vals = nu * W + q["mu"] * h
-            sens = (np.abs(W) * qe["nu"] + np.abs(h) * qe["mu"]
-                    + nu * 0.5 * lam * np.abs(h * g) * qe["S"]
-                    + np.abs(nu * W) * lam * np.abs(g) * qe["O0"]
-                    + np.abs(vals) * lam * np.abs(h) * qe["N"])
-            inner = float(np.sum(np.where(w > 0, np.abs(w) * sens, 0.0)))
+        vals, sens = self._integrand_values(q, qe, lam)
+        inner = float(np.sum(np.where(w > 0, np.abs(w) * sens, 0.0)))
         prod = np.where(w > 0, vals * w, 0.0)
         v, e = nested_sum(prod, c2, c4)
         # nested_sum assumes the double-exponential rate e_h = e_2h**2; a multi-scale
@@ -1880,7 +1871,7 @@ class SOAPAnalysis:
         return float(v), SAFETY * float(e), inner
 
     @staticmethod
-    def _gk_values(q, qe, lam):
+    def _integrand_values(q, qe, lam):
         """The integrand over the level at nodes (lambda-free functions ``q``) and its
         sensitivity to their noise-quadrature errors ``qe`` (first order)."""
         with np.errstate(all="ignore"):
@@ -1899,7 +1890,7 @@ class SOAPAnalysis:
         """:meth:`_piece_integral` of a piece at :data:`_GK_LEVEL`: the Kronrod sum, with
         ``SAFETY |K15 - G7|`` as its outer estimate (G7's error, far above K15's on a
         smooth integrand; a piece where it is too large goes to tanh-sinh)."""
-        vals, sens = self._gk_values(q, qe, lam)
+        vals, sens = self._integrand_values(q, qe, lam)
         k15 = float(np.sum(wk * vals))
         g7 = float(np.sum(wg * vals))
         inner = float(np.sum(np.abs(wk) * sens))
