@@ -142,10 +142,9 @@ _MAX_PIECES = 300
 # the first rule of a finite piece between breakpoints in the level: the 15-point
 # Gauss-Kronrod pair (15 nodes, against tanh-sinh's 57 at its first level); only where its
 # estimate is too large does the piece go on with tanh-sinh from _PIECE_LEVEL - 1. Between
-# breakpoints the
-# integrand over the level is mostly analytic: on SPRPT split into 4 classes, 10 of 12 pieces
-# had G7 within 2e-11 of the converged value and K15 within 4e-16; the two next to r = 0
-# (endpoint singularities) had G31 still 1.5e-4 off, and go on
+# breakpoints the integrand over the level is mostly analytic: on SPRPT split into 4 classes,
+# 10 of 12 pieces had G7 within 2e-11 of the converged value and K15 within 4e-16; the two
+# next to r = 0 (endpoint singularities) had G31 still 1.5e-4 off, and go on
 _GK_LEVEL = 0
 # a finite piece in the level on one side of 0 over more than this factor is cut
 # geometrically (_geometric_cuts)
