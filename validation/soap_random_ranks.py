@@ -44,12 +44,12 @@ without bound); on the 9 light-tailed rows mean z -0.72, sd 1.54, one beyond 3: 
 hyperexponential law at an effective load of 0.88, which with 8e6 jobs came out -1.51 and
 -0.67 on two seeds (+2.05 with 2e6); the next worst, -2.14 (hyperexponential, effective load
 0.88), came out -0.12 and -1.48 with 4e6 jobs. Of the 3 heavy rows one has ``|z| > 4``: -4.64 on
-Pareto(2.55) sizes (infinite third moment).
-""" Again after the Gauss-Kronrod first rule and the geometric cuts (2026-12-06, same seeds and
-settings): 11 of 30 rows without a z-score (9 over the budget, 2 unstable); on the 10
-light-tailed rows mean z -0.83, sd 1.11, the one beyond 3 the same hyperexponential row (-3.44);
-3 of the 9 heavy rows beyond 4 (Pareto 2.2 and 2.55 sizes, whose third moments are infinite or
-nearly: simulated means come out low).
+Pareto(2.55) sizes (infinite third moment). Again after the Gauss-Kronrod first rule and the
+geometric cuts (2026-12-06, same seeds and settings): 11 of 30 rows without a z-score (9 over
+the budget, 2 unstable); on the 10 light-tailed rows mean z -0.83, sd 1.11, the one beyond 3 the
+same hyperexponential row (-3.44); 3 of the 9 heavy rows beyond 4 (Pareto 2.2 and 2.55 sizes,
+whose third moments are infinite or nearly: simulated means come out low).
+"""
 
 from __future__ import annotations
 
