@@ -1103,15 +1103,10 @@ def parse_policy(spec: str) -> Policy:
         raise ValueError(f"policy: unknown name {name.strip()!r}; known: {known}")
     fields = {f.name.lower(): f for f in dataclasses.fields(cls)}
     kwargs = {}
-    for item in params.split(","):
-        if not item.strip():
-            continue
-        k, eq, v = item.partition("=")
-        if not eq:
-            raise ValueError(f"policy: expected key=value in {spec!r}, got {item.strip()!r}")
-        f = fields.get(k.strip().lower())
+    for k, v in _spec_items(spec, params):
+        f = fields.get(k.lower())
         if f is None:
-            raise ValueError(f"policy: {cls.__name__} has no parameter {k.strip()!r}; its "
+            raise ValueError(f"policy: {cls.__name__} has no parameter {k!r}; its "
                              f"parameters: {', '.join(fl.name for fl in dataclasses.fields(cls))}")
         if f.name in kwargs:
             raise ValueError(f"policy: parameter {f.name!r} given twice in {spec!r}")
@@ -1119,17 +1114,28 @@ def parse_policy(spec: str) -> Policy:
     return cls(**kwargs)
 
 
-def _parse_rank_spec(spec: str, params: str) -> RankPolicy:
-    """``Rank:file=PATH[,label=NAME]``: a :class:`RankPolicy` read from a JSON rank file."""
-    kwargs: dict = {}
+def _spec_items(spec: str, params: str) -> list[tuple[str, str]]:
+    """The ``key=value`` items of a spec's parameters, keys stripped (blank items skipped; an
+    item without ``=`` raises a ``ValueError``)."""
+    out = []
     for item in params.split(","):
         if not item.strip():
             continue
         k, eq, v = item.partition("=")
-        k = k.strip().lower()
-        if not eq or k not in ("file", "label"):
+        if not eq:
+            raise ValueError(f"policy: expected key=value in {spec!r}, got {item.strip()!r}")
+        out.append((k.strip(), v))
+    return out
+
+
+def _parse_rank_spec(spec: str, params: str) -> RankPolicy:
+    """``Rank:file=PATH[,label=NAME]``: a :class:`RankPolicy` read from a JSON rank file."""
+    kwargs: dict = {}
+    for k, v in _spec_items(spec, params):
+        k = k.lower()
+        if k not in ("file", "label"):
             raise ValueError(f"policy: Rank takes file=PATH and optionally label=NAME, got "
-                             f"{item.strip()!r} in {spec!r}")
+                             f"{k + '=' + v.strip()!r} in {spec!r}")
         if k in kwargs:
             raise ValueError(f"policy: parameter {k!r} given twice in {spec!r}")
         kwargs[k] = v.strip()

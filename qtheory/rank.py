@@ -386,21 +386,20 @@ class RankFunction:
                 if not isinstance(overhead, bool):
                     raise ValueError(f"{at}.overhead: expected true or false, got "
                                      f"{overhead!r}")
+                # the entries' own errors name them; the segment's checks get its place
+                value = _json_pair(sg.get("value", [0, 0]), f"{at}.value")
+                slope = _json_num(sg.get("slope", 0), f"{at}.slope")
+                end = _json_pair(sg.get("end", [0, "inf"]), f"{at}.end")
                 try:
-                    made.append(Segment(
-                        value=_json_pair(sg.get("value", [0, 0]), f"{at}.value"),
-                        slope=_json_num(sg.get("slope", 0), f"{at}.slope"),
-                        end=_json_pair(sg.get("end", [0, "inf"]), f"{at}.end"),
-                        overhead=overhead))
+                    made.append(Segment(value=value, slope=slope, end=end, overhead=overhead))
                 except ValueError as exc:
                     raise ValueError(f"{at}: {exc}") from None
             init = b.get("initial")
+            low = _json_num(b.get("low", "-inf"), f"{where}.low")
+            high = _json_num(b.get("high", "inf"), f"{where}.high")
+            initial = None if init is None else _json_pair(init, f"{where}.initial")
             try:
-                out.append(Branch(tuple(made),
-                                  low=_json_num(b.get("low", "-inf"), f"{where}.low"),
-                                  high=_json_num(b.get("high", "inf"), f"{where}.high"),
-                                  initial=None if init is None
-                                  else _json_pair(init, f"{where}.initial")))
+                out.append(Branch(tuple(made), low=low, high=high, initial=initial))
             except ValueError as exc:
                 raise ValueError(f"{where}: {exc}") from None
         return cls(data["key"], tuple(out), branch_key=data.get("branch_key"))

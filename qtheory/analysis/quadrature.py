@@ -175,7 +175,7 @@ def inner_points(z: np.ndarray, lo, hi) -> np.ndarray:
 # x >= 0, the Kronrod weights, and the Gauss weights of the Gauss nodes, which are the
 # Kronrod nodes of odd index): R. Piessens, E. de Doncker-Kapenga, C. W. Ueberhuber and
 # D. K. Kahaner, "QUADPACK: A Subroutine Package for Automatic Integration", Springer 1983
-# (routine QK15); checked in tests/test_quadrature_gk.py against numpy's Gauss-Legendre
+# (routine QK15); checked in tests/test_soap_gk.py against numpy's Gauss-Legendre
 # nodes and weights and the exact integrals of x**k up to degree 23.
 _GK15_X = (0.991455371120812639206854697526329, 0.949107912342758524526189684047851,
            0.864864423359769072789712788640926, 0.741531185599394439863864773280788,

@@ -1545,17 +1545,19 @@ class SOAPAnalysis:
         pieces ``finer`` one level up. The nodes of a piece at one level are every
         other node of the next, so only the nodes new at a level are evaluated."""
         jobs = []
+
+        def afresh(piece, level):  # every node of the piece's rule at ``level``
+            r, w, rule = self._piece_nodes(piece, level)
+            jobs.append((piece, level, r, w, rule, np.ones(r.size, dtype=bool), None))
+
         for piece in new:
             if piece not in self._grids:
-                level = _GK_LEVEL if piece in self._gk_start else self._piece_levels(piece)[0]
-                r, w, rule = self._piece_nodes(piece, level)
-                jobs.append((piece, level, r, w, rule, np.ones(r.size, dtype=bool), None))
+                afresh(piece, _GK_LEVEL if piece in self._gk_start
+                       else self._piece_levels(piece)[0])
         for piece in finer:
             level, _, _, _, _, vals0, errs0 = self._grids[piece]
             if level == _GK_LEVEL:  # Gauss-Kronrod did not do: tanh-sinh, from its start
-                level = self._piece_levels(piece)[0]
-                r, w, rule = self._piece_nodes(piece, level)
-                jobs.append((piece, level, r, w, rule, np.ones(r.size, dtype=bool), None))
+                afresh(piece, self._piece_levels(piece)[0])
                 continue
             r, w, rule = self._piece_nodes(piece, level + 1)
             jobs.append((piece, level + 1, r, w, rule, ~rule.coarse, (vals0, errs0)))
