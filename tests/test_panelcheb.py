@@ -35,6 +35,10 @@ LAWS = {
     # a bounded law: the first and last panels reach 0 (tables of C / d**p, modes 4 and 5)
     "bp-unifZ-0-0.5": lambda: PredictionBucket(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
                                                qt.UniformPrediction(0.5), 0.0, 0.5),
+    # a bucket whose window closes inside the size law's support, at both ends (sizes in
+    # [1/3, 2]): panels graded towards each end (posterior._graded)
+    "exp-unifZ-0.5-1": lambda: PredictionBucket(qt.Exponential(mean=1.0),
+                                                qt.UniformPrediction(0.5), 0.5, 1.0),
     "point-exp-expZ": lambda: point_law(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
                                         1.0),
     "point-bp-lognZ": lambda: point_law(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
@@ -227,3 +231,39 @@ def test_the_panels_reach_further_for_a_power_tail():
     light = PredictionBucket(qt.Lognormal(sigma=1.0, mean=1.0), qt.LognormalPrediction(0.5),
                              2.0, np.inf)
     assert light._tmax == light._med * 2.0**50
+
+
+@pytest.mark.parametrize("low, high", [(0.5, 1.0), (1.0, 2.0), (2.0, np.inf)])
+def test_panels_graded_towards_a_closing_window(low, high, monkeypatch):
+    """A bucket of a uniformly noisy prediction holds sizes from ``low / 1.5`` up: its partial
+    moments grow like a power of the distance to that end. With the panels graded towards it
+    (each at most 2.5 times as far from the end at its far edge as at its near edge) every
+    panel has a table; without, the panel after the first had none (its points took the
+    exact path: 97k points a value of SPRPT in four classes by such a prediction)."""
+    import qtheory.distributions.posterior as post
+
+    def modes(law):
+        return [law._cheb_table(k, tail)[3] for k in (0.0, 1.0, 2.0) for tail in (False, True)]
+
+    law = PredictionBucket(qt.Exponential(mean=1.0), qt.UniformPrediction(0.5), low, high)
+    a, b = law._edges()
+    assert law.support[0] == pytest.approx(low / 1.5) and a[0] == law.support[0]
+    np.testing.assert_array_equal(a[1:], b[:-1])  # still a partition of the panels' range
+    lo = law.support[0]
+    inner = a > lo
+    assert np.all((b[inner] - lo) <= post._GRADE * (a[inner] - lo) * (1.0 + 1e-12))
+    hi = law.support[1]
+    if np.isfinite(hi):  # likewise towards the upper end (a tail moment reaches 0 there)
+        assert b[-1] == hi
+        inner = b < hi
+        assert np.all((hi - a[inner]) <= post._GRADE * (hi - b[inner]) * (1.0 + 1e-12))
+    assert all(np.count_nonzero(m == 0) == 0 for m in modes(law))
+    x = sample_points(law, 400)
+    for k in (0.0, 2.0):
+        np.testing.assert_allclose(law.partial_moment(k, x),
+                                   law._moments_exact(k, x, False, law.moment(k)),
+                                   rtol=2e-13, atol=1e-300)
+    monkeypatch.setattr(post, "_GRADE", np.inf)
+    ungraded = PredictionBucket(qt.Exponential(mean=1.0), qt.UniformPrediction(0.5), low, high)
+    assert ungraded._edges()[0].size < a.size
+    assert any(np.count_nonzero(m == 0) > 0 for m in modes(ungraded))

@@ -32,11 +32,16 @@ uniform and lognormal noise, lognormal with exponential noise, bounded Pareto wi
 noise; buckets and point posteriors) one or two panels of about 20 or 280 lacked a table
 before modes 4 and 5, mostly the first and last (where the value reaches 0). With them, of 54
 bucket laws (exponential, Weibull 0.5 and 2, lognormal, bounded Pareto and hyperexponential
-sizes; exponential, uniform and lognormal noise; buckets (0, 0.5], (0.5, 2], (2, inf)) 7 keep
-one or two inner panels without a table (a kink of the uniform noise's window inside a
-panel). The tabulated values agree with the exact path to ``1e-13`` relative wherever the
-value is above ``1e-200`` (``6e-15`` in mode 1; mode 2 carries the rounding of ``log C``,
-``eps |log C|``, as the exact path carries that of ``f w``).
+sizes; exponential, uniform 0.5 and lognormal 0.7 noise; buckets (0, 0.5], (0.5, 2],
+(2, inf)) 9 kept one panel without a table; 6 of those, the panel after the first next to an
+end where a uniform noise's window closes (the value grows like a power of the distance to
+that end, whose logarithm's singularity lay too near the panel for 24 coefficients), have a
+table since the panels are graded towards such ends
+(:func:`qtheory.distributions.posterior._graded`); 3 keep one (an inner panel with lognormal
+noise, a last panel with Weibull 2 sizes). The tabulated values agree with the exact path to
+``1e-13`` relative wherever the value is above ``1e-200`` (``6e-15`` in mode 1; mode 2
+carries the rounding of ``log C``, ``eps |log C|``, as the exact path carries that of
+``f w``).
 
 :func:`panel_lookup`, :func:`moments_lookup`, :func:`tails_lookup` (four functions at once)
 and :func:`density_lookup` evaluate the tables for an array of points in one compiled pass
