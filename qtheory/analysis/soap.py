@@ -149,6 +149,22 @@ _GK_LEVEL = 0
 # a finite piece in the level on one side of 0 over more than this factor is cut
 # geometrically (_geometric_cuts)
 _R_SPAN = 16.0
+# the noise quadrature of the tagged job's measures (nu, mu) splits only where their x-cells
+# change (the tagged boundaries), that of the other-job functions (N, O0, S) only where theirs
+# do, and a pass computing all five at the same nodes at both
+_Z_KINDS = {"tagged": ("tagged",), "other": ("other",), "both": ("other", "tagged")}
+# all five functions of the level are computed in two passes (nu and mu, then N, O0 and S,
+# each on its own split points) where the other-job functions' split points make at most
+# this fraction of the pieces a level of those of all five
+_TWO_PASSES = 0.7
+
+
+def _piece_count(pts) -> float:
+    """The mean number of pieces a row of the noise quadrature's split points ``pts`` (rows
+    x k, sorted, padded with the row's last point) makes."""
+    if pts is None or pts.shape[1] == 0:
+        return 1.0
+    return 2.0 + float(np.mean(np.count_nonzero(np.diff(pts, axis=1) > 0, axis=1)))
 
 
 def _geometric_cuts(pts) -> tuple[list, list]:
@@ -511,7 +527,11 @@ class SOAPAnalysis:
         # of this rank meets them (with the sign of r)
         self._joint.kink_splits = False
         self._tables: dict[str, tuple] = {}
-        self._joint.extra_z = tuple(self._structural_z())
+        # the structural split points, per kind of integrand (the tagged job's measures,
+        # the other-job functions, or both at once); they enter each row's points
+        # (_row_z_points), not the joint's fixed ones
+        self._structural = {kind: self._structural_z(kinds)
+                            for kind, kinds in _Z_KINDS.items()}
         self._z_level = 4
 
     def _init_level_state(self, size, prediction, rank, rtol) -> None:
@@ -566,9 +586,10 @@ class SOAPAnalysis:
         return p * np.asarray(bucket_law(s, self.prediction, low, hi).sf(t), float)
 
     # ====================================================================== multipliers
-    def _z_split(self, r: np.ndarray):
-        """Per-row split points of the noise quadrature (rows x k; see :meth:`_m_nodes`)."""
-        return self._joint._z_points(self._z_at(r), self._row_z_points(r))
+    def _z_split(self, r: np.ndarray, kind: str = "both"):
+        """Per-row split points of the noise quadrature (rows x k; see :meth:`_m_nodes`) of
+        the integrands of ``kind`` (:data:`_Z_KINDS`)."""
+        return self._joint._z_points(self._z_at(r), self._row_z_points(r, kind))
 
     def _z_at(self, r):
         # node placement follows |r|; infinite levels (-inf ranks) use a typical size
@@ -1036,8 +1057,10 @@ class SOAPAnalysis:
         with np.errstate(invalid="ignore"):
             return (key >= klo - tol) & (key <= khi + tol)
 
-    def _row_z_points(self, r: np.ndarray):
-        """Per-r noise values z where the x-cells of the integrands change structure.
+    def _row_z_points(self, r: np.ndarray, kind: str = "both"):
+        """Per-r noise values z where the x-cells of the integrands of ``kind`` (the tagged
+        job's measures, the other-job functions, or ``"both"``: :data:`_Z_KINDS`) change
+        structure.
 
         For fixed r, each integrand over z is a sum over x-cells of closed forms, smooth
         in z as long as the cell boundaries ``x = -(c0 + c1 r)/(a + b z)`` keep their
@@ -1072,10 +1095,10 @@ class SOAPAnalysis:
         zlo, zhi = self.prediction.noise_support
         fin = np.isfinite(r)
         rr = np.where(fin, r, 0.0)[:, None]
-        cols = [np.broadcast_to(np.asarray(self._joint.extra_z, float),
-                                (r.size, len(self._joint.extra_z)))]
-        for kind in ("other", "tagged"):
-            a, b, c0, c1, klo, khi, xlo, xhi = self._expr_table(kind)
+        structural = self._structural[kind]
+        cols = [np.broadcast_to(structural, (r.size, structural.size))]
+        for part in _Z_KINDS[kind]:
+            a, b, c0, c1, klo, khi, xlo, xhi = self._expr_table(part)
             # a boundary that moves with r does not exist at r = -inf
             live = fin[:, None] | (c1 == 0)[None, :]  # rows x boundaries
             c = c0[None, :] + c1[None, :] * rr
@@ -1112,7 +1135,7 @@ class SOAPAnalysis:
         # value, so that the two are merged (a crossing computed as 0.666666666666667 beside
         # the structural 0.66666666666667 made a sliver piece of 15 nodes and more)
         with np.errstate(invalid="ignore"):
-            for f in self._joint.fixed_z():
+            for f in self._joint.fixed_z() | {float(v) for v in structural}:
                 if np.isfinite(f) and f != 0:
                     z = np.where(np.abs(z - f) <= 1e-13 * abs(f), f, z)
         # merge points closer than 1e-13 (relative): a sliver piece gains nothing
@@ -1149,36 +1172,39 @@ class SOAPAnalysis:
         return out
 
     @_quiet
-    def _structural_z(self) -> np.ndarray:
+    def _structural_z(self, kinds=("other", "tagged")) -> np.ndarray:
         """Noise values z where a cell boundary's slope in x vanishes (a root escapes to
         infinity) or two lambda- and r-independent boundaries cross: the integrands over
-        z have kinks there, so the z-quadrature is split at these points."""
+        z have kinks there, so the z-quadrature is split at these points. ``kinds``: the
+        boundaries of the other-job cells (``"other"``), of the tagged job's
+        (``"tagged"``), or both."""
         if not self._noisy:
             return np.zeros(0)
         one, zero = np.ones(1), np.zeros(1)
         segs0 = [[_Seg(sg, zero) for sg in br.segments] for br in self.rank.branches]
         segs1 = [[_Seg(sg, one) for sg in br.segments] for br in self.rank.branches]
         dummy = np.ones(1)
-        pairs = [(self._other_exprs(dummy, zero, segs0), self._other_exprs(dummy, one, segs1)),
-                 (self._tagged_exprs(zero), self._tagged_exprs(one))]
-        pts = []
-        for e0, e1 in pairs:
+        pairs = {"other": (self._other_exprs(dummy, zero, segs0),
+                           self._other_exprs(dummy, one, segs1)),
+                 "tagged": (self._tagged_exprs(zero), self._tagged_exprs(one))}
+        pts = [np.zeros(0)]
+        for kind in kinds:
+            e0, e1 = pairs[kind]
             a = np.array([float(e[0][0]) for e in e0])
             b = np.array([float(e[0][0]) for e in e1]) - a
-            c0 = np.array([float(e[1][0]) for e in e0])
             with np.errstate(divide="ignore", invalid="ignore"):
                 pts.append(np.where(b != 0, -a / b, np.nan))
-        # crossings of r-independent tagged boundaries: c0_i (a_j + b_j z) = c0_j (a_i + b_i z)
-        e0, e1 = pairs[1]
-        a = np.array([float(e[0][0]) for e in e0])
-        b = np.array([float(e[0][0]) for e in e1]) - a
-        c0 = np.array([float(e[1][0]) for e in e0])
-        ok = np.isfinite(c0)
-        a, b, c0 = a[ok], b[ok], c0[ok]
-        num = c0[None, :] * a[:, None] - c0[:, None] * a[None, :]
-        den = c0[:, None] * b[None, :] - c0[None, :] * b[:, None]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            pts.append(np.where(den != 0, num / den, np.nan).ravel())
+            if kind != "tagged":
+                continue
+            # crossings of r-independent tagged boundaries:
+            # c0_i (a_j + b_j z) = c0_j (a_i + b_i z)
+            c0 = np.array([float(e[1][0]) for e in e0])
+            ok = np.isfinite(c0)
+            a, b, c0 = a[ok], b[ok], c0[ok]
+            num = c0[None, :] * a[:, None] - c0[:, None] * a[None, :]
+            den = c0[:, None] * b[None, :] - c0[None, :] * b[:, None]
+            with np.errstate(divide="ignore", invalid="ignore"):
+                pts.append(np.where(den != 0, num / den, np.nan).ravel())
         z = np.concatenate(pts)
         lo, hi = self.prediction.noise_support
         z = z[np.isfinite(z) & (z > lo) & (z < hi)]
@@ -1676,7 +1702,7 @@ class SOAPAnalysis:
         return res, err
 
     def _functions_of_r(self, r, tagged: bool = True, weights=None, with_err: bool = False,
-                        others: bool = True):
+                        others: bool = True, squared: bool = False):
         """N, O0, S (and nu, mu) at r, integrated over the noise with adaptive refinement.
 
         Each row's noise integral is a sum over its pieces (between its split points in
@@ -1690,14 +1716,27 @@ class SOAPAnalysis:
         ``with_err`` the per-row error estimates come back too. With ``others=False`` (and
         ``tagged``) only nu and mu are computed (N, O0 and S are 0): the classes of a
         mixture (:mod:`qtheory.analysis.soap_branched`) compute those where the mixture's
-        measures need them.
+        measures need them. With ``squared`` (and not ``tagged``; ``weights`` the measures
+        the functions will multiply) the errors of N, O0 and S are weighted by the square of
+        the load-0.99 amplification, as they enter E[T] (through ``h**2``), like a pass that
+        computes all five.
+
+        Where the other-job functions' noise quadrature has clearly fewer split points than
+        that of all five (:data:`_Z_KINDS`; ranks with many boundaries, whose tagged
+        boundaries cross often), the functions come in two passes
+        (:meth:`_functions_in_two_passes`).
         """
         r = np.asarray(r, dtype=float)
         level = _Z_START if self._noisy else self._z_level
-        pts = self._z_split(r) if self._noisy else None
+        kind = "other" if not tagged else ("both" if others else "tagged")
+        pts = self._z_split(r, kind) if self._noisy else None
+        if pts is not None and kind == "both" and r.size > 1:
+            both = _piece_count(pts)
+            if _piece_count(self._z_split(r, "other")) <= _TWO_PASSES * both:
+                return self._functions_in_two_passes(r, weights, with_err)
         if pts is not None and r.size > 1 and \
                 r.size * (pts.shape[1] + 1) * tanh_sinh_rule(level).left.size > _MAX_ROWS:
-            return self._functions_in_halves(r, tagged, weights, with_err, others)
+            return self._functions_in_halves(r, tagged, weights, with_err, others, squared)
         m, w, zc, zc4 = self._m_nodes(r, level, pts)
         vals = self._node_values(r, m, w, tagged,
                                  need=None if others or not tagged else np.zeros(r.size, bool))
@@ -1733,7 +1772,8 @@ class SOAPAnalysis:
             # amplifies them most (the grids are lambda-free and kept for sweeps)
             amp = 1.0 / (1.0 - np.clip(0.99 * res["N"] / self.m1, 0.0, 0.99))
             wa = wr * amp
-            scale = wa * amp * (np.abs(res["nu"]) + np.abs(res["mu"])) if tagged else wa
+            scale = wa * amp * (np.abs(res["nu"]) + np.abs(res["mu"])) if tagged \
+                else (wa * amp if squared else wa)
             contrib = np.zeros(rows.size)
             for k in res:
                 weight = (wa if k in ("nu", "mu") else scale)[rows]
@@ -1767,7 +1807,27 @@ class SOAPAnalysis:
             groups = new_groups
         return (res, err) if with_err else res
 
-    def _functions_in_halves(self, r, tagged, weights, with_err, others=True):
+    def _functions_in_two_passes(self, r, weights, with_err):
+        """:meth:`_functions_of_r` of all five functions in two passes: nu and mu on the
+        tagged job's split points, then N, O0 and S on the other-job functions' own (fewer)
+        split points, in the rows where nu or mu is nonzero, their noise quadrature
+        weighted by ``|nu| + |mu|`` there (as :class:`~qtheory.analysis.soap_branched.
+        BranchedSOAP` takes its classes). A rank of three rising segments had 90 pieces a
+        level in z for all five and 22 for the other-job functions alone."""
+        res, err = self._functions_of_r(r, True, weights, True, others=False)
+        measure = np.abs(res["nu"]) + np.abs(res["mu"])
+        need = measure != 0
+        for k in ("N", "O0", "S"):
+            res[k], err[k] = np.zeros(r.size), np.zeros(r.size)
+        if np.any(need):
+            base = np.ones(r.size) if weights is None else np.abs(weights)
+            v, e = self._functions_of_r(r[need], False, base[need] * measure[need], True,
+                                        squared=True)
+            for k in v:
+                res[k][need], err[k][need] = v[k], e[k]
+        return (res, err) if with_err else res
+
+    def _functions_in_halves(self, r, tagged, weights, with_err, others=True, squared=False):
         """:meth:`_functions_of_r` on the two halves of ``r``, joined: a rank with many
         boundaries has many split points in z per level (three rising segments with jumps:
         101), and all levels of a piece at once needed 1e7 rows of nodes and more memory
@@ -1775,7 +1835,8 @@ class SOAPAnalysis:
         integrals, so a split call can refine a little more than a whole one.)"""
         half = r.size // 2
         parts = [self._functions_of_r(r[sl], tagged,
-                                      None if weights is None else weights[sl], True, others)
+                                      None if weights is None else weights[sl], True, others,
+                                      squared)
                  for sl in (slice(0, half), slice(half, None))]
         res = {k: np.concatenate([parts[0][0][k], parts[1][0][k]]) for k in parts[0][0]}
         err = {k: np.concatenate([parts[0][1][k], parts[1][1][k]]) for k in parts[0][1]}
