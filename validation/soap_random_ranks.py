@@ -36,6 +36,11 @@ of long ones (2026-12-06, same seeds and settings): 48 rows, 7 over the budget (
 the 32 light-tailed rows mean z -0.16, sd 0.93, none beyond 3; of the 9 heavy rows one beyond
 4, the same Pareto(2.67) row (-6.64).
 
+Again after the noise quadrature's split points by kind of integrand, with two passes where the
+other-job functions have clearly fewer (2026-12-06, same seeds and settings; 441 s in all):
+48 rows, 3 over the budget (7 before); on the 34 light-tailed rows mean z +0.11, sd 1.12, none
+beyond 3; of the 11 heavy rows one beyond 4, the same Pareto(2.67) row (-6.64).
+
 With ``--overhead`` every branch has an overhead segment (server time at a fixed age:
 :func:`_overhead`), which the engine takes since 2026-12-06. First run (seeds 1 to 3, 5 systems
 of 2 ranks each, 2e5 jobs, budget 30 s): 30 rows, 15 over the budget, 3 unstable (the overhead

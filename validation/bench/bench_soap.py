@@ -56,6 +56,13 @@ POLICIES = {
     "Buckets-P(0.5,2)": (P.Buckets(thresholds=(0.5, 2.0), preemptive=True), None, "soap"),
     "rank 2y-a": (P.RankPolicy(RankFunction.single(
         "prediction", [Segment(value=(2.0, 0.0), slope=-1)]), label="2y-a"), None, "soap"),
+    # a user rank of four segments (SPRPT, a constant stretch, SPRPT again, then lower): each
+    # boundary brings split points in the noise and the level (docs/soap.md)
+    "rank of 4 segments": (P.RankPolicy(RankFunction.single("prediction", [
+        Segment(value=(1.0, 0.0), slope=-1, end=(0.0, 0.5)),
+        Segment(value=(1.0, -0.5), slope=0, end=(0.0, 1.5)),
+        Segment(value=(1.0, -0.5), slope=-1, end=(0.0, 3.0)),
+        Segment(value=(1.0, -2.0), slope=-1)]), label="4 segments"), None, "soap"),
     "SkipPredict-ext(T=1)": (P.SkipPredict(threshold=1.0, cheap_cost=0.05,
                                            expensive_cost=0.1), "soap", None),
     "SkipPredict-server(T=1)": (P.SkipPredict(threshold=1.0, cheap_cost=0.05,
