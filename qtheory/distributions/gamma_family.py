@@ -12,6 +12,7 @@ import numbers
 
 import numpy as np
 from mpmath import mp
+from numba import njit
 from scipy import special
 
 from .base import (
@@ -27,32 +28,70 @@ from .base import (
 __all__ = ["Gamma", "Erlang", "Weibull"]
 
 
-def _regularized_gamma(a: float, y: np.ndarray, upper: bool) -> np.ndarray:
-    """Q(a, y) (``upper``) or P(a, y); closed form for small integer ``a``.
+@njit(cache=True, error_model="numpy", nogil=True)
+def _gamma_int(n, y, upper):  # pragma: no cover - compiled (tested through the callers)
+    """Q(n, y) (``upper``) or P(n, y) for a whole order ``n >= 1`` at the points of ``y``
+    (1-D, >= 0 or NaN): Q as ``exp(-y) sum_{j<n} y**j / j!`` (0 where ``exp(-y)``
+    underflows), P as ``1 - Q`` where ``y >= max(1, n - 1 - sqrt(n))`` (there P > 0.06, so
+    the difference loses at most 4 bits) and below as the series
+    ``exp(-y) y**n / n! sum_{j>=0} y**j n! / (n + j)!`` (positive terms, full relative
+    precision however small P is)."""
+    out = np.empty(y.size)
+    cut = max(1.0, n - 1.0 - np.sqrt(n))
+    for i in range(y.size):
+        yi = y[i]
+        if yi != yi:
+            out[i] = np.nan
+            continue
+        if upper or yi >= cut:
+            e = np.exp(-yi)
+            q = 0.0
+            if e != 0.0:
+                term = 1.0
+                poly = 1.0
+                for j in range(1, n):
+                    term = term * yi / j
+                    poly = poly + term
+                q = e * poly
+            out[i] = q if upper else 1.0 - q
+            continue
+        lead = 1.0
+        for j in range(1, n + 1):
+            lead = lead * yi / j
+        term = 1.0
+        total = 1.0
+        j = 1
+        while term > 1e-17 * total:
+            term = term * yi / (n + j)
+            total = total + term
+            j += 1
+        out[i] = np.exp(-yi) * lead * total
+    return out
 
-    For integer ``a = n <= 8``, ``Q(n, y) = exp(-y) sum_{j<n} y**j / j!`` has only
-    positive terms, and ``P = 1 - Q`` loses at most a few ulps where ``y >= 1``;
-    below that scipy's series is used. This is several times faster than
-    ``scipy.special.gammainc`` on the large arrays the quadrature engine passes.
+
+def _regularized_gamma(a: float, y: np.ndarray, upper: bool) -> np.ndarray:
+    """Q(a, y) (``upper``) or P(a, y); in closed form for small whole ``a``.
+
+    For a whole ``a = n <= 8``, ``Q(n, y) = exp(-y) sum_{j<n} y**j / j!`` has only
+    positive terms, and ``P = 1 - Q`` loses at most 4 bits where
+    ``y >= max(1, n - 1 - sqrt(n))``; below that P is its power series (:func:`_gamma_int`,
+    compiled; until 2026-12-06 the difference was taken from ``y = 1`` on, 2e-11 off for
+    ``n = 8`` there, and below 1 scipy's ``gammainc``, 1.5e-13 off at ``y = 2.4e-94`` for
+    ``n = 3``). On a million exponential points P(2, y) takes about 0.06 s and
+    Q 0.005 s, against 0.11 s and 0.015 s for the same formulas in NumPy with scipy below
+    1.
+
+    Examples
+    --------
+    >>> y = np.array([0.0, 1e-300, 0.5, 3.0, np.inf])
+    >>> bool(np.allclose(_regularized_gamma(3.0, y, False), special.gammainc(3.0, y),
+    ...                  rtol=1e-14, atol=0))
+    True
     """
     if not (a == int(a) and 1 <= a <= 8):
         return (special.gammaincc if upper else special.gammainc)(a, y)
-    n = int(a)
-    with np.errstate(over="ignore", invalid="ignore"):
-        poly = np.ones_like(y)
-        term = np.ones_like(y)
-        for j in range(1, n):
-            term = term * y / j
-            poly = poly + term
-        e = np.exp(-y)
-        q = np.where(e == 0.0, 0.0, e * poly)  # exp underflow beats a polynomial overflow
-    if upper:
-        return q
-    p = 1.0 - q
-    small = y < 1.0
-    if np.any(small):
-        p[small] = special.gammainc(a, y[small])
-    return p
+    y = np.asarray(y, dtype=float)
+    return _gamma_int(int(a), np.ascontiguousarray(y.ravel()), bool(upper)).reshape(y.shape)
 
 
 def _incgamma_moment(const: float, a: float, y: np.ndarray, upper: bool) -> np.ndarray:
