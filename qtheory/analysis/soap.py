@@ -1815,17 +1815,27 @@ class SOAPAnalysis:
         BranchedSOAP` takes its classes). A rank of three rising segments had 90 pieces a
         level in z for all five and 22 for the other-job functions alone."""
         res, err = self._functions_of_r(r, True, weights, True, others=False)
-        measure = np.abs(res["nu"]) + np.abs(res["mu"])
+        v, e = self._others_at(r, np.abs(res["nu"]) + np.abs(res["mu"]), weights,
+                               squared=True)
+        res.update(v)
+        err.update(e)
+        return (res, err) if with_err else res
+
+    def _others_at(self, r, measure, weights=None, squared: bool = False):
+        """``(values, errors)`` of N, O0 and S at the levels ``r``: by the noise quadrature
+        where ``measure`` (the tagged measures' ``|nu| + |mu|`` they will multiply) is
+        nonzero, weighted by it times the outer ``weights``; 0 elsewhere (with ``squared``
+        as in :meth:`_functions_of_r`)."""
         need = measure != 0
-        for k in ("N", "O0", "S"):
-            res[k], err[k] = np.zeros(r.size), np.zeros(r.size)
+        res = {k: np.zeros(r.size) for k in ("N", "O0", "S")}
+        err = {k: np.zeros(r.size) for k in ("N", "O0", "S")}
         if np.any(need):
             base = np.ones(r.size) if weights is None else np.abs(weights)
             v, e = self._functions_of_r(r[need], False, base[need] * measure[need], True,
-                                        squared=True)
-            for k in v:
+                                        squared=squared)
+            for k in res:
                 res[k][need], err[k][need] = v[k], e[k]
-        return (res, err) if with_err else res
+        return res, err
 
     def _functions_in_halves(self, r, tagged, weights, with_err, others=True, squared=False):
         """:meth:`_functions_of_r` on the two halves of ``r``, joined: a rank with many

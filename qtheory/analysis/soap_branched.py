@@ -271,16 +271,11 @@ class BranchedSOAP(SOAPAnalysis):
                      for p, engine, _ in self.classes]
             nu = sum(p * v["nu"] for p, v, _ in parts)
             mu = sum(p * v["mu"] for p, v, _ in parts)
-            need = (nu != 0) | (mu != 0)
-            base = np.ones(r.size) if weights is None else np.abs(weights)
+            measure = np.abs(nu) + np.abs(mu)
             for (_p, v, e), (_, engine, _) in zip(parts, self.classes):
-                for k in ("N", "O0", "S"):
-                    v[k], e[k] = np.zeros(r.size), np.zeros(r.size)
-                if np.any(need):
-                    w2 = base[need] * (np.abs(nu[need]) + np.abs(mu[need]))
-                    v2, e2 = engine._functions_of_r(r[need], False, w2, True)
-                    for k in v2:
-                        v[k][need], e[k][need] = v2[k], e2[k]
+                v2, e2 = engine._others_at(r, measure, weights)
+                v.update(v2)
+                e.update(e2)
         res = {k: sum(p * v[k] for p, v, _ in parts) for k in parts[0][1]}
         err = {k: sum(p * e[k] for p, _, e in parts) for k in parts[0][2]}
         return (res, err) if with_err else res
