@@ -443,7 +443,8 @@ def test_rank_with_many_boundaries_in_bounded_memory():
     """Three rising segments with jumps (a random rank of a search of SOAP against the
     simulator): 193 rank-level breakpoints and about 100 split points in z per level. The
     engine ran out of memory (killed at 8 GB); now it finishes under a 4 GB address-space
-    limit in about 3 minutes: 2.545815 (estimate 4e-10), where 2 x 4e6 simulated jobs give
+    limit in 25 s (3 minutes until its other-job functions took their own split points in
+    z, 2026-12-06; 676 MB): 2.545815 (estimate 4e-10), where 2 x 4e6 simulated jobs give
     2.54909 (95 % interval 2.53796 .. 2.56022)."""
     import subprocess
     import sys
