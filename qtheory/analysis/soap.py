@@ -551,6 +551,7 @@ class SOAPAnalysis:
         self._pieces: list | None = None
         self._gk_start: set = set()  # finite pieces whose first rule is Gauss-Kronrod
         self._level_table = None  # tables of N, O0, S in the level (conditional)
+        self._passes: int | None = None  # one or two passes for all five functions
 
     def _mean_completion(self) -> float:
         """E[completion age]: the mean size plus each overhead segment's length times the
@@ -1724,15 +1725,18 @@ class SOAPAnalysis:
         Where the other-job functions' noise quadrature has clearly fewer split points than
         that of all five (:data:`_Z_KINDS`; ranks with many boundaries, whose tagged
         boundaries cross often), the functions come in two passes
-        (:meth:`_functions_in_two_passes`).
+        (:meth:`_functions_in_two_passes`; decided once per analysis, on its first batch of
+        levels, which spans the level's range: the check costs about 1 ms).
         """
         r = np.asarray(r, dtype=float)
         level = _Z_START if self._noisy else self._z_level
         kind = "other" if not tagged else ("both" if others else "tagged")
         pts = self._z_split(r, kind) if self._noisy else None
         if pts is not None and kind == "both" and r.size > 1:
-            both = _piece_count(pts)
-            if _piece_count(self._z_split(r, "other")) <= _TWO_PASSES * both:
+            if self._passes is None:  # decided once, on the first batch of levels
+                fewer = _piece_count(self._z_split(r, "other")) <= _TWO_PASSES * _piece_count(pts)
+                self._passes = 2 if fewer else 1
+            if self._passes == 2:
                 return self._functions_in_two_passes(r, weights, with_err)
         if pts is not None and r.size > 1 and \
                 r.size * (pts.shape[1] + 1) * tanh_sinh_rule(level).left.size > _MAX_ROWS:
