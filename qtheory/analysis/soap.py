@@ -530,8 +530,9 @@ class SOAPAnalysis:
         # the structural split points, per kind of integrand (the tagged job's measures,
         # the other-job functions, or both at once); they enter each row's points
         # (_row_z_points), not the joint's fixed ones
-        self._structural = {kind: self._structural_z(kinds)
-                            for kind, kinds in _Z_KINDS.items()}
+        tagged, other = self._structural_z("tagged"), self._structural_z("other")
+        self._structural = {"tagged": tagged, "other": other,
+                            "both": np.union1d(tagged, other)}
         self._z_level = 4
 
     def _init_level_state(self, size, prediction, rank, rtol) -> None:
@@ -1173,30 +1174,27 @@ class SOAPAnalysis:
         return out
 
     @_quiet
-    def _structural_z(self, kinds=("other", "tagged")) -> np.ndarray:
+    def _structural_z(self, kind: str) -> np.ndarray:
         """Noise values z where a cell boundary's slope in x vanishes (a root escapes to
         infinity) or two lambda- and r-independent boundaries cross: the integrands over
-        z have kinks there, so the z-quadrature is split at these points. ``kinds``: the
-        boundaries of the other-job cells (``"other"``), of the tagged job's
-        (``"tagged"``), or both."""
+        z have kinks there, so the z-quadrature is split at these points. ``kind``: the
+        boundaries of the other-job cells (``"other"``) or of the tagged job's
+        (``"tagged"``)."""
         if not self._noisy:
             return np.zeros(0)
         one, zero = np.ones(1), np.zeros(1)
-        segs0 = [[_Seg(sg, zero) for sg in br.segments] for br in self.rank.branches]
-        segs1 = [[_Seg(sg, one) for sg in br.segments] for br in self.rank.branches]
-        dummy = np.ones(1)
-        pairs = {"other": (self._other_exprs(dummy, zero, segs0),
-                           self._other_exprs(dummy, one, segs1)),
-                 "tagged": (self._tagged_exprs(zero), self._tagged_exprs(one))}
-        pts = [np.zeros(0)]
-        for kind in kinds:
-            e0, e1 = pairs[kind]
-            a = np.array([float(e[0][0]) for e in e0])
-            b = np.array([float(e[0][0]) for e in e1]) - a
-            with np.errstate(divide="ignore", invalid="ignore"):
-                pts.append(np.where(b != 0, -a / b, np.nan))
-            if kind != "tagged":
-                continue
+        if kind == "other":
+            dummy = np.ones(1)
+            e0, e1 = (self._other_exprs(dummy, m, [[_Seg(sg, m) for sg in br.segments]
+                                                   for br in self.rank.branches])
+                      for m in (zero, one))
+        else:
+            e0, e1 = self._tagged_exprs(zero), self._tagged_exprs(one)
+        a = np.array([float(e[0][0]) for e in e0])
+        b = np.array([float(e[0][0]) for e in e1]) - a
+        with np.errstate(divide="ignore", invalid="ignore"):
+            pts = [np.where(b != 0, -a / b, np.nan)]
+        if kind == "tagged":
             # crossings of r-independent tagged boundaries:
             # c0_i (a_j + b_j z) = c0_j (a_i + b_i z)
             c0 = np.array([float(e[1][0]) for e in e0])
@@ -1731,11 +1729,13 @@ class SOAPAnalysis:
         r = np.asarray(r, dtype=float)
         level = _Z_START if self._noisy else self._z_level
         kind = "other" if not tagged else ("both" if others else "tagged")
+        if self._noisy and kind == "both" and r.size > 1 and self._passes == 2:
+            return self._functions_in_two_passes(r, weights, with_err)
         pts = self._z_split(r, kind) if self._noisy else None
-        if pts is not None and kind == "both" and r.size > 1:
-            if self._passes is None:  # decided once, on the first batch of levels
-                fewer = _piece_count(self._z_split(r, "other")) <= _TWO_PASSES * _piece_count(pts)
-                self._passes = 2 if fewer else 1
+        if pts is not None and kind == "both" and r.size > 1 and self._passes is None:
+            # decided once, on the first batch of levels
+            fewer = _piece_count(self._z_split(r, "other")) <= _TWO_PASSES * _piece_count(pts)
+            self._passes = 2 if fewer else 1
             if self._passes == 2:
                 return self._functions_in_two_passes(r, weights, with_err)
         if pts is not None and r.size > 1 and \
