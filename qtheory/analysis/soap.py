@@ -101,6 +101,7 @@ from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from ..rank import RankFunction
+from ._soap_kernels import other_cells, tagged_terms
 from .joint import JointIntegrals
 from .quadrature import (
     SAFETY,
@@ -521,6 +522,7 @@ class SOAPAnalysis:
                              "the closed forms of SPJF, PSPJF and SPRPT only")
         self._init_level_state(size, prediction, rank, rtol)
         self._over = [_overhead_table(br) for br in rank.branches]
+        self._compiled = self._kernel_params()
         self.m1 = self._mean_completion()
         self._joint = JointIntegrals(size, prediction)
         # the size law's kinks enter through _row_z_points, at the z where a boundary
@@ -755,12 +757,18 @@ class SOAPAnalysis:
 
     # ====================================================================== other jobs
     def _other(self, r: np.ndarray, m: np.ndarray):
-        """N(r), O0(r), S(r) for rows of (r, m): closed forms in the other job's size."""
+        """N(r), O0(r), S(r) for rows of (r, m): closed forms in the other job's size.
+
+        One branch without overhead goes to the compiled loop of
+        :func:`~qtheory.analysis._soap_kernels.other_cells` (the same arithmetic; the
+        moments at the cell edges looked up here first), the rest to the numpy path below."""
         n = r.size
-        segs = [[_Seg(s, m) for s in br.segments] for br in self.rank.branches]
         roots = self._roots("other", r, m)
         edges = self._edges(roots, n)
         mom = _Moments(self.size, edges)
+        if self._compiled is not None and n:
+            return self._other_compiled(r, m, edges, mom)
+        segs = [[_Seg(s, m) for s in br.segments] for br in self.rank.branches]
         N, O0, S = np.zeros(n), np.zeros(n), np.zeros(n)
         for c, idx, _a, _b, xm, bi, br in self._cells_by_branch(edges, m):
             # the cell's rows only
@@ -794,6 +802,33 @@ class SOAPAnalysis:
                     lin = cell.poly(B2, A2, 1)
                     O0[idx] += lin if ends0.all() else np.where(ends0, lin, 0.0)
         return N, O0, S
+
+    def _kernel_params(self):
+        """The segments of a rank that the compiled cell loop takes (one branch over every
+        key, no overhead), as :mod:`~qtheory.analysis._soap_kernels` lays them out; None
+        for the others."""
+        if len(self.rank.branches) != 1 or self._over[0] is not None:
+            return None
+        br = self.rank.branches[0]
+        if br.low != -np.inf or br.high != np.inf:
+            return None
+        segp = np.array([[*sg.start, *sg.end, *sg.value] for sg in br.segments], float)
+        slopes = np.array([int(sg.slope) for sg in br.segments], np.int64)
+        init = (False, 0.0, 0.0) if br.initial is None else (True, *map(float, br.initial))
+        return segp, slopes, init
+
+    def _other_compiled(self, r, m, edges, mom):
+        """:meth:`_other` by the compiled cell loop (:meth:`_kernel_params`)."""
+        segp, slopes, (has_init, init0, init1) = self._compiled
+        tabs = [mom.table(k) for k in (0, 1, 2)]
+        tot = np.array([t[1] for t in tabs], float)
+        lo_total, hi_total = mom._end_total
+        # edges is the transposed view of a (columns x rows) C array: no copy
+        return other_cells(np.ascontiguousarray(r, float), np.ascontiguousarray(m, float),
+                           np.ascontiguousarray(edges.T), *(t[0] for t in tabs), tot,
+                           float(self.size.scale),
+                           lo_total, hi_total, not self.size.support[1] <= 1e307, segp,
+                           slopes, has_init, init0, init1, _TIE)
 
     def _other_exprs(self, r, m, segs, only=None, region=None):
         """Affine functions of x whose roots bound the other-job cells (with ``only``:
@@ -1255,10 +1290,15 @@ class SOAPAnalysis:
         return R, pieces
 
     def _tagged_densities(self, r, m):
-        """Densities of nu and mu at rows (r, m)."""
+        """Densities of nu and mu at rows (r, m) (one branch without overhead: the terms
+        from the compiled loop of :func:`~qtheory.analysis._soap_kernels.tagged_terms`,
+        the size law evaluated here at all of them at once, and the terms added in the
+        order of the numpy path below)."""
         n = r.size
         s = self.size
         edges = self._tagged_cells(m)
+        if self._compiled is not None and n:
+            return self._tagged_compiled(r, m, edges)
         nu, mu = np.zeros(n), np.zeros(n)
         for _c, idx, a, b, xm, bi, br in self._cells_by_branch(edges, m):
             ri = r[idx]
@@ -1294,6 +1334,40 @@ class SOAPAnalysis:
                         prob[at] = s.prob_between(p[at], q[at])
                     mu[idx] += prob
         return nu, mu
+
+    def _tagged_compiled(self, r, m, edges):
+        """:meth:`_tagged_densities` by the compiled loop (:meth:`_kernel_params`)."""
+        n = r.size
+        segp, slopes, (has_init, init0, init1) = self._compiled
+        rows, kind, f = tagged_terms(np.ascontiguousarray(r, float),
+                                     np.ascontiguousarray(m, float),
+                                     np.ascontiguousarray(edges.T),
+                                     not self.size.support[1] <= 1e307, segp, slopes,
+                                     has_init, init0, init1)
+        ramp = kind == 2
+        if ramp.any():
+            vals = np.empty(rows.size)
+            at = np.flatnonzero(~ramp)
+            vals[at] = self._root_terms(kind[at], f[:, at])
+            at = np.flatnonzero(ramp)
+            vals[at] = self.size.prob_between(f[0, at], f[1, at])
+        else:
+            vals = self._root_terms(kind, f)
+        # summed in the order of the terms (bincount adds in order): as the numpy path
+        is_nu = kind == 0
+        nu = np.bincount(rows[is_nu], vals[is_nu], minlength=n)
+        mu = np.bincount(rows[~is_nu], vals[~is_nu], minlength=n)
+        return nu, mu
+
+    def _root_terms(self, kind, f):
+        """The terms ``f(x) / |slope|`` (times the piece's length at x for kind 1) of
+        :func:`~qtheory.analysis._soap_kernels.tagged_terms`, as :meth:`_root_density`
+        computes them."""
+        v = self.size.pdf(f[0]) / f[1]
+        lev = np.flatnonzero(kind == 1)
+        if lev.size:
+            v[lev] = v[lev] * (f[2, lev] * f[0, lev] + f[3, lev])
+        return v
 
     def _root_density(self, L, r, a, b, length, sel=None):
         """sum over x* in (a, b) with L(x*) = r of f(x*) * length(x*) / |L'| (0 in the

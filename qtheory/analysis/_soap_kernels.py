@@ -1,0 +1,497 @@
+"""Compiled cell formulas of the SOAP engine (:mod:`qtheory.analysis.soap`).
+
+:meth:`SOAPAnalysis._other <qtheory.analysis.soap.SOAPAnalysis._other>` sums, over the
+x-cells of every (level, noise node) row, closed forms in the other job's size: at each
+cell's midpoint it finds the new job's stopping age and the old job's runs of rank at most
+r (``_structure``), and takes moments of affine functions of X over the cell. In numpy that
+is a few dozen whole-array passes per cell and segment; here it is one loop over the rows
+that does the same arithmetic, in the same order, on scalars (the values agree bit for bit
+up to the sign of a zero; ``tests/test_soap_kernels.py`` compares the two paths).
+
+It covers one branch with unbounded key range and no overhead segments (every class of
+:class:`~qtheory.analysis.soap_branched.BranchedSOAP`, the catalogue's single-branch ranks
+and user ranks of that form); the rest keeps the numpy path. The size law's partial
+moments at the cell edges are looked up before the loop (vectorised, as the numpy path
+does) and passed in.
+
+Layout of ``segp`` (segments x 6): the key coefficient and the constant of the segment's
+start, end and value, in that order; ``slopes`` holds -1, 0 or +1.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+__all__ = ["other_cells", "tagged_terms"]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _at(cx, c0, x):
+    # an affine function of the size at a finite x; a coefficient of 0 gives c0 itself (as
+    # the numpy path's constant parts do)
+    if cx == 0.0:
+        return c0
+    return cx * x + c0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _scaled(coef, m):
+    if coef == 0.0:
+        return 0.0
+    if coef == 1.0:
+        return m
+    return coef * m
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _poly(a, b, power, d0, d1, d2):
+    """E[(a + b X)**power; cell] from the cell's moments d0, d1, d2 (a term whose moment
+    is 0 counts 0 even where its coefficient overflowed)."""
+    if power == 1:
+        out = a * d0 + b * d1
+        if np.isfinite(out):
+            return out
+        t0 = 0.0 if d0 == 0.0 else a * d0
+        t1 = 0.0 if d1 == 0.0 else b * d1
+        return t0 + t1
+    out = (a * a) * d0 + (2.0 * a * b) * d1 + (b * b) * d2
+    if np.isfinite(out):
+        return out
+    t0 = 0.0 if d0 == 0.0 else (a * a) * d0
+    t1 = 0.0 if d1 == 0.0 else (2.0 * a * b) * d1
+    t2 = 0.0 if d2 == 0.0 else (b * b) * d2
+    return t0 + t1 + t2
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _delta(v, tot, k, c, i, ncol, end_lo, end_hi, la, lb):
+    """E[X^k; cell c] on row i from the one-sided moments at its edges (the numpy path's
+    ``_Cell.delta``)."""
+    if c == 0:
+        va = tot[k] if end_lo else 0.0
+    else:
+        va = v[c - 1, i]
+    if c + 1 == ncol - 1:
+        vb = tot[k] if end_hi else 0.0
+    else:
+        vb = v[c, i]
+    if la:
+        return (vb if lb else tot[k] - vb) - va
+    return va - vb
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def other_cells(r, m, edges, v0, v1, v2, tot, med, end_lo, end_hi, big, segp, slopes, has_init,
+                init0, init1, tie):
+    """N, O0, S at rows (r, m) of one branch without overhead.
+
+    ``edges`` (columns x rows) are the cell edges; ``v0``, ``v1``, ``v2`` (inner columns x
+    rows) the one-sided moments of orders 0, 1 and 2 at the inner edges (partial moments at
+    edges at or below the median ``med``, tail moments above it), ``tot`` the full moments;
+    ``end_lo``/``end_hi`` whether the outer columns' one-sided moment is the total; ``big``
+    whether the support reaches past 1e307 (midpoints then avoid overflow)."""
+    ncol, n = edges.shape
+    J = slopes.size
+    N = np.zeros(n)
+    O0 = np.zeros(n)
+    S = np.zeros(n)
+    # per segment at one row: affine parts (coefficient, constant)
+    Sx = np.empty(J)
+    S0 = np.empty(J)
+    Ex = np.empty(J)
+    E0 = np.empty(J)
+    Vx = np.empty(J)
+    V0 = np.empty(J)
+    # per segment at one cell: the structure (_structure)
+    ge_valid = np.empty(J, np.bool_)
+    ge_x = np.empty(J)
+    ge_0 = np.empty(J)
+    le_valid = np.empty(J, np.bool_)
+    lo_x = np.empty(J)
+    lo_0 = np.empty(J)
+    hi_x = np.empty(J)
+    hi_0 = np.empty(J)
+    from_start = np.empty(J, np.bool_)
+    to_end = np.empty(J, np.bool_)
+    for i in range(n):
+        ri = r[i]
+        mi = m[i]
+        for j in range(J):
+            Sx[j] = _scaled(segp[j, 0], mi)
+            S0[j] = segp[j, 1]
+            Ex[j] = _scaled(segp[j, 2], mi)
+            E0[j] = segp[j, 3]
+            Vx[j] = _scaled(segp[j, 4], mi)
+            V0[j] = segp[j, 5]
+        initx = init0 * mi
+        for c in range(ncol - 1):
+            a = edges[c, i]
+            b = edges[c + 1, i]
+            if not b > a:
+                continue
+            if not big:
+                xm = 0.5 * (a + b)
+            elif np.isfinite(b):
+                xm = 0.5 * a + 0.5 * b
+            else:
+                xm = min(2.0 * abs(a) + 1.0, 1.7976931348623157e308)
+            # ------------------------------------------------ structure at the midpoint
+            first_v = 0.0
+            for j in range(J):
+                E_v = _at(Ex[j], E0[j], xm)
+                V_v = _at(Vx[j], V0[j], xm)
+                if j == 0:
+                    first_v = V_v
+                sl = slopes[j]
+                if sl == 0:
+                    ge_valid[j] = V_v >= ri
+                    ge_x[j] = Sx[j]
+                    ge_0[j] = S0[j]
+                    le_valid[j] = V_v <= ri
+                    lo_x[j] = Sx[j]
+                    lo_0[j] = S0[j]
+                    hi_x[j] = Ex[j]
+                    hi_0[j] = E0[j]
+                    from_start[j] = True
+                    to_end[j] = True
+                elif sl == 1:
+                    # the crossing age S + r - V
+                    cx = (Sx[j] + 0.0) - Vx[j]
+                    c0 = (S0[j] + ri) - V0[j]
+                    cross_v = _at(cx, c0, xm)
+                    at_end = np.isfinite(E_v) and abs(cross_v - E_v) <= tie * (
+                        abs(E_v) + abs(V_v) + abs(ri))
+                    ge_valid[j] = (cross_v < E_v) or at_end
+                    if V_v >= ri:
+                        ge_x[j] = Sx[j]
+                        ge_0[j] = S0[j]
+                    else:
+                        ge_x[j] = cx
+                        ge_0[j] = c0
+                    te = (E_v <= cross_v) or at_end
+                    to_end[j] = te
+                    le_valid[j] = V_v < ri
+                    lo_x[j] = Sx[j]
+                    lo_0[j] = S0[j]
+                    if te:
+                        hi_x[j] = Ex[j]
+                        hi_0[j] = E0[j]
+                    else:
+                        hi_x[j] = cx
+                        hi_0[j] = c0
+                    from_start[j] = True
+                else:
+                    # the crossing age S + V - r
+                    cx = (Sx[j] + Vx[j]) - 0.0
+                    c0 = (S0[j] + V0[j]) - ri
+                    ge_valid[j] = V_v >= ri
+                    ge_x[j] = Sx[j]
+                    ge_0[j] = S0[j]
+                    fs = V_v <= ri
+                    from_start[j] = fs
+                    if fs:
+                        lo_x[j] = Sx[j]
+                        lo_0[j] = S0[j]
+                    else:
+                        lo_x[j] = cx
+                        lo_0[j] = c0
+                    le_valid[j] = _at(lo_x[j], lo_0[j], xm) < E_v
+                    hi_x[j] = Ex[j]
+                    hi_0[j] = E0[j]
+                    to_end[j] = True
+            # new jobs: the first age with rank >= r
+            found = False
+            c_x = 0.0
+            c_0 = np.inf
+            if has_init:
+                init_v = initx * xm + init1
+                if init_v >= ri:
+                    c_x = 0.0
+                    c_0 = 0.0
+                    found = True
+                rank0_le = init_v <= ri
+            else:
+                rank0_le = first_v <= ri
+            for j in range(J):
+                if ge_valid[j] and not found:
+                    c_x = ge_x[j]
+                    c_0 = ge_0[j]
+                if ge_valid[j]:
+                    found = True
+            # the cell's moments
+            la = edges[c, i] <= med
+            lb = edges[c + 1, i] <= med
+            d0 = _delta(v0, tot, 0, c, i, ncol, end_lo, end_hi, la, lb)
+            d1 = _delta(v1, tot, 1, c, i, ncol, end_lo, end_hi, la, lb)
+            d2 = _delta(v2, tot, 2, c, i, ncol, end_lo, end_hi, la, lb)
+            xc = xm
+            # the new job's time in service: min(X, c)
+            if found and _at(c_x, c_0, xm) < xc:
+                N[i] += _poly(c_0, c_x, 1, d0, d1, d2)
+            else:
+                N[i] += _poly(0.0, 1.0, 1, d0, d1, d2)
+            # old jobs: maximal runs of rank <= r across contiguous segments
+            run_x = 0.0
+            run_0 = 0.0
+            run_first = False
+            for j in range(J):
+                if j > 0:
+                    cont_prev = le_valid[j - 1] and to_end[j - 1] and le_valid[j] \
+                        and from_start[j]
+                else:
+                    cont_prev = False
+                if le_valid[j] and not cont_prev:
+                    run_x = lo_x[j]
+                    run_0 = lo_0[j]
+                    run_first = (j == 0) and from_start[j] and rank0_le
+                if j + 1 < J:
+                    cont = le_valid[j] and to_end[j] and le_valid[j + 1] \
+                        and from_start[j + 1]
+                else:
+                    cont = False
+                if not (le_valid[j] and not cont):
+                    continue
+                lo_v = _at(run_x, run_0, xm)
+                hi_v = _at(hi_x[j], hi_0[j], xm)
+                if xc > lo_v and xc < hi_v:
+                    px = 1.0 - run_x
+                    p0 = 0.0 - run_0
+                elif xc >= hi_v:
+                    px = hi_x[j] - run_x
+                    p0 = hi_0[j] - run_0
+                else:
+                    px = 0.0
+                    p0 = 0.0
+                S[i] += _poly(p0, px, 2, d0, d1, d2)
+                if run_first:
+                    O0[i] += _poly(p0, px, 1, d0, d1, d2)
+    return N, O0, S
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _nan_max(a, b):
+    # np.maximum: nan if either is nan
+    if a != a or b != b:
+        return np.nan
+    return a if a >= b else b
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _nan_min(a, b):
+    if a != a or b != b:
+        return np.nan
+    return a if a <= b else b
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
+    """The terms of the tagged job's densities nu and mu at rows (r, m) of one branch
+    without overhead (the numpy path's ``_tagged_pieces`` and ``_tagged_densities``).
+
+    Returns ``(row, kind, f0, f1, f2, f3)``, one entry per term in the order the numpy
+    path adds them (row by row; per row cell by cell, and within a cell nu's root first,
+    then the worst future rank's pieces from the last segment back):
+
+    * kind 0, a root of nu: (f0, f1) = (x, |slope|), the term ``f(x) / |slope|``;
+    * kind 1, a root of a level piece of mu: (x, |slope|, length coefficient, length
+      constant), the term ``f(x) / |slope| * (f2 x + f3)``;
+    * kind 2, a ramp piece of mu: (f0, f1) = (p, q), the term ``P(p < X <= q)``.
+    """
+    ncol, n = edges.shape
+    J = slopes.size
+    # at most nu's root and two pieces a segment in a cell
+    per_row = max(1, (ncol - 1) * (1 + 2 * J))
+    cap = max(16, 2 * n, per_row)
+    o_row = np.empty(cap, np.int64)
+    o_kind = np.empty(cap, np.int8)
+    o_f = np.empty((4, cap))
+    count = 0
+    # a cell's pieces: kind (0 level, 1 ramp), and a_lo, a_hi, level or alpha (affine each)
+    pk = np.empty(4 * J, np.int64)
+    pv = np.empty((4 * J, 6))
+    for i in range(n):
+        ri = r[i]
+        mi = m[i]
+        initx = init0 * mi
+        if count + per_row > o_row.size:  # grow the outputs (rarely)
+            grow = max(2 * o_row.size, count + per_row)
+            t_row = np.empty(grow, np.int64)
+            t_kind = np.empty(grow, np.int8)
+            t_f = np.empty((4, grow))
+            t_row[:count] = o_row[:count]
+            t_kind[:count] = o_kind[:count]
+            t_f[:, :count] = o_f[:, :count]
+            o_row, o_kind, o_f = t_row, t_kind, t_f
+        for c in range(ncol - 1):
+            a = edges[c, i]
+            b = edges[c + 1, i]
+            if not b > a:
+                continue
+            if not big:
+                xm = 0.5 * (a + b)
+            elif np.isfinite(b):
+                xm = 0.5 * a + 0.5 * b
+            else:
+                xm = min(2.0 * abs(a) + 1.0, 1.7976931348623157e308)
+            xc = xm
+            # the worst future rank from age 0 (M), built from the last segment back; the
+            # pieces are kept to be added after nu's root, in the numpy path's order
+            Mx = 0.0
+            M0 = -np.inf
+            npieces = 0
+            for jj in range(J):
+                j = J - 1 - jj
+                Sx = _scaled(segp[j, 0], mi)
+                S0 = segp[j, 1]
+                Ex = _scaled(segp[j, 2], mi)
+                E0 = segp[j, 3]
+                Vx = _scaled(segp[j, 4], mi)
+                V0 = segp[j, 5]
+                active = _at(Sx, S0, xm) < xc
+                if _at(Ex, E0, xm) < xc:
+                    endx = Ex
+                    end0 = E0
+                else:
+                    endx = 1.0
+                    end0 = 0.0
+                M_v = _at(Mx, M0, xm)
+                sl = slopes[j]
+                if sl == 0 or sl == 1:
+                    if sl == 0:
+                        tx = Vx
+                        t0 = V0
+                    else:
+                        tx = Vx + (endx - Sx)
+                        t0 = V0 + (end0 - S0)
+                    if _at(tx, t0, xm) > M_v:
+                        lx = tx
+                        l0 = t0
+                    else:
+                        lx = Mx
+                        l0 = M0
+                    if active:
+                        pk[npieces] = 0
+                        pv[npieces, 0] = Sx
+                        pv[npieces, 1] = S0
+                        pv[npieces, 2] = endx
+                        pv[npieces, 3] = end0
+                        pv[npieces, 4] = lx
+                        pv[npieces, 5] = l0
+                        npieces += 1
+                        Mx = lx
+                        M0 = l0
+                else:
+                    V_v = _at(Vx, V0, xm)
+                    below = V_v <= M_v
+                    alx = Sx + Vx
+                    al0 = S0 + V0
+                    acx = alx - Mx
+                    ac0 = al0 - M0
+                    cut = (not below) and np.isfinite(M_v) and (
+                        _at(acx, ac0, xm) < _at(endx, end0, xm))
+                    if active:
+                        if below:
+                            pk[npieces] = 0
+                            pv[npieces, 0] = Sx
+                            pv[npieces, 1] = S0
+                            pv[npieces, 2] = endx
+                            pv[npieces, 3] = end0
+                            pv[npieces, 4] = Mx
+                            pv[npieces, 5] = M0
+                            npieces += 1
+                        elif not cut:
+                            pk[npieces] = 1
+                            pv[npieces, 0] = Sx
+                            pv[npieces, 1] = S0
+                            pv[npieces, 2] = endx
+                            pv[npieces, 3] = end0
+                            pv[npieces, 4] = alx
+                            pv[npieces, 5] = al0
+                            npieces += 1
+                        else:
+                            pk[npieces] = 1
+                            pv[npieces, 0] = Sx
+                            pv[npieces, 1] = S0
+                            pv[npieces, 2] = acx
+                            pv[npieces, 3] = ac0
+                            pv[npieces, 4] = alx
+                            pv[npieces, 5] = al0
+                            npieces += 1
+                            pk[npieces] = 0
+                            pv[npieces, 0] = acx
+                            pv[npieces, 1] = ac0
+                            pv[npieces, 2] = endx
+                            pv[npieces, 3] = end0
+                            pv[npieces, 4] = Mx
+                            pv[npieces, 5] = M0
+                            npieces += 1
+                        if not below:
+                            Mx = Vx
+                            M0 = V0
+            Rx = Mx
+            R0 = M0
+            if has_init:
+                if initx * xm + init1 > _at(Mx, M0, xm):
+                    Rx = initx
+                    R0 = init1
+            # nu: the root of R(x) = r inside the cell
+            if Rx != 0.0 and np.isfinite(R0):
+                xs = (ri - R0) / Rx
+                if xs > a and xs < b:
+                    o_row[count] = i
+                    o_kind[count] = 0
+                    o_f[0, count] = xs
+                    o_f[1, count] = abs(Rx)
+                    count += 1
+            for p_ in range(npieces):
+                lox = pv[p_, 0]
+                lo0 = pv[p_, 1]
+                hix = pv[p_, 2]
+                hi0 = pv[p_, 3]
+                lvx = pv[p_, 4]
+                lv0 = pv[p_, 5]
+                if pk[p_] == 0:
+                    if lvx != 0.0 and np.isfinite(lv0):
+                        xs = (ri - lv0) / lvx
+                        if xs > a and xs < b:
+                            o_row[count] = i
+                            o_kind[count] = 1
+                            o_f[0, count] = xs
+                            o_f[1, count] = abs(lvx)
+                            o_f[2, count] = hix - lox
+                            o_f[3, count] = hi0 - lo0
+                            count += 1
+                    continue
+                # a ramp r = alpha - age on (a_lo, a_hi): sizes where
+                # alpha - a_hi < r <= alpha - a_lo, an interval inside the cell
+                p = a
+                q = b
+                for s in range(2):
+                    if s == 0:
+                        gx = lvx - hix
+                        g0 = (lv0 - hi0) - ri
+                    else:
+                        gx = lvx - lox
+                        g0 = (lv0 - lo0) - ri
+                    if gx != 0.0 and np.isfinite(g0):
+                        x0 = -g0 / gx
+                    else:
+                        x0 = np.nan
+                    pos = gx > 0
+                    neg_side = pos if s == 0 else not pos
+                    const_ok = (g0 < 0) if s == 0 else (g0 >= 0)
+                    flat = gx == 0
+                    if not flat and not neg_side:
+                        p = _nan_max(p, x0)
+                    if not flat and neg_side:
+                        q = _nan_min(q, x0)
+                    if flat and not const_ok:
+                        q = p
+                if q > p:
+                    o_row[count] = i
+                    o_kind[count] = 2
+                    o_f[0, count] = p
+                    o_f[1, count] = q
+                    count += 1
+    return o_row[:count], o_kind[:count], o_f[:, :count]
