@@ -380,15 +380,25 @@ class _Moments:
         edges at or below the median and E[X^k; X > e] above it."""
         if k not in self._cache:
             s = self.size
-            total = s.moment(k)
-            v = np.zeros(self._mid.size)
-            if self._lower.size:
-                v[self._lower] = s.partial_moment(k, self._e_lower)
-            if self._upper.size:
-                v[self._upper] = s.tail_moment(k, self._e_upper)
-            if self._total_at.size:
-                v[self._total_at] = total
-            self._cache[k] = (v.reshape(self._mid.shape), total)
+            # the orders 0, 1 and 2 together (a law may share work between them:
+            # SizeDistribution.moments012), any other alone
+            orders = (0, 1, 2) if k in (0, 1, 2) else (k,)
+            vals = {j: np.zeros(self._mid.size) for j in orders}
+            for idx, e, tail in ((self._lower, self._e_lower, False),
+                                 (self._upper, self._e_upper, True)):
+                if not idx.size:
+                    continue
+                if len(orders) == 3:
+                    got = s.moments012(e, tail)
+                else:
+                    got = [(s.tail_moment if tail else s.partial_moment)(k, e)]
+                for j, g in zip(orders, got):
+                    vals[j][idx] = g
+            for j in orders:
+                total = s.moment(j)
+                if self._total_at.size:
+                    vals[j][self._total_at] = total
+                self._cache[j] = (vals[j].reshape(self._mid.shape), total)
         return self._cache[k]
 
     def column(self, k: int, j: int, idx):

@@ -406,3 +406,96 @@ def tails_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, lo, hi
         pm[i] = min(v2 / mass, mean)
         tm[i] = min(v3 / mass, mean)
     return sf, cdf, pm, tm, need, n_need
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _clenshaw3(ca, cb, cc, j, u):  # pragma: no cover - compiled
+    """:func:`_clenshaw` of row ``j`` of three tables at once, the three recurrences
+    interleaved (each summed exactly as alone: the same values)."""
+    m = ca.shape[1]
+    u2 = 2.0 * u
+    a0 = ca[j, m - 2]
+    a1 = ca[j, m - 1]
+    b0 = cb[j, m - 2]
+    b1 = cb[j, m - 1]
+    c0 = cc[j, m - 2]
+    c1 = cc[j, m - 1]
+    for k in range(3, m + 1):
+        ta = a0
+        tb = b0
+        tc = c0
+        a0 = ca[j, m - k] - a1
+        b0 = cb[j, m - k] - b1
+        c0 = cc[j, m - k] - c1
+        a1 = ta + a1 * u2
+        b1 = tb + b1 * u2
+        c1 = tc + c1 * u2
+    return a0 + a1 * u, b0 + b1 * u, c0 + c1 * u
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _moment_value(v, md, mass, mom):  # pragma: no cover - compiled
+    # moments_lookup's value from a table's (NaN: left to the caller)
+    if np.isnan(v):
+        return np.nan
+    v = v / mass
+    return mom if v > mom else v
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, tmax, mass,
+                    mom0, mom1, mom2, tail):  # pragma: no cover - compiled (tested by callers)
+    """:func:`moments_lookup` of the orders 0, 1 and 2 (tables ``c0, m0, n0`` etc., on the
+    same panels; full moments ``mom0``, ``mom1``, ``mom2``) at the points of ``x`` (1-D) in
+    one pass: one panel search a point and the three Clenshaw sums interleved
+    (:func:`_clenshaw3`); the same values as three calls. Returns the values (3 x points),
+    the masks of the points left to the caller (3 x points) and their numbers (3)."""
+    n = x.size
+    out = np.empty((3, n))
+    need = np.zeros((3, n), dtype=np.bool_)
+    n_need = np.zeros(3, np.int64)
+    j = 0
+    for i in range(n):
+        xi = x[i]
+        if np.isnan(xi):
+            out[0, i] = out[1, i] = out[2, i] = np.nan
+            continue
+        if not xi > lo:
+            if tail:
+                out[0, i], out[1, i], out[2, i] = mom0, mom1, mom2
+            else:
+                out[0, i] = out[1, i] = out[2, i] = 0.0
+            continue
+        if not xi < hi:
+            if tail:
+                out[0, i] = out[1, i] = out[2, i] = 0.0
+            else:
+                out[0, i], out[1, i], out[2, i] = mom0, mom1, mom2
+            continue
+        if not (xi >= tmin and xi < tmax):
+            for k in range(3):
+                need[k, i] = True
+                n_need[k] += 1
+                out[k, i] = np.nan
+            continue
+        j = _panel_of(xi, a, j)
+        aj = a[j]
+        bj = b[j]
+        u = _panel_u(xi, aj, bj)
+        s0, s1, s2 = _clenshaw3(c0, c1, c2, j, u)
+        v0 = _moment_value(_value(m0[j], n0[j], s0, xi, aj, bj), m0[j], mass, mom0)
+        v1 = _moment_value(_value(m1[j], n1[j], s1, xi, aj, bj), m1[j], mass, mom1)
+        v2 = _moment_value(_value(m2[j], n2[j], s2, xi, aj, bj), m2[j], mass, mom2)
+        out[0, i] = v0
+        out[1, i] = v1
+        out[2, i] = v2
+        if np.isnan(v0):
+            need[0, i] = True
+            n_need[0] += 1
+        if np.isnan(v1):
+            need[1, i] = True
+            n_need[1] += 1
+        if np.isnan(v2):
+            need[2, i] = True
+            n_need[2] += 1
+    return out, need, n_need
