@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["other_cells", "tagged_terms"]
+__all__ = ["other_cells", "piece_sums", "tagged_terms"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -495,3 +495,166 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
                     o_f[1, count] = q
                     count += 1
     return o_row[:count], o_kind[:count], o_f[:, :count]
+
+
+@njit(cache=True, error_model="numpy")
+def _pairwise_leaf(a, lo, n):  # pragma: no cover - compiled
+    """NumPy's pairwise sum of ``a[lo:lo + n]`` for ``n <= 128``: eight accumulators, then
+    the rest in order (its reduction of a contiguous row, so that the sums here equal
+    ``ndarray.sum`` to the last bit)."""
+    if n < 8:
+        res = 0.0
+        for i in range(n):
+            res += a[lo + i]
+        return res
+    r0 = a[lo]
+    r1 = a[lo + 1]
+    r2 = a[lo + 2]
+    r3 = a[lo + 3]
+    r4 = a[lo + 4]
+    r5 = a[lo + 5]
+    r6 = a[lo + 6]
+    r7 = a[lo + 7]
+    i = 8
+    stop = n - (n % 8)
+    while i < stop:
+        r0 += a[lo + i]
+        r1 += a[lo + i + 1]
+        r2 += a[lo + i + 2]
+        r3 += a[lo + i + 3]
+        r4 += a[lo + i + 4]
+        r5 += a[lo + i + 5]
+        r6 += a[lo + i + 6]
+        r7 += a[lo + i + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return res
+
+
+@njit(cache=True, error_model="numpy")
+def _pairwise(a, lo, n):  # pragma: no cover - compiled
+    """NumPy's pairwise sum of ``a[lo:lo + n]``: blocks of at most 128
+    (:func:`_pairwise_leaf`), a longer row split in two halves, the first a multiple of 8,
+    and the halves' sums added. The recursion runs on an explicit stack (numba's cache does
+    not take a recursive function)."""
+    if n <= 128:
+        return _pairwise_leaf(a, lo, n)
+    s_lo = np.empty(64, np.int64)
+    s_n = np.empty(64, np.int64)
+    s_state = np.empty(64, np.int64)
+    vals = np.empty(64)
+    top = 0
+    nv = 0
+    s_lo[0] = lo
+    s_n[0] = n
+    s_state[0] = 0
+    while top >= 0:
+        cl = s_lo[top]
+        cn = s_n[top]
+        if cn <= 128:
+            vals[nv] = _pairwise_leaf(a, cl, cn)
+            nv += 1
+            top -= 1
+            continue
+        n2 = cn // 2
+        n2 -= n2 % 8
+        st = s_state[top]
+        if st == 0:
+            s_state[top] = 1
+            top += 1
+            s_lo[top] = cl
+            s_n[top] = n2
+            s_state[top] = 0
+        elif st == 1:
+            s_state[top] = 2
+            top += 1
+            s_lo[top] = cl + n2
+            s_n[top] = cn - n2
+            s_state[top] = 0
+        else:
+            vals[nv - 2] = vals[nv - 2] + vals[nv - 1]
+            nv -= 1
+            top -= 1
+    return vals[0]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _nan_maximum(a, b):
+    # np.maximum: NaN if either is NaN
+    if a != a or b != b:
+        return np.nan
+    return a if a >= b else b
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
+    """The noise quadrature's sums of one function on (pair x node) arrays ``v`` (values)
+    and ``w`` (weights; nodes of weight 0 count 0), each pair one piece of a nested rule
+    (``coarse``, ``coarse4``: its nodes of twice and four times the step): the sum and the
+    error estimate of :func:`qtheory.analysis.quadrature.nested_sum`, with ``plain`` the
+    plain difference to the sum of twice the step as a floor (``SOAPAnalysis._z_sums``).
+    The same numbers as NumPy's: the full rows summed pairwise as ``ndarray.sum`` sums a
+    contiguous row, the coarse sums in order (NumPy reduces the columns a mask picks from
+    several rows one after the other)."""
+    npairs, size = v.shape
+    fine = np.empty(npairs)
+    err = np.empty(npairs)
+    prod = np.empty(size)
+    absp = np.empty(size)
+    sub = np.empty(size)
+    eps8 = 8.0 * 2.220446049250313e-16
+    for p in range(npairs):
+        for j in range(size):
+            x = v[p, j] * w[p, j]
+            prod[j] = x if w[p, j] > 0 else 0.0
+            absp[j] = abs(prod[j])
+        f = _pairwise(prod, 0, size)
+        # the coarse sums: in order over the selected nodes (several pairs), or pairwise
+        # (one pair: NumPy's selection is then a contiguous row)
+        h = 0.0
+        q = 0.0
+        if npairs > 1:
+            first = True
+            for j in range(size):
+                if coarse[j]:
+                    h = prod[j] if first else h + prod[j]
+                    first = False
+            first = True
+            for j in range(size):
+                if coarse4[j]:
+                    q = prod[j] if first else q + prod[j]
+                    first = False
+        else:
+            k = 0
+            for j in range(size):
+                if coarse[j]:
+                    sub[k] = prod[j]
+                    k += 1
+            h = _pairwise(sub, 0, k)
+            k = 0
+            for j in range(size):
+                if coarse4[j]:
+                    sub[k] = prod[j]
+                    k += 1
+            q = _pairwise(sub, 0, k)
+        half = 2.0 * h
+        quarter = 4.0 * q
+        d1 = abs(f - half)
+        d2 = abs(half - quarter)
+        if d2 > 0:
+            ratio = d1 / d2
+            if ratio != ratio:
+                pass
+            elif ratio > 1.0:
+                ratio = 1.0
+        else:
+            ratio = 1.0 if d1 > 0 else 0.0
+        e = _nan_maximum(d1 * ratio * ratio, eps8 * _pairwise(absp, 0, size))
+        if plain:
+            e = _nan_maximum(e, abs(f - half))
+        fine[p] = f
+        err[p] = e
+    return fine, err

@@ -101,7 +101,7 @@ from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from ..rank import RankFunction
-from ._soap_kernels import other_cells, tagged_terms
+from ._soap_kernels import other_cells, piece_sums, tagged_terms
 from .joint import JointIntegrals
 from .quadrature import (
     SAFETY,
@@ -1770,6 +1770,13 @@ class SOAPAnalysis:
         if per_piece:
             rule = tanh_sinh_rule(level)
             zc, zc4 = rule.coarse, rule.coarse4
+            if nz > 1 and nr:
+                # compiled (the same numbers as below: _soap_kernels.piece_sums)
+                w = np.ascontiguousarray(w)
+                for k, v in vals.items():
+                    res[k], err[k] = piece_sums(np.ascontiguousarray(v), w, zc, zc4,
+                                                level <= _Z_PLAIN)
+                return res, err
         pos = w > 0
         for k, v in vals.items():
             prod = np.where(pos, v * w, 0.0)
