@@ -1697,7 +1697,7 @@ class SOAPAnalysis:
         return [("F", a, a + s), ("R", a + s, a + s)]
 
     def _node_values(self, r, m, w, tagged: bool, old=None, level: int = 0, d: int = 0,
-                     need=None):
+                     need=None, only_tagged: bool = False):
         """N, O0, S (and nu, mu densities) at every node of rows ``r``: a dict of
         (rows x nodes) arrays for the multipliers ``m`` (rows x nodes) with weights ``w``.
 
@@ -1707,7 +1707,10 @@ class SOAPAnalysis:
         enter only multiplied by nu or mu, so with ``tagged`` they are computed (and
         checked) only in rows where nu or mu is nonzero at some node (none, e.g., below
         every finite rank); elsewhere they are 0. ``need`` gives those rows instead
-        (for rows that are pieces of a longer row).
+        (for rows that are pieces of a longer row). With ``only_tagged`` (and ``tagged``)
+        only nu and mu are computed and returned (the pass of a class or of the first of
+        two passes, whose N, O0 and S come from their own pass); with ``old`` the functions
+        are those of ``old``.
         """
         nr, nz = m.shape
         live = w > 0
@@ -1718,7 +1721,12 @@ class SOAPAnalysis:
             j = np.arange(size) - (size - 1) // 2
             coarse = np.tile(j % (2 ** d) == 0, nz // size)
             new = live & ~coarse[None, :]
-        keys = ("N", "O0", "S", "nu", "mu") if tagged else ("N", "O0", "S")
+        if old is not None:
+            keys = tuple(old)
+        elif tagged:
+            keys = ("nu", "mu") if only_tagged else ("N", "O0", "S", "nu", "mu")
+        else:
+            keys = ("N", "O0", "S")
         out = {k: np.zeros((nr, nz)) for k in keys}
         if old is not None:
             cols = np.flatnonzero(coarse)
@@ -1747,13 +1755,14 @@ class SOAPAnalysis:
             else:
                 need = np.ones(nr, dtype=bool)
                 ev = new
-            at, r_at = nodes(ev)
-            if at.size:
-                for k, v in zip(("N", "O0", "S"), self._other(r_at, m_flat[at])):
-                    out[k].reshape(-1)[at] = v
-            if tagged:
-                for k in ("N", "O0", "S"):
-                    out[k][~need] = 0.0
+            if "N" in out:
+                at, r_at = nodes(ev)
+                if at.size:
+                    for k, v in zip(("N", "O0", "S"), self._other(r_at, m_flat[at])):
+                        out[k].reshape(-1)[at] = v
+                if tagged:
+                    for k in ("N", "O0", "S"):
+                        out[k][~need] = 0.0
         bad = live & need[:, None]
         for k, v in out.items():
             if np.any(np.isnan(v) & bad):
@@ -1804,9 +1813,10 @@ class SOAPAnalysis:
         them every row counts alike), sum to below ``rtol/100``, or the pairs that would need more
         are at level 6. A row's error estimate is the sum of its pieces' estimates. With
         ``with_err`` the per-row error estimates come back too. With ``others=False`` (and
-        ``tagged``) only nu and mu are computed (N, O0 and S are 0): the classes of a
-        mixture (:mod:`qtheory.analysis.soap_branched`) compute those where the mixture's
-        measures need them. With ``squared`` (and not ``tagged``; ``weights`` the measures
+        ``tagged``) only nu and mu are computed and returned (no N, O0 or S: the classes of
+        a mixture (:mod:`qtheory.analysis.soap_branched`) compute those where the mixture's
+        measures need them, and the first of two passes leaves them to the second). With
+        ``squared`` (and not ``tagged``; ``weights`` the measures
         the functions will multiply) the errors of N, O0 and S are weighted by the square of
         the load-0.99 amplification, as they enter E[T] (through ``h**2``), like a pass that
         computes all five.
@@ -1833,8 +1843,10 @@ class SOAPAnalysis:
                 r.size * (pts.shape[1] + 1) * tanh_sinh_rule(level).left.size > _MAX_ROWS:
             return self._functions_in_halves(r, tagged, weights, with_err, others, squared)
         m, w, zc, zc4 = self._m_nodes(r, level, pts)
+        only = tagged and not others
         vals = self._node_values(r, m, w, tagged,
-                                 need=None if others or not tagged else np.zeros(r.size, bool))
+                                 need=np.zeros(r.size, bool) if only else None,
+                                 only_tagged=only)
         if not self._noisy:
             res, err = self._z_sums(vals, w, zc, zc4, level)
             return (res, err) if with_err else res
@@ -1865,7 +1877,8 @@ class SOAPAnalysis:
                 break
             # errors weighted as they enter E[T] up to load 0.99, where 1/(1 - lambda N)
             # amplifies them most (the grids are lambda-free and kept for sweeps)
-            amp = 1.0 / (1.0 - np.clip(0.99 * res["N"] / self.m1, 0.0, 0.99))
+            amp = 1.0 / (1.0 - np.clip(0.99 * res["N"] / self.m1, 0.0, 0.99)) if "N" in res \
+                else np.ones(n)
             wa = wr * amp
             scale = wa * amp * (np.abs(res["nu"]) + np.abs(res["mu"])) if tagged \
                 else (wa * amp if squared else wa)
