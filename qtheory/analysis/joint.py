@@ -305,21 +305,33 @@ class JointIntegrals:
         pad = np.max(np.where(np.isfinite(z), z, zlo), axis=1, initial=zlo)
         return np.where(np.isfinite(z), z, pad[:, None])
 
+    def u_edges(self, points):
+        """``(u, 1 - u)`` (rows x pieces + 1, sorted per row) at the ends of the pieces in
+        probability space ``u = G(z)`` between the split points ``points`` (rows x k) and
+        the support's ends; :meth:`_nodes_u` takes them in place of ``points`` (callers that
+        refine pieces of the same rows compute them once)."""
+        p = self.prediction
+        n = points.shape[0]
+        u = np.concatenate([np.zeros((n, 1)), p.noise_cdf(points), np.ones((n, 1))], axis=1)
+        uc = np.concatenate([np.ones((n, 1)), p.noise_sf(points), np.zeros((n, 1))], axis=1)
+        order = np.argsort(u, axis=1, kind="stable")
+        return np.take_along_axis(u, order, 1), np.take_along_axis(uc, order, 1)
+
     def _nodes_u(self, y, rule, extra=None, points=None, piece=None, nodes=None):
         """Nodes in probability space u = G(z): weights are du, no density needed.
 
         ``points`` (rows x k), when given, are the split points in z instead of
-        :meth:`_z_points` (callers that refine a row keep its pieces fixed). With
+        :meth:`_z_points` (callers that refine a row keep its pieces fixed), or the pair
+        ``(u, 1 - u)`` of :meth:`u_edges` for them. With
         ``piece`` (one index per row) only that piece of each row gets nodes (the same
         values as the full call's; the piece count returned is 1), and with ``nodes`` too (a
         mask over the rule's nodes) z only at those nodes (1 elsewhere; the weights at all)."""
         p = self.prediction
-        z = self._z_points(y, extra) if points is None else points
         n = y.size
-        u = np.concatenate([np.zeros((n, 1)), p.noise_cdf(z), np.ones((n, 1))], axis=1)
-        uc = np.concatenate([np.ones((n, 1)), p.noise_sf(z), np.zeros((n, 1))], axis=1)
-        order = np.argsort(u, axis=1, kind="stable")
-        u, uc = np.take_along_axis(u, order, 1), np.take_along_axis(uc, order, 1)
+        if isinstance(points, tuple):  # the edges in u of an earlier call (u_edges)
+            u, uc = points
+        else:
+            u, uc = self.u_edges(self._z_points(y, extra) if points is None else points)
         ua, ub = u[:, :-1], u[:, 1:]
         uca, ucb = uc[:, :-1], uc[:, 1:]
         if piece is not None:
@@ -338,9 +350,13 @@ class JointIntegrals:
                        ucb[..., None] + width * right)
         w = (width * rule.weight).reshape(n, -1)
         un, ucn = un.reshape(n, -1), ucn.reshape(n, -1)
+        # each node's z from the side where it is accurate, each function only where used
+        low = un < 0.5
+        zn = np.empty(un.shape)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            zn = np.where(un < 0.5, p.noise_ppf(np.minimum(un, 0.5)),
-                          p.noise_isf(np.minimum(ucn, 0.5)))
+            zn[low] = p.noise_ppf(un[low])
+            high = ~low
+            zn[high] = p.noise_isf(np.minimum(ucn[high], 0.5))
         if piece is not None and nodes is not None:
             full = np.ones(w.shape)
             full[:, nodes] = zn

@@ -613,10 +613,12 @@ class SOAPAnalysis:
         """Rows (r, m, weight) with the z-quadrature for each r; plus nesting masks.
 
         ``points`` are the rows' split points in z (:meth:`_z_split`, computed when not
-        given); a row keeps them across levels, so its nodes at one level are every
-        other node of the next. With ``piece`` (noisy ranks only: one index per row)
-        only that piece of each row's rule is returned, and with ``nodes`` (a mask over
-        the rule's nodes) m only at those nodes (elsewhere 1; weights at all nodes)."""
+        given), or for noise laws integrated in u the pieces' ends there
+        (:meth:`~qtheory.analysis.joint.JointIntegrals.u_edges`); a row keeps them across
+        levels, so its nodes at one level are every other node of the next. With ``piece``
+        (noisy ranks only: one index per row) only that piece of each row's rule is
+        returned, and with ``nodes`` (a mask over the rule's nodes) m only at those nodes
+        (elsewhere 1; weights at all nodes)."""
         if self.rank.key == "none":
             m = np.zeros((r.size, 1))
         elif not self._noisy:
@@ -1842,6 +1844,9 @@ class SOAPAnalysis:
         if pts is not None and r.size > 1 and \
                 r.size * (pts.shape[1] + 1) * tanh_sinh_rule(level).left.size > _MAX_ROWS:
             return self._functions_in_halves(r, tagged, weights, with_err, others, squared)
+        if pts is not None and not getattr(self.prediction, "integrate_in_z", False):
+            # the pieces' ends in u, once for the first level and every refinement
+            pts = self._joint.u_edges(pts)
         m, w, zc, zc4 = self._m_nodes(r, level, pts)
         only = tagged and not others
         vals = self._node_values(r, m, w, tagged,
@@ -1978,7 +1983,8 @@ class SOAPAnalysis:
         nodes are evaluated."""
         rows, piece = g["row"][sel], g["piece"][sel]
         # m only where it is used: at the nodes new at this level
-        m, w, _, _ = self._m_nodes(r[rows], level + 1, pts[rows], piece=piece,
+        at = (pts[0][rows], pts[1][rows]) if isinstance(pts, tuple) else pts[rows]
+        m, w, _, _ = self._m_nodes(r[rows], level + 1, at, piece=piece,
                                    nodes=~tanh_sinh_rule(level + 1).coarse)
         vals = self._node_values(r[rows], m, w, tagged,
                                  old={k: v[sel] for k, v in g["vals"].items()},

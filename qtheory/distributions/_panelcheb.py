@@ -64,7 +64,8 @@ import numpy as np
 from numba import njit
 
 __all__ = ["N_CHEB", "density_lookup", "first_kind_points", "fit_panels", "fit_power_panels",
-           "lobatto", "moments_lookup", "panel_lookup", "panel_points", "tails_lookup"]
+           "lobatto", "moments_lookup", "panel_lookup", "panel_points", "tails_lookup",
+           "moments3_lookup", "between_lookup"]
 
 N_CHEB = 24  # Chebyshev-Lobatto points a panel
 _EPS = float(np.finfo(float).eps)
@@ -499,3 +500,58 @@ def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, t
             need[2, i] = True
             n_need[2] += 1
     return out, need, n_need
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _one_moment(xi, j, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, tail,
+                clip):  # pragma: no cover - compiled
+    """:func:`moments_lookup` at one point (``j`` the panel hint): ``(value, left to the
+    caller, panel)``."""
+    if np.isnan(xi):
+        return np.nan, False, j
+    if not xi > lo:
+        v = mom if tail else 0.0
+    elif not xi < hi:
+        v = 0.0 if tail else mom
+    elif not (xi >= tmin and xi < tmax):
+        return np.nan, True, j
+    else:
+        j = _panel_of(xi, a, j)
+        v = _at(xi, j, a, b, coef, mode, anchor)
+        if np.isnan(v):
+            return np.nan, True, j
+        v = v / mass
+        if v > mom:
+            v = mom
+    if clip:
+        v = min(max(v, 0.0), 1.0)
+    return v, False, j
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def between_lookup(x0, x1, scale, a, b, c_lo, m_lo, n_lo, c_hi, m_hi, n_hi, lo, hi, tmin,
+                   tmax, mass):  # pragma: no cover - compiled (tested through callers)
+    """The two ends of ``P(x0 < X <= x1)`` at each point pair (1-D), as
+    :meth:`~qtheory.distributions.base.SizeDistribution.prob_between` takes them: where
+    ``x0 >= scale`` the tail probabilities (table ``c_hi, m_hi, n_hi``) at ``x0`` and
+    ``x1``, else the cdf (``c_lo, m_lo, n_lo``) at both, each as :func:`moments_lookup` gives
+    it (clipped to ``[0, 1]``). Returns the values at ``x0`` and at ``x1`` and the masks of
+    the points left to the caller."""
+    n = x0.size
+    v0 = np.empty(n)
+    v1 = np.empty(n)
+    need0 = np.zeros(n, dtype=np.bool_)
+    need1 = np.zeros(n, dtype=np.bool_)
+    j = 0
+    for i in range(n):
+        if x0[i] >= scale:
+            v0[i], need0[i], j = _one_moment(x0[i], j, a, b, c_hi, m_hi, n_hi, lo, hi, tmin,
+                                             tmax, mass, 1.0, True, True)
+            v1[i], need1[i], j = _one_moment(x1[i], j, a, b, c_hi, m_hi, n_hi, lo, hi, tmin,
+                                             tmax, mass, 1.0, True, True)
+        else:
+            v0[i], need0[i], j = _one_moment(x0[i], j, a, b, c_lo, m_lo, n_lo, lo, hi, tmin,
+                                             tmax, mass, 1.0, False, True)
+            v1[i], need1[i], j = _one_moment(x1[i], j, a, b, c_lo, m_lo, n_lo, lo, hi, tmin,
+                                             tmax, mass, 1.0, False, True)
+    return v0, v1, need0, need1
