@@ -36,6 +36,7 @@ from .gamma_family import (
     IncompleteGammaMoments,
     Weibull,
     _incgamma_moment,
+    exp_mixture_012,
 )
 from .heavy_tailed import BoundedPareto, Lognormal, Pareto
 
@@ -123,6 +124,15 @@ class Exponential(ExpOfPowerTail, IncompleteGammaMoments, HalfLineLaw):
 
     def _gamma_order(self, k: float) -> float:
         return k + 1.0
+
+    def moments012(self, x, tail: bool = False) -> tuple:
+        """The partial (``tail``: tail) moments of orders 0, 1 and 2 at the points of ``x``
+        in one compiled pass (:func:`~qtheory.distributions.gamma_family.exp_mixture_012`):
+        the formulas of :meth:`partial_moment` and :meth:`tail_moment`, one exponential a
+        point shared by the orders."""
+        return _exp_mixture_moments(x, np.array([self._m]), np.ones(1),
+                                    np.array([self._const(1.0)]), np.array([self._const(2.0)]),
+                                    tail)
 
     def sample(self, n: int, rng) -> np.ndarray:
         return as_generator(rng).exponential(self._m, size=check_count(n))
@@ -261,6 +271,19 @@ class Uniform(SizeDistribution):
         return (hi ** (k + 1) - lo ** (k + 1)) / ((k + 1) * (hi - lo))
 
 
+def _exp_mixture_moments(x, means, probs, const1, const2, tail: bool) -> tuple:
+    """The three moments of :func:`~qtheory.distributions.gamma_family.exp_mixture_012`, each
+    shaped as ``x`` (a float for 0-d ``x``)."""
+    x = to_array(x)
+    out = exp_mixture_012(np.ascontiguousarray(x.ravel()), np.ascontiguousarray(means, float),
+                          np.ascontiguousarray(probs, float),
+                          np.ascontiguousarray(const1, float),
+                          np.ascontiguousarray(const2, float), bool(tail))
+    if x.ndim == 0:
+        return tuple(float(v[0]) for v in out)
+    return tuple(v.reshape(x.shape) for v in out)
+
+
 # ---------------------------------------------------------------------------------
 class HyperExponential(HalfLineLaw):
     """Mixture of exponentials: with probability ``probs[i]``, exponential of mean ``means[i]``.
@@ -345,6 +368,14 @@ class HyperExponential(HalfLineLaw):
         x = to_array(x)
         out = _incgamma_moment(self._consts(k), k + 1.0, self._y(x), upper=True)
         return finish(out.sum(axis=-1), x)
+
+    def moments012(self, x, tail: bool = False) -> tuple:
+        """The partial (``tail``: tail) moments of orders 0, 1 and 2 at the points of ``x``
+        in one compiled pass over the branches
+        (:func:`~qtheory.distributions.gamma_family.exp_mixture_012`): the formulas of
+        :meth:`partial_moment` and :meth:`tail_moment`."""
+        return _exp_mixture_moments(x, self._means, self._probs, self._consts(1.0),
+                                    self._consts(2.0), tail)
 
     def sample(self, n: int, rng) -> np.ndarray:
         n = check_count(n)
