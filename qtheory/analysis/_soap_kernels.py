@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["other_cells", "piece_sums", "tagged_terms"]
+__all__ = ["other_cells", "piece_sums", "tagged_sums", "tagged_terms"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -658,3 +658,29 @@ def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
         fine[p] = f
         err[p] = e
     return fine, err
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def tagged_sums(n, rows, kind, f, density, prob):  # pragma: no cover - compiled
+    """nu and mu at ``n`` rows from the terms of :func:`tagged_terms` (``rows``, ``kind``,
+    ``f``), given the size law's density at the roots (``density``, one per term of kind 0
+    or 1, in order) and the probabilities of the ramps (``prob``, one per term of kind 2):
+    each term's value as the numpy path computes it, added in the terms' order (as
+    ``np.bincount`` adds, from 0)."""
+    nu = np.zeros(n)
+    mu = np.zeros(n)
+    ir = 0
+    ip = 0
+    for t in range(rows.size):
+        k = kind[t]
+        if k == 2:
+            mu[rows[t]] += prob[ip]
+            ip += 1
+            continue
+        v = density[ir] / f[1, t]
+        ir += 1
+        if k == 0:
+            nu[rows[t]] += v
+        else:
+            mu[rows[t]] += v * (f[2, t] * f[0, t] + f[3, t])
+    return nu, mu

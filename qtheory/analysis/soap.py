@@ -101,7 +101,7 @@ from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from ..rank import RankFunction
-from ._soap_kernels import other_cells, piece_sums, tagged_terms
+from ._soap_kernels import other_cells, piece_sums, tagged_sums, tagged_terms
 from .joint import JointIntegrals
 from .quadrature import (
     SAFETY,
@@ -1357,29 +1357,13 @@ class SOAPAnalysis:
                                      not self.size.support[1] <= 1e307, segp, slopes,
                                      has_init, init0, init1)
         ramp = kind == 2
-        if ramp.any():
-            vals = np.empty(rows.size)
-            at = np.flatnonzero(~ramp)
-            vals[at] = self._root_terms(kind[at], f[:, at])
-            at = np.flatnonzero(ramp)
-            vals[at] = self.size.prob_between(f[0, at], f[1, at])
-        else:
-            vals = self._root_terms(kind, f)
-        # summed in the order of the terms (bincount adds in order): as the numpy path
-        is_nu = kind == 0
-        nu = np.bincount(rows[is_nu], vals[is_nu], minlength=n)
-        mu = np.bincount(rows[~is_nu], vals[~is_nu], minlength=n)
-        return nu, mu
-
-    def _root_terms(self, kind, f):
-        """The terms ``f(x) / |slope|`` (times the piece's length at x for kind 1) of
-        :func:`~qtheory.analysis._soap_kernels.tagged_terms`, as :meth:`_root_density`
-        computes them."""
-        v = self.size.pdf(f[0]) / f[1]
-        lev = np.flatnonzero(kind == 1)
-        if lev.size:
-            v[lev] = v[lev] * (f[2, lev] * f[0, lev] + f[3, lev])
-        return v
+        at = np.flatnonzero(~ramp)
+        density = self.size.pdf(f[0, at]) if at.size else np.zeros(0)
+        at = np.flatnonzero(ramp)
+        prob = self.size.prob_between(f[0, at], f[1, at]) if at.size else np.zeros(0)
+        # each term's value, added in the terms' order (as the numpy path adds them)
+        return tagged_sums(n, rows, kind, f, np.ascontiguousarray(density, float),
+                           np.ascontiguousarray(prob, float))
 
     def _root_density(self, L, r, a, b, length, sel=None):
         """sum over x* in (a, b) with L(x*) = r of f(x*) * length(x*) / |L'| (0 in the

@@ -528,6 +528,44 @@ def _one_moment(xi, j, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, 
     return v, False, j
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _clenshaw2(c, ja, ua, jb, ub):  # pragma: no cover - compiled
+    """:func:`_clenshaw` of rows ``ja`` at ``ua`` and ``jb`` at ``ub`` of one table, the two
+    recurrences interleaved (each summed exactly as alone)."""
+    m = c.shape[1]
+    ua2 = 2.0 * ua
+    ub2 = 2.0 * ub
+    a0 = c[ja, m - 2]
+    a1 = c[ja, m - 1]
+    b0 = c[jb, m - 2]
+    b1 = c[jb, m - 1]
+    for k in range(3, m + 1):
+        ta = a0
+        tb = b0
+        a0 = c[ja, m - k] - a1
+        b0 = c[jb, m - k] - b1
+        a1 = ta + a1 * ua2
+        b1 = tb + b1 * ub2
+    return a0 + a1 * ua, b0 + b1 * ub
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _in_tables(xi, lo, hi, tmin, tmax):
+    # a point that moments_lookup takes from the tables
+    return xi > lo and xi < hi and xi >= tmin and xi < tmax
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _probability(v, mass):  # pragma: no cover - compiled
+    # moments_lookup's value of order 0 (clipped) from a table's; NaN: left to the caller
+    if np.isnan(v):
+        return np.nan, True
+    v = v / mass
+    if v > 1.0:
+        v = 1.0
+    return min(max(v, 0.0), 1.0), False
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def between_lookup(x0, x1, scale, a, b, c_lo, m_lo, n_lo, c_hi, m_hi, n_hi, lo, hi, tmin,
                    tmax, mass):  # pragma: no cover - compiled (tested through callers)
@@ -535,8 +573,9 @@ def between_lookup(x0, x1, scale, a, b, c_lo, m_lo, n_lo, c_hi, m_hi, n_hi, lo, 
     :meth:`~qtheory.distributions.base.SizeDistribution.prob_between` takes them: where
     ``x0 >= scale`` the tail probabilities (table ``c_hi, m_hi, n_hi``) at ``x0`` and
     ``x1``, else the cdf (``c_lo, m_lo, n_lo``) at both, each as :func:`moments_lookup` gives
-    it (clipped to ``[0, 1]``). Returns the values at ``x0`` and at ``x1`` and the masks of
-    the points left to the caller."""
+    it (clipped to ``[0, 1]``; where both ends are in the tables, their two Clenshaw sums
+    interleaved: :func:`_clenshaw2`). Returns the values at ``x0`` and at ``x1`` and the
+    masks of the points left to the caller."""
     n = x0.size
     v0 = np.empty(n)
     v1 = np.empty(n)
@@ -544,14 +583,24 @@ def between_lookup(x0, x1, scale, a, b, c_lo, m_lo, n_lo, c_hi, m_hi, n_hi, lo, 
     need1 = np.zeros(n, dtype=np.bool_)
     j = 0
     for i in range(n):
-        if x0[i] >= scale:
-            v0[i], need0[i], j = _one_moment(x0[i], j, a, b, c_hi, m_hi, n_hi, lo, hi, tmin,
-                                             tmax, mass, 1.0, True, True)
-            v1[i], need1[i], j = _one_moment(x1[i], j, a, b, c_hi, m_hi, n_hi, lo, hi, tmin,
-                                             tmax, mass, 1.0, True, True)
+        xa = x0[i]
+        xb = x1[i]
+        up = xa >= scale
+        if up:
+            coef, mode, anchor = c_hi, m_hi, n_hi
         else:
-            v0[i], need0[i], j = _one_moment(x0[i], j, a, b, c_lo, m_lo, n_lo, lo, hi, tmin,
-                                             tmax, mass, 1.0, False, True)
-            v1[i], need1[i], j = _one_moment(x1[i], j, a, b, c_lo, m_lo, n_lo, lo, hi, tmin,
-                                             tmax, mass, 1.0, False, True)
+            coef, mode, anchor = c_lo, m_lo, n_lo
+        if _in_tables(xa, lo, hi, tmin, tmax) and _in_tables(xb, lo, hi, tmin, tmax):
+            ja = _panel_of(xa, a, j)
+            jb = _panel_of(xb, a, ja)
+            j = jb
+            aa, ba, ab, bb = a[ja], b[ja], a[jb], b[jb]
+            sa, sb = _clenshaw2(coef, ja, _panel_u(xa, aa, ba), jb, _panel_u(xb, ab, bb))
+            v0[i], need0[i] = _probability(_value(mode[ja], anchor[ja], sa, xa, aa, ba), mass)
+            v1[i], need1[i] = _probability(_value(mode[jb], anchor[jb], sb, xb, ab, bb), mass)
+        else:
+            v0[i], need0[i], j = _one_moment(xa, j, a, b, coef, mode, anchor, lo, hi, tmin,
+                                             tmax, mass, 1.0, up, True)
+            v1[i], need1[i], j = _one_moment(xb, j, a, b, coef, mode, anchor, lo, hi, tmin,
+                                             tmax, mass, 1.0, up, True)
     return v0, v1, need0, need1
