@@ -1893,6 +1893,9 @@ class SOAPAnalysis:
                 g = groups[lv]
                 sel = taken[start:start + g["row"].size]
                 start += g["row"].size
+                if not sel.any():  # the whole group stays (no copy)
+                    self._merge(new_groups, lv, g)
+                    continue
                 keep = {"row": g["row"][~sel], "piece": g["piece"][~sel], "w": g["w"][~sel],
                         "vals": {k: v[~sel] for k, v in g["vals"].items()},
                         "I": {k: v[~sel] for k, v in g["I"].items()},
