@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["other_cells", "piece_sums", "tagged_sums", "tagged_terms"]
+__all__ = ["other_cells", "piece_sums", "root_columns", "sorted_edges", "tagged_sums",
+           "tagged_terms"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -684,3 +685,67 @@ def tagged_sums(n, rows, kind, f, density, prob):  # pragma: no cover - compiled
         else:
             mu[rows[t]] += v * (f[2, t] * f[0, t] + f[3, t])
     return nu, mu
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def root_columns(r, m, table, lo, hi):  # pragma: no cover - compiled
+    """The roots in x of the boundaries ``(a + b m) x + c0 + c1 r`` (rows of ``table``:
+    a, b, c0, c1) at rows (r, m), clipped to the support ``[lo, hi]`` (no root: ``lo``), as
+    ``SOAPAnalysis._roots`` and ``_edges`` compute them (boundaries x columns), with each
+    column's largest and smallest value."""
+    K = table.shape[0]
+    n = r.size
+    cols = np.empty((K, n))
+    cmax = np.empty(K)
+    cmin = np.empty(K)
+    for k in range(K):
+        a = table[k, 0]
+        b = table[k, 1]
+        c0 = table[k, 2]
+        c1 = table[k, 3]
+        mx = lo
+        mn = hi
+        for i in range(n):
+            if b != 0:
+                cx = a + b * m[i]
+                c = c0 + c1 * r[i] if c1 != 0 else c0
+                root = -c / cx if cx != 0 else np.nan
+            elif c1 != 0:
+                root = -(c0 + c1 * r[i]) / a
+            else:
+                root = -c0 / a
+            # np.fmin(np.fmax(root, lo), hi): NaN (no root) -> lo
+            if not root >= lo:
+                root = lo if (root != root or root < lo) else root
+            if root > hi:
+                root = hi
+            cols[k, i] = root
+            mx = max(mx, root)
+            mn = min(mn, root)
+        cmax[k] = mx
+        cmin[k] = mn
+    return cols, cmax, cmin
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def sorted_edges(cols, keep, lo, hi):  # pragma: no cover - compiled
+    """Cell edges (columns x rows): the support's ends and the kept root columns ``keep``
+    (indices into ``cols``), sorted per row."""
+    nk = keep.size
+    n = cols.shape[1]
+    out = np.empty((nk + 2, n))
+    buf = np.empty(nk)
+    for i in range(n):
+        for t in range(nk):
+            v = cols[keep[t], i]
+            # insertion sort (a few columns)
+            s = t
+            while s > 0 and buf[s - 1] > v:
+                buf[s] = buf[s - 1]
+                s -= 1
+            buf[s] = v
+        out[0, i] = lo
+        for t in range(nk):
+            out[t + 1, i] = buf[t]
+        out[nk + 1, i] = hi
+    return out

@@ -101,7 +101,14 @@ from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from ..rank import RankFunction
-from ._soap_kernels import other_cells, piece_sums, tagged_sums, tagged_terms
+from ._soap_kernels import (
+    other_cells,
+    piece_sums,
+    root_columns,
+    sorted_edges,
+    tagged_sums,
+    tagged_terms,
+)
 from .joint import JointIntegrals
 from .quadrature import (
     SAFETY,
@@ -775,11 +782,12 @@ class SOAPAnalysis:
         :func:`~qtheory.analysis._soap_kernels.other_cells` (the same arithmetic; the
         moments at the cell edges looked up here first), the rest to the numpy path below."""
         n = r.size
+        if self._compiled is not None and n:
+            edges = self._edges_compiled("other", r, m)
+            return self._other_compiled(r, m, edges, _Moments(self.size, edges))
         roots = self._roots("other", r, m)
         edges = self._edges(roots, n)
         mom = _Moments(self.size, edges)
-        if self._compiled is not None and n:
-            return self._other_compiled(r, m, edges, mom)
         segs = [[_Seg(s, m) for s in br.segments] for br in self.rank.branches]
         N, O0, S = np.zeros(n), np.zeros(n), np.zeros(n)
         for c, idx, _a, _b, xm, bi, br in self._cells_by_branch(edges, m):
@@ -991,7 +999,30 @@ class SOAPAnalysis:
 
     def _tagged_cells(self, m):
         """Cells in x on which the tagged job's worst-future-rank structure is fixed."""
+        if self._compiled is not None and m.size:
+            return self._edges_compiled("tagged", np.zeros(m.size), m)
         return self._edges(self._roots("tagged", np.zeros(m.size), m), m.size)
+
+    def _edges_compiled(self, kind: str, r, m):
+        """:meth:`_edges` of :meth:`_roots` (the same array), the roots and the sort per row
+        compiled (:func:`~qtheory.analysis._soap_kernels.root_columns`, ``sorted_edges``);
+        the columns kept as :meth:`_edges` keeps them."""
+        key = "roots-array-" + kind
+        if key not in self._tables:
+            self._tables[key] = np.array(self._root_table(kind), float).reshape(-1, 4)
+        lo, hi = self.size.support
+        cols, cmax, cmin = root_columns(np.ascontiguousarray(r, float),
+                                        np.ascontiguousarray(m, float), self._tables[key],
+                                        float(lo), float(hi))
+        keep: list[int] = []
+        for k in range(cols.shape[0]):
+            if cmax[k] == lo or cmin[k] == hi:
+                continue
+            if any(np.array_equal(cols[k], cols[j]) for j in keep):
+                continue
+            keep.append(k)
+        # the transposed view of a (columns x rows) C array, as _edges returns it
+        return sorted_edges(cols, np.array(keep, np.int64), float(lo), float(hi)).T
 
     def _roots(self, kind: str, r, m):
         """Roots in x of the cell boundaries of :meth:`_other_exprs` (``kind="other"``)
