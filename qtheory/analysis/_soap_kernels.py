@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["other_cells", "piece_sums", "root_columns", "sorted_edges", "tagged_sums",
-           "tagged_terms"]
+           "tagged_terms", "u_nodes"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -749,3 +749,36 @@ def sorted_edges(cols, keep, lo, hi):  # pragma: no cover - compiled
             out[t + 1, i] = buf[t]
         out[nk + 1, i] = hi
     return out
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def u_nodes(ua, ub, uca, ucb, left, right, weight):  # pragma: no cover - compiled
+    """Nodes of a rule on pieces ``[ua, ub]`` in probability space (rows x pieces; ``uca``,
+    ``ucb`` their ends as ``1 - u``): at the nodes ``left``, ``right`` (each node's distance
+    from the piece's ends as fractions of it) their ``u`` and ``1 - u``, each accurate where
+    it is small (rows x pieces * nodes), and at the rule's nodes of weights ``weight`` (all
+    of them: ``left`` may be a selection) the weights (rows x pieces * weights), as
+    ``JointIntegrals._nodes_u`` computes them."""
+    n, P = ua.shape
+    S = left.size
+    W = weight.size
+    un = np.empty((n, P * S))
+    ucn = np.empty((n, P * S))
+    w = np.empty((n, P * W))
+    for i in range(n):
+        for p in range(P):
+            a = ua[i, p]
+            d = (uca[i, p] - ucb[i, p]) if a >= 0.5 else (ub[i, p] - a)
+            # np.maximum(d, 0.0): NaN stays NaN
+            width = d if (d != d or d >= 0.0) else 0.0
+            for s in range(S):
+                t = p * S + s
+                if left[s] < 0.5:
+                    un[i, t] = a + width * left[s]
+                    ucn[i, t] = uca[i, p] - width * left[s]
+                else:
+                    un[i, t] = ub[i, p] - width * right[s]
+                    ucn[i, t] = ucb[i, p] + width * right[s]
+            for s in range(W):
+                w[i, p * W + s] = width * weight[s]
+    return un, ucn, w

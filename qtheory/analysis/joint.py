@@ -31,6 +31,7 @@ import numpy as np
 
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
+from ._soap_kernels import u_nodes
 from .quadrature import finite_nodes, halfline_nodes, inner_points, nested_sum, tanh_sinh_rule
 
 __all__ = ["JointIntegrals", "QUANTITIES"]
@@ -338,18 +339,15 @@ class JointIntegrals:
             rows = np.arange(n)
             ua, ub = ua[rows, piece][:, None], ub[rows, piece][:, None]
             uca, ucb = uca[rows, piece][:, None], ucb[rows, piece][:, None]
-        width = np.maximum(np.where(ua >= 0.5, uca - ucb, ub - ua), 0.0)[..., None]
         left, right = rule.left, rule.right
         if piece is not None and nodes is not None:
             left, right = left[nodes], right[nodes]
-        near_left = left < 0.5
-        # node positions in u and 1-u, each accurate where it is small
-        un = np.where(near_left, ua[..., None] + width * left,
-                      ub[..., None] - width * right)
-        ucn = np.where(near_left, uca[..., None] - width * left,
-                       ucb[..., None] + width * right)
-        w = (width * rule.weight).reshape(n, -1)
-        un, ucn = un.reshape(n, -1), ucn.reshape(n, -1)
+        # node positions in u and 1-u, each accurate where it is small, and the weights (the
+        # piece's width times the rule's; compiled: soap's _soap_kernels.u_nodes)
+        un, ucn, w = u_nodes(*(np.ascontiguousarray(v, float) for v in (ua, ub, uca, ucb)),
+                             np.ascontiguousarray(left, float),
+                             np.ascontiguousarray(right, float),
+                             np.ascontiguousarray(rule.weight, float))
         # each node's z from the side where it is accurate, each function only where used
         low = un < 0.5
         zn = np.empty(un.shape)
