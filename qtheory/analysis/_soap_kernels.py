@@ -66,6 +66,27 @@ def _poly(a, b, power, d0, d1, d2):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _cell_midpoint(a, b, big):
+    """The midpoint of the cell ``[a, b]`` as ``SOAPAnalysis._midpoint`` takes it (``big``:
+    the support reaches past 1e307, where ``a + b`` could overflow or ``b`` be infinite)."""
+    if not big:
+        return 0.5 * (a + b)
+    if np.isfinite(b):
+        return 0.5 * a + 0.5 * b
+    return min(2.0 * abs(a) + 1.0, 1.7976931348623157e308)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _row_segments(segp, mi, seg):
+    """The segments' start, end and value at multiplier ``mi`` as affine functions of the
+    size: ``seg`` (6 x segments) gets the coefficient and constant of each, in that order."""
+    for j in range(segp.shape[0]):
+        for q in range(3):
+            seg[2 * q, j] = _scaled(segp[j, 2 * q], mi)
+            seg[2 * q + 1, j] = segp[j, 2 * q + 1]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _delta(v, tot, k, c, i, ncol, end_lo, end_hi, la, lb):
     """E[X^k; cell c] on row i from the one-sided moments at its edges (the numpy path's
     ``_Cell.delta``)."""
@@ -97,13 +118,9 @@ def other_cells(r, m, edges, v0, v1, v2, tot, med, end_lo, end_hi, big, segp, sl
     N = np.zeros(n)
     O0 = np.zeros(n)
     S = np.zeros(n)
-    # per segment at one row: affine parts (coefficient, constant)
-    Sx = np.empty(J)
-    S0 = np.empty(J)
-    Ex = np.empty(J)
-    E0 = np.empty(J)
-    Vx = np.empty(J)
-    V0 = np.empty(J)
+    # per segment at one row: affine parts (coefficient, constant) of start, end, value
+    seg = np.empty((6, J))
+    Sx, S0, Ex, E0, Vx, V0 = seg[0], seg[1], seg[2], seg[3], seg[4], seg[5]
     # per segment at one cell: the structure (_structure)
     ge_valid = np.empty(J, np.bool_)
     ge_x = np.empty(J)
@@ -118,25 +135,14 @@ def other_cells(r, m, edges, v0, v1, v2, tot, med, end_lo, end_hi, big, segp, sl
     for i in range(n):
         ri = r[i]
         mi = m[i]
-        for j in range(J):
-            Sx[j] = _scaled(segp[j, 0], mi)
-            S0[j] = segp[j, 1]
-            Ex[j] = _scaled(segp[j, 2], mi)
-            E0[j] = segp[j, 3]
-            Vx[j] = _scaled(segp[j, 4], mi)
-            V0[j] = segp[j, 5]
+        _row_segments(segp, mi, seg)
         initx = init0 * mi
         for c in range(ncol - 1):
             a = edges[c, i]
             b = edges[c + 1, i]
             if not b > a:
                 continue
-            if not big:
-                xm = 0.5 * (a + b)
-            elif np.isfinite(b):
-                xm = 0.5 * a + 0.5 * b
-            else:
-                xm = min(2.0 * abs(a) + 1.0, 1.7976931348623157e308)
+            xm = _cell_midpoint(a, b, big)
             # ------------------------------------------------ structure at the midpoint
             first_v = 0.0
             for j in range(J):
@@ -285,6 +291,33 @@ def _nan_min(a, b):
     return a if a <= b else b
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _add_piece(pk, pv, npieces, kind, lox, lo0, hix, hi0, vx, v0):
+    """Record a piece of the worst future rank: its kind (0 a level, 1 a ramp), its ages
+    ``[lo, hi)`` and its level or ramp constant, each affine in the size; returns the count."""
+    pk[npieces] = kind
+    pv[npieces, 0] = lox
+    pv[npieces, 1] = lo0
+    pv[npieces, 2] = hix
+    pv[npieces, 3] = hi0
+    pv[npieces, 4] = vx
+    pv[npieces, 5] = v0
+    return npieces + 1
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _emit(o_row, o_kind, o_f, count, row, kind, f0, f1, f2, f3):
+    """Write a term of :func:`tagged_terms` at ``count`` (room is made per row); returns
+    the new count."""
+    o_row[count] = row
+    o_kind[count] = kind
+    o_f[0, count] = f0
+    o_f[1, count] = f1
+    o_f[2, count] = f2
+    o_f[3, count] = f3
+    return count + 1
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
     """The terms of the tagged job's densities nu and mu at rows (r, m) of one branch
@@ -308,6 +341,7 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
     o_kind = np.empty(cap, np.int8)
     o_f = np.empty((4, cap))
     count = 0
+    seg = np.empty((6, J))
     # a cell's pieces: kind (0 level, 1 ramp), and a_lo, a_hi, level or alpha (affine each)
     pk = np.empty(4 * J, np.int64)
     pv = np.empty((4 * J, 6))
@@ -324,17 +358,13 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
             t_kind[:count] = o_kind[:count]
             t_f[:, :count] = o_f[:, :count]
             o_row, o_kind, o_f = t_row, t_kind, t_f
+        _row_segments(segp, mi, seg)
         for c in range(ncol - 1):
             a = edges[c, i]
             b = edges[c + 1, i]
             if not b > a:
                 continue
-            if not big:
-                xm = 0.5 * (a + b)
-            elif np.isfinite(b):
-                xm = 0.5 * a + 0.5 * b
-            else:
-                xm = min(2.0 * abs(a) + 1.0, 1.7976931348623157e308)
+            xm = _cell_midpoint(a, b, big)
             xc = xm
             # the worst future rank from age 0 (M), built from the last segment back; the
             # pieces are kept to be added after nu's root, in the numpy path's order
@@ -343,12 +373,8 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
             npieces = 0
             for jj in range(J):
                 j = J - 1 - jj
-                Sx = _scaled(segp[j, 0], mi)
-                S0 = segp[j, 1]
-                Ex = _scaled(segp[j, 2], mi)
-                E0 = segp[j, 3]
-                Vx = _scaled(segp[j, 4], mi)
-                V0 = segp[j, 5]
+                Sx, S0, Ex, E0, Vx, V0 = (seg[0, j], seg[1, j], seg[2, j], seg[3, j],
+                                          seg[4, j], seg[5, j])
                 active = _at(Sx, S0, xm) < xc
                 if _at(Ex, E0, xm) < xc:
                     endx = Ex
@@ -372,14 +398,8 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
                         lx = Mx
                         l0 = M0
                     if active:
-                        pk[npieces] = 0
-                        pv[npieces, 0] = Sx
-                        pv[npieces, 1] = S0
-                        pv[npieces, 2] = endx
-                        pv[npieces, 3] = end0
-                        pv[npieces, 4] = lx
-                        pv[npieces, 5] = l0
-                        npieces += 1
+                        npieces = _add_piece(pk, pv, npieces, 0, Sx, S0, endx, end0,
+                                             lx, l0)
                         Mx = lx
                         M0 = l0
                 else:
@@ -393,40 +413,16 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
                         _at(acx, ac0, xm) < _at(endx, end0, xm))
                     if active:
                         if below:
-                            pk[npieces] = 0
-                            pv[npieces, 0] = Sx
-                            pv[npieces, 1] = S0
-                            pv[npieces, 2] = endx
-                            pv[npieces, 3] = end0
-                            pv[npieces, 4] = Mx
-                            pv[npieces, 5] = M0
-                            npieces += 1
+                            npieces = _add_piece(pk, pv, npieces, 0, Sx, S0, endx, end0,
+                                                 Mx, M0)
                         elif not cut:
-                            pk[npieces] = 1
-                            pv[npieces, 0] = Sx
-                            pv[npieces, 1] = S0
-                            pv[npieces, 2] = endx
-                            pv[npieces, 3] = end0
-                            pv[npieces, 4] = alx
-                            pv[npieces, 5] = al0
-                            npieces += 1
+                            npieces = _add_piece(pk, pv, npieces, 1, Sx, S0, endx, end0,
+                                                 alx, al0)
                         else:
-                            pk[npieces] = 1
-                            pv[npieces, 0] = Sx
-                            pv[npieces, 1] = S0
-                            pv[npieces, 2] = acx
-                            pv[npieces, 3] = ac0
-                            pv[npieces, 4] = alx
-                            pv[npieces, 5] = al0
-                            npieces += 1
-                            pk[npieces] = 0
-                            pv[npieces, 0] = acx
-                            pv[npieces, 1] = ac0
-                            pv[npieces, 2] = endx
-                            pv[npieces, 3] = end0
-                            pv[npieces, 4] = Mx
-                            pv[npieces, 5] = M0
-                            npieces += 1
+                            npieces = _add_piece(pk, pv, npieces, 1, Sx, S0, acx, ac0,
+                                                 alx, al0)
+                            npieces = _add_piece(pk, pv, npieces, 0, acx, ac0, endx, end0,
+                                                 Mx, M0)
                         if not below:
                             Mx = Vx
                             M0 = V0
@@ -440,11 +436,7 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
             if Rx != 0.0 and np.isfinite(R0):
                 xs = (ri - R0) / Rx
                 if xs > a and xs < b:
-                    o_row[count] = i
-                    o_kind[count] = 0
-                    o_f[0, count] = xs
-                    o_f[1, count] = abs(Rx)
-                    count += 1
+                    count = _emit(o_row, o_kind, o_f, count, i, 0, xs, abs(Rx), 0.0, 0.0)
             for p_ in range(npieces):
                 lox = pv[p_, 0]
                 lo0 = pv[p_, 1]
@@ -456,13 +448,8 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
                     if lvx != 0.0 and np.isfinite(lv0):
                         xs = (ri - lv0) / lvx
                         if xs > a and xs < b:
-                            o_row[count] = i
-                            o_kind[count] = 1
-                            o_f[0, count] = xs
-                            o_f[1, count] = abs(lvx)
-                            o_f[2, count] = hix - lox
-                            o_f[3, count] = hi0 - lo0
-                            count += 1
+                            count = _emit(o_row, o_kind, o_f, count, i, 1, xs, abs(lvx),
+                                          hix - lox, hi0 - lo0)
                     continue
                 # a ramp r = alpha - age on (a_lo, a_hi): sizes where
                 # alpha - a_hi < r <= alpha - a_lo, an interval inside the cell
@@ -490,11 +477,7 @@ def tagged_terms(r, m, edges, big, segp, slopes, has_init, init0, init1):
                     if flat and not const_ok:
                         q = p
                 if q > p:
-                    o_row[count] = i
-                    o_kind[count] = 2
-                    o_f[0, count] = p
-                    o_f[1, count] = q
-                    count += 1
+                    count = _emit(o_row, o_kind, o_f, count, i, 2, p, q, 0.0, 0.0)
     return o_row[:count], o_kind[:count], o_f[:, :count]
 
 

@@ -458,26 +458,13 @@ def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, t
     j = 0
     for i in range(n):
         xi = x[i]
-        if np.isnan(xi):
-            out[0, i] = out[1, i] = out[2, i] = np.nan
-            continue
-        if not xi > lo:
-            if tail:
-                out[0, i], out[1, i], out[2, i] = mom0, mom1, mom2
-            else:
-                out[0, i] = out[1, i] = out[2, i] = 0.0
-            continue
-        if not xi < hi:
-            if tail:
-                out[0, i] = out[1, i] = out[2, i] = 0.0
-            else:
-                out[0, i], out[1, i], out[2, i] = mom0, mom1, mom2
-            continue
-        if not (xi >= tmin and xi < tmax):
-            for k in range(3):
-                need[k, i] = True
-                n_need[k] += 1
-                out[k, i] = np.nan
+        if not _in_tables(xi, lo, hi, tmin, tmax):  # NaN, beyond the support or the panels
+            for k, (c, md, an, mom) in enumerate(((c0, m0, n0, mom0), (c1, m1, n1, mom1),
+                                                 (c2, m2, n2, mom2))):
+                out[k, i], need[k, i], j = _one_moment(xi, j, a, b, c, md, an, lo, hi, tmin,
+                                                       tmax, mass, mom, tail, False)
+                if need[k, i]:
+                    n_need[k] += 1
             continue
         j = _panel_of(xi, a, j)
         aj = a[j]

@@ -28,50 +28,10 @@ from .base import (
 __all__ = ["Gamma", "Erlang", "Weibull"]
 
 
-@njit(cache=True, error_model="numpy", nogil=True)
-def _gamma_int(n, y, upper):  # pragma: no cover - compiled (tested through the callers)
-    """Q(n, y) (``upper``) or P(n, y) for a whole order ``n >= 1`` at the points of ``y``
-    (1-D, >= 0 or NaN): Q as ``exp(-y) sum_{j<n} y**j / j!`` (0 where ``exp(-y)``
-    underflows), P as ``1 - Q`` where ``y >= max(1, n - 1 - sqrt(n))`` (there P > 0.06, so
-    the difference loses at most 4 bits) and below as the series
-    ``exp(-y) y**n / n! sum_{j>=0} y**j n! / (n + j)!`` (positive terms, full relative
-    precision however small P is)."""
-    out = np.empty(y.size)
-    cut = max(1.0, n - 1.0 - np.sqrt(n))
-    for i in range(y.size):
-        yi = y[i]
-        if yi != yi:
-            out[i] = np.nan
-            continue
-        if upper or yi >= cut:
-            e = np.exp(-yi)
-            q = 0.0
-            if e != 0.0:
-                term = 1.0
-                poly = 1.0
-                for j in range(1, n):
-                    term = term * yi / j
-                    poly = poly + term
-                q = e * poly
-            out[i] = q if upper else 1.0 - q
-            continue
-        lead = 1.0
-        for j in range(1, n + 1):
-            lead = lead * yi / j
-        term = 1.0
-        total = 1.0
-        j = 1
-        while term > 1e-17 * total:
-            term = term * yi / (n + j)
-            total = total + term
-            j += 1
-        out[i] = np.exp(-yi) * lead * total
-    return out
-
-
 @njit(cache=True, error_model="numpy", inline="always")
 def _gamma_int_one(n, yi, upper, cut):  # pragma: no cover - compiled
-    """:func:`_gamma_int` at one point (the same arithmetic)."""
+    """Q(n, y) (``upper``) or P(n, y) at one point ``y >= 0`` (:func:`_gamma_int`; ``cut`` its
+    switch from the series to ``1 - Q``)."""
     if upper or yi >= cut:
         e = np.exp(-yi)
         q = 0.0
@@ -94,6 +54,21 @@ def _gamma_int_one(n, yi, upper, cut):  # pragma: no cover - compiled
         total = total + term
         j += 1
     return np.exp(-yi) * lead * total
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _gamma_int(n, y, upper):  # pragma: no cover - compiled (tested through the callers)
+    """Q(n, y) (``upper``) or P(n, y) for a whole order ``n >= 1`` at the points of ``y``
+    (1-D, >= 0 or NaN): Q as ``exp(-y) sum_{j<n} y**j / j!`` (0 where ``exp(-y)``
+    underflows), P as ``1 - Q`` where ``y >= max(1, n - 1 - sqrt(n))`` (there P > 0.06, so
+    the difference loses at most 4 bits) and below as the series
+    ``exp(-y) y**n / n! sum_{j>=0} y**j n! / (n + j)!`` (positive terms, full relative
+    precision however small P is)."""
+    out = np.empty(y.size)
+    cut = max(1.0, n - 1.0 - np.sqrt(n))
+    for i in range(y.size):
+        out[i] = np.nan if y[i] != y[i] else _gamma_int_one(n, y[i], upper, cut)
+    return out
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
