@@ -1,7 +1,8 @@
 """The compiled cell loops of the SOAP engine (qtheory.analysis._soap_kernels) against the
 numpy path they replace: the same other-job functions N, O0, S and tagged densities nu, mu,
 bit for bit (up to the sign of a zero), on random ranks of one to four segments (slopes -1,
-0, +1, initial ranks, -inf tails) over several size laws and noise laws, at random levels
+0, +1, initial ranks, -inf tails) over several size laws (one of infinite variance) and noise
+laws, at random levels
 and noise values that include the extremes the engine meets (r = -inf, z at the ends of
 the float range)."""
 
@@ -20,6 +21,9 @@ SIZES = {
     "bounded pareto": qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
     "hyperexp": qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2)),
     "uniform": qt.Uniform(0.0, 2.0),
+    # infinite second moment (tail moments of order 2 are inf: the cells' overflow rule)
+    "pareto(1.5)": qt.Pareto(alpha=1.5, xm=1.0),
+    "lognormal": qt.Lognormal(sigma=1.0, mean=1.0),
 }
 PREDICTIONS = {"exponential": qt.ExponentialPrediction(),
                "uniform": qt.UniformPrediction(alpha=0.5)}
