@@ -24,7 +24,7 @@ import numpy as np
 from numba import njit
 
 __all__ = ["other_cells", "piece_sums", "root_columns", "sorted_edges", "tagged_sums",
-           "tagged_terms", "u_nodes"]
+           "tagged_terms"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -566,11 +566,25 @@ def _pairwise(a, lo, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _nan_maximum(a, b):
-    # np.maximum: NaN if either is NaN
-    if a != a or b != b:
-        return np.nan
-    return a if a >= b else b
+def _selected_sum(prod, mask, sub, in_order):  # pragma: no cover - compiled
+    """The sum of ``prod`` over the nodes ``mask`` selects, as NumPy sums such a selection:
+    in order from the first (``in_order``: the selection from several rows is reduced column
+    by column), else pairwise (one row: the selection is a contiguous row); ``sub`` is
+    scratch space."""
+    if in_order:
+        total = 0.0
+        first = True
+        for j in range(prod.size):
+            if mask[j]:
+                total = prod[j] if first else total + prod[j]
+                first = False
+        return total
+    k = 0
+    for j in range(prod.size):
+        if mask[j]:
+            sub[k] = prod[j]
+            k += 1
+    return _pairwise(sub, 0, k)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -581,8 +595,7 @@ def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
     error estimate of :func:`qtheory.analysis.quadrature.nested_sum`, with ``plain`` the
     plain difference to the sum of twice the step as a floor (``SOAPAnalysis._z_sums``).
     The same numbers as NumPy's: the full rows summed pairwise as ``ndarray.sum`` sums a
-    contiguous row, the coarse sums in order (NumPy reduces the columns a mask picks from
-    several rows one after the other)."""
+    contiguous row, the coarse sums as :func:`_selected_sum`."""
     npairs, size = v.shape
     fine = np.empty(npairs)
     err = np.empty(npairs)
@@ -596,49 +609,19 @@ def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
             prod[j] = x if w[p, j] > 0 else 0.0
             absp[j] = abs(prod[j])
         f = _pairwise(prod, 0, size)
-        # the coarse sums: in order over the selected nodes (several pairs), or pairwise
-        # (one pair: NumPy's selection is then a contiguous row)
-        h = 0.0
-        q = 0.0
-        if npairs > 1:
-            first = True
-            for j in range(size):
-                if coarse[j]:
-                    h = prod[j] if first else h + prod[j]
-                    first = False
-            first = True
-            for j in range(size):
-                if coarse4[j]:
-                    q = prod[j] if first else q + prod[j]
-                    first = False
-        else:
-            k = 0
-            for j in range(size):
-                if coarse[j]:
-                    sub[k] = prod[j]
-                    k += 1
-            h = _pairwise(sub, 0, k)
-            k = 0
-            for j in range(size):
-                if coarse4[j]:
-                    sub[k] = prod[j]
-                    k += 1
-            q = _pairwise(sub, 0, k)
-        half = 2.0 * h
-        quarter = 4.0 * q
+        half = 2.0 * _selected_sum(prod, coarse, sub, npairs > 1)
+        quarter = 4.0 * _selected_sum(prod, coarse4, sub, npairs > 1)
         d1 = abs(f - half)
         d2 = abs(half - quarter)
         if d2 > 0:
             ratio = d1 / d2
-            if ratio != ratio:
-                pass
-            elif ratio > 1.0:
+            if ratio > 1.0:  # np.minimum(ratio, 1): NaN stays NaN
                 ratio = 1.0
         else:
             ratio = 1.0 if d1 > 0 else 0.0
-        e = _nan_maximum(d1 * ratio * ratio, eps8 * _pairwise(absp, 0, size))
+        e = _nan_max(d1 * ratio * ratio, eps8 * _pairwise(absp, 0, size))
         if plain:
-            e = _nan_maximum(e, abs(f - half))
+            e = _nan_max(e, abs(f - half))
         fine[p] = f
         err[p] = e
     return fine, err
@@ -674,20 +657,15 @@ def tagged_sums(n, rows, kind, f, density, prob):  # pragma: no cover - compiled
 def root_columns(r, m, table, lo, hi):  # pragma: no cover - compiled
     """The roots in x of the boundaries ``(a + b m) x + c0 + c1 r`` (rows of ``table``:
     a, b, c0, c1) at rows (r, m), clipped to the support ``[lo, hi]`` (no root: ``lo``), as
-    ``SOAPAnalysis._roots`` and ``_edges`` compute them (boundaries x columns), with each
-    column's largest and smallest value."""
+    ``SOAPAnalysis._roots`` and ``_edges`` compute them (boundaries x rows)."""
     K = table.shape[0]
     n = r.size
     cols = np.empty((K, n))
-    cmax = np.empty(K)
-    cmin = np.empty(K)
     for k in range(K):
         a = table[k, 0]
         b = table[k, 1]
         c0 = table[k, 2]
         c1 = table[k, 3]
-        mx = lo
-        mn = hi
         for i in range(n):
             if b != 0:
                 cx = a + b * m[i]
@@ -699,15 +677,11 @@ def root_columns(r, m, table, lo, hi):  # pragma: no cover - compiled
                 root = -c0 / a
             # np.fmin(np.fmax(root, lo), hi): NaN (no root) -> lo
             if not root >= lo:
-                root = lo if (root != root or root < lo) else root
-            if root > hi:
+                root = lo
+            elif root > hi:
                 root = hi
             cols[k, i] = root
-            mx = max(mx, root)
-            mn = min(mn, root)
-        cmax[k] = mx
-        cmin[k] = mn
-    return cols, cmax, cmin
+    return cols
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -732,36 +706,3 @@ def sorted_edges(cols, keep, lo, hi):  # pragma: no cover - compiled
             out[t + 1, i] = buf[t]
         out[nk + 1, i] = hi
     return out
-
-
-@njit(cache=True, error_model="numpy", nogil=True)
-def u_nodes(ua, ub, uca, ucb, left, right, weight):  # pragma: no cover - compiled
-    """Nodes of a rule on pieces ``[ua, ub]`` in probability space (rows x pieces; ``uca``,
-    ``ucb`` their ends as ``1 - u``): at the nodes ``left``, ``right`` (each node's distance
-    from the piece's ends as fractions of it) their ``u`` and ``1 - u``, each accurate where
-    it is small (rows x pieces * nodes), and at the rule's nodes of weights ``weight`` (all
-    of them: ``left`` may be a selection) the weights (rows x pieces * weights), as
-    ``JointIntegrals._nodes_u`` computes them."""
-    n, P = ua.shape
-    S = left.size
-    W = weight.size
-    un = np.empty((n, P * S))
-    ucn = np.empty((n, P * S))
-    w = np.empty((n, P * W))
-    for i in range(n):
-        for p in range(P):
-            a = ua[i, p]
-            d = (uca[i, p] - ucb[i, p]) if a >= 0.5 else (ub[i, p] - a)
-            # np.maximum(d, 0.0): NaN stays NaN
-            width = d if (d != d or d >= 0.0) else 0.0
-            for s in range(S):
-                t = p * S + s
-                if left[s] < 0.5:
-                    un[i, t] = a + width * left[s]
-                    ucn[i, t] = uca[i, p] - width * left[s]
-                else:
-                    un[i, t] = ub[i, p] - width * right[s]
-                    ucn[i, t] = ucb[i, p] + width * right[s]
-            for s in range(W):
-                w[i, p * W + s] = width * weight[s]
-    return un, ucn, w

@@ -28,13 +28,46 @@ Scheller-Wolf, POMACS 2018); see :mod:`qtheory.analysis.predicted`.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit
 
 from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
-from ._soap_kernels import u_nodes
 from .quadrature import finite_nodes, halfline_nodes, inner_points, nested_sum, tanh_sinh_rule
 
 __all__ = ["JointIntegrals", "QUANTITIES"]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _u_nodes(ua, ub, uca, ucb, left, right, weight):  # pragma: no cover - compiled
+    """Nodes of a rule on pieces ``[ua, ub]`` in probability space (rows x pieces; ``uca``,
+    ``ucb`` their ends as ``1 - u``): at the nodes ``left``, ``right`` (each node's distance
+    from the piece's ends as fractions of it) their ``u`` and ``1 - u``, each accurate where
+    it is small (rows x pieces * nodes), and at the rule's nodes of weights ``weight`` (all
+    of them: ``left`` may be a selection) the weights (rows x pieces * weights), as
+    :meth:`JointIntegrals._nodes_u` used to compute them in NumPy (the same arrays)."""
+    n, P = ua.shape
+    S = left.size
+    W = weight.size
+    un = np.empty((n, P * S))
+    ucn = np.empty((n, P * S))
+    w = np.empty((n, P * W))
+    for i in range(n):
+        for p in range(P):
+            a = ua[i, p]
+            d = (uca[i, p] - ucb[i, p]) if a >= 0.5 else (ub[i, p] - a)
+            # np.maximum(d, 0.0): NaN stays NaN
+            width = d if (d != d or d >= 0.0) else 0.0
+            for s in range(S):
+                t = p * S + s
+                if left[s] < 0.5:
+                    un[i, t] = a + width * left[s]
+                    ucn[i, t] = uca[i, p] - width * left[s]
+                else:
+                    un[i, t] = ub[i, p] - width * right[s]
+                    ucn[i, t] = ucb[i, p] + width * right[s]
+            for s in range(W):
+                w[i, p * W + s] = width * weight[s]
+    return un, ucn, w
 
 QUANTITIES = ("fy", "Fy", "L", "Lbar", "S2", "V2", "K")
 
@@ -343,8 +376,8 @@ class JointIntegrals:
         if piece is not None and nodes is not None:
             left, right = left[nodes], right[nodes]
         # node positions in u and 1-u, each accurate where it is small, and the weights (the
-        # piece's width times the rule's; compiled: soap's _soap_kernels.u_nodes)
-        un, ucn, w = u_nodes(*(np.ascontiguousarray(v, float) for v in (ua, ub, uca, ucb)),
+        # piece's width times the rule's; compiled: _u_nodes)
+        un, ucn, w = _u_nodes(*(np.ascontiguousarray(v, float) for v in (ua, ub, uca, ucb)),
                              np.ascontiguousarray(left, float),
                              np.ascontiguousarray(right, float),
                              np.ascontiguousarray(rule.weight, float))

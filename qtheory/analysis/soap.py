@@ -175,6 +175,21 @@ def _piece_count(pts) -> float:
     return 2.0 + float(np.mean(np.count_nonzero(np.diff(pts, axis=1) > 0, axis=1)))
 
 
+def _kept_columns(cols, lo, hi) -> list[int]:
+    """Indices of the root columns (clipped to the support ``[lo, hi]``) that can bound a
+    cell of positive width: a column at a support end in every row, or equal to an earlier
+    kept one, only adds cells of width 0 (many boundaries coincide, e.g. the crossing age
+    of SPRPT's ramp with its value)."""
+    keep: list[int] = []
+    for k, col in enumerate(cols):
+        if col.max(initial=lo) == lo or col.min(initial=hi) == hi:
+            continue
+        if any(np.array_equal(col, cols[j]) for j in keep):
+            continue
+        keep.append(k)
+    return keep
+
+
 def _geometric_cuts(pts) -> tuple[list, list]:
     """The ends ``(lows, highs)`` of the finite pieces between consecutive breakpoints
     ``pts`` in the level, a piece on one side of 0 over more than the factor
@@ -663,17 +678,8 @@ class SOAPAnalysis:
         The array is a transposed view of a column-contiguous one, so that a column (a
         cell's edge) is contiguous."""
         lo, hi = self.size.support
-        # a column at a support end in every row, or equal to an earlier column, only adds
-        # cells of width 0 (many boundaries coincide, e.g. the crossing age of SPRPT's
-        # ramp with its value): keep the others
-        keep: list[np.ndarray] = []
-        for root in roots:
-            col = np.fmin(np.fmax(root, lo), hi)  # clipped; nan (fmax ignores it) -> lo
-            if col.max(initial=lo) == lo or col.min(initial=hi) == hi:
-                continue
-            if any(np.array_equal(col, k) for k in keep):
-                continue
-            keep.append(col)
+        cols = [np.fmin(np.fmax(root, lo), hi) for root in roots]  # nan (fmax drops it) -> lo
+        keep = [cols[k] for k in _kept_columns(cols, lo, hi)]
         if len(keep) > 8:
             keep = list(np.sort(np.stack(keep), axis=0))
         else:
@@ -1011,18 +1017,11 @@ class SOAPAnalysis:
         if key not in self._tables:
             self._tables[key] = np.array(self._root_table(kind), float).reshape(-1, 4)
         lo, hi = self.size.support
-        cols, cmax, cmin = root_columns(np.ascontiguousarray(r, float),
-                                        np.ascontiguousarray(m, float), self._tables[key],
-                                        float(lo), float(hi))
-        keep: list[int] = []
-        for k in range(cols.shape[0]):
-            if cmax[k] == lo or cmin[k] == hi:
-                continue
-            if any(np.array_equal(cols[k], cols[j]) for j in keep):
-                continue
-            keep.append(k)
+        cols = root_columns(np.ascontiguousarray(r, float), np.ascontiguousarray(m, float),
+                            self._tables[key], float(lo), float(hi))
+        keep = np.array(_kept_columns(cols, lo, hi), np.int64)
         # the transposed view of a (columns x rows) C array, as _edges returns it
-        return sorted_edges(cols, np.array(keep, np.int64), float(lo), float(hi)).T
+        return sorted_edges(cols, keep, float(lo), float(hi)).T
 
     def _roots(self, kind: str, r, m):
         """Roots in x of the cell boundaries of :meth:`_other_exprs` (``kind="other"``)

@@ -286,6 +286,49 @@ def panel_lookup(x, a, b, coef, mode, anchor):  # pragma: no cover - compiled
     return out
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _table_value(v, mass, mom, clip):  # pragma: no cover - compiled
+    """A moment from a table's value ``v`` (of ``p E[...]``): divided by the mass ``p``, at
+    most ``mom``, clipped to ``[0, 1]`` with ``clip``; ``(value, left to the caller)``, the
+    latter where the panel has no table (``v`` NaN)."""
+    if np.isnan(v):
+        return np.nan, True
+    v = v / mass
+    if v > mom:
+        v = mom
+    if clip:
+        v = min(max(v, 0.0), 1.0)
+    return v, False
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _in_tables(xi, lo, hi, tmin, tmax):
+    # a point inside the support and the panels (not NaN)
+    return xi > lo and xi < hi and xi >= tmin and xi < tmax
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _one_moment(xi, j, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, tail,
+                clip):  # pragma: no cover - compiled
+    """:func:`moments_lookup` at one point (``j`` the panel hint): ``(value, left to the
+    caller, panel)``."""
+    if np.isnan(xi):
+        return np.nan, False, j
+    if not xi > lo:
+        v = mom if tail else 0.0
+    elif not xi < hi:
+        v = 0.0 if tail else mom
+    elif not (xi >= tmin and xi < tmax):
+        return np.nan, True, j
+    else:
+        j = _panel_of(xi, a, j)
+        v, need = _table_value(_at(xi, j, a, b, coef, mode, anchor), mass, mom, clip)
+        return v, need, j
+    if clip:
+        v = min(max(v, 0.0), 1.0)
+    return v, False, j
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def moments_lookup(x, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, tail,
                    clip):  # pragma: no cover - compiled (tested through callers)
@@ -301,33 +344,10 @@ def moments_lookup(x, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, t
     n_need = 0
     j = 0
     for i in range(n):
-        xi = x[i]
-        if np.isnan(xi):
-            out[i] = np.nan
-            continue
-        if not xi > lo:
-            v = mom if tail else 0.0
-        elif not xi < hi:
-            v = 0.0 if tail else mom
-        elif not (xi >= tmin and xi < tmax):
-            need[i] = True
+        out[i], need[i], j = _one_moment(x[i], j, a, b, coef, mode, anchor, lo, hi, tmin,
+                                         tmax, mass, mom, tail, clip)
+        if need[i]:
             n_need += 1
-            out[i] = np.nan
-            continue
-        else:
-            j = _panel_of(xi, a, j)
-            v = _at(xi, j, a, b, coef, mode, anchor)
-            if np.isnan(v):
-                need[i] = True
-                n_need += 1
-                out[i] = np.nan
-                continue
-            v = v / mass
-            if v > mom:
-                v = mom
-        if clip:
-            v = min(max(v, 0.0), 1.0)
-        out[i] = v
     return out, need, n_need
 
 
@@ -434,15 +454,6 @@ def _clenshaw3(ca, cb, cc, j, u):  # pragma: no cover - compiled
     return a0 + a1 * u, b0 + b1 * u, c0 + c1 * u
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _moment_value(v, md, mass, mom):  # pragma: no cover - compiled
-    # moments_lookup's value from a table's (NaN: left to the caller)
-    if np.isnan(v):
-        return np.nan
-    v = v / mass
-    return mom if v > mom else v
-
-
 @njit(cache=True, error_model="numpy", nogil=True)
 def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, tmax, mass,
                     mom0, mom1, mom2, tail):  # pragma: no cover - compiled (tested by callers)
@@ -455,64 +466,26 @@ def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, t
     out = np.empty((3, n))
     need = np.zeros((3, n), dtype=np.bool_)
     n_need = np.zeros(3, np.int64)
+    tables = ((c0, m0, n0, mom0), (c1, m1, n1, mom1), (c2, m2, n2, mom2))
     j = 0
     for i in range(n):
         xi = x[i]
-        if not _in_tables(xi, lo, hi, tmin, tmax):  # NaN, beyond the support or the panels
-            for k, (c, md, an, mom) in enumerate(((c0, m0, n0, mom0), (c1, m1, n1, mom1),
-                                                 (c2, m2, n2, mom2))):
+        if _in_tables(xi, lo, hi, tmin, tmax):
+            j = _panel_of(xi, a, j)
+            aj = a[j]
+            bj = b[j]
+            sums = _clenshaw3(c0, c1, c2, j, _panel_u(xi, aj, bj))
+            for k, (_, md, an, mom) in enumerate(tables):
+                out[k, i], need[k, i] = _table_value(_value(md[j], an[j], sums[k], xi, aj, bj),
+                                                     mass, mom, False)
+        else:  # NaN, beyond the support or the panels
+            for k, (c, md, an, mom) in enumerate(tables):
                 out[k, i], need[k, i], j = _one_moment(xi, j, a, b, c, md, an, lo, hi, tmin,
                                                        tmax, mass, mom, tail, False)
-                if need[k, i]:
-                    n_need[k] += 1
-            continue
-        j = _panel_of(xi, a, j)
-        aj = a[j]
-        bj = b[j]
-        u = _panel_u(xi, aj, bj)
-        s0, s1, s2 = _clenshaw3(c0, c1, c2, j, u)
-        v0 = _moment_value(_value(m0[j], n0[j], s0, xi, aj, bj), m0[j], mass, mom0)
-        v1 = _moment_value(_value(m1[j], n1[j], s1, xi, aj, bj), m1[j], mass, mom1)
-        v2 = _moment_value(_value(m2[j], n2[j], s2, xi, aj, bj), m2[j], mass, mom2)
-        out[0, i] = v0
-        out[1, i] = v1
-        out[2, i] = v2
-        if np.isnan(v0):
-            need[0, i] = True
-            n_need[0] += 1
-        if np.isnan(v1):
-            need[1, i] = True
-            n_need[1] += 1
-        if np.isnan(v2):
-            need[2, i] = True
-            n_need[2] += 1
+        for k in range(3):
+            if need[k, i]:
+                n_need[k] += 1
     return out, need, n_need
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _one_moment(xi, j, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom, tail,
-                clip):  # pragma: no cover - compiled
-    """:func:`moments_lookup` at one point (``j`` the panel hint): ``(value, left to the
-    caller, panel)``."""
-    if np.isnan(xi):
-        return np.nan, False, j
-    if not xi > lo:
-        v = mom if tail else 0.0
-    elif not xi < hi:
-        v = 0.0 if tail else mom
-    elif not (xi >= tmin and xi < tmax):
-        return np.nan, True, j
-    else:
-        j = _panel_of(xi, a, j)
-        v = _at(xi, j, a, b, coef, mode, anchor)
-        if np.isnan(v):
-            return np.nan, True, j
-        v = v / mass
-        if v > mom:
-            v = mom
-    if clip:
-        v = min(max(v, 0.0), 1.0)
-    return v, False, j
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -534,23 +507,6 @@ def _clenshaw2(c, ja, ua, jb, ub):  # pragma: no cover - compiled
         a1 = ta + a1 * ua2
         b1 = tb + b1 * ub2
     return a0 + a1 * ua, b0 + b1 * ub
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _in_tables(xi, lo, hi, tmin, tmax):
-    # a point that moments_lookup takes from the tables
-    return xi > lo and xi < hi and xi >= tmin and xi < tmax
-
-
-@njit(cache=True, error_model="numpy", inline="always")
-def _probability(v, mass):  # pragma: no cover - compiled
-    # moments_lookup's value of order 0 (clipped) from a table's; NaN: left to the caller
-    if np.isnan(v):
-        return np.nan, True
-    v = v / mass
-    if v > 1.0:
-        v = 1.0
-    return min(max(v, 0.0), 1.0), False
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -583,8 +539,10 @@ def between_lookup(x0, x1, scale, a, b, c_lo, m_lo, n_lo, c_hi, m_hi, n_hi, lo, 
             j = jb
             aa, ba, ab, bb = a[ja], b[ja], a[jb], b[jb]
             sa, sb = _clenshaw2(coef, ja, _panel_u(xa, aa, ba), jb, _panel_u(xb, ab, bb))
-            v0[i], need0[i] = _probability(_value(mode[ja], anchor[ja], sa, xa, aa, ba), mass)
-            v1[i], need1[i] = _probability(_value(mode[jb], anchor[jb], sb, xb, ab, bb), mass)
+            v0[i], need0[i] = _table_value(_value(mode[ja], anchor[ja], sa, xa, aa, ba), mass,
+                                           1.0, True)
+            v1[i], need1[i] = _table_value(_value(mode[jb], anchor[jb], sb, xb, ab, bb), mass,
+                                           1.0, True)
         else:
             v0[i], need0[i], j = _one_moment(xa, j, a, b, coef, mode, anchor, lo, hi, tmin,
                                              tmax, mass, 1.0, up, True)

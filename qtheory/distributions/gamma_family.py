@@ -29,6 +29,12 @@ __all__ = ["Gamma", "Erlang", "Weibull"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _series_cut(n):  # pragma: no cover - compiled
+    """Where :func:`_gamma_int` switches P(n, y) from its series to ``1 - Q``."""
+    return max(1.0, n - 1.0 - np.sqrt(n))
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _gamma_int_one(n, yi, upper, cut):  # pragma: no cover - compiled
     """Q(n, y) (``upper``) or P(n, y) at one point ``y >= 0`` (:func:`_gamma_int`; ``cut`` its
     switch from the series to ``1 - Q``)."""
@@ -65,7 +71,7 @@ def _gamma_int(n, y, upper):  # pragma: no cover - compiled (tested through the 
     ``exp(-y) y**n / n! sum_{j>=0} y**j n! / (n + j)!`` (positive terms, full relative
     precision however small P is)."""
     out = np.empty(y.size)
-    cut = max(1.0, n - 1.0 - np.sqrt(n))
+    cut = _series_cut(n)
     for i in range(y.size):
         out[i] = np.nan if y[i] != y[i] else _gamma_int_one(n, y[i], upper, cut)
     return out
@@ -82,8 +88,8 @@ def exp_mixture_012(x, means, probs, const1, const2, tail):  # pragma: no cover 
     :class:`~qtheory.distributions.continuous.HyperExponential`, in one pass."""
     n = x.size
     out = np.empty((3, n))
-    cut2 = max(1.0, 2.0 - 1.0 - np.sqrt(2.0))
-    cut3 = max(1.0, 3.0 - 1.0 - np.sqrt(3.0))
+    cut2 = _series_cut(2)
+    cut3 = _series_cut(3)
     for i in range(n):
         xi = x[i]
         if xi != xi:
