@@ -841,20 +841,21 @@ class SOAPAnalysis:
         segp = np.array([[*sg.start, *sg.end, *sg.value] for sg in br.segments], float)
         slopes = np.array([int(sg.slope) for sg in br.segments], np.int64)
         init = (False, 0.0, 0.0) if br.initial is None else (True, *map(float, br.initial))
-        return segp, slopes, init
+        # whether the support reaches past 1e307 (cell midpoints then avoid overflow)
+        big = not self.size.support[1] <= 1e307
+        return segp, slopes, init, big
 
     def _other_compiled(self, r, m, edges, mom):
         """:meth:`_other` by the compiled cell loop (:meth:`_kernel_params`)."""
-        segp, slopes, (has_init, init0, init1) = self._compiled
+        segp, slopes, (has_init, init0, init1), big = self._compiled
         tabs = [mom.table(k) for k in (0, 1, 2)]
         tot = np.array([t[1] for t in tabs], float)
         lo_total, hi_total = mom._end_total
         # edges is the transposed view of a (columns x rows) C array: no copy
         return other_cells(np.ascontiguousarray(r, float), np.ascontiguousarray(m, float),
                            np.ascontiguousarray(edges.T), *(t[0] for t in tabs), tot,
-                           float(self.size.scale),
-                           lo_total, hi_total, not self.size.support[1] <= 1e307, segp,
-                           slopes, has_init, init0, init1, _TIE)
+                           float(self.size.scale), lo_total, hi_total, big, segp, slopes,
+                           has_init, init0, init1, _TIE)
 
     def _other_exprs(self, r, m, segs, only=None, region=None):
         """Affine functions of x whose roots bound the other-job cells (with ``only``:
@@ -1380,11 +1381,10 @@ class SOAPAnalysis:
     def _tagged_compiled(self, r, m, edges):
         """:meth:`_tagged_densities` by the compiled loop (:meth:`_kernel_params`)."""
         n = r.size
-        segp, slopes, (has_init, init0, init1) = self._compiled
+        segp, slopes, (has_init, init0, init1), big = self._compiled
         rows, kind, f = tagged_terms(np.ascontiguousarray(r, float),
                                      np.ascontiguousarray(m, float),
-                                     np.ascontiguousarray(edges.T),
-                                     not self.size.support[1] <= 1e307, segp, slopes,
+                                     np.ascontiguousarray(edges.T), big, segp, slopes,
                                      has_init, init0, init1)
         ramp = kind == 2
         at = np.flatnonzero(~ramp)
