@@ -565,28 +565,6 @@ def _pairwise(a, lo, n):  # pragma: no cover - compiled
     return vals[0]
 
 
-@njit(cache=True, error_model="numpy", inline="always")
-def _selected_sum(prod, mask, sub, in_order):  # pragma: no cover - compiled
-    """The sum of ``prod`` over the nodes ``mask`` selects, as NumPy sums such a selection:
-    in order from the first (``in_order``: the selection from several rows is reduced column
-    by column), else pairwise (one row: the selection is a contiguous row); ``sub`` is
-    scratch space."""
-    if in_order:
-        total = 0.0
-        first = True
-        for j in range(prod.size):
-            if mask[j]:
-                total = prod[j] if first else total + prod[j]
-                first = False
-        return total
-    k = 0
-    for j in range(prod.size):
-        if mask[j]:
-            sub[k] = prod[j]
-            k += 1
-    return _pairwise(sub, 0, k)
-
-
 @njit(cache=True, error_model="numpy", nogil=True)
 def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
     """The noise quadrature's sums of one function on (pair x node) arrays ``v`` (values)
@@ -595,7 +573,8 @@ def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
     error estimate of :func:`qtheory.analysis.quadrature.nested_sum`, with ``plain`` the
     plain difference to the sum of twice the step as a floor (``SOAPAnalysis._z_sums``).
     The same numbers as NumPy's: the full rows summed pairwise as ``ndarray.sum`` sums a
-    contiguous row, the coarse sums as :func:`_selected_sum`."""
+    contiguous row, the coarse sums in order (NumPy reduces the columns a mask picks from
+    several rows one after the other)."""
     npairs, size = v.shape
     fine = np.empty(npairs)
     err = np.empty(npairs)
@@ -609,13 +588,43 @@ def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
             prod[j] = x if w[p, j] > 0 else 0.0
             absp[j] = abs(prod[j])
         f = _pairwise(prod, 0, size)
-        half = 2.0 * _selected_sum(prod, coarse, sub, npairs > 1)
-        quarter = 4.0 * _selected_sum(prod, coarse4, sub, npairs > 1)
+        # the coarse sums: in order over the selected nodes (several pairs), or pairwise
+        # (one pair: NumPy's selection is then a contiguous row)
+        h = 0.0
+        q = 0.0
+        if npairs > 1:
+            first = True
+            for j in range(size):
+                if coarse[j]:
+                    h = prod[j] if first else h + prod[j]
+                    first = False
+            first = True
+            for j in range(size):
+                if coarse4[j]:
+                    q = prod[j] if first else q + prod[j]
+                    first = False
+        else:
+            k = 0
+            for j in range(size):
+                if coarse[j]:
+                    sub[k] = prod[j]
+                    k += 1
+            h = _pairwise(sub, 0, k)
+            k = 0
+            for j in range(size):
+                if coarse4[j]:
+                    sub[k] = prod[j]
+                    k += 1
+            q = _pairwise(sub, 0, k)
+        half = 2.0 * h
+        quarter = 4.0 * q
         d1 = abs(f - half)
         d2 = abs(half - quarter)
         if d2 > 0:
             ratio = d1 / d2
-            if ratio > 1.0:  # np.minimum(ratio, 1): NaN stays NaN
+            if ratio != ratio:
+                pass
+            elif ratio > 1.0:
                 ratio = 1.0
         else:
             ratio = 1.0 if d1 > 0 else 0.0

@@ -466,22 +466,29 @@ def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, t
     out = np.empty((3, n))
     need = np.zeros((3, n), dtype=np.bool_)
     n_need = np.zeros(3, np.int64)
-    tables = ((c0, m0, n0, mom0), (c1, m1, n1, mom1), (c2, m2, n2, mom2))
     j = 0
     for i in range(n):
         xi = x[i]
+        # (each order written out: a loop over a tuple of the tables compiled to twice the
+        # time)
         if _in_tables(xi, lo, hi, tmin, tmax):
             j = _panel_of(xi, a, j)
             aj = a[j]
             bj = b[j]
-            sums = _clenshaw3(c0, c1, c2, j, _panel_u(xi, aj, bj))
-            for k, (_, md, an, mom) in enumerate(tables):
-                out[k, i], need[k, i] = _table_value(_value(md[j], an[j], sums[k], xi, aj, bj),
-                                                     mass, mom, False)
+            s0, s1, s2 = _clenshaw3(c0, c1, c2, j, _panel_u(xi, aj, bj))
+            out[0, i], need[0, i] = _table_value(_value(m0[j], n0[j], s0, xi, aj, bj), mass,
+                                                 mom0, False)
+            out[1, i], need[1, i] = _table_value(_value(m1[j], n1[j], s1, xi, aj, bj), mass,
+                                                 mom1, False)
+            out[2, i], need[2, i] = _table_value(_value(m2[j], n2[j], s2, xi, aj, bj), mass,
+                                                 mom2, False)
         else:  # NaN, beyond the support or the panels
-            for k, (c, md, an, mom) in enumerate(tables):
-                out[k, i], need[k, i], j = _one_moment(xi, j, a, b, c, md, an, lo, hi, tmin,
-                                                       tmax, mass, mom, tail, False)
+            out[0, i], need[0, i], j = _one_moment(xi, j, a, b, c0, m0, n0, lo, hi, tmin,
+                                                   tmax, mass, mom0, tail, False)
+            out[1, i], need[1, i], j = _one_moment(xi, j, a, b, c1, m1, n1, lo, hi, tmin,
+                                                   tmax, mass, mom1, tail, False)
+            out[2, i], need[2, i], j = _one_moment(xi, j, a, b, c2, m2, n2, lo, hi, tmin,
+                                                   tmax, mass, mom2, tail, False)
         for k in range(3):
             if need[k, i]:
                 n_need[k] += 1
