@@ -351,7 +351,7 @@ class JointIntegrals:
         order = np.argsort(u, axis=1, kind="stable")
         return np.take_along_axis(u, order, 1), np.take_along_axis(uc, order, 1)
 
-    def _nodes_u(self, y, rule, extra=None, points=None, piece=None, nodes=None):
+    def _nodes_u(self, y, rule, extra=None, points=None, piece=None, nodes=None, alt=None):
         """Nodes in probability space u = G(z): weights are du, no density needed.
 
         ``points`` (rows x k), when given, are the split points in z instead of
@@ -359,7 +359,9 @@ class JointIntegrals:
         ``(u, 1 - u)`` of :meth:`u_edges` for them. With
         ``piece`` (one index per row) only that piece of each row gets nodes (the same
         values as the full call's; the piece count returned is 1), and with ``nodes`` too (a
-        mask over the rule's nodes) z only at those nodes (1 elsewhere; the weights at all)."""
+        mask over the rule's nodes) z only at those nodes (1 elsewhere; the weights at all).
+        With ``alt = (mask, rule2)`` (rows x pieces; ``rule2`` of as many nodes as ``rule``),
+        the pieces where ``mask`` is true get ``rule2``'s nodes instead (not with ``piece``)."""
         p = self.prediction
         n = y.size
         if isinstance(points, tuple):  # the edges in u of an earlier call (u_edges)
@@ -377,10 +379,15 @@ class JointIntegrals:
             left, right = left[nodes], right[nodes]
         # node positions in u and 1-u, each accurate where it is small, and the weights (the
         # piece's width times the rule's; compiled: _u_nodes)
-        un, ucn, w = _u_nodes(*(np.ascontiguousarray(v, float) for v in (ua, ub, uca, ucb)),
-                             np.ascontiguousarray(left, float),
+        ends_c = tuple(np.ascontiguousarray(v, float) for v in (ua, ub, uca, ucb))
+        un, ucn, w = _u_nodes(*ends_c, np.ascontiguousarray(left, float),
                              np.ascontiguousarray(right, float),
                              np.ascontiguousarray(rule.weight, float))
+        if alt is not None:
+            mask, rule2 = alt
+            mask = np.repeat(mask, left.size, axis=1)
+            un2, ucn2, w2 = _u_nodes(*ends_c, rule2.left, rule2.right, rule2.weight)
+            un, ucn, w = (np.where(mask, a, b) for a, b in ((un2, un), (ucn2, ucn), (w2, w)))
         # each node's z from the side where it is accurate, each function only where used
         low = un < 0.5
         zn = np.empty(un.shape)

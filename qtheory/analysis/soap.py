@@ -43,7 +43,9 @@ refinement evaluates only the new ones.
   pieces with the largest estimates go one level up (nested estimate there;
   half-lines also judged by the geometric rate) or, at step 1/16 (half-lines
   1/32), are bisected. All pieces' nodes at a step are evaluated in one batch.
-* Noise: each (r, z-piece) pair has its own level, from step 1/2 up to 1/64;
+* Noise: each (r, z-piece) pair has its own rule: first the 15-point Gauss-Kronrod pair
+  where that is safe (:meth:`SOAPAnalysis._ts_pieces`), else tanh-sinh from step 1/2 up
+  to 1/64 (a Gauss-Kronrod pair that does not do goes on at step 1/4);
   the pairs whose errors weigh most in the outer integral (with the factor
   1/(1 - lambda N) at load 0.99, as grids are kept for sweeps) go up one level
   until the sum is below ``rtol/100``. Up to step 1/8 a pair's error is the plain
@@ -94,6 +96,7 @@ from __future__ import annotations
 import functools
 import warnings
 from itertools import combinations
+from types import SimpleNamespace
 
 import numpy as np
 
@@ -136,6 +139,18 @@ _HALFLINE_EXTRA = 1
 # lambda is known)
 _Z_RTOL = 0.01
 _Z_START = 1  # first tanh-sinh level of the noise quadrature (step 1/2); the last is 6
+# the first rule of a (level, noise piece) pair: the 15-point Gauss-Kronrod pair, as on the
+# level axis (_GK_LEVEL), on the pieces where it is safe (_GK_RATIO; the others start with
+# tanh-sinh at _Z_START, of as many nodes). A pair whose |K15 - G7| is too large goes on with
+# tanh-sinh at _Z_START + 1 (every node afresh). Between split points the integrand is
+# smooth, and most pairs that tanh-sinh took to step 1/8 (57 new nodes, 101 in all) meet the
+# tolerance with these 15: the 4-segment rank of the bench evaluated 282000 nodes a value
+# instead of 663000, SPRPT in 4 classes 1.07 M instead of 1.81 M
+_Z_GK = 0
+# a noise piece takes Gauss-Kronrod first only where the distance to each pole of its row's
+# cell edges, and the noise density, change by at most this factor over it
+# (SOAPAnalysis._ts_pieces)
+_GK_RATIO = 8.0
 # ranks within this times their magnitudes of each other are tied (a rising segment's left
 # limit at its end against the level r it defines: rounding of V + (E - S) - V)
 _TIE = 16.0 * np.finfo(float).eps
@@ -220,6 +235,17 @@ class _GKRule:
     def __init__(self, wg):
         self.coarse = wg
         self.coarse4 = None
+
+
+@functools.lru_cache(maxsize=1)
+def _gk_noise_rule():
+    """The 15-point Gauss-Kronrod pair on (0, 1) in the form of a tanh-sinh rule for the
+    noise nodes (``left``, ``right``: each node's distances to the ends; ``weight``: Kronrod),
+    with ``gauss``, the Gauss weights over the Kronrod ones (0 at the Kronrod-only nodes)."""
+    x, wk, wg = gauss_kronrod15()
+    right = x[::-1].copy()  # 1 - x, exactly (the nodes are symmetric)
+    return SimpleNamespace(left=x, right=right, weight=wk, gauss=wg / wk,
+                           coarse=np.zeros(15, bool), coarse4=np.zeros(15, bool))
 
 
 # ---------------------------------------------------------------------------- affine helpers
@@ -521,6 +547,10 @@ class SOAPAnalysis:
     #: from its first level where that does not meet the goal); False: tanh-sinh throughout
     #: (the engine before 2026-12-06; kept for checks)
     gauss_kronrod_first: bool = True
+    #: take the noise pieces where that is safe (:meth:`_ts_pieces`) first by the 15-point
+    #: Gauss-Kronrod rule (tanh-sinh where its estimate is too large); False: tanh-sinh
+    #: throughout (the noise quadrature before the 17th session of 2026-12-06; kept for checks)
+    gauss_kronrod_noise: bool = True
 
     def __init__(self, size: SizeDistribution, prediction: PredictionModel, rank: RankFunction,
                  rtol: float = 1e-9):
@@ -631,7 +661,8 @@ class SOAPAnalysis:
         # node placement follows |r|; infinite levels (-inf ranks) use a typical size
         return np.where(np.isfinite(r) & (r != 0), np.abs(r), self.size.scale)
 
-    def _m_nodes(self, r: np.ndarray, level: int, points=None, piece=None, nodes=None):
+    def _m_nodes(self, r: np.ndarray, level: int, points=None, piece=None, nodes=None,
+                 ts=None):
         """Rows (r, m, weight) with the z-quadrature for each r; plus nesting masks.
 
         ``points`` are the rows' split points in z (:meth:`_z_split`, computed when not
@@ -640,14 +671,19 @@ class SOAPAnalysis:
         levels, so its nodes at one level are every other node of the next. With ``piece``
         (noisy ranks only: one index per row) only that piece of each row's rule is
         returned, and with ``nodes`` (a mask over the rule's nodes) m only at those nodes
-        (elsewhere 1; weights at all nodes)."""
+        (elsewhere 1; weights at all nodes). At ``level`` :data:`_Z_GK` the pieces get the
+        Gauss-Kronrod pair, except those where ``ts`` (rows x pieces) is true: tanh-sinh at
+        :data:`_Z_START` (of as many nodes)."""
         if self.rank.key == "none":
             m = np.zeros((r.size, 1))
         elif not self._noisy:
             m = np.ones((r.size, 1))
         else:
-            self._joint.level = level
-            rule = tanh_sinh_rule(level)
+            if level == _Z_GK:
+                rule = _gk_noise_rule()
+            else:
+                self._joint.level = level
+                rule = tanh_sinh_rule(level)
             at = self._z_at(r)
             if points is None:
                 points = self._z_split(r)
@@ -660,8 +696,9 @@ class SOAPAnalysis:
                     w = w.reshape(r.size, pieces, size)[rows, piece]
                     pieces = 1
             else:
-                z, w, pieces = self._joint._nodes_u(at, rule, points=points, piece=piece,
-                                                    nodes=nodes)
+                z, w, pieces = self._joint._nodes_u(
+                    at, rule, points=points, piece=piece, nodes=nodes,
+                    alt=None if ts is None else (ts, tanh_sinh_rule(_Z_START)))
             z = np.clip(z, np.finfo(float).tiny, np.finfo(float).max)
             coarse = np.tile(rule.coarse, pieces)
             coarse4 = np.tile(rule.coarse4, pieces)
@@ -1226,6 +1263,48 @@ class SOAPAnalysis:
         z = np.sort(np.where(close, np.nan, z), axis=1)
         width = int(np.max(np.sum(np.isfinite(z), axis=1), initial=0))
         return z[:, :width] if width else None
+
+    def _ts_pieces(self, r, kind, points):
+        """Per row and noise piece (rows x pieces, between the split points ``points`` of
+        :meth:`_z_split`), whether its first rule is tanh-sinh rather than Gauss-Kronrod.
+
+        Gauss-Kronrod's nodes stay 0.4 % of a piece away from its ends, so it cannot see a
+        feature much narrower than the piece at an end, and its estimate |K15 - G7| says
+        nothing about one (SkipPredict with the bit from a second exponential predictor:
+        the class law given Y1 > 1 has a density like e^{-1/x}, which through the edge
+        ``x = r/z`` at r = 9e-5 put 2e-5 of N into the first 1e-4 of the piece
+        z in (6e-5, 1), where K15 = G7 = 1e-19; the mean came out 6e-6 off).
+        Such features sit where a cell edge ``x = -(c0 + c1 r)/(a + b z)`` sweeps many
+        scales of x, i.e. next to its pole ``z = -a/b`` (a feature of the size law at
+        ``x`` maps to one of width proportional to the distance ``z - z_pole``), and where
+        the noise density changes by orders of magnitude (``u = G(z)`` squeezes the
+        piece there: exponential noise at large z, an end of its support). So a piece
+        takes Gauss-Kronrod only where, over it, the distance to every pole of its row's
+        edges (and to 0) changes by at most :data:`_GK_RATIO` (a pole at or inside the
+        piece: never) and so does the noise density (which must be positive at both
+        ends): then the piece spans one scale of every edge, and what the nodes do not
+        see is small beside what |K15 - G7| measures."""
+        n = r.size
+        zlo, zhi = self.prediction.noise_support
+        z = np.sort(points, axis=1)
+        z = np.concatenate([np.full((n, 1), zlo), z, np.full((n, 1), zhi)], axis=1)
+        za, zb = z[:, :-1], z[:, 1:]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            g = np.asarray(self.prediction.noise_pdf(z), float)
+            ga, gb = g[:, :-1], g[:, 1:]
+            bad = ~((ga <= _GK_RATIO * gb) & (gb <= _GK_RATIO * ga) & (ga > 0) & (gb > 0)
+                    & np.isfinite(ga) & np.isfinite(gb) & np.isfinite(za) & np.isfinite(zb))
+            poles = [np.zeros(1)]
+            for part in _Z_KINDS[kind]:
+                a, b, *_ = self._expr_table(part)
+                poles.append(-a[b != 0] / b[b != 0])
+            zp = np.unique(np.concatenate(poles))
+            for v in zp[np.isfinite(zp)]:
+                da, db = za - v, zb - v
+                inside = (da < 0) & (db > 0)
+                da, db = np.abs(da), np.abs(db)
+                bad |= inside | ~(np.maximum(da, db) <= _GK_RATIO * np.minimum(da, db))
+        return bad
 
     def _level_exprs(self, r, m, only=None, region=None):
         """Affine functions (level - r) of the tagged job's rank levels and ramp ends (with
@@ -1792,6 +1871,15 @@ class SOAPAnalysis:
         with ``per_piece`` each row is one piece of the rule at ``level``)."""
         res, err = {}, {}
         nr, nz = w.shape
+        if per_piece and level == _Z_GK:
+            # the Kronrod sum, with |K15 - G7| as its error estimate (G7's error: far above
+            # K15's on a smooth integrand, as at the step-1/8 tanh-sinh level's plain one)
+            gauss = _gk_noise_rule().gauss
+            for k, v in vals.items():
+                prod = np.where(w > 0, v * w, 0.0)
+                res[k] = prod.sum(axis=1)
+                err[k] = np.abs(res[k] - prod @ gauss)
+            return res, err
         if per_piece:
             rule = tanh_sinh_rule(level)
             zc, zc4 = rule.coarse, rule.coarse4
@@ -1821,21 +1909,23 @@ class SOAPAnalysis:
         """N, O0, S (and nu, mu) at r, integrated over the noise with adaptive refinement.
 
         Each row's noise integral is a sum over its pieces (between its split points in
-        z), each with its own tanh-sinh level: all start at level ``_Z_START``; the
-        (row, piece) pairs whose error estimates matter most are refined one level at a
-        time (a piece's nodes at one level are every other node of the next, so only the
-        new ones are evaluated) until the relative errors, weighted as they enter the
-        outer integral at load 0.99 (``weights`` are the outer quadrature weights; without
-        them every row counts alike), sum to below ``rtol/100``, or the pairs that would need more
-        are at level 6. A row's error estimate is the sum of its pieces' estimates. With
-        ``with_err`` the per-row error estimates come back too. With ``others=False`` (and
-        ``tagged``) only nu and mu are computed and returned (no N, O0 or S: the classes of
-        a mixture (:mod:`qtheory.analysis.soap_branched`) compute those where the mixture's
-        measures need them, and the first of two passes leaves them to the second). With
-        ``squared`` (and not ``tagged``; ``weights`` the measures
-        the functions will multiply) the errors of N, O0 and S are weighted by the square of
-        the load-0.99 amplification, as they enter E[T] (through ``h**2``), like a pass that
-        computes all five.
+        z), each with its own rule: Gauss-Kronrod (level ``_Z_GK``) where
+        :meth:`_ts_pieces` allows it (noise laws integrated in u), else tanh-sinh from level
+        ``_Z_START``; the (row, piece) pairs whose error estimates matter most are refined
+        one level at a time (a piece's tanh-sinh nodes at one level are every other node of
+        the next, so only the new ones are evaluated; a Gauss-Kronrod pair goes to
+        tanh-sinh's level ``_Z_START + 1``, every node afresh) until the relative errors,
+        weighted as they enter the outer integral at load 0.99 (``weights`` are the outer
+        quadrature weights; without them every row counts alike), sum to below
+        ``rtol/100``, or the pairs that would need more are at level 6. A row's error
+        estimate is the sum of its pieces' estimates. With ``with_err`` the per-row error
+        estimates come back too. With ``others=False`` (and ``tagged``) only nu and mu are
+        computed and returned (no N, O0 or S: the classes of a mixture
+        (:mod:`qtheory.analysis.soap_branched`) compute those where the mixture's measures
+        need them, and the first of two passes leaves them to the second). With ``squared``
+        (and not ``tagged``; ``weights`` the measures the functions will multiply) the
+        errors of N, O0 and S are weighted by the square of the load-0.99 amplification, as
+        they enter E[T] (through ``h**2``), like a pass that computes all five.
 
         Where the other-job functions' noise quadrature has clearly fewer split points than
         that of all five (:data:`_Z_KINDS`; ranks with many boundaries, whose tagged
@@ -1860,8 +1950,11 @@ class SOAPAnalysis:
             return self._functions_in_halves(r, tagged, weights, with_err, others, squared)
         if pts is not None and not getattr(self.prediction, "integrate_in_z", False):
             # the pieces' ends in u, once for the first level and every refinement
+            ts = self._ts_pieces(r, kind, pts) if self.gauss_kronrod_noise else None
             pts = self._joint.u_edges(pts)
-        m, w, zc, zc4 = self._m_nodes(r, level, pts)
+            if self.gauss_kronrod_noise:
+                level = _Z_GK
+        m, w, zc, zc4 = self._m_nodes(r, level, pts, ts=ts if level == _Z_GK else None)
         only = tagged and not others
         vals = self._node_values(r, m, w, tagged,
                                  need=np.zeros(r.size, bool) if only else None,
@@ -1870,7 +1963,7 @@ class SOAPAnalysis:
             res, err = self._z_sums(vals, w, zc, zc4, level)
             return (res, err) if with_err else res
         n = r.size
-        size = tanh_sinh_rule(level).left.size
+        size = 15 if level == _Z_GK else tanh_sinh_rule(level).left.size
         P = m.shape[1] // size
         need = np.any(vals["nu"] != 0, axis=1) | np.any(vals["mu"] != 0, axis=1) if tagged \
             else np.ones(n, dtype=bool)
@@ -1880,19 +1973,31 @@ class SOAPAnalysis:
         first = {"row": np.repeat(np.arange(n), P), "piece": np.tile(np.arange(P), n),
                  "w": w.reshape(n * P, size),
                  "vals": {k: v.reshape(n * P, size) for k, v in vals.items()}}
-        first["I"], first["E"] = self._z_sums(first["vals"], first["w"], None, None, level,
-                                             per_piece=True)
-        groups = {level: first}
+        groups = {}
+        if level == _Z_GK:
+            # the pieces at u = 0 or 1 took tanh-sinh's first level (their integrands are
+            # singular at the end), the others Gauss-Kronrod
+            outer = ts.reshape(-1)
+            for lv, sel in ((_Z_GK, ~outer), (_Z_START, outer)):
+                g = {"row": first["row"][sel], "piece": first["piece"][sel],
+                     "w": first["w"][sel], "vals": {k: v[sel] for k, v in first["vals"].items()}}
+                g["I"], g["E"] = self._z_sums(g["vals"], g["w"], None, None, lv, per_piece=True)
+                self._merge(groups, lv, g)
+        else:
+            first["I"], first["E"] = self._z_sums(first["vals"], first["w"], None, None,
+                                                 level, per_piece=True)
+            groups[level] = first
         tol = self._z_rtol
         wr = np.ones(n) if weights is None else np.abs(weights)
-        for it in range(3 * (6 - _Z_START) + 1):
+        last = 3 * (6 - level)
+        for it in range(last + 1):
             gl = [groups[lv] for lv in sorted(groups)]
             rows = np.concatenate([g["row"] for g in gl])
             res = {k: np.bincount(rows, np.concatenate([g["I"][k] for g in gl]),
                                   minlength=n) for k in vals}
             errs = {k: np.concatenate([g["E"][k] for g in gl]) for k in vals}
             err = {k: np.bincount(rows, errs[k], minlength=n) for k in vals}
-            if it == 3 * (6 - _Z_START):
+            if it == last:
                 break
             # errors weighted as they enter E[T] up to load 0.99, where 1/(1 - lambda N)
             # amplifies them most (the grids are lambda-free and kept for sweeps)
@@ -1932,8 +2037,8 @@ class SOAPAnalysis:
                         "E": {k: v[~sel] for k, v in g["E"].items()}}
                 self._merge(new_groups, lv, keep)
                 if np.any(sel):
-                    self._merge(new_groups, lv + 1,
-                                self._refine_pairs(r, pts, tagged, need, lv, g, sel))
+                    self._merge(new_groups,
+                                *self._refine_pairs(r, pts, tagged, need, lv, g, sel))
             groups = new_groups
         return (res, err) if with_err else res
 
@@ -1996,18 +2101,26 @@ class SOAPAnalysis:
             h[key] = {k: np.concatenate([h[key][k], g[key][k]]) for k in h[key]}
 
     def _refine_pairs(self, r, pts, tagged, need, level, g, sel):
-        """The (row, piece) pairs ``sel`` of group ``g`` one level up: only their new
-        nodes are evaluated."""
+        """``(level, group)``: the (row, piece) pairs ``sel`` of group ``g`` one level up
+        (only their new nodes are evaluated); from Gauss-Kronrod, tanh-sinh at
+        :data:`_Z_START` + 1 (every node: a pair that 15 Gauss-Kronrod nodes did not do
+        seldom does with tanh-sinh's 15)."""
         rows, piece = g["row"][sel], g["piece"][sel]
-        # m only where it is used: at the nodes new at this level
         at = (pts[0][rows], pts[1][rows]) if isinstance(pts, tuple) else pts[rows]
-        m, w, _, _ = self._m_nodes(r[rows], level + 1, at, piece=piece,
-                                   nodes=~tanh_sinh_rule(level + 1).coarse)
-        vals = self._node_values(r[rows], m, w, tagged,
-                                 old={k: v[sel] for k, v in g["vals"].items()},
-                                 level=level + 1, d=1, need=need[rows])
+        if level == _Z_GK:
+            level = _Z_START
+            m, w, _, _ = self._m_nodes(r[rows], level + 1, at, piece=piece)
+            vals = self._node_values(r[rows], m, w, tagged, need=need[rows],
+                                     only_tagged="N" not in g["vals"])
+        else:
+            # m only where it is used: at the nodes new at this level
+            m, w, _, _ = self._m_nodes(r[rows], level + 1, at, piece=piece,
+                                       nodes=~tanh_sinh_rule(level + 1).coarse)
+            vals = self._node_values(r[rows], m, w, tagged,
+                                     old={k: v[sel] for k, v in g["vals"].items()},
+                                     level=level + 1, d=1, need=need[rows])
         I, E = self._z_sums(vals, w, None, None, level + 1, per_piece=True)
-        return {"row": rows, "piece": piece, "w": w, "vals": vals, "I": I, "E": E}
+        return level + 1, {"row": rows, "piece": piece, "w": w, "vals": vals, "I": I, "E": E}
 
     # ====================================================================== means
     def _atom_part(self, lam):
