@@ -2017,7 +2017,11 @@ class SOAPAnalysis:
                                      for lv in sorted(groups)])
             if total <= tol or not np.any((levels < 6) & (contrib > 0)):
                 break
-            order = np.argsort(contrib)[::-1]
+            # the pairs of the largest contributions until the others sum to at most tol/10:
+            # only those above tol/(10 n) can be among them (the others sum to at most
+            # tol/10), so only they are sorted
+            cand = np.flatnonzero(contrib > 0.1 * tol / contrib.size)
+            order = cand[np.argsort(contrib[cand])[::-1]]
             take = order[: int(np.searchsorted(np.cumsum(contrib[order]),
                                                total - 0.1 * tol)) + 1]
             taken = np.zeros(rows.size, dtype=bool)
