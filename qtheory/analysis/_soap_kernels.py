@@ -14,6 +14,9 @@ and user ranks of that form); the rest keeps the numpy path. The size law's part
 moments at the cell edges are looked up before the loop (vectorised, as the numpy path
 does) and passed in.
 
+``crossing_points`` serves every rank: the noise quadrature's split points where the cell
+boundaries meet the size law's kinks or each other (``SOAPAnalysis._row_z_points``).
+
 Layout of ``segp`` (segments x 6): the key coefficient and the constant of the segment's
 start, end and value, in that order; ``slopes`` holds -1, 0 or +1.
 """
@@ -23,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["other_cells", "piece_sums", "root_columns", "sorted_edges", "tagged_sums",
-           "tagged_terms"]
+__all__ = ["crossing_points", "other_cells", "piece_sums", "root_columns", "sorted_edges",
+           "tagged_sums", "tagged_terms"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -715,3 +718,53 @@ def sorted_edges(cols, keep, lo, hi):  # pragma: no cover - compiled
             out[t + 1, i] = buf[t]
         out[nk + 1, i] = hi
     return out
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _key_ok(key, klo, khi):
+    # SOAPAnalysis._key_ok: inside [klo, khi] up to rounding (NaN: no)
+    tol = 1e-9 * max(1.0, abs(key))
+    return key >= klo - tol and key <= khi + tol
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def crossing_points(r, fin, a, b, c0, c1, klo, khi, xlo, xhi, kinks, lo, hi, zlo, zhi):
+    """The noise values z where the cell boundaries ``(a + b z) x + c0 + c1 r = 0`` of one
+    table meet a kink of the size law (rows x boundaries * kinks) and where two of them
+    cross inside the support (rows x pairs, in ``np.triu_indices`` order), NaN where there
+    is none: ``SOAPAnalysis._row_z_points``' arithmetic, in the same order, on scalars
+    (``r`` holds 0 at the rows ``fin`` marks infinite; a boundary that moves with r does not
+    exist there)."""
+    n = r.size
+    B = a.size
+    K = kinks.size
+    zk = np.empty((n, B * K))
+    P = B * (B - 1) // 2
+    zp = np.empty((n, P))
+    c = np.empty(B)
+    live = np.empty(B, dtype=np.bool_)
+    for i in range(n):
+        for j in range(B):
+            c[j] = c0[j] + c1[j] * r[i]
+            live[j] = fin[i] or c1[j] == 0.0
+        for j in range(B):
+            for k in range(K):
+                z = (-c[j] / kinks[k] - a[j]) / b[j]
+                ok = (b[j] != 0.0 and live[j] and _key_ok(z * kinks[k], klo[j], khi[j])
+                      and _key_ok(kinks[k], xlo[j], xhi[j]))
+                zk[i, j * K + k] = z if ok else np.nan
+        t = 0
+        for p in range(B):
+            for q in range(p + 1, B):
+                num = c[q] * a[p] - c[p] * a[q]
+                den = c[p] * b[q] - c[q] * b[p]
+                z = num / den
+                x = -c[p] / (a[p] + b[p] * z)
+                key = z * x
+                ok = (den != 0.0 and z > zlo and z < zhi and x > lo and x < hi and live[p]
+                      and live[q] and _key_ok(key, klo[p], khi[p])
+                      and _key_ok(key, klo[q], khi[q]) and _key_ok(x, xlo[p], xhi[p])
+                      and _key_ok(x, xlo[q], xhi[q]))
+                zp[i, t] = z if ok else np.nan
+                t += 1
+    return zk, zp

@@ -105,6 +105,7 @@ from ..distributions.base import SizeDistribution
 from ..predictions import PredictionModel
 from ..rank import RankFunction
 from ._soap_kernels import (
+    crossing_points,
     other_cells,
     piece_sums,
     root_columns,
@@ -1211,40 +1212,18 @@ class SOAPAnalysis:
                                       *self._over_kinks()) if 0 < x < np.inf])
         zlo, zhi = self.prediction.noise_support
         fin = np.isfinite(r)
-        rr = np.where(fin, r, 0.0)[:, None]
+        rr = np.ascontiguousarray(np.where(fin, r, 0.0), dtype=float)
         structural = self._structural[kind]
         cols = [np.broadcast_to(structural, (r.size, structural.size))]
         for part in _Z_KINDS[kind]:
-            a, b, c0, c1, klo, khi, xlo, xhi = self._expr_table(part)
-            # a boundary that moves with r does not exist at r = -inf
-            live = fin[:, None] | (c1 == 0)[None, :]  # rows x boundaries
-            c = c0[None, :] + c1[None, :] * rr
-            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-                if kinks.size:
-                    zk = (-c[:, :, None] / kinks[None, None, :] - a[None, :, None]) \
-                        / b[None, :, None]
-                    key = zk * kinks[None, None, :]
-                    zk = np.where((b[None, :, None] != 0) & live[:, :, None]
-                                  & self._key_ok(key, klo[None, :, None], khi[None, :, None])
-                                  & self._key_ok(kinks[None, None, :], xlo[None, :, None],
-                                                 xhi[None, :, None]),
-                                  zk, np.nan)
-                    cols.append(zk.reshape(r.size, -1))
-                i, j = np.triu_indices(a.size, 1)
-                if i.size == 0:
-                    continue
-                ci, cj = c[:, i], c[:, j]
-                num = cj * a[i] - ci * a[j]
-                den = ci * b[j] - cj * b[i]
-                z = num / den
-                x = -ci / (a[i] + b[i] * z)
-                # only where the key z x lies in the ranges of both boundaries
-                key = z * x
-                good = ((den != 0) & (z > zlo) & (z < zhi) & (x > lo) & (x < hi)
-                        & live[:, i] & live[:, j] & self._key_ok(key, klo[i], khi[i])
-                        & self._key_ok(key, klo[j], khi[j]) & self._key_ok(x, xlo[i], xhi[i])
-                        & self._key_ok(x, xlo[j], xhi[j]))
-                cols.append(np.where(good, z, np.nan))
+            # where each boundary meets a kink, and where two cross (compiled: the same
+            # numbers as the numpy arithmetic this replaced: tests/test_soap_kernels.py)
+            zk, zp = crossing_points(rr, fin, *self._expr_table(part), kinks,
+                                     float(lo), float(hi), float(zlo), float(zhi))
+            if kinks.size:
+                cols.append(zk)
+            if zp.shape[1]:
+                cols.append(zp)
         z = np.concatenate(cols, axis=1)
         z = np.where((z > zlo) & (z < zhi), z, np.nan)
         # points within 1e-13 of a fixed split point (that the noise quadrature adds itself:
