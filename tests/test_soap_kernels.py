@@ -204,3 +204,27 @@ def test_crossing_points_match_numpy(seed):
         assert np.array_equal(g, w, equal_nan=True)
     # not vacuous: some boundaries meet a kink or cross (the engine's tables always do)
     assert np.isfinite(got[0]).any() or np.isfinite(got[1]).any()
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_kept_columns_match_python(seed):
+    """The compiled column filter equals ``soap._kept_columns``: columns at a support end in
+    every row, repeats of an earlier kept column, and columns with NaN (kept, as numpy
+    compares them) among random ones."""
+    from qtheory.analysis._soap_kernels import kept_columns
+    from qtheory.analysis.soap import _kept_columns
+
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 40))
+    lo, hi = 0.0, float(rng.choice([np.inf, 5.0]))
+    cols = [rng.exponential(1.0, n), np.full(n, lo), np.full(n, hi), rng.exponential(2.0, n)]
+    cols += [cols[0].copy(), np.minimum(rng.exponential(1.0, n), lo), cols[3].copy()]
+    nan = rng.exponential(1.0, n)
+    nan[int(rng.integers(n))] = np.nan
+    cols += [nan, nan.copy()]
+    order = rng.permutation(len(cols))
+    arr = np.ascontiguousarray(np.stack([cols[k] for k in order]))
+    want = _kept_columns(list(arr), lo, hi)
+    got = kept_columns(arr, lo, hi)
+    assert list(got) == want
+    assert 2 <= len(want) < len(cols)

@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["crossing_points", "other_cells", "piece_sums", "root_columns", "sorted_edges",
-           "tagged_sums", "tagged_terms"]
+__all__ = ["crossing_points", "kept_columns", "other_cells", "piece_sums", "root_columns",
+           "sorted_edges", "tagged_sums", "tagged_terms"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -694,6 +694,42 @@ def root_columns(r, m, table, lo, hi):  # pragma: no cover - compiled
                 root = hi
             cols[k, i] = root
     return cols
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def kept_columns(cols, lo, hi):  # pragma: no cover - compiled
+    """``soap._kept_columns`` on the columns of ``root_columns`` (boundaries x rows): the
+    indices of those that can bound a cell of positive width (not at a support end in
+    every row, not equal to an earlier kept one; NaN compares as numpy does)."""
+    K, n = cols.shape
+    keep = np.empty(K, np.int64)
+    nk = 0
+    for k in range(K):
+        all_lo = True  # col.max(initial=lo) == lo
+        all_hi = True  # col.min(initial=hi) == hi
+        for i in range(n):
+            v = cols[k, i]
+            if not v <= lo:  # above lo, or NaN (np.max propagates it)
+                all_lo = False
+            if not v >= hi:
+                all_hi = False
+        if all_lo or all_hi:
+            continue
+        dup = False
+        for t in range(nk):
+            j = keep[t]
+            same = True
+            for i in range(n):
+                if cols[k, i] != cols[j, i]:
+                    same = False
+                    break
+            if same:
+                dup = True
+                break
+        if not dup:
+            keep[nk] = k
+            nk += 1
+    return keep[:nk]
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

@@ -106,6 +106,7 @@ from ..predictions import PredictionModel
 from ..rank import RankFunction
 from ._soap_kernels import (
     crossing_points,
+    kept_columns,
     other_cells,
     piece_sums,
     root_columns,
@@ -1058,7 +1059,7 @@ class SOAPAnalysis:
         lo, hi = self.size.support
         cols = root_columns(np.ascontiguousarray(r, float), np.ascontiguousarray(m, float),
                             self._tables[key], float(lo), float(hi))
-        keep = np.array(_kept_columns(cols, lo, hi), np.int64)
+        keep = kept_columns(cols, float(lo), float(hi))  # as _kept_columns, compiled
         # the transposed view of a (columns x rows) C array, as _edges returns it
         return sorted_edges(cols, keep, float(lo), float(hi)).T
 
