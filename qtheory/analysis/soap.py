@@ -1785,8 +1785,34 @@ class SOAPAnalysis:
         (for rows that are pieces of a longer row). With ``only_tagged`` (and ``tagged``)
         only nu and mu are computed and returned (the pass of a class or of the first of
         two passes, whose N, O0 and S come from their own pass); with ``old`` the functions
-        are those of ``old``.
+        are those of ``old``. (:meth:`_node_values_many` does several such calls with
+        ``need`` at once.)
         """
+        job = self._node_job(r, m, w, tagged, old, level, d, only_tagged)
+        if tagged and need is None:
+            self._evaluate([job], "tagged")
+            out = job["out"]
+            need = np.any(((out["nu"] != 0) | (out["mu"] != 0)) & job["live"], axis=1)
+            job["need"] = need
+            self._evaluate([job], "other")
+            return self._node_finish(job)
+        return self._node_values_many([(job, need)])[0]
+
+    def _node_values_many(self, jobs):
+        """:meth:`_node_values` of several calls, each a pair ``(job, need)`` of
+        :meth:`_node_job` and its rows' ``need`` (None without ``tagged``), their nodes
+        evaluated together: one call of the cell formulas for all (the same numbers as
+        separate calls: every node's value depends on its own (r, m) only)."""
+        for job, need in jobs:
+            job["need"] = need
+        self._evaluate([job for job, _ in jobs], "tagged")
+        self._evaluate([job for job, _ in jobs], "other")
+        return [self._node_finish(job) for job, _ in jobs]
+
+    @staticmethod
+    def _node_job(r, m, w, tagged, old, level, d, only_tagged):
+        """The arrays of one :meth:`_node_values` call before any node is evaluated: the
+        output (with ``old``'s values at the coarse nodes), the live and new nodes."""
         nr, nz = m.shape
         live = w > 0
         if old is None:
@@ -1810,34 +1836,62 @@ class SOAPAnalysis:
                 coarse = slice(int(cols[0]), int(cols[-1]) + 1, step)
             for k, v in old.items():
                 out[k][:, coarse] = v
-        # the nodes to evaluate as flat indices (faster than 2-d boolean masks), in row
-        # order, with their rows' r
-        m_flat = m.reshape(-1)
+        return {"r": r, "m": m.reshape(-1), "live": live, "new": new, "out": out,
+                "tagged": tagged}
 
-        def nodes(mask):
-            return np.flatnonzero(mask), np.repeat(r, np.count_nonzero(mask, axis=1))
-
+    def _evaluate(self, jobs, part):
+        """Evaluate ``part`` ("tagged": nu and mu at the new nodes of tagged jobs; "other":
+        N, O0 and S at the new nodes of their rows that need them) for all ``jobs`` in one
+        call, and write the values into each job's output."""
+        sel = []
+        for job in jobs:
+            if part == "tagged":
+                if not job["tagged"]:
+                    continue
+                mask = job["new"]
+            else:
+                if "N" not in job["out"]:
+                    continue
+                mask = job["new"] & job["need"][:, None] if job["tagged"] else job["new"]
+            # the nodes as flat indices (faster than 2-d boolean masks), in row order, with
+            # their rows' r
+            at = np.flatnonzero(mask)
+            sel.append((job, at, np.repeat(job["r"], np.count_nonzero(mask, axis=1))))
+        if not sel:
+            return
+        if len(sel) == 1:
+            r_at, m_at = sel[0][2], sel[0][0]["m"][sel[0][1]]
+        else:
+            r_at = np.concatenate([x[2] for x in sel])
+            m_at = np.concatenate([job["m"][at] for job, at, _ in sel])
+        keys = ("nu", "mu") if part == "tagged" else ("N", "O0", "S")
         # nodes with z near 0 or infinity push cell edges to +-inf: products there overflow
         # harmlessly (their moments are 0), so these warnings are silenced here only
         with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-            if tagged:
-                at, r_at = nodes(new)
-                nu, mu = self._tagged_densities(r_at, m_flat[at])
-                out["nu"].reshape(-1)[at], out["mu"].reshape(-1)[at] = nu, mu
-                if need is None:
-                    need = np.any(((out["nu"] != 0) | (out["mu"] != 0)) & live, axis=1)
-                ev = new & need[:, None]
+            if part == "tagged":
+                vals = self._tagged_densities(r_at, m_at)
+            elif r_at.size:
+                vals = self._other(r_at, m_at)
             else:
-                need = np.ones(nr, dtype=bool)
-                ev = new
-            if "N" in out:
-                at, r_at = nodes(ev)
-                if at.size:
-                    for k, v in zip(("N", "O0", "S"), self._other(r_at, m_flat[at])):
-                        out[k].reshape(-1)[at] = v
-                if tagged:
-                    for k in ("N", "O0", "S"):
-                        out[k][~need] = 0.0
+                vals = None
+        start = 0
+        for job, at, _ in sel:
+            stop = start + at.size
+            if vals is not None:
+                for k, v in zip(keys, vals):
+                    job["out"][k].reshape(-1)[at] = v[start:stop]
+            start = stop
+
+    @staticmethod
+    def _node_finish(job):
+        """A job's output after its nodes are evaluated: N, O0, S set to 0 in the rows that
+        do not need them, and checked for NaN."""
+        out, live, need = job["out"], job["live"], job["need"]
+        if not job["tagged"] or need is None:  # (without tagged every row needs them)
+            need = np.ones(live.shape[0], dtype=bool)
+        elif "N" in out:
+            for k in ("N", "O0", "S"):
+                out[k][~need] = 0.0
         for k, v in out.items():
             # (NaN anywhere is rare: only then is it looked for at the live nodes)
             if np.isnan(v).any() and np.any(np.isnan(v) & live & need[:, None]):
@@ -2007,23 +2061,27 @@ class SOAPAnalysis:
             taken = np.zeros(rows.size, dtype=bool)
             taken[take] = True
             taken &= levels < 6
-            start, new_groups = 0, {}
+            # the groups after this step, in order: the pairs that stay, and (by index into
+            # the refinements, evaluated together below) those that go one level up
+            start, plan, todo = 0, [], []
             for lv in sorted(groups):
                 g = groups[lv]
                 sel = taken[start:start + g["row"].size]
                 start += g["row"].size
                 if not sel.any():  # the whole group stays (no copy)
-                    self._merge(new_groups, lv, g)
+                    plan.append((lv, g))
                     continue
-                keep = {"row": g["row"][~sel], "piece": g["piece"][~sel], "w": g["w"][~sel],
-                        "vals": {k: v[~sel] for k, v in g["vals"].items()},
-                        "I": {k: v[~sel] for k, v in g["I"].items()},
-                        "E": {k: v[~sel] for k, v in g["E"].items()}}
-                self._merge(new_groups, lv, keep)
-                if np.any(sel):
-                    self._merge(new_groups,
-                                *self._refine_pairs(r, pts, tagged, need, lv, g, sel))
-            groups = new_groups
+                plan.append((lv, {"row": g["row"][~sel], "piece": g["piece"][~sel],
+                                  "w": g["w"][~sel],
+                                  "vals": {k: v[~sel] for k, v in g["vals"].items()},
+                                  "I": {k: v[~sel] for k, v in g["I"].items()},
+                                  "E": {k: v[~sel] for k, v in g["E"].items()}}))
+                todo.append(self._refinement(r, pts, tagged, need, lv, g, sel))
+                plan.append(len(todo) - 1)
+            done = self._refine_pairs(todo)
+            groups = {}
+            for item in plan:
+                self._merge(groups, *(done[item] if isinstance(item, int) else item))
         return (res, err) if with_err else res
 
     def _functions_in_two_passes(self, r, weights, with_err):
@@ -2084,27 +2142,39 @@ class SOAPAnalysis:
         for key in ("vals", "I", "E"):
             h[key] = {k: np.concatenate([h[key][k], g[key][k]]) for k in h[key]}
 
-    def _refine_pairs(self, r, pts, tagged, need, level, g, sel):
-        """``(level, group)``: the (row, piece) pairs ``sel`` of group ``g`` one level up
-        (only their new nodes are evaluated); from Gauss-Kronrod, tanh-sinh at
-        :data:`_Z_START` + 1 (every node: a pair that 15 Gauss-Kronrod nodes did not do
-        seldom does with tanh-sinh's 15)."""
+    def _refinement(self, r, pts, tagged, need, level, g, sel):
+        """The (row, piece) pairs ``sel`` of group ``g`` one level up, before their nodes
+        are evaluated (:meth:`_refine_pairs`): only their new nodes are to be evaluated;
+        from Gauss-Kronrod, tanh-sinh at :data:`_Z_START` + 1 (every node: a pair that 15
+        Gauss-Kronrod nodes did not do seldom does with tanh-sinh's 15)."""
         rows, piece = g["row"][sel], g["piece"][sel]
         at = (pts[0][rows], pts[1][rows]) if isinstance(pts, tuple) else pts[rows]
         if level == _Z_GK:
             level = _Z_START
             m, w, _, _ = self._m_nodes(r[rows], level + 1, at, piece=piece)
-            vals = self._node_values(r[rows], m, w, tagged, need=need[rows],
-                                     only_tagged="N" not in g["vals"])
+            job = self._node_job(r[rows], m, w, tagged, None, level + 1, 0,
+                                 "N" not in g["vals"])
         else:
             # m only where it is used: at the nodes new at this level
             m, w, _, _ = self._m_nodes(r[rows], level + 1, at, piece=piece,
                                        nodes=~tanh_sinh_rule(level + 1).coarse)
-            vals = self._node_values(r[rows], m, w, tagged,
-                                     old={k: v[sel] for k, v in g["vals"].items()},
-                                     level=level + 1, d=1, need=need[rows])
-        I, E = self._z_sums(vals, w, None, None, level + 1, per_piece=True)
-        return level + 1, {"row": rows, "piece": piece, "w": w, "vals": vals, "I": I, "E": E}
+            job = self._node_job(r[rows], m, w, tagged,
+                                 {k: v[sel] for k, v in g["vals"].items()}, level + 1, 1,
+                                 False)
+        return level + 1, rows, piece, w, job, need[rows]
+
+    def _refine_pairs(self, todo):
+        """``[(level, group)]`` of the refinements ``todo`` (:meth:`_refinement`), their
+        nodes evaluated in one call of the cell formulas (:meth:`_node_values_many`)."""
+        if not todo:
+            return []
+        vals = self._node_values_many([(job, need) for *_, job, need in todo])
+        out = []
+        for (level, rows, piece, w, _, _), v in zip(todo, vals):
+            I, E = self._z_sums(v, w, None, None, level, per_piece=True)
+            out.append((level, {"row": rows, "piece": piece, "w": w, "vals": v, "I": I,
+                                "E": E}))
+        return out
 
     # ====================================================================== means
     def _atom_part(self, lam):
