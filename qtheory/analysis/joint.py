@@ -379,14 +379,14 @@ class JointIntegrals:
             left, right = left[nodes], right[nodes]
         # node positions in u and 1-u, each accurate where it is small, and the weights (the
         # piece's width times the rule's; compiled: _u_nodes)
-        ends_c = tuple(np.ascontiguousarray(v, float) for v in (ua, ub, uca, ucb))
-        un, ucn, w = _u_nodes(*ends_c, np.ascontiguousarray(left, float),
+        piece_ends = tuple(np.ascontiguousarray(v, float) for v in (ua, ub, uca, ucb))
+        un, ucn, w = _u_nodes(*piece_ends, np.ascontiguousarray(left, float),
                              np.ascontiguousarray(right, float),
                              np.ascontiguousarray(rule.weight, float))
         if alt is not None:
             mask, rule2 = alt
             mask = np.repeat(mask, left.size, axis=1)
-            un2, ucn2, w2 = _u_nodes(*ends_c, rule2.left, rule2.right, rule2.weight)
+            un2, ucn2, w2 = _u_nodes(*piece_ends, rule2.left, rule2.right, rule2.weight)
             un, ucn, w = (np.where(mask, a, b) for a, b in ((un2, un), (ucn2, ucn), (w2, w)))
         # each node's z from the side where it is accurate, each function only where used
         low = un < 0.5
