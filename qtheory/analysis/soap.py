@@ -1789,23 +1789,22 @@ class SOAPAnalysis:
         ``need`` at once.)
         """
         job = self._node_job(r, m, w, tagged, old, level, d, only_tagged)
-        if tagged and need is None:
-            self._evaluate([job], "tagged")
-            out = job["out"]
-            need = np.any(((out["nu"] != 0) | (out["mu"] != 0)) & job["live"], axis=1)
-            job["need"] = need
-            self._evaluate([job], "other")
-            return self._node_finish(job)
         return self._node_values_many([(job, need)])[0]
 
     def _node_values_many(self, jobs):
         """:meth:`_node_values` of several calls, each a pair ``(job, need)`` of
-        :meth:`_node_job` and its rows' ``need`` (None without ``tagged``), their nodes
-        evaluated together: one call of the cell formulas for all (the same numbers as
-        separate calls: every node's value depends on its own (r, m) only)."""
+        :meth:`_node_job` and its rows' ``need`` (None: for a tagged job, the rows where nu
+        or mu is nonzero at a live node), their nodes evaluated together: one call of the
+        cell formulas for all (the same numbers as separate calls: every node's value
+        depends on its own (r, m) only)."""
         for job, need in jobs:
             job["need"] = need
         self._evaluate([job for job, _ in jobs], "tagged")
+        for job, need in jobs:
+            if need is None and job["tagged"]:
+                out = job["out"]
+                job["need"] = np.any(((out["nu"] != 0) | (out["mu"] != 0)) & job["live"],
+                                     axis=1)
         self._evaluate([job for job, _ in jobs], "other")
         return [self._node_finish(job) for job, _ in jobs]
 
@@ -1982,13 +1981,13 @@ class SOAPAnalysis:
         if pts is not None and r.size > 1 and \
                 r.size * (pts.shape[1] + 1) * tanh_sinh_rule(level).left.size > _MAX_ROWS:
             return self._functions_in_halves(r, tagged, weights, with_err, others, squared)
+        ts = None  # the pieces that start with tanh-sinh when the others take Gauss-Kronrod
         if pts is not None and not getattr(self.prediction, "integrate_in_z", False):
-            # the pieces' ends in u, once for the first level and every refinement
-            ts = self._ts_pieces(r, kind, pts) if self.gauss_kronrod_noise else None
-            pts = self._joint.u_edges(pts)
             if self.gauss_kronrod_noise:
-                level = _Z_GK
-        m, w, zc, zc4 = self._m_nodes(r, level, pts, ts=ts if level == _Z_GK else None)
+                ts, level = self._ts_pieces(r, kind, pts), _Z_GK
+            # the pieces' ends in u, once for the first level and every refinement
+            pts = self._joint.u_edges(pts)
+        m, w, zc, zc4 = self._m_nodes(r, level, pts, ts=ts)
         only = tagged and not others
         vals = self._node_values(r, m, w, tagged,
                                  need=np.zeros(r.size, bool) if only else None,
@@ -1997,7 +1996,7 @@ class SOAPAnalysis:
             res, err = self._z_sums(vals, w, zc, zc4, level)
             return (res, err) if with_err else res
         n = r.size
-        size = 15 if level == _Z_GK else tanh_sinh_rule(level).left.size
+        size = (_gk_noise_rule() if level == _Z_GK else tanh_sinh_rule(level)).left.size
         P = m.shape[1] // size
         need = np.any(vals["nu"] != 0, axis=1) | np.any(vals["mu"] != 0, axis=1) if tagged \
             else np.ones(n, dtype=bool)
@@ -2009,10 +2008,9 @@ class SOAPAnalysis:
                  "vals": {k: v.reshape(n * P, size) for k, v in vals.items()}}
         groups = {}
         if level == _Z_GK:
-            # the pieces at u = 0 or 1 took tanh-sinh's first level (their integrands are
-            # singular at the end), the others Gauss-Kronrod
-            outer = ts.reshape(-1)
-            for lv, sel in ((_Z_GK, ~outer), (_Z_START, outer)):
+            # the pieces that _ts_pieces kept off Gauss-Kronrod took tanh-sinh's first level
+            on_ts = ts.reshape(-1)
+            for lv, sel in ((_Z_GK, ~on_ts), (_Z_START, on_ts)):
                 g = {"row": first["row"][sel], "piece": first["piece"][sel],
                      "w": first["w"][sel], "vals": {k: v[sel] for k, v in first["vals"].items()}}
                 g["I"], g["E"] = self._z_sums(g["vals"], g["w"], None, None, lv, per_piece=True)
