@@ -576,6 +576,31 @@ def test_regularized_gamma_of_whole_orders_against_mpmath():
         float(mpmath.gammainc(2.5, 1.0, mpmath.inf, regularized=True)), rel=1e-14)
 
 
+def test_incomplete_gamma_series_table_reaches_its_cut():
+    """The series of P(n, y) below its cut is summed by Horner's rule to a fixed degree
+    (gamma_family._SER_DEG): the first term left out is below 1e-17 of the sum at the cut
+    (the sum is at least 1), the table holds that term, and the degree is the least such;
+    at the cut itself the sum meets 1F1(1; n + 1; y) in mpmath (40 digits) to 2 ulps."""
+    from math import factorial, sqrt
+
+    from qtheory.distributions.gamma_family import _SER, _SER_DEG, _gamma_int
+
+    mpmath.mp.dps = 40
+    try:
+        for n in range(1, 9):
+            cut = max(1.0, n - 1.0 - sqrt(n))
+            d = int(_SER_DEG[n])
+            assert d + 1 < _SER.shape[1]
+            assert _SER[n, d] == factorial(n) / factorial(n + d)
+            assert cut ** (d + 1) * _SER[n, d + 1] <= 1e-17 < cut ** d * _SER[n, d]
+            y = np.nextafter(cut, 0.0)
+            want = mpmath.gammainc(n, 0, y, regularized=True)
+            got = _gamma_int(n, np.array([y]), False)[0]
+            assert abs(got - want) <= 4.5e-16 * want, (n, got, want)
+    finally:
+        mpmath.mp.dps = 15
+
+
 def test_exponential_mixtures_give_three_orders_in_one_pass():
     """Exponential and HyperExponential moments012 (one compiled pass,
     gamma_family.exp_mixture_012) against their partial and tail moments one order at a
