@@ -12,6 +12,7 @@ The public API in one screen::
 """
 
 from . import policies, rank, sim
+from ._threads import get_threads, set_threads
 from ._warnings import QuadratureWarning
 from .analysis.optimize import OptimumResult, optimal_buckets, optimal_one_bit, optimal_trail
 from .analysis.priority import priority_class_means
@@ -66,6 +67,8 @@ __all__ = [
     "priority_class_means",
     "get_policy",
     "QuadratureWarning",
+    "get_threads",
+    "set_threads",
     "SizeDistribution",
     "as_distribution",
     "Exponential",

@@ -569,15 +569,16 @@ def _pairwise(a, lo, n):  # pragma: no cover - compiled
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
+def piece_sums(v, w, coarse, coarse4, floor):  # pragma: no cover - compiled
     """The noise quadrature's sums of one function on (pair x node) arrays ``v`` (values)
     and ``w`` (weights; nodes of weight 0 count 0), each pair one piece of a nested rule
     (``coarse``, ``coarse4``: its nodes of twice and four times the step): the sum and the
-    error estimate of :func:`qtheory.analysis.quadrature.nested_sum`, with ``plain`` the
-    plain difference to the sum of twice the step as a floor (``SOAPAnalysis._z_sums``).
-    The same numbers as NumPy's: the full rows summed pairwise as ``ndarray.sum`` sums a
-    contiguous row, the coarse sums in order (NumPy reduces the columns a mask picks from
-    several rows one after the other)."""
+    error estimate of :func:`qtheory.analysis.quadrature.nested_sum`, with a floor under the
+    latter (``SOAPAnalysis._z_sums``): ``floor`` 1 the plain difference ``d1`` to the sum of
+    twice the step, 2 ``d1 min(1, d1/d2)`` (``d2`` the difference of the two coarser sums),
+    0 none. The same numbers as NumPy's: the full rows summed pairwise as ``ndarray.sum``
+    sums a contiguous row, the coarse sums in order (NumPy reduces the columns a mask picks
+    from several rows one after the other)."""
     npairs, size = v.shape
     fine = np.empty(npairs)
     err = np.empty(npairs)
@@ -632,8 +633,10 @@ def piece_sums(v, w, coarse, coarse4, plain):  # pragma: no cover - compiled
         else:
             ratio = 1.0 if d1 > 0 else 0.0
         e = _nan_max(d1 * ratio * ratio, eps8 * _pairwise(absp, 0, size))
-        if plain:
-            e = _nan_max(e, abs(f - half))
+        if floor == 1:
+            e = _nan_max(e, d1)
+        elif floor == 2:
+            e = _nan_max(e, d1 * ratio)
         fine[p] = f
         err[p] = e
     return fine, err

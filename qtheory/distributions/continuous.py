@@ -18,6 +18,7 @@ import numpy as np
 from mpmath import mp
 from scipy import special
 
+from .._threads import concat_chunks
 from .base import (
     HalfLineLaw,
     SizeDistribution,
@@ -275,10 +276,13 @@ def _exp_mixture_moments(x, means, probs, const1, const2, tail: bool) -> tuple:
     """The three moments of :func:`~qtheory.distributions.gamma_family.exp_mixture_012`, each
     shaped as ``x`` (a float for 0-d ``x``)."""
     x = to_array(x)
-    out = exp_mixture_012(np.ascontiguousarray(x.ravel()), np.ascontiguousarray(means, float),
-                          np.ascontiguousarray(probs, float),
-                          np.ascontiguousarray(const1, float),
-                          np.ascontiguousarray(const2, float), bool(tail))
+    flat = np.ascontiguousarray(x.ravel())
+    means, probs, const1, const2 = (np.ascontiguousarray(v, float)
+                                    for v in (means, probs, const1, const2))
+    tail = bool(tail)
+    # points in chunks on threads (qtheory._threads: the same numbers)
+    out = concat_chunks(lambda s: (exp_mixture_012(flat[s], means, probs, const1, const2,
+                                                   tail),), flat.size, (1,))[0]
     if x.ndim == 0:
         return tuple(float(v[0]) for v in out)
     return tuple(v.reshape(x.shape) for v in out)

@@ -88,6 +88,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .._threads import concat_chunks
 from .._warnings import QuadratureWarning
 from .base import (
     SizeDistribution,
@@ -927,9 +928,11 @@ class PredictionBucket(SizeDistribution):
         flat = np.ascontiguousarray(x.ravel())
         tabs = [self._cheb_table(k, tail) for k in (0.0, 1.0, 2.0)]
         a, b = tabs[0][0], tabs[0][1]
-        out, need, n_need = moments3_lookup(flat, a, b, *tabs[0][2:], *tabs[1][2:],
-                                            *tabs[2][2:], self._lo, self._hi, self._tmin,
-                                            self._tmax, self.mass, *moms, tail)
+        rest = (*tabs[0][2:], *tabs[1][2:], *tabs[2][2:], self._lo, self._hi, self._tmin,
+                self._tmax, self.mass, *moms, tail)
+        # points in chunks on threads (qtheory._threads: the same numbers)
+        out, need, n_need = concat_chunks(lambda s: moments3_lookup(flat[s], a, b, *rest),
+                                          flat.size, (1, 1, None))
         res = []
         for k in range(3):
             v = out[k]
@@ -1073,8 +1076,10 @@ class PredictionBucket(SizeDistribution):
         from ._panelcheb import density_lookup
 
         flat = np.ascontiguousarray(x.ravel())
-        out, need, n_need = density_lookup(flat, *self._density_table(), self._tmin,
-                                           self._tmax, self.mass)
+        tab = self._density_table()
+        out, need, n_need = concat_chunks(
+            lambda s: density_lookup(flat[s], *tab, self._tmin, self._tmax, self.mass),
+            flat.size, (0, 0, None))
         if n_need:
             out[need] = self._pdf_exact(flat[need])
         out = out.reshape(x.shape)
@@ -1151,9 +1156,10 @@ class PredictionBucket(SizeDistribution):
         x0, x1 = np.ascontiguousarray(a.ravel()), np.ascontiguousarray(b.ravel())
         scale = self.scale
         low_t, high_t = self._cheb_table(0.0, False), self._cheb_table(0.0, True)
-        v0, v1, need0, need1 = between_lookup(x0, x1, scale, low_t[0], low_t[1], *low_t[2:],
-                                              *high_t[2:], self._lo, self._hi, self._tmin,
-                                              self._tmax, self.mass)
+        rest = (scale, low_t[0], low_t[1], *low_t[2:], *high_t[2:], self._lo, self._hi,
+                self._tmin, self._tmax, self.mass)
+        v0, v1, need0, need1 = concat_chunks(lambda s: between_lookup(x0[s], x1[s], *rest),
+                                             x0.size, (0, 0, 0, 0))
         up = x0 >= scale
         for v, need, x in ((v0, need0, x0), (v1, need1, x1)):
             if need.any():
