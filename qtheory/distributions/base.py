@@ -133,6 +133,19 @@ def to_array(x) -> np.ndarray:
     return np.asarray(x, dtype=float)
 
 
+def clip(x, lo, hi):
+    """``np.clip(x, lo, hi)`` for float data (NaN stays NaN), as ``minimum(maximum(x, lo),
+    hi)``: the same values at about half the cost of ``np.clip``'s dispatch on the small
+    arrays of a rank solver's iterations.
+
+    Examples
+    --------
+    >>> clip(np.array([-1.0, 0.5, 3.0, np.nan]), 0.0, 1.0).tolist()[:3]
+    [0.0, 0.5, 1.0]
+    """
+    return np.minimum(np.maximum(x, lo), hi)
+
+
 def finish(out, x: np.ndarray):
     """Propagate NaN from ``x`` into ``out``; return a Python float for 0-d input."""
     out = np.where(np.isnan(x), np.nan, np.asarray(out, dtype=float))

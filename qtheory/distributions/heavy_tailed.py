@@ -20,6 +20,7 @@ from .base import (
     check_finite,
     check_order,
     check_positive,
+    clip,
     finish,
     to_array,
 )
@@ -369,10 +370,10 @@ class BoundedPareto(SizeDistribution):
 
     def _quantile(self, u: np.ndarray) -> np.ndarray:
         x = self._lo * np.exp(-np.log1p(-u * self._den) / self._alpha)
-        return np.clip(x, self._lo, self._hi)
+        return clip(x, self._lo, self._hi)
 
     def _clip(self, x: np.ndarray) -> np.ndarray:
-        return np.clip(x, self._lo, self._hi)
+        return clip(x, self._lo, self._hi)
 
     def pdf(self, x):
         x = to_array(x)

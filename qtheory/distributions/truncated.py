@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import SizeDistribution, check_interval, finish
+from .base import SizeDistribution, check_interval, clip, finish
 
 __all__ = ["Truncated"]
 
@@ -93,7 +93,7 @@ class Truncated(SizeDistribution):
             "partial_low", k, lambda: L.partial_moment(k, self.low))
 
     def _clip(self, x):
-        return np.clip(x, self.low, self.high)
+        return clip(x, self.low, self.high)
 
     # ------------------------------------------------------------------ interface
     def pdf(self, x):
@@ -124,7 +124,7 @@ class Truncated(SizeDistribution):
         [0.0, 0.25, 0.5, 1.0]
         """
         x = np.asarray(x, dtype=float)
-        out = np.clip(self._pm(0, self._clip(x)) / self.mass, 0.0, 1.0)
+        out = clip(self._pm(0, self._clip(x)) / self.mass, 0.0, 1.0)
         return finish(np.where(x <= self.low, 0.0, out), x)
 
     def sf(self, x):
@@ -142,7 +142,7 @@ class Truncated(SizeDistribution):
         if out is None or not np.all(up):
             alt = self.mass - self._pm(0, xc)
             out = alt if out is None else np.where(up, raw, alt)
-        out = np.clip(out / self.mass, 0.0, 1.0)
+        out = clip(out / self.mass, 0.0, 1.0)
         return finish(np.where(x < self.low, 1.0, out), x)
 
     def moment(self, k: float) -> float:
