@@ -624,6 +624,29 @@ def test_weibull_of_shape_one_over_m_gives_three_orders_in_one_pass():
         assert isinstance(law.moments012(1.0)[1], float)
 
 
+def test_bounded_pareto_gives_three_orders_in_one_pass():
+    """BoundedPareto moments012 (one compiled pass, heavy_tailed.bounded_pareto_012: the
+    logarithms and exponentials of a point shared by the orders, powers by products) against
+    cdf/sf and the partial and tail moments one order at a time: within 1e-14 relative (the
+    largest seen 6e-15, alpha 0.3 over six decades), including k = alpha (the log case), a
+    support of one part in a thousand, the ends, beyond them, 0, inf and NaN."""
+    rng = np.random.default_rng(7)
+    x = np.concatenate([np.exp(rng.normal(0.0, 2.0, 4000)), [0.0, 0.2, 50.0, 1e-300,
+                                                             1e300, np.inf, -1.0, np.nan]])
+    for law in (BoundedPareto(1.5, 0.2, 50.0), BoundedPareto(1.0, 1.0, 4.0),
+                BoundedPareto(2.0, 0.5, 100.0), BoundedPareto(0.3, 1e-3, 1e3),
+                BoundedPareto(2.5, 1.0, 1.001)):
+        for tail in (False, True):
+            with np.errstate(all="ignore"):
+                fused = law.moments012(x, tail)
+                one = SizeDistribution.moments012(law, x, tail)
+            for a, b in zip(fused, one):
+                assert np.allclose(a, b, rtol=1e-14, atol=0, equal_nan=True)
+                assert np.array_equal(a == 0, b == 0)
+        assert law.moments012(np.ones((2, 3)))[2].shape == (2, 3)
+        assert isinstance(law.moments012(1.0)[1], float)
+
+
 def test_exponential_mixtures_give_three_orders_in_one_pass():
     """Exponential and HyperExponential moments012 (one compiled pass,
     gamma_family.exp_mixture_012) against their partial and tail moments one order at a

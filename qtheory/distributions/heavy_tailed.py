@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import numpy as np
 from mpmath import mp
+from numba import njit
 from scipy import special
 
+from .._threads import concat_chunks
 from .base import (
     HalfLineLaw,
     SizeDistribution,
@@ -40,6 +42,62 @@ def _log_ratio(b: np.ndarray, a: np.ndarray | float) -> np.ndarray:
     """``log(b/a)`` for ``b >= a > 0``, accurate when ``b`` is close to ``a``."""
     with np.errstate(invalid="ignore", over="ignore"):
         return np.log1p((b - a) / a)
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _em1_ratio(p, L, ratio_k, e_alpha):  # pragma: no cover - compiled
+    """``(exp(p L) - 1) / p`` (``L`` at ``p = 0``) given ``exp(p L) = e_alpha * ratio_k``
+    (the power of the ratio whose log is ``L``, times ``exp(-alpha L)``): the product less 1
+    where ``|p L| >= 0.5`` (the difference then loses at most 1.5 bits), ``expm1`` below."""
+    if p == 0.0:
+        return L
+    t = p * L
+    if abs(t) < 0.5:
+        return np.expm1(t) / p
+    return (e_alpha * ratio_k - 1.0) / p
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def bounded_pareto_012(x, alpha, lo, hi, den, c1, c2, tail):  # pragma: no cover - compiled
+    """Partial moments of orders 0, 1 and 2 (tail moments with ``tail``) of
+    :class:`BoundedPareto` at the points of ``x`` (1-D), ``c_k = alpha low**k``: the formulas
+    of its ``cdf``/``sf``, ``partial_moment`` and ``tail_moment`` with the transcendental
+    functions of a point shared by the orders: the logarithms ``L1 = log(x/low)`` and
+    ``L2 = log(high/x)`` (as ``log1p``), ``exp(-alpha L1)`` and ``exp(-alpha L2)``, and the
+    powers ``(x/low)**k`` and ``(high/x)**k`` by products (:func:`_em1_ratio`); NaN at NaN.
+    Within 1e-14 relative of the NumPy formulas."""
+    n = x.size
+    out = np.empty((3, n))
+    for i in range(n):
+        xi = x[i]
+        if xi != xi:
+            out[0, i] = out[1, i] = out[2, i] = np.nan
+            continue
+        xc = min(max(xi, lo), hi)
+        L1 = np.log1p((xc - lo) / lo)  # log(x/low)
+        e1 = np.exp(-alpha * L1)  # (low/x)**alpha
+        r = xc / lo
+        if tail:
+            L2 = np.log1p((hi - xc) / xc)  # log(high/x)
+            e2 = np.exp(-alpha * L2)
+            q = hi / xc
+            m0 = -np.expm1(-alpha * L2) if alpha * L2 < 0.5 else 1.0 - e2
+            out[0, i] = min(e1 * m0 / den, 1.0)
+            for k in (1, 2):
+                p = k - alpha
+                c = c1 if k == 1 else c2
+                v = c * (e1 * (r if k == 1 else r * r)) * _em1_ratio(
+                    p, L2, q if k == 1 else q * q, e2)
+                out[k, i] = v / den if xi < hi else 0.0
+        else:
+            m0 = -np.expm1(-alpha * L1) if alpha * L1 < 0.5 else 1.0 - e1
+            out[0, i] = min(m0 / den, 1.0)
+            for k in (1, 2):
+                p = k - alpha
+                c = c1 if k == 1 else c2
+                v = c * _em1_ratio(p, L1, r if k == 1 else r * r, e1) / den
+                out[k, i] = v if xi > lo else 0.0
+    return out
 
 
 def _mp_expm1_ratio(p, L):
@@ -423,6 +481,33 @@ class BoundedPareto(SizeDistribution):
             lead = np.exp(p * _log_ratio(xc, self._lo))  # (x/low)**p
             out = self._alpha * self._lo**k * lead * _expm1_ratio(p, _log_ratio(self._hi, xc))
         return finish(np.where(x < self._hi, out / self._den, 0.0), x)
+
+    def moments012(self, x, tail: bool = False) -> tuple:
+        """The partial (``tail``: tail) moments of orders 0, 1 and 2 at the points of ``x`` in
+        one compiled pass (:func:`bounded_pareto_012`, on threads for many points): the
+        formulas of :meth:`cdf`/:meth:`sf`, :meth:`partial_moment` and :meth:`tail_moment`
+        with the logarithms and exponentials of a point shared by the orders, within 1e-14
+        relative of them (6e-15 the largest seen: alpha 0.3 over six decades). The SOAP
+        engine's 4-segment rank on these sizes with exponential noise: 319 -> 289 ms.
+
+        Examples
+        --------
+        >>> d = BoundedPareto(alpha=1.5, low=0.2, high=50.0)
+        >>> m0, m1, m2 = d.moments012(np.array([0.1, 1.0, 60.0]), tail=True)
+        >>> bool(np.allclose(m1, d.tail_moment(1, [0.1, 1.0, 60.0]), rtol=1e-14, atol=0))
+        True
+        """
+        x = to_array(x)
+        flat = np.ascontiguousarray(x.ravel())
+        a, lo, hi, den = self._alpha, self._lo, self._hi, self._den
+        with np.errstate(over="ignore"):
+            c1, c2 = float(a * lo**1.0), float(a * lo**2.0)
+        tail = bool(tail)
+        out = concat_chunks(lambda s: (bounded_pareto_012(flat[s], a, lo, hi, den, c1, c2,
+                                                          tail),), flat.size, (1,))[0]
+        if x.ndim == 0:
+            return tuple(float(v[0]) for v in out)
+        return tuple(v.reshape(x.shape) for v in out)
 
     def sample(self, n: int, rng) -> np.ndarray:
         u = as_generator(rng).random(size=check_count(n))
