@@ -38,6 +38,7 @@ from .gamma_family import (
     Weibull,
     _incgamma_moment,
     exp_mixture_012,
+    exp_mixture_between,
 )
 from .heavy_tailed import BoundedPareto, Lognormal, Pareto
 
@@ -134,6 +135,18 @@ class Exponential(ExpOfPowerTail, IncompleteGammaMoments, HalfLineLaw):
         return _exp_mixture_moments(x, np.array([self._m]), np.ones(1),
                                     np.array([self._const(1.0)]), np.array([self._const(2.0)]),
                                     tail)
+
+    def prob_between(self, a, b) -> np.ndarray:
+        """``P(a < X <= b)`` as :meth:`SizeDistribution.prob_between
+        <qtheory.distributions.base.SizeDistribution.prob_between>` takes it, in one compiled
+        pass (:func:`~qtheory.distributions.gamma_family.exp_mixture_between`).
+
+        Examples
+        --------
+        >>> float(Exponential(mean=1.0).prob_between(40.0, np.inf))  # exp(-40)
+        4.248354255291589e-18
+        """
+        return _exp_mixture_between(self, a, b, [self._m], [1.0])
 
     def sample(self, n: int, rng) -> np.ndarray:
         return as_generator(rng).exponential(self._m, size=check_count(n))
@@ -272,6 +285,24 @@ class Uniform(SizeDistribution):
         return (hi ** (k + 1) - lo ** (k + 1)) / ((k + 1) * (hi - lo))
 
 
+def _exp_mixture_between(law, a, b, means, probs):
+    """:meth:`~qtheory.distributions.base.SizeDistribution.prob_between` of an exponential
+    law or mixture by :func:`~qtheory.distributions.gamma_family.exp_mixture_between` (one
+    compiled pass over the pairs, on threads for many: the NumPy path summed a (points x
+    branches) array along its short axis, half a value's time in it on hyperexponential
+    sizes). The values agree with the NumPy path's within a few ulps of ``sf`` (or ``cdf``)
+    at the ends."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    shape = a.shape
+    fa, fb = np.ascontiguousarray(a.ravel()), np.ascontiguousarray(b.ravel())
+    means = np.ascontiguousarray(means, float)
+    probs = np.ascontiguousarray(probs, float)
+    med = float(law.scale)
+    out = concat_chunks(lambda s: (exp_mixture_between(fa[s], fb[s], means, probs, med),),
+                        fa.size, (0,))[0]
+    return out.reshape(shape)
+
+
 def _exp_mixture_moments(x, means, probs, const1, const2, tail: bool) -> tuple:
     """The three moments of :func:`~qtheory.distributions.gamma_family.exp_mixture_012`, each
     shaped as ``x`` (a float for 0-d ``x``)."""
@@ -380,6 +411,20 @@ class HyperExponential(HalfLineLaw):
         :meth:`partial_moment` and :meth:`tail_moment`."""
         return _exp_mixture_moments(x, self._means, self._probs, self._consts(1.0),
                                     self._consts(2.0), tail)
+
+    def prob_between(self, a, b) -> np.ndarray:
+        """``P(a < X <= b)`` as :meth:`SizeDistribution.prob_between
+        <qtheory.distributions.base.SizeDistribution.prob_between>` takes it, in one compiled
+        pass over the pairs and branches
+        (:func:`~qtheory.distributions.gamma_family.exp_mixture_between`).
+
+        Examples
+        --------
+        >>> h = HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2))
+        >>> bool(abs(h.prob_between(1.0, 2.0) - (h.sf(1.0) - h.sf(2.0))) < 1e-16)
+        True
+        """
+        return _exp_mixture_between(self, a, b, self._means, self._probs)
 
     def sample(self, n: int, rng) -> np.ndarray:
         n = check_count(n)

@@ -181,6 +181,38 @@ def exp_power_012(y, n1, n2, const1, const2, tail):  # pragma: no cover - compil
     return out
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def exp_mixture_between(a, b, means, probs, med):  # pragma: no cover - compiled
+    """``P(a < X <= b)`` of a mixture of exponentials (means ``means``, probabilities
+    ``probs``) at each pair of ``a`` and ``b`` (1-D), as
+    :meth:`~qtheory.distributions.base.SizeDistribution.prob_between` takes it: ``sf(a) -
+    sf(b)`` where ``a >= med`` (the median), ``cdf(b) - cdf(a)`` below, each end a sum over
+    the branches in order from 0 of ``p exp(-max(x, 0)/m)`` (``p (-expm1(...))``); NaN
+    where an end is NaN."""
+    n = a.size
+    out = np.empty(n)
+    for i in range(n):
+        ai = a[i]
+        bi = b[i]
+        up = ai >= med
+        sa = 0.0
+        sb = 0.0
+        for c in range(means.size):
+            ya = max(ai, 0.0) / means[c]
+            yb = max(bi, 0.0) / means[c]
+            if up:
+                sa += probs[c] * np.exp(-ya)
+                sb += probs[c] * np.exp(-yb)
+            else:
+                sa += probs[c] * -np.expm1(-ya)
+                sb += probs[c] * -np.expm1(-yb)
+        if ai != ai or bi != bi:
+            out[i] = np.nan
+        else:
+            out[i] = sa - sb if up else sb - sa
+    return out
+
+
 def _regularized_gamma(a: float, y: np.ndarray, upper: bool) -> np.ndarray:
     """Q(a, y) (``upper``) or P(a, y); in closed form for small whole ``a``.
 
