@@ -230,3 +230,30 @@ def test_noise_gauss_kronrod_evaluates_fewer_nodes(monkeypatch):
     assert counts[0] <= 0.6 * counts[1]
     (v, e), (w, f) = values
     assert abs(v - w) <= e + f
+
+
+def test_mixed_rule_nodes_equal_two_rules_and_a_selection():
+    """joint._u_nodes_mixed (the Gauss-Kronrod pair on some pieces, tanh-sinh on the others,
+    each piece computed once) gives the arrays of the two single-rule calls and a selection
+    by the mask, bit for bit (pieces at both halves of u, of zero and NaN width)."""
+    from qtheory.analysis.joint import _u_nodes, _u_nodes_mixed
+    from qtheory.analysis.quadrature import tanh_sinh_rule
+    from qtheory.analysis.soap import _gk_noise_rule
+
+    rng = np.random.default_rng(4)
+    u = np.sort(rng.uniform(0.0, 1.0, (6, 9)), axis=1)
+    u[:, 0], u[:, -1] = 0.0, 1.0
+    u[2, 4] = u[2, 3]  # a piece of zero width
+    uc = 1.0 - u
+    uc[3, 5] = np.nan
+    ends = tuple(np.ascontiguousarray(v) for v in (u[:, :-1], u[:, 1:], uc[:, :-1], uc[:, 1:]))
+    gk, ts = _gk_noise_rule(), tanh_sinh_rule(1)
+    assert gk.left.size == ts.left.size
+    mask = rng.uniform(size=(6, 8)) < 0.5
+    r1 = tuple(np.ascontiguousarray(v, float) for v in (gk.left, gk.right, gk.weight))
+    r2 = tuple(np.ascontiguousarray(v, float) for v in (ts.left, ts.right, ts.weight))
+    got = _u_nodes_mixed(*ends, *r1, *r2, mask)
+    one, two = _u_nodes(*ends, *r1), _u_nodes(*ends, *r2)
+    sel = np.repeat(mask, gk.left.size, axis=1)
+    for g, a, b in zip(got, one, two):
+        assert np.array_equal(g, np.where(sel, b, a), equal_nan=True)

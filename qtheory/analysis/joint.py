@@ -37,6 +37,27 @@ from .quadrature import finite_nodes, halfline_nodes, inner_points, nested_sum, 
 __all__ = ["JointIntegrals", "QUANTITIES"]
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _u_piece(un, ucn, w, i, p, a, ub, uca, ucb, left, right, weight):  # pragma: no cover
+    """:func:`_u_nodes` on piece ``p`` of row ``i`` (``a``, ``ub``, ``uca``, ``ucb`` its ends),
+    with the rule ``left``, ``right``, ``weight``."""
+    S = left.size
+    W = weight.size
+    d = (uca - ucb) if a >= 0.5 else (ub - a)
+    # np.maximum(d, 0.0): NaN stays NaN
+    width = d if (d != d or d >= 0.0) else 0.0
+    for s in range(S):
+        t = p * S + s
+        if left[s] < 0.5:
+            un[i, t] = a + width * left[s]
+            ucn[i, t] = uca - width * left[s]
+        else:
+            un[i, t] = ub - width * right[s]
+            ucn[i, t] = ucb + width * right[s]
+    for s in range(W):
+        w[i, p * W + s] = width * weight[s]
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def _u_nodes(ua, ub, uca, ucb, left, right, weight):  # pragma: no cover - compiled
     """Nodes of a rule on pieces ``[ua, ub]`` in probability space (rows x pieces; ``uca``,
@@ -46,28 +67,36 @@ def _u_nodes(ua, ub, uca, ucb, left, right, weight):  # pragma: no cover - compi
     of them: ``left`` may be a selection) the weights (rows x pieces * weights), as
     :meth:`JointIntegrals._nodes_u` used to compute them in NumPy (the same arrays)."""
     n, P = ua.shape
-    S = left.size
-    W = weight.size
-    un = np.empty((n, P * S))
-    ucn = np.empty((n, P * S))
-    w = np.empty((n, P * W))
+    un = np.empty((n, P * left.size))
+    ucn = np.empty((n, P * left.size))
+    w = np.empty((n, P * weight.size))
     for i in range(n):
         for p in range(P):
-            a = ua[i, p]
-            d = (uca[i, p] - ucb[i, p]) if a >= 0.5 else (ub[i, p] - a)
-            # np.maximum(d, 0.0): NaN stays NaN
-            width = d if (d != d or d >= 0.0) else 0.0
-            for s in range(S):
-                t = p * S + s
-                if left[s] < 0.5:
-                    un[i, t] = a + width * left[s]
-                    ucn[i, t] = uca[i, p] - width * left[s]
-                else:
-                    un[i, t] = ub[i, p] - width * right[s]
-                    ucn[i, t] = ucb[i, p] + width * right[s]
-            for s in range(W):
-                w[i, p * W + s] = width * weight[s]
+            _u_piece(un, ucn, w, i, p, ua[i, p], ub[i, p], uca[i, p], ucb[i, p], left, right,
+                     weight)
     return un, ucn, w
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _u_nodes_mixed(ua, ub, uca, ucb, left, right, weight, left2, right2, weight2,
+                   mask):  # pragma: no cover - compiled
+    """:func:`_u_nodes` with a second rule of as many nodes (``left2``, ``right2``,
+    ``weight2``) on the pieces where ``mask`` (rows x pieces) is true: the arrays that the
+    two calls and a selection by ``mask`` give, each piece computed once."""
+    n, P = ua.shape
+    un = np.empty((n, P * left.size))
+    ucn = np.empty((n, P * left.size))
+    w = np.empty((n, P * weight.size))
+    for i in range(n):
+        for p in range(P):
+            if mask[i, p]:
+                _u_piece(un, ucn, w, i, p, ua[i, p], ub[i, p], uca[i, p], ucb[i, p], left2,
+                         right2, weight2)
+            else:
+                _u_piece(un, ucn, w, i, p, ua[i, p], ub[i, p], uca[i, p], ucb[i, p], left,
+                         right, weight)
+    return un, ucn, w
+
 
 QUANTITIES = ("fy", "Fy", "L", "Lbar", "S2", "V2", "K")
 
@@ -380,14 +409,16 @@ class JointIntegrals:
         # node positions in u and 1-u, each accurate where it is small, and the weights (the
         # piece's width times the rule's; compiled: _u_nodes)
         piece_ends = tuple(np.ascontiguousarray(v, float) for v in (ua, ub, uca, ucb))
-        un, ucn, w = _u_nodes(*piece_ends, np.ascontiguousarray(left, float),
-                             np.ascontiguousarray(right, float),
-                             np.ascontiguousarray(rule.weight, float))
-        if alt is not None:
+        rule1 = tuple(np.ascontiguousarray(v, float) for v in (left, right, rule.weight))
+        if alt is None:
+            un, ucn, w = _u_nodes(*piece_ends, *rule1)
+        else:  # the pieces of mask on rule2 (of as many nodes), each piece computed once
             mask, rule2 = alt
-            mask = np.repeat(mask, left.size, axis=1)
-            un2, ucn2, w2 = _u_nodes(*piece_ends, rule2.left, rule2.right, rule2.weight)
-            un, ucn, w = (np.where(mask, a, b) for a, b in ((un2, un), (ucn2, ucn), (w2, w)))
+            un, ucn, w = _u_nodes_mixed(
+                *piece_ends, *rule1,
+                *(np.ascontiguousarray(v, float) for v in (rule2.left, rule2.right,
+                                                            rule2.weight)),
+                np.ascontiguousarray(mask, dtype=np.bool_))
         # each node's z from the side where it is accurate, each function only where used
         low = un < 0.5
         zn = np.empty(un.shape)
