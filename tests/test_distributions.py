@@ -601,29 +601,6 @@ def test_incomplete_gamma_series_table_reaches_its_cut():
         mpmath.mp.dps = 15
 
 
-def test_weibull_of_shape_one_over_m_gives_three_orders_in_one_pass():
-    """Weibull moments012 where 1 + 1/shape and 1 + 2/shape are whole (shape 1, 1/2, 1/3:
-    one compiled pass, gamma_family.exp_power_012) against the partial and tail moments one
-    order at a time: orders 1 and 2 bit for bit, order 0 within 2 ulps of cdf / sf; exact at
-    0, inf and NaN; shapes kept; other shapes (2) take the orders one at a time."""
-    rng = np.random.default_rng(6)
-    x = np.concatenate([np.exp(rng.normal(0.0, 3.0, 4000)), [0.0, -1.0, np.inf, 1e-300,
-                                                             700.0, 1e308, np.nan]])
-    for law in (Weibull(shape=0.5, scale=1.0), Weibull(shape=1.0, scale=2.0),
-                Weibull(shape=1.0 / 3.0, scale=0.7), Weibull(shape=2.0, scale=1.0)):
-        for tail in (False, True):
-            with np.errstate(all="ignore"):
-                fused = law.moments012(x, tail)
-                one = SizeDistribution.moments012(law, x, tail)
-            assert np.array_equal(fused[1], one[1], equal_nan=True)
-            assert np.array_equal(fused[2], one[2], equal_nan=True)
-            assert np.allclose(fused[0], one[0], rtol=5e-16, atol=0, equal_nan=True)
-            assert [float(v[-7]) for v in fused] == ([1.0, law.mean, law.moment(2)] if tail
-                                                    else [0.0, 0.0, 0.0])
-        assert law.moments012(np.ones((2, 3)))[2].shape == (2, 3)
-        assert isinstance(law.moments012(1.0)[1], float)
-
-
 def test_bounded_pareto_gives_three_orders_in_one_pass():
     """BoundedPareto moments012 (one compiled pass, heavy_tailed.bounded_pareto_012: the
     logarithms and exponentials of a point shared by the orders, powers by products) against
@@ -670,17 +647,20 @@ def test_exponential_mixtures_prob_between_in_one_pass():
     assert Exponential(mean=1.0).prob_between(40.0, np.inf) == np.exp(-40.0)
 
 
-def test_exponential_mixtures_give_three_orders_in_one_pass():
+def test_incomplete_gamma_laws_give_three_orders_in_one_pass():
     """Exponential and HyperExponential moments012 (one compiled pass,
-    gamma_family.exp_mixture_012) against their partial and tail moments one order at a
-    time: orders 1 and 2 bit for bit (the same compiled incomplete gamma), order 0 within 2
-    ulps (the C library's exp and expm1 against NumPy's); exact at 0, inf and NaN; shapes
-    kept."""
+    gamma_family.exp_mixture_012), and Weibull's where 1 + 1/shape and 1 + 2/shape are whole
+    (shape 1, 1/2, 1/3: gamma_family.exp_power_012; shape 2 takes the orders one at a time)
+    against their partial and tail moments one order at a time: orders 1 and 2 bit for bit
+    (the same compiled incomplete gamma), order 0 within 2 ulps (the C library's exp and
+    expm1 against NumPy's); exact at 0, inf and NaN; shapes kept."""
     rng = np.random.default_rng(5)
     x = np.concatenate([np.exp(rng.normal(0.0, 3.0, 4000)), [0.0, -1.0, np.inf, 1e-300,
                                                              700.0, 1e308, np.nan]])
     for law in (Exponential(mean=0.3), HyperExponential(means=(0.1, 1.0, 30.0),
-                                                           probs=(0.5, 0.3, 0.2))):
+                                                           probs=(0.5, 0.3, 0.2)),
+                Weibull(shape=0.5, scale=1.0), Weibull(shape=1.0, scale=2.0),
+                Weibull(shape=1.0 / 3.0, scale=0.7), Weibull(shape=2.0, scale=1.0)):
         for tail in (False, True):
             with np.errstate(all="ignore"):
                 fused = law.moments012(x, tail)

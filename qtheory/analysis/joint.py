@@ -66,15 +66,8 @@ def _u_nodes(ua, ub, uca, ucb, left, right, weight):  # pragma: no cover - compi
     it is small (rows x pieces * nodes), and at the rule's nodes of weights ``weight`` (all
     of them: ``left`` may be a selection) the weights (rows x pieces * weights), as
     :meth:`JointIntegrals._nodes_u` used to compute them in NumPy (the same arrays)."""
-    n, P = ua.shape
-    un = np.empty((n, P * left.size))
-    ucn = np.empty((n, P * left.size))
-    w = np.empty((n, P * weight.size))
-    for i in range(n):
-        for p in range(P):
-            _u_piece(un, ucn, w, i, p, ua[i, p], ub[i, p], uca[i, p], ucb[i, p], left, right,
-                     weight)
-    return un, ucn, w
+    return _u_nodes_mixed(ua, ub, uca, ucb, left, right, weight, left, right, weight,
+                          np.zeros(ua.shape, dtype=np.bool_))
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
