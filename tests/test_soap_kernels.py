@@ -233,7 +233,7 @@ def test_kept_columns_match_python(seed):
 @pytest.mark.parametrize("level", [2, 3, 4])
 def test_piece_sums_floors_match_the_numpy_path(level):
     """The compiled per-piece noise sums (``piece_sums``) against ``nested_sum`` with the
-    floors of ``SOAPAnalysis._z_sums``' numpy path: at tanh-sinh step 1/4 the plain
+    floors that ``SOAPAnalysis._z_sums`` asks for: at tanh-sinh step 1/4 the plain
     difference d1 to the coarser sum, at step 1/8 the geometric rate's d1 min(1, d1/d2), above
     none (``soap._z_floor``); the sums bit for bit, the estimates to rounding. Random
     integrands of a few scales, one per pair, and pairs with weights of 0."""

@@ -248,7 +248,6 @@ class _GKRule:
         self.coarse4 = None
 
 
-@functools.lru_cache(maxsize=1)
 def _z_floor(level: int) -> int:
     """The floor under a noise pair's extrapolated error estimate at tanh-sinh ``level``:
     1 the plain difference to the rule of twice the step (up to :data:`_Z_PLAIN`), 2 the
@@ -256,6 +255,7 @@ def _z_floor(level: int) -> int:
     return 1 if level <= _Z_PLAIN else (2 if level <= _Z_GEOMETRIC else 0)
 
 
+@functools.lru_cache(maxsize=1)
 def _gk_noise_rule():
     """The 15-point Gauss-Kronrod pair on (0, 1) in the form of a tanh-sinh rule for the
     noise nodes (``left``, ``right``: each node's distances to the ends; ``weight``: Kronrod),
@@ -1944,31 +1944,16 @@ class SOAPAnalysis:
         if per_piece:
             rule = tanh_sinh_rule(level)
             zc, zc4 = rule.coarse, rule.coarse4
-            if nz > 1 and nr:
-                # compiled (the same numbers as below: _soap_kernels.piece_sums)
-                w = np.ascontiguousarray(w)
-                for k, v in vals.items():
-                    res[k], err[k] = piece_sums(np.ascontiguousarray(v), w, zc, zc4,
-                                                _z_floor(level))
-                return res, err
-        pos = w > 0
-        for k, v in vals.items():
-            prod = np.where(pos, v * w, 0.0)
-            if nz > 1:
-                res[k], err[k], half = nested_sum(prod, zc, zc4, with_coarse=True)
-                mode = _z_floor(level)
-                if mode:
-                    # before convergence is seen, a floor under nested_sum's
-                    # extrapolated estimate (_Z_PLAIN, _Z_GEOMETRIC)
-                    d1 = np.abs(res[k] - half)
-                    if mode == 2:
-                        d2 = np.abs(half - 4.0 * prod[:, zc4].sum(axis=1))
-                        with np.errstate(divide="ignore", invalid="ignore"):
-                            d1 = d1 * np.where(d2 > 0, np.minimum(d1 / d2, 1.0),
-                                               np.where(d1 > 0, 1.0, 0.0))
-                    err[k] = np.maximum(err[k], d1)
-            else:
-                res[k], err[k] = prod[:, 0], np.zeros(nr)
+        if nz > 1:
+            # nested_sum's sums and estimate per row, with the floor of _z_floor under the
+            # estimate (compiled: _soap_kernels.piece_sums)
+            w = np.ascontiguousarray(w)
+            for k, v in vals.items():
+                res[k], err[k] = piece_sums(np.ascontiguousarray(v), w, zc, zc4,
+                                            _z_floor(level))
+            return res, err
+        for k, v in vals.items():  # one node a row
+            res[k], err[k] = np.where(w > 0, v * w, 0.0)[:, 0], np.zeros(nr)
         return res, err
 
     def _functions_of_r(self, r, tagged: bool = True, weights=None, with_err: bool = False,
