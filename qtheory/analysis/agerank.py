@@ -570,6 +570,12 @@ def as_age_rank(rank, size: SizeDistribution | None = None) -> AgeRank:
 
 
 # ====================================================================== the size law
+def _m012(size, x: np.ndarray, tail: bool) -> list:
+    """The partial (``tail``: tail) moments of orders 0, 1 and 2 of ``size`` at ``x`` (1-D),
+    as arrays (:meth:`~qtheory.distributions.base.SizeDistribution.moments012`)."""
+    return [np.asarray(v, dtype=float) for v in size.moments012(x, tail)]
+
+
 class _Law:
     """Exact truncated moments of the size law (partial and tail moments, or atom sums)."""
 
@@ -652,23 +658,19 @@ class _Law:
                 if not np.isfinite(self.m2):
                     val = np.where(sfb > 0, np.inf, 0.0)
                 else:
-                    val = (np.asarray(s.tail_moment(2, bt), dtype=float)
-                           - 2.0 * bt * np.asarray(s.tail_moment(1, bt), dtype=float)
-                           + bt * bt * sfb)
+                    _, t1, t2 = _m012(s, bt, True)
+                    val = t2 - 2.0 * bt * t1 + bt * bt * sfb
                 out[tail] = np.maximum(val, 0.0)
             fin = ~tail
             if np.any(fin):
                 bf, cf = b[fin], c[fin]
                 upper = (bf >= self.med) & np.isfinite(self.m2)
-                d = []
-                for k in (0, 1, 2):
-                    pm = (np.asarray(s.partial_moment(k, cf), dtype=float)
-                          - np.asarray(s.partial_moment(k, bf), dtype=float))
-                    if np.any(upper):
-                        tm = (np.asarray(s.tail_moment(k, bf), dtype=float)
-                              - np.asarray(s.tail_moment(k, cf), dtype=float))
-                        pm = np.where(upper, tm, pm)
-                    d.append(pm)
+                # the three orders of each side in one call (SizeDistribution.moments012: a
+                # tabulated law looks its three tables up in one compiled pass)
+                d = [pc - pb for pc, pb in zip(_m012(s, cf, False), _m012(s, bf, False))]
+                if np.any(upper):
+                    d = [np.where(upper, tb - tc, pm) for pm, tb, tc in
+                         zip(d, _m012(s, bf, True), _m012(s, cf, True))]
                 w2 = np.maximum(d[2] - 2.0 * bf * d[1] + bf * bf * d[0], 0.0)
                 out[fin] = w2 + (cf - bf) ** 2 * self.sf(cf)
         # an interval narrow next to its start (ending at c or at the support's end)

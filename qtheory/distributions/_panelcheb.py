@@ -167,34 +167,92 @@ def fit_panels(pieces: np.ndarray,
     taken out of the log table, which keeps its coefficients small). A panel whose values
     all lie below ``1e-280`` without all being zero (a tail that underflows inside it) gets
     mode 1 whatever its coefficients: an absolute error of about ``1e-296`` there is below
-    the noise of the subnormal densities it is made of.
+    the noise of the subnormal densities it is made of. One compiled pass over the panels
+    (:func:`_fit_rows`; a law's tables are built from a few hundred panels, on which the
+    NumPy form of the same steps spent most of its time in call overhead).
     Returns the coefficients, the modes and the anchors (``log C_mid`` for mode 2)."""
-    piece = np.asarray(pieces, dtype=float)
-    anchor = np.asarray(anchors, dtype=float)
-    with np.errstate(all="ignore"):
-        v = anchor[:, None] + piece
-        lo, hi = np.min(v, axis=1), np.max(v, axis=1)
-        finite = np.all(np.isfinite(v), axis=1) & (lo > 0)
-        linear = finite & (hi <= _LINEAR_SPAN * lo)
-        logs = np.log(np.where(finite[:, None], v, 1.0))
-        ref = logs[:, logs.shape[1] // 2]  # log C mid-panel, taken out of the log table
-        data = np.where(linear[:, None], piece, logs - ref[:, None])
-        coef = np.einsum("pj,cj->pc", data, _DCT)  # not BLAS: its threads spin on small products
-        # a piece far below C (a tail beyond the last of the mass) needs only its ulp of C
-        scale = np.where(linear, np.maximum(np.max(np.abs(piece), axis=1), lo / 16.0),
-                         np.maximum(1.0, np.max(np.abs(logs), axis=1)))
-        tail = np.abs(coef[:, -1]) + np.abs(coef[:, -2])
-        ok = finite & (tail <= 8.0 * _EPS * scale)
-        zero = np.all(v == 0.0, axis=1)
-        # a tail that underflows inside the panel, all of it below 1e-280 (noise, as the
-        # densities there are subnormal): the piece, to an absolute 1e-296
-        noise = ~ok & ~zero & np.all(np.isfinite(v), axis=1) & (hi <= _NOISE) & (lo >= 0)
-        if np.any(noise):
-            coef[noise] = np.einsum("pj,cj->pc", piece[noise], _DCT)
-            ok |= noise
-            linear |= noise
-    mode = np.where(ok, np.where(linear, 1, 2), np.where(zero, 3, 0)).astype(np.int8)
-    return np.where(ok[:, None], coef, 0.0), mode, np.where(mode == 2, ref, anchor)
+    piece = np.ascontiguousarray(pieces, dtype=float)
+    anchor = np.ascontiguousarray(anchors, dtype=float)
+    if piece.ndim != 2 or piece.shape[1] != N_CHEB:
+        raise ValueError(f"pieces must have {N_CHEB} columns, got shape {piece.shape}")
+    return _fit_rows(piece, anchor, _DCT, _LINEAR_SPAN, _NOISE, 8.0 * _EPS)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _fit_rows(piece, anchor, dct, span, noise, tol):  # pragma: no cover - compiled
+    """:func:`fit_panels`, row by row: the values ``v = anchor + piece`` of a row, the
+    linear (piece) or log (``log v - log v_mid``) data, their coefficients by the DCT
+    matrix, the convergence test on the last two, and the mode."""
+    p, n = piece.shape
+    coef = np.zeros((p, n))
+    mode = np.zeros(p, dtype=np.int8)
+    out_anchor = np.empty(p)
+    data = np.empty(n)
+    c = np.empty(n)
+    for i in range(p):
+        a = anchor[i]
+        lo = np.inf
+        hi = -np.inf
+        all_finite = True
+        all_zero = True
+        nan = False
+        for j in range(n):
+            v = a + piece[i, j]
+            if v != v:
+                nan = True
+            elif v < lo:
+                lo = v
+            if v > hi:
+                hi = v
+            if not np.isfinite(v):
+                all_finite = False
+            if v != 0.0:
+                all_zero = False
+        if nan:  # (NumPy's min and max give NaN)
+            lo = np.nan
+            hi = np.nan
+        finite = all_finite and lo > 0
+        linear = finite and hi <= span * lo
+        ref = 0.0
+        if finite:
+            ref = np.log(a + piece[i, n // 2])
+        scale = 1.0
+        if linear:
+            big = 0.0
+            for j in range(n):
+                data[j] = piece[i, j]
+                big = max(big, abs(piece[i, j]))
+            scale = max(big, lo / 16.0)
+        else:
+            big = 0.0
+            for j in range(n):
+                lg = np.log(a + piece[i, j]) if finite else 0.0
+                data[j] = lg - ref
+                big = max(big, abs(lg))
+            scale = max(1.0, big)
+        for k in range(n):
+            acc = 0.0
+            for j in range(n):
+                acc += data[j] * dct[k, j]
+            c[k] = acc
+        ok = finite and (abs(c[n - 1]) + abs(c[n - 2])) <= tol * scale
+        if not ok and not all_zero and all_finite and hi <= noise and lo >= 0:
+            # a tail that underflows inside the panel: the piece, to an absolute 1e-296
+            for k in range(n):
+                acc = 0.0
+                for j in range(n):
+                    acc += piece[i, j] * dct[k, j]
+                c[k] = acc
+            ok = True
+            linear = True
+        if ok:
+            for k in range(n):
+                coef[i, k] = c[k]
+            mode[i] = 1 if linear else 2
+        else:
+            mode[i] = 3 if all_zero else 0
+        out_anchor[i] = ref if mode[i] == 2 else a
+    return coef, mode, out_anchor
 
 
 @njit(cache=True, error_model="numpy", inline="always")

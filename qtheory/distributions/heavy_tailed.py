@@ -68,6 +68,10 @@ def bounded_pareto_012(x, alpha, lo, hi, den, c1, c2, tail):  # pragma: no cover
     Within 1e-14 relative of the NumPy formulas."""
     n = x.size
     out = np.empty((3, n))
+    log_h = np.log1p((hi - lo) / lo)  # log(high/low)
+    e_h = np.exp(-alpha * log_h)  # (low/high)**alpha; below the normal range: not used
+    if e_h < 1e-290:
+        e_h = 0.0
     for i in range(n):
         xi = x[i]
         if xi != xi:
@@ -78,9 +82,16 @@ def bounded_pareto_012(x, alpha, lo, hi, den, c1, c2, tail):  # pragma: no cover
         e1 = np.exp(-alpha * L1)  # (low/x)**alpha
         r = xc / lo
         if tail:
-            L2 = np.log1p((hi - xc) / xc)  # log(high/x)
-            e2 = np.exp(-alpha * L2)
             q = hi / xc
+            if q >= 2.0 and e_h > 0.0:
+                # log(high/x) = log(high/low) - log(x/low) (at least log 2, so at most a few
+                # ulps of log(high/low) lost) and (x/high)**alpha = (low/high)**alpha / e1:
+                # no second logarithm or exponential
+                L2 = log_h - L1
+                e2 = e_h / e1
+            else:
+                L2 = np.log1p((hi - xc) / xc)  # log(high/x)
+                e2 = np.exp(-alpha * L2)
             m0 = -np.expm1(-alpha * L2) if alpha * L2 < 0.5 else 1.0 - e2
             out[0, i] = min(e1 * m0 / den, 1.0)
             for k in (1, 2):

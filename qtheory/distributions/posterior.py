@@ -87,6 +87,7 @@ import warnings
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numba import njit
 
 from .._threads import concat_chunks
 from .._warnings import QuadratureWarning
@@ -198,10 +199,12 @@ def _check_prediction(prediction: PredictionModel) -> None:
 def _window(prediction: PredictionModel, low: float, high: float, x: np.ndarray) -> np.ndarray:
     """``w(x) = P(low < x Z <= high)`` for ``x > 0`` (array), from the cdf of ``Z`` where
     ``G(low/x) <= 1/2`` and from its survival function above (no cancellation)."""
-    from ..predictions import IntervalPrediction
+    from ..predictions import ExponentialPrediction, IntervalPrediction
 
     if isinstance(prediction, IntervalPrediction):
         return _interval_window(prediction, low, high, x)
+    if type(prediction) is ExponentialPrediction:
+        return _exponential_window(low, high, x)
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         zl = low / x if low > 0 else np.zeros(x.shape)
         zh = high / x if np.isfinite(high) else np.full(x.shape, np.inf)
@@ -213,6 +216,110 @@ def _window(prediction: PredictionModel, low: float, high: float, x: np.ndarray)
             sh = np.asarray(prediction.noise_sf(zh[up]), dtype=float)
             out[up] = sl - sh
     return np.maximum(out, 0.0)
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _gap_sums(half, t, g, w, order, m):  # pragma: no cover - compiled
+    """The cumulative tables of :meth:`PredictionBucket._cheb_table` for the order 0, 1 or
+    2: the gap integrals ``half_i sum_q w_q t_iq**order g_iq`` (8 terms summed pairwise, as
+    NumPy sums a row of 8) of the ``m`` gaps of each panel, and their running sums from the
+    panel's left end (``up``, 0 first) and from its right end (``down``, 0 last), in that
+    order of additions: the values of the NumPy expressions, bit for bit, in one pass."""
+    npan = half.size // m
+    up = np.empty((npan, m + 1))
+    down = np.empty((npan, m + 1))
+    gap = np.empty(m)
+    r = np.empty(8)
+    for p in range(npan):
+        for j in range(m):
+            i = p * m + j
+            for q in range(8):
+                if order == 0:
+                    r[q] = w[q] * g[i, q]
+                elif order == 1:
+                    r[q] = w[q] * (t[i, q] * g[i, q])
+                else:
+                    r[q] = w[q] * ((t[i, q] * t[i, q]) * g[i, q])
+            gap[j] = half[i] * (((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7])))
+        acc = 0.0
+        up[p, 0] = 0.0
+        for j in range(m):
+            acc = gap[j] if j == 0 else acc + gap[j]
+            up[p, j + 1] = acc
+        acc = 0.0
+        down[p, m] = 0.0
+        for j in range(m - 1, -1, -1):
+            acc = gap[j] if j == m - 1 else acc + gap[j]
+            down[p, j] = acc
+    return up, down
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _sum16(r):  # pragma: no cover - compiled
+    """The sum of the 16 entries of ``r`` in NumPy's order for a row of 16 (pairwise: eight
+    partial sums ``r_j + r_{j+8}``, then added in pairs)."""
+    s0 = r[0] + r[8]
+    s1 = r[1] + r[9]
+    s2 = r[2] + r[10]
+    s3 = r[3] + r[11]
+    s4 = r[4] + r[12]
+    s5 = r[5] + r[13]
+    s6 = r[6] + r[14]
+    s7 = r[7] + r[15]
+    return ((s0 + s1) + (s2 + s3)) + ((s4 + s5) + (s6 + s7))
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _gl_sums(half, t, g, w, orders, floor, c):  # pragma: no cover - compiled
+    """:meth:`PredictionBucket._gl_orders` for the orders 0, 1 and 2 (``orders``): per row
+    ``i`` and order ``k``, ``half_i sum_q (w_q t_iq**k) g_iq`` and its rounding bound
+    ``|half_i| sum_q (w_q t_iq**k) g_iq rel_iq`` with ``rel = c (1 + |log g|)`` (1 where
+    ``g <= floor``), each sum of 16 in NumPy's order (:func:`_sum16`)."""
+    n = half.size
+    nk = orders.size
+    val = np.empty((nk, n))
+    noise = np.empty((nk, n))
+    r = np.empty(16)
+    e = np.empty(16)
+    rel = np.empty(16)
+    for i in range(n):
+        for q in range(16):
+            gq = g[i, q]
+            rel[q] = c * (1.0 + abs(np.log(gq))) if gq > floor else 1.0
+        for m in range(nk):
+            k = orders[m]
+            for q in range(16):
+                if k == 0:
+                    wt = w[q]
+                elif k == 1:
+                    wt = w[q] * t[i, q]
+                else:
+                    wt = w[q] * (t[i, q] * t[i, q])
+                r[q] = wt * g[i, q]
+                e[q] = r[q] * rel[q]
+            val[m, i] = half[i] * _sum16(r)
+            noise[m, i] = abs(half[i]) * _sum16(e)
+    return val, noise
+
+
+def _exponential_window(low: float, high: float, x: np.ndarray) -> np.ndarray:
+    """:func:`_window` for an exponential noise factor (mean 1): ``exp(-low/x) - exp(-high/x)
+    = exp(-low/x) (1 - exp(-(high - low)/x))``, one ``exp`` and one ``expm1`` a point, with
+    its relative precision however close the two ends are (the difference of the two
+    survival functions, or of the two cdfs, cancels there).
+
+    Examples
+    --------
+    >>> x = np.array([0.5, 2.0])
+    >>> w = _exponential_window(1.0, 3.0, x)
+    >>> bool(np.allclose(w, np.exp(-1.0 / x) - np.exp(-3.0 / x), rtol=1e-15, atol=0))
+    True
+    """
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        lead = np.exp(-low / x) if low > 0 else np.ones(x.shape)
+        if not np.isfinite(high):
+            return lead
+        return lead * -np.expm1(-(high - low) / x)
 
 
 def _interval_window(prediction: PredictionModel, low: float, high: float,
@@ -686,6 +793,10 @@ class PredictionBucket(SizeDistribution):
         out = []
         with np.errstate(all="ignore"):
             g = self._g(t)
+            if all(k in (0.0, 1.0, 2.0) for k in ks):  # compiled, the same sums
+                orders = np.array([int(k) for k in ks], dtype=np.int64)
+                val, noise = _gl_sums(half, t, g, _GL_W, orders, _FLOOR, 4.0 * _EPS)
+                return [(val[i], noise[i]) for i in range(orders.size)]
             rel = np.where(g > _FLOOR, 4.0 * _EPS * (1.0 + np.abs(np.log(np.where(
                 g > _FLOOR, g, 1.0)))), 1.0)
             for k in ks:
@@ -779,8 +890,13 @@ class PredictionBucket(SizeDistribution):
         if self._diverges(k):
             hi_anchor = np.inf
         elif self._tmax < self._hi:
-            hi_anchor = self._raw(k, np.array([self._tmax]), np.array([np.inf]),
-                                  "tail moment")[0]
+            # the bucket's tail is at most the size law's: none where that underflows to 0
+            # (a light tail at median * 2**50), and no quadrature over the noise for it
+            with np.errstate(all="ignore"):
+                parent = float(self.size.tail_moment(k, self._tmax))
+            if parent != 0.0:
+                hi_anchor = self._raw(k, np.array([self._tmax]), np.array([np.inf]),
+                                      "tail moment")[0]
         # left[j]: everything below a_j; right[j]: everything above b_j (each summed from its
         # own end, so that small tails keep their relative precision)
         left = np.longdouble(lo_anchor) + np.concatenate([[0.0], np.cumsum(v)])
@@ -815,12 +931,16 @@ class PredictionBucket(SizeDistribution):
         g = self._g(t)
         zero = np.zeros((a.size, 1))
         for order in {0.0, 1.0, 2.0, k}:
-            with np.errstate(all="ignore"):
-                gap = half * np.sum(_GL8_W * (g if order == 0 else t**order * g), axis=1)
-            gap = gap.reshape(a.size, N_CHEB - 1)
+            if order in (0.0, 1.0, 2.0):  # compiled, the same sums (_gap_sums)
+                up, down = _gap_sums(half, t, g, _GL8_W, int(order), N_CHEB - 1)
+            else:
+                with np.errstate(all="ignore"):
+                    gap = half * np.sum(_GL8_W * (t**order * g), axis=1)
+                gap = gap.reshape(a.size, N_CHEB - 1)
+                up = np.concatenate([zero, np.cumsum(gap, axis=1)], axis=1)
+                down = np.concatenate([np.cumsum(gap[:, ::-1], axis=1)[:, ::-1], zero],
+                                      axis=1)
             _, _, left, right, _ = self._panels(order)
-            up = np.concatenate([zero, np.cumsum(gap, axis=1)], axis=1)
-            down = np.concatenate([np.cumsum(gap[:, ::-1], axis=1)[:, ::-1], zero], axis=1)
             for side, vals, anchors in ((False, up, left), (True, down, right)):
                 coef, mode, anchor = fit_panels(vals, anchors[:a.size])
                 # a panel at an end of the support where the value reaches 0 (a partial
