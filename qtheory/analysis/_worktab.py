@@ -305,12 +305,31 @@ def _check(r, a, b, sa, sb, coefs, exact, scales) -> np.ndarray:
 
 
 def _chebval_rows(c: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Row ``i`` of the Chebyshev series ``c[i]`` at the points ``u[i]`` (Clenshaw)."""
-    b1 = np.zeros(u.shape)
-    b2 = np.zeros(u.shape)
-    for k in range(c.shape[1] - 1, 0, -1):
-        b1, b2 = c[:, k:k + 1] + 2.0 * u * b1 - b2, b1
-    return c[:, :1] + u * b1 - b2
+    """Row ``i`` of the Chebyshev series ``c[i]`` at the points ``u[i]`` (Clenshaw; compiled,
+    :func:`_clenshaw_rows`)."""
+    return _clenshaw_rows(np.ascontiguousarray(c, dtype=float),
+                          np.ascontiguousarray(u, dtype=float))
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _clenshaw_rows(c, u):  # pragma: no cover - compiled
+    """:func:`_chebval_rows`: ``b_k = c_k + 2 u b_{k+1} - b_{k+2}`` down to ``k = 1``, then
+    ``c_0 + u b_1 - b_2``, each step in that order of operations (the NumPy expression's)."""
+    rows, m = u.shape
+    out = np.empty((rows, m))
+    n = c.shape[1]
+    for i in range(rows):
+        for j in range(m):
+            x = u[i, j]
+            x2 = 2.0 * x
+            b1 = 0.0
+            b2 = 0.0
+            for k in range(n - 1, 0, -1):
+                t = c[i, k] + x2 * b1 - b2
+                b2 = b1
+                b1 = t
+            out[i, j] = c[i, 0] + x * b1 - b2
+    return out
 
 
 def _presplit(a: np.ndarray, b: np.ndarray):
