@@ -597,17 +597,30 @@ class _Law:
             # candidates a call: a power tail needs hundreds of doublings (Pareto 2.5: sf
             # below 1e-200 past 1e80), each a quadrature over the noise for a bucket law
             # beyond its tables (0.3 s of a GittinsBuckets value one at a time)
+            # The tail moment only at the candidates whose sf is already negligible, eight
+            # at a time in order (the first of them mostly stops the search): beyond a
+            # tabulated law's tables each is a quadrature of the law it was made from (a
+            # scipy law's: 28 scipy.integrate.quad calls, half of a Gittins value of 195 ms)
             h0 = max(self.med, 1e-300)
             h = h0
+            done = False
             for k0 in range(0, 2048, 64):
                 cand = h0 * 2.0 ** np.arange(k0, k0 + 64, dtype=float)
                 with np.errstate(all="ignore"):
                     sf = np.asarray(size.sf(cand), dtype=float)
-                    tm = (np.asarray(size.tail_moment(1, cand), dtype=float)
-                          if np.isfinite(self.m1) else np.zeros(cand.size))
-                stop = ((sf <= 1e-200) & (tm <= 1e-18 * self.m1)) | (cand > 1e250)
-                if np.any(stop):
-                    h = float(cand[int(np.argmax(stop))])
+                far = cand > 1e250
+                maybe = np.nonzero((sf <= 1e-200) | far)[0]
+                for i in range(0, maybe.size, 8):
+                    idx = maybe[i:i + 8]
+                    with np.errstate(all="ignore"):
+                        tm = (np.asarray(size.tail_moment(1, cand[idx]), dtype=float)
+                              if np.isfinite(self.m1) else np.zeros(idx.size))
+                    stop = ((sf[idx] <= 1e-200) & (tm <= 1e-18 * self.m1)) | far[idx]
+                    if np.any(stop):
+                        h = float(cand[idx[int(np.argmax(stop))]])
+                        done = True
+                        break
+                if done:
                     break
             self.horizon = h
 
