@@ -665,7 +665,7 @@ class _Law:
         out = np.zeros(b.size)
         tail = ~np.isfinite(c)
         with np.errstate(all="ignore"):
-            if np.any(tail):
+            if tail.any():
                 bt = b[tail]
                 sfb = self.sf(bt)
                 if not np.isfinite(self.m2):
@@ -675,13 +675,13 @@ class _Law:
                     val = t2 - 2.0 * bt * t1 + bt * bt * sfb
                 out[tail] = np.maximum(val, 0.0)
             fin = ~tail
-            if np.any(fin):
+            if fin.any():
                 bf, cf = b[fin], c[fin]
                 upper = (bf >= self.med) & np.isfinite(self.m2)
                 # the three orders of each side in one call (SizeDistribution.moments012: a
                 # tabulated law looks its three tables up in one compiled pass)
                 d = [pc - pb for pc, pb in zip(_m012(s, cf, False), _m012(s, bf, False))]
-                if np.any(upper):
+                if upper.any():
                     d = [np.where(upper, tb - tc, pm) for pm, tb, tc in
                          zip(d, _m012(s, bf, True), _m012(s, cf, True))]
                 w2 = np.maximum(d[2] - 2.0 * bf * d[1] + bf * bf * d[0], 0.0)
@@ -693,7 +693,7 @@ class _Law:
         # by the level squared, needs near a bounded support's end: rwork)
         end = np.minimum(c, self.hi)
         narrow = (b > 0) & (end - b < _NARROW * b) & (end > b)
-        if np.any(narrow):
+        if narrow.any():
             val = self._trunc2_narrow(b[narrow], c[narrow], end[narrow])
             ok = np.isfinite(val)
             idx = np.nonzero(narrow)[0][ok]
@@ -715,7 +715,7 @@ class _Law:
         halves = (f[:, n:2 * n] @ w + f[:, 2 * n:] @ w) * (0.25 * (e - b))
         good = np.abs(whole - halves) <= 1e-12 * np.abs(halves) + 64.0 * _EPS * (e - b) ** 2
         inner = c < self.hi
-        if np.any(inner):
+        if inner.any():
             halves[inner] += (c[inner] - b[inner]) ** 2 * self.sf(c[inner])
         return np.where(good, halves, np.nan)
 
@@ -1099,11 +1099,11 @@ class AgeRankAnalysis:
         start = np.broadcast_to(np.asarray(start), (n,))
         for j in range(self.K):
             cand = ~found & (start <= j)
-            if not np.any(cand):
+            if not cand.any():
                 continue
             same = cand & (L.src == j)
             hit = cand & ((self.sup[j] >= L.val) | same)
-            if not np.any(hit):
+            if not hit.any():
                 continue
             if self.kind[j] == 1:
                 pos[same] = L.age[same]
@@ -1116,7 +1116,7 @@ class AgeRankAnalysis:
                 top = hit & ~same & ~at0 & _flat(L.val, self.v[j], snap)
                 pos[top] = self.t[j + 1]
                 mid = hit & ~same & ~at0 & ~top
-                if np.any(mid):
+                if mid.any():
                     pos[mid] = self._solve(j, L.val[mid], "ge")
             else:
                 pos[hit] = self.t[j]
@@ -1137,7 +1137,7 @@ class AgeRankAnalysis:
         t_end = self.t[-1]
 
         def emit(mask):
-            if not np.any(mask):
+            if not mask.any():
                 return
             b, c = cb[mask], cc[mask]
             c = np.where(c >= t_end, np.inf, c)
@@ -1158,7 +1158,7 @@ class AgeRankAnalysis:
                 part = ~same & ~full & (self.u[j] <= L.val)
                 hi[full] = tj1
                 hi[same] = L.age[same]
-                if np.any(part):  # g(t_{j+1}-) > r: the interval ends strictly inside
+                if part.any():  # g(t_{j+1}-) > r: the interval ends strictly inside
                     hi[part] = np.minimum(self._solve(j, L.val[part], "gt"),
                                           np.nextafter(tj1, -np.inf))
             else:
@@ -1167,7 +1167,7 @@ class AgeRankAnalysis:
                 some = full | part | same
                 hi[some] = tj1
                 lo[same] = L.age[same]
-                if np.any(part):  # g(t_j) > r: the interval starts strictly inside
+                if part.any():  # g(t_j) > r: the interval starts strictly inside
                     lo[part] = np.maximum(self._solve(j, L.val[part], "le"),
                                           np.nextafter(tj, np.inf))
             ne = hi > lo
@@ -1194,7 +1194,7 @@ class AgeRankAnalysis:
 
         def step(ids, val, src, age, length):
             keep = length > 0
-            if np.any(keep):
+            if keep.any():
                 ids = ids[keep]
                 t_node.append(ids)
                 t_lev.append(_Levels(np.broadcast_to(val, keep.shape)[keep],
@@ -1234,9 +1234,9 @@ class AgeRankAnalysis:
             dsc = sv < self.v[k]
             part = ~lvl & ~dsc
             step(bef[lvl], sv[lvl], ss[lvl], sa[lvl], _full(int(lvl.sum()), tk1 - tk))
-            if np.any(dsc):
+            if dsc.any():
                 desc.append((bef[dsc], k, _full(int(dsc.sum()), tk), _full(int(dsc.sum()), tk1)))
-            if np.any(part):
+            if part.any():
                 q = self._solve(k, sv[part], "le")
                 desc.append((bef[part], k, _full(q.size, tk), q))
                 step(bef[part], sv[part], ss[part], sa[part], tk1 - q)
@@ -1269,7 +1269,7 @@ class AgeRankAnalysis:
 
         def add_terms(nodes, levels, coef, is_w):
             keep = coef != 0
-            if np.any(keep):
+            if keep.any():
                 t_node.append(nodes[keep]), t_lev.append(levels[keep])
                 t_coef.append(coef[keep]), t_w.append(np.full(int(keep.sum()), is_w))
 

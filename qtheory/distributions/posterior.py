@@ -1112,38 +1112,38 @@ class PredictionBucket(SizeDistribution):
         if tail and not np.isfinite(mom):  # a divergent moment diverges beyond every x
             out[inside] = mom
             inside = np.zeros(flat.shape, dtype=bool)
-        if np.any(inside):
+        if inside.any():
             xi = flat[inside]
             raw = np.empty(xi.shape)
             fast = (xi >= self._tmin) & (xi < self._tmax) if self._use_panels \
                 else np.zeros(xi.shape, dtype=bool)
-            if np.any(fast):
+            if fast.any():
                 raw[fast] = self._panel_values(k, np.ascontiguousarray(xi[fast]), tail)
             slow = ~fast
             c = self._flat_below()
-            if c is not None and np.any(slow):
+            if c is not None and slow.any():
                 # below t_min the window is constant (1 or 0): the size law's own moments
                 low = slow & (xi < self._tmin)
-                if np.any(low):
+                if low.any():
                     part = c * np.asarray(self.size.partial_moment(k, xi[low]), dtype=float)
                     raw[low] = self.mass * mom - part if tail else part
                     slow &= ~low
-            if np.any(slow) and np.isfinite(mom):
+            if slow.any() and np.isfinite(mom):
                 # above the panels, where the size law's own tail moment underflows to 0,
                 # the bucket's (at most that, the window being at most 1) is 0 too: no
                 # quadrature over the noise (SPRPT's integrals over the prediction reach
                 # x = y / z for z near 0, x = 1e300: 0.8 s of a 1.1 s value of SkipPredict
                 # with a separate cheap predictor)
                 high = slow & (xi >= self._tmax)
-                if np.any(high):
+                if high.any():
                     with np.errstate(all="ignore"):
                         parent = np.asarray(self.size.tail_moment(k, xi[high]), dtype=float)
                     gone = parent == 0.0
-                    if np.any(gone):
+                    if gone.any():
                         idx = np.flatnonzero(high)[gone]
                         raw[idx] = 0.0 if tail else self.mass * mom
                         slow[idx] = False
-            if np.any(slow):
+            if slow.any():
                 xs = xi[slow]
                 if tail:
                     raw[slow] = self._raw(k, xs, np.full(xs.shape, np.inf), "tail moment")
@@ -1169,7 +1169,7 @@ class PredictionBucket(SizeDistribution):
             # a density whose window closes at an end of the support (0 there, not inside)
             left, right = g[:, 0] == 0.0, g[:, -1] == 0.0
             ends = (mode == 0) & (left != right) & np.all(g[:, 1:-1] > 0, axis=1)
-            if np.any(ends):
+            if ends.any():
                 coef, mode, anchor = self._power_ends(coef, mode, anchor, ends, left, a, b,
                                                       self._g)
             hit = self.__dict__["_density_cache"] = (a, b, coef, mode, anchor)
@@ -1221,11 +1221,11 @@ class PredictionBucket(SizeDistribution):
         flat = x.ravel()
         inside = (flat >= self._lo) & (flat <= self._hi)
         out = np.zeros(flat.shape)
-        if np.any(inside):
+        if inside.any():
             xi = flat[inside]
             pos = xi > 0
             w = np.zeros(xi.shape)
-            if np.any(pos):
+            if pos.any():
                 w[pos] = _window(self.prediction, self.low, self.high, xi[pos])
             if self.low == 0:  # w(0+) = 1: Y <= high for x -> 0
                 w[~pos] = 1.0
