@@ -848,7 +848,8 @@ def _flat(level, end, snap: float = _SNAP):
     return np.abs(level - end) <= snap * np.abs(end)
 
 
-def _accept(value: float, err: float, below: float, rtol: float, first: bool) -> bool:
+def _accept(value: float, err: float, below: float, rtol: float, first: bool,
+            first_c: float = None) -> bool:
     """Whether a quadrature level's ``value`` (nested estimate ``err``) is accepted: the
     estimate meets ``rtol`` and the value agrees with the level below (``below``) to
     ``sqrt(rtol)``; double-exponential convergence squares the error per level, and the
@@ -868,13 +869,16 @@ def _accept(value: float, err: float, below: float, rtol: float, first: bool) ->
     Gittins and SERPT, loads 0.5, 0.843 and 0.95), while the nested estimate, which assumes
     the rate of the two levels before, can miss: Gittins on Pareto(1.83) at load 0.843 was
     accepted with an estimate of 9.2e-12 and ``d = 6.1e-6``, and was 2.1e-9 off (``C = 56``;
-    found by the r-work integral, :mod:`qtheory.analysis.rwork`, which disagreed)."""
+    found by the r-work integral, :mod:`qtheory.analysis.rwork`, which disagreed). ``first_c``
+    replaces that constant (the r-work integral's is larger: :data:`~qtheory.analysis.rwork.
+    _FIRST_C`)."""
     if not err <= rtol * abs(value) or not abs(value - below) <= np.sqrt(rtol) * abs(value):
         return False
     if not first:
         return True
     d = abs(value - below) / abs(value) if value != 0 else 0.0
-    return err <= _EARLY * rtol * abs(value) and _FIRST_C * d * d <= rtol
+    c = _FIRST_C if first_c is None else first_c
+    return err <= _EARLY * rtol * abs(value) and c * d * d <= rtol
 
 
 class _Structure:
