@@ -19,18 +19,21 @@ and of each from its own error estimate.
 Run: ``python validation/rwork_random.py [seed ...] [--systems N]`` (about 5 s a seed of 30
 systems). Last run (2026-12-06 19:24, seeds 1 to 6, 40 systems each, 240 systems): median
 1.1e-15, one above 1e-10 (the r-work integral's refusal on atoms given buckets, below),
-the next 3.3e-11 and 2.3e-11 (SOAP's analysis, whose value moves by 1e-11 with its rtol
-there while the r-work integral's does not). Before it (the same day, 19:15): uniform sizes
-on [0, 1.81] given a threshold of lognormal noise 0.31 at 4.9e-10, both estimates below
-2e-14: the r-work integral had accepted its first quadrature level 4.9e-10 off (its
-difference to the half-step sum 2e-8; ``rwork._FIRST_C`` now sends such a level on), and
-SOAP's analysis agreed with it to 1e-15 at rtol 1e-11. Two systems, exponential sizes and
-noise with four and three thresholds (the first at 0.05 and 0.09), differ by 1.1e-11 with
-estimates of 1e-13 and below: the r-work integral's value stays the same to 1e-15 with its
-rtol from 1e-9 to 1e-13, its work tables off, the rank tolerances 10 times tighter or its
-level floor moved, and SOAP's moves by 4e-13; which of the two carries the 1e-11 is not
-known. Run before (2026-12-05 18:10, seeds 1 to 20, 30 systems each, 600 systems, atoms
-given buckets included): median relative difference 9.4e-16; 4 above 1e-10, 1 above 1e-9:
+then 3.3e-11 and 2.3e-11: hyperexponential and exponential sizes given buckets where SOAP's
+analysis moves with its rtol (to within 3e-12 of the r-work integral at rtol 1e-13, with
+warnings), then 1.1e-11 twice, exponential sizes and noise with four and three thresholds
+(the first at 0.05 and 0.09), where the r-work integral's value stays the same to 1e-15 with
+its rtol from 1e-9 to 1e-13, its work tables off, the rank tolerances ten times tighter or
+its level floor moved, and SOAP's moves by 4e-13: the r-work formula rests on the ranks'
+values, within about 1e-11 of Gittins' for tabulated laws (``rwork``'s module docstring),
+and its estimate, below 1e-14 there, now carries 5e-11 of the value for such classes
+(``rwork._RANK_FLOOR``). Before (the same day, 19:15): uniform sizes on [0, 1.81] given a
+threshold of lognormal noise 0.31 at 4.9e-10, both estimates below 2e-14: the r-work
+integral had accepted its first quadrature level 4.9e-10 off (its difference to the
+half-step sum 2e-8; ``rwork._FIRST_C`` now sends such a level on), and SOAP's analysis
+agreed with it to 1e-15 at rtol 1e-11. Run before (2026-12-05 18:10, seeds 1 to 20, 30
+systems each, 600 systems, atoms given buckets included): median relative difference
+9.4e-16; 4 above 1e-10, 1 above 1e-9:
 atoms given buckets where the r-work integral refuses (an atom of posterior mass 1e-17 left
 a sliver of the discrete rank above its value at age 0, the work identity missed by
 1.4e-3), and the default (SOAP first for laws with atoms) returns SOAP's value.
