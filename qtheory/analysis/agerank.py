@@ -593,14 +593,14 @@ class _Law:
         elif np.isfinite(self.hi):
             self.horizon = self.hi
         else:
-            # the first h = median * 2**k with a negligible tail (or beyond 1e250), 64
-            # candidates a call: a power tail needs hundreds of doublings (Pareto 2.5: sf
-            # below 1e-200 past 1e80), each a quadrature over the noise for a bucket law
-            # beyond its tables (0.3 s of a GittinsBuckets value one at a time)
-            # The tail moment only at the candidates whose sf is already negligible, eight
-            # at a time in order (the first of them mostly stops the search): beyond a
-            # tabulated law's tables each is a quadrature of the law it was made from (a
-            # scipy law's: 28 scipy.integrate.quad calls, half of a Gittins value of 195 ms)
+            # the first h = median * 2**k with a negligible tail (or beyond 1e250), the sf
+            # of 64 candidates a call: a power tail needs hundreds of doublings (Pareto 2.5:
+            # sf below 1e-200 past 1e80), each a quadrature over the noise for a bucket law
+            # beyond its tables (0.3 s of a GittinsBuckets value one at a time); the tail
+            # moment only at the candidates whose sf is already negligible, eight at a time
+            # in order (the first of them mostly stops the search): beyond a tabulated law's
+            # tables each is a quadrature of the law it was made from (a scipy law's: 28
+            # scipy.integrate.quad calls, half of a Gittins value of 195 ms)
             h0 = max(self.med, 1e-300)
             h = h0
             done = False
@@ -849,7 +849,7 @@ def _flat(level, end, snap: float = _SNAP):
 
 
 def _accept(value: float, err: float, below: float, rtol: float, first: bool,
-            first_c: float = None) -> bool:
+            first_c: float | None = None) -> bool:
     """Whether a quadrature level's ``value`` (nested estimate ``err``) is accepted: the
     estimate meets ``rtol`` and the value agrees with the level below (``below``) to
     ``sqrt(rtol)``; double-exponential convergence squares the error per level, and the
@@ -870,8 +870,7 @@ def _accept(value: float, err: float, below: float, rtol: float, first: bool,
     the rate of the two levels before, can miss: Gittins on Pareto(1.83) at load 0.843 was
     accepted with an estimate of 9.2e-12 and ``d = 6.1e-6``, and was 2.1e-9 off (``C = 56``;
     found by the r-work integral, :mod:`qtheory.analysis.rwork`, which disagreed). ``first_c``
-    replaces that constant (the r-work integral's is larger: :data:`~qtheory.analysis.rwork.
-    _FIRST_C`)."""
+    replaces that constant (the r-work integral's, ``rwork._FIRST_C``, is 1e8)."""
     if not err <= rtol * abs(value) or not abs(value - below) <= np.sqrt(rtol) * abs(value):
         return False
     if not first:
