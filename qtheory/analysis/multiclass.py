@@ -354,8 +354,10 @@ class ClassRankAnalysis:
         By default ``"soap"``, and where the analysis was built with ``gittins=True`` and
         every class's law is tabulated (posterior laws given a noisy prediction) the r-work
         integral, with SOAP's analysis computed too where the r-work estimate is above
-        ``rtol / 10``; for laws in closed form or with atoms (the truncated laws of exact
-        predictions) the other way round, as the r-work integral's tables solve for levels
+        ``rtol / 10`` (that estimate carries 5e-11 of the value for tabulated ranks,
+        ``rwork._RANK_FLOOR``, so at an rtol below 5e-10 both are computed); for laws in
+        closed form or with atoms (the truncated laws of exact predictions) the other way
+        round, as the r-work integral's tables solve for levels
         on closed forms there, 1.8-3.6 times as long (the value with the smaller estimate is
         returned: ranks nearly
         constant over the ages, as a Weibull law's of shape within 1e-3 of 1, make the work
