@@ -848,6 +848,12 @@ def _flat(level, end, snap: float = _SNAP):
     return np.abs(level - end) <= snap * np.abs(end)
 
 
+def _rel_diff(value: float, below: float) -> float:
+    """``|value - below| / |value|`` (0 for a value of 0): the first level's difference to
+    its half-step sum in :func:`_accept`'s error model."""
+    return abs(value - below) / abs(value) if value != 0 else 0.0
+
+
 def _accept(value: float, err: float, below: float, rtol: float, first: bool,
             first_c: float | None = None) -> bool:
     """Whether a quadrature level's ``value`` (nested estimate ``err``) is accepted: the
@@ -875,7 +881,7 @@ def _accept(value: float, err: float, below: float, rtol: float, first: bool,
         return False
     if not first:
         return True
-    d = abs(value - below) / abs(value) if value != 0 else 0.0
+    d = _rel_diff(value, below)
     c = _FIRST_C if first_c is None else first_c
     return err <= _EARLY * rtol * abs(value) and c * d * d <= rtol
 

@@ -88,7 +88,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .agerank import _FIRST_LEVEL, _LAST_LEVEL, _accept, geometric_edges
+from .agerank import _FIRST_LEVEL, _LAST_LEVEL, _accept, _rel_diff, geometric_edges
 from .quadrature import finite_nodes, nested_sum, tanh_sinh_rule
 
 __all__ = ["rwork_mean"]
@@ -308,7 +308,7 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
         if _accept(value, err, below, _TIGHT * analysis.rtol, first=prev is None,
                    first_c=_FIRST_C):
             if prev is None:  # the first level's error model (_FIRST_C) in its estimate
-                d = abs(value - below) / abs(value) if value != 0 else 0.0
+                d = _rel_diff(value, below)
                 err += _FIRST_C * d * d * abs(value)
             break
         # the next level on the pieces that hold most of the estimate (their share above
@@ -325,13 +325,13 @@ def rwork_mean(analysis, lam: float) -> tuple[float, float]:
             idx = refine[level[refine] + 1 == lv]
             fine[idx], est[idx], half[idx], work_p[idx], west[idx] = pieces_at(idx, int(lv))
             level[idx] = lv
-    # the identity's miss joins the estimate: at the accepted level it is the quadrature
-    # error of that other integral (2.8e-11 at level 4 for 9 bucket classes, whose value
-    # was then within 4e-15 of level 5's) or what the ranks miss of Gittins' values
     # ranks built on a tabulated law's tables are within about 1e-11 of Gittins' values,
     # which moves this formula's value by about as much while SOAP's analysis, on the ranks'
     # order, does not move (module docstring): on 240 systems of validation/rwork_random.py
     # the two differed by up to 3.3e-11 where this integral's own estimate was below 1e-14
     if any(getattr(e.size, "tabulated", False) for e in analysis.engines):
         err += _RANK_FLOOR * abs(value)
+    # the identity's miss joins the estimate: at the accepted level it is the quadrature
+    # error of that other integral (2.8e-11 at level 4 for 9 bucket classes, whose value
+    # was then within 4e-15 of level 5's) or what the ranks miss of Gittins' values
     return value, float(err + miss * abs(value))

@@ -178,6 +178,17 @@ def fit_panels(pieces: np.ndarray,
     return _fit_rows(piece, anchor, _DCT, _LINEAR_SPAN, _NOISE, 8.0 * _EPS)
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _dct_apply(dct, v, out):  # pragma: no cover - compiled
+    """``out[k] = sum_j dct[k, j] v[j]``, the sum in order of ``j``."""
+    n = v.size
+    for k in range(n):
+        acc = 0.0
+        for j in range(n):
+            acc += v[j] * dct[k, j]
+        out[k] = acc
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def _fit_rows(piece, anchor, dct, span, noise, tol):  # pragma: no cover - compiled
     """:func:`fit_panels`, row by row: the values ``v = anchor + piece`` of a row, the
@@ -230,19 +241,11 @@ def _fit_rows(piece, anchor, dct, span, noise, tol):  # pragma: no cover - compi
                 data[j] = lg - ref
                 big = max(big, abs(lg))
             scale = max(1.0, big)
-        for k in range(n):
-            acc = 0.0
-            for j in range(n):
-                acc += data[j] * dct[k, j]
-            c[k] = acc
+        _dct_apply(dct, data, c)
         ok = finite and (abs(c[n - 1]) + abs(c[n - 2])) <= tol * scale
         if not ok and not all_zero and all_finite and hi <= noise and lo >= 0:
             # a tail that underflows inside the panel: the piece, to an absolute 1e-296
-            for k in range(n):
-                acc = 0.0
-                for j in range(n):
-                    acc += piece[i, j] * dct[k, j]
-                c[k] = acc
+            _dct_apply(dct, piece[i], c)
             ok = True
             linear = True
         if ok:

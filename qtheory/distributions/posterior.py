@@ -890,11 +890,9 @@ class PredictionBucket(SizeDistribution):
         if self._diverges(k):
             hi_anchor = np.inf
         elif self._tmax < self._hi:
-            # the bucket's tail is at most the size law's: none where that underflows to 0
-            # (a light tail at median * 2**50), and no quadrature over the noise for it
-            with np.errstate(all="ignore"):
-                parent = float(self.size.tail_moment(k, self._tmax))
-            if parent != 0.0:
+            # (no quadrature over the noise where the size law's tail is gone: a light tail
+            # at median * 2**50)
+            if not self._parent_tail_gone(k, np.array([self._tmax]))[0]:
                 hi_anchor = self._raw(k, np.array([self._tmax]), np.array([np.inf]),
                                       "tail moment")[0]
         # left[j]: everything below a_j; right[j]: everything above b_j (each summed from its
@@ -1099,6 +1097,13 @@ class PredictionBucket(SizeDistribution):
                 arr[need] = val
         return tuple(out)
 
+    def _parent_tail_gone(self, k: float, x: np.ndarray) -> np.ndarray:
+        """Where the size law's own tail moment ``E[X**k; X > x]`` underflows to 0: the
+        bucket's, at most that (its window is at most 1), is 0 there too, without a
+        quadrature over the noise."""
+        with np.errstate(all="ignore"):
+            return np.asarray(self.size.tail_moment(k, x), dtype=float) == 0.0
+
     def _moments_exact(self, k: float, flat: np.ndarray, tail: bool, mom: float):
         """:meth:`_moments` at the points of ``flat`` (1-D) without the Chebyshev tables of
         the points (the panel sums and the Gauss-Legendre rule on the piece, or the quadrature
@@ -1136,9 +1141,7 @@ class PredictionBucket(SizeDistribution):
                 # with a separate cheap predictor)
                 high = slow & (xi >= self._tmax)
                 if high.any():
-                    with np.errstate(all="ignore"):
-                        parent = np.asarray(self.size.tail_moment(k, xi[high]), dtype=float)
-                    gone = parent == 0.0
+                    gone = self._parent_tail_gone(k, xi[high])
                     if gone.any():
                         idx = np.flatnonzero(high)[gone]
                         raw[idx] = 0.0 if tail else self.mass * mom
