@@ -23,6 +23,15 @@ parabolic steps; R. P. Brent, *Algorithms for Minimization without Derivatives*,
 of ``J(a, a + exp(u))`` over each bracket in ``u``, to ``1e-9`` in ``u``, where ``J`` is flat to
 second order, so that the least value is exact to rounding. It takes about 15 evaluations of
 ``J`` a bracket where the NumPy multi-section of ``_Law._section`` takes 46.
+
+:func:`interior_tabulated` is the whole of ``_Law.interior`` for such a law, age by age in one
+compiled pass: its grid of quanta, ``J`` there, the choice of the least local minima, their
+brackets cut at the breakpoints and Brent's search on each, then the quanta ending at the
+breakpoints. The NumPy form spent about a third of its time on array bookkeeping between the
+compiled calls (some 60 array operations a call, 65 calls a GittinsBuckets value of eight
+quantiles): 65 -> 42 ms over 1871 ages of its nine bucket laws, and the value 8 % faster,
+the same to the last digit. One ``J`` evaluation (:func:`_j_point`) and one search
+(:func:`_brent`) serve all three kernels.
 """
 
 from __future__ import annotations
@@ -32,7 +41,7 @@ from numba import njit
 
 from ..distributions._panelcheb import _at, _panel_of, _panel_u, _value
 
-__all__ = ["j_tabulated", "section_tabulated"]
+__all__ = ["interior_tabulated", "j_tabulated", "section_tabulated"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -397,3 +406,280 @@ def section_tabulated(a, e0, e1, e2, e3, e4, lo, hi, flo, fhi, tol, ta, tb, c0, 
             val[i] = fh
             arg[i] = hi[i]
     return val, arg, need
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def interior_tabulated(a, e0, e1, e2, e3, e4, clip, tau, opz, oml, znear, add_z, up, inner,
+                       add_l, corner, flat, tol, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2,
+                       c3, m3, n3, lo, hi, tmin, tmax, mass, mean, da, db, dc, dm, dn, med,
+                       m1st, law_hi, z_end, bps, bp_loc, gx, gw, g8x, g8w, g4x, g4w,
+                       tiny_window):  # pragma: no cover - compiled
+    """:meth:`qtheory.analysis.gittins._Law.interior` for a tabulated law in one compiled
+    call, in the NumPy form's steps, each over all ages at once: the grid of quanta
+    ``a + (a + med) tau`` with the quanta around the breakpoints (``opz = 1 + _ZREL`` past
+    every breakpoint, ``oml = 1 - _ZLOW`` before the inner ones ``inner``; the blocks
+    ``add_z``, ``add_l`` that the NumPy form adds for the whole batch, an age that does not
+    take a block repeating its last quantum, as there), sorted and clipped to ``clip``;
+    ``J`` at every distinct quantum (:func:`j_tabulated`); the two least interior local
+    minima of each age and the two least that do not tie (``flat``) with the mean residual
+    or the local scale; their brackets, cut at the inner breakpoints inside them;
+    :func:`section_tabulated` on all of them (to ``tol``); then the quanta ending at the
+    breakpoints. The arithmetic is the NumPy form's, point by point.
+
+    Returns the least value of each age, its quantum's end (NaN where it is
+    ``a + exp(u)``), that ``u`` (else NaN: the caller takes NumPy's ``exp``, whose last bit
+    differs from the compiled one's at about 5 % of the points, as the NumPy form has it),
+    and a mask of the ages that met a value off the tables (to be done on the NumPy
+    path)."""
+    n = a.size
+    nt = tau.size
+    nbp = bps.size
+    nin = inner.size
+    width = nt + nbp * opz.size + nin * oml.size
+    best = np.full(n, np.inf)
+    bstar = np.full(n, np.nan)
+    ustar = np.full(n, np.nan)
+    need = np.zeros(n, dtype=np.bool_)
+    # the grid of each age (sorted, clipped) and J at its distinct quanta
+    Bm = np.empty((n, width))
+    nbs = np.empty(n, dtype=np.int64)
+    total = 0
+    for i in range(n):
+        ai = a[i]
+        base = ai + med
+        row = Bm[i]
+        nb = 0
+        for k in range(nt):
+            row[nb] = ai + base * tau[k]
+            nb += 1
+        near = ai + base * znear
+        for j in range(nbp):
+            if not add_z[j]:
+                continue
+            z = bps[j]
+            last = row[nb - 1]
+            take = z > ai and (up[j] or z <= near)
+            for k in range(opz.size):
+                row[nb] = z * opz[k] if take else last
+                nb += 1
+        for t in range(nin):
+            if not add_l[t]:
+                continue
+            z = bps[inner[t]]
+            last = row[nb - 1]
+            for k in range(oml.size):
+                zl = z * oml[k]
+                row[nb] = zl if (zl > ai and (corner[t] or zl <= near)) else last
+                nb += 1
+        row[:nb] = np.sort(row[:nb])
+        ci = clip[i]
+        for k in range(nb):
+            if not row[k] <= ci and not np.isnan(row[k]):  # (np.minimum: NaN stays)
+                row[k] = ci
+        nbs[i] = nb
+        for k in range(nb):
+            if k == 0 or row[k] != row[k - 1]:
+                total += 1
+    pa = np.empty(total, dtype=np.int64)
+    pb = np.empty(total)
+    m = 0
+    for i in range(n):
+        for k in range(nbs[i]):
+            if k == 0 or Bm[i, k] != Bm[i, k - 1]:
+                pa[m] = i
+                pb[m] = Bm[i, k]
+                m += 1
+    vals, off = j_tabulated(a[pa], e0[pa], e1[pa], e2[pa], e3[pa], e4[pa], pb, ta, tb, c0, m0,
+                            n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, lo, hi, tmin, tmax, mass,
+                            mean, da, db, dc, dm, dn, med, m1st, law_hi, z_end, bps, bp_loc, gx,
+                            gw, g8x, g8w, g4x, g4w, tiny_window)
+    Jm = np.empty((n, width))
+    m = 0
+    for i in range(n):
+        for k in range(nbs[i]):
+            if k == 0 or Bm[i, k] != Bm[i, k - 1]:
+                Jm[i, k] = vals[m]
+                if off[m]:
+                    need[i] = True
+                m += 1
+            else:  # a repeat takes its run's first value
+                Jm[i, k] = Jm[i, k - 1]
+    # the candidates of each age (the two least interior local minima, first come first
+    # among equals, and the two least that tie with neither end candidate), in that order
+    c_age = np.empty(4 * n, dtype=np.int64)
+    c_k = np.empty(4 * n, dtype=np.int64)
+    nc = 0
+    for i in range(n):
+        if need[i]:
+            continue
+        Jv = Jm[i]
+        B = Bm[i]
+        m_res = e3[i] / e0[i]
+        f4 = e4[i]
+        k1 = -1
+        k2 = -1
+        t1 = -1
+        t2 = -1
+        for k in range(1, nbs[i] - 1):
+            v = Jv[k]
+            if not (v <= Jv[k - 1] and v <= Jv[k + 1] and np.isfinite(v)
+                    and B[k] > B[k - 1] and B[k] < law_hi):
+                continue
+            if k1 < 0 or v < Jv[k1]:
+                k2 = k1
+                k1 = k
+            elif k2 < 0 or v < Jv[k2]:
+                k2 = k
+            if abs(v - m_res) <= flat * abs(m_res) or abs(v - f4) <= flat * abs(f4):
+                continue
+            if t1 < 0 or v < Jv[t1]:
+                t2 = t1
+                t1 = k
+            elif t2 < 0 or v < Jv[t2]:
+                t2 = k
+        for q in range(4):
+            k = (k1, k2, t1, t2)[q]
+            if k < 0 or (q >= 2 and (k == k1 or k == k2)):
+                continue
+            c_age[nc] = i
+            c_k[nc] = k
+            nc += 1
+    # their brackets in u = log(b - a), each cut at the inner breakpoints inside it (in
+    # order; a piece cut off before one breakpoint is checked against the later ones): an
+    # end at a breakpoint takes J there, known after one call for all (reference >= 0)
+    ns_max = nc * (nin + 1)
+    s_c = np.empty(ns_max, dtype=np.int64)
+    s_lo = np.empty(ns_max)
+    s_hi = np.empty(ns_max)
+    s_flo = np.empty(ns_max)
+    s_fhi = np.empty(ns_max)
+    r_lo = np.full(ns_max, -1, dtype=np.int64)
+    r_hi = np.full(ns_max, -1, dtype=np.int64)
+    z_age = np.empty(n * max(nin, 1), dtype=np.int64)
+    z_pt = np.empty(n * max(nin, 1))
+    nzp = 0
+    ns = 0
+    c = 0
+    while c < nc:
+        i = c_age[c]
+        first = ns
+        while c < nc and c_age[c] == i:
+            k = c_k[c]
+            s_c[ns] = c
+            s_lo[ns] = np.log(Bm[i, k - 1] - a[i])
+            s_hi[ns] = np.log(Bm[i, k + 1] - a[i])
+            s_flo[ns] = Jm[i, k - 1]
+            s_fhi[ns] = Jm[i, k + 1]
+            ns += 1
+            c += 1
+        for t in range(nin):
+            z = bps[inner[t]]
+            uz = np.log(z - a[i])
+            ref = -1
+            last = ns
+            for s in range(first, last):
+                if not (uz > s_lo[s] and uz < s_hi[s]):
+                    continue
+                if ref < 0:
+                    ref = nzp
+                    z_age[nzp] = i
+                    z_pt[nzp] = z
+                    nzp += 1
+                s_c[ns] = s_c[s]
+                s_lo[ns] = uz
+                s_hi[ns] = s_hi[s]
+                r_lo[ns] = ref
+                s_fhi[ns] = s_fhi[s]
+                r_hi[ns] = r_hi[s]
+                ns += 1
+                s_hi[s] = uz
+                r_hi[s] = ref
+    if nzp:
+        za = z_age[:nzp]
+        jz, off = j_tabulated(a[za], e0[za], e1[za], e2[za], e3[za], e4[za], z_pt[:nzp], ta, tb,
+                              c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, lo, hi, tmin,
+                              tmax, mass, mean, da, db, dc, dm, dn, med, m1st, law_hi, z_end,
+                              bps, bp_loc, gx, gw, g8x, g8w, g4x, g4w, tiny_window)
+        for q in range(nzp):
+            if off[q]:
+                need[z_age[q]] = True
+        for s in range(ns):
+            if r_lo[s] >= 0:
+                s_flo[s] = jz[r_lo[s]]
+            if r_hi[s] >= 0:
+                s_fhi[s] = jz[r_hi[s]]
+    # Brent's search on every piece of the ages still on the tables
+    keep = np.empty(ns, dtype=np.int64)
+    nk = 0
+    for s in range(ns):
+        if not need[c_age[s_c[s]]]:
+            keep[nk] = s
+            nk += 1
+    keep = keep[:nk]
+    sa = c_age[s_c[keep]]
+    val, arg, off = section_tabulated(a[sa], e0[sa], e1[sa], e2[sa], e3[sa], e4[sa],
+                                      s_lo[keep], s_hi[keep], s_flo[keep], s_fhi[keep], tol,
+                                      ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3,
+                                      lo, hi, tmin, tmax, mass, mean, da, db, dc, dm, dn, med,
+                                      m1st, law_hi, z_end, bps, bp_loc, gx, gw, g8x, g8w, g4x,
+                                      g4w, tiny_window)
+    for q in range(nk):
+        if off[q]:
+            need[sa[q]] = True
+    # each candidate's value: the least of its pieces' (the first among equals), or the
+    # grid's where the search wandered; each age's least, its candidates in order
+    c_val = np.full(nc, np.inf)
+    c_u = np.full(nc, np.nan)
+    c_set = np.zeros(nc, dtype=np.bool_)
+    for q in range(nk):
+        cc = s_c[keep[q]]
+        v = val[q] if not np.isnan(val[q]) else np.inf
+        if not c_set[cc] or v < c_val[cc]:
+            c_val[cc] = v
+            c_u[cc] = arg[q]
+            c_set[cc] = True
+    for cc in range(nc):
+        i = c_age[cc]
+        if need[i]:
+            continue
+        k = c_k[cc]
+        v = c_val[cc]
+        bb = np.nan
+        uu = c_u[cc]
+        if not v <= Jm[i, k]:
+            v = Jm[i, k]
+            bb = Bm[i, k]
+            uu = np.nan
+        if v < best[i]:
+            best[i] = v
+            bstar[i] = bb
+            ustar[i] = uu
+    # quanta ending at the breakpoints
+    nq = 0
+    for i in range(n):
+        for j in range(nbp):
+            if bps[j] > a[i] and not need[i]:
+                nq += 1
+    if nq:
+        qa = np.empty(nq, dtype=np.int64)
+        qz = np.empty(nq)
+        m = 0
+        for i in range(n):
+            for j in range(nbp):
+                if bps[j] > a[i] and not need[i]:
+                    qa[m] = i
+                    qz[m] = bps[j]
+                    m += 1
+        jq, off = j_tabulated(a[qa], e0[qa], e1[qa], e2[qa], e3[qa], e4[qa], qz, ta, tb, c0,
+                              m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, lo, hi, tmin, tmax,
+                              mass, mean, da, db, dc, dm, dn, med, m1st, law_hi, z_end, bps,
+                              bp_loc, gx, gw, g8x, g8w, g4x, g4w, tiny_window)
+        for q in range(nq):
+            i = qa[q]
+            if off[q]:
+                need[i] = True
+            elif jq[q] < best[i]:
+                best[i] = jq[q]
+                bstar[i] = qz[q]
+                ustar[i] = np.nan
+    return best, bstar, ustar, need

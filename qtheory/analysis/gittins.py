@@ -70,7 +70,7 @@ from numpy.polynomial import legendre as _leg
 
 from ..distributions.base import SizeDistribution
 from ..distributions.tabulated import fast_law
-from ._gittins_tab import j_tabulated, section_tabulated
+from ._gittins_tab import interior_tabulated, j_tabulated, section_tabulated
 from .agerank import _SLOPE_RES, AgeRank, RankPiece, geometric_edges
 
 __all__ = ["gittins_rank", "serpt_rank"]
@@ -84,6 +84,7 @@ _EPS = float(np.finfo(float).eps)
 _TAU = np.concatenate([np.geomspace(1e-8, 1e-3, 16)[:-1], np.geomspace(1e-3, 1e6, 64)])
 _ZREL = np.geomspace(1e-15, 1e-2, 27)  # quanta ending just past a breakpoint, relative
 _ZLOW = np.geomspace(1e-12, 1e-2, 11)  # and just before it
+_OPZ, _OML = 1.0 + _ZREL, 1.0 - _ZLOW  # (their factors)
 _GL_X, _GL_W = _leg.leggauss(16)
 _GL4_X, _GL4_W = _leg.leggauss(4)
 _GL8_X, _GL8_W = _leg.leggauss(8)
@@ -661,10 +662,49 @@ class _Law:
     def interior(self, a, ea=None):
         """min over b in (a, inf) of J(a, b) on a grid of quanta refined by multi-section:
         ``(value, b)``; ``inf`` where no interior quantum beats the ends of the grid.
-        ``ea``: the quantities at ``a`` (:meth:`_ends`) when already known."""
+        ``ea``: the quantities at ``a`` (:meth:`_ends`) when already known.
+
+        For a tabulated law, in one compiled pass over the ages
+        (:func:`~qtheory.analysis._gittins_tab.interior_tabulated`, the arithmetic of
+        :meth:`_interior_numpy` point by point); the ages that meet a value off the tables
+        take the NumPy form."""
         a = np.asarray(a, dtype=float).ravel()
         if ea is None:
             ea, _, _ = self._ends(a)
+        if self._tab is None or not a.size:
+            return self._interior_numpy(a, ea)
+        e = tuple(_flat_to(np.asarray(q, dtype=float), a.shape) for q in ea)
+        best, bstar, need = self._interior_compiled(a, e)
+        if need.any():
+            idx = np.nonzero(need)[0]
+            best[idx], bstar[idx] = self._interior_numpy(a[idx], tuple(q[idx] for q in e))
+        return best, bstar
+
+    def _interior_compiled(self, a, e):
+        """``(value, b, need)`` of :meth:`interior` for a tabulated law by the compiled
+        kernel (``a`` 1-D, ``e`` its quantities, contiguous); ``need``: the ages it leaves
+        to the NumPy form (a value off the tables)."""
+        near = a + (a + self.med) * _ZNEAR
+        # the breakpoints' blocks of quanta that the NumPy form adds for this batch of ages
+        add_z = np.array([bool(up) or bool(np.any((z > a) & (z <= near)))
+                          for z, up in zip(self.bps, self._up)], dtype=bool)
+        add_l = np.zeros(self._inner.size, dtype=bool)
+        for t, i in enumerate(self._inner):
+            zl = self.bps[i] * _OML
+            add_l[t] = bool(self._corner[i]) or bool(
+                np.any((zl[None, :] > a[:, None]) & (zl[None, :] <= near[:, None])))
+        clip = (np.full(a.size, self.hi) if np.isfinite(self.hi)
+                else np.ascontiguousarray(self._far_ends(a, e), dtype=float))
+        best, bstar, ub, need = interior_tabulated(
+            a, *e, clip, _TAU, _OPZ, _OML, _ZNEAR, add_z, self._up, self._inner, add_l,
+            np.ascontiguousarray(self._corner[self._inner]), _FLAT, _BRENT_TOL, *self._tab)
+        searched = ~np.isnan(ub)
+        if searched.any():
+            bstar[searched] = a[searched] + np.exp(ub[searched])
+        return best, bstar, need
+
+    def _interior_numpy(self, a, ea):
+        """:meth:`interior` in NumPy, all ages at once (``a`` 1-D, ``ea`` its quantities)."""
         base = a + self.med
         d = base[:, None] * _TAU[None, :]
         b = a[:, None] + d
@@ -684,10 +724,10 @@ class _Law:
                 rows &= z <= near
                 if not rows.any():
                     continue
-            b = np.concatenate([b, np.where(rows, z * (1.0 + _ZREL)[None, :], b[:, -1:])],
+            b = np.concatenate([b, np.where(rows, z * _OPZ[None, :], b[:, -1:])],
                                axis=1)
         for i in self._inner:  # (no quantum ends best below the lower end)
-            zl = self.bps[i] * (1.0 - _ZLOW)[None, :]
+            zl = self.bps[i] * _OML[None, :]
             rows = zl > a[:, None]
             if not self._corner[i]:
                 rows &= zl <= near
