@@ -7,7 +7,8 @@ median of ``--repeats`` runs. The peer is FB's mean response time on a fresh que
 law, timed in the same run (a closed form through the law's partial moments). Target of the
 SOAP issue: any SOAP policy <= 200 ms per value at 1e-8 relative for continuous size laws.
 
-Usage: ``python validation/bench/bench_gittins.py [--repeats 3] [--out FILE] [--compare OLD]``;
+Usage: ``python validation/bench/bench_gittins.py [--repeats 3] [--out FILE] [--compare OLD]
+[--compare-note TEXT]``;
 ``--compare`` adds the cold time and value of an earlier results file of this script (for
 example one written before a change) and the relative difference of the values.
 """
@@ -116,7 +117,8 @@ TARGET_MS = 200.0
 
 
 def _read_results(path: Path) -> dict:
-    """``{(size, policy): (cold ms, value)}`` from a results file of this script."""
+    """``{(size, policy): (cold ms, value)}`` from a results file of this script (a row of
+    the second table keyed ``(size, "prediction: policy")``)."""
     out = {}
     for line in path.read_text().splitlines():
         if line.startswith("20") and "_stamp" not in out:
@@ -124,6 +126,8 @@ def _read_results(path: Path) -> dict:
         cells = [c.strip() for c in line.strip().strip("|").split("|")]
         if len(cells) == 7 and cells[6] in ("PASS", "FAIL"):
             out[(cells[0], cells[1])] = (float(cells[2]), float(cells[5]))
+        elif len(cells) == 8 and cells[7] in ("PASS", "FAIL"):
+            out[(cells[0], f"{cells[1]}: {cells[2]}")] = (float(cells[3]), float(cells[6]))
     return out
 
 
@@ -149,6 +153,8 @@ def main(argv=None) -> Path:
     ap.add_argument("--only", nargs="*", default=None, help="size names to run (default all)")
     ap.add_argument("--compare", type=Path, default=None,
                     help="an earlier results file of this script, shown alongside")
+    ap.add_argument("--compare-note", default="",
+                    help="what the compared file was run on (e.g. the code's revision)")
     args = ap.parse_args(argv)
     before = _read_results(args.compare) if args.compare else {}
     rows = []
@@ -204,15 +210,18 @@ def main(argv=None) -> Path:
             lines.append(f"| {r[0]} | {r[1]} | {r[2]} | {r[3]:.1f} | {r[4]:.1f} | {r[5]:.1f} | "
                          f"{r[6]!r} | {r[7]} |")
     if before:
-        lines += ["", f"Compared with `{args.compare.name}` ({before.pop('_stamp', '')}):", "",
-                  "| size | policy | before ms | now ms | speed-up | before value | "
+        note = f", {args.compare_note}" if args.compare_note else ""
+        lines += ["", f"Compared with `{args.compare.name}` ({before.pop('_stamp', '')}{note}):",
+                  "", "| size | policy | before ms | now ms | speed-up | before value | "
                   "abs(now / before - 1) |", "|---|---|---:|---:|---:|---:|---:|"]
-        for r in rows:
-            old = before.get((r[0], r[1]))
+        both = [(r[0], r[1], r[2], r[5]) for r in rows] + \
+            [(r[0], f"{r[1]}: {r[2]}", r[3], r[6]) for r in pred_rows]
+        for size, pol, ms, val in both:
+            old = before.get((size, pol))
             if old is None:
                 continue
-            lines.append(f"| {r[0]} | {r[1]} | {old[0]:.1f} | {r[2]:.1f} | {old[0] / r[2]:.1f} | "
-                         f"{old[1]!r} | {abs(r[5] / old[1] - 1):.1e} |")
+            lines.append(f"| {size} | {pol} | {old[0]:.1f} | {ms:.1f} | {old[0] / ms:.1f} | "
+                         f"{old[1]!r} | {abs(val / old[1] - 1):.1e} |")
     return _write(lines, rec, args.out)
 
 
