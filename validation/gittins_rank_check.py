@@ -29,7 +29,8 @@ there to 1e-11), the rank function within 1.1e-11 of it where the brute force fo
 minimum (2.3e-11 before); the brute
 force itself missed minima by up to 7.9e-7 in three laws (the search found lower values).
 The same figures again after the grid of ages came to approach every kink of the law
-(2026-12-05, ``gittins._NEAR_KINK``).
+(2026-12-05, ``gittins._NEAR_KINK``), and after the search of a tabulated law became one
+compiled call (2026-12-06, ``_gittins_tab.interior_tabulated``; about 4 minutes).
 The run before the search refined minima that do not tie with an end candidate showed a
 rank 1.6e-4 too high over ages 0.35471-0.35539 (hyperexponential sizes, exponential noise,
 bucket (2, inf)), now ``tests/test_gittins_crossings.py``.
