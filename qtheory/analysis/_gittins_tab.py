@@ -408,6 +408,17 @@ def section_tabulated(a, e0, e1, e2, e3, e4, lo, hi, flo, fhi, tol, ta, tb, c0, 
     return val, arg, need
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _two_least(k, v, values, k1, k2):  # pragma: no cover - compiled
+    """The indices ``(k1, k2)`` of the least and the next least value seen (-1: none yet)
+    after seeing ``v = values[k]``, the first among equals staying first."""
+    if k1 < 0 or v < values[k1]:
+        return k, k1
+    if k2 < 0 or v < values[k2]:
+        return k1, k
+    return k1, k2
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def interior_tabulated(a, e0, e1, e2, e3, e4, clip, tau, opz, oml, znear, add_z, up, inner,
                        add_l, corner, flat, tol, ta, tb, c0, m0, n0, c1, m1, n1, c2, m2, n2,
@@ -525,18 +536,10 @@ def interior_tabulated(a, e0, e1, e2, e3, e4, clip, tau, opz, oml, znear, add_z,
             if not (v <= Jv[k - 1] and v <= Jv[k + 1] and np.isfinite(v)
                     and B[k] > B[k - 1] and B[k] < law_hi):
                 continue
-            if k1 < 0 or v < Jv[k1]:
-                k2 = k1
-                k1 = k
-            elif k2 < 0 or v < Jv[k2]:
-                k2 = k
+            k1, k2 = _two_least(k, v, Jv, k1, k2)
             if abs(v - m_res) <= flat * abs(m_res) or abs(v - f4) <= flat * abs(f4):
                 continue
-            if t1 < 0 or v < Jv[t1]:
-                t2 = t1
-                t1 = k
-            elif t2 < 0 or v < Jv[t2]:
-                t2 = k
+            t1, t2 = _two_least(k, v, Jv, t1, t2)
         for q in range(4):
             k = (k1, k2, t1, t2)[q]
             if k < 0 or (q >= 2 and (k == k1 or k == k2)):
