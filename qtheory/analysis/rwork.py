@@ -197,14 +197,17 @@ def _pieces(analysis):
 
 
 def _mixed(analysis, r: np.ndarray):
-    """``(N(r), S(r))`` mixed over the classes at the bare levels ``r``."""
+    """``(N(r), S(r))`` mixed over the classes at the bare levels ``r``, each distinct level
+    once (the tanh-sinh nodes next to a cut round onto it: 12204 levels of GittinsBuckets(8
+    quantiles), 8254 distinct)."""
+    r, inv = np.unique(r, return_inverse=True)
     N, S = np.zeros(r.size), np.zeros(r.size)
     wait = np.ones(r.size, dtype=bool)
     for k, q in enumerate(analysis.probs):
         n_k, _, s_k = analysis._cross_work(k, r, wait, least=_LEAST)
         N += q * n_k
         S += q * s_k
-    return N, S
+    return N[inv], S[inv]
 
 
 def _work_target(analysis, r_min: float) -> float:
