@@ -409,3 +409,30 @@ def test_first_level_error_model_covers_a_slow_first_level():
     assert abs(value - ref) <= err + ref_err
     assert abs(value - soap) <= 1e-13 * soap
     assert err < 1e-11 * value + _RANK_FLOOR * value
+
+
+def test_repeated_levels_are_computed_once():
+    """The r-work integral's nodes next to a cut round onto it, so a batch of levels repeats
+    some (12204 levels, 8254 distinct, for GittinsBuckets of eight quantiles): the mixed work
+    functions and a class engine's exact path take each distinct level once, and a repeat
+    gets its level's values; against each level alone, within the level solver's last bits
+    (its grid depends on the batch)."""
+    from qtheory.analysis.rwork import _mixed
+
+    pred = qt.ExponentialPrediction()
+    size = qt.Weibull(0.5)
+    laws = [(0.4, PredictionBucket(size, pred, 0.0, 0.7)),
+            (0.6, PredictionBucket(size, pred, 0.7, np.inf))]
+    a = ClassRankAnalysis([(p, law, gittins_rank(law)) for p, law in laws])
+    r = np.geomspace(0.05, 20.0, 40)
+    rep = np.concatenate([r, r[::3], r[5:9]])
+    N, S = _mixed(a, rep)
+    assert np.array_equal(N[40:54], N[:40][::3]) and np.array_equal(S[40:54], S[:40][::3])
+    alone = np.array([_mixed(a, r[i:i + 1]) for i in range(r.size)])[:, :, 0]
+    assert np.allclose(N[:40], alone[:, 0], rtol=1e-14, atol=0)
+    assert np.allclose(S[:40], alone[:, 1], rtol=1e-14, atol=0)
+    fresh = ClassRankAnalysis([(p, law, gittins_rank(law)) for p, law in laws])
+    wait = np.ones(rep.size, dtype=bool)
+    n0, o0, s0 = fresh._exact_work(0, rep, wait)  # (no memo yet: each distinct level once)
+    assert np.array_equal(n0[40:54], n0[:40][::3]) and np.array_equal(o0[54:58], o0[5:9])
+    assert np.array_equal(s0[40:54], s0[:40][::3])
