@@ -664,7 +664,7 @@ class _Law:
         ``(value, b)``; ``inf`` where no interior quantum beats the ends of the grid.
         ``ea``: the quantities at ``a`` (:meth:`_ends`) when already known.
 
-        For a tabulated law, in one compiled pass over the ages
+        For a tabulated law, in one compiled call for all the ages
         (:func:`~qtheory.analysis._gittins_tab.interior_tabulated`, the arithmetic of
         :meth:`_interior_numpy` point by point); the ages that meet a value off the tables
         take the NumPy form."""

@@ -231,8 +231,8 @@ class ClassRankAnalysis:
             have_o = have_n & mo[i]
             N[have_n] = mN[i[have_n]]
             O0[have_o], S[have_o] = mO[i[have_o]], mS[i[have_o]]
-        # each distinct level once: the nodes of the r-work integral next to a cut at a
-        # critical value round onto it (771 levels of a bucket class there, 147 distinct)
+        # each distinct level once (quadrature nodes next to a cut at a critical value round
+        # onto it: 771 levels of a bucket class in the r-work integral, 147 distinct)
         new_n = ~have_n
         if np.any(new_n):
             u, inv = np.unique(val[new_n], return_inverse=True)
