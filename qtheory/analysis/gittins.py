@@ -684,15 +684,9 @@ class _Law:
         """``(value, b, need)`` of :meth:`interior` for a tabulated law by the compiled
         kernel (``a`` 1-D, ``e`` its quantities, contiguous); ``need``: the ages it leaves
         to the NumPy form (a value off the tables)."""
-        near = a + (a + self.med) * _ZNEAR
         # the breakpoints' blocks of quanta that the NumPy form adds for this batch of ages
-        add_z = np.array([bool(up) or bool(np.any((z > a) & (z <= near)))
-                          for z, up in zip(self.bps, self._up)], dtype=bool)
-        add_l = np.zeros(self._inner.size, dtype=bool)
-        for t, i in enumerate(self._inner):
-            zl = self.bps[i] * _OML
-            add_l[t] = bool(self._corner[i]) or bool(
-                np.any((zl[None, :] > a[:, None]) & (zl[None, :] <= near[:, None])))
+        added = np.array([rows is not None for _, rows in self._quanta_blocks(a)], dtype=bool)
+        add_z, add_l = added[:self.bps.size], added[self.bps.size:]
         clip = (np.full(a.size, self.hi) if np.isfinite(self.hi)
                 else np.ascontiguousarray(self._far_ends(a, e), dtype=float))
         best, bstar, ub, need = interior_tabulated(
@@ -703,37 +697,45 @@ class _Law:
             bstar[searched] = a[searched] + np.exp(ub[searched])
         return best, bstar, need
 
+    def _quanta_blocks(self, a):
+        """The blocks of quanta next to the breakpoints that :meth:`interior` adds to the grid
+        of the ages ``a`` (1-D): ``[(quanta (1 x m), rows), ...]``, one block past each
+        breakpoint, then one before each inner one, ``rows`` the mask of the ages that take
+        it (``None`` where none does: the block is left out; the other ages of a block that
+        is kept repeat their last quantum there, no new minimum and the same result).
+
+        Quanta ending just past a breakpoint above ``a`` (where the density may jump up: the
+        optimum can sit there, e.g. just below the lower end of the support) and just before
+        it (where J has a kink and may have its least value on either side: the base grid
+        alone is too coarse to bracket an optimum a hair below it). Where the density is
+        continuous at the breakpoint (a kink, J smooth to first order in b) the base grid
+        brackets the minima, except for ages so close below it that the quanta to it are
+        below its finest (1e-8 of a + median): there they are added too (leaving them out,
+        the rank of ages 1e-9 below such a kink came out up to 2.4e-10 high). No quantum
+        ends best below the lower end of the support (no block before it)."""
+        near = (a + (a + self.med) * _ZNEAR)[:, None]
+        out = []
+        for i, z in enumerate(self.bps):
+            rows = z > a[:, None]
+            if not self._up[i]:
+                rows &= z <= near
+            out.append((z * _OPZ[None, :], rows if self._up[i] or rows.any() else None))
+        for i in self._inner:
+            zl = self.bps[i] * _OML[None, :]
+            rows = zl > a[:, None]
+            if not self._corner[i]:
+                rows &= zl <= near
+            out.append((zl, rows if self._corner[i] or rows.any() else None))
+        return out
+
     def _interior_numpy(self, a, ea):
         """:meth:`interior` in NumPy, all ages at once (``a`` 1-D, ``ea`` its quantities)."""
         base = a + self.med
         d = base[:, None] * _TAU[None, :]
         b = a[:, None] + d
-        # quanta ending just past a breakpoint above a (where the density may jump up: the
-        # optimum can sit there, e.g. just below the lower end of the support)
-        # and just before it (where J has a kink and may have its least value on either
-        # side: the base grid alone is too coarse to bracket an optimum a hair below z).
-        # Where the density is continuous at z (a kink, J smooth to first order in b) the
-        # base grid brackets the minima, except for ages so close below z that the quanta
-        # to z are below its finest (1e-8 of a + median): there they are added too (leaving
-        # them out, the rank of ages 1e-9 below such a kink came out up to 2.4e-10 high).
-        # Rows without them repeat their last quantum (no new minimum, the same result).
-        near = (a + base * _ZNEAR)[:, None]
-        for i, z in enumerate(self.bps):
-            rows = z > a[:, None]
-            if not self._up[i]:
-                rows &= z <= near
-                if not rows.any():
-                    continue
-            b = np.concatenate([b, np.where(rows, z * _OPZ[None, :], b[:, -1:])],
-                               axis=1)
-        for i in self._inner:  # (no quantum ends best below the lower end)
-            zl = self.bps[i] * _OML[None, :]
-            rows = zl > a[:, None]
-            if not self._corner[i]:
-                rows &= zl <= near
-                if not rows.any():
-                    continue
-            b = np.concatenate([b, np.where(rows, zl, b[:, -1:])], axis=1)
+        for quanta, rows in self._quanta_blocks(a):
+            if rows is not None:
+                b = np.concatenate([b, np.where(rows, quanta, b[:, -1:])], axis=1)
         b.sort(axis=1)
         if np.isfinite(self.hi):
             b = np.minimum(b, self.hi)
