@@ -414,9 +414,9 @@ def test_first_level_error_model_covers_a_slow_first_level():
 def test_repeated_levels_are_computed_once():
     """The r-work integral's nodes next to a cut round onto it, so a batch of levels repeats
     some (12204 levels, 8254 distinct, for GittinsBuckets of eight quantiles): the mixed work
-    functions and a class engine's exact path take each distinct level once, and a repeat
-    gets its level's values; against each level alone, within the level solver's last bits
-    (its grid depends on the batch)."""
+    functions take each distinct level once, and a repeat gets its level's values; against
+    each level alone, within the level solver's last bits (its grid depends on the batch).
+    A class engine's exact path gives a repeated level the same values too."""
     from qtheory.analysis.rwork import _mixed
 
     pred = qt.ExponentialPrediction()
@@ -433,6 +433,6 @@ def test_repeated_levels_are_computed_once():
     assert np.allclose(S[:40], alone[:, 1], rtol=1e-14, atol=0)
     fresh = ClassRankAnalysis([(p, law, gittins_rank(law)) for p, law in laws])
     wait = np.ones(rep.size, dtype=bool)
-    n0, o0, s0 = fresh._exact_work(0, rep, wait)  # (no memo yet: each distinct level once)
+    n0, o0, s0 = fresh._exact_work(0, rep, wait)  # (no memo yet)
     assert np.array_equal(n0[40:54], n0[:40][::3]) and np.array_equal(o0[54:58], o0[5:9])
     assert np.array_equal(s0[40:54], s0[:40][::3])

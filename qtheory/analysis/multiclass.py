@@ -231,17 +231,12 @@ class ClassRankAnalysis:
             have_o = have_n & mo[i]
             N[have_n] = mN[i[have_n]]
             O0[have_o], S[have_o] = mO[i[have_o]], mS[i[have_o]]
-        # each distinct level once (quadrature nodes next to a cut at a critical value round
-        # onto it: 771 levels of a bucket class in the r-work integral, 147 distinct)
         new_n = ~have_n
         if np.any(new_n):
-            u, inv = np.unique(val[new_n], return_inverse=True)
-            N[new_n] = e._new_work(_bare(u))[inv]
+            N[new_n] = e._new_work(_bare(val[new_n]))
         new_o = wait & ~have_o
         if np.any(new_o):
-            u, inv = np.unique(val[new_o], return_inverse=True)
-            o0, s2 = e._old_work(_bare(u))
-            O0[new_o], S[new_o] = o0[inv], s2[inv]
+            O0[new_o], S[new_o] = e._old_work(_bare(val[new_o]))
         # keep every value, its old work where known
         got_o = have_o | new_o
         if memo is not None and memo[0].size:
