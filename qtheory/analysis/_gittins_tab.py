@@ -453,10 +453,14 @@ def interior_tabulated(a, e0, e1, e2, e3, e4, clip, tau, opz, oml, znear, add_z,
     bstar = np.full(n, np.nan)
     ustar = np.full(n, np.nan)
     need = np.zeros(n, dtype=np.bool_)
-    # the grid of each age (sorted, clipped) and J at its distinct quanta
+    # the grid of each age (sorted, clipped) and J at its distinct quanta (``pj``: the
+    # evaluation of each grid entry, a repeat taking its run's first)
     Bm = np.empty((n, width))
     nbs = np.empty(n, dtype=np.int64)
-    total = 0
+    pj = np.empty((n, width), dtype=np.int64)
+    pa = np.empty(n * width, dtype=np.int64)
+    pb = np.empty(n * width)
+    m = 0
     for i in range(n):
         ai = a[i]
         base = ai + med
@@ -492,31 +496,23 @@ def interior_tabulated(a, e0, e1, e2, e3, e4, clip, tau, opz, oml, znear, add_z,
         nbs[i] = nb
         for k in range(nb):
             if k == 0 or row[k] != row[k - 1]:
-                total += 1
-    pa = np.empty(total, dtype=np.int64)
-    pb = np.empty(total)
-    m = 0
-    for i in range(n):
-        for k in range(nbs[i]):
-            if k == 0 or Bm[i, k] != Bm[i, k - 1]:
                 pa[m] = i
-                pb[m] = Bm[i, k]
+                pb[m] = row[k]
                 m += 1
+            pj[i, k] = m - 1
+    pa = pa[:m]
+    pb = pb[:m]
     vals, off = j_tabulated(a[pa], e0[pa], e1[pa], e2[pa], e3[pa], e4[pa], pb, ta, tb, c0, m0,
                             n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, lo, hi, tmin, tmax, mass,
                             mean, da, db, dc, dm, dn, med, m1st, law_hi, z_end, bps, bp_loc, gx,
                             gw, g8x, g8w, g4x, g4w, tiny_window)
     Jm = np.empty((n, width))
-    m = 0
     for i in range(n):
         for k in range(nbs[i]):
-            if k == 0 or Bm[i, k] != Bm[i, k - 1]:
-                Jm[i, k] = vals[m]
-                if off[m]:
-                    need[i] = True
-                m += 1
-            else:  # a repeat takes its run's first value
-                Jm[i, k] = Jm[i, k - 1]
+            Jm[i, k] = vals[pj[i, k]]
+    for q in range(m):
+        if off[q]:
+            need[pa[q]] = True
     # the candidates of each age (the two least interior local minima, first come first
     # among equals, and the two least that tie with neither end candidate), in that order
     c_age = np.empty(4 * n, dtype=np.int64)
@@ -660,21 +656,18 @@ def interior_tabulated(a, e0, e1, e2, e3, e4, clip, tau, opz, oml, znear, add_z,
             bstar[i] = bb
             ustar[i] = uu
     # quanta ending at the breakpoints
+    qa = np.empty(n * nbp, dtype=np.int64)
+    qz = np.empty(n * nbp)
     nq = 0
     for i in range(n):
         for j in range(nbp):
             if bps[j] > a[i] and not need[i]:
+                qa[nq] = i
+                qz[nq] = bps[j]
                 nq += 1
     if nq:
-        qa = np.empty(nq, dtype=np.int64)
-        qz = np.empty(nq)
-        m = 0
-        for i in range(n):
-            for j in range(nbp):
-                if bps[j] > a[i] and not need[i]:
-                    qa[m] = i
-                    qz[m] = bps[j]
-                    m += 1
+        qa = qa[:nq]
+        qz = qz[:nq]
         jq, off = j_tabulated(a[qa], e0[qa], e1[qa], e2[qa], e3[qa], e4[qa], qz, ta, tb, c0,
                               m0, n0, c1, m1, n1, c2, m2, n2, c3, m3, n3, lo, hi, tmin, tmax,
                               mass, mean, da, db, dc, dm, dn, med, m1st, law_hi, z_end, bps,
