@@ -183,6 +183,9 @@ _GK_LEVEL = 0
 # a finite piece in the level on one side of 0 over more than this factor is cut
 # geometrically (_geometric_cuts)
 _R_SPAN = 16.0
+# a bound of the ranks' range (SOAPAnalysis._rank_range) and a breakpoint in the level
+# within this times their magnitude of each other are taken as the same level
+_RANGE_TIE = 64.0 * np.finfo(float).eps
 # the noise quadrature of the tagged job's measures (nu, mu) splits only where their x-cells
 # change (the tagged boundaries), that of the other-job functions (N, O0, S) only where theirs
 # do, and a pass computing all five at the same nodes at both
@@ -199,6 +202,31 @@ def _piece_count(pts) -> float:
     if pts is None or pts.shape[1] == 0:
         return 1.0
     return 2.0 + float(np.mean(np.count_nonzero(np.diff(pts, axis=1) > 0, axis=1)))
+
+
+def _affine_extreme(cx: float, cy: float, c0: float, xs: tuple, zs: tuple,
+                    upper: bool) -> float:
+    """The least (``upper``: the greatest) value of ``cx x + cy y + c0`` over the sizes
+    ``x`` in ``xs = (lo, hi)`` (``0 <= lo``, ``hi`` may be inf) and keys ``y = x z`` with
+    ``z`` in ``zs = (zlo, zhi)`` (``zhi`` may be inf): the function is ``x (cx + cy z) + c0``,
+    linear in z for each x and then in x, so its extremes are at the ends (-inf or inf where
+    it is unbounded).
+
+    Examples
+    --------
+    >>> _affine_extreme(-1.0, 1.0, 0.0, (0.2, 50.0), (0.0, np.inf), upper=False)  # y - x
+    -50.0
+    >>> _affine_extreme(-1.0, 1.0, 0.0, (0.2, 50.0), (0.0, np.inf), upper=True)
+    inf
+    """
+    with np.errstate(invalid="ignore"):
+        slopes = [cx + (0.0 if cy == 0 else cy * z) for z in zs]
+    g = max(slopes) if upper else min(slopes)
+    if g == 0:
+        return c0
+    # x g is extreme at hi where g has the sign sought, else at lo (lo >= 0 is finite)
+    x = xs[1] if (g > 0) == upper else xs[0]
+    return g * x + c0
 
 
 def _kept_columns(cols, lo, hi) -> list[int]:
@@ -1692,17 +1720,76 @@ class SOAPAnalysis:
         return out
 
     def _initial_pieces(self):
-        """The pieces between the breakpoints in the level, and the two half-lines beyond.
-        The finite ones are first taken by the 15-point Gauss-Kronrod rule
-        (:data:`_GK_LEVEL`)."""
+        """The pieces between the breakpoints in the level, and the two half-lines beyond,
+        less those outside the ranks' range (:meth:`_rank_range`). The finite ones are first
+        taken by the 15-point Gauss-Kronrod rule (:data:`_GK_LEVEL`)."""
         pts = self._r_breakpoints()
-        pieces = [("L", pts[0], pts[0])]
-        finite = [("F", a, b) for a, b in zip(*_geometric_cuts(pts))]
+        # pieces where no rank lies carry an integrand of 0: left out (_rank_range)
+        # (up to rounding: a breakpoint and a bound that are the same level, computed by
+        # different arithmetic, count as equal)
+        low, high = self._rank_range()
+        low += _RANGE_TIE * max(1.0, abs(low)) if np.isfinite(low) else 0.0
+        high -= _RANGE_TIE * max(1.0, abs(high)) if np.isfinite(high) else 0.0
+        pieces = [("L", pts[0], pts[0])] if low < pts[0] else []
+        finite = [("F", a, b) for a, b in zip(*_geometric_cuts(pts)) if b > low and a < high]
         if self.gauss_kronrod_first:
             self._gk_start.update(finite)
         pieces += finite
-        pieces.append(("R", pts[-1], pts[-1]))
+        if high > pts[-1]:
+            pieces.append(("R", pts[-1], pts[-1]))
         return pieces
+
+    def _rank_range(self) -> tuple[float, float]:
+        """``(low, high)``: bounds on every finite rank a job can have, so on the levels
+        where the tagged job's measures nu and mu can be nonzero (they live on values of
+        the rank: its worst future rank is a supremum of them). Pieces of the level axis
+        outside carry an integrand of exactly 0, and :meth:`_initial_pieces` leaves them
+        out (bounded Pareto sizes with exponential noise and the bench's 4-segment rank:
+        the half-line below the least breakpoint took 113 of 783 levels, for 0).
+
+        Each segment's rank ``V + slope (a - S)`` over its ages ``S <= a < min(E, x)`` is
+        at least ``V`` for ``slope >= 0`` and at least ``max(V + slope (E - S), V + slope
+        (x - S))`` for ``slope < 0`` (at most likewise), each term affine in (size, key),
+        bounded over the size law's support and the keys the noise allows
+        (:func:`_affine_extreme`); the initial rank at age 0 counts too, a -inf rank
+        (an atom, not a density) does not. With overhead segments (a completion age past
+        the size) no bounds: ``(-inf, inf)``."""
+        if self.rank.has_overhead:
+            return -np.inf, np.inf
+        xs = tuple(float(v) for v in self.size.support)
+        zs = tuple(float(v) for v in self.prediction.noise_support) if self._noisy \
+            else (1.0, 1.0)
+
+        def ext(f, upper):
+            return _affine_extreme(*f, xs, zs, upper)
+
+        low, high = np.inf, -np.inf
+        for br in self.rank.branches:
+            for sg in br.segments:
+                (vx, v0), (sx, s0), (ex, e0), sl = sg.value, sg.start, sg.end, sg.slope
+                if np.isinf(v0):  # a -inf rank (constant)
+                    continue
+                at_v = (0.0, vx, v0)
+                at_x = (sl, vx - sl * sx, v0 - sl * s0)  # V + slope (x - S)
+                at_e = (0.0, vx + sl * (ex - sx), v0 + sl * (e0 - s0)) \
+                    if np.isfinite(e0) else None  # V + slope (E - S)
+                if sl >= 0:
+                    lo_j = ext(at_v, False)
+                else:
+                    lo_j = ext(at_x, False)
+                    if at_e is not None:
+                        lo_j = max(lo_j, ext(at_e, False))
+                if sl <= 0:
+                    hi_j = ext(at_v, True)
+                else:
+                    hi_j = ext(at_x, True)
+                    if at_e is not None:
+                        hi_j = min(hi_j, ext(at_e, True))
+                low, high = min(low, lo_j), max(high, hi_j)
+            if br.initial is not None and np.isfinite(br.initial[1]):
+                at_i = (0.0, *br.initial)
+                low, high = min(low, ext(at_i, False)), max(high, ext(at_i, True))
+        return low, high
 
     def _scale_r(self):
         return self.size.scale * (self.prediction.noise_median if self._noisy else 1.0)

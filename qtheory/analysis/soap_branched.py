@@ -305,6 +305,11 @@ class BranchedSOAP(SOAPAnalysis):
                 out.append(v)
         return out
 
+    def _rank_range(self):
+        """The classes' rank ranges, joined (each on its own class law)."""
+        ranges = [engine._rank_range() for _, engine, _ in self.classes]
+        return min(lo for lo, _ in ranges), max(hi for _, hi in ranges)
+
     def _scale_r(self):
         scales = [engine._scale_r() for _, engine, _ in self.classes]
         return float(np.median(scales))
