@@ -672,3 +672,44 @@ def test_incomplete_gamma_laws_give_three_orders_in_one_pass():
                                                     else [0.0, 0.0, 0.0])
         assert law.moments012(np.ones((2, 3)))[2].shape == (2, 3)
         assert isinstance(law.moments012(1.0)[1], float)
+
+
+def test_moments012_sides_is_each_side_bit_for_bit():
+    """moments012_sides (the SOAP engine's cell moments: each point on its side, one pass
+    for the laws with compiled moments012) against moments012 of each side's points, bit for
+    bit: BoundedPareto, Exponential, HyperExponential, Weibull (compiled orders and shape 2's
+    one at a time), a prediction bucket's tables, Lognormal (the generic path); zeros and
+    totals at codes 2 and 3; the edge codes of the SOAP engine's compiled edge_sides."""
+    import qtheory as qt
+    from qtheory.analysis._soap_kernels import edge_sides
+    from qtheory.distributions.posterior import PredictionBucket
+
+    rng = np.random.default_rng(11)
+    laws = [BoundedPareto(1.5, 0.2, 50.0), BoundedPareto(0.3, 1e-3, 1e3),
+            Exponential(mean=0.3), HyperExponential(means=(0.1, 1.0, 30.0), probs=(0.5, 0.3, 0.2)),
+            Weibull(shape=0.5, scale=1.0), Weibull(shape=2.0, scale=1.0),
+            PredictionBucket(Exponential(mean=1.0), qt.ExponentialPrediction(), 0.5, 2.0),
+            qt.Lognormal(mu=0.0, sigma=1.0)]
+    for law in laws:
+        lo, hi = law.support
+        x = np.concatenate([law.scale * np.exp(rng.normal(0.0, 2.0, 20000)),
+                            [lo, hi, 0.0, np.inf, np.nan, law.scale]])
+        x = x[np.isfinite(x) | np.isnan(x)] if hi == np.inf else x
+        side = edge_sides(x, float(lo), float(hi), float(law.scale))
+        inside = (x > lo) & (x < hi)
+        assert np.array_equal(side[inside], np.where(x[inside] <= law.scale, 0, 1))
+        assert np.all(side[~inside] >= 2)
+        tot = np.array([law.moment(k) for k in (0, 1, 2)])
+        with np.errstate(all="ignore"):
+            got = law.moments012_sides(x, side, tot)
+        for code, tail in ((0, False), (1, True)):
+            at = side == code
+            with np.errstate(all="ignore"):
+                want = law.moments012(x[at], tail)
+            for k in range(3):
+                assert np.array_equal(got[k, at], want[k], equal_nan=True), (law, k, tail)
+        assert np.all(got[:, side == 2] == 0.0)
+        assert np.array_equal(got[:, side == 3], np.broadcast_to(tot[:, None],
+                                                                 (3, int(np.sum(side == 3)))))
+    with pytest.raises(ValueError, match="side"):
+        laws[0].moments012_sides(np.ones(3), np.zeros(2, np.int8), np.ones(3))

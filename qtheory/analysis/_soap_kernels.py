@@ -26,8 +26,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-__all__ = ["crossing_points", "kept_columns", "other_cells", "piece_sums", "root_columns",
-           "sorted_edges", "tagged_sums", "tagged_terms"]
+__all__ = ["crossing_points", "edge_sides", "kept_columns", "other_cells", "piece_sums",
+           "root_columns", "sorted_edges", "tagged_sums", "tagged_terms"]
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -733,6 +733,28 @@ def kept_columns(cols, lo, hi):  # pragma: no cover - compiled
             keep[nk] = k
             nk += 1
     return keep[:nk]
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def edge_sides(x, lo, hi, med):  # pragma: no cover - compiled
+    """The side of each cell edge ``x`` (1-D) whose one-sided moment the SOAP engine takes
+    (``soap._Moments``; the codes of ``SizeDistribution.moments012_sides``): inside the
+    support ``(lo, hi)``, 0 (the partial moment) at or below the median ``med``, 1 (the tail
+    moment) above it; at or beyond a support end, 3 (the total) where that side's moment is
+    the whole law's (the partial moment at ``hi`` and above, the tail moment at ``lo`` and
+    below), else 2 (zero); NaN 2."""
+    n = x.size
+    out = np.empty(n, np.int8)
+    for i in range(n):
+        v = x[i]
+        low = v <= med
+        if v > lo and v < hi:
+            out[i] = 0 if low else 1
+        elif (v <= lo and not low) or (v >= hi and low):
+            out[i] = 3
+        else:
+            out[i] = 2
+    return out
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

@@ -108,6 +108,7 @@ from ..predictions import PredictionModel
 from ..rank import RankFunction
 from ._soap_kernels import (
     crossing_points,
+    edge_sides,
     kept_columns,
     other_cells,
     piece_sums,
@@ -446,7 +447,13 @@ class _Moments:
     ``edges`` (rows x columns, sorted per row) start at the support's lower end and
     end at its upper end. Each interior edge gets one evaluation: E[X^k; X <= e] at or
     below the median, E[X^k; X > e] above it (so neither is a difference of nearly
-    equal numbers); edges at the support ends need none.
+    equal numbers); edges at the support ends need none. Orders 0, 1 and 2 come in one
+    call for all edges, each on its side (:meth:`~qtheory.distributions.base.
+    SizeDistribution.moments012_sides`, sides coded by the compiled
+    :func:`~qtheory.analysis._soap_kernels.edge_sides`): laws with compiled moments write
+    them in one pass, with no gathering of each side's edges and scattering back (the
+    bench's 4-segment rank with exponential noise, the first batch of levels: 86000 rows
+    of hyperexponential sizes 20.9 -> 12.6 ms, 165000 of bounded Pareto 39.9 -> 28.8 ms).
     """
 
     def __init__(self, size: SizeDistribution, edges: np.ndarray):
@@ -455,15 +462,10 @@ class _Moments:
         med = size.scale
         # the inner columns, one contiguous row per column
         self._mid = np.ascontiguousarray(edges[:, 1:-1].T)
-        flat = self._mid.ravel()
-        interior = (flat > lo) & (flat < hi)
-        low = flat <= med
-        self._lower = np.flatnonzero(interior & low)
-        self._upper = np.flatnonzero(interior & ~low)
-        self._e_lower, self._e_upper = flat[self._lower], flat[self._upper]
-        # edges at a support end on the side whose one-sided moment is the total (none
-        # unless the median is outside the support)
-        self._total_at = np.flatnonzero(((flat <= lo) & ~low) | ((flat >= hi) & low))
+        # each inner edge's side: 0 partial, 1 tail, 2 zero, 3 the total (at a support end
+        # on the side whose one-sided moment is the total: none unless the median is
+        # outside the support)
+        self._side = edge_sides(self._mid.reshape(-1), float(lo), float(hi), float(med))
         self.low_side = edges <= med
         # the outer columns are constant: their one-sided moment is 0 or the total
         self._end_total = (bool(lo > med), bool(hi <= med))
@@ -474,25 +476,22 @@ class _Moments:
         edges at or below the median and E[X^k; X > e] above it."""
         if k not in self._cache:
             s = self.size
-            # the orders 0, 1 and 2 together (a law may share work between them:
-            # SizeDistribution.moments012), any other alone
-            orders = (0, 1, 2) if k in (0, 1, 2) else (k,)
-            vals = {j: np.zeros(self._mid.size) for j in orders}
-            for idx, e, tail in ((self._lower, self._e_lower, False),
-                                 (self._upper, self._e_upper, True)):
-                if not idx.size:
-                    continue
-                if len(orders) == 3:
-                    got = s.moments012(e, tail)
-                else:
-                    got = [(s.tail_moment if tail else s.partial_moment)(k, e)]
-                for j, g in zip(orders, got):
-                    vals[j][idx] = g
-            for j in orders:
-                total = s.moment(j)
-                if self._total_at.size:
-                    vals[j][self._total_at] = total
-                self._cache[j] = (vals[j].reshape(self._mid.shape), total)
+            flat = self._mid.reshape(-1)
+            if k in (0, 1, 2):
+                # the orders 0, 1 and 2 together (a law may share work between them)
+                tot = np.array([s.moment(j) for j in (0, 1, 2)], float)
+                out = s.moments012_sides(flat, self._side, tot)
+                for j in (0, 1, 2):
+                    self._cache[j] = (out[j].reshape(self._mid.shape), float(tot[j]))
+            else:
+                total = s.moment(k)
+                v = np.zeros(flat.size)
+                for code, f in ((0, s.partial_moment), (1, s.tail_moment)):
+                    idx = np.flatnonzero(self._side == code)
+                    if idx.size:
+                        v[idx] = f(k, flat[idx])
+                v[self._side == 3] = total
+                self._cache[k] = (v.reshape(self._mid.shape), total)
         return self._cache[k]
 
     def column(self, k: int, j: int, idx):

@@ -515,6 +515,33 @@ def _clenshaw3(ca, cb, cc, j, u):  # pragma: no cover - compiled
     return a0 + a1 * u, b0 + b1 * u, c0 + c1 * u
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _moments3_point(xi, i, j, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, tmax,
+                    mass, mom0, mom1, mom2, tail, out, need):  # pragma: no cover - compiled
+    """:func:`moments3_lookup` at one point ``xi`` into ``out[:, i]`` and ``need[:, i]``
+    (``j`` the panel hint); returns the panel."""
+    # (each order written out: a loop over a tuple of the tables compiled to twice the time)
+    if _in_tables(xi, lo, hi, tmin, tmax):
+        j = _panel_of(xi, a, j)
+        aj = a[j]
+        bj = b[j]
+        s0, s1, s2 = _clenshaw3(c0, c1, c2, j, _panel_u(xi, aj, bj))
+        out[0, i], need[0, i] = _table_value(_value(m0[j], n0[j], s0, xi, aj, bj), mass,
+                                             mom0, False)
+        out[1, i], need[1, i] = _table_value(_value(m1[j], n1[j], s1, xi, aj, bj), mass,
+                                             mom1, False)
+        out[2, i], need[2, i] = _table_value(_value(m2[j], n2[j], s2, xi, aj, bj), mass,
+                                             mom2, False)
+    else:  # NaN, beyond the support or the panels
+        out[0, i], need[0, i], j = _one_moment(xi, j, a, b, c0, m0, n0, lo, hi, tmin,
+                                               tmax, mass, mom0, tail, False)
+        out[1, i], need[1, i], j = _one_moment(xi, j, a, b, c1, m1, n1, lo, hi, tmin,
+                                               tmax, mass, mom1, tail, False)
+        out[2, i], need[2, i], j = _one_moment(xi, j, a, b, c2, m2, n2, lo, hi, tmin,
+                                               tmax, mass, mom2, tail, False)
+    return j
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, tmax, mass,
                     mom0, mom1, mom2, tail):  # pragma: no cover - compiled (tested by callers)
@@ -529,31 +556,39 @@ def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, t
     n_need = np.zeros(3, np.int64)
     j = 0
     for i in range(n):
-        xi = x[i]
-        # (each order written out: a loop over a tuple of the tables compiled to twice the
-        # time)
-        if _in_tables(xi, lo, hi, tmin, tmax):
-            j = _panel_of(xi, a, j)
-            aj = a[j]
-            bj = b[j]
-            s0, s1, s2 = _clenshaw3(c0, c1, c2, j, _panel_u(xi, aj, bj))
-            out[0, i], need[0, i] = _table_value(_value(m0[j], n0[j], s0, xi, aj, bj), mass,
-                                                 mom0, False)
-            out[1, i], need[1, i] = _table_value(_value(m1[j], n1[j], s1, xi, aj, bj), mass,
-                                                 mom1, False)
-            out[2, i], need[2, i] = _table_value(_value(m2[j], n2[j], s2, xi, aj, bj), mass,
-                                                 mom2, False)
-        else:  # NaN, beyond the support or the panels
-            out[0, i], need[0, i], j = _one_moment(xi, j, a, b, c0, m0, n0, lo, hi, tmin,
-                                                   tmax, mass, mom0, tail, False)
-            out[1, i], need[1, i], j = _one_moment(xi, j, a, b, c1, m1, n1, lo, hi, tmin,
-                                                   tmax, mass, mom1, tail, False)
-            out[2, i], need[2, i], j = _one_moment(xi, j, a, b, c2, m2, n2, lo, hi, tmin,
-                                                   tmax, mass, mom2, tail, False)
+        j = _moments3_point(x[i], i, j, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi,
+                            tmin, tmax, mass, mom0, mom1, mom2, tail, out, need)
         for k in range(3):
             if need[k, i]:
                 n_need[k] += 1
     return out, need, n_need
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def moments3_lookup_sides(x, side, out, need, start, stop, a, b, lc0, lm0, ln0, lc1, lm1,
+                          ln1, lc2, lm2, ln2, uc0, um0, un0, uc1, um1, un1, uc2, um2, un2, lo,
+                          hi, tmin, tmax, mass, mom0, mom1, mom2):  # pragma: no cover
+    """:func:`moments3_lookup` at the points ``start:stop`` of ``x``, each on its side
+    (``side``: 0 the partial moments, tables ``lc0, lm0, ln0``...; 1 the tail moments,
+    ``uc0, um0, un0``...; 2 zeros; 3 the full moments), into ``out[:, start:stop]`` and
+    ``need[:, start:stop]`` (the points left to the caller); each point's numbers those of
+    the one-sided call."""
+    j = 0
+    for i in range(start, stop):
+        code = side[i]
+        if code == 0:
+            j = _moments3_point(x[i], i, j, a, b, lc0, lm0, ln0, lc1, lm1, ln1, lc2, lm2,
+                                ln2, lo, hi, tmin, tmax, mass, mom0, mom1, mom2, False, out,
+                                need)
+        elif code == 1:
+            j = _moments3_point(x[i], i, j, a, b, uc0, um0, un0, uc1, um1, un1, uc2, um2,
+                                un2, lo, hi, tmin, tmax, mass, mom0, mom1, mom2, True, out,
+                                need)
+        else:
+            out[0, i] = mom0 if code == 3 else 0.0
+            out[1, i] = mom1 if code == 3 else 0.0
+            out[2, i] = mom2 if code == 3 else 0.0
+            need[0, i] = need[1, i] = need[2, i] = False
 
 
 @njit(cache=True, error_model="numpy", inline="always")

@@ -18,7 +18,7 @@ import numpy as np
 from mpmath import mp
 from scipy import special
 
-from .._threads import concat_chunks
+from .._threads import concat_chunks, map_chunks
 from .base import (
     HalfLineLaw,
     SizeDistribution,
@@ -28,6 +28,7 @@ from .base import (
     check_positive,
     check_probs,
     finish,
+    sides_args,
     to_array,
 )
 from .gamma_family import (
@@ -38,6 +39,7 @@ from .gamma_family import (
     Weibull,
     _incgamma_moment,
     exp_mixture_012,
+    exp_mixture_012_sides,
     exp_mixture_between,
 )
 from .heavy_tailed import BoundedPareto, Lognormal, Pareto
@@ -135,6 +137,13 @@ class Exponential(ExpOfPowerTail, IncompleteGammaMoments, HalfLineLaw):
         return _exp_mixture_moments(x, np.array([self._m]), np.ones(1),
                                     np.array([self._const(1.0)]), np.array([self._const(2.0)]),
                                     tail)
+
+    def moments012_sides(self, x, side, tot) -> np.ndarray:
+        """:meth:`moments012` on each point's side, in one compiled pass
+        (:meth:`SizeDistribution.moments012_sides
+        <qtheory.distributions.base.SizeDistribution.moments012_sides>`)."""
+        return _exp_mixture_sides(x, side, tot, np.array([self._m]), np.ones(1),
+                                  np.array([self._const(1.0)]), np.array([self._const(2.0)]))
 
     def prob_between(self, a, b) -> np.ndarray:
         """``P(a < X <= b)`` as :meth:`SizeDistribution.prob_between
@@ -319,6 +328,19 @@ def _exp_mixture_moments(x, means, probs, const1, const2, tail: bool) -> tuple:
     return tuple(v.reshape(x.shape) for v in out)
 
 
+def _exp_mixture_sides(x, side, tot, means, probs, const1, const2) -> np.ndarray:
+    """:meth:`~qtheory.distributions.base.SizeDistribution.moments012_sides` of a mixture
+    of exponentials in one compiled pass
+    (:func:`~qtheory.distributions.gamma_family.exp_mixture_012_sides`, on threads for many
+    points), each point's numbers those of :func:`_exp_mixture_moments` on its side."""
+    x, side, tot, out = sides_args(x, side, tot)
+    means, probs, const1, const2 = (np.ascontiguousarray(v, float)
+                                    for v in (means, probs, const1, const2))
+    map_chunks(lambda s: exp_mixture_012_sides(x, side, tot, out, s.start, s.stop, means,
+                                               probs, const1, const2), x.size)
+    return out
+
+
 # ---------------------------------------------------------------------------------
 class HyperExponential(HalfLineLaw):
     """Mixture of exponentials: with probability ``probs[i]``, exponential of mean ``means[i]``.
@@ -411,6 +433,13 @@ class HyperExponential(HalfLineLaw):
         :meth:`partial_moment` and :meth:`tail_moment`."""
         return _exp_mixture_moments(x, self._means, self._probs, self._consts(1.0),
                                     self._consts(2.0), tail)
+
+    def moments012_sides(self, x, side, tot) -> np.ndarray:
+        """:meth:`moments012` on each point's side, in one compiled pass
+        (:meth:`SizeDistribution.moments012_sides
+        <qtheory.distributions.base.SizeDistribution.moments012_sides>`)."""
+        return _exp_mixture_sides(x, side, tot, self._means, self._probs, self._consts(1.0),
+                                  self._consts(2.0))
 
     def prob_between(self, a, b) -> np.ndarray:
         """``P(a < X <= b)`` as :meth:`SizeDistribution.prob_between

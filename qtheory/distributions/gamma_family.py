@@ -15,7 +15,7 @@ from mpmath import mp
 from numba import njit
 from scipy import special
 
-from .._threads import concat_chunks
+from .._threads import concat_chunks, map_chunks
 from .base import (
     HalfLineLaw,
     as_generator,
@@ -23,6 +23,7 @@ from .base import (
     check_order,
     check_positive,
     finish,
+    sides_args,
     to_array,
 )
 
@@ -106,6 +107,36 @@ def _gamma_int(n, y, upper):  # pragma: no cover - compiled (tested through the 
     return out
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _mix012_point(xi, means, probs, const1, const2, tail, cut2, cut3, out,
+                  i):  # pragma: no cover - compiled
+    """The three moments of :func:`exp_mixture_012` at one point ``xi`` into ``out[:, i]``."""
+    if xi != xi:
+        out[0, i] = out[1, i] = out[2, i] = np.nan
+        return
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    for c in range(means.size):
+        y = max(xi, 0.0) / means[c]
+        e = np.exp(-y)
+        if tail:
+            s0 += probs[c] * e
+            zero = y == np.inf
+        else:
+            s0 += probs[c] * -np.expm1(-y)
+            zero = y == 0.0
+        if zero:
+            s1 += 0.0
+            s2 += 0.0
+        else:
+            s1 += const1[c] * _gamma_int_e(2, y, e, tail, cut2)
+            s2 += const2[c] * _gamma_int_e(3, y, e, tail, cut3)
+    out[0, i] = s0
+    out[1, i] = s1
+    out[2, i] = s2
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def exp_mixture_012(x, means, probs, const1, const2, tail):  # pragma: no cover - compiled
     """Partial moments of orders 0, 1 and 2 (tail moments with ``tail``) of a mixture of
@@ -120,32 +151,46 @@ def exp_mixture_012(x, means, probs, const1, const2, tail):  # pragma: no cover 
     cut2 = _series_cut(2)
     cut3 = _series_cut(3)
     for i in range(n):
-        xi = x[i]
-        if xi != xi:
-            out[0, i] = out[1, i] = out[2, i] = np.nan
-            continue
-        s0 = 0.0
-        s1 = 0.0
-        s2 = 0.0
-        for c in range(means.size):
-            y = max(xi, 0.0) / means[c]
-            e = np.exp(-y)
-            if tail:
-                s0 += probs[c] * e
-                zero = y == np.inf
-            else:
-                s0 += probs[c] * -np.expm1(-y)
-                zero = y == 0.0
-            if zero:
-                s1 += 0.0
-                s2 += 0.0
-            else:
-                s1 += const1[c] * _gamma_int_e(2, y, e, tail, cut2)
-                s2 += const2[c] * _gamma_int_e(3, y, e, tail, cut3)
-        out[0, i] = s0
-        out[1, i] = s1
-        out[2, i] = s2
+        _mix012_point(x[i], means, probs, const1, const2, tail, cut2, cut3, out, i)
     return out
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def exp_mixture_012_sides(x, side, tot, out, start, stop, means, probs, const1,
+                          const2):  # pragma: no cover - compiled
+    """:func:`exp_mixture_012` at the points ``start:stop`` of ``x``, each on its side (0
+    partial, 1 tail, 2 zeros, 3 the totals ``tot``), into ``out[:, start:stop]``."""
+    cut2 = _series_cut(2)
+    cut3 = _series_cut(3)
+    for i in range(start, stop):
+        code = side[i]
+        if code <= 1:
+            _mix012_point(x[i], means, probs, const1, const2, code == 1, cut2, cut3, out, i)
+        else:
+            for k in range(3):
+                out[k, i] = tot[k] if code == 3 else 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _pow012_point(yi, n1, n2, const1, const2, tail, cut1, cut2, out,
+                  i):  # pragma: no cover - compiled
+    """The three moments of :func:`exp_power_012` at one point ``yi`` into ``out[:, i]``."""
+    if yi != yi:
+        out[0, i] = out[1, i] = out[2, i] = np.nan
+        return
+    e = np.exp(-yi)
+    if tail:
+        out[0, i] = e
+        zero = yi == np.inf
+    else:
+        out[0, i] = -np.expm1(-yi)
+        zero = yi == 0.0
+    if zero:
+        out[1, i] = 0.0
+        out[2, i] = 0.0
+    else:
+        out[1, i] = const1 * _gamma_int_e(n1, yi, e, tail, cut1)
+        out[2, i] = const2 * _gamma_int_e(n2, yi, e, tail, cut2)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -161,24 +206,24 @@ def exp_power_012(y, n1, n2, const1, const2, tail):  # pragma: no cover - compil
     cut1 = _series_cut(n1)
     cut2 = _series_cut(n2)
     for i in range(n):
-        yi = y[i]
-        if yi != yi:
-            out[0, i] = out[1, i] = out[2, i] = np.nan
-            continue
-        e = np.exp(-yi)
-        if tail:
-            out[0, i] = e
-            zero = yi == np.inf
-        else:
-            out[0, i] = -np.expm1(-yi)
-            zero = yi == 0.0
-        if zero:
-            out[1, i] = 0.0
-            out[2, i] = 0.0
-        else:
-            out[1, i] = const1 * _gamma_int_e(n1, yi, e, tail, cut1)
-            out[2, i] = const2 * _gamma_int_e(n2, yi, e, tail, cut2)
+        _pow012_point(y[i], n1, n2, const1, const2, tail, cut1, cut2, out, i)
     return out
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def exp_power_012_sides(y, side, tot, out, start, stop, n1, n2, const1,
+                        const2):  # pragma: no cover - compiled
+    """:func:`exp_power_012` at the points ``start:stop`` of ``y``, each on its side (0
+    partial, 1 tail, 2 zeros, 3 the totals ``tot``), into ``out[:, start:stop]``."""
+    cut1 = _series_cut(n1)
+    cut2 = _series_cut(n2)
+    for i in range(start, stop):
+        code = side[i]
+        if code <= 1:
+            _pow012_point(y[i], n1, n2, const1, const2, code == 1, cut1, cut2, out, i)
+        else:
+            for k in range(3):
+                out[k, i] = tot[k] if code == 3 else 0.0
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -549,6 +594,23 @@ class Weibull(ExpOfPowerTail, IncompleteGammaMoments, HalfLineLaw):
                             y.size, (1,))[0]
         res = tuple(finish(v.reshape(x.shape), x) for v in out)
         return res
+
+    def moments012_sides(self, x, side, tot) -> np.ndarray:
+        """:meth:`SizeDistribution.moments012_sides
+        <qtheory.distributions.base.SizeDistribution.moments012_sides>`: where
+        :meth:`moments012` is compiled, one pass (:func:`exp_power_012_sides`) with
+        ``y = (x/scale)**shape`` at all the points first, each point's numbers those of
+        :meth:`moments012` on its side."""
+        n1, n2 = self._gamma_order(1.0), self._gamma_order(2.0)
+        if not (n1 == int(n1) and n2 == int(n2) and n2 <= 8):
+            return super().moments012_sides(x, side, tot)
+        x, side, tot, out = sides_args(x, side, tot)
+        with np.errstate(invalid="ignore"):
+            y = np.ascontiguousarray(self._y(x), dtype=float)
+        c1, c2 = self._const(1.0), self._const(2.0)
+        map_chunks(lambda s: exp_power_012_sides(y, side, tot, out, s.start, s.stop, int(n1),
+                                                 int(n2), c1, c2), x.size)
+        return out
 
     def _gamma_order(self, k: float) -> float:
         return 1.0 + k / self._c

@@ -13,7 +13,7 @@ from mpmath import mp
 from numba import njit
 from scipy import special
 
-from .._threads import concat_chunks
+from .._threads import concat_chunks, map_chunks
 from .base import (
     HalfLineLaw,
     SizeDistribution,
@@ -24,6 +24,7 @@ from .base import (
     check_positive,
     clip,
     finish,
+    sides_args,
     to_array,
 )
 
@@ -57,6 +58,56 @@ def _em1_ratio(p, L, ratio_k, e_alpha):  # pragma: no cover - compiled
     return (e_alpha * ratio_k - 1.0) / p
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _bp012_point(xi, tail, alpha, lo, hi, den, c1, c2, log_h, e_h, out, i):  # pragma: no cover
+    """The three moments of :func:`bounded_pareto_012` at one point ``xi`` into
+    ``out[:, i]`` (``log_h = log(high/low)``, ``e_h = (low/high)**alpha`` or 0)."""
+    if xi != xi:
+        out[0, i] = out[1, i] = out[2, i] = np.nan
+        return
+    xc = min(max(xi, lo), hi)
+    L1 = np.log1p((xc - lo) / lo)  # log(x/low)
+    e1 = np.exp(-alpha * L1)  # (low/x)**alpha
+    r = xc / lo
+    if tail:
+        q = hi / xc
+        if q >= 2.0 and e_h > 0.0:
+            # log(high/x) = log(high/low) - log(x/low) (at least log 2, so at most a few
+            # ulps of log(high/low) lost) and (x/high)**alpha = (low/high)**alpha / e1:
+            # no second logarithm or exponential
+            L2 = log_h - L1
+            e2 = e_h / e1
+        else:
+            L2 = np.log1p((hi - xc) / xc)  # log(high/x)
+            e2 = np.exp(-alpha * L2)
+        m0 = -np.expm1(-alpha * L2) if alpha * L2 < 0.5 else 1.0 - e2
+        out[0, i] = min(e1 * m0 / den, 1.0)
+        for k in (1, 2):
+            p = k - alpha
+            c = c1 if k == 1 else c2
+            v = c * (e1 * (r if k == 1 else r * r)) * _em1_ratio(
+                p, L2, q if k == 1 else q * q, e2)
+            out[k, i] = v / den if xi < hi else 0.0
+    else:
+        m0 = -np.expm1(-alpha * L1) if alpha * L1 < 0.5 else 1.0 - e1
+        out[0, i] = min(m0 / den, 1.0)
+        for k in (1, 2):
+            p = k - alpha
+            c = c1 if k == 1 else c2
+            v = c * _em1_ratio(p, L1, r if k == 1 else r * r, e1) / den
+            out[k, i] = v if xi > lo else 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _bp_log_h(alpha, lo, hi):  # pragma: no cover - compiled
+    """``(log(high/low), (low/high)**alpha)``, the latter 0 below the normal range."""
+    log_h = np.log1p((hi - lo) / lo)  # log(high/low)
+    e_h = np.exp(-alpha * log_h)  # (low/high)**alpha; below the normal range: not used
+    if e_h < 1e-290:
+        e_h = 0.0
+    return log_h, e_h
+
+
 @njit(cache=True, error_model="numpy", nogil=True)
 def bounded_pareto_012(x, alpha, lo, hi, den, c1, c2, tail):  # pragma: no cover - compiled
     """Partial moments of orders 0, 1 and 2 (tail moments with ``tail``) of
@@ -72,47 +123,27 @@ def bounded_pareto_012(x, alpha, lo, hi, den, c1, c2, tail):  # pragma: no cover
     five laws: 6.8e-15 at most, 5.1e-15 with the second logarithm)."""
     n = x.size
     out = np.empty((3, n))
-    log_h = np.log1p((hi - lo) / lo)  # log(high/low)
-    e_h = np.exp(-alpha * log_h)  # (low/high)**alpha; below the normal range: not used
-    if e_h < 1e-290:
-        e_h = 0.0
+    log_h, e_h = _bp_log_h(alpha, lo, hi)
     for i in range(n):
-        xi = x[i]
-        if xi != xi:
-            out[0, i] = out[1, i] = out[2, i] = np.nan
-            continue
-        xc = min(max(xi, lo), hi)
-        L1 = np.log1p((xc - lo) / lo)  # log(x/low)
-        e1 = np.exp(-alpha * L1)  # (low/x)**alpha
-        r = xc / lo
-        if tail:
-            q = hi / xc
-            if q >= 2.0 and e_h > 0.0:
-                # log(high/x) = log(high/low) - log(x/low) (at least log 2, so at most a few
-                # ulps of log(high/low) lost) and (x/high)**alpha = (low/high)**alpha / e1:
-                # no second logarithm or exponential
-                L2 = log_h - L1
-                e2 = e_h / e1
-            else:
-                L2 = np.log1p((hi - xc) / xc)  # log(high/x)
-                e2 = np.exp(-alpha * L2)
-            m0 = -np.expm1(-alpha * L2) if alpha * L2 < 0.5 else 1.0 - e2
-            out[0, i] = min(e1 * m0 / den, 1.0)
-            for k in (1, 2):
-                p = k - alpha
-                c = c1 if k == 1 else c2
-                v = c * (e1 * (r if k == 1 else r * r)) * _em1_ratio(
-                    p, L2, q if k == 1 else q * q, e2)
-                out[k, i] = v / den if xi < hi else 0.0
-        else:
-            m0 = -np.expm1(-alpha * L1) if alpha * L1 < 0.5 else 1.0 - e1
-            out[0, i] = min(m0 / den, 1.0)
-            for k in (1, 2):
-                p = k - alpha
-                c = c1 if k == 1 else c2
-                v = c * _em1_ratio(p, L1, r if k == 1 else r * r, e1) / den
-                out[k, i] = v if xi > lo else 0.0
+        _bp012_point(x[i], tail, alpha, lo, hi, den, c1, c2, log_h, e_h, out, i)
     return out
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def bounded_pareto_012_sides(x, side, tot, out, start, stop, alpha, lo, hi, den, c1,
+                             c2):  # pragma: no cover - compiled
+    """:func:`bounded_pareto_012` at the points ``start:stop`` of ``x``, each on its side
+    (``side``: 0 the partial moments, 1 the tail moments, 2 zeros, 3 the totals ``tot``),
+    into ``out[:, start:stop]`` (:meth:`~qtheory.distributions.base.SizeDistribution.
+    moments012_sides`): each point's numbers those of the one-sided kernel."""
+    log_h, e_h = _bp_log_h(alpha, lo, hi)
+    for i in range(start, stop):
+        code = side[i]
+        if code <= 1:
+            _bp012_point(x[i], code == 1, alpha, lo, hi, den, c1, c2, log_h, e_h, out, i)
+        else:
+            for k in range(3):
+                out[k, i] = tot[k] if code == 3 else 0.0
 
 
 def _mp_expm1_ratio(p, L):
@@ -523,6 +554,19 @@ class BoundedPareto(SizeDistribution):
         if x.ndim == 0:
             return tuple(float(v[0]) for v in out)
         return tuple(v.reshape(x.shape) for v in out)
+
+    def moments012_sides(self, x, side, tot) -> np.ndarray:
+        """:meth:`SizeDistribution.moments012_sides
+        <qtheory.distributions.base.SizeDistribution.moments012_sides>` in one compiled
+        pass (:func:`bounded_pareto_012_sides`, on threads for many points), each point's
+        numbers those of :meth:`moments012` on its side."""
+        a, lo, hi, den = self._alpha, self._lo, self._hi, self._den
+        with np.errstate(over="ignore"):
+            c1, c2 = float(a * lo**1.0), float(a * lo**2.0)
+        x, side, tot, out = sides_args(x, side, tot)
+        map_chunks(lambda s: bounded_pareto_012_sides(x, side, tot, out, s.start, s.stop, a,
+                                                      lo, hi, den, c1, c2), x.size)
+        return out
 
     def sample(self, n: int, rng) -> np.ndarray:
         u = as_generator(rng).random(size=check_count(n))

@@ -89,7 +89,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 from numba import njit
 
-from .._threads import concat_chunks
+from .._threads import concat_chunks, map_chunks
 from .._warnings import QuadratureWarning
 from .base import (
     SizeDistribution,
@@ -98,6 +98,7 @@ from .base import (
     check_interval,
     check_order,
     finish,
+    sides_args,
 )
 from .discrete import Discrete
 from .truncated import Truncated
@@ -1059,6 +1060,35 @@ class PredictionBucket(SizeDistribution):
             v = v.reshape(x.shape)
             res.append(float(v) if v.ndim == 0 else v)
         return tuple(res)
+
+    def moments012_sides(self, x, side, tot) -> np.ndarray:
+        """:meth:`moments012` on each point's side (:meth:`SizeDistribution.moments012_sides
+        <qtheory.distributions.base.SizeDistribution.moments012_sides>`), the same values:
+        one compiled pass over both sides' tables
+        (:func:`qtheory.distributions._panelcheb.moments3_lookup_sides`), then the exact
+        path for the points it leaves."""
+        moms = [self.moment(k) for k in (0.0, 1.0, 2.0)]
+        if not (self._use_panels and all(np.isfinite(moms))):
+            return super().moments012_sides(x, side, tot)
+        from ._panelcheb import moments3_lookup_sides
+
+        x, side, tot, out = sides_args(x, side, tot)
+        need = np.empty((3, x.size), dtype=bool)
+        low = [self._cheb_table(k, False) for k in (0.0, 1.0, 2.0)]
+        up = [self._cheb_table(k, True) for k in (0.0, 1.0, 2.0)]
+        a, b = low[0][0], low[0][1]
+        rest = (*low[0][2:], *low[1][2:], *low[2][2:], *up[0][2:], *up[1][2:], *up[2][2:],
+                self._lo, self._hi, self._tmin, self._tmax, self.mass, *moms)
+        # points in chunks on threads (qtheory._threads: the same numbers)
+        map_chunks(lambda s: moments3_lookup_sides(x, side, out, need, s.start, s.stop, a, b,
+                                                   *rest), x.size)
+        for k in range(3):
+            if need[k].any():
+                for code, tail in ((0, False), (1, True)):
+                    at = np.flatnonzero(need[k] & (side == code))
+                    if at.size:
+                        out[k, at] = self._moments_exact(float(k), x[at], tail, moms[k])
+        return out
 
     def tails_at(self, x: ArrayLike):
         """``(sf, cdf, E[X; X <= x], E[X; X > x])`` at the points of ``x`` (1-D), as
