@@ -226,7 +226,8 @@ class SizeDistribution(ABC):
         moments with ``tail``): ``(partial_moment(0, x), partial_moment(1, x),
         partial_moment(2, x))``, the same values; laws that share work between the orders
         override it (a posterior bucket looks its three tables up in one pass). The SOAP
-        engine takes its cells' moments this way.
+        engine takes its cells' moments through :meth:`moments012_sides`, each edge on its
+        side.
 
         Examples
         --------
