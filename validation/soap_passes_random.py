@@ -36,25 +36,12 @@ from qtheory.analysis import soap as S
 
 sys.path.insert(0, str(Path(__file__).parent))
 from gittins_random_laws import random_queue  # noqa: E402 - shared
-from soap_random_ranks import random_rank  # noqa: E402 - shared
-
-
-class _OverBudget(Exception):
-    pass
-
-
-def _alarm(*_args):
-    raise _OverBudget
-
-
-def _was_over(exc: BaseException) -> bool:
-    """Whether ``exc`` comes from the budget's alarm (which can fire inside a compiled call
-    and come back wrapped in a SystemError)."""
-    while exc is not None:
-        if isinstance(exc, _OverBudget):
-            return True
-        exc = exc.__cause__ or exc.__context__
-    return False
+from soap_random_ranks import (  # noqa: E402 - shared
+    _alarm,
+    _OverBudget,
+    _was_over,
+    random_rank,
+)
 
 
 def _mean(q0, pol, rank, threshold, budget):

@@ -83,6 +83,16 @@ def _alarm(*_args):
     raise _OverBudget
 
 
+def _was_over(exc: BaseException) -> bool:
+    """Whether ``exc`` comes from the budget's alarm (which can fire inside a compiled call
+    and come back wrapped in a SystemError)."""
+    while exc is not None:
+        if isinstance(exc, _OverBudget):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
 def _overhead(rng, scale: float, end_b: float) -> Segment:
     """An overhead segment from the fixed age ``end_b``: length uniform on ``[0.05, 0.5]``
     times ``scale``, a random rank (slope -1, 0 or +1; or -inf a quarter of the time)."""
@@ -166,12 +176,10 @@ def run(seed: int, systems: int, ranks: int, jobs: int, budget: float,
                         continue
                     s = q.simulate(pol, jobs=jobs, replications=8,
                                    seed=int(rng.integers(2**31)))
-                except _OverBudget:
-                    out.append((np.nan, heavy, label, f"over {budget:g} s: {rank!r}"))
-                    continue
                 except Exception as exc:  # noqa: BLE001 - reported, not hidden
                     signal.alarm(0)
-                    out.append((np.nan, heavy, label, f"{exc!r}"[:200]))
+                    out.append((np.nan, heavy, label, f"over {budget:g} s: {rank!r}"
+                                if _was_over(exc) else f"{exc!r}"[:200]))
                     continue
             z = (s.mean - a) / s.std_error
             note = "; ".join(sorted({str(w.message)[:60] for w in caught}))
