@@ -41,6 +41,14 @@ other-job functions have clearly fewer (2026-12-06, same seeds and settings; 441
 48 rows, 3 over the budget (7 before); on the 34 light-tailed rows mean z +0.11, sd 1.12, none
 beyond 3; of the 11 heavy rows one beyond 4, the same Pareto(2.67) row (-6.64).
 
+Again after the pieces outside the ranks' range were left out, the cell moments came in one
+call, the tagged split points took the poles of the moving ramp ends and two passes went up to
+a ratio of 0.9 (2026-12-07, seeds 1 and 2, 6 systems of 2 ranks, 4e5 jobs, budget 60 s): 24
+rows, one over the budget (a rank on lognormal sizes and noise: 68 s with the new threshold,
+63 s with the old, two passes either way, an estimate of 1.7e-7 at rtol 1e-9); the 18
+light-tailed rows mean z +0.45, sd 1.08, none beyond 3; of the 5 heavy rows one beyond 4, the
+same Pareto(2.67) row (-6.64).
+
 With ``--overhead`` every branch has an overhead segment (server time at a fixed age:
 :func:`_overhead`), which the engine takes since 2026-12-06. First run (seeds 1 to 3, 5 systems
 of 2 ranks each, 2e5 jobs, budget 30 s): 30 rows, 15 over the budget, 3 unstable (the overhead
