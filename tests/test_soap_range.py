@@ -167,3 +167,15 @@ def test_branched_range_joins_the_classes():
         mp.setattr(BranchedSOAP, "_rank_range", lambda self: (-np.inf, np.inf))
         v0, _ = BranchedSOAP(size, preds, rank, 1e-8).mean(0.8 / size.mean)
     assert v == pytest.approx(v0, rel=1e-13)
+
+
+def test_range_by_key():
+    """The key is the size itself (z = 1) for a size-keyed rank, and 0 without a key."""
+    bp = qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0)
+    srpt = RankFunction.single("size", [Segment(value=(1.0, 0.0), slope=-1)])
+    a = SOAPAnalysis(bp, qt.ExactPrediction(), srpt, 1e-8)
+    assert a._rank_range() == (0.0, 50.0)  # x - age over ages up to x
+    age = RankFunction.single("none", [Segment(value=(0.0, 1.0), slope=-1, end=(0.0, 2.0)),
+                                       Segment(value=(0.0, 3.0), slope=0)])
+    b = SOAPAnalysis(bp, qt.ExactPrediction(), age, 1e-8)
+    assert b._rank_range() == (-1.0, 3.0)  # 1 - age on [0, 2), then 3

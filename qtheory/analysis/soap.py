@@ -1768,8 +1768,14 @@ class SOAPAnalysis:
         if self.rank.has_overhead:
             return -np.inf, np.inf
         xs = tuple(float(v) for v in self.size.support)
-        zs = tuple(float(v) for v in self.prediction.noise_support) if self._noisy \
-            else (1.0, 1.0)
+        # the key is x z: z from the noise, 1 for the size (or exact predictions), and 0
+        # without a key (the engine takes m = 0 there)
+        if self.rank.key == "none":
+            zs = (0.0, 0.0)
+        elif self._noisy:
+            zs = tuple(float(v) for v in self.prediction.noise_support)
+        else:
+            zs = (1.0, 1.0)
 
         def ext(f, upper):
             return _affine_extreme(*f, xs, zs, upper)
