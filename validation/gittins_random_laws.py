@@ -92,19 +92,24 @@ def random_queue(rng, low: float, high: float):
             qt.MG1(load=load, size=size, prediction=pred))
 
 
-def seeded_rows(run, doc: str, systems: int, argv=None) -> list:
+def seeded_rows(run, doc: str, systems: int, argv=None, options=None) -> list:
     """The rows of ``run(seed, systems)`` over the seeds of the command line (``[seed ...]
     [--systems N]``, the first line of ``doc`` as its description), each seed timed: the
     shared driver of the random checks (``rwork_random.py``, ``posterior_random.py``,
-    ``closed_forms_random.py``)."""
+    ``closed_forms_random.py``, ``soap_range_random.py``, ``soap_passes_random.py``).
+    ``options`` (``{"--flag": argparse keywords}``) adds a script's own options, given to
+    ``run`` by name (``run(seed, systems, flag=value)``)."""
     ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("seeds", nargs="*", type=int, default=[1])
     ap.add_argument("--systems", type=int, default=systems)
-    args = ap.parse_args(argv)
+    for flag, kw in (options or {}).items():
+        ap.add_argument(flag, **kw)
+    args = vars(ap.parse_args(argv))
+    seeds, n = args.pop("seeds"), args.pop("systems")
     rows = []
-    for seed in args.seeds:
+    for seed in seeds:
         t = time.perf_counter()
-        got = run(seed, args.systems)
+        got = run(seed, n, **args)
         rows.extend(got)
         print(f"seed {seed}: {len(got)} rows in {time.perf_counter() - t:.0f} s", flush=True)
     return rows

@@ -22,7 +22,6 @@ budget 20 s): of 120 ranks, 9 over the budget; 15 took two passes at 0.9 and one
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import time
@@ -35,7 +34,7 @@ import qtheory as qt
 from qtheory.analysis import soap as S
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gittins_random_laws import random_queue  # noqa: E402 - shared
+from gittins_random_laws import random_queue, seeded_rows  # noqa: E402 - shared
 from soap_random_ranks import (  # noqa: E402 - shared
     _alarm,
     _OverBudget,
@@ -90,24 +89,18 @@ def run(seed: int, systems: int, ranks: int, low: float, high: float, budget: in
 
 
 def main(argv=None) -> list:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("seeds", nargs="*", type=int, default=[1])
-    ap.add_argument("--systems", type=int, default=10)
-    ap.add_argument("--ranks", type=int, default=3)
-    ap.add_argument("--low", type=float, default=0.7)
-    ap.add_argument("--high", type=float, default=S._TWO_PASSES)
-    ap.add_argument("--budget", type=int, default=20)
-    args = ap.parse_args(argv)
     warnings.simplefilter("ignore", qt.QuadratureWarning)
     signal.signal(signal.SIGALRM, _alarm)
-    rows = []
-    for seed in args.seeds:
-        rows += run(seed, args.systems, args.ranks, args.low, args.high, args.budget)
+    options = {"--ranks": {"type": int, "default": 3},
+               "--low": {"type": float, "default": 0.7},
+               "--high": {"type": float, "default": S._TWO_PASSES},
+               "--budget": {"type": int, "default": 20}}
+    rows = seeded_rows(run, __doc__, 10, argv, options)
     if rows:
         print(f"{len(rows)} ranks change passes; largest difference "
               f"{max(r[0] for r in rows):.1e}; all within the estimates: "
-              f"{all(r[1] for r in rows)}; {sum(r[2] for r in rows):.1f} s at {args.high}, "
-              f"{sum(r[3] for r in rows):.1f} s at {args.low}")
+              f"{all(r[1] for r in rows)}; {sum(r[2] for r in rows):.1f} s at the higher "
+              f"threshold, {sum(r[3] for r in rows):.1f} s at the lower")
     return rows
 
 

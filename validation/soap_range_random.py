@@ -23,7 +23,6 @@ piece against 137.8 s with the cut, say nothing); the cut left out at least one 
 
 from __future__ import annotations
 
-import argparse
 import signal
 import sys
 import time
@@ -37,7 +36,7 @@ from qtheory.analysis import soap as S
 from qtheory.analysis.soap_branched import BranchedSOAP
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gittins_random_laws import _prediction  # noqa: E402 - shared
+from gittins_random_laws import _prediction, seeded_rows  # noqa: E402 - shared
 from soap_random_ranks import (  # noqa: E402 - shared
     _alarm,
     _OverBudget,
@@ -111,16 +110,9 @@ def run(seed: int, systems: int, budget: int) -> list:
 
 
 def main(argv=None) -> list:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("seeds", nargs="*", type=int, default=[1])
-    ap.add_argument("--systems", type=int, default=12)
-    ap.add_argument("--budget", type=int, default=25)
-    args = ap.parse_args(argv)
     warnings.simplefilter("ignore", qt.QuadratureWarning)
     signal.signal(signal.SIGALRM, _alarm)
-    rows = []
-    for seed in args.seeds:
-        rows += run(seed, args.systems, args.budget)
+    rows = seeded_rows(run, __doc__, 12, argv, {"--budget": {"type": int, "default": 25}})
     if rows:
         d = np.array([r[0] for r in rows])
         print(f"{len(rows)} rows; worst relative difference {d.max():.2e}, median "
