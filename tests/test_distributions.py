@@ -679,7 +679,8 @@ def test_moments012_sides_is_each_side_bit_for_bit():
     for the laws with compiled moments012) against moments012 of each side's points, bit for
     bit: BoundedPareto, Exponential, HyperExponential, Weibull (compiled orders and shape 2's
     one at a time), a prediction bucket's tables, Lognormal (the generic path); zeros and
-    totals at codes 2 and 3; the edge codes of the SOAP engine's compiled edge_sides."""
+    the caller's totals at codes 2 and 3; the edge codes of the SOAP engine's compiled
+    edge_sides."""
     import qtheory as qt
     from qtheory.analysis._soap_kernels import edge_sides
     from qtheory.distributions.posterior import PredictionBucket
@@ -699,7 +700,9 @@ def test_moments012_sides_is_each_side_bit_for_bit():
         inside = (x > lo) & (x < hi)
         assert np.array_equal(side[inside], np.where(x[inside] <= law.scale, 0, 1))
         assert np.all(side[~inside] >= 2)
-        tot = np.array([law.moment(k) for k in (0, 1, 2)])
+        # the totals at code 3 are the caller's, written as given (the engine passes the
+        # law's own; other numbers here, so a law that wrote its own would fail)
+        tot = np.array([law.moment(k) for k in (0, 1, 2)]) * 1.5 + 1.0
         with np.errstate(all="ignore"):
             got = law.moments012_sides(x, side, tot)
         for code, tail in ((0, False), (1, True)):
@@ -711,5 +714,10 @@ def test_moments012_sides_is_each_side_bit_for_bit():
         assert np.all(got[:, side == 2] == 0.0)
         assert np.array_equal(got[:, side == 3], np.broadcast_to(tot[:, None],
                                                                  (3, int(np.sum(side == 3)))))
+        # the codes as given, wherever the points are (the unbounded laws' edges never
+        # reach code 3 above)
+        forced = law.moments012_sides(np.array([law.scale, 2.0 * law.scale]),
+                                      np.array([3, 2], np.int8), tot)
+        assert forced[:, 0].tolist() == tot.tolist() and forced[:, 1].tolist() == [0.0] * 3
     with pytest.raises(ValueError, match="side"):
         laws[0].moments012_sides(np.ones(3), np.zeros(2, np.int8), np.ones(3))
