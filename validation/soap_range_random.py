@@ -56,12 +56,12 @@ def _bounded_size(rng):
     return qt.Uniform(0.0, float(rng.uniform(0.5, 3)))
 
 
-def _mean(size, pred, load, pol, rank, budget, cut: bool):
-    """``(mean, estimate, seconds, initial pieces)`` with the cut on or off."""
-    saved = S.SOAPAnalysis._rank_range, BranchedSOAP._rank_range
-    if not cut:
-        S.SOAPAnalysis._rank_range = _unbounded
-        BranchedSOAP._rank_range = _unbounded
+def _mean(size, pred, load, pol, rank, budget, patches=()):
+    """``(mean, estimate, seconds, initial pieces)`` with ``patches`` (``(owner, attribute,
+    value)``: a class or module of the engine with a switch off) in place during the run."""
+    saved = [(owner, name, vars(owner)[name]) for owner, name, _ in patches]
+    for owner, name, value in patches:
+        setattr(owner, name, value)
     try:
         q = qt.MG1(load=load, size=size, prediction=pred, rtol=1e-8)
         signal.alarm(budget)
@@ -72,28 +72,32 @@ def _mean(size, pred, load, pol, rank, budget, cut: bool):
         return v, e, t, len(q._engines.soap(rank)._initial_pieces())
     finally:
         signal.alarm(0)
-        S.SOAPAnalysis._rank_range, BranchedSOAP._rank_range = saved
+        for owner, name, value in saved:
+            setattr(owner, name, value)
 
 
-def run(seed: int, systems: int, budget: int) -> list:
-    """``[(relative difference, estimate, pieces with, without, seconds with, without)]``."""
+def compare(seed: int, systems: int, budget: int, sizes, patches) -> list:
+    """``[(relative difference, estimate, pieces with, without, seconds with, without)]``:
+    ``systems`` random (size from ``sizes(rng)``, prediction, load) of seed ``seed``, two
+    random ranks each, every mean as the engine computes it and with ``patches`` in place
+    (:func:`_mean`; the two in alternating order: the first pays one-time costs). The shared
+    loop of the checks of one engine switch (``soap_wide_random.py`` too)."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(systems):
-        size, pred = _bounded_size(rng), _prediction(rng)
+        size, pred = sizes(rng), _prediction(rng)
         load = float(rng.uniform(0.2, 0.8))
         q0 = qt.MG1(load=load, size=size, prediction=pred)
         for j in range(2):
             rank = random_rank(rng, q0)
             pol = qt.policies.RankPolicy(rank, label="random")
             try:
-                # (the first of the two pays one-time costs: the order alternates)
                 if (i + j) % 2:
-                    vo, _, to, po = _mean(size, pred, load, pol, rank, budget, False)
-                    vn, en, tn, pn = _mean(size, pred, load, pol, rank, budget, True)
+                    vo, _, to, po = _mean(size, pred, load, pol, rank, budget, patches)
+                    vn, en, tn, pn = _mean(size, pred, load, pol, rank, budget)
                 else:
-                    vn, en, tn, pn = _mean(size, pred, load, pol, rank, budget, True)
-                    vo, _, to, po = _mean(size, pred, load, pol, rank, budget, False)
+                    vn, en, tn, pn = _mean(size, pred, load, pol, rank, budget)
+                    vo, _, to, po = _mean(size, pred, load, pol, rank, budget, patches)
             except (_OverBudget, SystemError) as exc:
                 if not _was_over(exc):
                     raise
@@ -107,6 +111,13 @@ def run(seed: int, systems: int, budget: int) -> list:
                   f"{pn}, difference {d:.1e}, estimate {est:.1e}, {to * 1e3:.0f} -> "
                   f"{tn * 1e3:.0f} ms", flush=True)
     return rows
+
+
+def run(seed: int, systems: int, budget: int) -> list:
+    """:func:`compare` on bounded sizes, the switch the rank-range cut."""
+    return compare(seed, systems, budget, _bounded_size,
+                   [(S.SOAPAnalysis, "_rank_range", _unbounded),
+                    (BranchedSOAP, "_rank_range", _unbounded)])
 
 
 def main(argv=None) -> list:

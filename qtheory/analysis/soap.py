@@ -184,6 +184,16 @@ _GK_LEVEL = 0
 # a finite piece in the level on one side of 0 over more than this factor is cut
 # geometrically (_geometric_cuts)
 _R_SPAN = 16.0
+# a finite piece in the level on one side of 0 over more than this factor (the parts of the
+# geometric cuts among them) starts with tanh-sinh instead of Gauss-Kronrod: its integrand
+# lives on the scale of its end nearer 0, which a rule of degree 23 over the whole piece
+# seldom resolves. Of such pieces (2026-12-07, rtol 1e-8, load 0.8), on the bench's SOAP rows
+# 32 of 32 failed Gauss-Kronrod (29 went on to the second tanh-sinh level), on 68 random
+# ranks 18 of 25 (14); a failed piece cost a batch of levels. Pieces over a factor 4 to 8:
+# 18 of 18 and 21 of 60 failed, left to Gauss-Kronrod. Starting them at tanh-sinh's second
+# level instead (a batch fewer where they need it) was 1 % slower on 22 random ranks with
+# such pieces where this was 2 % faster (docs/soap.md, "Wide pieces of the level")
+_WIDE_RATIO = 8.0
 # a bound of the ranks' range (SOAPAnalysis._rank_range) and a breakpoint in the level
 # within this times their magnitude of each other are taken as the same level
 _RANGE_TIE = 64.0 * np.finfo(float).eps
@@ -208,6 +218,16 @@ def _piece_count(pts) -> float:
     if pts is None or pts.shape[1] == 0:
         return 1.0
     return 2.0 + float(np.mean(np.count_nonzero(np.diff(pts, axis=1) > 0, axis=1)))
+
+
+def _span_ratio(a: float, b: float) -> float:
+    """``far / near`` of a piece ``(a, b)`` of the level on one side of 0 (0 for a piece
+    that reaches 0)."""
+    if a > 0:
+        return b / a
+    if b < 0:
+        return a / b
+    return 0.0
 
 
 def _affine_extreme(cx: float, cy: float, c0: float, xs: tuple, zs: tuple,
@@ -1733,7 +1753,8 @@ class SOAPAnalysis:
     def _initial_pieces(self):
         """The pieces between the breakpoints in the level, and the two half-lines beyond,
         less those outside the ranks' range (:meth:`_rank_range`). The finite ones are first
-        taken by the 15-point Gauss-Kronrod rule (:data:`_GK_LEVEL`)."""
+        taken by the 15-point Gauss-Kronrod rule (:data:`_GK_LEVEL`), except those over more
+        than the factor :data:`_WIDE_RATIO` on one side of 0, which start with tanh-sinh."""
         pts = self._r_breakpoints()
         # pieces where no rank lies carry an integrand of 0: left out (_rank_range)
         # (up to rounding: a breakpoint and a bound that are the same level, computed by
@@ -1744,7 +1765,8 @@ class SOAPAnalysis:
         pieces = [("L", pts[0], pts[0])] if low < pts[0] else []
         finite = [("F", a, b) for a, b in zip(*_geometric_cuts(pts)) if b > low and a < high]
         if self.gauss_kronrod_first:
-            self._gk_start.update(finite)
+            # (not the wide ones: _WIDE_RATIO)
+            self._gk_start.update(p for p in finite if _span_ratio(p[1], p[2]) <= _WIDE_RATIO)
         pieces += finite
         if high > pts[-1]:
             pieces.append(("R", pts[-1], pts[-1]))
