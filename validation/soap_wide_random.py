@@ -18,9 +18,7 @@ First run (2026-12-07, seeds 1-3): see ``docs/soap.md`` ("Wide pieces of the lev
 
 from __future__ import annotations
 
-import signal
 import sys
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -29,9 +27,7 @@ import qtheory as qt
 from qtheory.analysis import soap as S
 
 sys.path.insert(0, str(Path(__file__).parent))
-from gittins_random_laws import seeded_rows  # noqa: E402 - shared
-from soap_random_ranks import _alarm  # noqa: E402 - shared
-from soap_range_random import compare  # noqa: E402 - shared
+from soap_range_random import compare, compare_main  # noqa: E402 - shared
 
 
 def _size(rng):
@@ -54,17 +50,8 @@ def run(seed: int, systems: int, budget: int) -> list:
 
 
 def main(argv=None) -> list:
-    warnings.simplefilter("ignore", qt.QuadratureWarning)
-    signal.signal(signal.SIGALRM, _alarm)
-    rows = seeded_rows(run, __doc__, 12, argv, {"--budget": {"type": int, "default": 30}})
-    if rows:
-        d = np.array([r[0] for r in rows])
-        est = np.array([r[1] for r in rows])
-        print(f"{len(rows)} rows; worst relative difference {d.max():.2e} (median "
-              f"{np.median(d):.1e}); above the estimate: {int(np.sum(d > est))}; "
-              f"{sum(r[5] for r in rows):.1f} s with Gauss-Kronrod first on every finite "
-              f"piece, {sum(r[4] for r in rows):.1f} s with the rule")
-    return rows
+    return compare_main(run, __doc__, argv, 30, "with Gauss-Kronrod first on every finite "
+                        "piece", "with the rule")
 
 
 if __name__ == "__main__":
