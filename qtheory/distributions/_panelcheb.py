@@ -63,6 +63,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .base import side_constant
+
 __all__ = ["N_CHEB", "density_lookup", "first_kind_points", "fit_panels", "fit_power_panels",
            "lobatto", "moments_lookup", "panel_lookup", "panel_points", "tails_lookup",
            "moments3_lookup", "between_lookup"]
@@ -567,12 +569,13 @@ def moments3_lookup(x, a, b, c0, m0, n0, c1, m1, n1, c2, m2, n2, lo, hi, tmin, t
 @njit(cache=True, error_model="numpy", nogil=True)
 def moments3_lookup_sides(x, side, out, need, start, stop, a, b, lc0, lm0, ln0, lc1, lm1,
                           ln1, lc2, lm2, ln2, uc0, um0, un0, uc1, um1, un1, uc2, um2, un2, lo,
-                          hi, tmin, tmax, mass, mom0, mom1, mom2):  # pragma: no cover
+                          hi, tmin, tmax, mass, mom0, mom1, mom2, tot):  # pragma: no cover
     """:func:`moments3_lookup` at the points ``start:stop`` of ``x``, each on its side
     (``side``: 0 the partial moments, tables ``lc0, lm0, ln0``...; 1 the tail moments,
-    ``uc0, um0, un0``...; 2 zeros; 3 the full moments), into ``out[:, start:stop]`` and
-    ``need[:, start:stop]`` (the points left to the caller); each point's numbers those of
-    the one-sided call."""
+    ``uc0, um0, un0``...; 2 zeros; 3 the caller's totals ``tot``: :func:`~qtheory.
+    distributions.base.side_constant`), into ``out[:, start:stop]`` and ``need[:,
+    start:stop]`` (the points left to the caller); each point's numbers those of the
+    one-sided call."""
     j = 0
     for i in range(start, stop):
         code = side[i]
@@ -585,9 +588,7 @@ def moments3_lookup_sides(x, side, out, need, start, stop, a, b, lc0, lm0, ln0, 
                                 un2, lo, hi, tmin, tmax, mass, mom0, mom1, mom2, True, out,
                                 need)
         else:
-            out[0, i] = mom0 if code == 3 else 0.0
-            out[1, i] = mom1 if code == 3 else 0.0
-            out[2, i] = mom2 if code == 3 else 0.0
+            side_constant(out, i, code, tot)
             need[0, i] = need[1, i] = need[2, i] = False
 
 

@@ -25,6 +25,7 @@ import numbers
 from abc import ABC, abstractmethod
 
 import numpy as np
+from numba import njit
 
 __all__ = [
     "HalfLineLaw",
@@ -38,6 +39,7 @@ __all__ = [
     "to_array",
     "finish",
     "sides_args",
+    "side_constant",
 ]
 
 
@@ -157,6 +159,15 @@ def sides_args(x, side, tot) -> tuple:
         raise ValueError(f"side: {side.size} codes for {x.size} points")
     tot = np.ascontiguousarray(tot, dtype=float)
     return x, side, tot, np.empty((3, x.size))
+
+
+@njit(cache=True, inline="always")
+def side_constant(out, i, code, tot):  # pragma: no cover - compiled
+    """Column ``i`` of a compiled :meth:`SizeDistribution.moments012_sides` at a point of
+    side code 2 (zeros) or 3 (the caller's totals ``tot``): the codes' one definition for
+    the laws' ``*_sides`` kernels."""
+    for k in range(3):
+        out[k, i] = tot[k] if code == 3 else 0.0
 
 
 def finish(out, x: np.ndarray):

@@ -23,6 +23,7 @@ from .base import (
     check_order,
     check_positive,
     finish,
+    side_constant,
     sides_args,
     to_array,
 )
@@ -108,6 +109,17 @@ def _gamma_int(n, y, upper):  # pragma: no cover - compiled (tested through the 
 
 
 @njit(cache=True, error_model="numpy", inline="always")
+def _exp_side(y, tail):  # pragma: no cover - compiled
+    """``(e^-y, P-term, zero)`` of the moments at ``y`` (the exponent of one component):
+    the order-0 term ``e^-y`` (tail) or ``-expm1(-y)`` (partial), and whether the higher
+    orders are 0 there (``y`` infinite for the tail, 0 for the partial moments)."""
+    e = np.exp(-y)
+    if tail:
+        return e, e, y == np.inf
+    return e, -np.expm1(-y), y == 0.0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
 def _mix012_point(xi, means, probs, const1, const2, tail, cut2, cut3, out,
                   i):  # pragma: no cover - compiled
     """The three moments of :func:`exp_mixture_012` at one point ``xi`` into ``out[:, i]``."""
@@ -119,13 +131,8 @@ def _mix012_point(xi, means, probs, const1, const2, tail, cut2, cut3, out,
     s2 = 0.0
     for c in range(means.size):
         y = max(xi, 0.0) / means[c]
-        e = np.exp(-y)
-        if tail:
-            s0 += probs[c] * e
-            zero = y == np.inf
-        else:
-            s0 += probs[c] * -np.expm1(-y)
-            zero = y == 0.0
+        e, m0, zero = _exp_side(y, tail)
+        s0 += probs[c] * m0
         if zero:
             s1 += 0.0
             s2 += 0.0
@@ -167,8 +174,7 @@ def exp_mixture_012_sides(x, side, tot, out, start, stop, means, probs, const1,
         if code <= 1:
             _mix012_point(x[i], means, probs, const1, const2, code == 1, cut2, cut3, out, i)
         else:
-            for k in range(3):
-                out[k, i] = tot[k] if code == 3 else 0.0
+            side_constant(out, i, code, tot)
 
 
 @njit(cache=True, error_model="numpy", inline="always")
@@ -178,13 +184,7 @@ def _pow012_point(yi, n1, n2, const1, const2, tail, cut1, cut2, out,
     if yi != yi:
         out[0, i] = out[1, i] = out[2, i] = np.nan
         return
-    e = np.exp(-yi)
-    if tail:
-        out[0, i] = e
-        zero = yi == np.inf
-    else:
-        out[0, i] = -np.expm1(-yi)
-        zero = yi == 0.0
+    e, out[0, i], zero = _exp_side(yi, tail)
     if zero:
         out[1, i] = 0.0
         out[2, i] = 0.0
@@ -222,8 +222,7 @@ def exp_power_012_sides(y, side, tot, out, start, stop, n1, n2, const1,
         if code <= 1:
             _pow012_point(y[i], n1, n2, const1, const2, code == 1, cut1, cut2, out, i)
         else:
-            for k in range(3):
-                out[k, i] = tot[k] if code == 3 else 0.0
+            side_constant(out, i, code, tot)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)

@@ -24,6 +24,7 @@ from .base import (
     check_positive,
     clip,
     finish,
+    side_constant,
     sides_args,
     to_array,
 )
@@ -142,8 +143,7 @@ def bounded_pareto_012_sides(x, side, tot, out, start, stop, alpha, lo, hi, den,
         if code <= 1:
             _bp012_point(x[i], code == 1, alpha, lo, hi, den, c1, c2, log_h, e_h, out, i)
         else:
-            for k in range(3):
-                out[k, i] = tot[k] if code == 3 else 0.0
+            side_constant(out, i, code, tot)
 
 
 def _mp_expm1_ratio(p, L):

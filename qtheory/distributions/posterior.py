@@ -1078,14 +1078,10 @@ class PredictionBucket(SizeDistribution):
         up = [self._cheb_table(k, True) for k in (0.0, 1.0, 2.0)]
         a, b = low[0][0], low[0][1]
         rest = (*low[0][2:], *low[1][2:], *low[2][2:], *up[0][2:], *up[1][2:], *up[2][2:],
-                self._lo, self._hi, self._tmin, self._tmax, self.mass, *moms)
+                self._lo, self._hi, self._tmin, self._tmax, self.mass, *moms, tot)
         # points in chunks on threads (qtheory._threads: the same numbers)
         map_chunks(lambda s: moments3_lookup_sides(x, side, out, need, s.start, s.stop, a, b,
                                                    *rest), x.size)
-        # (the kernel writes the law's own totals at code 3; the contract is the caller's)
-        at = np.flatnonzero(side == 3)
-        if at.size:
-            out[:, at] = tot[:, None]
         for k in range(3):
             if need[k].any():
                 for code, tail in ((0, False), (1, True)):
