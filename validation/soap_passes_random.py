@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import signal
 import sys
-import time
 import warnings
 from pathlib import Path
 
@@ -41,23 +40,15 @@ from soap_random_ranks import (  # noqa: E402 - shared
     _was_over,
     random_rank,
 )
+from soap_range_random import timed_mean  # noqa: E402 - shared
 
 
 def _mean(q0, pol, rank, threshold, budget):
-    """``(mean, estimate, seconds, passes)`` with ``soap._TWO_PASSES = threshold``."""
-    saved = S._TWO_PASSES
-    S._TWO_PASSES = threshold
-    try:
-        q = qt.MG1(load=q0.load, size=q0.size, prediction=q0.prediction, rtol=1e-8)
-        signal.alarm(budget)
-        t = time.perf_counter()
-        v, e = q.mean_response_time_with_error(pol, method="soap")
-        t = time.perf_counter() - t
-        signal.alarm(0)
-        return v, e, t, getattr(q._engines.soap(rank), "_passes", None)
-    finally:
-        signal.alarm(0)
-        S._TWO_PASSES = saved
+    """``(mean, estimate, seconds, passes)`` with ``soap._TWO_PASSES = threshold``
+    (``soap_range_random.timed_mean``)."""
+    return timed_mean(q0.size, q0.prediction, q0.load, pol, rank, budget,
+                      [(S, "_TWO_PASSES", threshold)],
+                      lambda analysis: getattr(analysis, "_passes", None))
 
 
 def run(seed: int, systems: int, ranks: int, low: float, high: float, budget: int) -> list:

@@ -56,9 +56,16 @@ def _bounded_size(rng):
     return qt.Uniform(0.0, float(rng.uniform(0.5, 3)))
 
 
-def _mean(size, pred, load, pol, rank, budget, patches=()):
-    """``(mean, estimate, seconds, initial pieces)`` with ``patches`` (``(owner, attribute,
-    value)``: a class or module of the engine with a switch off) in place during the run."""
+def _pieces(analysis) -> int:
+    return len(analysis._initial_pieces())
+
+
+def timed_mean(size, pred, load, pol, rank, budget, patches=(), report=_pieces):
+    """``(mean, estimate, seconds, report(the rank's analysis))`` at rtol 1e-8 through SOAP,
+    with ``patches`` (``(owner, attribute, value)``: a class or module of the engine with a
+    switch changed) in place during the run and an alarm after ``budget`` seconds; the
+    shared timed value of the A/B checks (``soap_passes_random.py`` too). ``report``: the
+    number of initial pieces of the level by default."""
     saved = [(owner, name, vars(owner)[name]) for owner, name, _ in patches]
     for owner, name, value in patches:
         setattr(owner, name, value)
@@ -69,7 +76,7 @@ def _mean(size, pred, load, pol, rank, budget, patches=()):
         v, e = q.mean_response_time_with_error(pol, method="soap")
         t = time.perf_counter() - t
         signal.alarm(0)
-        return v, e, t, len(q._engines.soap(rank)._initial_pieces())
+        return v, e, t, report(q._engines.soap(rank))
     finally:
         signal.alarm(0)
         for owner, name, value in saved:
@@ -80,7 +87,7 @@ def compare(seed: int, systems: int, budget: int, sizes, patches) -> list:
     """``[(relative difference, estimate, pieces with, without, seconds with, without)]``:
     ``systems`` random (size from ``sizes(rng)``, prediction, load) of seed ``seed``, two
     random ranks each, every mean as the engine computes it and with ``patches`` in place
-    (:func:`_mean`; the two in alternating order: the first pays one-time costs). The shared
+    (:func:`timed_mean`; the two in alternating order: the first pays one-time costs). The shared
     loop of the checks of one engine switch (``soap_wide_random.py`` too)."""
     rng = np.random.default_rng(seed)
     rows = []
@@ -93,11 +100,11 @@ def compare(seed: int, systems: int, budget: int, sizes, patches) -> list:
             pol = qt.policies.RankPolicy(rank, label="random")
             try:
                 if (i + j) % 2:
-                    vo, _, to, po = _mean(size, pred, load, pol, rank, budget, patches)
-                    vn, en, tn, pn = _mean(size, pred, load, pol, rank, budget)
+                    vo, _, to, po = timed_mean(size, pred, load, pol, rank, budget, patches)
+                    vn, en, tn, pn = timed_mean(size, pred, load, pol, rank, budget)
                 else:
-                    vn, en, tn, pn = _mean(size, pred, load, pol, rank, budget)
-                    vo, _, to, po = _mean(size, pred, load, pol, rank, budget, patches)
+                    vn, en, tn, pn = timed_mean(size, pred, load, pol, rank, budget)
+                    vo, _, to, po = timed_mean(size, pred, load, pol, rank, budget, patches)
             except (_OverBudget, SystemError) as exc:
                 if not _was_over(exc):
                     raise
