@@ -367,15 +367,20 @@ def test_minus_inf_branch_ranks_weibull_uniform_noise(pol):
 
 def test_minus_inf_branch_two_scale_sizes_error_is_honest():
     """HyperExponential sizes: the rank-level integrand on the half-line above L has a bulk
-    near L and a tail of scale 3; the engine once claimed 5e-14 there and was 1e-11 off."""
+    near L and a tail of scale 3; the engine once claimed 5e-14 there and was 1e-11 off.
+    At the default rtol 1e-9 and at 1e-12 the value is within its estimate of the closed
+    form. (At 1e-9 it is 2.1e-12 off, within its estimate of 2.7e-11 relative, since the
+    Gauss-Kronrod pair in log|r| took the piece from -0.5 to -0.25 with an estimate of
+    4.4e-11; in r it was 8e-14 off.)"""
     size = SIZES["hyperexp"]
     q = qt.MG1(load=0.7, size=size, prediction=NOISE["uniform"], rtol=1e-12)
     pol = P.DelayPredict(limit=0.5)
-    value, err = SOAPAnalysis(size, q.prediction, pol.rank()).mean(q.arrival_rate)
     closed = q.mean_response_time(pol)  # analysis.delay at rtol 1e-12: 2.1153901165521...
-    assert value == pytest.approx(closed, rel=1e-12)
-    assert abs(value - closed) <= err + 1e-13 * closed
-    assert err <= 1e-9 * value
+    for rtol in (1e-9, 1e-12):
+        value, err = SOAPAnalysis(size, q.prediction, pol.rank(), rtol).mean(q.arrival_rate)
+        assert abs(value - closed) <= err + 1e-13 * closed
+        assert err <= rtol * value
+    assert value == pytest.approx(closed, rel=1e-13)
 
 
 @pytest.mark.parametrize("load, ref", [(0.1, 2.0583344994878461), (0.837, 4.8413399487937306)])

@@ -132,7 +132,7 @@ def test_long_pieces_are_cut_geometrically():
     assert lows[0] == -74.0 and highs[-1] == 200.0 and highs[:-1] == lows[1:]
     ratios = [max(abs(a), abs(b)) / min(abs(a), abs(b)) for a, b in zip(lows, highs)
               if a * b > 0]
-    assert max(ratios) <= 16.0 * (1 + 1e-12) and len(lows) == 3 + 1 + 1 + 3
+    assert max(ratios) <= 4.0 * (1 + 1e-12) and len(lows) == 5 + 1 + 1 + 5
 
 
 # ---------------------------------------------------------------- the noise quadrature
@@ -276,22 +276,44 @@ def _batches(a, monkeypatch):
     return calls
 
 
-def test_span_ratio():
-    from qtheory.analysis.soap import _span_ratio
+@pytest.mark.parametrize("side", [1.0, -1.0])
+def test_gauss_kronrod_in_log_r(side):
+    """The first rule of a piece of the level on one side of 0 is Gauss-Kronrod in log|r|:
+    its 15 nodes increase inside the piece, and with the Kronrod weights it integrates
+    r**k and exp(-|r|) over a piece over a factor 4 (the largest after the geometric cuts)
+    to 1e-14 relative; its error estimate on r**-3 is 1e-12 of the value, where the same
+    rule in r has one of 1e-5 (so a piece on one side of 0 fails it)."""
+    from qtheory.analysis import soap as S
 
-    assert _span_ratio(0.2, 3.2) == 16.0 and _span_ratio(-50.0, -5.0) == 10.0
-    assert _span_ratio(-1.0, 2.0) == 0.0 and _span_ratio(0.0, 4.0) == 0.0
+    a = SOAPAnalysis(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
+                     qt.policies.SPRPT().rank())
+    lo, hi = sorted((side * 0.5, side * 2.0))
+    r, wk, rule = a._piece_nodes(("F", lo, hi), S._GK_LEVEL)
+    assert np.all(np.diff(r) > 0) and lo < r[0] and r[-1] < hi
+    assert np.count_nonzero(rule.coarse) == 7 and np.all(wk > 0)
+    for k in (-3, -2, -1, 1, 2, 3):
+        exact = (np.log(hi / lo) if k == -1 else (hi ** (k + 1) - lo ** (k + 1)) / (k + 1))
+        assert abs(np.sum(wk * r ** k) / exact - 1.0) < 1e-14
+    exact = abs(np.exp(-abs(lo)) - np.exp(-abs(hi)))
+    assert abs(np.sum(wk * np.exp(-np.abs(r))) / exact - 1.0) < 1e-14
+    # the Gauss weights: 7 nodes, exact for degree 13 in log|r|, so r**k to about 1e-8
+    assert abs(np.sum(rule.coarse * r ** -2) / ((hi ** -1 - lo ** -1) / -1) - 1.0) < 1e-6
+    # the estimate |K15 - G7| on r**-3: 8e-14 relative in log|r|, 2.7e-5 in r
+    exact = (hi ** -2 - lo ** -2) / -2
+    assert abs(np.sum((wk - rule.coarse) * r ** -3) / exact) < 1e-12
+    b = SOAPAnalysis(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
+                     qt.policies.SPRPT().rank())
+    b.gauss_kronrod_log = False
+    r, wk, rule = b._piece_nodes(("F", lo, hi), S._GK_LEVEL)
+    assert abs(np.sum((wk - rule.coarse) * r ** -3) / exact) > 1e-5
 
 
 @pytest.mark.parametrize("noise", ["exponential", "uniform"])
-def test_wide_pieces_start_with_tanh_sinh(noise, monkeypatch):
-    """SPRPT on bounded Pareto sizes: the pieces of the level over more than a factor 8 on
-    one side of 0 (the geometric cuts of [0.2, 50] and [-50, -0.2]) start with tanh-sinh,
-    the others with Gauss-Kronrod; the value takes a batch of levels fewer than with Gauss-
-    Kronrod first on all (which failed on every wide piece), within its estimate of the
-    closed form and of that value."""
-    from qtheory.analysis import soap as S
-
+def test_pieces_on_one_side_take_gauss_kronrod_in_log_r(noise, monkeypatch):
+    """SPRPT on bounded Pareto sizes: every finite piece of the level starts with Gauss-
+    Kronrod, and the value takes one batch of levels in log|r| and more in r (where the
+    pieces on one side of 0 fail: their integrands live on the scale of the end nearer 0),
+    within its estimate of the closed form and of that value."""
     size = qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0)
     pred = qt.ExponentialPrediction() if noise == "exponential" \
         else qt.UniformPrediction(alpha=0.5)
@@ -301,16 +323,13 @@ def test_wide_pieces_start_with_tanh_sinh(noise, monkeypatch):
     calls = _batches(a, monkeypatch)
     v, e = a.mean(lam)
     batches = len(calls)
-    finite = [p for p in a._grids if p[0] == "F"]
-    wide = [p for p in finite if S._span_ratio(p[1], p[2]) > 8.0]
-    assert wide and not set(wide) & a._gk_start
-    assert all(a._grids[p][0] >= a._piece_levels(p)[0] for p in wide)
-    assert all(p in a._gk_start for p in finite if p not in wide)
-    monkeypatch.setattr(S, "_WIDE_RATIO", np.inf)
+    finite = [p for p in a._initial_pieces() if p[0] == "F"]
+    assert all(p in a._gk_start for p in finite)
+    assert all(a._grids[p][0] == 0 for p in finite if p[1] > 0 or p[2] < 0)
     b = SOAPAnalysis(size, pred, rank, rtol=1e-8)
+    b.gauss_kronrod_log = False
     calls_b = _batches(b, monkeypatch)
     w, f = b.mean(lam)
-    assert all(p in b._gk_start for p in wide)
-    assert batches == len(calls_b) - 1
+    assert batches == 1 < len(calls_b)
     closed = qt.MG1(arrival_rate=lam, size=size, prediction=pred).mean_response_time("SPRPT")
     assert e <= 1e-8 * v and abs(v - closed) <= e and abs(v - w) <= e + f

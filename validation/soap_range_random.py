@@ -88,7 +88,7 @@ def compare(seed: int, systems: int, budget: int, sizes, patches) -> list:
     ``systems`` random (size from ``sizes(rng)``, prediction, load) of seed ``seed``, two
     random ranks each, every mean as the engine computes it and with ``patches`` in place
     (:func:`timed_mean`; the two in alternating order: the first pays one-time costs). The shared
-    loop of the checks of one engine switch (``soap_wide_random.py`` too)."""
+    loop of the checks of one engine switch (``soap_log_gk_random.py`` too)."""
     rng = np.random.default_rng(seed)
     rows = []
     for i in range(systems):

@@ -182,18 +182,15 @@ _MAX_PIECES = 300
 # next to r = 0 (endpoint singularities) had G31 still 1.5e-4 off, and go on
 _GK_LEVEL = 0
 # a finite piece in the level on one side of 0 over more than this factor is cut
-# geometrically (_geometric_cuts)
-_R_SPAN = 16.0
-# a finite piece in the level on one side of 0 over more than this factor (the parts of the
-# geometric cuts among them) starts with tanh-sinh instead of Gauss-Kronrod: its integrand
-# lives on the scale of its end nearer 0, which a rule of degree 23 over the whole piece
-# seldom resolves. Of such pieces (2026-12-07, rtol 1e-8, load 0.8), on the bench's SOAP rows
-# 32 of 32 failed Gauss-Kronrod (29 went on to the second tanh-sinh level), on 68 random
-# ranks 18 of 25 (14); a failed piece cost a batch of levels. Pieces over a factor 4 to 8:
-# 18 of 18 and 21 of 60 failed, left to Gauss-Kronrod. Starting them at tanh-sinh's second
-# level instead (a batch fewer where they need it) was 1 % slower on 22 random ranks with
-# such pieces where this was 2 % faster (docs/soap.md, "Wide pieces of the level")
-_WIDE_RATIO = 8.0
+# geometrically (_geometric_cuts); every finite piece on one side of 0 takes the Gauss-Kronrod
+# pair in log|r| (SOAPAnalysis.gauss_kronrod_log): its integrand lives on the scale of its end
+# nearer 0.
+# Of such pieces (2026-12-07, rtol 1e-8, load 0.8) over a factor 8 to 16, the pair in r met
+# the goal on 0 of 32 on the bench and 12 of 25 on random ranks; in log|r| cut at a factor 4:
+# 29 of 32 and 24 of 25 (at 8: 29 and 24; at 16: 19 and 22); over a factor 4 to 8: 18 of 18
+# and 23 of 24 (cut at 8, i.e. whole: 14 and 19); docs/soap.md, "Gauss-Kronrod in log|r|"
+# (16 until then, with the pair in r)
+_R_SPAN = 4.0
 # a bound of the ranks' range (SOAPAnalysis._rank_range) and a breakpoint in the level
 # within this times their magnitude of each other are taken as the same level
 _RANGE_TIE = 64.0 * np.finfo(float).eps
@@ -218,16 +215,6 @@ def _piece_count(pts) -> float:
     if pts is None or pts.shape[1] == 0:
         return 1.0
     return 2.0 + float(np.mean(np.count_nonzero(np.diff(pts, axis=1) > 0, axis=1)))
-
-
-def _span_ratio(a: float, b: float) -> float:
-    """``far / near`` of a piece ``(a, b)`` of the level on one side of 0 (0 for a piece
-    that reaches 0)."""
-    if a > 0:
-        return b / a
-    if b < 0:
-        return a / b
-    return 0.0
 
 
 def _affine_extreme(cx: float, cy: float, c0: float, xs: tuple, zs: tuple,
@@ -621,6 +608,10 @@ class SOAPAnalysis:
     #: Gauss-Kronrod rule (tanh-sinh where its estimate is too large); False: tanh-sinh
     #: throughout (the noise quadrature before the 17th session of 2026-12-06; kept for checks)
     gauss_kronrod_noise: bool = True
+    #: take the Gauss-Kronrod rule of a finite piece in the level on one side of 0 in the
+    #: variable log|r| (:data:`_R_SPAN`); False: in r itself (the engine before the 23rd
+    #: session, 2026-12-07, but for the cuts; kept for checks)
+    gauss_kronrod_log: bool = True
 
     def __init__(self, size: SizeDistribution, prediction: PredictionModel, rank: RankFunction,
                  rtol: float = 1e-9):
@@ -1752,9 +1743,10 @@ class SOAPAnalysis:
 
     def _initial_pieces(self):
         """The pieces between the breakpoints in the level, and the two half-lines beyond,
-        less those outside the ranks' range (:meth:`_rank_range`). The finite ones are first
-        taken by the 15-point Gauss-Kronrod rule (:data:`_GK_LEVEL`), except those over more
-        than the factor :data:`_WIDE_RATIO` on one side of 0, which start with tanh-sinh."""
+        less those outside the ranks' range (:meth:`_rank_range`), the pieces on one side of 0
+        over more than the factor :data:`_R_SPAN` cut geometrically. The finite ones are first
+        taken by the 15-point Gauss-Kronrod rule (:data:`_GK_LEVEL`; in log|r| on one side of
+        0: :meth:`_piece_nodes`)."""
         pts = self._r_breakpoints()
         # pieces where no rank lies carry an integrand of 0: left out (_rank_range)
         # (up to rounding: a breakpoint and a bound that are the same level, computed by
@@ -1765,8 +1757,7 @@ class SOAPAnalysis:
         pieces = [("L", pts[0], pts[0])] if low < pts[0] else []
         finite = [("F", a, b) for a, b in zip(*_geometric_cuts(pts)) if b > low and a < high]
         if self.gauss_kronrod_first:
-            # (not the wide ones: _WIDE_RATIO)
-            self._gk_start.update(p for p in finite if _span_ratio(p[1], p[2]) <= _WIDE_RATIO)
+            self._gk_start.update(finite)
         pieces += finite
         if high > pts[-1]:
             pieces.append(("R", pts[-1], pts[-1]))
@@ -1842,10 +1833,19 @@ class SOAPAnalysis:
     def _piece_nodes(self, piece, level):
         """Nodes and weights of a piece's rule at ``level``, and the rule (at
         :data:`_GK_LEVEL`, a finite piece's Gauss-Kronrod pair: its ``coarse`` holds the
-        Gauss weights, 0 at the Kronrod-only nodes)."""
+        Gauss weights, 0 at the Kronrod-only nodes; on a piece on one side of 0 in the
+        variable log|r|, with :attr:`gauss_kronrod_log`)."""
         kind, a, b = piece
         if level == _GK_LEVEL:
             x, wk, wg = gauss_kronrod15()
+            if self.gauss_kronrod_log and (a > 0 or b < 0):
+                # in t = log|r| (_R_SPAN): r = near (far/near)**x, dr = |r| log(far/near) dx
+                near, far = (a, b) if a > 0 else (b, a)
+                span = np.log1p((far - near) / near)  # log(far/near)
+                r = near * np.exp(span * x)
+                jac = span * np.abs(r)
+                order = slice(None) if a > 0 else slice(None, None, -1)  # increasing r
+                return r[order], (wk * jac)[order], _GKRule((wg * jac)[order])
             width = b - a
             return a + width * x, width * wk, _GKRule(width * wg)
         if kind == "F":
