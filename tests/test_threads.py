@@ -97,11 +97,12 @@ def test_soap_values_do_not_depend_on_the_threads(threads, case, monkeypatch):
 
 def test_lookups_do_not_depend_on_the_threads(threads):
     """The chunked lookups of a posterior bucket (moments, density, probabilities between
-    two points) and the exponential moments: the same arrays on 1 and 3 threads, on more
-    points than a chunk."""
+    two points), the exponential moments and the bounded Pareto probabilities between two
+    points: the same arrays on 1 and 3 threads, on more points than a chunk."""
     law = PredictionBucket(qt.Weibull(shape=0.5, scale=1.0), qt.ExponentialPrediction(),
                            0.5, 2.0)
     ex = qt.HyperExponential(means=(0.5, 3.0), probs=(0.8, 0.2))
+    bp = qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0)
     rng = np.random.default_rng(3)
     x = np.exp(rng.normal(0.0, 2.0, 3 * _threads.MIN_ROWS + 7))
     x2 = x * np.exp(rng.exponential(1.0, x.size))
@@ -109,7 +110,8 @@ def test_lookups_do_not_depend_on_the_threads(threads):
     for n in (1, 3):
         threads(n)
         out.append([*law.moments012(x), *law.moments012(x, tail=True), law.pdf(x),
-                    law.prob_between(x, x2), *ex.moments012(x), *ex.moments012(x, True)])
+                    law.prob_between(x, x2), *ex.moments012(x), *ex.moments012(x, True),
+                    bp.prob_between(x, x2)])
     for a, b in zip(*out):
         assert np.array_equal(a, b, equal_nan=True)
 

@@ -146,6 +146,32 @@ def bounded_pareto_012_sides(x, side, tot, out, start, stop, alpha, lo, hi, den,
             side_constant(out, i, code, tot)
 
 
+@njit(cache=True, error_model="numpy", nogil=True)
+def bounded_pareto_between(a, b, alpha, lo, hi, den):  # pragma: no cover - compiled
+    """``P(a < X <= b)`` of :class:`BoundedPareto` at each pair of ``a <= b`` (1-D; ``b`` may
+    be inf) as one product, ``(low/a)**alpha (1 - (a/b)**alpha) / den`` with both ends
+    clipped to the support: ``exp(-alpha log(a/low)) * -expm1(-alpha log(b/a)) / den``, the
+    logarithms as ``log1p`` of relative differences. No difference of two probabilities is
+    taken, so the value keeps its relative precision at any ``a`` and any width; NaN where
+    an end is NaN."""
+    n = a.size
+    out = np.empty(n)
+    for i in range(n):
+        ai = a[i]
+        bi = b[i]
+        if ai != ai or bi != bi:
+            out[i] = np.nan
+            continue
+        ac = min(max(ai, lo), hi)
+        bc = min(max(bi, lo), hi)
+        if bc <= ac:
+            out[i] = 0.0
+            continue
+        head = np.exp(-alpha * np.log1p((ac - lo) / lo))  # (low/a)**alpha
+        out[i] = min(head * -np.expm1(-alpha * np.log1p((bc - ac) / ac)) / den, 1.0)
+    return out
+
+
 def _mp_expm1_ratio(p, L):
     return L if p == 0 else mp.expm1(p * L) / p
 
@@ -554,6 +580,29 @@ class BoundedPareto(SizeDistribution):
         if x.ndim == 0:
             return tuple(float(v[0]) for v in out)
         return tuple(v.reshape(x.shape) for v in out)
+
+    def prob_between(self, a, b) -> np.ndarray:
+        """``P(a < X <= b)`` for ``a <= b`` in one compiled pass (:func:`bounded_pareto_between`,
+        on threads for many pairs): ``(low/a)**alpha (1 - (a/b)**alpha) / den`` at the clipped
+        ends, a product of two factors each accurate to a few ulps, so no cancellation at
+        either end of the support (the generic difference of two ``sf`` or ``cdf`` values
+        loses the digits of their common part).
+
+        Examples
+        --------
+        >>> d = BoundedPareto(alpha=1.5, low=0.2, high=50.0)
+        >>> bool(abs(d.prob_between(1.0, 2.0) / (d.cdf(2.0) - d.cdf(1.0)) - 1) < 1e-14)
+        True
+        >>> float(d.prob_between(49.0, np.inf)) > 0
+        True
+        """
+        a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+        shape = a.shape
+        fa, fb = np.ascontiguousarray(a.ravel()), np.ascontiguousarray(b.ravel())
+        al, lo, hi, den = self._alpha, self._lo, self._hi, self._den
+        out = concat_chunks(lambda s: (bounded_pareto_between(fa[s], fb[s], al, lo, hi, den),),
+                            fa.size, (0,))[0]
+        return out.reshape(shape)
 
     def moments012_sides(self, x, side, tot) -> np.ndarray:
         """:meth:`SizeDistribution.moments012_sides
