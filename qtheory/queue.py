@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ._memory import keep_large_blocks
 from ._warnings import QuadratureWarning
 from .analysis.advice import (
     _bucket_of,
@@ -64,6 +65,7 @@ class _Engines:
 
     def __init__(self, size: SizeDistribution, prediction: PredictionModel, rtol: float,
                  predictions: MultiPrediction | None = None):
+        keep_large_blocks()  # the engines' large temporaries from the heap (qtheory._memory)
         self.size, self.prediction, self.rtol = size, prediction, rtol
         self.predictions = predictions or MultiPrediction([prediction])
         self._classical = None

@@ -101,6 +101,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
+from .._memory import keep_large_blocks
 from .._threads import concat_chunks
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
@@ -617,6 +618,7 @@ class SOAPAnalysis:
                  rtol: float = 1e-9):
         if size.is_discrete:
             raise ValueError("size: the SOAP engine needs a continuous size law")
+        keep_large_blocks()  # its large temporaries from the heap (qtheory._memory)
         if not isinstance(rank, RankFunction):
             raise TypeError(f"rank: expected a RankFunction, got {type(rank).__name__}")
         if rank.branched:
