@@ -9,7 +9,7 @@ page on first touch. Both thresholds start low (128 KiB) and rise only when a la
 is freed, so how often a value pays those page faults depends on what the process did
 before: on the development machine (2 virtual CPUs) the bench's 4-segment rank on bounded
 Pareto sizes took about 150 ms with 2 page faults a value when it ran first in a process
-and 210 ms with 7000-17000 faults a value after the other policies' rows
+and 196-217 ms with 7000-20000 faults a value after the other policies' rows
 (``validation/bench/bench_malloc.py``).
 
 :func:`keep_large_blocks` sets the two thresholds once to where glibc's own rule takes them

@@ -183,14 +183,13 @@ _MAX_PIECES = 300
 # next to r = 0 (endpoint singularities) had G31 still 1.5e-4 off, and go on
 _GK_LEVEL = 0
 # a finite piece in the level on one side of 0 over more than this factor is cut
-# geometrically (_geometric_cuts); every finite piece on one side of 0 takes the Gauss-Kronrod
-# pair in log|r| (SOAPAnalysis.gauss_kronrod_log): its integrand lives on the scale of its end
-# nearer 0.
-# Of such pieces (2026-12-07, rtol 1e-8, load 0.8) over a factor 8 to 16, the pair in r met
-# the goal on 0 of 32 on the bench and 12 of 25 on random ranks; in log|r| cut at a factor 4:
-# 29 of 32 and 24 of 25 (at 8: 29 and 24; at 16: 19 and 22); over a factor 4 to 8: 18 of 18
-# and 23 of 24 (cut at 8, i.e. whole: 14 and 19); docs/soap.md, "Gauss-Kronrod in log|r|"
-# (16 until then, with the pair in r)
+# geometrically (_geometric_cuts; 16 until 2026-12-07, 23rd session), and every finite piece
+# on one side of 0 takes the Gauss-Kronrod pair in log|r| (SOAPAnalysis.gauss_kronrod_log):
+# its integrand lives on the scale of its end nearer 0. Of such pieces (rtol 1e-8, load 0.8)
+# over a factor 8 to 16, the pair in r met the goal on 0 of 32 on the bench and 12 of 25 on
+# random ranks; in log|r| cut at a factor 4: 29 of 32 and 24 of 25 (at 8: 29 and 24; at 16:
+# 19 and 22); over a factor 4 to 8: 18 of 18 and 23 of 24 (cut at 8, i.e. whole: 14 and 19)
+# (docs/soap.md, "Gauss-Kronrod in log|r|")
 _R_SPAN = 4.0
 # a bound of the ranks' range (SOAPAnalysis._rank_range) and a breakpoint in the level
 # within this times their magnitude of each other are taken as the same level
@@ -610,8 +609,9 @@ class SOAPAnalysis:
     #: throughout (the noise quadrature before the 17th session of 2026-12-06; kept for checks)
     gauss_kronrod_noise: bool = True
     #: take the Gauss-Kronrod rule of a finite piece in the level on one side of 0 in the
-    #: variable log|r| (:data:`_R_SPAN`); False: in r itself (the engine before the 23rd
-    #: session, 2026-12-07, but for the cuts; kept for checks)
+    #: variable log|r| (:data:`_R_SPAN`); False: in r itself, as until 2026-12-07 (23rd
+    #: session), with that session's cuts (kept for checks; validation/soap_log_gk_random.py
+    #: puts the whole rule before back)
     gauss_kronrod_log: bool = True
 
     def __init__(self, size: SizeDistribution, prediction: PredictionModel, rank: RankFunction,
