@@ -16,7 +16,7 @@ Run: ``python validation/soap_log_gk_random.py [seed ...] [--systems N] [--budge
 
 First run (2026-12-07, seeds 1-3): 70 rows, worst relative difference 1.1e-12, none above its
 estimate; 95.6 s with the rule before, 94.7 s in log|r| (``docs/soap.md``, "Gauss-Kronrod in
-log|r|").
+log|r|"). Seeds 4-6: 69 rows, worst 9.1e-12, none above its estimate.
 """
 
 from __future__ import annotations
