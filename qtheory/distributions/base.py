@@ -27,6 +27,8 @@ from abc import ABC, abstractmethod
 import numpy as np
 from numba import njit
 
+from .._threads import concat_chunks
+
 __all__ = [
     "HalfLineLaw",
     "SizeDistribution",
@@ -39,6 +41,7 @@ __all__ = [
     "to_array",
     "finish",
     "sides_args",
+    "between_pairs",
     "side_constant",
 ]
 
@@ -159,6 +162,17 @@ def sides_args(x, side, tot) -> tuple:
         raise ValueError(f"side: {side.size} codes for {x.size} points")
     tot = np.ascontiguousarray(tot, dtype=float)
     return x, side, tot, np.empty((3, x.size))
+
+
+def between_pairs(a, b, kernel) -> np.ndarray:
+    """``kernel(a, b)`` of a compiled ``prob_between`` pass on the pairs of ``a`` and ``b``
+    (broadcast, each as contiguous 1-D chunks, on threads for many pairs:
+    :func:`qtheory._threads.concat_chunks`), shaped as the broadcast pairs."""
+    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
+    shape = a.shape
+    fa, fb = np.ascontiguousarray(a.ravel()), np.ascontiguousarray(b.ravel())
+    out = concat_chunks(lambda s: (kernel(fa[s], fb[s]),), fa.size, (0,))[0]
+    return out.reshape(shape)
 
 
 @njit(cache=True, inline="always")

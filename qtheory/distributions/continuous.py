@@ -23,6 +23,7 @@ from .base import (
     HalfLineLaw,
     SizeDistribution,
     as_generator,
+    between_pairs,
     check_count,
     check_order,
     check_positive,
@@ -301,15 +302,10 @@ def _exp_mixture_between(law, a, b, means, probs):
     branches) array along its short axis, half a value's time in it on hyperexponential
     sizes). The values agree with the NumPy path's within a few ulps of ``sf`` (or ``cdf``)
     at the ends."""
-    a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
-    shape = a.shape
-    fa, fb = np.ascontiguousarray(a.ravel()), np.ascontiguousarray(b.ravel())
     means = np.ascontiguousarray(means, float)
     probs = np.ascontiguousarray(probs, float)
     med = float(law.scale)
-    out = concat_chunks(lambda s: (exp_mixture_between(fa[s], fb[s], means, probs, med),),
-                        fa.size, (0,))[0]
-    return out.reshape(shape)
+    return between_pairs(a, b, lambda x, y: exp_mixture_between(x, y, means, probs, med))
 
 
 def _exp_mixture_moments(x, means, probs, const1, const2, tail: bool) -> tuple:

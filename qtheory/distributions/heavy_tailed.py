@@ -18,6 +18,7 @@ from .base import (
     HalfLineLaw,
     SizeDistribution,
     as_generator,
+    between_pairs,
     check_count,
     check_finite,
     check_order,
@@ -596,13 +597,8 @@ class BoundedPareto(SizeDistribution):
         >>> float(d.prob_between(49.0, np.inf)) > 0
         True
         """
-        a, b = np.broadcast_arrays(np.asarray(a, dtype=float), np.asarray(b, dtype=float))
-        shape = a.shape
-        fa, fb = np.ascontiguousarray(a.ravel()), np.ascontiguousarray(b.ravel())
         al, lo, hi, den = self._alpha, self._lo, self._hi, self._den
-        out = concat_chunks(lambda s: (bounded_pareto_between(fa[s], fb[s], al, lo, hi, den),),
-                            fa.size, (0,))[0]
-        return out.reshape(shape)
+        return between_pairs(a, b, lambda x, y: bounded_pareto_between(x, y, al, lo, hi, den))
 
     def moments012_sides(self, x, side, tot) -> np.ndarray:
         """:meth:`SizeDistribution.moments012_sides
