@@ -838,6 +838,17 @@ class GittinsPosterior(Policy):
         Richardson extrapolation from ``nodes`` and ``nodes / 2``.
     cells : int
         Quantile cells of the simulated policy (1 to 4096).
+    rule : str
+        ``"nodes"`` (default): the node rule above. ``"swap"``: the r-work integral with
+        the prediction's integral inside (:mod:`qtheory.analysis.posterior_rwork`): each
+        prediction's share ``int S_y(r) K(r) dr`` is smooth in the prediction, and the
+        other-job function ``N``, whose integrand jumps in it, is integrated exactly
+        across the jump (product integration), so the rule over the prediction converges
+        spectrally; ``nodes`` and ``extrapolate`` are then not used. For continuous size
+        laws and noisy predictions (exact predictions give SRPT exactly; sizes with atoms
+        raise a ``ValueError``). Weibull 2 sizes, uniform noise 0.5, load 0.8:
+        2.35617874025486 with an estimate of 3.4e-12, in about 11 s, where the node rule
+        gives 2.35610 +- 2.2e-3 at 16 nodes in 0.5 s.
 
     Examples
     --------
@@ -851,6 +862,7 @@ class GittinsPosterior(Policy):
     nodes: int = 16
     extrapolate: bool = True
     cells: int = 64
+    rule: str = "nodes"
     preemptive = True
     uses_prediction = True
 
@@ -863,10 +875,13 @@ class GittinsPosterior(Policy):
             raise ValueError(f"cells must be an integer from 1 to 4096, got {c!r}")
         object.__setattr__(self, "cells", int(c))
         object.__setattr__(self, "extrapolate", bool(self.extrapolate))
+        if self.rule not in ("nodes", "swap"):
+            raise ValueError(f"rule must be 'nodes' or 'swap', got {self.rule!r}")
 
     @property
     def name(self) -> str:  # type: ignore[override]
-        return f"GittinsPosterior({self.nodes})"
+        return "GittinsPosterior(swap)" if self.rule == "swap" \
+            else f"GittinsPosterior({self.nodes})"
 
     def rank(self) -> RankFunction | None:
         return None  # depends on the size law and the prediction model

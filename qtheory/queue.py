@@ -118,6 +118,14 @@ class _Engines:
     def gittins_posterior(self, pol: GittinsPosterior):
         """The analysis of Gittins on the posterior given the prediction (cached per node
         count and extrapolation)."""
+        if pol.rule == "swap" and not self.prediction.is_exact:
+            key = ("gittins-posterior-swap",)
+            if key not in self._age:
+                from .analysis.posterior_rwork import SwappedPosteriorAnalysis
+
+                self._age[key] = SwappedPosteriorAnalysis(self.size, self.prediction,
+                                                          min(self.rtol, 1e-11))
+            return self._age[key]
         key = ("gittins-posterior", pol.nodes, pol.extrapolate)
         if key not in self._age:
             from .analysis.posterior_gittins import PosteriorGittinsAnalysis
