@@ -26,25 +26,41 @@ smoothly with ``y``), so the outer integral takes a composite Gauss-Legendre rul
 work tables.
 
 What remains is ``N(r)``, needed at every level of every node: its integrand jumps in ``y``.
-Write ``Phi(b) = E[min(X, b) | y] + r P(X > b | y)``: the Gittins rank at age 0 is at most
+Write ``Phi(b) = E[min(X, b) | y] + r P(X > b | y)``: the Gittins rank at age 0,
+``gamma(y) = min_b E[min(X, b) | y] / P(X <= b | y)`` (:func:`gittins_at_zero`), is at most
 ``r`` exactly when ``Phi(0) = r`` is at least ``Phi(c1)``, with ``c1`` the global minimiser of
 ``Phi`` over the ages past its first local maximum (the end of the first interval of ages
-whose rank is at most ``r``). Then
+whose rank is at most ``r``; :func:`first_record`). Then
 
-    N_y(r) = 1[D(y, r) <= 0] E[min(X, c1) | y],    D(y, r) = E[min(X, c1) | y] - r P(X <= c1 | y),
+    N_y(r) = 1[gamma(y) <= r] E[min(X, c1) | y],
 
-where ``D`` and ``E[min(X, c1)]`` are smooth in ``y`` on both sides of the jump (``c1``
-follows one local minimum). On each piece of the prediction's rule the node values of
-``D`` and of ``E[min(X, c1)] f_Y(y)`` are interpolated by polynomials (through the piece's
-Gauss nodes), and the second is integrated over the part of the piece where the first is
-``<= 0`` (product integration). ``N(r)`` is smooth in ``s = 1 / r`` between a few cuts, and
-is tabulated there by Chebyshev interpolation, refined until its last coefficients are at
-rounding level. The work integral ``int N(r) / r^2 dr = 1`` of Gittins ranks checks it.
+where ``gamma`` and ``E[min(X, c1)]`` are smooth in ``y`` on both sides of the jump (``c1``
+follows one local minimum of ``Phi``). On each piece of ``N``'s rule the node values of
+``gamma`` and of ``E[min(X, c1)] f_Y(y)`` are interpolated by polynomials through the
+piece's Gauss nodes, and the second is integrated over the part of the piece where the
+first is ``<= r`` (product integration). ``c1`` exists only at levels above the least
+inverse hazard of the posterior (below it no age has rank ``<= r``); where, at some level,
+one node of a piece is served while another has no ``c1`` (exponential sizes with
+exponential noise: the posteriors' hazards rise and fall back to 1), ``N``'s rule halves
+the piece (in ``log y``, to a factor 2 at least, where its probability is at least 1e-9),
+and what is still mixed takes the polynomial through the nodes that have one. ``N(r)`` is
+smooth in ``s = 1 / r`` between a few cuts and is tabulated there by Chebyshev
+interpolation, refined until its last coefficients are at rounding level. The work
+integral ``int N(r) / r^2 dr = 1`` of Gittins ranks (over the predictions kept, their
+probability) checks it, and its miss joins the estimate.
 
-Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.3561787402548 with 8 nodes a
-piece, the same to 4e-15 with 10; the node rule gives 2.35629364, 2.35621145 and
-2.35618806 with 32, 64 and 128 nodes (differences shrinking by 3.5, order about 1.8),
-extrapolated at that order to 2.35617870.
+The rule over the prediction runs from its quantile 1e-8 to 1 - 1e-14 (below 1e-8 under
+exponential noise the posteriors span many scales, and their Gittins ranks took 0.3 s
+each); the estimate adds what is left out, directly and through ``N``
+(:meth:`SwappedPosteriorAnalysis.mean`).
+
+Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024798 with an
+estimate of 1.8e-11 (10 nodes a piece, 144 node laws, about 5 s cold); with the quantiles
+from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype with its own
+rule over the prediction and its own ``N`` (these posteriors' ranks fall with age, so
+``N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y``) gave 2.356178740254842. The node rule gives
+2.35629364, 2.35621145 and 2.35618806 with 32, 64 and 128 nodes (differences shrinking by
+3.5, order about 1.8), extrapolated at that order to 2.35617870.
 """
 
 from __future__ import annotations
@@ -58,17 +74,28 @@ from numpy.polynomial import legendre as L
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 
-__all__ = ["SwappedPosteriorAnalysis", "quantile_pieces", "first_record", "law_grid"]
+__all__ = ["SwappedPosteriorAnalysis", "quantile_pieces", "first_record", "law_grid",
+           "gittins_at_zero"]
 
-# quantiles of the prediction where the rule's pieces end (and 1 - these): the tails in
-# factors of 100 down to 1e-14, the body in fifths
-_TAIL_U = (1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05)
+# quantiles of the prediction where the rule's pieces end (and 1 - these, but the lowest):
+# the tails in factors of 100, the body in fifths. Below the lowest quantile and above 1 -
+# the lowest upper one the prediction's probability is left out, and its share estimated
+# from the outer nodes (mean): the posteriors of predictions below 1e-9 of the mean under
+# exponential noise span many scales, and their Gittins ranks took 0.3 s each
+_TAIL_U = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05)
+# the upper tail goes on to 1 - 1e-14, in factors of 100: there the prediction's share of
+# E[T] grows with it (Weibull 2 sizes, uniform noise: left out above 1 - 1e-10, it was
+# 3.2e-9 of the mean)
+_TOP_U = (1e-14, 1e-12, 1e-10)
 _BODY_U = (0.2, 0.4, 0.6, 0.8)
 _GRID = 257  # ages of a node law's grid for Phi (first_record)
 _CHEB = 17  # Chebyshev points of a piece of N's table
 _CHEB_DEPTH = 8  # bisections of a piece of N's table at most
 _R_NODES = (16, 24)  # Gauss-Legendre nodes of a node's level pieces (value, check)
 _S_RATIO = 4.0  # a node's level pieces in s = 1 / r span at most this factor
+_N_SPLIT = 6  # halvings of a piece for N's rule at most
+_N_MASS = 1e-9  # ... of a piece with at least this probability
+_N_RATIO = 2.0  # ... and over more than this factor in y
 _FLOOR = 2.0**-40  # levels below this times the node law's mean are left out (as rwork)
 
 
@@ -83,11 +110,12 @@ def quantile_pieces(size: SizeDistribution, prediction) -> np.ndarray:
     >>> import qtheory as qt
     >>> e = quantile_pieces(qt.Weibull(2.0), qt.UniformPrediction(0.5))
     >>> e.size, bool(np.all(np.diff(e) > 0))
-    (23, True)
+    (20, True)
     """
     from .posterior_gittins import prediction_breakpoints
 
-    u = np.array(sorted({*_TAIL_U, *_BODY_U, 0.5, *(1.0 - np.array(_TAIL_U))}))
+    u = np.array(sorted({*_TAIL_U, *_BODY_U, 0.5, *(1.0 - np.array(_TAIL_U)),
+                         *(1.0 - np.array(_TOP_U))}))
     u = np.unique(np.concatenate([u, prediction_breakpoints(size, prediction)]))
     y = np.asarray(prediction.marginal_ppf(u, size), dtype=float)
     y = np.unique(y[np.isfinite(y) & (y > 0)])
@@ -178,6 +206,46 @@ def first_record(law, r: np.ndarray, grid=None):
     return D, n, F
 
 
+def gittins_at_zero(law, grid=None) -> float:
+    """The Gittins rank of ``law`` at age 0, ``min_b E[min(X, b)] / P(X <= b)`` (``b = inf``
+    gives the mean): the least value on :func:`law_grid`'s ages, refined by bisection on the
+    stationarity condition ``P(X > b) P(X <= b) = E[min(X, b)] f(b)`` (the ratio equals the
+    inverse hazard there) between the neighbouring ages.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> round(gittins_at_zero(qt.Exponential(mean=2.0)), 12)   # first come first served
+    2.0
+    >>> round(gittins_at_zero(qt.Uniform(0.0, 1.0)), 12)        # E[X] (a rising hazard)
+    0.5
+    """
+    b, sf, pdf, em, m1 = law_grid(law) if grid is None else grid
+    with np.errstate(all="ignore"):
+        ratio = np.where(1.0 - sf > 0, em / (1.0 - sf), np.inf)
+    k = int(np.argmin(ratio))
+    best = float(ratio[k])
+    if not best < m1 or k == b.size - 1:
+        return m1
+    lo, hi = b[max(k - 1, 0)], b[k + 1]
+    for _ in range(60):  # h = sf F - E[min(X, b)] f: < 0 before the minimum, > 0 after
+        mid = 0.5 * (lo + hi)
+        with np.errstate(all="ignore"):
+            s_ = float(law.sf(mid))
+            h = s_ * (1.0 - s_) - (float(law.partial_moment(1, mid)) + mid * s_) * float(
+                law.pdf(mid))
+        if h < 0:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 4e-16 * hi:
+            break
+    c = 0.5 * (lo + hi)
+    s_ = float(law.sf(c))
+    val = (float(law.partial_moment(1, c)) + c * s_) / (1.0 - s_)
+    return float(min(val, best, m1))
+
+
 class _Piece:
     """One piece ``[a, b]`` of the rule over the prediction, in ``t`` with
     ``y = a (b / a)**((t + 1) / 2)``: the nodes, the weights (of ``dF_Y``) and the
@@ -214,15 +282,14 @@ class SwappedPosteriorAnalysis:
     Examples
     --------
     >>> import qtheory as qt
-    >>> a = SwappedPosteriorAnalysis(qt.Weibull(2.0), qt.UniformPrediction(0.5), nodes=6)
+    >>> a = SwappedPosteriorAnalysis(qt.Weibull(2.0), qt.UniformPrediction(0.5))
     >>> value, err = a.mean(0.8 / qt.Weibull(2.0).mean)
-    >>> round(value, 7), err < 1e-8
-    (2.3561787, True)
+    >>> round(value, 10), bool(err < 1e-10)
+    (2.356178740, True)
     """
 
     def __init__(self, size: SizeDistribution, prediction, rtol: float = 1e-11,
                  nodes: int = 10):
-        from ..distributions.point_posterior import point_law
 
         if prediction.is_exact:
             raise ValueError("prediction: exact predictions give SRPT exactly; the swapped "
@@ -240,16 +307,48 @@ class SwappedPosteriorAnalysis:
             m = nodes if p >= 1e-3 else (max(nodes - 2, 4) if p >= 1e-7 else
                                           max(nodes - 4, 4))
             self.pieces.append(_Piece(float(a), float(b), m))
-        self.tail = float(u[0] + (1.0 - u[-1]))  # probability left out
+        self.below, self.above = float(u[0]), float(1.0 - u[-1])  # probability left out
         self.laws = []
         for pc in self.pieces:
-            pc.laws = [point_law(size, prediction, float(y)) for y in pc.y]
-            pc.fy = np.array([law.mass for law in pc.laws])
-            pc.wf = pc.w * pc.jac * pc.fy  # weights of dF_Y
-            pc.grids = [law_grid(law) for law in pc.laws]
+            self._fill(pc)
             self.laws.extend(pc.laws)
+        # N's own pieces: those of the rule, halved (in log y) where at some level a node
+        # is served while another has no run at all (module docstring)
+        self.npieces = []
+        todo = [(pc, 0) for pc in self.pieces]
+        self.unsplit = 0  # pieces of N still mixed at the depth limit
+        while todo:
+            pc, depth = todo.pop(0)
+            low = min(pc.gamma.min(), L.legval(np.array([-1.0, 1.0]), pc.cgam).min())
+            if pc.rmin.max() <= low or float(pc.wf.sum()) < _N_MASS \
+                    or pc.b <= _N_RATIO * pc.a:
+                self.npieces.append(pc)
+            elif depth >= _N_SPLIT:
+                self.npieces.append(pc)
+                self.unsplit += 1
+            else:
+                mid = float(np.sqrt(pc.a * pc.b))
+                for a, b in ((pc.a, mid), (mid, pc.b)):
+                    sub = _Piece(a, b, min(pc.m, 6))
+                    self._fill(sub)
+                    todo.append((sub, depth + 1))
+        self.npieces.sort(key=lambda q: q.a)
         self._engines = None
         self._ntab = None
+
+    def _fill(self, pc: _Piece) -> None:
+        """The piece's node laws, their grids, ranks at age 0 and least inverse hazards."""
+        from ..distributions.point_posterior import point_law
+
+        pc.laws = [point_law(self.size, self.prediction, float(y)) for y in pc.y]
+        pc.fy = np.array([law.mass for law in pc.laws])
+        pc.wf = pc.w * pc.jac * pc.fy  # weights of dF_Y
+        pc.grids = [law_grid(law) for law in pc.laws]
+        pc.gamma = np.array([gittins_at_zero(law, g) for law, g in zip(pc.laws, pc.grids)])
+        pc.cgam = pc.vinv @ pc.gamma
+        with np.errstate(all="ignore"):
+            pc.rmin = np.array([float(np.min(np.where(g[2] > 0, g[1] / g[2], np.inf)))
+                                for g in pc.grids])
 
     # ------------------------------------------------------------------ N(r)
     def N(self, r) -> np.ndarray:
@@ -260,45 +359,48 @@ class SwappedPosteriorAnalysis:
         if np.any(top):
             out = np.empty(r.size)
             out[top] = sum(float(pc.wf @ [law.mean for law in pc.laws])
-                           for pc in self.pieces)
+                           for pc in self.npieces)
             out[~top] = self.N(r[~top]) if np.any(~top) else 0.0
             return out
         out = np.zeros(r.size)
-        for pc in self.pieces:
-            D = np.empty((pc.m, r.size))
-            g = np.empty((pc.m, r.size))
+        for pc in self.npieces:
+            # served at level r: the rank at age 0, gamma(y), is at most r (smooth in y: its
+            # interpolant through the piece's nodes gives the boundary)
+            ends = L.legval(np.array([-1.0, 1.0]), pc.cgam)
+            top = max(pc.gamma.max(), ends.max())
+            low = min(pc.gamma.min(), ends.min())
+            full = r >= top
+            part = np.nonzero(~full & (r >= low))[0]
+            idx = np.nonzero(full)[0]
+            both = np.concatenate([idx, part])
+            if not both.size:
+                continue
+            rr = r[both]
+            D = np.empty((pc.m, rr.size))
+            g = np.empty((pc.m, rr.size))
             for j, law in enumerate(pc.laws):
-                d, n, _ = first_record(law, r, pc.grids[j])
+                d, n, _ = first_record(law, rr, pc.grids[j])
                 D[j] = d
                 g[j] = n * pc.fy[j] * pc.jac[j]
+            k = idx.size
+            out[idx] += pc.w @ g[:, :k]
+            if not part.size:
+                continue
+            D, g = D[:, k:], g[:, k:]
+            # E[min(X, c1)] through the nodes where the first run exists (past a fold of the
+            # rank's structure, at levels below a node's least inverse hazard, it does not:
+            # the polynomial through the other nodes then)
             fin = np.isfinite(D)
-            served = fin & (D <= 0)
-            # the interpolant of D at the piece's ends counts too (a root between the
-            # last node and the end)
-            allfin = fin.all(axis=0)
-            ends = np.full((2, r.size), np.inf)
-            if np.any(allfin):
-                cD = pc.vinv @ D[:, allfin]
-                ends[0, allfin] = L.legval(-1.0, cD)
-                ends[1, allfin] = L.legval(1.0, cD)
-            full = served.all(axis=0) & (ends <= 0).all(axis=0)
-            out[full] += pc.w @ g[:, full]
-            part = np.nonzero((served.any(axis=0) | (ends <= 0).any(axis=0)) & ~full)[0]
-            if not part.size:
-                continue
-            # nodes with no first record (D = inf) have no continuation: their piece takes
-            # the rule's own sum there (fold of the rank's structure; rare, and flagged by
-            # the work identity)
-            bad = ~fin[:, part].all(axis=0)
-            if np.any(bad):
-                idx = part[bad]
-                out[idx] += np.einsum("j,jk->k", pc.w, np.where(served[:, idx], g[:, idx], 0.0))
-                part = part[~bad]
-            if not part.size:
-                continue
-            cD = pc.vinv @ D[:, part]  # Legendre coefficients, one column per level
-            cg = pc.vinv @ g[:, part]
-            out[part] += _served_integral(cD, cg, pc.t, D[:, part])
+            cg = pc.vinv @ np.where(fin, g, 0.0)
+            for c in np.nonzero(~fin.all(axis=0))[0]:
+                ok = fin[:, c]
+                cg[:, c] = 0.0
+                if ok.any():
+                    fit = L.legfit(pc.t[ok], g[ok, c], int(ok.sum()) - 1)
+                    cg[:fit.size, c] = fit
+            cD = np.repeat(pc.cgam[:, None], part.size, axis=1)
+            cD[0] -= r[part]
+            out[part] += _served_integral(cD, cg, pc.t, pc.gamma[:, None] - r[part][None, :])
         return out
 
     def _n_table(self):
@@ -311,14 +413,11 @@ class SwappedPosteriorAnalysis:
         cuts = [0.0, *(np.geomspace(1.0 / (64.0 * m1), smax, 1 + int(np.ceil(
             np.log2(smax * 64.0 * m1)))))]
         # the rank at age 0 at the pieces' edges: the computed N's pieces join there
-        gam = []
-        for pc in self.pieces:
-            for j in (0, pc.m - 1):
-                gam.append(float(self._gamma(pc.laws[j], pc.grids[j])))
-        gam = np.array(gam)
+        gam = np.concatenate([L.legval(np.array([-1.0, 1.0]), pc.cgam) for pc in self.npieces])
         gam = gam[np.isfinite(gam) & (gam > 0)]
         edges = np.unique(np.concatenate([cuts, 1.0 / gam]))
         edges = edges[edges <= smax]
+        self._ncuts = edges
         x = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]  # Chebyshev points
         todo = [(float(a), float(b), 0) for a, b in zip(edges[:-1], edges[1:])]
         done = []
@@ -361,18 +460,6 @@ class SwappedPosteriorAnalysis:
         out = x * b1 - b2 + c[:, 0]
         return np.where(s > smax, 0.0, out)
 
-    @staticmethod
-    def _gamma(law, grid) -> float:
-        """The Gittins rank at age 0: the least ``r`` with ``D(r) <= 0`` (bisection)."""
-        lo, hi = 0.0, float(law.mean)
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            d = first_record(law, np.array([mid]), grid)[0][0]
-            lo, hi = (lo, mid) if d <= 0 else (mid, hi)
-            if hi - lo <= 1e-15 * hi:
-                break
-        return hi
-
     # ------------------------------------------------------------------ T(y)
     def engines(self):
         """The node classes' r-work engines (one per node, its own Gittins rank)."""
@@ -392,8 +479,8 @@ class SwappedPosteriorAnalysis:
         floor = _FLOOR * float(law.mean)
         crit = np.unique(np.asarray(e.crit, dtype=float))
         crit = crit[np.isfinite(crit) & (crit > floor)]
-        lo, hi, _, smax = self._n_table()
-        s = np.unique(np.concatenate([[0.0], 1.0 / crit, [1.0 / floor], lo, hi]))
+        self._n_table()
+        s = np.unique(np.concatenate([[0.0], 1.0 / crit, [1.0 / floor], self._ncuts]))
         s = s[s <= 1.0 / floor]
         edges = [0.0]
         for a, b in zip(s[:-1], s[1:]):
@@ -450,9 +537,20 @@ class SwappedPosteriorAnalysis:
                 k += 1
             value += float(pc.wf @ T)
             err += _gauss_estimate(pc.vinv @ (T * pc.fy * pc.jac))
+        # the work identity over the predictions kept: their probability
         ident = self.work_identity()
-        err += abs(ident - 1.0) * abs(value)
-        err += self.tail * abs(value)
+        err += abs(ident - (1.0 - self.below - self.above)) * abs(value)
+        # the prediction's tails left out: their share, about the outer nodes' T times their
+        # probability (the upper one four times that: T grows with the prediction)
+        T_first = self._node_T(engines[0], self.laws[0], lam)[0]
+        T_last = self._node_T(engines[-1], self.laws[-1], lam)[0]
+        err += self.below * abs(T_first) + 4.0 * self.above * abs(T_last)
+        # ... and through N: the jobs left out below would add at most their mean (below
+        # the first node's) to N at every level, which moves E[T] = int S K dr by about
+        # lambda dN E[T] / (1 - rho) (first order in K)
+        rho = lam * float(self.size.mean)
+        err += lam * self.below * float(self.laws[0].mean) * abs(value) / (1.0 - rho)
+        self.tails = (T_first, T_last)
         if err > 1e-6 * abs(value):
             warnings.warn(f"Gittins on the posterior (swapped integral): error estimate "
                           f"{err / abs(value):.1e} relative (work identity "
