@@ -21,8 +21,9 @@ from qtheory.distributions.point_posterior import point_law
 # Weibull 2 sizes, uniform noise 0.5, load 0.8: the swapped integral with 10 nodes a piece
 # and the prediction's quantiles from 1e-14 (estimate 3.4e-12); a prototype with its own
 # rule over the prediction (13 linear pieces on [0, 8], 8 and 10 nodes each) and its own N
-# (the posteriors there have decreasing ranks, so N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y) gave 2.356178740254842 and ...838; the node
-# rule gives 2.35629364, 2.35621145, 2.35618806 with 32, 64, 128 nodes, differences falling
+# (the posteriors there have decreasing ranks, so N(r) = int 1[E[X | y] <= r] E[X | y]
+# dF_Y) gave 2.356178740254842 and ...838; the node rule gives 2.35629364, 2.35621145,
+# 2.35618806 with 32, 64, 128 nodes, differences falling
 # by 3.5, extrapolated at that rate to 2.35617870
 REFERENCE = 2.3561787402548644
 
