@@ -123,3 +123,29 @@ def test_swap_rule_with_exact_predictions_is_srpt():
     q = qt.MG1(load=0.7, size=qt.Weibull(2.0), prediction=qt.ExactPrediction())
     v = q.mean_response_time(qt.policies.GittinsPosterior(rule="swap"))
     assert v == pytest.approx(q.mean_response_time("SRPT"), rel=1e-12)
+
+
+@pytest.mark.slow
+def test_swap_rule_exponential_noise_against_the_node_rule_at_128_nodes():
+    """Exponential sizes and noise, load 0.8 (posterior hazards that rise and fall back to 1,
+    so N's pieces are halved). The node rule (PosteriorGittinsAnalysis(size, prediction,
+    nodes=128, rtol=1e-11).node_means(0.8), 5 minutes) gives E_128 = 3.052557566860874 and
+    E_64 = 3.0525335669673086, differences falling by 3.85 a doubling, so the limit is
+    E_128 + d / 3 = 3.0525655668 at order 2 and 3.0525659800 at the measured 3.85."""
+    q = qt.MG1(load=0.8, size=qt.Exponential(mean=1.0), prediction=qt.ExponentialPrediction())
+    value, err = q.mean_response_time_with_error(qt.policies.GittinsPosterior(rule="swap"))
+    assert abs(value - 3.0525655668) < 5e-7
+    assert err < 1e-6 * value
+
+
+@pytest.mark.slow
+def test_swap_rule_bounded_pareto_converges_in_the_nodes():
+    """Bounded Pareto sizes, lognormal noise: 10 and 12 nodes a piece within their
+    estimates of each other (their level integrals refined where a node's rank has close
+    critical values)."""
+    size, pred = qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0), qt.LognormalPrediction(0.5)
+    lam = 0.8 / size.mean
+    v10, e10 = SwappedPosteriorAnalysis(size, pred, nodes=10).mean(lam)
+    v12, e12 = SwappedPosteriorAnalysis(size, pred, nodes=12).mean(lam)
+    assert abs(v10 - v12) <= e10 + e12
+    assert max(e10, e12) < 1e-6 * v10
