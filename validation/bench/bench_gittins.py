@@ -111,6 +111,10 @@ PREDICTED = {
     ("weibull(2)", "uniform noise 0.5", "GittinsPosterior(16)"): (
         lambda: qt.Weibull(shape=2.0, scale=1.0), lambda: qt.UniformPrediction(0.5),
         lambda: P.GittinsPosterior(nodes=16)),
+    # the swapped integral (10 nodes a piece, 166 node laws): to 1e-11, but seconds
+    ("weibull(2)", "uniform noise 0.5", "GittinsPosterior(swap)"): (
+        lambda: qt.Weibull(shape=2.0, scale=1.0), lambda: qt.UniformPrediction(0.5),
+        lambda: P.GittinsPosterior(rule="swap")),
 }
 LOAD = 0.8
 TARGET_MS = 200.0
