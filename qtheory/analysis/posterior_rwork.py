@@ -75,7 +75,7 @@ from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 
 __all__ = ["SwappedPosteriorAnalysis", "quantile_pieces", "first_record", "law_grid",
-           "gittins_at_zero"]
+           "gittins_at_zero", "interior_run"]
 
 # quantiles of the prediction where the rule's pieces end (and 1 - these, but the lowest):
 # the tails in factors of 100, the body in fifths. Below the lowest quantile and above 1 -
@@ -90,7 +90,7 @@ _TOP_U = (1e-14, 1e-12, 1e-10)
 _BODY_U = (0.2, 0.4, 0.6, 0.8)
 _GRID = 257  # ages of a node law's grid for Phi (first_record)
 _CHEB = 17  # Chebyshev points of a piece of N's table
-_CHEB_DEPTH = 8  # bisections of a piece of N's table at most
+_CHEB_DEPTH = 5  # bisections of a piece of N's table at most
 _R_NODES = (16, 24)  # Gauss-Legendre nodes of a node's level pieces (value, check)
 _S_RATIO = 4.0  # a node's level pieces in s = 1 / r span at most this factor
 _T_SPLIT = 8  # halvings of a node's level pieces at most
@@ -205,6 +205,61 @@ def first_record(law, r: np.ndarray, grid=None):
     ok = has
     D[ok] = n[ok] - r[ok] * F[ok]
     return D, n, F
+
+
+def interior_run(law, r: np.ndarray, grid=None):
+    """``(E[min(X, b)], Phi(b) - Phi(end))`` at the levels ``r`` for ``b`` the best interior
+    local minimum of ``Phi`` past its first local maximum (``nan`` and ``inf`` where there is
+    none), ``end`` the end of the support (or the grid's end: the job's completion). Where the
+    two are both minima of ``Phi`` and their order swaps as the prediction moves, the first
+    run's end ``c1`` jumps from one to the other (:meth:`SwappedPosteriorAnalysis.N` follows
+    that switch: Weibull 0.5 sizes under uniform noise, whose posteriors' hazards fall and
+    then rise towards the end of their support).
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> n, e = interior_run(qt.Exponential(mean=1.0), np.array([2.0]))   # no interior one
+    >>> bool(np.isnan(n[0])), bool(np.isinf(e[0]))
+    (True, True)
+    """
+    r = np.asarray(r, dtype=float)
+    b, sf, pdf, em, m1 = law_grid(law) if grid is None else grid
+    last = b.size - 1
+    dphi = sf[None, :] - r[:, None] * pdf[None, :]
+    down = dphi <= 0.0
+    has = down.any(axis=1)
+    first = np.argmax(down, axis=1)
+    phi = em[None, :] + r[:, None] * sf[None, :]
+    end_phi = phi[:, last].copy()
+    idx = np.arange(b.size)[None, :]
+    inner_phi = np.where((idx >= first[:, None]) & (idx < last), phi, np.inf)
+    k = np.argmin(inner_phi, axis=1)
+    rows = np.arange(r.size)
+    after = dphi[rows, np.minimum(k + 1, last)]
+    ok = has & np.isfinite(inner_phi[rows, k]) & (k < last) & (after > 0)
+    n = np.full(r.size, np.nan)
+    e = np.full(r.size, np.inf)
+    sel = np.nonzero(ok)[0]
+    if sel.size:
+        lo = b[np.maximum(k[sel] - 1, 0)]
+        hi = b[k[sel] + 1]
+        rr = r[sel]
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            with np.errstate(all="ignore"):
+                g = np.asarray(law.sf(mid), dtype=float) - rr * np.asarray(law.pdf(mid),
+                                                                             dtype=float)
+            neg = g < 0
+            lo = np.where(neg, mid, lo)
+            hi = np.where(neg, hi, mid)
+            if np.all(hi - lo <= 4e-16 * hi):
+                break
+        c = 0.5 * (lo + hi)
+        sc = np.asarray(law.sf(c), dtype=float)
+        n[sel] = np.asarray(law.partial_moment(1, c), dtype=float) + c * sc
+        e[sel] = n[sel] + rr * sc - end_phi[sel]
+    return n, e
 
 
 def gittins_at_zero(law, grid=None) -> float:
@@ -347,6 +402,9 @@ class SwappedPosteriorAnalysis:
         pc.grids = [law_grid(law) for law in pc.laws]
         pc.gamma = np.array([gittins_at_zero(law, g) for law, g in zip(pc.laws, pc.grids)])
         pc.cgam = pc.vinv @ pc.gamma
+        with np.errstate(divide="ignore"):
+            pc.lgam = np.log(np.maximum(pc.gamma, np.finfo(float).tiny))
+        pc.clgam = pc.vinv @ pc.lgam
         with np.errstate(all="ignore"):
             pc.rmin = np.array([float(np.min(np.where(g[2] > 0, g[1] / g[2], np.inf)))
                                 for g in pc.grids])
@@ -383,6 +441,28 @@ class SwappedPosteriorAnalysis:
                 d, n, _ = first_record(law, rr, pc.grids[j])
                 D[j] = d
                 g[j] = n * pc.fy[j] * pc.jac[j]
+            # where the first run's end switches between an interior minimum of Phi and
+            # the end of the support within the piece, both branches and the switch
+            nB = np.empty((pc.m, rr.size))
+            E = np.empty((pc.m, rr.size))
+            for j, law in enumerate(pc.laws):
+                nB[j], E[j] = interior_run(law, rr, pc.grids[j])
+            switch = (E < 0).any(axis=0) & (E >= 0).any(axis=0) & np.isfinite(E).all(axis=0)
+            if np.any(switch):
+                cols = np.nonzero(switch)[0]
+                gA = (pc.fy * pc.jac * np.array([law.mean for law in pc.laws]))[:, None]
+                gB = nB[:, cols] * (pc.fy * pc.jac)[:, None]
+                cA = pc.vinv @ gA
+                cB = pc.vinv @ gB
+                cE = pc.vinv @ E[:, cols]
+                cG = np.repeat(pc.cgam[:, None], cols.size, axis=1)
+                cG[0] -= rr[cols]
+                out[both[cols]] += _switch_integral(cG, cE, cA[:, 0], cB, pc.t)
+                keep = ~switch
+                nfull = idx.size
+                D, g = D[:, keep], g[:, keep]
+                idx = idx[keep[:nfull]]
+                part = part[keep[nfull:]]
             k = idx.size
             out[idx] += pc.w @ g[:, :k]
             if not part.size:
@@ -392,6 +472,12 @@ class SwappedPosteriorAnalysis:
             # rank's structure, at levels below a node's least inverse hazard, it does not:
             # the polynomial through the other nodes then)
             fin = np.isfinite(D)
+            # a positive integrand is interpolated in its logarithm: over a piece of the
+            # tails it is a power of y, an exponential in t (Weibull 0.5 sizes: y**1.5 over a
+            # factor 100, whose polynomial through 6 nodes left N 2.5e-3 off there)
+            logs = (fin & (g > 0)).all(axis=0)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                g = np.where(logs[None, :], np.log(np.where(g > 0, g, 1.0)), g)
             cg = pc.vinv @ np.where(fin, g, 0.0)
             for c in np.nonzero(~fin.all(axis=0))[0]:
                 ok = fin[:, c]
@@ -399,9 +485,11 @@ class SwappedPosteriorAnalysis:
                 if ok.any():
                     fit = L.legfit(pc.t[ok], g[ok, c], int(ok.sum()) - 1)
                     cg[:fit.size, c] = fit
-            cD = np.repeat(pc.cgam[:, None], part.size, axis=1)
-            cD[0] -= r[part]
-            out[part] += _served_integral(cD, cg, pc.t, pc.gamma[:, None] - r[part][None, :])
+            # the served part: log gamma(y) <= log r (gamma is a power of y in the tails)
+            cD = np.repeat(pc.clgam[:, None], part.size, axis=1)
+            cD[0] -= np.log(r[part])
+            out[part] += _served_integral(cD, cg, pc.t,
+                                          pc.lgam[:, None] - np.log(r[part])[None, :], logs)
         return out
 
     def _n_table(self):
@@ -422,7 +510,13 @@ class SwappedPosteriorAnalysis:
         x = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]  # Chebyshev points
         todo = [(float(a), float(b), 0) for a, b in zip(edges[:-1], edges[1:])]
         done = []
-        tol = 1e-14 * m1
+        # each piece to 1e-13 of its own size or to 1e-15 / its width in s, whichever is
+        # larger: the identity and the levels weigh N by ds, and the pieces at small levels
+        # are wide in s (Weibull 0.5 sizes: predictions near 1e-15 have N about 1e-22 over s
+        # near 1e16, and an absolute 1e-14 * E[X] left their share of the work identity
+        # 2.5e-3 off; the relative bound alone took exponential noise's table from 450 to
+        # 1355 pieces, 89 s)
+        tol_rel, tol_int = 1e-13, 1e-15
         while todo:
             # all pieces of a round at once
             s = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x for a, b, _ in todo])
@@ -432,6 +526,7 @@ class SwappedPosteriorAnalysis:
             for i, (a, b, depth) in enumerate(todo):
                 v = vals[i * _CHEB:(i + 1) * _CHEB]
                 c = C.chebfit(x, v, _CHEB - 1)
+                tol = max(tol_rel * np.abs(c).max(), tol_int / (b - a))
                 if np.abs(c[-3:]).max() <= tol or depth >= _CHEB_DEPTH:
                     done.append((a, b, c))
                 else:
@@ -596,18 +691,61 @@ def _gauss_estimate(c: np.ndarray) -> float:
     return float(2.0 * last * q ** (m + 1))
 
 
-def _served_integral(cD, cg, t, D) -> np.ndarray:
+def _switch_integral(cG, cE, cA, cB, t) -> np.ndarray:
+    """Per column: the integral over ``t`` in ``[-1, 1]``, where the polynomial with Legendre
+    coefficients ``cG`` is ``<= 0`` (served), of the one with coefficients ``cB`` where the
+    polynomial ``cE`` is ``< 0`` and of ``cA`` elsewhere; the roots of ``cG`` and ``cE``
+    (from the eigenvalues of their companion matrices, real ones in ``[-1, 1]``) cut the
+    interval."""
+    K = cE.shape[1]
+    out = np.zeros(K)
+    GA = L.legint(cA, lbnd=-1)
+    for k in range(K):
+        pts = {-1.0, 1.0}
+        for c in (cG[:, k], cE[:, k]):
+            c = np.trim_zeros(c, "b")
+            if c.size > 1:
+                for z in L.legroots(c):
+                    if abs(z.imag) < 1e-9 and -1.0 < z.real < 1.0:
+                        pts.add(float(z.real))
+        pts = sorted(pts)
+        GB = L.legint(cB[:, k], lbnd=-1)
+        for a, b in zip(pts[:-1], pts[1:]):
+            if b <= a:
+                continue
+            m = 0.5 * (a + b)
+            if L.legval(m, cG[:, k]) > 0:
+                continue
+            G = GB if L.legval(m, cE[:, k]) < 0 else GA
+            out[k] += L.legval(b, G) - L.legval(a, G)
+    return out
+
+
+_SUB = L.leggauss(24)  # the rule on a served sub-interval for a log-interpolated integrand
+
+
+def _piece_integral(coef, a: float, b: float, log: bool) -> float:
+    """The integral over ``[a, b]`` of the polynomial with Legendre coefficients ``coef``
+    (its antiderivative), or with ``log`` of its exponential (Gauss-Legendre, 24 points)."""
+    if not log:
+        G = L.legint(coef, lbnd=-1)
+        return float(L.legval(b, G) - L.legval(a, G))
+    x, w = _SUB
+    return float(0.5 * (b - a) * (w @ np.exp(L.legval(0.5 * (a + b) + 0.5 * (b - a) * x,
+                                                      coef))))
+
+
+def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
     """Per column: the integral over ``t`` in ``[-1, 1]`` of the polynomial with Legendre
-    coefficients ``cg`` where the one with coefficients ``cD`` is ``<= 0``. The sign
-    changes of ``D`` between consecutive nodes (and the ends) bracket its roots, found by
-    bisection on the interpolant."""
+    coefficients ``cg`` (of its exponential where ``logs``) where the one with coefficients
+    ``cD`` is ``<= 0``. The sign changes of ``D`` between consecutive nodes (and the ends)
+    bracket its roots, found by bisection on the interpolant."""
     m, K = D.shape
     tt = np.concatenate([[-1.0], t, [1.0]])
     Dv = np.empty((m + 2, K))
     Dv[1:-1] = D
     Dv[0] = L.legval(-1.0, cD)
     Dv[-1] = L.legval(1.0, cD)
-    G = L.legint(cg, lbnd=-1)  # antiderivative, 0 at -1
     out = np.zeros(K)
     for k in range(K):
         pts = [-1.0]
@@ -627,8 +765,8 @@ def _served_integral(cD, cg, t, D) -> np.ndarray:
                 pts.append(0.5 * (lo + hi))
         pts.append(1.0)
         # the intervals between the roots alternate; the sign at their middles decides
-        Gk = G[:, k]
+        lg = bool(logs[k]) if logs is not None else False
         for a, b in zip(pts[:-1], pts[1:]):
             if b > a and L.legval(0.5 * (a + b), cD[:, k]) <= 0:
-                out[k] += L.legval(b, Gk) - L.legval(a, Gk)
+                out[k] += _piece_integral(cg[:, k], a, b, lg)
     return out
