@@ -14,7 +14,10 @@ from qtheory.analysis.posterior_rwork import (
     SwappedPosteriorAnalysis,
     _gauss_estimate,
     _served_integral,
+    _switch_integral,
     first_record,
+    interior_run,
+    law_grid,
 )
 from qtheory.distributions.point_posterior import point_law
 
@@ -76,6 +79,44 @@ def test_served_integral_of_polynomials():
     G = np.stack([g, g], axis=1)
     out = _served_integral(vinv @ D, vinv @ G, t, D)
     np.testing.assert_allclose(out, [1.3 + 1.027 / 3.0, 1.0 + 1.0 / 12.0], rtol=1e-13)
+
+
+def test_served_integral_of_a_log_interpolant():
+    """With ``logs`` the coefficients are of log g: g = exp(t), served below t = 0.3."""
+    m = 6
+    t, _ = L.leggauss(m)
+    vinv = np.linalg.inv(L.legvander(t, m - 1))
+    D = (t - 0.3)[:, None]
+    out = _served_integral(vinv @ D, vinv @ t[:, None], t, D, np.array([True]))
+    assert out[0] == pytest.approx(np.exp(0.3) - np.exp(-1.0), rel=1e-13)
+
+
+def test_switch_integral_of_polynomials():
+    """Served where t <= 0.5; the interior branch (value 2) where t < 0, the end's (value 1)
+    elsewhere: 2 * 1 + 1 * 0.5."""
+    cG = np.array([[-0.5], [1.0]])
+    cE = np.array([[0.0], [1.0]])
+    out = _switch_integral(cG, cE, np.array([1.0]), np.array([[2.0]]), None)
+    assert out[0] == pytest.approx(2.5, rel=1e-14)
+
+
+def test_interior_run_agrees_with_first_record():
+    """Weibull 0.5 sizes under wide uniform noise (0.9): the posterior's hazard falls and
+    then rises to the end of its support, so Phi has an interior minimum at some levels.
+    Where it is below the end's (E < 0) the first run ends there; where there is none
+    (E = inf) a served job runs to completion."""
+    law = point_law(qt.Weibull(0.5), qt.UniformPrediction(0.9), 1.0)
+    grid = law_grid(law)
+    r = np.linspace(0.02, 1.5, 60) * law.mean
+    _, n, _ = first_record(law, r, grid)
+    nB, E = interior_run(law, r, grid)
+    inner = np.isfinite(E) & (E < 0)
+    assert 10 < inner.sum() < r.size
+    np.testing.assert_allclose(n[inner], nB[inner], rtol=1e-12)
+    assert np.all(nB[inner] < law.mean)
+    end = ~np.isfinite(E) & (n > 0)
+    assert end.any()
+    np.testing.assert_allclose(n[end], law.mean, rtol=1e-12)
 
 
 def test_gauss_estimate_bounds_the_rule():
