@@ -10,10 +10,10 @@ failure is a swapped value above SPRPT's by more than its estimate (the optimum 
 Exceptions are reported, not hidden.
 
 Run: ``python validation/posterior_swap_random.py [seed ...] [--systems N]`` (5 to 60 s a
-system on one core). Last run (2026-12-07, seeds 1 to 3, 8 systems each): 24 of 24 within
-the two estimates, none above SPRPT, no errors; the swapped estimates median 4.2e-8
-relative, 6 above 1e-6 (with a warning; the largest 6.9e-4, uniform sizes under uniform
-noise 0.88); 4 to 35 s a system (``docs/soap.md``).
+system on one core). Last run (2026-12-07, 07:00, seeds 1 to 3, 8 systems each): 24 of 24
+within the two estimates, none above SPRPT, no errors; the swapped estimates median 4.5e-8
+relative, 6 above 1e-6 (with a warning; the largest 8.3e-4, uniform sizes under uniform
+noise 0.88); 5 to 77 s a system beside other jobs (``docs/soap.md``).
 """
 
 from __future__ import annotations
