@@ -157,6 +157,34 @@ def law_grid(law):
     return b, sf, pdf, em, float(law.mean)
 
 
+def _phi_grid(law, r: np.ndarray, grid):
+    """``(ages, mean, Phi', any Phi' <= 0, first index with Phi' <= 0, Phi)`` on the grid of
+    :func:`law_grid` at the levels ``r`` (rows): ``Phi' = sf - r pdf``, and the first local
+    maximum of ``Phi`` is the first age where it is ``<= 0``."""
+    b, sf, pdf, em, m1 = law_grid(law) if grid is None else grid
+    dphi = sf[None, :] - r[:, None] * pdf[None, :]
+    down = dphi <= 0.0
+    phi = em[None, :] + r[:, None] * sf[None, :]
+    return b, m1, dphi, down.any(axis=1), np.argmax(down, axis=1), phi
+
+
+def _local_min(law, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
+    """``(E[min(X, c)], P(X > c))`` at the local minimum ``c`` of ``Phi`` in ``[lo, hi]``,
+    where ``Phi' = sf - r pdf`` goes from ``< 0`` to ``> 0`` (bisection to rounding)."""
+    for _ in range(60):
+        mid = 0.5 * (lo + hi)
+        with np.errstate(all="ignore"):
+            g = np.asarray(law.sf(mid), dtype=float) - r * np.asarray(law.pdf(mid), dtype=float)
+        neg = g < 0
+        lo = np.where(neg, mid, lo)
+        hi = np.where(neg, hi, mid)
+        if np.all(hi - lo <= 4e-16 * hi):
+            break
+    c = 0.5 * (lo + hi)
+    s = np.asarray(law.sf(c), dtype=float)
+    return np.asarray(law.partial_moment(1, c), dtype=float) + c * s, s
+
+
 def first_record(law, r: np.ndarray, grid=None):
     """``(D, E[min(X, c1)], P(X <= c1))`` of ``law`` at the levels ``r`` (module docstring):
     ``c1`` the global minimiser of ``Phi(b) = E[min(X, b)] + r P(X > b)`` over the ages past
@@ -174,14 +202,8 @@ def first_record(law, r: np.ndarray, grid=None):
     ([inf, -1.0], [0.0, 1.0])
     """
     r = np.asarray(r, dtype=float)
-    b, sf, pdf, em, m1 = law_grid(law) if grid is None else grid
+    b, m1, dphi, has, first, phi = _phi_grid(law, r, grid)
     last = b.size - 1
-    # Phi' = sf - r pdf; the first local maximum is the first age where Phi' <= 0
-    dphi = sf[None, :] - r[:, None] * pdf[None, :]
-    down = dphi <= 0.0
-    has = down.any(axis=1)
-    first = np.argmax(down, axis=1)
-    phi = em[None, :] + r[:, None] * sf[None, :]
     phi = np.where(np.arange(b.size)[None, :] >= first[:, None], phi, np.inf)
     k = np.argmin(phi, axis=1)
     D = np.full(r.size, np.inf)
@@ -192,22 +214,8 @@ def first_record(law, r: np.ndarray, grid=None):
     n[end], F[end] = m1, 1.0
     inner = np.nonzero(has & (k < last))[0]
     if inner.size:
-        lo = b[np.maximum(k[inner] - 1, 0)]
-        hi = b[k[inner] + 1]
-        rr = r[inner]
-        for _ in range(60):  # Phi' = sf - r pdf goes from < 0 to > 0 in [lo, hi]
-            mid = 0.5 * (lo + hi)
-            with np.errstate(all="ignore"):
-                g = np.asarray(law.sf(mid), dtype=float) - rr * np.asarray(law.pdf(mid),
-                                                                             dtype=float)
-            neg = g < 0
-            lo = np.where(neg, mid, lo)
-            hi = np.where(neg, hi, mid)
-            if np.all(hi - lo <= 4e-16 * hi):
-                break
-        c = 0.5 * (lo + hi)
-        s = np.asarray(law.sf(c), dtype=float)
-        n[inner] = np.asarray(law.partial_moment(1, c), dtype=float) + c * s
+        nm, s = _local_min(law, b[np.maximum(k[inner] - 1, 0)], b[k[inner] + 1], r[inner])
+        n[inner] = nm
         F[inner] = 1.0 - s
     ok = has
     D[ok] = n[ok] - r[ok] * F[ok]
@@ -231,13 +239,8 @@ def interior_run(law, r: np.ndarray, grid=None):
     (True, True)
     """
     r = np.asarray(r, dtype=float)
-    b, sf, pdf, em, m1 = law_grid(law) if grid is None else grid
+    b, m1, dphi, has, first, phi = _phi_grid(law, r, grid)
     last = b.size - 1
-    dphi = sf[None, :] - r[:, None] * pdf[None, :]
-    down = dphi <= 0.0
-    has = down.any(axis=1)
-    first = np.argmax(down, axis=1)
-    phi = em[None, :] + r[:, None] * sf[None, :]
     end_phi = phi[:, last].copy()
     idx = np.arange(b.size)[None, :]
     inner_phi = np.where((idx >= first[:, None]) & (idx < last), phi, np.inf)
@@ -249,23 +252,8 @@ def interior_run(law, r: np.ndarray, grid=None):
     e = np.full(r.size, np.inf)
     sel = np.nonzero(ok)[0]
     if sel.size:
-        lo = b[np.maximum(k[sel] - 1, 0)]
-        hi = b[k[sel] + 1]
-        rr = r[sel]
-        for _ in range(60):
-            mid = 0.5 * (lo + hi)
-            with np.errstate(all="ignore"):
-                g = np.asarray(law.sf(mid), dtype=float) - rr * np.asarray(law.pdf(mid),
-                                                                             dtype=float)
-            neg = g < 0
-            lo = np.where(neg, mid, lo)
-            hi = np.where(neg, hi, mid)
-            if np.all(hi - lo <= 4e-16 * hi):
-                break
-        c = 0.5 * (lo + hi)
-        sc = np.asarray(law.sf(c), dtype=float)
-        n[sel] = np.asarray(law.partial_moment(1, c), dtype=float) + c * sc
-        e[sel] = n[sel] + rr * sc - end_phi[sel]
+        n[sel], sc = _local_min(law, b[np.maximum(k[sel] - 1, 0)], b[k[sel] + 1], r[sel])
+        e[sel] = n[sel] + r[sel] * sc - end_phi[sel]
     return n, e
 
 
