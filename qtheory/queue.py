@@ -117,7 +117,8 @@ class _Engines:
 
     def gittins_posterior(self, pol: GittinsPosterior):
         """The analysis of Gittins on the posterior given the prediction (cached per node
-        count and extrapolation)."""
+        count and extrapolation; with ``rule="swap"`` and noisy predictions the swapped
+        integral, one per queue)."""
         if pol.rule == "swap" and not self.prediction.is_exact:
             key = ("gittins-posterior-swap",)
             if key not in self._age:

@@ -96,7 +96,7 @@ def test_switch_integral_of_polynomials():
     elsewhere: 2 * 1 + 1 * 0.5."""
     cG = np.array([[-0.5], [1.0]])
     cE = np.array([[0.0], [1.0]])
-    out = _switch_integral(cG, cE, np.array([1.0]), np.array([[2.0]]), None)
+    out = _switch_integral(cG, cE, np.array([1.0]), np.array([[2.0]]))
     assert out[0] == pytest.approx(2.5, rel=1e-14)
 
 

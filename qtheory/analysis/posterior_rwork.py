@@ -61,8 +61,8 @@ exponential noise the posteriors span many scales, and their Gittins ranks took 
 each); the estimate adds what is left out, directly and through ``N``
 (:meth:`SwappedPosteriorAnalysis.mean`).
 
-Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024798 with an
-estimate of 1.8e-11 (10 nodes a piece, 144 node laws, about 5 s cold); with the quantiles
+Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024800 with an
+estimate of 1.8e-11 (10 nodes a piece, 166 node laws, about 5 s cold); with the quantiles
 from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype with its own
 rule over the prediction and its own ``N`` (these posteriors' ranks fall with age, so
 ``N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y``) gave 2.356178740254842. The node rule gives
@@ -202,7 +202,12 @@ def first_record(law, r: np.ndarray, grid=None):
     ([inf, -1.0], [0.0, 1.0])
     """
     r = np.asarray(r, dtype=float)
-    b, m1, dphi, has, first, phi = _phi_grid(law, r, grid)
+    return _first(law, r, _phi_grid(law, r, grid))
+
+
+def _first(law, r: np.ndarray, pg):
+    """:func:`first_record` on the Phi grid ``pg`` of :func:`_phi_grid`."""
+    b, m1, dphi, has, first, phi = pg
     last = b.size - 1
     phi = np.where(np.arange(b.size)[None, :] >= first[:, None], phi, np.inf)
     k = np.argmin(phi, axis=1)
@@ -239,7 +244,12 @@ def interior_run(law, r: np.ndarray, grid=None):
     (True, True)
     """
     r = np.asarray(r, dtype=float)
-    b, m1, dphi, has, first, phi = _phi_grid(law, r, grid)
+    return _interior(law, r, _phi_grid(law, r, grid))
+
+
+def _interior(law, r: np.ndarray, pg):
+    """:func:`interior_run` on the Phi grid ``pg`` of :func:`_phi_grid`."""
+    b, m1, dphi, has, first, phi = pg
     last = b.size - 1
     end_phi = phi[:, last].copy()
     idx = np.arange(b.size)[None, :]
@@ -421,9 +431,9 @@ class SwappedPosteriorAnalysis:
             # served at level r: the rank at age 0, gamma(y), is at most r (smooth in y: its
             # interpolant through the piece's nodes gives the boundary)
             ends = L.legval(np.array([-1.0, 1.0]), pc.cgam)
-            top = max(pc.gamma.max(), ends.max())
+            high = max(pc.gamma.max(), ends.max())
             low = min(pc.gamma.min(), ends.min())
-            full = r >= top
+            full = r >= high
             part = np.nonzero(~full & (r >= low))[0]
             idx = np.nonzero(full)[0]
             both = np.concatenate([idx, part])
@@ -432,16 +442,16 @@ class SwappedPosteriorAnalysis:
             rr = r[both]
             D = np.empty((pc.m, rr.size))
             g = np.empty((pc.m, rr.size))
-            for j, law in enumerate(pc.laws):
-                d, n, _ = first_record(law, rr, pc.grids[j])
-                D[j] = d
-                g[j] = n * pc.fy[j] * pc.jac[j]
-            # where the first run's end switches between an interior minimum of Phi and
-            # the end of the support within the piece, both branches and the switch
             nB = np.empty((pc.m, rr.size))
             E = np.empty((pc.m, rr.size))
             for j, law in enumerate(pc.laws):
-                nB[j], E[j] = interior_run(law, rr, pc.grids[j])
+                pg = _phi_grid(law, rr, pc.grids[j])  # (once for both runs)
+                d, n, _ = _first(law, rr, pg)
+                D[j] = d
+                g[j] = n * pc.fy[j] * pc.jac[j]
+                nB[j], E[j] = _interior(law, rr, pg)
+            # where the first run's end switches between an interior minimum of Phi and
+            # the end of the support within the piece, both branches and the switch
             switch = (E < 0).any(axis=0) & (E >= 0).any(axis=0) & np.isfinite(E).all(axis=0)
             if np.any(switch):
                 cols = np.nonzero(switch)[0]
@@ -452,7 +462,7 @@ class SwappedPosteriorAnalysis:
                 cE = pc.vinv @ E[:, cols]
                 cG = np.repeat(pc.cgam[:, None], cols.size, axis=1)
                 cG[0] -= rr[cols]
-                out[both[cols]] += _switch_integral(cG, cE, cA[:, 0], cB, pc.t)
+                out[both[cols]] += _switch_integral(cG, cE, cA[:, 0], cB)
                 keep = ~switch
                 nfull = idx.size
                 D, g = D[:, keep], g[:, keep]
@@ -541,7 +551,6 @@ class SwappedPosteriorAnalysis:
             s = np.where(r > 0, 1.0 / r, np.inf)
         i = np.clip(np.searchsorted(hi, s), 0, lo.size - 1)
         x = np.clip((2.0 * s - lo[i] - hi[i]) / (hi[i] - lo[i]), -1.0, 1.0)
-        out = np.zeros(s.shape)
         # Clenshaw over the rows (pieces differ per level)
         c = coef[i]
         b1 = np.zeros(s.shape)
@@ -623,8 +632,10 @@ class SwappedPosteriorAnalysis:
     def mean(self, lam: float, method: str | None = None) -> tuple[float, float]:
         """``(E[T], error estimate)`` at arrival rate ``lam`` (``inf`` at load >= 1); the
         estimate sums the rule's over the prediction (:func:`_gauss_estimate` a piece),
-        the nodes' level integrals (16 against 24 points), the work identity's miss times
-        the value and the prediction's probability left out times the value. ``method``:
+        the nodes' level integrals (16 against 24 points), the work identity's miss (against
+        the probability kept) times the value, and what the prediction's tails left out
+        add: their probability times the outer nodes' ``T`` (four times, above), and below,
+        through ``N``, ``lambda P(below) E[X | y_first] E[T] / (1 - rho)``. ``method``:
         ``None`` or ``"rwork"`` (SOAP's tagged-job analysis has no such form here)."""
         if method not in (None, "rwork"):
             raise ValueError(f"method: the swapped integral is an r-work integral; "
@@ -636,6 +647,7 @@ class SwappedPosteriorAnalysis:
             return np.inf, 0.0
         engines = self.engines()
         value, err, k = 0.0, 0.0, 0
+        Ts = []
         for pc in self.pieces:
             T = np.empty(pc.m)
             for j in range(pc.m):
@@ -644,13 +656,13 @@ class SwappedPosteriorAnalysis:
                 k += 1
             value += float(pc.wf @ T)
             err += _gauss_estimate(pc.vinv @ (T * pc.fy * pc.jac))
+            Ts.append(T)
         # the work identity over the predictions kept: their probability
         ident = self.work_identity()
         err += abs(ident - (1.0 - self.below - self.above)) * abs(value)
         # the prediction's tails left out: their share, about the outer nodes' T times their
         # probability (the upper one four times that: T grows with the prediction)
-        T_first = self._node_T(engines[0], self.laws[0], lam)[0]
-        T_last = self._node_T(engines[-1], self.laws[-1], lam)[0]
+        T_first, T_last = float(Ts[0][0]), float(Ts[-1][-1])
         err += self.below * abs(T_first) + 4.0 * self.above * abs(T_last)
         # ... and through N: the jobs left out below would add at most their mean (below
         # the first node's) to N at every level, which moves E[T] = int S K dr by about
@@ -686,7 +698,7 @@ def _gauss_estimate(c: np.ndarray) -> float:
     return float(2.0 * last * q ** (m + 1))
 
 
-def _switch_integral(cG, cE, cA, cB, t) -> np.ndarray:
+def _switch_integral(cG, cE, cA, cB) -> np.ndarray:
     """Per column: the integral over ``t`` in ``[-1, 1]``, where the polynomial with Legendre
     coefficients ``cG`` is ``<= 0`` (served), of the one with coefficients ``cB`` where the
     polynomial ``cE`` is ``< 0`` and of ``cA`` elsewhere; the roots of ``cG`` and ``cE``
