@@ -847,8 +847,10 @@ class GittinsPosterior(Policy):
         spectrally; ``nodes`` and ``extrapolate`` are then not used. For continuous size
         laws and noisy predictions (exact predictions give SRPT exactly; sizes with atoms
         raise a ``ValueError``). Weibull 2 sizes, uniform noise 0.5, load 0.8:
-        2.35617874024800 with an estimate of 1.8e-11 (6.9e-12 off) in about 5 s, where
-        the node rule gives 2.35610 with an estimate of 2.2e-3 at 16 nodes in 0.5 s.
+        2.35617874024804 with an estimate of 1.8e-11 (6.9e-12 off) in about 2 s (each
+        node's share from the runs of its posterior's ``Phi``,
+        :mod:`qtheory.analysis.phiruns`), where the node rule gives 2.35610 with an
+        estimate of 2.2e-3 at 16 nodes in 0.5 s.
 
     Examples
     --------

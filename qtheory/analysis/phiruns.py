@@ -627,6 +627,25 @@ def _switches(law, grid, fns, s_lo, s_hi, sig_lo, rounds: int = 9, k: int = 63):
     return 0.5 * (lo + hi)
 
 
+def span_edges(s: np.ndarray, span: float) -> np.ndarray:
+    """The sorted edges ``s`` (from 0) with each gap between positive edges wider than the
+    factor ``span`` cut geometrically into equal ratios (the level integrals' pieces).
+
+    Examples
+    --------
+    >>> span_edges(np.array([0.0, 1.0, 16.0]), 4.0).tolist()
+    [0.0, 1.0, 4.0, 16.0]
+    """
+    edges = [float(s[0])]
+    for a, c in zip(s[:-1], s[1:]):
+        if a > 0 and c > span * a:
+            n = int(np.ceil(np.log(c / a) / np.log(span)))
+            edges.extend(a * (c / a) ** (np.arange(1, n + 1) / n))
+        else:
+            edges.append(c)
+    return np.unique(np.array(edges, dtype=float))
+
+
 @functools.lru_cache(maxsize=16)
 def _leggauss(n: int):
     from numpy.polynomial import legendre as L
@@ -691,14 +710,7 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
     sv = np.unique(np.concatenate([[0.0], 1.0 / crit, np.asarray(cuts, dtype=float),
                                    [smax]]))
     sv = sv[(sv >= 0) & (sv <= smax)]
-    edges = [0.0]
-    for a, c in zip(sv[:-1], sv[1:]):
-        if a > 0 and c > span * a:
-            n = int(np.ceil(np.log(c / a) / np.log(span)))
-            edges.extend(a * (c / a) ** (np.arange(1, n + 1) / n))
-        else:
-            edges.append(c)
-    edges = np.unique(np.array(edges))
+    edges = span_edges(sv, span)
     sa, sb = edges[:-1], edges[1:]
     rules = [_leggauss(n) for n in nodes]
     done_v, done_e = 0.0, 0.0

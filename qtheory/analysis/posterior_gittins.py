@@ -64,8 +64,8 @@ against +3.8e-5 at 64 nodes: the errors of ``N`` and ``S`` cancel in part (``doc
 
 :mod:`qtheory.analysis.posterior_rwork` (``GittinsPosterior(rule="swap")``) swaps the order
 for ``S`` and integrates ``N`` exactly across its jump, and converges spectrally where the
-node rule cannot (Weibull 2 sizes, uniform noise 0.5, load 0.8: 2.35617874024800 with an
-estimate of 1.8e-11, against 2.35610 with 2.2e-3 here at 16 nodes); it costs seconds.
+node rule cannot (Weibull 2 sizes, uniform noise 0.5, load 0.8: 2.35617874024804 with an
+estimate of 1.8e-11, against 2.35610 with 2.2e-3 here at 16 nodes); it costs about 2 s.
 
 Cost: one posterior law and one Gittins rank per node, and the node systems' work functions
 at the levels of the r-work integral (tables in the level, :mod:`qtheory.analysis._worktab`).

@@ -21,9 +21,11 @@ its kinks at the levels ``gamma(y)`` and the other critical values of ``y``'s ra
 smoothly with ``y``), so the outer integral takes a composite Gauss-Legendre rule in
 ``log y`` (pieces between quantiles of the prediction, cut at
 :func:`~qtheory.analysis.posterior_gittins.prediction_breakpoints`), spectrally. Each
-``T(y_j)`` is an integral over the level between the critical values of node ``j``'s rank
-(:mod:`qtheory.analysis.rwork`'s pieces in ``s = 1 / r``), ``S_y`` from the node class's
-work tables.
+``T(y_j)`` is an integral over the level between the critical levels of node ``j``'s law,
+``S_y`` from the runs of ``Phi`` below, with no rank table
+(:func:`~qtheory.analysis.phiruns.level_integral`; ``node_work="engine"``: between the
+critical values of the node's Gittins rank, :mod:`qtheory.analysis.rwork`'s pieces in
+``s = 1 / r``, ``S_y`` from the node class's work tables, an independent check).
 
 What remains is ``N(r)``, needed at every level of every node: its integrand jumps in ``y``.
 Write ``Phi(b) = E[min(X, b) | y] + r P(X > b | y)``: the Gittins rank at age 0,
@@ -61,8 +63,9 @@ exponential noise the posteriors span many scales, and their Gittins ranks took 
 each); the estimate adds what is left out, directly and through ``N``
 (:meth:`SwappedPosteriorAnalysis.mean`).
 
-Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024800 with an
-estimate of 1.8e-11 (10 nodes a piece, 166 node laws, about 5 s cold); with the quantiles
+Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024804 with an
+estimate of 1.8e-11 (10 nodes a piece, 166 node laws, 1.9 s cold; 4.8 s before the
+25th session, with a rank table and an engine a node); with the quantiles
 from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype with its own
 rule over the prediction and its own ``N`` (these posteriors' ranks fall with age, so
 ``N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y``) gave 2.356178740254842. The node rule gives
@@ -278,7 +281,11 @@ def _first(law, r: np.ndarray, pg):
     n[end], F[end] = m1, 1.0
     inner = np.nonzero(has & (k < last))[0]
     if inner.size:
-        nm, s = _local_min(law, b[np.maximum(k[inner] - 1, 0)], b[k[inner] + 1], r[inner])
+        # (from Phi's first local maximum on, at most: before it Phi' > 0, and a bracket
+        # holding both roots of Phi' left the root finder at its start: 20 % off in
+        # E[min(X, c1)] next to a fold under exponential noise)
+        lo = b[np.maximum(k[inner] - 1, first[inner])]
+        nm, s = _local_min(law, lo, b[k[inner] + 1], r[inner])
         n[inner] = nm
         F[inner] = 1.0 - s
     ok = has
@@ -314,7 +321,8 @@ def _interior(law, r: np.ndarray, pg):
     e = np.full(r.size, np.inf)
     sel = np.nonzero(ok)[0]
     if sel.size:
-        n[sel], sc = _local_min(law, b[np.maximum(k[sel] - 1, 0)], b[k[sel] + 1], r[sel])
+        n[sel], sc = _local_min(law, b[np.maximum(k[sel] - 1, first[sel])], b[k[sel] + 1],
+                                r[sel])
         e[sel] = n[sel] + r[sel] * sc - end_phi[sel]
     return n, e
 
@@ -645,6 +653,7 @@ class SwappedPosteriorAnalysis:
         24 points; a piece whose two sums differ by more than ``rtol / 100`` of the whole
         is halved, up to :data:`_T_SPLIT` times (bounded Pareto sizes under lognormal noise:
         a node with critical values 12.66 and 12.86 was 6e-4 off before)."""
+        from .phiruns import span_edges
         from .rwork import _pieces
 
         floor = _FLOOR * float(law.mean)
@@ -652,14 +661,7 @@ class SwappedPosteriorAnalysis:
         lo, hi, _ = _pieces(eng)
         s = np.unique(np.concatenate([[0.0], lo, hi, self._kcuts]))
         s = s[s <= 1.0 / floor]
-        edges = [0.0]
-        for a, b in zip(s[:-1], s[1:]):
-            if a > 0 and b > _S_RATIO * a:
-                k = int(np.ceil(np.log(b / a) / np.log(_S_RATIO)))
-                edges.extend(a * (b / a) ** (np.arange(1, k + 1) / k))
-            else:
-                edges.append(b)
-        edges = np.unique(np.array(edges))
+        edges = span_edges(s, _S_RATIO)
         sa, sb = edges[:-1], edges[1:]
         rules = [L.leggauss(n) for n in _R_NODES]
         done_v, done_e = 0.0, 0.0
