@@ -220,7 +220,7 @@ def _phi_scan(sf, pdf, em, r):  # pragma: no cover - compiled (tested through ca
         k2[i] = kb
         if kb >= 0:
             after[i] = sf[kb + 1] - ri * pdf[kb + 1] > 0.0
-        # over all ages from f: the last one where no earlier one is as low
+        # the argmin over all ages from f, the last one included (ties: the earliest)
         k1[i] = kb if (kb >= 0 and best <= end_phi[i]) else last
     return has, first, k1, k2, after, end_phi
 
@@ -393,7 +393,8 @@ class SwappedPosteriorAnalysis:
     prediction : PredictionModel
         Multiplicative ``Y = X Z`` with a continuous noise factor.
     rtol : float
-        Target relative error of the node classes' work tables.
+        Target relative error of each node's level integral (and, with
+        ``node_work="engine"``, of its work tables).
     nodes : int
         Gauss-Legendre nodes a piece of the rule over the prediction (where its
         probability is at least 1e-3; 2 fewer where it is at least 1e-7, else 4 fewer,
@@ -648,11 +649,12 @@ class SwappedPosteriorAnalysis:
     def _node_T(self, eng, law, lam: float):
         """``(T(y), its estimate)`` for one node: ``int S_y(r) K(r) dr`` in ``s = 1 / r``,
         on the pieces of :func:`~qtheory.analysis.rwork._pieces` for the node's class
-        (between its rank's critical values, graded towards close ones) and ``N``'s table
-        cuts, each over at most a factor :data:`_S_RATIO`, by Gauss-Legendre with 16 and
-        24 points; a piece whose two sums differ by more than ``rtol / 100`` of the whole
-        is halved, up to :data:`_T_SPLIT` times (bounded Pareto sizes under lognormal noise:
-        a node with critical values 12.66 and 12.86 was 6e-4 off before)."""
+        (between its rank's critical values, graded towards close ones) and the levels
+        where ``N``'s pieces join (where ``N`` may kink; until the 25th session all of its
+        table's cuts), each over at most a factor :data:`_S_RATIO`, by Gauss-Legendre with
+        16 and 24 points; a piece whose two sums differ by more than ``rtol / 100`` of the
+        whole is halved, up to :data:`_T_SPLIT` times (bounded Pareto sizes under lognormal
+        noise: a node with critical values 12.66 and 12.86 was 6e-4 off before)."""
         from .phiruns import span_edges
         from .rwork import _pieces
 
