@@ -12,9 +12,9 @@ above their sum. Exceptions are reported, not hidden.
 
 Run: ``python validation/phiruns_random.py [seed ...] [--systems N]`` (about 2 minutes a
 seed of 8 systems). Last run (2026-12-07, 25th session, seeds 1 to 3, 8 systems each): 24
-of 24 within the estimates, no errors; ``|runs - engine|`` median 5.8e-13 relative, largest
-3.4e-10; the nodes' T took 98 s by the runs and 128 s by the engines with their rank
-tables (per system 0.10 to 1.6 times, median 0.81; beside a test run on two cores). A first
+of 24 within the estimates, no errors; ``|runs - engine|`` median 6.0e-13 relative, largest
+3.4e-10; the nodes' T took 83 s by the runs and 113 s by the engines with their rank
+tables (per system 0.10 to 1.5 times, median 0.83). A first
 run found two systems 4e-3 and 5.4e-3 apart (Pareto sizes; the runs' estimate said 1e-2),
 from a bug of the level integral, since fixed (``tests/test_phiruns.py``,
 ``test_cuts_after_halving_cover_each_level_once``).

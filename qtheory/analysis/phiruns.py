@@ -658,10 +658,12 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
                    nodes=(12, 16)):
     """``(int_0^inf S(r) weight(r) dr / r**2, estimate)`` for one law ranked by its own
     Gittins rank (``S`` of :func:`run_work`), in ``s = 1 / r``: pieces between the law's
-    critical levels (its rank at age 0 ``gamma``, the local extrema of its inverse hazard
-    and that hazard's values at the grid's ends) and ``cuts`` (in ``s``), each over at most
-    the factor ``span``, and cut again where the runs' end switches between two local minima
-    of ``Phi`` (where ``S`` jumps); Gauss-Legendre with ``nodes`` points (value, check) a
+    critical levels (its rank at age 0 ``gamma``, the local extrema of its inverse hazard,
+    that hazard's values at the grid's ends and on both sides of the law's breakpoints, and
+    the rank at those breakpoints, :func:`rank_at`) and ``cuts`` (in ``s``), each over at
+    most the factor ``span``, and cut again, graded by factors of 4, where a run's end
+    switches between two local minima of ``Phi`` (where ``S`` jumps, found by
+    :func:`run_work`'s signature); Gauss-Legendre with ``nodes`` points (value, check) a
     piece, and a piece whose two sums differ by more than ``rtol / 100`` of the whole is
     halved, ``split`` times at most. Levels below ``floor`` (default ``2**-40`` of the mean)
     are left out.

@@ -406,8 +406,8 @@ class SwappedPosteriorAnalysis:
         (:func:`~qtheory.analysis.phiruns.level_integral`); ``"engine"`` from the node
         law's Gittins rank table and r-work engine (:meth:`_node_T`). Two independent
         routes: on 24 random systems their means agree to 3.4e-10 relative at most, median
-        5.8e-13 (``validation/phiruns_random.py``), and the runs take 0.10 to 1.6 times
-        the engines' time, median 0.81 (uniform sizes: 10 times faster).
+        6.0e-13 (``validation/phiruns_random.py``), and the runs take 0.10 to 1.5 times
+        the engines' time, median 0.83 (uniform sizes: 10 times faster).
 
     Examples
     --------
