@@ -57,7 +57,8 @@ import functools
 import numpy as np
 from numba import njit
 
-__all__ = ["run_work", "illinois", "hazard_extrema", "level_integral", "rank_at"]
+__all__ = ["run_work", "illinois", "hazard_extrema", "level_integral", "rank_at",
+           "inverse_hazard", "span_edges"]
 
 _RUNS = 8  # runs of Phi at one level at most (more: a ValueError)
 
@@ -156,6 +157,23 @@ def _ill_update(idx, xs, fx, bad, lo, hi, flo, fhi, side, best, fbest, step,
             side[i] = -1
 
 
+def inverse_hazard(law, x) -> np.ndarray:
+    """The inverse hazard ``P(X > x) / f(x)`` of ``law`` at the points ``x`` (``inf``
+    where the density is 0): ``Phi' = f (inverse hazard - r)``, so ``Phi``'s local extrema
+    are where it equals the level ``r``.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> inverse_hazard(qt.Exponential(mean=2.0), np.array([0.5, 3.0])).tolist()
+    [2.0, 2.0]
+    """
+    with np.errstate(all="ignore"):
+        s = np.asarray(law.sf(x), dtype=float)
+        p = np.asarray(law.pdf(x), dtype=float)
+        return np.where(p > 0, s / p, np.inf)
+
+
 class _Fns:
     """The law's functions the runs need (and its exact truncated moments)."""
 
@@ -166,7 +184,6 @@ class _Fns:
         self.tr = _Law(law)
         lo, hi = (float(v) for v in law.support)
         self.lo, self.hi = lo, hi
-        self.m1 = float(law.mean)
         self._gkey = None
         self._geplus = None
         self.ext_ages = np.zeros(0)  # the inverse hazard's local extrema (level_integral)
@@ -191,10 +208,8 @@ class _Fns:
         return np.maximum(out, 0.0), s
 
     def ihaz(self, x):
-        """The inverse hazard ``P(X > x) / f(x)`` (``inf`` where the density is 0)."""
-        s, p = self.sf(x), self.pdf(x)
-        with np.errstate(all="ignore"):
-            return np.where(p > 0, s / p, np.inf)
+        """The inverse hazard (:func:`inverse_hazard`)."""
+        return inverse_hazard(self.law, x)
 
     def phim(self, x, r):
         """``Phi(x) - E[X] = r P(X > x) - E[(X - x)^+]``."""
@@ -210,6 +225,17 @@ class _Fns:
 
     def emin(self, c):
         return self.tr.emin(c)
+
+
+@njit(cache=True, nogil=True)
+def _first_sign(sf, pdf, ri, start, rising):  # pragma: no cover - compiled
+    """The first grid index from ``start`` where ``Phi' = sf - ri pdf`` is ``> 0``
+    (``rising``) or ``<= 0`` (Phi's first local maximum from there); -1 where none."""
+    for j in range(start, sf.size):
+        d = sf[j] - ri * pdf[j]
+        if (d > 0) if rising else (d <= 0):
+            return j
+    return -1
 
 
 @njit(cache=True, nogil=True)
@@ -232,21 +258,13 @@ def _scan(sf, pdf, ep, r, pos, active, later):  # pragma: no cover - compiled
         ri = r[i]
         p = pos[i]
         if later:
-            q = -1
-            for j in range(p + 1, G):
-                if sf[j] - ri * pdf[j] > 0:
-                    q = j
-                    break
+            q = _first_sign(sf, pdf, ri, p + 1, True)
             if q < 0:
                 active[i] = False
                 continue
             p = q
             pos[i] = q
-        fi = -1
-        for j in range(p, G):
-            if sf[j] - ri * pdf[j] <= 0:
-                fi = j
-                break
+        fi = _first_sign(sf, pdf, ri, p, False)
         if fi < 0:
             continue
         has[i] = True
@@ -515,8 +533,7 @@ def hazard_extrema(law, grid, fns=None, iters: int = 28):
     sign = np.where(mn[sel], 1.0, -1.0)
 
     def f(x):
-        with np.errstate(all="ignore"):
-            v = fns.sf(x) / fns.pdf(x)
+        v = fns.ihaz(x)
         return sign * np.where(np.isfinite(v), v, np.inf)
 
     ages = _golden(f, b[i[sel] - 1], b[i[sel] + 1], iters)

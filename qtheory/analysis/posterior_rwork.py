@@ -84,6 +84,7 @@ from numpy.polynomial import legendre as L
 
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
+from .phiruns import _first_sign, illinois, inverse_hazard, span_edges
 
 __all__ = ["SwappedPosteriorAnalysis", "quantile_pieces", "first_record", "law_grid",
            "gittins_at_zero", "interior_run"]
@@ -201,11 +202,7 @@ def _phi_scan(sf, pdf, em, r):  # pragma: no cover - compiled (tested through ca
     for i in range(R):
         ri = r[i]
         end_phi[i] = em[last] + ri * sf[last]
-        f = -1
-        for j in range(G):
-            if sf[j] - ri * pdf[j] <= 0.0:
-                f = j
-                break
+        f = _first_sign(sf, pdf, ri, 0, False)
         if f < 0:
             continue
         has[i] = True
@@ -232,15 +229,10 @@ def _local_min(law, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
     Illinois method (:func:`~qtheory.analysis.phiruns.illinois`; the bisection to rounding
     it replaces took 60 calls of the law, 23 of the 30 s of N's table under exponential
     noise)."""
-    from .phiruns import illinois
-
     lo, hi, r = (np.asarray(v, dtype=float) for v in (lo, hi, r))
 
     def g(x, sel):
-        with np.errstate(all="ignore"):
-            s_ = np.asarray(law.sf(x), dtype=float)
-            p_ = np.asarray(law.pdf(x), dtype=float)
-            return np.where(p_ > 0, s_ / p_, np.inf) - r[sel]
+        return inverse_hazard(law, x) - r[sel]
 
     allr = np.arange(lo.size)
     glo, ghi = g(lo, allr), g(hi, allr)
@@ -655,7 +647,6 @@ class SwappedPosteriorAnalysis:
         16 and 24 points; a piece whose two sums differ by more than ``rtol / 100`` of the
         whole is halved, up to :data:`_T_SPLIT` times (bounded Pareto sizes under lognormal
         noise: a node with critical values 12.66 and 12.86 was 6e-4 off before)."""
-        from .phiruns import span_edges
         from .rwork import _pieces
 
         floor = _FLOOR * float(law.mean)
