@@ -192,3 +192,70 @@ def test_cuts_after_halving_cover_each_level_once():
     value, err = level_integral(law, lambda r: 0.5 + 0.0 * r, gamma, grid, cuts=a._kcuts)
     assert value == pytest.approx(float(law.mean), rel=1e-11)
     assert err < 1e-10 * value
+
+
+def test_law_stack_gives_each_laws_own_values():
+    """LawStack: the joined tables of nine node laws looked up in one compiled pass give
+    what each law's own methods give, bit for bit (points inside, at and beyond the
+    supports, in the laws' untabulated end panels); trunc2 as _Law's to an ulp (its
+    vectorised sums)."""
+    from qtheory.analysis._lawstack import LawStack
+    from qtheory.analysis.agerank import _Law
+
+    laws = [point_law(qt.Weibull(2.0), qt.UniformPrediction(0.5), y) for y in (0.05, 1.0, 3.0)]
+    laws += [point_law(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), y)
+             for y in (0.01, 1.0, 8.0)]
+    laws += [point_law(qt.BoundedPareto(1.5, 0.2, 50.0), qt.LognormalPrediction(0.5), y)
+             for y in (0.3, 2.0, 40.0)]
+    st = LawStack(laws)
+    assert st.fast
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, len(laws), 4000)
+    x = np.exp(rng.normal(0.0, 2.0, idx.size))
+    x[:9] = [law.support[0] for law in laws]
+    x[9:18] = [law.support[1] if np.isfinite(law.support[1]) else 1e300 for law in laws]
+    idx[:18] = np.tile(np.arange(9), 2)
+    for mine, own in ((st.sf(idx, x), lambda law, v: law.sf(v)),
+                      (st.pdf(idx, x), lambda law, v: law.pdf(v)),
+                      (st.tail_moment(1, idx, x), lambda law, v: law.tail_moment(1, v)),
+                      (st.partial_moment(2, idx, x), lambda law, v: law.partial_moment(2, v)),
+                      (st.emin(idx, x), lambda law, v: _Law(law).emin(v))):
+        for n, law in enumerate(laws):
+            m = idx == n
+            np.testing.assert_array_equal(mine[m], own(law, x[m]))
+    c = x * np.exp(np.abs(rng.normal(0.0, 0.5, x.size)))
+    c[::5] = np.inf
+    c[1::7] = x[1::7] * (1.0 + 1e-5)  # narrow runs: the density's quadrature
+    t2 = st.trunc2(idx, x, c)
+    for n, law in enumerate(laws):
+        m = idx == n
+        ref = _Law(law).trunc2(x[m], c[m])
+        np.testing.assert_allclose(t2[m], ref, rtol=4e-16, atol=0.0)
+    # a stack of untabulated laws: a law at a time
+    plain = LawStack([qt.Weibull(2.0), qt.Exponential(mean=2.0)])
+    assert not plain.fast
+    v = plain.sf(np.array([0, 1]), np.array([1.0, 1.0]))
+    assert v.tolist() == [float(qt.Weibull(2.0).sf(1.0)), float(qt.Exponential(2.0).sf(1.0))]
+
+
+def test_level_integrals_together_equal_each_alone():
+    """level_integrals over several laws at once (one run_work call a round for all) gives
+    each law's level_integral alone, to the last bit: node laws of three posteriors, one
+    with a switch of its first run's end (Weibull 0.5 under uniform noise)."""
+    from qtheory.analysis.phiruns import level_integrals
+
+    laws = [point_law(qt.Weibull(0.5), qt.UniformPrediction(0.3), 5.0),
+            point_law(qt.Weibull(2.0), qt.UniformPrediction(0.5), 0.8),
+            point_law(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), 1.0)]
+    grids = [law_grid(law) for law in laws]
+    from qtheory.analysis.posterior_rwork import gittins_at_zero
+
+    gam = [gittins_at_zero(law, g) for law, g in zip(laws, grids)]
+
+    def weight(r):
+        return 0.5 / (1.0 - 0.3 * np.minimum(r, 1.0))
+
+    v, e = level_integrals(laws, weight, gam, grids, cuts=[0.7, 2.5])
+    for n, law in enumerate(laws):
+        v1, e1 = level_integral(law, weight, gam[n], grids[n], cuts=[0.7, 2.5])
+        assert (v[n], e[n]) == (v1, e1)

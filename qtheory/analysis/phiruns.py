@@ -52,13 +52,14 @@ node law there.
 
 from __future__ import annotations
 
+import copy
 import functools
 
 import numpy as np
 from numba import njit
 
-__all__ = ["run_work", "illinois", "hazard_extrema", "level_integral", "rank_at",
-           "inverse_hazard", "span_edges"]
+__all__ = ["run_work", "illinois", "hazard_extrema", "level_integral", "level_integrals",
+           "rank_at", "inverse_hazard", "span_edges"]
 
 _RUNS = 8  # runs of Phi at one level at most (more: a ValueError)
 
@@ -175,56 +176,83 @@ def inverse_hazard(law, x) -> np.ndarray:
 
 
 class _Fns:
-    """The law's functions the runs need (and its exact truncated moments)."""
+    """The functions the runs need of one law or of many (:class:`~qtheory.analysis.
+    _lawstack.LawStack`: a point names its law, ``nd``), and the laws' grids (those of
+    :func:`~qtheory.analysis.posterior_rwork.law_grid`), stacked in rows padded with NaN
+    (``G[n]`` ages of law ``n``), with ``E[(X - b)^+]`` on them."""
 
-    def __init__(self, law):
-        from .agerank import _Law
+    def __init__(self, laws, grids=None):
+        from ._lawstack import LawStack
+        from .posterior_rwork import law_grid
 
-        self.law = law
-        self.tr = _Law(law)
-        lo, hi = (float(v) for v in law.support)
-        self.lo, self.hi = lo, hi
-        self._gkey = None
-        self._geplus = None
-        self.ext_ages = np.zeros(0)  # the inverse hazard's local extrema (level_integral)
+        self.single = not isinstance(laws, (list, tuple))
+        self.laws = [laws] if self.single else list(laws)
+        self.law = self.laws[0]
+        self.st = LawStack(self.laws)
+        sup = np.array([[float(v) for v in law.support] for law in self.laws])
+        self.lo, self.hi = sup[:, 0], sup[:, 1]
+        self.end = np.where(np.isfinite(self.hi), self.hi, np.inf)
+        self.ext = np.full((len(self.laws), 0), np.inf)  # the inverse hazard's extrema
+        self._key = None
+        self._sibs = {}
+        if grids is None:
+            grids = [law_grid(law) for law in self.laws]
+        self.set_grids(grids)
 
-    def sf(self, x):
-        with np.errstate(all="ignore"):
-            return np.asarray(self.law.sf(x), dtype=float)
+    def set_grids(self, grids) -> None:
+        """Use ``grids`` (one a law); ``E[(X - b)^+]`` on their ages in one call."""
+        key = tuple(id(g[0]) for g in grids)
+        if key == self._key:
+            return
+        self._key = key
+        self.grids = list(grids)
+        n = len(grids)
+        self.G = np.array([g[0].size for g in grids], dtype=np.int64)
+        gmax = int(self.G.max())
+        self.B, self.SF, self.PDF, self.EM = (np.full((n, gmax), np.nan) for _ in range(4))
+        for i, g in enumerate(grids):
+            m = g[0].size
+            self.B[i, :m], self.SF[i, :m], self.PDF[i, :m], self.EM[i, :m] = g[:4]
+        self.M1 = np.array([float(g[4]) for g in grids])
+        valid = np.arange(gmax)[None, :] < self.G[:, None]
+        nd = np.broadcast_to(np.arange(n)[:, None], valid.shape)[valid]
+        self.EP = np.full((n, gmax), np.nan)
+        self.EP[valid] = self.eplus(self.B[valid], nd)[0]
 
-    def pdf(self, x):
-        with np.errstate(all="ignore"):
-            return np.asarray(self.law.pdf(x), dtype=float)
+    def sf(self, x, nd):
+        return self.st.sf(nd, x)
 
-    def eplus(self, x):
+    def pdf(self, x, nd):
+        return self.st.pdf(nd, x)
+
+    def eplus(self, x, nd):
         """``E[(X - x)^+] = E[X; X > x] - x P(X > x)``, from the tail moment (no
         cancellation against the mean in the upper tail, where ``Phi - E[X]`` is all that is
         left; below the median the partial moments of a posterior concentrated at the low
-        end of its support were computed by quadrature, 21 calls a node)."""
+        end of its support were computed by quadrature, 21 calls a node), and ``P(X > x)``."""
         x = np.asarray(x, dtype=float)
-        s = self.sf(x)
+        s = self.sf(x, nd)
         with np.errstate(all="ignore"):
-            out = np.asarray(self.law.tail_moment(1, x), dtype=float) - x * s
+            out = self.st.tail_moment(1.0, nd, x) - x * s
         return np.maximum(out, 0.0), s
 
-    def ihaz(self, x):
+    def ihaz(self, x, nd):
         """The inverse hazard (:func:`inverse_hazard`)."""
-        return inverse_hazard(self.law, x)
+        with np.errstate(all="ignore"):
+            s = self.sf(x, nd)
+            p = self.pdf(x, nd)
+            return np.where(p > 0, s / p, np.inf)
 
-    def phim(self, x, r):
+    def phim(self, x, r, nd):
         """``Phi(x) - E[X] = r P(X > x) - E[(X - x)^+]``."""
-        e, s = self.eplus(x)
+        e, s = self.eplus(x, nd)
         return r * s - e
 
-    def grid_eplus(self, grid):
-        """:meth:`eplus` on the ages of ``grid`` (kept for the grid last asked)."""
-        if self._gkey is not grid[0]:
-            self._gkey = grid[0]
-            self._geplus = self.eplus(grid[0])[0]
-        return self._geplus
+    def emin(self, c, nd):
+        return self.st.emin(nd, c)
 
-    def emin(self, c):
-        return self.tr.emin(c)
+    def trunc2(self, b, c, nd):
+        return self.st.trunc2(nd, b, c)
 
 
 @njit(cache=True, nogil=True)
@@ -239,15 +267,14 @@ def _first_sign(sf, pdf, ri, start, rising):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _scan(sf, pdf, ep, r, pos, active, later):  # pragma: no cover - compiled
-    """One run's grid search a level (row): past the previous run's end (index ``pos``, when
-    ``later``) the first age where ``Phi`` rises, then ``Phi``'s first local maximum ``f``
-    (``Phi' = sf - r pdf <= 0``) and the global minimum ``k`` of ``Phi - E[X] = r sf - ep``
-    past it, and a competing local minimum (or the grid's end) whose refined value may be
-    lower (-1: none). Returns ``(has, f, k, other)``; updates ``pos`` and ``active`` in
-    place."""
+def _scan(SF, PDF, EP, G, nd, r, pos, active, later):  # pragma: no cover - compiled
+    """One run's grid search a level (row ``i``, on the grid of law ``nd[i]``): past the
+    previous run's end (index ``pos``, when ``later``) the first age where ``Phi`` rises,
+    then ``Phi``'s first local maximum ``f`` (``Phi' = sf - r pdf <= 0``) and the global
+    minimum ``k`` of ``Phi - E[X] = r sf - ep`` past it, and a competing local minimum (or
+    the grid's end) whose refined value may be lower (-1: none). Returns ``(has, f, k,
+    other)``; updates ``pos`` and ``active`` in place."""
     R = r.size
-    G = sf.size
     has = np.zeros(R, dtype=np.bool_)
     f = np.zeros(R, dtype=np.int64)
     k = np.zeros(R, dtype=np.int64)
@@ -255,6 +282,11 @@ def _scan(sf, pdf, ep, r, pos, active, later):  # pragma: no cover - compiled
     for i in range(R):
         if not active[i]:
             continue
+        n = nd[i]
+        Gn = G[n]
+        sf = SF[n, :Gn]
+        pdf = PDF[n, :Gn]
+        ep = EP[n, :Gn]
         ri = r[i]
         p = pos[i]
         if later:
@@ -271,7 +303,7 @@ def _scan(sf, pdf, ep, r, pos, active, later):  # pragma: no cover - compiled
         f[i] = fi
         best = np.inf
         kb = fi
-        for j in range(fi, G):
+        for j in range(fi, Gn):
             v = ri * sf[j] - ep[j]
             if v < best:
                 best = v
@@ -283,11 +315,11 @@ def _scan(sf, pdf, ep, r, pos, active, later):  # pragma: no cover - compiled
         # where the grid's, not the true, minima are equal)
         bestlb = np.inf
         k2 = -1
-        for j in range(fi, G):
+        for j in range(fi, Gn):
             if j == kb:
                 continue
             v = ri * sf[j] - ep[j]
-            if j == G - 1:
+            if j == Gn - 1:
                 lb = v
             elif j > fi and v <= ri * sf[j - 1] - ep[j - 1] and v <= ri * sf[j + 1] - ep[j + 1]:
                 lb = v - max(ri * sf[j - 1] - ep[j - 1] - v, ri * sf[j + 1] - ep[j + 1] - v)
@@ -301,55 +333,78 @@ def _scan(sf, pdf, ep, r, pos, active, later):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
-def _last_below(sf, ep, r, lo, hi, target):  # pragma: no cover - compiled
-    """The last grid index in ``[lo, hi)`` where ``r sf - ep <= target`` a row (-1: none)."""
+def _last_below(SF, EP, nd, r, lo, hi, target):  # pragma: no cover - compiled
+    """The last grid index in ``[lo, hi)`` where ``r sf - ep <= target`` a row (on the
+    grid of law ``nd``; -1: none)."""
     R = r.size
     out = np.full(R, -1, dtype=np.int64)
     for i in range(R):
+        n = nd[i]
         for j in range(hi[i] - 1, lo[i] - 1, -1):
-            if r[i] * sf[j] - ep[j] <= target[i]:
+            if r[i] * SF[n, j] - EP[n, j] <= target[i]:
                 out[i] = j
                 break
     return out
 
 
-def _run_end(b, fns, end, rr, f, k):
+def _run_end(fns, nd, rr, f, k):
     """The run's end ``c`` next to the grid index ``k`` (a local minimum of ``Phi``, refined
     where ``Phi'`` changes sign between the neighbours; the end of the support at the grid's
-    last index) and ``Phi(c) - E[X]`` there."""
-    last = b.size - 1
+    last index) and ``Phi(c) - E[X]`` there (rows of the laws ``nd``)."""
+    B = fns.B
+    last = fns.G[nd] - 1
     c = np.empty(rr.size)
     at_end = k == last
-    c[at_end] = end
+    c[at_end] = fns.end[nd[at_end]]
     phic = np.zeros(rr.size)
     inner = np.nonzero(~at_end)[0]
     if inner.size:
-        lo_c = b[np.maximum(k[inner] - 1, f[inner])]
-        hi_c = b[np.minimum(k[inner] + 1, last)]
+        ni = nd[inner]
+        lo_c = B[ni, np.maximum(k[inner] - 1, f[inner])]
+        hi_c = B[ni, np.minimum(k[inner] + 1, last[inner])]
         ri = rr[inner]
 
-        def g(x, sel, ri=ri):  # Phi' / f = the inverse hazard - r (well scaled)
-            return fns.ihaz(x) - ri[sel]
+        def g(x, sel, ri=ri, ni=ni):  # Phi' / f = the inverse hazard - r (well scaled)
+            return fns.ihaz(x, ni[sel]) - ri[sel]
 
-        glo = g(lo_c, np.arange(inner.size))
-        ghi = g(hi_c, np.arange(inner.size))
+        allr = np.arange(inner.size)
+        glo = g(lo_c, allr)
+        ghi = g(hi_c, allr)
         # where the grid's neighbours do not bracket the minimum, the grid point
         ok = (glo <= 0) & (ghi >= 0)
-        cc = b[k[inner]].copy()
+        cc = B[ni, k[inner]].copy()
         if ok.any():
             sel = np.nonzero(ok)[0]
             cc[sel] = illinois(lambda x, s2, sel=sel: g(x, sel[s2]), lo_c[sel], hi_c[sel],
                                glo[sel], ghi[sel])
         c[inner] = cc
-        phic[inner] = fns.phim(cc, ri)
+        phic[inner] = fns.phim(cc, ri, ni)
     return c, phic
+
+
+def _as_fns(law, grid, fns) -> _Fns:
+    """``fns`` (made for ``law`` if not given) on ``grid`` (if given): where ``fns`` holds
+    another grid, a copy of it that shares its functions (kept for the next call)."""
+    if fns is None:
+        return _Fns(law, None if grid is None else [grid])
+    if grid is None or fns._key == (id(grid[0]),):
+        return fns
+    sib = fns._sibs.get(id(grid[0]))
+    if sib is None or sib.grids[0][0] is not grid[0]:
+        sib = copy.copy(fns)
+        sib._key = None
+        sib._sibs = {}
+        sib.set_grids([grid])
+        fns._sibs = {id(grid[0]): sib}
+    sib.ext = fns.ext
+    return sib
 
 
 def run_work(law, r, grid=None, fns=None, signature: bool = False):
     """``(N, S)`` of ``law`` at the levels ``r``: the new job's expected r-work and the sum
     of the second moments of the r-work of its runs (module docstring); with ``signature``
     also an integer a level that names where its runs end (on which piece of monotone
-    inverse hazard, between the ages ``fns.ext_ages``, or at the end of the support; it
+    inverse hazard, between the ages ``fns.ext``, or at the end of the support; it
     changes only where the runs' structure does: a jump where a run's end switches from one
     local minimum of ``Phi`` to another, or a fold).
 
@@ -383,28 +438,26 @@ def run_work(law, r, grid=None, fns=None, signature: bool = False):
     >>> float(N[0]), round(float(S[0]), 14)   # E[(X - 1/2)^2; X > 1/2] = 1/24
     (0.0, 0.04166666666667)
     """
-    from .posterior_rwork import law_grid
-
+    fns = _as_fns(law, grid, fns)
     r = np.atleast_1d(np.asarray(r, dtype=float))
-    if fns is None:
-        fns = _Fns(law)
-    b, sf, pdf, em, m1 = law_grid(law) if grid is None else grid
-    G = b.size
-    last = G - 1
-    end = fns.hi if np.isfinite(fns.hi) else np.inf  # the last grid age stands for it
-    # Phi - E[X] = r sf - E[(X - b)^+] (its values in the upper tail are far below the
-    # rounding of E[X])
-    ep = fns.grid_eplus((b, sf, pdf, em, m1))
+    return _runs(fns, np.zeros(r.size, dtype=np.int64), r, signature)
+
+
+def _runs(fns: _Fns, nd: np.ndarray, r: np.ndarray, signature: bool = False):
+    """:func:`run_work` of many laws: level ``r[i]`` of law ``nd[i]`` (each row as alone)."""
+    B = fns.B
     R = r.size
     N = np.zeros(R)
     S = np.zeros(R)
     pos = np.zeros(R, dtype=np.int64)  # the search for the next run starts past this index
     prev_c = np.zeros(R)  # ... and past this age (the previous run's end)
-    prev_phi = r - m1  # Phi - E[X] there (Phi(0) = r)
+    # Phi - E[X] there (Phi(0) = r)
+    prev_phi = r - fns.M1[nd]
     active = np.ones(R, dtype=bool)
     sig = np.zeros(R, dtype=np.int64)
     for run in range(_RUNS + 1):
-        has, f_all, k_all, o_all = _scan(sf, pdf, ep, r, pos, active, run > 0)
+        has, f_all, k_all, o_all = _scan(fns.SF, fns.PDF, fns.EP, fns.G, nd, r, pos, active,
+                                         run > 0)
         if not has.any():
             break
         if run == _RUNS:
@@ -413,11 +466,13 @@ def run_work(law, r, grid=None, fns=None, signature: bool = False):
         rows = np.nonzero(has)[0]
         f, k = f_all[rows], k_all[rows]
         rr = r[rows]
-        c, phic = _run_end(b, fns, end, rr, f, k)
+        nr = nd[rows]
+        last = fns.G[nr] - 1
+        c, phic = _run_end(fns, nr, rr, f, k)
         k2 = o_all[rows]
         alt = np.nonzero(k2 >= 0)[0]
         if alt.size:
-            c2, phic2 = _run_end(b, fns, end, rr[alt], f[alt], k2[alt])
+            c2, phic2 = _run_end(fns, nr[alt], rr[alt], f[alt], k2[alt])
             lower = phic2 < phic[alt]
             sel = alt[lower]
             c[sel], phic[sel], k[sel] = c2[lower], phic2[lower], k2[alt][lower]
@@ -431,41 +486,46 @@ def run_work(law, r, grid=None, fns=None, signature: bool = False):
         if rest.size:
             # the last grid age in [pos, f) where Phi <= Phi(c) (Phi rises there)
             lim = f[rest]
-            j = _last_below(sf, ep, r[rows[rest]], pos[rows[rest]], lim, phic[rest])
+            nres = nr[rest]
+            p_rest = pos[rows[rest]]
+            j = _last_below(fns.SF, fns.EP, nres, r[rows[rest]], p_rest, lim, phic[rest])
             pc = prev_c[rows[rest]]
             rr2, target = rr[rest], phic[rest]
-            lo_b = np.maximum(np.where(j >= 0, b[np.maximum(j, 0)], pc), pc)
-            hi_b = np.where(j >= 0, b[np.minimum(j + 1, last)], b[pos[rows[rest]]])
+            lo_b = np.maximum(np.where(j >= 0, B[nres, np.maximum(j, 0)], pc), pc)
+            hi_b = np.where(j >= 0, B[nres, np.minimum(j + 1, last[rest])], B[nres, p_rest])
             # where that bracket reaches Phi's local maximum (the grid age f, past it),
             # it ends at the maximum: Phi comes back down to Phi(c) after it
             top = np.nonzero(j + 1 >= lim)[0]
             if top.size:
-                a1, b1 = b[np.maximum(lim[top] - 1, 0)], b[lim[top]]
+                nt = nres[top]
+                a1, b1 = B[nt, np.maximum(lim[top] - 1, 0)], B[nt, lim[top]]
                 a1 = np.maximum(a1, lo_b[top])
                 rt = rr2[top]
 
-                def gm(x, sel, rt=rt):
-                    return fns.ihaz(x) - rt[sel]
+                def gm(x, sel, rt=rt, nt=nt):
+                    return fns.ihaz(x, nt[sel]) - rt[sel]
 
-                ga = gm(a1, np.arange(top.size))
-                gb = gm(b1, np.arange(top.size))
+                allt = np.arange(top.size)
+                ga = gm(a1, allt)
+                gb = gm(b1, allt)
                 # (a bound of the bracket only: any age between the crossing and the
                 # maximum will do)
                 hi_b[top] = illinois(gm, a1, b1, np.maximum(ga, 0.0), np.minimum(gb, 0.0),
                                      iters=40, xtol=1e-9)
             # below the support Phi(x) = x + r: the start is exact there
-            lin = (run == 0) & (target + m1 - rr2 <= b[0]) & (fns.lo > 0)
+            m1 = fns.M1[nres]
+            lin = (run == 0) & (target + m1 - rr2 <= B[nres, 0]) & (fns.lo[nres] > 0)
             st = np.empty(rest.size)
-            st[lin] = target[lin] + m1 - rr2[lin]
+            st[lin] = target[lin] + m1[lin] - rr2[lin]
             solve = np.nonzero(~lin)[0]
             if solve.size:
-                def h(x, sel, rr2=rr2, target=target, solve=solve):
+                def h(x, sel, rr2=rr2, target=target, solve=solve, nres=nres):
                     # (Phi(x) - Phi(c)) / P(X > x): the same sign, and near the end of
                     # the support r minus the mean remaining size, about linear there
                     # (unscaled, a run 1e-6 long at the end of a uniform law took 40 steps
                     # and was 40% off)
                     s_ = solve[sel]
-                    e, sfx = fns.eplus(x)
+                    e, sfx = fns.eplus(x, nres[s_])
                     with np.errstate(all="ignore"):
                         v = rr2[s_] - (e + target[s_]) / sfx
                     return np.where(sfx > 0, v, np.where(e + target[s_] > 0, -np.inf,
@@ -473,21 +533,23 @@ def run_work(law, r, grid=None, fns=None, signature: bool = False):
 
                 a0 = lo_b[solve]
                 b0 = hi_b[solve]
-                ha = h(a0, np.arange(solve.size))
-                hb = h(b0, np.arange(solve.size))
+                alls = np.arange(solve.size)
+                ha = h(a0, alls)
+                hb = h(b0, alls)
                 st[solve] = illinois(h, a0, b0, np.minimum(ha, 0.0), np.maximum(hb, 0.0),
                                      iters=40)
             start[rest] = st
         # the new job's r-work: the first run, where it starts at age 0
         if run == 0:
             new = np.nonzero(from_start)[0]
-            N[rows[new]] = fns.emin(c[new])
-        S[rows] += fns.tr.trunc2(start, c)
+            N[rows[new]] = fns.emin(c[new], nr[new])
+        S[rows] += fns.trunc2(start, c, nr)
         if signature:
             # the run's end named by the piece of monotone inverse hazard it lies on (a
             # local minimum of Phi is where the inverse hazard rises through r: one a
             # rising piece at most); the end of the support 63
-            ordinal = np.where(at_end, 63, np.searchsorted(fns.ext_ages, c) % 63)
+            below = (fns.ext[nr] < c[:, None]).sum(axis=1)
+            ordinal = np.where(at_end, 63, below % 63)
             sig[rows] += (ordinal + 1) * 64 ** run
         # the next run's search starts past this one's end
         prev_c[rows] = c
@@ -515,29 +577,35 @@ def hazard_extrema(law, grid, fns=None, iters: int = 28):
     >>> hazard_extrema(law, law_grid(law))[0].size   # a constant hazard: none
     0
     """
-    if fns is None:
-        fns = _Fns(law)
-    b, sf, pdf = grid[0], grid[1], grid[2]
+    fns = _as_fns(law, grid, fns)
+    nd, ages, vals = _extrema(fns, iters)
+    return ages, vals
+
+
+def _extrema(fns: _Fns, iters: int = 28):
+    """:func:`hazard_extrema` of every law of ``fns``: ``(law, age, value)`` arrays."""
+    B, SF, PDF, G = fns.B, fns.SF, fns.PDF, fns.G
     with np.errstate(all="ignore"):
-        ih = np.where(pdf > 0, sf / pdf, np.inf)
-    i = np.arange(1, b.size - 1)
-    a0, a1, a2 = ih[i - 1], ih[i], ih[i + 1]
-    fin = np.isfinite(a0) & np.isfinite(a1) & np.isfinite(a2) & (a1 > 0)
+        ih = np.where(PDF > 0, SF / PDF, np.inf)
+    i = np.arange(1, B.shape[1] - 1)
+    a0, a1, a2 = ih[:, i - 1], ih[:, i], ih[:, i + 1]
+    inside = (i[None, :] + 1) < G[:, None]
+    fin = np.isfinite(a0) & np.isfinite(a1) & np.isfinite(a2) & (a1 > 0) & inside
     with np.errstate(all="ignore"):
         deep = np.maximum(np.abs(a0 - a1), np.abs(a2 - a1)) > 1e-10 * a1
     mn = fin & deep & (a1 <= a0) & (a1 < a2)
     mx = fin & deep & (a1 >= a0) & (a1 > a2)
-    sel = np.nonzero(mn | mx)[0]
-    if not sel.size:
-        return np.zeros(0), np.zeros(0)
-    sign = np.where(mn[sel], 1.0, -1.0)
+    nd, col = np.nonzero(mn | mx)
+    if not nd.size:
+        return nd, np.zeros(0), np.zeros(0)
+    sign = np.where(mn[nd, col], 1.0, -1.0)
 
     def f(x):
-        v = fns.ihaz(x)
+        v = fns.ihaz(x, nd)
         return sign * np.where(np.isfinite(v), v, np.inf)
 
-    ages = _golden(f, b[i[sel] - 1], b[i[sel] + 1], iters)
-    return ages, sign * f(ages)
+    ages = _golden(f, B[nd, i[col] - 1], B[nd, i[col] + 1], iters)
+    return nd, ages, sign * f(ages)
 
 
 def _golden(f, lo, hi, iters: int = 28) -> np.ndarray:
@@ -574,67 +642,82 @@ def rank_at(law, grid, ages, fns=None) -> np.ndarray:
     >>> np.round(rank_at(law, law_grid(law), np.array([1.0, 2.0])), 12).tolist()
     [1.0, 0.5]
     """
-    if fns is None:
-        fns = _Fns(law)
-    b, sf, pdf, em, m1 = grid
-    ages = np.asarray(ages, dtype=float)
-    out = np.empty(ages.size)
-    for n, a in enumerate(ages):
-        sa = float(fns.sf(np.array([a]))[0])
-        ea = float(fns.emin(np.array([a]))[0])
-        if not sa > 0:
-            out[n] = np.nan
-            continue
-        later = b > a
-        with np.errstate(all="ignore"):
-            ratio = np.where(later & (sa - sf > 0), (em - ea) / (sa - sf), np.inf)
-            # b -> a: the inverse hazard just past a (the ratio cancels there)
-            near = float(sa / fns.pdf(np.array([a * (1.0 + 1e-13) + 1e-300]))[0])
-        k = int(np.argmin(ratio))
-        tail = (m1 - ea) / sa  # b = inf
-        first = int(np.argmax(later))
-        if not np.isfinite(ratio[k]) or ratio[k] >= min(tail, near) or k == b.size - 1 \
-                or k == first:
-            out[n] = min(tail, near)
-            continue
+    fns = _as_fns(law, grid, fns)
+    ages = np.atleast_1d(np.asarray(ages, dtype=float))
+    return _ranks(fns, np.zeros(ages.size, dtype=np.int64), ages)
 
-        def f(x, a=a, sa=sa, ea=ea):
+
+def _ranks(fns: _Fns, nd: np.ndarray, ages: np.ndarray) -> np.ndarray:
+    """:func:`rank_at` of many laws: the rank of law ``nd[i]`` at age ``ages[i]``."""
+    out = np.empty(ages.size)
+    if not ages.size:
+        return out
+    B, SF, EM = fns.B[nd], fns.SF[nd], fns.EM[nd]
+    sa = fns.sf(ages, nd)
+    ea = fns.emin(ages, nd)
+    with np.errstate(all="ignore"):
+        # b -> a: the inverse hazard just past a (the ratio cancels there)
+        near = sa / fns.pdf(ages * (1.0 + 1e-13) + 1e-300, nd)
+        later = (B > ages[:, None]) & (np.arange(B.shape[1])[None, :] < fns.G[nd][:, None])
+        ratio = np.where(later & (sa[:, None] - SF > 0),
+                         (EM - ea[:, None]) / (sa[:, None] - SF), np.inf)
+        tail = (fns.M1[nd] - ea) / sa  # b = inf
+    k = np.argmin(ratio, axis=1)
+    rk = ratio[np.arange(ages.size), k]
+    first = np.argmax(later, axis=1)
+    best = np.minimum(tail, near)
+    done = ~np.isfinite(rk) | (rk >= best) | (k == fns.G[nd] - 1) | (k == first)
+    out[:] = best
+    out[~(sa > 0)] = np.nan
+    go = np.nonzero(~done & (sa > 0))[0]
+    if go.size:
+        ng, ag, sg, eg = nd[go], ages[go], sa[go], ea[go]
+
+        def f(x):
             with np.errstate(all="ignore"):
-                v = (fns.emin(x) - ea) / (sa - fns.sf(x))
+                v = (fns.emin(x, ng) - eg) / (sg - fns.sf(x, ng))
             return np.where(np.isfinite(v), v, np.inf)
 
-        x = _golden(f, np.array([max(b[max(k - 1, 0)], a)]), np.array([b[k + 1]]), 40)
-        out[n] = float(min(f(x)[0], ratio[k], tail, near))
+        kg = k[go]
+        x = _golden(f, np.maximum(fns.B[ng, np.maximum(kg - 1, 0)], ag), fns.B[ng, kg + 1], 40)
+        out[go] = np.minimum(np.minimum(f(x), rk[go]), best[go])
     return out
 
 
-def _with_ages(law, grid, ages):
-    """``grid`` (of :func:`~qtheory.analysis.posterior_rwork.law_grid`) with ``ages`` put in
-    (where each run of ``Phi`` shows on the grid however short it is: a run appears at a
-    local minimum of the inverse hazard, and two merge at a local maximum)."""
-    b, sf, pdf, em, m1 = grid
-    ages = ages[(ages > b[0]) & (ages < b[-1])]
+def _with_ages(fns: _Fns, nd: np.ndarray, ages: np.ndarray):
+    """The laws' grids with ``ages`` (of the laws ``nd``) put in (where each run of ``Phi``
+    shows on the grid however short it is: a run appears at a local minimum of the inverse
+    hazard, and two merge at a local maximum)."""
+    grids = list(fns.grids)
+    keep = (ages > fns.B[nd, 0]) & (ages < fns.B[nd, fns.G[nd] - 1])
+    nd, ages = nd[keep], ages[keep]
     if not ages.size:
-        return grid
+        return grids
     with np.errstate(all="ignore"):
-        s_ = np.asarray(law.sf(ages), dtype=float)
-        p_ = np.asarray(law.pdf(ages), dtype=float)
-        e_ = np.asarray(law.partial_moment(1, ages), dtype=float) + ages * s_
-    order = np.argsort(np.concatenate([b, ages]), kind="stable")
-    return (np.concatenate([b, ages])[order], np.concatenate([sf, s_])[order],
-            np.concatenate([pdf, p_])[order], np.concatenate([em, e_])[order], m1)
+        s_ = fns.sf(ages, nd)
+        p_ = fns.pdf(ages, nd)
+        e_ = fns.st.partial_moment(1.0, nd, ages) + ages * s_
+    for n in np.unique(nd):
+        m = nd == n
+        b, sf, pdf, em, m1 = grids[n]
+        order = np.argsort(np.concatenate([b, ages[m]]), kind="stable")
+        grids[n] = (np.concatenate([b, ages[m]])[order], np.concatenate([sf, s_[m]])[order],
+                    np.concatenate([pdf, p_[m]])[order], np.concatenate([em, e_[m]])[order],
+                    m1)
+    return grids
 
 
-def _switches(law, grid, fns, s_lo, s_hi, sig_lo, rounds: int = 9, k: int = 63):
+def _switches(fns: _Fns, nd, s_lo, s_hi, sig_lo, rounds: int = 9, k: int = 63):
     """Levels (in ``s = 1 / r``) where the runs' signature changes inside the brackets
-    ``[s_lo, s_hi]`` (it is ``sig_lo`` at the lower end): ``k`` points a bracket a round, the
-    bracket shrinking to the first change, ``rounds`` times (64**-9: to rounding; a call
-    of :func:`run_work` costs about as much for 63 levels as for 15)."""
+    ``[s_lo, s_hi]`` (of the laws ``nd``; it is ``sig_lo`` at the lower end): ``k`` points
+    a bracket a round, the bracket shrinking to the first change, ``rounds`` times (64**-9:
+    to rounding; a call of :func:`run_work` costs about as much for 63 levels as for 15)."""
     lo, hi = s_lo.copy(), s_hi.copy()
     u = np.arange(1, k + 1) / (k + 1.0)
+    ndk = np.repeat(nd, k)
     for _ in range(rounds):
         pts = lo[:, None] + (hi - lo)[:, None] * u[None, :]
-        _, _, sg = run_work(law, 1.0 / pts.ravel(), grid, fns, signature=True)
+        _, _, sg = _runs(fns, ndk, 1.0 / pts.ravel(), signature=True)
         sg = sg.reshape(pts.shape)
         diff = sg != sig_lo[:, None]
         first = np.where(diff.any(axis=1), np.argmax(diff, axis=1), k)
@@ -683,7 +766,7 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
     :func:`run_work`'s signature); Gauss-Legendre with ``nodes`` points (value, check) a
     piece, and a piece whose two sums differ by more than ``rtol / 100`` of the whole is
     halved, ``split`` times at most. Levels below ``floor`` (default ``2**-40`` of the mean)
-    are left out.
+    are left out. :func:`level_integrals` does many laws at once.
 
     With ``weight = 1 / (2 (1 - lambda N(r)))`` this is the law's share of the Gittins
     mean response time (:mod:`qtheory.analysis.rwork`).
@@ -698,96 +781,196 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
     >>> bool(abs(v / law.mean - 1.0) < 1e-11)
     True
     """
-    from .posterior_rwork import law_grid
+    fns = _as_fns(law, grid, fns)
+    fl = None if floor is None else [floor]
+    v, e = level_integrals(fns, weight, [gamma], cuts=cuts, floors=fl, rtol=rtol, span=span,
+                           split=split, nodes=nodes)
+    return float(v[0]), float(e[0])
 
-    if fns is None:
-        fns = _Fns(law)
-    grid0 = law_grid(law) if grid is None else grid
-    ages, vals = hazard_extrema(law, grid0, fns)
-    fns.ext_ages = np.sort(ages)
-    grid = _with_ages(law, grid0, ages)
-    m1 = float(grid[4])
-    floor = 2.0**-40 * m1 if floor is None else float(floor)
-    b, sf, pdf = grid[0], grid[1], grid[2]
+
+class _Node:
+    """One law's pieces of :func:`level_integrals` and what they have summed."""
+
+    __slots__ = ("sa", "sb", "done_v", "done_e", "cut_rounds", "result")
+
+    def __init__(self, sa, sb):
+        self.sa, self.sb = sa, sb
+        self.done_v, self.done_e, self.cut_rounds = 0.0, 0.0, 0
+        self.result = None
+
+
+def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
+                    rtol: float = 1e-11, span: float = 4.0, split: int = 8,
+                    nodes=(12, 16)):
+    """:func:`level_integral` of many laws at once (arrays of values and estimates): each
+    law's steps as alone, the same numbers, with the laws' functions called for all of
+    them together (:class:`~qtheory.analysis._lawstack.LawStack`; the node laws of Gittins
+    on the posterior are tabulated, and one compiled lookup serves them all).
+
+    Parameters
+    ----------
+    laws : sequence of SizeDistribution, or the ``_Fns`` of them
+        Continuous laws.
+    weight : callable
+        ``weight(r)``, the same for every law.
+    gammas : sequence of float
+        Each law's rank at age 0.
+    grids : sequence, optional
+        Each law's :func:`~qtheory.analysis.posterior_rwork.law_grid`.
+    cuts : array_like
+        Levels (in ``s = 1 / r``) where every law's pieces are cut.
+    floors : sequence of float, optional
+        Each law's lowest level (default ``2**-40`` of its mean).
+    rtol, span, split, nodes
+        As :func:`level_integral`.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> laws = [qt.Weibull(0.5), qt.Exponential(mean=2.0)]
+    >>> v, e = level_integrals(laws, lambda r: 0.5 + 0.0 * r, [0.0, 2.0])
+    >>> bool(np.all(np.abs(v / np.array([2.0, 2.0]) - 1.0) < 1e-11))
+    True
+    """
+    fns = laws if isinstance(laws, _Fns) else _Fns(list(laws), grids)
+    if grids is not None and isinstance(laws, _Fns):
+        fns.set_grids(grids)
+    n = len(fns.laws)
+    gammas = np.asarray(gammas, dtype=float)
+    nd_e, ages, vals = _extrema(fns)
+    fns.ext = np.full((n, max(np.bincount(nd_e, minlength=n).max(initial=0), 1)), np.inf)
+    for i in range(n):
+        a_i = np.sort(ages[nd_e == i])
+        fns.ext[i, :a_i.size] = a_i
+    fns.set_grids(_with_ages(fns, nd_e, ages))
+    floors = 2.0**-40 * fns.M1 if floors is None else np.asarray(floors, dtype=float)
     with np.errstate(all="ignore"):
-        ih = np.where(pdf > 0, sf / pdf, np.nan)
-    # (the inverse hazard at the grid's last age: where the grid ends before the support
-    # does, a run appears there; on an unbounded support its limit)
-    crit = [gamma, *vals, ih[0], ih[-1]]
+        ih = np.where(fns.PDF > 0, fns.SF / fns.PDF, np.nan)
     # where a run starts or ends at an age where the density jumps or kinks (an end of the
     # support, a breakpoint): the rank there, and the inverse hazard on both sides
-    bps = np.array([x for x in getattr(law, "breakpoints", ()) if np.isfinite(x) and x > 0
-                    and x < b[-1]], dtype=float)
-    if bps.size:
-        crit.extend(rank_at(law, grid, bps, fns))
-        with np.errstate(all="ignore"):
-            for side in (1.0 - 1e-13, 1.0 + 1e-13):
-                crit.extend(fns.sf(bps * side) / fns.pdf(bps * side))
-    crit = np.asarray(crit, dtype=float)
-    crit = crit[np.isfinite(crit) & (crit > floor)]
-    smax = 1.0 / floor
-    sv = np.unique(np.concatenate([[0.0], 1.0 / crit, np.asarray(cuts, dtype=float),
-                                   [smax]]))
-    sv = sv[(sv >= 0) & (sv <= smax)]
-    edges = span_edges(sv, span)
-    sa, sb = edges[:-1], edges[1:]
-    rules = [_leggauss(n) for n in nodes]
-    done_v, done_e = 0.0, 0.0
-    cut_rounds = 0
+    bp_nd, bp = [], []
+    for i, law in enumerate(fns.laws):
+        top = fns.B[i, fns.G[i] - 1]
+        x = [v for v in getattr(law, "breakpoints", ()) if np.isfinite(v) and 0 < v < top]
+        bp_nd.extend([i] * len(x))
+        bp.extend(x)
+    bp_nd, bp = np.asarray(bp_nd, dtype=np.int64), np.asarray(bp, dtype=float)
+    bp_rank = _ranks(fns, bp_nd, bp)
+    with np.errstate(all="ignore"):
+        sides = [fns.sf(bp * sd, bp_nd) / fns.pdf(bp * sd, bp_nd)
+                 for sd in (1.0 - 1e-13, 1.0 + 1e-13)]
+    cuts = np.asarray(cuts, dtype=float)
+    nodes_ = []
+    for i in range(n):
+        # (the inverse hazard at the grid's last age: where the grid ends before the
+        # support does, a run appears there; on an unbounded support its limit)
+        mb = bp_nd == i
+        crit = np.concatenate([[gammas[i]], vals[nd_e == i], [ih[i, 0], ih[i, fns.G[i] - 1]],
+                               bp_rank[mb], sides[0][mb], sides[1][mb]])
+        crit = crit[np.isfinite(crit) & (crit > floors[i])]
+        smax = 1.0 / floors[i]
+        sv = np.unique(np.concatenate([[0.0], 1.0 / crit, cuts, [smax]]))
+        sv = sv[(sv >= 0) & (sv <= smax)]
+        edges = span_edges(sv, span)
+        nodes_.append(_Node(edges[:-1], edges[1:]))
+    rules = [_leggauss(m) for m in nodes]
     for rnd in range(split + 1 + 4):
-        # both rules' nodes in one call; the check rule's signatures tell a piece where
-        # the runs' end switches between two local minima of Phi (S jumps there): such a
-        # piece is cut at the switch and done again (4 rounds at most)
-        sn = [0.5 * (sa + sb)[:, None] + 0.5 * (sb - sa)[:, None] * t for t, _w in rules]
-        flat = np.concatenate([x.ravel() for x in sn])
+        live = [i for i in range(n) if nodes_[i].result is None]
+        if not live:
+            break
+        # both rules' nodes of every law in one call; the check rule's signatures tell a
+        # piece where the runs' end switches between two local minima of Phi (S jumps
+        # there): such a piece is cut at the switch and done again (4 rounds at most)
+        sns, flats, nds = [], [], []
+        for i in live:
+            nn = nodes_[i]
+            sn = [0.5 * (nn.sa + nn.sb)[:, None] + 0.5 * (nn.sb - nn.sa)[:, None] * t
+                  for t, _w in rules]
+            flat = np.concatenate([x.ravel() for x in sn])
+            sns.append(sn)
+            flats.append(flat)
+            nds.append(np.full(flat.size, i, dtype=np.int64))
+        flat_all = np.concatenate(flats)
         with np.errstate(divide="ignore"):
-            r = 1.0 / flat
-        _, S, sg = run_work(law, r, grid, fns, signature=True)
-        g = S * np.asarray(weight(r), dtype=float)
-        n0 = sn[0].size
-        sg = sg[n0:].reshape(sn[1].shape)
-        # (not in pieces narrower than 1e-9 of their level: next to a switch the two
-        # minima of Phi are equal to rounding, and which one wins flickers)
-        chg = (sg[:, 1:] != sg[:, :-1]) & (sb - sa > 1e-9 * sb)[:, None]
-        if chg.any() and cut_rounds < 4:
-            cut_rounds += 1
-            p, j = np.nonzero(chg)
-            cut = _switches(law, grid, fns, sn[1][p, j], sn[1][p, j + 1], sg[p, j])
-            # graded towards the switch on both sides (by factors of 4, to 1e-13 of the
-            # level): below it the later run's start closes on the first run's end like
-            # the square root of the distance (a Weibull 0.5 posterior's piece next to its
-            # switch was still 3e-8 off after 8 halvings)
-            # (each piece split at its own cuts: after a halving round the pieces left
-            # are not contiguous, and the gaps between them are done)
-            inner = {}
-            for i, c0 in zip(p, cut):
-                w = sb[i] - sa[i]
-                pts = inner.setdefault(int(i), [])
-                pts.append(c0)
-                d = 0.25 * w
-                while d > 1e-13 * c0:
-                    pts.extend([c0 - d, c0 + d])
-                    d *= 0.25
-            na, nb = [], []
-            for i in range(sa.size):
-                pts = np.asarray(inner.get(i, []), dtype=float)
-                pts = np.unique(pts[(pts > sa[i]) & (pts < sb[i])])
-                e = np.concatenate([[sa[i]], pts, [sb[i]]])
-                na.append(e[:-1])
-                nb.append(e[1:])
-            sa, sb = np.concatenate(na), np.concatenate(nb)
-            continue
-        vals_ = []
-        for x, (_t, w), part in zip(sn, rules, (g[:n0], g[n0:])):
-            wn = 0.5 * (sb - sa)[:, None] * w[None, :]
-            vals_.append((part.reshape(x.shape) * wn).sum(axis=1))
-        diff = np.abs(vals_[1] - vals_[0])
-        total = done_v + float(vals_[1].sum())
-        bad = diff > 1e-2 * rtol * max(abs(total), 1e-300)
-        if rnd >= split + cut_rounds or not np.any(bad):
-            return total, done_e + float(diff.sum())
-        done_v += float(vals_[1][~bad].sum())
-        done_e += float(diff[~bad].sum())
-        mid = 0.5 * (sa[bad] + sb[bad])
-        sa, sb = np.concatenate([sa[bad], mid]), np.concatenate([mid, sb[bad]])
-    return done_v, done_e  # (not reached)
+            r = 1.0 / flat_all
+        _, S, sg_all = _runs(fns, np.concatenate(nds), r, signature=True)
+        g_all = S * np.asarray(weight(r), dtype=float)
+        bounds = np.concatenate([[0], np.cumsum([f.size for f in flats])])
+        want = []  # (law, pieces, columns, brackets) of the switches to place
+        parts = []
+        for m, i in enumerate(live):
+            nn, sn = nodes_[i], sns[m]
+            g = g_all[bounds[m]:bounds[m + 1]]
+            n0 = sn[0].size
+            sg = sg_all[bounds[m]:bounds[m + 1]][n0:].reshape(sn[1].shape)
+            # (not in pieces narrower than 1e-9 of their level: next to a switch the two
+            # minima of Phi are equal to rounding, and which one wins flickers)
+            chg = (sg[:, 1:] != sg[:, :-1]) & (nn.sb - nn.sa > 1e-9 * nn.sb)[:, None]
+            if chg.any() and nn.cut_rounds < 4:
+                p, j = np.nonzero(chg)
+                want.append((i, p, sn[1][p, j], sn[1][p, j + 1], sg[p, j]))
+            else:
+                parts.append((i, sn, g))
+        if want:
+            cut = _switches(fns, np.concatenate([np.full(w[1].size, w[0], dtype=np.int64)
+                                                 for w in want]),
+                            np.concatenate([w[2] for w in want]),
+                            np.concatenate([w[3] for w in want]),
+                            np.concatenate([w[4] for w in want]))
+            at = 0
+            for i, p, *_ in want:
+                _cut_at(nodes_[i], p, cut[at:at + p.size])
+                at += p.size
+        for i, sn, g in parts:
+            _sum_pieces(nodes_[i], sn, g, rules, rtol, rnd >= split + nodes_[i].cut_rounds)
+    return (np.array([nn.result[0] for nn in nodes_]),
+            np.array([nn.result[1] for nn in nodes_]))
+
+
+def _cut_at(nn: _Node, p, cut) -> None:
+    """Cut the pieces ``p`` of a law at its switches ``cut``, graded towards each on both
+    sides (by factors of 4, to 1e-13 of the level): below it the later run's start closes
+    on the first run's end like the square root of the distance (a Weibull 0.5 posterior's
+    piece next to its switch was still 3e-8 off after 8 halvings). Each piece is split at
+    its own cuts: after a halving round the pieces left are not contiguous, and the gaps
+    between them are done."""
+    nn.cut_rounds += 1
+    sa, sb = nn.sa, nn.sb
+    inner = {}
+    for i, c0 in zip(p, cut):
+        w = sb[i] - sa[i]
+        pts = inner.setdefault(int(i), [])
+        pts.append(c0)
+        d = 0.25 * w
+        while d > 1e-13 * c0:
+            pts.extend([c0 - d, c0 + d])
+            d *= 0.25
+    na, nb = [], []
+    for i in range(sa.size):
+        pts = np.asarray(inner.get(i, []), dtype=float)
+        pts = np.unique(pts[(pts > sa[i]) & (pts < sb[i])])
+        e = np.concatenate([[sa[i]], pts, [sb[i]]])
+        na.append(e[:-1])
+        nb.append(e[1:])
+    nn.sa, nn.sb = np.concatenate(na), np.concatenate(nb)
+
+
+def _sum_pieces(nn: _Node, sn, g, rules, rtol: float, last: bool) -> None:
+    """Sum a law's pieces by both rules; keep those that agree, halve the others (or, on
+    the ``last`` round or where all agree, set the law's result)."""
+    sa, sb = nn.sa, nn.sb
+    n0 = sn[0].size
+    vals_ = []
+    for x, (_t, w), part in zip(sn, rules, (g[:n0], g[n0:])):
+        wn = 0.5 * (sb - sa)[:, None] * w[None, :]
+        vals_.append((part.reshape(x.shape) * wn).sum(axis=1))
+    diff = np.abs(vals_[1] - vals_[0])
+    total = nn.done_v + float(vals_[1].sum())
+    bad = diff > 1e-2 * rtol * max(abs(total), 1e-300)
+    if last or not np.any(bad):
+        nn.result = (total, nn.done_e + float(diff.sum()))
+        return
+    nn.done_v += float(vals_[1][~bad].sum())
+    nn.done_e += float(diff[~bad].sum())
+    mid = 0.5 * (sa[bad] + sb[bad])
+    nn.sa, nn.sb = np.concatenate([sa[bad], mid]), np.concatenate([mid, sb[bad]])

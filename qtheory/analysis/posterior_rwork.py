@@ -706,18 +706,22 @@ class SwappedPosteriorAnalysis:
         if lam * self.size.mean >= 1.0:
             return np.inf, 0.0
         if self.node_work == "runs":
-            from .phiruns import level_integral
+            from .phiruns import level_integrals
 
             self._n_table()
 
             def weight(r):
                 return 1.0 / (2.0 * (1.0 - lam * self.N_table(r)))
 
+            # every node's level integral at once (the laws' functions called for all
+            # of them together: phiruns.level_integrals)
+            T_all, E_all = level_integrals(
+                self.laws, weight, np.concatenate([pc.gamma for pc in self.pieces]),
+                [g for pc in self.pieces for g in pc.grids], cuts=self._kcuts,
+                floors=[_FLOOR * float(law.mean) for law in self.laws], rtol=self.rtol)
+
             def node_T(k, pc, j):
-                law = self.laws[k]
-                return level_integral(law, weight, float(pc.gamma[j]), pc.grids[j],
-                                      cuts=self._kcuts, floor=_FLOOR * float(law.mean),
-                                      rtol=self.rtol)
+                return T_all[k], E_all[k]
         else:
             engines = self.engines()
 
