@@ -22,6 +22,7 @@ from qtheory.distributions._panelcheb import (
     _NOISE,
     N_CHEB,
     fit_panels,
+    lobatto,
     panel_points,
 )
 from qtheory.distributions.point_posterior import point_law
@@ -37,7 +38,8 @@ def _laws():
 
 
 def _fit_numpy(pieces, anchors):
-    """fit_panels as it was in NumPy (before _fit_rows)."""
+    """fit_panels in NumPy (as before _fit_rows, with the log fallback of a noisy linear
+    row)."""
     piece, anchor = np.asarray(pieces, float), np.asarray(anchors, float)
     with np.errstate(all="ignore"):
         v = anchor[:, None] + piece
@@ -51,6 +53,14 @@ def _fit_numpy(pieces, anchors):
         scale = np.where(linear, np.maximum(np.max(np.abs(piece), axis=1), lo / 16.0),
                          np.maximum(1.0, np.max(np.abs(logs), axis=1)))
         ok = finite & (np.abs(coef[:, -1]) + np.abs(coef[:, -2]) <= 8.0 * _EPS * scale)
+        # a linear row that fails: the log table
+        retry = linear & ~ok
+        lc = np.einsum("pj,cj->pc", logs - ref[:, None], _DCT)
+        lok = np.abs(lc[:, -1]) + np.abs(lc[:, -2]) <= 8.0 * _EPS * np.maximum(
+            1.0, np.max(np.abs(logs), axis=1))
+        coef = np.where((retry & lok)[:, None], lc, coef)
+        ok |= retry & lok
+        linear &= ~(retry & lok)
         zero = np.all(v == 0.0, axis=1)
         noise = ~ok & ~zero & np.all(np.isfinite(v), axis=1) & (hi <= _NOISE) & (lo >= 0)
         coef[noise] = np.einsum("pj,cj->pc", piece[noise], _DCT)
@@ -111,7 +121,11 @@ def test_compiled_fit_panels_equals_the_numpy_fit():
         anchors.append(np.linspace(0.0, 1.0, a.size))
     odd = np.vstack([np.zeros(N_CHEB), np.full(N_CHEB, 1e-300) * np.arange(1, N_CHEB + 1),
                      np.r_[np.nan, np.ones(N_CHEB - 1)], np.r_[np.inf, np.ones(N_CHEB - 1)],
-                     -np.ones(N_CHEB), np.exp(np.linspace(0.0, 40.0, N_CHEB))])
+                     -np.ones(N_CHEB), np.exp(np.linspace(0.0, 40.0, N_CHEB)),
+                     # a linear row noisier than 8 eps of itself (an exponential of a
+                     # large argument): the log table takes it
+                     1e-16 * (1.5 + 0.5 * lobatto(N_CHEB))
+                     * (1.0 + 20.0 * _EPS * (-1.0) ** np.arange(N_CHEB))])
     rows.append(odd)
     anchors.append(np.zeros(odd.shape[0]))
     piece, anchor = np.vstack(rows), np.concatenate(anchors)
@@ -119,6 +133,7 @@ def test_compiled_fit_panels_equals_the_numpy_fit():
     c2, m2, a2 = fit_panels(piece, anchor)
     assert np.array_equal(m1, m2)
     assert set(np.unique(m2)) >= {0, 1, 2, 3}
+    assert m2[-1] == 2
     np.testing.assert_array_equal(a1, a2)
     scale = np.maximum(np.max(np.abs(c1), axis=1), 1e-300)
     assert np.max(np.abs(c1 - c2) / scale[:, None]) <= 1e-15

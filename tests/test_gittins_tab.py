@@ -63,7 +63,8 @@ def test_compiled_J_matches_numpy_path(case):
     assert np.all(np.isfinite(ref) | both_inf)
     fin = ~both_inf
     rel = np.abs(fast[fin] / ref[fin] - 1.0)
-    assert np.max(rel) <= 2e-15, (np.max(rel), a[fin][np.argmax(rel)], b[fin][np.argmax(rel)])
+    # (2.7e-15 on the Weibull 2 bucket law, whose tails near its finite end take log tables)
+    assert np.max(rel) <= 3e-15, (np.max(rel), a[fin][np.argmax(rel)], b[fin][np.argmax(rel)])
     # the ranks from both paths agree as well (the compiled path refines the quanta by
     # Brent's method, the NumPy path by multi-section: least values within a few ulps)
     ages = np.geomspace(law.med * 1e-3, law.A * 0.999, 25)
@@ -216,11 +217,17 @@ def test_compiled_interior_matches_the_numpy_form(case):
 
 
 def test_interior_ages_off_the_tables_take_the_numpy_form():
-    """Ages whose quanta meet a value the tables do not hold (a Weibull 2 bucket law with
-    uniform noise, near its finite end) are left by the kernel to the NumPy form, and their
-    values are its values."""
+    """Ages whose quanta meet a value the tables do not hold are left by the kernel to the
+    NumPy form, and their values are its values. (A Weibull 2 bucket law with uniform noise
+    had no table of its tails near its finite end until its noisy linear tables fell back
+    to log tables; here the last three panels of its tail table are blanked.)"""
     size, prediction, lo, hi = LAWS[5]
     law = G._Law(qt.PredictionBucket(size, prediction, lo, hi))
+    tab = list(law._tab)
+    mode = tab[3].copy()  # the modes of the table of P(X > x)
+    mode[-3:] = 0
+    tab[3] = mode
+    law._tab = tuple(tab)
     ages = G._grid(law)
     ea, _, _ = law._ends(ages)
     e = tuple(np.ascontiguousarray(q, dtype=float) for q in ea)

@@ -43,6 +43,10 @@ LAWS = {
                                         1.0),
     "point-bp-lognZ": lambda: point_law(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
                                         qt.LognormalPrediction(0.5), 3.0),
+    # a density falling by e**14 across its last panel, to a finite end (support [2, 6]):
+    # that panel cut towards the end (PredictionBucket._steep_ends), the tails there 1e-16
+    # of the mass and noisier than 8 eps of themselves (log tables)
+    "point-weib2-unifZ-3": lambda: point_law(qt.Weibull(2.0), qt.UniformPrediction(0.5), 3.0),
 }
 
 
@@ -301,3 +305,17 @@ def test_fused_lookups_equal_one_order_at_a_time(name):
         ref = SizeDistribution.prob_between(law, x, y)
     same = (got == ref) | (np.isnan(got) & np.isnan(ref))
     assert same.all(), (name, x[~same][:3])
+
+
+def test_a_steep_finite_end_has_tables():
+    """Weibull 2 sizes given the prediction 3 under uniform noise 0.5: every panel of every
+    table has one (until the 26th session the last panel, [4.67, 6], had none on the tail
+    side, and its points took the exact path: a fifth of Gittins on the posterior's node
+    level integrals), and the end panel was cut towards the end."""
+    law = LAWS["point-weib2-unifZ-3"]()
+    a, b = law._edges()
+    assert b[-1] == 6.0 and b[-1] - a[-1] < 0.1
+    for k in (0.0, 1.0, 2.0):
+        for tail in (False, True):
+            assert np.all(law._cheb_table(k, tail)[3] > 0)
+    assert np.all(law._density_table()[3] > 0)

@@ -245,6 +245,18 @@ def _fit_rows(piece, anchor, dct, span, noise, tol):  # pragma: no cover - compi
             scale = max(1.0, big)
         _dct_apply(dct, data, c)
         ok = finite and (abs(c[n - 1]) + abs(c[n - 2])) <= tol * scale
+        if linear and not ok:
+            # a linear table whose data are noisier than 8 eps of the piece (f w an
+            # exponential of a large argument, its rounding eps times that argument): the
+            # log table, whose tolerance scales with |log C|
+            big = 0.0
+            for j in range(n):
+                lg = np.log(a + piece[i, j])
+                data[j] = lg - ref
+                big = max(big, abs(lg))
+            _dct_apply(dct, data, c)
+            ok = (abs(c[n - 1]) + abs(c[n - 2])) <= tol * max(1.0, big)
+            linear = not ok
         if not ok and not all_zero and all_finite and hi <= noise and lo >= 0:
             # a tail that underflows inside the panel: the piece, to an absolute 1e-296
             _dct_apply(dct, piece[i], c)
