@@ -259,3 +259,42 @@ def test_level_integrals_together_equal_each_alone():
     for n, law in enumerate(laws):
         v1, e1 = level_integral(law, weight, gam[n], grids[n], cuts=[0.7, 2.5])
         assert (v[n], e[n]) == (v1, e1)
+
+
+def test_negligible_low_levels_are_bounded_not_computed(monkeypatch):
+    """A node law whose lowest levels carry below 1e-14 of its integral (Weibull 2 sizes
+    given 3 under uniform noise): those pieces are left out with the bound of _drop_tails,
+    the value moves by less than 1e-13 and than both estimates, and fewer levels are done;
+    a weight that falls with the level leaves nothing out."""
+    from qtheory.analysis import phiruns
+    from qtheory.analysis.posterior_rwork import gittins_at_zero
+
+    law = point_law(qt.Weibull(2.0), qt.UniformPrediction(0.5), 3.0)
+    grid = law_grid(law)
+    gam = gittins_at_zero(law, grid)
+    rows = []
+    runs = phiruns._runs
+
+    def counted(fns, nd, r, signature=False):
+        rows.append(r.size)
+        return runs(fns, nd, r, signature)
+
+    monkeypatch.setattr(phiruns, "_runs", counted)
+
+    def weight(r):
+        return 0.5 / (1.0 - 0.5 * np.minimum(r / 4.0, 1.0))
+
+    v1, e1 = level_integral(law, weight, gam, grid)
+    n1 = sum(rows)
+    rows.clear()
+    with monkeypatch.context() as m:
+        m.setattr(phiruns, "_drop_tails", lambda *args: None)
+        v0, e0 = level_integral(law, weight, gam, grid)
+    n0 = sum(rows)
+    assert abs(v1 - v0) <= min(1e-13 * v0, e1 + e0)
+    assert n1 < 0.8 * n0
+    # a weight that falls as the level grows (up by 1e30 below r = 1e-3): the integrand
+    # at the edges rises with s there, and nothing is left out
+    rows.clear()
+    level_integral(law, lambda r: 1.0 + 1e30 * (r < 1e-3), gam, grid)
+    assert sum(rows) >= n0

@@ -767,7 +767,10 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
     :func:`run_work`'s signature); Gauss-Legendre with ``nodes`` points (value, check) a
     piece, and a piece whose two sums differ by more than ``rtol / 100`` of the whole is
     halved, ``split`` times at most. Levels below ``floor`` (default ``2**-40`` of the mean)
-    are left out. :func:`level_integrals` does many laws at once.
+    are left out, and so are the lowest pieces whose share is below ``rtol / 1000`` by a
+    bound from the integrand at their edges (:func:`_drop_tails`; ``weight`` must not fall
+    as ``r`` grows). Cuts within ``1e-6`` (relative) of a critical level or of each other
+    merge (:func:`_merge_cuts`). :func:`level_integrals` does many laws at once.
 
     With ``weight = 1 / (2 (1 - lambda N(r)))`` this is the law's share of the Gittins
     mean response time (:mod:`qtheory.analysis.rwork`).
@@ -813,7 +816,9 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
     laws : sequence of SizeDistribution, or the ``_Fns`` of them
         Continuous laws.
     weight : callable
-        ``weight(r)``, the same for every law.
+        ``weight(r)``, the same for every law, not falling as ``r`` grows (as the r-work
+        integral's): each law's negligible lowest levels are left out with a bound that
+        needs it (:func:`_drop_tails`).
     gammas : sequence of float
         Each law's rank at age 0.
     grids : sequence, optional
@@ -937,7 +942,9 @@ def _drop_tails(fns: _Fns, nodes_, weight, rtol: float) -> None:
     the squares of the works it joins), so ``S(1 / s) weight(1 / s)`` falls with ``s``
     (``weight`` as that of the r-work integral, ``1 / (2 (1 - lambda N))``), and a piece's
     integral lies between its width times the integrand at its right edge and at its left
-    edge. The pieces from the last one down, while the sum of their upper bounds stays
+    edge (for a ``weight`` that does not fall as the level grows; where the integrand at
+    the edges rises with ``s`` nothing is left out). The pieces from the last one down,
+    while the sum of their upper bounds stays
     below ``rtol / 1000`` of the sum of all pieces' lower bounds, are left out: their
     bounds' midpoint joins the value and their half difference the estimate. Bounded
     supports' node laws of Gittins on the posterior spent half their levels below 1e-8 of
@@ -959,7 +966,8 @@ def _drop_tails(fns: _Fns, nodes_, weight, rtol: float) -> None:
         at += m
         if nn.sa[0] == 0.0:
             ge = np.concatenate([[np.inf], ge])  # (the first piece is always done)
-        if not np.all(np.isfinite(ge[1:])):
+        # (a weight that falls with the level somewhere shows here: no bound then)
+        if not np.all(np.isfinite(ge[1:])) or np.any(np.diff(ge[1:]) > 1e-9 * ge[1:-1]):
             continue
         w = nn.sb - nn.sa
         upper, lower = w * ge[:-1], w * ge[1:]
