@@ -867,6 +867,8 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
                  for sd in (1.0 - 1e-13, 1.0 + 1e-13)]
     cuts = np.asarray(cuts, dtype=float)
     nodes_ = []
+    top = np.zeros(n)  # s below which S = E[X^2]
+    m2 = fns.trunc2(np.zeros(n), fns.end, np.arange(n))
     for i in range(n):
         # (the inverse hazard at the grid's last age: where the grid ends before the
         # support does, a run appears there; on an unbounded support its limit)
@@ -874,6 +876,9 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         crit = np.concatenate([[gammas[i]], vals[nd_e == i], [ih[i, 0], ih[i, fns.G[i] - 1]],
                                bp_rank[mb], sides[0][mb], sides[1][mb]])
         crit = crit[np.isfinite(crit) & (crit > floors[i])]
+        # above every critical level the inverse hazard is below r on the whole grid, so
+        # Phi falls: one run, from age 0 to the end, and S = E[X^2] (no run_work there)
+        top[i] = 1.0 / crit.max() if crit.size else 0.0
         smax = 1.0 / floors[i]
         fixed = np.unique(np.concatenate([[0.0], 1.0 / crit, [smax]]))
         sv = _merge_cuts(fixed[(fixed >= 0) & (fixed <= smax)], cuts[cuts <= smax])
@@ -898,9 +903,15 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
             flats.append(flat)
             nds.append(np.full(flat.size, i, dtype=np.int64))
         flat_all = np.concatenate(flats)
+        nd_all = np.concatenate(nds)
         with np.errstate(divide="ignore"):
             r = 1.0 / flat_all
-        _, S, sg_all = _runs(fns, np.concatenate(nds), r, signature=True)
+        # (levels above all of a law's critical levels: one run, S = E[X^2])
+        one = flat_all <= top[nd_all]
+        S = np.empty(r.size)
+        sg_all = np.full(r.size, 64, dtype=np.int64)
+        S[one] = m2[nd_all[one]]
+        _, S[~one], sg_all[~one] = _runs(fns, nd_all[~one], r[~one], signature=True)
         g_all = S * np.asarray(weight(r), dtype=float)
         bounds = np.concatenate([[0], np.cumsum([f.size for f in flats])])
         want = []  # (law, pieces, columns, brackets) of the switches to place

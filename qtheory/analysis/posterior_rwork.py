@@ -827,7 +827,10 @@ def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
     """Per column: the integral over ``t`` in ``[-1, 1]`` of the polynomial with Legendre
     coefficients ``cg`` (of its exponential where ``logs``) where the one with coefficients
     ``cD`` is ``<= 0``. The sign changes of ``D`` between consecutive nodes (and the ends)
-    bracket its roots, found by bisection on the interpolant (all brackets at once)."""
+    bracket its roots, found by the Illinois method on the interpolant (all brackets at
+    once, :func:`~qtheory.analysis.phiruns.illinois`); the intervals between them of all
+    columns are then summed together (their antiderivatives, or 24 Gauss-Legendre points
+    for an exponential)."""
     m, K = D.shape
     tt = np.concatenate([[-1.0], t, [1.0]])
     Dv = np.empty((m + 2, K))
@@ -837,27 +840,44 @@ def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
     neg = Dv <= 0
     ii, kk = np.nonzero(neg[:-1] != neg[1:])  # bracket [tt[i], tt[i + 1]] of column k
     lo, hi = tt[ii].copy(), tt[ii + 1].copy()
-    flo = Dv[ii, kk]
+    flo, fhi = Dv[ii, kk], Dv[ii + 1, kk]
     cb = cD[:, kk]
-    live = np.ones(ii.size, dtype=bool)
-    for _ in range(60):
-        if not live.any():
-            break
-        mid = 0.5 * (lo + hi)
-        fm = L.legval(mid, cb, tensor=False)
-        same = ((fm <= 0) == (flo <= 0)) & live
-        other = ~same & live
-        lo = np.where(same, mid, lo)
-        flo = np.where(same, fm, flo)
-        hi = np.where(other, mid, hi)
-        live &= ~(hi - lo <= 1e-16)
-    root = 0.5 * (lo + hi)
-    out = np.zeros(K)
+    up = flo < fhi  # (the function rising: as illinois wants it, else negated)
+    sign = np.where(up, 1.0, -1.0)
+    root = illinois(lambda x, sel: sign[sel] * L.legval(x, cb[:, sel], tensor=False),
+                    lo, hi, np.minimum(sign * flo, 0.0), np.maximum(sign * fhi, 0.0),
+                    xtol=1e-16)
+    # the intervals between the roots of every column (sorted), their middles' signs
+    order = np.lexsort((root, kk))
+    kk, root = kk[order], root[order]
+    cnt = np.bincount(kk, minlength=K)
+    start = np.concatenate([[0], np.cumsum(cnt)])
+    a_list, b_list, c_list = [], [], []
     for k in range(K):
-        pts = [-1.0, *root[kk == k], 1.0]
-        # the intervals between the roots alternate; the sign at their middles decides
-        lg = bool(logs[k]) if logs is not None else False
-        for a, b in zip(pts[:-1], pts[1:]):
-            if b > a and L.legval(0.5 * (a + b), cD[:, k]) <= 0:
-                out[k] += _piece_integral(cg[:, k], a, b, lg)
+        pts = np.concatenate([[-1.0], root[start[k]:start[k + 1]], [1.0]])
+        a_list.append(pts[:-1])
+        b_list.append(pts[1:])
+        c_list.append(np.full(pts.size - 1, k))
+    ia, ib = np.concatenate(a_list), np.concatenate(b_list)
+    col = np.concatenate(c_list)
+    keep = ib > ia
+    ia, ib, col = ia[keep], ib[keep], col[keep]
+    served = L.legval(0.5 * (ia + ib), cD[:, col], tensor=False) <= 0
+    ia, ib, col = ia[served], ib[served], col[served]
+    out = np.zeros(K)
+    if not col.size:
+        return out
+    lg = np.zeros(col.size, dtype=bool) if logs is None else np.asarray(logs, bool)[col]
+    vals = np.zeros(col.size)
+    if (~lg).any():
+        sel = ~lg
+        G = L.legint(cg[:, col[sel]], lbnd=-1)
+        vals[sel] = (L.legval(ib[sel], G, tensor=False) - L.legval(ia[sel], G, tensor=False))
+    if lg.any():
+        x, w = _SUB
+        a_, b_ = ia[lg], ib[lg]
+        pts = 0.5 * (a_ + b_)[None, :] + 0.5 * (b_ - a_)[None, :] * x[:, None]
+        vals[lg] = 0.5 * (b_ - a_) * (w @ np.exp(L.legval(pts, cg[:, col[lg]],
+                                                           tensor=False)))
+    np.add.at(out, col, vals)
     return out
