@@ -1007,12 +1007,21 @@ def _merge_cuts(fixed: np.ndarray, cuts: np.ndarray, rel: float = _MERGE) -> np.
     >>> _merge_cuts(np.array([0.0, 1.0, 4.0]), np.array([1.0 + 1e-9, 2.0, 2.0 + 1e-8]))
     array([0., 1., 2., 4.])
     """
-    out = list(fixed)
-    for c in np.unique(cuts):
-        near = np.min(np.abs(np.asarray(out) - c)) if out else np.inf
-        if near > rel * c:
-            out.append(float(c))
-    return np.unique(np.asarray(out, dtype=float))
+    fixed = np.unique(np.asarray(fixed, dtype=float))
+    cuts = np.unique(np.asarray(cuts, dtype=float))
+    if fixed.size and cuts.size:  # (the nearest level kept of the fixed ones)
+        j = np.searchsorted(fixed, cuts)
+        below = fixed[np.maximum(j - 1, 0)]
+        above = fixed[np.minimum(j, fixed.size - 1)]
+        near = np.minimum(np.abs(cuts - below), np.abs(above - cuts))
+        cuts = cuts[near > rel * cuts]
+    kept = []
+    last = -np.inf
+    for c in cuts.tolist():  # ... and of the cuts kept below (in order)
+        if c - last > rel * c:
+            kept.append(c)
+            last = c
+    return np.unique(np.concatenate([fixed, np.asarray(kept, dtype=float)]))
 
 
 def _cut_at(nn: _Node, p, cut) -> None:

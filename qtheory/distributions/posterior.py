@@ -975,15 +975,35 @@ class PredictionBucket(SizeDistribution):
                                       axis=1)
             _, _, left, right, _ = self._panels(order)
             for side, vals, anchors in ((False, up, left), (True, down, right)):
-                coef, mode, anchor = fit_panels(vals, anchors[:a.size])
-                # a panel at an end of the support where the value reaches 0 (a partial
-                # moment at the lower end, a tail at the upper end)
-                ends = (mode == 0) & (anchor == 0.0)
-                if np.any(ends):
-                    coef, mode, anchor = self._power_ends(
-                        coef, mode, anchor, ends, np.full(a.size, not side), a, b,
-                        lambda z, order=order, side=side: self._panel_values(order, z, side))
-                cache[(order, side)] = (a, b, coef, mode, anchor)
+                cache[(order, side)] = (a, b, *fit_panels(vals, anchors[:a.size]))
+        # a panel at an end of the support where the value reaches 0 (a partial moment at
+        # the lower end, a tail at the upper end): C / d**p, all tables' in one fit
+        keys = [(order, side) for order in sorted({0.0, 1.0, 2.0, k})
+                for side in (False, True)]
+        ends = {key: np.nonzero((cache[key][3] == 0) & (cache[key][4] == 0.0))[0]
+                for key in keys}
+        keys = [key for key in keys if ends[key].size]
+        if keys:
+            from ._panelcheb import first_kind_points, fit_power_panels
+
+            rows = [np.concatenate([ends[key] for key in keys])]
+            xs = [first_kind_points(a[ends[key]], b[ends[key]]) for key in keys]
+            vals = np.concatenate([np.asarray(self._panel_values(
+                key[0], np.ascontiguousarray(x.ravel()), key[1]), dtype=float).reshape(x.shape)
+                for key, x in zip(keys, xs)])
+            left = np.concatenate([np.full(ends[key].size, not key[1]) for key in keys])
+            c, m, p = fit_power_panels(vals, a[rows[0]], b[rows[0]], left)
+            at = 0
+            for key in keys:
+                idx = ends[key]
+                sl = slice(at, at + idx.size)
+                at += idx.size
+                ok = m[sl] > 0
+                _, _, coef, mode, anchor = cache[key]
+                coef, mode, anchor = coef.copy(), mode.copy(), np.array(anchor, dtype=float)
+                coef[idx[ok]], mode[idx[ok]], anchor[idx[ok]] = (c[sl][ok], m[sl][ok],
+                                                                 p[sl][ok])
+                cache[key] = (a, b, coef, mode, anchor)
         return cache[(k, tail)]
 
     @staticmethod
