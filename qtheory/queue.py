@@ -124,8 +124,9 @@ class _Engines:
             if key not in self._age:
                 from .analysis.posterior_rwork import SwappedPosteriorAnalysis
 
+                # (the queue's rtol: 6 nodes a piece from 1e-8 up, 8 from 1e-10, else 10)
                 self._age[key] = SwappedPosteriorAnalysis(self.size, self.prediction,
-                                                          min(self.rtol, 1e-11))
+                                                          self.rtol)
             return self._age[key]
         key = ("gittins-posterior", pol.nodes, pol.extrapolate)
         if key not in self._age:
