@@ -94,12 +94,14 @@ __all__ = ["PosteriorGittinsAnalysis", "prediction_breakpoints", "heavy_tailed",
 _WARN_REL = 1e-3  # relative error estimate above which a QuadratureWarning is issued
 
 
-def prediction_breakpoints(size: SizeDistribution, prediction) -> np.ndarray:
+def prediction_breakpoints(size: SizeDistribution, prediction,
+                           as_y: bool = False) -> np.ndarray:
     """Quantiles ``u = F_Y(y_b)`` in ``(0, 1)`` of the predictions ``y_b`` where the
     posterior law jumps or kinks as a function of ``y``: ``y_b = b z`` for ``b`` a breakpoint,
     atom or finite end of the size law's support and ``z`` a breakpoint or finite positive
     end of the noise factor's support (a point ``b`` enters or leaves the posterior's
     support there). Empty for noise factors without such points (exponential, lognormal).
+    With ``as_y``, the predictions ``y_b`` themselves (those the quantiles keep).
 
     Examples
     --------
@@ -119,10 +121,12 @@ def prediction_breakpoints(size: SizeDistribution, prediction) -> np.ndarray:
     if not ys.size:
         return np.zeros(0)
     u = np.asarray(prediction.marginal_cdf(ys, size), dtype=float)
-    u = np.unique(u[(u > 1e-12) & (u < 1.0 - 1e-12)])
+    keep = (u > 1e-12) & (u < 1.0 - 1e-12)
+    u, ys = u[keep], ys[keep]
     if u.size > 1:  # merge points closer than 1e-9 in probability
-        u = u[np.concatenate([[True], np.diff(u) > 1e-9])]
-    return u
+        first = np.concatenate([[True], np.diff(u) > 1e-9])
+        u, ys = u[first], ys[first]
+    return ys if as_y else u
 
 
 def heavy_tailed(size: SizeDistribution) -> bool:
