@@ -59,10 +59,11 @@ def _stack_moments(idx, x, off, a, b, coef, mode, anchor, lo, hi, tmin, tmax, ma
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
-def _stack_density(idx, x, off, a, b, coef, mode, anchor, tmin, tmax,
+def _stack_density(idx, x, off, a, b, coef, mode, anchor, lo, hi, tmin, tmax,
                    mass):  # pragma: no cover - compiled (tested through LawStack)
     """:func:`~qtheory.distributions._panelcheb.density_lookup` with a law a point (as
-    :func:`_stack_moments`). Returns the values and the mask of the points left."""
+    :func:`_stack_moments`), 0 beyond the law's support ``(lo, hi)`` (closed). Returns the
+    values and the mask of the points left."""
     n = x.size
     out = np.empty(n)
     need = np.zeros(n, dtype=np.bool_)
@@ -79,6 +80,9 @@ def _stack_density(idx, x, off, a, b, coef, mode, anchor, tmin, tmax,
         if m != last:
             j = 0
             last = m
+        if xi < lo[m] or xi > hi[m]:  # (beyond the support: 0, as the law's own)
+            out[i] = 0.0
+            continue
         v = np.nan
         if xi >= tmin[m] and xi < tmax[m]:
             j = _panel_of(xi, a[o0:o1], j)
@@ -210,7 +214,7 @@ class LawStack:
             return self._each(idx, x, lambda law, v: law.pdf(v))
         t = self._table("pdf")
         out, need = _stack_density(idx, x, self.off, t.a, t.b, t.coef, t.mode, t.anchor,
-                                   self.tmin, self.tmax, self.mass)
+                                   self.lo, self.hi, self.tmin, self.tmax, self.mass)
         if need.any():
             at = np.flatnonzero(need)
             out[at] = self._each(idx[at], x[at], lambda law, v: law._pdf_exact(v))

@@ -884,7 +884,7 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         sv = _merge_cuts(fixed[(fixed >= 0) & (fixed <= smax)], cuts[cuts <= smax])
         edges = span_edges(sv, span)
         nodes_.append(_Node(edges[:-1], edges[1:]))
-    _drop_tails(fns, nodes_, weight, rtol)
+    _drop_tails(fns, nodes_, weight, rtol, top, m2)
     rules = [_leggauss(m) for m in nodes]
     for rnd in range(split + 1 + 4):
         live = [i for i in range(n) if nodes_[i].result is None]
@@ -945,7 +945,7 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
             np.array([nn.result[1] for nn in nodes_]))
 
 
-def _drop_tails(fns: _Fns, nodes_, weight, rtol: float) -> None:
+def _drop_tails(fns: _Fns, nodes_, weight, rtol: float, top=None, m2=None) -> None:
     """Leave out each law's pieces at its lowest levels (largest ``s``) whose share is
     negligible, bounded from the integrand at the pieces' edges (one :func:`run_work` call
     for all): ``S`` and ``N`` grow with the level (the ages of rank at most ``r`` grow
@@ -968,7 +968,11 @@ def _drop_tails(fns: _Fns, nodes_, weight, rtol: float) -> None:
         s.append(e)
     nd, s = np.concatenate(nd), np.concatenate(s)
     r = 1.0 / s
-    _, S = _runs(fns, nd, r)
+    S = np.empty(r.size)
+    one = s <= top[nd] if top is not None else np.zeros(r.size, dtype=bool)
+    if one.any():  # (above every critical level: S = E[X^2])
+        S[one] = m2[nd[one]]
+    S[~one] = _runs(fns, nd[~one], r[~one])[1]
     g = S * np.asarray(weight(r), dtype=float)
     at = 0
     for nn in nodes_:
