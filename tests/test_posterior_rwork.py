@@ -18,6 +18,7 @@ from qtheory.analysis.posterior_rwork import (
     first_record,
     interior_run,
     law_grid,
+    quantile_pieces,
 )
 from qtheory.distributions.point_posterior import point_law
 
@@ -190,3 +191,26 @@ def test_swap_rule_bounded_pareto_converges_in_the_nodes():
     v12, e12 = SwappedPosteriorAnalysis(size, pred, nodes=12).mean(lam)
     assert abs(v10 - v12) <= e10 + e12
     assert max(e10, e12) < 1e-6 * v10
+
+
+@pytest.mark.parametrize("size, prediction", [
+    (qt.Weibull(2.0), qt.UniformPrediction(0.5)),
+    (qt.Exponential(mean=1.0), qt.ExponentialPrediction()),
+    # steep ends of the prediction's support (a Pareto law's lower end, a bounded law's
+    # upper end): the grid's interpolation misses the far quantiles, found exactly
+    (qt.Pareto(alpha=3.598, xm=1.0), qt.UniformPrediction(0.5)),
+    (qt.Uniform(0.0, 0.638), qt.UniformPrediction(0.32)),
+])
+def test_piece_edges_near_their_quantiles(size, prediction):
+    """quantile_pieces: the rule's first edge within a factor 4 of the prediction's quantile
+    1e-8 and its last of 1 - 1e-14 (the probability left out: a factor 4 of its target;
+    with the grid's interpolation alone it was 1e-2 for the Pareto law), the breakpoints
+    exactly among the edges, and the edges increasing."""
+    from qtheory.analysis.posterior_gittins import prediction_breakpoints
+
+    e = quantile_pieces(size, prediction)
+    u = np.asarray(prediction.marginal_cdf(e, size), dtype=float)
+    assert 0.25e-8 < u[0] < 4e-8 and 0.25e-14 < 1.0 - u[-1] < 4e-14
+    assert np.all(np.diff(e) > 0)
+    yb = prediction_breakpoints(size, prediction, as_y=True)
+    assert np.all(np.isin(yb[(yb > e[0]) & (yb < e[-1])], e))

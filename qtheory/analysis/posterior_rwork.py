@@ -19,11 +19,12 @@ best. Here the order is swapped where it can be, since ``E[T]`` is linear in ``S
 ``T(y)`` is smooth in ``y`` (an integral over ``r`` of ``S_y``, which is continuous in ``r``,
 its kinks at the levels ``gamma(y)`` and the other critical values of ``y``'s rank moving
 smoothly with ``y``), so the outer integral takes a composite Gauss-Legendre rule in
-``log y`` (pieces between quantiles of the prediction, cut at
-:func:`~qtheory.analysis.posterior_gittins.prediction_breakpoints`), spectrally. Each
-``T(y_j)`` is an integral over the level between the critical levels of node ``j``'s law,
-``S_y`` from the runs of ``Phi`` below, with no rank table
-(:func:`~qtheory.analysis.phiruns.level_integral`; ``node_work="engine"``: between the
+``log y`` (pieces between points near quantiles of the prediction, cut at
+:func:`~qtheory.analysis.posterior_gittins.prediction_breakpoints`; 6 nodes a piece for
+``rtol`` from 1e-8 up, 8 from 1e-10, else 10), spectrally. Each ``T(y_j)`` is an integral
+over the level between the critical levels of node ``j``'s law, ``S_y`` from the runs of
+``Phi`` below, with no rank table, all nodes at once
+(:func:`~qtheory.analysis.phiruns.level_integrals`; ``node_work="engine"``: between the
 critical values of the node's Gittins rank, :mod:`qtheory.analysis.rwork`'s pieces in
 ``s = 1 / r``, ``S_y`` from the node class's work tables, an independent check).
 
@@ -58,7 +59,7 @@ last coefficients are below 1e-13 of its size or 1e-15 over its width. The work
 integral ``int N(r) / r^2 dr = 1`` of Gittins ranks (over the predictions kept, their
 probability) checks it, and its miss joins the estimate.
 
-The rule over the prediction runs from its quantile 1e-8 to 1 - 1e-14 (below 1e-8 under
+The rule over the prediction runs from about its quantile 1e-8 to 1 - 1e-14 (below 1e-8 under
 exponential noise the posteriors span many scales, and their Gittins ranks took 0.3 s
 each); the estimate adds what is left out, directly and through ``N``
 (:meth:`SwappedPosteriorAnalysis.mean`).
@@ -117,7 +118,9 @@ def quantile_pieces(size: SizeDistribution, prediction) -> np.ndarray:
     """Edges ``y`` of the pieces of the rule over the prediction: near the quantiles
     :data:`_TAIL_U`, :data:`_BODY_U` and one minus the tail ones (:func:`_rough_ppf`: any
     edges will do, their probabilities are computed, and the quantiles to a few ulps took
-    115 calls of the prediction's cdf, 0.08 s), and exactly at the predictions where the
+    115 calls of the prediction's cdf, 0.08 s; those whose probability, or one minus it,
+    misses the target by more than a factor 4 are then found to a few ulps), and exactly
+    at the predictions where the
     posterior jumps or kinks in ``y`` (:func:`~qtheory.analysis.posterior_gittins.
     prediction_breakpoints`; a quantile edge within 5 % of one gives way to it).
 
@@ -133,6 +136,15 @@ def quantile_pieces(size: SizeDistribution, prediction) -> np.ndarray:
     u = np.array(sorted({*_TAIL_U, *_BODY_U, 0.5, *(1.0 - np.array(_TAIL_U)),
                          *(1.0 - np.array(_TOP_U))}))
     y = _rough_ppf(size, prediction, u)
+    # where the cdf rises steeply (near an end of the prediction's support: a Pareto size
+    # law's lower end, a bounded one's upper end) the grid misses the far quantiles, and
+    # the probability left out was 1e-2: those to a few ulps
+    with np.errstate(divide="ignore", invalid="ignore"):
+        F = np.asarray(prediction.marginal_cdf(y, size), dtype=float)
+        q = np.where(u < 0.5, F / u, (1.0 - F) / (1.0 - u))
+    bad = ~((q > 0.25) & (q < 4.0))
+    if bad.any():
+        y[bad] = np.asarray(prediction.marginal_ppf(u[bad], size), dtype=float)
     yb = prediction_breakpoints(size, prediction, as_y=True)
     if yb.size:
         inner = y[1:-1]
