@@ -28,7 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from ..distributions._panelcheb import _at, _one_moment, _panel_of
+from ..distributions._panelcheb import _one_moment, density_at
 
 __all__ = ["LawStack"]
 
@@ -43,19 +43,22 @@ def _stack_moments(idx, x, off, a, b, coef, mode, anchor, lo, hi, tmin, tmax, ma
     n = x.size
     out = np.empty(n)
     need = np.zeros(n, dtype=np.bool_)
-    last = -1
+    m = -1
     j = 0
     for i in range(n):
-        m = idx[i]
-        o0 = off[m]
-        o1 = off[m + 1]
-        if m != last:
-            j = 0
-            last = m
+        m, o0, o1, j = _law_of(idx, i, off, m, j)
         out[i], need[i], j = _one_moment(x[i], j, a[o0:o1], b[o0:o1], coef[o0:o1],
                                          mode[o0:o1], anchor[o0:o1], lo[m], hi[m], tmin[m],
                                          tmax[m], mass[m], mom[m], tail, clip)
     return out, need
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _law_of(idx, i, off, last, j):  # pragma: no cover - compiled
+    """Point ``i``'s law ``m``, its panels ``o0:o1`` in the joined tables and the panel hint
+    (reset where the law changes from ``last``)."""
+    m = idx[i]
+    return m, off[m], off[m + 1], (j if m == last else 0)
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
@@ -67,26 +70,19 @@ def _stack_density(idx, x, off, a, b, coef, mode, anchor, lo, hi, tmin, tmax,
     n = x.size
     out = np.empty(n)
     need = np.zeros(n, dtype=np.bool_)
-    last = -1
+    m = -1
     j = 0
     for i in range(n):
         xi = x[i]
         if np.isnan(xi):
             out[i] = np.nan
             continue
-        m = idx[i]
-        o0 = off[m]
-        o1 = off[m + 1]
-        if m != last:
-            j = 0
-            last = m
+        m, o0, o1, j = _law_of(idx, i, off, m, j)
         if xi < lo[m] or xi > hi[m]:  # (beyond the support: 0, as the law's own)
             out[i] = 0.0
             continue
-        v = np.nan
-        if xi >= tmin[m] and xi < tmax[m]:
-            j = _panel_of(xi, a[o0:o1], j)
-            v = _at(xi, j, a[o0:o1], b[o0:o1], coef[o0:o1], mode[o0:o1], anchor[o0:o1])
+        v, j = density_at(xi, j, a[o0:o1], b[o0:o1], coef[o0:o1], mode[o0:o1],
+                          anchor[o0:o1], tmin[m], tmax[m])
         if np.isnan(v):
             need[i] = True
         out[i] = v / mass[m]

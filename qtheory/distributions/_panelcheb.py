@@ -443,15 +443,22 @@ def density_lookup(x, a, b, coef, mode, anchor, tmin, tmax,
         if np.isnan(xi):
             out[i] = np.nan
             continue
-        v = np.nan
-        if xi >= tmin and xi < tmax:
-            j = _panel_of(xi, a, j)
-            v = _at(xi, j, a, b, coef, mode, anchor)
+        v, j = density_at(xi, j, a, b, coef, mode, anchor, tmin, tmax)
         if np.isnan(v):
             need[i] = True
             n_need += 1
         out[i] = v / mass
     return out, need, n_need
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def density_at(xi, j, a, b, coef, mode, anchor, tmin, tmax):  # pragma: no cover - compiled
+    """The tabulated ``p f`` at ``xi`` (``j`` the panel hint): ``(value, panel)``, NaN
+    outside ``[tmin, tmax)`` or on a panel without a table."""
+    if xi >= tmin and xi < tmax:
+        j = _panel_of(xi, a, j)
+        return _at(xi, j, a, b, coef, mode, anchor), j
+    return np.nan, j
 
 
 @njit(cache=True, error_model="numpy", nogil=True)
