@@ -553,6 +553,14 @@ class SwappedPosteriorAnalysis:
             self.pieces.append(_Piece(float(a), float(b), m))
         self.below, self.above = float(u[0]), float(1.0 - u[-1])  # probability left out
         self.laws = []
+        from ..distributions._point_family import build_tables
+        from ..distributions.point_posterior import point_law
+
+        for pc in self.pieces:
+            pc.laws = [point_law(size, prediction, float(y)) for y in pc.y]
+        # every node law's tables together (the same tables, bit for bit: 114 node laws
+        # under Weibull 2 sizes, 0.13 s one at a time, 0.07 s together)
+        build_tables([law for pc in self.pieces for law in pc.laws])
         for pc in self.pieces:
             self._fill(pc)
             self.laws.extend(pc.laws)
@@ -582,9 +590,12 @@ class SwappedPosteriorAnalysis:
 
     def _fill(self, pc: _Piece) -> None:
         """The piece's node laws, their grids, ranks at age 0 and least inverse hazards."""
+        from ..distributions._point_family import build_tables
         from ..distributions.point_posterior import point_law
 
-        pc.laws = [point_law(self.size, self.prediction, float(y)) for y in pc.y]
+        if getattr(pc, "laws", None) is None:
+            pc.laws = [point_law(self.size, self.prediction, float(y)) for y in pc.y]
+            build_tables(pc.laws)
         pc.fy = np.array([law.mass for law in pc.laws])
         pc.wf = pc.w * pc.jac * pc.fy  # weights of dF_Y
         pc.grids = [law_grid(law) for law in pc.laws]

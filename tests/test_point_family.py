@@ -1,0 +1,69 @@
+"""Tables of many point posteriors built together (qtheory.distributions._point_family)
+against each law's own tables: the same arrays, bit for bit."""
+
+import numpy as np
+import pytest
+
+import qtheory as qt
+from qtheory.distributions._point_family import build_tables
+from qtheory.distributions.point_posterior import PredictionPoint
+from qtheory.distributions.posterior import PredictionBucket
+
+FAMILIES = {
+    # bounded posteriors (uniform noise): a steep end panel, power fits at both ends
+    "weibull 2, uniform": (lambda: qt.Weibull(2.0), lambda: qt.UniformPrediction(0.5),
+                           np.geomspace(0.02, 5.0, 12)),
+    # unbounded ones with hundreds of panels a law (evaluated in blocks)
+    "exponential, exponential": (lambda: qt.Exponential(mean=1.0), qt.ExponentialPrediction,
+                                 np.geomspace(1e-6, 20.0, 8)),
+    "weibull 0.5, uniform": (lambda: qt.Weibull(0.5), lambda: qt.UniformPrediction(0.3),
+                             np.geomspace(1e-8, 50.0, 8)),
+    "bounded pareto, lognormal": (lambda: qt.BoundedPareto(1.5, 0.2, 50.0),
+                                  lambda: qt.LognormalPrediction(0.5),
+                                  np.geomspace(0.05, 80.0, 8)),
+}
+
+
+def _own(law):
+    for k in (0.0, 1.0, 2.0):
+        for side in (False, True):
+            law._cheb_table(k, side)
+    law._density_table()
+    return law
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_tables_together_equal_each_laws_own(name):
+    make_size, make_pred, ys = FAMILIES[name]
+    size, pred = make_size(), make_pred()
+    together = [PredictionPoint(size, pred, float(y)) for y in ys]
+    alone = [_own(PredictionPoint(size, pred, float(y))) for y in ys]
+    assert build_tables(together) == ys.size
+    for a, b in zip(together, alone):
+        assert set(a._cheb_cache) == set(b._cheb_cache)
+        for key in b._cheb_cache:
+            for x, y in zip(a._cheb_cache[key], b._cheb_cache[key]):
+                np.testing.assert_array_equal(x, y)
+        for x, y in zip(a._density_cache, b._density_cache):
+            np.testing.assert_array_equal(x, y)
+    # and the laws' functions through them
+    x = np.geomspace(1e-3, 10.0, 50) * float(together[len(ys) // 2].mean)
+    law_a, law_b = together[len(ys) // 2], alone[len(ys) // 2]
+    for fn in ("sf", "pdf"):
+        np.testing.assert_array_equal(getattr(law_a, fn)(x), getattr(law_b, fn)(x))
+    np.testing.assert_array_equal(law_a.tail_moment(2, x), law_b.tail_moment(2, x))
+
+
+def test_which_laws_are_built():
+    """Only tabulated point posteriors of the first law's size law and prediction without
+    tables of their own; the others build their own tables as before."""
+    size, pred = qt.Weibull(2.0), qt.UniformPrediction(0.5)
+    done = _own(PredictionPoint(size, pred, 1.0))
+    other = PredictionPoint(qt.Weibull(2.0), pred, 1.0)  # another size law object
+    bucket = PredictionBucket(size, pred, 0.5, 2.0)
+    fresh = PredictionPoint(size, pred, 2.0)
+    tabs = done._cheb_cache
+    assert build_tables([fresh, done, other, bucket, qt.Exponential(1.0)]) == 1
+    assert done._cheb_cache is tabs
+    assert "_cheb_cache" not in other.__dict__ and "_cheb_cache" not in bucket.__dict__
+    assert build_tables([]) == 0
