@@ -67,3 +67,20 @@ def test_which_laws_are_built():
     assert done._cheb_cache is tabs
     assert "_cheb_cache" not in other.__dict__ and "_cheb_cache" not in bucket.__dict__
     assert build_tables([]) == 0
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_panels_together_equal_each_laws_own(name):
+    """The panels (halving rounds, steep ends, grading) and the panel sums of the orders
+    0, 1, 2 built together: each law's own, bit for bit."""
+    make_size, make_pred, ys = FAMILIES[name]
+    size, pred = make_size(), make_pred()
+    together = [PredictionPoint(size, pred, float(y)) for y in ys]
+    alone = [PredictionPoint(size, pred, float(y)) for y in ys]
+    build_tables(together)
+    for a, b in zip(together, alone):
+        for x, y in zip(a._edges(), b._edges()):
+            np.testing.assert_array_equal(x, y)
+        for k in (0.0, 1.0, 2.0):
+            for x, y in zip(a._panels(k), b._panels(k)):
+                np.testing.assert_array_equal(x, y)
