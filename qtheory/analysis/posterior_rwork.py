@@ -65,10 +65,10 @@ each); the estimate adds what is left out, directly and through ``N``
 (:meth:`SwappedPosteriorAnalysis.mean`).
 
 Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024770 with an
-estimate of 2.0e-11 (10 nodes a piece, 166 node laws, 0.8 s cold; 1.9 s before the 26th
+estimate of 2.0e-11 (10 nodes a piece, 166 node laws, 0.65 s cold; 1.9 s before the 26th
 session, with the node laws one at a time, and 4.8 s before the 25th, with a rank table
 and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 114 node laws) 2.35617874024185
-with an estimate of 1.7e-8 in 0.55 s; with the quantiles
+with an estimate of 1.7e-8 in 0.43 s; with the quantiles
 from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype with its own
 rule over the prediction and its own ``N`` (these posteriors' ranks fall with age, so
 ``N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y``) gave 2.356178740254842. The node rule gives
