@@ -44,7 +44,7 @@ LAWS = {
     "point-bp-lognZ": lambda: point_law(qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
                                         qt.LognormalPrediction(0.5), 3.0),
     # a density falling by e**14 across its last panel, to a finite end (support [2, 6]):
-    # that panel cut towards the end (PredictionBucket._steep_ends), the tails there 1e-16
+    # that panel cut towards the end (posterior._build_edges), the tails there 1e-16
     # of the mass and noisier than 8 eps of themselves (log tables)
     "point-weib2-unifZ-3": lambda: point_law(qt.Weibull(2.0), qt.UniformPrediction(0.5), 3.0),
 }

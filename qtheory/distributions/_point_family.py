@@ -32,28 +32,10 @@ True
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 
-from .._warnings import QuadratureWarning
 from ._panelcheb import N_CHEB, first_kind_points, fit_panels, fit_power_panels, panel_points
-from .posterior import (
-    _EPS,
-    _FLOOR,
-    _GL8_W,
-    _GL8_X,
-    _GL_W,
-    _PANEL_DOWN,
-    _PANEL_ROUNDS,
-    _PANEL_RTOL,
-    _PANEL_UP,
-    _WARN_RTOL,
-    _gap_sums,
-    _gl_nodes,
-    _gl_sums,
-    _graded,
-)
+from .posterior import _GL8_W, _GL8_X, _GL_W, _build_edges, _gap_sums, _gl_nodes
 
 __all__ = ["build_tables"]
 
@@ -207,129 +189,7 @@ def _family_g_of(todo, size, prediction):
     return g
 
 
-def _gl_orders(g, ks, a, b, n):
-    """``PredictionBucket._gl_orders`` of the orders ``ks`` (0, 1, 2) for the panels
-    ``[a, b]`` of the laws ``n`` (rows: the compiled sums, as for one law)."""
-    half = 0.5 * (b - a)
-    t = _gl_nodes(a, b, half)
-    with np.errstate(all="ignore"):
-        gv = g(t, n)
-        orders = np.array([int(k) for k in ks], dtype=np.int64)
-        val, noise = _gl_sums(half, t, gv, _GL_W, orders, _FLOOR, 4.0 * _EPS)
-    return [(val[i], noise[i]) for i in range(orders.size)]
-
-
 def _family_edges(todo) -> None:
-    """``PredictionBucket._edges`` (and the panel sums of ``_panels``, orders 0, 1, 2) of
-    the point posteriors ``todo`` together, into each law's caches: each law's initial
-    panels, then the halving rounds on all laws' panels at once (a panel is kept as its
-    halves where the 16-point rule on it and on them agree to ``1e-14``), the steep ends
-    cut (``_steep_ends``, the density at all laws' ends in one call) and the ends graded
-    (``_graded``), as each law does alone."""
-    size, prediction = todo[0].size, todo[0].prediction
-    g = _family_g_of(todo, size, prediction)
-    a_l, b_l, n_l = [], [], []
-    for n, law in enumerate(todo):
-        if "_edge_cache" in law.__dict__:
-            continue
-        t_min, t_max = law._tmin, law._tmax
-        med = law._med if (law._med > 0 and np.isfinite(law._med)) else 1.0
-        top = max(_PANEL_UP, int(np.ceil(np.log2(t_max / med))) if np.isfinite(t_max) else 0)
-        grid = med * 2.0 ** np.arange(-_PANEL_DOWN, top + 1)
-        extra = [t_min, t_max, *[v for v in (law.low, law.high) if v > 0], *law.breakpoints]
-        e = np.unique(np.clip(np.concatenate([grid, np.array(extra, dtype=float)]),
-                              t_min, t_max))
-        a_l.append(e[:-1])
-        b_l.append(e[1:])
-        n_l.append(np.full(e.size - 1, n, dtype=np.int64))
-    if not a_l:
-        return
-    a, b, nn = np.concatenate(a_l), np.concatenate(b_l), np.concatenate(n_l)
-    keep_a, keep_b, keep_n = [], [], []
-    worst = np.zeros(len(todo))
-    orders = (0.0, 2.0)
-    wholes = _gl_orders(g, orders, a, b, nn)
-    for rnd in range(_PANEL_ROUNDS):
-        m = 0.5 * (a + b)
-        ok = np.ones(a.shape, dtype=bool)
-        gap = np.zeros(a.shape)
-        lefts, rights = _gl_orders(g, orders, a, m, nn), _gl_orders(g, orders, m, b, nn)
-        for (whole, noise), (left, n1), (right, n2) in zip(wholes, lefts, rights):
-            halves = left + right
-            diff = np.abs(whole - halves)
-            ok &= (diff <= _PANEL_RTOL * halves + noise + n1 + n2) | ~(halves > _FLOOR)
-            with np.errstate(all="ignore"):
-                gap = np.maximum(gap, np.where(halves > _FLOOR, diff / halves, 0.0))
-        forced = ~ok & (~(b - a > 1e-7 * b) | (rnd == _PANEL_ROUNDS - 1))
-        if np.any(forced):
-            gf = np.where(np.isfinite(gap), gap, np.inf)
-            np.maximum.at(worst, nn[forced], gf[forced])
-        ok |= forced
-        keep_a += [a[ok], m[ok]]
-        keep_b += [m[ok], b[ok]]
-        keep_n += [nn[ok], nn[ok]]
-        if np.all(ok):
-            break
-        a, b = np.concatenate([a[~ok], m[~ok]]), np.concatenate([m[~ok], b[~ok]])
-        nn = np.concatenate([nn[~ok], nn[~ok]])
-        wholes = [tuple(np.concatenate([x[~ok], y[~ok]]) for x, y in zip(lw, rw))
-                  for lw, rw in zip(lefts, rights)]
-    ka, kb, kn = np.concatenate(keep_a), np.concatenate(keep_b), np.concatenate(keep_n)
-    per = {}
-    for n in np.unique(kn):
-        law = todo[n]
-        if worst[n] > _WARN_RTOL:
-            warnings.warn(f"{type(law).__name__}: the panels of the size integrals did not "
-                          f"converge (relative disagreement up to {worst[n]:.2e}); the "
-                          f"density may be singular inside the support", QuadratureWarning,
-                          stacklevel=3)
-        sel = kn == n
-        aa = ka[sel]
-        order = np.argsort(aa, kind="stable")
-        lo_end = law._lo if law._tmin == law._lo > 0 else None
-        hi_end = law._hi if law._tmax == law._hi < np.inf else None
-        per[n] = [aa[order], kb[sel][order], lo_end, hi_end]
-    # the steep ends (PredictionBucket._steep_ends): the lower ends, then the upper ones
-    for which, sign in ((2, 1.0), (3, -1.0)):
-        cand, pts = [], []
-        for n, (aa, bb, lo_end, hi_end) in per.items():
-            end = lo_end if which == 2 else hi_end
-            if end is None or not aa.size:
-                continue
-            j = 0 if sign > 0 else aa.size - 1
-            if (aa[j] if sign > 0 else bb[j]) != end:
-                continue
-            w = bb[j] - aa[j]
-            cand.append((n, j, end, w))
-            pts.append([end + sign * 1e-9 * w, end + sign * w])
-        if not cand:
-            continue
-        gv = g(np.array(pts), np.array([c[0] for c in cand]))
-        for (n, j, end, w), gg in zip(cand, gv):
-            if not (np.all(np.isfinite(gg)) and np.all(gg > 0)):
-                continue
-            ratio = float(np.max(gg) / np.min(gg))
-            if ratio <= 4.0:
-                continue
-            aa, bb = per[n][0], per[n][1]
-            mm = min(int(np.ceil(np.log2(np.log(ratio) / np.log(4.0)))) + 1, 40)
-            cuts = end + sign * w * 2.0 ** -np.arange(1, mm + 1, dtype=float)
-            p_ = np.sort(np.concatenate([[aa[j], bb[j]], cuts]))
-            aa = np.concatenate([np.delete(aa, j), p_[:-1]])
-            bb = np.concatenate([np.delete(bb, j), p_[1:]])
-            order = np.argsort(aa, kind="stable")
-            per[n][0], per[n][1] = aa[order], bb[order]
-    for n, (aa, bb, lo_end, hi_end) in per.items():
-        todo[n].__dict__["_edge_cache"] = _graded(aa, bb, lo_end, hi_end)
-    # the panel sums of the orders 0, 1, 2 (PredictionBucket._panels, on one evaluation)
-    ns = list(per)
-    A = np.concatenate([todo[n].__dict__["_edge_cache"][0] for n in ns])
-    B = np.concatenate([todo[n].__dict__["_edge_cache"][1] for n in ns])
-    cnt = [todo[n].__dict__["_edge_cache"][0].size for n in ns]
-    N = np.repeat(np.array(ns, dtype=np.int64), cnt)
-    vals = _gl_orders(g, (0.0, 1.0, 2.0), A, B, N)
-    off = np.concatenate([[0], np.cumsum(cnt)])
-    for i, n in enumerate(ns):
-        sl = slice(off[i], off[i + 1])
-        todo[n].__dict__.setdefault("_panel_sums", {}).update(
-            {k: vals[c][0][sl] for c, k in enumerate((0.0, 1.0, 2.0))})
+    """:func:`~qtheory.distributions.posterior._build_edges` of the point posteriors
+    ``todo`` (the density of all of them in one evaluation, :func:`_family_g_of`)."""
+    _build_edges(todo, _family_g_of(todo, todo[0].size, todo[0].prediction))
