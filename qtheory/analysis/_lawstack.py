@@ -224,9 +224,12 @@ class LawStack:
         """``E[X**k; X > x]``."""
         return self._moments(float(k), idx, x, True)
 
-    def mean(self) -> np.ndarray:
-        """The laws' means."""
-        return np.array([float(law.mean) for law in self.laws])
+    def inverse_hazard(self, idx, x):
+        """``P(X > x) / f(x)`` (``inf`` where the density is 0)."""
+        with np.errstate(all="ignore"):
+            s = self.sf(idx, x)
+            p = self.pdf(idx, x)
+            return np.where(p > 0, s / p, np.inf)
 
     def tr(self, n: int):
         """Law ``n``'s exact truncated moments (:class:`~qtheory.analysis.agerank._Law`)."""
@@ -240,16 +243,11 @@ class LawStack:
         """``E[min(X, c)]`` (``c`` may be inf), as :meth:`~qtheory.analysis.agerank._Law.
         emin`."""
         c = np.asarray(c, dtype=float)
-        if not self.fast:
-            return self._each(idx, c, lambda law, v: self._tr_of(law).emin(v))
         fin = np.isfinite(c)
         cc = np.where(fin, np.maximum(c, 0.0), 0.0)
         with np.errstate(invalid="ignore"):
             val = self.partial_moment(1.0, idx, cc) + cc * self.sf(idx, cc)
         return np.where(fin, val, self._moms(1.0)[idx])
-
-    def _tr_of(self, law):
-        return self.tr(next(i for i, v in enumerate(self.laws) if v is law))
 
     def trunc2(self, idx, b, c):
         """``E[((min(X, c) - b)^+)^2]`` for ``b <= c`` (``c`` may be inf), as

@@ -183,10 +183,11 @@ def inverse_hazard(law, x) -> np.ndarray:
     >>> inverse_hazard(qt.Exponential(mean=2.0), np.array([0.5, 3.0])).tolist()
     [2.0, 2.0]
     """
-    with np.errstate(all="ignore"):
-        s = np.asarray(law.sf(x), dtype=float)
-        p = np.asarray(law.pdf(x), dtype=float)
-        return np.where(p > 0, s / p, np.inf)
+    from ._lawstack import LawStack
+
+    x = np.asarray(x, dtype=float)
+    return LawStack([law]).inverse_hazard(np.zeros(x.size, dtype=np.int64), x.ravel()) \
+        .reshape(x.shape)
 
 
 class _Fns:
@@ -197,11 +198,9 @@ class _Fns:
 
     def __init__(self, laws, grids=None):
         from ._lawstack import LawStack
-        from .posterior_rwork import law_grid
+        from .posterior_rwork import _law_grids
 
-        self.single = not isinstance(laws, (list, tuple))
-        self.laws = [laws] if self.single else list(laws)
-        self.law = self.laws[0]
+        self.laws = list(laws) if isinstance(laws, (list, tuple)) else [laws]
         self.st = LawStack(self.laws)
         sup = np.array([[float(v) for v in law.support] for law in self.laws])
         self.lo, self.hi = sup[:, 0], sup[:, 1]
@@ -210,7 +209,7 @@ class _Fns:
         self._key = None
         self._sibs = {}
         if grids is None:
-            grids = [law_grid(law) for law in self.laws]
+            grids = _law_grids(self.st, self.laws)
         self.set_grids(grids)
 
     def set_grids(self, grids) -> None:
@@ -252,10 +251,7 @@ class _Fns:
 
     def ihaz(self, x, nd):
         """The inverse hazard (:func:`inverse_hazard`)."""
-        with np.errstate(all="ignore"):
-            s = self.sf(x, nd)
-            p = self.pdf(x, nd)
-            return np.where(p > 0, s / p, np.inf)
+        return self.st.inverse_hazard(nd, x)
 
     def phim(self, x, r, nd):
         """``Phi(x) - E[X] = r P(X > x) - E[(X - x)^+]``."""

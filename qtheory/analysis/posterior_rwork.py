@@ -87,7 +87,7 @@ from numpy.polynomial import legendre as L
 
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
-from .phiruns import _first_sign, illinois, inverse_hazard, span_edges
+from .phiruns import _first_sign, illinois, span_edges
 
 __all__ = ["SwappedPosteriorAnalysis", "quantile_pieces", "first_record", "law_grid",
            "gittins_at_zero", "interior_run"]
@@ -232,12 +232,25 @@ def _grid(law) -> np.ndarray:
 def law_grid(law):
     """``(b, sf, pdf, E[min(X, b)], mean)`` on the ages of :func:`_grid` (for
     :func:`first_record`)."""
-    b = _grid(law)
+    from ._lawstack import LawStack
+
+    return _law_grids(LawStack([law]), [law])[0]
+
+
+def _law_grids(st, laws) -> list:
+    """:func:`law_grid` of each of ``laws`` (those of the
+    :class:`~qtheory.analysis._lawstack.LawStack` ``st``), the laws' functions called for
+    all of them together."""
+    bs = [_grid(law) for law in laws]
+    nd = np.repeat(np.arange(len(laws)), [b.size for b in bs])
+    x = np.concatenate(bs)
     with np.errstate(all="ignore"):
-        sf = np.asarray(law.sf(b), dtype=float)
-        pdf = np.asarray(law.pdf(b), dtype=float)
-        em = np.asarray(law.partial_moment(1, b), dtype=float) + b * sf
-    return b, sf, pdf, em, float(law.mean)
+        sf = st.sf(nd, x)
+        pdf = st.pdf(nd, x)
+        em = st.partial_moment(1.0, nd, x) + x * sf
+    off = np.concatenate([[0], np.cumsum([b.size for b in bs])])
+    return [(b, sf[off[i]:off[i + 1]], pdf[off[i]:off[i + 1]], em[off[i]:off[i + 1]],
+             float(law.mean)) for i, (b, law) in enumerate(zip(bs, laws))]
 
 
 def _phi_grid(law, r: np.ndarray, grid):
@@ -294,17 +307,11 @@ def _local_min(law, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
     minus ``r`` (the same sign where the density is positive, and about linear) by the
     Illinois method (:func:`~qtheory.analysis.phiruns.illinois`; the bisection to rounding
     it replaces took 60 calls of the law, 23 of the 30 s of N's table under exponential
-    noise)."""
+    noise). :func:`_local_min_stack` with ``law`` alone."""
+    from ._lawstack import LawStack
+
     lo, hi, r = (np.asarray(v, dtype=float) for v in (lo, hi, r))
-
-    def g(x, sel):
-        return inverse_hazard(law, x) - r[sel]
-
-    allr = np.arange(lo.size)
-    glo, ghi = g(lo, allr), g(hi, allr)
-    c = illinois(g, lo, hi, np.minimum(glo, 0.0), np.maximum(ghi, 0.0))
-    s = np.asarray(law.sf(c), dtype=float)
-    return np.asarray(law.partial_moment(1, c), dtype=float) + c * s, s
+    return _local_min_stack(LawStack([law]), np.zeros(lo.size, dtype=np.int64), lo, hi, r)
 
 
 def _local_min_stack(st, nd: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
@@ -313,10 +320,7 @@ def _local_min_stack(st, nd: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.n
     functions called for all brackets together."""
 
     def g(x, sel):
-        with np.errstate(all="ignore"):
-            sf = st.sf(nd[sel], x)
-            pdf = st.pdf(nd[sel], x)
-            return np.where(pdf > 0, sf / pdf, np.inf) - r[sel]
+        return st.inverse_hazard(nd[sel], x) - r[sel]
 
     allr = np.arange(lo.size)
     glo, ghi = g(lo, allr), g(hi, allr)
@@ -347,9 +351,15 @@ def first_record(law, r: np.ndarray, grid=None):
 
 def _first(law, r: np.ndarray, pg):
     """:func:`first_record` on the Phi grid ``pg`` of :func:`_phi_grid`."""
-    inner, lo, hi = _first_brackets(pg)
-    nm, s = _local_min(law, lo, hi, r[inner]) if inner.size else (None, None)
-    return _first_values(r, pg, inner, nm, s)
+    return _solved(law, r, pg, _first_brackets, _first_values)
+
+
+def _solved(law, r, pg, brackets, values):
+    """``values(r, pg, rows, E[min(X, c)], P(X > c))`` with ``c`` the local minima of
+    ``Phi`` in the brackets ``(rows, lo, hi) = brackets(pg)`` (:func:`_local_min`)."""
+    sel, lo, hi = brackets(pg)
+    nm, s = _local_min(law, lo, hi, r[sel]) if sel.size else (None, None)
+    return values(r, pg, sel, nm, s)
 
 
 def _first_brackets(pg):
@@ -401,9 +411,7 @@ def interior_run(law, r: np.ndarray, grid=None):
 
 def _interior(law, r: np.ndarray, pg):
     """:func:`interior_run` on the Phi grid ``pg`` of :func:`_phi_grid`."""
-    sel, lo, hi = _interior_brackets(pg)
-    nm, sc = _local_min(law, lo, hi, r[sel]) if sel.size else (None, None)
-    return _interior_values(r, pg, sel, nm, sc)
+    return _solved(law, r, pg, _interior_brackets, _interior_values)
 
 
 def _interior_brackets(pg):
@@ -438,30 +446,9 @@ def gittins_at_zero(law, grid=None) -> float:
     >>> round(gittins_at_zero(qt.Uniform(0.0, 1.0)), 12)        # E[X] (a rising hazard)
     0.5
     """
-    b, sf, pdf, em, m1 = law_grid(law) if grid is None else grid
-    with np.errstate(all="ignore"):
-        ratio = np.where(1.0 - sf > 0, em / (1.0 - sf), np.inf)
-    k = int(np.argmin(ratio))
-    best = float(ratio[k])
-    if not best < m1 or k == b.size - 1:
-        return m1
-    lo, hi = b[max(k - 1, 0)], b[k + 1]
-    for _ in range(60):  # h = sf F - E[min(X, b)] f: < 0 before the minimum, > 0 after
-        mid = 0.5 * (lo + hi)
-        with np.errstate(all="ignore"):
-            s_ = float(law.sf(mid))
-            h = s_ * (1.0 - s_) - (float(law.partial_moment(1, mid)) + mid * s_) * float(
-                law.pdf(mid))
-        if h < 0:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo <= 4e-16 * hi:
-            break
-    c = 0.5 * (lo + hi)
-    s_ = float(law.sf(c))
-    val = (float(law.partial_moment(1, c)) + c * s_) / (1.0 - s_)
-    return float(min(val, best, m1))
+    from ._lawstack import LawStack
+
+    return float(_gammas(LawStack([law]), [law_grid(law) if grid is None else grid])[0])
 
 
 def _grids_and_gammas(laws):
@@ -472,19 +459,17 @@ def _grids_and_gammas(laws):
     from ._lawstack import LawStack
 
     st = LawStack(laws)
-    bs = [_grid(law) for law in laws]
-    nd = np.repeat(np.arange(len(laws)), [b.size for b in bs])
-    x = np.concatenate(bs)
-    with np.errstate(all="ignore"):
-        sf = st.sf(nd, x)
-        pdf = st.pdf(nd, x)
-        em = st.partial_moment(1.0, nd, x) + x * sf
-    off = np.concatenate([[0], np.cumsum([b.size for b in bs])])
-    grids = [(b, sf[off[i]:off[i + 1]], pdf[off[i]:off[i + 1]], em[off[i]:off[i + 1]],
-              float(law.mean)) for i, (b, law) in enumerate(zip(bs, laws))]
-    gam = np.empty(len(laws))
+    grids = _law_grids(st, laws)
+    return grids, _gammas(st, grids)
+
+
+def _gammas(st, grids) -> np.ndarray:
+    """:func:`gittins_at_zero` of the laws of the :class:`~qtheory.analysis._lawstack.
+    LawStack` ``st`` on their grids: the least ratio on each grid, refined by bisection on
+    the stationarity condition between its neighbouring ages, all laws' side by side."""
+    gam = np.empty(len(grids))
     todo, lo, hi, best = [], [], [], []
-    for i, (b, sfi, _, emi, m1) in enumerate(grids):  # (gittins_at_zero's steps)
+    for i, (b, sfi, _, emi, m1) in enumerate(grids):
         with np.errstate(all="ignore"):
             ratio = np.where(1.0 - sfi > 0, emi / (1.0 - sfi), np.inf)
         k = int(np.argmin(ratio))
@@ -512,11 +497,12 @@ def _grids_and_gammas(laws):
             hi[j] = np.where(h < 0, hi[j], mid)
             live[j] = ~(hi[j] - lo[j] <= 4e-16 * hi[j])
         c = 0.5 * (lo + hi)
-        s_ = st.sf(n, c)
-        val = (st.partial_moment(1.0, n, c) + c * s_) / (1.0 - s_)
+        with np.errstate(all="ignore"):
+            s_ = st.sf(n, c)
+            val = (st.partial_moment(1.0, n, c) + c * s_) / (1.0 - s_)
         m1s = np.array([grids[i][4] for i in todo])
         gam[n] = np.minimum(np.minimum(val, np.array(best)), m1s)
-    return grids, gam
+    return gam
 
 
 class _Piece:

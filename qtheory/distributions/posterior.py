@@ -877,75 +877,8 @@ class PredictionBucket(SizeDistribution):
         hit = cache.get((k, tail))
         if hit is not None:
             return hit
-        from ._panelcheb import N_CHEB, fit_panels, panel_points
-
-        a, b = self._edges()
-        x = panel_points(a, b)
-        u, v = x[:, :-1].ravel(), x[:, 1:].ravel()
-        half = 0.5 * (v - u)
-        t = (u + half)[:, None] + half[:, None] * _GL8_X
-        g = self._g(t)
-        zero = np.zeros((a.size, 1))
-        for order in {0.0, 1.0, 2.0, k}:
-            if order in (0.0, 1.0, 2.0):  # compiled, the same sums (_gap_sums)
-                up, down = _gap_sums(half, t, g, _GL8_W, int(order), N_CHEB - 1)
-            else:
-                with np.errstate(all="ignore"):
-                    gap = half * np.sum(_GL8_W * (t**order * g), axis=1)
-                gap = gap.reshape(a.size, N_CHEB - 1)
-                up = np.concatenate([zero, np.cumsum(gap, axis=1)], axis=1)
-                down = np.concatenate([np.cumsum(gap[:, ::-1], axis=1)[:, ::-1], zero],
-                                      axis=1)
-            _, _, left, right, _ = self._panels(order)
-            for side, vals, anchors in ((False, up, left), (True, down, right)):
-                cache[(order, side)] = (a, b, *fit_panels(vals, anchors[:a.size]))
-        # a panel at an end of the support where the value reaches 0 (a partial moment at
-        # the lower end, a tail at the upper end): C / d**p, all tables' in one fit
-        keys = [(order, side) for order in sorted({0.0, 1.0, 2.0, k})
-                for side in (False, True)]
-        ends = {key: np.nonzero((cache[key][3] == 0) & (cache[key][4] == 0.0))[0]
-                for key in keys}
-        keys = [key for key in keys if ends[key].size]
-        if keys:
-            from ._panelcheb import first_kind_points, fit_power_panels
-
-            rows = [np.concatenate([ends[key] for key in keys])]
-            xs = [first_kind_points(a[ends[key]], b[ends[key]]) for key in keys]
-            vals = np.concatenate([np.asarray(self._panel_values(
-                key[0], np.ascontiguousarray(x.ravel()), key[1]), dtype=float).reshape(x.shape)
-                for key, x in zip(keys, xs)])
-            left = np.concatenate([np.full(ends[key].size, not key[1]) for key in keys])
-            c, m, p = fit_power_panels(vals, a[rows[0]], b[rows[0]], left)
-            at = 0
-            for key in keys:
-                idx = ends[key]
-                sl = slice(at, at + idx.size)
-                at += idx.size
-                ok = m[sl] > 0
-                _, _, coef, mode, anchor = cache[key]
-                coef, mode, anchor = coef.copy(), mode.copy(), np.array(anchor, dtype=float)
-                coef[idx[ok]], mode[idx[ok]], anchor[idx[ok]] = (c[sl][ok], m[sl][ok],
-                                                                 p[sl][ok])
-                cache[key] = (a, b, coef, mode, anchor)
+        _build_tables([self], lambda t, n: self._g(t), tuple(sorted({0.0, 1.0, 2.0, k})))
         return cache[(k, tail)]
-
-    @staticmethod
-    def _power_ends(coef, mode, anchor, ends, left, a, b, values):
-        """The tables with the panels ``ends`` (mode 0, their value reaching 0 at their left
-        end where ``left``, else at their right end) refitted as ``C / d**p``
-        (:func:`~qtheory.distributions._panelcheb.fit_power_panels`, modes 4 and 5) from the
-        values ``values(x)`` at their first-kind Chebyshev points; those that do not fit stay
-        in mode 0."""
-        from ._panelcheb import first_kind_points, fit_power_panels
-
-        idx = np.nonzero(ends)[0]
-        x = first_kind_points(a[idx], b[idx])
-        vals = np.asarray(values(np.ascontiguousarray(x.ravel())), dtype=float).reshape(x.shape)
-        c, m, p = fit_power_panels(vals, a[idx], b[idx], left[idx])
-        ok = m > 0
-        coef, mode, anchor = coef.copy(), mode.copy(), np.array(anchor, dtype=float)
-        coef[idx[ok]], mode[idx[ok]], anchor[idx[ok]] = c[ok], m[ok], p[ok]
-        return coef, mode, anchor
 
     def _panel_values(self, k: float, x: np.ndarray, tail: bool) -> np.ndarray:
         """``p E[X**k; X <= x | bucket]`` (or ``X > x`` with ``tail``) for ``x`` in
@@ -1171,18 +1104,8 @@ class PredictionBucket(SizeDistribution):
         first use."""
         hit = self.__dict__.get("_density_cache")
         if hit is None:
-            from ._panelcheb import fit_panels, panel_points
-
-            a, b = self._edges()
-            g = self._g(panel_points(a, b))
-            coef, mode, anchor = fit_panels(g, np.zeros(a.size))
-            # a density whose window closes at an end of the support (0 there, not inside)
-            left, right = g[:, 0] == 0.0, g[:, -1] == 0.0
-            ends = (mode == 0) & (left != right) & np.all(g[:, 1:-1] > 0, axis=1)
-            if ends.any():
-                coef, mode, anchor = self._power_ends(coef, mode, anchor, ends, left, a, b,
-                                                      self._g)
-            hit = self.__dict__["_density_cache"] = (a, b, coef, mode, anchor)
+            _build_tables([self], lambda t, n: self._g(t), (), density=True)
+            hit = self.__dict__["_density_cache"]
         return hit
 
     def pdf(self, x: ArrayLike):
@@ -1623,3 +1546,117 @@ def _build_edges(todo, g) -> None:
         sl = slice(off[i], off[i + 1])
         todo[n].__dict__.setdefault("_panel_sums", {}).update(
             {k: vals[c][0][sl] for c, k in enumerate((0.0, 1.0, 2.0))})
+
+
+def _build_tables(todo, g, orders=(0.0, 1.0, 2.0), density: bool = False) -> None:
+    """The Chebyshev tables of the laws ``todo`` together, into each law's caches
+    (``g(t, n)`` the integrand ``f w`` of law ``n`` at the points ``t``, rows): for each
+    order of ``orders`` both sides of ``PredictionBucket._cheb_table`` (gap sums at the
+    Lobatto points of every panel of every law, compiled for the orders 0, 1, 2, then the
+    fits; end panels where the value reaches 0 refitted as ``C / d**p`` from their values
+    as :meth:`PredictionBucket._panel_values` gives them, all tables' in one fit), and with
+    ``density`` the table of ``f w`` itself (``_density_table``; ``C / d**p`` where the
+    density's window closes at an end of the support). One law's tables are this with
+    itself alone; :func:`qtheory.distributions._point_family.build_tables` takes many point
+    posteriors' at once (the same tables, bit for bit)."""
+    from ._panelcheb import N_CHEB, first_kind_points, fit_panels, fit_power_panels, panel_points
+
+    edges = [law._edges() for law in todo]
+    npan = np.array([e[0].size for e in edges])
+    off = np.concatenate([[0], np.cumsum(npan)])
+    A = np.concatenate([e[0] for e in edges])
+    B = np.concatenate([e[1] for e in edges])
+    law_of = np.repeat(np.arange(len(todo)), npan)  # each panel's law
+    x = panel_points(A, B)
+    tabs = {}
+    if orders:
+        sums = [{k: law._panels(k) for k in orders} for law in todo]
+        u, v = x[:, :-1].ravel(), x[:, 1:].ravel()
+        half = 0.5 * (v - u)
+        t = (u + half)[:, None] + half[:, None] * _GL8_X
+        gv = g(t.reshape(A.size, N_CHEB - 1, -1), law_of).reshape(t.shape)
+        zero = np.zeros((A.size, 1))
+        for order in orders:
+            if order in (0.0, 1.0, 2.0):  # compiled, the same sums (_gap_sums)
+                up, down = _gap_sums(half, t, gv, _GL8_W, int(order), N_CHEB - 1)
+            else:
+                with np.errstate(all="ignore"):
+                    gap = half * np.sum(_GL8_W * (t**order * gv), axis=1)
+                gap = gap.reshape(A.size, N_CHEB - 1)
+                up = np.concatenate([zero, np.cumsum(gap, axis=1)], axis=1)
+                down = np.concatenate([np.cumsum(gap[:, ::-1], axis=1)[:, ::-1], zero],
+                                      axis=1)
+            for side, vals, j in ((False, up, 2), (True, down, 3)):
+                anchors = np.concatenate([s_[order][j][:n] for s_, n in zip(sums, npan)])
+                tabs[(order, side)] = list(fit_panels(vals, anchors))
+        # end panels where the value reaches 0 (a partial moment at the lower end, a tail
+        # at the upper end): their values at the first-kind points as _panel_values takes
+        # them (the panel sums beyond the point's panel plus the 16-point rule on the
+        # piece), then C / d**p, all tables' in one fit
+        rows_all, vals_all, left_all, keys_all = [], [], [], []
+        for key in sorted(tabs):
+            _, mode, anchor = tabs[key]
+            rows = np.nonzero((mode == 0) & (anchor == 0.0))[0]
+            if not rows.size:
+                continue
+            order, side = key
+            xf = first_kind_points(A[rows], B[rows])
+            xi = xf.ravel()
+            # each point's panel as _panel_values finds it, its own (the points lie inside
+            # it, but for rounding: those are searched in their law's panels)
+            jj = np.repeat(rows, xf.shape[1])
+            pn = law_of[jj]
+            for i in np.nonzero((xi < A[jj]) | (xi >= B[jj]))[0]:
+                a_n = edges[pn[i]][0]
+                jj[i] = off[pn[i]] + min(max(int(np.searchsorted(a_n, xi[i], side="right"))
+                                             - 1, 0), a_n.size - 1)
+            uu, vv = (xi, B[jj]) if side else (A[jj], xi)
+            hh = 0.5 * (vv - uu)
+            tt = _gl_nodes(uu, vv, hh)
+            gg = g(tt, pn)
+            with np.errstate(all="ignore"):
+                piece = hh * np.sum(_GL_W * (gg if order == 0 else tt**order * gg), axis=1)
+            anchors = np.concatenate([s_[order][3 if side else 2][:n]
+                                      for s_, n in zip(sums, npan)])
+            rows_all.append(rows)
+            vals_all.append((piece + anchors[jj]).reshape(xf.shape))
+            left_all.append(np.full(rows.size, not side))
+            keys_all.append(key)
+        if rows_all:
+            rr = np.concatenate(rows_all)
+            c, m, p = fit_power_panels(np.concatenate(vals_all), A[rr], B[rr],
+                                       np.concatenate(left_all))
+            at = 0
+            for key, rows in zip(keys_all, rows_all):
+                sl = slice(at, at + rows.size)
+                at += rows.size
+                ok = m[sl] > 0
+                coef, mode, anchor = tabs[key]
+                coef, mode, anchor = coef.copy(), mode.copy(), np.array(anchor, dtype=float)
+                coef[rows[ok]], mode[rows[ok]], anchor[rows[ok]] = (c[sl][ok], m[sl][ok],
+                                                                    p[sl][ok])
+                tabs[key] = [coef, mode, anchor]
+    if density:
+        gd = g(x, law_of)
+        coef, mode, anchor = fit_panels(gd, np.zeros(A.size))
+        # a density whose window closes at an end of the support (0 there, not inside)
+        left, right = gd[:, 0] == 0.0, gd[:, -1] == 0.0
+        ends = (mode == 0) & (left != right) & np.all(gd[:, 1:-1] > 0, axis=1)
+        if ends.any():
+            idx = np.nonzero(ends)[0]
+            xf = first_kind_points(A[idx], B[idx])
+            c, m, p = fit_power_panels(g(xf, law_of[idx]), A[idx], B[idx], left[idx])
+            ok = m > 0
+            coef, mode, anchor = coef.copy(), mode.copy(), np.array(anchor, dtype=float)
+            coef[idx[ok]], mode[idx[ok]], anchor[idx[ok]] = c[ok], m[ok], p[ok]
+        tabs["pdf"] = [coef, mode, anchor]
+    for n, law in enumerate(todo):
+        sl = slice(off[n], off[n + 1])
+        a, b = edges[n]
+        cache = law.__dict__.setdefault("_cheb_cache", {})
+        for key, (coef, mode, anchor) in tabs.items():
+            entry = (a, b, coef[sl], mode[sl], anchor[sl])
+            if key == "pdf":
+                law.__dict__["_density_cache"] = entry
+            else:
+                cache[key] = entry
