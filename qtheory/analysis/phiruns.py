@@ -213,7 +213,7 @@ class _Fns:
         self.set_grids(grids)
 
     def set_grids(self, grids) -> None:
-        """Use ``grids`` (one a law); ``E[(X - b)^+]`` on their ages in one call."""
+        """Use ``grids`` (one a law)."""
         key = tuple(id(g[0]) for g in grids)
         if key == self._key:
             return
@@ -227,10 +227,18 @@ class _Fns:
             m = g[0].size
             self.B[i, :m], self.SF[i, :m], self.PDF[i, :m], self.EM[i, :m] = g[:4]
         self.M1 = np.array([float(g[4]) for g in grids])
-        valid = np.arange(gmax)[None, :] < self.G[:, None]
-        nd = np.broadcast_to(np.arange(n)[:, None], valid.shape)[valid]
-        self.EP = np.full((n, gmax), np.nan)
-        self.EP[valid] = self.eplus(self.B[valid], nd)[0]
+        self._ep = None
+
+    @property
+    def EP(self) -> np.ndarray:
+        """``E[(X - b)^+]`` on the grids' ages (rows as ``B``), on first use: a level
+        integral puts the inverse hazard's extrema into the grids before its first runs."""
+        if self._ep is None:
+            valid = np.arange(self.B.shape[1])[None, :] < self.G[:, None]
+            nd = np.broadcast_to(np.arange(self.B.shape[0])[:, None], valid.shape)[valid]
+            self._ep = np.full(self.B.shape, np.nan)
+            self._ep[valid] = self.eplus(self.B[valid], nd)[0]
+        return self._ep
 
     def sf(self, x, nd):
         return self.st.sf(nd, x)
