@@ -71,6 +71,8 @@ import functools
 import numpy as np
 from numba import njit
 
+from .ageint import age_integrals, falling
+
 __all__ = ["run_work", "illinois", "hazard_extrema", "level_integral", "level_integrals",
            "rank_at", "inverse_hazard", "span_edges"]
 
@@ -773,7 +775,7 @@ def _leggauss(n: int):
 
 def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floor=None,
                    rtol: float = 1e-11, span: float = 4.0, split: int = 8,
-                   nodes=(12, 16)):
+                   nodes=(12, 16), route: str = "auto"):
     """``(int_0^inf S(r) weight(r) dr / r**2, estimate)`` for one law ranked by its own
     Gittins rank (``S`` of :func:`run_work`), in ``s = 1 / r``: pieces between the law's
     critical levels (its rank at age 0 ``gamma``, the local extrema of its inverse hazard,
@@ -805,7 +807,7 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
     fns = _as_fns(law, grid, fns)
     fl = None if floor is None else [floor]
     v, e = level_integrals(fns, weight, [gamma], cuts=cuts, floors=fl, rtol=rtol, span=span,
-                           split=split, nodes=nodes)
+                           split=split, nodes=nodes, route=route)
     return float(v[0]), float(e[0])
 
 
@@ -822,7 +824,7 @@ class _Node:
 
 def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
                     rtol: float = 1e-11, span: float = 4.0, split: int = 8,
-                    nodes=(12, 16)):
+                    nodes=(12, 16), route: str = "auto"):
     """:func:`level_integral` of many laws at once (arrays of values and estimates): each
     law's steps as alone, the same numbers, with the laws' functions called for all of
     them together (:class:`~qtheory.analysis._lawstack.LawStack`; the node laws of Gittins
@@ -867,6 +869,10 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         fns.ext[i, :a_i.size] = a_i
     fns.set_grids(_with_ages(fns, nd_e, ages))
     floors = 2.0**-40 * fns.M1 if floors is None else np.asarray(floors, dtype=float)
+    if route not in ("auto", "runs"):
+        raise ValueError(f"route must be 'auto' or 'runs', got {route!r}")
+    # laws whose inverse hazard does not rise: one run a level, over the age (ageint)
+    fall = falling(fns) if route == "auto" else np.zeros(n, dtype=bool)
     with np.errstate(all="ignore"):
         ih = np.where(fns.PDF > 0, fns.SF / fns.PDF, np.nan)
     # where a run starts or ends at an age where the density jumps or kinks (an end of the
@@ -887,6 +893,9 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
     top = np.zeros(n)  # s below which S = E[X^2]
     m2 = fns.trunc2(np.zeros(n), fns.end, np.arange(n))
     for i in range(n):
+        if fall[i]:
+            nodes_.append(_Node(np.zeros(0), np.zeros(0)))
+            continue
         # (the inverse hazard at the grid's last age: where the grid ends before the
         # support does, a run appears there; on an unbounded support its limit)
         mb = bp_nd == i
@@ -901,6 +910,12 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         sv = _merge_cuts(fixed[(fixed >= 0) & (fixed <= smax)], cuts[cuts <= smax])
         edges = span_edges(sv, span)
         nodes_.append(_Node(edges[:-1], edges[1:]))
+    if fall.any():
+        at = np.flatnonzero(fall)
+        v, e = age_integrals(fns, at, weight, gammas[at], cuts, rtol=rtol, nodes=nodes,
+                             split=split)
+        for q, i in enumerate(at):
+            nodes_[i].result = (float(v[q]), float(e[q]))
     _drop_tails(fns, nodes_, weight, rtol, top, m2)
     rules = [_leggauss(m) for m in nodes]
     for rnd in range(split + 1 + 4):
@@ -979,10 +994,14 @@ def _drop_tails(fns: _Fns, nodes_, weight, rtol: float, top=None, m2=None) -> No
     their integral, many on their tables' untabulated end panels."""
     nd, s = [], []
     for i, nn in enumerate(nodes_):
+        if nn.result is not None:
+            continue
         e = np.concatenate([nn.sa, nn.sb[-1:]])
         e = e[e > 0]
         nd.append(np.full(e.size, i, dtype=np.int64))
         s.append(e)
+    if not nd:
+        return
     nd, s = np.concatenate(nd), np.concatenate(s)
     r = 1.0 / s
     S = np.empty(r.size)
@@ -993,6 +1012,8 @@ def _drop_tails(fns: _Fns, nodes_, weight, rtol: float, top=None, m2=None) -> No
     g = S * np.asarray(weight(r), dtype=float)
     at = 0
     for nn in nodes_:
+        if nn.result is not None:
+            continue
         m = nn.sa.size + 1 - int(nn.sa[0] == 0.0)
         ge = g[at:at + m]
         at += m

@@ -114,6 +114,7 @@ _N_MASS = 1e-9  # ... of a piece with at least this probability
 _N_RATIO = 2.0  # ... and over more than this factor in y
 _NTOL = (1e-13, 1e-15)  # N's table: relative and integral tolerance a piece (_n_table)
 _FLOOR = 2.0**-40  # levels below this times the node law's mean are left out (as rwork)
+_JOIN = 1e-3  # N's joins this close (relative) are one (_join_cuts)
 
 
 def quantile_pieces(size: SizeDistribution, prediction) -> np.ndarray:
@@ -669,7 +670,7 @@ class SwappedPosteriorAnalysis:
             out[~top] = self.N(r[~top]) if np.any(~top) else 0.0
             return out
         out = np.zeros(r.size)
-        st, where = self._nstack()
+        st, where, falls, thr = self._nstack()
         # the Phi grid scans of every piece's laws, then the local minima of Phi of all of
         # them in one stacked Illinois search (_local_min_stack), then each piece
         plans, req = [], []
@@ -688,6 +689,12 @@ class SwappedPosteriorAnalysis:
             rr = r[both]
             laws = []
             for j, law in enumerate(pc.laws):
+                if falls[where[id(law)]]:
+                    # a non-rising inverse hazard: Phi falls from its one maximum on,
+                    # and the first run (where there is one) ends at the end of the
+                    # support, c1 = end (ageint.falling; no grid scan)
+                    laws.append((thr[where[id(law)]], None, None))
+                    continue
                 pg = _phi_grid(law, rr, pc.grids[j])  # (once for both runs)
                 fb, ib = _first_brackets(pg), _interior_brackets(pg)
                 laws.append((pg, fb, ib))
@@ -704,6 +711,13 @@ class SwappedPosteriorAnalysis:
             nB = np.empty((pc.m, rr.size))
             E = np.empty((pc.m, rr.size))
             for j, (pg, fb, ib) in enumerate(laws):
+                if fb is None:  # (falling: pg is the least level with a run)
+                    has = rr >= pg
+                    m1 = float(pc.grids[j][4])
+                    D[j] = np.where(has, m1 - rr, np.inf)
+                    g[j] = np.where(has, m1, 0.0) * pc.fy[j] * pc.jac[j]
+                    nB[j], E[j] = np.nan, np.inf
+                    continue
                 m1, m2 = fb[0].size, ib[0].size
                 d, n, _ = _first_values(rr, pg, fb[0], nm_all[at:at + m1], s_all[at:at + m1])
                 at += m1
@@ -760,13 +774,23 @@ class SwappedPosteriorAnalysis:
         return out
 
     def _nstack(self):
-        """The laws of ``N``'s pieces as one :class:`~qtheory.analysis._lawstack.LawStack`
-        and each law's index in it (by ``id``)."""
+        """The laws of ``N``'s pieces as one :class:`~qtheory.analysis._lawstack.LawStack`,
+        each law's index in it (by ``id``), whether its inverse hazard does not rise
+        (:func:`~qtheory.analysis.ageint.falling`) and the least level at which ``Phi``
+        falls somewhere on its grid (where ``P(X > b) - r f(b) <= 0``)."""
         if getattr(self, "_nst", None) is None:
-            from ._lawstack import LawStack
+            from .ageint import falling
+            from .phiruns import _Fns
 
+            grids = {id(law): g for pc in self.npieces for law, g in zip(pc.laws, pc.grids)}
             laws = list({id(law): law for pc in self.npieces for law in pc.laws}.values())
-            self._nst = (LawStack(laws), {id(law): i for i, law in enumerate(laws)})
+            fns = _Fns(laws, [grids[id(law)] for law in laws])
+            with np.errstate(all="ignore"):
+                ih = np.where(fns.PDF > 0, fns.SF / fns.PDF,
+                              np.where(fns.SF <= 0, 0.0, np.inf))
+            thr = np.nanmin(np.where(np.isnan(fns.B), np.inf, ih), axis=1)
+            self._nst = (fns.st, {id(law): i for i, law in enumerate(laws)}, falling(fns),
+                         thr)
         return self._nst
 
     def _n_table(self):
@@ -784,8 +808,9 @@ class SwappedPosteriorAnalysis:
         edges = np.unique(np.concatenate([cuts, 1.0 / gam]))
         edges = edges[edges <= smax]
         self._ncuts = edges
-        # where N may kink (its pieces' joins): the cuts of the nodes' level integrals
-        self._kcuts = np.unique(1.0 / gam[1.0 / gam <= smax])
+        # where N may kink (its pieces' joins): the cuts of the nodes' level integrals,
+        # each join once (_join_cuts)
+        self._kcuts = _join_cuts(1.0 / gam[1.0 / gam <= smax])
         x = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]  # Chebyshev points
         # (the interpolant's coefficients: the inverse of the points' Vandermonde matrix,
         # once, instead of a least-squares fit a piece)
@@ -969,6 +994,34 @@ class SwappedPosteriorAnalysis:
                           f"{err / abs(value):.1e} relative (work identity "
                           f"{ident:.12f})", QuadratureWarning, stacklevel=2)
         return float(value), float(err)
+
+
+def _join_cuts(s: np.ndarray, rel: float = _JOIN) -> np.ndarray:
+    """The levels ``s`` (sorted, unique) with each cluster of levels within ``rel``
+    (relative) of its neighbour replaced by its geometric mean. The two pieces of ``N``'s
+    rule that meet at an edge of the prediction each give their own estimate of the join's
+    level, ``gamma`` at the edge from their interpolants: 1e-12 to 5e-4 apart (Weibull
+    sizes, uniform noise), while distinct joins are at least 7e-2 apart. Each is a kink of
+    the computed ``N`` whose slope jumps by about that mismatch (the true ``N`` is smooth
+    there), so one cut between them moves a level integral by about ``rel**2`` times that
+    jump, and each pair had made a piece of 28 levels of its own.
+
+    Examples
+    --------
+    >>> _join_cuts(np.array([1.0, 1.0 + 1e-6, 2.0])).round(9).tolist()
+    [1.0000005, 2.0]
+    """
+    s = np.unique(np.asarray(s, dtype=float))
+    if s.size < 2:
+        return s
+    start = np.concatenate([[True], np.diff(s) > rel * s[1:]])
+    grp = np.cumsum(start) - 1
+    with np.errstate(divide="ignore"):
+        logs = np.where(s > 0, np.log(np.where(s > 0, s, 1.0)), -np.inf)
+    out = np.exp(np.bincount(grp, weights=np.where(s > 0, logs, 0.0))
+                 / np.bincount(grp))
+    zero = np.bincount(grp, weights=(s <= 0).astype(float)) > 0
+    return np.where(zero, 0.0, out)
 
 
 def _gauss_estimate(c: np.ndarray) -> float:
