@@ -857,6 +857,8 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
     >>> bool(np.all(np.abs(v / np.array([2.0, 2.0]) - 1.0) < 1e-11))
     True
     """
+    if route not in ("auto", "runs"):
+        raise ValueError(f"route must be 'auto' or 'runs', got {route!r}")
     fns = laws if isinstance(laws, _Fns) else _Fns(list(laws), grids)
     if grids is not None and isinstance(laws, _Fns):
         fns.set_grids(grids)
@@ -869,8 +871,6 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         fns.ext[i, :a_i.size] = a_i
     fns.set_grids(_with_ages(fns, nd_e, ages))
     floors = 2.0**-40 * fns.M1 if floors is None else np.asarray(floors, dtype=float)
-    if route not in ("auto", "runs"):
-        raise ValueError(f"route must be 'auto' or 'runs', got {route!r}")
     # laws whose inverse hazard does not rise: one run a level, over the age (ageint)
     fall = falling(fns) if route == "auto" else np.zeros(n, dtype=bool)
     with np.errstate(all="ignore"):
@@ -879,6 +879,8 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
     # support, a breakpoint): the rank there, and the inverse hazard on both sides
     bp_nd, bp = [], []
     for i, law in enumerate(fns.laws):
+        if fall[i]:
+            continue
         top = fns.B[i, fns.G[i] - 1]
         x = [v for v in getattr(law, "breakpoints", ()) if np.isfinite(v) and 0 < v < top]
         bp_nd.extend([i] * len(x))

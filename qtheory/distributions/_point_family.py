@@ -33,9 +33,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .posterior import _build_edges, _build_tables
+from .posterior import _build_edges, _build_tables, _warn_raw, refine_rows
 
-__all__ = ["build_tables"]
+__all__ = ["build_tables", "point_laws"]
 
 _BLOCK = 32768  # points of the density evaluated at a time
 
@@ -101,3 +101,60 @@ def _family_g_of(todo, size, prediction):
         return out
 
     return g
+
+
+def point_laws(size, prediction, ys) -> list:
+    """``[point_law(size, prediction, y) for y in ys]``, the same laws bit for bit, with
+    the prediction's densities ``f_Y(y)`` (each law's mass: a quadrature over the noise
+    factor, refined a row at a time) computed for all of them together, rows of one
+    width at a time (:func:`~qtheory.distributions.posterior.refine_rows`; 114 node laws
+    of the Weibull 2 bench row: 35 ms one at a time).
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> from qtheory.distributions.point_posterior import point_law
+    >>> size, noise = qt.Weibull(2.0), qt.UniformPrediction(0.5)
+    >>> laws = point_laws(size, noise, [0.5, 1.0, 2.0])
+    >>> [law.mass for law in laws] == [point_law(size, noise, y).mass for y in (0.5, 1.0, 2.0)]
+    True
+    """
+    from .base import SizeDistribution
+    from .point_posterior import PredictionPoint, _check_y, point_law, point_quad
+    from .posterior import _check_prediction
+
+    ys = [float(y) for y in ys]
+    if not isinstance(size, SizeDistribution) or size.is_discrete:
+        return [point_law(size, prediction, y) for y in ys]
+    _check_prediction(prediction)
+    if prediction.is_exact:
+        return [point_law(size, prediction, y) for y in ys]
+    laws = []
+    for y in ys:
+        law = PredictionPoint.__new__(PredictionPoint)
+        law.y = _check_y(y)
+        law._setup(size, prediction, law.y, law.y, defer_mass=True)
+        laws.append(law)
+    masses = np.zeros(len(laws))
+    zps = [law._zpoints(np.zeros(1), np.full(1, np.inf)) if law._lo < law._hi else None
+           for law in laws]
+    for width in sorted({z.shape[1] for z in zps if z is not None}):
+        idx = [i for i, z in enumerate(zps) if z is not None and z.shape[1] == width]
+        zp = np.concatenate([zps[i] for i in idx])
+        yv = np.array([laws[i].y for i in idx])
+        c, d = np.zeros(yv.size), np.full(yv.size, np.inf)
+        out, err = refine_rows(
+            lambda r, level, zp=zp, yv=yv, c=c, d=d: point_quad(laws[0], yv[r], 0.0, c[r],
+                                                               d[r], zp[r], level), zp)
+        for q in range(len(idx)):
+            _warn_raw("PredictionPoint", "probability", 0.0, out[q:q + 1], err[q:q + 1])
+        masses[idx] = out
+    for law, mass in zip(laws, masses):
+        try:
+            law._set_mass(float(mass))
+        except ValueError as exc:
+            if "probability 0" not in str(exc):
+                raise
+            raise ValueError(f"y: the prediction {law.y!r} has density 0 under size={size!r} "
+                             f"and prediction={prediction!r}") from None
+    return laws

@@ -126,6 +126,34 @@ def point_law(size: SizeDistribution, prediction: PredictionModel, y: float) -> 
     return PredictionPoint(size, prediction, y)
 
 
+def point_quad(law, y, k: float, c: np.ndarray, d: np.ndarray, zp: np.ndarray, level: int):
+    """``(value, nested estimate, difference from the rule at half the nodes)`` of
+    ``E_Z[f(y / Z) (y / Z)**k / Z; c < y / Z <= d]`` over the pieces of the rows of ``zp``
+    by the tanh-sinh rule at ``level`` (:meth:`PredictionPoint._quad`; ``y`` a number, or
+    one a row for the point posteriors of one size law and prediction together, ``law``
+    any of them: the nodes depend on the prediction only)."""
+    from ..analysis.quadrature import nested_sum
+
+    zn, w, rule = law._nodes(zp, level)
+    pieces = zp.shape[1] - 1
+    y = np.asarray(y, dtype=float)
+    if y.ndim:
+        y = y[:, None]
+    with np.errstate(all="ignore"):
+        zn = np.clip(np.where(np.isnan(zn), 1.0, zn), np.finfo(float).tiny,
+                     np.finfo(float).max)
+        x = y / zn
+        sel = (x > c[:, None]) & (x <= d[:, None]) & (w > 0)
+        f = np.asarray(law.size.pdf(np.where(sel, x, 1.0)), dtype=float)
+        vals = f * (x**k if k else 1.0) / zn
+        prod = np.where(sel & np.isfinite(vals), vals * w, 0.0)
+    coarse = np.tile(rule.coarse, pieces)
+    coarse4 = np.tile(rule.coarse4, pieces)
+    with np.errstate(all="ignore"):
+        fine, est, half = nested_sum(prod, coarse, coarse4, with_coarse=True)
+        return fine, est, np.abs(fine - half)
+
+
 class PredictionPoint(PredictionBucket):
     """The law of a continuous size ``X`` given ``Y = y`` for ``Y = X Z``.
 
@@ -195,23 +223,7 @@ class PredictionPoint(PredictionBucket):
         return np.concatenate([zfrom[:, None], z, zto[:, None]], axis=1)
 
     def _quad(self, k: float, c: np.ndarray, d: np.ndarray, zp: np.ndarray, level: int):
-        from ..analysis.quadrature import nested_sum
-
-        zn, w, rule = self._nodes(zp, level)
-        pieces = zp.shape[1] - 1
-        with np.errstate(all="ignore"):
-            zn = np.clip(np.where(np.isnan(zn), 1.0, zn), np.finfo(float).tiny,
-                         np.finfo(float).max)
-            x = self.y / zn
-            sel = (x > c[:, None]) & (x <= d[:, None]) & (w > 0)
-            f = np.asarray(self.size.pdf(np.where(sel, x, 1.0)), dtype=float)
-            vals = f * (x**k if k else 1.0) / zn
-            prod = np.where(sel & np.isfinite(vals), vals * w, 0.0)
-        coarse = np.tile(rule.coarse, pieces)
-        coarse4 = np.tile(rule.coarse4, pieces)
-        with np.errstate(all="ignore"):
-            fine, est, half = nested_sum(prod, coarse, coarse4, with_coarse=True)
-            return fine, est, np.abs(fine - half)
+        return point_quad(self, self.y, k, c, d, zp, level)
 
     def _weight(self, x: np.ndarray) -> np.ndarray:
         """``g(y / x) / x`` at points ``x`` (1-D), 0 outside the support ``[y / z_max,

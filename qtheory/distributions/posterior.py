@@ -426,13 +426,68 @@ def reweighted_atoms(size: SizeDistribution, weight, empty: str) -> Discrete:
     return Discrete(v[keep], mass[keep] / total)
 
 
+def refine_rows(quad, zp: np.ndarray):
+    """``(values, errors)`` of the integrals over the noise factor of the rows of ``zp``
+    (their pieces' ends), refined a row at a time: ``quad(rows, level)`` gives the rows'
+    ``(value, nested estimate, difference from the level below)`` with the tanh-sinh rule
+    at ``level``, from :data:`_LEVEL0` up to :data:`_LEVEL_MAX`, until the rule agrees
+    with the one at half the nodes (the nested estimate alone can be optimistic before
+    convergence sets in). Rows with an empty range are 0."""
+    from ..analysis.quadrature import SAFETY
+
+    n = zp.shape[0]
+    out = np.zeros(n)
+    err = np.zeros(n)
+    rows = np.nonzero(zp[:, -1] > zp[:, 0])[0]
+    level = _LEVEL0
+    while rows.size:
+        per_row = (zp.shape[1] - 1) * (14 * 2 ** (level - 1) + 1)
+        step = max(1, _CHUNK // per_row)
+        v, e, d1 = (np.empty(rows.size) for _ in range(3))
+        for i in range(0, rows.size, step):
+            r = rows[i:i + step]
+            v[i:i + step], e[i:i + step], d1[i:i + step] = quad(r, level)
+        done = (d1 <= _RTOL * np.abs(v)) | (d1 <= _FLOOR)
+        out[rows] = v
+        err[rows] = np.where(done, SAFETY * e, d1)
+        if level >= _LEVEL_MAX or np.all(done):
+            break
+        rows = rows[~done]
+        level += 1
+    return out, err
+
+
+def _warn_raw(name: str, what: str, k: float, out: np.ndarray, err: np.ndarray) -> None:
+    """A QuadratureWarning where :func:`refine_rows` left an error above
+    :data:`_WARN_RTOL` (relative) or a non-finite one."""
+    big = (out > 0) & (err > _FLOOR)
+    worst = np.max(np.where(big, err / np.where(big, out, 1.0), 0.0), initial=0.0)
+    if worst > _WARN_RTOL or not np.all(np.isfinite(err)):
+        warnings.warn(f"{name}: the {what} (order {k:g}) reached an estimated relative error "
+                      f"of {worst:.2e} (quadrature over the noise factor)", QuadratureWarning,
+                      stacklevel=4)
+
+
 def _panel_top(size: SizeDistribution, med: float) -> float:
     """The upper end of the panels: ``med * 2**50``, or higher (by ``2**8`` at a time, up to
     ``2**200``) while the size law's tail ``E[X; X > t]`` there is above :data:`_TAIL_LEFT`
     of its mean. A power tail needs it: the Gittins rank's quanta reach a million times
     the ages where its tail is negligible, and beyond the panels every truncated moment is
     a quadrature over the noise (a bucket of Pareto(2.5) sizes: quanta to 1.8e16, panels
-    to 1.5e15, 0.18 s of a 0.27 s GittinsBuckets value)."""
+    to 1.5e15, 0.18 s of a 0.27 s GittinsBuckets value). A property of the size law alone:
+    kept on it (a hundred node laws of Gittins on the posterior asked it each)."""
+    memo = getattr(size, "__dict__", None)
+    key = ("_panel_top", float(med))
+    if memo is not None and key in memo:
+        return memo[key]
+    top = _panel_top_of(size, med)
+    if memo is not None:
+        memo[key] = top
+    return top
+
+
+def _panel_top_of(size: SizeDistribution, med: float) -> float:
+    """:func:`_panel_top`, computed."""
     up = _PANEL_UP
     m1 = float(size.moment(1))
     if not (np.isfinite(m1) and np.isinf(float(size.support[1]))):
@@ -502,8 +557,9 @@ class PredictionBucket(SizeDistribution):
         self._setup(size, prediction, low, high)
 
     def _setup(self, size: SizeDistribution, prediction: PredictionModel, low: float,
-               high: float) -> None:
-        """Everything but the checks (shared with the point posterior, ``low == high``)."""
+               high: float, defer_mass: bool = False) -> None:
+        """Everything but the checks (shared with the point posterior, ``low == high``);
+        with ``defer_mass`` all but the probability (:meth:`_set_mass`)."""
         self.size, self.prediction, self.low, self.high = size, prediction, low, high
         self._in_z = bool(getattr(prediction, "integrate_in_z", False))
         self._med = float(size.scale)
@@ -533,16 +589,23 @@ class PredictionBucket(SizeDistribution):
         if not self._tmin < self._tmax:
             self._use_panels = False
         self._const: dict[tuple, float] = {}
+        if defer_mass:  # (the caller sets it: _point_family.point_laws)
+            return
         mass = 0.0
         if lo < hi:
             mass = self._raw(0.0, np.array([0.0]), np.array([np.inf]), "probability")[0]
+        self._set_mass(mass)
+
+    def _set_mass(self, mass: float) -> None:
+        """Check and keep the bucket's probability (the prediction's density at a point)."""
+        low, high, size, prediction = self.low, self.high, self.size, self.prediction
         if not (np.isfinite(mass) and mass > 0):
             raise ValueError(f"low, high: the bucket ({low!r}, {high!r}] has probability 0 "
                              f"under size={size!r} and prediction={prediction!r}")
         if mass < _TINY_MASS:
             warnings.warn(f"PredictionBucket: the bucket ({low!r}, {high!r}] has probability "
                           f"{mass:.3e}; relative accuracy may be lost", QuadratureWarning,
-                          stacklevel=2)
+                          stacklevel=3)
         self.mass = float(mass)
 
     # ------------------------------------------------------------------ helpers
@@ -701,40 +764,13 @@ class PredictionBucket(SizeDistribution):
             return fine, est, np.abs(fine - half)
 
     def _raw(self, k: float, c: np.ndarray, d: np.ndarray, what: str) -> np.ndarray:
-        """``p E[X**k; c < X <= d | bucket]`` for 1-D arrays ``c < d``, refined per row."""
-        from ..analysis.quadrature import SAFETY
-
-        n = c.size
-        out = np.zeros(n)
-        if n == 0:
-            return out
+        """``p E[X**k; c < X <= d | bucket]`` for 1-D arrays ``c < d``, refined per row
+        (:func:`refine_rows`)."""
+        if c.size == 0:
+            return np.zeros(0)
         zp = self._zpoints(c, d)
-        rows = np.nonzero(zp[:, -1] > zp[:, 0])[0]
-        err = np.zeros(n)
-        level = _LEVEL0
-        while rows.size:
-            per_row = (zp.shape[1] - 1) * (14 * 2 ** (level - 1) + 1)
-            step = max(1, _CHUNK // per_row)
-            v, e, d1 = (np.empty(rows.size) for _ in range(3))
-            for i in range(0, rows.size, step):
-                r = rows[i:i + step]
-                v[i:i + step], e[i:i + step], d1[i:i + step] = self._quad(k, c[r], d[r], zp[r],
-                                                                          level)
-            # converged: the rule agrees with the one at half the nodes (the nested estimate
-            # alone can be optimistic before convergence sets in)
-            done = (d1 <= _RTOL * np.abs(v)) | (d1 <= _FLOOR)
-            out[rows] = v
-            err[rows] = np.where(done, SAFETY * e, d1)
-            if level >= _LEVEL_MAX or np.all(done):
-                break
-            rows = rows[~done]
-            level += 1
-        big = (out > 0) & (err > _FLOOR)
-        worst = np.max(np.where(big, err / np.where(big, out, 1.0), 0.0), initial=0.0)
-        if worst > _WARN_RTOL or not np.all(np.isfinite(err)):
-            warnings.warn(f"{type(self).__name__}: the {what} (order {k:g}) reached an estimated "
-                          f"relative error of {worst:.2e} (quadrature over the noise factor)",
-                          QuadratureWarning, stacklevel=3)
+        out, err = refine_rows(lambda r, level: self._quad(k, c[r], d[r], zp[r], level), zp)
+        _warn_raw(type(self).__name__, what, k, out, err)
         return out
 
     def _cached(self, key: tuple, fn) -> float:
