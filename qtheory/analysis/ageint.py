@@ -227,22 +227,16 @@ def _cut_ages(fns, nd: np.ndarray, r: np.ndarray) -> np.ndarray:
     m1, lo = fns.M1[nd], fns.lo[nd]
     below = (lo > 0) & (r >= m1 - lo)
     out[below] = m1[below] - r[below]
-    rows, los, his = [], [], []
-    for i in np.unique(nd[~below]):
-        g = int(fns.G[i])
-        with np.errstate(all="ignore"):
-            mg = np.where(fns.SF[i, :g] > 0, fns.EP[i, :g] / fns.SF[i, :g], 0.0)
-        sel = np.flatnonzero((nd == i) & ~below & (r > mg[-1]) & (r < mg[0]))
-        if not sel.size:
-            continue
-        # the last grid age with m >= r (m falls along the grid)
-        j = np.clip(np.searchsorted(-mg, -r[sel], side="right") - 1, 0, g - 2)
-        rows.append(sel)
-        los.append(fns.B[i, j])
-        his.append(fns.B[i, j + 1])
-    if rows:
-        sel, lo_b, hi_b = np.concatenate(rows), np.concatenate(los), np.concatenate(his)
+    with np.errstate(all="ignore"):
+        MG = np.where(fns.SF > 0, fns.EP / fns.SF, 0.0)  # (NaN past each grid's end)
+    last = fns.G[nd] - 1
+    first_m, last_m = MG[nd, 0], MG[nd, last]
+    sel = np.flatnonzero(~below & (r > last_m) & (r < first_m))
+    if sel.size:
         ns, rs = nd[sel], r[sel]
+        # the last grid age with m >= r (m falls along the grid)
+        j = np.clip((MG[ns] >= rs[:, None]).sum(axis=1) - 1, 0, fns.G[ns] - 2)
+        lo_b, hi_b = fns.B[ns, j], fns.B[ns, j + 1]
 
         def f(x, k):
             return _mean_residual(fns, x, ns[k])[0] - rs[k]
@@ -276,7 +270,7 @@ def age_integrals(fns, idx, weight, gammas, cuts=(), rtol: float = 1e-11,
     >>> bool(abs(v[0] / law.mean - 1.0) < 1e-11)
     True
     """
-    from .phiruns import _leggauss, _merge_cuts, _Node, _sum_pieces
+    from .phiruns import _MERGE, _leggauss, _merge_cuts, _Node, _sum_pieces
 
     idx = np.asarray(idx, dtype=np.int64)
     gammas = np.asarray(gammas, dtype=float)
@@ -302,18 +296,22 @@ def age_integrals(fns, idx, weight, gammas, cuts=(), rtol: float = 1e-11,
     m_fix = _mean_residual(fns, np.concatenate(fixed), nf)[0]
     with np.errstate(divide="ignore"):
         s_fix = np.where(m_fix > 0, 1.0 / m_fix, 0.0)
-    # the weight's cuts below each law's rank at age 0, merged in s with the levels of
-    # its fixed ages (as the runs route merges them with its critical levels), then
-    # their ages, all laws' together
+    # the weight's cuts (merged among themselves once: the same for every law) below each
+    # law's rank at age 0 and farther than 1e-6 (relative) from the levels of its fixed
+    # ages, then their ages, all laws' together
     at = np.concatenate([[0], np.cumsum([f.size for f in fixed])])
-    kept = []
+    cm = _merge_cuts(np.zeros(0), cuts[cuts > 0]) if cuts.size else cuts
+    width = max(f.size for f in fixed)
+    SF_ = np.full((k, width), np.nan)
     for q in range(k):
-        sf_q = s_fix[at[q]:at[q + 1]]
-        s_c = cuts[cuts > 1.0 / gammas[q]] if gammas[q] > 0 else cuts[:0]
-        kept.append(np.setdiff1d(_merge_cuts(sf_q[sf_q > 0], s_c), sf_q))
-    nk = np.repeat(idx, [c.size for c in kept])
-    a_c = _cut_ages(fns, nk, 1.0 / np.concatenate(kept)) if nk.size else np.zeros(0)
-    at_c = np.concatenate([[0], np.cumsum([c.size for c in kept])])
+        SF_[q, :at[q + 1] - at[q]] = s_fix[at[q]:at[q + 1]]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        near = np.nanmin(np.abs(cm[None, :, None] - SF_[:, None, :]), axis=2,
+                         initial=np.inf) <= _MERGE * cm[None, :]
+        use = (cm[None, :] > np.where(gammas > 0, 1.0 / gammas, np.inf)[:, None]) & ~near
+    qq, jj = np.nonzero(use)
+    a_c = _cut_ages(fns, idx[qq], 1.0 / cm[jj]) if qq.size else np.zeros(0)
+    at_c = np.concatenate([[0], np.cumsum(np.bincount(qq, minlength=k))])
     edges = []
     for q in range(k):
         ac = a_c[at_c[q]:at_c[q + 1]]

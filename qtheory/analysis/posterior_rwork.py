@@ -1116,18 +1116,14 @@ def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
                     lo, hi, np.minimum(sign * flo, 0.0), np.maximum(sign * fhi, 0.0),
                     xtol=1e-16)
     # the intervals between the roots of every column (sorted), their middles' signs
-    order = np.lexsort((root, kk))
-    kk, root = kk[order], root[order]
-    cnt = np.bincount(kk, minlength=K)
-    start = np.concatenate([[0], np.cumsum(cnt)])
-    a_list, b_list, c_list = [], [], []
-    for k in range(K):
-        pts = np.concatenate([[-1.0], root[start[k]:start[k + 1]], [1.0]])
-        a_list.append(pts[:-1])
-        b_list.append(pts[1:])
-        c_list.append(np.full(pts.size - 1, k))
-    ia, ib = np.concatenate(a_list), np.concatenate(b_list)
-    col = np.concatenate(c_list)
+    # (each column's points -1, its roots in order, 1: one sort of all columns' points,
+    # the ends first and last where a root equals one)
+    pts = np.concatenate([np.full(K, -1.0), root, np.full(K, 1.0)])
+    pc = np.concatenate([np.arange(K), kk, np.arange(K)])
+    order = np.lexsort((pts, pc))
+    pts, pc = pts[order], pc[order]
+    same = pc[1:] == pc[:-1]
+    ia, ib, col = pts[:-1][same], pts[1:][same], pc[:-1][same]
     keep = ib > ia
     ia, ib, col = ia[keep], ib[keep], col[keep]
     served = L.legval(0.5 * (ia + ib), cD[:, col], tensor=False) <= 0
