@@ -122,18 +122,22 @@ def weight_integrals(weight, s_ends, cuts=(), rtol: float = 1e-11, nodes=(12, 16
 
     s_ends = np.asarray(s_ends, dtype=float)
     n = s_ends.size
-    top = float(s_ends.max(initial=0.0))
     cuts = np.unique(np.asarray(cuts, dtype=float))
-    cuts = cuts[(cuts > 0) & (cuts < top)]
+    cuts = cuts[(cuts > 0) & np.isfinite(cuts)]
+    # (all cuts, those above every s_i too: the shared pieces below an s_i are then the
+    # same whatever the other ends)
     shared = span_edges(np.concatenate([[0.0], cuts]), span) if cuts.size else np.zeros(1)
-    # pieces: (a, b, owner); owner -1 is shared, else the s_i whose own piece it is
-    pa, pb, own = [shared[:-1]], [shared[1:]], [np.full(shared.size - 1, -1)]
     base = np.zeros(n, dtype=np.int64)  # the shared pieces below each s_i
+    for i in range(n):
+        if s_ends[i] > 0:
+            base[i] = int(np.searchsorted(shared, s_ends[i], side="right")) - 1
+    upto = int(base.max(initial=0))
+    # pieces: (a, b, owner); owner -1 is shared, else the s_i whose own piece it is
+    pa, pb, own = [shared[:upto]], [shared[1:upto + 1]], [np.full(upto, -1)]
     for i in range(n):
         if not s_ends[i] > 0:
             continue
-        j = int(np.searchsorted(shared, s_ends[i], side="right")) - 1
-        base[i] = j
+        j = base[i]
         e = span_edges(np.array([shared[j], s_ends[i]]), span) if shared[j] > 0 \
             else np.array([0.0, s_ends[i]])
         e = e[e <= s_ends[i]]
