@@ -233,3 +233,42 @@ def test_horizon_tail_moment_only_where_the_sf_is_negligible():
     tm = np.asarray(twin.tail_moment(1, cand), dtype=float)
     stop = ((sf <= 1e-200) & (tm <= 1e-18 * float(twin.moment(1)))) | (cand > 1e250)
     assert h == float(cand[int(np.argmax(stop))])
+
+
+def test_legendre_value_and_roots_compiled():
+    """_legval1 is numpy's legval, bit for bit; _leg_roots finds each bracketed root of a
+    Legendre series to a few ulps (against numpy's companion-matrix roots), with the ends'
+    exact zeros kept."""
+    from numpy.polynomial import legendre as L
+
+    from qtheory.analysis.posterior_rwork import _leg_roots, _legval1
+
+    rng = np.random.default_rng(11)
+    for m in (1, 2, 3, 6, 10):
+        c = rng.normal(size=m)
+        x = rng.uniform(-1.0, 1.0, 50)
+        assert [_legval1(v, c) for v in x] == L.legval(x, c).tolist()
+    C, lo, hi, want = [], [], [], []
+    for _ in range(200):
+        c = rng.normal(size=6)
+        r = L.legroots(c)
+        r = np.sort(r[np.isreal(r)].real)
+        r = r[(r > -0.99) & (r < 0.99)]
+        if not r.size:
+            continue
+        a, b = r[0] - 1e-3, r[0] + 1e-3
+        if r.size > 1 and b >= r[1]:
+            continue
+        C.append(c)
+        lo.append(a)
+        hi.append(b)
+        want.append(r[0])
+    C, lo, hi = np.array(C), np.array(lo), np.array(hi)
+    flo = np.array([L.legval(a, c) for a, c in zip(lo, C)])
+    fhi = np.array([L.legval(b, c) for b, c in zip(hi, C)])
+    got = _leg_roots(C, lo, hi, flo, fhi)
+    assert np.max(np.abs(got - np.array(want))) <= 1e-14
+    # an exact zero at an end is that end
+    z = _leg_roots(np.array([[0.0, 1.0]]), np.array([0.0]), np.array([0.5]),
+                   np.array([0.0]), np.array([0.5]))
+    assert z.tolist() == [0.0]

@@ -103,3 +103,67 @@ def test_grids_and_ranks_at_zero_together(name):
         for x, y in zip(g[:4], g0[:4]):
             np.testing.assert_array_equal(x, y)
         assert g[4] == g0[4] and ga == gittins_at_zero(law, g0)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_point_laws_equal_point_law(name):
+    """point_laws (the masses' quadratures over the noise for all laws at once) gives
+    point_law's laws: the same masses and functions, bit for bit."""
+    from qtheory.distributions._point_family import point_laws
+    from qtheory.distributions.point_posterior import point_law
+
+    make_size, make_pred, ys = FAMILIES[name]
+    size, noise = make_size(), make_pred()
+    ys = [float(y) for y in ys]
+    together = point_laws(size, noise, ys)
+    for y, law in zip(ys, together):
+        alone = point_law(size, noise, y)
+        assert type(law) is type(alone)
+        assert law.mass == alone.mass
+        x = np.asarray(law.support[0]) + np.array([0.3, 1.0, 2.5]) * float(alone.mean)
+        assert np.array_equal(law.sf(x), alone.sf(x))
+        assert np.array_equal(law.pdf(x), alone.pdf(x))
+
+
+def test_point_laws_errors_and_other_laws():
+    """A prediction of density 0 is refused as point_law refuses it; exact predictions and
+    sizes with atoms give point_law's laws."""
+    from qtheory.distributions._point_family import family_of, point_laws
+    from qtheory.distributions.point_posterior import point_law
+
+    with pytest.raises(ValueError, match="has density 0"):
+        point_laws(qt.Uniform(1.0, 2.0), qt.UniformPrediction(0.1), [1.5, 5.0])
+    exact = point_laws(qt.Weibull(2.0), qt.ExactPrediction(), [0.5, 1.0])
+    assert [law.mean for law in exact] == [0.5, 1.0]
+    atoms = point_laws(qt.Discrete([1.0, 2.0], [0.5, 0.5]), qt.UniformPrediction(0.5), [1.2])
+    assert atoms[0].atoms[1].tolist() == point_law(
+        qt.Discrete([1.0, 2.0], [0.5, 0.5]), qt.UniformPrediction(0.5), 1.2).atoms[1].tolist()
+    assert family_of(exact) is None
+    mixed = point_laws(qt.Weibull(2.0), qt.UniformPrediction(0.5), [1.0]) + \
+        point_laws(qt.Weibull(2.0), qt.UniformPrediction(0.5), [1.0])
+    assert family_of(mixed) is None  # (two size law objects)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_exact_density_and_law_stack(name):
+    """Family.pdf_exact equals each law's _pdf_exact bit for bit (at the ends of the
+    supports too, where the tables stop), and so does LawStack.pdf there."""
+    from qtheory.analysis._lawstack import LawStack
+    from qtheory.distributions._point_family import family_of, point_laws
+
+    make_size, make_pred, ys = FAMILIES[name]
+    size, noise = make_size(), make_pred()
+    ys = [float(y) for y in ys]
+    laws = point_laws(size, noise, ys)
+    build_tables(laws)
+    fam = family_of(laws)
+    rng = np.random.default_rng(3)
+    idx = rng.integers(0, len(laws), 300)
+    ends = [(law._lo, law._hi if np.isfinite(law._hi) else 4.0 * float(law.mean))
+            for law in laws]
+    x = np.array([rng.choice([ends[i][0], ends[i][1], ends[i][0] + rng.random()
+                              * (ends[i][1] - ends[i][0])]) for i in idx])
+    want = np.array([float(laws[i]._pdf_exact(v)) for i, v in zip(idx, x)])
+    assert np.array_equal(fam.pdf_exact(idx, x), want)
+    own = np.array([float(laws[i].pdf(v)) for i, v in zip(idx, x)])
+    assert np.array_equal(LawStack(laws).pdf(idx, x), own)

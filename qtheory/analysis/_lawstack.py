@@ -129,6 +129,7 @@ class LawStack:
         self.fast = self.n > 0 and all(_tabulated(law) for law in self.laws)
         self._joined = {}
         self._trs = [None] * self.n
+        self._family = None  # (point posteriors of one size law: _point_family.Family)
         if self.fast:
             self.off = np.zeros(self.n + 1, dtype=np.int64)
             self.off[1:] = np.cumsum([law._edges()[0].size for law in self.laws])
@@ -213,7 +214,14 @@ class LawStack:
                                    self.lo, self.hi, self.tmin, self.tmax, self.mass)
         if need.any():
             at = np.flatnonzero(need)
-            out[at] = self._each(idx[at], x[at], lambda law, v: law._pdf_exact(v))
+            if self._family is None:
+                from ..distributions._point_family import family_of
+
+                self._family = family_of(self.laws) or False
+            if self._family:  # (point posteriors of one size law: all at once)
+                out[at] = self._family.pdf_exact(idx[at], x[at])
+            else:
+                out[at] = self._each(idx[at], x[at], lambda law, v: law._pdf_exact(v))
         return out
 
     def partial_moment(self, k: float, idx, x):

@@ -72,32 +72,33 @@ def falling(fns) -> np.ndarray:
     >>> falling(_Fns([qt.Weibull(2.0), qt.Weibull(0.5), qt.Uniform(1.0, 2.0)])).tolist()
     [True, False, True]
     """
-    n = len(fns.laws)
-    out = np.zeros(n, dtype=bool)
+    G = fns.G
+    cols = np.arange(fns.B.shape[1])[None, :]
+    inside = cols < G[:, None]
     with np.errstate(all="ignore"):
         ih = np.where(fns.PDF > 0, fns.SF / fns.PDF, np.inf)
-    for i, law in enumerate(fns.laws):
-        g = int(fns.G[i])
-        v = ih[i, :g]
-        fin = np.isfinite(v)
-        if not fin.any():
-            continue
-        j0 = int(np.argmax(fin))
-        v = v[j0:]
-        if not np.all(np.isfinite(v)):
-            continue  # (a gap in the support: Phi rises across it)
-        if np.any(v[1:] > v[:-1] * (1.0 + _RISE)):
-            continue
-        top = fns.B[i, g - 1]
-        bp = np.array([float(x) for x in getattr(law, "breakpoints", ())
-                       if np.isfinite(x) and fns.B[i, j0] < x < top], dtype=float)
-        if bp.size:
-            nd = np.full(bp.size, i, dtype=np.int64)
-            with np.errstate(all="ignore"):
-                lo_s, hi_s = (fns.ihaz(bp * sd, nd) for sd in (1.0 - 1e-13, 1.0 + 1e-13))
-            if np.any(~np.isfinite(hi_s)) or np.any(hi_s > lo_s * (1.0 + _RISE)):
-                continue
-        out[i] = True
+    fin = np.isfinite(ih) & inside
+    j0 = np.argmax(fin, axis=1)  # the first age of positive density
+    past = inside & (cols >= j0[:, None])
+    # finite from there on (a gap in the support: Phi rises across it), and not rising
+    out = fin.any(axis=1) & ~np.any(past & ~fin, axis=1)
+    with np.errstate(invalid="ignore"):
+        rise = (ih[:, 1:] > ih[:, :-1] * (1.0 + _RISE)) & past[:, 1:] & past[:, :-1]
+    out &= ~rise.any(axis=1)
+    # a density that jumps down at a breakpoint raises the inverse hazard there
+    nd, bp = [], []
+    for i in np.flatnonzero(out):
+        start, top = fns.B[i, j0[i]], fns.B[i, G[i] - 1]
+        for x in getattr(fns.laws[i], "breakpoints", ()):
+            if np.isfinite(x) and start < x < top:
+                nd.append(i)
+                bp.append(float(x))
+    if bp:
+        nd, bp = np.array(nd, dtype=np.int64), np.array(bp)
+        with np.errstate(all="ignore"):
+            lo_s, hi_s = (fns.ihaz(bp * sd, nd) for sd in (1.0 - 1e-13, 1.0 + 1e-13))
+        bad = ~np.isfinite(hi_s) | (hi_s > lo_s * (1.0 + _RISE))
+        out[nd[bad]] = False
     return out
 
 

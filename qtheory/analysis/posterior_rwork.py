@@ -1091,12 +1091,76 @@ def _piece_integral(coef, a: float, b: float, log: bool) -> float:
                                                       coef))))
 
 
+@njit(cache=True, nogil=True)
+def _legval1(x, c):  # pragma: no cover - compiled
+    """The Legendre series ``c`` at ``x``: numpy's ``legval`` recurrence."""
+    m = c.size
+    if m == 1:
+        return c[0]
+    if m == 2:
+        return c[0] + c[1] * x
+    nd = m
+    c0 = c[m - 2]
+    c1 = c[m - 1]
+    for i in range(3, m + 1):
+        tmp = c0
+        nd -= 1
+        c0 = c[m - i] - c1 * ((nd - 1) / nd)
+        c1 = tmp + c1 * x * ((2 * nd - 1) / nd)
+    return c0 + c1 * x
+
+
+@njit(cache=True, nogil=True)
+def _leg_roots(C, lo, hi, flo, fhi):  # pragma: no cover - compiled
+    """The root in ``[lo[i], hi[i]]`` of the Legendre series ``C[i]`` (values ``flo[i]``,
+    ``fhi[i]`` at the ends, of opposite signs or zero) by the Illinois method (the value
+    kept at an end that stays twice in a row halved; every 8th step a bisection), to 2
+    ulps of the bracket or an exact zero."""
+    n = lo.size
+    out = np.empty(n)
+    for i in range(n):
+        a, b, fa, fb = lo[i], hi[i], flo[i], fhi[i]
+        if fa == 0.0:
+            out[i] = a
+            continue
+        if fb == 0.0:
+            out[i] = b
+            continue
+        side = 0
+        x = 0.5 * (a + b)
+        for it in range(200):
+            if b - a <= 2.0 * np.spacing(max(abs(a), abs(b))):
+                break
+            if it % 8 == 7:
+                x = 0.5 * (a + b)
+            else:
+                x = (a * fb - b * fa) / (fb - fa)
+                if not (x > a and x < b):
+                    x = 0.5 * (a + b)
+            fx = _legval1(x, C[i])
+            if fx == 0.0:
+                a = b = x
+                break
+            if (fx < 0.0) == (fa < 0.0):
+                if side == 1:
+                    fb *= 0.5
+                a, fa = x, fx
+                side = 1
+            else:
+                if side == -1:
+                    fa *= 0.5
+                b, fb = x, fx
+                side = -1
+        out[i] = a if abs(fa) <= abs(fb) else b
+    return out
+
+
 def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
     """Per column: the integral over ``t`` in ``[-1, 1]`` of the polynomial with Legendre
     coefficients ``cg`` (of its exponential where ``logs``) where the one with coefficients
     ``cD`` is ``<= 0``. The sign changes of ``D`` between consecutive nodes (and the ends)
-    bracket its roots, found by the Illinois method on the interpolant (all brackets at
-    once, :func:`~qtheory.analysis.phiruns.illinois`); the intervals between them of all
+    bracket its roots, found by the Illinois method on the interpolant (compiled,
+    :func:`_leg_roots`); the intervals between them of all
     columns are then summed together (their antiderivatives, or 24 Gauss-Legendre points
     for an exponential)."""
     m, K = D.shape
@@ -1109,12 +1173,7 @@ def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
     ii, kk = np.nonzero(neg[:-1] != neg[1:])  # bracket [tt[i], tt[i + 1]] of column k
     lo, hi = tt[ii].copy(), tt[ii + 1].copy()
     flo, fhi = Dv[ii, kk], Dv[ii + 1, kk]
-    cb = cD[:, kk]
-    up = flo < fhi  # (the function rising: as illinois wants it, else negated)
-    sign = np.where(up, 1.0, -1.0)
-    root = illinois(lambda x, sel: sign[sel] * L.legval(x, cb[:, sel], tensor=False),
-                    lo, hi, np.minimum(sign * flo, 0.0), np.maximum(sign * fhi, 0.0),
-                    xtol=1e-16)
+    root = _leg_roots(np.ascontiguousarray(cD[:, kk].T), lo, hi, flo, fhi)
     # the intervals between the roots of every column (sorted), their middles' signs
     # (each column's points -1, its roots in order, 1: one sort of all columns' points,
     # the ends first and last where a root equals one)

@@ -35,7 +35,7 @@ import numpy as np
 
 from .posterior import _build_edges, _build_tables, _warn_raw, refine_rows
 
-__all__ = ["build_tables", "point_laws"]
+__all__ = ["build_tables", "point_laws", "family_of", "Family"]
 
 _BLOCK = 32768  # points of the density evaluated at a time
 
@@ -158,3 +158,44 @@ def point_laws(size, prediction, ys) -> list:
             raise ValueError(f"y: the prediction {law.y!r} has density 0 under size={size!r} "
                              f"and prediction={prediction!r}") from None
     return laws
+
+
+class Family:
+    """Point posteriors ``X | Y = y_n`` of one size law (the same object) and prediction
+    (an equal one), for computations over all of them at once."""
+
+    def __init__(self, laws):
+        self.size, self.prediction = laws[0].size, laws[0].prediction
+        self.par = np.array([[law.y, law._lo, law._hi, law._zlo, law._zhi] for law in laws])
+        self.mass = np.array([law.mass for law in laws])
+
+    def pdf_exact(self, idx: np.ndarray, x: np.ndarray) -> np.ndarray:
+        """Law ``idx[i]``'s :meth:`PredictionPoint._pdf_exact
+        <qtheory.distributions.point_posterior.PredictionPoint._pdf_exact>` at ``x[i]``
+        (1-D arrays), the same steps element by element."""
+        p = self.par[idx]
+        g = _family_g(self.size, self.prediction, p[:, 0], p[:, 1], p[:, 2], p[:, 3],
+                      p[:, 4], np.asarray(x, dtype=float))
+        return np.where(np.isnan(x), np.nan, g / self.mass[idx])
+
+
+def family_of(laws):
+    """A :class:`Family` of ``laws`` where they are all point posteriors of one size law
+    (the same object) and prediction (an equal one), with their masses; else ``None``.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> laws = point_laws(qt.Weibull(2.0), qt.UniformPrediction(0.5), [0.5, 1.0])
+    >>> family_of(laws).pdf_exact(np.array([1, 0]), np.array([1.0, 0.5])).round(6).tolist()
+    [1.216964, 1.830596]
+    """
+    from .point_posterior import PredictionPoint
+
+    laws = list(laws)
+    if not laws or not all(type(law) is PredictionPoint for law in laws):
+        return None
+    first = laws[0]
+    if any(law.size is not first.size or law.prediction != first.prediction for law in laws):
+        return None
+    return Family(laws)
