@@ -848,11 +848,13 @@ class GittinsPosterior(Policy):
         laws and noisy predictions (exact predictions give SRPT exactly; sizes with atoms
         raise a ``ValueError``). Its nodes a piece follow the queue's ``rtol`` (6 from
         1e-8 up, 8 from 1e-10, else 10). Weibull 2 sizes, uniform noise 0.5, load 0.8: at
-        the default ``rtol=1e-9``, 2.35617874024451 with an estimate of 4.2e-11 in about
-        0.53 s; at ``rtol=1e-8``, 2.35617874024185 (estimate 1.7e-8) in about 0.43 s (each
+        the default ``rtol=1e-9``, 2.35617874024468 with an estimate of 3.7e-11 in about
+        0.20 s; at ``rtol=1e-8``, 2.35617874018681 (estimate 1.7e-8) in about 0.15 s (each
         node's share from the runs of its posterior's ``Phi``, all nodes at once,
-        :mod:`qtheory.analysis.phiruns`), where the node rule gives 2.35610 with an
-        estimate of 2.2e-3 at 16 nodes in 0.5 s.
+        :mod:`qtheory.analysis.phiruns`, over the age where the posterior's hazard rate
+        rises, :mod:`qtheory.analysis.ageint`), where the node rule gives 2.35610 with an
+        estimate of 2.2e-3 at 16 nodes in 0.5 s. Systems whose posteriors' hazards rise
+        and fall take longer: exponential sizes with exponential noise about 10 s.
 
     Examples
     --------

@@ -138,6 +138,10 @@ class LawStack:
             self.tmin = np.array([law._tmin for law in self.laws], dtype=float)
             self.tmax = np.array([law._tmax for law in self.laws], dtype=float)
             self.mass = np.array([law.mass for law in self.laws], dtype=float)
+        else:  # (the supports' ends, for trunc2_narrow)
+            sup = np.array([[float(v) for v in law.support] for law in self.laws],
+                           dtype=float).reshape(-1, 2)
+            self.lo, self.hi = sup[:, 0], sup[:, 1]
 
     # ------------------------------------------------------------------ plumbing
     def _table(self, key):
@@ -275,8 +279,6 @@ class LawStack:
             for grp in np.split(order, cut):
                 out[grp] = self.tr(int(idx[grp[0]])).trunc2(b[grp], c[grp])
             return out
-        from .agerank import _EPS, _GL16, _NARROW
-
         tail = ~np.isfinite(c)
         with np.errstate(all="ignore"):
             if tail.any():
@@ -301,7 +303,15 @@ class LawStack:
                     d.append(dk)
                 w2 = np.maximum(d[2] - 2.0 * bf * d[1] + bf * bf * d[0], 0.0)
                 out[fin] = w2 + (cf - bf) ** 2 * self.sf(i_f, cf)
-        # narrow intervals: the density's quadrature (_Law._trunc2_narrow)
+        return self.trunc2_narrow(idx, b, c, out)
+
+    def trunc2_narrow(self, idx, b, c, out):
+        """``out`` (the values of :meth:`trunc2` from the moments' differences) with the
+        narrow intervals' values put in: those ``[b, min(c, end)]`` narrower than 1/64 of
+        ``b``, by the density's quadrature where its two rules agree
+        (:meth:`~qtheory.analysis.agerank._Law._trunc2_narrow`'s steps)."""
+        from .agerank import _EPS, _GL16, _NARROW
+
         end = np.minimum(c, self.hi[idx])
         narrow = (b > 0) & (end - b < _NARROW * b) & (end > b)
         if narrow.any():

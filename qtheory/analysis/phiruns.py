@@ -52,6 +52,12 @@ lies between its width times the integrand at its two edges, and the lowest piec
 upper bounds sum to less than ``rtol / 1000`` of the lower bounds' total are left out
 (:func:`_drop_tails`); and cuts within ``1e-6`` of a critical level or of each other merge
 (:func:`_merge_cuts`: ``N``'s table of Gittins on the posterior has each join twice).
+A law whose inverse hazard does not rise on its grid (a rising hazard rate:
+:func:`~qtheory.analysis.ageint.falling`) has one run a level, from the age where its
+mean remaining size is the level to the end of its support; its integral is taken over
+that age instead (:func:`~qtheory.analysis.ageint.age_integrals`: no runs to find, no
+roots; ``route="runs"`` keeps the runs, the independent check of
+``tests/test_ageint.py``).
 
 Checked against the Gittins rank tables and r-work engines (``tests/test_phiruns.py``): N
 within 7e-16 of the mean and S within 2e-13 of ``E[X^2]`` at 400 levels on nine laws
@@ -198,12 +204,13 @@ class _Fns:
     :func:`~qtheory.analysis.posterior_rwork.law_grid`), stacked in rows padded with NaN
     (``G[n]`` ages of law ``n``), with ``E[(X - b)^+]`` on them."""
 
-    def __init__(self, laws, grids=None):
+    def __init__(self, laws, grids=None, st=None):
         from ._lawstack import LawStack
         from .posterior_rwork import _law_grids
 
         self.laws = list(laws) if isinstance(laws, (list, tuple)) else [laws]
-        self.st = LawStack(self.laws)
+        # (a LawStack of these laws may be given: its joined tables are built once)
+        self.st = LawStack(self.laws) if st is None else st
         sup = np.array([[float(v) for v in law.support] for law in self.laws])
         self.lo, self.hi = sup[:, 0], sup[:, 1]
         self.end = np.where(np.isfinite(self.hi), self.hi, np.inf)
@@ -791,6 +798,12 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
     as ``r`` grows). Cuts within ``1e-6`` (relative) of a critical level or of each other
     merge (:func:`_merge_cuts`). :func:`level_integrals` does many laws at once.
 
+    ``route``: ``"auto"`` (default) takes the integral of a law whose inverse hazard does
+    not rise over the age (:mod:`qtheory.analysis.ageint`: one run a level, its start
+    where the mean remaining size is the level; no floor there, the integral runs to the
+    end of the support), every other law's over the level as above; ``"runs"`` takes every
+    law's over the level.
+
     With ``weight = 1 / (2 (1 - lambda N(r)))`` this is the law's share of the Gittins
     mean response time (:mod:`qtheory.analysis.rwork`).
 
@@ -846,7 +859,7 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         Levels (in ``s = 1 / r``) where every law's pieces are cut.
     floors : sequence of float, optional
         Each law's lowest level (default ``2**-40`` of its mean).
-    rtol, span, split, nodes
+    rtol, span, split, nodes, route
         As :func:`level_integral`.
 
     Examples

@@ -24,7 +24,10 @@ smoothly with ``y``), so the outer integral takes a composite Gauss-Legendre rul
 ``rtol`` from 1e-8 up, 8 from 1e-10, else 10), spectrally. Each ``T(y_j)`` is an integral
 over the level between the critical levels of node ``j``'s law, ``S_y`` from the runs of
 ``Phi`` below, with no rank table, all nodes at once
-(:func:`~qtheory.analysis.phiruns.level_integrals`; ``node_work="engine"``: between the
+(:func:`~qtheory.analysis.phiruns.level_integrals`; a node law whose inverse hazard does
+not rise has one run a level, from the age where its mean remaining size is the level,
+and its integral is taken over that age, :mod:`qtheory.analysis.ageint`;
+``node_work="engine"``: between the
 critical values of the node's Gittins rank, :mod:`qtheory.analysis.rwork`'s pieces in
 ``s = 1 / r``, ``S_y`` from the node class's work tables, an independent check).
 
@@ -37,12 +40,15 @@ whose rank is at most ``r``; :func:`first_record`). Then
 
     N_y(r) = 1[gamma(y) <= r] E[min(X, c1) | y],
 
-where ``gamma`` and ``E[min(X, c1)]`` are smooth in ``y`` on both sides of the jump (``c1``
-follows one local minimum of ``Phi``). On each piece of ``N``'s rule the node values of
-``gamma`` and of ``E[min(X, c1)] f_Y(y)`` are interpolated by polynomials through the
-piece's Gauss nodes, and the second is integrated over the part of the piece where the
-first is ``<= r`` (product integration). ``c1`` exists only at levels above the least
-inverse hazard of the posterior (below it no age has rank ``<= r``); where, at some level,
+where ``gamma`` and ``E[min(X, c1)]`` are smooth in ``y`` on both sides of the jump
+(``c1`` follows one local minimum of ``Phi``; for a node law whose inverse hazard does not
+rise, :func:`~qtheory.analysis.ageint.falling`, ``Phi`` falls from its one maximum on,
+``c1`` is the end of the support and ``E[min(X, c1)] = E[X]``, with no scan of its grid).
+On each piece of ``N``'s rule the node values of ``gamma`` and of ``E[min(X, c1)] f_Y(y)``
+are interpolated by polynomials through the piece's Gauss nodes, and the second is
+integrated over the part of the piece where the first is ``<= r`` (product integration).
+``c1`` exists only at levels above the least inverse hazard of the posterior (below it no
+age has rank ``<= r``); where, at some level,
 one node of a piece is served while another has no ``c1`` (exponential sizes with
 exponential noise: the posteriors' hazards rise and fall back to 1), ``N``'s rule halves
 the piece (in ``log y``, to a factor 2 at least, where its probability is at least 1e-9),
@@ -55,7 +61,9 @@ factor 100, whose polynomial through 6 nodes left those pieces' share of the wor
 the support within a piece (:func:`interior_run`), both branches are interpolated and the
 switch is a cut of its own. ``N(r)`` is smooth in ``s = 1 / r`` between a few cuts and is
 tabulated there by Chebyshev interpolation, each piece refined (5 times at most) until its
-last coefficients are below 1e-13 of its size or 1e-15 over its width. The work
+last coefficients are below 1e-13 of its size or 1e-15 over its width (the two pieces of
+the rule that meet at an edge of the prediction each give that join's level, 1e-12 to
+5e-4 apart: the nodes' level integrals take one cut for both, :func:`_join_cuts`). The work
 integral ``int N(r) / r^2 dr = 1`` of Gittins ranks (over the predictions kept, their
 probability) checks it, and its miss joins the estimate.
 
@@ -65,15 +73,17 @@ each); the estimate adds what is left out, directly and through ``N``
 (:meth:`SwappedPosteriorAnalysis.mean`).
 
 Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024770 with an
-estimate of 2.0e-11 (10 nodes a piece, 166 node laws, 0.65 s cold; 1.9 s before the 26th
-session, with the node laws one at a time, and 4.8 s before the 25th, with a rank table
-and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 114 node laws) 2.35617874024185
-with an estimate of 1.7e-8 in 0.43 s; with the quantiles
-from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype with its own
-rule over the prediction and its own ``N`` (these posteriors' ranks fall with age, so
-``N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y``) gave 2.356178740254842. The node rule gives
-2.35629364, 2.35621145 and 2.35618806 with 32, 64 and 128 nodes (differences shrinking by
-3.5, order about 1.8), extrapolated at that order to 2.35617870.
+estimate of 2.0e-11 (10 nodes a piece, 166 node laws, 0.65 s cold in the 26th session;
+1.9 s before it, with the node laws one at a time, and 4.8 s before the 25th, with a rank
+table and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 114 node laws)
+2.35617874018681 with an estimate of 1.7e-8 in about 0.15 s (0.41 s before the 27th
+session: every node law's inverse hazard falls, so each level integral is taken over the
+age, N skips the grid scans, and the laws' masses are computed together); with the
+quantiles from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype
+with its own rule over the prediction and its own ``N`` (these posteriors' ranks fall with
+age, so ``N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y``) gave 2.356178740254842. The node
+rule gives 2.35629364, 2.35621145 and 2.35618806 with 32, 64 and 128 nodes (differences
+shrinking by 3.5, order about 1.8), extrapolated at that order to 2.35617870.
 """
 
 from __future__ import annotations
@@ -452,14 +462,14 @@ def gittins_at_zero(law, grid=None) -> float:
     return float(_gammas(LawStack([law]), [law_grid(law) if grid is None else grid])[0])
 
 
-def _grids_and_gammas(laws):
+def _grids_and_gammas(laws, st=None):
     """:func:`law_grid` and :func:`gittins_at_zero` of each of ``laws``, the same values,
     the laws' functions called for all of them together
     (:class:`~qtheory.analysis._lawstack.LawStack`; the bisections of the ranks at age 0
     side by side). Returns the list of grids and the array of ranks."""
     from ._lawstack import LawStack
 
-    st = LawStack(laws)
+    st = LawStack(laws) if st is None else st
     grids = _law_grids(st, laws)
     return grids, _gammas(st, grids)
 
@@ -608,7 +618,10 @@ class SwappedPosteriorAnalysis:
         # and ranks at age 0
         every = [law for pc in self.pieces for law in pc.laws]
         build_tables(every)
-        grids, gammas = _grids_and_gammas(every)
+        from ._lawstack import LawStack
+
+        self._st = LawStack(every)  # (one for the grids, N and the level integrals)
+        grids, gammas = _grids_and_gammas(every, self._st)
         at = 0
         for pc in self.pieces:
             pc.grids, pc.gamma = grids[at:at + pc.m], gammas[at:at + pc.m]
@@ -786,7 +799,8 @@ class SwappedPosteriorAnalysis:
 
             grids = {id(law): g for pc in self.npieces for law, g in zip(pc.laws, pc.grids)}
             laws = list({id(law): law for pc in self.npieces for law in pc.laws}.values())
-            fns = _Fns(laws, [grids[id(law)] for law in laws])
+            same = [id(law) for law in laws] == [id(law) for law in self.laws]
+            fns = _Fns(laws, [grids[id(law)] for law in laws], st=self._st if same else None)
             with np.errstate(all="ignore"):
                 ih = np.where(fns.PDF > 0, fns.SF / fns.PDF,
                               np.where(fns.SF <= 0, 0.0, np.inf))
@@ -955,9 +969,12 @@ class SwappedPosteriorAnalysis:
 
             # every node's level integral at once (the laws' functions called for all
             # of them together: phiruns.level_integrals)
+            from .phiruns import _Fns
+
+            grids = [g for pc in self.pieces for g in pc.grids]
             T_all, E_all = level_integrals(
-                self.laws, weight, np.concatenate([pc.gamma for pc in self.pieces]),
-                [g for pc in self.pieces for g in pc.grids], cuts=self._kcuts,
+                _Fns(self.laws, grids, st=self._st), weight,
+                np.concatenate([pc.gamma for pc in self.pieces]), grids, cuts=self._kcuts,
                 floors=[_FLOOR * float(law.mean) for law in self.laws], rtol=self.rtol)
 
             def node_T(k, pc, j):
