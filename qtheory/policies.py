@@ -763,6 +763,10 @@ class GittinsBuckets(Policy):
             p = float(cdf[j + 1] - cdf[j])
             out.append((p, bucket_law(size, prediction, edges[j], edges[j + 1])
                         if p > 1e-14 else None))
+        # (the buckets' tables built together: the same tables, bit for bit)
+        from .distributions._point_family import build_tables
+
+        build_tables([law for _, law in out if law is not None])
         return out
 
     def age_ranks(self, size, prediction) -> list:

@@ -167,3 +167,27 @@ def test_family_exact_density_and_law_stack(name):
     assert np.array_equal(fam.pdf_exact(idx, x), want)
     own = np.array([float(laws[i].pdf(v)) for i, v in zip(idx, x)])
     assert np.array_equal(LawStack(laws).pdf(idx, x), own)
+
+
+def test_bucket_tables_together_equal_each_laws_own():
+    """Bucket posteriors (GittinsBuckets' laws: Weibull 0.5 sizes, exponential noise, eight
+    thresholds) built together: each law's panels, tables and density table are its own,
+    bit for bit; GittinsBuckets builds them so."""
+    from qtheory.distributions.posterior import bucket_law
+
+    size, noise = qt.Weibull(0.5), qt.ExponentialPrediction()
+    edges = (0.0, 0.05, 0.2, 0.5, 1.0, 2.0, 4.0, 9.0, 20.0, np.inf)
+    together = [bucket_law(size, noise, a, b) for a, b in zip(edges[:-1], edges[1:])]
+    assert build_tables(together) == len(together)
+    assert build_tables(together) == 0  # (built already)
+    for law, (a, b) in zip(together, zip(edges[:-1], edges[1:])):
+        alone = _own(bucket_law(size, noise, a, b))
+        for k in (0.0, 1.0, 2.0):
+            for side in (False, True):
+                for x, y in zip(law._cheb_table(k, side), alone._cheb_table(k, side)):
+                    assert np.array_equal(np.asarray(x), np.asarray(y))
+        for x, y in zip(law._density_table(), alone._density_table()):
+            assert np.array_equal(np.asarray(x), np.asarray(y))
+    pol = qt.policies.GittinsBuckets(thresholds=edges[1:-1])
+    laws = pol.bucket_laws(size, noise)
+    assert all("_cheb_cache" in law.__dict__ for _, law in laws)

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .posterior import _build_edges, _build_tables, _warn_raw, refine_rows
+from .posterior import PredictionBucket, _build_edges, _build_tables, _warn_raw, refine_rows
 
 __all__ = ["build_tables", "point_laws", "family_of", "Family"]
 
@@ -61,27 +61,62 @@ def _family_g(size, prediction, y, lo, hi, zlo, zhi, t: np.ndarray) -> np.ndarra
 
 def build_tables(laws) -> int:
     """Build the Chebyshev tables (orders 0, 1, 2, both sides, and the density) of the
-    point posteriors ``laws`` together, into each law's caches; laws that are not
-    tabulated point posteriors of the first law's size law (the same object) and
-    prediction (an equal one), or that have tables already, are left to build their own.
-    Returns the number of laws built."""
+    posteriors ``laws`` together, into each law's caches: point posteriors
+    (:class:`~qtheory.distributions.point_posterior.PredictionPoint`) of the first law's
+    size law (the same object) and prediction (an equal one), their densities evaluated
+    together (:func:`_family_g`), or bucket posteriors
+    (:class:`~qtheory.distributions.posterior.PredictionBucket`) likewise, each one's
+    density its own (:meth:`~qtheory.distributions.posterior.PredictionBucket._g`, the
+    window of its bucket) but the panels' halving rounds, sums and fits of all of them
+    together. Laws of another kind, or with tables already, are left to build their own.
+    Returns the number of laws built.
+
+    Examples
+    --------
+    >>> import qtheory as qt
+    >>> from qtheory.distributions.posterior import bucket_law
+    >>> size, noise = qt.Weibull(0.5), qt.ExponentialPrediction()
+    >>> laws = [bucket_law(size, noise, a, b) for a, b in ((0.0, 1.0), (1.0, np.inf))]
+    >>> build_tables(laws)
+    2
+    """
     from .point_posterior import PredictionPoint
 
     todo = []
     for law in laws:
-        if not (isinstance(law, PredictionPoint) and law._use_panels):
+        if not (isinstance(law, PredictionBucket) and law._use_panels):
             continue
-        if "_cheb_cache" in law.__dict__ or "_density_cache" in law.__dict__:
+        if "_cheb_cache" in law.__dict__ or "_density_cache" in law.__dict__ \
+                or "_edge_cache" in law.__dict__:
             continue
-        if todo and (law.size is not todo[0].size or law.prediction != todo[0].prediction):
+        if todo and (type(law) is not type(todo[0]) or law.size is not todo[0].size
+                     or law.prediction != todo[0].prediction):
             continue
         todo.append(law)
     if not todo:
         return 0
-    g = _family_g_of(todo, todo[0].size, todo[0].prediction)
+    if type(todo[0]) is PredictionPoint:
+        g = _family_g_of(todo, todo[0].size, todo[0].prediction)
+    else:
+        g = _own_g_of(todo)
     _build_edges(todo, g)
     _build_tables(todo, g, (0.0, 1.0, 2.0), density=True)
     return len(todo)
+
+
+def _own_g_of(todo):
+    """The density of law ``n`` of ``todo`` at points ``t`` (rows), ``g(t, n)``, each
+    law's rows by its own :meth:`~qtheory.distributions.posterior.PredictionBucket._g`."""
+
+    def g(t, n):
+        out = np.empty(t.shape)
+        n = np.asarray(n)
+        for m in np.unique(n):
+            sel = n == m
+            out[sel] = todo[int(m)]._g(t[sel])
+        return out
+
+    return g
 
 
 def _family_g_of(todo, size, prediction):
