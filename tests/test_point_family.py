@@ -191,3 +191,34 @@ def test_bucket_tables_together_equal_each_laws_own():
     pol = qt.policies.GittinsBuckets(thresholds=edges[1:-1])
     laws = pol.bucket_laws(size, noise)
     assert all("_cheb_cache" in law.__dict__ for _, law in laws)
+
+
+@pytest.mark.parametrize("name", sorted(FAMILIES))
+def test_family_exact_moments_equal_each_laws_own(name):
+    """LawStack's moments of point posteriors at points over many scales (the tables' ends
+    passed, where each law integrates over the noise): the family's quadratures all
+    together (Family.moments_exact) give each law's own values, bit for bit; so do the
+    tables' anchors computed together by build_tables."""
+    from qtheory.analysis._lawstack import LawStack
+    from qtheory.distributions._point_family import point_laws
+
+    make_size, make_pred, ys = FAMILIES[name]
+    size, noise = make_size(), make_pred()
+    laws = point_laws(size, noise, [float(y) for y in ys])
+    build_tables(laws)
+    st = LawStack(laws)
+    assert st._fam()
+    rng = np.random.default_rng(5)
+    idx = rng.integers(0, len(laws), 400)
+    scale = np.array([float(law.scale) for law in laws])
+    x = scale[idx] * np.exp(rng.normal(0.0, 8.0, idx.size))
+    for k in (0.0, 1.0, 2.0):
+        for tail in (False, True):
+            got = st._moments(k, idx, x, tail)
+            own = np.array([float((law.tail_moment if tail else law.partial_moment)(k, v))
+                            for law, v in zip([laws[i] for i in idx], x)])
+            assert np.array_equal(got, own)
+    alone = PredictionPoint(size, noise, float(ys[0]))
+    for k in (0.0, 1.0, 2.0):
+        assert np.array_equal(np.asarray(laws[0]._panels(k)[2]),
+                              np.asarray(alone._panels(k)[2]))

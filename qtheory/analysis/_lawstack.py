@@ -187,6 +187,11 @@ class LawStack:
                                    tail, clip)
         if need.any():
             at = np.flatnonzero(need)
+            fam = self._fam()
+            if fam:  # (point posteriors of one size law: their quadratures together)
+                rest = fam.moments_exact(k, idx[at], x[at], tail, mom[idx[at]])
+                out[at] = np.clip(rest, 0.0, 1.0) if clip else rest
+                return out
 
             def exact(law, v):
                 rest = law._moments_exact(k, v, tail, law.moment(k))
@@ -194,6 +199,15 @@ class LawStack:
 
             out[at] = self._each(idx[at], x[at], exact)
         return out
+
+    def _fam(self):
+        """The laws' :class:`~qtheory.distributions._point_family.Family` where they are
+        point posteriors of one size law, else ``False``."""
+        if self._family is None:
+            from ..distributions._point_family import family_of
+
+            self._family = family_of(self.laws) or False
+        return self._family
 
     def _moms(self, k: float) -> np.ndarray:
         key = ("mom", k)
@@ -218,11 +232,7 @@ class LawStack:
                                    self.lo, self.hi, self.tmin, self.tmax, self.mass)
         if need.any():
             at = np.flatnonzero(need)
-            if self._family is None:
-                from ..distributions._point_family import family_of
-
-                self._family = family_of(self.laws) or False
-            if self._family:  # (point posteriors of one size law: all at once)
+            if self._fam():  # (point posteriors of one size law: all at once)
                 out[at] = self._family.pdf_exact(idx[at], x[at])
             else:
                 out[at] = self._each(idx[at], x[at], lambda law, v: law._pdf_exact(v))

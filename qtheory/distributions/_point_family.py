@@ -107,11 +107,38 @@ def build_tables(laws) -> int:
         return 0
     if type(todo[0]) is PredictionPoint:
         g = _family_g_of(todo, todo[0].size, todo[0].prediction)
+        _anchors(todo)
     else:
         g = _own_g_of(todo)
     _build_edges(todo, g)
     _build_tables(todo, g, (0.0, 1.0, 2.0), density=True)
     return len(todo)
+
+
+def _anchors(todo) -> None:
+    """The tables' anchors of the point posteriors ``todo`` (the quadratures over the noise
+    below ``t_min`` and above ``t_max`` that :meth:`~qtheory.distributions.posterior.
+    PredictionBucket._panels` needs, orders 0, 1 and 2), all together
+    (:meth:`Family.raw`), into each law's ``_anchors``."""
+    fam = Family(todo)
+    for k in (0.0, 1.0, 2.0):
+        lo, hi = [], []
+        for i, law in enumerate(todo):
+            if law._tmin > law._lo and law._flat_below() is None:
+                lo.append(i)
+            if not law._diverges(k) and law._tmax < law._hi \
+                    and not law._parent_tail_gone(k, np.array([law._tmax]))[0]:
+                hi.append(i)
+        for side, rows in (("lo", lo), ("hi", hi)):
+            if not rows:
+                continue
+            idx = np.array(rows, dtype=np.int64)
+            if side == "lo":
+                v = fam.raw(idx, k, np.zeros(idx.size), fam.tmin[idx], "partial moment")
+            else:
+                v = fam.raw(idx, k, fam.tmax[idx], np.full(idx.size, np.inf), "tail moment")
+            for i, val in zip(rows, v):
+                todo[i].__dict__.setdefault("_anchors", {})[(k, side)] = float(val)
 
 
 def _own_g_of(todo):
@@ -210,9 +237,88 @@ class Family:
     (an equal one), for computations over all of them at once."""
 
     def __init__(self, laws):
+        self.laws = list(laws)
         self.size, self.prediction = laws[0].size, laws[0].prediction
         self.par = np.array([[law.y, law._lo, law._hi, law._zlo, law._zhi] for law in laws])
         self.mass = np.array([law.mass for law in laws])
+        self.tmin = np.array([law._tmin for law in laws])
+        self.tmax = np.array([law._tmax for law in laws])
+        self.panels = np.array([law._use_panels for law in laws])
+
+    def raw(self, idx: np.ndarray, k: float, c: np.ndarray, d: np.ndarray,
+            what: str) -> np.ndarray:
+        """Law ``idx[i]``'s ``p E[X**k; c[i] < X <= d[i] | y]`` (its
+        :meth:`~qtheory.distributions.posterior.PredictionBucket._raw`, bit for bit): the
+        quadratures over the noise factor of all rows refined together
+        (:func:`~qtheory.distributions.posterior.refine_rows`), rows of one width at a
+        time; each law's QuadratureWarning as its own."""
+        idx = np.asarray(idx, dtype=np.int64)
+        out = np.zeros(idx.size)
+        err = np.zeros(idx.size)
+        rows, zps = [], []
+        for m in np.unique(idx):
+            sel = np.flatnonzero(idx == m)
+            rows.append(sel)
+            zps.append(self.laws[m]._zpoints(c[sel], d[sel]))
+        widths = np.array([z.shape[1] for z in zps])
+        from .point_posterior import point_quad
+
+        for w in np.unique(widths):
+            pick = np.flatnonzero(widths == w)
+            sel = np.concatenate([rows[q] for q in pick])
+            zp = np.concatenate([zps[q] for q in pick])
+            y, cs, ds = self.par[idx[sel], 0], c[sel], d[sel]
+            o, e = refine_rows(lambda r, level, zp=zp, y=y, cs=cs, ds=ds: point_quad(
+                self.laws[0], y[r], k, cs[r], ds[r], zp[r], level), zp)
+            out[sel], err[sel] = o, e
+        for sel in rows:
+            _warn_raw(type(self.laws[0]).__name__, what, k, out[sel], err[sel])
+        return out
+
+    def moments_exact(self, k: float, idx: np.ndarray, x: np.ndarray, tail: bool,
+                      mom: np.ndarray) -> np.ndarray:
+        """Law ``idx[i]``'s :meth:`~qtheory.distributions.posterior.PredictionBucket.
+        _moments_exact` at ``x[i]`` (its moment ``mom[i]``), the same steps element by
+        element, the quadratures over the noise of all laws' points together
+        (:meth:`raw`)."""
+        idx = np.asarray(idx, dtype=np.int64)
+        x = np.asarray(x, dtype=float)
+        mom = np.asarray(mom, dtype=float)
+        lo, hi = self.par[idx, 1], self.par[idx, 2]
+        below = ~(x > lo)
+        above = ~(x < hi)
+        inside = ~(below | above) & ~np.isnan(x)
+        out = np.empty(x.shape)
+        out[below] = mom[below] if tail else 0.0
+        out[above] = 0.0 if tail else mom[above]
+        if tail:  # (a divergent moment diverges beyond every x)
+            div = inside & ~np.isfinite(mom)
+            out[div] = mom[div]
+            inside &= ~div
+        raw = np.zeros(x.shape)
+        fast = inside & self.panels[idx] & (x >= self.tmin[idx]) & (x < self.tmax[idx])
+        for m in np.unique(idx[fast]):
+            sel = np.flatnonzero(fast & (idx == m))
+            raw[sel] = self.laws[m]._panel_values(k, np.ascontiguousarray(x[sel]), tail)
+        slow = inside & ~fast  # (no flat window below t_min: a point's factor is g(y/x)/x)
+        high = slow & (x >= self.tmax[idx]) & np.isfinite(mom)
+        if high.any():
+            at = np.flatnonzero(high)
+            gone = self.laws[0]._parent_tail_gone(k, x[at])
+            raw[at[gone]] = 0.0 if tail else self.mass[idx[at[gone]]] * mom[at[gone]]
+            slow[at[gone]] = False
+        if slow.any():
+            at = np.flatnonzero(slow)
+            xs = x[at]
+            if tail:
+                raw[at] = self.raw(idx[at], k, xs, np.full(xs.shape, np.inf), "tail moment")
+            else:
+                raw[at] = self.raw(idx[at], k, np.zeros(xs.shape), xs, "partial moment")
+        ins = np.flatnonzero(inside)
+        out[ins] = raw[ins] / self.mass[idx[ins]]
+        fin = ins[np.isfinite(mom[ins])]
+        out[fin] = np.minimum(out[fin], mom[fin])
+        return out
 
     def pdf_exact(self, idx: np.ndarray, x: np.ndarray) -> np.ndarray:
         """Law ``idx[i]``'s :meth:`PredictionPoint._pdf_exact

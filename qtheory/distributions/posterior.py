@@ -855,6 +855,18 @@ class PredictionBucket(SizeDistribution):
         _build_edges([self], lambda t, n: self._g(t))
         return self.__dict__["_edge_cache"]
 
+    def _anchor(self, k: float, side: str) -> float:
+        """``p E[X**k; X <= t_min | bucket]`` (``side="lo"``) or ``p E[X**k; X > t_max |
+        bucket]`` (``"hi"``) by the quadrature over Z, or the value put in the law's
+        ``_anchors`` before (:func:`~qtheory.distributions._point_family.build_tables`
+        computes those of many point posteriors together, the same numbers)."""
+        hit = self.__dict__.get("_anchors", {}).get((k, side))
+        if hit is not None:
+            return hit
+        if side == "lo":
+            return self._raw(k, np.array([0.0]), np.array([self._tmin]), "partial moment")[0]
+        return self._raw(k, np.array([self._tmax]), np.array([np.inf]), "tail moment")[0]
+
     def _panels(self, k: float):
         """The panels (:meth:`_edges`) with, for order ``k``, the sums of the panel integrals
         left of each panel and right of it (in extended precision), anchored at
@@ -878,8 +890,7 @@ class PredictionBucket(SizeDistribution):
         if self._tmin > self._lo and flat is not None:  # the window is flat below t_min
             lo_anchor = flat * float(self.size.partial_moment(k, self._tmin))
         elif self._tmin > self._lo:
-            lo_anchor = self._raw(k, np.array([0.0]), np.array([self._tmin]),
-                                  "partial moment")[0]
+            lo_anchor = self._anchor(k, "lo")
         hi_anchor = 0.0
         if self._diverges(k):
             hi_anchor = np.inf
@@ -887,8 +898,7 @@ class PredictionBucket(SizeDistribution):
             # (no quadrature over the noise where the size law's tail is gone: a light tail
             # at median * 2**50)
             if not self._parent_tail_gone(k, np.array([self._tmax]))[0]:
-                hi_anchor = self._raw(k, np.array([self._tmax]), np.array([np.inf]),
-                                      "tail moment")[0]
+                hi_anchor = self._anchor(k, "hi")
         # left[j]: everything below a_j; right[j]: everything above b_j (each summed from its
         # own end, so that small tails keep their relative precision)
         left = np.longdouble(lo_anchor) + np.concatenate([[0.0], np.cumsum(v)])
