@@ -161,3 +161,41 @@ def test_n_of_falling_laws_without_the_grid_scans(monkeypatch):
     slow = b.N(r)
     assert not b._nstack()[2].any()
     assert np.max(np.abs(fast - slow)) <= 1e-15 * float(size.mean)
+
+
+def test_flat_weight_cuts_are_dropped_within_the_bound():
+    """Cuts at levels where the weight is within rtol / 1000 of its value below them all
+    are dropped (a weight flat below r = 0.01, kinked above): the integral moves by less
+    than rtol / 500 of itself, and the cuts where it varies are kept."""
+    from qtheory.analysis import ageint
+
+    def w(r):
+        return 0.5 + 2e-9 * np.minimum(r, 1e-3) + 0.2 * np.clip(r - 0.01, 0.0, 0.5)
+
+    cuts = 1.0 / np.array([1e-4, 3e-4, 1e-3, 0.02, 0.1, 0.3])
+    kept = ageint._flat_cuts(w, np.sort(cuts), 1e-8)
+    assert np.allclose(np.sort(1.0 / kept), [0.02, 0.1, 0.3])
+    assert ageint._flat_cuts(w, np.sort(cuts), 1e-16).size == cuts.size
+    law = point_law(qt.Weibull(2.0), qt.UniformPrediction(0.5), 0.05)  # (levels near 0.05)
+    grid = law_grid(law)
+    gam = gittins_at_zero(law, grid)
+    v, e = age_integrals(_Fns([law], [grid]), [0], w, [gam], cuts=cuts, rtol=1e-8)
+    v0, e0 = age_integrals(_Fns([law], [grid]), [0], w, [gam], cuts=cuts, rtol=1e-16)
+    assert abs(v[0] - v0[0]) <= 2e-3 * 1e-8 * v0[0] + e[0] + e0[0]
+
+
+def test_squared_run_work_near_a_bounded_end():
+    """E[((X - a)^+)^2] of the age route (one lookup of each tail moment, the narrow
+    intervals' quadrature where the differences lose ten digits) against LawStack.trunc2
+    (the runs route's) at ages closing on the end of a posterior's support: within 1e-9
+    relative (ten digits kept) down to 1e-12 of the end."""
+    from qtheory.analysis import ageint
+
+    law = FALLING["posterior weibull 2"]()
+    fns = _Fns([law])
+    end = float(law.support[1])
+    x = end * (1.0 - np.geomspace(1e-12, 0.5, 200))
+    nd = np.zeros(x.size, dtype=np.int64)
+    S = ageint._tail_work(fns, x, nd)[0]
+    want = fns.st.trunc2(nd, x, np.full(x.size, end))
+    assert np.all(np.abs(S - want) <= 1e-9 * want)
