@@ -276,7 +276,7 @@ def age_integrals(fns, idx, weight, gammas, cuts=(), rtol: float = 1e-11,
     >>> bool(abs(v[0] / law.mean - 1.0) < 1e-11)
     True
     """
-    from .phiruns import _MERGE, _leggauss, _merge_cuts, _Node, _sum_pieces
+    from .phiruns import _MERGE, _leggauss, _merge_cuts, _Node, _rule_points, _sum_pieces
 
     idx = np.asarray(idx, dtype=np.int64)
     gammas = np.asarray(gammas, dtype=float)
@@ -334,15 +334,7 @@ def age_integrals(fns, idx, weight, gammas, cuts=(), rtol: float = 1e-11,
         live = [q for q in range(k) if nodes_[q].result is None]
         if not live:
             break
-        sns, xs, nds = [], [], []
-        for q in live:
-            nn = nodes_[q]
-            sn = [0.5 * (nn.sa + nn.sb)[:, None] + 0.5 * (nn.sb - nn.sa)[:, None] * t
-                  for t, _w in rules]
-            sns.append(sn)
-            flat = np.concatenate([x.ravel() for x in sn])
-            xs.append(flat)
-            nds.append(np.full(flat.size, idx[q], dtype=np.int64))
+        sns, xs, nds = _rule_points(nodes_, live, rules, label=idx)
         x, nd = np.concatenate(xs), np.concatenate(nds)
         g_all = _integrand(fns, x, nd, weight)
         at = 0

@@ -940,15 +940,7 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         # both rules' nodes of every law in one call; the check rule's signatures tell a
         # piece where the runs' end switches between two local minima of Phi (S jumps
         # there): such a piece is cut at the switch and done again (4 rounds at most)
-        sns, flats, nds = [], [], []
-        for i in live:
-            nn = nodes_[i]
-            sn = [0.5 * (nn.sa + nn.sb)[:, None] + 0.5 * (nn.sb - nn.sa)[:, None] * t
-                  for t, _w in rules]
-            flat = np.concatenate([x.ravel() for x in sn])
-            sns.append(sn)
-            flats.append(flat)
-            nds.append(np.full(flat.size, i, dtype=np.int64))
+        sns, flats, nds = _rule_points(nodes_, live, rules)
         flat_all = np.concatenate(flats)
         nd_all = np.concatenate(nds)
         with np.errstate(divide="ignore"):
@@ -990,6 +982,22 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
             _sum_pieces(nodes_[i], sn, g, rules, rtol, rnd >= split + nodes_[i].cut_rounds)
     return (np.array([nn.result[0] for nn in nodes_]),
             np.array([nn.result[1] for nn in nodes_]))
+
+
+def _rule_points(nodes_, live, rules, label=None):
+    """``(points, flattened, law of each point)`` of both rules on the pieces of the laws
+    ``live`` (a list a law: each rule's points as a pieces x nodes array; the points of
+    both in one array; the law's index, or ``label[i]``, a point)."""
+    sns, flats, nds = [], [], []
+    for i in live:
+        nn = nodes_[i]
+        sn = [0.5 * (nn.sa + nn.sb)[:, None] + 0.5 * (nn.sb - nn.sa)[:, None] * t
+              for t, _w in rules]
+        flat = np.concatenate([x.ravel() for x in sn])
+        sns.append(sn)
+        flats.append(flat)
+        nds.append(np.full(flat.size, i if label is None else label[i], dtype=np.int64))
+    return sns, flats, nds
 
 
 def _drop_tails(fns: _Fns, nodes_, weight, rtol: float, top=None, m2=None) -> None:
