@@ -631,39 +631,54 @@ class SwappedPosteriorAnalysis:
             self.laws.extend(pc.laws)
         # N's own pieces: those of the rule, halved (in log y) where at some level a node
         # is served while another has no run at all (module docstring)
+        # (a round of halvings at a time, the new pieces' node laws built together)
         self.npieces = []
         todo = [(pc, 0) for pc in self.pieces]
         self.unsplit = 0  # pieces of N still mixed at the depth limit
         while todo:
-            pc, depth = todo.pop(0)
-            low = min(pc.gamma.min(), L.legval(np.array([-1.0, 1.0]), pc.cgam).min())
-            if pc.rmin.max() <= low or float(pc.wf.sum()) < _N_MASS \
-                    or pc.b <= _N_RATIO * pc.a:
-                self.npieces.append(pc)
-            elif depth >= _N_SPLIT:
-                self.npieces.append(pc)
-                self.unsplit += 1
-            else:
-                mid = float(np.sqrt(pc.a * pc.b))
-                for a, b in ((pc.a, mid), (mid, pc.b)):
-                    sub = _Piece(a, b, min(pc.m, 6))
-                    self._fill(sub)
-                    todo.append((sub, depth + 1))
+            subs = []
+            for pc, depth in todo:
+                low = min(pc.gamma.min(), L.legval(np.array([-1.0, 1.0]), pc.cgam).min())
+                if pc.rmin.max() <= low or float(pc.wf.sum()) < _N_MASS \
+                        or pc.b <= _N_RATIO * pc.a:
+                    self.npieces.append(pc)
+                elif depth >= _N_SPLIT:
+                    self.npieces.append(pc)
+                    self.unsplit += 1
+                else:
+                    mid = float(np.sqrt(pc.a * pc.b))
+                    subs += [(_Piece(a, b, min(pc.m, 6)), depth + 1)
+                             for a, b in ((pc.a, mid), (mid, pc.b))]
+            self._build([sub for sub, _ in subs])
+            for sub, _ in subs:
+                self._fill(sub)
+            todo = subs
         self.npieces.sort(key=lambda q: q.a)
         self._engines = None
         self._ntab = None
 
-    def _fill(self, pc: _Piece) -> None:
-        """The piece's node laws, their grids, ranks at age 0 and least inverse hazards."""
+    def _build(self, pieces) -> None:
+        """The node laws of ``pieces`` (point posteriors at their nodes), their tables,
+        grids and ranks at age 0, all pieces' together (the same as a piece at a time,
+        bit for bit)."""
         from ..distributions._point_family import build_tables, point_laws
 
-        if getattr(pc, "laws", None) is None:
-            pc.laws = point_laws(self.size, self.prediction, pc.y)
-            build_tables(pc.laws)
+        if not pieces:
+            return
+        every = point_laws(self.size, self.prediction, np.concatenate([pc.y for pc in pieces]))
+        build_tables(every)
+        grids, gammas = _grids_and_gammas(every)
+        at = 0
+        for pc in pieces:
+            pc.laws = every[at:at + pc.m]
+            pc.grids, pc.gamma = grids[at:at + pc.m], gammas[at:at + pc.m]
+            at += pc.m
+
+    def _fill(self, pc: _Piece) -> None:
+        """The piece's masses, weights, and the interpolants of its ranks at age 0, and its
+        least inverse hazards (its node laws, grids and ranks made, :meth:`_build`)."""
         pc.fy = np.array([law.mass for law in pc.laws])
         pc.wf = pc.w * pc.jac * pc.fy  # weights of dF_Y
-        if getattr(pc, "grids", None) is None:
-            pc.grids, pc.gamma = _grids_and_gammas(pc.laws)
         pc.cgam = pc.vinv @ pc.gamma
         with np.errstate(divide="ignore"):
             pc.lgam = np.log(np.maximum(pc.gamma, np.finfo(float).tiny))
