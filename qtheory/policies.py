@@ -853,7 +853,7 @@ class GittinsPosterior(Policy):
         raise a ``ValueError``). Its nodes a piece follow the queue's ``rtol`` (6 from
         1e-8 up, 8 from 1e-10, else 10). Weibull 2 sizes, uniform noise 0.5, load 0.8: at
         the default ``rtol=1e-9``, 2.35617874024468 with an estimate of 3.7e-11 in about
-        0.20 s; at ``rtol=1e-8``, 2.35617874018681 (estimate 1.7e-8) in about 0.15 s (each
+        0.17 s; at ``rtol=1e-8``, 2.35617874018681 (estimate 1.7e-8) in about 0.14 s (each
         node's share from the runs of its posterior's ``Phi``, all nodes at once,
         :mod:`qtheory.analysis.phiruns`, over the age where the posterior's hazard rate
         rises, :mod:`qtheory.analysis.ageint`), where the node rule gives 2.35610 with an

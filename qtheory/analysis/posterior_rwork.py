@@ -76,7 +76,7 @@ Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024770 with a
 estimate of 2.0e-11 (10 nodes a piece, 166 node laws, 0.65 s cold in the 26th session;
 1.9 s before it, with the node laws one at a time, and 4.8 s before the 25th, with a rank
 table and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 114 node laws)
-2.35617874018681 with an estimate of 1.7e-8 in about 0.15 s (0.41 s before the 27th
+2.35617874018681 with an estimate of 1.7e-8 in about 0.14 s (0.41 s before the 27th
 session: every node law's inverse hazard falls, so each level integral is taken over the
 age, N skips the grid scans, and the laws' masses are computed together); with the
 quantiles from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype

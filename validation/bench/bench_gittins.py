@@ -112,8 +112,8 @@ PREDICTED = {
         lambda: qt.Weibull(shape=2.0, scale=1.0), lambda: qt.UniformPrediction(0.5),
         lambda: P.GittinsPosterior(nodes=16)),
     # the swapped integral at the queue's default rtol 1e-9 (8 nodes a piece, 152 node
-    # laws; its estimate 1.7e-11 relative), and at the 1e-8 (6 a piece, 114 node
-    # laws; 7.1e-9)
+    # laws; its estimate 1.6e-11 relative), and at the 1e-8 (6 a piece, 114 node
+    # laws; 7.0e-9)
     ("weibull(2)", "uniform noise 0.5", "GittinsPosterior(swap)"): (
         lambda: qt.Weibull(shape=2.0, scale=1.0), lambda: qt.UniformPrediction(0.5),
         lambda: P.GittinsPosterior(rule="swap")),
@@ -216,7 +216,7 @@ def main(argv=None) -> Path:
                   "carries its own error estimate (about 2.2e-3 at 16 nodes here, see "
                   "`validation/results/gittins_posterior.md`), not 1e-8; the swapped "
                   "integral's, at the queue's default rtol 1e-9 and at rtol 1e-8, are "
-                  "1.7e-11 and 7.1e-9 relative (`validation/results/posterior_swap.md`).", "",
+                  "1.6e-11 and 7.0e-9 relative (`validation/results/posterior_swap.md`).", "",
                   "| size | prediction | policy | cold ms | peer (SPRPT) ms | / peer | value | "
                   "<= 200 ms |", "|---|---|---|---:|---:|---:|---:|---|"]
         for r in pred_rows:
