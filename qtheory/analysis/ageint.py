@@ -41,7 +41,11 @@ times at most, as the runs route's (:func:`~qtheory.analysis.phiruns.level_integ
 The pieces over the age are cut at the law's breakpoints (the lower end of its support
 among them: below it ``m(a) = E[X] - a``) and at the ages ``m(a) = r`` of the weight's
 cuts (where it may kink), less the cuts at levels where the weight is flat to
-``rtol / 1000`` (:func:`_flat_cuts`: a bounded error). :func:`falling` says which laws
+``rtol / 1000`` (:func:`_flat_cuts`: a bounded error), and graded towards an end of the
+support where the density vanishes (:func:`_graded_ends`: there ``-m'`` goes like a power
+of the distance). The rank at age 0 is the law's mean, ``m(0)``, whatever rank the caller
+passes (a computed one can fall below it by rounding where ``E[min(X, b)] / P(X <= b)`` is
+flat in ``b``: exponential sizes). :func:`falling` says which laws
 qualify: the inverse hazard must not rise (by more than ``1e-10`` relative) between the
 ages of the law's grid nor across its breakpoints. The runs route sees the law on the
 same grid.
