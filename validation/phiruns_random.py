@@ -13,8 +13,8 @@ above their sum. Exceptions are reported, not hidden.
 Run: ``python validation/phiruns_random.py [seed ...] [--systems N]`` (about 2 minutes a
 seed of 8 systems). Last run (2026-12-07, 27th session, seeds 1 to 3, 8 systems each): 24
 of 24 within the estimates, no errors; ``|runs - engine|`` median 3.8e-12 relative, largest
-4.3e-10; the nodes' T took 36 s by the runs (node laws with a rising hazard rate over the
-age, :mod:`qtheory.analysis.ageint`) and 147 s by the engines with their rank tables (in
+4.3e-10; the nodes' T took 37 s by the runs (node laws with a rising hazard rate over the
+age, :mod:`qtheory.analysis.ageint`) and 149 s by the engines with their rank tables (in
 the 25th session 83 s against 113 s, 0.10 to 1.5 times a system, median 0.83). A first
 run found two systems 4e-3 and 5.4e-3 apart (Pareto sizes; the runs' estimate said 1e-2),
 from a bug of the level integral, since fixed (``tests/test_phiruns.py``,
