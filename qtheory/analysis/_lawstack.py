@@ -232,8 +232,9 @@ class LawStack:
                                    self.lo, self.hi, self.tmin, self.tmax, self.mass)
         if need.any():
             at = np.flatnonzero(need)
-            if self._fam():  # (point posteriors of one size law: all at once)
-                out[at] = self._family.pdf_exact(idx[at], x[at])
+            fam = self._fam()
+            if fam:  # (point posteriors of one size law: all at once)
+                out[at] = fam.pdf_exact(idx[at], x[at])
             else:
                 out[at] = self._each(idx[at], x[at], lambda law, v: law._pdf_exact(v))
         return out

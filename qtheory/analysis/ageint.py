@@ -264,11 +264,12 @@ def _cut_ages(fns, nd: np.ndarray, r: np.ndarray) -> np.ndarray:
     return out
 
 
-def age_integrals(fns, idx, weight, gammas, cuts=(), rtol: float = 1e-11,
-                  nodes=(12, 16), split: int = 8):
+def age_integrals(fns, idx, weight, cuts=(), rtol: float = 1e-11, nodes=(12, 16),
+                  split: int = 8):
     """``(values, estimates)`` of the level integrals of the laws ``idx`` of ``fns`` (each
     with a non-rising inverse hazard, :func:`falling`), over the age (module docstring):
-    ``E[X^2]`` times :func:`weight_integrals` to ``1 / gamma``, plus the integral over the
+    ``E[X^2]`` times :func:`weight_integrals` to ``1 / gamma``, ``gamma = E[X]`` the rank
+    at age 0 of such a law, plus the integral over the
     age of ``E[((X - a)^+)^2] weight(m(a)) (-m'(a)) / m(a)**2`` from 0 to the end of the
     support (or of the law's grid, where its tail is below 1e-17), cut at the law's
     breakpoints and at the ages of the ``cuts`` (levels in ``s = 1 / r``), each piece by
@@ -283,14 +284,13 @@ def age_integrals(fns, idx, weight, gammas, cuts=(), rtol: float = 1e-11,
     >>> import qtheory as qt
     >>> from qtheory.analysis.phiruns import _Fns
     >>> law = qt.Weibull(2.0)
-    >>> v, e = age_integrals(_Fns([law]), [0], lambda r: 0.5 + 0.0 * r, [law.mean])
+    >>> v, e = age_integrals(_Fns([law]), [0], lambda r: 0.5 + 0.0 * r)
     >>> bool(abs(v[0] / law.mean - 1.0) < 1e-11)
     True
     """
     from .phiruns import _MERGE, _leggauss, _merge_cuts, _Node, _rule_points, _sum_pieces
 
     idx = np.asarray(idx, dtype=np.int64)
-    gammas = np.asarray(gammas, dtype=float)
     cuts = np.asarray(cuts, dtype=float)
     k = idx.size
     if not k:
@@ -300,8 +300,8 @@ def age_integrals(fns, idx, weight, gammas, cuts=(), rtol: float = 1e-11,
     # ratio is flat, 3e-5 under exponential sizes)
     gammas = fns.M1[idx].astype(float)
     with np.errstate(divide="ignore"):
-        J, Je = weight_integrals(weight, np.where(gammas > 0, 1.0 / gammas, np.inf), cuts,
-                                 rtol=rtol, nodes=nodes, split=split)
+        s_top = np.where(gammas > 0, 1.0 / gammas, np.inf)  # (the levels' s at age 0)
+    J, Je = weight_integrals(weight, s_top, cuts, rtol=rtol, nodes=nodes, split=split)
     m2 = _tail_work(fns, np.zeros(k), idx)[0]
     # each law's fixed ages: 0, the support's lower end, its breakpoints, the end (of the
     # support, or of the grid where the tail is below 1e-17)
@@ -330,7 +330,7 @@ def age_integrals(fns, idx, weight, gammas, cuts=(), rtol: float = 1e-11,
     with np.errstate(invalid="ignore", divide="ignore"):
         near = np.nanmin(np.abs(cm[None, :, None] - SF_[:, None, :]), axis=2,
                          initial=np.inf) <= _MERGE * cm[None, :]
-        use = (cm[None, :] > np.where(gammas > 0, 1.0 / gammas, np.inf)[:, None]) & ~near
+        use = (cm[None, :] > s_top[:, None]) & ~near
     qq, jj = np.nonzero(use)
     a_c = _cut_ages(fns, idx[qq], 1.0 / cm[jj]) if qq.size else np.zeros(0)
     at_c = np.concatenate([[0], np.cumsum(np.bincount(qq, minlength=k))])

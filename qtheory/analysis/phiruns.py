@@ -927,8 +927,7 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         nodes_.append(_Node(edges[:-1], edges[1:]))
     if fall.any():
         at = np.flatnonzero(fall)
-        v, e = age_integrals(fns, at, weight, gammas[at], cuts, rtol=rtol, nodes=nodes,
-                             split=split)
+        v, e = age_integrals(fns, at, weight, cuts, rtol=rtol, nodes=nodes, split=split)
         for q, i in enumerate(at):
             nodes_[i].result = (float(v[q]), float(e[q]))
     _drop_tails(fns, nodes_, weight, rtol, top, m2)

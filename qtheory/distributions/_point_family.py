@@ -106,8 +106,9 @@ def build_tables(laws) -> int:
     if not todo:
         return 0
     if type(todo[0]) is PredictionPoint:
-        g = _family_g_of(todo, todo[0].size, todo[0].prediction)
-        _anchors(todo)
+        fam = Family(todo)
+        g = fam.g
+        _anchors(fam)
     else:
         g = _own_g_of(todo)
     _build_edges(todo, g)
@@ -115,12 +116,12 @@ def build_tables(laws) -> int:
     return len(todo)
 
 
-def _anchors(todo) -> None:
-    """The tables' anchors of the point posteriors ``todo`` (the quadratures over the noise
-    below ``t_min`` and above ``t_max`` that :meth:`~qtheory.distributions.posterior.
-    PredictionBucket._panels` needs, orders 0, 1 and 2), all together
-    (:meth:`Family.raw`), into each law's ``_anchors``."""
-    fam = Family(todo)
+def _anchors(fam) -> None:
+    """The tables' anchors of the point posteriors of the :class:`Family` ``fam`` (the
+    quadratures over the noise below ``t_min`` and above ``t_max`` that
+    :meth:`~qtheory.distributions.posterior.PredictionBucket._panels` needs, orders 0, 1
+    and 2), all together (:meth:`Family.raw`), into each law's ``_anchors``."""
+    todo = fam.laws
     for k in (0.0, 1.0, 2.0):
         lo, hi = [], []
         for i, law in enumerate(todo):
@@ -151,25 +152,6 @@ def _own_g_of(todo):
         for m in np.unique(n):
             sel = n == m
             out[sel] = todo[int(m)]._g(t[sel])
-        return out
-
-    return g
-
-
-def _family_g_of(todo, size, prediction):
-    """The density of law ``n`` of ``todo`` at points ``t`` (rows), ``g(t, n)`` with ``n``
-    an array of the rows' laws."""
-    par = np.array([[law.y, law._lo, law._hi, law._zlo, law._zhi] for law in todo])
-
-    def g(t, n):
-        out = np.empty(t.shape)
-        per = max(1, _BLOCK // max(1, int(np.prod(t.shape[1:]))))
-        shape = (-1,) + (1,) * (t.ndim - 1)
-        for i in range(0, t.shape[0], per):
-            p = par[n[i:i + per]]
-            out[i:i + per] = _family_g(size, prediction,
-                                       *(p[:, c].reshape(shape) for c in range(5)),
-                                       t[i:i + per])
         return out
 
     return g
@@ -244,6 +226,20 @@ class Family:
         self.tmin = np.array([law._tmin for law in laws])
         self.tmax = np.array([law._tmax for law in laws])
         self.panels = np.array([law._use_panels for law in laws])
+
+    def g(self, t: np.ndarray, n: np.ndarray) -> np.ndarray:
+        """The density ``f(t) g(y_n / t) / t`` (times the mass) of law ``n[i]`` at the
+        points of row ``i`` of ``t``, in blocks of :data:`_BLOCK` points
+        (:func:`_family_g`)."""
+        out = np.empty(t.shape)
+        per = max(1, _BLOCK // max(1, int(np.prod(t.shape[1:]))))
+        shape = (-1,) + (1,) * (t.ndim - 1)
+        for i in range(0, t.shape[0], per):
+            p = self.par[n[i:i + per]]
+            out[i:i + per] = _family_g(self.size, self.prediction,
+                                       *(p[:, c].reshape(shape) for c in range(5)),
+                                       t[i:i + per])
+        return out
 
     def raw(self, idx: np.ndarray, k: float, c: np.ndarray, d: np.ndarray,
             what: str) -> np.ndarray:
