@@ -388,23 +388,29 @@ _GRADE = 20  # pieces graded by factors of 4 towards an end where the density va
 def _graded_ends(fns, i: int, e: np.ndarray) -> np.ndarray:
     """The edges ``e`` of law ``i``'s pieces over the age, with the first piece past the
     lower end of the support graded towards it by factors of 4 (20 times) where the
-    density vanishes there, and the last piece towards the end of a bounded support where
-    it vanishes there. A density like ``x**(k - 1)`` at 0 (Weibull or gamma sizes of shape
+    density vanishes there like a power, and the last piece towards the end of a bounded
+    support likewise. A density like ``x**(k - 1)`` at 0 (Weibull or gamma sizes of shape
     ``k > 1``) makes ``-m'(a) = 1 - h(a) m(a)`` go like ``a**(k - 1)``, a singularity of
     the integrand that the Gauss sums of a piece and its halvings took to 3e-7 only
     (Weibull 1.5, weight 1/2: the value 3.1e-7 off at rtol 1e-10); graded pieces take it
-    to rounding."""
+    to rounding. "Like a power": 0 at the end but positive at the grid's next age (about
+    1e-12 of the law's scale away). A density that vanishes faster than any power (the
+    posteriors under exponential or lognormal noise, ``g(y / x)`` at 0) has underflowed
+    there, its integrand is flat, and graded pieces below the tables' start cost a
+    quadrature over the noise a point (Weibull 2 sizes under lognormal noise: 2 s more,
+    the value the same to 1.4e-15)."""
     g = int(fns.G[i])
     lo = max(float(fns.lo[i]), 0.0)
     out = [e]
     if e.size >= 2:
         j = int(np.searchsorted(e, lo, side="right"))  # the first edge past lo
-        if j < e.size and fns.PDF[i, 0] == 0.0 and fns.B[i, 0] <= lo:
+        if j < e.size and g >= 3 and fns.PDF[i, 0] == 0.0 and fns.PDF[i, 1] > 0.0 \
+                and fns.B[i, 0] <= lo:
             d = e[j] - lo
             out.append(lo + d * 4.0 ** -np.arange(1, _GRADE + 1))
         end = float(fns.end[i])
-        if np.isfinite(end) and e[-1] == end and fns.PDF[i, g - 1] == 0.0 \
-                and fns.B[i, g - 1] >= end:
+        if np.isfinite(end) and e[-1] == end and g >= 3 and fns.PDF[i, g - 1] == 0.0 \
+                and fns.PDF[i, g - 2] > 0.0 and fns.B[i, g - 1] >= end:
             d = e[-1] - e[-2]
             out.append(end - d * 4.0 ** -np.arange(1, _GRADE + 1))
     return np.unique(np.concatenate(out))
