@@ -107,7 +107,7 @@ __all__ = ["SwappedPosteriorAnalysis", "quantile_pieces", "first_record", "law_g
 # the lowest upper one the prediction's probability is left out, and its share estimated
 # from the outer nodes (mean): the posteriors of predictions below 1e-9 of the mean under
 # exponential noise span many scales, and their Gittins ranks took 0.3 s each
-_TAIL_U = (1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05)
+_TAIL_U = (1e-10, 1e-8, 1e-6, 1e-4, 1e-3, 1e-2, 0.05)
 # the upper tail goes on to 1 - 1e-14, in factors of 100: there the prediction's share of
 # E[T] grows with it (Weibull 2 sizes, uniform noise: left out above 1 - 1e-10, it was
 # 3.2e-9 of the mean)
@@ -124,6 +124,8 @@ _N_MASS = 1e-9  # ... of a piece with at least this probability
 _N_RATIO = 2.0  # ... and over more than this factor in y
 _NTOL = (1e-13, 1e-15)  # N's table: relative and integral tolerance a piece (_n_table)
 _FLOOR = 2.0**-40  # levels below this times the node law's mean are left out (as rwork)
+_RULE_SPLIT = 4  # rounds of halvings of the rule's pieces at most (_refine)
+_N_CHECK = 3  # rounds of halvings of N's pieces by their work identities at most
 _JOIN = 1e-3  # N's joins this close (relative) are one (_join_cuts)
 
 
@@ -142,7 +144,7 @@ def quantile_pieces(size: SizeDistribution, prediction) -> np.ndarray:
     >>> import qtheory as qt
     >>> e = quantile_pieces(qt.Weibull(2.0), qt.UniformPrediction(0.5))
     >>> e.size, bool(np.all(np.diff(e) > 0))
-    (20, True)
+    (21, True)
     """
     from .posterior_gittins import prediction_breakpoints
 
@@ -603,15 +605,20 @@ class SwappedPosteriorAnalysis:
             m = nodes if (p >= 1e-3 or nodes < 10) else (nodes - 2 if p >= 1e-7 else
                                                           max(nodes - 4, 6))
             self.pieces.append(_Piece(float(a), float(b), m))
+            self.pieces[-1].p = float(p)
         self.below, self.above = float(u[0]), float(1.0 - u[-1])  # probability left out
         # every node law (their masses, tables, grids and ranks at age 0 together: the
         # same, bit for bit; 114 node laws under Weibull 2 sizes, 0.14 s one at a time,
         # 0.06 s together), with one LawStack for the grids, N and the level integrals
         self._st = self._build(self.pieces)
-        self.laws = []
         for pc in self.pieces:
             self._fill(pc)
-            self.laws.extend(pc.laws)
+        self.refined = self._refine()
+        self.laws = [law for pc in self.pieces for law in pc.laws]
+        if self.refined:
+            from ._lawstack import LawStack
+
+            self._st = LawStack(self.laws)
         # N's own pieces: those of the rule, halved (in log y) where at some level a node
         # is served while another has no run at all (module docstring)
         # (a round of halvings at a time, the new pieces' node laws built together)
@@ -661,6 +668,45 @@ class SwappedPosteriorAnalysis:
             at += pc.m
         return st
 
+    def _refine(self) -> int:
+        """Halve (in ``log y``) the pieces of the rule whose Gauss sums of ``E[X | y]``,
+        ``E[X^2 | y]`` and ``gamma(y)`` against ``dF_Y`` miss (:func:`_gauss_estimate`)
+        more than ``rtol / 4`` of the whole, :data:`_RULE_SPLIT` rounds at most, the new
+        pieces' node laws built together; returns the number of halvings."""
+        count = 0
+        for _ in range(_RULE_SPLIT):
+            prox = [np.array([[float(g[4]) for g in pc.grids],
+                              [float(law.moment(2)) for law in pc.laws], pc.gamma])
+                    for pc in self.pieces]
+            tot = np.abs(sum(p @ pc.wf for p, pc in zip(prox, self.pieces)))
+            kept = sum(pc.p for pc in self.pieces)
+            est = np.zeros(len(self.pieces))
+            for k, (p, pc) in enumerate(zip(prox, self.pieces)):
+                fj = pc.fy * pc.jac
+                est[k] = max(max(_gauss_estimate(pc.vinv @ (q * fj)) / t
+                                 for q, t in zip(p, tot)), _log_miss(pc) / kept)
+            can = np.array([pc.b > 1.01 * pc.a for pc in self.pieces])
+            bad = [self.pieces[k] for k in np.nonzero(_worst(est, 0.5 * self.rtol) & can)[0]]
+            if not bad:
+                break
+            new = {}
+            mids = np.sqrt(np.array([pc.a * pc.b for pc in bad]))
+            um = np.asarray(self.prediction.marginal_cdf(mids, self.size), dtype=float)
+            ua = np.asarray(self.prediction.marginal_cdf(np.array([pc.a for pc in bad]),
+                                                         self.size), dtype=float)
+            for pc, mid, u_m, u_a in zip(bad, mids, um, ua):
+                halves = [_Piece(pc.a, float(mid), pc.m), _Piece(float(mid), pc.b, pc.m)]
+                halves[0].p = float(u_m - u_a)
+                halves[1].p = pc.p - halves[0].p
+                new[id(pc)] = halves
+            subs = [q for v in new.values() for q in v]
+            self._build(subs)
+            for q in subs:
+                self._fill(q)
+            self.pieces = [q for pc in self.pieces for q in new.get(id(pc), [pc])]
+            count += len(bad)
+        return count
+
     def _fill(self, pc: _Piece) -> None:
         """The piece's masses, weights, and the interpolants of its ranks at age 0, and its
         least inverse hazards (its node laws, grids and ranks made, :meth:`_build`)."""
@@ -675,26 +721,40 @@ class SwappedPosteriorAnalysis:
                                 for g in pc.grids])
 
     # ------------------------------------------------------------------ N(r)
-    def N(self, r) -> np.ndarray:
+    def N(self, r, parts: bool = False, pieces=None):
         """``N(r) = int N_y(r) dF_Y(y)`` at the levels ``r`` by product integration on each
-        piece (module docstring)."""
+        piece (module docstring); with ``parts``, also each piece's part (``(levels,
+        pieces)``, the pieces of :attr:`npieces`)."""
         r = np.atleast_1d(np.asarray(r, dtype=float))
+        pieces = self.npieces if pieces is None else pieces
+        per = np.zeros((r.size, len(pieces))) if parts else None
         top = np.isinf(r)  # every job is served to completion: the (kept) mean
         if np.any(top):
             out = np.empty(r.size)
-            out[top] = sum(float(pc.wf @ [law.mean for law in pc.laws])
-                           for pc in self.npieces)
-            out[~top] = self.N(r[~top]) if np.any(~top) else 0.0
-            return out
+            means = [float(pc.wf @ [law.mean for law in pc.laws]) for pc in pieces]
+            out[top] = sum(means)
+            if parts:
+                per[top] = means
+            if np.any(~top):
+                if parts:
+                    out[~top], per[~top] = self.N(r[~top], parts=True, pieces=pieces)
+                else:
+                    out[~top] = self.N(r[~top], pieces=pieces)
+            return (out, per) if parts else out
         out = np.zeros(r.size)
         st, where, falls, thr = self._nstack()
         # the Phi grid scans of every piece's laws, then the local minima of Phi of all of
         # them in one stacked Illinois search (_local_min_stack), then each piece
         plans, req = [], []
-        for pc in self.npieces:
+        for pi, pc in enumerate(pieces):
             # served at level r: the rank at age 0, gamma(y), is at most r (smooth in y: its
             # interpolant through the piece's nodes gives the boundary)
-            ends = L.legval(np.array([-1.0, 1.0]), pc.cgam)
+            # (the ends of both interpolants of gamma: the partly served part's boundary is
+            # that of log gamma, which on a piece of the tails is 1e-3 from the other at an
+            # end, and N was 1e-6 (relative) short of its share there under Weibull 0.5)
+            with np.errstate(over="ignore"):
+                ends = np.concatenate([L.legval(np.array([-1.0, 1.0]), pc.cgam),
+                                       np.exp(L.legval(np.array([-1.0, 1.0]), pc.clgam))])
             high = max(pc.gamma.max(), ends.max())
             low = min(pc.gamma.min(), ends.min())
             full = r >= high
@@ -718,11 +778,11 @@ class SwappedPosteriorAnalysis:
                 for sel, lo, hi in (fb, ib):
                     req.append((np.full(sel.size, where[id(law)], dtype=np.int64), lo, hi,
                                 rr[sel]))
-            plans.append((pc, full, part, idx, both, rr, laws))
+            plans.append((pi, pc, full, part, idx, both, rr, laws))
         if req:
             nm_all, s_all = _local_min_stack(st, *(np.concatenate(v) for v in zip(*req)))
         at = 0
-        for pc, _full, part, idx, both, rr, laws in plans:
+        for pi, pc, _full, part, idx, both, rr, laws in plans:
             D = np.empty((pc.m, rr.size))
             g = np.empty((pc.m, rr.size))
             nB = np.empty((pc.m, rr.size))
@@ -755,17 +815,23 @@ class SwappedPosteriorAnalysis:
                 cE = pc.vinv @ E[:, cols]
                 cG = np.repeat(pc.cgam[:, None], cols.size, axis=1)
                 cG[0] -= rr[cols]
-                out[both[cols]] += _switch_integral(cG, cE, cA[:, 0], cB)
+                v = _switch_integral(cG, cE, cA[:, 0], cB)
+                out[both[cols]] += v
+                if parts:
+                    per[both[cols], pi] += v
                 keep = ~switch
                 nfull = idx.size
-                D, g = D[:, keep], g[:, keep]
+                D, g, E, nB = D[:, keep], g[:, keep], E[:, keep], nB[:, keep]
                 idx = idx[keep[:nfull]]
                 part = part[keep[nfull:]]
             k = idx.size
-            out[idx] += pc.w @ g[:, :k]
+            v = pc.w @ g[:, :k]
+            out[idx] += v
+            if parts:
+                per[idx, pi] += v
             if not part.size:
                 continue
-            D, g = D[:, k:], g[:, k:]
+            D, g = _continued(pc, D[:, k:], g[:, k:], E[:, k:], nB[:, k:])
             # E[min(X, c1)] through the nodes where the first run exists (past a fold of the
             # rank's structure, at levels below a node's least inverse hazard, it does not:
             # the polynomial through the other nodes then)
@@ -786,9 +852,12 @@ class SwappedPosteriorAnalysis:
             # the served part: log gamma(y) <= log r (gamma is a power of y in the tails)
             cD = np.repeat(pc.clgam[:, None], part.size, axis=1)
             cD[0] -= np.log(r[part])
-            out[part] += _served_integral(cD, cg, pc.t,
-                                          pc.lgam[:, None] - np.log(r[part])[None, :], logs)
-        return out
+            v = _served_integral(cD, cg, pc.t, pc.lgam[:, None] - np.log(r[part])[None, :],
+                                 logs)
+            out[part] += v
+            if parts:
+                per[part, pi] += v
+        return (out, per) if parts else out
 
     def _nstack(self):
         """The laws of ``N``'s pieces as one :class:`~qtheory.analysis._lawstack.LawStack`,
@@ -813,22 +882,79 @@ class SwappedPosteriorAnalysis:
 
     def _n_table(self):
         """Chebyshev pieces of ``N`` in ``s = 1 / r``, refined until each piece's last
-        coefficients are at rounding level (module docstring)."""
+        coefficients are at rounding level (module docstring), and each piece of ``N``'s
+        rule checked by its own work identity: ``int N_piece(r) / r^2 dr`` is the piece's
+        probability ``P(a < Y < b)`` (every posterior's Gittins ranks satisfy it), and the
+        pieces that miss most are halved until what the others miss sums to ``rtol / 4``
+        at most (:data:`_N_CHECK` rounds at most; the halves are tabulated on their own
+        and the tables merged, :func:`_merge_tables`). Bounded Pareto sizes under
+        lognormal noise: a piece of ``y`` in ``[1.77, 5.11]``, where the first run ends at
+        an interior minimum of ``Phi`` that folds away within it, was 1.2e-7 off (2.9e-6 of
+        its probability), its halves 2.8e-11."""
         if self._ntab is not None:
             return self._ntab
-        m1 = float(self.size.mean)
         smax = 1.0 / (_FLOOR * min(float(law.mean) for law in self.laws))
+        comps = [self._tabulate(self.npieces, smax)]
+        edges = np.array([pc.a for pc in self.npieces] + [self.npieces[-1].b])
+        cdf = np.asarray(self.prediction.marginal_cdf(edges, self.size), dtype=float)
+        for pc, p in zip(self.npieces, np.diff(cdf)):
+            pc.p = float(p)
+        self.nsplit = 0
+        for _ in range(_N_CHECK):
+            owner = {id(pc): (c, k) for c in comps for k, pc in enumerate(c[4]) if pc is not None}
+            miss = np.array([abs(owner[id(pc)][0][5][owner[id(pc)][1]] - pc.p)
+                             for pc in self.npieces])
+            can = np.array([pc.b > 1.01 * pc.a for pc in self.npieces])
+            bad = _worst(miss, 0.25 * self.rtol) & can
+            if not bad.any():
+                break
+            subs, kept = [], []
+            mids = np.sqrt(np.array([pc.a * pc.b for pc, b in zip(self.npieces, bad) if b]))
+            um = np.asarray(self.prediction.marginal_cdf(mids, self.size), dtype=float)
+            ua = np.asarray(self.prediction.marginal_cdf(
+                np.array([pc.a for pc, b in zip(self.npieces, bad) if b]), self.size),
+                dtype=float)
+            at = 0
+            for pc, b in zip(self.npieces, bad):
+                if not b:
+                    kept.append(pc)
+                    continue
+                c, k = owner[id(pc)]
+                c[2] -= c[3][:, k]  # the piece out of its table
+                c[4][k] = None
+                mid = float(mids[at])
+                halves = [_Piece(pc.a, mid, pc.m), _Piece(mid, pc.b, pc.m)]
+                halves[0].p = float(um[at] - ua[at])
+                halves[1].p = pc.p - halves[0].p
+                subs += halves
+                at += 1
+            self._build(subs)
+            for q in subs:
+                self._fill(q)
+            self.nsplit += len(subs) // 2
+            self.npieces = sorted(kept + subs, key=lambda q: q.a)
+            self._nst = None
+            comps.append(self._tabulate(subs, smax))
+        lo, hi, coef = comps[0][:3] if len(comps) == 1 else _merge_tables(comps)
+        # where N may kink (its pieces' joins): the cuts of the nodes' level integrals,
+        # each join once (_join_cuts)
+        gam = _edge_gammas(self.npieces)
+        self._kcuts = _join_cuts(1.0 / gam[1.0 / gam <= smax])
+        self._ntab = (lo, hi, coef, float(smax))
+        return self._ntab
+
+    def _tabulate(self, pieces, smax: float):
+        """The Chebyshev table of the part of ``N`` of ``pieces`` (``[lo, hi, coef,
+        coefficients of each piece (table piece, piece, coefficient), pieces, each piece's
+        work identity]``), each table piece refined until its last coefficients are at
+        rounding level."""
+        m1 = float(self.size.mean)
         cuts = [0.0, *(np.geomspace(1.0 / (64.0 * m1), smax, 1 + int(np.ceil(
             np.log2(smax * 64.0 * m1)))))]
         # the rank at age 0 at the pieces' edges: the computed N's pieces join there
-        gam = np.concatenate([L.legval(np.array([-1.0, 1.0]), pc.cgam) for pc in self.npieces])
-        gam = gam[np.isfinite(gam) & (gam > 0)]
+        gam = _edge_gammas(pieces)
         edges = np.unique(np.concatenate([cuts, 1.0 / gam]))
         edges = edges[edges <= smax]
-        self._ncuts = edges
-        # where N may kink (its pieces' joins): the cuts of the nodes' level integrals,
-        # each join once (_join_cuts)
-        self._kcuts = _join_cuts(1.0 / gam[1.0 / gam <= smax])
         x = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]  # Chebyshev points
         # (the interpolant's coefficients: the inverse of the points' Vandermonde matrix,
         # once, instead of a least-squares fit a piece)
@@ -846,22 +972,29 @@ class SwappedPosteriorAnalysis:
             # all pieces of a round at once
             s = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x for a, b, _ in todo])
             with np.errstate(divide="ignore"):
-                vals = self.N(np.where(s > 0, 1.0 / s, np.inf))
+                vals, per = self.N(np.where(s > 0, 1.0 / s, np.inf), parts=True,
+                                   pieces=pieces)
             nxt = []
             for i, (a, b, depth) in enumerate(todo):
                 v = vals[i * _CHEB:(i + 1) * _CHEB]
                 c = fit @ v
                 tol = max(tol_rel * np.abs(c).max(), tol_int / (b - a))
                 if np.abs(c[-3:]).max() <= tol or depth >= _CHEB_DEPTH:
-                    done.append((a, b, c))
+                    done.append((a, b, c, fit @ per[i * _CHEB:(i + 1) * _CHEB]))
                 else:
                     h = 0.5 * (a + b)
                     nxt += [(a, h, depth + 1), (h, b, depth + 1)]
             todo = nxt
-        done.sort()
-        self._ntab = (np.array([d[0] for d in done]), np.array([d[1] for d in done]),
-                      np.array([d[2] for d in done]), float(smax))
-        return self._ntab
+        done.sort(key=lambda d: d[0])
+        lo = np.array([d[0] for d in done])
+        hi = np.array([d[1] for d in done])
+        pco = np.array([d[3] for d in done]).transpose(0, 2, 1)  # (table piece, piece, k)
+        # each piece's work identity: the Chebyshev integrals over the table's pieces
+        k = np.arange(_CHEB)
+        wk = np.zeros(_CHEB)
+        wk[::2] = 2.0 / (1.0 - k[::2].astype(float) ** 2)
+        ident = (0.5 * (hi - lo)) @ (pco @ wk)
+        return [lo, hi, np.array([d[2] for d in done]), pco, list(pieces), ident]
 
     def N_table(self, r) -> np.ndarray:
         """``N(r)`` from its Chebyshev table (``N(inf) = E[X]``; 0 below the table)."""
@@ -870,15 +1003,7 @@ class SwappedPosteriorAnalysis:
         with np.errstate(divide="ignore"):
             s = np.where(r > 0, 1.0 / r, np.inf)
         i = np.clip(np.searchsorted(hi, s), 0, lo.size - 1)
-        x = np.clip((2.0 * s - lo[i] - hi[i]) / (hi[i] - lo[i]), -1.0, 1.0)
-        # Clenshaw over the rows (pieces differ per level)
-        c = coef[i]
-        b1 = np.zeros(s.shape)
-        b2 = np.zeros(s.shape)
-        for k in range(c.shape[1] - 1, 0, -1):
-            b1, b2 = 2.0 * x * b1 - b2 + c[:, k], b1
-        out = x * b1 - b2 + c[:, 0]
-        return np.where(s > smax, 0.0, out)
+        return np.where(s > smax, 0.0, _table_at(lo, hi, coef, i, s))
 
     # ------------------------------------------------------------------ T(y)
     def engines(self):
@@ -1017,6 +1142,46 @@ class SwappedPosteriorAnalysis:
         return float(value), float(err)
 
 
+def _continued(pc, D, g, E, nB):
+    """``(D, g)`` of a piece's partly served levels (columns) with each unserved node's
+    ``E[min(X, c1)]`` taken on the branch of the served ones. Only the served part of the
+    piece is integrated, but every node's value shapes the interpolant there: at an
+    unserved node (``D > 0``) ``c1``, the global minimiser of ``Phi``, may already be an
+    interior minimum while the served nodes end at the end of the support (bounded Pareto
+    sizes under lognormal noise: one such node moved ``N`` by 1e-5 as the level crossed
+    the one where its interior minimum became the lower, and ``N``'s table missed its
+    tolerance by 1e6 there; the work identity was 2e-7 off however many nodes). Where the
+    served nodes all end at the end of the support (or, none served, the node of the least
+    rank at age 0 does), every node takes ``E[X]``, the branch's smooth continuation
+    (defined where there is no run at all too); where they all end at an interior
+    minimum, the unserved nodes take theirs where they have one and are left out of the
+    interpolant where they do not. Served nodes on both branches (with a node without an
+    interior minimum: a switch is otherwise cut, :func:`_switch_integral`) are left as
+    they are."""
+    served = D <= 0
+    inner = E < 0  # the interior minimum is the global one
+    none = ~served.any(axis=0)
+    j0 = int(np.argmin(pc.gamma))
+    ends = np.where(none, ~inner[j0], ~(served & inner).any(axis=0))
+    inners = np.where(none, inner[j0], ~(served & ~inner).any(axis=0))
+    if not (ends.any() or inners.any()):
+        return D, g
+    D, g = D.copy(), g.copy()
+    fj = (pc.fy * pc.jac)[:, None]
+    m1 = np.array([float(law.mean) for law in pc.laws])[:, None]
+    if ends.any():
+        g[:, ends] = m1 * fj
+        D[:, ends] = np.where(np.isfinite(D[:, ends]), D[:, ends], 1.0)
+    if inners.any():
+        # the interior minima where the unserved nodes have one, else left out
+        cols = np.nonzero(inners & ~ends)[0]
+        has = np.isfinite(nB[:, cols])
+        un = ~served[:, cols]
+        g[:, cols] = np.where(un & has, nB[:, cols] * fj, g[:, cols])
+        D[:, cols] = np.where(un & ~has, np.inf, np.where(un, 1.0, D[:, cols]))
+    return D, g
+
+
 def _join_cuts(s: np.ndarray, rel: float = _JOIN) -> np.ndarray:
     """The levels ``s`` (sorted, unique) with each cluster of levels within ``rel``
     (relative) of its neighbour replaced by its geometric mean. The two pieces of ``N``'s
@@ -1043,6 +1208,76 @@ def _join_cuts(s: np.ndarray, rel: float = _JOIN) -> np.ndarray:
                  / np.bincount(grp))
     zero = np.bincount(grp, weights=(s <= 0).astype(float)) > 0
     return np.where(zero, 0.0, out)
+
+
+_LOG_T, _LOG_W = L.leggauss(48)
+
+
+def _log_miss(pc) -> float:
+    """How far the piece's product integration of ``N`` is from its probability: the
+    integral over ``[-1, 1]`` of the exponential of the interpolant of ``log(f_Y dy/dt)``
+    through its nodes (what the work identity ``int N(r) / r^2 dr`` of the piece's part of
+    ``N`` integrates, where ``E[min(X, c1)]`` is the mean and the rank at age 0 the mean
+    too: their interpolants cancel) against ``P(a < Y < b)``; 0 where the density is 0 at
+    a node."""
+    fj = pc.fy * pc.jac
+    if not np.all(fj > 0):
+        return 0.0
+    c = pc.vinv @ np.log(fj)
+    return abs(float(_LOG_W @ np.exp(L.legval(_LOG_T, c))) - pc.p)
+
+
+def _worst(miss: np.ndarray, total: float) -> np.ndarray:
+    """The largest entries of ``miss`` (a mask) whose removal leaves a sum of at most
+    ``total``."""
+    order = np.argsort(miss)  # ascending: the smallest are kept while their sum fits
+    keep = np.cumsum(miss[order]) <= total
+    out = np.ones(miss.size, dtype=bool)
+    out[order[keep]] = False
+    return out
+
+
+def _table_at(lo, hi, coef, i, s) -> np.ndarray:
+    """The Chebyshev table ``(lo, hi, coef)``'s piece ``i`` at ``s`` (each point its own
+    piece; Clenshaw over the rows)."""
+    x = np.clip((2.0 * s - lo[i] - hi[i]) / (hi[i] - lo[i]), -1.0, 1.0)
+    c = coef[i]
+    b1 = np.zeros(s.shape)
+    b2 = np.zeros(s.shape)
+    for k in range(c.shape[1] - 1, 0, -1):
+        b1, b2 = 2.0 * x * b1 - b2 + c[:, k], b1
+    return x * b1 - b2 + c[:, 0]
+
+
+def _merge_tables(comps):
+    """One Chebyshev table ``(lo, hi, coef)`` of the sum of the tables ``comps`` (each
+    ``[lo, hi, coef, ...]`` over the same range): over the union of their pieces' edges,
+    each piece inside one piece of each table, where each is a polynomial of the same
+    degree, re-expanded from its values at the Chebyshev points (exact to rounding)."""
+    edges = np.unique(np.concatenate([np.concatenate([c[0], c[1]]) for c in comps]))
+    a, b = edges[:-1], edges[1:]
+    n = comps[0][2].shape[1]
+    x = np.cos(np.pi * np.arange(n) / (n - 1))[::-1]
+    pts = (0.5 * (a + b)[:, None] + 0.5 * (b - a)[:, None] * x).ravel()
+    mid = np.repeat(0.5 * (a + b), n)
+    vals = np.zeros(pts.size)
+    for lo, hi, coef in (c[:3] for c in comps):
+        i = np.clip(np.searchsorted(hi, mid), 0, lo.size - 1)
+        vals += _table_at(lo, hi, coef, i, pts)
+    fit = np.linalg.inv(C.chebvander(x, n - 1))
+    return a, b, vals.reshape(-1, n) @ fit.T
+
+
+def _edge_gammas(pieces) -> np.ndarray:
+    """The rank at age 0 at the pieces' edges, from each piece's interpolant of ``log
+    gamma`` (which places the served part's boundary, :meth:`SwappedPosteriorAnalysis.N`;
+    that of ``gamma`` placed these cuts up to 1e-3 off the kinks on the pieces of the
+    tails, and the table's pieces there missed their tolerance, the work identity 1e-8 off
+    under Weibull 0.5 sizes); finite and positive ones."""
+    with np.errstate(over="ignore"):
+        gam = np.exp(np.concatenate([L.legval(np.array([-1.0, 1.0]), pc.clgam)
+                                     for pc in pieces]))
+    return gam[np.isfinite(gam) & (gam > 0)]
 
 
 def _gauss_estimate(c: np.ndarray) -> float:
