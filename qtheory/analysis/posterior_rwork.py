@@ -18,10 +18,15 @@ best. Here the order is swapped where it can be, since ``E[T]`` is linear in ``S
 
 ``T(y)`` is smooth in ``y`` (an integral over ``r`` of ``S_y``, which is continuous in ``r``,
 its kinks at the levels ``gamma(y)`` and the other critical values of ``y``'s rank moving
-smoothly with ``y``), so the outer integral takes a composite Gauss-Legendre rule in
-``log y`` (pieces between points near quantiles of the prediction, cut at
+smoothly with ``y``) except where two of those critical values cross or one appears, so
+the outer integral takes a composite Gauss-Legendre rule in ``log y`` (pieces between
+points near quantiles of the prediction, cut at
 :func:`~qtheory.analysis.posterior_gittins.prediction_breakpoints`; 6 nodes a piece for
-``rtol`` from 1e-8 up, 8 from 1e-10, else 10), spectrally. Each ``T(y_j)`` is an integral
+``rtol`` from 1e-8 up, 8 from 1e-10, else 10), spectrally, with its pieces cut where the
+rank at age 0 crosses another critical level or the inverse hazard stops rising, and
+halved where the Gauss sums of the posterior's moments, of its rank at age 0 and of the
+interpolated log density (:meth:`SwappedPosteriorAnalysis._refine`), and then of ``T``
+itself (:meth:`SwappedPosteriorAnalysis._refine_T`), miss the most. Each ``T(y_j)`` is an integral
 over the level between the critical levels of node ``j``'s law, ``S_y`` from the runs of
 ``Phi`` below, with no rank table, all nodes at once
 (:func:`~qtheory.analysis.phiruns.level_integrals`; a node law whose inverse hazard does
@@ -64,21 +69,38 @@ tabulated there by Chebyshev interpolation, each piece refined (5 times at most)
 last coefficients are below 1e-13 of its size or 1e-15 over its width (the two pieces of
 the rule that meet at an edge of the prediction each give that join's level, 1e-12 to
 5e-4 apart: the nodes' level integrals take one cut for both, :func:`_join_cuts`). The work
-integral ``int N(r) / r^2 dr = 1`` of Gittins ranks (over the predictions kept, their
-probability) checks it, and its miss joins the estimate.
+integral ``int N(r) / r^2 dr = 1`` of Gittins ranks checks it, piece by piece: each
+piece's part of ``N`` integrates to the piece's probability, and the pieces that miss most
+are halved until the others miss ``rtol / 4`` at most (:meth:`SwappedPosteriorAnalysis.
+_n_table`); the whole identity's miss (against the probability kept) joins the estimate.
+Where the served nodes of a piece end their first run at the end of the support, the
+unserved ones take that branch too, ``E[X]``, in the interpolant (:func:`_continued`).
 
-The rule over the prediction runs from about its quantile 1e-8 to 1 - 1e-14 (below 1e-8 under
-exponential noise the posteriors span many scales, and their Gittins ranks took 0.3 s
-each); the estimate adds what is left out, directly and through ``N``
-(:meth:`SwappedPosteriorAnalysis.mean`).
+The rule over the prediction runs from about its quantile 1e-10 to 1 - 1e-14; the estimate
+adds what is left out, directly and through ``N`` (:meth:`SwappedPosteriorAnalysis.mean`;
+from the quantile 1e-8, as until the 28th session, the jobs left out moved ``N`` by 1.1e-8
+of the mean under bounded Pareto sizes).
+
+Checked in the 28th session (load 0.8, ``rtol=1e-8`` against ``rtol=1e-10``; estimates
+relative to the mean, then and at the 27th session's end): exponential sizes and noise
+1.9e-9 (5.1e-8), Weibull 0.5 sizes under uniform noise 0.3 2.8e-9 (5.8e-7), bounded
+Pareto sizes under lognormal noise 0.5 1.0e-9 (1.0e-5; its value had been 7.4e-9 off, now
+9e-10 from the value at ``rtol=1e-10``), lognormal sizes and noise 2.9e-9, Weibull 2 under
+lognormal noise 2.1e-9, gamma 3 under uniform noise 2.5e-9; every value within its
+estimate of the one at ``rtol=1e-10``. At ``rtol=1e-10`` bounded Pareto's value is 1e-9
+from the one at ``rtol=1e-11``, beyond its estimate (1.4e-10): a weak singularity of
+``T(y)`` near ``y = 15.1`` that neither a crossing of the rank at age 0 nor a change of the
+inverse hazard's kind shows (left).
 
 Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024770 with an
 estimate of 2.0e-11 (10 nodes a piece, 166 node laws, 0.65 s cold in the 26th session;
 1.9 s before it, with the node laws one at a time, and 4.8 s before the 25th, with a rank
-table and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 114 node laws)
-2.35617874018681 with an estimate of 1.7e-8 in about 0.14 s (0.41 s before the 27th
-session: every node law's inverse hazard falls, so each level integral is taken over the
-age, N skips the grid scans, and the laws' masses are computed together); with the
+table and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 132 node laws since the
+28th session: two pieces halved by their moments' Gauss sums, and the rule from the
+quantile 1e-10) 2.35617874021601 with an estimate of 3.9e-9 in about 0.16 s (114 node
+laws, 2.35617874018681 and 1.7e-8 in 0.14 s in the 27th session; 0.41 s before it: every
+node law's inverse hazard falls, so each level integral is taken over the age, N skips
+the grid scans, and the laws' masses are computed together); with the
 quantiles from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype
 with its own rule over the prediction and its own ``N`` (these posteriors' ranks fall with
 age, so ``N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y``) gave 2.356178740254842. The node
