@@ -150,13 +150,16 @@ def test_swap_rule_matches_the_reference_and_bounds_sprpt():
         value, err = q.mean_response_time_with_error(pol)
     assert pol.name == "GittinsPosterior(swap)"
     assert abs(value - REFERENCE) <= max(err, 1e-12) + 1e-12 * REFERENCE
-    assert err < 1e-10 * value
+    # (the queue's rtol 1e-9: 6 nodes a piece since the 28th session, estimate 5.2e-10,
+    # 1.5e-11 off; 1.6e-11 with 8 nodes until then)
+    assert err < 1e-9 * value
     node, node_err = q.mean_response_time_with_error(qt.policies.GittinsPosterior(nodes=16))
     assert abs(node - value) <= node_err
     assert value < q.mean_response_time("SPRPT")
     a = q._engines.gittins_posterior(pol)
-    # over the predictions kept (their probability)
-    assert abs(a.work_identity() - (1.0 - a.below - a.above)) < 1e-11
+    # over the predictions kept (their probability), within what N's check allows:
+    # rtol / 4 (3.8e-11 here)
+    assert abs(a.work_identity() - (1.0 - a.below - a.above)) < 0.25 * q.rtol
     with pytest.raises(ValueError, match="method"):
         a.mean(0.8 / q.size.mean, "soap")
 

@@ -22,11 +22,10 @@ smoothly with ``y``) except where two of those critical values cross or one appe
 the outer integral takes a composite Gauss-Legendre rule in ``log y`` (pieces between
 points near quantiles of the prediction, cut at
 :func:`~qtheory.analysis.posterior_gittins.prediction_breakpoints`; 6 nodes a piece for
-``rtol`` from 1e-8 up, 8 from 1e-10, else 10), spectrally, with its pieces cut where the
-rank at age 0 crosses another critical level or the inverse hazard stops rising, and
-halved where the Gauss sums of the posterior's moments, of its rank at age 0 and of the
-interpolated log density (:meth:`SwappedPosteriorAnalysis._refine`), and then of ``T``
-itself (:meth:`SwappedPosteriorAnalysis._refine_T`), miss the most. Each ``T(y_j)`` is an integral
+``rtol`` from 1e-9 up, 8 from 1e-10, else 10), spectrally, with its pieces cut where the
+rank at age 0 crosses another critical level or the inverse hazard stops rising
+(:meth:`SwappedPosteriorAnalysis._refine`), and halved where the Gauss sums of ``T``
+miss the most (:meth:`SwappedPosteriorAnalysis._refine_T`). Each ``T(y_j)`` is an integral
 over the level between the critical levels of node ``j``'s law, ``S_y`` from the runs of
 ``Phi`` below, with no rank table, all nodes at once
 (:func:`~qtheory.analysis.phiruns.level_integrals`; a node law whose inverse hazard does
@@ -95,10 +94,10 @@ inverse hazard's kind shows (left).
 Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024770 with an
 estimate of 2.0e-11 (10 nodes a piece, 166 node laws, 0.65 s cold in the 26th session;
 1.9 s before it, with the node laws one at a time, and 4.8 s before the 25th, with a rank
-table and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 132 node laws since the
-28th session: two pieces halved by their moments' Gauss sums, and the rule from the
-quantile 1e-10) 2.35617874021601 with an estimate of 3.9e-9 in about 0.16 s (114 node
-laws, 2.35617874018681 and 1.7e-8 in 0.14 s in the 27th session; 0.41 s before it: every
+table and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 126 node laws since the
+28th session: one piece halved by T's Gauss sums, and the rule from the quantile 1e-10)
+2.35617874021902 with an estimate of 7.1e-9 in about 0.17 s (114 node laws,
+2.35617874018681 and 1.7e-8 in 0.14 s in the 27th session; 0.41 s before it: every
 node law's inverse hazard falls, so each level integral is taken over the age, N skips
 the grid scans, and the laws' masses are computed together); with the
 quantiles from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype
@@ -571,13 +570,15 @@ class SwappedPosteriorAnalysis:
     nodes : int, optional
         Gauss-Legendre nodes a piece of the rule over the prediction (from 10 on, that
         many where the piece's probability is at least 1e-3, 2 fewer where it is at least
-        1e-7, else 4 fewer, at least 6). Default from ``rtol``: 6 from ``1e-8`` up, 8 from
-        ``1e-10``, else 10.
-        Weibull 2 sizes with uniform noise 0.5 (load 0.8, the value at 10 nodes as the
-        reference): at 6 nodes (114 node laws) 1.3e-11 off with an estimate of 7.0e-9
-        (relative), at 8 (152) 2.0e-13 off, estimate 2.1e-11 (until the 26th session the
-        pieces of the tails took as few as 4 nodes, and at 6 a piece the estimate was
-        4.6e-5 and the value 3e-9 off).
+        1e-7, else 4 fewer, at least 6), before the pieces are cut and halved where the
+        rule needs it (:meth:`_refine`, :meth:`_refine_T`). Default from ``rtol``: 6 from
+        ``1e-9`` up (from ``1e-8`` until the 28th session, when the pieces were not yet
+        refined), 8 from ``1e-10``, else 10.
+        Weibull 2 sizes with uniform noise 0.5 (load 0.8): at ``rtol=1e-8`` 126 node laws,
+        1.5e-11 from the value at ``rtol=1e-10``, estimate 3.0e-9 (relative); at
+        ``rtol=1e-9`` 138 node laws, 1.5e-11 off, estimate 5.2e-10 (with 8 nodes a piece
+        168 laws and 1.8e-12). Until the 26th session the pieces of the tails took as few
+        as 4 nodes, and at 6 a piece the estimate was 4.6e-5 and the value 3e-9 off.
     node_work : str
         How each node's ``T(y) = int S_y(r) K(r) dr`` is computed: ``"runs"`` (default)
         from the runs of ``Phi`` at each level, with no rank table
@@ -612,7 +613,7 @@ class SwappedPosteriorAnalysis:
         self.node_work = node_work
         self.rtol = float(rtol)
         if nodes is None:
-            nodes = 6 if self.rtol >= 1e-8 else (8 if self.rtol >= 1e-10 else 10)
+            nodes = 6 if self.rtol >= 1e-9 else (8 if self.rtol >= 1e-10 else 10)
         nodes = int(nodes)
         if nodes < 4:
             raise ValueError(f"nodes must be at least 4, got {nodes!r}")
@@ -691,49 +692,33 @@ class SwappedPosteriorAnalysis:
         return st
 
     def _refine(self) -> int:
-        """Cut the pieces of the rule over the prediction where ``T(y)`` is not smooth
-        or not resolved, :data:`_RULE_SPLIT` rounds at most, the new pieces' node laws
-        built together; returns the number of pieces cut.
-
-        - At the predictions where the node laws' rank at age 0 crosses another of
-          their critical levels (:func:`_critical_levels`: the extrema of the inverse
-          hazard, its values at the first age and on both sides of the breakpoints;
-          :func:`_crossings`), each found as the root of the interpolant of the
-          difference of their logarithms between the two nodes where its sign changes,
-          and where the inverse hazard stops rising (:meth:`_transitions`): there the
-          structure of ``S_y(r)`` in the level changes and ``T(y)`` has a weak
-          singularity (bounded Pareto sizes under
-          lognormal noise 0.5: the rank at age 0 crosses the inverse hazard at the
-          support's lower end at ``y = 0.5247``, and the 6 nodes of ``[0.422, 0.700]``
-          were 5.1e-9 off (3.8e-9 of the mean; 1.3e-9 with 8, 5.6e-10 with 10), with a
-          Gauss estimate of 3e-11; cut there, 2.9e-10).
-        - Elsewhere, halved (in ``log y``) where the Gauss sums of ``E[X | y]``,
-          ``E[X^2 | y]`` and ``gamma(y)`` against ``dF_Y`` miss (:func:`_gauss_estimate`),
-          and that of the interpolated log density (:func:`_log_miss`), the most, until
-          what the others miss sums to ``rtol / 2`` at most (:func:`_worst`)."""
+        """Cut the pieces of the rule over the prediction where ``T(y)`` is not smooth,
+        :data:`_RULE_SPLIT` rounds at most, the new pieces' node laws built together;
+        returns the number of pieces cut: at the predictions where the node laws' rank at
+        age 0 crosses another of their critical levels (:func:`_critical_levels`: the
+        extrema of the inverse hazard, its values at the first age and on both sides of
+        the breakpoints; :func:`_crossings`), each found as the root of the interpolant of
+        the difference of their logarithms between the two nodes where its sign changes,
+        and where the inverse hazard stops rising (:meth:`_transitions`). There the
+        structure of ``S_y(r)`` in the level changes and ``T(y)`` has a weak singularity
+        (bounded Pareto sizes under lognormal noise 0.5: the rank at age 0 crosses the
+        inverse hazard at the support's lower end at ``y = 0.5247``, and the 6 nodes of
+        ``[0.422, 0.700]`` were 5.1e-9 off (3.8e-9 of the mean; 1.3e-9 with 8, 5.6e-10 with
+        10), with a Gauss estimate of 3e-11; cut there, 2.9e-10). The pieces are halved
+        where ``T``'s own Gauss sums miss (:meth:`_refine_T`) and ``N``'s by their work
+        identities (:meth:`_n_table`). (Halving first where the Gauss sums of ``E[X | y]``,
+        ``E[X^2 | y]`` and ``gamma(y)`` missed, as tried in the 28th session, cost the
+        bench row 18 more node laws at ``rtol=1e-9`` and moved no value by more than its
+        estimate.)"""
         count = 0
         for _ in range(_RULE_SPLIT):
             self._critical(self.pieces)
-            prox = [np.array([[float(g[4]) for g in pc.grids],
-                              [float(law.moment(2)) for law in pc.laws], pc.gamma])
-                    for pc in self.pieces]
-            tot = np.abs(sum(p @ pc.wf for p, pc in zip(prox, self.pieces)))
-            kept = sum(pc.p for pc in self.pieces)
-            est = np.zeros(len(self.pieces))
-            for k, (p, pc) in enumerate(zip(prox, self.pieces)):
-                fj = pc.fy * pc.jac
-                est[k] = max(max(_gauss_estimate(pc.vinv @ (q * fj)) / t
-                                 for q, t in zip(p, tot)), _log_miss(pc) / kept)
-            can = np.array([pc.b > 1.01 * pc.a for pc in self.pieces])
-            halve = _worst(est, 0.5 * self.rtol) & can
             cuts = {}
             trans = self._transitions(self.pieces)
-            for k, pc in enumerate(self.pieces):
+            for pc in self.pieces:
                 ys = np.unique(np.concatenate([_crossings(pc), trans.get(id(pc), [])]))
                 if ys.size:
                     cuts[id(pc)] = ys
-                elif halve[k]:
-                    cuts[id(pc)] = np.array([np.sqrt(pc.a * pc.b)])
             if not cuts:
                 break
             bad = [pc for pc in self.pieces if id(pc) in cuts]
@@ -852,7 +837,10 @@ class SwappedPosteriorAnalysis:
 
         laws = [law for pc in todo for law in pc.laws]
         grids = [g for pc in todo for g in pc.grids]
-        crit = _critical_levels(_Fns(laws, grids), np.concatenate([pc.gamma for pc in todo]))
+        # (the first time, the laws of self._st, in its order)
+        same = self._st is not None and [id(v) for v in laws] == [id(v) for v in self._st.laws]
+        crit = _critical_levels(_Fns(laws, grids, st=self._st if same else None),
+                                np.concatenate([pc.gamma for pc in todo]))
         at = 0
         for pc in todo:
             pc.crit = crit[at:at + pc.m]
@@ -1158,15 +1146,22 @@ class SwappedPosteriorAnalysis:
 
     # ------------------------------------------------------------------ T(y)
     def engines(self):
-        """The node classes' r-work engines (one per node, its own Gittins rank)."""
+        """The node classes' r-work engines (one per node law of :attr:`laws`, its own
+        Gittins rank; made once each)."""
         if self._engines is None:
+            self._engines = {}
+        return [self._engine(law, self._engines) for law in self.laws]
+
+    def _engine(self, law, engines: dict):
+        """The r-work engine of ``law`` (its own Gittins rank), from ``engines`` (by
+        ``id``) or made and kept there."""
+        if id(law) not in engines:
             from .gittins import gittins_rank
             from .multiclass import ClassRankAnalysis
 
-            self._engines = [ClassRankAnalysis([(1.0, law, gittins_rank(law))],
-                                               rtol=self.rtol, gittins=True)
-                             for law in self.laws]
-        return self._engines
+            engines[id(law)] = ClassRankAnalysis([(1.0, law, gittins_rank(law))],
+                                                 rtol=self.rtol, gittins=True)
+        return engines[id(law)]
 
     def _node_T(self, eng, law, lam: float):
         """``(T(y), its estimate)`` for one node: ``int S_y(r) K(r) dr`` in ``s = 1 / r``,
@@ -1237,18 +1232,15 @@ class SwappedPosteriorAnalysis:
             raise ValueError(f"lam must be finite and >= 0, got {lam!r}")
         if lam * self.size.mean >= 1.0:
             return np.inf, 0.0
+        self._n_table()
         if self.node_work == "runs":
-            from .phiruns import level_integrals
-
-            self._n_table()
+            from .phiruns import _Fns, level_integrals
 
             def weight(r):
                 return 1.0 / (2.0 * (1.0 - lam * self.N_table(r)))
 
             # every node's level integral at once (the laws' functions called for all
             # of them together: phiruns.level_integrals)
-            from .phiruns import _Fns
-
             def integrals(pieces, st=None):
                 laws = [law for pc in pieces for law in pc.laws]
                 grids = [g for pc in pieces for g in pc.grids]
@@ -1262,25 +1254,26 @@ class SwappedPosteriorAnalysis:
                     at += pc.m
 
             integrals(self.pieces, self._st)
-            self._refine_T(integrals)
-            T_all = np.concatenate([pc.T for pc in self.pieces])
-            E_all = np.concatenate([pc.E for pc in self.pieces])
-
-            def node_T(k, pc, j):
-                return T_all[k], E_all[k]
         else:
-            engines = self.engines()
+            self.engines()
+            engines = self._engines
 
-            def node_T(k, pc, j):
-                return self._node_T(engines[k], self.laws[k], lam)
-        value, err, k = 0.0, 0.0, 0
+            def integrals(pieces, st=None):
+                # each node law's own rank engine (made once)
+                for pc in pieces:
+                    res = [self._node_T(self._engine(law, engines), law, lam)
+                           for law in pc.laws]
+                    pc.T = np.array([v for v, _ in res])
+                    pc.E = np.array([e for _, e in res])
+
+            integrals(self.pieces)
+        # (the same pieces by either route: the halves follow T's own Gauss sums)
+        self._refine_T(integrals)
+        value, err = 0.0, 0.0
         Ts = []
         for pc in self.pieces:
-            T = np.empty(pc.m)
-            for j in range(pc.m):
-                T[j], e = node_T(k, pc, j)
-                err += pc.wf[j] * e
-                k += 1
+            T = pc.T
+            err += float(pc.wf @ pc.E)
             value += float(pc.wf @ T)
             err += _gauss_estimate(pc.vinv @ (T * pc.fy * pc.jac))
             Ts.append(T)
@@ -1372,22 +1365,6 @@ def _join_cuts(s: np.ndarray, rel: float = _JOIN) -> np.ndarray:
     return np.where(zero, 0.0, out)
 
 
-_LOG_T, _LOG_W = L.leggauss(48)
-
-
-def _log_miss(pc) -> float:
-    """How far the piece's product integration of ``N`` is from its probability: the
-    integral over ``[-1, 1]`` of the exponential of the interpolant of ``log(f_Y dy/dt)``
-    through its nodes (what the work identity ``int N(r) / r^2 dr`` of the piece's part of
-    ``N`` integrates, where ``E[min(X, c1)]`` is the mean and the rank at age 0 the mean
-    too: their interpolants cancel) against ``P(a < Y < b)``; 0 where the density is 0 at
-    a node."""
-    fj = pc.fy * pc.jac
-    if not np.all(fj > 0):
-        return 0.0
-    c = pc.vinv @ np.log(fj)
-    return abs(float(_LOG_W @ np.exp(L.legval(_LOG_T, c))) - pc.p)
-
 
 def _worst(miss: np.ndarray, total: float) -> np.ndarray:
     """The largest entries of ``miss`` (a mask) whose removal leaves a sum of at most
@@ -1453,6 +1430,8 @@ def _critical_levels(fns, gammas) -> list:
     from .phiruns import _extrema
 
     fall = falling(fns)
+    if fall.all():
+        return [{"g": float(g)} for g in gammas]
     nd_e, ages, vals = _extrema(fns)
     with np.errstate(all="ignore"):
         ih0 = np.where(fns.PDF[:, 0] > 0, fns.SF[:, 0] / fns.PDF[:, 0], np.inf)
