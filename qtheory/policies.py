@@ -851,14 +851,19 @@ class GittinsPosterior(Policy):
         spectrally; ``nodes`` and ``extrapolate`` are then not used. For continuous size
         laws and noisy predictions (exact predictions give SRPT exactly; sizes with atoms
         raise a ``ValueError``). Its nodes a piece follow the queue's ``rtol`` (6 from
-        1e-8 up, 8 from 1e-10, else 10). Weibull 2 sizes, uniform noise 0.5, load 0.8: at
-        the default ``rtol=1e-9``, 2.35617874024468 with an estimate of 3.7e-11 in about
-        0.17 s; at ``rtol=1e-8``, 2.35617874018681 (estimate 1.7e-8) in about 0.14 s (each
-        node's share from the runs of its posterior's ``Phi``, all nodes at once,
-        :mod:`qtheory.analysis.phiruns`, over the age where the posterior's hazard rate
-        rises, :mod:`qtheory.analysis.ageint`), where the node rule gives 2.35610 with an
-        estimate of 2.2e-3 at 16 nodes in 0.5 s. Systems whose posteriors' hazards rise
-        and fall take longer: exponential sizes with exponential noise about 10 s.
+        1e-9 up, 8 from 1e-10, else 10), and its pieces are cut where the posterior's
+        structure changes and halved until the estimate is within ``rtol``. Weibull 2
+        sizes, uniform noise 0.5, load 0.8: at the default ``rtol=1e-9``,
+        2.35617874021891 with an estimate of 1.2e-9 (5.2e-10 relative; 1.5e-11 from the
+        value at ``rtol=1e-10``) in about 0.2 s; at ``rtol=1e-8``, 2.35617874021902
+        (estimate 7.0e-9) in about 0.17 s (each node's share from the runs of its
+        posterior's ``Phi``, all nodes at once, :mod:`qtheory.analysis.phiruns`, over the
+        age where the posterior's hazard rate rises, :mod:`qtheory.analysis.ageint`),
+        where the node rule gives 2.35610 with an estimate of 2.2e-3 at 16 nodes in 0.5 s.
+        Systems whose posteriors' hazards rise and fall take longer (at ``rtol=1e-8``,
+        estimates below 5e-9 of the mean): exponential sizes with exponential noise
+        10 to 13 s, lognormal sizes with lognormal noise about 2.5 s, bounded Pareto sizes
+        with lognormal noise about 2 s (``docs/soap.md``).
 
     Examples
     --------
