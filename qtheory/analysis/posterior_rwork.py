@@ -52,11 +52,12 @@ On each piece of ``N``'s rule the node values of ``gamma`` and of ``E[min(X, c1)
 are interpolated by polynomials through the piece's Gauss nodes, and the second is
 integrated over the part of the piece where the first is ``<= r`` (product integration).
 ``c1`` exists only at levels above the least inverse hazard of the posterior (below it no
-age has rank ``<= r``); where, at some level,
-one node of a piece is served while another has no ``c1`` (exponential sizes with
-exponential noise: the posteriors' hazards rise and fall back to 1), ``N``'s rule halves
-the piece (in ``log y``, to a factor 2 at least, where its probability is at least 1e-9),
-and what is still mixed takes the polynomial through the nodes that have one. On the
+age has rank ``<= r``); where, at some level, one node of a piece is served while another
+has no ``c1`` (exponential sizes with exponential noise: the posteriors' hazards rise and
+fall back to 1), the unserved node takes the served nodes' branch (:func:`_continued`) or
+is left out of the interpolant, and the piece's own work identity decides whether it is
+halved (:meth:`SwappedPosteriorAnalysis._n_table`; until the 28th session such pieces were
+halved first, to a factor 2 in ``y``). On the
 pieces of the tails ``gamma`` and the integrand are powers of ``y`` (exponentials in the
 rule's variable ``log y``), so the boundary comes from the interpolant of ``log gamma`` and
 a positive integrand is interpolated in its logarithm (Weibull 0.5 sizes: ``y**1.5`` over a
@@ -82,29 +83,16 @@ of the mean under bounded Pareto sizes).
 
 Checked in the 28th session (load 0.8, ``rtol=1e-8`` against ``rtol=1e-10``; estimates
 relative to the mean, then and at the 27th session's end): exponential sizes and noise
-1.9e-9 (5.1e-8), Weibull 0.5 sizes under uniform noise 0.3 2.8e-9 (5.8e-7), bounded
-Pareto sizes under lognormal noise 0.5 1.0e-9 (1.0e-5; its value had been 7.4e-9 off, now
-9e-10 from the value at ``rtol=1e-10``), lognormal sizes and noise 2.9e-9, Weibull 2 under
-lognormal noise 2.1e-9, gamma 3 under uniform noise 2.5e-9; every value within its
-estimate of the one at ``rtol=1e-10``. At ``rtol=1e-10`` bounded Pareto's value is 1e-9
-from the one at ``rtol=1e-11``, beyond its estimate (1.4e-10): a weak singularity of
-``T(y)`` near ``y = 15.1`` that neither a crossing of the rank at age 0 nor a change of the
-inverse hazard's kind shows (left).
+3.8e-9 (5.1e-8), Weibull 0.5 sizes under uniform noise 0.3 4.4e-9 (5.8e-7), bounded
+Pareto sizes under lognormal noise 0.5 5.0e-9 (1.0e-5; its value had been 8.0e-9 off, now
+2.4e-11 from the value at ``rtol=1e-11``), lognormal sizes and noise 2.9e-9, Weibull 2
+under lognormal noise 3.5e-9, gamma 3 under uniform noise 2.5e-9; every value within its
+estimate of the one at ``rtol=1e-10`` (``docs/soap.md``). At ``rtol=1e-10`` bounded
+Pareto's value is 1e-9 from the one at ``rtol=1e-11``, beyond its estimate (1.4e-10): near
+``y = 15.3`` a switch of the first run's end meets a fold of ``Phi``, a weak singularity of
+``T(y)`` that neither a crossing of the rank at age 0 nor a change of the inverse
+hazard's kind shows (left).
 
-Measured (Weibull 2 sizes, uniform noise 0.5, load 0.8): 2.35617874024770 with an
-estimate of 2.0e-11 (10 nodes a piece, 166 node laws, 0.65 s cold in the 26th session;
-1.9 s before it, with the node laws one at a time, and 4.8 s before the 25th, with a rank
-table and an engine a node); at ``rtol=1e-8`` (6 nodes a piece, 126 node laws since the
-28th session: one piece halved by T's Gauss sums, and the rule from the quantile 1e-10)
-2.35617874021902 with an estimate of 7.1e-9 in about 0.17 s (114 node laws,
-2.35617874018681 and 1.7e-8 in 0.14 s in the 27th session; 0.41 s before it: every
-node law's inverse hazard falls, so each level integral is taken over the age, N skips
-the grid scans, and the laws' masses are computed together); with the
-quantiles from 1e-14, 2.35617874025486 (8 nodes a piece: 4.8e-12 below), and a prototype
-with its own rule over the prediction and its own ``N`` (these posteriors' ranks fall with
-age, so ``N(r) = int 1[E[X | y] <= r] E[X | y] dF_Y``) gave 2.356178740254842. The node
-rule gives 2.35629364, 2.35621145 and 2.35618806 with 32, 64 and 128 nodes (differences
-shrinking by 3.5, order about 1.8), extrapolated at that order to 2.35617870.
 """
 
 from __future__ import annotations
@@ -140,9 +128,6 @@ _CHEB_DEPTH = 5  # bisections of a piece of N's table at most
 _R_NODES = (16, 24)  # Gauss-Legendre nodes of a node's level pieces (value, check)
 _S_RATIO = 4.0  # a node's level pieces in s = 1 / r span at most this factor
 _T_SPLIT = 8  # halvings of a node's level pieces at most
-_N_SPLIT = 6  # halvings of a piece for N's rule at most
-_N_MASS = 1e-9  # ... of a piece with at least this probability
-_N_RATIO = 2.0  # ... and over more than this factor in y
 _NTOL = (1e-13, 1e-15)  # N's table: relative and integral tolerance a piece (_n_table)
 _FLOOR = 2.0**-40  # levels below this times the node law's mean are left out (as rwork)
 _RULE_SPLIT = 4  # rounds of halvings of the rule's pieces at most (_refine)
@@ -644,31 +629,14 @@ class SwappedPosteriorAnalysis:
             from ._lawstack import LawStack
 
             self._st = LawStack(self.laws)
-        # N's own pieces: those of the rule, halved (in log y) where at some level a node
-        # is served while another has no run at all (module docstring)
-        # (a round of halvings at a time, the new pieces' node laws built together)
-        self.npieces = []
-        todo = [(pc, 0) for pc in self.pieces]
-        self.unsplit = 0  # pieces of N still mixed at the depth limit
-        while todo:
-            subs = []
-            for pc, depth in todo:
-                low = min(pc.gamma.min(), L.legval(np.array([-1.0, 1.0]), pc.cgam).min())
-                if pc.rmin.max() <= low or float(pc.wf.sum()) < _N_MASS \
-                        or pc.b <= _N_RATIO * pc.a:
-                    self.npieces.append(pc)
-                elif depth >= _N_SPLIT:
-                    self.npieces.append(pc)
-                    self.unsplit += 1
-                else:
-                    mid = float(np.sqrt(pc.a * pc.b))
-                    subs += [(_Piece(a, b, min(pc.m, 6)), depth + 1)
-                             for a, b in ((pc.a, mid), (mid, pc.b))]
-            self._build([sub for sub, _ in subs])
-            for sub, _ in subs:
-                self._fill(sub)
-            todo = subs
-        self.npieces.sort(key=lambda q: q.a)
+        # N's own pieces: those of the rule, halved where their own work identities miss
+        # (_n_table). (Until the 28th session they were first halved, to a factor 2 in y
+        # and 6 times at most, where at some level a node was served while another had no
+        # run at all: exponential noise's 21 pieces became 46, N's table took 11.9 s
+        # instead of 7.7 s, and the value moved by 2e-13 without it, 4e-15 at rtol 1e-10:
+        # the unserved nodes now take the served branch, _continued, and the identities
+        # halve what still misses.)
+        self.npieces = list(self.pieces)
         self._engines = None
         self._ntab = None
 
