@@ -14,8 +14,8 @@ above their sum. Exceptions are reported, not hidden.
 
 Run: ``python validation/phiruns_random.py [seed ...] [--systems N]`` (about 3 minutes a
 seed of 8 systems). Last run (2026-12-07, 28th session, seeds 1 to 3, 8 systems each): 23
-of 24 within the estimates, no errors; ``|runs - engine|`` median 2.4e-12 relative, largest
-3.1e-10; the nodes' T took 63 s by the runs and 267 s by the engines (more node laws than
+of 24 within the estimates, no errors; ``|runs - engine|`` median 3.0e-12 relative, largest
+3.1e-10; the nodes' T took 59 s by the runs and 249 s by the engines (more node laws than
 in the 27th session, 37 s against 149 s: the rule from the prediction's quantile 1e-10 and
 its pieces refined). The miss (lognormal sizes, sigma 0.962, uniform noise 0.762, load
 0.546: 3.1e-10 apart, estimates 5.2e-11 and 1.1e-10) is the engines': at the node laws near

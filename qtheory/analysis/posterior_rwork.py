@@ -570,7 +570,7 @@ class SwappedPosteriorAnalysis:
         (:func:`~qtheory.analysis.phiruns.level_integral`); ``"engine"`` from the node
         law's Gittins rank table and r-work engine (:meth:`_node_T`). Two independent
         routes: on 24 random systems their means agree to 3.1e-10 relative at most, median
-        2.4e-12, 23 within their estimates (``validation/phiruns_random.py``, 28th
+        3.0e-12, 23 within their estimates (``validation/phiruns_random.py``, 28th
         session; the miss is the engines', whose rank tables lose a run where two runs of
         ``Phi`` merge or one appears at a fold, there ``S`` up to 1e-5 low: the runs agree
         with a brute-force scan of ``Phi``), and the runs take 0.24 of the engines' time.
