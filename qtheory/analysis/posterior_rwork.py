@@ -692,18 +692,7 @@ class SwappedPosteriorAnalysis:
             if not cuts:
                 break
             bad = [pc for pc in self.pieces if id(pc) in cuts]
-            pts = np.concatenate([[pc.a, *cuts[id(pc)]] for pc in bad])
-            u = np.asarray(self.prediction.marginal_cdf(pts, self.size), dtype=float)
-            new, at = {}, 0
-            for pc in bad:
-                e = [pc.a, *cuts[id(pc)].tolist(), pc.b]
-                ue = [*u[at:at + len(e) - 1].tolist()]
-                at += len(e) - 1
-                subs = [_Piece(float(a), float(b), pc.m) for a, b in zip(e[:-1], e[1:])]
-                for q, a_, b_ in zip(subs, ue, [*ue[1:], None]):
-                    q.p = (b_ - a_) if b_ is not None else None
-                subs[-1].p = pc.p - sum(q.p for q in subs[:-1])
-                new[id(pc)] = subs
+            new = self._split(bad, [cuts[id(pc)] for pc in bad])
             subs = [q for v in new.values() for q in v]
             self._build(subs)
             for q in subs:
@@ -784,17 +773,25 @@ class SwappedPosteriorAnalysis:
 
     def _halves(self, pieces) -> dict:
         """The halves (in ``log y``) of each of ``pieces`` (by ``id``), with their
-        probabilities."""
-        mids = np.sqrt(np.array([pc.a * pc.b for pc in pieces]))
-        um = np.asarray(self.prediction.marginal_cdf(mids, self.size), dtype=float)
-        ua = np.asarray(self.prediction.marginal_cdf(np.array([pc.a for pc in pieces]),
-                                                     self.size), dtype=float)
-        out = {}
-        for pc, mid, u_m, u_a in zip(pieces, mids, um, ua):
-            h = [_Piece(pc.a, float(mid), pc.m), _Piece(float(mid), pc.b, pc.m)]
-            h[0].p = float(u_m - u_a)
-            h[1].p = pc.p - h[0].p
-            out[id(pc)] = h
+        probabilities (:meth:`_split`)."""
+        return self._split(pieces, [np.array([np.sqrt(pc.a * pc.b)]) for pc in pieces])
+
+    def _split(self, pieces, cuts) -> dict:
+        """Each of ``pieces`` cut at its predictions ``cuts`` (increasing, inside it): the
+        new pieces (by the old one's ``id``, its nodes a piece), with their probabilities
+        (the cdf at the cuts, the last one's the rest of the old piece's)."""
+        pts = np.concatenate([[pc.a, *c] for pc, c in zip(pieces, cuts)])
+        u = np.asarray(self.prediction.marginal_cdf(pts, self.size), dtype=float)
+        out, at = {}, 0
+        for pc, c in zip(pieces, cuts):
+            e = [pc.a, *np.asarray(c, dtype=float).tolist(), pc.b]
+            ue = u[at:at + len(e) - 1]
+            at += len(e) - 1
+            subs = [_Piece(float(a), float(b), pc.m) for a, b in zip(e[:-1], e[1:])]
+            for q, k in zip(subs[:-1], range(len(subs) - 1)):
+                q.p = float(ue[k + 1] - ue[k])
+            subs[-1].p = pc.p - sum(q.p for q in subs[:-1])
+            out[id(pc)] = subs
         return out
 
     def _critical(self, pieces) -> None:
@@ -1017,26 +1014,13 @@ class SwappedPosteriorAnalysis:
             bad = _worst(miss, 0.25 * self.rtol) & can
             if not bad.any():
                 break
-            subs, kept = [], []
-            mids = np.sqrt(np.array([pc.a * pc.b for pc, b in zip(self.npieces, bad) if b]))
-            um = np.asarray(self.prediction.marginal_cdf(mids, self.size), dtype=float)
-            ua = np.asarray(self.prediction.marginal_cdf(
-                np.array([pc.a for pc, b in zip(self.npieces, bad) if b]), self.size),
-                dtype=float)
-            at = 0
-            for pc, b in zip(self.npieces, bad):
-                if not b:
-                    kept.append(pc)
-                    continue
+            halves = self._halves([pc for pc, b in zip(self.npieces, bad) if b])
+            for pc in (pc for pc, b in zip(self.npieces, bad) if b):
                 c, k = owner[id(pc)]
                 c[2] -= c[3][:, k]  # the piece out of its table
                 c[4][k] = None
-                mid = float(mids[at])
-                halves = [_Piece(pc.a, mid, pc.m), _Piece(mid, pc.b, pc.m)]
-                halves[0].p = float(um[at] - ua[at])
-                halves[1].p = pc.p - halves[0].p
-                subs += halves
-                at += 1
+            kept = [pc for pc, b in zip(self.npieces, bad) if not b]
+            subs = [q for v in halves.values() for q in v]
             self._build(subs)
             for q in subs:
                 self._fill(q)
