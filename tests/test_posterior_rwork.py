@@ -241,7 +241,6 @@ def _piece(a, size, prediction, lo, hi, m=6):
 
     pc = _Piece(lo, hi, m)
     a._build([pc])
-    a._fill(pc)
     pc.p = float(np.diff(prediction.marginal_cdf(np.array([lo, hi]), size))[0])
     return pc
 

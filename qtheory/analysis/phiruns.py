@@ -890,19 +890,8 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         ih = np.where(fns.PDF > 0, fns.SF / fns.PDF, np.nan)
     # where a run starts or ends at an age where the density jumps or kinks (an end of the
     # support, a breakpoint): the rank there, and the inverse hazard on both sides
-    bp_nd, bp = [], []
-    for i, law in enumerate(fns.laws):
-        if fall[i]:
-            continue
-        top = fns.B[i, fns.G[i] - 1]
-        x = [v for v in getattr(law, "breakpoints", ()) if np.isfinite(v) and 0 < v < top]
-        bp_nd.extend([i] * len(x))
-        bp.extend(x)
-    bp_nd, bp = np.asarray(bp_nd, dtype=np.int64), np.asarray(bp, dtype=float)
+    bp_nd, bp, sides = _breakpoint_sides(fns, fall)
     bp_rank = _ranks(fns, bp_nd, bp)
-    with np.errstate(all="ignore"):
-        sides = [fns.sf(bp * sd, bp_nd) / fns.pdf(bp * sd, bp_nd)
-                 for sd in (1.0 - 1e-13, 1.0 + 1e-13)]
     cuts = np.asarray(cuts, dtype=float)
     nodes_ = []
     top = np.zeros(n)  # s below which S = E[X^2]
@@ -981,6 +970,26 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
             _sum_pieces(nodes_[i], sn, g, rules, rtol, rnd >= split + nodes_[i].cut_rounds)
     return (np.array([nn.result[0] for nn in nodes_]),
             np.array([nn.result[1] for nn in nodes_]))
+
+
+def _breakpoint_sides(fns: _Fns, skip) -> tuple:
+    """``(law, age, [inverse hazard just below, just above])`` arrays of the breakpoints of
+    the laws of ``fns`` inside their grids (but those of the laws where ``skip``): where a
+    run of ``Phi`` may start or end, so their inverse hazards are critical levels
+    (:func:`level_integrals`; :func:`~qtheory.analysis.posterior_rwork._critical_levels`)."""
+    bp_nd, bp = [], []
+    for i, law in enumerate(fns.laws):
+        if skip[i]:
+            continue
+        top = fns.B[i, fns.G[i] - 1]
+        x = [v for v in getattr(law, "breakpoints", ()) if np.isfinite(v) and 0 < v < top]
+        bp_nd.extend([i] * len(x))
+        bp.extend(x)
+    bp_nd, bp = np.asarray(bp_nd, dtype=np.int64), np.asarray(bp, dtype=float)
+    with np.errstate(all="ignore"):
+        sides = [fns.sf(bp * sd, bp_nd) / fns.pdf(bp * sd, bp_nd)
+                 for sd in (1.0 - 1e-13, 1.0 + 1e-13)]
+    return bp_nd, bp, sides
 
 
 def _rule_points(nodes_, live, rules, label=None):

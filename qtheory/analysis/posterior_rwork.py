@@ -621,14 +621,10 @@ class SwappedPosteriorAnalysis:
         # same, bit for bit; 114 node laws under Weibull 2 sizes, 0.14 s one at a time,
         # 0.06 s together), with one LawStack for the grids, N and the level integrals
         self._st = self._build(self.pieces)
-        for pc in self.pieces:
-            self._fill(pc)
-        self.refined = self._refine()
         self.laws = [law for pc in self.pieces for law in pc.laws]
+        self.refined = self._refine()
         if self.refined:
-            from ._lawstack import LawStack
-
-            self._st = LawStack(self.laws)
+            self._relaw()
         # N's own pieces: those of the rule, halved where their own work identities miss
         # (_n_table). (Until the 28th session they were first halved, to a factor 2 in y
         # and 6 times at most, where at some level a node was served while another had no
@@ -643,23 +639,38 @@ class SwappedPosteriorAnalysis:
     def _build(self, pieces):
         """The node laws of ``pieces`` (point posteriors at their nodes), their tables,
         grids and ranks at age 0, all pieces' together (the same as a piece at a time,
-        bit for bit). Returns the :class:`~qtheory.analysis._lawstack.LawStack` of those
-        laws (``None`` for no pieces)."""
-        from ..distributions._point_family import build_tables, point_laws
-        from ._lawstack import LawStack
-
+        bit for bit), and each piece filled (:meth:`_fill`). Returns the
+        :class:`~qtheory.analysis._lawstack.LawStack` of those laws (``None`` for no
+        pieces)."""
         if not pieces:
             return None
-        every = point_laws(self.size, self.prediction, np.concatenate([pc.y for pc in pieces]))
-        build_tables(every)
-        st = LawStack(every)
-        grids, gammas = _grids_and_gammas(every, st)
+        every, st, grids, gammas = self._node_laws(np.concatenate([pc.y for pc in pieces]))
         at = 0
         for pc in pieces:
             pc.laws = every[at:at + pc.m]
             pc.grids, pc.gamma = grids[at:at + pc.m], gammas[at:at + pc.m]
             at += pc.m
+            self._fill(pc)
         return st
+
+    def _node_laws(self, ys: np.ndarray):
+        """``(laws, LawStack, grids, ranks at age 0)`` of the point posteriors at the
+        predictions ``ys``, their tables built together."""
+        from ..distributions._point_family import build_tables, point_laws
+        from ._lawstack import LawStack
+
+        laws = point_laws(self.size, self.prediction, ys)
+        build_tables(laws)
+        st = LawStack(laws)
+        grids, gammas = _grids_and_gammas(laws, st)
+        return laws, st, grids, gammas
+
+    def _relaw(self) -> None:
+        """:attr:`laws` and their LawStack after the rule's pieces changed."""
+        from ._lawstack import LawStack
+
+        self.laws = [law for pc in self.pieces for law in pc.laws]
+        self._st = LawStack(self.laws)
 
     def _refine(self) -> int:
         """Cut the pieces of the rule over the prediction where ``T(y)`` is not smooth,
@@ -693,10 +704,7 @@ class SwappedPosteriorAnalysis:
                 break
             bad = [pc for pc in self.pieces if id(pc) in cuts]
             new = self._split(bad, [cuts[id(pc)] for pc in bad])
-            subs = [q for v in new.values() for q in v]
-            self._build(subs)
-            for q in subs:
-                self._fill(q)
+            self._build([q for v in new.values() for q in v])
             self.pieces = [q for pc in self.pieces for q in new.get(id(pc), [pc])]
             count += len(bad)
         return count
@@ -709,8 +717,6 @@ class SwappedPosteriorAnalysis:
         under lognormal noise: the posteriors' inverse hazards stop rising near ``y =
         17``, and the 8 nodes of ``[5.11, 20.8]`` were 3.6e-9 off with a Gauss estimate
         of 2e-14."""
-        from ..distributions._point_family import build_tables, point_laws
-        from ._lawstack import LawStack
         from .phiruns import _Fns
 
         gaps = []
@@ -724,10 +730,7 @@ class SwappedPosteriorAnalysis:
         k = 15
         for _ in range(3):
             ys = np.concatenate([np.geomspace(lo, hi, k + 2)[1:-1] for _, lo, hi, _ in gaps])
-            laws = point_laws(self.size, self.prediction, ys)
-            build_tables(laws)
-            st = LawStack(laws)
-            grids, gam = _grids_and_gammas(laws, st)
+            laws, st, grids, gam = self._node_laws(ys)
             crit = _critical_levels(_Fns(laws, grids, st=st), gam)
             for q, g in enumerate(gaps):
                 sig = [_signature(c) for c in crit[q * k:(q + 1) * k]]
@@ -750,8 +753,6 @@ class SwappedPosteriorAnalysis:
         most, the halves' ``T`` from ``integrals`` (the level's weight unchanged: ``N``'s
         pieces are others). Weibull 0.5 sizes under uniform noise 0.3: a piece ``[2.56,
         7.30]`` whose Gauss estimate was 1.7e-8 of the mean (its sum 1.3e-13 off)."""
-        from ._lawstack import LawStack
-
         for _ in range(2):
             value = abs(sum(float(pc.wf @ pc.T) for pc in self.pieces))
             est = np.array([_gauss_estimate(pc.vinv @ (pc.T * pc.fy * pc.jac))
@@ -763,12 +764,9 @@ class SwappedPosteriorAnalysis:
             halves = self._halves([pc for pc, b in zip(self.pieces, bad) if b])
             subs = [q for v in halves.values() for q in v]
             self._build(subs)
-            for q in subs:
-                self._fill(q)
             integrals(subs)
             self.pieces = [q for pc in self.pieces for q in halves.get(id(pc), [pc])]
-            self.laws = [law for pc in self.pieces for law in pc.laws]
-            self._st = LawStack(self.laws)
+            self._relaw()
             self.refined += int(bad.sum())
 
     def _halves(self, pieces) -> dict:
@@ -788,7 +786,7 @@ class SwappedPosteriorAnalysis:
             ue = u[at:at + len(e) - 1]
             at += len(e) - 1
             subs = [_Piece(float(a), float(b), pc.m) for a, b in zip(e[:-1], e[1:])]
-            for q, k in zip(subs[:-1], range(len(subs) - 1)):
+            for k, q in enumerate(subs[:-1]):
                 q.p = float(ue[k + 1] - ue[k])
             subs[-1].p = pc.p - sum(q.p for q in subs[:-1])
             out[id(pc)] = subs
@@ -814,17 +812,14 @@ class SwappedPosteriorAnalysis:
             at += pc.m
 
     def _fill(self, pc: _Piece) -> None:
-        """The piece's masses, weights, and the interpolants of its ranks at age 0, and its
-        least inverse hazards (its node laws, grids and ranks made, :meth:`_build`)."""
+        """The piece's masses, weights, and the interpolants of its ranks at age 0 (its
+        node laws, grids and ranks made, :meth:`_build`)."""
         pc.fy = np.array([law.mass for law in pc.laws])
         pc.wf = pc.w * pc.jac * pc.fy  # weights of dF_Y
         pc.cgam = pc.vinv @ pc.gamma
         with np.errstate(divide="ignore"):
             pc.lgam = np.log(np.maximum(pc.gamma, np.finfo(float).tiny))
         pc.clgam = pc.vinv @ pc.lgam
-        with np.errstate(all="ignore"):
-            pc.rmin = np.array([float(np.min(np.where(g[2] > 0, g[1] / g[2], np.inf)))
-                                for g in pc.grids])
 
     # ------------------------------------------------------------------ N(r)
     def N(self, r, parts: bool = False, pieces=None):
@@ -1001,11 +996,7 @@ class SwappedPosteriorAnalysis:
             return self._ntab
         smax = 1.0 / (_FLOOR * min(float(law.mean) for law in self.laws))
         comps = [self._tabulate(self.npieces, smax)]
-        edges = np.array([pc.a for pc in self.npieces] + [self.npieces[-1].b])
-        cdf = np.asarray(self.prediction.marginal_cdf(edges, self.size), dtype=float)
-        for pc, p in zip(self.npieces, np.diff(cdf)):
-            pc.p = float(p)
-        self.nsplit = 0
+        self.nsplit = 0  # (each piece carries its probability, pc.p, from its making)
         for _ in range(_N_CHECK):
             owner = {id(pc): (c, k) for c in comps for k, pc in enumerate(c[4]) if pc is not None}
             miss = np.array([abs(owner[id(pc)][0][5][owner[id(pc)][1]] - pc.p)
@@ -1022,8 +1013,6 @@ class SwappedPosteriorAnalysis:
             kept = [pc for pc, b in zip(self.npieces, bad) if not b]
             subs = [q for v in halves.values() for q in v]
             self._build(subs)
-            for q in subs:
-                self._fill(q)
             self.nsplit += len(subs) // 2
             self.npieces = sorted(kept + subs, key=lambda q: q.a)
             self._nst = None
@@ -1381,32 +1370,25 @@ def _critical_levels(fns, gammas) -> list:
     (:func:`~qtheory.analysis.ageint.falling`) has its rank at age 0 only (its level
     integral has no other)."""
     from .ageint import falling
-    from .phiruns import _extrema
+    from .phiruns import _breakpoint_sides, _extrema
 
     fall = falling(fns)
     if fall.all():
         return [{"g": float(g)} for g in gammas]
     nd_e, ages, vals = _extrema(fns)
+    bp_nd, _, sides = _breakpoint_sides(fns, fall)
     with np.errstate(all="ignore"):
         ih0 = np.where(fns.PDF[:, 0] > 0, fns.SF[:, 0] / fns.PDF[:, 0], np.inf)
     out = []
-    for i, law in enumerate(fns.laws):
+    for i in range(len(fns.laws)):
         c = {"g": float(gammas[i])}
         if not fall[i]:
             sel = nd_e == i
             for k, v in enumerate(vals[sel][np.argsort(ages[sel])]):
                 c[("x", k)] = float(v)
             c["s0"] = float(ih0[i])
-            top = fns.B[i, fns.G[i] - 1]
-            x = np.array([v for v in getattr(law, "breakpoints", ())
-                          if np.isfinite(v) and 0 < v < top], dtype=float)
-            if x.size:
-                idx = np.full(x.size, i, dtype=np.int64)
-                with np.errstate(all="ignore"):
-                    for side, f in (("-", 1.0 - 1e-13), ("+", 1.0 + 1e-13)):
-                        v = fns.sf(x * f, idx) / fns.pdf(x * f, idx)
-                        for k in range(x.size):
-                            c[("b", k, side)] = float(v[k])
+            for k, j in enumerate(np.flatnonzero(bp_nd == i)):
+                c[("b", k, "-")], c[("b", k, "+")] = float(sides[0][j]), float(sides[1][j])
         out.append({k: v for k, v in c.items() if np.isfinite(v) and v > 0})
     return out
 
