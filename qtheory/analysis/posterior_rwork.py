@@ -333,19 +333,43 @@ def _local_min(law, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
     return _local_min_stack(LawStack([law]), np.zeros(lo.size, dtype=np.int64), lo, hi, r)
 
 
-def _local_min_stack(st, nd: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
+def _local_min_stack(st, nd: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.ndarray,
+                     glo: np.ndarray | None = None, ghi: np.ndarray | None = None,
+                     x0: np.ndarray | None = None):
     """:func:`_local_min` of many laws at once (bracket ``i`` of law ``nd[i]`` of the
     :class:`~qtheory.analysis._lawstack.LawStack` ``st``): the same steps, the laws'
-    functions called for all brackets together."""
+    functions called for all brackets together. ``glo``, ``ghi``: the inverse hazard
+    minus ``r`` at the brackets' ends where the caller has them, ``x0`` a first point
+    (:func:`_grid_bracket`)."""
 
     def g(x, sel):
         return st.inverse_hazard(nd[sel], x) - r[sel]
 
     allr = np.arange(lo.size)
-    glo, ghi = g(lo, allr), g(hi, allr)
-    c = illinois(g, lo, hi, np.minimum(glo, 0.0), np.maximum(ghi, 0.0))
+    if glo is None:
+        glo, ghi = g(lo, allr), g(hi, allr)
+    c = illinois(g, lo, hi, np.minimum(glo, 0.0), np.maximum(ghi, 0.0), x0=x0)
     s = st.sf(nd, c)
     return st.partial_moment(1.0, nd, c) + c * s, s
+
+
+def _grid_bracket(grid, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
+    """``(lo, hi, r, g(lo), g(hi), x0)`` for :func:`_local_min_stack` from brackets whose
+    ends are ages of the grid ``grid`` (:func:`law_grid`), ``g`` the inverse hazard minus
+    ``r``, all from the grid's survival function and density (the values the law's own
+    calls give: the grid's came from the same
+    :class:`~qtheory.analysis._lawstack.LawStack` lookups), a bracket of two grid steps
+    narrowed by its middle age (:func:`~qtheory.analysis.phiruns._grid_start`)."""
+    from .phiruns import _grid_start
+
+    b, sf, pdf = grid[0], grid[1], grid[2]
+    with np.errstate(all="ignore"):
+        ih = np.where(pdf > 0, sf / pdf, np.inf)
+    i0, i2 = np.searchsorted(b, lo), np.searchsorted(b, hi)
+    i1 = np.minimum(i0 + 1, i2)
+    lo, hi, g0, g2, x0 = _grid_start(b[i0], b[i1], b[i2], ih[i0] - r, ih[i1] - r,
+                                    ih[i2] - r, i2 - i0 == 2)
+    return lo, hi, r, g0, g2, x0
 
 
 def first_record(law, r: np.ndarray, grid=None):
@@ -877,8 +901,8 @@ class SwappedPosteriorAnalysis:
                 fb, ib = _first_brackets(pg), _interior_brackets(pg)
                 laws.append((pg, fb, ib))
                 for sel, lo, hi in (fb, ib):
-                    req.append((np.full(sel.size, where[id(law)], dtype=np.int64), lo, hi,
-                                rr[sel]))
+                    req.append((np.full(sel.size, where[id(law)], dtype=np.int64),
+                                *_grid_bracket(pc.grids[j], lo, hi, rr[sel])))
             plans.append((pi, pc, full, part, idx, both, rr, laws))
         if req:
             nm_all, s_all = _local_min_stack(st, *(np.concatenate(v) for v in zip(*req)))
