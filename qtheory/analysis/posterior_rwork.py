@@ -353,25 +353,6 @@ def _local_min_stack(st, nd: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.n
     return st.partial_moment(1.0, nd, c) + c * s, s
 
 
-def _grid_bracket(grid, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
-    """``(lo, hi, r, g(lo), g(hi), x0)`` for :func:`_local_min_stack` from brackets whose
-    ends are ages of the grid ``grid`` (:func:`law_grid`), ``g`` the inverse hazard minus
-    ``r``, all from the grid's survival function and density (the values the law's own
-    calls give: the grid's came from the same
-    :class:`~qtheory.analysis._lawstack.LawStack` lookups), a bracket of two grid steps
-    narrowed by its middle age (:func:`~qtheory.analysis.phiruns._grid_start`)."""
-    from .phiruns import _grid_start
-
-    b, sf, pdf = grid[0], grid[1], grid[2]
-    with np.errstate(all="ignore"):
-        ih = np.where(pdf > 0, sf / pdf, np.inf)
-    i0, i2 = np.searchsorted(b, lo), np.searchsorted(b, hi)
-    i1 = np.minimum(i0 + 1, i2)
-    lo, hi, g0, g2, x0 = _grid_start(b[i0], b[i1], b[i2], ih[i0] - r, ih[i1] - r,
-                                    ih[i2] - r, i2 - i0 == 2)
-    return lo, hi, r, g0, g2, x0
-
-
 def first_record(law, r: np.ndarray, grid=None):
     """``(D, E[min(X, c1)], P(X <= c1))`` of ``law`` at the levels ``r`` (module docstring):
     ``c1`` the global minimiser of ``Phi(b) = E[min(X, b)] + r P(X > b)`` over the ages past
@@ -405,14 +386,15 @@ def _solved(law, r, pg, brackets, values):
     return values(r, pg, sel, nm, s)
 
 
-def _first_brackets(pg):
+def _first_brackets(pg, index: bool = False):
     """The levels of :func:`_first` whose ``c1`` is an interior minimum, and its brackets:
     from Phi's first local maximum on, at most (before it Phi' > 0, and a bracket holding
     both roots of Phi' left the root finder at its start: 20 % off in E[min(X, c1)] next
-    to a fold under exponential noise)."""
+    to a fold under exponential noise); with ``index``, the brackets' grid indices."""
     b, _, has, first, k, _, _, _ = pg
     inner = np.nonzero(has & (k < b.size - 1))[0]
-    return inner, b[np.maximum(k[inner] - 1, first[inner])], b[k[inner] + 1]
+    i0, i2 = np.maximum(k[inner] - 1, first[inner]), k[inner] + 1
+    return (inner, i0, i2) if index else (inner, b[i0], b[i2])
 
 
 def _first_values(r, pg, inner, nm, s):
@@ -457,11 +439,13 @@ def _interior(law, r: np.ndarray, pg):
     return _solved(law, r, pg, _interior_brackets, _interior_values)
 
 
-def _interior_brackets(pg):
-    """The levels of :func:`_interior` with an interior local minimum, and its brackets."""
+def _interior_brackets(pg, index: bool = False):
+    """The levels of :func:`_interior` with an interior local minimum, and its brackets
+    (with ``index``, their grid indices)."""
     b, _, has, first, _, k, after, _ = pg
     sel = np.nonzero(has & (k >= 0) & after)[0]
-    return sel, b[np.maximum(k[sel] - 1, first[sel])], b[k[sel] + 1]
+    i0, i2 = np.maximum(k[sel] - 1, first[sel]), k[sel] + 1
+    return (sel, i0, i2) if index else (sel, b[i0], b[i2])
 
 
 def _interior_values(r, pg, sel, nm, sc):
@@ -867,7 +851,7 @@ class SwappedPosteriorAnalysis:
                     out[~top] = self.N(r[~top], pieces=pieces)
             return (out, per) if parts else out
         out = np.zeros(r.size)
-        st, where, falls, thr = self._nstack()
+        st, where, falls, thr, (B, IH) = self._nstack()
         # the Phi grid scans of every piece's laws, then the local minima of Phi of all of
         # them in one stacked Illinois search (_local_min_stack), then each piece
         plans, req = [], []
@@ -900,12 +884,21 @@ class SwappedPosteriorAnalysis:
                 pg = _phi_grid(law, rr, pc.grids[j])  # (once for both runs)
                 fb, ib = _first_brackets(pg), _interior_brackets(pg)
                 laws.append((pg, fb, ib))
-                for sel, lo, hi in (fb, ib):
-                    req.append((np.full(sel.size, where[id(law)], dtype=np.int64),
-                                *_grid_bracket(pc.grids[j], lo, hi, rr[sel])))
+                for sel, i0, i2 in (_first_brackets(pg, True), _interior_brackets(pg, True)):
+                    req.append((np.full(sel.size, where[id(law)], dtype=np.int64), i0, i2,
+                                rr[sel]))
             plans.append((pi, pc, full, part, idx, both, rr, laws))
         if req:
-            nm_all, s_all = _local_min_stack(st, *(np.concatenate(v) for v in zip(*req)))
+            # (the brackets' ends are grid ages: their values from the grids, the
+            # brackets narrowed there, all at once: _grid_start)
+            from .phiruns import _grid_start
+
+            nd, i0, i2, rq = (np.concatenate(v) for v in zip(*req))
+            i1 = np.minimum(i0 + 1, i2)
+            lo, hi, g0, g2, x0 = _grid_start(B[nd, i0], B[nd, i1], B[nd, i2],
+                                             IH[nd, i0] - rq, IH[nd, i1] - rq,
+                                             IH[nd, i2] - rq, i2 - i0 == 2)
+            nm_all, s_all = _local_min_stack(st, nd, lo, hi, rq, g0, g2, x0)
         at = 0
         for pi, pc, _full, part, idx, both, rr, laws in plans:
             D = np.empty((pc.m, rr.size))
@@ -982,8 +975,9 @@ class SwappedPosteriorAnalysis:
     def _nstack(self):
         """The laws of ``N``'s pieces as one :class:`~qtheory.analysis._lawstack.LawStack`,
         each law's index in it (by ``id``), whether its inverse hazard does not rise
-        (:func:`~qtheory.analysis.ageint.falling`) and the least level at which ``Phi``
-        falls somewhere on its grid (where ``P(X > b) - r f(b) <= 0``)."""
+        (:func:`~qtheory.analysis.ageint.falling`), the least level at which ``Phi``
+        falls somewhere on its grid (where ``P(X > b) - r f(b) <= 0``), and the grids'
+        ages and inverse hazards (rows of the laws, padded with NaN)."""
         if getattr(self, "_nst", None) is None:
             from .ageint import falling
             from .phiruns import _Fns
@@ -996,8 +990,12 @@ class SwappedPosteriorAnalysis:
                 ih = np.where(fns.PDF > 0, fns.SF / fns.PDF,
                               np.where(fns.SF <= 0, 0.0, np.inf))
             thr = np.nanmin(np.where(np.isnan(fns.B), np.inf, ih), axis=1)
+            # the inverse hazard on the grids as the law's own calls give it (inf where
+            # the density is 0): the local minima's brackets' ends (N)
+            with np.errstate(all="ignore"):
+                IH = np.where(fns.PDF > 0, fns.SF / fns.PDF, np.inf)
             self._nst = (fns.st, {id(law): i for i, law in enumerate(laws)}, falling(fns),
-                         thr)
+                         thr, (fns.B, IH))
         return self._nst
 
     def _n_table(self):
