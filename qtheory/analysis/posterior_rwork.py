@@ -1192,7 +1192,9 @@ class SwappedPosteriorAnalysis:
         # near 1e16, and an absolute 1e-14 * E[X] left their share of the work identity
         # 2.5e-3 off; the relative bound alone took exponential noise's table from 450 to
         # 1355 pieces, 89 s)
-        tol_rel, tol_int = _NTOL
+        # (from rtol 1e-10 up, that many times looser: N's error moves the mean by int M
+        # dN / r^2 dr, _n_weights; 100 times at most)
+        tol_rel, tol_int = (v * min(100.0, max(1.0, self.rtol / 1e-10)) for v in _NTOL)
         while todo:
             # all pieces of a round at once
             s = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x for a, b, _ in todo])
