@@ -72,7 +72,12 @@ the rule that meet at an edge of the prediction each give that join's level, 1e-
 integral ``int N(r) / r^2 dr = 1`` of Gittins ranks checks it, piece by piece: each
 piece's part of ``N`` integrates to the piece's probability, and the pieces that miss most
 are halved until the others miss ``rtol / 4`` at most (:meth:`SwappedPosteriorAnalysis.
-_n_table`); the whole identity's miss (against the probability kept) joins the estimate.
+_n_table`); the identity's misses (against the probability kept) join the estimate. An
+error ``dN`` moves the mean by ``int M dN / r^2 dr``, ``M = lambda S / (2 (1 - lambda
+N)^2)``, where it moves the identity by ``int dN / r^2 dr``: a piece cut from a halved one
+weighs its miss by ``M`` where its parent's ``N`` moved (:meth:`SwappedPosteriorAnalysis.
+_n_weights`; 29th session: exponential noise's misses sit where ``M`` is 1e-7 to 1e-3, and
+its check stops after one round of halvings, not three).
 Where the served nodes of a piece end their first run at the end of the support, the
 unserved ones take that branch too, ``E[X]``, in the interpolant (:func:`_continued`).
 
