@@ -391,7 +391,7 @@ def test_n_misses_at_high_levels_weigh_more_than_the_value():
     123 missed its work identity by 1.6e-11, at levels where the mean's sensitivity to N
     nears its bound lam E[X^2] / (2 (1 - rho)^2) = 27, ten times the value; weighed by
     the value (until the 29th session) the check left it, and the mean at rtol 1e-8 was
-    1.37e-9 off (5.4e-10 at rtol 1e-9, with an estimate of 6.2e-10). Each piece's miss
+    1.37e-9 off (7.9e-10 at rtol 1e-9, beyond its estimate of 6.2e-10). Each piece's miss
     is now weighed by that bound with N where the piece's part of N reaches its limit.
     Reference: rtol 1e-11 with 10 nodes a piece, 2.546053533208076 (estimate 5.0e-11,
     most of it the prediction's upper tail)."""
