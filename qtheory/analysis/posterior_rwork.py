@@ -1720,22 +1720,11 @@ def _switch_integral(cG, cE, cA, cB) -> np.ndarray:
     1.6 s of the 4.1 s of lognormal sizes under lognormal noise)."""
     K = cE.shape[1]
     out = np.zeros(K)
-    cols = np.arange(K)
     kg, zg = _leg_real_roots(cG)
     ke, ze = _leg_real_roots(cE)
-    # each column's cuts, sorted (its ends and the roots of both), and the intervals
-    # between them
-    pts = np.concatenate([np.full(K, -1.0), zg, ze, np.full(K, 1.0)])
-    pc = np.concatenate([cols, kg, ke, cols])
-    order = np.lexsort((pts, pc))
-    pts, pc = pts[order], pc[order]
-    same = pc[1:] == pc[:-1]
-    ia, ib, col = pts[:-1][same], pts[1:][same], pc[:-1][same]
-    keep = ib > ia
-    ia, ib, col = ia[keep], ib[keep], col[keep]
+    # each column's cuts (its ends and the roots of both), the served intervals between
+    ia, ib, col = _served_intervals(K, np.concatenate([kg, ke]), np.concatenate([zg, ze]), cG)
     mid = 0.5 * (ia + ib)
-    served = L.legval(mid, cG[:, col], tensor=False) <= 0
-    ia, ib, col, mid = ia[served], ib[served], col[served], mid[served]
     if not col.size:
         return out
     GA = L.legint(cA, lbnd=-1)
@@ -1863,6 +1852,24 @@ def _leg_roots(C, lo, hi, flo, fhi):  # pragma: no cover - compiled
     return out
 
 
+def _served_intervals(K: int, kk: np.ndarray, roots: np.ndarray, cD: np.ndarray):
+    """``(starts, ends, columns)``: the intervals of ``[-1, 1]`` between the points
+    ``roots`` (of the columns ``kk``) of each of ``K`` columns where the Legendre series of
+    that column of ``cD`` is ``<= 0`` at the middle (each column's points -1, its roots in
+    order, 1: one sort of all columns' points, the ends first and last where a root
+    equals one; empty intervals left out)."""
+    pts = np.concatenate([np.full(K, -1.0), roots, np.full(K, 1.0)])
+    pc = np.concatenate([np.arange(K), kk, np.arange(K)])
+    order = np.lexsort((pts, pc))
+    pts, pc = pts[order], pc[order]
+    same = pc[1:] == pc[:-1]
+    ia, ib, col = pts[:-1][same], pts[1:][same], pc[:-1][same]
+    keep = ib > ia
+    ia, ib, col = ia[keep], ib[keep], col[keep]
+    served = L.legval(0.5 * (ia + ib), cD[:, col], tensor=False) <= 0
+    return ia[served], ib[served], col[served]
+
+
 def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
     """Per column: the integral over ``t`` in ``[-1, 1]`` of the polynomial with Legendre
     coefficients ``cg`` (of its exponential where ``logs``) where the one with coefficients
@@ -1882,19 +1889,8 @@ def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
     lo, hi = tt[ii].copy(), tt[ii + 1].copy()
     flo, fhi = Dv[ii, kk], Dv[ii + 1, kk]
     root = _leg_roots(np.ascontiguousarray(cD[:, kk].T), lo, hi, flo, fhi)
-    # the intervals between the roots of every column (sorted), their middles' signs
-    # (each column's points -1, its roots in order, 1: one sort of all columns' points,
-    # the ends first and last where a root equals one)
-    pts = np.concatenate([np.full(K, -1.0), root, np.full(K, 1.0)])
-    pc = np.concatenate([np.arange(K), kk, np.arange(K)])
-    order = np.lexsort((pts, pc))
-    pts, pc = pts[order], pc[order]
-    same = pc[1:] == pc[:-1]
-    ia, ib, col = pts[:-1][same], pts[1:][same], pc[:-1][same]
-    keep = ib > ia
-    ia, ib, col = ia[keep], ib[keep], col[keep]
-    served = L.legval(0.5 * (ia + ib), cD[:, col], tensor=False) <= 0
-    ia, ib, col = ia[served], ib[served], col[served]
+    # the intervals between the roots of every column where cD is <= 0
+    ia, ib, col = _served_intervals(K, kk, root, cD)
     out = np.zeros(K)
     if not col.size:
         return out
