@@ -216,7 +216,7 @@ def main(argv=None) -> Path:
                   "carries its own error estimate (about 2.2e-3 at 16 nodes here, see "
                   "`validation/results/gittins_posterior.md`), not 1e-8; the swapped "
                   "integral's, at the queue's default rtol 1e-9 and at rtol 1e-8, are "
-                  "5.2e-10 and 3.0e-9 relative (`validation/results/posterior_swap.md`).", "",
+                  "4.9e-10 and 2.9e-9 relative (`validation/results/posterior_swap.md`).", "",
                   "| size | prediction | policy | cold ms | peer (SPRPT) ms | / peer | value | "
                   "<= 200 ms |", "|---|---|---|---:|---:|---:|---:|---|"]
         for r in pred_rows:
