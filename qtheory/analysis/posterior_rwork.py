@@ -1021,12 +1021,14 @@ class SwappedPosteriorAnalysis:
         an interior minimum of ``Phi`` that folds away within it, was 1.2e-7 off (2.9e-6 of
         its probability), its halves 2.8e-11.
 
-        With the arrival rate ``lam``, a piece cut from a halved one weighs its miss by
-        what ``N``'s error there does to the mean (:meth:`_n_weights`: the levels where
-        its parent's part of ``N`` moved when halved, weighted by the sensitivity of
-        ``E[T]`` to ``N`` there), against ``rtol / 4`` of ``E[X]`` (a lower bound of the
-        mean). Exponential noise at ``rtol=1e-8``: the identity's misses sat at levels
-        0.04 to 0.35, where ``E[T]`` moves by 1e-7 to 1e-3 of what the identity does
+        With the arrival rate ``lam``, each piece weighs its miss by what ``N``'s error
+        there does to the mean (:meth:`_n_weights`: for a piece cut from a halved one,
+        the sensitivity of ``E[T]`` to ``N`` averaged over the levels where its parent's
+        part of ``N`` moved when halved; for the others, its bound below the level where
+        the piece's part of ``N`` reaches its limit), against ``rtol / 4`` of ``E[X]`` (a
+        lower bound of the mean). Exponential noise at ``rtol=1e-8``: the identity's
+        misses sat at levels 0.04 to 0.35, where ``E[T]`` moves by 1e-7 to 1e-3 of what
+        the identity does
         (the mean at load 0.8 with no halving at all was 1.28e-8 off; the weighted
         differences of the tables predicted 1.29e-8), and the check stops after one round
         of halvings instead of three. Built once; a later call with a ``lam`` not yet
