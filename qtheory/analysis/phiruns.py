@@ -280,6 +280,18 @@ class _Fns:
             self.B[i, :m], self.SF[i, :m], self.PDF[i, :m], self.EM[i, :m] = g[:4]
         self.M1 = np.array([float(g[4]) for g in grids])
         self._ep = None
+        self._ih = None
+
+    @property
+    def IH(self) -> np.ndarray:
+        """The inverse hazard on the grids' ages (rows as ``B``; ``inf`` where the density
+        is 0, NaN in the padding), from their survival function and density: what the
+        law's own calls give (:meth:`ihaz`, the same lookups), on first use."""
+        if self._ih is None:
+            with np.errstate(all="ignore"):
+                self._ih = np.where(self.PDF > 0, self.SF / self.PDF,
+                                    np.where(np.isnan(self.PDF), np.nan, np.inf))
+        return self._ih
 
     @property
     def EP(self) -> np.ndarray:
@@ -443,9 +455,7 @@ def _run_end(fns, nd, rr, f, k):
         i0 = np.maximum(k[inner] - 1, f[inner])
         i2 = np.minimum(k[inner] + 1, last[inner])
         i1 = np.minimum(i0 + 1, i2)
-        with np.errstate(all="ignore"):
-            gv = [np.where(fns.PDF[ni, i] > 0, fns.SF[ni, i] / fns.PDF[ni, i], np.inf) - ri
-                  for i in (i0, i1, i2)]
+        gv = [fns.IH[ni, i] - ri for i in (i0, i1, i2)]
         glo, ghi = gv[0], gv[2]
         # where the grid's neighbours do not bracket the minimum, the grid point
         ok = (glo <= 0) & (ghi >= 0)
@@ -939,8 +949,7 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
     floors = 2.0**-40 * fns.M1 if floors is None else np.asarray(floors, dtype=float)
     # laws whose inverse hazard does not rise: one run a level, over the age (ageint)
     fall = falling(fns) if route == "auto" else np.zeros(n, dtype=bool)
-    with np.errstate(all="ignore"):
-        ih = np.where(fns.PDF > 0, fns.SF / fns.PDF, np.nan)
+    ih = np.where(fns.PDF > 0, fns.IH, np.nan)
     # where a run starts or ends at an age where the density jumps or kinks (an end of the
     # support, a breakpoint): the rank there, and the inverse hazard on both sides
     bp_nd, bp, sides = _breakpoint_sides(fns, fall)

@@ -349,7 +349,7 @@ def _local_min_stack(st, nd: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.n
     :class:`~qtheory.analysis._lawstack.LawStack` ``st``): the same steps, the laws'
     functions called for all brackets together. ``glo``, ``ghi``: the inverse hazard
     minus ``r`` at the brackets' ends where the caller has them, ``x0`` a first point
-    (:func:`_grid_bracket`)."""
+    (:meth:`SwappedPosteriorAnalysis.N`, :func:`~qtheory.analysis.phiruns._grid_start`)."""
 
     def g(x, sel):
         return st.inverse_hazard(nd[sel], x) - r[sel]
@@ -893,9 +893,10 @@ class SwappedPosteriorAnalysis:
                     laws.append((thr[where[id(law)]], None, None))
                     continue
                 pg = _phi_grid(law, rr, pc.grids[j])  # (once for both runs)
-                fb, ib = _first_brackets(pg), _interior_brackets(pg)
+                # (the brackets as grid indices: their ends' values from the grids)
+                fb, ib = _first_brackets(pg, True), _interior_brackets(pg, True)
                 laws.append((pg, fb, ib))
-                for sel, i0, i2 in (_first_brackets(pg, True), _interior_brackets(pg, True)):
+                for sel, i0, i2 in (fb, ib):
                     req.append((np.full(sel.size, where[id(law)], dtype=np.int64), i0, i2,
                                 rr[sel]))
             plans.append((pi, pc, full, part, idx, both, rr, laws))
@@ -997,16 +998,11 @@ class SwappedPosteriorAnalysis:
             laws = list({id(law): law for pc in self.npieces for law in pc.laws}.values())
             same = [id(law) for law in laws] == [id(law) for law in self.laws]
             fns = _Fns(laws, [grids[id(law)] for law in laws], st=self._st if same else None)
-            with np.errstate(all="ignore"):
-                ih = np.where(fns.PDF > 0, fns.SF / fns.PDF,
-                              np.where(fns.SF <= 0, 0.0, np.inf))
+            # (the grids' inverse hazards, 0 where nothing is left)
+            ih = np.where(fns.SF <= 0, 0.0, fns.IH)
             thr = np.nanmin(np.where(np.isnan(fns.B), np.inf, ih), axis=1)
-            # the inverse hazard on the grids as the law's own calls give it (inf where
-            # the density is 0): the local minima's brackets' ends (N)
-            with np.errstate(all="ignore"):
-                IH = np.where(fns.PDF > 0, fns.SF / fns.PDF, np.inf)
             self._nst = (fns.st, {id(law): i for i, law in enumerate(laws)}, falling(fns),
-                         thr, (fns.B, IH))
+                         thr, (fns.B, fns.IH))
         return self._nst
 
     def _n_table(self, lam: float | None = None):
@@ -1051,15 +1047,15 @@ class SwappedPosteriorAnalysis:
             if lam is not None:
                 # (the weights' bound first: S and the shapes only where it does not do;
                 # a weight not known, NaN, as the miss alone)
-                fac = self._n_weights(lam, bound=True) / float(self.size.mean)
-                if _worst(np.nan_to_num(miss * fac, nan=0.0) + np.isnan(fac) * miss,
-                          0.25 * self.rtol).any():
-                    fac = self._n_weights(lam) / float(self.size.mean)
-                fac = np.where(np.isnan(fac), 1.0, fac)
+                fac = np.nan_to_num(self._n_weights(lam, bound=True) / float(self.size.mean),
+                                    nan=1.0)
+                if _worst(miss * fac, 0.25 * self.rtol).any():
+                    fac = np.nan_to_num(self._n_weights(lam) / float(self.size.mean),
+                                        nan=1.0)
             bad = _worst(miss * fac, 0.25 * self.rtol) & can
             if not bad.any() or self._nround >= _N_CHECK:
                 break
-            owner = {id(pc): (c, k) for c in comps for k, pc in enumerate(c[4]) if pc is not None}
+            owner = self._n_owner()
             parents = [pc for pc, b in zip(self.npieces, bad) if b]
             halves = self._halves(parents)
             for pc in parents:
@@ -1092,11 +1088,15 @@ class SwappedPosteriorAnalysis:
         self._nchecked.add(key)
         return self._ntab
 
+    def _n_owner(self) -> dict:
+        """Each piece of ``N``'s tables (by ``id``): ``(its table, its index there)``."""
+        return {id(pc): (c, k) for c in self._ncomps for k, pc in enumerate(c[4])
+                if pc is not None}
+
     def _n_misses(self) -> np.ndarray:
         """Each piece of :attr:`npieces`: its part of ``N``'s work identity less its
         probability (signed)."""
-        owner = {id(pc): (c, k) for c in self._ncomps for k, pc in enumerate(c[4])
-                 if pc is not None}
+        owner = self._n_owner()
         return np.array([owner[id(pc)][0][5][owner[id(pc)][1]] - pc.p for pc in self.npieces])
 
     def _n_weights(self, lam: float, bound: bool = False) -> np.ndarray:
@@ -1171,11 +1171,12 @@ class SwappedPosteriorAnalysis:
     def _n_top(self) -> np.ndarray:
         """Each piece of :attr:`npieces`: the least level above which its part of ``N``
         stays at its limit (its value at ``r = inf``, to 1e-13 of it), from its table at
-        the table's Chebyshev points."""
+        the table's Chebyshev points (kept until the next round of halvings)."""
+        if getattr(self, "_ntop", (None,))[0] == self._nround:
+            return self._ntop[1]
         x = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]
         out = np.empty(len(self.npieces))
-        owner = {id(pc): (c, k) for c in self._ncomps for k, pc in enumerate(c[4])
-                 if pc is not None}
+        owner = self._n_owner()
         pts = {}
         for i, pc in enumerate(self.npieces):
             c, k = owner[id(pc)]
@@ -1189,6 +1190,7 @@ class SwappedPosteriorAnalysis:
             lim = v[0, 0]
             moved = np.abs(v - lim) > 1e-13 * max(abs(lim), 1e-300)
             out[i] = 1.0 / sp[moved].min() if moved.any() else np.inf
+        self._ntop = (self._nround, out)
         return out
 
     def _n_S(self, ks: np.ndarray) -> np.ndarray:
