@@ -240,6 +240,40 @@ def test_law_stack_gives_each_laws_own_values():
     assert v.tolist() == [float(qt.Weibull(2.0).sf(1.0)), float(qt.Exponential(2.0).sf(1.0))]
 
 
+def test_law_stack_of_tabulated_and_untabulated_laws():
+    """A stack whose laws are partly tabulated (Weibull 0.5 under uniform noise: the lowest
+    predictions' posteriors lie below the tables' first age) gives each law's own values,
+    bit for bit, the tabulated ones through the joined tables and the others a law at a
+    time; trunc2 as _Law's to an ulp."""
+    from qtheory.analysis._lawstack import LawStack, _tabulated
+    from qtheory.analysis.agerank import _Law
+
+    laws = [point_law(qt.Weibull(0.5), qt.UniformPrediction(0.3), y)
+            for y in (1e-16, 0.3, 1e-18, 4.0)] + [qt.Exponential(mean=2.0)]
+    tab = [_tabulated(law) for law in laws]
+    assert tab == [False, True, False, True, False]
+    st = LawStack(laws)
+    assert not st.fast and st._mix is not None
+    rng = np.random.default_rng(5)
+    idx = rng.integers(0, len(laws), 3000)
+    x = np.array([float(laws[i].mean) for i in idx]) * np.exp(rng.normal(0.0, 1.5, idx.size))
+    for mine, own in ((st.sf(idx, x), lambda law, v: law.sf(v)),
+                      (st.pdf(idx, x), lambda law, v: law.pdf(v)),
+                      (st.tail_moment(1, idx, x), lambda law, v: law.tail_moment(1, v)),
+                      (st.partial_moment(2, idx, x), lambda law, v: law.partial_moment(2, v)),
+                      (st.emin(idx, x), lambda law, v: _Law(law).emin(v))):
+        for n, law in enumerate(laws):
+            m = idx == n
+            np.testing.assert_array_equal(mine[m], own(law, x[m]))
+    c = x * np.exp(np.abs(rng.normal(0.0, 0.5, x.size)))
+    c[::5] = np.inf
+    t2 = st.trunc2(idx, x, c)
+    for n, law in enumerate(laws):
+        m = idx == n
+        np.testing.assert_allclose(t2[m], _Law(law).trunc2(x[m], c[m]), rtol=4e-16, atol=0.0)
+    np.testing.assert_array_equal(st.hi, [float(law.support[1]) for law in laws])
+
+
 def test_level_integrals_together_equal_each_alone():
     """level_integrals over several laws at once (one run_work call a round for all) gives
     each law's level_integral alone, to the last bit: node laws of three posteriors, one
