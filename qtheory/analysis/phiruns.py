@@ -37,8 +37,9 @@ its inverse hazard (folds, where runs appear or merge), the inverse hazard at th
 ends and on both sides of the law's breakpoints, and the rank at those breakpoints
 (:func:`rank_at`: a run's start crosses an age where the density jumps). Where a run's end
 switches between two local minima of ``Phi`` (``S`` jumps) the runs' signature changes
-inside a piece; the switch is found to rounding and the pieces are graded towards it (the
-next run's start closes on the first run's end like the square root of the distance).
+inside a piece; the switch is found to rounding and the pieces on both sides take their
+rule in ``u`` with ``s = switch +- width u**2`` (the next run's start closes on the first
+run's end like the square root of the distance; smooth in ``u``).
 
 :func:`level_integrals` does this for many laws at once, each law's steps as alone (the
 same numbers, bit for bit), with the laws' functions called for all of them together
@@ -851,13 +852,14 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
     critical levels (its rank at age 0 ``gamma``, the local extrema of its inverse hazard,
     that hazard's values at the grid's ends and on both sides of the law's breakpoints, and
     the rank at those breakpoints, :func:`rank_at`) and ``cuts`` (in ``s``), each over at
-    most the factor ``span``, and cut again, graded by factors of 4, where a run's end
-    switches between two local minima of ``Phi`` (where ``S`` jumps, found by
-    :func:`run_work`'s signature); Gauss-Legendre with ``nodes`` points (value, check) a
-    piece, and a piece whose two sums differ by more than ``rtol / 100`` of the whole is
-    halved, ``split`` times at most. Levels below ``floor`` (default ``2**-40`` of the mean)
-    are left out, and so are the lowest pieces whose share is below ``rtol / 1000`` by a
-    bound from the integrand at their edges (:func:`_drop_tails`; ``weight`` must not fall
+    most the factor ``span``, and cut again where a run's end switches between two local
+    minima of ``Phi`` (where ``S`` jumps, found by :func:`run_work`'s signature; the pieces
+    next to it in ``u``, :func:`_piece_points`); Gauss-Legendre with ``nodes`` points
+    (value, check) a piece, and a piece whose two sums differ by more than ``rtol / 100``
+    of the whole is halved, ``split`` times at most. Levels below ``floor`` (default
+    ``2**-40`` of the mean) are left out, and so are the lowest pieces whose share is below
+    ``rtol / 1000`` by a bound from the integrand at their edges (:func:`_drop_tails`;
+    ``weight`` must not fall
     as ``r`` grows). Cuts within ``1e-6`` (relative) of a critical level or of each other
     merge (:func:`_merge_cuts`). :func:`level_integrals` does many laws at once.
 
@@ -888,14 +890,51 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
 
 
 class _Node:
-    """One law's pieces of :func:`level_integrals` and what they have summed."""
+    """One law's pieces of :func:`level_integrals` and what they have summed; ``kind`` a
+    piece: 0, or 1 (2) where the integrand has a square-root singularity at its left
+    (right) end, a switch of the runs' end (:func:`_piece_points`)."""
 
-    __slots__ = ("sa", "sb", "done_v", "done_e", "cut_rounds", "result")
+    __slots__ = ("sa", "sb", "kind", "done_v", "done_e", "cut_rounds", "result")
 
     def __init__(self, sa, sb):
         self.sa, self.sb = sa, sb
+        self.kind = np.zeros(sa.size, dtype=np.int8)
         self.done_v, self.done_e, self.cut_rounds = 0.0, 0.0, 0
         self.result = None
+
+
+def _piece_points(sa, sb, kind, t, w):
+    """``(points, weights)`` (pieces x nodes) of the Gauss-Legendre rule ``(t, w)`` on the
+    pieces ``[sa, sb]``: in ``s`` where ``kind`` is 0; where it is 1 in ``u`` with
+    ``s = sa + (sb - sa) u**2`` (``u`` in ``[0, 1]``), and where it is 2 with
+    ``s = sb - (sb - sa) u**2``, so that an integrand ``g(s) + h(s) |s - end|**(1/2)`` is
+    smooth in ``u``.
+
+    Next to a switch of the runs' end the later run's start closes on the first run's end
+    like the square root of the distance (a fold of ``Phi``'s local maximum). In ``s`` the
+    piece next to it needed 22 pieces graded by factors of 4 down to 1e-13 of the level on
+    each side; in ``u`` one a side does (the halving rounds cut it further where needed).
+
+    Examples
+    --------
+    The rule in ``u`` integrates ``sqrt(s)`` on ``[0, 1]`` exactly (2 / 3):
+
+    >>> t, w = np.polynomial.legendre.leggauss(8)
+    >>> x, wt = _piece_points(np.array([0.0]), np.array([1.0]), np.array([1]), t, w)
+    >>> bool(abs(float(np.sum(wt * np.sqrt(x))) - 2.0 / 3.0) < 1e-15)
+    True
+    """
+    half = 0.5 * (sb - sa)
+    x = 0.5 * (sa + sb)[:, None] + half[:, None] * t
+    wt = half[:, None] * w[None, :]
+    sing = np.flatnonzero(kind)
+    if sing.size:
+        u = 0.5 * (1.0 + t)
+        width = (sb - sa)[sing, None]
+        left = (kind[sing] == 1)[:, None]
+        x[sing] = np.where(left, sa[sing, None] + width * u * u, sb[sing, None] - width * u * u)
+        wt[sing] = width * (u * w)[None, :]
+    return x, wt
 
 
 def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
@@ -1061,8 +1100,7 @@ def _rule_points(nodes_, live, rules, label=None):
     sns, flats, nds = [], [], []
     for i in live:
         nn = nodes_[i]
-        sn = [0.5 * (nn.sa + nn.sb)[:, None] + 0.5 * (nn.sb - nn.sa)[:, None] * t
-              for t, _w in rules]
+        sn = [_piece_points(nn.sa, nn.sb, nn.kind, t, w)[0] for t, w in rules]
         flat = np.concatenate([x.ravel() for x in sn])
         sns.append(sn)
         flats.append(flat)
@@ -1125,7 +1163,7 @@ def _drop_tails(fns: _Fns, nodes_, weight, rtol: float, top=None, m2=None) -> No
         j = int(np.argmax(ok))
         nn.done_v += float(0.5 * np.sum(upper[j:] + lower[j:]))
         nn.done_e += float(0.5 * np.sum(upper[j:] - lower[j:]))
-        nn.sa, nn.sb = nn.sa[:j], nn.sb[:j]
+        nn.sa, nn.sb, nn.kind = nn.sa[:j], nn.sb[:j], nn.kind[:j]
 
 
 def _merge_cuts(fixed: np.ndarray, cuts: np.ndarray, rel: float = _MERGE) -> np.ndarray:
@@ -1160,41 +1198,55 @@ def _merge_cuts(fixed: np.ndarray, cuts: np.ndarray, rel: float = _MERGE) -> np.
 
 
 def _cut_at(nn: _Node, p, cut) -> None:
-    """Cut the pieces ``p`` of a law at its switches ``cut``, graded towards each on both
-    sides (by factors of 4, to 1e-13 of the level): below it the later run's start closes
-    on the first run's end like the square root of the distance (a Weibull 0.5 posterior's
-    piece next to its switch was still 3e-8 off after 8 halvings). Each piece is split at
-    its own cuts: after a halving round the pieces left are not contiguous, and the gaps
-    between them are done."""
+    """Cut the pieces ``p`` of a law at its switches ``cut``: the pieces on both sides of a
+    switch take the rule in ``u`` towards it (:func:`_piece_points`: below it the later
+    run's start closes on the first run's end like the square root of the distance; a
+    Weibull 0.5 posterior's piece next to its switch was 3e-8 off after 8 halvings in
+    ``s``), and between two switches of one piece the part is cut at its middle, each half
+    towards its own switch. Each piece is split at its own cuts: after a halving round the
+    pieces left are not contiguous, and the gaps between them are done."""
     nn.cut_rounds += 1
-    sa, sb = nn.sa, nn.sb
+    sa, sb, kind = nn.sa, nn.sb, nn.kind
     inner = {}
     for i, c0 in zip(p, cut):
-        w = sb[i] - sa[i]
-        pts = inner.setdefault(int(i), [])
-        pts.append(c0)
-        d = 0.25 * w
-        while d > 1e-13 * c0:
-            pts.extend([c0 - d, c0 + d])
-            d *= 0.25
-    na, nb = [], []
+        inner.setdefault(int(i), []).append(c0)
+    na, nb, nk = [], [], []
     for i in range(sa.size):
         pts = np.asarray(inner.get(i, []), dtype=float)
         pts = np.unique(pts[(pts > sa[i]) & (pts < sb[i])])
-        e = np.concatenate([[sa[i]], pts, [sb[i]]])
+        if not pts.size:
+            na.append(sa[i:i + 1])
+            nb.append(sb[i:i + 1])
+            nk.append(kind[i:i + 1])
+            continue
+        # the piece's own singular end (a switch cut in an earlier round) stays one
+        mids = 0.5 * (pts[1:] + pts[:-1])
+        e = np.concatenate([[sa[i]], np.sort(np.concatenate([pts, mids])), [sb[i]]])
+        k = np.empty(e.size - 1, dtype=np.int8)
+        k[0::2] = 2  # (towards the switch at the piece's right end)
+        k[1::2] = 1
+        if kind[i] == 1:  # (the first part now ends at a switch on both sides: halved)
+            m0 = 0.5 * (e[0] + e[1])
+            e = np.concatenate([[e[0], m0], e[1:]])
+            k = np.concatenate([[1], k])
+        elif kind[i] == 2:
+            m1 = 0.5 * (e[-2] + e[-1])
+            e = np.concatenate([e[:-1], [m1, e[-1]]])
+            k = np.concatenate([k, [2]])
         na.append(e[:-1])
         nb.append(e[1:])
-    nn.sa, nn.sb = np.concatenate(na), np.concatenate(nb)
+        nk.append(k)
+    nn.sa, nn.sb, nn.kind = np.concatenate(na), np.concatenate(nb), np.concatenate(nk)
 
 
 def _sum_pieces(nn: _Node, sn, g, rules, rtol: float, last: bool) -> None:
     """Sum a law's pieces by both rules; keep those that agree, halve the others (or, on
     the ``last`` round or where all agree, set the law's result)."""
-    sa, sb = nn.sa, nn.sb
+    sa, sb, kind = nn.sa, nn.sb, nn.kind
     n0 = sn[0].size
     vals_ = []
-    for x, (_t, w), part in zip(sn, rules, (g[:n0], g[n0:])):
-        wn = 0.5 * (sb - sa)[:, None] * w[None, :]
+    for x, (t, w), part in zip(sn, rules, (g[:n0], g[n0:])):
+        wn = _piece_points(sa, sb, kind, t, w)[1]
         vals_.append((part.reshape(x.shape) * wn).sum(axis=1))
     diff = np.abs(vals_[1] - vals_[0])
     total = nn.done_v + float(vals_[1].sum())
@@ -1205,4 +1257,9 @@ def _sum_pieces(nn: _Node, sn, g, rules, rtol: float, last: bool) -> None:
     nn.done_v += float(vals_[1][~bad].sum())
     nn.done_e += float(diff[~bad].sum())
     mid = 0.5 * (sa[bad] + sb[bad])
+    kb = kind[bad]
+    # (each half keeps its parent's singular end: the left half a left one, the right a
+    # right one)
     nn.sa, nn.sb = np.concatenate([sa[bad], mid]), np.concatenate([mid, sb[bad]])
+    nn.kind = np.concatenate([np.where(kb == 1, kb, 0), np.where(kb == 2, kb, 0)]).astype(
+        np.int8)
