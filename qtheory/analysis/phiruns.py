@@ -859,9 +859,9 @@ def level_integral(law, weight, gamma: float, grid=None, fns=None, cuts=(), floo
     of the whole is halved, ``split`` times at most. Levels below ``floor`` (default
     ``2**-40`` of the mean) are left out, and so are the lowest pieces whose share is below
     ``rtol / 1000`` by a bound from the integrand at their edges (:func:`_drop_tails`;
-    ``weight`` must not fall
-    as ``r`` grows). Cuts within ``1e-6`` (relative) of a critical level or of each other
-    merge (:func:`_merge_cuts`). :func:`level_integrals` does many laws at once.
+    ``weight`` must not fall as ``r`` grows). Cuts within ``1e-6`` (relative) of a
+    critical level or of each other merge (:func:`_merge_cuts`). :func:`level_integrals`
+    does many laws at once.
 
     ``route``: ``"auto"`` (default) takes the integral of a law whose inverse hazard does
     not rise over the age (:mod:`qtheory.analysis.ageint`: one run a level, its start
