@@ -798,23 +798,30 @@ def _with_ages(fns: _Fns, nd: np.ndarray, ages: np.ndarray):
     return grids
 
 
-def _switches(fns: _Fns, nd, s_lo, s_hi, sig_lo, rounds: int = 9, k: int = 63):
+def _switches(fns: _Fns, nd, s_lo, s_hi, sig_lo, k: int = 7, rel: float = 4e-15):
     """Levels (in ``s = 1 / r``) where the runs' signature changes inside the brackets
     ``[s_lo, s_hi]`` (of the laws ``nd``; it is ``sig_lo`` at the lower end): ``k`` points
-    a bracket a round, the bracket shrinking to the first change, ``rounds`` times (64**-9:
-    to rounding; a call of :func:`run_work` costs about as much for 63 levels as for 15)."""
-    lo, hi = s_lo.copy(), s_hi.copy()
+    a bracket a round, the bracket shrinking to the first change, until it is narrower
+    than ``rel`` of its level (to rounding: 14 rounds from a bracket between two check
+    nodes; 63 points a round for 9 rounds cost 5 times the rows, half of the level
+    integrals' rows under lognormal noise)."""
+    lo, hi = s_lo.astype(float), s_hi.astype(float)
     u = np.arange(1, k + 1) / (k + 1.0)
-    ndk = np.repeat(nd, k)
-    for _ in range(rounds):
-        pts = lo[:, None] + (hi - lo)[:, None] * u[None, :]
-        _, _, sg = _runs(fns, ndk, 1.0 / pts.ravel(), signature=True)
+    live = np.arange(lo.size)
+    for _ in range(64):
+        live = live[np.abs(hi[live] - lo[live]) > rel * np.maximum(np.abs(lo[live]),
+                                                                     np.abs(hi[live]))]
+        if not live.size:
+            break
+        a, b = lo[live], hi[live]
+        pts = a[:, None] + (b - a)[:, None] * u[None, :]
+        _, _, sg = _runs(fns, np.repeat(nd[live], k), 1.0 / pts.ravel(), signature=True)
         sg = sg.reshape(pts.shape)
-        diff = sg != sig_lo[:, None]
+        diff = sg != sig_lo[live, None]
         first = np.where(diff.any(axis=1), np.argmax(diff, axis=1), k)
-        new_lo = np.where(first > 0, pts[np.arange(lo.size), np.maximum(first - 1, 0)], lo)
-        new_hi = np.where(first < k, pts[np.arange(lo.size), np.minimum(first, k - 1)], hi)
-        lo, hi = new_lo, new_hi
+        at = np.arange(live.size)
+        lo[live] = np.where(first > 0, pts[at, np.maximum(first - 1, 0)], a)
+        hi[live] = np.where(first < k, pts[at, np.minimum(first, k - 1)], b)
     return 0.5 * (lo + hi)
 
 
