@@ -39,7 +39,8 @@ ends and on both sides of the law's breakpoints, and the rank at those breakpoin
 switches between two local minima of ``Phi`` (``S`` jumps) the runs' signature changes
 inside a piece; the switch is found to rounding and the pieces on both sides take their
 rule in ``u`` with ``s = switch +- width u**2`` (the next run's start closes on the first
-run's end like the square root of the distance; smooth in ``u``).
+run's end like the square root of the distance; smooth in ``u``), and so do the pieces next
+to a fold.
 
 :func:`level_integrals` does this for many laws at once, each law's steps as alone (the
 same numbers, bit for bit), with the laws' functions called for all of them together
@@ -910,6 +911,34 @@ class _Node:
         self.result = None
 
 
+def _fold_node(edges: np.ndarray, folds: np.ndarray) -> _Node:
+    """A law's :class:`_Node` of the pieces between ``edges`` (sorted, in ``s``), those
+    next to a fold (a level of ``folds``, where a local extremum of the inverse hazard
+    makes a run of ``Phi`` appear or two merge: a run's end moves like the square root of
+    the distance there) taking the rule in ``u`` towards it (:func:`_piece_points`), a
+    piece between two folds halved, each half towards its own.
+
+    Examples
+    --------
+    >>> nn = _fold_node(np.array([0.0, 1.0, 2.0, 4.0]), np.array([2.0, 4.0]))
+    >>> nn.sa.tolist(), nn.sb.tolist(), nn.kind.tolist()
+    ([0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], [0, 2, 1, 2])
+    """
+    at = np.isin(edges, folds)
+    if not at.any():
+        return _Node(edges[:-1], edges[1:])
+    left, right = at[:-1], at[1:]
+    both = left & right
+    if both.any():  # (halved)
+        mid = 0.5 * (edges[:-1] + edges[1:])[both]
+        edges = np.sort(np.concatenate([edges, mid]))
+        at = np.isin(edges, folds)
+        left, right = at[:-1], at[1:]
+    nn = _Node(edges[:-1], edges[1:])
+    nn.kind = np.where(left, 1, np.where(right, 2, 0)).astype(np.int8)
+    return nn
+
+
 def _piece_points(sa, sb, kind, t, w):
     """``(points, weights)`` (pieces x nodes) of the Gauss-Legendre rule ``(t, w)`` on the
     pieces ``[sa, sb]``: in ``s`` where ``kind`` is 0; where it is 1 in ``u`` with
@@ -1021,7 +1050,8 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
         fixed = np.unique(np.concatenate([[0.0], 1.0 / crit, [smax]]))
         sv = _merge_cuts(fixed[(fixed >= 0) & (fixed <= smax)], cuts[cuts <= smax])
         edges = span_edges(sv, span)
-        nodes_.append(_Node(edges[:-1], edges[1:]))
+        folds = vals[nd_e == i]
+        nodes_.append(_fold_node(edges, 1.0 / folds[np.isfinite(folds) & (folds > 0)]))
     if fall.any():
         at = np.flatnonzero(fall)
         v, e = age_integrals(fns, at, weight, cuts, rtol=rtol, nodes=nodes, split=split)
