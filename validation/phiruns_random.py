@@ -17,17 +17,17 @@ seed of 8 systems). Last run (2026-12-07, 30th session, seeds 1 to 3, 8 systems 
 the level integrals took the pieces next to switches and folds in ``u``): 23 of 24 within
 the estimates, no errors; ``|runs - engine|`` median 3.0e-12 relative, largest 3.1e-10; the
 nodes' T took 49 s by the runs and 276 s by the engines (29th session: the same counts, 66 s
-against 290 s; 28th: 59 s against 249 s; 27th: 37 s against 149 s, with fewer node laws). The miss (lognormal sizes, sigma 0.962,
-uniform noise 0.762, load 0.546: 3.1e-10 apart, estimates 5.2e-11 and 1.1e-10) is the
-engines': at the node laws near ``y = 21.5`` their ``S`` is up to 1.2e-5 low at levels 8.56
-to 8.70, where the two runs of ``Phi`` merge; there the runs' ``S`` agrees with ``Phi``
-scanned over 2.4 million ages, the runs' ends refined by root finding and ``S`` by adaptive
-quadrature, to 1.5e-9 (89.4006557521 against the runs' 89.400655806 and the engine's
-89.3999325 at level 8.6). Bounded Pareto sizes under lognormal noise show the same near
-``y = 15.25`` (a run that appears at a fold of ``Phi``, ``docs/soap.md``). A first run in the
-25th session found two systems 4e-3 and 5.4e-3 apart (Pareto sizes; the runs' estimate said
-1e-2), from a bug of the level integral, since fixed (``tests/test_phiruns.py``,
-``test_cuts_after_halving_cover_each_level_once``).
+against 290 s; 28th: 59 s against 249 s; 27th: 37 s against 149 s, with fewer node laws).
+The miss (lognormal sizes, sigma 0.962, uniform noise 0.762, load 0.546: 3.1e-10 apart,
+estimates 5.2e-11 and 1.1e-10) is the engines': at the node laws near ``y = 21.5`` their
+``S`` is up to 1.2e-5 low at levels 8.56 to 8.70, where the two runs of ``Phi`` merge; there
+the runs' ``S`` agrees with ``Phi`` scanned over 2.4 million ages, the runs' ends refined by
+root finding and ``S`` by adaptive quadrature, to 1.5e-9 (89.4006557521 against the runs'
+89.400655806 and the engine's 89.3999325 at level 8.6). Bounded Pareto sizes under lognormal
+noise show the same near ``y = 15.25`` (a run that appears at a fold of ``Phi``,
+``docs/soap.md``). A first run in the 25th session found two systems 4e-3 and 5.4e-3 apart
+(Pareto sizes; the runs' estimate said 1e-2), from a bug of the level integral, since fixed
+(``tests/test_phiruns.py``, ``test_cuts_after_halving_cover_each_level_once``).
 """
 
 from __future__ import annotations

@@ -1473,8 +1473,9 @@ def _build_edges(todo, g) -> None:
     (with the panel sums of ``_panels``, orders 0, 1, 2), ``g(t, n)`` the integrand ``f w``
     of law ``n`` at the points ``t`` (rows): each law's initial panels, then the halving
     rounds on all laws' panels at once (a panel is kept as its halves where the 16-point
-    rule on it and on them agree to ``1e-14`` or to the rounding of ``f w``), the steep
-    ends cut and the ends graded. One law's :meth:`PredictionBucket._edges` is this with
+    rule on it and on them agree to ``1e-14`` or to the rounding of ``f w``), runs of
+    panels where ``f w`` underflows to 0 joined (:func:`_merge_zero`), the steep ends cut
+    and the ends graded. One law's :meth:`PredictionBucket._edges` is this with
     itself alone; :func:`qtheory.distributions._point_family.build_tables` takes many point
     posteriors' at once (the same panels, bit for bit).
 
