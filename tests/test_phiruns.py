@@ -254,13 +254,31 @@ def test_cuts_after_halving_cover_each_level_once():
     assert err < 1e-10 * value
 
 
+def _stack_is_each_law(st, laws, idx, x, c):
+    """The LawStack ``st``'s functions at the points ``x`` of the laws ``idx`` are each
+    law's own, bit for bit; its trunc2 to ``c`` is _Law's to an ulp."""
+    from qtheory.analysis.agerank import _Law
+
+    for mine, own in ((st.sf(idx, x), lambda law, v: law.sf(v)),
+                      (st.pdf(idx, x), lambda law, v: law.pdf(v)),
+                      (st.tail_moment(1, idx, x), lambda law, v: law.tail_moment(1, v)),
+                      (st.partial_moment(2, idx, x), lambda law, v: law.partial_moment(2, v)),
+                      (st.emin(idx, x), lambda law, v: _Law(law).emin(v))):
+        for n, law in enumerate(laws):
+            m = idx == n
+            np.testing.assert_array_equal(mine[m], own(law, x[m]))
+    t2 = st.trunc2(idx, x, c)
+    for n, law in enumerate(laws):
+        m = idx == n
+        np.testing.assert_allclose(t2[m], _Law(law).trunc2(x[m], c[m]), rtol=4e-16, atol=0.0)
+
+
 def test_law_stack_gives_each_laws_own_values():
     """LawStack: the joined tables of nine node laws looked up in one compiled pass give
     what each law's own methods give, bit for bit (points inside, at and beyond the
     supports, in the laws' untabulated end panels); trunc2 as _Law's to an ulp (its
     vectorised sums)."""
     from qtheory.analysis._lawstack import LawStack
-    from qtheory.analysis.agerank import _Law
 
     laws = [point_law(qt.Weibull(2.0), qt.UniformPrediction(0.5), y) for y in (0.05, 1.0, 3.0)]
     laws += [point_law(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), y)
@@ -275,22 +293,10 @@ def test_law_stack_gives_each_laws_own_values():
     x[:9] = [law.support[0] for law in laws]
     x[9:18] = [law.support[1] if np.isfinite(law.support[1]) else 1e300 for law in laws]
     idx[:18] = np.tile(np.arange(9), 2)
-    for mine, own in ((st.sf(idx, x), lambda law, v: law.sf(v)),
-                      (st.pdf(idx, x), lambda law, v: law.pdf(v)),
-                      (st.tail_moment(1, idx, x), lambda law, v: law.tail_moment(1, v)),
-                      (st.partial_moment(2, idx, x), lambda law, v: law.partial_moment(2, v)),
-                      (st.emin(idx, x), lambda law, v: _Law(law).emin(v))):
-        for n, law in enumerate(laws):
-            m = idx == n
-            np.testing.assert_array_equal(mine[m], own(law, x[m]))
     c = x * np.exp(np.abs(rng.normal(0.0, 0.5, x.size)))
     c[::5] = np.inf
     c[1::7] = x[1::7] * (1.0 + 1e-5)  # narrow runs: the density's quadrature
-    t2 = st.trunc2(idx, x, c)
-    for n, law in enumerate(laws):
-        m = idx == n
-        ref = _Law(law).trunc2(x[m], c[m])
-        np.testing.assert_allclose(t2[m], ref, rtol=4e-16, atol=0.0)
+    _stack_is_each_law(st, laws, idx, x, c)
     # a stack of untabulated laws: a law at a time
     plain = LawStack([qt.Weibull(2.0), qt.Exponential(mean=2.0)])
     assert not plain.fast
@@ -304,7 +310,6 @@ def test_law_stack_of_tabulated_and_untabulated_laws():
     bit for bit, the tabulated ones through the joined tables and the others a law at a
     time; trunc2 as _Law's to an ulp."""
     from qtheory.analysis._lawstack import LawStack, _tabulated
-    from qtheory.analysis.agerank import _Law
 
     laws = [point_law(qt.Weibull(0.5), qt.UniformPrediction(0.3), y)
             for y in (1e-16, 0.3, 1e-18, 4.0)] + [qt.Exponential(mean=2.0)]
@@ -315,20 +320,9 @@ def test_law_stack_of_tabulated_and_untabulated_laws():
     rng = np.random.default_rng(5)
     idx = rng.integers(0, len(laws), 3000)
     x = np.array([float(laws[i].mean) for i in idx]) * np.exp(rng.normal(0.0, 1.5, idx.size))
-    for mine, own in ((st.sf(idx, x), lambda law, v: law.sf(v)),
-                      (st.pdf(idx, x), lambda law, v: law.pdf(v)),
-                      (st.tail_moment(1, idx, x), lambda law, v: law.tail_moment(1, v)),
-                      (st.partial_moment(2, idx, x), lambda law, v: law.partial_moment(2, v)),
-                      (st.emin(idx, x), lambda law, v: _Law(law).emin(v))):
-        for n, law in enumerate(laws):
-            m = idx == n
-            np.testing.assert_array_equal(mine[m], own(law, x[m]))
     c = x * np.exp(np.abs(rng.normal(0.0, 0.5, x.size)))
     c[::5] = np.inf
-    t2 = st.trunc2(idx, x, c)
-    for n, law in enumerate(laws):
-        m = idx == n
-        np.testing.assert_allclose(t2[m], _Law(law).trunc2(x[m], c[m]), rtol=4e-16, atol=0.0)
+    _stack_is_each_law(st, laws, idx, x, c)
     np.testing.assert_array_equal(st.hi, [float(law.support[1]) for law in laws])
 
 
