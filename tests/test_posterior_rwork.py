@@ -32,6 +32,26 @@ from qtheory.distributions.point_posterior import point_law
 REFERENCE = 2.3561787402548644
 
 
+def test_grid_starts_at_the_tables_first_age_where_nothing_lies_below():
+    """Exponential sizes under exponential noise, the posterior given 0.01: its tables
+    start at 2**-40 of the size law's median, above 1e-12 of its own, and its probability
+    below that is 0 to rounding, so its grid starts there (below it every lookup is a
+    quadrature over the noise); its node's level integral is still E[X] to 1e-13. Uniform
+    noise's posterior given 0.5 starts at its support's lower end, as before."""
+    from qtheory.analysis.phiruns import level_integral
+    from qtheory.analysis.posterior_rwork import _grid, gittins_at_zero
+
+    law = point_law(qt.Exponential(mean=1.0), qt.ExponentialPrediction(), 0.01)
+    g = _grid(law)
+    assert g[0] == 0.0 and g[1] == law._tmin > 1e-12 * float(law.scale)
+    assert float(law.partial_moment(0.0, law._tmin)) <= 1e-17
+    value, _ = level_integral(law, lambda r: 0.5 + 0.0 * r, gittins_at_zero(law), rtol=1e-12,
+                              route="runs")
+    assert abs(value / float(law.mean) - 1.0) < 1e-13
+    wide = point_law(qt.Weibull(2.0), qt.UniformPrediction(0.5), 0.5)
+    assert _grid(wide)[0] == wide.support[0]
+
+
 def test_first_record_exponential_is_fcfs():
     D, n, F = first_record(qt.Exponential(mean=1.0), np.array([0.25, 0.99, 1.01, 3.0]))
     # rank 1 at every age: no age is served below level 1, the whole job above it

@@ -231,7 +231,15 @@ def _rough_ppf(size: SizeDistribution, prediction, u: np.ndarray) -> np.ndarray:
 
 
 def _grid(law) -> np.ndarray:
-    """Ages from the lower end of ``law``'s support to where its tail is below 1e-17."""
+    """Ages from the lower end of ``law``'s support to where its tail is below 1e-17.
+
+    On a support from 0 the first positive age is ``1e-12`` of the law's median (or
+    ``1e-15`` of the last age), or the first age of a tabulated law's tables where that is
+    higher and the law's probability below it is at most 1e-17: below it each lookup is a
+    quadrature over the noise. Exponential sizes under exponential noise, whose tables
+    start at ``2**-40`` of the size law's median, took 6,680 such points, 0.3 s (a tenth of
+    that system's time); the node laws near the lowest predictions have medians far below
+    the size law's."""
     lo, hi = (float(v) for v in law.support)
     if not np.isfinite(hi):
         hi = float(law.mean) if lo <= 0 else max(lo, float(law.mean))
@@ -253,6 +261,10 @@ def _grid(law) -> np.ndarray:
         return np.geomspace(lo, hi, _GRID)
     if lo <= 0:
         base = max(float(law.scale) * 1e-12, hi * 1e-15)
+        tmin = float(getattr(law, "_tmin", 0.0))
+        if getattr(law, "_use_panels", False) and tmin > base \
+                and float(np.asarray(law.partial_moment(0.0, np.array([tmin])))[0]) <= 1e-17:
+            base = tmin  # (below its tables' first age, and negligible there)
         return np.concatenate([[0.0], np.geomspace(base, hi, _GRID - 1)])
     return np.linspace(lo, hi, _GRID)
 
