@@ -1601,7 +1601,8 @@ def _build_edges(todo, g) -> None:
 
 def _merge_zero(a: np.ndarray, b: np.ndarray, zero: np.ndarray):
     """The sorted panels ``[a_j, b_j)`` with each run of consecutive ones where ``zero``
-    (``f w`` underflows to 0 at all their rules' nodes) joined into one panel.
+    (``f w`` underflows to 0 at all their rules' nodes), but for those next to a panel
+    where it does not, joined into one panel.
 
     A point posterior under lognormal or exponential noise has panels from ``2**-40`` to
     ``2**50`` of the median, two an octave at least, and its density underflows over most
