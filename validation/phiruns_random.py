@@ -16,7 +16,7 @@ Run: ``python validation/phiruns_random.py [seed ...] [--systems N]`` (about 3 m
 seed of 8 systems). Last run (2026-12-07, 30th session, seeds 1 to 3, 8 systems each, after
 the level integrals took the pieces next to switches and folds in ``u``): 23 of 24 within
 the estimates, no errors; ``|runs - engine|`` median 3.0e-12 relative, largest 3.1e-10; the
-nodes' T took 49 s by the runs and 276 s by the engines (29th session: the same counts, 66 s
+nodes' T took 45 s by the runs and 269 s by the engines (29th session: the same counts, 66 s
 against 290 s; 28th: 59 s against 249 s; 27th: 37 s against 149 s, with fewer node laws).
 The miss (lognormal sizes, sigma 0.962, uniform noise 0.762, load 0.546: 3.1e-10 apart,
 estimates 5.2e-11 and 1.1e-10) is the engines': at the node laws near ``y = 21.5`` their
