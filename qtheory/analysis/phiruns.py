@@ -915,8 +915,7 @@ def _fold_node(edges: np.ndarray, folds: np.ndarray) -> _Node:
     """A law's :class:`_Node` of the pieces between ``edges`` (sorted, in ``s``), those
     next to a fold (a level of ``folds``, where a local extremum of the inverse hazard
     makes a run of ``Phi`` appear or two merge: a run's end moves like the square root of
-    the distance there) taking the rule in ``u`` towards it (:func:`_piece_points`), a
-    piece between two folds halved, each half towards its own.
+    the distance there) taking the rule in ``u`` towards it (:func:`_singular_pieces`).
 
     Examples
     --------
@@ -924,19 +923,31 @@ def _fold_node(edges: np.ndarray, folds: np.ndarray) -> _Node:
     >>> nn.sa.tolist(), nn.sb.tolist(), nn.kind.tolist()
     ([0.0, 1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], [0, 2, 1, 2])
     """
-    at = np.isin(edges, folds)
-    if not at.any():
-        return _Node(edges[:-1], edges[1:])
-    left, right = at[:-1], at[1:]
-    both = left & right
-    if both.any():  # (halved)
-        mid = 0.5 * (edges[:-1] + edges[1:])[both]
-        edges = np.sort(np.concatenate([edges, mid]))
-        at = np.isin(edges, folds)
-        left, right = at[:-1], at[1:]
-    nn = _Node(edges[:-1], edges[1:])
-    nn.kind = np.where(left, 1, np.where(right, 2, 0)).astype(np.int8)
+    sa, sb, kind = _singular_pieces(edges, np.isin(edges, folds))
+    nn = _Node(sa, sb)
+    nn.kind = kind
     return nn
+
+
+def _singular_pieces(edges: np.ndarray, sing: np.ndarray):
+    """``(sa, sb, kind)`` of the pieces between the sorted ``edges``, where the integrand
+    has a square-root singularity at the edges where ``sing``: a piece takes the rule in
+    ``u`` towards its singular end (kind 1 at its left end, 2 at its right,
+    :func:`_piece_points`), and a piece singular at both ends is halved first, each half
+    towards its own.
+
+    Examples
+    --------
+    >>> sa, sb, k = _singular_pieces(np.array([0.0, 1.0, 3.0]), np.array([True, True, False]))
+    >>> sa.tolist(), sb.tolist(), k.tolist()
+    ([0.0, 0.5, 1.0], [0.5, 1.0, 3.0], [1, 2, 1])
+    """
+    both = np.flatnonzero(sing[:-1] & sing[1:])
+    if both.size:
+        edges = np.insert(edges, both + 1, 0.5 * (edges[both] + edges[both + 1]))
+        sing = np.insert(sing, both + 1, False)
+    kind = np.where(sing[:-1], 1, np.where(sing[1:], 2, 0)).astype(np.int8)
+    return edges[:-1], edges[1:], kind
 
 
 def _piece_points(sa, sb, kind, t, w):
@@ -1236,12 +1247,12 @@ def _merge_cuts(fixed: np.ndarray, cuts: np.ndarray, rel: float = _MERGE) -> np.
 
 def _cut_at(nn: _Node, p, cut) -> None:
     """Cut the pieces ``p`` of a law at its switches ``cut``: the pieces on both sides of a
-    switch take the rule in ``u`` towards it (:func:`_piece_points`: below it the later
+    switch take the rule in ``u`` towards it (:func:`_singular_pieces`: below it the later
     run's start closes on the first run's end like the square root of the distance; a
     Weibull 0.5 posterior's piece next to its switch was 3e-8 off after 8 halvings in
-    ``s``), and between two switches of one piece the part is cut at its middle, each half
-    towards its own switch. Each piece is split at its own cuts: after a halving round the
-    pieces left are not contiguous, and the gaps between them are done."""
+    ``s``), a piece's own singular end (a switch cut in an earlier round) staying one.
+    Each piece is split at its own cuts: after a halving round the pieces left are not
+    contiguous, and the gaps between them are done."""
     nn.cut_rounds += 1
     sa, sb, kind = nn.sa, nn.sb, nn.kind
     inner = {}
@@ -1256,22 +1267,10 @@ def _cut_at(nn: _Node, p, cut) -> None:
             nb.append(sb[i:i + 1])
             nk.append(kind[i:i + 1])
             continue
-        # the piece's own singular end (a switch cut in an earlier round) stays one
-        mids = 0.5 * (pts[1:] + pts[:-1])
-        e = np.concatenate([[sa[i]], np.sort(np.concatenate([pts, mids])), [sb[i]]])
-        k = np.empty(e.size - 1, dtype=np.int8)
-        k[0::2] = 2  # (towards the switch at the piece's right end)
-        k[1::2] = 1
-        if kind[i] == 1:  # (the first part now ends at a switch on both sides: halved)
-            m0 = 0.5 * (e[0] + e[1])
-            e = np.concatenate([[e[0], m0], e[1:]])
-            k = np.concatenate([[1], k])
-        elif kind[i] == 2:
-            m1 = 0.5 * (e[-2] + e[-1])
-            e = np.concatenate([e[:-1], [m1, e[-1]]])
-            k = np.concatenate([k, [2]])
-        na.append(e[:-1])
-        nb.append(e[1:])
+        sing = np.concatenate([[kind[i] == 1], np.ones(pts.size, dtype=bool), [kind[i] == 2]])
+        a, b, k = _singular_pieces(np.concatenate([[sa[i]], pts, [sb[i]]]), sing)
+        na.append(a)
+        nb.append(b)
         nk.append(k)
     nn.sa, nn.sb, nn.kind = np.concatenate(na), np.concatenate(nb), np.concatenate(nk)
 

@@ -129,6 +129,7 @@ _TOP_U = (1e-14, 1e-12, 1e-10)
 _BODY_U = (0.2, 0.4, 0.6, 0.8)
 _GRID = 257  # ages of a node law's grid for Phi (first_record)
 _CHEB = 17  # Chebyshev points of a piece of N's table
+_CHEB_X = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]  # ... on [-1, 1], rising
 _CHEB_DEPTH = 5  # bisections of a piece of N's table at most
 _R_NODES = (16, 24)  # Gauss-Legendre nodes of a node's level pieces (value, check)
 # Gauss-Legendre nodes (value, check) of the level integrals' pieces below rtol 1e-9 and
@@ -1186,7 +1187,7 @@ class SwappedPosteriorAnalysis:
         the table's Chebyshev points (kept until the next round of halvings)."""
         if getattr(self, "_ntop", (None,))[0] == self._nround:
             return self._ntop[1]
-        x = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]
+        x = _CHEB_X
         out = np.empty(len(self.npieces))
         owner = self._n_owner()
         pts = {}
@@ -1243,7 +1244,7 @@ class SwappedPosteriorAnalysis:
         gam = _edge_gammas(pieces)
         edges = np.unique(np.concatenate([cuts, 1.0 / gam]))
         edges = edges[edges <= smax]
-        x = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]  # Chebyshev points
+        x = _CHEB_X
         # (the interpolant's coefficients: the inverse of the points' Vandermonde matrix,
         # once, instead of a least-squares fit a piece)
         fit = np.linalg.inv(C.chebvander(x, _CHEB - 1))
@@ -1589,7 +1590,7 @@ def _n_shape(parent, k: int, child, ks, smax: float):
     the piece was halved, its halves pieces ``ks`` of the table ``child``: the Chebyshev
     points of both tables' pieces (in ``s = 1 / r``), and ``|dN| ds`` there (``dN`` the
     parent's part less its halves'; ``ds`` the points' spacing)."""
-    x = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]
+    x = _CHEB_X
     pts = []
     for lo, hi in ((parent[0], parent[1]), (child[0], child[1])):
         pts.append((0.5 * (lo + hi)[:, None] + 0.5 * (hi - lo)[:, None] * x).ravel())
