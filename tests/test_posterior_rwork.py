@@ -295,6 +295,38 @@ def test_continued_takes_the_served_branch():
     assert np.all(np.isfinite(D2[:, 0])) and np.array_equal(D2[:2, 0], D[:2, 0])
     assert np.array_equal(g2[:3, 1], [0.9, 1.9, 2.7]) and np.isinf(D2[3, 1])
     assert np.array_equal(g2[:, 2], g[:, 2]) and np.array_equal(D2[:, 2], D[:, 2])
+    # below its level `late`, an unserved node is left out where the branch is not the end
+    # of the support (columns (b) and (c) at levels 1 and 3, node 2's late level 2)
+    late = np.array([0.0, 0.0, 2.0, 0.0])
+    for r, out in ((1.0, True), (3.0, False)):
+        D3, g3 = _continued(pc, D, g, E, nB, late=late, r=np.full(3, r))
+        assert np.array_equal(np.isinf(D3[2, 1:]), [out, out])
+        assert np.array_equal(D3[:, 0], D2[:, 0]) and np.array_equal(g3, g2)
+        assert np.array_equal(D3[[0, 1, 3]], D2[[0, 1, 3]])
+
+
+def test_n_table_pieces_converge():
+    """N's Chebyshev pieces (in s = 1 / r) each meet their tolerance (last coefficients
+    at most 1e-11 of the piece's size or 1e-13 over its width, at rtol 1e-8): the computed
+    N is smooth between the table's cuts. Until the 31st session it jumped inside pieces,
+    where a node joined its piece's interpolant as its first run appeared (square-root
+    onset; now at a cut, SwappedPosteriorAnalysis._late), where a tie of the first run's
+    two ends flagged a switch at some levels only (_settled), and at a cut's own
+    Chebyshev point, evaluated on either side (_cheb_points): exponential noise had 39
+    pieces of its tables bisected to the limit and still over, lognormal 72 (their tables
+    took 16,000 and 7,700 levels; now 6,000 and 3,600)."""
+    from qtheory.analysis.posterior_rwork import _CHEB
+
+    for size, pred in ((qt.Exponential(mean=1.0), qt.ExponentialPrediction()),
+                       (qt.Lognormal(1.0, mean=1.0), qt.LognormalPrediction(0.5))):
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="LognormalPrediction: the marginal")
+            a = SwappedPosteriorAnalysis(size, pred, rtol=1e-8)
+        a._n_table()
+        for lo, hi, coef in (c[:3] for c in a._ncomps):
+            assert coef.shape[1] == _CHEB
+            tol = np.maximum(1e-11 * np.abs(coef).max(axis=1), 1e-13 / (hi - lo))
+            assert np.all(np.abs(coef[:, -3:]).max(axis=1) <= tol)
 
 
 def test_merge_tables_is_the_sum():
@@ -371,9 +403,9 @@ def test_n_errors_weighed_by_the_sensitivity_of_the_mean():
     the two N tables (29th session: -2.1806e-7 against -2.1785e-7 with S from every node
     law, -2.2736e-7 with S from a node law a piece, as the check takes it).
     The pieces cut from halved ones weigh their misses by M where their parents' N
-    moved, more than 0 and at most the bound lam E[X^2] / (2 (1 - rho)^2): 0.043 to 1.56
-    here, against the value 1.333 by which the estimate weighed every miss until the
-    29th session (below it at two of three halved pieces, above at the third)."""
+    moved, more than 0 and at most the bound lam E[X^2] / (2 (1 - rho)^2): 0.47 and 1.70
+    here (31st session; 0.043 to 1.56 with three halved pieces in the 29th), against the
+    value 1.333 by which the estimate weighed every miss until the 29th session."""
     import qtheory.analysis.posterior_rwork as PW
 
     lam = 0.8 / float(_BP[0].mean)
@@ -403,7 +435,7 @@ def test_n_errors_weighed_by_the_sensitivity_of_the_mean():
     assert shaped.any()
     bound = a._n_weights(lam, bound=True)
     assert np.all((w[shaped] > 0) & (w[shaped] <= bound[shaped]))
-    assert w[shaped].min() < 0.1 * v and w[shaped].max() > v
+    assert w[shaped].min() < 0.5 * v and w[shaped].max() > v
 
 
 def test_n_misses_at_high_levels_weigh_more_than_the_value():
@@ -413,6 +445,9 @@ def test_n_misses_at_high_levels_weigh_more_than_the_value():
     the value (until the 29th session) the check left it, and the mean at rtol 1e-8 was
     1.37e-9 off (7.9e-10 at rtol 1e-9, beyond its estimate of 6.2e-10). Each piece's miss
     is now weighed by that bound with N where the piece's part of N reaches its limit.
+    Since the 31st session ties of the first run's two ends no longer flag switches
+    (_settled), the worst piece misses by 1.4e-11 and none is halved: the weighed misses
+    are within the check's rtol / 4 of E[X].
     Reference: rtol 1e-11 with 10 nodes a piece, 2.546053533208076 (estimate 5.0e-11,
     most of it the prediction's upper tail)."""
     size, pred = qt.Lognormal(1.0, mean=1.0), qt.LognormalPrediction(0.5)
@@ -424,11 +459,12 @@ def test_n_misses_at_high_levels_weigh_more_than_the_value():
     with warnings.catch_warnings():
         warnings.simplefilter("error", qt.QuadratureWarning)
         v, e = a.mean(0.8)
-    assert a.nsplit >= 1
     assert abs(v - 2.546053533208076) < 2e-10
     assert e / v < 1e-8
     w = a._n_weights(0.8, bound=True)
     assert np.all(w <= 0.8 * np.e / (2 * 0.2**2) * (1 + 1e-12))
+    assert w.max() > 10.0 * v  # (the levels where the bound is near)
+    assert float(np.abs(a._n_misses()) @ w) <= 0.25e-8 * float(size.mean) * (1 + 1e-9)
 
 
 def test_rank_crossing_and_transition_cut_the_rule():

@@ -885,11 +885,7 @@ class SwappedPosteriorAnalysis:
             # (the ends of both interpolants of gamma: the partly served part's boundary is
             # that of log gamma, which on a piece of the tails is 1e-3 from the other at an
             # end, and N was 1e-6 (relative) short of its share there under Weibull 0.5)
-            with np.errstate(over="ignore"):
-                ends = np.concatenate([L.legval(np.array([-1.0, 1.0]), pc.cgam),
-                                       np.exp(L.legval(np.array([-1.0, 1.0]), pc.clgam))])
-            high = max(pc.gamma.max(), ends.max())
-            low = min(pc.gamma.min(), ends.min())
+            high, low = _served_from(pc, True), _served_from(pc)
             full = r >= high
             part = np.nonzero(~full & (r >= low))[0]
             idx = np.nonzero(full)[0]
@@ -948,6 +944,7 @@ class SwappedPosteriorAnalysis:
                 at += m2
             # where the first run's end switches between an interior minimum of Phi and
             # the end of the support within the piece, both branches and the switch
+            E = _settled(E, np.array([float(law.mean) for law in pc.laws]))
             switch = (E < 0).any(axis=0) & (E >= 0).any(axis=0) & np.isfinite(E).all(axis=0)
             if np.any(switch):
                 cols = np.nonzero(switch)[0]
@@ -974,7 +971,8 @@ class SwappedPosteriorAnalysis:
                 per[idx, pi] += v
             if not part.size:
                 continue
-            D, g = _continued(pc, D[:, k:], g[:, k:], E[:, k:], nB[:, k:])
+            D, g = _continued(pc, D[:, k:], g[:, k:], E[:, k:], nB[:, k:],
+                              late=self._late(pc), r=r[part])
             # E[min(X, c1)] through the nodes where the first run exists (past a fold of the
             # rank's structure, at levels below a node's least inverse hazard, it does not:
             # the polynomial through the other nodes then)
@@ -982,7 +980,7 @@ class SwappedPosteriorAnalysis:
             # a positive integrand is interpolated in its logarithm: over a piece of the
             # tails it is a power of y, an exponential in t (Weibull 0.5 sizes: y**1.5 over a
             # factor 100, whose polynomial through 6 nodes left N 2.5e-3 off there)
-            logs = (fin & (g > 0)).all(axis=0)
+            logs = (~fin | (g > 0)).all(axis=0) & fin.any(axis=0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 g = np.where(logs[None, :], np.log(np.where(g > 0, g, 1.0)), g)
             cg = pc.vinv @ np.where(fin, g, 0.0)
@@ -1017,6 +1015,19 @@ class SwappedPosteriorAnalysis:
             self._nst = (fns.st, {id(law): i for i, law in enumerate(laws)}, falling(fns),
                          thr, (fns.B, fns.IH))
         return self._nst
+
+    def _late(self, pc) -> np.ndarray:
+        """Each node law of the piece: the level below which, unserved, it is left out of
+        ``N``'s interpolant where its first run does not end at the end of the support
+        (:func:`_continued`), the geometric mean of the least level at which its ``Phi``
+        falls somewhere (its ``c1`` appears there, ``E[min(X, c1)]`` with a square-root
+        onset) and its rank at age 0 (0 for a law whose inverse hazard does not rise). These
+        levels are cuts of ``N``'s table (:meth:`_tabulate`)."""
+        _, where, falls, thr, _ = self._nstack()
+        i = np.array([where[id(law)] for law in pc.laws])
+        with np.errstate(invalid="ignore"):
+            ok = ~falls[i] & np.isfinite(thr[i]) & (thr[i] > 0) & (thr[i] < pc.gamma)
+            return np.where(ok, np.sqrt(np.where(ok, thr[i], 1.0) * pc.gamma), 0.0)
 
     def _n_table(self, lam: float | None = None):
         """Chebyshev pieces of ``N`` in ``s = 1 / r``, refined until each piece's last
@@ -1242,7 +1253,11 @@ class SwappedPosteriorAnalysis:
             np.log2(smax * 64.0 * m1)))))]
         # the rank at age 0 at the pieces' edges: the computed N's pieces join there
         gam = _edge_gammas(pieces)
-        edges = np.unique(np.concatenate([cuts, 1.0 / gam]))
+        # (and where a node joins the interpolant of its piece while unserved, _late,
+        # where the piece is partly served: below, none of it is)
+        late = np.concatenate([self._late(pc)[self._late(pc) > _served_from(pc)]
+                               for pc in pieces])
+        edges = np.unique(np.concatenate([cuts, 1.0 / gam, 1.0 / late]))
         edges = edges[edges <= smax]
         x = _CHEB_X
         # (the interpolant's coefficients: the inverse of the points' Vandermonde matrix,
@@ -1261,7 +1276,7 @@ class SwappedPosteriorAnalysis:
         tol_rel, tol_int = (v * min(100.0, max(1.0, self.rtol / 1e-10)) for v in _NTOL)
         while todo:
             # all pieces of a round at once
-            s = np.concatenate([0.5 * (a + b) + 0.5 * (b - a) * x for a, b, _ in todo])
+            s = np.concatenate([_cheb_points(a, b) for a, b, _ in todo])
             with np.errstate(divide="ignore"):
                 vals, per = self.N(np.where(s > 0, 1.0 / s, np.inf), parts=True,
                                    pieces=pieces)
@@ -1465,7 +1480,42 @@ class SwappedPosteriorAnalysis:
         return float(value), float(err)
 
 
-def _continued(pc, D, g, E, nB):
+def _served_from(pc, full: bool = False) -> float:
+    """The least level at which some of the piece is served (with ``full``, all of it):
+    the least (greatest) rank at age 0 of its nodes and of both its interpolants' ends
+    (:meth:`SwappedPosteriorAnalysis.N`)."""
+    with np.errstate(over="ignore"):
+        ends = np.concatenate([L.legval(np.array([-1.0, 1.0]), pc.cgam),
+                               np.exp(L.legval(np.array([-1.0, 1.0]), pc.clgam))])
+    return max(pc.gamma.max(), ends.max()) if full else min(pc.gamma.min(), ends.min())
+
+
+def _settled(E: np.ndarray, m1: np.ndarray, rel: float = 1e-12) -> np.ndarray:
+    """``E`` (``Phi`` at a node's interior minimum less at the end of its support, nodes by
+    levels) with its ties settled: a value within ``rel`` of the node's mean ``m1`` is a
+    tie (an interior minimum so far in the tail that both ends give the same ``N_y``, and
+    ``E``'s sign is its rounding), taken as ``-rel m1`` (the interior minimum) in a
+    column where another node's interior minimum is clearly the global one, else as ``+rel
+    m1``. Lognormal sizes under lognormal noise: ``E`` of ``1e-26`` and ``-4e-15`` at the
+    nodes of a piece flagged half its levels as switches of the first run's end, whose
+    integral (linear in the nodes' values) differs from the other levels' (logarithmic)
+    by 1e-8, and ``N``'s table bisected there to its limit.
+
+    Examples
+    --------
+    >>> E = np.array([[1e-26, -4e-15, -1e-3], [1e-26, 1e-3, 2e-3]]).T
+    >>> (_settled(E, np.ones(3)) < 0).T.tolist()
+    [[True, True, True], [False, False, False]]
+    """
+    tie = np.abs(E) <= rel * m1[:, None]
+    if not tie.any():
+        return E
+    neg = (E < 0) & ~tie
+    side = np.where(neg.any(axis=0)[None, :], -1.0, 1.0)
+    return np.where(tie, side * rel * m1[:, None], E)
+
+
+def _continued(pc, D, g, E, nB, late=None, r=None):
     """``(D, g)`` of a piece's partly served levels (columns) with each unserved node's
     ``E[min(X, c1)]`` taken on the branch of the served ones. Only the served part of the
     piece is integrated, but every node's value shapes the interpolant there: at an
@@ -1480,14 +1530,25 @@ def _continued(pc, D, g, E, nB):
     minimum, the unserved nodes take theirs where they have one and are left out of the
     interpolant where they do not. Served nodes on both branches (with a node without an
     interior minimum: a switch is otherwise cut, :func:`_switch_integral`) are left as
-    they are."""
+    they are.
+
+    With ``late`` (a level a node) and the columns' levels ``r``, an unserved node whose
+    ``c1`` is not taken as ``E[X]`` is left out of the interpolant below its level
+    ``late`` (:meth:`SwappedPosteriorAnalysis._late`): its ``E[min(X, c1)]`` has a
+    square-root onset in the level where its run appears, and the interpolant through it
+    there was not smooth in the level."""
     served = D <= 0
     inner = E < 0  # the interior minimum is the global one
     none = ~served.any(axis=0)
     j0 = int(np.argmin(pc.gamma))
     ends = np.where(none, ~inner[j0], ~(served & inner).any(axis=0))
     inners = np.where(none, inner[j0], ~(served & ~inner).any(axis=0))
-    if not (ends.any() or inners.any()):
+    early = None
+    if late is not None:
+        early = ~served & ~ends[None, :] & (np.asarray(r)[None, :] < late[:, None])
+        if not early.any():
+            early = None
+    if not (ends.any() or inners.any() or early is not None):
         return D, g
     D, g = D.copy(), g.copy()
     fj = (pc.fy * pc.jac)[:, None]
@@ -1502,6 +1563,8 @@ def _continued(pc, D, g, E, nB):
         un = ~served[:, cols]
         g[:, cols] = np.where(un & has, nB[:, cols] * fj, g[:, cols])
         D[:, cols] = np.where(un & ~has, np.inf, np.where(un, 1.0, D[:, cols]))
+    if early is not None:
+        D[early] = np.inf
     return D, g
 
 
@@ -1522,6 +1585,24 @@ def _fit_finite(cg, t, g, fin) -> None:
             continue
         cols = bad[inv.ravel() == u]
         cg[:k, cols] = np.linalg.solve(L.legvander(t[ok], k - 1), g[np.ix_(ok, cols)])
+
+
+def _cheb_points(a: float, b: float) -> np.ndarray:
+    """The Chebyshev points :data:`_CHEB_X` of ``[a, b]`` (in ``s``), the ends 8 ulps
+    inside: ``N``'s computed value may jump at a cut of its table (a node joins or leaves
+    the interpolant of its piece, :meth:`SwappedPosteriorAnalysis._late`), and each piece
+    takes its own side's limit there.
+
+    Examples
+    --------
+    >>> p = _cheb_points(1.0, 2.0)
+    >>> bool(1.0 < p[0] < 1.0 + 1e-14 and 2.0 - 1e-14 < p[-1] < 2.0)
+    True
+    """
+    p = 0.5 * (a + b) + 0.5 * (b - a) * _CHEB_X
+    p[0] = a * (1.0 + 8.0 * np.finfo(float).eps) if a > 0 else a
+    p[-1] = b * (1.0 - 8.0 * np.finfo(float).eps)
+    return p
 
 
 def _join_cuts(s: np.ndarray, rel: float = _JOIN) -> np.ndarray:
