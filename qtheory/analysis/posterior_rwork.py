@@ -1262,8 +1262,8 @@ class SwappedPosteriorAnalysis:
         gam = _edge_gammas(pieces)
         # (and where a node joins the interpolant of its piece while unserved, _late,
         # where the piece is partly served: below, none of it is)
-        late = np.concatenate([self._late(pc)[self._late(pc) > _served_from(pc)]
-                               for pc in pieces])
+        late = [(self._late(pc), _served_from(pc)) for pc in pieces]
+        late = np.concatenate([v[(v > 0) & (v > low)] for v, low in late])
         edges = np.unique(np.concatenate([cuts, 1.0 / gam, 1.0 / late]))
         edges = edges[edges <= smax]
         x = _CHEB_X
