@@ -986,7 +986,9 @@ class SwappedPosteriorAnalysis:
             fin = np.isfinite(D)
             # a positive integrand is interpolated in its logarithm: over a piece of the
             # tails it is a power of y, an exponential in t (Weibull 0.5 sizes: y**1.5 over a
-            # factor 100, whose polynomial through 6 nodes left N 2.5e-3 off there)
+            # factor 100, whose polynomial through 6 nodes left N 2.5e-3 off there; a column
+            # with nodes left out too, through the others: until the 31st session such a
+            # column was interpolated linearly, and N jumped where a node joined it)
             logs = (~fin | (g > 0)).all(axis=0) & fin.any(axis=0)
             with np.errstate(divide="ignore", invalid="ignore"):
                 g = np.where(logs[None, :], np.log(np.where(g > 0, g, 1.0)), g)
