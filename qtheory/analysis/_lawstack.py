@@ -154,6 +154,9 @@ class LawStack:
             self.tmin = np.array([law._tmin for law in self.laws], dtype=float)
             self.tmax = np.array([law._tmax for law in self.laws], dtype=float)
             self.mass = np.array([law.mass for law in self.laws], dtype=float)
+            # (tables trimmed above a negligible lower tail: posterior._trimmed)
+            self.neg_lo = np.array([bool(getattr(law, "_neg_lo", False))
+                                    for law in self.laws])
         else:  # (the supports' ends, for trunc2_narrow)
             sup = np.array([[float(v) for v in law.support] for law in self.laws],
                            dtype=float).reshape(-1, 2)
@@ -342,9 +345,17 @@ class LawStack:
                 # at or above the median (_Law's side; P(X > b) <= 1/2 there, which
                 # needs no median: computing one took 0.3 ms a law)
                 upper = self.sf(i_f, bf) <= 0.5
+                # (below a trimmed lower end a partial moment is below 2**-60 of the
+                # moment, 1e-30 with Gittins on the posterior's node laws: taken as 0 in
+                # the difference, not by a quadrature over the noise a point)
+                low = self.neg_lo[i_f] & (bf < self.tmin[i_f])
                 d = []
                 for k in (0.0, 1.0, 2.0):
-                    dk = self._moments(k, i_f, cf, False) - self._moments(k, i_f, bf, False)
+                    mb = np.zeros(bf.size)
+                    if not low.all():
+                        at = np.flatnonzero(~low)
+                        mb[at] = self._moments(k, i_f[at], bf[at], False)
+                    dk = self._moments(k, i_f, cf, False) - mb
                     if upper.any():
                         iu = np.flatnonzero(upper)
                         dk[iu] = (self._moments(k, i_f[iu], bf[iu], True)

@@ -150,6 +150,9 @@ _FLOOR = 2.0**-40  # levels below this times the node law's mean are left out (a
 _RULE_SPLIT = 4  # rounds of halvings of the rule's pieces at most (_refine)
 _N_CHECK = 3  # rounds of halvings of N's pieces by their work identities at most
 _JOIN = 1e-3  # N's joins this close (relative) are one (_join_cuts)
+# node laws' tables stop where what lies beyond holds at most this of each moment (orders
+# 0, 1, 2; posterior._trimmed): the grids stop where the tails are below 1e-17
+_TRIM = 1e-30
 
 
 def quantile_pieces(size: SizeDistribution, prediction) -> np.ndarray:
@@ -699,7 +702,7 @@ class SwappedPosteriorAnalysis:
         from ._lawstack import LawStack
 
         laws = point_laws(self.size, self.prediction, ys)
-        build_tables(laws)
+        build_tables(laws, trim=_TRIM)
         st = LawStack(laws)
         grids, gammas = _grids_and_gammas(laws, st)
         return laws, st, grids, gammas

@@ -69,7 +69,7 @@ def _family_g(size, prediction, y, lo, hi, zlo, zhi, t: np.ndarray) -> np.ndarra
     return np.where(np.isfinite(out), out, 0.0).reshape(t.shape)
 
 
-def build_tables(laws) -> int:
+def build_tables(laws, trim: float = 0.0) -> int:
     """Build the Chebyshev tables (orders 0, 1, 2, both sides, and the density) of the
     posteriors ``laws`` together, into each law's caches: point posteriors
     (:class:`~qtheory.distributions.point_posterior.PredictionPoint`) of the first law's
@@ -111,7 +111,7 @@ def build_tables(laws) -> int:
         _anchors(fam)
     else:
         g = _own_g_of(todo)
-    _build_edges(todo, g)
+    _build_edges(todo, g, trim if type(todo[0]) is PredictionPoint else 0.0)
     _build_tables(todo, g, (0.0, 1.0, 2.0), density=True)
     return len(todo)
 
@@ -226,6 +226,7 @@ class Family:
         self.tmin = np.array([law._tmin for law in laws])
         self.tmax = np.array([law._tmax for law in laws])
         self.panels = np.array([law._use_panels for law in laws])
+        self.neg = np.array([[law._neg_lo, law._neg_hi] for law in laws], dtype=bool)
 
     def g(self, t: np.ndarray, n: np.ndarray) -> np.ndarray:
         """The density ``f(t) g(y_n / t) / t`` (times the mass) of law ``n[i]`` at the
@@ -293,10 +294,14 @@ class Family:
             inside &= ~div
         raw = np.zeros(x.shape)
         fast = inside & self.panels[idx] & (x >= self.tmin[idx]) & (x < self.tmax[idx])
+        # (beyond a trimmed end: the whole moment, posterior._trimmed)
+        whole = inside & ((x < self.tmin[idx]) & self.neg[idx, 0] if tail
+                          else (x >= self.tmax[idx]) & self.neg[idx, 1])
+        raw[whole] = self.mass[idx[whole]] * mom[whole]
         for m in np.unique(idx[fast]):
             sel = np.flatnonzero(fast & (idx == m))
             raw[sel] = self.laws[m]._panel_values(k, np.ascontiguousarray(x[sel]), tail)
-        slow = inside & ~fast  # (no flat window below t_min: a point's factor is g(y/x)/x)
+        slow = inside & ~fast & ~whole  # (no flat window below t_min: g(y/x)/x)
         high = slow & (x >= self.tmax[idx]) & np.isfinite(mom)
         if high.any():
             at = np.flatnonzero(high)
