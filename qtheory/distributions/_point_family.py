@@ -81,6 +81,13 @@ def build_tables(laws, trim: float = 0.0) -> int:
     together. Laws of another kind, or with tables already, are left to build their own.
     Returns the number of laws built.
 
+    With ``trim`` (point posteriors only), each law's tables stop where what lies beyond
+    holds at most ``trim`` of each moment (:func:`~qtheory.distributions.posterior.
+    _trimmed`), and a law whose support lies wholly below the panels' range (``2**-40``
+    of the size law's median) gets panels on its support (Weibull 0.5 sizes under uniform
+    noise 0.3 given predictions below about ``1e-13``: without tables every value is a
+    quadrature over the noise; their tables agree with those to 5.5e-13 relative).
+
     Examples
     --------
     >>> import qtheory as qt
@@ -94,6 +101,11 @@ def build_tables(laws, trim: float = 0.0) -> int:
 
     todo = []
     for law in laws:
+        if trim > 0 and type(law) is PredictionPoint and not law._use_panels \
+                and not law._in_z and 0.0 < law._lo < law._hi <= law._tmin:
+            # (a support wholly below the panels' range, 2**-40 of the size law's median:
+            # panels on the support itself)
+            law._tmin, law._tmax, law._use_panels = law._lo, law._hi, True
         if not (isinstance(law, PredictionBucket) and law._use_panels):
             continue
         if "_cheb_cache" in law.__dict__ or "_density_cache" in law.__dict__ \
