@@ -864,7 +864,7 @@ class GittinsPosterior(Policy):
         estimates below 5e-9 of the mean): exponential sizes with exponential noise
         about 1.0 s (8 s until the 29th session), lognormal sizes with lognormal noise
         about 0.65 s, bounded Pareto sizes with lognormal noise about 1.1 s, Weibull 0.5
-        sizes with uniform noise about 0.7 s (``docs/soap.md``).
+        sizes with uniform noise about 0.5 s (``docs/soap.md``).
 
     Examples
     --------
