@@ -297,3 +297,30 @@ def test_trim_gives_tables_to_laws_below_the_panels():
                      (p.tail_moment(2, x), c.tail_moment(2, x))):
             f, g = np.asarray(f), np.asarray(g)
             assert np.all(np.abs(g - f) <= 1e-12 * np.abs(f))
+
+
+def test_trimmed_end_whole_moment_only_where_all_beyond_is_negligible(monkeypatch):
+    """posterior._trimmed: below a trimmed lower end a tail is taken as the whole moment only
+    where everything below, the anchor below the old panels included, is at most trim of
+    the total; with that anchor made large (a law with mass below 2**-40 of the median
+    and none on its first panels) the lower end is still trimmed but its values take the
+    exact path."""
+    import qtheory.distributions._point_family as PF
+    from qtheory.distributions._point_family import point_laws
+
+    size, pred = qt.Exponential(mean=1.0), qt.ExponentialPrediction()
+    ok = point_laws(size, pred, np.array([0.3]))[0]
+    build_tables([ok], trim=1e-30)
+    assert ok._neg_lo and ok._neg_hi
+    orig = PF._anchors
+
+    def big(fam):
+        orig(fam)
+        for law in fam.laws:
+            for k in (0.0, 1.0, 2.0):
+                law.__dict__.setdefault("_anchors", {})[(k, "lo")] = 0.5
+
+    monkeypatch.setattr(PF, "_anchors", big)
+    law = point_laws(size, pred, np.array([0.3]))[0]
+    build_tables([law], trim=1e-30)
+    assert law._tmin == ok._tmin and not law._neg_lo and law._neg_hi

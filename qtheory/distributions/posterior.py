@@ -1658,10 +1658,14 @@ def _trimmed(law, sums, trim: float):
                 law._parent_tail_gone(k, np.array([law._tmax]))[0] else 0.0
             anchors[(k, "hi")] = float(base + np.sum(fin[c][i1:]))
     law._tmin, law._tmax = float(a[i0]), float(b[i1 - 1])
-    # (beyond a trimmed end the tail, or below it the partial moment, is the whole moment
-    # to rounding: what was left out is below 2**-60 of it)
-    law._neg_lo = i0 > 0 and trim <= 2.0**-60
-    law._neg_hi = i1 < n and trim <= 2.0**-60
+    # (below a trimmed lower end the tail moment, above a trimmed upper end the partial
+    # one, is the whole moment to rounding where all that lies beyond, the anchor with
+    # what was there before, is below 2**-60 of it)
+    small = trim <= 2.0**-60
+    law._neg_lo = i0 > 0 and small and all(
+        anchors[(k, "lo")] <= trim * t for k, t in zip((0.0, 1.0, 2.0), tot))
+    law._neg_hi = i1 < n and small and all(
+        anchors[(k, "hi")] <= trim * t for k, t in zip((0.0, 1.0, 2.0), tot))
     law.__dict__["_edge_cache"] = (a[i0:i1], b[i0:i1])
     return [v[i0:i1] for v in sums]
 
