@@ -1627,8 +1627,11 @@ def _trimmed(law, sums, trim: float):
     A point posterior's panels run from ``2**-40`` to ``2**50`` of the size law's median, and
     those where its density is below ``1e-30`` of its peak, split until each panel's rule
     agrees with its halves' to ``1e-14``, are most of them (under exponential noise, 110 of
-    146 a law). Gittins on the posterior asks its node laws nothing there: its grids stop
-    where the tails are below ``1e-17`` (:func:`qtheory.analysis.posterior_rwork._grid`).
+    146 a law). Gittins on the posterior asks its node laws little there: its grids stop
+    where the tails are below ``1e-17`` (:func:`qtheory.analysis.posterior_rwork._grid`),
+    and what it does ask is mostly a tail below the lower end or a partial moment above the
+    upper one, the whole moment to rounding where all that lies beyond is below ``2**-60``
+    of it (``_neg_lo``, ``_neg_hi``: no quadrature).
     Only a point posterior (:func:`~qtheory.distributions._point_family.build_tables`, its
     anchors computed with the others') whose moments of the orders 0, 1, 2 are finite is
     trimmed."""
