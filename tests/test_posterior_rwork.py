@@ -272,6 +272,7 @@ class _FakePiece:
         self.fy = np.ones(self.m)
         self.jac = np.ones(self.m)
         self.laws = [type("Law", (), {"mean": v})() for v in mean]
+        self.means = np.asarray(mean, dtype=float)
 
 
 def test_continued_takes_the_served_branch():

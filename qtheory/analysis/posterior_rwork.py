@@ -864,6 +864,7 @@ class SwappedPosteriorAnalysis:
         """The piece's masses, weights, and the interpolants of its ranks at age 0 (its
         node laws, grids and ranks made, :meth:`_build`)."""
         pc.fy = np.array([law.mass for law in pc.laws])
+        pc.means = np.array([float(law.mean) for law in pc.laws])
         pc.wf = pc.w * pc.jac * pc.fy  # weights of dF_Y
         pc.cgam = pc.vinv @ pc.gamma
         with np.errstate(divide="ignore"):
@@ -881,7 +882,7 @@ class SwappedPosteriorAnalysis:
         top = np.isinf(r)  # every job is served to completion: the (kept) mean
         if np.any(top):
             out = np.empty(r.size)
-            means = [float(pc.wf @ [law.mean for law in pc.laws]) for pc in pieces]
+            means = [float(pc.wf @ pc.means) for pc in pieces]
             out[top] = sum(means)
             if parts:
                 per[top] = means
@@ -902,7 +903,7 @@ class SwappedPosteriorAnalysis:
             # (the ends of both interpolants of gamma: the partly served part's boundary is
             # that of log gamma, which on a piece of the tails is 1e-3 from the other at an
             # end, and N was 1e-6 (relative) short of its share there under Weibull 0.5)
-            high, low = _served_from(pc, True), _served_from(pc)
+            low, high = _served_range(pc)
             full = r >= high
             part = np.nonzero(~full & (r >= low))[0]
             idx = np.nonzero(full)[0]
@@ -961,11 +962,11 @@ class SwappedPosteriorAnalysis:
                 at += m2
             # where the first run's end switches between an interior minimum of Phi and
             # the end of the support within the piece, both branches and the switch
-            E = _settled(E, np.array([float(law.mean) for law in pc.laws]))
+            E = _settled(E, pc.means)
             switch = (E < 0).any(axis=0) & (E >= 0).any(axis=0) & np.isfinite(E).all(axis=0)
             if np.any(switch):
                 cols = np.nonzero(switch)[0]
-                gA = (pc.fy * pc.jac * np.array([law.mean for law in pc.laws]))[:, None]
+                gA = (pc.fy * pc.jac * pc.means)[:, None]
                 gB = nB[:, cols] * (pc.fy * pc.jac)[:, None]
                 cA = pc.vinv @ gA
                 cB = pc.vinv @ gB
@@ -1274,7 +1275,7 @@ class SwappedPosteriorAnalysis:
         gam = _edge_gammas(pieces)
         # (and where a node joins the interpolant of its piece while unserved, _late,
         # where the piece is partly served: below, none of it is)
-        late = [(self._late(pc), _served_from(pc)) for pc in pieces]
+        late = [(self._late(pc), _served_range(pc)[0]) for pc in pieces]
         late = np.concatenate([v[(v > 0) & (v > low)] for v, low in late])
         edges = np.unique(np.concatenate([cuts, 1.0 / gam, 1.0 / late]))
         edges = edges[edges <= smax]
@@ -1499,14 +1500,14 @@ class SwappedPosteriorAnalysis:
         return float(value), float(err)
 
 
-def _served_from(pc, full: bool = False) -> float:
-    """The least level at which some of the piece is served (with ``full``, all of it):
-    the least (greatest) rank at age 0 of its nodes and of both its interpolants' ends
-    (:meth:`SwappedPosteriorAnalysis.N`)."""
+def _served_range(pc) -> tuple[float, float]:
+    """``(low, high)``: the least level at which some of the piece is served, and the
+    least at which all of it is: the least and the greatest rank at age 0 of its nodes and
+    of both its interpolants' ends (:meth:`SwappedPosteriorAnalysis.N`)."""
     with np.errstate(over="ignore"):
         ends = np.concatenate([L.legval(np.array([-1.0, 1.0]), pc.cgam),
                                np.exp(L.legval(np.array([-1.0, 1.0]), pc.clgam))])
-    return max(pc.gamma.max(), ends.max()) if full else min(pc.gamma.min(), ends.min())
+    return min(pc.gamma.min(), ends.min()), max(pc.gamma.max(), ends.max())
 
 
 def _settled(E: np.ndarray, m1: np.ndarray, rel: float = 1e-12) -> np.ndarray:
@@ -1571,7 +1572,7 @@ def _continued(pc, D, g, E, nB, late=None, r=None):
         return D, g
     D, g = D.copy(), g.copy()
     fj = (pc.fy * pc.jac)[:, None]
-    m1 = np.array([float(law.mean) for law in pc.laws])[:, None]
+    m1 = pc.means[:, None]
     if ends.any():
         g[:, ends] = m1 * fj
         D[:, ends] = np.where(np.isfinite(D[:, ends]), D[:, ends], 1.0)

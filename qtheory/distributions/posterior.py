@@ -1652,14 +1652,13 @@ def _trimmed(law, sums, trim: float):
     i1 = n - int(np.argmin(high[::-1])) if not high.all() else 0  # one past the last
     if i1 - i0 < 2 or (i0 == 0 and i1 == n):
         return sums
+    # (an anchor build_tables did not compute, _point_family._anchors, is 0: nothing lies
+    # beyond that end)
     for c, k in enumerate((0.0, 1.0, 2.0)):
         if i0 > 0:
-            base = anchors.get((k, "lo"), 0.0) if law._tmin > law._lo else 0.0
-            anchors[(k, "lo")] = float(base + np.sum(fin[c][:i0]))
+            anchors[(k, "lo")] = float(anchors.get((k, "lo"), 0.0) + np.sum(fin[c][:i0]))
         if i1 < n:
-            base = anchors.get((k, "hi"), 0.0) if law._tmax < law._hi and not \
-                law._parent_tail_gone(k, np.array([law._tmax]))[0] else 0.0
-            anchors[(k, "hi")] = float(base + np.sum(fin[c][i1:]))
+            anchors[(k, "hi")] = float(anchors.get((k, "hi"), 0.0) + np.sum(fin[c][i1:]))
     law._tmin, law._tmax = float(a[i0]), float(b[i1 - 1])
     # (below a trimmed lower end the tail moment, above a trimmed upper end the partial
     # one, is the whole moment to rounding where all that lies beyond, the anchor with
