@@ -324,3 +324,44 @@ def test_trimmed_end_whole_moment_only_where_all_beyond_is_negligible(monkeypatc
     law = point_laws(size, pred, np.array([0.3]))[0]
     build_tables([law], trim=1e-30)
     assert law._tmin == ok._tmin and not law._neg_lo and law._neg_hi
+
+
+def test_trim_reaches_below_the_panels_for_small_predictions():
+    """With trim, a point posterior given a prediction so small that it has mass below the
+    panels' usual range (2**-40 of the size law's median) gets panels from y 2**-12 up,
+    trimmed as any (exponential sizes and noise given 4.5e-12: until the 32nd session 4e-6
+    of its mass lay below the tables, and each value there was a quadrature over the
+    noise). Its functions there agree with mpmath's (the posterior's density is
+    ``exp(-x - y / x) / x`` over ``2 K_0(2 sqrt(y))``) to 1e-11 relative (the untrimmed
+    twin's quadratures were 1.1e-12 and 5.9e-11 off its tail moment of order 1); below its
+    new lower end the tail is the whole moment (what lies below is under 1e-30 of it),
+    the same from a LawStack's compiled lookup as from the law, bit for bit."""
+    import mpmath as mp
+
+    from qtheory.analysis._lawstack import LawStack
+    from qtheory.distributions._point_family import _LOW_Y, point_laws
+
+    size, pred = qt.Exponential(mean=1.0), qt.ExponentialPrediction()
+    ys = np.array([4.5e-12, 1e-13])
+    plain, cut = point_laws(size, pred, ys), point_laws(size, pred, ys)
+    build_tables(plain)
+    build_tables(cut, trim=1e-30)
+    with mp.workdps(30):
+        for y, p, c in zip(ys, plain, cut):
+            # (the panels from y 2**-12 up, then trimmed where below 1e-30)
+            assert y * _LOW_Y * (1 - 1e-12) <= c._tmin < p._tmin and c._neg_lo
+            Y = mp.mpf(float(y))
+            mass = 2 * mp.besselk(0, 2 * mp.sqrt(Y))
+            for x in np.geomspace(1.01 * c._tmin, p._tmin, 4):
+                cuts = [mp.mpf(float(x))] + [mp.mpf(10.0) ** e for e in (-12, -9, -6, -3, 0)
+                                             if 10.0**e > x] + [mp.inf]
+                for k, got in ((0, c.sf(x)), (1, c.tail_moment(1, x))):
+                    ref = mp.quad(lambda t, k=k: t ** (k - 1) * mp.exp(-t - Y / t), cuts) / mass
+                    assert abs(float(got) / float(ref) - 1.0) <= 1e-11
+    st = LawStack(cut)
+    idx = np.array([0, 0, 1, 1])
+    x = np.array([0.5, 0.1, 0.5, 0.1]) * np.array([cut[i]._tmin for i in idx])
+    for k in (0.0, 1.0, 2.0):
+        own = np.array([float(cut[i].tail_moment(k, v)) for i, v in zip(idx, x)])
+        assert np.array_equal(st._moments(k, idx, x, True), own)
+        assert np.array_equal(own, np.array([float(cut[i].moment(k)) for i in idx]))

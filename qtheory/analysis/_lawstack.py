@@ -35,11 +35,15 @@ __all__ = ["LawStack"]
 
 @njit(cache=True, error_model="numpy", nogil=True)
 def _stack_moments(idx, x, off, a, b, coef, mode, anchor, lo, hi, tmin, tmax, mass, mom,
-                   tail, clip):  # pragma: no cover - compiled (tested through LawStack)
+                   neg_lo, neg_hi, tail, clip):  # pragma: no cover - compiled (tested
+    # through LawStack)
     """:func:`~qtheory.distributions._panelcheb.moments_lookup` with a law a point: point
     ``i`` of law ``idx[i]`` on that law's panels ``off[idx[i]]:off[idx[i] + 1]`` of the
-    joined tables, with its scalars ``lo[n]`` etc. Returns the values and the mask of the
-    points left to the caller."""
+    joined tables, with its scalars ``lo[n]`` etc. Below a trimmed lower end (``neg_lo``)
+    a tail moment, and above a trimmed upper end (``neg_hi``) a partial moment, is the
+    whole moment, as the family's exact path takes it
+    (:meth:`~qtheory.distributions._point_family.Family.moments_exact`, the same
+    operations). Returns the values and the mask of the points left to the caller."""
     n = x.size
     out = np.empty(n)
     need = np.zeros(n, dtype=np.bool_)
@@ -47,9 +51,19 @@ def _stack_moments(idx, x, off, a, b, coef, mode, anchor, lo, hi, tmin, tmax, ma
     j = 0
     for i in range(n):
         m, o0, o1, j = _law_of(idx, i, off, m, j)
-        out[i], need[i], j = _one_moment(x[i], j, a[o0:o1], b[o0:o1], coef[o0:o1],
-                                         mode[o0:o1], anchor[o0:o1], lo[m], hi[m], tmin[m],
-                                         tmax[m], mass[m], mom[m], tail, clip)
+        v, nd, j = _one_moment(x[i], j, a[o0:o1], b[o0:o1], coef[o0:o1], mode[o0:o1],
+                               anchor[o0:o1], lo[m], hi[m], tmin[m], tmax[m], mass[m],
+                               mom[m], tail, clip)
+        if nd and ((tail and x[i] < tmin[m] and neg_lo[m])
+                   or (not tail and x[i] >= tmax[m] and neg_hi[m])):
+            v = (mass[m] * mom[m]) / mass[m]
+            if np.isfinite(mom[m]):
+                v = min(v, mom[m])
+            if clip:
+                v = min(max(v, 0.0), 1.0)
+            nd = False
+        out[i] = v
+        need[i] = nd
     return out, need
 
 
@@ -157,6 +171,8 @@ class LawStack:
             # (tables trimmed above a negligible lower tail: posterior._trimmed)
             self.neg_lo = np.array([bool(getattr(law, "_neg_lo", False))
                                     for law in self.laws])
+            self.neg_hi = np.array([bool(getattr(law, "_neg_hi", False))
+                                    for law in self.laws])
         else:  # (the supports' ends, for trunc2_narrow)
             sup = np.array([[float(v) for v in law.support] for law in self.laws],
                            dtype=float).reshape(-1, 2)
@@ -221,7 +237,7 @@ class LawStack:
         mom = self._moms(k)
         out, need = _stack_moments(idx, x, self.off, t.a, t.b, t.coef, t.mode, t.anchor,
                                    self.lo, self.hi, self.tmin, self.tmax, self.mass, mom,
-                                   tail, clip)
+                                   self.neg_lo, self.neg_hi, tail, clip)
         if need.any():
             at = np.flatnonzero(need)
             fam = self._fam()

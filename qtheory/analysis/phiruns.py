@@ -1102,7 +1102,7 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
             chg = (sg[:, 1:] != sg[:, :-1]) & (nn.sb - nn.sa > 1e-9 * nn.sb)[:, None]
             if chg.any() and nn.cut_rounds < 4:
                 p, j = np.nonzero(chg)
-                want.append((i, p, sn[1][p, j], sn[1][p, j + 1], sg[p, j]))
+                want.append((i, p, sn[1][p, j], sn[1][p, j + 1], sg[p, j], sn, g))
             else:
                 parts.append((i, sn, g))
         if want:
@@ -1112,8 +1112,19 @@ def level_integrals(laws, weight, gammas, grids=None, cuts=(), floors=None,
                             np.concatenate([w[3] for w in want]),
                             np.concatenate([w[4] for w in want]))
             at = 0
-            for i, p, *_ in want:
-                _cut_at(nodes_[i], p, cut[at:at + p.size])
+            for i, p, _, _, _, sn, g in want:
+                # (the law's other pieces summed now, those to cut left for the next round:
+                # until the 32nd session every piece of such a law was done again, and the
+                # round after the switches took as many rows as the first)
+                nn = nodes_[i]
+                if rnd >= split + nn.cut_rounds:
+                    pos = p
+                else:
+                    pend = np.zeros(nn.sa.size, dtype=bool)
+                    pend[p] = True
+                    _sum_pieces(nn, sn, g, rules, rtol, False, pend)
+                    pos = np.cumsum(pend)[p] - 1
+                _cut_at(nn, pos, cut[at:at + p.size])
                 at += p.size
         for i, sn, g in parts:
             _sum_pieces(nodes_[i], sn, g, rules, rtol, rnd >= split + nodes_[i].cut_rounds)
@@ -1275,9 +1286,12 @@ def _cut_at(nn: _Node, p, cut) -> None:
     nn.sa, nn.sb, nn.kind = np.concatenate(na), np.concatenate(nb), np.concatenate(nk)
 
 
-def _sum_pieces(nn: _Node, sn, g, rules, rtol: float, last: bool) -> None:
+def _sum_pieces(nn: _Node, sn, g, rules, rtol: float, last: bool, pending=None) -> None:
     """Sum a law's pieces by both rules; keep those that agree, halve the others (or, on
-    the ``last`` round or where all agree, set the law's result)."""
+    the ``last`` round or where all agree, set the law's result). The pieces where
+    ``pending`` (a mask; not on the ``last`` round) are neither kept nor halved: they stay,
+    first and in their order, for the next round (their values count in the total that
+    sets the tolerance)."""
     sa, sb, kind = nn.sa, nn.sb, nn.kind
     n0 = sn[0].size
     vals_ = []
@@ -1287,15 +1301,19 @@ def _sum_pieces(nn: _Node, sn, g, rules, rtol: float, last: bool) -> None:
     diff = np.abs(vals_[1] - vals_[0])
     total = nn.done_v + float(vals_[1].sum())
     bad = diff > 1e-2 * rtol * max(abs(total), 1e-300)
-    if last or not np.any(bad):
+    pend = np.zeros(sa.size, dtype=bool) if pending is None else pending
+    if not pend.any() and (last or not np.any(bad)):
         nn.result = (total, nn.done_e + float(diff.sum()))
         return
-    nn.done_v += float(vals_[1][~bad].sum())
-    nn.done_e += float(diff[~bad].sum())
+    bad &= ~pend
+    keep = ~bad & ~pend
+    nn.done_v += float(vals_[1][keep].sum())
+    nn.done_e += float(diff[keep].sum())
     mid = 0.5 * (sa[bad] + sb[bad])
     kb = kind[bad]
     # (each half keeps its parent's singular end: the left half a left one, the right a
     # right one)
-    nn.sa, nn.sb = np.concatenate([sa[bad], mid]), np.concatenate([mid, sb[bad]])
-    nn.kind = np.concatenate([np.where(kb == 1, kb, 0), np.where(kb == 2, kb, 0)]).astype(
-        np.int8)
+    nn.sa = np.concatenate([sa[pend], sa[bad], mid])
+    nn.sb = np.concatenate([sb[pend], mid, sb[bad]])
+    nn.kind = np.concatenate([kind[pend], np.where(kb == 1, kb, 0),
+                              np.where(kb == 2, kb, 0)]).astype(np.int8)

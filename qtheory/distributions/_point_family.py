@@ -48,6 +48,7 @@ from .posterior import PredictionBucket, _build_edges, _build_tables, _warn_raw,
 __all__ = ["build_tables", "point_laws", "family_of", "Family"]
 
 _BLOCK = 32768  # points of the density evaluated at a time
+_LOW_Y = 2.0**-12  # a point posterior's panels reach down to y times this at least (build_tables)
 
 
 def _family_g(size, prediction, y, lo, hi, zlo, zhi, t: np.ndarray) -> np.ndarray:
@@ -86,7 +87,10 @@ def build_tables(laws, trim: float = 0.0) -> int:
     _trimmed`), and a law whose support lies wholly below the panels' range (``2**-40``
     of the size law's median) gets panels on its support (Weibull 0.5 sizes under uniform
     noise 0.3 given predictions below about ``1e-13``: without tables every value is a
-    quadrature over the noise; their tables agree with those to 5.5e-13 relative).
+    quadrature over the noise; their tables agree with those to 5.5e-13 relative), and a
+    law whose support reaches below that range gets panels from ``y 2**-12`` up (``X = y /
+    Z`` below that asks ``Z`` above 4096; exponential sizes and noise given ``4.5e-12``
+    have 4e-6 of their mass below ``2**-40`` of the median), before the trimming.
 
     Examples
     --------
@@ -106,6 +110,11 @@ def build_tables(laws, trim: float = 0.0) -> int:
             # (a support wholly below the panels' range, 2**-40 of the size law's median:
             # panels on the support itself)
             law._tmin, law._tmax, law._use_panels = law._lo, law._hi, True
+        elif trim > 0 and type(law) is PredictionPoint and law._use_panels \
+                and law._lo < law._tmin and 0 < law.y * _LOW_Y < law._tmin:
+            # (a prediction so small that the posterior has mass below the panels' range:
+            # from y 2**-12 on, X = y / Z below that asks Z above 4096)
+            law._tmin = max(law._lo, law.y * _LOW_Y)
         if not (isinstance(law, PredictionBucket) and law._use_panels):
             continue
         if "_cheb_cache" in law.__dict__ or "_density_cache" in law.__dict__ \
