@@ -28,6 +28,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .._threads import concat_chunks
 from ..distributions._panelcheb import _one_moment, density_at
 
 __all__ = ["LawStack"]
@@ -235,9 +236,11 @@ class LawStack:
             return self._each(idx, x, lambda law, v: getattr(law, name)(k, v))
         t = self._table((k, tail))
         mom = self._moms(k)
-        out, need = _stack_moments(idx, x, self.off, t.a, t.b, t.coef, t.mode, t.anchor,
-                                   self.lo, self.hi, self.tmin, self.tmax, self.mass, mom,
-                                   self.neg_lo, self.neg_hi, tail, clip)
+        # (row by row: a large call in chunks on the thread pool, _threads)
+        out, need = concat_chunks(lambda s: _stack_moments(
+            idx[s], x[s], self.off, t.a, t.b, t.coef, t.mode, t.anchor, self.lo, self.hi,
+            self.tmin, self.tmax, self.mass, mom, self.neg_lo, self.neg_hi, tail, clip),
+            x.size, (0, 0))
         if need.any():
             at = np.flatnonzero(need)
             fam = self._fam()
@@ -283,8 +286,9 @@ class LawStack:
         if not self.fast:
             return self._each(idx, x, lambda law, v: law.pdf(v))
         t = self._table("pdf")
-        out, need = _stack_density(idx, x, self.off, t.a, t.b, t.coef, t.mode, t.anchor,
-                                   self.lo, self.hi, self.tmin, self.tmax, self.mass)
+        out, need = concat_chunks(lambda s: _stack_density(
+            idx[s], x[s], self.off, t.a, t.b, t.coef, t.mode, t.anchor, self.lo, self.hi,
+            self.tmin, self.tmax, self.mass), x.size, (0, 0))
         if need.any():
             at = np.flatnonzero(need)
             fam = self._fam()
