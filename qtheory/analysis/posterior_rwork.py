@@ -326,8 +326,7 @@ def _phi_grid(law, r: np.ndarray, grid):
 @njit(cache=True, nogil=True)
 def _phi_scan(sf, pdf, em, r):  # pragma: no cover - compiled (tested through callers)
     """The row scans of :func:`_phi_grid` (the first minimum where values tie)."""
-    R, G = r.size, sf.size
-    last = G - 1
+    R = r.size
     has = np.zeros(R, dtype=np.bool_)
     first = np.zeros(R, dtype=np.int64)
     k1 = np.zeros(R, dtype=np.int64)
@@ -335,26 +334,51 @@ def _phi_scan(sf, pdf, em, r):  # pragma: no cover - compiled (tested through ca
     after = np.zeros(R, dtype=np.bool_)
     end_phi = np.empty(R)
     for i in range(R):
-        ri = r[i]
-        end_phi[i] = em[last] + ri * sf[last]
-        f = _first_sign(sf, pdf, ri, 0, False)
-        if f < 0:
-            continue
-        has[i] = True
-        first[i] = f
-        best = np.inf
-        kb = -1
-        for j in range(f, last):
-            v = em[j] + ri * sf[j]
-            if v < best:
-                best = v
-                kb = j
-        k2[i] = kb
-        if kb >= 0:
-            after[i] = sf[kb + 1] - ri * pdf[kb + 1] > 0.0
-        # the argmin over all ages from f, the last one included (ties: the earliest)
-        k1[i] = kb if (kb >= 0 and best <= end_phi[i]) else last
+        _phi_row(sf, pdf, em, sf.size - 1, r[i], i, has, first, k1, k2, after, end_phi)
     return has, first, k1, k2, after, end_phi
+
+
+@njit(cache=True, nogil=True)
+def _phi_scan_stack(SF, PDF, EM, G, nd, r):  # pragma: no cover - compiled (tested through
+    # SwappedPosteriorAnalysis.N)
+    """:func:`_phi_scan` of many laws at once: row ``i`` on the grid of law ``nd[i]`` (rows
+    of the stacked ``SF``, ``PDF``, ``EM``, its first ``G[nd[i]]`` ages), the same steps."""
+    R = r.size
+    has = np.zeros(R, dtype=np.bool_)
+    first = np.zeros(R, dtype=np.int64)
+    k1 = np.zeros(R, dtype=np.int64)
+    k2 = np.full(R, -1, dtype=np.int64)
+    after = np.zeros(R, dtype=np.bool_)
+    end_phi = np.empty(R)
+    for i in range(R):
+        n, g = nd[i], G[nd[i]]
+        _phi_row(SF[n, :g], PDF[n, :g], EM[n, :g], g - 1, r[i], i, has, first, k1, k2,
+                 after, end_phi)
+    return has, first, k1, k2, after, end_phi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _phi_row(sf, pdf, em, last, ri, i, has, first, k1, k2, after,
+             end_phi):  # pragma: no cover - compiled
+    """Row ``i`` of :func:`_phi_scan` (level ``ri``), into the outputs."""
+    end_phi[i] = em[last] + ri * sf[last]
+    f = _first_sign(sf, pdf, ri, 0, False)
+    if f < 0:
+        return
+    has[i] = True
+    first[i] = f
+    best = np.inf
+    kb = -1
+    for j in range(f, last):
+        v = em[j] + ri * sf[j]
+        if v < best:
+            best = v
+            kb = j
+    k2[i] = kb
+    if kb >= 0:
+        after[i] = sf[kb + 1] - ri * pdf[kb + 1] > 0.0
+    # the argmin over all ages from f, the last one included (ties: the earliest)
+    k1[i] = kb if (kb >= 0 and best <= end_phi[i]) else last
 
 
 def _local_min(law, lo: np.ndarray, hi: np.ndarray, r: np.ndarray):
@@ -893,10 +917,14 @@ class SwappedPosteriorAnalysis:
                     out[~top] = self.N(r[~top], pieces=pieces)
             return (out, per) if parts else out
         out = np.zeros(r.size)
-        st, where, falls, thr, (B, IH) = self._nstack()
-        # the Phi grid scans of every piece's laws, then the local minima of Phi of all of
-        # them in one stacked Illinois search (_local_min_stack), then each piece
-        plans, req = [], []
+        st, where, falls, thr, (B, IH), fns = self._nstack()
+        # every piece's laws at their levels as rows (law-major a piece), one compiled
+        # scan of Phi on their grids for all of them (_phi_scan_stack), then the local
+        # minima of Phi of all in one stacked Illinois search (_local_min_stack), then
+        # each piece (until the 32nd session a scan and its brackets a law: 120 node laws
+        # and seven calls of N made 5,000 small calls, a third of N's table's time)
+        plans, rows_nd, rows_r = [], [], []
+        nrow = 0
         for pi, pc in enumerate(pieces):
             # served at level r: the rank at age 0, gamma(y), is at most r (smooth in y: its
             # interpolant through the piece's nodes gives the boundary)
@@ -911,55 +939,73 @@ class SwappedPosteriorAnalysis:
             if not both.size:
                 continue
             rr = r[both]
-            laws = []
-            for j, law in enumerate(pc.laws):
-                if falls[where[id(law)]]:
-                    # a non-rising inverse hazard: Phi falls from its one maximum on,
-                    # and the first run (where there is one) ends at the end of the
-                    # support, c1 = end (ageint.falling; no grid scan)
-                    laws.append((thr[where[id(law)]], None, None))
-                    continue
-                pg = _phi_grid(law, rr, pc.grids[j])  # (once for both runs)
-                # (the brackets as grid indices: their ends' values from the grids)
-                fb, ib = _first_brackets(pg, True), _interior_brackets(pg, True)
-                laws.append((pg, fb, ib))
-                for sel, i0, i2 in (fb, ib):
-                    req.append((np.full(sel.size, where[id(law)], dtype=np.int64), i0, i2,
-                                rr[sel]))
-            plans.append((pi, pc, full, part, idx, both, rr, laws))
-        if req:
-            # (the brackets' ends are grid ages: their values from the grids, the
-            # brackets narrowed there, all at once: _grid_start)
+            li = np.array([where[id(law)] for law in pc.laws], dtype=np.int64)
+            # (a non-rising inverse hazard: Phi falls from its one maximum on, and the
+            # first run, where there is one, ends at the end of the support, c1 = end:
+            # ageint.falling, no grid scan)
+            fl = falls[li]
+            scan = np.flatnonzero(~fl)
+            plans.append((pi, pc, part, idx, both, rr, li, fl, scan, nrow))
+            rows_nd.append(np.repeat(li[scan], rr.size))
+            rows_r.append(np.tile(rr, scan.size))
+            nrow += scan.size * rr.size
+        if nrow:
             from .phiruns import _grid_start
 
-            nd, i0, i2, rq = (np.concatenate(v) for v in zip(*req))
-            i1 = np.minimum(i0 + 1, i2)
-            lo, hi, g0, g2, x0 = _grid_start(B[nd, i0], B[nd, i1], B[nd, i2],
-                                             IH[nd, i0] - rq, IH[nd, i1] - rq,
-                                             IH[nd, i2] - rq, i2 - i0 == 2)
-            nm_all, s_all = _local_min_stack(st, nd, lo, hi, rq, g0, g2, x0)
-        at = 0
-        for pi, pc, _full, part, idx, both, rr, laws in plans:
+            nd = np.concatenate(rows_nd)
+            rq = np.concatenate(rows_r)
+            has, first, k1, k2, after, end_phi = _phi_scan_stack(fns.SF, fns.PDF, fns.EM,
+                                                                 fns.G, nd, rq)
+            last = fns.G[nd] - 1
+            # the first run's end at an interior minimum (from Phi's first local maximum
+            # on, _first_brackets) and the best interior minimum (_interior_brackets)
+            inner = np.flatnonzero(has & (k1 < last))
+            sel = np.flatnonzero(has & (k2 >= 0) & after)
+            i0 = np.concatenate([np.maximum(k1[inner] - 1, first[inner]),
+                                 np.maximum(k2[sel] - 1, first[sel])])
+            i2 = np.concatenate([k1[inner] + 1, k2[sel] + 1])
+            at = np.concatenate([inner, sel])
+            nb, rb = nd[at], rq[at]
+            nm_all, s_all = np.zeros(0), np.zeros(0)
+            if at.size:
+                # (the brackets' ends are grid ages: their values from the grids, the
+                # brackets narrowed there, all at once: _grid_start)
+                i1 = np.minimum(i0 + 1, i2)
+                lo, hi, g0, g2, x0 = _grid_start(B[nb, i0], B[nb, i1], B[nb, i2],
+                                                 IH[nb, i0] - rb, IH[nb, i1] - rb,
+                                                 IH[nb, i2] - rb, i2 - i0 == 2)
+                nm_all, s_all = _local_min_stack(st, nb, lo, hi, rb, g0, g2, x0)
+            # _first_values: at the grid's end the end of the support (or beyond the grid,
+            # the job's completion)
+            n1 = np.zeros(nrow)
+            F1 = np.zeros(nrow)
+            end = has & (k1 == last)
+            n1[end], F1[end] = fns.M1[nd[end]], 1.0
+            n1[inner], F1[inner] = nm_all[:inner.size], 1.0 - s_all[:inner.size]
+            D1 = np.where(has, n1 - rq * F1, np.inf)
+            # _interior_values
+            nI = np.full(nrow, np.nan)
+            eI = np.full(nrow, np.inf)
+            nI[sel] = nm_all[inner.size:]
+            eI[sel] = nI[sel] + rq[sel] * s_all[inner.size:] - end_phi[sel]
+        for pi, pc, part, idx, both, rr, li, fl, scan, r0 in plans:
             D = np.empty((pc.m, rr.size))
             g = np.empty((pc.m, rr.size))
             nB = np.empty((pc.m, rr.size))
             E = np.empty((pc.m, rr.size))
-            for j, (pg, fb, ib) in enumerate(laws):
-                if fb is None:  # (falling: pg is the least level with a run)
-                    has = rr >= pg
-                    m1 = float(pc.grids[j][4])
-                    D[j] = np.where(has, m1 - rr, np.inf)
-                    g[j] = np.where(has, m1, 0.0) * pc.fy[j] * pc.jac[j]
-                    nB[j], E[j] = np.nan, np.inf
-                    continue
-                m1, m2 = fb[0].size, ib[0].size
-                d, n, _ = _first_values(rr, pg, fb[0], nm_all[at:at + m1], s_all[at:at + m1])
-                at += m1
-                D[j] = d
-                g[j] = n * pc.fy[j] * pc.jac[j]
-                nB[j], E[j] = _interior_values(rr, pg, ib[0], nm_all[at:at + m2],
-                                               s_all[at:at + m2])
-                at += m2
+            for j in np.flatnonzero(fl):  # (falling: thr is the least level with a run)
+                hasr = rr >= thr[li[j]]
+                m1 = float(pc.grids[j][4])
+                D[j] = np.where(hasr, m1 - rr, np.inf)
+                g[j] = np.where(hasr, m1, 0.0) * pc.fy[j] * pc.jac[j]
+                nB[j], E[j] = np.nan, np.inf
+            if scan.size:
+                blk = slice(r0, r0 + scan.size * rr.size)
+                shp = (scan.size, rr.size)
+                D[scan] = D1[blk].reshape(shp)
+                g[scan] = n1[blk].reshape(shp) * pc.fy[scan, None] * pc.jac[scan, None]
+                nB[scan] = nI[blk].reshape(shp)
+                E[scan] = eI[blk].reshape(shp)
             # where the first run's end switches between an interior minimum of Phi and
             # the end of the support within the piece, both branches and the switch
             E = _settled(E, pc.means)
@@ -1033,7 +1079,7 @@ class SwappedPosteriorAnalysis:
             ih = np.where(fns.SF <= 0, 0.0, fns.IH)
             thr = np.nanmin(np.where(np.isnan(fns.B), np.inf, ih), axis=1)
             self._nst = (fns.st, {id(law): i for i, law in enumerate(laws)}, falling(fns),
-                         thr, (fns.B, fns.IH))
+                         thr, (fns.B, fns.IH), fns)
         return self._nst
 
     def _late(self, pc) -> np.ndarray:
@@ -1043,7 +1089,7 @@ class SwappedPosteriorAnalysis:
         falls somewhere (its ``c1`` appears there, ``E[min(X, c1)]`` with a square-root
         onset) and its rank at age 0 (0 for a law whose inverse hazard does not rise). These
         levels are cuts of ``N``'s table (:meth:`_tabulate`)."""
-        _, where, falls, thr, _ = self._nstack()
+        _, where, falls, thr, _, _ = self._nstack()
         i = np.array([where[id(law)] for law in pc.laws])
         with np.errstate(invalid="ignore"):
             ok = ~falls[i] & np.isfinite(thr[i]) & (thr[i] > 0) & (thr[i] < pc.gamma)
