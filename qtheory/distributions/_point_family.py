@@ -143,13 +143,16 @@ def _anchors(fam) -> None:
     :meth:`~qtheory.distributions.posterior.PredictionBucket._panels` needs, orders 0, 1
     and 2), all together (:meth:`Family.raw`), into each law's ``_anchors``."""
     todo = fam.laws
+    tmax = np.array([law._tmax for law in todo], dtype=float)
     for k in (0.0, 1.0, 2.0):
+        # (where the size law's own tail underflows past t_max, nothing is above it: the
+        # laws share their size law, one call for all)
+        gone = todo[0]._parent_tail_gone(k, tmax)
         lo, hi = [], []
         for i, law in enumerate(todo):
             if law._tmin > law._lo and law._flat_below() is None:
                 lo.append(i)
-            if not law._diverges(k) and law._tmax < law._hi \
-                    and not law._parent_tail_gone(k, np.array([law._tmax]))[0]:
+            if not law._diverges(k) and law._tmax < law._hi and not gone[i]:
                 hi.append(i)
         for side, rows in (("lo", lo), ("hi", hi)):
             if not rows:
