@@ -552,3 +552,51 @@ def test_trimmed_node_laws_same_mean(monkeypatch):
     assert abs(v - v0) < min(e, e0) and abs(v / 3.0525654629864407 - 1) < 2e-10
     panels = np.mean([law._edges()[0].size for law in a.laws])
     assert panels < 0.4 * np.mean([law._edges()[0].size for law in b.laws])
+
+
+def test_stacked_phi_scan_is_each_laws_own():
+    """N scans every piece's laws at their levels in one compiled pass over the stacked
+    grids (_phi_scan_stack): row by row what _phi_scan gives on that law's own grid (the
+    same row scan), on node laws whose Phi has interior minima (exponential sizes and
+    noise) and whose hazards rise (Weibull 2, uniform noise)."""
+    from qtheory.analysis.posterior_rwork import _phi_scan, _phi_scan_stack
+
+    rng = np.random.default_rng(5)
+    for size, pred in ((qt.Exponential(mean=1.0), qt.ExponentialPrediction()),
+                       (qt.Weibull(2.0), qt.UniformPrediction(0.5))):
+        a = SwappedPosteriorAnalysis(size, pred, rtol=1e-8)
+        fns = a._nstack()[-1]
+        n = len(fns.laws)
+        nd = rng.integers(0, n, 600)
+        r = float(size.mean) * 10.0 ** rng.uniform(-3, 2, nd.size)
+        got = _phi_scan_stack(fns.SF, fns.PDF, fns.EM, fns.G, nd, r)
+        for i in range(n):
+            m = nd == i
+            if not m.any():
+                continue
+            b, sf, pdf, em, _ = fns.grids[i]
+            own = _phi_scan(sf, pdf, em, r[m])
+            for x, y in zip(got, own):
+                np.testing.assert_array_equal(x[m], y)
+
+
+def test_top_ages_step_as_one_by_one():
+    """The grids' last ages on unbounded supports (_top_ages, ladders of 16 ages of all laws
+    in one call) are those of stepping by 1.5 from twice the mean until P(X > b) <= 1e-17,
+    one law and one age at a time, bit for bit (and NaN for a bounded support)."""
+    from qtheory.analysis._lawstack import LawStack
+    from qtheory.analysis.posterior_rwork import _top_ages
+    from qtheory.distributions._point_family import build_tables, point_laws
+
+    laws = point_laws(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
+                      np.array([1e-6, 0.3, 4.0, 60.0]))
+    build_tables(laws, trim=1e-30)
+    laws = [*laws, qt.Pareto(alpha=1.5, xm=1.0), qt.Uniform(0.0, 2.0)]
+    tops = _top_ages(None, laws)
+    for law, t in zip(laws[:-1], tops):
+        hi = 2.0 * float(law.mean)
+        while float(law.sf(hi)) > 1e-17:
+            hi *= 1.5
+        assert t == hi
+    assert np.isnan(tops[-1])
+    np.testing.assert_array_equal(_top_ages(LawStack(laws[:4]), laws[:4]), tops[:4])

@@ -361,14 +361,8 @@ def _phi_grid(law, r: np.ndarray, grid):
 @njit(cache=True, nogil=True)
 def _phi_scan(sf, pdf, em, r):  # pragma: no cover - compiled (tested through callers)
     """The row scans of :func:`_phi_grid` (the first minimum where values tie)."""
-    R = r.size
-    has = np.zeros(R, dtype=np.bool_)
-    first = np.zeros(R, dtype=np.int64)
-    k1 = np.zeros(R, dtype=np.int64)
-    k2 = np.full(R, -1, dtype=np.int64)
-    after = np.zeros(R, dtype=np.bool_)
-    end_phi = np.empty(R)
-    for i in range(R):
+    has, first, k1, k2, after, end_phi = _phi_outputs(r.size)
+    for i in range(r.size):
         _phi_row(sf, pdf, em, sf.size - 1, r[i], i, has, first, k1, k2, after, end_phi)
     return has, first, k1, k2, after, end_phi
 
@@ -378,18 +372,20 @@ def _phi_scan_stack(SF, PDF, EM, G, nd, r):  # pragma: no cover - compiled (test
     # SwappedPosteriorAnalysis.N)
     """:func:`_phi_scan` of many laws at once: row ``i`` on the grid of law ``nd[i]`` (rows
     of the stacked ``SF``, ``PDF``, ``EM``, its first ``G[nd[i]]`` ages), the same steps."""
-    R = r.size
-    has = np.zeros(R, dtype=np.bool_)
-    first = np.zeros(R, dtype=np.int64)
-    k1 = np.zeros(R, dtype=np.int64)
-    k2 = np.full(R, -1, dtype=np.int64)
-    after = np.zeros(R, dtype=np.bool_)
-    end_phi = np.empty(R)
-    for i in range(R):
+    has, first, k1, k2, after, end_phi = _phi_outputs(r.size)
+    for i in range(r.size):
         n, g = nd[i], G[nd[i]]
         _phi_row(SF[n, :g], PDF[n, :g], EM[n, :g], g - 1, r[i], i, has, first, k1, k2,
                  after, end_phi)
     return has, first, k1, k2, after, end_phi
+
+
+@njit(cache=True, nogil=True, inline="always")
+def _phi_outputs(R):  # pragma: no cover - compiled
+    """The outputs of :func:`_phi_scan` for ``R`` rows, as no row has been scanned."""
+    return (np.zeros(R, dtype=np.bool_), np.zeros(R, dtype=np.int64),
+            np.zeros(R, dtype=np.int64), np.full(R, -1, dtype=np.int64),
+            np.zeros(R, dtype=np.bool_), np.empty(R))
 
 
 @njit(cache=True, nogil=True, inline="always")

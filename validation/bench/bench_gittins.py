@@ -120,6 +120,18 @@ PREDICTED = {
     ("weibull(2)", "uniform noise 0.5", "GittinsPosterior(swap), rtol 1e-8"): (
         lambda: qt.Weibull(shape=2.0, scale=1.0), lambda: qt.UniformPrediction(0.5),
         lambda: P.GittinsPosterior(rule="swap"), 1e-8),
+    # posteriors whose hazards rise and fall (interior minima of Phi, switches of the
+    # runs' end, folds): the systems the issue's 200 ms is not yet met on (32nd session)
+    ("exponential", "exponential noise", "GittinsPosterior(swap), rtol 1e-8"): (
+        lambda: qt.Exponential(mean=1.0), qt.ExponentialPrediction,
+        lambda: P.GittinsPosterior(rule="swap"), 1e-8),
+    ("lognormal(1)", "lognormal noise 0.5", "GittinsPosterior(swap), rtol 1e-8"): (
+        lambda: qt.Lognormal(1.0, mean=1.0), lambda: qt.LognormalPrediction(0.5),
+        lambda: P.GittinsPosterior(rule="swap"), 1e-8),
+    ("bounded pareto(1.5,0.2,50)", "lognormal noise 0.5",
+     "GittinsPosterior(swap), rtol 1e-8"): (
+        lambda: qt.BoundedPareto(alpha=1.5, low=0.2, high=50.0),
+        lambda: qt.LognormalPrediction(0.5), lambda: P.GittinsPosterior(rule="swap"), 1e-8),
 }
 LOAD = 0.8
 TARGET_MS = 200.0
