@@ -862,9 +862,9 @@ class GittinsPosterior(Policy):
         where the node rule gives 2.35610 with an estimate of 2.2e-3 at 16 nodes in 0.5 s.
         Systems whose posteriors' hazards rise and fall take longer (at ``rtol=1e-8``,
         estimates below 5e-9 of the mean): exponential sizes with exponential noise
-        about 1.0 s (8 s until the 29th session), lognormal sizes with lognormal noise
-        about 0.65 s, bounded Pareto sizes with lognormal noise about 1.1 s, Weibull 0.5
-        sizes with uniform noise about 0.5 s (``docs/soap.md``).
+        about 0.8 s (8 s until the 29th session), lognormal sizes with lognormal noise
+        about 0.55 s, bounded Pareto sizes with lognormal noise about 0.9 s, Weibull 0.5
+        sizes with uniform noise about 0.45 s (``docs/soap.md``).
 
     Examples
     --------
