@@ -1536,6 +1536,13 @@ def _build_edges(todo, g, trim: float = 0.0) -> None:
             ok &= (diff <= _PANEL_RTOL * halves + noise + n1 + n2) | ~(halves > _FLOOR)
             with np.errstate(all="ignore"):
                 gap = np.maximum(gap, np.where(halves > _FLOOR, diff / halves, 0.0))
+        if rnd == 0 and trim > 0:
+            # (the runs of panels at either end of a law that hold at most 1e-3 trim of
+            # its total, by the larger of the rule on them and on their halves, are taken
+            # as they are: _trimmed leaves them out, and their halvings were most of the
+            # rounds)
+            ok |= _negligible_ends(a, nn, [np.maximum(w[0], lf[0] + rt[0]) for w, lf, rt
+                                           in zip(wholes, lefts, rights)], 1e-3 * trim)
         forced = ~ok & (~(b - a > 1e-7 * b) | (rnd == _PANEL_ROUNDS - 1))
         if np.any(forced):
             gf = np.where(np.isfinite(gap), gap, np.inf)
@@ -1616,6 +1623,47 @@ def _build_edges(todo, g, trim: float = 0.0) -> None:
             sums = _trimmed(todo[n], sums, trim)
         todo[n].__dict__.setdefault("_panel_sums", {}).update(
             {k: sums[c] for c, k in enumerate((0.0, 1.0, 2.0))})
+
+
+def _negligible_ends(a: np.ndarray, nn: np.ndarray, est, frac: float,
+                     within: float = 1e-16) -> np.ndarray:
+    """Mask of the panels (starts ``a``, laws ``nn``) far out in the runs at either end of
+    their law whose estimates ``est`` (one array an order) add up, from that end, to at
+    most ``frac`` of the law's total of that order, for every order: those whose sums from
+    that end are also at most ``within`` of the run's. (What a trimmed end leaves out joins
+    its anchor, and next to the end a value is about the anchor: the panels that hold the
+    anchor's leading digits are refined as any. Taken with the whole run, the anchor under
+    exponential noise given 20 was 6e-9 off, and P(X > 79.5), 1e-33, 5.7e-13.)
+
+    Examples
+    --------
+    >>> a, nn = np.arange(6.0), np.zeros(6, dtype=np.int64)
+    >>> est = [np.array([1e-60, 1e-35, 1.0, 2.0, 1e-33, 1e-55])]
+    >>> _negligible_ends(a, nn, est, 1e-30).tolist()
+    [True, False, False, False, False, True]
+    """
+    out = np.zeros(a.size, dtype=bool)
+    order = np.lexsort((a, nn))
+    laws, start = np.unique(nn[order], return_index=True)
+    stop = np.append(start[1:], order.size)
+    for i0, i1 in zip(start.tolist(), stop.tolist()):
+        rows = order[i0:i1]
+        low = np.ones(rows.size, dtype=bool)
+        high = np.ones(rows.size, dtype=bool)
+        for e in est:
+            v = np.where(np.isfinite(e[rows]), e[rows], np.inf)
+            tot = float(np.sum(v))
+            if not (np.isfinite(tot) and tot > 0):
+                low[:] = high[:] = False
+                break
+            up, down = np.cumsum(v), np.cumsum(v[::-1])[::-1]
+            run_lo, run_hi = up <= frac * tot, down <= frac * tot
+            r_lo = float(up[run_lo][-1]) if run_lo.any() else 0.0
+            r_hi = float(down[run_hi][0]) if run_hi.any() else 0.0
+            low &= run_lo & (up <= within * r_lo)
+            high &= run_hi & (down <= within * r_hi)
+        out[rows] = low | high
+    return out
 
 
 def _trimmed(law, sums, trim: float):
