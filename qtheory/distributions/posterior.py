@@ -1537,10 +1537,10 @@ def _build_edges(todo, g, trim: float = 0.0) -> None:
             with np.errstate(all="ignore"):
                 gap = np.maximum(gap, np.where(halves > _FLOOR, diff / halves, 0.0))
         if rnd == 0 and trim > 0:
-            # (the runs of panels at either end of a law that hold at most 1e-3 trim of
-            # its total, by the larger of the rule on them and on their halves, are taken
-            # as they are: _trimmed leaves them out, and their halvings were most of the
-            # rounds)
+            # (the panels far out in the runs at either end of a law that hold at most
+            # 1e-3 trim of its total, by the larger of the rule on them and on their
+            # halves, are taken as they are: _trimmed leaves them out, and their halvings
+            # were most of the rounds; _negligible_ends)
             ok |= _negligible_ends(a, nn, [np.maximum(w[0], lf[0] + rt[0]) for w, lf, rt
                                            in zip(wholes, lefts, rights)], 1e-3 * trim)
         forced = ~ok & (~(b - a > 1e-7 * b) | (rnd == _PANEL_ROUNDS - 1))
@@ -1644,7 +1644,7 @@ def _negligible_ends(a: np.ndarray, nn: np.ndarray, est, frac: float,
     """
     out = np.zeros(a.size, dtype=bool)
     order = np.lexsort((a, nn))
-    laws, start = np.unique(nn[order], return_index=True)
+    _, start = np.unique(nn[order], return_index=True)
     stop = np.append(start[1:], order.size)
     for i0, i1 in zip(start.tolist(), stop.tolist()):
         rows = order[i0:i1]
