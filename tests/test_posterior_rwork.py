@@ -565,7 +565,7 @@ def test_stacked_phi_scan_is_each_laws_own():
     for size, pred in ((qt.Exponential(mean=1.0), qt.ExponentialPrediction()),
                        (qt.Weibull(2.0), qt.UniformPrediction(0.5))):
         a = SwappedPosteriorAnalysis(size, pred, rtol=1e-8)
-        fns = a._nstack()[-1]
+        fns = a._nstack()[0]
         n = len(fns.laws)
         nd = rng.integers(0, n, 600)
         r = float(size.mean) * 10.0 ** rng.uniform(-3, 2, nd.size)

@@ -467,37 +467,40 @@ def first_record(law, r: np.ndarray, grid=None):
 
 def _first(law, r: np.ndarray, pg):
     """:func:`first_record` on the Phi grid ``pg`` of :func:`_phi_grid`."""
-    return _solved(law, r, pg, _first_brackets, _first_values)
+    b, m1, has, first, k1, _, _, _ = pg
+    rows = _first_brackets(has, first, k1, b.size - 1)
+    nm, s = _solved(law, r, b, rows)
+    return _first_values(r, has, k1, b.size - 1, m1, rows[0], nm, s)
 
 
-def _solved(law, r, pg, brackets, values):
-    """``values(r, pg, rows, E[min(X, c)], P(X > c))`` with ``c`` the local minima of
-    ``Phi`` in the brackets ``(rows, lo, hi) = brackets(pg)`` (:func:`_local_min`)."""
-    sel, lo, hi = brackets(pg)
-    nm, s = _local_min(law, lo, hi, r[sel]) if sel.size else (None, None)
-    return values(r, pg, sel, nm, s)
+def _solved(law, r, b, rows):
+    """``(E[min(X, c)], P(X > c))`` with ``c`` the local minima of ``Phi`` in the brackets
+    ``rows = (levels, i0, i2)`` (grid indices of ``b``; :func:`_local_min`), ``None`` for
+    none."""
+    sel, i0, i2 = rows
+    return _local_min(law, b[i0], b[i2], r[sel]) if sel.size else (None, None)
 
 
-def _first_brackets(pg, index: bool = False):
-    """The levels of :func:`_first` whose ``c1`` is an interior minimum, and its brackets:
+def _first_brackets(has, first, k1, last):
+    """``(levels, i0, i2)``: the rows of a Phi scan (:func:`_phi_scan`, each grid's last
+    index ``last``) whose ``c1`` is an interior minimum, and its brackets' grid indices:
     from Phi's first local maximum on, at most (before it Phi' > 0, and a bracket holding
     both roots of Phi' left the root finder at its start: 20 % off in E[min(X, c1)] next
-    to a fold under exponential noise); with ``index``, the brackets' grid indices."""
-    b, _, has, first, k, _, _, _ = pg
-    inner = np.nonzero(has & (k < b.size - 1))[0]
-    i0, i2 = np.maximum(k[inner] - 1, first[inner]), k[inner] + 1
-    return (inner, i0, i2) if index else (inner, b[i0], b[i2])
+    to a fold under exponential noise). Row-wise, for one law (:func:`_first`) or many
+    (:meth:`SwappedPosteriorAnalysis.N`)."""
+    inner = np.nonzero(has & (k1 < last))[0]
+    return inner, np.maximum(k1[inner] - 1, first[inner]), k1[inner] + 1
 
 
-def _first_values(r, pg, inner, nm, s):
-    """:func:`_first`'s ``(D, n, F)`` from the local minima ``(nm, s)`` at ``inner``."""
-    b, m1, has, _, k, _, _, _ = pg
+def _first_values(r, has, k1, last, m1, inner, nm, s):
+    """:func:`_first`'s ``(D, n, F)`` at the levels ``r`` from the local minima ``(nm,
+    s)`` at the rows ``inner`` (``m1``, the mean, and ``last`` a row or for all)."""
     D = np.full(r.size, np.inf)
     n = np.zeros(r.size)
     F = np.zeros(r.size)
     # at the grid's end: the end of the support (or beyond the grid, the job's completion)
-    end = has & (k == b.size - 1)
-    n[end], F[end] = m1, 1.0
+    end = has & (k1 == last)
+    n[end], F[end] = np.broadcast_to(m1, r.shape)[end], 1.0
     if inner.size:
         n[inner] = nm
         F[inner] = 1.0 - s
@@ -528,21 +531,23 @@ def interior_run(law, r: np.ndarray, grid=None):
 
 def _interior(law, r: np.ndarray, pg):
     """:func:`interior_run` on the Phi grid ``pg`` of :func:`_phi_grid`."""
-    return _solved(law, r, pg, _interior_brackets, _interior_values)
+    b, _, has, first, _, k2, after, end_phi = pg
+    rows = _interior_brackets(has, first, k2, after)
+    nm, s = _solved(law, r, b, rows)
+    return _interior_values(r, end_phi, rows[0], nm, s)
 
 
-def _interior_brackets(pg, index: bool = False):
-    """The levels of :func:`_interior` with an interior local minimum, and its brackets
-    (with ``index``, their grid indices)."""
-    b, _, has, first, _, k, after, _ = pg
-    sel = np.nonzero(has & (k >= 0) & after)[0]
-    i0, i2 = np.maximum(k[sel] - 1, first[sel]), k[sel] + 1
-    return (sel, i0, i2) if index else (sel, b[i0], b[i2])
+def _interior_brackets(has, first, k2, after):
+    """``(levels, i0, i2)``: the rows of a Phi scan with an interior local minimum past
+    Phi's first local maximum, and its brackets' grid indices (row-wise, as
+    :func:`_first_brackets`)."""
+    sel = np.nonzero(has & (k2 >= 0) & after)[0]
+    return sel, np.maximum(k2[sel] - 1, first[sel]), k2[sel] + 1
 
 
-def _interior_values(r, pg, sel, nm, sc):
-    """:func:`_interior`'s ``(n, e)`` from the local minima ``(nm, sc)`` at ``sel``."""
-    end_phi = pg[7]
+def _interior_values(r, end_phi, sel, nm, sc):
+    """:func:`_interior`'s ``(n, e)`` at the levels ``r`` from the local minima ``(nm,
+    sc)`` at the rows ``sel``."""
     n = np.full(r.size, np.nan)
     e = np.full(r.size, np.inf)
     if sel.size:
@@ -948,7 +953,8 @@ class SwappedPosteriorAnalysis:
                     out[~top] = self.N(r[~top], pieces=pieces)
             return (out, per) if parts else out
         out = np.zeros(r.size)
-        st, where, falls, thr, (B, IH), fns = self._nstack()
+        fns, where, falls, thr = self._nstack()
+        B, IH = fns.B, fns.IH
         # every piece's laws at their levels as rows (law-major a piece), one compiled
         # scan of Phi on their grids for all of them (_phi_scan_stack), then the local
         # minima of Phi of all in one stacked Illinois search (_local_min_stack), then
@@ -989,13 +995,10 @@ class SwappedPosteriorAnalysis:
             has, first, k1, k2, after, end_phi = _phi_scan_stack(fns.SF, fns.PDF, fns.EM,
                                                                  fns.G, nd, rq)
             last = fns.G[nd] - 1
-            # the first run's end at an interior minimum (from Phi's first local maximum
-            # on, _first_brackets) and the best interior minimum (_interior_brackets)
-            inner = np.flatnonzero(has & (k1 < last))
-            sel = np.flatnonzero(has & (k2 >= 0) & after)
-            i0 = np.concatenate([np.maximum(k1[inner] - 1, first[inner]),
-                                 np.maximum(k2[sel] - 1, first[sel])])
-            i2 = np.concatenate([k1[inner] + 1, k2[sel] + 1])
+            # the first run's end at an interior minimum and the best interior minimum
+            inner, f0, f2 = _first_brackets(has, first, k1, last)
+            sel, j0, j2 = _interior_brackets(has, first, k2, after)
+            i0, i2 = np.concatenate([f0, j0]), np.concatenate([f2, j2])
             at = np.concatenate([inner, sel])
             nb, rb = nd[at], rq[at]
             nm_all, s_all = np.zeros(0), np.zeros(0)
@@ -1006,20 +1009,11 @@ class SwappedPosteriorAnalysis:
                 lo, hi, g0, g2, x0 = _grid_start(B[nb, i0], B[nb, i1], B[nb, i2],
                                                  IH[nb, i0] - rb, IH[nb, i1] - rb,
                                                  IH[nb, i2] - rb, i2 - i0 == 2)
-                nm_all, s_all = _local_min_stack(st, nb, lo, hi, rb, g0, g2, x0)
-            # _first_values: at the grid's end the end of the support (or beyond the grid,
-            # the job's completion)
-            n1 = np.zeros(nrow)
-            F1 = np.zeros(nrow)
-            end = has & (k1 == last)
-            n1[end], F1[end] = fns.M1[nd[end]], 1.0
-            n1[inner], F1[inner] = nm_all[:inner.size], 1.0 - s_all[:inner.size]
-            D1 = np.where(has, n1 - rq * F1, np.inf)
-            # _interior_values
-            nI = np.full(nrow, np.nan)
-            eI = np.full(nrow, np.inf)
-            nI[sel] = nm_all[inner.size:]
-            eI[sel] = nI[sel] + rq[sel] * s_all[inner.size:] - end_phi[sel]
+                nm_all, s_all = _local_min_stack(fns.st, nb, lo, hi, rb, g0, g2, x0)
+            D1, n1, _ = _first_values(rq, has, k1, last, fns.M1[nd], inner,
+                                      nm_all[:inner.size], s_all[:inner.size])
+            nI, eI = _interior_values(rq, end_phi, sel, nm_all[inner.size:],
+                                      s_all[inner.size:])
         for pi, pc, part, idx, both, rr, li, fl, scan, r0 in plans:
             D = np.empty((pc.m, rr.size))
             g = np.empty((pc.m, rr.size))
@@ -1094,11 +1088,12 @@ class SwappedPosteriorAnalysis:
         return (out, per) if parts else out
 
     def _nstack(self):
-        """The laws of ``N``'s pieces as one :class:`~qtheory.analysis._lawstack.LawStack`,
-        each law's index in it (by ``id``), whether its inverse hazard does not rise
-        (:func:`~qtheory.analysis.ageint.falling`), the least level at which ``Phi``
-        falls somewhere on its grid (where ``P(X > b) - r f(b) <= 0``), and the grids'
-        ages and inverse hazards (rows of the laws, padded with NaN)."""
+        """The laws of ``N``'s pieces with their grids (a
+        :class:`~qtheory.analysis.phiruns._Fns`: their LawStack, the grids' ages, survival
+        function, density and inverse hazard as rows padded with NaN), each law's index in
+        it (by ``id``), whether its inverse hazard does not rise
+        (:func:`~qtheory.analysis.ageint.falling`), and the least level at which ``Phi``
+        falls somewhere on its grid (where ``P(X > b) - r f(b) <= 0``)."""
         if getattr(self, "_nst", None) is None:
             from .ageint import falling
             from .phiruns import _Fns
@@ -1110,8 +1105,7 @@ class SwappedPosteriorAnalysis:
             # (the grids' inverse hazards, 0 where nothing is left)
             ih = np.where(fns.SF <= 0, 0.0, fns.IH)
             thr = np.nanmin(np.where(np.isnan(fns.B), np.inf, ih), axis=1)
-            self._nst = (fns.st, {id(law): i for i, law in enumerate(laws)}, falling(fns),
-                         thr, (fns.B, fns.IH), fns)
+            self._nst = (fns, {id(law): i for i, law in enumerate(laws)}, falling(fns), thr)
         return self._nst
 
     def _late(self, pc) -> np.ndarray:
@@ -1121,7 +1115,7 @@ class SwappedPosteriorAnalysis:
         falls somewhere (its ``c1`` appears there, ``E[min(X, c1)]`` with a square-root
         onset) and its rank at age 0 (0 for a law whose inverse hazard does not rise). These
         levels are cuts of ``N``'s table (:meth:`_tabulate`)."""
-        _, where, falls, thr, _, _ = self._nstack()
+        _, where, falls, thr = self._nstack()
         i = np.array([where[id(law)] for law in pc.laws])
         with np.errstate(invalid="ignore"):
             ok = ~falls[i] & np.isfinite(thr[i]) & (thr[i] > 0) & (thr[i] < pc.gamma)
