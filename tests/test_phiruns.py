@@ -355,6 +355,97 @@ def test_law_stack_gives_each_laws_own_values():
     assert v.tolist() == [float(qt.Weibull(2.0).sf(1.0)), float(qt.Exponential(2.0).sf(1.0))]
 
 
+@pytest.mark.parametrize("kind", ["ihaz", "start", "mres"])
+def test_law_stack_roots_equal_illinois(kind):
+    """LawStack.roots (each bracket to its end in one compiled pass, the rows in chunks on
+    the thread pool) gives illinois's roots of the same function bit for bit: node laws
+    with trimmed tables, brackets inside and beyond the tables (there a bracket stops for
+    the laws' exact paths, a Python call, and resumes), first points inside and outside
+    their brackets, a looser tolerance; a stack of untabulated laws takes illinois
+    itself."""
+    from qtheory.analysis._lawstack import LawStack
+    from qtheory.distributions._point_family import build_tables, point_laws
+
+    laws = []
+    for size, noise, ys in ((qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
+                             (1e-6, 0.01, 1.0, 8.0)),
+                            (qt.BoundedPareto(1.5, 0.2, 50.0), qt.LognormalPrediction(0.5),
+                             (0.3, 2.0, 40.0))):
+        some = point_laws(size, noise, np.array(ys))
+        build_tables(some, trim=1e-30)
+        laws += some
+    st = LawStack(laws)
+    assert st.fast and st.neg_lo.any()
+    rng = np.random.default_rng(11)
+    n = 20000  # (above two chunks' rows)
+    idx = rng.integers(0, len(laws), n)
+    lo_t, hi_t = st.tmin[idx], st.tmax[idx]
+    # roots at points inside the tables, and a tenth beyond each end of them
+    u = rng.random(n)
+    xs = lo_t * (hi_t / lo_t) ** u
+    xs[::10] = hi_t[::10] * (1.0 + rng.random(xs[::10].size))
+    xs[5::10] = lo_t[5::10] * (0.5 + 0.5 * rng.random(xs[5::10].size))
+    lo = xs * (1.0 - 0.3 * rng.random(n))
+    hi = xs * (1.0 + 0.3 * rng.random(n))
+    target = rng.random(n) * np.array([float(law.mean) for law in laws])[idx]
+
+    def fun(x, sel, st=st):
+        s = st.sf(idx[sel], x)
+        with np.errstate(all="ignore"):
+            if kind == "ihaz":
+                return st.inverse_hazard(idx[sel], x) - r[sel]
+            e = np.maximum(st.tail_moment(1.0, idx[sel], x) - x * s, 0.0)
+            if kind == "mres":
+                return np.where(s > 0, e / s, 0.0) - r[sel]
+            v = r[sel] - (e + target[sel]) / s
+        return np.where(s > 0, v, np.where(e + target[sel] > 0, -np.inf, r[sel]))
+
+    r = np.zeros(n)
+    everyone = np.arange(n)
+    if kind == "ihaz":
+        r = st.inverse_hazard(idx, xs)
+    elif kind == "mres":
+        r = fun(xs, everyone)
+    else:
+        r = -fun(xs, everyone)  # (r - (e + target) / s with r = 0)
+    flo, fhi = fun(lo, everyone), fun(hi, everyone)
+    x0 = np.where(rng.random(n) < 0.5, xs * (1.0 + 0.4 * rng.normal(size=n)), np.nan)
+    want = illinois(fun, lo, hi, flo, fhi, x0=x0)
+    got = st.roots(kind, idx, lo, hi, flo, fhi, r, target, x0=x0)
+    np.testing.assert_array_equal(got, want)
+    inside = (want > lo) & (want < hi)
+    assert inside.mean() > 0.8  # (the brackets' roots, most inside)
+    # some brackets stopped for the exact paths (the instance's own calls counted)
+    seen = []
+    own = st.inverse_hazard if kind == "ihaz" else st.tail_moment
+
+    def counted(*a):
+        seen.append(1)
+        return own(*a)
+
+    setattr(st, "inverse_hazard" if kind == "ihaz" else "tail_moment", counted)
+    got2 = st.roots(kind, idx[:300], lo[:300], hi[:300], flo[:300], fhi[:300], r[:300],
+                    target[:300], iters=40, xtol=1e-9)
+    assert seen
+    np.testing.assert_array_equal(got2, illinois(fun, lo[:300], hi[:300], flo[:300],
+                                                 fhi[:300], iters=40, xtol=1e-9))
+    # untabulated laws: illinois itself
+    plain = LawStack([qt.Weibull(2.0), qt.Exponential(mean=2.0)])
+    assert not plain.fast
+    ip = np.array([0, 1, 1])
+    rp = np.array([0.5, 2.0, 2.0])
+    lp, hp = np.array([0.01, 0.1, 1.0]), np.array([3.0, 5.0, 9.0])
+    if kind == "ihaz":
+        want = illinois(lambda x, s: plain.inverse_hazard(ip[s], x) - rp[s], lp, hp,
+                        plain.inverse_hazard(ip, lp) - rp, plain.inverse_hazard(ip, hp) - rp)
+        got = plain.roots(kind, ip, lp, hp, plain.inverse_hazard(ip, lp) - rp,
+                          plain.inverse_hazard(ip, hp) - rp, rp)
+        np.testing.assert_array_equal(got, want)
+        np.testing.assert_allclose(plain.inverse_hazard(ip, got), rp, rtol=1e-12)
+    with pytest.raises(ValueError, match="kind"):
+        st.roots("nope", idx[:1], lo[:1], hi[:1], flo[:1], fhi[:1], r[:1])
+
+
 def test_law_stack_of_tabulated_and_untabulated_laws():
     """A stack whose laws are partly tabulated (Weibull 0.5 under uniform noise: the lowest
     predictions' posteriors lie below the tables' first age) gives each law's own values,

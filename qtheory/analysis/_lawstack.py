@@ -28,8 +28,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .._threads import concat_chunks
+from .._threads import concat_chunks, map_chunks
 from ..distributions._panelcheb import _one_moment, density_at
+from ._illinois import ill_next, ill_step
 
 __all__ = ["LawStack"]
 
@@ -57,11 +58,7 @@ def _stack_moments(idx, x, off, a, b, coef, mode, anchor, lo, hi, tmin, tmax, ma
                                mom[m], tail, clip)
         if nd and ((tail and x[i] < tmin[m] and neg_lo[m])
                    or (not tail and x[i] >= tmax[m] and neg_hi[m])):
-            v = (mass[m] * mom[m]) / mass[m]
-            if np.isfinite(mom[m]):
-                v = min(v, mom[m])
-            if clip:
-                v = min(max(v, 0.0), 1.0)
+            v = _whole(mass[m], mom[m], clip)
             nd = False
         out[i] = v
         need[i] = nd
@@ -102,6 +99,103 @@ def _stack_density(idx, x, off, a, b, coef, mode, anchor, lo, hi, tmin, tmax,
             need[i] = True
         out[i] = v / mass[m]
     return out, need
+
+
+@njit(cache=True, error_model="numpy")
+def _whole(mass, mom, clip):  # pragma: no cover - compiled
+    """A tail moment below a trimmed lower end (a partial moment above a trimmed upper
+    end): the whole moment, as the family's exact path takes it (scalars only: a compiled
+    helper taking arrays made the lookups slower)."""
+    v = (mass * mom) / mass
+    if np.isfinite(mom):
+        v = min(v, mom)
+    if clip:
+        v = min(max(v, 0.0), 1.0)
+    return v
+
+
+@njit(cache=True, error_model="numpy", nogil=True)
+def _stack_roots(rows, resume, fres, kind, nd, r, tg, x0, iters, xtol, lo, hi, flo, fhi,
+                 side, best, fbest, step, last, it, xp, badp, pend, off, llo, lhi, tmin,
+                 tmax, mass, mom0, mom1, neg_lo, neg_hi, s_a, s_b, s_c, s_m, s_n, p_a, p_b,
+                 p_c, p_m, p_n, t_a, t_b, t_c, t_m, t_n):  # pragma: no cover - compiled
+    """:meth:`LawStack.roots`' brackets ``rows``, each by the Illinois method to its end
+    (:func:`~qtheory.analysis.phiruns.illinois`'s steps), its function from the joined
+    tables: ``kind`` 0, the inverse hazard less ``r``; 1, ``r - (E[(X - x)^+] + tg) /
+    P(X > x)``; 2, the mean remaining size ``E[(X - x)^+] / P(X > x)`` less ``r``. A
+    bracket whose point needs a law's exact path stops there (``pend``, its
+    point ``xp``); with ``resume``, each of ``rows`` first takes the value ``fres`` at its
+    pending point."""
+    for q in range(rows.size):
+        i = rows[q]
+        m = nd[i]
+        o0, o1 = off[m], off[m + 1]
+        js = 0
+        jp = 0
+        jt = 0
+        if resume:
+            (lo[i], hi[i], flo[i], fhi[i], side[i], best[i], fbest[i], step[i],
+             last[i]) = ill_step(xp[i], fres[q], badp[i], lo[i], hi[i], flo[i], fhi[i],
+                                 side[i], best[i], fbest[i], step[i], last[i])
+            it[i] += 1
+            pend[i] = False
+        a, b, fa, fb, sd, bx, fbx, stp, lst = (lo[i], hi[i], flo[i], fhi[i], side[i],
+                                               best[i], fbest[i], step[i], last[i])
+        k = it[i]
+        while k < iters:
+            state, x, bad = ill_next(a, b, fa, fb, fbx, stp, xtol, k % 16 == 15)
+            if state == 2:  # (a secant on an end: the bracket closes there)
+                bx = x
+                fbx = 0.0
+            if state != 1:
+                break
+            if k == 0 and x0[i] > a and x0[i] < b:
+                x = x0[i]
+                bad = False
+            s, ns, js = _one_moment(x, js, s_a[o0:o1], s_b[o0:o1], s_c[o0:o1], s_m[o0:o1],
+                                    s_n[o0:o1], llo[m], lhi[m], tmin[m], tmax[m], mass[m],
+                                    mom0[m], True, True)
+            if ns and x < tmin[m] and neg_lo[m]:
+                s = _whole(mass[m], mom0[m], True)
+                ns = False
+            if kind == 0:
+                if x < llo[m] or x > lhi[m]:
+                    p, nq = 0.0, False
+                else:
+                    p, jp = density_at(x, jp, p_a[o0:o1], p_b[o0:o1], p_c[o0:o1],
+                                       p_m[o0:o1], p_n[o0:o1], tmin[m], tmax[m])
+                    nq = np.isnan(p)
+                    p = p / mass[m]
+                f = (s / p if p > 0 else np.inf) - r[i]
+            else:
+                t1, nq, jt = _one_moment(x, jt, t_a[o0:o1], t_b[o0:o1], t_c[o0:o1],
+                                         t_m[o0:o1], t_n[o0:o1], llo[m], lhi[m], tmin[m],
+                                         tmax[m], mass[m], mom1[m], True, False)
+                if nq and x < tmin[m] and neg_lo[m]:
+                    t1 = _whole(mass[m], mom1[m], False)
+                    nq = False
+                e = t1 - x * s
+                if e < 0.0:
+                    e = 0.0
+                if kind == 2:
+                    f = (e / s if s > 0 else 0.0) - r[i]
+                elif s > 0:
+                    f = r[i] - (e + tg[i]) / s
+                elif e + tg[i] > 0:
+                    f = -np.inf
+                else:
+                    f = r[i]
+            if ns or nq:
+                xp[i] = x
+                badp[i] = bad
+                pend[i] = True
+                break
+            a, b, fa, fb, sd, bx, fbx, stp, lst = ill_step(x, f, bad, a, b, fa, fb, sd, bx,
+                                                           fbx, stp, lst)
+            k += 1
+        (lo[i], hi[i], flo[i], fhi[i], side[i], best[i], fbest[i], step[i],
+         last[i]) = a, b, fa, fb, sd, bx, fbx, stp, lst
+        it[i] = k
 
 
 def _tabulated(law) -> bool:
@@ -312,6 +406,77 @@ class LawStack:
             s = self.sf(idx, x)
             p = self.pdf(idx, x)
             return np.where(p > 0, s / p, np.inf)
+
+    def roots(self, kind: str, idx, lo, hi, flo, fhi, r, target=None, x0=None,
+              iters: int = 80, xtol: float = 1e-14) -> np.ndarray:
+        """Roots by :func:`~qtheory.analysis.phiruns.illinois` (the same steps and
+        arguments, bit for bit) of a function of law ``idx[i]`` in each bracket ``[lo[i],
+        hi[i]]``: ``kind="ihaz"``, the inverse hazard less ``r``; ``kind="start"``, ``r -
+        (E[(X - x)^+] + target) / P(X > x)`` (``-inf`` where ``P(X > x) = 0 <
+        E[(X - x)^+] + target``, else ``r`` there). Where every law is tabulated, each
+        bracket goes to its end in one compiled pass (:func:`_stack_roots`), the rows in
+        chunks on the thread pool, with a Python call only for the points the tables
+        leave to a law's exact path; else :func:`~qtheory.analysis.phiruns.illinois`
+        with the same function."""
+        idx = np.ascontiguousarray(np.asarray(idx, dtype=np.int64))
+        r = np.ascontiguousarray(np.broadcast_to(np.asarray(r, dtype=float), idx.shape))
+        tg = np.zeros(idx.size) if target is None else \
+            np.ascontiguousarray(np.asarray(target, dtype=float))
+        code = {"ihaz": 0, "start": 1, "mres": 2}.get(kind)
+        if code is None:
+            raise ValueError(f"kind must be 'ihaz', 'start' or 'mres', got {kind!r}")
+
+        def fun(x, sel):
+            if kind == "ihaz":
+                return self.inverse_hazard(idx[sel], x) - r[sel]
+            s = self.sf(idx[sel], x)
+            with np.errstate(all="ignore"):
+                e = np.maximum(self.tail_moment(1.0, idx[sel], x) - x * s, 0.0)
+                if kind == "mres":
+                    return np.where(s > 0, e / s, 0.0) - r[sel]
+                v = r[sel] - (e + tg[sel]) / s
+            return np.where(s > 0, v, np.where(e + tg[sel] > 0, -np.inf, r[sel]))
+
+        if not self.fast:
+            from .phiruns import illinois
+
+            return illinois(fun, lo, hi, flo, fhi, iters=iters, xtol=xtol, x0=x0)
+        lo, hi = np.array(lo, dtype=float), np.array(hi, dtype=float)
+        flo, fhi = np.array(flo, dtype=float), np.array(fhi, dtype=float)
+        n = lo.size
+        best = np.where(np.abs(flo) <= np.abs(fhi), lo, hi)
+        fbest = np.minimum(np.abs(flo), np.abs(fhi))
+        side = np.zeros(n, dtype=np.int8)
+        step = np.full(n, np.inf)
+        last = np.full(n, np.nan)
+        it = np.zeros(n, dtype=np.int64)
+        xp = np.zeros(n)
+        badp = np.zeros(n, dtype=np.bool_)
+        pend = np.zeros(n, dtype=np.bool_)
+        x0 = np.full(n, np.nan) if x0 is None else \
+            np.ascontiguousarray(np.asarray(x0, dtype=float))
+        ts, tp, tt = self._table((0.0, True)), self._table("pdf"), self._table((1.0, True))
+        m0, m1 = self._moms(0.0), self._moms(1.0)
+        rows = np.arange(n)
+        fres = np.zeros(0)
+        resume = False
+        while rows.size:
+            def run(s, rows=rows, fres=fres, resume=resume):
+                _stack_roots(rows[s], resume, fres[s] if resume else fres,
+                             code, idx, r, tg, x0, iters, xtol, lo, hi,
+                             flo, fhi, side, best, fbest, step, last, it, xp, badp, pend,
+                             self.off, self.lo, self.hi, self.tmin, self.tmax, self.mass, m0,
+                             m1, self.neg_lo, self.neg_hi, ts.a, ts.b, ts.coef, ts.mode,
+                             ts.anchor, tp.a, tp.b, tp.coef, tp.mode, tp.anchor, tt.a, tt.b,
+                             tt.coef, tt.mode, tt.anchor)
+                return ()
+
+            map_chunks(run, rows.size)
+            rows = np.flatnonzero(pend)
+            if rows.size:  # (the exact paths, all together)
+                fres = np.asarray(fun(xp[rows], rows), dtype=float)
+                resume = True
+        return best
 
     def tr(self, n: int):
         """Law ``n``'s exact truncated moments (:class:`~qtheory.analysis.agerank._Law`)."""

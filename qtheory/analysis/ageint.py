@@ -238,8 +238,6 @@ def _cut_ages(fns, nd: np.ndarray, r: np.ndarray) -> np.ndarray:
     ``r[i]`` (below its ``E[X]``): ``E[X] - r`` below the support's lower end, else the
     Illinois root in the bracket of the law's grid, all laws' together (NaN for levels
     below the grid's last age's: past the integral's end)."""
-    from .phiruns import illinois
-
     out = np.full(r.size, np.nan)
     m1, lo = fns.M1[nd], fns.lo[nd]
     below = (lo > 0) & (r >= m1 - lo)
@@ -259,8 +257,8 @@ def _cut_ages(fns, nd: np.ndarray, r: np.ndarray) -> np.ndarray:
             return _mean_residual(fns, x, ns[k])[0] - rs[k]
 
         allr = np.arange(sel.size)
-        out[sel] = illinois(f, lo_b, hi_b, np.maximum(f(lo_b, allr), 0.0),
-                            np.minimum(f(hi_b, allr), 0.0))
+        out[sel] = fns.st.roots("mres", ns, lo_b, hi_b, np.maximum(f(lo_b, allr), 0.0),
+                                np.minimum(f(hi_b, allr), 0.0), rs)
     return out
 
 

@@ -79,6 +79,7 @@ import functools
 import numpy as np
 from numba import njit
 
+from ._illinois import ill_next, ill_step
 from .ageint import age_integrals, falling
 
 __all__ = ["run_work", "illinois", "hazard_extrema", "level_integral", "level_integrals",
@@ -170,32 +171,24 @@ def _grid_start(a0, a1, a2, f0, f1, f2, two):
 @njit(cache=True, nogil=True)
 def _ill_propose(lo, hi, flo, fhi, best, fbest, step, xtol,
                  bisect):  # pragma: no cover - compiled
-    """The brackets still open and their next points (:func:`illinois`): the secant, or the
-    middle where it is not finite or on ``bisect`` steps; a secant on an end closes its
-    bracket there (the root to rounding)."""
+    """The brackets still open and their next points (:func:`illinois`; each bracket's
+    step :func:`~qtheory.analysis._illinois.ill_next`)."""
     n = lo.size
     idx = np.empty(n, dtype=np.int64)
     xs = np.empty(n)
     bad = np.empty(n, dtype=np.bool_)
     m = 0
     for i in range(n):
-        if not fbest[i] > 0:
-            continue
-        big = max(abs(lo[i]), abs(hi[i]))
-        ulp = np.spacing(big)
-        if not (hi[i] - lo[i] > max(4.0 * ulp, xtol * big) and step[i] > 4.0 * ulp):
-            continue
-        a, b, fa, fb = lo[i], hi[i], flo[i], fhi[i]
-        x = (a * fb - b * fa) / (fb - fa)
-        if np.isfinite(x) and not (x > a and x < b):
-            best[i] = a if abs(x - a) <= abs(x - b) else b
+        state, x, bd = ill_next(lo[i], hi[i], flo[i], fhi[i], fbest[i], step[i], xtol,
+                                bisect)
+        if state == 2:  # (a secant on an end: the bracket closes there)
+            best[i] = x
             fbest[i] = 0.0
-            continue
-        bd = (not np.isfinite(x)) or bisect
-        idx[m] = i
-        xs[m] = 0.5 * (a + b) if bd else x
-        bad[m] = bd
-        m += 1
+        elif state == 1:
+            idx[m] = i
+            xs[m] = x
+            bad[m] = bd
+            m += 1
     return idx[:m], xs[:m], bad[:m]
 
 
@@ -203,27 +196,12 @@ def _ill_propose(lo, hi, flo, fhi, best, fbest, step, xtol,
 def _ill_update(idx, xs, fx, bad, lo, hi, flo, fhi, side, best, fbest, step,
                 last):  # pragma: no cover - compiled
     """One Illinois step's update of the brackets ``idx`` with the values ``fx`` at
-    ``xs`` (in place)."""
+    ``xs`` (in place; :func:`~qtheory.analysis._illinois.ill_step`)."""
     for m in range(idx.size):
         i = idx[m]
-        x, f = xs[m], fx[m]
-        moved = abs(x - last[i])
-        step[i] = np.inf if (bad[m] or not np.isfinite(moved)) else moved
-        last[i] = x
-        if abs(f) < fbest[i]:
-            best[i] = x
-            fbest[i] = abs(f)
-        left = np.sign(f) == np.sign(flo[i])  # the root is right of x: x replaces lo
-        if left:
-            if side[i] == 1:  # the same end twice: the other's value halves
-                fhi[i] *= 0.5
-            lo[i], flo[i] = x, f
-            side[i] = 1
-        else:
-            if side[i] == -1:
-                flo[i] *= 0.5
-            hi[i], fhi[i] = x, f
-            side[i] = -1
+        (lo[i], hi[i], flo[i], fhi[i], side[i], best[i], fbest[i], step[i],
+         last[i]) = ill_step(xs[m], fx[m], bad[m], lo[i], hi[i], flo[i], fhi[i], side[i],
+                             best[i], fbest[i], step[i], last[i])
 
 
 def inverse_hazard(law, x) -> np.ndarray:
@@ -468,8 +446,7 @@ def _run_end(fns, nd, rr, f, k):
             lo_s, hi_s, flo, fhi, x0 = _grid_start(lo_c[sel], B[ni[sel], i1[sel]], hi_c[sel],
                                                   glo[sel], gv[1][sel], ghi[sel],
                                                   (i2 - i0 == 2)[sel])
-            cc[sel] = illinois(lambda x, s2, sel=sel: g(x, sel[s2]), lo_s, hi_s, flo, fhi,
-                               x0=x0)
+            cc[sel] = fns.st.roots("ihaz", ni[sel], lo_s, hi_s, flo, fhi, ri[sel], x0=x0)
         c[inner] = cc
         phic[inner] = fns.phim(cc, ri, ni)
     return c, phic
@@ -603,8 +580,8 @@ def _runs(fns: _Fns, nd: np.ndarray, r: np.ndarray, signature: bool = False):
                 gb = gm(b1, allt)
                 # (a bound of the bracket only: any age between the crossing and the
                 # maximum will do)
-                hi_b[top] = illinois(gm, a1, b1, np.maximum(ga, 0.0), np.minimum(gb, 0.0),
-                                     iters=40, xtol=1e-9)
+                hi_b[top] = fns.st.roots("ihaz", nt, a1, b1, np.maximum(ga, 0.0),
+                                         np.minimum(gb, 0.0), rt, iters=40, xtol=1e-9)
             # below the support Phi(x) = x + r: the start is exact there
             m1 = fns.M1[nres]
             lin = (run == 0) & (target + m1 - rr2 <= B[nres, 0]) & (fns.lo[nres] > 0)
@@ -629,8 +606,9 @@ def _runs(fns: _Fns, nd: np.ndarray, r: np.ndarray, signature: bool = False):
                 alls = np.arange(solve.size)
                 ha = h(a0, alls)
                 hb = h(b0, alls)
-                st[solve] = illinois(h, a0, b0, np.minimum(ha, 0.0), np.maximum(hb, 0.0),
-                                     iters=40)
+                st[solve] = fns.st.roots("start", nres[solve], a0, b0, np.minimum(ha, 0.0),
+                                         np.maximum(hb, 0.0), rr2[solve], target[solve],
+                                         iters=40)
             start[rest] = st
         # the new job's r-work: the first run, where it starts at age 0
         if run == 0:

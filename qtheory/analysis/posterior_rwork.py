@@ -118,7 +118,7 @@ from numpy.polynomial import legendre as L
 
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
-from .phiruns import _first_sign, illinois, span_edges
+from .phiruns import _first_sign, span_edges
 
 __all__ = ["SwappedPosteriorAnalysis", "quantile_pieces", "first_record", "law_grid",
            "gittins_at_zero", "interior_run"]
@@ -434,13 +434,9 @@ def _local_min_stack(st, nd: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.n
     minus ``r`` at the brackets' ends where the caller has them, ``x0`` a first point
     (:meth:`SwappedPosteriorAnalysis.N`, :func:`~qtheory.analysis.phiruns._grid_start`)."""
 
-    def g(x, sel):
-        return st.inverse_hazard(nd[sel], x) - r[sel]
-
-    allr = np.arange(lo.size)
     if glo is None:
-        glo, ghi = g(lo, allr), g(hi, allr)
-    c = illinois(g, lo, hi, np.minimum(glo, 0.0), np.maximum(ghi, 0.0), x0=x0)
+        glo, ghi = st.inverse_hazard(nd, lo) - r, st.inverse_hazard(nd, hi) - r
+    c = st.roots("ihaz", nd, lo, hi, np.minimum(glo, 0.0), np.maximum(ghi, 0.0), r, x0=x0)
     s = st.sf(nd, c)
     return st.partial_moment(1.0, nd, c) + c * s, s
 
