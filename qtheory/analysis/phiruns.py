@@ -79,6 +79,7 @@ import functools
 import numpy as np
 from numba import njit
 
+from .._threads import concat_chunks
 from ._illinois import ill_next, ill_step
 from .ageint import age_integrals, falling
 
@@ -526,8 +527,10 @@ def _runs(fns: _Fns, nd: np.ndarray, r: np.ndarray, signature: bool = False):
     active = np.ones(R, dtype=bool)
     sig = np.zeros(R, dtype=np.int64)
     for run in range(_RUNS + 1):
-        has, f_all, k_all, o_all = _scan(fns.SF, fns.PDF, fns.EP, fns.G, nd, r, pos, active,
-                                         run > 0)
+        # (rows in chunks on the thread pool; pos and active updated through their views)
+        has, f_all, k_all, o_all = concat_chunks(
+            lambda s, later=run > 0: _scan(fns.SF, fns.PDF, fns.EP, fns.G, nd[s], r[s],
+                                           pos[s], active[s], later), R, (0, 0, 0, 0))
         if not has.any():
             break
         if run == _RUNS:

@@ -116,6 +116,7 @@ from numba import njit
 from numpy.polynomial import chebyshev as C
 from numpy.polynomial import legendre as L
 
+from .._threads import concat_chunks
 from .._warnings import QuadratureWarning
 from ..distributions.base import SizeDistribution
 from .phiruns import _first_sign, span_edges
@@ -988,8 +989,9 @@ class SwappedPosteriorAnalysis:
 
             nd = np.concatenate(rows_nd)
             rq = np.concatenate(rows_r)
-            has, first, k1, k2, after, end_phi = _phi_scan_stack(fns.SF, fns.PDF, fns.EM,
-                                                                 fns.G, nd, rq)
+            has, first, k1, k2, after, end_phi = concat_chunks(
+                lambda s: _phi_scan_stack(fns.SF, fns.PDF, fns.EM, fns.G, nd[s], rq[s]),
+                nd.size, (0,) * 6)
             last = fns.G[nd] - 1
             # the first run's end at an interior minimum and the best interior minimum
             inner, f0, f2 = _first_brackets(has, first, k1, last)
