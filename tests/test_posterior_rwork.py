@@ -583,7 +583,8 @@ def test_stacked_phi_scan_is_each_laws_own():
 def test_top_ages_step_as_one_by_one():
     """The grids' last ages on unbounded supports (_top_ages, ladders of 16 ages of all laws
     in one call) are those of stepping by 1.5 from twice the mean until P(X > b) <= 1e-17,
-    one law and one age at a time, bit for bit (and NaN for a bounded support)."""
+    one law and one age at a time, bit for bit; on a bounded support the first of 19 ages
+    where the tail is below 1e-17, as each law's own sf there (or the support's end)."""
     from qtheory.analysis._lawstack import LawStack
     from qtheory.analysis.posterior_rwork import _top_ages
     from qtheory.distributions._point_family import build_tables, point_laws
@@ -591,12 +592,46 @@ def test_top_ages_step_as_one_by_one():
     laws = point_laws(qt.Exponential(mean=1.0), qt.ExponentialPrediction(),
                       np.array([1e-6, 0.3, 4.0, 60.0]))
     build_tables(laws, trim=1e-30)
-    laws = [*laws, qt.Pareto(alpha=1.5, xm=1.0), qt.Uniform(0.0, 2.0)]
+    bounded = point_laws(qt.BoundedPareto(1.5, 0.2, 50.0), qt.LognormalPrediction(0.5),
+                         np.array([0.3, 2.0, 300.0]))
+    build_tables(bounded, trim=1e-30)
+    laws = [*laws, qt.Pareto(alpha=1.5, xm=1.0), *bounded, qt.Uniform(0.0, 2.0)]
     tops = _top_ages(None, laws)
-    for law, t in zip(laws[:-1], tops):
+    for law, t in zip(laws[:5], tops):
         hi = 2.0 * float(law.mean)
         while float(law.sf(hi)) > 1e-17:
             hi *= 1.5
         assert t == hi
-    assert np.isnan(tops[-1])
+    # a bounded support: its end, or the first of 19 ages from the mean on where the tail
+    # is below 1e-17, each law's own sf
+    for law, t in zip(laws[5:], tops[5:]):
+        lo, hi = (float(v) for v in law.support)
+        m = max(lo, float(law.mean))
+        cand = m + (hi - m) * np.linspace(0.05, 1.0, 20)[:-1]
+        tiny = np.flatnonzero(np.asarray(law.sf(cand), dtype=float) <= 1e-17)
+        assert t == (cand[tiny[0]] if hi > 1.01 * m and tiny.size else hi)
+    assert tops[-1] == 2.0 and tops[5] < 50.0
     np.testing.assert_array_equal(_top_ages(LawStack(laws[:4]), laws[:4]), tops[:4])
+
+
+def test_grid_emin_below_a_trimmed_lower_end_is_bit_for_bit():
+    """The grids' E[min(X, b)] below a trimmed lower end skip the partial moment where its
+    bound (twice the anchor) is below 2**-54 of b P(X > b): the same values, bit for bit, as
+    each law's own partial moment plus b P(X > b) (bounded Pareto sizes under lognormal
+    noise, the posteriors of large predictions, concentrated near the support's end)."""
+    from qtheory.analysis._lawstack import LawStack
+    from qtheory.analysis.posterior_rwork import _law_grids
+    from qtheory.distributions._point_family import build_tables, point_laws
+
+    laws = point_laws(qt.BoundedPareto(1.5, 0.2, 50.0), qt.LognormalPrediction(0.5),
+                      np.array([2.0, 150.0, 300.0]))
+    build_tables(laws, trim=1e-30)
+    grids = _law_grids(LawStack(laws), laws)
+    below = 0
+    for law, (b, _sf, _, em, _) in zip(laws, grids):
+        below += int(np.sum(b < law._tmin))
+        with np.errstate(all="ignore"):
+            own = np.asarray(law.partial_moment(1.0, b), dtype=float) + b * np.asarray(
+                law.sf(b), dtype=float)
+        np.testing.assert_array_equal(em, own)
+    assert below > 20 and laws[-1]._neg_lo
