@@ -139,6 +139,7 @@ _GRID = 257  # ages of a node law's grid for Phi (first_record)
 _CHEB = 17  # Chebyshev points of a piece of N's table
 _CHEB_X = np.cos(np.pi * np.arange(_CHEB) / (_CHEB - 1))[::-1]  # ... on [-1, 1], rising
 _CHEB_DEPTH = 5  # bisections of a piece of N's table at most
+_RHO_K = (33, 65)  # Chebyshev points of a node law's table in the level (_rho_tables)
 _R_NODES = (16, 24)  # Gauss-Legendre nodes of a node's level pieces (value, check)
 # Gauss-Legendre nodes (value, check) of the level integrals' pieces below rtol 1e-9 and
 # from it up (29th session, rtol 1e-8: 20 % fewer levels than with (12, 16), the values
@@ -979,7 +980,7 @@ class SwappedPosteriorAnalysis:
             return (out, per) if parts else out
         out = np.zeros(r.size)
         fns, where, falls, thr = self._nstack()
-        B, IH = fns.B, fns.IH
+        self._rho_tables(pieces)
         # every piece's laws at their levels as rows (law-major a piece), one compiled
         # scan of Phi on their grids for all of them (_phi_scan_stack), then the local
         # minima of Phi of all in one stacked Illinois search (_local_min_stack), then
@@ -995,9 +996,22 @@ class SwappedPosteriorAnalysis:
             # that of log gamma, which on a piece of the tails is 1e-3 from the other at an
             # end, and N was 1e-6 (relative) short of its share there under Weibull 0.5)
             low, high = _served_range(pc)
+            if pc.rho is not None:
+                # (served all through where the interpolant of log gamma is below r at its
+                # ends and nodes, as _served_parts finds it: from there the Gauss sum, and
+                # N jumps by the rho rule's miss at that level, a cut, _rho_top)
+                high = _rho_top(pc)
             full = r >= high
             part = np.nonzero(~full & (r >= low))[0]
             idx = np.nonzero(full)[0]
+            if part.size and pc.rho is not None:
+                # (the partly served levels along the node laws' tables in the level
+                # above their ranks at age 0: _rho_integral)
+                v = _rho_integral(pc, r[part])
+                out[part] += v
+                if parts:
+                    per[part, pi] += v
+                part = part[:0]
             both = np.concatenate([idx, part])
             if not both.size:
                 continue
@@ -1013,33 +1027,7 @@ class SwappedPosteriorAnalysis:
             rows_r.append(np.tile(rr, scan.size))
             nrow += scan.size * rr.size
         if nrow:
-            from .phiruns import _grid_start
-
-            nd = np.concatenate(rows_nd)
-            rq = np.concatenate(rows_r)
-            has, first, k1, k2, after, end_phi = concat_chunks(
-                lambda s: _phi_scan_stack(fns.SF, fns.PDF, fns.EM, fns.G, nd[s], rq[s]),
-                nd.size, (0,) * 6)
-            last = fns.G[nd] - 1
-            # the first run's end at an interior minimum and the best interior minimum
-            inner, f0, f2 = _first_brackets(has, first, k1, last)
-            sel, j0, j2 = _interior_brackets(has, first, k2, after)
-            i0, i2 = np.concatenate([f0, j0]), np.concatenate([f2, j2])
-            at = np.concatenate([inner, sel])
-            nb, rb = nd[at], rq[at]
-            nm_all, s_all = np.zeros(0), np.zeros(0)
-            if at.size:
-                # (the brackets' ends are grid ages: their values from the grids, the
-                # brackets narrowed there, all at once: _grid_start)
-                i1 = np.minimum(i0 + 1, i2)
-                lo, hi, g0, g2, x0 = _grid_start(B[nb, i0], B[nb, i1], B[nb, i2],
-                                                 IH[nb, i0] - rb, IH[nb, i1] - rb,
-                                                 IH[nb, i2] - rb, i2 - i0 == 2)
-                nm_all, s_all = _local_min_stack(fns.st, nb, lo, hi, rb, g0, g2, x0)
-            D1, n1, _ = _first_values(rq, has, k1, last, fns.M1[nd], inner,
-                                      nm_all[:inner.size], s_all[:inner.size])
-            nI, eI = _interior_values(rq, end_phi, sel, nm_all[inner.size:],
-                                      s_all[inner.size:])
+            D1, n1, nI, eI = self._rows(np.concatenate(rows_nd), np.concatenate(rows_r))
         for pi, pc, part, idx, both, rr, li, fl, scan, r0 in plans:
             D = np.empty((pc.m, rr.size))
             g = np.empty((pc.m, rr.size))
@@ -1113,6 +1101,119 @@ class SwappedPosteriorAnalysis:
                 per[part, pi] += v
         return (out, per) if parts else out
 
+    def _rho_tables(self, pieces) -> None:
+        """Each of ``pieces`` without one yet: ``pc.rho``, the Chebyshev tables of ``log
+        (E[min(X, c1)] f_Y(y) dy/dt)`` of each node law at the levels ``gamma_j + rho``
+        above its rank at age 0, ``rho`` in ``[0, high - low]`` (its served range's width,
+        :func:`_served_range`), in ``sqrt(level - fold)`` with ``fold`` the node's least
+        level with a run (there its ``c1`` appears, with a square-root onset: in ``rho``
+        the tables' coefficients fell by 10 in 4 under exponential noise, in the root to
+        rounding in 20), for the partly served levels of ``N``
+        (:func:`_rho_integral`); ``None`` where they do not serve: a node whose inverse
+        hazard does not rise, a level where ``c1`` is not an interior minimum of ``Phi``
+        that is lower than ``Phi`` at the end of the support (the first run's end may
+        switch), or a table whose last coefficients are above 1e-12 with 65 points
+        (:data:`_RHO_K`). All pieces' nodes at all their points in one :meth:`_rows`
+        call a size."""
+        todo = [pc for pc in pieces if not hasattr(pc, "rho")]
+        if not todo:
+            return
+        _, where, falls, thr = self._nstack()
+        plan = []
+        for pc in todo:
+            pc.rho = None
+            low, high = _served_range(pc)
+            li = np.array([where[id(law)] for law in pc.laws], dtype=np.int64)
+            if falls[li].any() or not (high > low):
+                continue
+            # (each node's fold: the least level with a run, its inverse hazard's least
+            # value, refined where its critical levels have it)
+            fold = thr[li].copy()
+            for j, c in enumerate(getattr(pc, "crit", None) or ()):
+                ext = [v for k, v in c.items() if isinstance(k, tuple) and k[0] == "x"
+                       and np.isfinite(v)]
+                fold[j] = min([fold[j], *ext])
+            if not (np.all(np.isfinite(fold)) and np.all(pc.gamma > fold)):
+                continue
+            w = high - low
+            plan.append((pc, li, w, fold, np.sqrt(pc.gamma - fold),
+                         np.sqrt(pc.gamma + w - fold)))
+        def high_of(pc):
+            return _served_range(pc)[1]
+
+        # (33 points, then 65 where those did not reach rounding: the lowest predictions'
+        # pieces under exponential noise, 1.4e-9 with 33)
+        for k in _RHO_K:
+            if not plan:
+                return
+            x = np.cos(np.pi * np.arange(k) / (k - 1))[::-1]
+            fit = np.linalg.inv(C.chebvander(x, k - 1))
+            rows_nd = np.concatenate([np.repeat(p[1], k) for p in plan])
+            rows_r = np.concatenate([
+                (fold[:, None] + (v0[:, None] + (v1 - v0)[:, None] * (0.5 * (1.0 + x))[
+                    None, :]) ** 2).ravel() for _, _, _, fold, v0, v1 in plan])
+            D, _, nI, E = self._rows(rows_nd, rows_r)
+            at, again = 0, []
+            for p in plan:
+                pc, _, w, fold, v0, v1 = p
+                sl = slice(at, at + pc.m * k)
+                at += pc.m * k
+                # (the interior minima's branch: where a node's level is above the
+                # piece's served range (its table's top reaches that range's width
+                # above its own rank at age 0) its first run may end at the end of the
+                # support, but the branch goes on smoothly, and the points served are
+                # below; up to the first point above that range it must be c1's)
+                h = nI[sl].reshape(pc.m, k) * (pc.fy * pc.jac)[:, None]
+                lv = rows_r[sl].reshape(pc.m, k)
+                up = np.argmax(np.concatenate([lv >= high_of(pc), np.ones((pc.m, 1), bool)],
+                                               axis=1), axis=1)
+                own = np.arange(k)[None, :] <= up[:, None]
+                if not (np.all(np.isfinite(D[sl])) and np.all(E[sl].reshape(pc.m, k)[own] < 0)
+                        and np.all(h > 0) and np.all(np.isfinite(h))):
+                    continue
+                coef = fit @ np.log(h).T  # (point, node)
+                if np.abs(coef[-3:]).max() > 1e-12:
+                    again.append(p)
+                    continue
+                pc.rho = (w, coef, fold, v0, v1)
+            plan = again
+
+    def _rows(self, nd: np.ndarray, rq: np.ndarray):
+        """``(D, E[min(X, c1)], E[min(X, b)], Phi(b) - Phi(end))`` of the laws ``nd`` (of
+        :meth:`_nstack`) at the levels ``rq``, row by row: one compiled scan of ``Phi`` on
+        their grids for all rows (:func:`_phi_scan_stack`, in chunks on the thread pool),
+        then the local minima of ``Phi`` of all in one stacked Illinois search
+        (:func:`_local_min_stack`; ``c1`` the first run's end, ``b`` the best interior
+        minimum, :func:`first_record`, :func:`interior_run`)."""
+        from .phiruns import _grid_start
+
+        fns = self._nstack()[0]
+        B, IH = fns.B, fns.IH
+        has, first, k1, k2, after, end_phi = concat_chunks(
+            lambda s: _phi_scan_stack(fns.SF, fns.PDF, fns.EM, fns.G, nd[s], rq[s]),
+            nd.size, (0,) * 6)
+        last = fns.G[nd] - 1
+        # the first run's end at an interior minimum and the best interior minimum
+        inner, f0, f2 = _first_brackets(has, first, k1, last)
+        sel, j0, j2 = _interior_brackets(has, first, k2, after)
+        i0, i2 = np.concatenate([f0, j0]), np.concatenate([f2, j2])
+        at = np.concatenate([inner, sel])
+        nb, rb = nd[at], rq[at]
+        nm_all, s_all = np.zeros(0), np.zeros(0)
+        if at.size:
+            # (the brackets' ends are grid ages: their values from the grids, the
+            # brackets narrowed there, all at once: _grid_start)
+            i1 = np.minimum(i0 + 1, i2)
+            lo, hi, g0, g2, x0 = _grid_start(B[nb, i0], B[nb, i1], B[nb, i2],
+                                             IH[nb, i0] - rb, IH[nb, i1] - rb,
+                                             IH[nb, i2] - rb, i2 - i0 == 2)
+            nm_all, s_all = _local_min_stack(fns.st, nb, lo, hi, rb, g0, g2, x0)
+        D1, n1, _ = _first_values(rq, has, k1, last, fns.M1[nd], inner,
+                                  nm_all[:inner.size], s_all[:inner.size])
+        nI, eI = _interior_values(rq, end_phi, sel, nm_all[inner.size:],
+                                  s_all[inner.size:])
+        return D1, n1, nI, eI
+
     def _nstack(self):
         """The laws of ``N``'s pieces with their grids (a
         :class:`~qtheory.analysis.phiruns._Fns`: their LawStack, the grids' ages, survival
@@ -1142,6 +1243,8 @@ class SwappedPosteriorAnalysis:
         onset) and its rank at age 0 (0 for a law whose inverse hazard does not rise). These
         levels are cuts of ``N``'s table (:meth:`_tabulate`)."""
         _, where, falls, thr = self._nstack()
+        if getattr(pc, "rho", None) is not None:  # (its partly served part: _rho_integral)
+            return np.zeros(pc.m)
         i = np.array([where[id(law)] for law in pc.laws])
         with np.errstate(invalid="ignore"):
             ok = ~falls[i] & np.isfinite(thr[i]) & (thr[i] > 0) & (thr[i] < pc.gamma)
@@ -1224,7 +1327,8 @@ class SwappedPosteriorAnalysis:
             lo, hi, coef = comps[0][:3] if len(comps) == 1 else _merge_tables(comps)
             # where N may kink (its pieces' joins): the cuts of the nodes' level integrals,
             # each join once (_join_cuts)
-            gam = _edge_gammas(self.npieces)
+            gam = np.concatenate([_edge_gammas(self.npieces),
+                                  [_rho_top(pc) for pc in self.npieces if pc.rho is not None]])
             self._kcuts = _join_cuts(1.0 / gam[1.0 / gam <= smax])
             self._ntab = (lo, hi, coef, float(smax))
         self._nchecked.add(key)
@@ -1372,10 +1476,13 @@ class SwappedPosteriorAnalysis:
         # the rank at age 0 at the pieces' edges: the computed N's pieces join there
         gam = _edge_gammas(pieces)
         # (and where a node joins the interpolant of its piece while unserved, _late,
-        # where the piece is partly served: below, none of it is)
+        # where the piece is partly served: below, none of it is; not in a piece whose
+        # partly served part is taken along its nodes' tables in the level, _rho_tables)
+        self._rho_tables(pieces)
         late = [(self._late(pc), _served_range(pc)[0]) for pc in pieces]
         late = np.concatenate([v[(v > 0) & (v > low)] for v, low in late])
-        edges = np.unique(np.concatenate([cuts, 1.0 / gam, 1.0 / late]))
+        tops = np.array([_rho_top(pc) for pc in pieces if pc.rho is not None])
+        edges = np.unique(np.concatenate([cuts, 1.0 / gam, 1.0 / late, 1.0 / tops]))
         edges = edges[edges <= smax]
         x = _CHEB_X
         # (the interpolant's coefficients: the inverse of the points' Vandermonde matrix,
@@ -2091,14 +2198,12 @@ def _served_intervals(K: int, kk: np.ndarray, roots: np.ndarray, cD: np.ndarray)
     return ia[served], ib[served], col[served]
 
 
-def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
-    """Per column: the integral over ``t`` in ``[-1, 1]`` of the polynomial with Legendre
-    coefficients ``cg`` (of its exponential where ``logs``) where the one with coefficients
-    ``cD`` is ``<= 0``. The sign changes of ``D`` between consecutive nodes (and the ends)
-    bracket its roots, found by the Illinois method on the interpolant (compiled,
-    :func:`_leg_roots`); the intervals between them of all
-    columns are then summed together (their antiderivatives, or 24 Gauss-Legendre points
-    for an exponential)."""
+def _served_parts(cD, t, D):
+    """``(starts, ends, columns)``: the intervals of ``[-1, 1]`` where the Legendre series
+    with coefficients ``cD`` (a column a level; ``D`` its values at the nodes ``t``) is
+    ``<= 0``: the sign changes of ``D`` between consecutive nodes (and the ends) bracket
+    its roots, found by the Illinois method on the interpolant (compiled,
+    :func:`_leg_roots`), all columns' together (:func:`_served_intervals`)."""
     m, K = D.shape
     tt = np.concatenate([[-1.0], t, [1.0]])
     Dv = np.empty((m + 2, K))
@@ -2111,7 +2216,68 @@ def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
     flo, fhi = Dv[ii, kk], Dv[ii + 1, kk]
     root = _leg_roots(np.ascontiguousarray(cD[:, kk].T), lo, hi, flo, fhi)
     # the intervals between the roots of every column where cD is <= 0
-    ia, ib, col = _served_intervals(K, kk, root, cD)
+    return _served_intervals(K, kk, root, cD)
+
+
+def _rho_top(pc) -> float:
+    """The least level from which a piece with :func:`_rho_integral` is served all
+    through: the greatest rank at age 0 of its nodes and of its interpolant of ``log
+    gamma``'s ends (that interpolant places the served part)."""
+    with np.errstate(over="ignore"):
+        ends = np.exp(L.legval(np.array([-1.0, 1.0]), pc.clgam))
+    return float(max(pc.gamma.max(), ends.max()))
+
+
+def _rho_integral(pc, r: np.ndarray) -> np.ndarray:
+    """The piece's part of ``N`` at the partly served levels ``r``, along lines of equal
+    height ``rho = r - gamma(y)`` above the rank at age 0: on the served part of the piece
+    (where the interpolant of ``log gamma`` is ``<= log r``, :func:`_served_parts`), 24
+    Gauss-Legendre points a sub-interval; at each, ``rho`` from that interpolant, every
+    node law's ``log(E[min(X, c1)] f_Y dy/dt)`` at its own level ``gamma_j + rho`` from
+    its table (:meth:`SwappedPosteriorAnalysis._rho_tables`), and the value at the point
+    the exponential of their interpolant in ``t``.
+
+    At one level, the nodes above the served part have no ``c1`` near where their first
+    run appears (a fold of ``Phi``: ``E[min(X, c1)]`` with a square-root onset), or their
+    ``c1`` continues a branch toward that fold, and an interpolant at the level through
+    them was 1e-3 (relative) off the piece's part (exponential noise, predictions 0.012 to
+    0.079; 40-point Gauss-Legendre rules of fresh posteriors over the served part as the
+    reference). Along ``rho`` every node is served and ``c1`` follows one branch of
+    interior minima, smooth in ``y``: 1e-6 off there."""
+    w, coef, fold, v0, v1 = pc.rho
+    lr = np.log(r)
+    cD = np.repeat(pc.clgam[:, None], r.size, axis=1)
+    cD[0] -= lr
+    ia, ib, col = _served_parts(cD, pc.t, pc.lgam[:, None] - lr[None, :])
+    out = np.zeros(r.size)
+    if not col.size:
+        return out
+    x, wt = _SUB
+    pts = 0.5 * (ia + ib)[None, :] + 0.5 * (ib - ia)[None, :] * x[:, None]
+    with np.errstate(over="ignore"):
+        rho = r[col][None, :] - np.exp(L.legval(pts, pc.clgam))
+    rho = np.clip(rho, 0.0, w)
+    # each node's table at the points' heights (in sqrt(level - fold)), then their
+    # interpolant in t
+    lh = np.stack([C.chebval(np.clip(2.0 * (np.sqrt(pc.gamma[j] + rho - fold[j]) - v0[j])
+                                     / (v1[j] - v0[j]) - 1.0, -1.0, 1.0), coef[:, j])
+                   for j in range(pc.m)])
+    cl = np.tensordot(pc.vinv, lh, axes=(1, 0))
+    vals = 0.5 * (ib - ia) * (wt @ np.exp(L.legval(pts, cl, tensor=False)))
+    np.add.at(out, col, vals)
+    return out
+
+
+def _served_integral(cD, cg, t, D, logs=None) -> np.ndarray:
+    """Per column: the integral over ``t`` in ``[-1, 1]`` of the polynomial with Legendre
+    coefficients ``cg`` (of its exponential where ``logs``) where the one with coefficients
+    ``cD`` is ``<= 0``. The sign changes of ``D`` between consecutive nodes (and the ends)
+    bracket its roots, found by the Illinois method on the interpolant (compiled,
+    :func:`_leg_roots`); the intervals between them of all
+    columns are then summed together (their antiderivatives, or 24 Gauss-Legendre points
+    for an exponential)."""
+    K = D.shape[1]
+    ia, ib, col = _served_parts(cD, t, D)
     out = np.zeros(K)
     if not col.size:
         return out
