@@ -647,9 +647,9 @@ def test_partly_served_levels_along_the_rank_at_age_zero():
     bisection of their ranks at age 0): exponential sizes and noise, predictions 0.0115 to
     0.0787, within 1e-5 (measured 1e-6; the interpolant of the nodes at the level itself,
     as N took it until the 33rd session, was 2e-4 to 3e-3 off). The pieces of the lowest
-    predictions have such tables; the next to the hazard's return does not (its top
-    node's interior minimum folds away within the heights its table would need), nor do
-    those whose inverse hazards do not rise."""
+    predictions have such tables; the next two reach only part of their served range
+    (their top nodes' interior minima leave the grids above it), and those whose inverse
+    hazards do not rise have none."""
     from numpy.polynomial import legendre as L
 
     from qtheory.analysis._lawstack import LawStack
@@ -665,7 +665,11 @@ def test_partly_served_levels_along_the_rank_at_age_zero():
     a = SwappedPosteriorAnalysis(size, pred, rtol=1e-8)
     a._rho_tables(a.pieces)
     kinds = [pc.rho is not None for pc in a.pieces]
-    assert all(kinds[:7]) and not any(kinds[7:])
+    assert all(kinds[:9]) and not any(kinds[9:])
+    # (up to the least rank at age 0 plus 0.9 of the distance to the next critical level
+    # above a node's: the grid's last age, beyond which no interior minimum shows)
+    lims = [pc.rho[5] for pc in a.pieces[:9]]
+    assert all(v == np.inf for v in lims[:7]) and all(np.isfinite(lims[7:]))
     pc = a.pieces[6]
     assert pc.a == pytest.approx(0.0115, rel=1e-2) and pc.b == pytest.approx(0.0787, rel=1e-2)
 

@@ -996,7 +996,8 @@ class SwappedPosteriorAnalysis:
             # that of log gamma, which on a piece of the tails is 1e-3 from the other at an
             # end, and N was 1e-6 (relative) short of its share there under Weibull 0.5)
             low, high = _served_range(pc)
-            if pc.rho is not None:
+            lim = -np.inf if pc.rho is None else pc.rho[5]
+            if lim == np.inf:
                 # (served all through where the interpolant of log gamma is below r at its
                 # ends and nodes, as _served_parts finds it: from there the Gauss sum, and
                 # N jumps by the rho rule's miss at that level, a cut, _rho_top)
@@ -1004,14 +1005,15 @@ class SwappedPosteriorAnalysis:
             full = r >= high
             part = np.nonzero(~full & (r >= low))[0]
             idx = np.nonzero(full)[0]
-            if part.size and pc.rho is not None:
+            along = r[part] < lim
+            if along.any():
                 # (the partly served levels along the node laws' tables in the level
-                # above their ranks at age 0: _rho_integral)
-                v = _rho_integral(pc, r[part])
-                out[part] += v
+                # above their ranks at age 0, as high as those reach: _rho_integral)
+                v = _rho_integral(pc, r[part[along]])
+                out[part[along]] += v
                 if parts:
-                    per[part, pi] += v
-                part = part[:0]
+                    per[part[along], pi] += v
+                part = part[~along]
             both = np.concatenate([idx, part])
             if not both.size:
                 continue
@@ -1118,7 +1120,7 @@ class SwappedPosteriorAnalysis:
         todo = [pc for pc in pieces if not hasattr(pc, "rho")]
         if not todo:
             return
-        _, where, falls, thr = self._nstack()
+        fns, where, falls, thr = self._nstack()
         plan = []
         for pc in todo:
             pc.rho = None
@@ -1127,17 +1129,28 @@ class SwappedPosteriorAnalysis:
             if falls[li].any() or not (high > low):
                 continue
             # (each node's fold: the least level with a run, its inverse hazard's least
-            # value, refined where its critical levels have it)
+            # value, refined where its critical levels have it; and the next critical
+            # level above its rank at age 0: another extremum of the inverse hazard, or
+            # its value at the grid's last age, beyond which no interior minimum shows)
             fold = thr[li].copy()
+            up = fns.IH[li, fns.G[li] - 1].copy()
             for j, c in enumerate(getattr(pc, "crit", None) or ()):
                 ext = [v for k, v in c.items() if isinstance(k, tuple) and k[0] == "x"
                        and np.isfinite(v)]
                 fold[j] = min([fold[j], *ext])
+                up[j] = min([up[j], *[v for v in ext if v > pc.gamma[j]]])
             if not (np.all(np.isfinite(fold)) and np.all(pc.gamma > fold)):
                 continue
-            w = high - low
+            # the heights the tables reach: the served range's width, or 0.9 of the
+            # least distance to a node's next critical level (then only the levels up to
+            # the least rank at age 0 plus that take this way, a cut)
+            up = np.where(np.isfinite(up) & (up > pc.gamma), up - pc.gamma, np.inf)
+            w = min(high - low, 0.9 * float(up.min()))
+            if not w > 0:
+                continue
+            lim = low + w if w < high - low else np.inf
             plan.append((pc, li, w, fold, np.sqrt(pc.gamma - fold),
-                         np.sqrt(pc.gamma + w - fold)))
+                         np.sqrt(pc.gamma + w - fold), lim))
         def high_of(pc):
             return _served_range(pc)[1]
 
@@ -1151,11 +1164,11 @@ class SwappedPosteriorAnalysis:
             rows_nd = np.concatenate([np.repeat(p[1], k) for p in plan])
             rows_r = np.concatenate([
                 (fold[:, None] + (v0[:, None] + (v1 - v0)[:, None] * (0.5 * (1.0 + x))[
-                    None, :]) ** 2).ravel() for _, _, _, fold, v0, v1 in plan])
+                    None, :]) ** 2).ravel() for _, _, _, fold, v0, v1, _ in plan])
             D, _, nI, E = self._rows(rows_nd, rows_r)
             at, again = 0, []
             for p in plan:
-                pc, _, w, fold, v0, v1 = p
+                pc, _, w, fold, v0, v1, lim = p
                 sl = slice(at, at + pc.m * k)
                 at += pc.m * k
                 # (the interior minima's branch: where a node's level is above the
@@ -1175,7 +1188,7 @@ class SwappedPosteriorAnalysis:
                 if np.abs(coef[-3:]).max() > 1e-12:
                     again.append(p)
                     continue
-                pc.rho = (w, coef, fold, v0, v1)
+                pc.rho = (w, coef, fold, v0, v1, lim)
             plan = again
 
     def _rows(self, nd: np.ndarray, rq: np.ndarray):
@@ -1243,8 +1256,8 @@ class SwappedPosteriorAnalysis:
         onset) and its rank at age 0 (0 for a law whose inverse hazard does not rise). These
         levels are cuts of ``N``'s table (:meth:`_tabulate`)."""
         _, where, falls, thr = self._nstack()
-        if getattr(pc, "rho", None) is not None:  # (its partly served part: _rho_integral)
-            return np.zeros(pc.m)
+        if getattr(pc, "rho", None) is not None and pc.rho[5] == np.inf:
+            return np.zeros(pc.m)  # (its partly served part: _rho_integral)
         i = np.array([where[id(law)] for law in pc.laws])
         with np.errstate(invalid="ignore"):
             ok = ~falls[i] & np.isfinite(thr[i]) & (thr[i] > 0) & (thr[i] < pc.gamma)
@@ -1328,7 +1341,8 @@ class SwappedPosteriorAnalysis:
             # where N may kink (its pieces' joins): the cuts of the nodes' level integrals,
             # each join once (_join_cuts)
             gam = np.concatenate([_edge_gammas(self.npieces),
-                                  [_rho_top(pc) for pc in self.npieces if pc.rho is not None]])
+                                  [_rho_top(pc) if pc.rho[5] == np.inf else pc.rho[5]
+                                   for pc in self.npieces if pc.rho is not None]])
             self._kcuts = _join_cuts(1.0 / gam[1.0 / gam <= smax])
             self._ntab = (lo, hi, coef, float(smax))
         self._nchecked.add(key)
@@ -1481,7 +1495,8 @@ class SwappedPosteriorAnalysis:
         self._rho_tables(pieces)
         late = [(self._late(pc), _served_range(pc)[0]) for pc in pieces]
         late = np.concatenate([v[(v > 0) & (v > low)] for v, low in late])
-        tops = np.array([_rho_top(pc) for pc in pieces if pc.rho is not None])
+        tops = np.array([_rho_top(pc) if pc.rho[5] == np.inf else pc.rho[5]
+                         for pc in pieces if pc.rho is not None])
         edges = np.unique(np.concatenate([cuts, 1.0 / gam, 1.0 / late, 1.0 / tops]))
         edges = edges[edges <= smax]
         x = _CHEB_X
@@ -2244,7 +2259,7 @@ def _rho_integral(pc, r: np.ndarray) -> np.ndarray:
     0.079; 40-point Gauss-Legendre rules of fresh posteriors over the served part as the
     reference). Along ``rho`` every node is served and ``c1`` follows one branch of
     interior minima, smooth in ``y``: 1e-6 off there."""
-    w, coef, fold, v0, v1 = pc.rho
+    w, coef, fold, v0, v1, _ = pc.rho
     lr = np.log(r)
     cD = np.repeat(pc.clgam[:, None], r.size, axis=1)
     cD[0] -= lr
