@@ -13,16 +13,17 @@ two estimates: a *miss* is a difference
 above their sum. Exceptions are reported, not hidden.
 
 Run: ``python validation/phiruns_random.py [seed ...] [--systems N]`` (about 3 minutes a
-seed of 8 systems). Last run (2026-12-08, 32nd session, seeds 1 to 3, 8 systems each, the
+seed of 8 systems). Last run (2026-12-08, 33rd session, seeds 1 to 3, 8 systems each, the
 analysis built for the engines, whose node laws keep full tables): 23 of 24 within the
-estimates, no errors; ``|runs - engine|`` median 2.7e-12 relative, largest 3.1e-10; the
-nodes' T took 32 s by the runs and 262 s by the engines, alone on the machine. (31st
-session: the same counts and differences, 50 s against 290 s with the CI's tests beside
-them.) With the engines' laws trimmed as the runs' are (``posterior._trimmed``, 1e-30 of
-each moment), the 31st session: the same counts, median 4.6e-13, but the engines took 452 s
-(their rank tables reach beyond the trimmed ends, where each value is a quadrature), so
-only the runs' laws are trimmed. (30th session: 45 s against 269 s, median 3.0e-12; 29th:
-66 s against 290 s; 28th: 59 s against 249 s; 27th: 37 s against 149 s, fewer node laws.)
+estimates, no errors; ``|runs - engine|`` median 2.4e-12 relative, largest 3.1e-10; the
+nodes' T took 25 s by the runs and 259 s by the engines, alone on the machine. (32nd
+session: the same counts, median 2.7e-12, 32 s against 262 s; 31st: the same counts and
+differences, 50 s against 290 s with the CI's tests beside them.) With the engines' laws
+trimmed as the runs' are (``posterior._trimmed``, 1e-30 of each moment), the 31st session:
+the same counts, median 4.6e-13, but the engines took 452 s (their rank tables reach beyond
+the trimmed ends, where each value is a quadrature), so only the runs' laws are
+trimmed. (30th session: 45 s against 269 s, median 3.0e-12; 29th: 66 s against 290 s;
+28th: 59 s against 249 s; 27th: 37 s against 149 s, fewer node laws.)
 The miss (lognormal sizes, sigma 0.962, uniform noise 0.762, load 0.546: 3.1e-10 apart,
 estimates 5.2e-11 and 1.1e-10) is the engines': at the node laws near ``y = 21.5`` their
 ``S`` is up to 1.2e-5 low at levels 8.56 to 8.70, where the two runs of ``Phi`` merge; there
