@@ -855,16 +855,16 @@ class GittinsPosterior(Policy):
         structure changes and halved until the estimate is within ``rtol``. Weibull 2
         sizes, uniform noise 0.5, load 0.8: at the default ``rtol=1e-9``,
         2.35617874021891 with an estimate of 1.2e-9 (5.2e-10 relative; 1.5e-11 from the
-        value at ``rtol=1e-10``) in about 0.2 s; at ``rtol=1e-8``, 2.35617874021902
-        (estimate 7.0e-9) in about 0.17 s (each node's share from the runs of its
+        value at ``rtol=1e-10``) in about 0.17 s; at ``rtol=1e-8``, 2.35617874021902
+        (estimate 7.0e-9) in about 0.15 s (each node's share from the runs of its
         posterior's ``Phi``, all nodes at once, :mod:`qtheory.analysis.phiruns`, over the
         age where the posterior's hazard rate rises, :mod:`qtheory.analysis.ageint`),
         where the node rule gives 2.35610 with an estimate of 2.2e-3 at 16 nodes in 0.5 s.
         Systems whose posteriors' hazards rise and fall take longer (at ``rtol=1e-8``,
-        estimates below 5e-9 of the mean): exponential sizes with exponential noise
-        about 0.8 s (8 s until the 29th session), lognormal sizes with lognormal noise
-        about 0.55 s, bounded Pareto sizes with lognormal noise about 0.9 s, Weibull 0.5
-        sizes with uniform noise about 0.45 s (``docs/soap.md``).
+        estimates below 6e-9 of the mean): exponential sizes with exponential noise
+        about 0.5 s (8 s until the 29th session, 0.8 s until the 33rd), lognormal sizes
+        with lognormal noise about 0.45 s, bounded Pareto sizes with lognormal noise
+        about 0.7 s, Weibull 0.5 sizes with uniform noise about 0.4 s (``docs/soap.md``).
 
     Examples
     --------
