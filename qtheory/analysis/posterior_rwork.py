@@ -1177,10 +1177,7 @@ class SwappedPosteriorAnalysis:
                 continue
             lim = low + w if w < high - low else np.inf
             plan.append((pc, li, w, fold, np.sqrt(pc.gamma - fold),
-                         np.sqrt(pc.gamma + w - fold), lim))
-        def high_of(pc):
-            return _served_range(pc)[1]
-
+                         np.sqrt(pc.gamma + w - fold), lim, high))
         # (33 points, then 65 where those did not reach rounding: the lowest predictions'
         # pieces under exponential noise, 1.4e-9 with 33)
         for k in _RHO_K:
@@ -1191,11 +1188,11 @@ class SwappedPosteriorAnalysis:
             rows_nd = np.concatenate([np.repeat(p[1], k) for p in plan])
             rows_r = np.concatenate([
                 (fold[:, None] + (v0[:, None] + (v1 - v0)[:, None] * (0.5 * (1.0 + x))[
-                    None, :]) ** 2).ravel() for _, _, _, fold, v0, v1, _ in plan])
+                    None, :]) ** 2).ravel() for _, _, _, fold, v0, v1, _, _ in plan])
             D, _, nI, E = self._rows(rows_nd, rows_r)
             at, again = 0, []
             for p in plan:
-                pc, _, w, fold, v0, v1, lim = p
+                pc, _, w, fold, v0, v1, lim, high = p
                 sl = slice(at, at + pc.m * k)
                 at += pc.m * k
                 # (the interior minima's branch: where a node's level is above the
@@ -1205,7 +1202,7 @@ class SwappedPosteriorAnalysis:
                 # below; up to the first point above that range it must be c1's)
                 h = nI[sl].reshape(pc.m, k) * (pc.fy * pc.jac)[:, None]
                 lv = rows_r[sl].reshape(pc.m, k)
-                up = np.argmax(np.concatenate([lv >= high_of(pc), np.ones((pc.m, 1), bool)],
+                up = np.argmax(np.concatenate([lv >= high, np.ones((pc.m, 1), bool)],
                                                axis=1), axis=1)
                 own = np.arange(k)[None, :] <= up[:, None]
                 if not (np.all(np.isfinite(D[sl])) and np.all(E[sl].reshape(pc.m, k)[own] < 0)
