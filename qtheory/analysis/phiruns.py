@@ -427,10 +427,7 @@ def _run_end(fns, nd, rr, f, k):
         lo_c = B[ni, np.maximum(k[inner] - 1, f[inner])]
         hi_c = B[ni, np.minimum(k[inner] + 1, last[inner])]
         ri = rr[inner]
-
-        def g(x, sel, ri=ri, ni=ni):  # Phi' / f = the inverse hazard - r (well scaled)
-            return fns.ihaz(x, ni[sel]) - ri[sel]
-
+        # the root of Phi' / f = the inverse hazard - r (well scaled: LawStack.roots)
         # (the values at the grid's ages from its survival function and density: those
         # of the law's own calls; a bracket of two grid steps narrowed by its middle,
         # _grid_start)
