@@ -1141,9 +1141,18 @@ def _rule_points(nodes_, live, rules, label=None):
     ``live`` (a list a law: each rule's points as a pieces x nodes array; the points of
     both in one array; the law's index, or ``label[i]``, a point)."""
     sns, flats, nds = [], [], []
-    for i in live:
-        nn = nodes_[i]
-        sn = [_piece_points(nn.sa, nn.sb, nn.kind, t, w)[0] for t, w in rules]
+    if not live:
+        return sns, flats, nds
+    # (every law's pieces in one call a rule, then split a law: element by element, the
+    # same points; a call a law and rule took 0.036 s of bounded Pareto's level integrals)
+    cnt = [nodes_[i].sa.size for i in live]
+    cut = np.cumsum(cnt)[:-1]
+    sa = np.concatenate([nodes_[i].sa for i in live])
+    sb = np.concatenate([nodes_[i].sb for i in live])
+    kind = np.concatenate([nodes_[i].kind for i in live])
+    per = [np.split(_piece_points(sa, sb, kind, t, w)[0], cut) for t, w in rules]
+    for q, i in enumerate(live):
+        sn = [p[q] for p in per]
         flat = np.concatenate([x.ravel() for x in sn])
         sns.append(sn)
         flats.append(flat)
