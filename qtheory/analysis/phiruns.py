@@ -1136,6 +1136,13 @@ def _breakpoint_sides(fns: _Fns, skip) -> tuple:
     return bp_nd, bp, sides
 
 
+class _Points(list):
+    """A law's rules' points (a list, one pieces x nodes array a rule), with their weights
+    (``w``, the same shapes) where :func:`_rule_points` made them."""
+
+    w = None
+
+
 def _rule_points(nodes_, live, rules, label=None):
     """``(points, flattened, law of each point)`` of both rules on the pieces of the laws
     ``live`` (a list a law: each rule's points as a pieces x nodes array; the points of
@@ -1150,9 +1157,12 @@ def _rule_points(nodes_, live, rules, label=None):
     sa = np.concatenate([nodes_[i].sa for i in live])
     sb = np.concatenate([nodes_[i].sb for i in live])
     kind = np.concatenate([nodes_[i].kind for i in live])
-    per = [np.split(_piece_points(sa, sb, kind, t, w)[0], cut) for t, w in rules]
+    both = [_piece_points(sa, sb, kind, t, w) for t, w in rules]
+    per = [np.split(x, cut) for x, _ in both]
+    wts = [np.split(wt, cut) for _, wt in both]
     for q, i in enumerate(live):
-        sn = [p[q] for p in per]
+        sn = _Points(p[q] for p in per)
+        sn.w = [wt[q] for wt in wts]
         flat = np.concatenate([x.ravel() for x in sn])
         sns.append(sn)
         flats.append(flat)
@@ -1288,8 +1298,9 @@ def _sum_pieces(nn: _Node, sn, g, rules, rtol: float, last: bool, pending=None) 
     sa, sb, kind = nn.sa, nn.sb, nn.kind
     n0 = sn[0].size
     vals_ = []
-    for x, (t, w), part in zip(sn, rules, (g[:n0], g[n0:])):
-        wn = _piece_points(sa, sb, kind, t, w)[1]
+    # (the rules' weights where _rule_points made them with the points)
+    wts = getattr(sn, "w", None) or [_piece_points(sa, sb, kind, t, w)[1] for t, w in rules]
+    for x, wn, part in zip(sn, wts, (g[:n0], g[n0:])):
         vals_.append((part.reshape(x.shape) * wn).sum(axis=1))
     diff = np.abs(vals_[1] - vals_[0])
     total = nn.done_v + float(vals_[1].sum())
