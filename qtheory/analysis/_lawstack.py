@@ -125,7 +125,10 @@ def _stack_roots(rows, resume, fres, kind, nd, r, tg, x0, iters, xtol, lo, hi, f
     P(X > x)``; 2, the mean remaining size ``E[(X - x)^+] / P(X > x)`` less ``r``. A
     bracket whose point needs a law's exact path stops there (``pend``, its
     point ``xp``); with ``resume``, each of ``rows`` first takes the value ``fres`` at its
-    pending point."""
+    pending point. (The lookups are written out here, not through helpers of
+    :func:`_stack_moments` and :func:`_stack_density` taking the tables' arrays: such a
+    helper made the roots of N's local minima 0.106 s against 0.081 s under exponential
+    noise, the 33rd session.)"""
     for q in range(rows.size):
         i = rows[q]
         m = nd[i]
@@ -407,6 +410,31 @@ class LawStack:
             p = self.pdf(idx, x)
             return np.where(p > 0, s / p, np.inf)
 
+    def eplus(self, idx, x):
+        """``(E[(X - x)^+], P(X > x))``: ``E[X; X > x] - x P(X > x)`` from the tail moment
+        (no cancellation against the mean in the upper tail), at least 0."""
+        x = np.asarray(x, dtype=float)
+        s = self.sf(idx, x)
+        with np.errstate(all="ignore"):
+            out = self.tail_moment(1.0, idx, x) - x * s
+        return np.maximum(out, 0.0), s
+
+    def root_values(self, kind: str, idx, x, r, target=None) -> np.ndarray:
+        """The functions :meth:`roots` solves, at the points ``x`` of the laws ``idx``:
+        ``"ihaz"``, the inverse hazard less ``r``; ``"start"``, ``r - (E[(X - x)^+] +
+        target) / P(X > x)`` (``-inf`` where ``P(X > x) = 0 < E[(X - x)^+] + target``, else
+        ``r`` there); ``"mres"``, the mean remaining size ``E[(X - x)^+] / P(X > x)`` (0
+        where ``P(X > x) = 0``) less ``r``. (The compiled twin, :func:`_stack_roots`, takes
+        the same operations from the joined tables.)"""
+        if kind == "ihaz":
+            return self.inverse_hazard(idx, x) - r
+        e, s = self.eplus(idx, x)
+        with np.errstate(all="ignore"):
+            if kind == "mres":
+                return np.where(s > 0, e / s, 0.0) - r
+            v = r - (e + target) / s
+        return np.where(s > 0, v, np.where(e + target > 0, -np.inf, r))
+
     def roots(self, kind: str, idx, lo, hi, flo, fhi, r, target=None, x0=None,
               iters: int = 80, xtol: float = 1e-14) -> np.ndarray:
         """Roots by :func:`~qtheory.analysis.phiruns.illinois` (the same steps and
@@ -427,15 +455,7 @@ class LawStack:
             raise ValueError(f"kind must be 'ihaz', 'start' or 'mres', got {kind!r}")
 
         def fun(x, sel):
-            if kind == "ihaz":
-                return self.inverse_hazard(idx[sel], x) - r[sel]
-            s = self.sf(idx[sel], x)
-            with np.errstate(all="ignore"):
-                e = np.maximum(self.tail_moment(1.0, idx[sel], x) - x * s, 0.0)
-                if kind == "mres":
-                    return np.where(s > 0, e / s, 0.0) - r[sel]
-                v = r[sel] - (e + tg[sel]) / s
-            return np.where(s > 0, v, np.where(e + tg[sel] > 0, -np.inf, r[sel]))
+            return self.root_values(kind, idx[sel], x, r[sel], tg[sel])
 
         if not self.fast:
             from .phiruns import illinois

@@ -253,12 +253,10 @@ def _cut_ages(fns, nd: np.ndarray, r: np.ndarray) -> np.ndarray:
         j = np.clip((MG[ns] >= rs[:, None]).sum(axis=1) - 1, 0, fns.G[ns] - 2)
         lo_b, hi_b = fns.B[ns, j], fns.B[ns, j + 1]
 
-        def f(x, k):
-            return _mean_residual(fns, x, ns[k])[0] - rs[k]
-
-        allr = np.arange(sel.size)
-        out[sel] = fns.st.roots("mres", ns, lo_b, hi_b, np.maximum(f(lo_b, allr), 0.0),
-                                np.minimum(f(hi_b, allr), 0.0), rs)
+        flo = fns.st.root_values("mres", ns, lo_b, rs)
+        fhi = fns.st.root_values("mres", ns, hi_b, rs)
+        out[sel] = fns.st.roots("mres", ns, lo_b, hi_b, np.maximum(flo, 0.0),
+                                np.minimum(fhi, 0.0), rs)
     return out
 
 

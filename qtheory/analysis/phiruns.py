@@ -296,12 +296,9 @@ class _Fns:
         """``E[(X - x)^+] = E[X; X > x] - x P(X > x)``, from the tail moment (no
         cancellation against the mean in the upper tail, where ``Phi - E[X]`` is all that is
         left; below the median the partial moments of a posterior concentrated at the low
-        end of its support were computed by quadrature, 21 calls a node), and ``P(X > x)``."""
-        x = np.asarray(x, dtype=float)
-        s = self.sf(x, nd)
-        with np.errstate(all="ignore"):
-            out = self.st.tail_moment(1.0, nd, x) - x * s
-        return np.maximum(out, 0.0), s
+        end of its support were computed by quadrature, 21 calls a node), and ``P(X > x)``
+        (:meth:`~qtheory.analysis._lawstack.LawStack.eplus`)."""
+        return self.st.eplus(nd, x)
 
     def ihaz(self, x, nd):
         """The inverse hazard (:func:`inverse_hazard`)."""
@@ -571,13 +568,8 @@ def _runs(fns: _Fns, nd: np.ndarray, r: np.ndarray, signature: bool = False):
                 a1, b1 = B[nt, np.maximum(lim[top] - 1, 0)], B[nt, lim[top]]
                 a1 = np.maximum(a1, lo_b[top])
                 rt = rr2[top]
-
-                def gm(x, sel, rt=rt, nt=nt):
-                    return fns.ihaz(x, nt[sel]) - rt[sel]
-
-                allt = np.arange(top.size)
-                ga = gm(a1, allt)
-                gb = gm(b1, allt)
+                ga = fns.st.root_values("ihaz", nt, a1, rt)
+                gb = fns.st.root_values("ihaz", nt, b1, rt)
                 # (a bound of the bracket only: any age between the crossing and the
                 # maximum will do)
                 hi_b[top] = fns.st.roots("ihaz", nt, a1, b1, np.maximum(ga, 0.0),
@@ -589,26 +581,17 @@ def _runs(fns: _Fns, nd: np.ndarray, r: np.ndarray, signature: bool = False):
             st[lin] = target[lin] + m1[lin] - rr2[lin]
             solve = np.nonzero(~lin)[0]
             if solve.size:
-                def h(x, sel, rr2=rr2, target=target, solve=solve, nres=nres):
-                    # (Phi(x) - Phi(c)) / P(X > x): the same sign, and near the end of
-                    # the support r minus the mean remaining size, about linear there
-                    # (unscaled, a run 1e-6 long at the end of a uniform law took 40 steps
-                    # and was 40% off)
-                    s_ = solve[sel]
-                    e, sfx = fns.eplus(x, nres[s_])
-                    with np.errstate(all="ignore"):
-                        v = rr2[s_] - (e + target[s_]) / sfx
-                    return np.where(sfx > 0, v, np.where(e + target[s_] > 0, -np.inf,
-                                                         rr2[s_]))
-
+                # the root of (Phi(x) - Phi(c)) / P(X > x): the same sign, and near the end
+                # of the support r minus the mean remaining size, about linear there
+                # (unscaled, a run 1e-6 long at the end of a uniform law took 40 steps and
+                # was 40% off)
+                ns_, rs_, ts_ = nres[solve], rr2[solve], target[solve]
                 a0 = lo_b[solve]
                 b0 = hi_b[solve]
-                alls = np.arange(solve.size)
-                ha = h(a0, alls)
-                hb = h(b0, alls)
-                st[solve] = fns.st.roots("start", nres[solve], a0, b0, np.minimum(ha, 0.0),
-                                         np.maximum(hb, 0.0), rr2[solve], target[solve],
-                                         iters=40)
+                ha = fns.st.root_values("start", ns_, a0, rs_, ts_)
+                hb = fns.st.root_values("start", ns_, b0, rs_, ts_)
+                st[solve] = fns.st.roots("start", ns_, a0, b0, np.minimum(ha, 0.0),
+                                         np.maximum(hb, 0.0), rs_, ts_, iters=40)
             start[rest] = st
         # the new job's r-work: the first run, where it starts at age 0
         if run == 0:

@@ -484,7 +484,7 @@ def _local_min_stack(st, nd: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.n
     (:meth:`SwappedPosteriorAnalysis.N`, :func:`~qtheory.analysis.phiruns._grid_start`)."""
 
     if glo is None:
-        glo, ghi = st.inverse_hazard(nd, lo) - r, st.inverse_hazard(nd, hi) - r
+        glo, ghi = st.root_values("ihaz", nd, lo, r), st.root_values("ihaz", nd, hi, r)
     c = st.roots("ihaz", nd, lo, hi, np.minimum(glo, 0.0), np.maximum(ghi, 0.0), r, x0=x0)
     s = st.sf(nd, c)
     return st.partial_moment(1.0, nd, c) + c * s, s
@@ -1364,9 +1364,7 @@ class SwappedPosteriorAnalysis:
             lo, hi, coef = comps[0][:3] if len(comps) == 1 else _merge_tables(comps)
             # where N may kink (its pieces' joins): the cuts of the nodes' level integrals,
             # each join once (_join_cuts)
-            gam = np.concatenate([_edge_gammas(self.npieces),
-                                  [_rho_top(pc) if pc.rho[5] == np.inf else pc.rho[5]
-                                   for pc in self.npieces if pc.rho is not None]])
+            gam = np.concatenate([_edge_gammas(self.npieces), _rho_cuts(self.npieces)])
             self._kcuts = _join_cuts(1.0 / gam[1.0 / gam <= smax])
             self._ntab = (lo, hi, coef, float(smax))
         self._nchecked.add(key)
@@ -1519,9 +1517,8 @@ class SwappedPosteriorAnalysis:
         self._rho_tables(pieces)
         late = [(self._late(pc), _served_range(pc)[0]) for pc in pieces]
         late = np.concatenate([v[(v > 0) & (v > low)] for v, low in late])
-        tops = np.array([_rho_top(pc) if pc.rho[5] == np.inf else pc.rho[5]
-                         for pc in pieces if pc.rho is not None])
-        edges = np.unique(np.concatenate([cuts, 1.0 / gam, 1.0 / late, 1.0 / tops]))
+        edges = np.unique(np.concatenate([cuts, 1.0 / gam, 1.0 / late,
+                                          1.0 / _rho_cuts(pieces)]))
         edges = edges[edges <= smax]
         x = _CHEB_X
         # (the interpolant's coefficients: the inverse of the points' Vandermonde matrix,
@@ -2265,6 +2262,14 @@ def _rho_top(pc) -> float:
     with np.errstate(over="ignore"):
         ends = np.exp(L.legval(np.array([-1.0, 1.0]), pc.clgam))
     return float(max(pc.gamma.max(), ends.max()))
+
+
+def _rho_cuts(pieces) -> np.ndarray:
+    """The levels where ``N`` of the pieces with :func:`_rho_integral` changes rule, a cut
+    of its table and of the nodes' level integrals: where the piece becomes served all
+    through (:func:`_rho_top`), or where its tables stop short of that (``lim``)."""
+    return np.array([_rho_top(pc) if pc.rho[5] == np.inf else pc.rho[5]
+                     for pc in pieces if pc.rho is not None], dtype=float)
 
 
 def _rho_integral(pc, r: np.ndarray) -> np.ndarray:
